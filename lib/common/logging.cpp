@@ -1,0 +1,29 @@
+#include "lib/common/logging.h"
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+namespace landfall {
+
+Status SetupLogging(const std::string& level, const std::string& format) {
+  auto lvl = spdlog::level::from_str(level);
+  if (lvl == spdlog::level::off && level != "off") {
+    return Fail("config_invalid", "unknown log level '" + level + "'");
+  }
+  spdlog::drop("landfall");  // SIGHUP may set logging up again
+  auto logger = spdlog::stderr_logger_mt("landfall");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(lvl);
+  if (format == "json") {
+    // One JSON object per line; the message is escaped by spdlog's %v? It is not,
+    // so messages are kept free of raw quotes by callers that log user data via {}.
+    spdlog::set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","msg":"%v"})");
+  } else if (format == "text") {
+    spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
+  } else {
+    return Fail("config_invalid", "unknown log format '" + format + "'");
+  }
+  return Ok();
+}
+
+}  // namespace landfall

@@ -1,0 +1,46 @@
+// The landing directory as files: which raw tables exist and which files are
+// candidate batches. This layer only reads the landing directory.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/common/result.h"
+
+namespace landfall::landing {
+
+struct LandedFile {
+  std::string table;     // first-level folder name
+  std::string rel_path;  // path relative to the landing dir, '/'-separated
+  std::filesystem::path abs_path;
+  int64_t size = 0;
+  int64_t mtime_ns = 0;
+  int64_t inode = 0;
+};
+
+struct ScanResult {
+  std::vector<std::string> tables;  // every first-level folder, sorted, even if empty
+  std::vector<LandedFile> files;    // sorted by rel_path
+  std::vector<std::string> warnings;  // e.g. files directly in the landing dir
+};
+
+// True when `name` (one path component) matches one of the ignore globs
+// (fnmatch syntax, e.g. ".*", "_*", "*.tmp").
+bool IsIgnored(std::string_view name, const std::vector<std::string>& ignore_globs);
+
+// Walks `dir`: first-level folders are raw tables; regular files below them at
+// any depth, none of whose path components is ignored, are candidate batches.
+// Symlinks are not followed. A missing `dir` is an error ("landing_missing").
+Result<ScanResult> Scan(const std::filesystem::path& dir, const std::vector<std::string>& ignore_globs);
+
+// Scans one table folder only (used by the watcher and webhooks).
+Result<std::vector<LandedFile>> ScanTable(const std::filesystem::path& dir, std::string_view table,
+                                          const std::vector<std::string>& ignore_globs);
+
+// SHA-256 of the file's content, lower-case hex.
+Result<std::string> Fingerprint(const std::filesystem::path& file);
+
+}  // namespace landfall::landing

@@ -1,0 +1,66 @@
+// Schema snapshots: the unified column list of a raw table and its hash.
+//
+// Column types are canonical DuckDB type strings ("INTEGER", "DECIMAL(18,2)",
+// "TIMESTAMP WITH TIME ZONE"). Nested Parquet types (STRUCT, LIST, MAP, UNION,
+// arrays) are staged as JSON, so their canonical type is "JSON" and a change
+// inside a nested type is not a staging schema change.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/common/result.h"
+
+namespace landfall::schema {
+
+struct Column {
+  std::string name;
+  std::string type;  // canonical staging type
+  bool nullable = true;
+  std::optional<int32_t> field_id;  // Parquet field_id, when the writer set one
+  // The type as the file declares it, before nested types became JSON.
+  std::string source_type;
+
+  bool operator==(const Column&) const = default;
+};
+
+struct Schema {
+  std::vector<Column> columns;
+
+  // Case-insensitive lookup (DuckDB identifiers are case-insensitive).
+  const Column* Find(std::string_view name) const;
+  // Hash of the staging-relevant parts: lower-cased names and types, order-independent.
+  // Nullability, field ids and column order do not change it.
+  std::string Hash() const;
+  // True when both have the same columns (case-insensitive names) with the same types.
+  bool SameStagingColumns(const Schema& other) const;
+
+  bool operator==(const Schema&) const = default;
+};
+
+// Maps a DuckDB type string from a Parquet file to the staging type.
+std::string CanonicalType(std::string_view duckdb_type);
+bool IsNestedType(std::string_view duckdb_type);
+
+// Lower-cases ASCII letters; DuckDB folds identifiers the same way.
+std::string FoldName(std::string_view name);
+
+// Returns the common supertype of two staging types, or an error when the
+// warehouse cannot store both in one column.
+using SupertypeFn = std::function<Result<std::string>(const std::string&, const std::string&)>;
+
+// The union of `base` and `more` by column name (case-insensitive), keeping
+// `base`'s column order and appending new columns in the order first seen.
+// Where types differ, `supertype` decides the unified type.
+Result<Schema> Unify(const Schema& base, const std::vector<const Schema*>& more,
+                     const SupertypeFn& supertype);
+
+// JSON form stored in the state store: {"columns":[{"name","type","nullable","field_id","source_type"}]}.
+std::string ToJson(const Schema& schema);
+Result<Schema> SchemaFromJson(std::string_view json);
+
+}  // namespace landfall::schema

@@ -1,0 +1,133 @@
+// The state store seam: what landfall remembers between runs, scoped by
+// environment. PostgreSQL (pg_state_store.h) is the implementation.
+//
+// The state store is a record and a cache; the warehouse ledger is the truth
+// about what is staged. Losing the state store loses history, never data.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lib/common/result.h"
+
+namespace landfall::state {
+
+// Current state format. A stored environment with another version is
+// "unusable as a whole" and triggers a full rebuild.
+inline constexpr int kStateFormatVersion = 1;
+
+enum class BatchStatus { kPending, kStaged, kQuarantined, kDuplicate };
+const char* ToString(BatchStatus status);
+std::optional<BatchStatus> BatchStatusFromString(std::string_view text);
+
+struct BatchRecord {
+  std::string table;
+  std::string path;         // relative to the landing dir; unique per environment
+  std::string fingerprint;  // sha-256 hex of the content ("" when unreadable)
+  int64_t size = 0;
+  int64_t mtime_ns = 0;
+  int64_t inode = 0;
+  int64_t rows = 0;
+  BatchStatus status = BatchStatus::kPending;
+  std::string error_code;     // quarantine reason code, e.g. "not_parquet"
+  std::string error_message;  // quarantine reason, human-readable
+  std::string schema_json;    // footer schema (schema::ToJson), "" when unknown
+  std::string duplicate_of;   // path of the batch with the same content
+  int64_t discovered_at_us = 0;
+  int64_t staged_at_us = 0;
+};
+
+struct TableRecord {
+  std::string name;
+  std::string schema_json;  // current snapshot (schema::ToJson); "" when none
+  std::string schema_hash;
+  std::string status = "active";  // active | orphaned | failed | dropped
+  std::string last_error;
+  std::string policy = "evolve";
+  int64_t updated_at_us = 0;
+};
+
+struct EnvironmentState {
+  // Missing means a new environment; a value other than kStateFormatVersion
+  // means the stored state cannot be trusted as a whole.
+  std::optional<int> format_version;
+  std::vector<TableRecord> tables;
+  std::vector<BatchRecord> batches;
+};
+
+struct TableRunRecord {
+  std::string table;
+  std::string action;        // skip, create, append, evolve, rebuild, orphan, drop, fail
+  std::string reasons_json;  // [{"code": ..., "detail": ...}]
+  std::string status;        // succeeded | failed | skipped
+  int64_t rows = 0;
+  int batches = 0;
+  int64_t duration_us = 0;
+  std::string error;
+};
+
+struct RunSummary {
+  int64_t id = 0;
+  std::string trigger;  // cli, watcher, api, schedule, ...
+  std::string status;   // running | succeeded | failed
+  int64_t started_at_us = 0;
+  int64_t finished_at_us = 0;
+  std::string plan_json;
+  std::string error;
+};
+
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+
+  // Applies pending migrations under an advisory lock. A database migrated by a
+  // newer landfall is an error ("state_too_new").
+  virtual Status Migrate() = 0;
+
+  // Everything stored for the environment. Transient errors are marked so.
+  virtual Result<EnvironmentState> Load() = 0;
+
+  // Records the environment's state format version.
+  virtual Status SetFormatVersion(int version) = 0;
+
+  // Inserts or updates batches by (environment, path), in one transaction.
+  virtual Status UpsertBatches(const std::vector<BatchRecord>& batches) = 0;
+  // Forgets batches by path (files that disappeared and were never staged).
+  virtual Status DeleteBatches(const std::vector<std::string>& paths) = 0;
+
+  // Inserts or updates a table; when its schema hash changed, also appends the
+  // snapshot to the table's schema history.
+  virtual Status SaveTable(const TableRecord& table) = 0;
+
+  // Forgets a table's state (snapshot, history stays): its next run rebuilds it.
+  // Returns false when there was no such table.
+  virtual Result<bool> DeleteTable(const std::string& table) = 0;
+
+  virtual Result<int64_t> StartRun(const std::string& trigger, const std::string& plan_json) = 0;
+  virtual Status RecordTableRun(int64_t run_id, const TableRunRecord& record) = 0;
+  virtual Status FinishRun(int64_t run_id, const std::string& status, const std::string& error) = 0;
+  virtual Result<std::vector<RunSummary>> ListRuns(int limit) = 0;
+  virtual Result<std::vector<TableRunRecord>> TableRuns(int64_t run_id) = 0;
+};
+
+struct PgOptions {
+  std::string url;          // libpq connection string or URI
+  std::string environment;  // scopes every row
+};
+
+// The migrations compiled into this binary (from migrations/NNNN_name.sql), in order.
+struct Migration {
+  int version;
+  std::string name;
+  std::string sql;
+};
+const std::vector<Migration>& EmbeddedMigrations();
+
+// Connects (lazily reconnecting after a lost connection). Thread-safe: calls are
+// serialized on one connection.
+Result<std::unique_ptr<StateStore>> OpenPostgres(const PgOptions& options);
+
+}  // namespace landfall::state

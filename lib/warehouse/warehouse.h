@@ -1,0 +1,92 @@
+// The warehouse seam. DuckDB (duckdb_warehouse.h) is the default implementation;
+// server warehouses implement the same interface.
+//
+// The warehouse holds, besides the staging tables, a ledger (schema `_landfall`)
+// of every batch applied to every staging table. Batch rows and their ledger
+// row commit in one warehouse transaction, so the ledger is the truth about what
+// the warehouse holds, whatever happened to the process or the state store.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "lib/common/result.h"
+#include "lib/schema/schema.h"
+
+namespace landfall::warehouse {
+
+// One batch to load: a Parquet file and its footer schema.
+struct BatchFile {
+  std::string batch_id;  // content fingerprint; the value of _landfall_batch
+  std::string rel_path;  // relative to the landing dir
+  std::filesystem::path abs_path;
+  int64_t rows = 0;
+  schema::Schema schema;
+};
+
+struct LedgerEntry {
+  std::string batch_id;
+  std::string rel_path;
+  int64_t rows = 0;
+  int64_t loaded_at_us = 0;
+};
+
+// What the warehouse holds for one staging table.
+struct TableContents {
+  bool exists = false;                     // the staging table exists
+  schema::Schema columns;                  // its columns, without _landfall_ columns
+  std::map<std::string, LedgerEntry> ledger;  // by batch_id
+};
+
+struct ApplyStats {
+  int64_t rows = 0;
+  int batches = 0;
+};
+
+class Warehouse {
+ public:
+  virtual ~Warehouse() = default;
+
+  // Creates the staging schema and the ledger if missing. Idempotent.
+  virtual Status Init() = 0;
+
+  // Everything the warehouse holds: every staging table and every table with
+  // ledger entries, by table name. Cheap: a constant number of statements.
+  virtual Result<std::map<std::string, TableContents>> Inspect() = 0;
+
+  // Applies `batches` to `table` (which must exist with `target` columns) in one
+  // transaction, together with their ledger rows. Idempotent: batches already in
+  // the ledger are skipped. Rows are inserted by column name; columns a batch
+  // lacks are NULL.
+  virtual Result<ApplyStats> Append(const std::string& table, const schema::Schema& target,
+                                    std::span<const BatchFile> batches) = 0;
+
+  // Builds a shadow table with `target` columns from all of `batches`, then in
+  // the same transaction replaces the table (creating it if absent) and its
+  // ledger entries. Readers never see a half-built table.
+  virtual Result<ApplyStats> Rebuild(const std::string& table, const schema::Schema& target,
+                                     std::span<const BatchFile> batches) = 0;
+
+  // Drops the staging table and its ledger entries.
+  virtual Status Drop(const std::string& table) = 0;
+
+  // The common supertype of two staging types, as the warehouse computes it,
+  // or an error when there is none. Cached; may run a statement the first time.
+  virtual Result<std::string> CommonSupertype(const std::string& a, const std::string& b) = 0;
+
+  // Number of SQL statements executed so far (all connections). Tests use the
+  // difference across a run to prove a quiet run touches nothing.
+  virtual int64_t StatementsExecuted() const = 0;
+
+  // Row count of a staging table (for checks and the API); error if missing.
+  virtual Result<int64_t> RowCount(const std::string& table) = 0;
+};
+
+}  // namespace landfall::warehouse

@@ -1,0 +1,190 @@
+#include "tests/support/testing.h"
+
+#include <duckdb.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <random>
+
+extern char** environ;
+
+namespace landfall::testing {
+
+namespace fs = std::filesystem;
+
+TempDir::TempDir() {
+  std::random_device rd;
+  auto base = fs::temp_directory_path();
+  for (;;) {
+    path_ = base / ("landfall-test-" + std::to_string(rd()));
+    if (fs::create_directory(path_)) break;
+  }
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+namespace {
+
+bool Exec(duckdb_connection con, const std::string& sql, duckdb_result* out = nullptr) {
+  duckdb_result result;
+  bool ok = duckdb_query(con, sql.c_str(), &result) == DuckDBSuccess;
+  if (!ok) ADD_FAILURE() << "DuckDB: " << duckdb_result_error(&result) << "\nSQL: " << sql;
+  if (out && ok) {
+    *out = result;
+  } else {
+    duckdb_destroy_result(&result);
+  }
+  return ok;
+}
+
+}  // namespace
+
+void DuckDbExec(const std::string& sql) {
+  duckdb_database db;
+  duckdb_connection con;
+  ASSERT_EQ(duckdb_open(nullptr, &db), DuckDBSuccess);
+  ASSERT_EQ(duckdb_connect(db, &con), DuckDBSuccess);
+  Exec(con, sql);
+  duckdb_disconnect(&con);
+  duckdb_close(&db);
+}
+
+void WriteParquet(const fs::path& file, const std::string& select_sql) {
+  fs::create_directories(file.parent_path());
+  std::string path = file.string();
+  std::string quoted;
+  for (char c : path) {
+    quoted += c;
+    if (c == '\'') quoted += '\'';
+  }
+  DuckDbExec("COPY (" + select_sql + ") TO '" + quoted + "' (FORMAT parquet)");
+}
+
+std::vector<std::string> QueryDuckDb(const fs::path& db_file, const std::string& sql) {
+  std::vector<std::string> rows;
+  duckdb_database db;
+  duckdb_connection con;
+  duckdb_config config;
+  duckdb_create_config(&config);
+  duckdb_set_config(config, "access_mode", "READ_ONLY");
+  char* error = nullptr;
+  if (duckdb_open_ext(db_file.c_str(), &db, config, &error) != DuckDBSuccess) {
+    ADD_FAILURE() << "open " << db_file << ": " << (error ? error : "?");
+    duckdb_free(error);
+    duckdb_destroy_config(&config);
+    return rows;
+  }
+  duckdb_destroy_config(&config);
+  duckdb_connect(db, &con);
+  duckdb_result result;
+  if (Exec(con, sql, &result)) {
+    idx_t n = duckdb_row_count(&result);
+    for (idx_t i = 0; i < n; ++i) {
+      if (duckdb_value_is_null(&result, 0, i)) {
+        rows.push_back("NULL");
+      } else {
+        char* v = duckdb_value_varchar(&result, 0, i);
+        rows.emplace_back(v);
+        duckdb_free(v);
+      }
+    }
+    duckdb_destroy_result(&result);
+  }
+  duckdb_disconnect(&con);
+  duckdb_close(&db);
+  return rows;
+}
+
+long long QueryDuckDbInt(const fs::path& db, const std::string& sql) {
+  auto rows = QueryDuckDb(db, sql);
+  if (rows.empty() || rows[0] == "NULL") {
+    ADD_FAILURE() << "no value for: " << sql;
+    return -1;
+  }
+  return std::stoll(rows[0]);
+}
+
+std::string PostgresUrl() {
+  const char* url = std::getenv("LANDFALL_TEST_PG_URL");
+  return url ? url : "";
+}
+
+bool InCi() {
+  const char* ci = std::getenv("CI");
+  return ci && std::string(ci) == "true";
+}
+
+std::string UniqueEnvironment(const std::string& prefix) {
+  static std::atomic<int> counter{0};
+  std::random_device rd;
+  return prefix + "_" + std::to_string(getpid()) + "_" + std::to_string(rd() % 100000) + "_" +
+         std::to_string(counter++);
+}
+
+CommandResult RunCommand(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  CommandResult result;
+  int out_pipe[2], err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) return result;
+
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
+  for (const auto& e : env) env_strings.push_back(e);
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> argv_strings = args;
+  std::vector<char*> argv;
+  for (auto& a : argv_strings) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  pid_t pid;
+  int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  if (rc != 0) {
+    close(out_pipe[0]);
+    close(err_pipe[0]);
+    result.err = "spawn failed";
+    return result;
+  }
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  int open_fds = 2;
+  char buf[8192];
+  while (open_fds > 0) {
+    if (poll(fds, 2, -1) < 0) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd >= 0 && (fds[i].revents & (POLLIN | POLLHUP))) {
+        ssize_t n = read(fds[i].fd, buf, sizeof buf);
+        if (n <= 0) {
+          close(fds[i].fd);
+          fds[i].fd = -1;
+          --open_fds;
+        } else {
+          (i == 0 ? result.out : result.err).append(buf, n);
+        }
+      }
+    }
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+std::string LandfallBinary() { return LANDFALL_BINARY; }
+
+}  // namespace landfall::testing

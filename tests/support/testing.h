@@ -1,0 +1,66 @@
+// Shared test helpers: temp dirs, Parquet fixtures written by DuckDB, the test
+// PostgreSQL URL, and running the landfall binary.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace landfall::testing {
+
+// A fresh directory under $TMPDIR, removed at destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& rel) const { return path_ / rel; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Runs SQL in an in-memory DuckDB (e.g. "COPY (SELECT ...) TO 'f.parquet'").
+// Fails the current test (ADD_FAILURE) on error.
+void DuckDbExec(const std::string& sql);
+
+// Writes a Parquet file at `file` (parent folders created) from a SELECT.
+void WriteParquet(const std::filesystem::path& file, const std::string& select_sql);
+
+// Runs a query against a DuckDB database file and returns the first column of
+// every row as text ("NULL" for NULL). Opens the file read-only.
+std::vector<std::string> QueryDuckDb(const std::filesystem::path& db, const std::string& sql);
+// First row, first column as int64 (-1 on error, with ADD_FAILURE).
+long long QueryDuckDbInt(const std::filesystem::path& db, const std::string& sql);
+
+// The test PostgreSQL URL from $LANDFALL_TEST_PG_URL, or "" when unset.
+std::string PostgresUrl();
+// Call first in a test that needs PostgreSQL: skips it when none is configured,
+// but fails it when CI=true, so CI never silently skips.
+#define LANDFALL_REQUIRE_POSTGRES()                                                \
+  do {                                                                             \
+    if (::landfall::testing::PostgresUrl().empty()) {                              \
+      if (::landfall::testing::InCi()) FAIL() << "LANDFALL_TEST_PG_URL unset in CI"; \
+      GTEST_SKIP() << "LANDFALL_TEST_PG_URL unset";                                \
+    }                                                                              \
+  } while (0)
+bool InCi();
+
+// A unique environment name, so tests sharing one PostgreSQL share nothing.
+std::string UniqueEnvironment(const std::string& prefix = "t");
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+// Runs `args` (args[0] is the program) with extra environment variables,
+// capturing output. Blocks until it exits.
+CommandResult RunCommand(const std::vector<std::string>& args,
+                         const std::vector<std::string>& env = {});
+// Path of the landfall binary under test (set by CMake).
+std::string LandfallBinary();
+
+}  // namespace landfall::testing
