@@ -1,1 +1,213 @@
-// placeholder: being written
+#include "lib/config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace landfall::config {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Thrown only inside this file and turned into an Error at ParseConfig's boundary.
+struct ConfigError {
+  std::string message;
+};
+
+class Reader {
+ public:
+  explicit Reader(fs::path source) : source_(std::move(source)) {}
+
+  [[noreturn]] void Throw(const YAML::Node& node, const std::string& key,
+                          const std::string& what) const {
+    std::ostringstream out;
+    out << source_.string();
+    if (node.Mark().line >= 0) out << ":" << node.Mark().line + 1;
+    out << ": " << key << ": " << what;
+    throw ConfigError{out.str()};
+  }
+
+  // Checks that `map` is a mapping whose keys are all in `allowed`.
+  void ExpectKeys(const YAML::Node& map, const std::string& path,
+                  const std::set<std::string>& allowed) const {
+    if (!map.IsMap()) Throw(map, path.empty() ? "(top level)" : path, "must be a mapping");
+    for (const auto& kv : map) {
+      const auto key = kv.first.as<std::string>();
+      if (!allowed.contains(key)) {
+        std::string list;
+        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+        Throw(kv.first, Join(path, key), "unknown key (expected one of: " + list + ")");
+      }
+    }
+  }
+
+  static std::string Join(const std::string& path, const std::string& key) {
+    return path.empty() ? key : path + "." + key;
+  }
+
+  // Replaces ${VAR} from the environment; a missing variable is an error.
+  std::string Expand(const YAML::Node& node, const std::string& key, const std::string& in) const {
+    std::string out;
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (in[i] == '$' && i + 1 < in.size() && in[i + 1] == '{') {
+        size_t end = in.find('}', i + 2);
+        if (end == std::string::npos) Throw(node, key, "unterminated ${ in value");
+        std::string var = in.substr(i + 2, end - i - 2);
+        const char* value = std::getenv(var.c_str());
+        if (var.empty() || value == nullptr) {
+          Throw(node, key, "environment variable ${" + var + "} is not set");
+        }
+        out += value;
+        i = end;
+      } else {
+        out += in[i];
+      }
+    }
+    return out;
+  }
+
+  std::string String(const YAML::Node& node, const std::string& key) const {
+    if (!node.IsScalar()) Throw(node, key, "must be a string");
+    return Expand(node, key, node.Scalar());
+  }
+
+  int Int(const YAML::Node& node, const std::string& key, int min, int max) const {
+    std::string text = String(node, key);
+    try {
+      size_t used = 0;
+      long value = std::stol(text, &used);
+      if (used != text.size()) throw std::invalid_argument("trailing");
+      if (value < min || value > max) {
+        Throw(node, key, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                             " (got " + text + ")");
+      }
+      return static_cast<int>(value);
+    } catch (const std::logic_error&) {
+      Throw(node, key, "must be an integer (got '" + text + "')");
+    }
+  }
+
+  std::vector<std::string> StringList(const YAML::Node& node, const std::string& key) const {
+    if (!node.IsSequence()) Throw(node, key, "must be a list of strings");
+    std::vector<std::string> out;
+    for (const auto& item : node) out.push_back(String(item, key));
+    return out;
+  }
+
+  std::string OneOf(const YAML::Node& node, const std::string& key,
+                    const std::set<std::string>& allowed) const {
+    std::string value = String(node, key);
+    if (!allowed.contains(value)) {
+      std::string list;
+      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+      Throw(node, key, "must be one of " + list + " (got '" + value + "')");
+    }
+    return value;
+  }
+
+  // Relative paths are anchored at the config file's folder, so the same file
+  // means the same thing from any working directory (systemd, CLI, tests).
+  fs::path Path(const YAML::Node& node, const std::string& key) const {
+    std::string text = String(node, key);
+    if (text.empty()) Throw(node, key, "must not be empty");
+    fs::path p(text);
+    if (p.is_relative()) p = fs::absolute(source_).parent_path() / p;
+    return p.lexically_normal();
+  }
+
+  void Required(const YAML::Node& map, const std::string& path, const char* key) const {
+    if (!map[key]) Throw(map, Join(path, key), "is required");
+  }
+
+ private:
+  fs::path source_;
+};
+
+Config Parse(const YAML::Node& root, const fs::path& source) {
+  Reader r(source);
+  Config c;
+  c.source = source;
+  if (!root || root.IsNull()) throw ConfigError{source.string() + ": the file is empty"};
+  r.ExpectKeys(root, "", {"environment", "landing", "state", "warehouse", "workers", "log"});
+
+  r.Required(root, "", "landing");
+  r.Required(root, "", "state");
+  r.Required(root, "", "warehouse");
+
+  if (auto n = root["environment"]) {
+    c.environment = r.String(n, "environment");
+    if (c.environment.empty() || c.environment.size() > 63) {
+      r.Throw(n, "environment", "must be 1 to 63 characters");
+    }
+  }
+
+  const auto landing = root["landing"];
+  r.ExpectKeys(landing, "landing", {"dir", "ignore", "quarantine_dir", "debounce_ms", "scan_interval_s"});
+  r.Required(landing, "landing", "dir");
+  c.landing.dir = r.Path(landing["dir"], "landing.dir");
+  if (auto n = landing["ignore"]) c.landing.ignore = r.StringList(n, "landing.ignore");
+  if (auto n = landing["quarantine_dir"]; n && !n.IsNull()) {
+    c.landing.quarantine_dir = r.Path(n, "landing.quarantine_dir");
+  }
+  if (auto n = landing["debounce_ms"]) c.landing.debounce_ms = r.Int(n, "landing.debounce_ms", 0, 60'000);
+  if (auto n = landing["scan_interval_s"]) {
+    c.landing.scan_interval_s = r.Int(n, "landing.scan_interval_s", 0, 7 * 24 * 3600);
+  }
+
+  const auto state = root["state"];
+  r.ExpectKeys(state, "state", {"postgres_url"});
+  r.Required(state, "state", "postgres_url");
+  c.state.postgres_url = r.String(state["postgres_url"], "state.postgres_url");
+  if (c.state.postgres_url.empty()) r.Throw(state["postgres_url"], "state.postgres_url", "must not be empty");
+
+  const auto wh = root["warehouse"];
+  r.ExpectKeys(wh, "warehouse", {"type", "path", "staging_schema"});
+  if (auto n = wh["type"]) c.warehouse.type = r.OneOf(n, "warehouse.type", {"duckdb"});
+  r.Required(wh, "warehouse", "path");
+  c.warehouse.path = r.Path(wh["path"], "warehouse.path");
+  if (auto n = wh["staging_schema"]) {
+    c.warehouse.staging_schema = r.String(n, "warehouse.staging_schema");
+    if (c.warehouse.staging_schema.empty() || c.warehouse.staging_schema.starts_with("_landfall")) {
+      r.Throw(n, "warehouse.staging_schema", "must be non-empty and not start with _landfall");
+    }
+  }
+
+  if (auto n = root["workers"]) c.workers = r.Int(n, "workers", 1, 256);
+
+  if (auto log = root["log"]) {
+    r.ExpectKeys(log, "log", {"level", "format"});
+    if (auto n = log["level"]) {
+      c.log.level = r.OneOf(n, "log.level", {"trace", "debug", "info", "warn", "error"});
+    }
+    if (auto n = log["format"]) c.log.format = r.OneOf(n, "log.format", {"text", "json"});
+  }
+  return c;
+}
+
+}  // namespace
+
+Result<Config> ParseConfig(const std::string& text, const fs::path& source) {
+  try {
+    return Parse(YAML::Load(text), source);
+  } catch (const ConfigError& e) {
+    return Fail("config_invalid", e.message);
+  } catch (const YAML::Exception& e) {
+    std::string where = source.string();
+    if (e.mark.line >= 0) where += ":" + std::to_string(e.mark.line + 1);
+    return Fail("config_invalid", where + ": " + e.msg);
+  }
+}
+
+Result<Config> LoadConfig(const fs::path& file) {
+  std::ifstream in(file);
+  if (!in) return Fail("config_invalid", file.string() + ": cannot read the config file");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return ParseConfig(buffer.str(), file);
+}
+
+}  // namespace landfall::config

@@ -1,1 +1,529 @@
-// placeholder: being written
+#include "lib/exec/engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <future>
+
+#include "lib/landing/catalog.h"
+
+namespace landfall::exec {
+
+namespace fs = std::filesystem;
+using state::BatchStatus;
+
+bool RunOutcome::ok() const {
+  return std::all_of(tables.begin(), tables.end(),
+                     [](const TableOutcome& t) { return t.status != "failed"; });
+}
+
+struct Engine::Prepared {
+  plan::ChangePlan plan;
+};
+
+Engine::Engine(config::Config config, state::StateStore& state, warehouse::Warehouse& warehouse,
+               schema::FooterReader& footers, ThreadPool& pool, const Clock& clock)
+    : config_(std::move(config)),
+      state_(state),
+      warehouse_(warehouse),
+      footers_(footers),
+      pool_(pool),
+      clock_(clock) {}
+
+schema::SupertypeFn Engine::Supertype() {
+  return [this](const std::string& a, const std::string& b) {
+    return warehouse_.CommonSupertype(a, b);
+  };
+}
+
+Status Engine::Start() {
+  if (auto s = state_.Migrate(); !s) return s;
+  if (auto s = warehouse_.Init(); !s) return s;
+  auto loaded = state_.Load();
+  if (!loaded) return Fail(loaded.error());
+  auto contents = warehouse_.Inspect();
+  if (!contents) return Fail(contents.error());
+
+  std::lock_guard lock(mu_);
+  format_version_ = loaded->format_version;
+  contents_ = std::move(*contents);
+  for (auto& t : loaded->tables) tables_[t.name] = std::move(t);
+  for (auto& b : loaded->batches) batches_[b.path] = std::move(b);
+
+  // Reconcile: the ledger says what is staged. A crash between a warehouse
+  // commit and the state update leaves state behind; catch it up here.
+  std::vector<state::BatchRecord> changed;
+  for (auto& [path, record] : batches_) {
+    auto it = contents_.find(record.table);
+    const bool in_ledger = it != contents_.end() && it->second.ledger.contains(record.fingerprint) &&
+                           it->second.ledger.at(record.fingerprint).rel_path == record.path;
+    if (in_ledger && record.status != BatchStatus::kStaged) {
+      record.status = BatchStatus::kStaged;
+      changed.push_back(record);
+    } else if (!in_ledger && record.status == BatchStatus::kStaged) {
+      record.status = BatchStatus::kPending;
+      changed.push_back(record);
+    }
+  }
+  if (!changed.empty()) {
+    spdlog::info("reconcile: {} batch records brought in line with the warehouse ledger",
+                 changed.size());
+    if (auto s = state_.UpsertBatches(changed); !s) return s;
+  }
+  return Ok();
+}
+
+void Engine::Quarantine(state::BatchRecord& record, const std::string& code,
+                        const std::string& message) {
+  record.status = BatchStatus::kQuarantined;
+  record.error_code = code;
+  record.error_message = message;
+  spdlog::warn("quarantined {}: {}: {}", record.path, code, message);
+  if (!config_.landing.quarantine_dir) return;
+  // Keep the relative layout so the same name in two tables cannot collide.
+  fs::path target = *config_.landing.quarantine_dir / record.path;
+  std::error_code ec;
+  fs::create_directories(target.parent_path(), ec);
+  fs::rename(config_.landing.dir / record.path, target, ec);
+  if (ec) {
+    spdlog::warn("could not move {} to {}: {}", record.path, target.string(), ec.message());
+  } else {
+    record.error_message += " (moved to " + target.string() + ")";
+  }
+}
+
+Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tables, bool all_tables,
+                                            std::set<std::string>& folders) {
+  CatalogStats stats;
+  std::vector<landing::LandedFile> files;
+  if (all_tables) {
+    auto scan = landing::Scan(config_.landing.dir, config_.landing.ignore);
+    if (!scan) return Fail(scan.error());
+    for (const auto& w : scan->warnings) spdlog::warn("landing: {}", w);
+    folders.insert(scan->tables.begin(), scan->tables.end());
+    files = std::move(scan->files);
+  } else {
+    for (const auto& table : tables) {
+      auto scanned = landing::ScanTable(config_.landing.dir, table, config_.landing.ignore);
+      if (!scanned) return Fail(scanned.error());
+      std::error_code ec;
+      if (fs::is_directory(config_.landing.dir / table, ec)) folders.insert(table);
+      for (auto& f : *scanned) files.push_back(std::move(f));
+    }
+  }
+  stats.files = static_cast<int>(files.size());
+
+  // Which files are new or changed since we last looked? Size, mtime and inode
+  // match: the content is the one we fingerprinted, no need to read it again.
+  std::vector<const landing::LandedFile*> to_inspect;
+  std::set<std::string> present;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& f : files) {
+      present.insert(f.rel_path);
+      auto it = batches_.find(f.rel_path);
+      if (it != batches_.end() && it->second.size == f.size && it->second.mtime_ns == f.mtime_ns &&
+          it->second.inode == f.inode) {
+        continue;
+      }
+      to_inspect.push_back(&f);
+    }
+  }
+
+  // Fingerprint and read footers in parallel on the worker pool.
+  struct Inspected {
+    state::BatchRecord record;
+    std::optional<schema::Schema> schema;
+  };
+  std::vector<std::future<Inspected>> futures;
+  for (const auto* f : to_inspect) {
+    futures.push_back(pool_.Submit([this, f] {
+      Inspected out;
+      auto& r = out.record;
+      r.table = f->table;
+      r.path = f->rel_path;
+      r.size = f->size;
+      r.mtime_ns = f->mtime_ns;
+      r.inode = f->inode;
+      r.discovered_at_us = clock_.NowMicros();
+      auto fp = landing::Fingerprint(f->abs_path);
+      if (!fp) {
+        r.status = BatchStatus::kQuarantined;
+        r.error_code = fp.error().code;
+        r.error_message = fp.error().message;
+        return out;
+      }
+      r.fingerprint = *fp;
+      auto footer = footers_.Read(f->abs_path);
+      if (!footer) {
+        r.status = BatchStatus::kQuarantined;
+        r.error_code = footer.error().code;
+        r.error_message = footer.error().message;
+        return out;
+      }
+      r.rows = footer->rows;
+      r.schema_json = schema::ToJson(footer->schema);
+      out.schema = std::move(footer->schema);
+      r.status = BatchStatus::kPending;
+      return out;
+    }));
+  }
+
+  std::vector<state::BatchRecord> changed;
+  std::vector<std::string> forgotten;
+  std::lock_guard lock(mu_);
+  for (auto& future : futures) {
+    Inspected in = future.get();
+    ++stats.inspected;
+    auto& r = in.record;
+    if (r.status == BatchStatus::kQuarantined) {
+      Quarantine(r, r.error_code, r.error_message);
+      ++stats.quarantined;
+      batch_schemas_.erase(r.path);
+    } else {
+      batch_schemas_[r.path] = std::move(*in.schema);
+    }
+    auto old = batches_.find(r.path);
+    if (old != batches_.end()) r.discovered_at_us = old->second.discovered_at_us;
+    batches_[r.path] = r;
+    changed.push_back(r);
+  }
+
+  // Files that disappeared: forget those never staged; staged ones stay known
+  // (the planner sees them missing from the scan and applies the policy).
+  std::set<std::string> scanned_tables(tables.begin(), tables.end());
+  for (auto it = batches_.begin(); it != batches_.end();) {
+    const auto& r = it->second;
+    const bool in_scope = all_tables || scanned_tables.contains(r.table);
+    if (in_scope && !present.contains(r.path) &&
+        (r.status == BatchStatus::kPending || r.status == BatchStatus::kDuplicate)) {
+      forgotten.push_back(r.path);
+      batch_schemas_.erase(r.path);
+      it = batches_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+
+  // Duplicates: per table, one batch per content fingerprint. The one the
+  // ledger already holds wins, then the first path in sort order.
+  std::map<std::pair<std::string, std::string>, std::vector<state::BatchRecord*>> by_content;
+  for (auto& [path, r] : batches_) {
+    if (!present.contains(path)) continue;
+    if (r.status == BatchStatus::kQuarantined || r.fingerprint.empty()) continue;
+    by_content[{r.table, r.fingerprint}].push_back(&r);
+  }
+  for (auto& [key, group] : by_content) {
+    if (group.size() < 2) {
+      if (group[0]->status == BatchStatus::kDuplicate) {
+        group[0]->status = BatchStatus::kPending;  // its twin is gone
+        group[0]->duplicate_of.clear();
+        changed.push_back(*group[0]);
+      }
+      continue;
+    }
+    auto contents = contents_.find(key.first);
+    state::BatchRecord* keeper = group[0];
+    for (auto* r : group) {
+      if (contents != contents_.end() && contents->second.ledger.contains(r->fingerprint) &&
+          contents->second.ledger.at(r->fingerprint).rel_path == r->path) {
+        keeper = r;
+      }
+    }
+    for (auto* r : group) {
+      if (r == keeper) {
+        if (r->status == BatchStatus::kDuplicate) {
+          r->status = BatchStatus::kPending;
+          r->duplicate_of.clear();
+          changed.push_back(*r);
+        }
+      } else if (r->status != BatchStatus::kDuplicate || r->duplicate_of != keeper->path) {
+        r->status = BatchStatus::kDuplicate;
+        r->duplicate_of = keeper->path;
+        ++stats.duplicates;
+        spdlog::info("duplicate: {} has the same content as {}; not staged again", r->path,
+                     keeper->path);
+        changed.push_back(*r);
+      }
+    }
+  }
+
+  // Parse cached schemas of batches loaded from state on first use.
+  for (const auto& [path, r] : batches_) {
+    if (r.status == BatchStatus::kQuarantined || batch_schemas_.contains(path)) continue;
+    if (auto s = schema::SchemaFromJson(r.schema_json)) batch_schemas_[path] = std::move(*s);
+  }
+
+  if (!changed.empty()) {
+    if (auto s = state_.UpsertBatches(changed); !s) return Fail(s.error());
+  }
+  if (!forgotten.empty()) {
+    if (auto s = state_.DeleteBatches(forgotten); !s) return Fail(s.error());
+  }
+  return stats;
+}
+
+Result<Engine::Prepared> Engine::Prepare(const RunRequest& request, CatalogStats* stats) {
+  std::set<std::string> folders;
+  const bool all = request.tables.empty();
+  auto refreshed = RefreshCatalog(request.tables, all, folders);
+  if (!refreshed) return Fail(refreshed.error());
+  if (stats) *stats = *refreshed;
+
+  std::vector<plan::TableInputs> inputs;
+  plan::PlanOptions options;
+  options.full_refresh = request.full_refresh;
+  {
+    std::lock_guard lock(mu_);
+    if (format_version_ && *format_version_ != state::kStateFormatVersion) {
+      options.state_unusable = true;
+      options.state_unusable_why = "stored state format version " +
+                                   std::to_string(*format_version_) + ", this landfall uses " +
+                                   std::to_string(state::kStateFormatVersion);
+    }
+    std::set<std::string> names;
+    if (all) {
+      names = folders;
+      for (const auto& [name, c] : contents_) names.insert(name);
+      for (const auto& [name, t] : tables_) {
+        if (t.status != "dropped") names.insert(name);
+      }
+    } else {
+      names.insert(request.tables.begin(), request.tables.end());
+    }
+    std::map<std::string, plan::TableInputs*> by_name;
+    inputs.reserve(names.size());
+    for (const auto& name : names) {
+      plan::TableInputs in;
+      in.table = name;
+      in.folder_exists = folders.contains(name);
+      if (auto it = contents_.find(name); it != contents_.end()) in.warehouse = it->second;
+      if (auto it = tables_.find(name); it != tables_.end()) {
+        plan::RememberedTable remembered;
+        remembered.status = it->second.status;
+        if (!it->second.schema_json.empty()) {
+          auto parsed = schema::SchemaFromJson(it->second.schema_json);
+          if (parsed) {
+            remembered.snapshot = std::move(*parsed);
+          } else {
+            remembered.unreadable = true;
+          }
+        }
+        in.remembered = std::move(remembered);
+      }
+      inputs.push_back(std::move(in));
+      by_name[name] = &inputs.back();
+    }
+    for (const auto& [path, r] : batches_) {
+      if (r.status != BatchStatus::kPending && r.status != BatchStatus::kStaged) continue;
+      auto it = by_name.find(r.table);
+      if (it == by_name.end() || !it->second->folder_exists) continue;
+      auto schema = batch_schemas_.find(path);
+      if (schema == batch_schemas_.end()) continue;
+      // A staged batch whose file is gone is not current (the planner sees it only in the ledger).
+      std::error_code ec;
+      if (r.status == BatchStatus::kStaged && !fs::exists(config_.landing.dir / path, ec)) continue;
+      it->second->batches.push_back({r.fingerprint, r.path, r.rows, schema->second});
+    }
+  }
+  Prepared prepared;
+  prepared.plan = plan::PlanAll(inputs, options, Supertype());
+  return prepared;
+}
+
+Result<plan::ChangePlan> Engine::Plan(const RunRequest& request) {
+  auto prepared = Prepare(request, nullptr);
+  if (!prepared) return Fail(prepared.error());
+  return std::move(prepared->plan);
+}
+
+TableOutcome Engine::Execute(const plan::TablePlan& tp, int64_t run_id) {
+  TableOutcome out;
+  out.table = tp.table;
+  out.action = tp.action;
+  const auto started = std::chrono::steady_clock::now();
+
+  std::vector<warehouse::BatchFile> files;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& path : tp.batches) {
+      const auto& r = batches_.at(path);
+      files.push_back({r.fingerprint, r.path, config_.landing.dir / r.path, r.rows,
+                       batch_schemas_.at(path)});
+    }
+  }
+
+  Result<warehouse::ApplyStats> applied = warehouse::ApplyStats{};
+  std::string table_status = "active";
+  switch (tp.action) {
+    case plan::Action::kCreate:
+    case plan::Action::kRebuild:
+      applied = warehouse_.Rebuild(tp.table, tp.target, files);
+      break;
+    case plan::Action::kAppend:
+    case plan::Action::kEvolve:
+      applied = warehouse_.Append(tp.table, tp.target, files);
+      break;
+    case plan::Action::kOrphan:
+      table_status = "orphaned";
+      break;
+    case plan::Action::kDrop:
+      if (auto s = warehouse_.Drop(tp.table); !s) applied = Fail(s.error());
+      table_status = "dropped";
+      break;
+    case plan::Action::kFail: {
+      std::string why;
+      for (const auto& r : tp.reasons) why += (why.empty() ? "" : "; ") + r.code + ": " + r.detail;
+      applied = Fail("table_failed", why);
+      break;
+    }
+    case plan::Action::kSkip:
+      break;
+  }
+  out.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::steady_clock::now() - started)
+                        .count();
+
+  state::TableRecord record;
+  std::vector<state::BatchRecord> staged;
+  {
+    std::lock_guard lock(mu_);
+    auto existing = tables_.find(tp.table);
+    if (existing != tables_.end()) record = existing->second;
+    record.name = tp.table;
+    record.updated_at_us = clock_.NowMicros();
+    if (!applied) {
+      out.status = "failed";
+      out.error = applied.error().ToString();
+      record.status = "failed";
+      record.last_error = out.error;
+      spdlog::error("table {}: {} failed: {}", tp.table, plan::ToString(tp.action), out.error);
+    } else {
+      out.status = "succeeded";
+      out.rows = applied->rows;
+      out.batches = applied->batches;
+      record.status = table_status;
+      record.last_error.clear();
+      auto& contents = contents_[tp.table];
+      if (tp.action == plan::Action::kDrop) {
+        contents_.erase(tp.table);
+        record.schema_json.clear();
+        record.schema_hash.clear();
+      } else if (tp.action != plan::Action::kOrphan) {
+        if (tp.action == plan::Action::kCreate || tp.action == plan::Action::kRebuild) {
+          contents.ledger.clear();
+        }
+        contents.exists = true;
+        contents.columns = tp.target;
+        const int64_t now = clock_.NowMicros();
+        for (const auto& f : files) {
+          contents.ledger[f.batch_id] = {f.batch_id, f.rel_path, f.rows, now};
+          auto& b = batches_.at(f.rel_path);
+          b.status = BatchStatus::kStaged;
+          b.staged_at_us = now;
+          staged.push_back(b);
+        }
+        record.schema_json = schema::ToJson(tp.target);
+        record.schema_hash = tp.target.Hash();
+      }
+      spdlog::info("table {}: {} {} batches, {} rows in {} ms", tp.table, plan::ToString(tp.action),
+                   out.batches, out.rows, out.duration_us / 1000);
+    }
+    tables_[tp.table] = record;
+  }
+
+  // The warehouse has committed; state is a record of it. If recording fails,
+  // the next start reconciles from the ledger, so it is logged, not fatal.
+  if (!staged.empty()) {
+    if (auto s = state_.UpsertBatches(staged); !s) spdlog::warn("state: {}", s.error().ToString());
+  }
+  if (auto s = state_.SaveTable(record); !s) spdlog::warn("state: {}", s.error().ToString());
+  if (run_id > 0) {
+    state::TableRunRecord tr{tp.table,
+                             plan::ToString(tp.action),
+                             plan::ReasonsToJson(tp.reasons),
+                             out.status,
+                             out.rows,
+                             out.batches,
+                             out.duration_us,
+                             out.error};
+    if (auto s = state_.RecordTableRun(run_id, tr); !s) spdlog::warn("state: {}", s.error().ToString());
+  }
+  return out;
+}
+
+Result<RunOutcome> Engine::Run(const RunRequest& request) {
+  RunOutcome outcome;
+  const int64_t statements_before = warehouse_.StatementsExecuted();
+  auto prepared = Prepare(request, &outcome.catalog);
+  if (!prepared) return Fail(prepared.error());
+  outcome.plan = std::move(prepared->plan);
+
+  if (outcome.plan.ActionableCount() == 0) {
+    // A quiet cycle: nothing recorded, nothing sent to the warehouse.
+    outcome.warehouse_statements = warehouse_.StatementsExecuted() - statements_before;
+    return outcome;
+  }
+
+  auto run_id = state_.StartRun(request.trigger, plan::ToJson(outcome.plan));
+  if (!run_id) return Fail(run_id.error());
+  outcome.run_id = *run_id;
+
+  // Tables run in parallel on the worker pool; each table is one job.
+  std::vector<std::future<TableOutcome>> futures;
+  for (const auto& tp : outcome.plan.tables) {
+    if (tp.action == plan::Action::kSkip) continue;
+    futures.push_back(pool_.Submit([this, &tp, id = outcome.run_id] { return Execute(tp, id); }));
+  }
+  for (auto& f : futures) outcome.tables.push_back(f.get());
+
+  if (outcome.plan.full_rebuild && outcome.ok()) {
+    if (auto s = state_.SetFormatVersion(state::kStateFormatVersion); !s) return Fail(s.error());
+    std::lock_guard lock(mu_);
+    format_version_ = state::kStateFormatVersion;
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (!format_version_) {
+      if (auto s = state_.SetFormatVersion(state::kStateFormatVersion); !s) return Fail(s.error());
+      format_version_ = state::kStateFormatVersion;
+    }
+  }
+  std::string error;
+  for (const auto& t : outcome.tables) {
+    if (t.status == "failed") error += (error.empty() ? "" : "; ") + t.table + ": " + t.error;
+  }
+  if (auto s = state_.FinishRun(outcome.run_id, outcome.ok() ? "succeeded" : "failed", error); !s) {
+    spdlog::warn("state: {}", s.error().ToString());
+  }
+  outcome.warehouse_statements = warehouse_.StatementsExecuted() - statements_before;
+  return outcome;
+}
+
+Result<bool> ResetTableState(state::StateStore& state, const std::string& table, const Clock& clock) {
+  auto deleted = state.DeleteTable(table);
+  if (!deleted || !*deleted) return deleted;
+  // An explicit delete is not the same as lost state: it leaves a "reset"
+  // marker so the next run rebuilds the table instead of re-deriving it.
+  state::TableRecord reset;
+  reset.name = table;
+  reset.status = "reset";
+  reset.updated_at_us = clock.NowMicros();
+  if (auto s = state.SaveTable(reset); !s) return Fail(s.error());
+  return true;
+}
+
+Result<bool> Engine::DeleteTableState(const std::string& table) {
+  auto deleted = ResetTableState(state_, table, clock_);
+  if (!deleted) return deleted;
+  std::lock_guard lock(mu_);
+  if (*deleted) {
+    tables_[table].status = "reset";
+    tables_[table].schema_json.clear();
+    tables_[table].schema_hash.clear();
+  }
+  return deleted;
+}
+
+}  // namespace landfall::exec

@@ -1,1 +1,150 @@
-// placeholder: being written
+#include "lib/landing/catalog.h"
+
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+namespace landfall::landing {
+
+namespace fs = std::filesystem;
+
+bool IsIgnored(std::string_view name, const std::vector<std::string>& ignore_globs) {
+  const std::string n(name);
+  for (const auto& glob : ignore_globs) {
+    if (fnmatch(glob.c_str(), n.c_str(), 0) == 0) return true;
+  }
+  return false;
+}
+
+namespace {
+
+int64_t MtimeNs(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+// Walks one table folder. Uses lstat so symlinks are neither followed nor staged:
+// a link could point anywhere, including outside the landing directory.
+void WalkTable(const fs::path& landing, const std::string& table,
+               const std::vector<std::string>& ignore, std::vector<LandedFile>& out,
+               std::vector<std::string>& warnings) {
+  std::error_code ec;
+  fs::recursive_directory_iterator it(landing / table, fs::directory_options::skip_permission_denied,
+                                      ec);
+  if (ec) {
+    warnings.push_back("cannot read table folder '" + table + "': " + ec.message());
+    return;
+  }
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) {
+      warnings.push_back("error walking '" + table + "': " + ec.message());
+      break;
+    }
+    const fs::path& p = it->path();
+    const std::string name = p.filename().string();
+    if (IsIgnored(name, ignore)) {
+      if (it->is_directory(ec) && !it->is_symlink(ec)) it.disable_recursion_pending();
+      continue;
+    }
+    struct stat st;
+    if (lstat(p.c_str(), &st) != 0) continue;  // vanished meanwhile
+    if (!S_ISREG(st.st_mode)) continue;
+    LandedFile file;
+    file.table = table;
+    file.rel_path = fs::relative(p, landing, ec).generic_string();
+    file.abs_path = p;
+    file.size = st.st_size;
+    file.mtime_ns = MtimeNs(st);
+    file.inode = static_cast<int64_t>(st.st_ino);
+    out.push_back(std::move(file));
+  }
+}
+
+bool IsTableFolder(const fs::directory_entry& entry) {
+  std::error_code ec;
+  return entry.is_directory(ec) && !entry.is_symlink(ec);
+}
+
+}  // namespace
+
+Result<ScanResult> Scan(const fs::path& dir, const std::vector<std::string>& ignore_globs) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return Fail("landing_missing", "landing directory " + dir.string() + " does not exist");
+  }
+  ScanResult result;
+  fs::directory_iterator it(dir, ec);
+  if (ec) return Fail("landing_unreadable", "landing directory " + dir.string() + ": " + ec.message());
+  for (const auto& entry : it) {
+    const std::string name = entry.path().filename().string();
+    if (IsIgnored(name, ignore_globs)) continue;
+    if (IsTableFolder(entry)) {
+      result.tables.push_back(name);
+    } else if (entry.is_regular_file(ec)) {
+      result.warnings.push_back("file '" + name +
+                                "' is directly in the landing directory, not in a table folder; "
+                                "ignored");
+    }
+  }
+  std::sort(result.tables.begin(), result.tables.end());
+  for (const auto& table : result.tables) {
+    WalkTable(dir, table, ignore_globs, result.files, result.warnings);
+  }
+  std::sort(result.files.begin(), result.files.end(),
+            [](const LandedFile& a, const LandedFile& b) { return a.rel_path < b.rel_path; });
+  return result;
+}
+
+Result<std::vector<LandedFile>> ScanTable(const fs::path& dir, std::string_view table,
+                                          const std::vector<std::string>& ignore_globs) {
+  std::vector<LandedFile> files;
+  std::vector<std::string> warnings;
+  std::error_code ec;
+  const std::string name(table);
+  if (name.empty() || name.find('/') != std::string::npos || name == "." || name == ".." ||
+      IsIgnored(name, ignore_globs)) {
+    return Fail("invalid_table", "'" + name + "' is not a table folder name");
+  }
+  if (!fs::is_directory(dir / name, ec) || fs::is_symlink(dir / name, ec)) return files;
+  WalkTable(dir, name, ignore_globs, files, warnings);
+  std::sort(files.begin(), files.end(),
+            [](const LandedFile& a, const LandedFile& b) { return a.rel_path < b.rel_path; });
+  return files;
+}
+
+Result<std::string> Fingerprint(const fs::path& file) {
+  int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Fail("unreadable", file.string() + ": " + std::strerror(errno));
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  std::vector<char> buffer(1 << 20);
+  for (;;) {
+    ssize_t n = read(fd, buffer.data(), buffer.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      close(fd);
+      return Fail("unreadable", file.string() + ": " + std::strerror(err));
+    }
+    if (n == 0) break;
+    EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(n));
+  }
+  close(fd);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(ctx.get(), digest, &length);
+  static const char* kHex = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) {
+    hex += kHex[digest[i] >> 4];
+    hex += kHex[digest[i] & 15];
+  }
+  return hex;
+}
+
+}  // namespace landfall::landing

@@ -36,6 +36,7 @@ inline constexpr const char* kLedgerMismatch = "ledger_mismatch";
 inline constexpr const char* kStateMissing = "state_missing";
 inline constexpr const char* kStateUnreadable = "state_unreadable";
 inline constexpr const char* kStateUnusable = "state_unusable";
+inline constexpr const char* kStateDeleted = "state_deleted";
 inline constexpr const char* kFullRefreshRequested = "full_refresh_requested";
 inline constexpr const char* kSupertypeUnavailable = "no_common_supertype";
 }  // namespace reason
@@ -78,7 +79,7 @@ struct CurrentBatch {
 struct RememberedTable {
   std::optional<schema::Schema> snapshot;  // nullopt: no snapshot stored
   bool unreadable = false;                 // a snapshot is stored but cannot be parsed
-  std::string status = "active";
+  std::string status = "active";  // active | orphaned | failed | reset (state deleted: rebuild)
 };
 
 struct TableInputs {

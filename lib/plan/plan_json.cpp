@@ -1,1 +1,65 @@
-// placeholder: being written
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "lib/plan/plan.h"
+
+namespace landfall::plan {
+
+namespace {
+
+nlohmann::json Reasons(const std::vector<PlanReason>& reasons) {
+  auto out = nlohmann::json::array();
+  for (const auto& r : reasons) out.push_back({{"code", r.code}, {"detail", r.detail}});
+  return out;
+}
+
+}  // namespace
+
+std::string ReasonsToJson(const std::vector<PlanReason>& reasons) { return Reasons(reasons).dump(); }
+
+std::string ToJson(const ChangePlan& plan) {
+  nlohmann::json tables = nlohmann::json::array();
+  for (const auto& t : plan.tables) {
+    nlohmann::json columns = nlohmann::json::array();
+    for (const auto& c : t.target.columns) columns.push_back({{"name", c.name}, {"type", c.type}});
+    tables.push_back({{"table", t.table},
+                      {"action", ToString(t.action)},
+                      {"batches", t.batches},
+                      {"reasons", Reasons(t.reasons)},
+                      {"policy", t.policy},
+                      {"schema_hash", t.target.columns.empty() ? "" : t.target.Hash()},
+                      {"columns", std::move(columns)}});
+  }
+  nlohmann::json out = {{"full_rebuild", plan.full_rebuild},
+                        {"reasons", Reasons(plan.reasons)},
+                        {"tables", std::move(tables)}};
+  // Replace invalid UTF-8 (odd file names) rather than throwing.
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string ToText(const ChangePlan& plan) {
+  std::ostringstream out;
+  if (plan.full_rebuild) {
+    out << "FULL REBUILD";
+    for (const auto& r : plan.reasons) out << " - " << r.code << ": " << r.detail;
+    out << "\n";
+  }
+  size_t width = 5;
+  for (const auto& t : plan.tables) width = std::max(width, t.table.size());
+  out << std::string("TABLE") << std::string(width - 5 + 2, ' ') << "ACTION   BATCHES  REASONS\n";
+  for (const auto& t : plan.tables) {
+    std::string reasons;
+    for (const auto& r : t.reasons) {
+      reasons += (reasons.empty() ? "" : "; ") + r.code + (r.detail.empty() ? "" : ": " + r.detail);
+    }
+    std::string action = ToString(t.action);
+    std::string batches = std::to_string(t.batches.size());
+    out << t.table << std::string(width - t.table.size() + 2, ' ') << action
+        << std::string(action.size() < 9 ? 9 - action.size() : 1, ' ') << batches
+        << std::string(batches.size() < 9 ? 9 - batches.size() : 1, ' ') << reasons << "\n";
+  }
+  out << plan.tables.size() << " tables, " << plan.ActionableCount() << " to change\n";
+  return out.str();
+}
+
+}  // namespace landfall::plan

@@ -1,0 +1,113 @@
+// The engine: one pass of the data path. Scans the landing directory into the
+// catalog of batches, plans, runs the plan on the worker pool against the
+// warehouse, and records every decision in the state store.
+//
+// Thread-safety: all public methods may be called from several threads; runs
+// over disjoint sets of tables may proceed in parallel (the daemon's scheduler
+// guarantees at most one job per table).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "lib/common/clock.h"
+#include "lib/common/result.h"
+#include "lib/common/thread_pool.h"
+#include "lib/config/config.h"
+#include "lib/plan/plan.h"
+#include "lib/schema/footer.h"
+#include "lib/state/state_store.h"
+#include "lib/warehouse/warehouse.h"
+
+namespace landfall::exec {
+
+struct RunRequest {
+  std::vector<std::string> tables;  // empty: every table
+  bool full_refresh = false;        // rebuild the selected tables from all their batches
+  std::string trigger = "cli";
+};
+
+struct TableOutcome {
+  std::string table;
+  plan::Action action = plan::Action::kSkip;
+  std::string status;  // succeeded | failed | skipped
+  int64_t rows = 0;
+  int batches = 0;
+  int64_t duration_us = 0;
+  std::string error;
+};
+
+struct CatalogStats {
+  int files = 0;        // candidate batch files seen by the scan
+  int inspected = 0;    // files fingerprinted and footer-read this time
+  int quarantined = 0;  // newly quarantined this time
+  int duplicates = 0;   // newly found duplicates this time
+};
+
+struct RunOutcome {
+  int64_t run_id = 0;  // 0 when nothing needed doing (no run is recorded)
+  plan::ChangePlan plan;
+  CatalogStats catalog;
+  std::vector<TableOutcome> tables;  // one per actionable table
+  // Warehouse statements executed while planning and running (0 when every table skips).
+  int64_t warehouse_statements = 0;
+  bool ok() const;
+};
+
+// Forgets a table's state (keeping a "reset" marker) so its next run rebuilds
+// it. Needs only the state store. False when the state store has no such table.
+Result<bool> ResetTableState(state::StateStore& state, const std::string& table, const Clock& clock);
+
+class Engine {
+ public:
+  Engine(config::Config config, state::StateStore& state, warehouse::Warehouse& warehouse,
+         schema::FooterReader& footers, ThreadPool& pool, const Clock& clock);
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Migrates the state store, prepares the warehouse, loads state and
+  // reconciles it with the warehouse ledger (the truth about what is staged).
+  Status Start();
+
+  // Scans and plans without changing the warehouse (a dry run). Newly seen
+  // files are fingerprinted and recorded; bad files are quarantined.
+  Result<plan::ChangePlan> Plan(const RunRequest& request);
+
+  // Scans, plans and executes. A failing table never stops the others; its
+  // outcome carries the error.
+  Result<RunOutcome> Run(const RunRequest& request);
+
+  // Forgets a table's state so its next run rebuilds it. False if unknown.
+  Result<bool> DeleteTableState(const std::string& table);
+
+  const config::Config& config() const { return config_; }
+
+ private:
+  struct Prepared;
+  Result<Prepared> Prepare(const RunRequest& request, CatalogStats* stats);
+  Result<CatalogStats> RefreshCatalog(const std::vector<std::string>& tables, bool all_tables,
+                                      std::set<std::string>& folders);
+  void Quarantine(state::BatchRecord& record, const std::string& code, const std::string& message);
+  TableOutcome Execute(const plan::TablePlan& table_plan, int64_t run_id);
+  schema::SupertypeFn Supertype();
+
+  const config::Config config_;
+  state::StateStore& state_;
+  warehouse::Warehouse& warehouse_;
+  schema::FooterReader& footers_;
+  ThreadPool& pool_;
+  const Clock& clock_;
+
+  std::mutex mu_;  // guards the fields below
+  std::optional<int> format_version_;
+  std::map<std::string, state::BatchRecord> batches_;  // by rel path
+  std::map<std::string, schema::Schema> batch_schemas_;  // by rel path, parsed once
+  std::map<std::string, state::TableRecord> tables_;
+  std::map<std::string, warehouse::TableContents> contents_;
+};
+
+}  // namespace landfall::exec
