@@ -1,1 +1,809 @@
-// placeholder: being written
+// The PostgreSQL state store: one libpq connection, serialized by a mutex.
+//
+// Every value goes to the server as a text parameter of PQexecParams; no value
+// is ever spliced into SQL text. Timestamps cross the wire as int64
+// microseconds and are converted by landfall_ts()/landfall_us() (see
+// migrations/0001_init.sql), so 0 on the C++ side is NULL in the database.
+#include <libpq-fe.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cassert>
+#include <charconv>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "lib/state/state_store.h"
+
+namespace landfall::state {
+namespace {
+
+// Key of the session advisory lock that serializes migrations across
+// processes: the ASCII bytes of "landfall".
+constexpr int64_t kMigrationLockKey = 0x6c616e6466616c6cLL;
+
+// Rows per INSERT statement in UpsertBatches: large enough that a full scan of
+// thousands of files costs a handful of round trips, small enough to keep each
+// parameter a few megabytes at most.
+constexpr size_t kUpsertChunkRows = 5000;
+
+struct PgResultDeleter {
+  void operator()(PGresult* result) const { PQclear(result); }
+};
+using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
+
+struct PgConnDeleter {
+  void operator()(PGconn* conn) const { PQfinish(conn); }
+};
+using PgConn = std::unique_ptr<PGconn, PgConnDeleter>;
+
+// SQLSTATEs after which the session is gone or about to be: connection
+// exceptions (class 08) and the server shutting down or starting up.
+bool IsConnectionSqlState(std::string_view state) {
+  return state.starts_with("08") || state == "57P01" || state == "57P02" || state == "57P03";
+}
+
+// SQLSTATEs worth retrying later on a healthy connection.
+bool IsTransientSqlState(std::string_view state) {
+  return state == "40001" || state == "40P01" || state == "55P03" || state == "57014" ||
+         state.starts_with("53");
+}
+
+void ReplaceAll(std::string& text, std::string_view needle, std::string_view replacement) {
+  if (needle.empty()) return;
+  for (size_t pos = text.find(needle); pos != std::string::npos;
+       pos = text.find(needle, pos + replacement.size())) {
+    text.replace(pos, needle.size(), replacement);
+  }
+}
+
+// The password as written in a postgres:// URI (possibly percent-encoded), or "".
+std::string RawUriPassword(std::string_view url) {
+  for (std::string_view scheme : {"postgresql://", "postgres://"}) {
+    if (!url.starts_with(scheme)) continue;
+    std::string_view rest = url.substr(scheme.size());
+    std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
+    size_t at = authority.rfind('@');
+    if (at == std::string_view::npos) return "";
+    std::string_view userinfo = authority.substr(0, at);
+    size_t colon = userinfo.find(':');
+    if (colon == std::string_view::npos) return "";
+    return std::string(userinfo.substr(colon + 1));
+  }
+  return "";
+}
+
+// What OpenPostgres knows about the connection string: where it points (for
+// messages) and the secrets that must never appear in them.
+struct ConnTarget {
+  std::string description;           // "host=... port=... dbname=... user=..."
+  std::vector<std::string> secrets;  // password, raw and decoded
+  std::string parse_error;           // non-empty when the string is malformed
+};
+
+ConnTarget DescribeTarget(const std::string& url) {
+  ConnTarget target;
+  if (std::string raw = RawUriPassword(url); !raw.empty()) target.secrets.push_back(raw);
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(url.c_str(), &error);
+  if (options == nullptr) {
+    target.parse_error = error != nullptr ? error : "cannot parse connection string";
+    PQfreemem(error);
+    while (!target.parse_error.empty() && target.parse_error.back() == '\n') {
+      target.parse_error.pop_back();
+    }
+    return target;
+  }
+  std::string host, port, dbname, user;
+  for (PQconninfoOption* option = options; option->keyword != nullptr; ++option) {
+    if (option->val == nullptr) continue;
+    std::string_view keyword = option->keyword;
+    if (keyword == "host" || (keyword == "hostaddr" && host.empty())) host = option->val;
+    if (keyword == "port") port = option->val;
+    if (keyword == "dbname") dbname = option->val;
+    if (keyword == "user") user = option->val;
+    if (keyword == "password" && option->val[0] != '\0') target.secrets.emplace_back(option->val);
+  }
+  PQconninfoFree(options);
+  // libpq falls back to its own defaults (and PG* variables) for what is unset.
+  target.description = "host=" + (host.empty() ? std::string("(default)") : host) +
+                       " port=" + (port.empty() ? std::string("(default)") : port);
+  if (!dbname.empty()) target.description += " dbname=" + dbname;
+  if (!user.empty()) target.description += " user=" + user;
+  return target;
+}
+
+std::string Redact(std::string text, const std::vector<std::string>& secrets) {
+  for (const auto& secret : secrets) ReplaceAll(text, secret, "***");
+  return text;
+}
+
+// A libpq message on one line: its line breaks (and the indentation after
+// them) become single spaces, trailing ones go.
+std::string TrimMessage(const char* message) {
+  std::string text;
+  bool pending_space = false;
+  for (const char* c = message != nullptr ? message : ""; *c != '\0'; ++c) {
+    if (*c == '\n' || (pending_space && (*c == ' ' || *c == '\t'))) {
+      pending_space = true;
+      continue;
+    }
+    if (pending_space && !text.empty()) text += ' ';
+    pending_space = false;
+    text += *c;
+  }
+  return text;
+}
+
+// A PostgreSQL array literal of text elements, every element quoted so that
+// commas, braces, quotes, backslashes and the word NULL are just characters.
+class TextArray {
+ public:
+  void Add(std::string_view value) {
+    out_ += out_.size() == 1 ? "\"" : ",\"";
+    for (char c : value) {
+      if (c == '"' || c == '\\') out_ += '\\';
+      out_ += c;
+    }
+    out_ += '"';
+  }
+  void Add(int64_t value) {
+    if (out_.size() > 1) out_ += ',';
+    out_ += std::to_string(value);
+  }
+  std::string Finish() && { return std::move(out_) + "}"; }
+
+ private:
+  std::string out_ = "{";
+};
+
+std::string_view Text(const PGresult* result, int row, int column) {
+  return {PQgetvalue(result, row, column), static_cast<size_t>(PQgetlength(result, row, column))};
+}
+
+int64_t Int(const PGresult* result, int row, int column) {
+  std::string_view text = Text(result, row, column);
+  int64_t value = 0;
+  std::from_chars(text.data(), text.data() + text.size(), value);
+  return value;
+}
+
+// Whether a failed operation may be redone after reconnecting.
+enum class Retry {
+  // Safe to redo whatever happened: reads, upserts, idempotent updates.
+  kAlways,
+  // Redo unless the connection was lost while COMMIT was in flight, when the
+  // first attempt may have committed (inserting a run twice is worse than
+  // reporting a transient error).
+  kUnlessCommitInDoubt,
+};
+
+class PgStateStore final : public StateStore {
+ public:
+  PgStateStore(PgConn conn, std::string environment, ConnTarget target)
+      : environment_(std::move(environment)), target_(std::move(target)), conn_(std::move(conn)) {
+    PQsetNoticeProcessor(conn_.get(), &PgStateStore::OnNotice, nullptr);
+  }
+  PgStateStore(const PgStateStore&) = delete;
+  PgStateStore& operator=(const PgStateStore&) = delete;
+
+  Status Migrate() override;
+  Result<EnvironmentState> Load() override;
+  Status SetFormatVersion(int version) override;
+  Status UpsertBatches(const std::vector<BatchRecord>& batches) override;
+  Status DeleteBatches(const std::vector<std::string>& paths) override;
+  Status SaveTable(const TableRecord& table) override;
+  Result<bool> DeleteTable(const std::string& table) override;
+  Result<int64_t> StartRun(const std::string& trigger, const std::string& plan_json) override;
+  Status RecordTableRun(int64_t run_id, const TableRunRecord& record) override;
+  Status FinishRun(int64_t run_id, const std::string& status, const std::string& error) override;
+  Result<std::vector<RunSummary>> ListRuns(int limit) override;
+  Result<std::vector<TableRunRecord>> TableRuns(int64_t run_id) override;
+
+ private:
+  // Rolls back on destruction unless committed. Used with mu_ held.
+  class Transaction {
+   public:
+    Transaction(PgStateStore& store, std::string_view what) : store_(store), what_(what) {}
+    ~Transaction() {
+      if (open_ && PQstatus(store_.conn_.get()) == CONNECTION_OK) {
+        PgResult(PQexec(store_.conn_.get(), "ROLLBACK"));
+      }
+    }
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+
+    Status Begin(const char* sql = "BEGIN") {
+      if (auto r = store_.ExecScript(what_, sql); !r) return Fail(r.error());
+      open_ = true;
+      return Ok();
+    }
+    Status Commit() {
+      auto r = store_.ExecScript(what_, "COMMIT");
+      open_ = false;
+      if (!r && store_.connection_lost_) store_.commit_in_doubt_ = true;
+      if (!r) return Fail(r.error());
+      return Ok();
+    }
+
+   private:
+    PgStateStore& store_;
+    std::string_view what_;
+    bool open_ = false;
+  };
+
+  static void OnNotice(void*, const char* message) {
+    spdlog::debug("state store: postgres: {}", TrimMessage(message));
+  }
+
+  // Runs `op` with mu_ held on a live connection, reconnecting once and
+  // redoing `op` when the connection was lost under it.
+  template <typename Op>
+  auto Run(std::string_view what, Retry retry, Op&& op) -> decltype(op());
+
+  Status EnsureConnected(std::string_view what, bool force_reset);
+
+  Result<PgResult> Exec(std::string_view what, const char* sql,
+                        const std::vector<std::string>& params);
+  // Runs SQL without parameters; may hold several statements (migrations).
+  Result<PgResult> ExecScript(std::string_view what, const char* sql);
+  Result<PgResult> Check(std::string_view what, PgResult result);
+
+  Status ApplyMigrations();
+
+  const std::string environment_;
+  const ConnTarget target_;
+
+  std::mutex mu_;  // guards everything below, and every use of the connection
+  PgConn conn_;
+  // Set by Exec when the last failure lost the session; read by Run.
+  bool connection_lost_ = false;
+  // Set by Transaction::Commit when the connection was lost during COMMIT.
+  bool commit_in_doubt_ = false;
+};
+
+template <typename Op>
+auto PgStateStore::Run(std::string_view what, Retry retry, Op&& op) -> decltype(op()) {
+  std::lock_guard lock(mu_);
+  bool force_reset = false;
+  for (int attempt = 0;; ++attempt) {
+    if (auto connected = EnsureConnected(what, force_reset); !connected) {
+      return std::unexpected(connected.error());
+    }
+    connection_lost_ = false;
+    commit_in_doubt_ = false;
+    auto result = op();
+    if (result.has_value() || !connection_lost_ || attempt > 0) return result;
+    if (retry == Retry::kUnlessCommitInDoubt && commit_in_doubt_) return result;
+    // The server restarted or the network dropped the session; nothing of the
+    // failed attempt survives on the server except (for kAlways operations)
+    // effects that redoing repeats harmlessly.
+    spdlog::warn("state store: {}: connection lost ({}), reconnecting", what,
+                 result.error().message);
+    force_reset = true;
+  }
+}
+
+Status PgStateStore::EnsureConnected(std::string_view what, bool force_reset) {
+  PGconn* conn = conn_.get();
+  if (!force_reset && PQstatus(conn) == CONNECTION_OK) {
+    switch (PQtransactionStatus(conn)) {
+      case PQTRANS_IDLE:
+        return Ok();
+      case PQTRANS_INTRANS:
+      case PQTRANS_INERROR:
+        // Left over from an operation that failed half-way; start clean.
+        PgResult(PQexec(conn, "ROLLBACK"));
+        if (PQtransactionStatus(conn) == PQTRANS_IDLE) return Ok();
+        break;
+      default:
+        break;
+    }
+  }
+  PQreset(conn);
+  if (PQstatus(conn) == CONNECTION_OK) return Ok();
+  return Fail("state_unavailable",
+              Redact("state store: " + std::string(what) + ": cannot connect to PostgreSQL (" +
+                         target_.description + "): " + TrimMessage(PQerrorMessage(conn)),
+                     target_.secrets),
+              /*transient=*/true);
+}
+
+Result<PgResult> PgStateStore::Check(std::string_view what, PgResult result) {
+  ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return result;
+
+  const char* sqlstate_field =
+      result ? PQresultErrorField(result.get(), PG_DIAG_SQLSTATE) : nullptr;
+  std::string_view sqlstate = sqlstate_field != nullptr ? sqlstate_field : "";
+  std::string message =
+      TrimMessage(result ? PQresultErrorMessage(result.get()) : PQerrorMessage(conn_.get()));
+  if (message.empty()) message = TrimMessage(PQerrorMessage(conn_.get()));
+  message = Redact("state store: " + std::string(what) + ": " + message, target_.secrets);
+
+  if (PQstatus(conn_.get()) != CONNECTION_OK || IsConnectionSqlState(sqlstate)) {
+    connection_lost_ = true;
+    return Fail("state_unavailable", std::move(message), /*transient=*/true);
+  }
+  return Fail("state_query_failed", std::move(message), IsTransientSqlState(sqlstate));
+}
+
+Result<PgResult> PgStateStore::Exec(std::string_view what, const char* sql,
+                                    const std::vector<std::string>& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& param : params) values.push_back(param.c_str());
+  return Check(what, PgResult(PQexecParams(conn_.get(), sql, static_cast<int>(values.size()),
+                                           /*paramTypes=*/nullptr, values.data(),
+                                           /*paramLengths=*/nullptr, /*paramFormats=*/nullptr,
+                                           /*resultFormat=*/0)));
+}
+
+Result<PgResult> PgStateStore::ExecScript(std::string_view what, const char* sql) {
+  return Check(what, PgResult(PQexec(conn_.get(), sql)));
+}
+
+// --- migrations ---------------------------------------------------------------
+
+Status PgStateStore::Migrate() {
+  return Run("migrate", Retry::kAlways, [&]() -> Status {
+    // A session lock, so that two daemons starting together apply each
+    // migration once: the second waits, then finds nothing pending.
+    auto locked = Exec("migrate: take advisory lock", "SELECT pg_advisory_lock($1::bigint)",
+                       {std::to_string(kMigrationLockKey)});
+    if (!locked) return Fail(locked.error());
+    Status applied = ApplyMigrations();
+    // A lost connection has released the lock with the session.
+    if (PQstatus(conn_.get()) == CONNECTION_OK) {
+      if (PQtransactionStatus(conn_.get()) != PQTRANS_IDLE) {
+        PgResult(PQexec(conn_.get(), "ROLLBACK"));
+      }
+      auto unlocked =
+          Exec("migrate: release advisory lock", "SELECT pg_advisory_unlock($1::bigint)",
+               {std::to_string(kMigrationLockKey)});
+      if (applied && !unlocked) return Fail(unlocked.error());
+    }
+    return applied;
+  });
+}
+
+Status PgStateStore::ApplyMigrations() {
+  const auto& migrations = EmbeddedMigrations();
+  auto created = ExecScript("migrate: create schema_migrations",
+                            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                            "  version int PRIMARY KEY,"
+                            "  name text NOT NULL,"
+                            "  applied_at timestamptz NOT NULL DEFAULT now())");
+  if (!created) return Fail(created.error());
+  auto rows = ExecScript("migrate: read schema_migrations",
+                         "SELECT version FROM schema_migrations ORDER BY version");
+  if (!rows) return Fail(rows.error());
+
+  std::vector<int> applied;
+  for (int i = 0; i < PQntuples(rows->get()); ++i) {
+    applied.push_back(static_cast<int>(Int(rows->get(), i, 0)));
+  }
+  int newest_known = migrations.empty() ? 0 : migrations.back().version;
+  if (!applied.empty() && applied.back() > newest_known) {
+    return Fail("state_too_new", "state store: the database (" + target_.description +
+                                     ") is at schema version " + std::to_string(applied.back()) +
+                                     ", newer than this landfall knows (" +
+                                     std::to_string(newest_known) +
+                                     "); upgrade landfall, or point it at another database");
+  }
+
+  for (const Migration& migration : migrations) {
+    if (std::binary_search(applied.begin(), applied.end(), migration.version)) continue;
+    std::string what = fmt::format("migration {:04}_{}", migration.version, migration.name);
+    Transaction tx(*this, what);
+    if (auto s = tx.Begin(); !s) return s;
+    if (auto r = ExecScript(what, migration.sql.c_str()); !r) {
+      Error error = r.error();
+      if (error.code == "state_query_failed") error.code = "state_migration_failed";
+      return Fail(std::move(error));
+    }
+    auto recorded = Exec(what, "INSERT INTO schema_migrations (version, name) VALUES ($1::int, $2)",
+                         {std::to_string(migration.version), migration.name});
+    if (!recorded) return Fail(recorded.error());
+    if (auto s = tx.Commit(); !s) return s;
+    spdlog::info("state store: applied {}", what);
+  }
+  return Ok();
+}
+
+// --- environment --------------------------------------------------------------
+
+Result<EnvironmentState> PgStateStore::Load() {
+  return Run("load", Retry::kAlways, [&]() -> Result<EnvironmentState> {
+    EnvironmentState state;
+    // One snapshot, so tables and batches agree with each other.
+    Transaction tx(*this, "load");
+    if (auto s = tx.Begin("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"); !s) {
+      return Fail(s.error());
+    }
+
+    auto version =
+        Exec("load: environment", "SELECT state_format_version FROM environments WHERE name = $1",
+             {environment_});
+    if (!version) return Fail(version.error());
+    if (PQntuples(version->get()) > 0) {
+      state.format_version = static_cast<int>(Int(version->get(), 0, 0));
+    }
+
+    auto tables = Exec("load: tables",
+                       "SELECT name, COALESCE(schema_json::text, ''), schema_hash, status,"
+                       "       last_error, policy, landfall_us(updated_at)"
+                       "  FROM tables WHERE environment = $1 ORDER BY name",
+                       {environment_});
+    if (!tables) return Fail(tables.error());
+    const PGresult* t = tables->get();
+    state.tables.reserve(PQntuples(t));
+    for (int i = 0; i < PQntuples(t); ++i) {
+      TableRecord& table = state.tables.emplace_back();
+      table.name = Text(t, i, 0);
+      table.schema_json = Text(t, i, 1);
+      table.schema_hash = Text(t, i, 2);
+      table.status = Text(t, i, 3);
+      table.last_error = Text(t, i, 4);
+      table.policy = Text(t, i, 5);
+      table.updated_at_us = Int(t, i, 6);
+    }
+
+    auto batches = Exec("load: batches",
+                        "SELECT path, table_name, fingerprint, size, mtime_ns, inode, rows, status,"
+                        "       COALESCE(error_code, ''), COALESCE(error_message, ''),"
+                        "       COALESCE(schema_json::text, ''), COALESCE(duplicate_of, ''),"
+                        "       landfall_us(discovered_at), landfall_us(staged_at)"
+                        "  FROM batches WHERE environment = $1 ORDER BY path",
+                        {environment_});
+    if (!batches) return Fail(batches.error());
+    const PGresult* b = batches->get();
+    state.batches.reserve(PQntuples(b));
+    for (int i = 0; i < PQntuples(b); ++i) {
+      BatchRecord& batch = state.batches.emplace_back();
+      batch.path = Text(b, i, 0);
+      batch.table = Text(b, i, 1);
+      batch.fingerprint = Text(b, i, 2);
+      batch.size = Int(b, i, 3);
+      batch.mtime_ns = Int(b, i, 4);
+      batch.inode = Int(b, i, 5);
+      batch.rows = Int(b, i, 6);
+      auto status = BatchStatusFromString(Text(b, i, 7));
+      if (!status) {
+        return Fail("state_invalid", "state store: load: batch " + batch.path +
+                                         " has unknown status \"" + std::string(Text(b, i, 7)) +
+                                         "\"");
+      }
+      batch.status = *status;
+      batch.error_code = Text(b, i, 8);
+      batch.error_message = Text(b, i, 9);
+      batch.schema_json = Text(b, i, 10);
+      batch.duplicate_of = Text(b, i, 11);
+      batch.discovered_at_us = Int(b, i, 12);
+      batch.staged_at_us = Int(b, i, 13);
+    }
+
+    if (auto s = tx.Commit(); !s) return Fail(s.error());
+    return state;
+  });
+}
+
+Status PgStateStore::SetFormatVersion(int version) {
+  return Run("set format version", Retry::kAlways, [&]() -> Status {
+    auto r = Exec("set format version",
+                  "INSERT INTO environments (name, state_format_version) VALUES ($1, $2::int)"
+                  " ON CONFLICT (name) DO UPDATE"
+                  " SET state_format_version = EXCLUDED.state_format_version",
+                  {environment_, std::to_string(version)});
+    if (!r) return Fail(r.error());
+    return Ok();
+  });
+}
+
+// --- batches ------------------------------------------------------------------
+
+Status PgStateStore::UpsertBatches(const std::vector<BatchRecord>& batches) {
+  if (batches.empty()) return Ok();
+  // ON CONFLICT cannot touch one row twice in a statement: the last record for
+  // a path wins, as if the records had been written one after another.
+  std::vector<const BatchRecord*> unique;
+  unique.reserve(batches.size());
+  {
+    std::unordered_map<std::string_view, size_t> index;
+    index.reserve(batches.size());
+    for (const BatchRecord& batch : batches) {
+      auto [it, inserted] = index.emplace(batch.path, unique.size());
+      if (inserted) {
+        unique.push_back(&batch);
+      } else {
+        unique[it->second] = &batch;
+      }
+    }
+  }
+
+  // All rows of a chunk travel as one array per column and are unnested on the
+  // server: one round trip per chunk instead of per row. Unchanged rows are
+  // not rewritten, so a rescan that finds nothing new writes nothing.
+  static constexpr const char* kSql = R"sql(
+INSERT INTO batches AS b (environment, path, table_name, fingerprint, size, mtime_ns, inode, rows,
+                          status, error_code, error_message, schema_json, duplicate_of,
+                          discovered_at, staged_at, updated_at)
+SELECT $1, u.path, u.table_name, u.fingerprint, u.size, u.mtime_ns, u.inode, u.rows, u.status,
+       NULLIF(u.error_code, ''), NULLIF(u.error_message, ''), NULLIF(u.schema_json, '')::jsonb,
+       NULLIF(u.duplicate_of, ''), COALESCE(landfall_ts(u.discovered_at), now()),
+       landfall_ts(u.staged_at), now()
+  FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[],
+              $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
+              $14::bigint[], $15::bigint[])
+       AS u(path, table_name, fingerprint, size, mtime_ns, inode, rows, status, error_code,
+            error_message, schema_json, duplicate_of, discovered_at, staged_at)
+ON CONFLICT (environment, path) DO UPDATE SET
+  table_name = EXCLUDED.table_name, fingerprint = EXCLUDED.fingerprint, size = EXCLUDED.size,
+  mtime_ns = EXCLUDED.mtime_ns, inode = EXCLUDED.inode, rows = EXCLUDED.rows,
+  status = EXCLUDED.status, error_code = EXCLUDED.error_code,
+  error_message = EXCLUDED.error_message, schema_json = EXCLUDED.schema_json,
+  duplicate_of = EXCLUDED.duplicate_of,
+  discovered_at = LEAST(b.discovered_at, EXCLUDED.discovered_at),
+  staged_at = EXCLUDED.staged_at, updated_at = now()
+WHERE (b.table_name, b.fingerprint, b.size, b.mtime_ns, b.inode, b.rows, b.status, b.error_code,
+       b.error_message, b.schema_json, b.duplicate_of, b.staged_at)
+      IS DISTINCT FROM
+      (EXCLUDED.table_name, EXCLUDED.fingerprint, EXCLUDED.size, EXCLUDED.mtime_ns,
+       EXCLUDED.inode, EXCLUDED.rows, EXCLUDED.status, EXCLUDED.error_code,
+       EXCLUDED.error_message, EXCLUDED.schema_json, EXCLUDED.duplicate_of, EXCLUDED.staged_at)
+   OR EXCLUDED.discovered_at < b.discovered_at
+)sql";
+
+  std::vector<std::vector<std::string>> chunks;
+  for (size_t start = 0; start < unique.size(); start += kUpsertChunkRows) {
+    size_t end = std::min(unique.size(), start + kUpsertChunkRows);
+    TextArray path, table, fingerprint, size, mtime, inode, rows, status, error_code, error_message,
+        schema_json, duplicate_of, discovered_at, staged_at;
+    for (size_t i = start; i < end; ++i) {
+      const BatchRecord& batch = *unique[i];
+      path.Add(batch.path);
+      table.Add(batch.table);
+      fingerprint.Add(batch.fingerprint);
+      size.Add(batch.size);
+      mtime.Add(batch.mtime_ns);
+      inode.Add(batch.inode);
+      rows.Add(batch.rows);
+      status.Add(std::string_view(ToString(batch.status)));
+      error_code.Add(batch.error_code);
+      error_message.Add(batch.error_message);
+      schema_json.Add(batch.schema_json);
+      duplicate_of.Add(batch.duplicate_of);
+      discovered_at.Add(batch.discovered_at_us);
+      staged_at.Add(batch.staged_at_us);
+    }
+    chunks.push_back({environment_, std::move(path).Finish(), std::move(table).Finish(),
+                      std::move(fingerprint).Finish(), std::move(size).Finish(),
+                      std::move(mtime).Finish(), std::move(inode).Finish(),
+                      std::move(rows).Finish(), std::move(status).Finish(),
+                      std::move(error_code).Finish(), std::move(error_message).Finish(),
+                      std::move(schema_json).Finish(), std::move(duplicate_of).Finish(),
+                      std::move(discovered_at).Finish(), std::move(staged_at).Finish()});
+  }
+
+  return Run("upsert batches", Retry::kAlways, [&]() -> Status {
+    Transaction tx(*this, "upsert batches");
+    if (auto s = tx.Begin(); !s) return s;
+    for (const auto& params : chunks) {
+      if (auto r = Exec("upsert batches", kSql, params); !r) return Fail(r.error());
+    }
+    return tx.Commit();
+  });
+}
+
+Status PgStateStore::DeleteBatches(const std::vector<std::string>& paths) {
+  if (paths.empty()) return Ok();
+  TextArray array;
+  for (const auto& path : paths) array.Add(path);
+  std::vector<std::string> params = {environment_, std::move(array).Finish()};
+  return Run("delete batches", Retry::kAlways, [&]() -> Status {
+    auto r = Exec("delete batches",
+                  "DELETE FROM batches WHERE environment = $1 AND path = ANY ($2::text[])", params);
+    if (!r) return Fail(r.error());
+    return Ok();
+  });
+}
+
+// --- tables -------------------------------------------------------------------
+
+Status PgStateStore::SaveTable(const TableRecord& table) {
+  // One statement: `previous` sees the row as it was before the upsert (all
+  // parts of a statement share one snapshot), and FOR UPDATE keeps a
+  // concurrent save of the same table from slipping in between.
+  static constexpr const char* kSql = R"sql(
+WITH previous AS (
+  SELECT schema_hash FROM tables WHERE environment = $1 AND name = $2 FOR UPDATE
+), saved AS (
+  INSERT INTO tables AS t (environment, name, schema_json, schema_hash, status, last_error,
+                           policy, updated_at)
+  VALUES ($1, $2, NULLIF($3::text, '')::jsonb, $4::text, $5, $6, $7,
+          COALESCE(landfall_ts($8::bigint), now()))
+  ON CONFLICT (environment, name) DO UPDATE SET
+    schema_json = EXCLUDED.schema_json, schema_hash = EXCLUDED.schema_hash,
+    status = EXCLUDED.status, last_error = EXCLUDED.last_error, policy = EXCLUDED.policy,
+    updated_at = EXCLUDED.updated_at
+)
+INSERT INTO schema_history (environment, table_name, schema_hash, schema_json)
+SELECT $1, $2, $4::text, NULLIF($3::text, '')::jsonb
+ WHERE $4::text <> '' AND NOT EXISTS (SELECT 1 FROM previous WHERE schema_hash = $4::text)
+)sql";
+  std::vector<std::string> params = {
+      environment_, table.name,       table.schema_json, table.schema_hash,
+      table.status, table.last_error, table.policy,      std::to_string(table.updated_at_us)};
+  return Run("save table", Retry::kAlways, [&]() -> Status {
+    auto r = Exec("save table " + table.name, kSql, params);
+    if (!r) return Fail(r.error());
+    return Ok();
+  });
+}
+
+Result<bool> PgStateStore::DeleteTable(const std::string& table) {
+  return Run("delete table", Retry::kAlways, [&]() -> Result<bool> {
+    auto r = Exec("delete table " + table,
+                  "DELETE FROM tables WHERE environment = $1 AND name = $2", {environment_, table});
+    if (!r) return Fail(r.error());
+    return std::string_view(PQcmdTuples(r->get())) != "0";
+  });
+}
+
+// --- runs ---------------------------------------------------------------------
+
+Result<int64_t> PgStateStore::StartRun(const std::string& trigger, const std::string& plan_json) {
+  return Run("start run", Retry::kUnlessCommitInDoubt, [&]() -> Result<int64_t> {
+    // An explicit transaction, so that a lost connection before COMMIT is
+    // known not to have inserted anything and the insert can be redone.
+    Transaction tx(*this, "start run");
+    if (auto s = tx.Begin(); !s) return Fail(s.error());
+    auto r = Exec("start run",
+                  "INSERT INTO runs (environment, trigger, status, plan)"
+                  " VALUES ($1, $2, 'running', NULLIF($3::text, '')::jsonb) RETURNING id",
+                  {environment_, trigger, plan_json});
+    if (!r) return Fail(r.error());
+    int64_t id = Int(r->get(), 0, 0);
+    if (auto s = tx.Commit(); !s) return Fail(s.error());
+    return id;
+  });
+}
+
+Status PgStateStore::RecordTableRun(int64_t run_id, const TableRunRecord& record) {
+  std::vector<std::string> params = {environment_,
+                                     std::to_string(run_id),
+                                     record.table,
+                                     record.action,
+                                     record.reasons_json,
+                                     record.status,
+                                     std::to_string(record.rows),
+                                     std::to_string(record.batches),
+                                     std::to_string(record.duration_us),
+                                     record.error};
+  return Run("record table run", Retry::kUnlessCommitInDoubt, [&]() -> Status {
+    Transaction tx(*this, "record table run");
+    if (auto s = tx.Begin(); !s) return s;
+    // Selecting from runs keeps one environment from writing into another's run.
+    auto r = Exec("record table run " + record.table,
+                  "INSERT INTO table_runs (run_id, table_name, action, reasons, status, rows,"
+                  "                        batches, duration_us, error)"
+                  " SELECT id, $3, $4, COALESCE(NULLIF($5::text, '')::jsonb, '[]'::jsonb), $6,"
+                  "        $7::bigint, $8::int, $9::bigint, NULLIF($10::text, '')"
+                  "   FROM runs WHERE id = $2::bigint AND environment = $1",
+                  params);
+    if (!r) return Fail(r.error());
+    if (std::string_view(PQcmdTuples(r->get())) == "0") {
+      return Fail("state_not_found", "state store: record table run: no run " +
+                                         std::to_string(run_id) + " in environment " +
+                                         environment_);
+    }
+    return tx.Commit();
+  });
+}
+
+Status PgStateStore::FinishRun(int64_t run_id, const std::string& status,
+                               const std::string& error) {
+  return Run("finish run", Retry::kAlways, [&]() -> Status {
+    auto r = Exec("finish run",
+                  "UPDATE runs SET status = $3, finished_at = now(), error = NULLIF($4::text, '')"
+                  " WHERE id = $2::bigint AND environment = $1",
+                  {environment_, std::to_string(run_id), status, error});
+    if (!r) return Fail(r.error());
+    if (std::string_view(PQcmdTuples(r->get())) == "0") {
+      return Fail("state_not_found", "state store: finish run: no run " + std::to_string(run_id) +
+                                         " in environment " + environment_);
+    }
+    return Ok();
+  });
+}
+
+Result<std::vector<RunSummary>> PgStateStore::ListRuns(int limit) {
+  return Run("list runs", Retry::kAlways, [&]() -> Result<std::vector<RunSummary>> {
+    // LIMIT NULL is no limit.
+    auto r = Exec("list runs",
+                  "SELECT id, trigger, status, landfall_us(started_at), landfall_us(finished_at),"
+                  "       COALESCE(plan::text, ''), COALESCE(error, '')"
+                  "  FROM runs WHERE environment = $1"
+                  " ORDER BY id DESC LIMIT NULLIF($2::bigint, 0)",
+                  {environment_, std::to_string(std::max(limit, 0))});
+    if (!r) return Fail(r.error());
+    const PGresult* res = r->get();
+    std::vector<RunSummary> runs;
+    runs.reserve(PQntuples(res));
+    for (int i = 0; i < PQntuples(res); ++i) {
+      RunSummary& run = runs.emplace_back();
+      run.id = Int(res, i, 0);
+      run.trigger = Text(res, i, 1);
+      run.status = Text(res, i, 2);
+      run.started_at_us = Int(res, i, 3);
+      run.finished_at_us = Int(res, i, 4);
+      run.plan_json = Text(res, i, 5);
+      run.error = Text(res, i, 6);
+    }
+    return runs;
+  });
+}
+
+Result<std::vector<TableRunRecord>> PgStateStore::TableRuns(int64_t run_id) {
+  return Run("table runs", Retry::kAlways, [&]() -> Result<std::vector<TableRunRecord>> {
+    auto r = Exec("table runs",
+                  "SELECT tr.table_name, tr.action, tr.reasons::text, tr.status, tr.rows,"
+                  "       tr.batches, tr.duration_us, COALESCE(tr.error, '')"
+                  "  FROM table_runs tr JOIN runs r ON r.id = tr.run_id"
+                  " WHERE r.environment = $1 AND tr.run_id = $2::bigint"
+                  " ORDER BY tr.id",
+                  {environment_, std::to_string(run_id)});
+    if (!r) return Fail(r.error());
+    const PGresult* res = r->get();
+    std::vector<TableRunRecord> records;
+    records.reserve(PQntuples(res));
+    for (int i = 0; i < PQntuples(res); ++i) {
+      TableRunRecord& record = records.emplace_back();
+      record.table = Text(res, i, 0);
+      record.action = Text(res, i, 1);
+      record.reasons_json = Text(res, i, 2);
+      record.status = Text(res, i, 3);
+      record.rows = Int(res, i, 4);
+      record.batches = static_cast<int>(Int(res, i, 5));
+      record.duration_us = Int(res, i, 6);
+      record.error = Text(res, i, 7);
+    }
+    return records;
+  });
+}
+
+}  // namespace
+
+Result<std::unique_ptr<StateStore>> OpenPostgres(const PgOptions& options) {
+  ConnTarget target = DescribeTarget(options.url);
+  if (!target.parse_error.empty()) {
+    return Fail("state_url_invalid",
+                Redact("state store: invalid PostgreSQL connection string: " + target.parse_error,
+                       target.secrets));
+  }
+  // Our defaults come before the expanded URL, so the URL may override them.
+  const char* keywords[] = {"application_name", "connect_timeout", "client_encoding", "dbname",
+                            nullptr};
+  const char* values[] = {"landfall", "5", "UTF8", options.url.c_str(), nullptr};
+  PgConn conn(PQconnectdbParams(keywords, values, /*expand_dbname=*/1));
+  if (!conn) {
+    return Fail("state_unavailable", "state store: out of memory connecting to PostgreSQL",
+                /*transient=*/true);
+  }
+  if (PQstatus(conn.get()) != CONNECTION_OK) {
+    return Fail("state_unavailable",
+                Redact("state store: cannot connect to PostgreSQL (" + target.description +
+                           "): " + TrimMessage(PQerrorMessage(conn.get())),
+                       target.secrets),
+                /*transient=*/true);
+  }
+  return std::make_unique<PgStateStore>(std::move(conn), options.environment, std::move(target));
+}
+
+}  // namespace landfall::state

@@ -36,8 +36,10 @@ struct BatchRecord {
   std::string error_message;  // quarantine reason, human-readable
   std::string schema_json;    // footer schema (schema::ToJson), "" when unknown
   std::string duplicate_of;   // path of the batch with the same content
+  // 0 when unknown: an upsert then stores "now" for a new batch, and an
+  // existing batch keeps the earliest discovery time it has seen.
   int64_t discovered_at_us = 0;
-  int64_t staged_at_us = 0;
+  int64_t staged_at_us = 0;  // 0 when not staged
 };
 
 struct TableRecord {
@@ -47,7 +49,7 @@ struct TableRecord {
   std::string status = "active";  // active | orphaned | failed | dropped
   std::string last_error;
   std::string policy = "evolve";
-  int64_t updated_at_us = 0;
+  int64_t updated_at_us = 0;  // 0 on save means "now"
 };
 
 struct EnvironmentState {
@@ -79,6 +81,14 @@ struct RunSummary {
   std::string error;
 };
 
+// Every call either succeeds or returns an Error: "state_unavailable"
+// (transient) when PostgreSQL cannot be reached, "state_query_failed" when a
+// statement fails (transient for serialization failures and deadlocks),
+// "state_not_found" when a run id is not in this environment.
+//
+// JSON fields (schema_json, plan_json, reasons_json) are stored as jsonb: they
+// must be valid JSON or "", and come back as equivalent JSON, not the same
+// text (key order and spacing may differ).
 class StateStore {
  public:
   virtual ~StateStore() = default;
@@ -109,7 +119,9 @@ class StateStore {
   virtual Result<int64_t> StartRun(const std::string& trigger, const std::string& plan_json) = 0;
   virtual Status RecordTableRun(int64_t run_id, const TableRunRecord& record) = 0;
   virtual Status FinishRun(int64_t run_id, const std::string& status, const std::string& error) = 0;
+  // Newest first; limit <= 0 means all.
   virtual Result<std::vector<RunSummary>> ListRuns(int limit) = 0;
+  // In the order recorded; empty for an unknown run.
   virtual Result<std::vector<TableRunRecord>> TableRuns(int64_t run_id) = 0;
 };
 
@@ -128,6 +140,10 @@ const std::vector<Migration>& EmbeddedMigrations();
 
 // Connects (lazily reconnecting after a lost connection). Thread-safe: calls are
 // serialized on one connection.
+// Fails with "state_unavailable" (transient) when the server cannot be reached
+// and "state_url_invalid" when the URL is malformed; the message names host and
+// port, never the password. The URL may set application_name and
+// connect_timeout; the defaults are "landfall" and 5 seconds.
 Result<std::unique_ptr<StateStore>> OpenPostgres(const PgOptions& options);
 
 }  // namespace landfall::state
