@@ -35,8 +35,15 @@ class Reader {
   void ExpectKeys(const YAML::Node& map, const std::string& path,
                   const std::set<std::string>& allowed) const {
     if (!map.IsMap()) Throw(map, path.empty() ? "(top level)" : path, "must be a mapping");
+    std::set<std::string> seen;
     for (const auto& kv : map) {
-      const auto key = kv.first.as<std::string>();
+      if (!kv.first.IsScalar()) {
+        Throw(kv.first, path.empty() ? "(top level)" : path, "keys must be plain names");
+      }
+      const auto key = kv.first.Scalar();
+      // yaml-cpp keeps the first of two equal keys; a silently ignored second
+      // value is worse than an error.
+      if (!seen.insert(key).second) Throw(kv.first, Join(path, key), "duplicate key");
       if (!allowed.contains(key)) {
         std::string list;
         for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
@@ -76,6 +83,7 @@ class Reader {
   }
 
   int Int(const YAML::Node& node, const std::string& key, int min, int max) const {
+    if (!node.IsScalar()) Throw(node, key, "must be an integer");
     std::string text = String(node, key);
     try {
       size_t used = 0;

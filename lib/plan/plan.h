@@ -104,7 +104,8 @@ TablePlan PlanTable(const TableInputs& inputs, const PlanOptions& options,
 ChangePlan PlanAll(const std::vector<TableInputs>& inputs, const PlanOptions& options,
                    const schema::SupertypeFn& supertype);
 
-// {"full_rebuild": bool, "reasons": [...], "tables": [{"table","action","batches","reasons","policy","target_schema_hash"}]}
+// {"full_rebuild": bool, "reasons": [{"code","detail"}],
+//  "tables": [{"table","action","batches","reasons","policy","schema_hash","columns"}]}
 std::string ToJson(const ChangePlan& plan);
 std::string ReasonsToJson(const std::vector<PlanReason>& reasons);
 // A readable table for terminals.

@@ -14,7 +14,14 @@ Status CheckParquetMagic(const std::filesystem::path& file) {
   if (!in) return Fail("unreadable", file.string() + ": cannot open");
   char head[4] = {}, tail[4] = {};
   in.read(head, 4);
-  if (in.gcount() < 4) return Fail("truncated", file.string() + ": shorter than a Parquet header");
+  if (const auto got = static_cast<size_t>(in.gcount()); got < 4) {
+    // Only the first bytes of a Parquet file are "truncated"; any other tiny
+    // file is simply not Parquet.
+    if (std::memcmp(head, "PAR1", got) == 0) {
+      return Fail("truncated", file.string() + ": shorter than a Parquet header");
+    }
+    return Fail("not_parquet", file.string() + ": does not start with the Parquet magic bytes");
+  }
   // An encrypted footer uses "PARE" instead of "PAR1".
   if (std::memcmp(head, "PARE", 4) == 0) {
     return Fail("encrypted", file.string() + ": Parquet file with an encrypted footer");

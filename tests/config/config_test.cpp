@@ -1,0 +1,545 @@
+#include "lib/config/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "tests/support/testing.h"
+
+namespace landfall::config {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+using ::testing::StartsWith;
+
+// An absolute source path, so relative paths resolve the same from any working
+// directory. ParseConfig never opens it.
+const fs::path kSource = "/etc/landfall/landfall.yaml";
+
+// The smallest valid config: every required key and nothing else.
+const char* kMinimal =
+    "landing:\n"
+    "  dir: /srv/landing\n"
+    "state:\n"
+    "  postgres_url: postgresql://localhost/landfall\n"
+    "warehouse:\n"
+    "  path: /srv/warehouse.duckdb\n";
+
+// Parses `text` and returns the error message, failing the test if it parsed.
+std::string ErrorOf(const std::string& text, const fs::path& source = kSource) {
+  auto config = ParseConfig(text, source);
+  if (config) {
+    ADD_FAILURE() << "expected an error for:\n" << text;
+    return "";
+  }
+  EXPECT_EQ(config.error().code, "config_invalid");
+  return config.error().message;
+}
+
+// Sets an environment variable for the test's lifetime.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value) {
+      setenv(name, value, 1);
+    } else {
+      unsetenv(name);
+    }
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      setenv(name_.c_str(), old_->c_str(), 1);
+    } else {
+      unsetenv(name_.c_str());
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
+
+// ---- valid configs and defaults ----
+
+TEST(ConfigTest, MinimalConfigParses) {
+  auto config = ParseConfig(kMinimal, kSource);
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->source, kSource);
+  EXPECT_EQ(config->landing.dir, fs::path("/srv/landing"));
+  EXPECT_EQ(config->state.postgres_url, "postgresql://localhost/landfall");
+  EXPECT_EQ(config->warehouse.path, fs::path("/srv/warehouse.duckdb"));
+}
+
+TEST(ConfigTest, MinimalConfigGetsDocumentedDefaults) {
+  auto config = ParseConfig(kMinimal, kSource);
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->environment, "dev");
+  EXPECT_EQ(config->landing.ignore,
+            (std::vector<std::string>{".*", "_*", "*.tmp", "*.partial", "*.inprogress"}));
+  EXPECT_FALSE(config->landing.quarantine_dir.has_value());
+  EXPECT_EQ(config->landing.debounce_ms, 200);
+  EXPECT_EQ(config->landing.scan_interval_s, 0);
+  EXPECT_EQ(config->warehouse.type, "duckdb");
+  EXPECT_EQ(config->warehouse.staging_schema, "staging");
+  EXPECT_EQ(config->workers, 4);
+  EXPECT_EQ(config->log.level, "info");
+  EXPECT_EQ(config->log.format, "text");
+}
+
+TEST(ConfigTest, FullConfigReadsEveryKey) {
+  const char* text =
+      "environment: prod\n"
+      "landing:\n"
+      "  dir: /srv/landing\n"
+      "  ignore: [\".*\", \"*.tmp\"]\n"
+      "  quarantine_dir: /srv/quarantine\n"
+      "  debounce_ms: 500\n"
+      "  scan_interval_s: 3600\n"
+      "state:\n"
+      "  postgres_url: postgresql://db.example/landfall\n"
+      "warehouse:\n"
+      "  type: duckdb\n"
+      "  path: /srv/warehouse.duckdb\n"
+      "  staging_schema: raw\n"
+      "workers: 16\n"
+      "log: {level: debug, format: json}\n";
+  auto config = ParseConfig(text, kSource);
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->environment, "prod");
+  EXPECT_EQ(config->landing.dir, fs::path("/srv/landing"));
+  EXPECT_EQ(config->landing.ignore, (std::vector<std::string>{".*", "*.tmp"}));
+  ASSERT_TRUE(config->landing.quarantine_dir.has_value());
+  EXPECT_EQ(*config->landing.quarantine_dir, fs::path("/srv/quarantine"));
+  EXPECT_EQ(config->landing.debounce_ms, 500);
+  EXPECT_EQ(config->landing.scan_interval_s, 3600);
+  EXPECT_EQ(config->state.postgres_url, "postgresql://db.example/landfall");
+  EXPECT_EQ(config->warehouse.type, "duckdb");
+  EXPECT_EQ(config->warehouse.path, fs::path("/srv/warehouse.duckdb"));
+  EXPECT_EQ(config->warehouse.staging_schema, "raw");
+  EXPECT_EQ(config->workers, 16);
+  EXPECT_EQ(config->log.level, "debug");
+  EXPECT_EQ(config->log.format, "json");
+}
+
+TEST(ConfigTest, EmptyIgnoreListIgnoresNothing) {
+  auto text = std::string(
+      "landing:\n"
+      "  dir: /srv/landing\n"
+      "  ignore: []\n"
+      "state: {postgres_url: x}\n"
+      "warehouse: {path: /w.duckdb}\n");
+  auto empty = ParseConfig(text, kSource);
+  ASSERT_TRUE(empty) << empty.error().ToString();
+  EXPECT_TRUE(empty->landing.ignore.empty());
+}
+
+TEST(ConfigTest, NullQuarantineDirMeansNone) {
+  auto config = ParseConfig(
+      "landing: {dir: /l, quarantine_dir: ~}\nstate: {postgres_url: x}\nwarehouse: {path: /w}\n",
+      kSource);
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_FALSE(config->landing.quarantine_dir.has_value());
+}
+
+TEST(ConfigTest, LoadConfigReadsTheFile) {
+  testing::TempDir dir;
+  const fs::path file = dir / "landfall.yaml";
+  std::ofstream(file) << kMinimal << "environment: staging\n";
+  auto config = LoadConfig(file);
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->source, file);
+  EXPECT_EQ(config->environment, "staging");
+}
+
+TEST(ConfigTest, LoadConfigOfMissingFileNamesTheFile) {
+  testing::TempDir dir;
+  auto config = LoadConfig(dir / "absent.yaml");
+  ASSERT_FALSE(config);
+  EXPECT_EQ(config.error().code, "config_invalid");
+  EXPECT_THAT(config.error().message, HasSubstr("absent.yaml"));
+}
+
+// ---- ${VAR} expansion ----
+
+TEST(ConfigTest, EnvironmentVariableIsExpanded) {
+  ScopedEnv env("LANDFALL_TEST_STATE_URL", "postgresql://u@h:5433/db");
+  auto config = ParseConfig(
+      "landing: {dir: /l}\n"
+      "state:\n"
+      "  postgres_url: ${LANDFALL_TEST_STATE_URL}\n"
+      "warehouse: {path: /w}\n",
+      kSource);
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->state.postgres_url, "postgresql://u@h:5433/db");
+}
+
+TEST(ConfigTest, EnvironmentVariablesAreExpandedInsideLongerValues) {
+  ScopedEnv user("LANDFALL_TEST_USER", "alice");
+  ScopedEnv host("LANDFALL_TEST_HOST", "db.internal");
+  auto config = ParseConfig(
+      "landing: {dir: /l}\n"
+      "state: {postgres_url: \"postgresql://${LANDFALL_TEST_USER}@${LANDFALL_TEST_HOST}/x$y\"}\n"
+      "warehouse: {path: /w}\n",
+      kSource);
+  ASSERT_TRUE(config) << config.error().ToString();
+  // A '$' not followed by '{' is kept as is.
+  EXPECT_EQ(config->state.postgres_url, "postgresql://alice@db.internal/x$y");
+}
+
+TEST(ConfigTest, EnvironmentVariableCanSupplyAnInteger) {
+  ScopedEnv workers("LANDFALL_TEST_WORKERS", "8");
+  auto config = ParseConfig(std::string(kMinimal) + "workers: ${LANDFALL_TEST_WORKERS}\n", kSource);
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->workers, 8);
+}
+
+TEST(ConfigTest, EnvironmentVariableCanSupplyAPath) {
+  ScopedEnv root("LANDFALL_TEST_ROOT", "/data/landfall");
+  auto config = ParseConfig(
+      "landing: {dir: \"${LANDFALL_TEST_ROOT}/landing\"}\n"
+      "state: {postgres_url: x}\n"
+      "warehouse: {path: /w}\n",
+      kSource);
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->landing.dir, fs::path("/data/landfall/landing"));
+}
+
+TEST(ConfigTest, MissingEnvironmentVariableNamesFileLineKeyAndVariable) {
+  ScopedEnv unset("LANDFALL_TEST_UNSET_VAR", nullptr);
+  std::string message = ErrorOf(
+      "environment: dev\n"
+      "landing: {dir: /l}\n"
+      "state:\n"
+      "  postgres_url: ${LANDFALL_TEST_UNSET_VAR}\n"
+      "warehouse: {path: /w}\n");
+  EXPECT_THAT(message, StartsWith("/etc/landfall/landfall.yaml:4: state.postgres_url: "));
+  EXPECT_THAT(message, HasSubstr("LANDFALL_TEST_UNSET_VAR"));
+}
+
+TEST(ConfigTest, EmptyVariableNameIsAnError) {
+  std::string message = ErrorOf(
+      "landing: {dir: /l}\n"
+      "state: {postgres_url: \"a${}b\"}\n"
+      "warehouse: {path: /w}\n");
+  EXPECT_THAT(message, StartsWith("/etc/landfall/landfall.yaml:2: state.postgres_url: "));
+}
+
+TEST(ConfigTest, UnterminatedVariableIsAnError) {
+  std::string message = ErrorOf(
+      "landing: {dir: /l}\n"
+      "state: {postgres_url: \"${LANDFALL_TEST_STATE_URL\"}\n"
+      "warehouse: {path: /w}\n");
+  EXPECT_THAT(message, StartsWith("/etc/landfall/landfall.yaml:2: state.postgres_url: "));
+  EXPECT_THAT(message, HasSubstr("unterminated"));
+}
+
+// ---- unknown keys ----
+
+TEST(ConfigTest, UnknownTopLevelKeyNamesFileLineAndKey) {
+  std::string message = ErrorOf(std::string(kMinimal) + "wrokers: 4\n");
+  EXPECT_THAT(message, StartsWith("/etc/landfall/landfall.yaml:7: wrokers: unknown key"));
+  // The message lists what is allowed, so a typo is easy to fix.
+  EXPECT_THAT(message, HasSubstr("workers"));
+}
+
+TEST(ConfigTest, UnknownLandingKeyNamesFileLineAndKey) {
+  std::string message = ErrorOf(
+      "landing:\n"
+      "  dir: /srv/landing\n"
+      "  bogus: 1\n"
+      "state: {postgres_url: x}\n"
+      "warehouse: {path: /w}\n");
+  EXPECT_THAT(message, HasSubstr("landfall.yaml:3: landing.bogus"));
+  EXPECT_THAT(message, HasSubstr("unknown key"));
+}
+
+TEST(ConfigTest, UnknownStateKeyNamesFileLineAndKey) {
+  std::string message = ErrorOf(
+      "landing: {dir: /l}\n"
+      "state:\n"
+      "  postgres_url: x\n"
+      "  password: secret\n"
+      "warehouse: {path: /w}\n");
+  EXPECT_THAT(message, HasSubstr("landfall.yaml:4: state.password: unknown key"));
+}
+
+TEST(ConfigTest, UnknownWarehouseKeyNamesFileLineAndKey) {
+  std::string message = ErrorOf(
+      "landing: {dir: /l}\n"
+      "state: {postgres_url: x}\n"
+      "warehouse:\n"
+      "  path: /w\n"
+      "\n"
+      "  schema: staging\n");
+  EXPECT_THAT(message, HasSubstr("landfall.yaml:6: warehouse.schema: unknown key"));
+}
+
+TEST(ConfigTest, UnknownLogKeyNamesFileLineAndKey) {
+  std::string message = ErrorOf(std::string(kMinimal) + "log:\n  level: info\n  colour: true\n");
+  EXPECT_THAT(message, HasSubstr("landfall.yaml:9: log.colour: unknown key"));
+}
+
+TEST(ConfigTest, DuplicateKeyNamesFileLineAndKey) {
+  std::string message = ErrorOf(std::string(kMinimal) + "workers: 2\nworkers: 3\n");
+  EXPECT_THAT(message, StartsWith("/etc/landfall/landfall.yaml:8: workers: duplicate key"));
+}
+
+TEST(ConfigTest, DuplicateNestedKeyNamesFileLineAndKey) {
+  std::string message = ErrorOf(
+      "landing:\n"
+      "  dir: /a\n"
+      "  dir: /b\n"
+      "state: {postgres_url: x}\n"
+      "warehouse: {path: /w}\n");
+  EXPECT_THAT(message, StartsWith("/etc/landfall/landfall.yaml:3: landing.dir: duplicate key"));
+}
+
+TEST(ConfigTest, KeyThatIsNotANameIsAnErrorWithALine) {
+  std::string message = ErrorOf(std::string(kMinimal) + "? [a, b]\n: 2\n");
+  EXPECT_THAT(message, StartsWith("/etc/landfall/landfall.yaml:7: (top level): "));
+}
+
+// ---- required keys and wrong types ----
+
+TEST(ConfigTest, MissingRequiredSectionNamesKey) {
+  std::string message = ErrorOf("landing: {dir: /l}\nstate: {postgres_url: x}\n");
+  EXPECT_THAT(message, HasSubstr("landfall.yaml"));
+  EXPECT_THAT(message, HasSubstr("warehouse: is required"));
+}
+
+TEST(ConfigTest, MissingLandingDirNamesNestedKey) {
+  std::string message = ErrorOf(
+      "landing:\n"
+      "  ignore: []\n"
+      "state: {postgres_url: x}\n"
+      "warehouse: {path: /w}\n");
+  EXPECT_THAT(message, HasSubstr("landing.dir: is required"));
+}
+
+TEST(ConfigTest, TopLevelMustBeAMapping) {
+  std::string message = ErrorOf("- landing\n- state\n");
+  EXPECT_THAT(message, HasSubstr("(top level): must be a mapping"));
+}
+
+TEST(ConfigTest, SectionThatIsNotAMappingNamesFileLineAndKey) {
+  std::string message = ErrorOf(
+      "landing: /srv/landing\n"
+      "state: {postgres_url: x}\n"
+      "warehouse: {path: /w}\n");
+  EXPECT_THAT(message, StartsWith("/etc/landfall/landfall.yaml:1: landing: must be a mapping"));
+}
+
+TEST(ConfigTest, WorkersThatIsNotANumberNamesFileLineAndKey) {
+  std::string message = ErrorOf(std::string(kMinimal) + "workers: many\n");
+  EXPECT_THAT(message, StartsWith("/etc/landfall/landfall.yaml:7: workers: "));
+  EXPECT_THAT(message, HasSubstr("integer"));
+}
+
+TEST(ConfigTest, WorkersWithAFractionIsAnError) {
+  std::string message = ErrorOf(std::string(kMinimal) + "workers: 2.5\n");
+  EXPECT_THAT(message, StartsWith("/etc/landfall/landfall.yaml:7: workers: "));
+  EXPECT_THAT(message, HasSubstr("integer"));
+}
+
+TEST(ConfigTest, WorkersThatIsAListSaysAnIntegerIsExpected) {
+  std::string message = ErrorOf(std::string(kMinimal) + "workers: [1, 2]\n");
+  EXPECT_THAT(message, StartsWith("/etc/landfall/landfall.yaml:7: workers: "));
+  EXPECT_THAT(message, HasSubstr("integer"));
+}
+
+TEST(ConfigTest, ZeroWorkersIsAnError) {
+  std::string message = ErrorOf(std::string(kMinimal) + "workers: 0\n");
+  EXPECT_THAT(message, StartsWith("/etc/landfall/landfall.yaml:7: workers: must be between 1"));
+}
+
+TEST(ConfigTest, NegativeWorkersIsAnError) {
+  std::string message = ErrorOf(std::string(kMinimal) + "workers: -3\n");
+  EXPECT_THAT(message, StartsWith("/etc/landfall/landfall.yaml:7: workers: "));
+}
+
+TEST(ConfigTest, HugeWorkersIsAnErrorNotAnOverflow) {
+  std::string message = ErrorOf(std::string(kMinimal) + "workers: 99999999999999999999999\n");
+  EXPECT_THAT(message, StartsWith("/etc/landfall/landfall.yaml:7: workers: "));
+}
+
+TEST(ConfigTest, OneWorkerIsAllowed) {
+  auto config = ParseConfig(std::string(kMinimal) + "workers: 1\n", kSource);
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->workers, 1);
+}
+
+TEST(ConfigTest, IgnoreThatIsNotAListNamesKey) {
+  std::string message = ErrorOf(
+      "landing:\n"
+      "  dir: /l\n"
+      "  ignore: \"*.tmp\"\n"
+      "state: {postgres_url: x}\n"
+      "warehouse: {path: /w}\n");
+  EXPECT_THAT(message, StartsWith("/etc/landfall/landfall.yaml:3: landing.ignore: "));
+}
+
+TEST(ConfigTest, NestedValueWhereAStringIsExpectedNamesKey) {
+  std::string message = ErrorOf(
+      "landing: {dir: /l}\n"
+      "state:\n"
+      "  postgres_url: {host: h}\n"
+      "warehouse: {path: /w}\n");
+  EXPECT_THAT(message, StartsWith("/etc/landfall/landfall.yaml:3: state.postgres_url: "));
+}
+
+TEST(ConfigTest, NegativeDebounceIsAnError) {
+  std::string message = ErrorOf(
+      "landing: {dir: /l, debounce_ms: -1}\nstate: {postgres_url: x}\nwarehouse: {path: /w}\n");
+  EXPECT_THAT(message, HasSubstr("landfall.yaml:1: landing.debounce_ms: "));
+}
+
+TEST(ConfigTest, InvalidLogLevelNamesKeyAndValue) {
+  std::string message = ErrorOf(std::string(kMinimal) + "log:\n  level: verbose\n");
+  EXPECT_THAT(message, StartsWith("/etc/landfall/landfall.yaml:8: log.level: "));
+  EXPECT_THAT(message, HasSubstr("verbose"));
+}
+
+TEST(ConfigTest, InvalidLogFormatNamesKey) {
+  std::string message = ErrorOf(std::string(kMinimal) + "log: {format: xml}\n");
+  EXPECT_THAT(message, StartsWith("/etc/landfall/landfall.yaml:7: log.format: "));
+}
+
+TEST(ConfigTest, EveryLogLevelIsAccepted) {
+  for (const char* level : {"trace", "debug", "info", "warn", "error"}) {
+    auto config = ParseConfig(std::string(kMinimal) + "log: {level: " + level + "}\n", kSource);
+    ASSERT_TRUE(config) << level << ": " << config.error().ToString();
+    EXPECT_EQ(config->log.level, level);
+  }
+}
+
+TEST(ConfigTest, UnsupportedWarehouseTypeIsAnError) {
+  std::string message = ErrorOf(
+      "landing: {dir: /l}\nstate: {postgres_url: x}\nwarehouse:\n  type: snowflake\n  path: /w\n");
+  EXPECT_THAT(message, StartsWith("/etc/landfall/landfall.yaml:4: warehouse.type: "));
+}
+
+TEST(ConfigTest, StagingSchemaMayNotBeTheLedgerSchema) {
+  std::string message = ErrorOf(
+      "landing: {dir: /l}\nstate: {postgres_url: x}\n"
+      "warehouse:\n  path: /w\n  staging_schema: _landfall\n");
+  EXPECT_THAT(message, StartsWith("/etc/landfall/landfall.yaml:5: warehouse.staging_schema: "));
+}
+
+TEST(ConfigTest, EmptyPostgresUrlIsAnError) {
+  std::string message =
+      ErrorOf("landing: {dir: /l}\nstate:\n  postgres_url: \"\"\nwarehouse: {path: /w}\n");
+  EXPECT_THAT(message, StartsWith("/etc/landfall/landfall.yaml:3: state.postgres_url: "));
+}
+
+TEST(ConfigTest, EmptyEnvironmentNameIsAnError) {
+  std::string message = ErrorOf(std::string("environment: \"\"\n") + kMinimal);
+  EXPECT_THAT(message, StartsWith("/etc/landfall/landfall.yaml:1: environment: "));
+}
+
+TEST(ConfigTest, EmptyPathIsAnError) {
+  std::string message =
+      ErrorOf("landing: {dir: \"\"}\nstate: {postgres_url: x}\nwarehouse: {path: /w}\n");
+  EXPECT_THAT(message, StartsWith("/etc/landfall/landfall.yaml:1: landing.dir: "));
+}
+
+// ---- paths ----
+
+TEST(ConfigTest, RelativePathsResolveAgainstTheConfigFilesFolder) {
+  auto config = ParseConfig(
+      "landing:\n"
+      "  dir: ./var/landing\n"
+      "  quarantine_dir: var/quarantine\n"
+      "state: {postgres_url: x}\n"
+      "warehouse: {path: ../data/warehouse.duckdb}\n",
+      kSource);
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->landing.dir, fs::path("/etc/landfall/var/landing"));
+  ASSERT_TRUE(config->landing.quarantine_dir.has_value());
+  EXPECT_EQ(*config->landing.quarantine_dir, fs::path("/etc/landfall/var/quarantine"));
+  EXPECT_EQ(config->warehouse.path, fs::path("/etc/data/warehouse.duckdb"));
+}
+
+TEST(ConfigTest, AbsolutePathsAreKept) {
+  auto config = ParseConfig(kMinimal, kSource);
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->landing.dir, fs::path("/srv/landing"));
+  EXPECT_EQ(config->warehouse.path, fs::path("/srv/warehouse.duckdb"));
+}
+
+TEST(ConfigTest, RelativePathsDoNotDependOnTheWorkingDirectory) {
+  testing::TempDir dir;
+  fs::create_directories(dir / "etc");
+  const fs::path file = dir / "etc/landfall.yaml";
+  std::ofstream(file) << "landing: {dir: ./landing}\nstate: {postgres_url: x}\n"
+                         "warehouse: {path: wh.duckdb}\n";
+  const fs::path old_cwd = fs::current_path();
+  fs::current_path(dir.path());
+  auto config = LoadConfig("etc/landfall.yaml");  // a relative config path, too
+  fs::current_path(old_cwd);
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->landing.dir, (dir / "etc/landing").lexically_normal());
+  EXPECT_EQ(config->warehouse.path, (dir / "etc/wh.duckdb").lexically_normal());
+  EXPECT_TRUE(config->landing.dir.is_absolute());
+}
+
+// ---- files that are not configs ----
+
+TEST(ConfigTest, EmptyFileIsAnErrorNamingTheFile) {
+  std::string message = ErrorOf("");
+  EXPECT_THAT(message, StartsWith("/etc/landfall/landfall.yaml"));
+  EXPECT_THAT(message, HasSubstr("empty"));
+}
+
+TEST(ConfigTest, FileWithOnlyCommentsIsEmpty) {
+  std::string message = ErrorOf("# nothing here yet\n\n");
+  EXPECT_THAT(message, HasSubstr("empty"));
+}
+
+TEST(ConfigTest, EmptyFileOnDiskIsAnError) {
+  testing::TempDir dir;
+  const fs::path file = dir / "empty.yaml";
+  std::ofstream(file).flush();
+  auto config = LoadConfig(file);
+  ASSERT_FALSE(config);
+  EXPECT_THAT(config.error().message, HasSubstr("empty.yaml"));
+}
+
+TEST(ConfigTest, YamlSyntaxErrorNamesFileAndLine) {
+  std::string message = ErrorOf(
+      "landing:\n"
+      "  dir: /l\n"
+      "state: {postgres_url: x\n"
+      "warehouse: {path: /w}\n");
+  EXPECT_THAT(message, MatchesRegex("/etc/landfall/landfall\\.yaml:[0-9]+: .+"));
+}
+
+TEST(ConfigTest, YamlSyntaxErrorPointsAtTheBadLine) {
+  std::string message = ErrorOf(
+      "environment: dev\n"
+      "landing:\n"
+      "  dir: /l\n"
+      "   bad: x\n"
+      "state: {postgres_url: x}\n");
+  EXPECT_THAT(message, StartsWith("/etc/landfall/landfall.yaml:4: "));
+}
+
+TEST(ConfigTest, YamlSyntaxErrorInAFlowListPointsAtTheBadLine) {
+  std::string message = ErrorOf(
+      "environment: dev\n"
+      "landing:\n"
+      "  dir: /l\n"
+      "  ignore: [\".*\"\n"
+      "  - bad\n");
+  EXPECT_THAT(message, StartsWith("/etc/landfall/landfall.yaml:5: "));
+}
+
+}  // namespace
+}  // namespace landfall::config

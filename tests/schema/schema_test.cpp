@@ -1,0 +1,376 @@
+#include "lib/schema/schema.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace landfall::schema {
+namespace {
+
+using ::testing::HasSubstr;
+
+Column Col(std::string name, std::string type, bool nullable = true,
+           std::optional<int32_t> field_id = std::nullopt) {
+  Column c;
+  c.name = std::move(name);
+  c.source_type = type;
+  c.type = std::move(type);
+  c.nullable = nullable;
+  c.field_id = field_id;
+  return c;
+}
+
+Schema S(std::vector<Column> columns) { return Schema{std::move(columns)}; }
+
+// A stand-in for the warehouse: INTEGER and BIGINT widen to BIGINT; nothing
+// else has a supertype. Records every call.
+struct FakeSupertype {
+  std::vector<std::pair<std::string, std::string>> calls;
+  SupertypeFn Fn() {
+    return [this](const std::string& a, const std::string& b) -> Result<std::string> {
+      calls.emplace_back(a, b);
+      if (a == b) return a;
+      if ((a == "INTEGER" && b == "BIGINT") || (a == "BIGINT" && b == "INTEGER")) {
+        return std::string("BIGINT");
+      }
+      return Fail("no_supertype", "the fake warehouse has no supertype for " + a + " and " + b);
+    };
+  }
+};
+
+// ---- canonical types ----
+
+TEST(CanonicalTypeTest, ScalarTypesAreKept) {
+  EXPECT_EQ(CanonicalType("INTEGER"), "INTEGER");
+  EXPECT_EQ(CanonicalType("VARCHAR"), "VARCHAR");
+  EXPECT_EQ(CanonicalType("TIMESTAMP WITH TIME ZONE"), "TIMESTAMP WITH TIME ZONE");
+}
+
+TEST(CanonicalTypeTest, DecimalKeepsPrecisionAndScale) {
+  EXPECT_EQ(CanonicalType("DECIMAL(18,2)"), "DECIMAL(18,2)");
+  EXPECT_FALSE(IsNestedType("DECIMAL(18,2)"));
+}
+
+TEST(CanonicalTypeTest, StructBecomesJson) {
+  EXPECT_TRUE(IsNestedType("STRUCT(a INTEGER, b VARCHAR)"));
+  EXPECT_EQ(CanonicalType("STRUCT(a INTEGER, b VARCHAR)"), "JSON");
+}
+
+TEST(CanonicalTypeTest, MapBecomesJson) {
+  EXPECT_TRUE(IsNestedType("MAP(VARCHAR, INTEGER)"));
+  EXPECT_EQ(CanonicalType("MAP(VARCHAR, INTEGER)"), "JSON");
+}
+
+TEST(CanonicalTypeTest, ListBecomesJson) {
+  EXPECT_TRUE(IsNestedType("INTEGER[]"));
+  EXPECT_EQ(CanonicalType("INTEGER[]"), "JSON");
+}
+
+TEST(CanonicalTypeTest, FixedSizeArrayBecomesJson) {
+  EXPECT_TRUE(IsNestedType("INTEGER[3]"));
+  EXPECT_EQ(CanonicalType("INTEGER[3]"), "JSON");
+}
+
+TEST(CanonicalTypeTest, UnionBecomesJson) {
+  EXPECT_TRUE(IsNestedType("UNION(num INTEGER, str VARCHAR)"));
+  EXPECT_EQ(CanonicalType("UNION(num INTEGER, str VARCHAR)"), "JSON");
+}
+
+TEST(CanonicalTypeTest, ListOfStructsBecomesJson) {
+  EXPECT_EQ(CanonicalType("STRUCT(a INTEGER)[]"), "JSON");
+}
+
+TEST(CanonicalTypeTest, ScalarTypesAreNotNested) {
+  for (const char* type : {"INTEGER", "BIGINT", "VARCHAR", "DOUBLE", "DATE", "BLOB", "BOOLEAN",
+                           "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "UUID", ""}) {
+    EXPECT_FALSE(IsNestedType(type)) << type;
+  }
+}
+
+// ---- names ----
+
+TEST(FoldNameTest, LowerCasesAsciiOnly) {
+  EXPECT_EQ(FoldName("OrderID"), "orderid");
+  EXPECT_EQ(FoldName("already_lower_1"), "already_lower_1");
+  // Non-ASCII bytes are left alone (DuckDB folds ASCII only).
+  EXPECT_EQ(FoldName("\xC3\x84pfel"), "\xC3\x84pfel");
+}
+
+TEST(SchemaTest, FindIsCaseInsensitive) {
+  Schema s = S({Col("Id", "INTEGER"), Col("name", "VARCHAR")});
+  ASSERT_NE(s.Find("ID"), nullptr);
+  EXPECT_EQ(s.Find("ID")->name, "Id");
+  ASSERT_NE(s.Find("NAME"), nullptr);
+  EXPECT_EQ(s.Find("NAME")->type, "VARCHAR");
+  EXPECT_EQ(s.Find("missing"), nullptr);
+}
+
+// ---- hash ----
+
+TEST(SchemaHashTest, IsSixteenLowerCaseHexCharacters) {
+  std::string hash = S({Col("id", "INTEGER")}).Hash();
+  ASSERT_EQ(hash.size(), 16u);
+  EXPECT_EQ(hash.find_first_not_of("0123456789abcdef"), std::string::npos) << hash;
+}
+
+TEST(SchemaHashTest, IsDeterministic) {
+  EXPECT_EQ(S({Col("id", "INTEGER")}).Hash(), S({Col("id", "INTEGER")}).Hash());
+  EXPECT_EQ(Schema{}.Hash(), Schema{}.Hash());
+}
+
+TEST(SchemaHashTest, IgnoresColumnOrder) {
+  EXPECT_EQ(S({Col("id", "INTEGER"), Col("name", "VARCHAR")}).Hash(),
+            S({Col("name", "VARCHAR"), Col("id", "INTEGER")}).Hash());
+}
+
+TEST(SchemaHashTest, IgnoresNameCase) {
+  EXPECT_EQ(S({Col("OrderId", "INTEGER")}).Hash(), S({Col("orderid", "INTEGER")}).Hash());
+}
+
+TEST(SchemaHashTest, IgnoresNullability) {
+  EXPECT_EQ(S({Col("id", "INTEGER", true)}).Hash(), S({Col("id", "INTEGER", false)}).Hash());
+}
+
+TEST(SchemaHashTest, IgnoresFieldId) {
+  EXPECT_EQ(S({Col("id", "INTEGER", true, 1)}).Hash(), S({Col("id", "INTEGER", true, 7)}).Hash());
+  EXPECT_EQ(S({Col("id", "INTEGER", true, 1)}).Hash(), S({Col("id", "INTEGER")}).Hash());
+}
+
+TEST(SchemaHashTest, IgnoresChangesInsideANestedType) {
+  Column before = Col("payload", "JSON");
+  before.source_type = "STRUCT(a INTEGER)";
+  Column after = Col("payload", "JSON");
+  after.source_type = "STRUCT(a INTEGER, b VARCHAR)";
+  EXPECT_EQ(S({before}).Hash(), S({after}).Hash());
+}
+
+TEST(SchemaHashTest, ChangesWithAColumnType) {
+  EXPECT_NE(S({Col("id", "INTEGER")}).Hash(), S({Col("id", "BIGINT")}).Hash());
+}
+
+TEST(SchemaHashTest, ChangesWithANewColumn) {
+  EXPECT_NE(S({Col("id", "INTEGER")}).Hash(),
+            S({Col("id", "INTEGER"), Col("name", "VARCHAR")}).Hash());
+}
+
+TEST(SchemaHashTest, ChangesWithAColumnName) {
+  EXPECT_NE(S({Col("id", "INTEGER")}).Hash(), S({Col("key", "INTEGER")}).Hash());
+}
+
+TEST(SchemaHashTest, DoesNotConfuseNameAndTypeBoundaries) {
+  // "ab" + "C" must not hash like "a" + "bC".
+  EXPECT_NE(S({Col("ab", "INTEGER")}).Hash(), S({Col("a", "bINTEGER")}).Hash());
+}
+
+TEST(SchemaTest, SameStagingColumnsIgnoresOrderCaseAndNullability) {
+  Schema a = S({Col("ID", "INTEGER", false), Col("name", "VARCHAR")});
+  Schema b = S({Col("name", "VARCHAR"), Col("id", "INTEGER", true, 3)});
+  EXPECT_TRUE(a.SameStagingColumns(b));
+}
+
+TEST(SchemaTest, SameStagingColumnsSeesTypeAndColumnChanges) {
+  Schema a = S({Col("id", "INTEGER")});
+  EXPECT_FALSE(a.SameStagingColumns(S({Col("id", "BIGINT")})));
+  EXPECT_FALSE(a.SameStagingColumns(S({Col("id", "INTEGER"), Col("x", "VARCHAR")})));
+  EXPECT_FALSE(a.SameStagingColumns(Schema{}));
+}
+
+// ---- unify ----
+
+TEST(UnifyTest, NothingToAddReturnsBase) {
+  FakeSupertype fake;
+  Schema base = S({Col("id", "INTEGER", false), Col("name", "VARCHAR")});
+  auto out = Unify(base, {}, fake.Fn());
+  ASSERT_TRUE(out) << out.error().ToString();
+  EXPECT_EQ(*out, base);
+  EXPECT_TRUE(fake.calls.empty());
+}
+
+TEST(UnifyTest, AddsNewColumnsAfterBaseInFirstSeenOrder) {
+  FakeSupertype fake;
+  Schema base = S({Col("id", "INTEGER"), Col("name", "VARCHAR")});
+  Schema one = S({Col("zeta", "DOUBLE"), Col("id", "INTEGER")});
+  Schema two = S({Col("alpha", "DATE"), Col("zeta", "DOUBLE")});
+  auto out = Unify(base, {&one, &two}, fake.Fn());
+  ASSERT_TRUE(out) << out.error().ToString();
+  std::vector<std::string> names;
+  for (const auto& c : out->columns) names.push_back(c.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"id", "name", "zeta", "alpha"}));
+  EXPECT_EQ(out->Find("zeta")->type, "DOUBLE");
+  EXPECT_EQ(out->Find("alpha")->type, "DATE");
+}
+
+TEST(UnifyTest, AddedColumnIsNullableBecauseOlderBatchesLackIt) {
+  FakeSupertype fake;
+  Schema base = S({Col("id", "INTEGER", false)});
+  Schema more = S({Col("id", "INTEGER", false), Col("extra", "VARCHAR", false, 9)});
+  auto out = Unify(base, {&more}, fake.Fn());
+  ASSERT_TRUE(out);
+  ASSERT_NE(out->Find("extra"), nullptr);
+  EXPECT_TRUE(out->Find("extra")->nullable);
+  EXPECT_EQ(out->Find("extra")->field_id, 9);
+  EXPECT_FALSE(out->Find("id")->nullable);
+}
+
+TEST(UnifyTest, ColumnAbsentFromLaterSchemaIsKept) {
+  FakeSupertype fake;
+  Schema base = S({Col("id", "INTEGER"), Col("note", "VARCHAR")});
+  Schema more = S({Col("id", "INTEGER")});
+  auto out = Unify(base, {&more}, fake.Fn());
+  ASSERT_TRUE(out);
+  EXPECT_EQ(*out, base);
+}
+
+TEST(UnifyTest, NamesMatchCaseInsensitivelyAndKeepTheFirstSpelling) {
+  FakeSupertype fake;
+  Schema base = S({Col("OrderId", "INTEGER")});
+  Schema more = S({Col("orderid", "INTEGER")});
+  auto out = Unify(base, {&more}, fake.Fn());
+  ASSERT_TRUE(out);
+  ASSERT_EQ(out->columns.size(), 1u);
+  EXPECT_EQ(out->columns[0].name, "OrderId");
+}
+
+TEST(UnifyTest, NullabilityIsTheUnion) {
+  FakeSupertype fake;
+  Schema base = S({Col("id", "INTEGER", false)});
+  Schema more = S({Col("id", "INTEGER", true)});
+  auto out = Unify(base, {&more}, fake.Fn());
+  ASSERT_TRUE(out);
+  EXPECT_TRUE(out->columns[0].nullable);
+}
+
+TEST(UnifyTest, SameTypesDoNotAskForASupertype) {
+  FakeSupertype fake;
+  Schema base = S({Col("id", "INTEGER")});
+  Schema more = S({Col("id", "INTEGER")});
+  ASSERT_TRUE(Unify(base, {&more}, fake.Fn()));
+  EXPECT_TRUE(fake.calls.empty());
+}
+
+TEST(UnifyTest, ConflictingTypesUseTheSupertype) {
+  FakeSupertype fake;
+  Schema base = S({Col("id", "INTEGER"), Col("name", "VARCHAR")});
+  Schema more = S({Col("id", "BIGINT")});
+  auto out = Unify(base, {&more}, fake.Fn());
+  ASSERT_TRUE(out) << out.error().ToString();
+  EXPECT_EQ(out->Find("id")->type, "BIGINT");
+  ASSERT_EQ(fake.calls.size(), 1u);
+  EXPECT_EQ(fake.calls[0], (std::pair<std::string, std::string>{"INTEGER", "BIGINT"}));
+}
+
+TEST(UnifyTest, SupertypeAccumulatesAcrossSchemas) {
+  FakeSupertype fake;
+  Schema one = S({Col("id", "INTEGER")});
+  Schema two = S({Col("id", "BIGINT")});
+  Schema three = S({Col("id", "INTEGER")});
+  auto out = Unify(Schema{}, {&one, &two, &three}, fake.Fn());
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->Find("id")->type, "BIGINT");
+  // The third schema is compared with the widened type, not the first one.
+  ASSERT_EQ(fake.calls.size(), 2u);
+  EXPECT_EQ(fake.calls[1], (std::pair<std::string, std::string>{"BIGINT", "INTEGER"}));
+}
+
+TEST(UnifyTest, NoSupertypeIsAnErrorNamingColumnAndTypes) {
+  FakeSupertype fake;
+  Schema base = S({Col("id", "INTEGER")});
+  Schema more = S({Col("ID", "VARCHAR")});
+  auto out = Unify(base, {&more}, fake.Fn());
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code, "no_common_supertype");
+  EXPECT_THAT(out.error().message, HasSubstr("ID"));
+  EXPECT_THAT(out.error().message, HasSubstr("INTEGER"));
+  EXPECT_THAT(out.error().message, HasSubstr("VARCHAR"));
+  // The supertype function's own explanation is kept.
+  EXPECT_THAT(out.error().message, HasSubstr("the fake warehouse has no supertype"));
+}
+
+// ---- JSON form ----
+
+TEST(SchemaJsonTest, RoundTripKeepsEveryField) {
+  Column payload = Col("payload", "JSON", false, 4);
+  payload.source_type = "STRUCT(a INTEGER, b VARCHAR[])";
+  Schema s = S({Col("id", "BIGINT", false, 1), Col("Name", "VARCHAR"),
+                Col("amount", "DECIMAL(18,2)", true, 3), payload});
+  auto back = SchemaFromJson(ToJson(s));
+  ASSERT_TRUE(back) << back.error().ToString();
+  EXPECT_EQ(*back, s);
+  EXPECT_EQ(back->Hash(), s.Hash());
+}
+
+TEST(SchemaJsonTest, EmptySchemaRoundTrips) {
+  auto back = SchemaFromJson(ToJson(Schema{}));
+  ASSERT_TRUE(back) << back.error().ToString();
+  EXPECT_TRUE(back->columns.empty());
+}
+
+TEST(SchemaJsonTest, HasTheDocumentedShape) {
+  Column payload = Col("payload", "JSON", false, 2);
+  payload.source_type = "MAP(VARCHAR, INTEGER)";
+  auto j = nlohmann::json::parse(ToJson(S({Col("id", "INTEGER"), payload})));
+  ASSERT_TRUE(j.contains("columns"));
+  ASSERT_EQ(j["columns"].size(), 2u);
+  EXPECT_EQ(j["columns"][0]["name"], "id");
+  EXPECT_EQ(j["columns"][0]["type"], "INTEGER");
+  EXPECT_EQ(j["columns"][0]["nullable"], true);
+  EXPECT_FALSE(j["columns"][0].contains("field_id"));
+  EXPECT_EQ(j["columns"][1]["field_id"], 2);
+  EXPECT_EQ(j["columns"][1]["nullable"], false);
+  EXPECT_EQ(j["columns"][1]["source_type"], "MAP(VARCHAR, INTEGER)");
+}
+
+TEST(SchemaJsonTest, MissingOptionalFieldsGetDefaults) {
+  auto s = SchemaFromJson(R"({"columns":[{"name":"id","type":"INTEGER"}]})");
+  ASSERT_TRUE(s) << s.error().ToString();
+  ASSERT_EQ(s->columns.size(), 1u);
+  EXPECT_TRUE(s->columns[0].nullable);
+  EXPECT_FALSE(s->columns[0].field_id.has_value());
+  EXPECT_EQ(s->columns[0].source_type, "INTEGER");
+}
+
+TEST(SchemaJsonTest, NotJsonIsAnError) {
+  auto s = SchemaFromJson("{columns: [");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, "schema_invalid");
+}
+
+TEST(SchemaJsonTest, EmptyTextIsAnError) {
+  auto s = SchemaFromJson("");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, "schema_invalid");
+}
+
+TEST(SchemaJsonTest, MissingColumnsIsAnError) {
+  auto s = SchemaFromJson(R"({"cols":[]})");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, "schema_invalid");
+}
+
+TEST(SchemaJsonTest, ColumnsThatIsNotAListIsAnError) {
+  auto s = SchemaFromJson(R"({"columns":5})");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, "schema_invalid");
+}
+
+TEST(SchemaJsonTest, ColumnWithoutTypeIsAnError) {
+  auto s = SchemaFromJson(R"({"columns":[{"name":"id"}]})");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, "schema_invalid");
+}
+
+TEST(SchemaJsonTest, ColumnWithEmptyNameIsAnError) {
+  auto s = SchemaFromJson(R"({"columns":[{"name":"","type":"INTEGER"}]})");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, "schema_invalid");
+}
+
+TEST(SchemaJsonTest, WrongFieldTypesAreAnError) {
+  EXPECT_FALSE(SchemaFromJson(R"({"columns":[{"name":1,"type":"INTEGER"}]})"));
+  EXPECT_FALSE(SchemaFromJson(R"({"columns":[{"name":"id","type":"INTEGER","nullable":"yes"}]})"));
+  EXPECT_FALSE(SchemaFromJson(R"({"columns":[{"name":"id","type":"INTEGER","field_id":"x"}]})"));
+}
+
+}  // namespace
+}  // namespace landfall::schema
