@@ -56,7 +56,7 @@ void WalkTable(const fs::path& landing, const std::string& table,
     if (!S_ISREG(st.st_mode)) continue;
     LandedFile file;
     file.table = table;
-    file.rel_path = fs::relative(p, landing, ec).generic_string();
+    file.rel_path = p.lexically_relative(landing).generic_string();
     file.abs_path = p;
     file.size = st.st_size;
     file.mtime_ns = MtimeNs(st);

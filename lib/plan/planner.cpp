@@ -74,6 +74,13 @@ void AllBatches(const TableInputs& in, TablePlan& plan) {
 // batches have no common schema).
 TablePlan& Rebuild(const TableInputs& in, TablePlan& plan, Action action,
                    const schema::SupertypeFn& supertype) {
+  if (in.batches.empty()) {
+    // Nothing to rebuild from: keep what is staged rather than empty the table.
+    plan.action = Action::kSkip;
+    plan.target = in.warehouse.columns;
+    plan.reasons.push_back({reason::kNoChange, "no batches to rebuild from; staging table kept"});
+    return plan;
+  }
   plan.action = action;
   AllBatches(in, plan);
   auto target = UnifyAll(in.batches, supertype);
