@@ -1,1 +1,586 @@
-// placeholder: being written
+#include "lib/warehouse/duckdb_warehouse.h"
+
+#include <duckdb.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "lib/common/clock.h"
+#include "lib/warehouse/duckdb_connection.h"
+#include "lib/warehouse/sql.h"
+
+namespace landfall::warehouse {
+
+namespace {
+
+using internal::ConnectionPool;
+using internal::DuckError;
+using internal::DuckResult;
+
+// Metadata columns every staging table carries after its target columns.
+constexpr std::string_view kMetaPrefix = "_landfall_";
+constexpr std::string_view kBatchColumn = "_landfall_batch";
+constexpr std::string_view kLoadedAtColumn = "_landfall_loaded_at";
+// A rebuild builds "<table>__landfall_shadow" and renames it over the table.
+constexpr std::string_view kShadowSuffix = "__landfall_shadow";
+constexpr std::string_view kLedgerSchema = "_landfall";
+constexpr std::string_view kLedgerTable = "ledger";
+// Optimistic concurrency in DuckDB aborts the later of two conflicting
+// transactions; a few retries with backoff make that invisible to callers.
+constexpr int kMaxAttempts = 5;
+
+bool StartsWithFolded(std::string_view name, std::string_view prefix) {
+  return schema::FoldName(name.substr(0, prefix.size())) == prefix;
+}
+
+bool EndsWith(std::string_view text, std::string_view suffix) {
+  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
+}
+
+bool HasNul(std::string_view text) { return text.find('\0') != std::string_view::npos; }
+
+// Errors from reading a batch's file (missing, not Parquet, corrupt) as opposed to
+// errors in what landfall asked DuckDB to do with its rows.
+bool IsFileError(const DuckError& error) {
+  return error.type == DUCKDB_ERROR_IO || error.type == DUCKDB_ERROR_INVALID_INPUT ||
+         error.type == DUCKDB_ERROR_INVALID;
+}
+
+Error WarehouseError(std::string context, const DuckError& error, std::string code = "") {
+  if (code.empty()) code = "warehouse_error";
+  return Error{std::move(code), std::move(context) + ": " + error.message, error.IsConflict()};
+}
+
+class DuckDbWarehouse final : public Warehouse {
+ public:
+  DuckDbWarehouse(duckdb_database db, DuckDbOptions options)
+      : options_(std::move(options)),
+        ledger_(sql::Qualified(kLedgerSchema, kLedgerTable)),
+        db_(db),
+        pool_(std::make_unique<ConnectionPool>(db)) {}
+
+  ~DuckDbWarehouse() override {
+    // Connections first: DuckDB requires every connection closed before the database.
+    pool_.reset();
+    duckdb_close(&db_);
+  }
+
+  DuckDbWarehouse(const DuckDbWarehouse&) = delete;
+  DuckDbWarehouse& operator=(const DuckDbWarehouse&) = delete;
+
+  // Session defaults for every connection, applied once after opening.
+  Status Configure() {
+    auto lease = pool_->Acquire();
+    if (!lease) return Fail("warehouse_error", "cannot connect to DuckDB", true);
+    // Casts between TIMESTAMP and TIMESTAMPTZ (a widening the planner may ask
+    // for) must not depend on the host's time zone. Not settable in the open
+    // config: ICU registers the setting only once the database is up.
+    if (auto r = Exec(lease->get(), "SET GLOBAL TimeZone = 'UTC'"); !r) {
+      return Fail(WarehouseError("setting the time zone", r.error()));
+    }
+    return Ok();
+  }
+
+  Status Init() override {
+    {
+      auto lease = pool_->Acquire();
+      if (!lease) return Fail("warehouse_error", "cannot connect to DuckDB", true);
+      // json is built into the DuckDB library; LOAD makes sure JSON columns and
+      // to_json() work even in a build where it is not loaded at start-up.
+      if (auto r = Exec(lease->get(), "LOAD json"); !r) {
+        return Fail(WarehouseError("loading the json extension", r.error()));
+      }
+    }
+    auto done = Transact<bool>("init", [&](duckdb_connection con) -> Result<bool> {
+      const std::string statements[] = {
+          "CREATE SCHEMA IF NOT EXISTS " + sql::Ident(options_.staging_schema),
+          "CREATE SCHEMA IF NOT EXISTS " + sql::Ident(kLedgerSchema),
+          "CREATE TABLE IF NOT EXISTS " + ledger_ +
+              " (table_name VARCHAR NOT NULL, batch_id VARCHAR NOT NULL, path VARCHAR,"
+              " rows BIGINT, loaded_at TIMESTAMP)",
+      };
+      for (const auto& statement : statements) {
+        if (auto r = Exec(con, statement); !r) return Fail(WarehouseError("init", r.error()));
+      }
+      return true;
+    });
+    if (!done) return Fail(done.error());
+    return Ok();
+  }
+
+  Result<std::map<std::string, TableContents>> Inspect() override {
+    // One read transaction, so the columns and the ledger are one consistent
+    // snapshot even while another thread rebuilds a table.
+    return Transact<std::map<std::string, TableContents>>(
+        "inspect", [&](duckdb_connection con) -> Result<std::map<std::string, TableContents>> {
+          std::map<std::string, TableContents> out;
+          // duckdb_columns() also lists views; the join keeps base tables only.
+          // Schema names compare case-insensitively, as DuckDB resolves them.
+          auto columns =
+              Exec(con,
+                   "SELECT c.table_name, c.column_name, c.data_type, c.is_nullable::INTEGER"
+                   " FROM duckdb_columns() c JOIN duckdb_tables() t"
+                   " ON c.database_name = t.database_name AND c.schema_name = t.schema_name"
+                   " AND c.table_name = t.table_name"
+                   " WHERE c.database_name = current_database() AND lower(c.schema_name) = lower(" +
+                       sql::Literal(options_.staging_schema) +
+                       ") ORDER BY c.table_name, c.column_index");
+          if (!columns) return Fail(WarehouseError("inspect: staging columns", columns.error()));
+          for (int64_t row = 0; row < columns->RowCount(); ++row) {
+            std::string table = columns->Text(0, row).value_or("");
+            if (EndsWith(table, kShadowSuffix)) continue;
+            TableContents& contents = out[table];
+            contents.exists = true;
+            std::string name = columns->Text(1, row).value_or("");
+            if (StartsWithFolded(name, kMetaPrefix)) continue;
+            schema::Column column;
+            column.name = std::move(name);
+            column.type = sql::NormalizeType(columns->Text(2, row).value_or(""));
+            column.nullable = columns->Int(3, row).value_or(1) != 0;
+            contents.columns.columns.push_back(std::move(column));
+          }
+
+          auto ledger =
+              Exec(con, "SELECT table_name, batch_id, path, rows, epoch_us(loaded_at) FROM " +
+                            ledger_ + " ORDER BY table_name, loaded_at, batch_id");
+          if (!ledger) return Fail(WarehouseError("inspect: ledger", ledger.error()));
+          for (int64_t row = 0; row < ledger->RowCount(); ++row) {
+            LedgerEntry entry;
+            entry.batch_id = ledger->Text(1, row).value_or("");
+            entry.rel_path = ledger->Text(2, row).value_or("");
+            entry.rows = ledger->Int(3, row).value_or(0);
+            entry.loaded_at_us = ledger->Int(4, row).value_or(0);
+            // A table with ledger rows but no staging table stays exists=false.
+            out[ledger->Text(0, row).value_or("")].ledger[entry.batch_id] = std::move(entry);
+          }
+          return out;
+        });
+  }
+
+  Result<ApplyStats> Append(const std::string& table, const schema::Schema& target,
+                            std::span<const BatchFile> batches) override {
+    if (auto valid = ValidateTarget(table, target); !valid) return Fail(valid.error());
+    // Nothing to do costs no statement: a quiet run must not touch the warehouse.
+    if (batches.empty()) return ApplyStats{};
+    std::lock_guard table_lock(TableLock(table));
+    const std::string qualified = sql::Qualified(options_.staging_schema, table);
+    return Transact<ApplyStats>(
+        "append to " + sql::Ident(table), [&](duckdb_connection con) -> Result<ApplyStats> {
+          auto columns = TableColumns(con, table);
+          if (!columns) return Fail(columns.error());
+          if (columns->empty()) {
+            return Fail("warehouse_table_missing",
+                        "staging table " + qualified + " does not exist; append needs it");
+          }
+          if (auto evolved = EvolveColumns(con, table, qualified, *columns, target); !evolved) {
+            return Fail(evolved.error());
+          }
+          auto applied = LedgerBatchIds(con, table);
+          if (!applied) return Fail(applied.error());
+          return LoadBatches(con, table, qualified, target, batches, std::move(*applied));
+        });
+  }
+
+  Result<ApplyStats> Rebuild(const std::string& table, const schema::Schema& target,
+                             std::span<const BatchFile> batches) override {
+    if (auto valid = ValidateTarget(table, target); !valid) return Fail(valid.error());
+    std::lock_guard table_lock(TableLock(table));
+    const std::string qualified = sql::Qualified(options_.staging_schema, table);
+    const std::string shadow_name = table + std::string(kShadowSuffix);
+    const std::string shadow = sql::Qualified(options_.staging_schema, shadow_name);
+    const std::string context = "rebuild of " + sql::Ident(table);
+    return Transact<ApplyStats>(context, [&](duckdb_connection con) -> Result<ApplyStats> {
+      auto step = [&](const std::string& what, const std::string& statement) -> Status {
+        if (auto r = Exec(con, statement); !r) {
+          return Fail(WarehouseError("table " + sql::Ident(table) + ": " + what, r.error()));
+        }
+        return Ok();
+      };
+      // The whole rebuild is one transaction, so a shadow can only be left over by
+      // something outside landfall; it is never worth keeping.
+      if (auto s = step("drop leftover shadow", "DROP TABLE IF EXISTS " + shadow); !s) {
+        return Fail(s.error());
+      }
+      if (auto s = step("create shadow", CreateTableSql(shadow, target)); !s) {
+        return Fail(s.error());
+      }
+      if (auto s = step("clear ledger",
+                        "DELETE FROM " + ledger_ + " WHERE table_name = " + sql::Literal(table));
+          !s) {
+        return Fail(s.error());
+      }
+      auto stats = LoadBatches(con, table, shadow, target, batches, {});
+      if (!stats) return Fail(stats.error());
+      // DuckDB applies catalog changes at commit: other connections see the old
+      // table until then and the new one after, never neither.
+      if (auto s = step("drop old table", "DROP TABLE IF EXISTS " + qualified); !s) {
+        return Fail(s.error());
+      }
+      if (auto s =
+              step("swap in shadow", "ALTER TABLE " + shadow + " RENAME TO " + sql::Ident(table));
+          !s) {
+        return Fail(s.error());
+      }
+      return *stats;
+    });
+  }
+
+  Status Drop(const std::string& table) override {
+    if (table.empty() || HasNul(table)) return Fail("warehouse_error", "invalid table name");
+    std::lock_guard table_lock(TableLock(table));
+    auto done =
+        Transact<bool>("drop " + sql::Ident(table), [&](duckdb_connection con) -> Result<bool> {
+          const std::string statements[] = {
+              "DROP TABLE IF EXISTS " + sql::Qualified(options_.staging_schema, table),
+              "DROP TABLE IF EXISTS " +
+                  sql::Qualified(options_.staging_schema, table + std::string(kShadowSuffix)),
+              "DELETE FROM " + ledger_ + " WHERE table_name = " + sql::Literal(table),
+          };
+          for (const auto& statement : statements) {
+            if (auto r = Exec(con, statement); !r) {
+              return Fail(WarehouseError("drop of " + sql::Ident(table), r.error()));
+            }
+          }
+          return true;
+        });
+    if (!done) return Fail(done.error());
+    return Ok();
+  }
+
+  Result<std::string> CommonSupertype(const std::string& a, const std::string& b) override {
+    std::string left = sql::NormalizeType(a);
+    std::string right = sql::NormalizeType(b);
+    if (left == right) return left;
+    // JSON holds nested values; DuckDB would happily widen VARCHAR to JSON, but a
+    // scalar becoming a nested value (or back) is a change landfall rebuilds for,
+    // not one it papers over.
+    if (left == "JSON" || right == "JSON") {
+      return Fail("no_common_supertype", left + " and " + right + ": JSON mixes only with JSON");
+    }
+    if (!sql::IsSafeTypeName(left) || !sql::IsSafeTypeName(right)) {
+      return Fail("no_common_supertype", "not a type name: " + left + " / " + right);
+    }
+    auto key = left < right ? std::make_pair(left, right) : std::make_pair(right, left);
+    {
+      std::lock_guard lock(supertypes_mu_);
+      if (auto it = supertypes_.find(key); it != supertypes_.end()) return it->second;
+    }
+    auto lease = pool_->Acquire();
+    if (!lease) return Fail("warehouse_error", "cannot connect to DuckDB", true);
+    // A list literal must have one element type: DuckDB picks the type both
+    // implicitly cast to, or fails when there is none.
+    auto r = Exec(lease->get(), "SELECT typeof([NULL::" + left + ", NULL::" + right + "][1])");
+    Result<std::string> answer;
+    if (r) {
+      answer = sql::NormalizeType(r->Text(0, 0).value_or(""));
+    } else if (r.error().IsConflict()) {
+      return Fail(WarehouseError("common supertype", r.error()));  // not cached
+    } else {
+      answer = Fail("no_common_supertype", left + " and " + right + ": " + r.error().message);
+    }
+    std::lock_guard lock(supertypes_mu_);
+    supertypes_.emplace(std::move(key), answer);
+    return answer;
+  }
+
+  int64_t StatementsExecuted() const override {
+    return statements_.load(std::memory_order_relaxed);
+  }
+
+  Result<int64_t> RowCount(const std::string& table) override {
+    if (table.empty() || HasNul(table)) return Fail("warehouse_error", "invalid table name");
+    auto lease = pool_->Acquire();
+    if (!lease) return Fail("warehouse_error", "cannot connect to DuckDB", true);
+    const std::string qualified = sql::Qualified(options_.staging_schema, table);
+    auto r = Exec(lease->get(), "SELECT count(*) FROM " + qualified);
+    if (!r) {
+      if (r.error().type == DUCKDB_ERROR_CATALOG) {
+        return Fail("warehouse_table_missing", qualified + ": " + r.error().message);
+      }
+      return Fail(WarehouseError("row count of " + qualified, r.error()));
+    }
+    return r->Int(0, 0).value_or(0);
+  }
+
+ private:
+  // Every statement goes through here, so the counter cannot miss one.
+  std::expected<DuckResult, DuckError> Exec(duckdb_connection con, const std::string& statement) {
+    statements_.fetch_add(1, std::memory_order_relaxed);
+    return internal::RunQuery(con, statement);
+  }
+
+  // Runs `body` between BEGIN and COMMIT on one pooled connection, rolling back on
+  // any error. Transient errors (write-write conflicts) retry the whole body.
+  template <typename T>
+  Result<T> Transact(const std::string& what,
+                     const std::function<Result<T>(duckdb_connection)>& body) {
+    auto lease = pool_->Acquire();
+    if (!lease) return Fail("warehouse_error", what + ": cannot connect to DuckDB", true);
+    duckdb_connection con = lease->get();
+    thread_local std::minstd_rand jitter(std::random_device{}());
+    for (int attempt = 1;; ++attempt) {
+      Error error;
+      if (auto begin = Exec(con, "BEGIN TRANSACTION"); !begin) {
+        error = WarehouseError(what + ": begin", begin.error());
+      } else if (Result<T> result = body(con); !result) {
+        error = std::move(result.error());
+      } else if (auto commit = Exec(con, "COMMIT"); !commit) {
+        error = WarehouseError(what + ": commit", commit.error());
+      } else {
+        return result;
+      }
+      // After a failed COMMIT DuckDB has already rolled back, and this ROLLBACK
+      // fails harmlessly; after any other failure it ends the transaction.
+      (void)Exec(con, "ROLLBACK");
+      if (!error.transient || attempt == kMaxAttempts) return Fail(std::move(error));
+      std::this_thread::sleep_for(std::chrono::milliseconds((5 << attempt) + jitter() % 10));
+    }
+  }
+
+  // One mutex per table (by folded name, as DuckDB resolves names): two callers
+  // working on one table would otherwise both see a batch as new and stage it
+  // twice, since DuckDB does not conflict on concurrent appends.
+  std::mutex& TableLock(const std::string& table) {
+    std::lock_guard lock(table_locks_mu_);
+    auto& slot = table_locks_[schema::FoldName(table)];
+    if (!slot) slot = std::make_unique<std::mutex>();
+    return *slot;
+  }
+
+  Status ValidateTarget(const std::string& table, const schema::Schema& target) const {
+    if (table.empty() || HasNul(table)) {
+      return Fail("warehouse_invalid_target", "invalid table name " + sql::Ident(table));
+    }
+    if (EndsWith(schema::FoldName(table), kShadowSuffix)) {
+      return Fail("warehouse_invalid_target", "table name " + sql::Ident(table) + " ends with " +
+                                                  std::string(kShadowSuffix) +
+                                                  ", which is reserved for rebuilds");
+    }
+    std::set<std::string> seen;
+    for (const auto& column : target.columns) {
+      const std::string where =
+          "table " + sql::Ident(table) + ", column " + sql::Ident(column.name);
+      if (column.name.empty() || HasNul(column.name)) {
+        return Fail("warehouse_invalid_target", where + ": invalid column name");
+      }
+      if (StartsWithFolded(column.name, kMetaPrefix)) {
+        return Fail("warehouse_invalid_target",
+                    where + ": names starting with _landfall_ are reserved for metadata");
+      }
+      if (!seen.insert(schema::FoldName(column.name)).second) {
+        return Fail("warehouse_invalid_target",
+                    where + ": duplicate column (names are case-insensitive)");
+      }
+      if (!sql::IsSafeTypeName(column.type)) {
+        return Fail("warehouse_invalid_target", where + ": not a staging type: " + column.type);
+      }
+    }
+    return Ok();
+  }
+
+  // The table's columns (name, type) in order, metadata columns included; empty
+  // when the table does not exist.
+  Result<std::vector<std::pair<std::string, std::string>>> TableColumns(duckdb_connection con,
+                                                                        const std::string& table) {
+    // DuckDB resolves names ASCII-case-insensitively; lower() narrows the
+    // candidates and FoldName decides exactly as the catalog would.
+    auto r = Exec(con,
+                  "SELECT c.table_name, c.column_name, c.data_type FROM duckdb_columns() c"
+                  " JOIN duckdb_tables() t ON c.database_name = t.database_name"
+                  " AND c.schema_name = t.schema_name AND c.table_name = t.table_name"
+                  " WHERE c.database_name = current_database() AND lower(c.schema_name) = lower(" +
+                      sql::Literal(options_.staging_schema) + ") AND lower(c.table_name) = lower(" +
+                      sql::Literal(table) + ") ORDER BY c.column_index");
+    if (!r) return Fail(WarehouseError("table " + sql::Ident(table) + ": lookup", r.error()));
+    const std::string folded = schema::FoldName(table);
+    std::vector<std::pair<std::string, std::string>> columns;
+    for (int64_t row = 0; row < r->RowCount(); ++row) {
+      if (schema::FoldName(r->Text(0, row).value_or("")) != folded) continue;
+      columns.emplace_back(r->Text(1, row).value_or(""),
+                           sql::NormalizeType(r->Text(2, row).value_or("")));
+    }
+    return columns;
+  }
+
+  // Brings an existing table's columns up to `target` in place: adds the
+  // columns it lacks (old rows NULL) and alters the type of those whose type
+  // differs. Columns the target lacks are kept. Which changes are safe is the
+  // planner's decision; DuckDB refuses a type change its data cannot take.
+  Status EvolveColumns(duckdb_connection con, const std::string& table,
+                       const std::string& qualified,
+                       const std::vector<std::pair<std::string, std::string>>& existing,
+                       const schema::Schema& target) {
+    for (const auto& column : target.columns) {
+      const std::string folded = schema::FoldName(column.name);
+      const std::pair<std::string, std::string>* current = nullptr;
+      for (const auto& c : existing) {
+        if (schema::FoldName(c.first) == folded) current = &c;
+      }
+      std::string statement;
+      if (current == nullptr) {
+        statement = "ALTER TABLE " + qualified + " ADD COLUMN " + sql::Ident(column.name) + " " +
+                    column.type;
+      } else if (current->second != sql::NormalizeType(column.type)) {
+        statement = "ALTER TABLE " + qualified + " ALTER COLUMN " + sql::Ident(current->first) +
+                    " SET DATA TYPE " + column.type;
+      } else {
+        continue;
+      }
+      if (auto r = Exec(con, statement); !r) {
+        return Fail(WarehouseError(
+            "table " + sql::Ident(table) + ", column " + sql::Ident(column.name) + ": evolve",
+            r.error()));
+      }
+    }
+    return Ok();
+  }
+
+  Result<std::set<std::string>> LedgerBatchIds(duckdb_connection con, const std::string& table) {
+    auto r =
+        Exec(con, "SELECT batch_id FROM " + ledger_ + " WHERE table_name = " + sql::Literal(table));
+    if (!r) return Fail(WarehouseError("table " + sql::Ident(table) + ": ledger", r.error()));
+    std::set<std::string> ids;
+    for (int64_t row = 0; row < r->RowCount(); ++row) ids.insert(r->Text(0, row).value_or(""));
+    return ids;
+  }
+
+  static std::string CreateTableSql(const std::string& qualified, const schema::Schema& target) {
+    std::string statement = "CREATE TABLE " + qualified + " (";
+    for (const auto& column : target.columns) {
+      statement += sql::Ident(column.name) + " " + column.type + ", ";
+    }
+    statement +=
+        sql::Ident(kBatchColumn) + " VARCHAR, " + sql::Ident(kLoadedAtColumn) + " TIMESTAMP)";
+    return statement;
+  }
+
+  // INSERT ... BY NAME of one batch: every column of the batch's footer that the
+  // target has, cast to the target type (nested values as JSON text); target
+  // columns the batch lacks are left out, so DuckDB fills them with NULL.
+  static Result<std::string> InsertBatchSql(const std::string& qualified,
+                                            const schema::Schema& target, const BatchFile& batch,
+                                            int64_t loaded_at_us) {
+    if (batch.schema.columns.empty()) {
+      return Fail("warehouse_error", "batch " + batch.rel_path + " has no footer schema");
+    }
+    std::string projection;
+    std::set<std::string> used;
+    for (const auto& source : batch.schema.columns) {
+      const schema::Column* column = target.Find(source.name);
+      if (column == nullptr || !used.insert(schema::FoldName(column->name)).second) continue;
+      if (HasNul(source.name)) return Fail("warehouse_error", "column name with a NUL byte");
+      const std::string src = sql::Ident(source.name);
+      if (column->type == "JSON") {
+        projection += "CAST(to_json(" + src + ") AS JSON)";
+      } else {
+        projection += "CAST(" + src + " AS " + column->type + ")";
+      }
+      projection += " AS " + sql::Ident(column->name) + ", ";
+    }
+    if (HasNul(batch.batch_id) || HasNul(batch.abs_path.native())) {
+      return Fail("warehouse_error", "batch " + batch.rel_path + ": NUL byte in its id or path");
+    }
+    // hive_partitioning=false: the batch's columns are its footer's, never values
+    // DuckDB would otherwise parse out of key=value folders in the path.
+    return "INSERT INTO " + qualified + " BY NAME SELECT " + projection +
+           sql::Literal(batch.batch_id) + " AS " + sql::Ident(kBatchColumn) + ", make_timestamp(" +
+           std::to_string(loaded_at_us) + "::BIGINT) AS " + sql::Ident(kLoadedAtColumn) +
+           " FROM read_parquet(" + sql::PathLiteral(batch.abs_path.native()) +
+           ", hive_partitioning = false)";
+  }
+
+  // Inserts every batch not in `skip` into `into` and their ledger rows (for
+  // `table`), inside the caller's transaction.
+  Result<ApplyStats> LoadBatches(duckdb_connection con, const std::string& table,
+                                 const std::string& into, const schema::Schema& target,
+                                 std::span<const BatchFile> batches, std::set<std::string> skip) {
+    ApplyStats stats;
+    const int64_t loaded_at_us = SystemClock::Instance().NowMicros();
+    std::string ledger_values;
+    for (const auto& batch : batches) {
+      // One ledger row per batch id: the same content listed twice loads once.
+      if (!skip.insert(batch.batch_id).second) continue;
+      const std::string where = "table " + sql::Ident(table) + ", batch " + batch.rel_path + " (" +
+                                batch.abs_path.string() + ")";
+      auto statement = InsertBatchSql(into, target, batch, loaded_at_us);
+      if (!statement) return Fail(statement.error().code, where + ": " + statement.error().message);
+      auto r = Exec(con, *statement);
+      if (!r) {
+        return Fail(
+            WarehouseError(where, r.error(), IsFileError(r.error()) ? "batch_unreadable" : ""));
+      }
+      const int64_t rows = r->RowsChanged();
+      stats.rows += rows;
+      stats.batches += 1;
+      if (!ledger_values.empty()) ledger_values += ", ";
+      ledger_values += "(" + sql::Literal(table) + ", " + sql::Literal(batch.batch_id) + ", " +
+                       sql::Literal(batch.rel_path) + ", " + std::to_string(rows) +
+                       ", make_timestamp(" + std::to_string(loaded_at_us) + "::BIGINT))";
+    }
+    if (!ledger_values.empty()) {
+      auto r =
+          Exec(con, "INSERT INTO " + ledger_ +
+                        " (table_name, batch_id, path, rows, loaded_at) VALUES " + ledger_values);
+      if (!r) return Fail(WarehouseError("table " + sql::Ident(table) + ": ledger", r.error()));
+    }
+    return stats;
+  }
+
+  const DuckDbOptions options_;
+  const std::string ledger_;  // "_landfall"."ledger"
+  duckdb_database db_;
+  std::unique_ptr<ConnectionPool> pool_;
+
+  std::atomic<int64_t> statements_{0};
+
+  std::mutex table_locks_mu_;
+  std::map<std::string, std::unique_ptr<std::mutex>> table_locks_;  // guarded by table_locks_mu_
+
+  std::mutex supertypes_mu_;
+  std::map<std::pair<std::string, std::string>, Result<std::string>>
+      supertypes_;  // guarded by supertypes_mu_
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Warehouse>> OpenDuckDb(const DuckDbOptions& options) {
+  if (options.staging_schema.empty() || HasNul(options.staging_schema) ||
+      StartsWithFolded(options.staging_schema, kLedgerSchema)) {
+    return Fail("config_invalid",
+                "staging schema " + sql::Ident(options.staging_schema) + " is empty or reserved");
+  }
+  const std::string path = options.path.empty() ? ":memory:" : options.path.string();
+  duckdb_config config = nullptr;
+  if (duckdb_create_config(&config) != DuckDBSuccess) {
+    return Fail("warehouse_error", "cannot create a DuckDB configuration", true);
+  }
+  // The daemon never downloads extensions behind the operator's back; json and
+  // parquet are built into the library.
+  duckdb_set_config(config, "autoinstall_known_extensions", "false");
+  if (options.threads > 0) {
+    duckdb_set_config(config, "threads", std::to_string(options.threads).c_str());
+  }
+  duckdb_database db = nullptr;
+  char* error = nullptr;
+  const duckdb_state state = duckdb_open_ext(path.c_str(), &db, config, &error);
+  duckdb_destroy_config(&config);
+  if (state != DuckDBSuccess) {
+    std::string message = error ? error : "unknown error";
+    duckdb_free(error);
+    return Fail("warehouse_error", "cannot open DuckDB database " + path + ": " + message);
+  }
+  auto warehouse = std::make_unique<DuckDbWarehouse>(db, options);
+  if (auto configured = warehouse->Configure(); !configured) return Fail(configured.error());
+  return warehouse;
+}
+
+}  // namespace landfall::warehouse

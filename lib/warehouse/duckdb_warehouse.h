@@ -13,11 +13,17 @@ namespace landfall::warehouse {
 struct DuckDbOptions {
   std::filesystem::path path;  // database file; ":memory:" for an in-memory database
   std::string staging_schema = "staging";
-  int threads = 0;            // DuckDB threads; 0 = DuckDB's default
+  int threads = 0;  // DuckDB threads; 0 = DuckDB's default
 };
 
-// Opens (creating if needed) the database file. Thread-safe: each calling
-// thread uses its own connection to the one database.
+// Opens (creating if needed) the database file; call Init() before anything
+// else. Thread-safe: concurrent calls each use their own connection to the one
+// database (a pool), calls on different tables run in parallel, and calls that
+// change one table are serialized (DuckDB does not conflict on concurrent
+// appends, so two appends of one batch would otherwise both stage it). Table
+// names are matched as DuckDB matches identifiers, ASCII-case-insensitively:
+// "Orders" and "orders" are one table, so callers must use one spelling.
+// Session time zone is UTC. Keep at most one open instance per file.
 Result<std::unique_ptr<Warehouse>> OpenDuckDb(const DuckDbOptions& options);
 
 // A footer reader backed by an in-memory DuckDB (parquet_schema/parquet_metadata

@@ -1,4 +1,5 @@
-// SQL text is built here and only here: identifier quoting and literals.
+// SQL text is built here and only here: identifier quoting, literals, and the
+// DuckDB dialect details (file paths, type spellings) that other layers must not know.
 #pragma once
 
 #include <string>
@@ -13,5 +14,24 @@ std::string Ident(std::string_view name);
 std::string Qualified(std::string_view schema, std::string_view name);
 // 'text' with embedded single quotes doubled.
 std::string Literal(std::string_view text);
+
+// A string literal naming exactly one file for DuckDB's file readers
+// (read_parquet, parquet_schema, ...). Those readers expand *, ? and [ as glob
+// patterns even when a file of that exact name exists, so each such character is
+// wrapped in a one-character class ([*], [?], [[]).
+std::string PathLiteral(std::string_view path);
+
+// The one spelling of a DuckDB type that landfall compares: upper-case, single
+// spaces, and DuckDB's own name for common aliases (INT -> INTEGER,
+// TIMESTAMPTZ -> TIMESTAMP WITH TIME ZONE, NUMERIC(p,s) -> DECIMAL(p,s), ...).
+// DESCRIBE, duckdb_columns() and typeof() already agree in DuckDB 1.4; this keeps
+// hand-written or older spellings comparable. Nested types are returned as given
+// (upper-cased keywords are not attempted inside them).
+std::string NormalizeType(std::string_view type);
+
+// True when `type` is safe to splice into SQL as a type name: letters, digits,
+// '_', ' ', '(', ')', ',', '[' and ']' only, with balanced parentheses. Types
+// come from Parquet footers, so they are untrusted text.
+bool IsSafeTypeName(std::string_view type);
 
 }  // namespace landfall::warehouse::sql

@@ -40,8 +40,8 @@ struct LedgerEntry {
 
 // What the warehouse holds for one staging table.
 struct TableContents {
-  bool exists = false;                     // the staging table exists
-  schema::Schema columns;                  // its columns, without _landfall_ columns
+  bool exists = false;                        // the staging table exists
+  schema::Schema columns;                     // its columns, without _landfall_ columns
   std::map<std::string, LedgerEntry> ledger;  // by batch_id
 };
 
@@ -61,16 +61,25 @@ class Warehouse {
   // ledger entries, by table name. Cheap: a constant number of statements.
   virtual Result<std::map<std::string, TableContents>> Inspect() = 0;
 
-  // Applies `batches` to `table` (which must exist with `target` columns) in one
-  // transaction, together with their ledger rows. Idempotent: batches already in
-  // the ledger are skipped. Rows are inserted by column name; columns a batch
-  // lacks are NULL.
+  // Applies `batches` to `table` in one transaction, together with their ledger
+  // rows. Idempotent: batches already in the ledger (or repeated in `batches`)
+  // are skipped. In the same transaction the table is first brought to `target`
+  // in place: columns it lacks are added (old rows NULL), columns whose type
+  // differs are altered to the target type (whether that is lossless is the
+  // planner's call), columns `target` lacks are kept. Rows are inserted by column
+  // name, case-insensitively; columns a batch lacks are NULL; nested values are
+  // stored as JSON. With no batches it does nothing and runs no statement.
+  // Errors: "warehouse_table_missing" when the table does not exist,
+  // "batch_unreadable" when a batch's file cannot be read, "warehouse_error"
+  // otherwise (transient=true for a write conflict that outlived the retries);
+  // the message names the table and the batch. On error nothing is applied.
   virtual Result<ApplyStats> Append(const std::string& table, const schema::Schema& target,
                                     std::span<const BatchFile> batches) = 0;
 
   // Builds a shadow table with `target` columns from all of `batches`, then in
   // the same transaction replaces the table (creating it if absent) and its
-  // ledger entries. Readers never see a half-built table.
+  // ledger entries. Readers never see a half-built table. Errors as for Append;
+  // on error the old table and ledger are untouched.
   virtual Result<ApplyStats> Rebuild(const std::string& table, const schema::Schema& target,
                                      std::span<const BatchFile> batches) = 0;
 

@@ -1,0 +1,168 @@
+// Private to lib/warehouse: the small layer over DuckDB's C API shared by the
+// warehouse and the footer reader. Never include it from a public header; it is
+// the only place besides their .cpp files that sees duckdb.h.
+#pragma once
+
+#include <duckdb.h>
+
+#include <cstdint>
+#include <expected>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace landfall::warehouse::internal {
+
+// A failed DuckDB call: DuckDB's error class and its message (first part only,
+// without the "LINE n:" excerpt of the statement).
+struct DuckError {
+  duckdb_error_type type = DUCKDB_ERROR_INVALID;
+  std::string message;
+
+  // Optimistic concurrency control lost a race; the transaction can be retried.
+  // ("TransactionContext Error: Catalog write-write conflict on ...",
+  // "Transaction conflict: cannot update a table that has been altered!")
+  bool IsConflict() const {
+    return (type == DUCKDB_ERROR_TRANSACTION && message.find("onflict") != std::string::npos) ||
+           message.find("write-write conflict") != std::string::npos ||
+           message.find("Transaction conflict") != std::string::npos;
+  }
+};
+
+// Owns a materialized duckdb_result. Move-only.
+//
+// Callers cast what they read to VARCHAR or BIGINT in SQL: the C API's value
+// accessors return NULL for TIMESTAMPTZ, UUID, STRUCT and LIST columns.
+class DuckResult {
+ public:
+  DuckResult() = default;
+  explicit DuckResult(duckdb_result result) : result_(result), valid_(true) {}
+  ~DuckResult() {
+    if (valid_) duckdb_destroy_result(&result_);
+  }
+  DuckResult(DuckResult&& other) noexcept : result_(other.result_), valid_(other.valid_) {
+    other.valid_ = false;
+  }
+  DuckResult& operator=(DuckResult&& other) noexcept {
+    if (this != &other) {
+      if (valid_) duckdb_destroy_result(&result_);
+      result_ = other.result_;
+      valid_ = other.valid_;
+      other.valid_ = false;
+    }
+    return *this;
+  }
+  DuckResult(const DuckResult&) = delete;
+  DuckResult& operator=(const DuckResult&) = delete;
+
+  int64_t RowCount() { return valid_ ? static_cast<int64_t>(duckdb_row_count(&result_)) : 0; }
+  // Rows inserted, updated or deleted by the statement.
+  int64_t RowsChanged() { return valid_ ? static_cast<int64_t>(duckdb_rows_changed(&result_)) : 0; }
+  bool IsNull(int64_t col, int64_t row) {
+    return duckdb_value_is_null(&result_, static_cast<idx_t>(col), static_cast<idx_t>(row));
+  }
+  std::optional<std::string> Text(int64_t col, int64_t row) {
+    if (IsNull(col, row)) return std::nullopt;
+    char* value = duckdb_value_varchar(&result_, static_cast<idx_t>(col), static_cast<idx_t>(row));
+    if (value == nullptr) return std::nullopt;
+    std::string out(value);
+    duckdb_free(value);
+    return out;
+  }
+  std::optional<int64_t> Int(int64_t col, int64_t row) {
+    if (IsNull(col, row)) return std::nullopt;
+    return duckdb_value_int64(&result_, static_cast<idx_t>(col), static_cast<idx_t>(row));
+  }
+
+ private:
+  duckdb_result result_{};
+  bool valid_ = false;
+};
+
+inline std::string CleanDuckDbMessage(const char* raw) {
+  std::string message = raw ? raw : "unknown DuckDB error";
+  if (auto line = message.find("\n\nLINE "); line != std::string::npos) message.resize(line);
+  if (auto line = message.find("\nLINE "); line != std::string::npos) message.resize(line);
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
+    message.pop_back();
+  }
+  for (char& c : message) {
+    if (c == '\n') c = ' ';
+  }
+  return message;
+}
+
+// Runs one SQL statement on `con`.
+inline std::expected<DuckResult, DuckError> RunQuery(duckdb_connection con,
+                                                     const std::string& sql) {
+  duckdb_result result;
+  if (duckdb_query(con, sql.c_str(), &result) != DuckDBSuccess) {
+    DuckError error{duckdb_result_error_type(&result),
+                    CleanDuckDbMessage(duckdb_result_error(&result))};
+    duckdb_destroy_result(&result);
+    return std::unexpected(std::move(error));
+  }
+  return DuckResult(result);
+}
+
+// Connections to one database, handed out one caller at a time. DuckDB
+// connections are not safe for concurrent use, but any number of them may work on
+// one database at once; a pool (rather than thread_local connections) lets the
+// owner close every connection before it closes the database.
+class ConnectionPool {
+ public:
+  explicit ConnectionPool(duckdb_database db) : db_(db) {}
+  // Every lease must have been returned.
+  ~ConnectionPool() {
+    for (auto& con : idle_) duckdb_disconnect(&con);
+  }
+  ConnectionPool(const ConnectionPool&) = delete;
+  ConnectionPool& operator=(const ConnectionPool&) = delete;
+
+  // Exclusive use of one connection until destruction. Move-only.
+  class Lease {
+   public:
+    Lease(ConnectionPool* pool, duckdb_connection con) : pool_(pool), con_(con) {}
+    ~Lease() {
+      if (pool_) pool_->Return(con_);
+    }
+    Lease(Lease&& other) noexcept : pool_(std::exchange(other.pool_, nullptr)), con_(other.con_) {}
+    Lease& operator=(Lease&&) = delete;
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    duckdb_connection get() const { return con_; }
+
+   private:
+    ConnectionPool* pool_;
+    duckdb_connection con_;
+  };
+
+  // An idle connection, or a new one. Fails only when DuckDB cannot connect.
+  std::optional<Lease> Acquire() {
+    {
+      std::lock_guard lock(mu_);
+      if (!idle_.empty()) {
+        duckdb_connection con = idle_.back();
+        idle_.pop_back();
+        return Lease(this, con);
+      }
+    }
+    duckdb_connection con = nullptr;
+    if (duckdb_connect(db_, &con) != DuckDBSuccess) return std::nullopt;
+    return Lease(this, con);
+  }
+
+ private:
+  void Return(duckdb_connection con) {
+    std::lock_guard lock(mu_);
+    idle_.push_back(con);
+  }
+
+  const duckdb_database db_;
+  std::mutex mu_;
+  std::vector<duckdb_connection> idle_;  // guarded by mu_
+};
+
+}  // namespace landfall::warehouse::internal
