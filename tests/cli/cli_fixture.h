@@ -1,0 +1,120 @@
+// A landing dir, a DuckDB warehouse file and a config in a temp dir, with a
+// fresh environment in the test PostgreSQL, driven through the landfall binary.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "tests/support/testing.h"
+
+namespace landfall::testing {
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    LANDFALL_REQUIRE_POSTGRES();
+    env_ = UniqueEnvironment("cli");
+    std::filesystem::create_directories(landing());
+    WriteConfig();
+  }
+
+  std::filesystem::path landing() const { return dir_ / "landing"; }
+  std::filesystem::path warehouse() const { return dir_ / "warehouse.duckdb"; }
+  std::filesystem::path config() const { return dir_ / "landfall.yaml"; }
+  std::filesystem::path quarantine() const { return dir_ / "quarantine"; }
+
+  void WriteConfig(const std::string& extra_landing = "") {
+    std::ofstream out(config());
+    out << "environment: " << env_ << "\n"
+        << "landing:\n  dir: landing\n" << extra_landing
+        << "state:\n  postgres_url: ${LANDFALL_TEST_PG_URL}\n"
+        << "warehouse:\n  type: duckdb\n  path: warehouse.duckdb\n  staging_schema: staging\n"
+        << "workers: 2\nlog: {level: warn, format: text}\n";
+  }
+
+  // Writes `rows` rows (id = offset .. offset+rows-1, name, amount) to landing/<rel>.
+  void Land(const std::string& rel, int rows, int offset = 0, const std::string& extra_cols = "") {
+    WriteParquet(landing() / rel, "SELECT (i + " + std::to_string(offset) +
+                                      ")::INTEGER AS id, 'n' || i AS name, i * 1.5 AS amount" +
+                                      extra_cols + " FROM range(" + std::to_string(rows) + ") t(i)");
+  }
+
+  CommandResult Landfall(std::vector<std::string> args) {
+    args.insert(args.begin(), LandfallBinary());
+    args.push_back("--config");
+    args.push_back(config().string());
+    return RunCommand(args);
+  }
+
+  // `landfall run --format json`, parsed; fails the test on a bad exit code.
+  nlohmann::json Run(std::vector<std::string> extra = {}, int expected_exit = 0) {
+    std::vector<std::string> args = {"run", "--format", "json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = Landfall(args);
+    EXPECT_EQ(r.exit_code, expected_exit) << r.out << r.err;
+    try {
+      return nlohmann::json::parse(r.out);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "run output is not JSON: " << r.out << "\nstderr: " << r.err;
+      return {};
+    }
+  }
+
+  nlohmann::json Plan() {
+    auto r = Landfall({"plan", "--format", "json"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    try {
+      return nlohmann::json::parse(r.out);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "plan output is not JSON: " << r.out << "\nstderr: " << r.err;
+      return {};
+    }
+  }
+
+  static std::string ActionOf(const nlohmann::json& plan, const std::string& table) {
+    for (const auto& t : plan["tables"]) {
+      if (t["table"] == table) return t["action"];
+    }
+    return "(absent)";
+  }
+  static std::vector<std::string> ReasonCodes(const nlohmann::json& plan, const std::string& table) {
+    std::vector<std::string> codes;
+    for (const auto& t : plan["tables"]) {
+      if (t["table"] == table) {
+        for (const auto& r : t["reasons"]) codes.push_back(r["code"]);
+      }
+    }
+    return codes;
+  }
+
+  static std::string Quote(const std::string& ident) {
+    std::string out = "\"";
+    for (char c : ident) {
+      out += c;
+      if (c == '"') out += '"';
+    }
+    return out + "\"";
+  }
+
+  long long Rows(const std::string& table) {
+    return QueryDuckDbInt(warehouse(), "SELECT count(*) FROM staging." + Quote(table));
+  }
+  long long LedgerBatches(const std::string& table) {
+    std::string lit = "'";
+    for (char c : table) {
+      lit += c;
+      if (c == '\'') lit += '\'';
+    }
+    return QueryDuckDbInt(warehouse(),
+                          "SELECT count(*) FROM _landfall.ledger WHERE table_name = " + lit + "'");
+  }
+
+  TempDir dir_;
+  std::string env_;
+};
+
+}  // namespace landfall::testing
