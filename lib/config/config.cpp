@@ -140,7 +140,8 @@ Config Parse(const YAML::Node& root, const fs::path& source) {
   Config c;
   c.source = source;
   if (!root || root.IsNull()) throw ConfigError{source.string() + ": the file is empty"};
-  r.ExpectKeys(root, "", {"environment", "landing", "state", "warehouse", "workers", "log"});
+  r.ExpectKeys(root, "",
+               {"environment", "landing", "state", "warehouse", "workers", "shutdown_timeout_s", "log"});
 
   r.Required(root, "", "landing");
   r.Required(root, "", "state");
@@ -185,6 +186,9 @@ Config Parse(const YAML::Node& root, const fs::path& source) {
   }
 
   if (auto n = root["workers"]) c.workers = r.Int(n, "workers", 1, 256);
+  if (auto n = root["shutdown_timeout_s"]) {
+    c.shutdown_timeout_s = r.Int(n, "shutdown_timeout_s", 1, 3600);
+  }
 
   if (auto log = root["log"]) {
     r.ExpectKeys(log, "log", {"level", "format"});

@@ -41,6 +41,9 @@ struct Config {
   StateConfig state;
   WarehouseConfig warehouse;
   int workers = 4;
+  // (landfall serve) on SIGTERM/SIGINT, how long in-flight runs may take to
+  // finish before the process exits anyway (their warehouse transactions roll back).
+  int shutdown_timeout_s = 30;
   LogConfig log;
 };
 

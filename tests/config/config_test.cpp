@@ -90,6 +90,7 @@ TEST(ConfigTest, MinimalConfigGetsDocumentedDefaults) {
   EXPECT_EQ(config->warehouse.type, "duckdb");
   EXPECT_EQ(config->warehouse.staging_schema, "staging");
   EXPECT_EQ(config->workers, 4);
+  EXPECT_EQ(config->shutdown_timeout_s, 30);
   EXPECT_EQ(config->log.level, "info");
   EXPECT_EQ(config->log.format, "text");
 }
@@ -110,6 +111,7 @@ TEST(ConfigTest, FullConfigReadsEveryKey) {
       "  path: /srv/warehouse.duckdb\n"
       "  staging_schema: raw\n"
       "workers: 16\n"
+      "shutdown_timeout_s: 90\n"
       "log: {level: debug, format: json}\n";
   auto config = ParseConfig(text, kSource);
   ASSERT_TRUE(config) << config.error().ToString();
@@ -125,6 +127,7 @@ TEST(ConfigTest, FullConfigReadsEveryKey) {
   EXPECT_EQ(config->warehouse.path, fs::path("/srv/warehouse.duckdb"));
   EXPECT_EQ(config->warehouse.staging_schema, "raw");
   EXPECT_EQ(config->workers, 16);
+  EXPECT_EQ(config->shutdown_timeout_s, 90);
   EXPECT_EQ(config->log.level, "debug");
   EXPECT_EQ(config->log.format, "json");
 }
@@ -374,6 +377,12 @@ TEST(ConfigTest, OneWorkerIsAllowed) {
   auto config = ParseConfig(std::string(kMinimal) + "workers: 1\n", kSource);
   ASSERT_TRUE(config) << config.error().ToString();
   EXPECT_EQ(config->workers, 1);
+}
+
+TEST(ConfigTest, ZeroShutdownTimeoutIsAnError) {
+  std::string message = ErrorOf(std::string(kMinimal) + "shutdown_timeout_s: 0\n");
+  EXPECT_THAT(message,
+              StartsWith("/etc/landfall/landfall.yaml:7: shutdown_timeout_s: must be between 1"));
 }
 
 TEST(ConfigTest, IgnoreThatIsNotAListNamesKey) {
