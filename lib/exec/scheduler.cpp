@@ -12,9 +12,7 @@ std::chrono::milliseconds BackoffDelay(int attempt, std::chrono::milliseconds in
   return std::min(delay, max);
 }
 
-Scheduler::Scheduler(Options options) : options_(options) {
-  assert(options_.max_parallel >= 1);
-}
+Scheduler::Scheduler(Options options) : options_(options) { assert(options_.max_parallel >= 1); }
 
 void Scheduler::WantAt(Entry& entry, TimePoint when, const std::string& trigger) {
   if (!entry.due || when < *entry.due) {

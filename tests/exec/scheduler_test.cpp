@@ -14,7 +14,9 @@ using Result = Scheduler::Result;
 // Time is a number the test moves by hand; nothing here reads a clock.
 class SchedulerTest : public ::testing::Test {
  protected:
-  Scheduler::TimePoint T(std::chrono::milliseconds ms) const { return Scheduler::TimePoint{} + 1h + ms; }
+  Scheduler::TimePoint T(std::chrono::milliseconds ms) const {
+    return Scheduler::TimePoint{} + 1h + ms;
+  }
 
   static Scheduler::Options Defaults() {
     Scheduler::Options o;
