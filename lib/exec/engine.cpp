@@ -94,6 +94,7 @@ void Engine::Quarantine(state::BatchRecord& record, const std::string& code,
 }
 
 Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tables, bool all_tables,
+                                            std::chrono::seconds truncated_grace,
                                             std::set<std::string>& folders) {
   CatalogStats stats;
   std::vector<landing::LandedFile> files;
@@ -135,10 +136,28 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
   struct Inspected {
     state::BatchRecord record;
     std::optional<schema::Schema> schema;
+    bool deferred = false;  // still being written: not recorded this time
+  };
+  // A producer writing in place may close the file between pieces, and a scan
+  // may catch it half-written: a cut-off footer on a file that was just
+  // modified is more likely unfinished than broken, so it gets a grace period
+  // before it is quarantined. A file that changed while we read it is
+  // unfinished for sure (and its fingerprint would not match its content).
+  const auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          clock_.Now().time_since_epoch())
+                          .count();
+  const int64_t grace_ns = std::chrono::nanoseconds(truncated_grace).count();
+  auto still_being_written = [&](const landing::LandedFile& f, const std::string& code) {
+    if (grace_ns <= 0) return false;
+    const int64_t age = now_ns - f.mtime_ns;
+    if ((code == "truncated" || code == "empty_file") && age < grace_ns && age > -grace_ns) {
+      return true;
+    }
+    return !landing::Unchanged(f);
   };
   std::vector<std::future<Inspected>> futures;
   for (const auto* f : to_inspect) {
-    futures.push_back(pool_.Submit([this, f] {
+    futures.push_back(pool_.Submit([this, f, &still_being_written] {
       Inspected out;
       auto& r = out.record;
       r.table = f->table;
@@ -156,6 +175,10 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
       }
       r.fingerprint = *fp;
       auto footer = footers_.Read(f->abs_path);
+      if (still_being_written(*f, footer ? std::string() : footer.error().code)) {
+        out.deferred = true;
+        return out;
+      }
       if (!footer) {
         r.status = BatchStatus::kQuarantined;
         r.error_code = footer.error().code;
@@ -175,8 +198,17 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
   std::lock_guard lock(mu_);
   for (auto& future : futures) {
     Inspected in = future.get();
-    ++stats.inspected;
     auto& r = in.record;
+    if (in.deferred) {
+      // Not recorded, and not "present": an earlier pending record of it is
+      // forgotten below rather than staged from a half-written file.
+      spdlog::debug("deferred {}: still being written", r.path);
+      ++stats.deferred;
+      stats.deferred_tables.insert(r.table);
+      present.erase(r.path);
+      continue;
+    }
+    ++stats.inspected;
     if (r.status == BatchStatus::kQuarantined) {
       Quarantine(r, r.error_code, r.error_message);
       ++stats.quarantined;
@@ -267,7 +299,7 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
 Result<Engine::Prepared> Engine::Prepare(const RunRequest& request, CatalogStats* stats) {
   std::set<std::string> folders;
   const bool all = request.tables.empty();
-  auto refreshed = RefreshCatalog(request.tables, all, folders);
+  auto refreshed = RefreshCatalog(request.tables, all, request.truncated_grace, folders);
   if (!refreshed) return Fail(refreshed.error());
   if (stats) *stats = *refreshed;
 
@@ -396,6 +428,7 @@ TableOutcome Engine::Execute(const plan::TablePlan& tp, int64_t run_id) {
     if (!applied) {
       out.status = "failed";
       out.error = applied.error().ToString();
+      out.transient = applied.error().transient;
       record.status = "failed";
       record.last_error = out.error;
       spdlog::error("table {}: {} failed: {}", tp.table, plan::ToString(tp.action), out.error);

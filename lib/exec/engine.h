@@ -7,6 +7,7 @@
 // guarantees at most one job per table).
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -29,6 +30,12 @@ struct RunRequest {
   std::vector<std::string> tables;  // empty: every table
   bool full_refresh = false;        // rebuild the selected tables from all their batches
   std::string trigger = "cli";
+  // A truncated or empty file modified less than this long ago is taken to be
+  // still being written (a producer that writes in place, in pieces): it is
+  // left unrecorded, counted in CatalogStats::deferred, and looked at again by
+  // a later run. So is a file that changes while it is inspected. Older than
+  // this, a truncated file is quarantined. 0 (the CLI): quarantined at once.
+  std::chrono::seconds truncated_grace{0};
 };
 
 struct TableOutcome {
@@ -39,6 +46,7 @@ struct TableOutcome {
   int batches = 0;
   int64_t duration_us = 0;
   std::string error;
+  bool transient = false;  // the error may go away on retry (e.g. warehouse busy)
 };
 
 struct CatalogStats {
@@ -46,6 +54,8 @@ struct CatalogStats {
   int inspected = 0;    // files fingerprinted and footer-read this time
   int quarantined = 0;  // newly quarantined this time
   int duplicates = 0;   // newly found duplicates this time
+  int deferred = 0;     // files left for later (see RunRequest::truncated_grace)
+  std::set<std::string> deferred_tables;  // the tables those files belong to
 };
 
 struct RunOutcome {
@@ -90,6 +100,7 @@ class Engine {
   struct Prepared;
   Result<Prepared> Prepare(const RunRequest& request, CatalogStats* stats);
   Result<CatalogStats> RefreshCatalog(const std::vector<std::string>& tables, bool all_tables,
+                                      std::chrono::seconds truncated_grace,
                                       std::set<std::string>& folders);
   void Quarantine(state::BatchRecord& record, const std::string& code, const std::string& message);
   TableOutcome Execute(const plan::TablePlan& table_plan, int64_t run_id);

@@ -72,6 +72,13 @@ bool IsTableFolder(const fs::directory_entry& entry) {
 
 }  // namespace
 
+bool Unchanged(const LandedFile& file) {
+  struct stat st;
+  if (lstat(file.abs_path.c_str(), &st) != 0) return false;
+  return st.st_size == file.size && MtimeNs(st) == file.mtime_ns &&
+         static_cast<int64_t>(st.st_ino) == file.inode;
+}
+
 Result<ScanResult> Scan(const fs::path& dir, const std::vector<std::string>& ignore_globs) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {

@@ -40,6 +40,10 @@ Result<ScanResult> Scan(const std::filesystem::path& dir, const std::vector<std:
 Result<std::vector<LandedFile>> ScanTable(const std::filesystem::path& dir, std::string_view table,
                                           const std::vector<std::string>& ignore_globs);
 
+// True when the file at `file.abs_path` still has the size, mtime and inode
+// the scan saw; false when it changed or is gone.
+bool Unchanged(const LandedFile& file);
+
 // SHA-256 of the file's content, lower-case hex.
 Result<std::string> Fingerprint(const std::filesystem::path& file);
 
