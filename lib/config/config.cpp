@@ -1,5 +1,6 @@
 #include "lib/config/config.h"
 
+#include <fnmatch.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
@@ -99,6 +100,14 @@ class Reader {
     }
   }
 
+  bool Bool(const YAML::Node& node, const std::string& key) const {
+    if (!node.IsScalar()) Throw(node, key, "must be true or false");
+    const std::string text = String(node, key);
+    if (text == "true") return true;
+    if (text == "false") return false;
+    Throw(node, key, "must be true or false (got '" + text + "')");
+  }
+
   std::vector<std::string> StringList(const YAML::Node& node, const std::string& key) const {
     if (!node.IsSequence()) Throw(node, key, "must be a list of strings");
     std::vector<std::string> out;
@@ -135,13 +144,73 @@ class Reader {
   fs::path source_;
 };
 
+// "host:port" or "[v6]:port" into host and port; false when malformed.
+bool SplitListen(const std::string& listen, std::string& host, int& port) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) return false;
+  host = listen.substr(0, colon);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return false;
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string::npos) {
+    return false;  // an IPv6 address needs brackets
+  }
+  const std::string digits = listen.substr(colon + 1);
+  if (digits.size() > 5 || digits.find_first_not_of("0123456789") != std::string::npos) return false;
+  port = std::stoi(digits);
+  return port <= 65535;
+}
+
+void ParseApi(const Reader& r, const YAML::Node& api, ApiConfig& out) {
+  r.ExpectKeys(api, "api",
+               {"enabled", "listen", "tokens", "webhook_secret", "webhook_tolerance_s",
+                "body_limit_bytes", "max_connections", "read_timeout_ms", "idle_timeout_ms",
+                "per_table_metrics", "protect_metrics", "protect_health"});
+  if (auto n = api["enabled"]) out.enabled = r.Bool(n, "api.enabled");
+  if (auto n = api["listen"]) {
+    out.listen = r.String(n, "api.listen");
+    if (!SplitListen(out.listen, out.listen_host, out.listen_port)) {
+      r.Throw(n, "api.listen", "must be host:port or [ipv6]:port with a port of 0 to 65535 (got '" +
+                                   out.listen + "')");
+    }
+  }
+  if (auto n = api["tokens"]; n && !n.IsNull()) {
+    out.tokens = r.StringList(n, "api.tokens");
+    for (const auto& token : out.tokens) {
+      // A short token is guessable; whitespace would never survive a header.
+      if (token.size() < 16 || token.find_first_of(" \t\r\n") != std::string::npos) {
+        r.Throw(n, "api.tokens", "each token must be at least 16 characters without whitespace");
+      }
+    }
+  }
+  if (auto n = api["webhook_secret"]; n && !n.IsNull()) {
+    out.webhook_secret = r.String(n, "api.webhook_secret");
+    if (out.webhook_secret.size() < 16) {
+      r.Throw(n, "api.webhook_secret", "must be at least 16 characters (or absent to disable webhooks)");
+    }
+  }
+  if (auto n = api["webhook_tolerance_s"]) {
+    out.webhook_tolerance_s = r.Int(n, "api.webhook_tolerance_s", 1, 3600);
+  }
+  if (auto n = api["body_limit_bytes"]) {
+    out.body_limit_bytes = r.Int(n, "api.body_limit_bytes", 1024, 64 << 20);
+  }
+  if (auto n = api["max_connections"]) out.max_connections = r.Int(n, "api.max_connections", 1, 100'000);
+  if (auto n = api["read_timeout_ms"]) out.read_timeout_ms = r.Int(n, "api.read_timeout_ms", 100, 600'000);
+  if (auto n = api["idle_timeout_ms"]) out.idle_timeout_ms = r.Int(n, "api.idle_timeout_ms", 100, 3'600'000);
+  if (auto n = api["per_table_metrics"]) out.per_table_metrics = r.Bool(n, "api.per_table_metrics");
+  if (auto n = api["protect_metrics"]) out.protect_metrics = r.Bool(n, "api.protect_metrics");
+  if (auto n = api["protect_health"]) out.protect_health = r.Bool(n, "api.protect_health");
+}
+
 Config Parse(const YAML::Node& root, const fs::path& source) {
   Reader r(source);
   Config c;
   c.source = source;
   if (!root || root.IsNull()) throw ConfigError{source.string() + ": the file is empty"};
   r.ExpectKeys(root, "",
-               {"environment", "landing", "state", "warehouse", "workers", "shutdown_timeout_s", "log"});
+               {"environment", "landing", "state", "warehouse", "workers", "shutdown_timeout_s", "log",
+                "api", "schema_evolution", "on_batch_removed", "on_table_removed", "tables"});
 
   r.Required(root, "", "landing");
   r.Required(root, "", "state");
@@ -197,10 +266,47 @@ Config Parse(const YAML::Node& root, const fs::path& source) {
     }
     if (auto n = log["format"]) c.log.format = r.OneOf(n, "log.format", {"text", "json"});
   }
+
+  if (auto api = root["api"]) ParseApi(r, api, c.api);
+
+  const std::set<std::string> evolution = {"evolve", "rebuild", "freeze", "fail"};
+  const std::set<std::string> batch_removed = {"keep", "rebuild"};
+  const std::set<std::string> table_removed = {"keep", "drop"};
+  if (auto n = root["schema_evolution"]) c.policy.schema_evolution = r.OneOf(n, "schema_evolution", evolution);
+  if (auto n = root["on_batch_removed"]) c.policy.on_batch_removed = r.OneOf(n, "on_batch_removed", batch_removed);
+  if (auto n = root["on_table_removed"]) c.policy.on_table_removed = r.OneOf(n, "on_table_removed", table_removed);
+  if (auto tables = root["tables"]) {
+    if (!tables.IsSequence()) r.Throw(tables, "tables", "must be a list of {match: GLOB, ...} entries");
+    for (size_t i = 0; i < tables.size(); ++i) {
+      const auto entry = tables[i];
+      const std::string path = "tables[" + std::to_string(i) + "]";
+      r.ExpectKeys(entry, path, {"match", "schema_evolution", "on_batch_removed", "on_table_removed"});
+      r.Required(entry, path, "match");
+      TablePolicyOverride o;
+      o.match = r.String(entry["match"], path + ".match");
+      if (o.match.empty()) r.Throw(entry["match"], path + ".match", "must not be empty");
+      if (auto n = entry["schema_evolution"]) o.schema_evolution = r.OneOf(n, path + ".schema_evolution", evolution);
+      if (auto n = entry["on_batch_removed"]) o.on_batch_removed = r.OneOf(n, path + ".on_batch_removed", batch_removed);
+      if (auto n = entry["on_table_removed"]) o.on_table_removed = r.OneOf(n, path + ".on_table_removed", table_removed);
+      c.tables.push_back(std::move(o));
+    }
+  }
   return c;
 }
 
 }  // namespace
+
+TablePolicy Config::PolicyFor(const std::string& table) const {
+  TablePolicy p = policy;
+  for (const auto& o : tables) {
+    if (fnmatch(o.match.c_str(), table.c_str(), 0) != 0) continue;
+    if (o.schema_evolution) p.schema_evolution = *o.schema_evolution;
+    if (o.on_batch_removed) p.on_batch_removed = *o.on_batch_removed;
+    if (o.on_table_removed) p.on_table_removed = *o.on_table_removed;
+    break;
+  }
+  return p;
+}
 
 Result<Config> ParseConfig(const std::string& text, const fs::path& source) {
   try {

@@ -29,9 +29,46 @@ struct WarehouseConfig {
   std::string staging_schema = "staging";
 };
 
+// (landfall serve) the HTTP API, /metrics, webhooks and the status page.
+struct ApiConfig {
+  bool enabled = true;
+  // "host:port" ("[::1]:8600" for IPv6); port 0 picks a free port (tests).
+  std::string listen = "127.0.0.1:8600";
+  std::string listen_host = "127.0.0.1";  // parsed from `listen`
+  int listen_port = 8600;                 // parsed from `listen`
+  // Bearer tokens; when any is set, every /v1 route needs one of them.
+  std::vector<std::string> tokens;
+  // HMAC-SHA256 key of POST /v1/webhooks/file-arrived; "" disables the webhook.
+  std::string webhook_secret;
+  int webhook_tolerance_s = 300;  // accepted clock skew and replay window
+  int body_limit_bytes = 1 << 20;
+  int max_connections = 256;
+  int read_timeout_ms = 10'000;   // to read a request's header, and again its body
+  int idle_timeout_ms = 60'000;   // keep-alive: wait for the next request
+  bool per_table_metrics = false;  // label batch and row counters by table
+  bool protect_metrics = false;    // /metrics needs a token too (when tokens are set)
+  bool protect_health = false;     // /healthz and /readyz need a token too
+};
+
 struct LogConfig {
   std::string level = "info";   // trace, debug, info, warn, error
   std::string format = "text";  // text | json
+};
+
+// How a table reacts to change (README: "Schema drift and policies").
+struct TablePolicy {
+  std::string schema_evolution = "evolve";  // evolve | rebuild | freeze | fail
+  std::string on_batch_removed = "keep";    // keep | rebuild
+  std::string on_table_removed = "keep";    // keep (orphan) | drop
+};
+
+// A `tables:` entry: tables whose name matches the glob `match` get these
+// policies instead of the defaults. The first matching entry wins.
+struct TablePolicyOverride {
+  std::string match;
+  std::optional<std::string> schema_evolution;
+  std::optional<std::string> on_batch_removed;
+  std::optional<std::string> on_table_removed;
 };
 
 struct Config {
@@ -45,6 +82,12 @@ struct Config {
   // finish before the process exits anyway (their warehouse transactions roll back).
   int shutdown_timeout_s = 30;
   LogConfig log;
+  ApiConfig api;
+  TablePolicy policy;                        // defaults for every table
+  std::vector<TablePolicyOverride> tables;  // per-table overrides by glob
+
+  // The policy for `table`: the defaults, overridden by the first matching entry.
+  TablePolicy PolicyFor(const std::string& table) const;
 };
 
 // Reads and validates a config file. `${VAR}` in values is replaced from the

@@ -33,7 +33,11 @@ Engine::Engine(config::Config config, state::StateStore& state, warehouse::Wareh
 
 schema::SupertypeFn Engine::Supertype() {
   return [this](const std::string& a, const std::string& b) {
-    return warehouse_.CommonSupertype(a, b);
+    auto common = warehouse_.CommonSupertype(a, b);
+    if (common) return common;
+    // No implicit cast between them (string and int, scalar and struct): the
+    // column becomes text, or JSON when one side is nested, so no value is lost.
+    return Result<std::string>(a == "JSON" || b == "JSON" ? "JSON" : "VARCHAR");
   };
 }
 
@@ -330,6 +334,7 @@ Result<Engine::Prepared> Engine::Prepare(const RunRequest& request, CatalogStats
       plan::TableInputs in;
       in.table = name;
       in.folder_exists = folders.contains(name);
+      in.policy = config_.PolicyFor(name);
       if (auto it = contents_.find(name); it != contents_.end()) in.warehouse = it->second;
       if (auto it = tables_.find(name); it != tables_.end()) {
         plan::RememberedTable remembered;
@@ -394,8 +399,10 @@ TableOutcome Engine::Execute(const plan::TablePlan& tp, int64_t run_id) {
       applied = warehouse_.Rebuild(tp.table, tp.target, files);
       break;
     case plan::Action::kAppend:
-    case plan::Action::kEvolve:
       applied = warehouse_.Append(tp.table, tp.target, files);
+      break;
+    case plan::Action::kEvolve:
+      applied = warehouse_.Evolve(tp.table, tp.target, tp.renames, files);
       break;
     case plan::Action::kOrphan:
       table_status = "orphaned";
@@ -492,6 +499,24 @@ Result<RunOutcome> Engine::Run(const RunRequest& request) {
   auto prepared = Prepare(request, &outcome.catalog);
   if (!prepared) return Fail(prepared.error());
   outcome.plan = std::move(prepared->plan);
+
+  // schema_evolution: freeze — batches the plan refuses are quarantined, not retried.
+  std::vector<state::BatchRecord> frozen;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& tp : outcome.plan.tables) {
+      for (const auto& q : tp.quarantine) {
+        auto it = batches_.find(q.rel_path);
+        if (it == batches_.end()) continue;
+        Quarantine(it->second, q.code, q.detail);
+        ++outcome.catalog.quarantined;
+        frozen.push_back(it->second);
+      }
+    }
+  }
+  if (!frozen.empty()) {
+    if (auto s = state_.UpsertBatches(frozen); !s) return Fail(s.error());
+  }
 
   if (outcome.plan.ActionableCount() == 0) {
     // A quiet cycle: nothing recorded, nothing sent to the warehouse.

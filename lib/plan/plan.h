@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/config/config.h"
 #include "lib/schema/schema.h"
 #include "lib/warehouse/warehouse.h"
 
@@ -39,6 +40,14 @@ inline constexpr const char* kStateUnusable = "state_unusable";
 inline constexpr const char* kStateDeleted = "state_deleted";
 inline constexpr const char* kFullRefreshRequested = "full_refresh_requested";
 inline constexpr const char* kSupertypeUnavailable = "no_common_supertype";
+inline constexpr const char* kTypeWidened = "type_widened";
+inline constexpr const char* kRenameByFieldId = "rename_by_field_id";
+inline constexpr const char* kSuspectedRename = "suspected_rename";
+inline constexpr const char* kIncompatibleType = "incompatible_type";
+inline constexpr const char* kColumnAbsent = "column_absent";
+inline constexpr const char* kSchemaFrozen = "schema_frozen";
+inline constexpr const char* kSchemaChangeBlocked = "schema_change_blocked";
+inline constexpr const char* kPolicyRebuild = "policy_rebuild";
 }  // namespace reason
 
 struct PlanReason {
@@ -54,7 +63,16 @@ struct TablePlan {
   std::vector<std::string> batches;
   std::vector<PlanReason> reasons;
   schema::Schema target;  // staging columns after the action
-  std::string policy = "evolve";
+  std::string policy = "evolve";  // the schema_evolution policy that applied
+  // evolve: columns renamed in place before the append (proven by field_id).
+  std::vector<warehouse::ColumnRename> renames;
+  // freeze: new batches whose schema differs, to quarantine instead of staging.
+  struct Quarantined {
+    std::string rel_path;
+    std::string code;
+    std::string detail;
+  };
+  std::vector<Quarantined> quarantine;
 };
 
 struct ChangePlan {
@@ -88,6 +106,7 @@ struct TableInputs {
   std::vector<CurrentBatch> batches;         // sorted by rel_path
   std::optional<RememberedTable> remembered;  // nullopt: the state store has no row
   warehouse::TableContents warehouse;
+  config::TablePolicy policy;
 };
 
 struct PlanOptions {

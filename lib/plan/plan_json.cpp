@@ -13,6 +13,20 @@ nlohmann::json Reasons(const std::vector<PlanReason>& reasons) {
   return out;
 }
 
+nlohmann::json Renames(const TablePlan& t) {
+  auto out = nlohmann::json::array();
+  for (const auto& r : t.renames) out.push_back({{"from", r.from}, {"to", r.to}});
+  return out;
+}
+
+nlohmann::json Quarantine(const TablePlan& t) {
+  auto out = nlohmann::json::array();
+  for (const auto& q : t.quarantine) {
+    out.push_back({{"batch", q.rel_path}, {"code", q.code}, {"detail", q.detail}});
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string ReasonsToJson(const std::vector<PlanReason>& reasons) { return Reasons(reasons).dump(); }
@@ -27,6 +41,8 @@ std::string ToJson(const ChangePlan& plan) {
                       {"batches", t.batches},
                       {"reasons", Reasons(t.reasons)},
                       {"policy", t.policy},
+                      {"renames", Renames(t)},
+                      {"quarantine", Quarantine(t)},
                       {"schema_hash", t.target.columns.empty() ? "" : t.target.Hash()},
                       {"columns", std::move(columns)}});
   }
@@ -46,7 +62,7 @@ std::string ToText(const ChangePlan& plan) {
   }
   size_t width = 5;
   for (const auto& t : plan.tables) width = std::max(width, t.table.size());
-  out << std::string("TABLE") << std::string(width - 5 + 2, ' ') << "ACTION   BATCHES  REASONS\n";
+  out << std::string("TABLE") << std::string(width - 5 + 2, ' ') << "ACTION   BATCHES  POLICY   REASONS\n";
   for (const auto& t : plan.tables) {
     std::string reasons;
     for (const auto& r : t.reasons) {
@@ -56,7 +72,8 @@ std::string ToText(const ChangePlan& plan) {
     std::string batches = std::to_string(t.batches.size());
     out << t.table << std::string(width - t.table.size() + 2, ' ') << action
         << std::string(action.size() < 9 ? 9 - action.size() : 1, ' ') << batches
-        << std::string(batches.size() < 9 ? 9 - batches.size() : 1, ' ') << reasons << "\n";
+        << std::string(batches.size() < 9 ? 9 - batches.size() : 1, ' ') << t.policy
+        << std::string(t.policy.size() < 9 ? 9 - t.policy.size() : 1, ' ') << reasons << "\n";
   }
   out << plan.tables.size() << " tables, " << plan.ActionableCount() << " to change\n";
   return out.str();

@@ -32,25 +32,6 @@ std::string Plural(size_t n, const char* word) {
   return std::to_string(n) + " " + word + (n == 1 ? "" : "es");
 }
 
-// Describes how `after` differs from `before` as reasons (column_added, type_changed).
-std::vector<PlanReason> DescribeDrift(const schema::Schema& before, const schema::Schema& after) {
-  std::vector<PlanReason> reasons;
-  for (const auto& column : after.columns) {
-    const schema::Column* old = before.Find(column.name);
-    if (!old) {
-      reasons.push_back({reason::kColumnAdded, column.name + " " + column.type});
-    } else if (old->type != column.type) {
-      reasons.push_back({reason::kTypeChanged, column.name + " " + old->type + "\u2192" + column.type});
-    }
-  }
-  for (const auto& column : before.columns) {
-    if (!after.Find(column.name)) {
-      reasons.push_back({"column_missing", column.name + " " + column.type});
-    }
-  }
-  return reasons;
-}
-
 std::string ColumnList(const schema::Schema& s) {
   std::string out;
   for (const auto& c : s.columns) out += (out.empty() ? "" : ", ") + c.name + " " + c.type;
@@ -94,12 +75,94 @@ TablePlan& Rebuild(const TableInputs& in, TablePlan& plan, Action action,
   return plan;
 }
 
+// How new batches change a table's staging columns.
+struct Drift {
+  schema::Schema target;  // previous unified with the new batches
+  std::vector<PlanReason> reasons;
+  std::vector<warehouse::ColumnRename> renames;
+  bool added = false, widened = false, incompatible = false;
+  bool Changes() const { return added || widened || incompatible || !renames.empty(); }
+};
+
+Result<Drift> Classify(const schema::Schema& previous, const std::vector<const schema::Schema*>& batches,
+                       const schema::SupertypeFn& supertype) {
+  auto unified = schema::Unify(previous, batches, supertype);
+  if (!unified) return Fail(unified.error());
+  Drift d;
+  d.target = std::move(*unified);
+  std::vector<const schema::Column*> added, absent;
+  for (const auto& column : d.target.columns) {
+    const schema::Column* old = nullptr;
+    if (column.field_id) {
+      for (const auto& p : previous.columns) {
+        if (p.field_id == column.field_id) old = &p;
+      }
+    }
+    if (!old) old = previous.Find(column.name);
+    if (!old) {
+      d.added = true;
+      added.push_back(&column);
+      d.reasons.push_back({reason::kColumnAdded, column.name + " " + column.type});
+      continue;
+    }
+    if (schema::FoldName(old->name) != schema::FoldName(column.name)) {
+      d.renames.push_back({old->name, column.name});
+      d.reasons.push_back({reason::kRenameByFieldId, old->name + "\u2192" + column.name + " (field_id " +
+                                                         std::to_string(*column.field_id) + ")"});
+    }
+    if (old->type != column.type) {
+      const std::string detail = column.name + " " + old->type + "\u2192" + column.type;
+      if (schema::IsLosslessWidening(old->type, column.type)) {
+        d.widened = true;
+        d.reasons.push_back({reason::kTypeWidened, detail});
+      } else {
+        d.incompatible = true;
+        d.reasons.push_back({reason::kIncompatibleType, detail});
+      }
+    }
+  }
+  // Columns no new batch carries stay, NULL in the new rows.
+  for (const auto& p : previous.columns) {
+    bool seen = false;
+    for (const auto* b : batches) {
+      for (const auto& c : b->columns) {
+        if ((p.field_id && c.field_id == p.field_id) ||
+            schema::FoldName(c.name) == schema::FoldName(p.name)) {
+          seen = true;
+        }
+      }
+    }
+    if (!seen) {
+      absent.push_back(&p);
+      d.reasons.push_back({reason::kColumnAbsent, p.name + " " + p.type + " (new rows NULL)"});
+    }
+  }
+  // Without field ids a rename looks like one column gone and one of the same
+  // type new: staged as add plus absent, but flagged for a human.
+  for (const auto* gone : absent) {
+    const schema::Column* match = nullptr;
+    int same_type = 0;
+    for (const auto* fresh : added) {
+      if (fresh->type == gone->type) {
+        match = fresh;
+        ++same_type;
+      }
+    }
+    if (same_type == 1) {
+      d.reasons.push_back({reason::kSuspectedRename,
+                           gone->name + "\u2192" + match->name + " (no field_id to prove it)"});
+    }
+  }
+  return d;
+}
+
 }  // namespace
 
 TablePlan PlanTable(const TableInputs& in, const PlanOptions& options,
                     const schema::SupertypeFn& supertype) {
   TablePlan plan;
   plan.table = in.table;
+  plan.policy = in.policy.schema_evolution;
   const auto& wh = in.warehouse;
   const bool warehouse_knows = wh.exists || !wh.ledger.empty();
 
@@ -110,6 +173,9 @@ TablePlan PlanTable(const TableInputs& in, const PlanOptions& options,
       plan.reasons.push_back({reason::kNoChange, "no folder and nothing staged"});
     } else if (in.remembered && in.remembered->status == "orphaned") {
       plan.reasons.push_back({reason::kTableRemoved, "folder still absent; staging table kept"});
+    } else if (in.policy.on_table_removed == "drop") {
+      plan.action = Action::kDrop;
+      plan.reasons.push_back({reason::kTableRemoved, "table folder disappeared; on_table_removed: drop"});
     } else {
       plan.action = Action::kOrphan;
       plan.reasons.push_back({reason::kTableRemoved, "table folder disappeared; staging table kept"});
@@ -166,6 +232,8 @@ TablePlan PlanTable(const TableInputs& in, const PlanOptions& options,
                             "state " + ColumnList(*in.remembered->snapshot) + ", warehouse " +
                                 ColumnList(wh.columns)});
     return Rebuild(in, plan, Action::kRebuild, supertype);
+  } else {
+    previous = *in.remembered->snapshot;  // same columns, plus field ids
   }
 
   // Compare the ledger (what is staged) with the batches now present.
@@ -176,16 +244,24 @@ TablePlan PlanTable(const TableInputs& in, const PlanOptions& options,
     current_ids.insert(b.batch_id);
   }
   bool rewritten = false;
+  bool removed = false;
   for (const auto& [id, entry] : wh.ledger) {
     auto it = by_path.find(entry.rel_path);
     if (it != by_path.end() && it->second->batch_id != id) {
       plan.reasons.push_back({reason::kBatchRewritten, entry.rel_path + " changed content after it was staged"});
       rewritten = true;
     } else if (it == by_path.end() && !current_ids.contains(id)) {
-      plan.reasons.push_back({reason::kBatchRemoved, entry.rel_path + " was deleted; its rows are kept"});
+      removed = true;
+      plan.reasons.push_back({reason::kBatchRemoved,
+                              entry.rel_path + (in.policy.on_batch_removed == "rebuild"
+                                                    ? " was deleted; rebuilding without it"
+                                                    : " was deleted; its rows are kept")});
     }
   }
   if (rewritten) return Rebuild(in, plan, Action::kRebuild, supertype);
+  if (removed && in.policy.on_batch_removed == "rebuild") {
+    return Rebuild(in, plan, Action::kRebuild, supertype);
+  }
 
   if (rederive) {
     // Re-derive the snapshot from the footers of the staged batches and
@@ -202,6 +278,7 @@ TablePlan PlanTable(const TableInputs& in, const PlanOptions& options,
                                   " disagree with the warehouse " + ColumnList(wh.columns)});
       return Rebuild(in, plan, Action::kRebuild, supertype);
     }
+    previous = std::move(*derived);
   }
 
   std::vector<const CurrentBatch*> fresh;
@@ -212,27 +289,80 @@ TablePlan PlanTable(const TableInputs& in, const PlanOptions& options,
       fresh_schemas.push_back(&b.schema);
     }
   }
-  auto target = schema::Unify(previous, fresh_schemas, supertype);
-  if (!target || !target->SameStagingColumns(previous)) {
-    // First version of the drift rules: any change to the unified staging
-    // columns rebuilds this table (and only this table).
-    plan.reasons.push_back({reason::kSchemaChanged,
-                            target ? "staging columns change" : target.error().message});
-    if (target) {
-      for (auto& r : DescribeDrift(previous, *target)) {
-        if (r.code != "column_missing") plan.reasons.push_back(std::move(r));
-      }
-    }
-    return Rebuild(in, plan, Action::kRebuild, supertype);
-  }
-  plan.target = std::move(*target);
   if (fresh.empty()) {
+    plan.target = std::move(previous);
     plan.reasons.push_back({reason::kNoChange, "no new batches, same schema"});
     return plan;
   }
-  plan.action = Action::kAppend;
+
+  auto drift = Classify(previous, fresh_schemas, supertype);
+  if (!drift) {
+    plan.reasons.push_back({reason::kSupertypeUnavailable, drift.error().message});
+    plan.action = Action::kFail;
+    return plan;
+  }
+  for (const auto& r : drift->reasons) plan.reasons.push_back(r);
+
+  auto append = [&](const std::vector<const CurrentBatch*>& batches, schema::Schema target) -> TablePlan& {
+    plan.target = std::move(target);
+    if (batches.empty()) {
+      plan.reasons.push_back({reason::kNoChange, "no stageable new batches"});
+      return plan;
+    }
+    plan.action = Action::kAppend;
+    for (const auto* b : batches) plan.batches.push_back(b->rel_path);
+    plan.reasons.insert(plan.reasons.begin(), {reason::kNewBatches, Plural(batches.size(), "new batch")});
+    return plan;
+  };
+
+  if (!drift->Changes()) return append(fresh, std::move(previous));
+  plan.reasons.insert(plan.reasons.begin(), {reason::kSchemaChanged, "new batches change the staging columns"});
+
+  const std::string& policy = in.policy.schema_evolution;
+  if (policy == "rebuild") {
+    plan.reasons.push_back({reason::kPolicyRebuild, "schema_evolution: rebuild"});
+    return Rebuild(in, plan, Action::kRebuild, supertype);
+  }
+  if (policy == "fail") {
+    plan.action = Action::kFail;
+    plan.target = std::move(previous);
+    plan.reasons.push_back({reason::kSchemaChangeBlocked,
+                            "schema_evolution: fail; the table stops until an operator acts "
+                            "(remove the batch, change the policy, or delete the table's state)"});
+    return plan;
+  }
+  if (policy == "freeze") {
+    // Stage the batches that fit the current columns; quarantine the others.
+    std::vector<const CurrentBatch*> fitting;
+    for (const auto* b : fresh) {
+      auto own = Classify(previous, {&b->schema}, supertype);
+      if (own && !own->Changes()) {
+        fitting.push_back(b);
+        continue;
+      }
+      std::string why;
+      if (own) {
+        for (const auto& r : own->reasons) {
+          if (r.code == reason::kColumnAbsent || r.code == reason::kSuspectedRename) continue;
+          why += (why.empty() ? "" : "; ") + r.code + ": " + r.detail;
+        }
+      } else {
+        why = own.error().message;
+      }
+      plan.quarantine.push_back({b->rel_path, reason::kSchemaFrozen, "schema_evolution: freeze; " + why});
+    }
+    plan.reasons.push_back({reason::kSchemaFrozen,
+                            Plural(plan.quarantine.size(), "batch") + " with a different schema quarantined"});
+    return append(fitting, std::move(previous));
+  }
+
+  // evolve: in place when every change is safe, a rebuild of this table when not.
+  if (drift->incompatible) return Rebuild(in, plan, Action::kRebuild, supertype);
+  plan.action = Action::kEvolve;
+  plan.target = std::move(drift->target);
+  plan.renames = std::move(drift->renames);
   for (const auto* b : fresh) plan.batches.push_back(b->rel_path);
-  plan.reasons.push_back({reason::kNewBatches, Plural(fresh.size(), "new batch")});
+  plan.reasons.insert(plan.reasons.begin(), {reason::kNewBatches, Plural(fresh.size(), "new batch")});
   return plan;
 }
 

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -80,9 +81,25 @@ Result<Schema> Unify(const Schema& base, const std::vector<const Schema*>& more,
   Schema out = base;
   for (const Schema* schema : more) {
     for (const auto& column : schema->columns) {
+      // A Parquet field_id is the column's identity when both sides carry one:
+      // the same id under a new name is a rename, not a new column.
       Column* existing = nullptr;
-      for (auto& c : out.columns) {
-        if (FoldName(c.name) == FoldName(column.name)) existing = &c;
+      if (column.field_id) {
+        for (auto& c : out.columns) {
+          if (c.field_id == column.field_id) existing = &c;
+        }
+      }
+      if (!existing) {
+        for (auto& c : out.columns) {
+          if (FoldName(c.name) == FoldName(column.name) &&
+              (!c.field_id || !column.field_id || c.field_id == column.field_id)) {
+            existing = &c;
+          }
+        }
+      }
+      if (existing && existing->field_id && existing->field_id == column.field_id &&
+          FoldName(existing->name) != FoldName(column.name)) {
+        existing->name = column.name;  // the later batch's name wins
       }
       if (!existing) {
         out.columns.push_back(column);
@@ -99,9 +116,54 @@ Result<Schema> Unify(const Schema& base, const std::vector<const Schema*>& more,
         existing->type = *unified;
       }
       existing->nullable = existing->nullable || column.nullable;
+      if (!existing->field_id) existing->field_id = column.field_id;
     }
   }
   return out;
+}
+
+namespace {
+
+// Width rank of DuckDB's integer types; 0 when not an integer.
+int SignedRank(std::string_view t) {
+  if (t == "TINYINT") return 1;
+  if (t == "SMALLINT") return 2;
+  if (t == "INTEGER") return 3;
+  if (t == "BIGINT") return 4;
+  if (t == "HUGEINT") return 5;
+  return 0;
+}
+int UnsignedRank(std::string_view t) {
+  if (t == "UTINYINT") return 1;
+  if (t == "USMALLINT") return 2;
+  if (t == "UINTEGER") return 3;
+  if (t == "UBIGINT") return 4;
+  if (t == "UHUGEINT") return 5;
+  return 0;
+}
+// DECIMAL(p,s) -> {p, s}; {0, 0} when not a decimal.
+std::pair<int, int> DecimalParts(std::string_view t) {
+  int p = 0, s = 0;
+  if (std::sscanf(std::string(t).c_str(), "DECIMAL(%d,%d)", &p, &s) == 2) return {p, s};
+  return {0, 0};
+}
+
+}  // namespace
+
+bool IsLosslessWidening(std::string_view from, std::string_view to) {
+  if (from == to) return false;
+  const int fs = SignedRank(from), fu = UnsignedRank(from);
+  const int ts = SignedRank(to), tu = UnsignedRank(to);
+  if (fs && ts) return ts > fs;
+  if (fu && tu) return tu > fu;
+  if (fu && ts) return ts > fu;  // UINTEGER fits in BIGINT, not in INTEGER
+  if (from == "FLOAT" && to == "DOUBLE") return true;
+  // A double holds every 32-bit integer exactly; a float every 16-bit one.
+  if (to == "DOUBLE" && (fs || fu)) return std::max(fs, fu) <= 3;
+  if (to == "FLOAT" && (fs || fu)) return std::max(fs, fu) <= 2;
+  auto [fp, fsc] = DecimalParts(from);
+  auto [tp, tsc] = DecimalParts(to);
+  return fp && tp && tsc == fsc && tp > fp;
 }
 
 std::string ToJson(const Schema& schema) {

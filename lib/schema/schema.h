@@ -49,13 +49,20 @@ bool IsNestedType(std::string_view duckdb_type);
 // Lower-cases ASCII letters; DuckDB folds identifiers the same way.
 std::string FoldName(std::string_view name);
 
+// True when every value of `from` converts to `to` exactly and the column can
+// be altered in place: integer widening (signed, unsigned, unsigned to a wider
+// signed), FLOAT to DOUBLE, integers of up to 32 bits to DOUBLE (16 to FLOAT),
+// DECIMAL precision up at the same scale.
+bool IsLosslessWidening(std::string_view from, std::string_view to);
+
 // Returns the common supertype of two staging types, or an error when the
 // warehouse cannot store both in one column.
 using SupertypeFn = std::function<Result<std::string>(const std::string&, const std::string&)>;
 
-// The union of `base` and `more` by column name (case-insensitive), keeping
-// `base`'s column order and appending new columns in the order first seen.
-// Where types differ, `supertype` decides the unified type.
+// The union of `base` and `more`, keeping `base`'s column order and appending
+// new columns in the order first seen. Columns match by Parquet field_id when
+// both carry one (a different name is then a rename: the later name wins), else
+// by name (case-insensitive). Where types differ, `supertype` decides.
 Result<Schema> Unify(const Schema& base, const std::vector<const Schema*>& more,
                      const SupertypeFn& supertype);
 

@@ -168,9 +168,15 @@ class DuckDbWarehouse final : public Warehouse {
 
   Result<ApplyStats> Append(const std::string& table, const schema::Schema& target,
                             std::span<const BatchFile> batches) override {
+    return Evolve(table, target, {}, batches);
+  }
+
+  Result<ApplyStats> Evolve(const std::string& table, const schema::Schema& target,
+                            std::span<const ColumnRename> renames,
+                            std::span<const BatchFile> batches) override {
     if (auto valid = ValidateTarget(table, target); !valid) return Fail(valid.error());
     // Nothing to do costs no statement: a quiet run must not touch the warehouse.
-    if (batches.empty()) return ApplyStats{};
+    if (batches.empty() && renames.empty()) return ApplyStats{};
     std::lock_guard table_lock(TableLock(table));
     const std::string qualified = sql::Qualified(options_.staging_schema, table);
     return Transact<ApplyStats>(
@@ -180,6 +186,18 @@ class DuckDbWarehouse final : public Warehouse {
           if (columns->empty()) {
             return Fail("warehouse_table_missing",
                         "staging table " + qualified + " does not exist; append needs it");
+          }
+          for (const auto& rename : renames) {
+            auto r = Exec(con, "ALTER TABLE " + qualified + " RENAME COLUMN " +
+                                   sql::Ident(rename.from) + " TO " + sql::Ident(rename.to));
+            if (!r) {
+              return Fail(WarehouseError("table " + sql::Ident(table) + ": rename " +
+                                             sql::Ident(rename.from) + " to " + sql::Ident(rename.to),
+                                         r.error()));
+            }
+            for (auto& c : *columns) {
+              if (schema::FoldName(c.first) == schema::FoldName(rename.from)) c.first = rename.to;
+            }
           }
           if (auto evolved = EvolveColumns(con, table, qualified, *columns, target); !evolved) {
             return Fail(evolved.error());
@@ -475,7 +493,14 @@ class DuckDbWarehouse final : public Warehouse {
     std::string projection;
     std::set<std::string> used;
     for (const auto& source : batch.schema.columns) {
-      const schema::Column* column = target.Find(source.name);
+      // field_id first: after a rename, older batches carry the old name.
+      const schema::Column* column = nullptr;
+      if (source.field_id) {
+        for (const auto& c : target.columns) {
+          if (c.field_id == source.field_id) column = &c;
+        }
+      }
+      if (column == nullptr) column = target.Find(source.name);
       if (column == nullptr || !used.insert(schema::FoldName(column->name)).second) continue;
       if (HasNul(source.name)) return Fail("warehouse_error", "column name with a NUL byte");
       const std::string src = sql::Ident(source.name);

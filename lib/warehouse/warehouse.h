@@ -45,6 +45,12 @@ struct TableContents {
   std::map<std::string, LedgerEntry> ledger;  // by batch_id
 };
 
+// A staging column renamed in place (a rename proven by Parquet field_id).
+struct ColumnRename {
+  std::string from;
+  std::string to;
+};
+
 struct ApplyStats {
   int64_t rows = 0;
   int batches = 0;
@@ -74,6 +80,13 @@ class Warehouse {
   // otherwise (transient=true for a write conflict that outlived the retries);
   // the message names the table and the batch. On error nothing is applied.
   virtual Result<ApplyStats> Append(const std::string& table, const schema::Schema& target,
+                                    std::span<const BatchFile> batches) = 0;
+
+  // Append, after first renaming columns in place (`renames`, in order), in the
+  // same transaction. Batch columns map to target columns by field_id when both
+  // carry one, so batches written before a rename still load into the right column.
+  virtual Result<ApplyStats> Evolve(const std::string& table, const schema::Schema& target,
+                                    std::span<const ColumnRename> renames,
                                     std::span<const BatchFile> batches) = 0;
 
   // Builds a shadow table with `target` columns from all of `batches`, then in
