@@ -11,11 +11,12 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/runtime.h"
+#include "daemon/serve.h"
 #include "lib/common/logging.h"
 #include "lib/config/config.h"
 #include "lib/exec/engine.h"
 #include "lib/state/state_store.h"
-#include "lib/warehouse/duckdb_warehouse.h"
 
 #ifndef LANDFALL_VERSION
 #define LANDFALL_VERSION "dev"
@@ -28,6 +29,7 @@ namespace {
 constexpr const char* kHelp = R"(landfall - stages Parquet files from a landing directory into a warehouse
 
 Usage:
+  landfall serve --config F
   landfall plan  --config F [--table T]... [--full-refresh] [--format text|json]
   landfall run   --config F [--table T]... [--full-refresh] [--format text|json]
   landfall state delete --config F --table T
@@ -36,6 +38,8 @@ Usage:
   landfall --version | --help
 
 Commands:
+  serve         the daemon: watch the landing directory and stage batches as they
+                land, until SIGTERM/SIGINT (SIGHUP re-reads the config)
   plan          show what a run would do now (a dry run; the warehouse is not changed)
   run           plan and execute: stage new batches, rebuild what must be rebuilt
   state delete  forget a table's state so its next run rebuilds it
@@ -53,6 +57,8 @@ Exit codes:
   1  the run finished, but at least one table failed
   2  bad arguments or invalid config
   3  state store, warehouse or landing directory unavailable
+  4  serve: runs were still in flight when shutdown_timeout_s ran out
+  130, 143  serve: a second SIGINT (130) or SIGTERM (143) cut the shutdown short
 )";
 
 struct Args {
@@ -127,31 +133,6 @@ std::optional<Args> Parse(int argc, char** argv, int* exit_code) {
   return args;
 }
 
-// Everything a command needs, opened from the config.
-struct Runtime {
-  config::Config config;
-  std::unique_ptr<state::StateStore> state;
-  std::unique_ptr<warehouse::Warehouse> warehouse;
-  std::unique_ptr<schema::FooterReader> footers;
-  std::unique_ptr<ThreadPool> pool;
-  std::unique_ptr<exec::Engine> engine;
-};
-
-// The state store may be starting up or briefly unreachable: retry with
-// capped exponential backoff before giving up.
-Result<std::unique_ptr<state::StateStore>> OpenStateWithRetry(const config::Config& config) {
-  auto delay = std::chrono::milliseconds(200);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  for (;;) {
-    auto store = state::OpenPostgres({config.state.postgres_url, config.environment});
-    if (store || !store.error().transient || std::chrono::steady_clock::now() > deadline) return store;
-    spdlog::warn("state store unreachable ({}); retrying in {} ms", store.error().message,
-                 delay.count());
-    std::this_thread::sleep_for(delay);
-    delay = std::min(delay * 2, std::chrono::milliseconds(5000));
-  }
-}
-
 int OpenRuntime(const std::string& config_path, Runtime& rt, bool start_engine) {
   auto config = config::LoadConfig(config_path);
   if (!config) {
@@ -163,7 +144,8 @@ int OpenRuntime(const std::string& config_path, Runtime& rt, bool start_engine) 
     std::cerr << "landfall: " << s.error().message << "\n";
     return kExitUsage;
   }
-  auto state = OpenStateWithRetry(rt.config);
+  auto state =
+      OpenStateWithRetry(rt.config, std::chrono::steady_clock::now() + std::chrono::seconds(20));
   if (!state) {
     spdlog::error("{}", state.error().ToString());
     return kExitUnavailable;
@@ -171,21 +153,10 @@ int OpenRuntime(const std::string& config_path, Runtime& rt, bool start_engine) 
   rt.state = std::move(*state);
   if (!start_engine) return kExitOk;
 
-  auto wh = warehouse::OpenDuckDb({rt.config.warehouse.path, rt.config.warehouse.staging_schema});
-  if (!wh) {
-    spdlog::error("{}", wh.error().ToString());
+  if (auto s = OpenEngine(rt); !s) {
+    spdlog::error("{}", s.error().ToString());
     return kExitUnavailable;
   }
-  rt.warehouse = std::move(*wh);
-  auto footers = warehouse::NewDuckDbFooterReader();
-  if (!footers) {
-    spdlog::error("{}", footers.error().ToString());
-    return kExitUnavailable;
-  }
-  rt.footers = std::move(*footers);
-  rt.pool = std::make_unique<ThreadPool>(rt.config.workers);
-  rt.engine = std::make_unique<exec::Engine>(rt.config, *rt.state, *rt.warehouse, *rt.footers,
-                                             *rt.pool, SystemClock::Instance());
   if (auto s = rt.engine->Start(); !s) {
     spdlog::error("start: {}", s.error().ToString());
     return kExitUnavailable;
@@ -317,6 +288,7 @@ int Main(int argc, char** argv) {
   auto args = Parse(argc, argv, &exit_code);
   if (!args) return exit_code;
   const auto& cmd = args->command;
+  if (cmd == std::vector<std::string>{"serve"}) return Serve(args->config);
   if (cmd == std::vector<std::string>{"plan"}) return CmdPlan(*args);
   if (cmd == std::vector<std::string>{"run"}) return CmdRun(*args);
   if (cmd == std::vector<std::string>{"state", "delete"}) return CmdStateDelete(*args);

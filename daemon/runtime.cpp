@@ -1,0 +1,51 @@
+#include "daemon/runtime.h"
+
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <mutex>
+
+#include "lib/exec/scheduler.h"
+#include "lib/warehouse/duckdb_warehouse.h"
+
+namespace landfall::cli {
+
+bool SleepUnlessStopped(std::chrono::milliseconds delay, std::stop_token stop) {
+  std::mutex mu;
+  std::condition_variable_any cv;
+  std::unique_lock lock(mu);
+  // Nothing notifies `cv`: it wakes on the timeout or on a stop request.
+  cv.wait_for(lock, stop, delay, [] { return false; });
+  return !stop.stop_requested();
+}
+
+Result<std::unique_ptr<state::StateStore>> OpenStateWithRetry(
+    const config::Config& config, std::chrono::steady_clock::time_point deadline,
+    std::stop_token stop) {
+  for (int attempt = 1;; ++attempt) {
+    auto store = state::OpenPostgres({config.state.postgres_url, config.environment});
+    if (store || !store.error().transient || std::chrono::steady_clock::now() > deadline) {
+      return store;
+    }
+    const auto delay = exec::BackoffDelay(attempt, std::chrono::milliseconds(200),
+                                          std::chrono::milliseconds(5000));
+    spdlog::warn("state store unreachable ({}); retrying in {} ms", store.error().message,
+                 delay.count());
+    if (!SleepUnlessStopped(delay, stop)) return store;
+  }
+}
+
+Status OpenEngine(Runtime& rt) {
+  auto wh = warehouse::OpenDuckDb({rt.config.warehouse.path, rt.config.warehouse.staging_schema});
+  if (!wh) return Fail(wh.error());
+  rt.warehouse = std::move(*wh);
+  auto footers = warehouse::NewDuckDbFooterReader();
+  if (!footers) return Fail(footers.error());
+  rt.footers = std::move(*footers);
+  rt.pool = std::make_unique<ThreadPool>(rt.config.workers);
+  rt.engine = std::make_unique<exec::Engine>(rt.config, *rt.state, *rt.warehouse, *rt.footers,
+                                             *rt.pool, SystemClock::Instance());
+  return Ok();
+}
+
+}  // namespace landfall::cli

@@ -1,0 +1,44 @@
+// What a command opens from the config: state store, warehouse, footer reader,
+// worker pool and engine. Shared by the one-shot commands and `landfall serve`.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <stop_token>
+
+#include "lib/common/result.h"
+#include "lib/common/thread_pool.h"
+#include "lib/config/config.h"
+#include "lib/exec/engine.h"
+#include "lib/schema/footer.h"
+#include "lib/state/state_store.h"
+#include "lib/warehouse/warehouse.h"
+
+namespace landfall::cli {
+
+// Members are declared in dependency order, so they are destroyed engine
+// first, state store last.
+struct Runtime {
+  config::Config config;
+  std::unique_ptr<state::StateStore> state;
+  std::unique_ptr<warehouse::Warehouse> warehouse;
+  std::unique_ptr<schema::FooterReader> footers;
+  std::unique_ptr<ThreadPool> pool;
+  std::unique_ptr<exec::Engine> engine;
+};
+
+// Sleeps for `delay`, or less when `stop` is requested. True when not stopped.
+bool SleepUnlessStopped(std::chrono::milliseconds delay, std::stop_token stop);
+
+// Connects to the state store. The state store may be starting up or briefly
+// unreachable: transient failures are retried with capped exponential backoff
+// until `deadline` passes or `stop` is requested; the last error is returned.
+Result<std::unique_ptr<state::StateStore>> OpenStateWithRetry(
+    const config::Config& config, std::chrono::steady_clock::time_point deadline,
+    std::stop_token stop = {});
+
+// Opens the warehouse, the footer reader and the worker pool of `rt.config`,
+// and builds the engine (not started). Needs rt.state.
+Status OpenEngine(Runtime& rt);
+
+}  // namespace landfall::cli

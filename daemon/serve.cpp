@@ -1,0 +1,645 @@
+#include "daemon/serve.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <set>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "daemon/cli.h"
+#include "daemon/runtime.h"
+#include "lib/common/logging.h"
+#include "lib/common/systemd_notify.h"
+#include "lib/common/thread_pool.h"
+#include "lib/config/config.h"
+#include "lib/exec/engine.h"
+#include "lib/exec/scheduler.h"
+#include "lib/landing/inotify_watcher.h"
+
+namespace landfall::cli {
+
+namespace {
+
+namespace asio = boost::asio;
+using exec::Scheduler;
+using SteadyClock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// A truncated file younger than this is taken to be still being written.
+constexpr seconds kTruncatedGrace{10};
+// While some folders cannot be watched, scan everything at least this often...
+constexpr seconds kDegradedScanInterval{10};
+// ...and try to watch them again this often.
+constexpr seconds kRewatchInterval{30};
+
+const char* SignalName(int signo) {
+  switch (signo) {
+    case SIGINT:
+      return "SIGINT";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGHUP:
+      return "SIGHUP";
+    default:
+      return "signal";
+  }
+}
+
+int64_t ElapsedMs(SteadyClock::time_point since) {
+  return std::chrono::duration_cast<milliseconds>(SteadyClock::now() - since).count();
+}
+
+// How one engine run ended, carried from a coordinator thread to the io thread.
+struct JobOutcome {
+  Scheduler::Result result;
+  std::optional<Error> error;  // the run as a whole failed
+  exec::CatalogStats catalog;
+  int tables_known = 0;  // tables in the plan
+  int changed = 0;       // tables with an action other than skip
+  std::vector<std::string> succeeded;
+  std::vector<std::string> failed;
+  int64_t duration_ms = 0;
+};
+
+// The daemon. Everything below runs on the io thread (the one that called
+// Run()) except the bodies posted to `coordinators_`, which call the engine and
+// post their outcome back. Engine::Run blocks and uses the worker pool itself,
+// so it must run neither on the io thread nor on the worker pool.
+class Server {
+ public:
+  Server(std::filesystem::path config_path, config::Config config)
+      : config_path_(std::move(config_path)),
+        config_(std::move(config)),
+        scheduler_(SchedulerOptions(config_)),
+        signals_(io_),
+        wake_timer_(io_),
+        scan_timer_(io_),
+        rewatch_timer_(io_),
+        watchdog_timer_(io_),
+        deadline_timer_(io_) {}
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  int Run() {
+    signals_.add(SIGINT);
+    signals_.add(SIGTERM);
+    signals_.add(SIGHUP);
+    DoWaitSignal();
+    if (auto interval = systemd::WatchdogInterval()) {
+      watchdog_period_ = std::chrono::duration_cast<milliseconds>(*interval) / 2;
+      PingWatchdog();
+    }
+    systemd::Notify("STATUS=starting: migrations, reconciliation, first scan");
+    spdlog::info("landfall serve: environment {}, landing {}, warehouse {}, {} workers",
+                 config_.environment, config_.landing.dir.string(),
+                 config_.warehouse.path.string(), config_.workers);
+
+    // Coordinators call Engine::Run (blocking); one per parallel table job.
+    coordinators_ = std::make_unique<ThreadPool>(config_.workers);
+    starting_ = true;
+    coordinators_->Post([this] {
+      auto started = StartEngine(stop_.get_token());
+      asio::post(io_, [this, started] { OnEngineStarted(started); });
+    });
+
+    io_.run();
+    Close();
+    return exit_code_;
+  }
+
+ private:
+  static Scheduler::Options SchedulerOptions(const config::Config& config) {
+    Scheduler::Options o;
+    o.debounce = milliseconds(config.landing.debounce_ms);
+    o.max_parallel = config.workers;
+    o.backoff_initial = milliseconds(500);
+    o.backoff_max = seconds(30);
+    o.deferred_retry = milliseconds(1000);
+    // Enough to outlast the grace, after which the engine quarantines.
+    o.max_deferred_retries = static_cast<int>(kTruncatedGrace.count()) * 2;
+    return o;
+  }
+
+  // ---- start-up (on a coordinator thread) ----
+
+  // Opens the state store and the warehouse and starts the engine (migrations,
+  // reconciliation with the warehouse ledger). Transient failures (PostgreSQL
+  // not up yet) are retried with backoff until stopped.
+  Status StartEngine(std::stop_token stop) {
+    rt_.config = config_;
+    auto state = OpenStateWithRetry(rt_.config, SteadyClock::time_point::max(), stop);
+    if (!state) return Fail(state.error());
+    rt_.state = std::move(*state);
+    if (auto s = OpenEngine(rt_); !s) return s;
+    for (int attempt = 1;; ++attempt) {
+      auto s = rt_.engine->Start();
+      if (s || !s.error().transient) return s;
+      const auto delay = exec::BackoffDelay(attempt, milliseconds(500), seconds(30));
+      spdlog::warn("start: {}; retrying in {} ms", s.error().ToString(), delay.count());
+      if (!SleepUnlessStopped(delay, stop)) return s;
+      // A fresh engine: Start() is meant to run once per engine.
+      rt_.engine = std::make_unique<exec::Engine>(rt_.config, *rt_.state, *rt_.warehouse,
+                                                  *rt_.footers, *rt_.pool, SystemClock::Instance());
+    }
+  }
+
+  void OnEngineStarted(const Status& started) {
+    starting_ = false;
+    if (stopping_) {
+      MaybeFinishShutdown();
+      return;
+    }
+    if (!started) {
+      spdlog::error("start: {}", started.error().ToString());
+      Exit(kExitUnavailable);
+      return;
+    }
+    // The full scan is asked for first, so it runs before any table the
+    // watcher's first events name. The watch exists before the scan starts:
+    // a file landing in between is seen by both, never by neither.
+    scheduler_.TouchAll(SteadyClock::now(), "startup");
+    if (!CreateWatcher()) {
+      Exit(kExitUnavailable);
+      return;
+    }
+    ArmScanTimer();
+    Pump();
+  }
+
+  // ---- the watcher ----
+
+  bool CreateWatcher() {
+    landing::InotifyWatcher::Options options;
+    options.ignore_globs = config_.landing.ignore;
+    auto watcher = landing::InotifyWatcher::Create(config_.landing.dir, options);
+    if (!watcher) {
+      spdlog::error("watch: {}", watcher.error().ToString());
+      return false;
+    }
+    watcher_ = std::move(*watcher);
+    // The watcher keeps its fd; asio gets a duplicate it may close.
+    const int fd = fcntl(watcher_->NativeHandle(), F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+      spdlog::error("watch: dup of the inotify fd failed: {}", std::strerror(errno));
+      return false;
+    }
+    watch_fd_ = std::make_unique<asio::posix::stream_descriptor>(io_, fd);
+    spdlog::info("watching {} ({} folders)", config_.landing.dir.string(),
+                 watcher_->WatchCount());
+    // Folders that could not be watched are reported by the first read, which
+    // the fd does not announce.
+    HandleEvents(watcher_->ReadEvents());
+    DoWatch();
+    return true;
+  }
+
+  void DoWatch() {
+    if (!watch_fd_) return;
+    watch_fd_->async_wait(asio::posix::stream_descriptor::wait_read,
+                          [this](const boost::system::error_code& ec) { OnWatchReadable(ec); });
+  }
+
+  void OnWatchReadable(const boost::system::error_code& ec) {
+    if (ec || !watcher_ || stopping_) return;
+    HandleEvents(watcher_->ReadEvents());
+    DoWatch();
+  }
+
+  void HandleEvents(const std::vector<landing::WatchEvent>& events) {
+    using landing::WatchEvent;
+    const auto now = SteadyClock::now();
+    for (const auto& e : events) {
+      switch (e.kind) {
+        case WatchEvent::kFileReady:
+          spdlog::debug("event: {} is ready", e.rel_path);
+          scheduler_.Touch(e.table, now, "watcher");
+          break;
+        case WatchEvent::kDirectoryAdded:
+          // Files may have landed before the watch existed: the table run scans it.
+          spdlog::debug("event: folder {} added", e.rel_path);
+          scheduler_.Touch(e.table, now, "watcher");
+          break;
+        case WatchEvent::kFileRemoved:
+        case WatchEvent::kDirectoryRemoved:
+          spdlog::debug("event: {} removed", e.rel_path);
+          scheduler_.Touch(e.table, now, "watcher");
+          break;
+        case WatchEvent::kTableRemoved:
+          spdlog::info("table folder {} removed", e.table);
+          scheduler_.Touch(e.table, now, "watcher");
+          break;
+        case WatchEvent::kOverflow:
+          // The watcher is a hint; the scan is the truth.
+          spdlog::warn("watch: {}", e.message);
+          scheduler_.TouchAll(now, "overflow");
+          break;
+        case WatchEvent::kWatchLimit:
+        case WatchEvent::kWatchError:
+          spdlog::error("watch: {}", e.message);
+          if (!e.table.empty()) scheduler_.Touch(e.table, now, "watcher");
+          break;
+      }
+    }
+    if (watcher_ && watcher_->Degraded() != degraded_) {
+      degraded_ = watcher_->Degraded();
+      if (degraded_) {
+        spdlog::warn("watch: degraded; scanning the whole landing directory every {} s, and "
+                     "trying to watch every folder again every {} s",
+                     ScanPeriod().count(), kRewatchInterval.count());
+        ArmRewatchTimer();
+      } else {
+        spdlog::info("watch: every folder is watched again");
+        rewatch_timer_.cancel();
+      }
+      ArmScanTimer();
+      UpdateStatus();
+    }
+    Pump();
+  }
+
+  // ---- timers ----
+
+  seconds ScanPeriod() const {
+    const seconds configured(config_.landing.scan_interval_s);
+    if (!degraded_) return configured;  // 0: off
+    return configured.count() > 0 ? std::min(configured, kDegradedScanInterval)
+                                  : kDegradedScanInterval;
+  }
+
+  void ArmScanTimer() {
+    scan_timer_.cancel();
+    const auto period = ScanPeriod();
+    if (period.count() <= 0 || stopping_) return;
+    scan_timer_.expires_after(period);
+    scan_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping_) return;
+      scheduler_.TouchAll(SteadyClock::now(), "scan");
+      Pump();
+      ArmScanTimer();
+    });
+  }
+
+  void ArmRewatchTimer() {
+    rewatch_timer_.expires_after(kRewatchInterval);
+    rewatch_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping_ || !watcher_) return;
+      spdlog::info("watch: trying to watch every folder again");
+      watcher_->Rewatch();
+      // Files may have landed in folders that were not watched.
+      scheduler_.TouchAll(SteadyClock::now(), "rewatch");
+      HandleEvents(watcher_->ReadEvents());
+      if (degraded_) ArmRewatchTimer();
+    });
+  }
+
+  void PingWatchdog() {
+    systemd::Notify("WATCHDOG=1");
+    watchdog_timer_.expires_after(watchdog_period_);
+    watchdog_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) PingWatchdog();
+    });
+  }
+
+  // ---- scheduling ----
+
+  // Starts what is ready and sets the wake-up timer for what is next.
+  void Pump() {
+    if (!watcher_ || stopping_) return;
+    const auto now = SteadyClock::now();
+    for (auto& job : scheduler_.TakeReady(now)) Launch(std::move(job));
+    wake_timer_.cancel();
+    if (auto next = scheduler_.NextWakeup()) {
+      wake_timer_.expires_at(*next);
+      wake_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) Pump();
+      });
+    }
+    UpdateStatus();
+  }
+
+  void Launch(Scheduler::Job job) {
+    exec::RunRequest request;
+    if (!job.full()) request.tables = {job.table};
+    request.trigger = job.trigger;
+    request.truncated_grace = kTruncatedGrace;
+    spdlog::debug("run started: {} ({})", Scope(job), job.trigger);
+    coordinators_->Post([this, job = std::move(job), request = std::move(request)] {
+      const auto started = SteadyClock::now();
+      auto outcome = rt_.engine->Run(request);
+      JobOutcome out = Summarize(outcome);
+      out.duration_ms = ElapsedMs(started);
+      asio::post(io_, [this, job, out = std::move(out)] { OnJobDone(job, out); });
+    });
+  }
+
+  static JobOutcome Summarize(const Result<exec::RunOutcome>& outcome) {
+    JobOutcome out;
+    if (!outcome) {
+      out.error = outcome.error();
+      out.result.status =
+          outcome.error().transient ? Scheduler::Result::kTransientError : Scheduler::Result::kError;
+      return out;
+    }
+    out.catalog = outcome->catalog;
+    out.tables_known = static_cast<int>(outcome->plan.tables.size());
+    out.changed = static_cast<int>(outcome->tables.size());
+    for (const auto& t : outcome->tables) {
+      if (t.status == "failed") {
+        out.failed.push_back(t.table);
+        if (t.transient) out.result.retry_tables.push_back(t.table);
+      } else {
+        out.succeeded.push_back(t.table);
+      }
+    }
+    out.result.deferred_tables.assign(outcome->catalog.deferred_tables.begin(),
+                                      outcome->catalog.deferred_tables.end());
+    return out;
+  }
+
+  static std::string Scope(const Scheduler::Job& job) {
+    return job.full() ? "full scan" : "table " + job.table;
+  }
+
+  void OnJobDone(const Scheduler::Job& job, const JobOutcome& out) {
+    const auto now = SteadyClock::now();
+    scheduler_.Finished(job, out.result, now);
+
+    if (out.error) {
+      if (out.error->transient) {
+        spdlog::warn("{}: {}; retrying with backoff", Scope(job), out.error->ToString());
+      } else {
+        spdlog::error("{}: {}", Scope(job), out.error->ToString());
+      }
+    } else {
+      for (const auto& t : out.failed) failing_.insert(t);
+      for (const auto& t : out.succeeded) failing_.erase(t);
+      for (const auto& t : out.result.retry_tables) {
+        spdlog::warn("table {}: transient failure; retrying with backoff", t);
+      }
+      for (const auto& t : out.result.deferred_tables) {
+        spdlog::info("table {}: a file is still being written (no complete footer yet); "
+                     "looking again shortly",
+                     t);
+      }
+      if (job.full()) {
+        tables_known_ = out.tables_known;
+        const bool quiet = out.changed == 0 && out.catalog.quarantined == 0 && out.catalog.deferred == 0;
+        auto level = (job.trigger == "scan" && quiet) ? spdlog::level::debug : spdlog::level::info;
+        spdlog::log(level,
+                    "{} ({}): {} tables, {} files ({} new), {} tables changed, {} failed, {} "
+                    "quarantined, {} deferred in {} ms",
+                    Scope(job), job.trigger, out.tables_known, out.catalog.files,
+                    out.catalog.inspected, out.changed, out.failed.size(), out.catalog.quarantined,
+                    out.catalog.deferred, out.duration_ms);
+      }
+    }
+
+    // Ready once migrations, reconciliation and the first full scan are done.
+    // A start-up scan that failed transiently is retried first.
+    if (job.full() && !ready_ && !stopping_ &&
+        !(out.error && out.error->transient)) {
+      ready_ = true;
+      spdlog::info("ready: watching {} ({} tables) after {} ms", config_.landing.dir.string(),
+                   tables_known_, ElapsedMs(started_at_));
+      systemd::Notify("READY=1\nSTATUS=" + StatusLine());
+    }
+
+    if (stopping_) {
+      MaybeFinishShutdown();
+    } else {
+      Pump();
+    }
+  }
+
+  std::string StatusLine() const {
+    if (stopping_) return "stopping";
+    if (!ready_) return "starting: first scan";
+    const auto stats = scheduler_.GetStats();
+    std::string line = std::to_string(tables_known_) + " tables; " +
+                       std::to_string(stats.running) + " running, " +
+                       std::to_string(stats.waiting) + " waiting, " +
+                       std::to_string(failing_.size()) + " failing";
+    if (stats.retrying > 0) line += ", " + std::to_string(stats.retrying) + " retrying";
+    if (degraded_) {
+      line += "; degraded: scanning every " + std::to_string(ScanPeriod().count()) + " s";
+    }
+    return line;
+  }
+
+  void UpdateStatus() {
+    if (!ready_) return;
+    std::string line = StatusLine();
+    if (line == last_status_) return;
+    last_status_ = line;
+    systemd::Notify("STATUS=" + line);
+  }
+
+  // ---- signals and shutdown ----
+
+  void DoWaitSignal() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
+      if (ec) return;
+      OnSignal(signo);
+      DoWaitSignal();
+    });
+  }
+
+  void OnSignal(int signo) {
+    if (signo == SIGHUP) {
+      if (!stopping_) Reload();
+      return;
+    }
+    if (stopping_) {
+      // An impatient operator: stop now. The warehouse transactions in flight
+      // roll back (the ledger commits with the data, so nothing is half-staged).
+      spdlog::warn("second {}: exiting at once", SignalName(signo));
+      std::_Exit(128 + signo);
+    }
+    BeginShutdown(signo);
+  }
+
+  void BeginShutdown(int signo) {
+    stopping_ = true;
+    const auto running = scheduler_.GetStats().running;
+    spdlog::info("{}: stopping; {} run(s) in flight get up to {} s to finish (send it again to "
+                 "exit at once)",
+                 SignalName(signo), running + (starting_ ? 1 : 0), config_.shutdown_timeout_s);
+    systemd::Notify("STOPPING=1\nSTATUS=stopping");
+    stop_.request_stop();
+    scheduler_.Stop();
+    // Stop watching: events from now on would only be dropped.
+    if (watch_fd_) {
+      boost::system::error_code ignored;
+      watch_fd_->close(ignored);
+      watch_fd_.reset();
+    }
+    watcher_.reset();
+    wake_timer_.cancel();
+    scan_timer_.cancel();
+    rewatch_timer_.cancel();
+    deadline_timer_.expires_after(seconds(config_.shutdown_timeout_s));
+    deadline_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      spdlog::error("runs still in flight after shutdown_timeout_s = {} s; exiting now (their "
+                    "warehouse transactions roll back; the next start reconciles)",
+                    config_.shutdown_timeout_s);
+      std::_Exit(kExitStopTimeout);
+    });
+    MaybeFinishShutdown();
+  }
+
+  void MaybeFinishShutdown() {
+    if (!scheduler_.Idle() || starting_) return;
+    deadline_timer_.cancel();
+    watchdog_timer_.cancel();
+    // Back to default dispositions: a signal during Close() ends the process.
+    boost::system::error_code ignored;
+    signals_.clear(ignored);
+    signals_.cancel(ignored);
+    io_.stop();
+  }
+
+  // Ends the daemon after a fatal start-up error.
+  void Exit(int code) {
+    exit_code_ = code;
+    stopping_ = true;
+    systemd::Notify("STOPPING=1\nSTATUS=start-up failed; see the log");
+    scheduler_.Stop();
+    MaybeFinishShutdown();
+  }
+
+  // Closes in dependency order once nothing runs: coordinators, engine,
+  // worker pool, warehouse (DuckDB checkpoints), state store.
+  void Close() {
+    coordinators_.reset();
+    rt_.engine.reset();
+    rt_.pool.reset();
+    rt_.footers.reset();
+    rt_.warehouse.reset();
+    rt_.state.reset();
+    if (exit_code_ == kExitOk) spdlog::info("stopped");
+  }
+
+  // ---- SIGHUP ----
+
+  void Reload() {
+    auto loaded = config::LoadConfig(config_path_);
+    if (!loaded) {
+      spdlog::error("SIGHUP: config not reloaded, keeping the running one: {}",
+                    loaded.error().message);
+      return;
+    }
+    const config::Config& next = *loaded;
+    std::vector<std::string> applied, need_restart;
+    auto check = [&](bool changed, const char* key, bool live) {
+      if (changed) (live ? applied : need_restart).push_back(key);
+    };
+    check(next.log.level != config_.log.level, "log.level", true);
+    check(next.log.format != config_.log.format, "log.format", true);
+    check(next.landing.debounce_ms != config_.landing.debounce_ms, "landing.debounce_ms", true);
+    check(next.landing.scan_interval_s != config_.landing.scan_interval_s,
+          "landing.scan_interval_s", true);
+    check(next.shutdown_timeout_s != config_.shutdown_timeout_s, "shutdown_timeout_s", true);
+    check(next.environment != config_.environment, "environment", false);
+    check(next.landing.dir != config_.landing.dir, "landing.dir", false);
+    check(next.landing.ignore != config_.landing.ignore, "landing.ignore", false);
+    check(next.landing.quarantine_dir != config_.landing.quarantine_dir, "landing.quarantine_dir",
+          false);
+    check(next.state.postgres_url != config_.state.postgres_url, "state.postgres_url", false);
+    check(next.warehouse.type != config_.warehouse.type, "warehouse.type", false);
+    check(next.warehouse.path != config_.warehouse.path, "warehouse.path", false);
+    check(next.warehouse.staging_schema != config_.warehouse.staging_schema,
+          "warehouse.staging_schema", false);
+    check(next.workers != config_.workers, "workers", false);
+
+    if (auto s = SetupLogging(next.log.level, next.log.format); !s) {
+      spdlog::error("SIGHUP: {}", s.error().message);  // validated already; not expected
+    }
+    config_.log = next.log;
+    config_.landing.debounce_ms = next.landing.debounce_ms;
+    config_.landing.scan_interval_s = next.landing.scan_interval_s;
+    config_.shutdown_timeout_s = next.shutdown_timeout_s;
+    scheduler_.set_debounce(milliseconds(config_.landing.debounce_ms));
+    ArmScanTimer();
+
+    auto join = [](const std::vector<std::string>& keys) {
+      std::string out;
+      for (const auto& k : keys) out += (out.empty() ? "" : ", ") + k;
+      return out.empty() ? std::string("none") : out;
+    };
+    spdlog::info("SIGHUP: config {} reloaded; applied: {}", config_path_.string(), join(applied));
+    if (!need_restart.empty()) {
+      spdlog::warn("SIGHUP: changed keys that need a restart to take effect (still using the old "
+                   "values): {}",
+                   join(need_restart));
+    }
+  }
+
+  // Constant after construction.
+  const std::filesystem::path config_path_;
+
+  // Owned by the io thread.
+  config::Config config_;  // the running config (live keys follow SIGHUP)
+  Scheduler scheduler_;
+  asio::io_context io_;
+  asio::signal_set signals_;
+  asio::steady_timer wake_timer_;
+  asio::steady_timer scan_timer_;
+  asio::steady_timer rewatch_timer_;
+  asio::steady_timer watchdog_timer_;
+  asio::steady_timer deadline_timer_;
+  milliseconds watchdog_period_{0};
+  std::unique_ptr<landing::InotifyWatcher> watcher_;
+  std::unique_ptr<asio::posix::stream_descriptor> watch_fd_;
+  std::set<std::string> failing_;  // tables whose last run failed
+  std::string last_status_;
+  SteadyClock::time_point started_at_ = SteadyClock::now();
+  int tables_known_ = 0;
+  bool starting_ = false;  // StartEngine in flight on a coordinator
+  bool ready_ = false;
+  bool degraded_ = false;
+  bool stopping_ = false;
+  int exit_code_ = kExitOk;
+  std::stop_source stop_;  // asks StartEngine's retries to give up
+
+  // Written by StartEngine on a coordinator before it posts OnEngineStarted;
+  // after that, used by coordinators (the engine is thread-safe) and destroyed
+  // by Close() once they are idle.
+  Runtime rt_;
+  std::unique_ptr<ThreadPool> coordinators_;
+};
+
+}  // namespace
+
+int Serve(const std::string& config_path) {
+  auto config = config::LoadConfig(config_path);
+  if (!config) {
+    std::cerr << "landfall: " << config.error().message << "\n";
+    return kExitUsage;
+  }
+  if (auto s = SetupLogging(config->log.level, config->log.format); !s) {
+    std::cerr << "landfall: " << s.error().message << "\n";
+    return kExitUsage;
+  }
+  Server server(config_path, std::move(*config));
+  return server.Run();
+}
+
+}  // namespace landfall::cli
