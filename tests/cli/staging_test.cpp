@@ -77,7 +77,7 @@ TEST_F(CliTest, OneNewBatchInOneOfThreeTablesTouchesOnlyThatTable) {
   EXPECT_EQ(Rows("c"), 30);
 }
 
-TEST_F(CliTest, SchemaChangeInOneTableRebuildsOnlyThatTable) {
+TEST_F(CliTest, SchemaChangeInOneTableChangesOnlyThatTable) {
   Land("a/part-0.parquet", 10);
   Land("b/part-0.parquet", 20);
   Run();
@@ -85,7 +85,7 @@ TEST_F(CliTest, SchemaChangeInOneTableRebuildsOnlyThatTable) {
 
   auto plan = Plan();
   EXPECT_EQ(ActionOf(plan, "a"), "skip");
-  EXPECT_EQ(ActionOf(plan, "b"), "rebuild");
+  EXPECT_EQ(ActionOf(plan, "b"), "evolve");
   auto codes = ReasonCodes(plan, "b");
   EXPECT_NE(std::find(codes.begin(), codes.end(), "schema_changed"), codes.end());
   EXPECT_NE(std::find(codes.begin(), codes.end(), "column_added"), codes.end());
@@ -177,13 +177,17 @@ TEST_F(CliTest, StateDeleteMakesTheNextRunRebuildTheTable) {
   EXPECT_EQ(Landfall({"state", "delete", "--table", "nope"}).exit_code, 2);
 }
 
-TEST_F(CliTest, IncompatibleTypesFailOnlyThatTableAndRunExitsNonZero) {
+TEST_F(CliTest, SchemaChangeUnderPolicyFailStopsOnlyThatTableAndRunExitsNonZero) {
+  std::ofstream(config(), std::ios::app) << "tables:\n  - {match: bad, schema_evolution: fail}\n";
   Land("good/part-0.parquet", 5);
   WriteParquet(landing() / "bad/part-0.parquet", "SELECT 1::INTEGER AS v");
+  Run();
+  Land("good/part-1.parquet", 5, 5);
   WriteParquet(landing() / "bad/part-1.parquet", "SELECT {'x': 1} AS v");
   auto out = Run({}, 1);
   EXPECT_EQ(out["ok"], false);
-  EXPECT_EQ(Rows("good"), 5);
+  EXPECT_EQ(Rows("good"), 10);
+  EXPECT_EQ(Rows("bad"), 1);
   EXPECT_EQ(ActionOf(out["plan"], "bad"), "fail");
   auto text = Landfall({"run"});
   EXPECT_EQ(text.exit_code, 1);
