@@ -17,7 +17,7 @@ packages=(
 )
 # Optional extras for the API/status-page tests and benchmarks; installed when
 # LANDFALL_EXTRAS=1 (the test command sets it).
-extras=(prometheus chromium wrk)
+extras=(prometheus chromium wrk systemd)
 if [[ "${LANDFALL_EXTRAS:-0}" == 1 ]]; then packages+=("${extras[@]}"); fi
 
 missing=()
