@@ -380,6 +380,7 @@ class Server {
   void OnJobDone(const Scheduler::Job& job, const JobOutcome& out) {
     const auto now = SteadyClock::now();
     scheduler_.Finished(job, out.result, now);
+    spdlog::debug("run finished: {} in {} ms", Scope(job), out.duration_ms);
 
     if (out.error) {
       if (out.error->transient) {
