@@ -98,7 +98,17 @@ Result<Drift> Classify(const schema::Schema& previous, const std::vector<const s
         if (p.field_id == column.field_id) old = &p;
       }
     }
-    if (!old) old = previous.Find(column.name);
+    if (!old) {
+      // By name, unless that previous column's field_id went to another column
+      // (it was renamed, and this is a new column under its old name).
+      const schema::Column* named = previous.Find(column.name);
+      const bool taken = named && named->field_id &&
+                         std::any_of(d.target.columns.begin(), d.target.columns.end(),
+                                     [&](const schema::Column& t) {
+                                       return &t != &column && t.field_id == named->field_id;
+                                     });
+      if (!taken) old = named;
+    }
     if (!old) {
       d.added = true;
       added.push_back(&column);

@@ -80,43 +80,70 @@ Result<Schema> Unify(const Schema& base, const std::vector<const Schema*>& more,
                      const SupertypeFn& supertype) {
   Schema out = base;
   for (const Schema* schema : more) {
-    for (const auto& column : schema->columns) {
-      // A Parquet field_id is the column's identity when both sides carry one:
-      // the same id under a new name is a rename, not a new column.
-      Column* existing = nullptr;
-      if (column.field_id) {
-        for (auto& c : out.columns) {
-          if (c.field_id == column.field_id) existing = &c;
+    // Which column of `out` each of this schema's columns is (an index; -1: new).
+    std::vector<int> match(schema->columns.size(), -1);
+    std::vector<bool> claimed(out.columns.size(), false);
+    // A Parquet field_id is the column's identity when both sides carry one:
+    // the same id under a new name is a rename, not a new column. Ids are
+    // matched first, for the whole schema, so a name a rename frees up can be
+    // taken by another column of the same file.
+    for (size_t i = 0; i < schema->columns.size(); ++i) {
+      const Column& column = schema->columns[i];
+      if (!column.field_id) continue;
+      for (size_t j = 0; j < out.columns.size(); ++j) {
+        if (!claimed[j] && out.columns[j].field_id == column.field_id) {
+          match[i] = static_cast<int>(j);
+          claimed[j] = true;
+          break;
         }
       }
-      if (!existing) {
-        for (auto& c : out.columns) {
-          if (FoldName(c.name) == FoldName(column.name) &&
-              (!c.field_id || !column.field_id || c.field_id == column.field_id)) {
-            existing = &c;
-          }
+    }
+    for (size_t i = 0; i < schema->columns.size(); ++i) {
+      if (match[i] < 0) continue;
+      Column& existing = out.columns[match[i]];
+      if (FoldName(existing.name) != FoldName(schema->columns[i].name)) {
+        existing.name = schema->columns[i].name;  // the later batch's name wins
+      }
+    }
+    // Otherwise by name: a staging table has one column per name, so the same
+    // name under another field_id (a writer that renumbered its fields) is
+    // still that column.
+    const size_t known = out.columns.size();
+    auto by_name = [&](const std::string& name, size_t from, bool unclaimed_only) {
+      for (size_t j = from; j < out.columns.size(); ++j) {
+        if ((!unclaimed_only || j >= known || !claimed[j]) &&
+            FoldName(out.columns[j].name) == FoldName(name)) {
+          return static_cast<int>(j);
         }
       }
-      if (existing && existing->field_id && existing->field_id == column.field_id &&
-          FoldName(existing->name) != FoldName(column.name)) {
-        existing->name = column.name;  // the later batch's name wins
-      }
-      if (!existing) {
+      return -1;
+    };
+    for (size_t i = 0; i < schema->columns.size(); ++i) {
+      if (match[i] >= 0) continue;
+      match[i] = by_name(schema->columns[i].name, 0, true);
+      if (match[i] >= 0) claimed[match[i]] = true;
+    }
+    for (size_t i = 0; i < schema->columns.size(); ++i) {
+      const Column& column = schema->columns[i];
+      // A name twice in one file (names differing only in case) is one column.
+      if (match[i] < 0) match[i] = by_name(column.name, 0, false);
+      if (match[i] < 0) {
         out.columns.push_back(column);
         out.columns.back().nullable = true;  // older batches lack it
         continue;
       }
-      if (existing->type != column.type) {
-        auto unified = supertype(existing->type, column.type);
+      Column& existing = out.columns[match[i]];
+      if (existing.type != column.type) {
+        auto unified = supertype(existing.type, column.type);
         if (!unified) {
-          return Fail("no_common_supertype", "column \"" + column.name + "\": " + existing->type +
+          return Fail("no_common_supertype", "column \"" + column.name + "\": " + existing.type +
                                                  " and " + column.type + ": " +
                                                  unified.error().message);
         }
-        existing->type = *unified;
+        existing.type = *unified;
       }
-      existing->nullable = existing->nullable || column.nullable;
-      if (!existing->field_id) existing->field_id = column.field_id;
+      existing.nullable = existing.nullable || column.nullable;
+      if (!existing.field_id) existing.field_id = column.field_id;
     }
   }
   return out;

@@ -1,7 +1,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "lib/plan/plan.h"
 
@@ -16,13 +18,20 @@ using schema::Schema;
 
 // ---- building inputs by hand ----
 
-Column Col(std::string name, std::string type, bool nullable = true) {
+Column Col(std::string name, std::string type, bool nullable = true,
+           std::optional<int32_t> field_id = std::nullopt) {
   Column c;
   c.name = std::move(name);
   c.source_type = type;
   c.type = std::move(type);
   c.nullable = nullable;
+  c.field_id = field_id;
   return c;
+}
+
+// A column with a Parquet field_id.
+Column Fid(std::string name, std::string type, int32_t field_id) {
+  return Col(std::move(name), std::move(type), true, field_id);
 }
 
 Schema S(std::vector<Column> columns) { return Schema{std::move(columns)}; }
@@ -74,6 +83,56 @@ Result<std::string> FakeSupertype(const std::string& a, const std::string& b) {
 
 TablePlan Plan(const TableInputs& in, const PlanOptions& options = {}) {
   return PlanTable(in, options, FakeSupertype);
+}
+
+// What the engine hands the planner: DuckDB's common supertype (these answers
+// are DuckDB 1.4's, from SELECT typeof([NULL::a, NULL::b][1])), and where
+// DuckDB has none, VARCHAR, or JSON when one side is JSON (Engine::Supertype).
+Result<std::string> EngineSupertype(const std::string& a, const std::string& b) {
+  if (a == b) return a;
+  if (a == "JSON" || b == "JSON") return std::string("JSON");
+  static const std::map<std::pair<std::string, std::string>, std::string> kDuckDb = {
+      {{"TINYINT", "SMALLINT"}, "SMALLINT"},
+      {{"SMALLINT", "INTEGER"}, "INTEGER"},
+      {{"INTEGER", "BIGINT"}, "BIGINT"},
+      {{"TINYINT", "BIGINT"}, "BIGINT"},
+      {{"UTINYINT", "USMALLINT"}, "USMALLINT"},
+      {{"USMALLINT", "UINTEGER"}, "UINTEGER"},
+      {{"UINTEGER", "UBIGINT"}, "UBIGINT"},
+      {{"UTINYINT", "SMALLINT"}, "SMALLINT"},
+      {{"UINTEGER", "BIGINT"}, "BIGINT"},
+      {{"UINTEGER", "INTEGER"}, "BIGINT"},
+      {{"FLOAT", "DOUBLE"}, "DOUBLE"},
+      {{"INTEGER", "DOUBLE"}, "DOUBLE"},
+      {{"SMALLINT", "DOUBLE"}, "DOUBLE"},
+      {{"BIGINT", "DOUBLE"}, "DOUBLE"},
+      {{"INTEGER", "FLOAT"}, "FLOAT"},
+      {{"DECIMAL(10,2)", "DECIMAL(12,2)"}, "DECIMAL(12,2)"},
+      {{"DECIMAL(10,2)", "DECIMAL(10,3)"}, "DECIMAL(11,3)"},
+      {{"DATE", "TIMESTAMP"}, "TIMESTAMP"},
+  };
+  if (auto it = kDuckDb.find({a, b}); it != kDuckDb.end()) return it->second;
+  if (auto it = kDuckDb.find({b, a}); it != kDuckDb.end()) return it->second;
+  return std::string("VARCHAR");
+}
+
+TablePlan EnginePlan(const TableInputs& in, const PlanOptions& options = {}) {
+  return PlanTable(in, options, EngineSupertype);
+}
+
+// Like Staged(), but state and warehouse hold `columns` instead of Base().
+TableInputs StagedWith(const Schema& columns, const std::vector<CurrentBatch>& staged,
+                       std::vector<CurrentBatch> now) {
+  TableInputs in = Staged(staged, std::move(now));
+  in.remembered = Remembered(columns);
+  in.warehouse.columns = columns;
+  return in;
+}
+
+std::vector<std::string> ColumnNames(const Schema& s) {
+  std::vector<std::string> out;
+  for (const auto& c : s.columns) out.push_back(c.name);
+  return out;
 }
 
 std::vector<std::string> Codes(const TablePlan& plan) {
@@ -171,16 +230,6 @@ TEST(PlanTableTest, SeveralNewBatchesAreCountedInTheReason) {
   EXPECT_EQ(plan.reasons[0].detail, "2 new batches");
 }
 
-TEST(PlanTableTest, BatchLackingAColumnIsAppendedNotAChange) {
-  auto b1 = B("b1", "orders/a.parquet");
-  auto b2 = B("b2", "orders/b.parquet", S({Col("id", "INTEGER")}));
-  TablePlan plan = Plan(Staged({b1}, {b1, b2}));
-  EXPECT_EQ(plan.action, Action::kAppend);
-  EXPECT_THAT(plan.batches, ElementsAre("orders/b.parquet"));
-  // The absent column stays in the target; its new rows are NULL.
-  EXPECT_TRUE(plan.target.SameStagingColumns(Base()));
-}
-
 TEST(PlanTableTest, ColumnNameCaseDifferenceIsNotAChange) {
   auto b1 = B("b1", "orders/a.parquet");
   auto b2 = B("b2", "orders/b.parquet", S({Col("ID", "INTEGER"), Col("Name", "VARCHAR")}));
@@ -195,13 +244,6 @@ TEST(PlanTableTest, ColumnOrderChangeIsNotAChange) {
   TablePlan plan = Plan(Staged({b1}, {b1, b2}));
   EXPECT_EQ(plan.action, Action::kAppend);
   EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches));
-}
-
-TEST(PlanTableTest, NullabilityChangeIsNotAChange) {
-  auto b1 = B("b1", "orders/a.parquet");
-  auto b2 = B("b2", "orders/b.parquet", S({Col("id", "INTEGER", false), Col("name", "VARCHAR", false)}));
-  TablePlan plan = Plan(Staged({b1}, {b1, b2}));
-  EXPECT_EQ(plan.action, Action::kAppend);
 }
 
 TEST(PlanTableTest, ChangeInsideANestedTypeIsNotAChange) {
@@ -219,18 +261,6 @@ TEST(PlanTableTest, ChangeInsideANestedTypeIsNotAChange) {
   EXPECT_THAT(plan.batches, ElementsAre("orders/b.parquet"));
 }
 
-TEST(PlanTableTest, NarrowerTypeInANewBatchIsAppendedToTheWiderColumn) {
-  Schema wide = S({Col("id", "BIGINT")});
-  auto b1 = B("b1", "orders/a.parquet", wide);
-  auto b2 = B("b2", "orders/b.parquet", S({Col("id", "INTEGER")}));
-  TableInputs in = Staged({b1}, {b1, b2});
-  in.remembered = Remembered(wide);
-  in.warehouse.columns = wide;
-  TablePlan plan = Plan(in);
-  EXPECT_EQ(plan.action, Action::kAppend);
-  EXPECT_EQ(plan.target.Find("id")->type, "BIGINT");
-}
-
 TEST(PlanTableTest, SameContentMovedToANewPathIsNotNew) {
   auto staged = B("b1", "orders/a.parquet");
   auto moved = B("b1", "orders/2026/a.parquet");
@@ -240,36 +270,187 @@ TEST(PlanTableTest, SameContentMovedToANewPathIsNotNew) {
   EXPECT_EQ(FindReason(plan, reason::kBatchRemoved), nullptr);
 }
 
-// ---- schema changes ----
+// ---- schema changes under schema_evolution: evolve (the default) ----
 
-TEST(PlanTableTest, NewBatchAddingAColumnRebuildsTheTable) {
+TEST(PlanTableTest, NewBatchAddingAColumnEvolvesTheTableInPlace) {
   auto b1 = B("b1", "orders/a.parquet");
   auto b2 = B("b2", "orders/b.parquet",
               S({Col("id", "INTEGER"), Col("name", "VARCHAR"), Col("discount", "DOUBLE")}));
   TablePlan plan = Plan(Staged({b1}, {b1, b2}));
-  EXPECT_EQ(plan.action, Action::kRebuild);
-  EXPECT_THAT(plan.batches, ElementsAre("orders/a.parquet", "orders/b.parquet"));
-  EXPECT_THAT(Codes(plan), ElementsAre(reason::kSchemaChanged, reason::kColumnAdded));
-  const PlanReason* added = FindReason(plan, reason::kColumnAdded);
-  ASSERT_NE(added, nullptr);
-  EXPECT_THAT(added->detail, HasSubstr("discount"));
-  EXPECT_THAT(added->detail, HasSubstr("DOUBLE"));
-  ASSERT_NE(plan.target.Find("discount"), nullptr);
-  EXPECT_EQ(plan.target.columns.size(), 3u);
+  EXPECT_EQ(plan.action, Action::kEvolve);
+  EXPECT_EQ(plan.policy, "evolve");
+  // Only the new batch: the old rows stay and get NULL in the new column.
+  EXPECT_THAT(plan.batches, ElementsAre("orders/b.parquet"));
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches, reason::kSchemaChanged, reason::kColumnAdded));
+  EXPECT_EQ(FindReason(plan, reason::kColumnAdded)->detail, "discount DOUBLE");
+  EXPECT_THAT(ColumnNames(plan.target), ElementsAre("id", "name", "discount"));
+  EXPECT_EQ(plan.target.Find("discount")->type, "DOUBLE");
+  EXPECT_TRUE(plan.target.Find("discount")->nullable);
+  EXPECT_THAT(plan.renames, IsEmpty());
+  EXPECT_THAT(plan.quarantine, IsEmpty());
 }
 
-TEST(PlanTableTest, WideningTypeRebuildsWithTheSupertype) {
+TEST(PlanTableTest, SeveralAddedColumnsAreEachNamed) {
   auto b1 = B("b1", "orders/a.parquet");
-  auto b2 = B("b2", "orders/b.parquet", S({Col("id", "BIGINT"), Col("name", "VARCHAR")}));
+  auto b2 = B("b2", "orders/b.parquet",
+              S({Col("id", "INTEGER"), Col("name", "VARCHAR"), Col("discount", "DOUBLE"),
+                 Col("coupon", "VARCHAR")}));
   TablePlan plan = Plan(Staged({b1}, {b1, b2}));
-  EXPECT_EQ(plan.action, Action::kRebuild);
-  EXPECT_THAT(plan.batches, ElementsAre("orders/a.parquet", "orders/b.parquet"));
-  EXPECT_THAT(Codes(plan), ElementsAre(reason::kSchemaChanged, reason::kTypeChanged));
-  EXPECT_THAT(FindReason(plan, reason::kTypeChanged)->detail, HasSubstr("id"));
+  EXPECT_EQ(plan.action, Action::kEvolve);
+  std::vector<std::string> added;
+  for (const auto& r : plan.reasons) {
+    if (r.code == reason::kColumnAdded) added.push_back(r.detail);
+  }
+  EXPECT_THAT(added, ElementsAre("discount DOUBLE", "coupon VARCHAR"));
+}
+
+TEST(PlanTableTest, ColumnAbsentFromNewBatchesIsKeptAndNewRowsGetNull) {
+  auto b1 = B("b1", "orders/a.parquet");
+  auto b2 = B("b2", "orders/b.parquet", S({Col("id", "INTEGER")}));
+  TablePlan plan = Plan(Staged({b1}, {b1, b2}));
+  EXPECT_EQ(plan.action, Action::kAppend);
+  EXPECT_THAT(plan.batches, ElementsAre("orders/b.parquet"));
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches, reason::kColumnAbsent));
+  EXPECT_EQ(FindReason(plan, reason::kColumnAbsent)->detail, "name VARCHAR (new rows NULL)");
+  EXPECT_TRUE(plan.target.SameStagingColumns(Base()));
+}
+
+TEST(PlanTableTest, ColumnCarriedByAnyNewBatchIsNotAbsent) {
+  auto b1 = B("b1", "orders/a.parquet");
+  auto b2 = B("b2", "orders/b.parquet", S({Col("id", "INTEGER")}));
+  auto b3 = B("b3", "orders/c.parquet");
+  TablePlan plan = Plan(Staged({b1}, {b1, b2, b3}));
+  EXPECT_EQ(plan.action, Action::kAppend);
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches));
+}
+
+struct Widening {
+  std::string from, to;
+};
+
+class LosslessWideningTest : public ::testing::TestWithParam<Widening> {};
+
+TEST_P(LosslessWideningTest, IsAlteredInPlaceAndOnlyNewBatchesAreLoaded) {
+  const auto& [from, to] = GetParam();
+  Schema before = S({Col("id", "INTEGER"), Col("qty", from)});
+  auto b1 = B("b1", "orders/a.parquet", before);
+  auto b2 = B("b2", "orders/b.parquet", S({Col("id", "INTEGER"), Col("qty", to)}));
+  TablePlan plan = EnginePlan(StagedWith(before, {b1}, {b1, b2}));
+  EXPECT_EQ(plan.action, Action::kEvolve);
+  EXPECT_THAT(plan.batches, ElementsAre("orders/b.parquet"));
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches, reason::kSchemaChanged, reason::kTypeWidened));
+  EXPECT_EQ(FindReason(plan, reason::kTypeWidened)->detail, "qty " + from + "\u2192" + to);
+  EXPECT_EQ(plan.target.Find("qty")->type, to);
+  EXPECT_THAT(ColumnNames(plan.target), ElementsAre("id", "qty"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    PlanTableTest, LosslessWideningTest,
+    ::testing::Values(Widening{"TINYINT", "SMALLINT"}, Widening{"SMALLINT", "INTEGER"},
+                      Widening{"INTEGER", "BIGINT"}, Widening{"TINYINT", "BIGINT"},
+                      Widening{"UTINYINT", "USMALLINT"}, Widening{"USMALLINT", "UINTEGER"},
+                      Widening{"UINTEGER", "UBIGINT"}, Widening{"UTINYINT", "SMALLINT"},
+                      Widening{"UINTEGER", "BIGINT"}, Widening{"FLOAT", "DOUBLE"},
+                      Widening{"INTEGER", "DOUBLE"}, Widening{"SMALLINT", "DOUBLE"},
+                      Widening{"DECIMAL(10,2)", "DECIMAL(12,2)"}),
+    [](const ::testing::TestParamInfo<Widening>& info) {
+      std::string name = info.param.from + "_to_" + info.param.to;
+      for (char& c : name) {
+        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+      }
+      return name;
+    });
+
+TEST(PlanTableTest, WideningIsJudgedAgainstTheSupertypeNotTheBatchType) {
+  // UINTEGER and INTEGER meet at BIGINT, which holds every UINTEGER.
+  Schema before = S({Col("qty", "UINTEGER")});
+  auto b1 = B("b1", "orders/a.parquet", before);
+  auto b2 = B("b2", "orders/b.parquet", S({Col("qty", "INTEGER")}));
+  TablePlan plan = EnginePlan(StagedWith(before, {b1}, {b1, b2}));
+  EXPECT_EQ(plan.action, Action::kEvolve);
+  EXPECT_EQ(FindReason(plan, reason::kTypeWidened)->detail, "qty UINTEGER\u2192BIGINT");
+  EXPECT_EQ(plan.target.Find("qty")->type, "BIGINT");
+}
+
+TEST(PlanTableTest, NarrowerTypeInANewBatchIsAppendedToTheWiderColumn) {
+  Schema wide = S({Col("id", "BIGINT")});
+  auto b1 = B("b1", "orders/a.parquet", wide);
+  auto b2 = B("b2", "orders/b.parquet", S({Col("id", "INTEGER")}));
+  TablePlan plan = Plan(StagedWith(wide, {b1}, {b1, b2}));
+  EXPECT_EQ(plan.action, Action::kAppend);
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches));
   EXPECT_EQ(plan.target.Find("id")->type, "BIGINT");
 }
 
-TEST(PlanTableTest, IncompatibleTypesWithoutSupertypeFail) {
+struct Incompatible {
+  std::string from, batch, supertype;
+};
+
+class IncompatibleTypeTest : public ::testing::TestWithParam<Incompatible> {};
+
+TEST_P(IncompatibleTypeTest, RebuildsTheTableWithTheCommonSupertype) {
+  const auto& [from, batch, supertype] = GetParam();
+  Schema before = S({Col("id", "INTEGER"), Col("v", from)});
+  auto b1 = B("b1", "orders/a.parquet", before);
+  auto b2 = B("b2", "orders/b.parquet", S({Col("id", "INTEGER"), Col("v", batch)}));
+  TablePlan plan = EnginePlan(StagedWith(before, {b1}, {b1, b2}));
+  EXPECT_EQ(plan.action, Action::kRebuild);
+  // Every batch, old rows included, is loaded again into the new column type.
+  EXPECT_THAT(plan.batches, ElementsAre("orders/a.parquet", "orders/b.parquet"));
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kSchemaChanged, reason::kIncompatibleType));
+  EXPECT_EQ(FindReason(plan, reason::kIncompatibleType)->detail, "v " + from + "\u2192" + supertype);
+  EXPECT_EQ(plan.target.Find("v")->type, supertype);
+  EXPECT_THAT(plan.renames, IsEmpty());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    PlanTableTest, IncompatibleTypeTest,
+    ::testing::Values(Incompatible{"BIGINT", "DOUBLE", "DOUBLE"},           // int64 to double: lossy
+                      Incompatible{"INTEGER", "FLOAT", "FLOAT"},            // 32-bit ints do not fit a float
+                      Incompatible{"DECIMAL(10,2)", "DECIMAL(10,3)", "DECIMAL(11,3)"},  // scale change
+                      Incompatible{"INTEGER", "VARCHAR", "VARCHAR"},        // int to string
+                      Incompatible{"DATE", "TIMESTAMP", "TIMESTAMP"},
+                      Incompatible{"INTEGER", "JSON", "JSON"}),             // scalar to struct
+    [](const ::testing::TestParamInfo<Incompatible>& info) {
+      std::string name = info.param.from + "_to_" + info.param.batch;
+      for (char& c : name) {
+        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+      }
+      return name;
+    });
+
+TEST(PlanTableTest, ValuesThatFitTheExistingColumnsTypeAreAppendedWithACast) {
+  // A string column receiving integers, a JSON column receiving scalars: the
+  // common supertype is the column's own type, so a rebuild would produce the
+  // very same table. The batch is appended, its values cast.
+  for (const auto& [column, batch] : std::vector<std::pair<std::string, std::string>>{
+           {"VARCHAR", "INTEGER"}, {"JSON", "INTEGER"}, {"DOUBLE", "BIGINT"}}) {
+    Schema before = S({Col("v", column)});
+    auto b1 = B("b1", "orders/a.parquet", before);
+    auto b2 = B("b2", "orders/b.parquet", S({Col("v", batch)}));
+    TablePlan plan = EnginePlan(StagedWith(before, {b1}, {b1, b2}));
+    EXPECT_EQ(plan.action, Action::kAppend) << column << " <- " << batch;
+    EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches)) << column << " <- " << batch;
+    EXPECT_EQ(plan.target.Find("v")->type, column);
+  }
+}
+
+TEST(PlanTableTest, IncompatibleChangeAlongsideAnAddedColumnRebuildsWithBoth) {
+  Schema before = S({Col("id", "BIGINT")});
+  auto b1 = B("b1", "orders/a.parquet", before);
+  auto b2 = B("b2", "orders/b.parquet", S({Col("id", "DOUBLE"), Col("note", "VARCHAR")}));
+  TablePlan plan = EnginePlan(StagedWith(before, {b1}, {b1, b2}));
+  EXPECT_EQ(plan.action, Action::kRebuild);
+  // Per-column reasons follow the target's column order.
+  EXPECT_THAT(Codes(plan),
+              ElementsAre(reason::kSchemaChanged, reason::kIncompatibleType, reason::kColumnAdded));
+  EXPECT_THAT(ColumnNames(plan.target), ElementsAre("id", "note"));
+  EXPECT_EQ(plan.target.Find("id")->type, "DOUBLE");
+}
+
+TEST(PlanTableTest, IncompatibleTypesWithoutASupertypeFailTheTable) {
+  // The engine always finds one (VARCHAR or JSON); a supertype function that
+  // cannot is a failure of that table, never a silent guess.
   auto b1 = B("b1", "orders/a.parquet");
   auto b2 = B("b2", "orders/b.parquet", S({Col("id", "VARCHAR"), Col("name", "VARCHAR")}));
   TablePlan plan = Plan(Staged({b1}, {b1, b2}));
@@ -279,6 +460,356 @@ TEST(PlanTableTest, IncompatibleTypesWithoutSupertypeFail) {
   ASSERT_NE(why, nullptr);
   EXPECT_THAT(why->detail, HasSubstr("INTEGER"));
   EXPECT_THAT(why->detail, HasSubstr("VARCHAR"));
+}
+
+TEST(PlanTableTest, ScalarBecomingAStructRebuildsAsJson) {
+  Schema before = S({Col("id", "INTEGER"), Col("payload", "INTEGER")});
+  Column nested = Col("payload", "JSON");
+  nested.source_type = "STRUCT(a INTEGER)";
+  auto b1 = B("b1", "orders/a.parquet", before);
+  auto b2 = B("b2", "orders/b.parquet", S({Col("id", "INTEGER"), nested}));
+  TablePlan plan = EnginePlan(StagedWith(before, {b1}, {b1, b2}));
+  EXPECT_EQ(plan.action, Action::kRebuild);
+  EXPECT_EQ(FindReason(plan, reason::kIncompatibleType)->detail, "payload INTEGER\u2192JSON");
+  EXPECT_EQ(plan.target.Find("payload")->type, "JSON");
+}
+
+TEST(PlanTableTest, StructBecomingAScalarIsAppendedAsJson) {
+  Column nested = Col("payload", "JSON");
+  nested.source_type = "STRUCT(a INTEGER)";
+  Schema before = S({Col("id", "INTEGER"), nested});
+  auto b1 = B("b1", "orders/a.parquet", before);
+  auto b2 = B("b2", "orders/b.parquet", S({Col("id", "INTEGER"), Col("payload", "INTEGER")}));
+  TablePlan plan = EnginePlan(StagedWith(before, {b1}, {b1, b2}));
+  EXPECT_EQ(plan.action, Action::kAppend);
+  EXPECT_EQ(plan.target.Find("payload")->type, "JSON");
+}
+
+TEST(PlanTableTest, ChangesInsideNestedTypesOfEveryKindAreNotChanges) {
+  for (const auto& [before_type, after_type] : std::vector<std::pair<std::string, std::string>>{
+           {"STRUCT(a INTEGER)", "STRUCT(a BIGINT, b VARCHAR)"},
+           {"INTEGER[]", "VARCHAR[]"},
+           {"MAP(VARCHAR, INTEGER)", "MAP(VARCHAR, STRUCT(x DOUBLE))"},
+           {"STRUCT(a INTEGER)", "INTEGER[]"}}) {
+    Column before = Col("payload", "JSON");
+    before.source_type = before_type;
+    Column after = Col("payload", "JSON");
+    after.source_type = after_type;
+    auto b1 = B("b1", "orders/a.parquet", S({before}));
+    auto b2 = B("b2", "orders/b.parquet", S({after}));
+    TablePlan plan = EnginePlan(StagedWith(S({before}), {b1}, {b1, b2}));
+    EXPECT_EQ(plan.action, Action::kAppend) << before_type << " -> " << after_type;
+    EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches));
+  }
+}
+
+// ---- renames ----
+
+// (id INTEGER field_id 1, cust INTEGER field_id 2)
+Schema WithFieldIds() { return S({Fid("id", "INTEGER", 1), Fid("cust", "INTEGER", 2)}); }
+
+TEST(PlanTableTest, RenameProvenByFieldIdIsRenamedInPlace) {
+  auto b1 = B("b1", "orders/a.parquet", WithFieldIds());
+  auto b2 = B("b2", "orders/b.parquet", S({Fid("id", "INTEGER", 1), Fid("customer_id", "INTEGER", 2)}));
+  TablePlan plan = Plan(StagedWith(WithFieldIds(), {b1}, {b1, b2}));
+  EXPECT_EQ(plan.action, Action::kEvolve);
+  EXPECT_THAT(plan.batches, ElementsAre("orders/b.parquet"));
+  EXPECT_THAT(Codes(plan),
+              ElementsAre(reason::kNewBatches, reason::kSchemaChanged, reason::kRenameByFieldId));
+  EXPECT_EQ(FindReason(plan, reason::kRenameByFieldId)->detail, "cust\u2192customer_id (field_id 2)");
+  ASSERT_EQ(plan.renames.size(), 1u);
+  EXPECT_EQ(plan.renames[0].from, "cust");
+  EXPECT_EQ(plan.renames[0].to, "customer_id");
+  EXPECT_THAT(ColumnNames(plan.target), ElementsAre("id", "customer_id"));
+  EXPECT_EQ(plan.target.Find("customer_id")->field_id, 2);
+}
+
+TEST(PlanTableTest, RenameAndWideningOfOneColumnAreBothApplied) {
+  auto b1 = B("b1", "orders/a.parquet", WithFieldIds());
+  auto b2 = B("b2", "orders/b.parquet", S({Fid("id", "INTEGER", 1), Fid("customer_id", "BIGINT", 2)}));
+  TablePlan plan = Plan(StagedWith(WithFieldIds(), {b1}, {b1, b2}));
+  EXPECT_EQ(plan.action, Action::kEvolve);
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches, reason::kSchemaChanged,
+                                       reason::kRenameByFieldId, reason::kTypeWidened));
+  EXPECT_EQ(FindReason(plan, reason::kTypeWidened)->detail, "customer_id INTEGER\u2192BIGINT");
+  ASSERT_EQ(plan.renames.size(), 1u);
+  EXPECT_EQ(plan.target.Find("customer_id")->type, "BIGINT");
+}
+
+TEST(PlanTableTest, OldAndRenamedBatchesInOneRunStillRename) {
+  auto b1 = B("b1", "orders/a.parquet", WithFieldIds());
+  auto b2 = B("b2", "orders/b.parquet", WithFieldIds());
+  auto b3 = B("b3", "orders/c.parquet", S({Fid("id", "INTEGER", 1), Fid("customer_id", "INTEGER", 2)}));
+  TablePlan plan = Plan(StagedWith(WithFieldIds(), {b1}, {b1, b2, b3}));
+  EXPECT_EQ(plan.action, Action::kEvolve);
+  EXPECT_THAT(plan.batches, ElementsAre("orders/b.parquet", "orders/c.parquet"));
+  ASSERT_EQ(plan.renames.size(), 1u);
+  EXPECT_THAT(ColumnNames(plan.target), ElementsAre("id", "customer_id"));
+  EXPECT_EQ(FindReason(plan, reason::kColumnAbsent), nullptr);
+}
+
+TEST(PlanTableTest, CaseOnlyRenameWithFieldIdIsNotAChange) {
+  auto b1 = B("b1", "orders/a.parquet", WithFieldIds());
+  auto b2 = B("b2", "orders/b.parquet", S({Fid("ID", "INTEGER", 1), Fid("Cust", "INTEGER", 2)}));
+  TablePlan plan = Plan(StagedWith(WithFieldIds(), {b1}, {b1, b2}));
+  EXPECT_EQ(plan.action, Action::kAppend);
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches));
+  EXPECT_THAT(plan.renames, IsEmpty());
+}
+
+TEST(PlanTableTest, SameNameWithANewFieldIdStaysOneColumn) {
+  // A writer that renumbered its fields: the name still says which column it is.
+  auto b1 = B("b1", "orders/a.parquet", WithFieldIds());
+  auto b2 = B("b2", "orders/b.parquet", S({Fid("id", "INTEGER", 7), Fid("cust", "INTEGER", 8)}));
+  TablePlan plan = Plan(StagedWith(WithFieldIds(), {b1}, {b1, b2}));
+  EXPECT_EQ(plan.action, Action::kAppend);
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches));
+  EXPECT_THAT(ColumnNames(plan.target), ElementsAre("id", "cust"));
+}
+
+TEST(PlanTableTest, SameNameWithANewFieldIdNextToAnAddedColumnStaysOneColumn) {
+  auto b1 = B("b1", "orders/a.parquet", WithFieldIds());
+  auto b2 = B("b2", "orders/b.parquet",
+              S({Fid("id", "INTEGER", 7), Fid("cust", "INTEGER", 8), Fid("discount", "DOUBLE", 9)}));
+  TablePlan plan = Plan(StagedWith(WithFieldIds(), {b1}, {b1, b2}));
+  EXPECT_EQ(plan.action, Action::kEvolve);
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches, reason::kSchemaChanged, reason::kColumnAdded));
+  EXPECT_THAT(ColumnNames(plan.target), ElementsAre("id", "cust", "discount"));
+  EXPECT_THAT(plan.renames, IsEmpty());
+}
+
+TEST(PlanTableTest, NameFreedByARenameCanBeTakenByANewColumn) {
+  auto b1 = B("b1", "orders/a.parquet", WithFieldIds());
+  auto b2 = B("b2", "orders/b.parquet",
+              S({Fid("id", "INTEGER", 1), Fid("customer_id", "INTEGER", 2), Fid("cust", "VARCHAR", 3)}));
+  TablePlan plan = Plan(StagedWith(WithFieldIds(), {b1}, {b1, b2}));
+  EXPECT_EQ(plan.action, Action::kEvolve);
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches, reason::kSchemaChanged,
+                                       reason::kRenameByFieldId, reason::kColumnAdded));
+  EXPECT_EQ(FindReason(plan, reason::kColumnAdded)->detail, "cust VARCHAR");
+  ASSERT_EQ(plan.renames.size(), 1u);
+  EXPECT_EQ(plan.renames[0].from, "cust");
+  EXPECT_EQ(plan.renames[0].to, "customer_id");
+  EXPECT_THAT(ColumnNames(plan.target), ElementsAre("id", "customer_id", "cust"));
+  EXPECT_EQ(plan.target.Find("cust")->field_id, 3);
+}
+
+TEST(PlanTableTest, SuspectedRenameWithoutFieldIdIsAddPlusAbsentAndFlagged) {
+  Schema before = S({Col("id", "INTEGER"), Col("cust", "INTEGER")});
+  auto b1 = B("b1", "orders/a.parquet", before);
+  auto b2 = B("b2", "orders/b.parquet", S({Col("id", "INTEGER"), Col("customer_id", "INTEGER")}));
+  TablePlan plan = Plan(StagedWith(before, {b1}, {b1, b2}));
+  EXPECT_EQ(plan.action, Action::kEvolve);
+  EXPECT_THAT(plan.batches, ElementsAre("orders/b.parquet"));
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches, reason::kSchemaChanged, reason::kColumnAdded,
+                                       reason::kColumnAbsent, reason::kSuspectedRename));
+  EXPECT_EQ(FindReason(plan, reason::kColumnAdded)->detail, "customer_id INTEGER");
+  EXPECT_EQ(FindReason(plan, reason::kColumnAbsent)->detail, "cust INTEGER (new rows NULL)");
+  EXPECT_EQ(FindReason(plan, reason::kSuspectedRename)->detail,
+            "cust\u2192customer_id (no field_id to prove it)");
+  EXPECT_THAT(plan.renames, IsEmpty());  // not renamed: only flagged
+  EXPECT_THAT(ColumnNames(plan.target), ElementsAre("id", "cust", "customer_id"));
+}
+
+TEST(PlanTableTest, NoSuspectedRenameWhenTheTypesDiffer) {
+  Schema before = S({Col("id", "INTEGER"), Col("cust", "INTEGER")});
+  auto b1 = B("b1", "orders/a.parquet", before);
+  auto b2 = B("b2", "orders/b.parquet", S({Col("id", "INTEGER"), Col("customer", "VARCHAR")}));
+  TablePlan plan = Plan(StagedWith(before, {b1}, {b1, b2}));
+  EXPECT_EQ(plan.action, Action::kEvolve);
+  EXPECT_EQ(FindReason(plan, reason::kSuspectedRename), nullptr);
+  EXPECT_NE(FindReason(plan, reason::kColumnAbsent), nullptr);
+}
+
+TEST(PlanTableTest, NoSuspectedRenameWhenTwoNewColumnsCouldBeIt) {
+  Schema before = S({Col("id", "INTEGER"), Col("cust", "INTEGER")});
+  auto b1 = B("b1", "orders/a.parquet", before);
+  auto b2 = B("b2", "orders/b.parquet",
+              S({Col("id", "INTEGER"), Col("customer_id", "INTEGER"), Col("store_id", "INTEGER")}));
+  TablePlan plan = Plan(StagedWith(before, {b1}, {b1, b2}));
+  EXPECT_EQ(plan.action, Action::kEvolve);
+  EXPECT_EQ(FindReason(plan, reason::kSuspectedRename), nullptr);
+}
+
+// ---- nullability, order, case ----
+
+TEST(PlanTableTest, NullableBecomingRequiredIsNotAChange) {
+  auto b1 = B("b1", "orders/a.parquet");
+  auto b2 = B("b2", "orders/b.parquet", S({Col("id", "INTEGER", false), Col("name", "VARCHAR", false)}));
+  TablePlan plan = Plan(Staged({b1}, {b1, b2}));
+  EXPECT_EQ(plan.action, Action::kAppend);
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches));
+}
+
+TEST(PlanTableTest, RequiredBecomingNullableIsNotAChange) {
+  Schema required = S({Col("id", "INTEGER", false), Col("name", "VARCHAR", false)});
+  auto b1 = B("b1", "orders/a.parquet", required);
+  auto b2 = B("b2", "orders/b.parquet");
+  TablePlan plan = Plan(StagedWith(required, {b1}, {b1, b2}));
+  EXPECT_EQ(plan.action, Action::kAppend);
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches));
+}
+
+// ---- mixed batches in one run ----
+
+TEST(PlanTableTest, OldAndNewSchemaBatchesInOneRunShareOneTarget) {
+  auto b1 = B("b1", "orders/a.parquet");
+  auto b2 = B("b2", "orders/b.parquet");  // old schema
+  auto b3 = B("b3", "orders/c.parquet",
+              S({Col("id", "BIGINT"), Col("name", "VARCHAR"), Col("discount", "DOUBLE")}));
+  auto b4 = B("b4", "orders/d.parquet", S({Col("id", "INTEGER")}));  // lacks name
+  TablePlan plan = Plan(Staged({b1}, {b1, b2, b3, b4}));
+  EXPECT_EQ(plan.action, Action::kEvolve);
+  EXPECT_THAT(plan.batches, ElementsAre("orders/b.parquet", "orders/c.parquet", "orders/d.parquet"));
+  EXPECT_THAT(ColumnNames(plan.target), ElementsAre("id", "name", "discount"));
+  EXPECT_EQ(plan.target.Find("id")->type, "BIGINT");
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches, reason::kSchemaChanged, reason::kTypeWidened,
+                                       reason::kColumnAdded));
+  EXPECT_EQ(plan.reasons[0].detail, "3 new batches");
+}
+
+TEST(PlanTableTest, OneIncompatibleBatchAmongSeveralRebuildsEverything) {
+  auto b1 = B("b1", "orders/a.parquet");
+  auto b2 = B("b2", "orders/b.parquet");
+  auto b3 = B("b3", "orders/c.parquet", S({Col("id", "VARCHAR"), Col("name", "VARCHAR")}));
+  TablePlan plan = EnginePlan(Staged({b1}, {b1, b2, b3}));
+  EXPECT_EQ(plan.action, Action::kRebuild);
+  EXPECT_THAT(plan.batches, ElementsAre("orders/a.parquet", "orders/b.parquet", "orders/c.parquet"));
+  EXPECT_EQ(plan.target.Find("id")->type, "VARCHAR");
+}
+
+// ---- schema_evolution policies ----
+
+// A new batch that adds `discount DOUBLE` to a Base() table staged from b1.
+TableInputs AddingAColumn(const std::string& policy) {
+  auto b1 = B("b1", "orders/a.parquet");
+  auto b2 = B("b2", "orders/b.parquet",
+              S({Col("id", "INTEGER"), Col("name", "VARCHAR"), Col("discount", "DOUBLE")}));
+  TableInputs in = Staged({b1}, {b1, b2});
+  in.policy.schema_evolution = policy;
+  return in;
+}
+
+TEST(PlanPolicyTest, RebuildPolicyRebuildsOnAnySchemaChange) {
+  TablePlan plan = Plan(AddingAColumn("rebuild"));
+  EXPECT_EQ(plan.action, Action::kRebuild);
+  EXPECT_EQ(plan.policy, "rebuild");
+  EXPECT_THAT(plan.batches, ElementsAre("orders/a.parquet", "orders/b.parquet"));
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kSchemaChanged, reason::kColumnAdded, reason::kPolicyRebuild));
+  EXPECT_EQ(FindReason(plan, reason::kPolicyRebuild)->detail, "schema_evolution: rebuild");
+  EXPECT_THAT(ColumnNames(plan.target), ElementsAre("id", "name", "discount"));
+}
+
+TEST(PlanPolicyTest, RebuildPolicyRebuildsOnAWidening) {
+  auto b1 = B("b1", "orders/a.parquet");
+  auto b2 = B("b2", "orders/b.parquet", S({Col("id", "BIGINT"), Col("name", "VARCHAR")}));
+  TableInputs in = Staged({b1}, {b1, b2});
+  in.policy.schema_evolution = "rebuild";
+  TablePlan plan = Plan(in);
+  EXPECT_EQ(plan.action, Action::kRebuild);
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kSchemaChanged, reason::kTypeWidened, reason::kPolicyRebuild));
+}
+
+TEST(PlanPolicyTest, RebuildPolicyStillAppendsWhenNothingChanged) {
+  auto b1 = B("b1", "orders/a.parquet");
+  TableInputs in = Staged({b1}, {b1, B("b2", "orders/b.parquet")});
+  in.policy.schema_evolution = "rebuild";
+  TablePlan plan = Plan(in);
+  EXPECT_EQ(plan.action, Action::kAppend);
+  EXPECT_EQ(plan.policy, "rebuild");
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches));
+}
+
+TEST(PlanPolicyTest, RebuildPolicyDoesNotRebuildForAnAbsentColumn) {
+  auto b1 = B("b1", "orders/a.parquet");
+  TableInputs in = Staged({b1}, {b1, B("b2", "orders/b.parquet", S({Col("id", "INTEGER")}))});
+  in.policy.schema_evolution = "rebuild";
+  TablePlan plan = Plan(in);
+  EXPECT_EQ(plan.action, Action::kAppend);
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches, reason::kColumnAbsent));
+}
+
+TEST(PlanPolicyTest, FreezeQuarantinesDifferingBatchesAndStagesTheRest) {
+  TableInputs in = AddingAColumn("freeze");
+  in.batches.push_back(B("b3", "orders/c.parquet"));  // same schema as before
+  in.batches.push_back(B("b4", "orders/d.parquet", S({Col("id", "INTEGER")})));  // lacks a column: fits
+  TablePlan plan = Plan(in);
+  EXPECT_EQ(plan.action, Action::kAppend);
+  EXPECT_EQ(plan.policy, "freeze");
+  EXPECT_THAT(plan.batches, ElementsAre("orders/c.parquet", "orders/d.parquet"));
+  ASSERT_EQ(plan.quarantine.size(), 1u);
+  EXPECT_EQ(plan.quarantine[0].rel_path, "orders/b.parquet");
+  EXPECT_EQ(plan.quarantine[0].code, reason::kSchemaFrozen);
+  EXPECT_EQ(plan.quarantine[0].detail, "schema_evolution: freeze; column_added: discount DOUBLE");
+  EXPECT_TRUE(plan.target.SameStagingColumns(Base()));  // the columns stay frozen
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches, reason::kSchemaChanged, reason::kColumnAdded,
+                                       reason::kSchemaFrozen));
+  EXPECT_EQ(FindReason(plan, reason::kSchemaFrozen)->detail, "1 batch with a different schema quarantined");
+  EXPECT_EQ(plan.reasons[0].detail, "2 new batches");
+}
+
+TEST(PlanPolicyTest, FreezeWithOnlyDifferingBatchesStagesNothing) {
+  TablePlan plan = Plan(AddingAColumn("freeze"));
+  EXPECT_EQ(plan.action, Action::kSkip);
+  EXPECT_THAT(plan.batches, IsEmpty());
+  ASSERT_EQ(plan.quarantine.size(), 1u);
+  EXPECT_EQ(plan.quarantine[0].rel_path, "orders/b.parquet");
+  EXPECT_NE(FindReason(plan, reason::kSchemaFrozen), nullptr);
+}
+
+TEST(PlanPolicyTest, FreezeQuarantinesAWidenedBatchToo) {
+  auto b1 = B("b1", "orders/a.parquet");
+  auto b2 = B("b2", "orders/b.parquet", S({Col("id", "BIGINT"), Col("name", "VARCHAR")}));
+  TableInputs in = Staged({b1}, {b1, b2});
+  in.policy.schema_evolution = "freeze";
+  TablePlan plan = Plan(in);
+  ASSERT_EQ(plan.quarantine.size(), 1u);
+  EXPECT_EQ(plan.quarantine[0].detail, "schema_evolution: freeze; type_widened: id INTEGER\u2192BIGINT");
+}
+
+TEST(PlanPolicyTest, FailStopsTheTableAndStagesNothing) {
+  TablePlan plan = Plan(AddingAColumn("fail"));
+  EXPECT_EQ(plan.action, Action::kFail);
+  EXPECT_EQ(plan.policy, "fail");
+  EXPECT_THAT(plan.batches, IsEmpty());
+  EXPECT_THAT(plan.quarantine, IsEmpty());
+  EXPECT_THAT(Codes(plan),
+              ElementsAre(reason::kSchemaChanged, reason::kColumnAdded, reason::kSchemaChangeBlocked));
+  EXPECT_THAT(FindReason(plan, reason::kSchemaChangeBlocked)->detail, HasSubstr("schema_evolution: fail"));
+  EXPECT_TRUE(plan.target.SameStagingColumns(Base()));
+}
+
+TEST(PlanPolicyTest, FailPolicyStillAppendsWhenNothingChanged) {
+  auto b1 = B("b1", "orders/a.parquet");
+  TableInputs in = Staged({b1}, {b1, B("b2", "orders/b.parquet")});
+  in.policy.schema_evolution = "fail";
+  EXPECT_EQ(Plan(in).action, Action::kAppend);
+}
+
+TEST(PlanPolicyTest, PoliciesDoNotChangeNewTables) {
+  for (const char* policy : {"evolve", "rebuild", "freeze", "fail"}) {
+    TableInputs in;
+    in.table = "orders";
+    in.folder_exists = true;
+    in.policy.schema_evolution = policy;
+    in.batches = {B("b1", "orders/a.parquet", S({Col("id", "INTEGER")})),
+                  B("b2", "orders/b.parquet", S({Col("id", "BIGINT"), Col("x", "DATE")}))};
+    TablePlan plan = Plan(in);
+    EXPECT_EQ(plan.action, Action::kCreate) << policy;
+    EXPECT_EQ(plan.policy, policy);
+    EXPECT_THAT(plan.quarantine, IsEmpty()) << policy;
+  }
+}
+
+TEST(PlanPolicyTest, RewrittenBatchRebuildsUnderEveryPolicy) {
+  for (const char* policy : {"evolve", "rebuild", "freeze", "fail"}) {
+    auto staged = B("old-content", "orders/a.parquet");
+    TableInputs in = Staged({staged}, {B("new-content", "orders/a.parquet")});
+    in.policy.schema_evolution = policy;
+    TablePlan plan = Plan(in);
+    EXPECT_EQ(plan.action, Action::kRebuild) << policy;
+    EXPECT_THAT(Codes(plan), ElementsAre(reason::kBatchRewritten)) << policy;
+  }
 }
 
 // ---- batches that changed or went away ----
@@ -315,6 +846,47 @@ TEST(PlanTableTest, DeletedStagedBatchDoesNotStopANewOneFromAppending) {
   EXPECT_THAT(plan.batches, ElementsAre("orders/c.parquet"));
   EXPECT_NE(FindReason(plan, reason::kBatchRemoved), nullptr);
   EXPECT_NE(FindReason(plan, reason::kNewBatches), nullptr);
+}
+
+TEST(PlanTableTest, DeletedStagedBatchRebuildsWithoutItUnderOnBatchRemovedRebuild) {
+  auto b1 = B("b1", "orders/a.parquet");
+  auto b2 = B("b2", "orders/b.parquet");
+  TableInputs in = Staged({b1, b2}, {b1});
+  in.policy.on_batch_removed = "rebuild";
+  TablePlan plan = Plan(in);
+  EXPECT_EQ(plan.action, Action::kRebuild);
+  EXPECT_THAT(plan.batches, ElementsAre("orders/a.parquet"));
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kBatchRemoved));
+  EXPECT_EQ(plan.reasons[0].detail, "orders/b.parquet was deleted; rebuilding without it");
+}
+
+TEST(PlanTableTest, DeletedStagedBatchKeepsItsRowsByDefaultAndSaysSo) {
+  auto b1 = B("b1", "orders/a.parquet");
+  auto b2 = B("b2", "orders/b.parquet");
+  TablePlan plan = Plan(Staged({b1, b2}, {b1}));
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kBatchRemoved, reason::kNoChange));
+  EXPECT_EQ(plan.reasons[0].detail, "orders/b.parquet was deleted; its rows are kept");
+}
+
+TEST(PlanTableTest, EveryBatchDeletedUnderOnBatchRemovedRebuildKeepsTheTable) {
+  // Nothing to rebuild from: an empty folder does not empty the staging table.
+  auto b1 = B("b1", "orders/a.parquet");
+  TableInputs in = Staged({b1}, {});
+  in.policy.on_batch_removed = "rebuild";
+  TablePlan plan = Plan(in);
+  EXPECT_EQ(plan.action, Action::kSkip);
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kBatchRemoved, reason::kNoChange));
+}
+
+TEST(PlanTableTest, RewrittenBatchWithANewSchemaRebuildsWithIt) {
+  auto staged = B("old-content", "orders/a.parquet");
+  auto rewritten = B("new-content", "orders/a.parquet",
+                     S({Col("id", "INTEGER"), Col("name", "VARCHAR"), Col("discount", "DOUBLE")}));
+  TablePlan plan = Plan(Staged({staged}, {rewritten}));
+  EXPECT_EQ(plan.action, Action::kRebuild);
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kBatchRewritten));
+  EXPECT_EQ(plan.reasons[0].detail, "orders/a.parquet changed content after it was staged");
+  EXPECT_THAT(ColumnNames(plan.target), ElementsAre("id", "name", "discount"));
 }
 
 // ---- folders that went away ----
@@ -354,6 +926,73 @@ TEST(PlanTableTest, ReturnedFolderOfAnOrphanedTableSaysSo) {
   in.remembered->status = "orphaned";
   TablePlan plan = Plan(in);
   EXPECT_EQ(plan.action, Action::kAppend);
+  EXPECT_NE(FindReason(plan, reason::kTableReturned), nullptr);
+}
+
+TEST(PlanTableTest, VanishedFolderIsDroppedUnderOnTableRemovedDrop) {
+  auto b1 = B("b1", "orders/a.parquet");
+  TableInputs in = Staged({b1}, {});
+  in.folder_exists = false;
+  in.policy.on_table_removed = "drop";
+  TablePlan plan = Plan(in);
+  EXPECT_EQ(plan.action, Action::kDrop);
+  EXPECT_THAT(plan.batches, IsEmpty());
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kTableRemoved));
+  EXPECT_EQ(plan.reasons[0].detail, "table folder disappeared; on_table_removed: drop");
+}
+
+TEST(PlanTableTest, VanishedFolderOrphanDetailSaysTheTableIsKept) {
+  auto b1 = B("b1", "orders/a.parquet");
+  TableInputs in = Staged({b1}, {});
+  in.folder_exists = false;
+  TablePlan plan = Plan(in);
+  EXPECT_EQ(plan.reasons[0].detail, "table folder disappeared; staging table kept");
+}
+
+TEST(PlanTableTest, DroppedTableWhoseFolderIsStillAbsentIsSkipped) {
+  // After a drop the warehouse holds nothing of it: nothing to do.
+  TableInputs in;
+  in.table = "orders";
+  in.folder_exists = false;
+  in.remembered = RememberedTable{};
+  in.remembered->status = "dropped";
+  in.policy.on_table_removed = "drop";
+  TablePlan plan = Plan(in);
+  EXPECT_EQ(plan.action, Action::kSkip);
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNoChange));
+}
+
+TEST(PlanTableTest, ReturnedFolderOfADroppedTableIsCreatedAgain) {
+  TableInputs in;
+  in.table = "orders";
+  in.folder_exists = true;
+  in.batches = {B("b1", "orders/a.parquet")};
+  in.remembered = RememberedTable{};
+  in.remembered->status = "dropped";
+  TablePlan plan = Plan(in);
+  EXPECT_EQ(plan.action, Action::kCreate);
+  EXPECT_THAT(plan.batches, ElementsAre("orders/a.parquet"));
+  EXPECT_EQ(FindReason(plan, reason::kNewTable)->detail, "1 batch");
+}
+
+TEST(PlanTableTest, ReturnedFolderWithNothingNewIsSkippedButSaysSo) {
+  auto b1 = B("b1", "orders/a.parquet");
+  TableInputs in = Staged({b1}, {b1});
+  in.remembered->status = "orphaned";
+  TablePlan plan = Plan(in);
+  EXPECT_EQ(plan.action, Action::kSkip);
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kTableReturned, reason::kNoChange));
+}
+
+TEST(PlanTableTest, ReturnedFolderWithAnAddedColumnEvolves) {
+  auto b1 = B("b1", "orders/a.parquet");
+  auto b2 = B("b2", "orders/b.parquet",
+              S({Col("id", "INTEGER"), Col("name", "VARCHAR"), Col("discount", "DOUBLE")}));
+  TableInputs in = Staged({b1}, {b1, b2});
+  in.remembered->status = "orphaned";
+  TablePlan plan = Plan(in);
+  EXPECT_EQ(plan.action, Action::kEvolve);
+  EXPECT_EQ(plan.reasons[0].code, reason::kNewBatches);
   EXPECT_NE(FindReason(plan, reason::kTableReturned), nullptr);
 }
 
@@ -432,7 +1071,8 @@ TEST(PlanTableTest, MissingStateConsistentWithWarehouseAppendsNewBatches) {
   TablePlan plan = Plan(in);
   EXPECT_EQ(plan.action, Action::kAppend);
   EXPECT_THAT(plan.batches, ElementsAre("orders/b.parquet"));
-  EXPECT_THAT(Codes(plan), ElementsAre(reason::kStateMissing, reason::kNewBatches));
+  // new_batches leads whenever batches are applied.
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches, reason::kStateMissing));
 }
 
 TEST(PlanTableTest, MissingStateInconsistentWithWarehouseRebuilds) {
@@ -466,7 +1106,7 @@ TEST(PlanTableTest, UnreadableStateConsistentWithWarehouseIsRederived) {
   TablePlan plan = Plan(in);
   EXPECT_EQ(plan.action, Action::kAppend);
   EXPECT_THAT(plan.batches, ElementsAre("orders/b.parquet"));
-  EXPECT_THAT(Codes(plan), ElementsAre(reason::kStateUnreadable, reason::kNewBatches));
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches, reason::kStateUnreadable));
 }
 
 TEST(PlanTableTest, UnreadableStateInconsistentWithWarehouseRebuilds) {
@@ -478,6 +1118,32 @@ TEST(PlanTableTest, UnreadableStateInconsistentWithWarehouseRebuilds) {
   TablePlan plan = Plan(in);
   EXPECT_EQ(plan.action, Action::kRebuild);
   EXPECT_THAT(Codes(plan), ElementsAre(reason::kStateUnreadable, reason::kLedgerMismatch));
+}
+
+TEST(PlanTableTest, MissingStateWithAnAddedColumnEvolvesFromTheRederivedSchema) {
+  auto b1 = B("b1", "orders/a.parquet");
+  auto b2 = B("b2", "orders/b.parquet",
+              S({Col("id", "INTEGER"), Col("name", "VARCHAR"), Col("discount", "DOUBLE")}));
+  TableInputs in = Staged({b1}, {b1, b2});
+  in.remembered.reset();
+  TablePlan plan = Plan(in);
+  EXPECT_EQ(plan.action, Action::kEvolve);
+  EXPECT_THAT(plan.batches, ElementsAre("orders/b.parquet"));
+  EXPECT_NE(FindReason(plan, reason::kStateMissing), nullptr);
+  EXPECT_EQ(FindReason(plan, reason::kColumnAdded)->detail, "discount DOUBLE");
+}
+
+TEST(PlanTableTest, StateMismatchRebuildsEvenUnderTheFailPolicy) {
+  // Policies govern schema drift in new batches; state that cannot be trusted
+  // always falls back to a rebuild.
+  auto b1 = B("b1", "orders/a.parquet");
+  TableInputs in = Staged({b1}, {b1});
+  in.warehouse.columns = S({Col("id", "INTEGER"), Col("name", "VARCHAR"), Col("extra", "DATE")});
+  in.policy.schema_evolution = "fail";
+  TablePlan plan = Plan(in);
+  EXPECT_EQ(plan.action, Action::kRebuild);
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kWarehouseSchemaMismatch));
+  EXPECT_EQ(plan.policy, "fail");
 }
 
 // ---- operator requests ----
@@ -683,6 +1349,42 @@ TEST(PlanJsonTest, StrangeTableNamesProduceValidJson) {
 TEST(PlanJsonTest, ReasonsToJsonIsAListOfCodeAndDetail) {
   auto j = nlohmann::json::parse(ReasonsToJson({{"new_table", "1 batch"}}));
   EXPECT_EQ(j, nlohmann::json::array({{{"code", "new_table"}, {"detail", "1 batch"}}}));
+}
+
+TEST(PlanJsonTest, RenamesQuarantineAndPolicyAreInTheJson) {
+  auto b1 = B("b1", "orders/a.parquet", WithFieldIds());
+  auto b2 = B("b2", "orders/b.parquet", S({Fid("id", "INTEGER", 1), Fid("customer_id", "INTEGER", 2)}));
+  TableInputs renamed = StagedWith(WithFieldIds(), {b1}, {b1, b2});
+  TableInputs frozen = AddingAColumn("freeze");
+  frozen.table = "frozen";
+  auto j = nlohmann::json::parse(ToJson(PlanAll({renamed, frozen}, {}, FakeSupertype)));
+  ASSERT_EQ(j["tables"].size(), 2u);
+  const auto& f = j["tables"][0];
+  EXPECT_EQ(f["table"], "frozen");
+  EXPECT_EQ(f["policy"], "freeze");
+  EXPECT_EQ(f["renames"], nlohmann::json::array());
+  EXPECT_EQ(f["quarantine"],
+            nlohmann::json::array({{{"batch", "orders/b.parquet"},
+                                    {"code", "schema_frozen"},
+                                    {"detail", "schema_evolution: freeze; column_added: discount DOUBLE"}}}));
+  const auto& o = j["tables"][1];
+  EXPECT_EQ(o["action"], "evolve");
+  EXPECT_EQ(o["renames"], nlohmann::json::array({{{"from", "cust"}, {"to", "customer_id"}}}));
+  EXPECT_EQ(o["quarantine"], nlohmann::json::array());
+  EXPECT_EQ(o["reasons"][2], (nlohmann::json{{"code", "rename_by_field_id"},
+                                             {"detail", "cust\u2192customer_id (field_id 2)"}}));
+}
+
+TEST(PlanTextTest, ShowsThePolicyOfEveryTable) {
+  TableInputs failing = AddingAColumn("fail");
+  failing.table = "strict_orders";
+  auto c1 = B("c1", "customers/a.parquet");
+  TableInputs customers = Staged({c1}, {c1});
+  customers.table = "customers";
+  std::string text = ToText(PlanAll({failing, customers}, {}, FakeSupertype));
+  EXPECT_THAT(text, HasSubstr("POLICY"));
+  EXPECT_THAT(text, ::testing::ContainsRegex("strict_orders +fail +0 +fail +schema_changed"));
+  EXPECT_THAT(text, ::testing::ContainsRegex("customers +skip +0 +evolve +no_change"));
 }
 
 TEST(PlanTextTest, ListsEveryTableWithItsAction) {

@@ -287,6 +287,211 @@ TEST(UnifyTest, NoSupertypeIsAnErrorNamingColumnAndTypes) {
   EXPECT_THAT(out.error().message, HasSubstr("the fake warehouse has no supertype"));
 }
 
+// ---- unify by Parquet field_id ----
+
+std::vector<std::string> Names(const Schema& s) {
+  std::vector<std::string> out;
+  for (const auto& c : s.columns) out.push_back(c.name);
+  return out;
+}
+
+TEST(UnifyFieldIdTest, SameFieldIdUnderANewNameIsARenameAndTheLaterNameWins) {
+  FakeSupertype fake;
+  Schema base = S({Col("id", "INTEGER", true, 1), Col("cust", "INTEGER", true, 2)});
+  Schema more = S({Col("id", "INTEGER", true, 1), Col("customer_id", "INTEGER", true, 2)});
+  auto out = Unify(base, {&more}, fake.Fn());
+  ASSERT_TRUE(out) << out.error().ToString();
+  EXPECT_EQ(Names(*out), (std::vector<std::string>{"id", "customer_id"}));
+  EXPECT_EQ(out->Find("customer_id")->field_id, 2);
+  EXPECT_EQ(out->Find("cust"), nullptr);
+}
+
+TEST(UnifyFieldIdTest, RenamedColumnKeepsItsPlaceAndUnifiesItsType) {
+  FakeSupertype fake;
+  Schema base = S({Col("cust", "INTEGER", false, 2), Col("id", "INTEGER", true, 1)});
+  Schema more = S({Col("id", "INTEGER", true, 1), Col("customer_id", "BIGINT", true, 2)});
+  auto out = Unify(base, {&more}, fake.Fn());
+  ASSERT_TRUE(out) << out.error().ToString();
+  EXPECT_EQ(Names(*out), (std::vector<std::string>{"customer_id", "id"}));
+  EXPECT_EQ(out->columns[0].type, "BIGINT");
+  EXPECT_TRUE(out->columns[0].nullable);
+}
+
+TEST(UnifyFieldIdTest, FieldIdWinsOverAMatchingName) {
+  // Two columns swap names: the ids say which data is which.
+  FakeSupertype fake;
+  Schema base = S({Col("a", "INTEGER", true, 1), Col("b", "BIGINT", true, 2)});
+  Schema more = S({Col("b", "INTEGER", true, 1), Col("a", "BIGINT", true, 2)});
+  auto out = Unify(base, {&more}, fake.Fn());
+  ASSERT_TRUE(out) << out.error().ToString();
+  EXPECT_EQ(Names(*out), (std::vector<std::string>{"b", "a"}));
+  EXPECT_EQ(out->columns[0].type, "INTEGER");
+  EXPECT_EQ(out->columns[0].field_id, 1);
+  EXPECT_EQ(out->columns[1].type, "BIGINT");
+  EXPECT_TRUE(fake.calls.empty());
+}
+
+TEST(UnifyFieldIdTest, NameFreedByARenameCanBeTakenByANewColumn) {
+  FakeSupertype fake;
+  Schema base = S({Col("cust", "INTEGER", true, 2)});
+  Schema more = S({Col("cust", "VARCHAR", true, 3), Col("customer_id", "INTEGER", true, 2)});
+  auto out = Unify(base, {&more}, fake.Fn());
+  ASSERT_TRUE(out) << out.error().ToString();
+  EXPECT_EQ(Names(*out), (std::vector<std::string>{"customer_id", "cust"}));
+  EXPECT_EQ(out->Find("customer_id")->type, "INTEGER");
+  EXPECT_EQ(out->Find("cust")->type, "VARCHAR");
+  EXPECT_EQ(out->Find("cust")->field_id, 3);
+}
+
+TEST(UnifyFieldIdTest, SameNameUnderANewFieldIdIsStillOneColumn) {
+  FakeSupertype fake;
+  Schema base = S({Col("id", "INTEGER", true, 1)});
+  Schema more = S({Col("id", "BIGINT", true, 7)});
+  auto out = Unify(base, {&more}, fake.Fn());
+  ASSERT_TRUE(out) << out.error().ToString();
+  ASSERT_EQ(out->columns.size(), 1u);
+  EXPECT_EQ(out->columns[0].type, "BIGINT");
+  EXPECT_EQ(out->columns[0].field_id, 1);  // the first identity is kept
+}
+
+TEST(UnifyFieldIdTest, ColumnWithoutFieldIdMatchesByNameAndAdoptsTheId) {
+  FakeSupertype fake;
+  Schema base = S({Col("id", "INTEGER")});
+  Schema more = S({Col("ID", "INTEGER", true, 5)});
+  auto out = Unify(base, {&more}, fake.Fn());
+  ASSERT_TRUE(out);
+  ASSERT_EQ(out->columns.size(), 1u);
+  EXPECT_EQ(out->columns[0].name, "id");
+  EXPECT_EQ(out->columns[0].field_id, 5);
+}
+
+TEST(UnifyFieldIdTest, ColumnWithFieldIdMatchesABaseColumnWithoutOneByName) {
+  FakeSupertype fake;
+  Schema base = S({Col("id", "INTEGER", true, 1)});
+  Schema more = S({Col("id", "INTEGER")});
+  auto out = Unify(base, {&more}, fake.Fn());
+  ASSERT_TRUE(out);
+  EXPECT_EQ(*out, base);
+}
+
+TEST(UnifyFieldIdTest, RenameAcrossSeveralBatchesFollowsTheLastName) {
+  FakeSupertype fake;
+  Schema one = S({Col("cust", "INTEGER", true, 2)});
+  Schema two = S({Col("customer", "INTEGER", true, 2)});
+  Schema three = S({Col("customer_id", "INTEGER", true, 2)});
+  auto out = Unify(Schema{}, {&one, &two, &three}, fake.Fn());
+  ASSERT_TRUE(out);
+  EXPECT_EQ(Names(*out), (std::vector<std::string>{"customer_id"}));
+}
+
+TEST(UnifyFieldIdTest, NewFieldIdUnderANewNameIsANewColumn) {
+  FakeSupertype fake;
+  Schema base = S({Col("id", "INTEGER", true, 1)});
+  Schema more = S({Col("id", "INTEGER", true, 1), Col("note", "VARCHAR", false, 2)});
+  auto out = Unify(base, {&more}, fake.Fn());
+  ASSERT_TRUE(out);
+  EXPECT_EQ(Names(*out), (std::vector<std::string>{"id", "note"}));
+  EXPECT_EQ(out->Find("note")->field_id, 2);
+  EXPECT_TRUE(out->Find("note")->nullable);
+}
+
+TEST(UnifyFieldIdTest, NameTwiceInOneFileIsOneColumn) {
+  FakeSupertype fake;
+  Schema more = S({Col("id", "INTEGER"), Col("ID", "INTEGER")});
+  auto out = Unify(Schema{}, {&more}, fake.Fn());
+  ASSERT_TRUE(out);
+  EXPECT_EQ(Names(*out), (std::vector<std::string>{"id"}));
+}
+
+// ---- lossless widening ----
+
+TEST(LosslessWideningTest, SignedIntegersWidenUpward) {
+  const char* ladder[] = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"};
+  for (int i = 0; i < 5; ++i) {
+    for (int j = 0; j < 5; ++j) {
+      EXPECT_EQ(IsLosslessWidening(ladder[i], ladder[j]), j > i) << ladder[i] << " -> " << ladder[j];
+    }
+  }
+}
+
+TEST(LosslessWideningTest, UnsignedIntegersWidenUpward) {
+  const char* ladder[] = {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"};
+  for (int i = 0; i < 5; ++i) {
+    for (int j = 0; j < 5; ++j) {
+      EXPECT_EQ(IsLosslessWidening(ladder[i], ladder[j]), j > i) << ladder[i] << " -> " << ladder[j];
+    }
+  }
+}
+
+TEST(LosslessWideningTest, UnsignedWidensOnlyToAStrictlyWiderSigned) {
+  EXPECT_TRUE(IsLosslessWidening("UTINYINT", "SMALLINT"));
+  EXPECT_TRUE(IsLosslessWidening("USMALLINT", "INTEGER"));
+  EXPECT_TRUE(IsLosslessWidening("UINTEGER", "BIGINT"));
+  EXPECT_TRUE(IsLosslessWidening("UBIGINT", "HUGEINT"));
+  EXPECT_TRUE(IsLosslessWidening("UTINYINT", "BIGINT"));
+  EXPECT_FALSE(IsLosslessWidening("UTINYINT", "TINYINT"));
+  EXPECT_FALSE(IsLosslessWidening("UINTEGER", "INTEGER"));
+  EXPECT_FALSE(IsLosslessWidening("UBIGINT", "BIGINT"));
+  EXPECT_FALSE(IsLosslessWidening("UHUGEINT", "HUGEINT"));
+}
+
+TEST(LosslessWideningTest, SignedNeverWidensToUnsigned) {
+  EXPECT_FALSE(IsLosslessWidening("TINYINT", "USMALLINT"));
+  EXPECT_FALSE(IsLosslessWidening("INTEGER", "UBIGINT"));
+  EXPECT_FALSE(IsLosslessWidening("INTEGER", "UINTEGER"));
+}
+
+TEST(LosslessWideningTest, FloatWidensToDouble) {
+  EXPECT_TRUE(IsLosslessWidening("FLOAT", "DOUBLE"));
+  EXPECT_FALSE(IsLosslessWidening("DOUBLE", "FLOAT"));
+}
+
+TEST(LosslessWideningTest, IntegersUpTo32BitsWidenToDouble) {
+  for (const char* t : {"TINYINT", "SMALLINT", "INTEGER", "UTINYINT", "USMALLINT", "UINTEGER"}) {
+    EXPECT_TRUE(IsLosslessWidening(t, "DOUBLE")) << t;
+  }
+  // A double has a 53-bit mantissa: not every 64-bit integer survives.
+  for (const char* t : {"BIGINT", "UBIGINT", "HUGEINT", "UHUGEINT"}) {
+    EXPECT_FALSE(IsLosslessWidening(t, "DOUBLE")) << t;
+  }
+}
+
+TEST(LosslessWideningTest, IntegersUpTo16BitsWidenToFloat) {
+  for (const char* t : {"TINYINT", "SMALLINT", "UTINYINT", "USMALLINT"}) {
+    EXPECT_TRUE(IsLosslessWidening(t, "FLOAT")) << t;
+  }
+  // A float has a 24-bit mantissa.
+  for (const char* t : {"INTEGER", "UINTEGER", "BIGINT"}) {
+    EXPECT_FALSE(IsLosslessWidening(t, "FLOAT")) << t;
+  }
+}
+
+TEST(LosslessWideningTest, DecimalPrecisionUpAtTheSameScale) {
+  EXPECT_TRUE(IsLosslessWidening("DECIMAL(10,2)", "DECIMAL(12,2)"));
+  EXPECT_TRUE(IsLosslessWidening("DECIMAL(9,0)", "DECIMAL(38,0)"));
+  EXPECT_FALSE(IsLosslessWidening("DECIMAL(12,2)", "DECIMAL(10,2)"));  // precision down
+  EXPECT_FALSE(IsLosslessWidening("DECIMAL(10,2)", "DECIMAL(10,3)"));  // scale change
+  EXPECT_FALSE(IsLosslessWidening("DECIMAL(10,2)", "DECIMAL(11,3)"));  // both: the supertype of the two above
+  EXPECT_FALSE(IsLosslessWidening("DECIMAL(10,3)", "DECIMAL(12,2)"));  // scale down
+}
+
+TEST(LosslessWideningTest, LossyOrIncompatibleChangesAreNotWidenings) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"BIGINT", "DOUBLE"},     {"INTEGER", "FLOAT"},     {"DOUBLE", "BIGINT"},
+      {"BIGINT", "INTEGER"},    {"INTEGER", "VARCHAR"},   {"VARCHAR", "INTEGER"},
+      {"INTEGER", "JSON"},      {"JSON", "INTEGER"},      {"DATE", "TIMESTAMP"},
+      {"INTEGER", "DECIMAL(12,2)"}, {"DOUBLE", "DECIMAL(38,10)"}, {"BOOLEAN", "INTEGER"},
+      {"TIMESTAMP", "TIMESTAMP WITH TIME ZONE"},
+  };
+  for (const auto& [from, to] : cases) EXPECT_FALSE(IsLosslessWidening(from, to)) << from << " -> " << to;
+}
+
+TEST(LosslessWideningTest, SameTypeIsNotAWidening) {
+  for (const char* t : {"INTEGER", "DOUBLE", "DECIMAL(10,2)", "VARCHAR", "JSON"}) {
+    EXPECT_FALSE(IsLosslessWidening(t, t)) << t;
+  }
+}
+
 // ---- JSON form ----
 
 TEST(SchemaJsonTest, RoundTripKeepsEveryField) {
