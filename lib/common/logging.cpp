@@ -48,9 +48,10 @@ Status SetupLogging(const std::string& level, const std::string& format) {
   if (format != "json" && format != "text") {
     return Fail("config_invalid", "unknown log format '" + format + "'");
   }
-  spdlog::drop("landfall");  // SIGHUP may set logging up again
-  auto logger = spdlog::stderr_logger_mt("landfall");
-  spdlog::set_default_logger(logger);
+  // SIGHUP sets logging up again while other threads log: replacing the
+  // default logger under them would be a use-after-free, while level and
+  // formatter changes are thread-safe in spdlog. So the logger is made once.
+  if (!spdlog::get("landfall")) spdlog::set_default_logger(spdlog::stderr_logger_mt("landfall"));
   spdlog::set_level(lvl);
   auto formatter = std::make_unique<spdlog::pattern_formatter>();
   if (format == "json") {
