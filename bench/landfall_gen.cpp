@@ -2,9 +2,11 @@
 // for the demo and the benchmarks.
 //
 //   landfall-gen --dir D [--tables N] [--batches M] [--rows R] [--prefix P] [--start K]
+//   landfall-gen --dir D --table NAME [--table NAME]... [--batches M] [--rows R] [--start K]
 //
-// Writes D/<P><i>/part-<k>.parquet for i < N and K <= k < K+M, R rows each,
-// with columns id, customer, amount, created_at. Files are written under a
+// Writes D/<P><i>/part-<k>.parquet for i < N (or D/<NAME>/part-<k>.parquet for
+// each --table) and K <= k < K+M, R rows each, with columns id, customer,
+// amount, created_at; ids are k*R .. k*R+R-1, so batches never repeat content. Files are written under a
 // temporary name and renamed into place, as a careful producer would.
 #include <duckdb.h>
 
@@ -12,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -26,8 +29,8 @@ std::string Literal(const std::string& s) {
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: landfall-gen --dir D [--tables N] [--batches M] [--rows R] [--prefix P] "
-               "[--start K]\n");
+               "usage: landfall-gen --dir D [--tables N | --table NAME...] [--batches M] [--rows R] "
+               "[--prefix P] [--start K]\n");
   return 2;
 }
 
@@ -36,6 +39,7 @@ int Usage() {
 int main(int argc, char** argv) {
   std::string dir, prefix = "table_";
   long tables = 3, batches = 2, rows = 1000, start = 0;
+  std::vector<std::string> names;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (i + 1 >= argc) return Usage();
@@ -45,10 +49,15 @@ int main(int argc, char** argv) {
     else if (a == "--batches") batches = std::atol(v.c_str());
     else if (a == "--rows") rows = std::atol(v.c_str());
     else if (a == "--prefix") prefix = v;
+    else if (a == "--table") names.push_back(v);
     else if (a == "--start") start = std::atol(v.c_str());
     else return Usage();
   }
   if (dir.empty() || tables < 0 || batches < 0 || rows < 0) return Usage();
+  if (names.empty()) {
+    for (long t = 0; t < tables; ++t) names.push_back(prefix + std::to_string(t));
+  }
+  tables = static_cast<long>(names.size());
 
   duckdb_database db;
   duckdb_connection con;
@@ -57,7 +66,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   for (long t = 0; t < tables; ++t) {
-    auto folder = std::filesystem::path(dir) / (prefix + std::to_string(t));
+    auto folder = std::filesystem::path(dir) / names[t];
     std::filesystem::create_directories(folder);
     for (long b = start; b < start + batches; ++b) {
       auto final_path = folder / ("part-" + std::to_string(b) + ".parquet");
