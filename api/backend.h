@@ -1,0 +1,82 @@
+// The daemon side of the HTTP API: what the server asks of landfall. The
+// daemon implements it over the engine, the state store and the scheduler
+// (daemon/api_backend.h); tests may fake it.
+//
+// Bodies cross this seam as JSON text, so neither side's headers need a JSON
+// library. Every call may block (libpq, DuckDB, the file system): the server
+// makes them on its worker executor, never on the I/O thread, and several may
+// run at once, so implementations must be thread-safe.
+//
+// Errors become HTTP statuses by code (see StatusForError): "not_found" 404,
+// "conflict" 409, "invalid_request" 400, any transient error 503, anything
+// else 500. The error's message is shown to the client: it must not hold
+// secrets.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lib/common/result.h"
+
+namespace landfall::api {
+
+// An answer whose status is not implied: a JSON body and the HTTP status.
+struct Reply {
+  int status = 200;
+  std::string json;
+};
+
+struct RunTrigger {
+  std::vector<std::string> tables;  // empty: every table
+  bool full_refresh = false;
+};
+
+struct Readiness {
+  bool ready = false;
+  std::vector<std::string> reasons;  // why not, e.g. "state store unreachable: ..."
+};
+
+class ApiBackend {
+ public:
+  virtual ~ApiBackend() = default;
+
+  // {"tables": [{"name", "status", "rows", "batches": {"staged", "pending",
+  //   "quarantined", "duplicate"}, "schema_hash", "policy", "last_error",
+  //   "last_run": {...} | null, "updated_at"}]}
+  virtual Result<std::string> ListTables() = 0;
+  // One table with "columns", "schema_history", "recent_batches" and
+  // "recent_actions" (with reasons). Error "not_found" for an unknown table.
+  virtual Result<std::string> GetTable(const std::string& name) = 0;
+  // A dry run: the same JSON as `landfall plan --format json`.
+  virtual Result<std::string> Plan() = 0;
+  // Starts a run in the background. 202 {"run_id": N, "status": "running"};
+  // 200 {"run_id": null, "status": "nothing_to_do"} when no table needs work;
+  // error "conflict" when any of the tables is already running; error
+  // "not_found" when a named table is unknown.
+  virtual Result<Reply> TriggerRun(const RunTrigger& trigger) = 0;
+  // {"runs": [...]}, newest first; `status` "" means any.
+  virtual Result<std::string> ListRuns(int limit, const std::string& status) = 0;
+  // One run with its per-table records and, while running, its progress.
+  virtual Result<std::string> GetRun(int64_t id) = 0;
+  // {"batches": [...]}; "" filters mean any.
+  virtual Result<std::string> ListBatches(const std::string& table, const std::string& status,
+                                          int limit) = 0;
+  // Retries a quarantined batch (by its path relative to the landing dir):
+  // forgets the verdict and scans its table again. "not_found" for an unknown
+  // batch, "conflict" for one that is not quarantined.
+  virtual Result<std::string> RetryBatch(const std::string& path) = 0;
+  // Forgets a table's state: its next run rebuilds it. "not_found" if unknown.
+  virtual Result<std::string> DeleteTableState(const std::string& table) = 0;
+  // An upstream system announced `rel_path` (already resolved inside the
+  // landing dir; "" when only the table was named) of `table`: scan that table
+  // now. 202 {"table", "scheduled": true}.
+  virtual Result<Reply> FileArrived(const std::string& table, const std::string& rel_path) = 0;
+  // State store and warehouse reachable and the first scan done.
+  virtual Readiness Ready() = 0;
+};
+
+// The HTTP status an error from the backend maps to.
+int StatusForError(const Error& error);
+
+}  // namespace landfall::api

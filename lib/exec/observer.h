@@ -1,0 +1,50 @@
+// What the engine reports as it works, for metrics (api/metrics.h) or tests.
+//
+// Thread-safety: called from worker threads, concurrently, often while the
+// engine holds its lock: implementations must be thread-safe, quick and must
+// not call back into the engine. Every method defaults to doing nothing.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace landfall::exec {
+
+struct TableActionReport {
+  std::string table;
+  std::string action;  // plan::ToString: create, append, evolve, rebuild, orphan, drop, fail
+  bool ok = true;      // false: the action failed
+  int64_t rows = 0;     // rows staged by this action
+  int batches = 0;      // batches staged by this action
+  double seconds = 0;   // wall time of the action
+  // For each batch staged by this action: seconds from the file landing
+  // (its mtime) to its rows committing in the warehouse.
+  std::vector<double> landed_to_staged_seconds;
+};
+
+class EngineObserver {
+ public:
+  virtual ~EngineObserver() = default;
+
+  // A new or changed batch file was inspected and recorded as pending.
+  virtual void OnBatchDiscovered(const std::string& /*table*/) {}
+  // A batch file was quarantined; `code` is the reason code (e.g. "not_parquet").
+  virtual void OnBatchQuarantined(const std::string& /*table*/, const std::string& /*code*/) {}
+  // A batch was found to have the same content as another batch of its table.
+  virtual void OnBatchDuplicate(const std::string& /*table*/) {}
+  // Batches known and not yet staged, after every catalog refresh and run.
+  virtual void OnPendingBatches(int64_t /*count*/) {}
+  // Scanning and planning took `seconds` (dry runs included).
+  virtual void OnPlanned(double /*seconds*/) {}
+  // One table action finished (successfully or not).
+  virtual void OnTableAction(const TableActionReport& /*report*/) {}
+  // A run ended. outcome: "succeeded", "failed" (a table failed), "error" (the
+  // run as a whole failed, e.g. state store down) or "noop" (nothing to do).
+  virtual void OnRunFinished(const std::string& /*outcome*/, double /*seconds*/) {}
+  // A state store or warehouse call failed.
+  virtual void OnStateError() {}
+  virtual void OnWarehouseError() {}
+};
+
+}  // namespace landfall::exec

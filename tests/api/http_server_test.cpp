@@ -1,0 +1,432 @@
+// The HTTP server against a fake backend: routing, errors, auth, limits,
+// timeouts, webhooks and where backend calls run. The endpoints' behaviour
+// against the real daemon is in daemon_api_test.cpp.
+#include <gmock/gmock.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "api/security.h"
+#include "tests/api/server_fixture.h"
+#include "tests/support/testing.h"
+
+namespace landfall::api {
+namespace {
+
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using testing::HttpDelete;
+using testing::HttpGet;
+using testing::HttpPost;
+using testing::HttpRequest;
+using testing::RawConnection;
+using json = nlohmann::json;
+
+json Json(const testing::HttpResult& r) {
+  json j = json::parse(r.body, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << "not JSON: " << r.body;
+  return j;
+}
+
+std::string ErrorCode(const testing::HttpResult& r) {
+  auto j = Json(r);
+  EXPECT_TRUE(j.contains("error") && j["error"].contains("message")) << r.body;
+  return j.value("/error/code"_json_pointer, std::string());
+}
+
+TEST_F(ServerTest, HealthzAnswersJsonWithTheVersion) {
+  Start(Options());
+  auto r = HttpGet(port_, "/healthz");
+  ASSERT_EQ(r.status, 200) << r.error;
+  EXPECT_EQ(r.Header("Content-Type"), "application/json");
+  EXPECT_EQ(Json(r)["status"], "ok");
+  EXPECT_EQ(Json(r)["version"], "9.9.9");
+  EXPECT_EQ(r.Header("Server"), "landfall/9.9.9");
+}
+
+TEST_F(ServerTest, UnknownRouteIs404WithAJsonError) {
+  Start(Options());
+  auto r = HttpGet(port_, "/v1/nothing-here");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(ErrorCode(r), "not_found");
+}
+
+TEST_F(ServerTest, WrongMethodIs405WithAllow) {
+  Start(Options());
+  auto r = HttpDelete(port_, "/v1/runs");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(ErrorCode(r), "method_not_allowed");
+  EXPECT_EQ(r.Header("Allow"), "POST, GET");
+  EXPECT_EQ(HttpRequest(port_, "PUT", "/v1/tables/orders").Header("Allow"), "GET");
+}
+
+TEST_F(ServerTest, BackendErrorsMapToStatuses) {
+  Start(Options());
+  EXPECT_EQ(HttpGet(port_, "/v1/tables/orders").status, 200);
+  auto missing = HttpGet(port_, "/v1/tables/nope");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(ErrorCode(missing), "table_not_found");
+  backend_.run_conflict = true;
+  auto conflict = HttpPost(port_, "/v1/runs", R"({"tables":["orders"]})");
+  EXPECT_EQ(conflict.status, 409);
+  EXPECT_EQ(ErrorCode(conflict), "run_conflict");
+  backend_.state_down = true;
+  auto down = HttpDelete(port_, "/v1/state/tables/orders");
+  EXPECT_EQ(down.status, 503);
+  EXPECT_EQ(ErrorCode(down), "state_unavailable");
+}
+
+TEST_F(ServerTest, RunTriggerBodyIsValidated) {
+  Start(Options());
+  auto ok = HttpPost(port_, "/v1/runs", R"({"tables":["orders","customers"],"full_refresh":true})");
+  EXPECT_EQ(ok.status, 202);
+  EXPECT_EQ(Json(ok)["run_id"], 7);
+  EXPECT_EQ(HttpPost(port_, "/v1/runs", "").status, 202) << "no body: every table";
+  for (const char* bad : {"{", "[]", R"({"tables":"orders"})", R"({"tables":[1]})",
+                          R"({"full_refresh":"yes"})", R"({"tabels":["orders"]})"}) {
+    auto r = HttpPost(port_, "/v1/runs", bad);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(ErrorCode(r), "invalid_request") << bad;
+  }
+  EXPECT_THAT(backend_.Calls(), Contains("TriggerRun orders,customers full"));
+  EXPECT_THAT(backend_.Calls(), Contains("TriggerRun "));
+  const auto calls = backend_.Calls();
+  EXPECT_EQ(std::count_if(calls.begin(), calls.end(),
+                          [](const std::string& c) { return c.starts_with("TriggerRun"); }),
+            2)
+      << "a bad body never reaches the backend";
+}
+
+TEST_F(ServerTest, QueryParametersAreValidated) {
+  Start(Options());
+  EXPECT_EQ(HttpGet(port_, "/v1/runs?limit=5&status=failed").status, 200);
+  EXPECT_EQ(HttpGet(port_, "/v1/runs?limit=0").status, 400);
+  EXPECT_EQ(HttpGet(port_, "/v1/runs?limit=abc").status, 400);
+  EXPECT_EQ(HttpGet(port_, "/v1/runs?status=exploded").status, 400);
+  EXPECT_EQ(HttpGet(port_, "/v1/batches?table=a%20b&status=quarantined").status, 200);
+  EXPECT_EQ(HttpGet(port_, "/v1/batches?status=lost").status, 400);
+  EXPECT_EQ(HttpGet(port_, "/v1/runs/abc").status, 400);
+  EXPECT_EQ(HttpGet(port_, "/v1/runs/0").status, 400);
+  EXPECT_EQ(HttpGet(port_, "/v1/runs/8").status, 404);
+  EXPECT_EQ(HttpGet(port_, "/v1/runs/7").status, 200);
+  EXPECT_THAT(backend_.Calls(), Contains("ListRuns 5 failed"));
+  EXPECT_THAT(backend_.Calls(), Contains("ListBatches a b quarantined 100"));
+}
+
+TEST_F(ServerTest, BatchIdIsThePercentEncodedPath) {
+  Start(Options());
+  auto r = HttpPost(port_, "/v1/batches/" + testing::UrlEncode("orders/2026/part-0.parquet") + "/retry", "");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_THAT(backend_.Calls(), Contains("RetryBatch orders/2026/part-0.parquet"));
+}
+
+TEST_F(ServerTest, BackendCallsNeverRunOnTheIoThread) {
+  Start(Options());
+  for (const char* path : {"/v1/tables", "/v1/plan", "/readyz", "/v1/runs"}) {
+    EXPECT_EQ(HttpGet(port_, path).status, 200) << path;
+  }
+  const auto threads = backend_.Threads();
+  ASSERT_EQ(threads.size(), 4u);
+  for (const auto& id : threads) EXPECT_NE(id, io_thread_.load());
+}
+
+TEST_F(ServerTest, ReadyzIs503WithReasonsWhenNotReady) {
+  Start(Options());
+  backend_.ready = Readiness{false, {"state store unreachable: connection refused", "first scan not done"}};
+  auto r = HttpGet(port_, "/readyz");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(Json(r)["ready"], false);
+  EXPECT_EQ(Json(r)["reasons"].size(), 2u);
+  EXPECT_EQ(ErrorCode(r), "not_ready");
+}
+
+TEST_F(ServerTest, WithoutTokensEverythingIsOpen) {
+  Start(Options());
+  EXPECT_EQ(HttpGet(port_, "/v1/tables").status, 200);
+  EXPECT_EQ(HttpGet(port_, "/v1/openapi.json").status, 200);
+}
+
+TEST_F(ServerTest, WithTokensV1NeedsABearerToken) {
+  auto o = Options();
+  o.tokens = {kToken, "other-token-0123456789"};
+  Start(o);
+  auto missing = HttpGet(port_, "/v1/tables");
+  EXPECT_EQ(missing.status, 401);
+  EXPECT_EQ(ErrorCode(missing), "unauthorized");
+  EXPECT_EQ(missing.Header("WWW-Authenticate"), R"(Bearer realm="landfall")");
+  auto wrong = HttpGet(port_, "/v1/tables", "not-the-token-0123456789");
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_EQ(wrong.Header("WWW-Authenticate"), R"(Bearer realm="landfall", error="invalid_token")");
+  auto basic = HttpRequest(port_, "GET", "/v1/tables", {"Authorization: Basic dXNlcjpwYXNz"});
+  EXPECT_EQ(basic.status, 401);
+  EXPECT_EQ(HttpGet(port_, "/v1/tables", kToken).status, 200);
+  EXPECT_EQ(HttpGet(port_, "/v1/tables", "other-token-0123456789").status, 200);
+  EXPECT_EQ(HttpPost(port_, "/v1/runs", "{}").status, 401);
+  EXPECT_EQ(HttpDelete(port_, "/v1/state/tables/orders").status, 401);
+  EXPECT_THAT(backend_.Calls(), ::testing::ElementsAre("ListTables", "ListTables"))
+      << "refused requests never reach the backend";
+  // Probes and the page stay open.
+  EXPECT_EQ(HttpGet(port_, "/healthz").status, 200);
+  EXPECT_EQ(HttpGet(port_, "/readyz").status, 200);
+  EXPECT_EQ(HttpGet(port_, "/metrics").status, 200);
+  EXPECT_EQ(HttpGet(port_, "/").status, 200);
+}
+
+TEST_F(ServerTest, ProtectedProbesNeedATokenToo) {
+  auto o = Options();
+  o.tokens = {kToken};
+  o.protect_metrics = true;
+  o.protect_health = true;
+  Start(o);
+  EXPECT_EQ(HttpGet(port_, "/metrics").status, 401);
+  EXPECT_EQ(HttpGet(port_, "/healthz").status, 401);
+  EXPECT_EQ(HttpGet(port_, "/readyz").status, 401);
+  EXPECT_EQ(HttpGet(port_, "/metrics", kToken).status, 200);
+  EXPECT_EQ(HttpGet(port_, "/healthz", kToken).status, 200);
+}
+
+TEST_F(ServerTest, UnauthenticatedBodiesAreNotRead) {
+  auto o = Options();
+  o.tokens = {kToken};
+  Start(o);
+  RawConnection conn(port_);
+  ASSERT_TRUE(conn.ok());
+  // Announces a body it never sends: the 401 comes at once, not after a timeout.
+  conn.Send("POST /v1/runs HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n");
+  const auto start = std::chrono::steady_clock::now();
+  auto r = conn.ReadResponse(std::chrono::seconds(5));
+  EXPECT_EQ(r.status, 401);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(500));
+  EXPECT_EQ(r.Header("Connection"), "close");
+}
+
+TEST_F(ServerTest, OversizedBodyIs413) {
+  Start(Options());  // body_limit 4096
+  auto declared = HttpPost(port_, "/v1/runs", std::string(5000, ' '));
+  EXPECT_EQ(declared.status, 413) << declared.error;
+  EXPECT_EQ(ErrorCode(declared), "body_too_large");
+  // Chunked: the limit applies as the body arrives.
+  RawConnection conn(port_);
+  std::string chunk(3000, ' ');
+  conn.Send("POST /v1/runs HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+  conn.Send("bb8\r\n" + chunk + "\r\nbb8\r\n" + chunk + "\r\n0\r\n\r\n");
+  auto chunked = conn.ReadResponse(std::chrono::seconds(5));
+  EXPECT_EQ(chunked.status, 413) << chunked.error;
+  EXPECT_TRUE(conn.WaitClosed(std::chrono::seconds(5)));
+  EXPECT_EQ(HttpPost(port_, "/v1/runs", std::string(4000, ' ')).status, 400) << "under the limit: parsed";
+}
+
+TEST_F(ServerTest, SlowHeaderIsCutOffAfterTheReadTimeout) {
+  Start(Options());  // read_timeout 1 s
+  RawConnection conn(port_);
+  conn.Send("GET /v1/tables HTTP/1.1\r\nHost: x\r\n");  // never finishes the header
+  std::string received;
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(conn.WaitClosed(std::chrono::seconds(5), &received));
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(waited, std::chrono::milliseconds(900));
+  EXPECT_LT(waited, std::chrono::milliseconds(3000));
+  EXPECT_EQ(received, "") << "the connection is closed";
+}
+
+TEST_F(ServerTest, SlowBodyIsCutOffAfterTheReadTimeout) {
+  Start(Options());
+  RawConnection conn(port_);
+  conn.Send("POST /v1/runs HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{\"tables\":");
+  std::string received;
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(conn.WaitClosed(std::chrono::seconds(5), &received));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(3000));
+  EXPECT_EQ(received, "");
+  EXPECT_TRUE(backend_.Calls().empty());
+}
+
+TEST_F(ServerTest, KeepAliveServesSeveralRequestsThenIdleConnectionsClose) {
+  Start(Options());  // idle_timeout 1 s
+  RawConnection conn(port_);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(conn.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto r = conn.ReadResponse(std::chrono::seconds(5));
+    EXPECT_EQ(r.status, 200) << r.error;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  std::string received;
+  EXPECT_TRUE(conn.WaitClosed(std::chrono::seconds(5), &received));
+  EXPECT_EQ(received, "") << "an idle connection is closed without a word";
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(900));
+}
+
+TEST_F(ServerTest, Expect100ContinueIsAnswered) {
+  Start(Options());
+  RawConnection conn(port_);
+  const std::string body = R"({"tables":["orders"]})";
+  conn.Send("POST /v1/runs HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: " +
+            std::to_string(body.size()) + "\r\n\r\n");
+  auto cont = conn.ReadResponse(std::chrono::seconds(2));
+  EXPECT_EQ(cont.status, 100);
+  conn.Send(body);
+  EXPECT_EQ(conn.ReadResponse(std::chrono::seconds(5)).status, 202);
+}
+
+TEST_F(ServerTest, ConnectionsAboveTheCapGet503) {
+  auto o = Options();
+  o.max_connections = 3;
+  o.idle_timeout = std::chrono::seconds(10);
+  o.read_timeout = std::chrono::seconds(10);
+  Start(o);
+  std::vector<std::unique_ptr<RawConnection>> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(std::make_unique<RawConnection>(port_));
+    held.back()->Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_EQ(held.back()->ReadResponse(std::chrono::seconds(5)).status, 200);
+  }
+  auto refused = HttpGet(port_, "/healthz");
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_EQ(ErrorCode(refused), "too_many_connections");
+  held.clear();
+  // Slots free up as connections close.
+  bool served = false;
+  for (int i = 0; i < 50 && !served; ++i) {
+    served = HttpGet(port_, "/healthz").status == 200;
+    if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(served);
+}
+
+TEST_F(ServerTest, MalformedRequestsAre400) {
+  Start(Options());
+  RawConnection conn(port_);
+  conn.Send("THIS IS NOT HTTP\r\n\r\n");
+  EXPECT_EQ(conn.ReadResponse(std::chrono::seconds(5)).status, 400);
+  EXPECT_EQ(HttpGet(port_, "/v1/tables/%zz").status, 400);
+  EXPECT_EQ(HttpGet(port_, "/v1/runs?limit=%").status, 400);
+}
+
+TEST_F(ServerTest, HttpRequestsAreCountedByRoutePattern) {
+  Start(Options());
+  HttpGet(port_, "/v1/tables/orders");
+  HttpGet(port_, "/v1/tables/nope");
+  HttpGet(port_, "/nowhere");
+  auto text = HttpGet(port_, "/metrics").body;
+  EXPECT_THAT(text, HasSubstr(R"(landfall_http_requests_total{route="/v1/tables/{name}",status="200"} 1)"));
+  EXPECT_THAT(text, HasSubstr(R"(landfall_http_requests_total{route="/v1/tables/{name}",status="404"} 1)"));
+  EXPECT_THAT(text, HasSubstr(R"(landfall_http_requests_total{route="unmatched",status="404"} 1)"));
+  EXPECT_THAT(text, HasSubstr(R"(landfall_http_request_duration_seconds_count{route="/v1/tables/{name}"} 2)"));
+  EXPECT_THAT(text, HasSubstr(R"(landfall_build_info{version="9.9.9"} 1)"));
+}
+
+TEST_F(ServerTest, StatusPageAndAssetsAreServed) {
+  Start(Options());
+  auto page = HttpGet(port_, "/");
+  ASSERT_EQ(page.status, 200);
+  EXPECT_EQ(page.Header("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_THAT(page.Header("Content-Security-Policy"), HasSubstr("default-src 'none'"));
+  EXPECT_THAT(page.body, HasSubstr("<title>landfall</title>"));
+  auto js = HttpGet(port_, "/static/app.js");
+  EXPECT_EQ(js.status, 200);
+  EXPECT_EQ(js.Header("Content-Type"), "text/javascript; charset=utf-8");
+  EXPECT_EQ(HttpGet(port_, "/static/style.css").status, 200);
+  EXPECT_EQ(HttpGet(port_, "/static/nope.js").status, 404);
+  EXPECT_EQ(HttpGet(port_, "/static/..%2Fopenapi.json").status, 404);
+}
+
+// ---- webhooks ----
+
+class WebhookTest : public ServerTest {
+ protected:
+  void SetUp() override {
+    std::filesystem::create_directories(dir_ / "landing" / "orders" / "2026");
+    std::ofstream(dir_ / "landing" / "orders" / "2026" / "part-9.parquet") << "x";
+    std::filesystem::create_directories(dir_ / "outside");
+    std::ofstream(dir_ / "outside" / "secret.parquet") << "x";
+    auto o = Options();
+    o.webhook_secret = kSecret;
+    o.landing_dir = dir_ / "landing";
+    o.tokens = {kToken};  // the webhook needs no token: its signature authenticates it
+    Start(o);
+  }
+
+  testing::HttpResult Post(const std::string& body, const std::string& signature) {
+    std::vector<std::string> headers;
+    if (!signature.empty()) headers.push_back("X-Landfall-Signature: " + signature);
+    return HttpPost(port_, "/v1/webhooks/file-arrived", body, "", headers);
+  }
+  testing::HttpResult Signed(const std::string& body) {
+    return Post(body, SignWebhook(kSecret, clock_.Unix(), body));
+  }
+  int FileArrivedCalls() {
+    auto calls = backend_.Calls();
+    return static_cast<int>(std::count_if(calls.begin(), calls.end(),
+                                          [](const auto& c) { return c.starts_with("FileArrived"); }));
+  }
+
+  testing::TempDir dir_;
+};
+
+TEST_F(WebhookTest, ValidSignatureSchedulesTheTable) {
+  auto r = Signed(R"({"path":"orders/2026/part-9.parquet"})");
+  EXPECT_EQ(r.status, 202) << r.body;
+  EXPECT_THAT(backend_.Calls(), Contains("FileArrived orders orders/2026/part-9.parquet"));
+  EXPECT_EQ(Signed(R"({"table":"orders"})").status, 202);
+  EXPECT_THAT(backend_.Calls(), Contains("FileArrived orders "));
+}
+
+TEST_F(WebhookTest, BadSignaturesAre401AndNothingHappens) {
+  const std::string body = R"({"table":"orders"})";
+  auto missing = Post(body, "");
+  EXPECT_EQ(missing.status, 401);
+  EXPECT_EQ(ErrorCode(missing), "signature_missing");
+  EXPECT_FALSE(missing.Header("WWW-Authenticate").empty());
+  EXPECT_EQ(ErrorCode(Post(body, "t=1,v1=zz")), "signature_expired");
+  EXPECT_EQ(ErrorCode(Post(body, "nonsense")), "signature_malformed");
+  EXPECT_EQ(ErrorCode(Post(body, SignWebhook("wrong-secret-0123456789", clock_.Unix(), body))),
+            "signature_invalid");
+  EXPECT_EQ(ErrorCode(Post(R"({"table":"other"})", SignWebhook(kSecret, clock_.Unix(), body))),
+            "signature_invalid");
+  auto expired = Post(body, SignWebhook(kSecret, clock_.Unix() - 301, body));
+  EXPECT_EQ(expired.status, 401);
+  EXPECT_EQ(ErrorCode(expired), "signature_expired");
+  EXPECT_EQ(ErrorCode(Post(body, SignWebhook(kSecret, clock_.Unix() + 301, body))), "signature_expired");
+  EXPECT_EQ(FileArrivedCalls(), 0);
+}
+
+TEST_F(WebhookTest, AReplayedSignatureIs401) {
+  const std::string body = R"({"table":"orders"})";
+  const std::string signature = SignWebhook(kSecret, clock_.Unix(), body);
+  EXPECT_EQ(Post(body, signature).status, 202);
+  auto replay = Post(body, signature);
+  EXPECT_EQ(replay.status, 401);
+  EXPECT_EQ(ErrorCode(replay), "signature_replayed");
+  EXPECT_EQ(FileArrivedCalls(), 1);
+}
+
+TEST_F(WebhookTest, PathsEscapingTheLandingDirAre400) {
+  std::filesystem::create_symlink(dir_ / "outside" / "secret.parquet",
+                                  dir_ / "landing" / "orders" / "link.parquet");
+  const std::vector<std::string> paths = {"../outside/secret.parquet", "orders/../../outside/secret.parquet",
+                                          (dir_ / "outside" / "secret.parquet").string(), "orders/link.parquet"};
+  for (const auto& path : paths) {
+    const std::string body = json{{"path", path}}.dump();
+    auto r = Signed(body);
+    EXPECT_EQ(r.status, 400) << path << ": " << r.body;
+    EXPECT_EQ(ErrorCode(r), "invalid_request") << path;
+  }
+  EXPECT_EQ(Signed(R"({"table":".."})").status, 400);
+  EXPECT_EQ(Signed(R"({"path":"orders/2026/missing.parquet"})").status, 404);
+  EXPECT_EQ(Signed(R"({"path":"orders/x","table":"orders"})").status, 400);
+  EXPECT_EQ(Signed(R"({"file":"orders/x"})").status, 400);
+  EXPECT_EQ(Signed("not json").status, 400);
+  EXPECT_EQ(FileArrivedCalls(), 0);
+}
+
+TEST_F(ServerTest, WebhookWithoutASecretIsDisabled) {
+  Start(Options());
+  const std::string body = R"({"table":"orders"})";
+  auto r = HttpPost(port_, "/v1/webhooks/file-arrived", body, "",
+                    {"X-Landfall-Signature: " + SignWebhook("", clock_.Unix(), body)});
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(ErrorCode(r), "webhook_disabled");
+}
+
+}  // namespace
+}  // namespace landfall::api

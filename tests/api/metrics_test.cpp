@@ -1,0 +1,88 @@
+#include "api/metrics.h"
+
+#include <gmock/gmock.h>
+
+namespace landfall::api {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+TEST(MetricsTest, EngineReportsMoveTheCounters) {
+  Metrics m({"1.2.3", false});
+  m.OnBatchDiscovered("orders");
+  m.OnBatchDiscovered("orders");
+  m.OnBatchQuarantined("orders", "not_parquet");
+  m.OnBatchDuplicate("orders");
+  m.OnPendingBatches(5);
+  m.OnPlanned(0.02);
+  exec::TableActionReport report;
+  report.table = "orders";
+  report.action = "append";
+  report.rows = 150;
+  report.batches = 2;
+  report.seconds = 0.3;
+  report.landed_to_staged_seconds = {1.5, 2.5};
+  m.OnTableAction(report);
+  m.OnRunFinished("succeeded", 0.4);
+  m.OnRunFinished("noop", 0.01);
+  m.OnWatcherRescan();
+  m.OnWatcherOverflow();
+  m.OnStateError();
+  m.OnWarehouseError();
+
+  const std::string text = m.Serialize();
+  EXPECT_THAT(text, HasSubstr("landfall_batches_discovered_total 2"));
+  EXPECT_THAT(text, HasSubstr(R"(landfall_batches_quarantined_total{reason="not_parquet"} 1)"));
+  EXPECT_THAT(text, HasSubstr("landfall_batches_duplicate_total 1"));
+  EXPECT_THAT(text, HasSubstr("landfall_batches_staged_total 2"));
+  EXPECT_THAT(text, HasSubstr("landfall_rows_staged_total 150"));
+  EXPECT_THAT(text, HasSubstr("landfall_pending_batches 5"));
+  EXPECT_THAT(text, HasSubstr(R"(landfall_runs_total{outcome="succeeded"} 1)"));
+  EXPECT_THAT(text, HasSubstr(R"(landfall_runs_total{outcome="noop"} 1)"));
+  EXPECT_THAT(text, HasSubstr(R"(landfall_runs_total{outcome="error"} 0)"));
+  EXPECT_THAT(text, HasSubstr("landfall_run_duration_seconds_count 1")) << "noop runs are not timed";
+  EXPECT_THAT(text, HasSubstr(R"(landfall_table_action_duration_seconds_count{action="append"} 1)"));
+  EXPECT_THAT(text, HasSubstr(R"(landfall_table_actions_total{action="append",result="ok"} 1)"));
+  EXPECT_THAT(text, HasSubstr("landfall_landing_to_staged_seconds_count 2"));
+  EXPECT_THAT(text, HasSubstr("landfall_landing_to_staged_seconds_sum 4"));
+  EXPECT_THAT(text, HasSubstr("landfall_plan_duration_seconds_count 1"));
+  EXPECT_THAT(text, HasSubstr("landfall_watcher_rescans_total 1"));
+  EXPECT_THAT(text, HasSubstr("landfall_watcher_overflows_total 1"));
+  EXPECT_THAT(text, HasSubstr("landfall_state_errors_total 1"));
+  EXPECT_THAT(text, HasSubstr("landfall_warehouse_errors_total 1"));
+  EXPECT_THAT(text, HasSubstr(R"(landfall_build_info{version="1.2.3"} 1)"));
+  EXPECT_THAT(text, Not(HasSubstr("table=\""))) << "no per-table labels unless allowed";
+}
+
+TEST(MetricsTest, PerTableLabelsOnlyWhenAllowed) {
+  Metrics m({"dev", true});
+  m.OnBatchDiscovered("orders");
+  m.OnBatchQuarantined("customers", "truncated");
+  exec::TableActionReport report;
+  report.table = "orders";
+  report.action = "create";
+  report.rows = 10;
+  report.batches = 1;
+  m.OnTableAction(report);
+  const std::string text = m.Serialize();
+  EXPECT_THAT(text, HasSubstr(R"(landfall_batches_discovered_total{table="orders"} 1)"));
+  EXPECT_THAT(text, HasSubstr(R"(landfall_batches_quarantined_total{reason="truncated",table="customers"} 1)"));
+  EXPECT_THAT(text, HasSubstr(R"(landfall_rows_staged_total{table="orders"} 10)"));
+}
+
+TEST(MetricsTest, AFailedActionStagesNothing) {
+  Metrics m({"dev", false});
+  exec::TableActionReport report;
+  report.table = "orders";
+  report.action = "rebuild";
+  report.ok = false;
+  report.rows = 99;
+  m.OnTableAction(report);
+  const std::string text = m.Serialize();
+  EXPECT_THAT(text, HasSubstr("landfall_rows_staged_total 0"));
+  EXPECT_THAT(text, HasSubstr(R"(landfall_table_actions_total{action="rebuild",result="failed"} 1)"));
+}
+
+}  // namespace
+}  // namespace landfall::api

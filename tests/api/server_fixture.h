@@ -1,0 +1,157 @@
+// An HttpServer on an ephemeral loopback port with a fake backend, its
+// io_context on a thread of its own and a small pool as the executor.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <mutex>
+#include <thread>
+
+#include "api/backend.h"
+#include "api/http_server.h"
+#include "api/metrics.h"
+#include "lib/common/thread_pool.h"
+#include "tests/support/http_client.h"
+
+namespace landfall::api {
+
+class FakeClock final : public Clock {
+ public:
+  std::chrono::system_clock::time_point Now() const override { return now.load(); }
+  std::atomic<std::chrono::system_clock::time_point> now{std::chrono::system_clock::time_point(
+      std::chrono::seconds(1'700'000'000))};
+  int64_t Unix() const {
+    return std::chrono::duration_cast<std::chrono::seconds>(now.load().time_since_epoch()).count();
+  }
+};
+
+// Answers from canned values and records what it was asked, and on which thread.
+class FakeBackend final : public ApiBackend {
+ public:
+  Result<std::string> ListTables() override { return Record("ListTables", tables_json); }
+  Result<std::string> GetTable(const std::string& name) override {
+    Record("GetTable " + name, "");
+    if (name != "orders") return Fail("table_not_found", "no table '" + name + "'");
+    return std::string(R"({"name":"orders"})");
+  }
+  Result<std::string> Plan() override { return Record("Plan", R"({"full_rebuild":false,"reasons":[],"tables":[]})"); }
+  Result<Reply> TriggerRun(const RunTrigger& trigger) override {
+    std::string tables;
+    for (const auto& t : trigger.tables) tables += (tables.empty() ? "" : ",") + t;
+    Record("TriggerRun " + tables + (trigger.full_refresh ? " full" : ""), "");
+    if (run_conflict) return Fail("run_conflict", "orders is already running");
+    return Reply{202, R"({"run_id":7,"status":"running"})"};
+  }
+  Result<std::string> ListRuns(int limit, const std::string& status) override {
+    return Record("ListRuns " + std::to_string(limit) + " " + status, R"({"runs":[]})");
+  }
+  Result<std::string> GetRun(int64_t id) override {
+    Record("GetRun " + std::to_string(id), "");
+    if (id != 7) return Fail("run_not_found", "no run " + std::to_string(id));
+    return std::string(R"({"id":7})");
+  }
+  Result<std::string> ListBatches(const std::string& table, const std::string& status, int limit) override {
+    return Record("ListBatches " + table + " " + status + " " + std::to_string(limit), R"({"batches":[]})");
+  }
+  Result<std::string> RetryBatch(const std::string& path) override {
+    Record("RetryBatch " + path, "");
+    return std::string(R"({"scheduled":true})");
+  }
+  Result<std::string> DeleteTableState(const std::string& table) override {
+    Record("DeleteTableState " + table, "");
+    if (state_down) return Fail("state_unavailable", "PostgreSQL at localhost:5432 is unreachable", true);
+    return std::string(R"({"deleted":true})");
+  }
+  Result<Reply> FileArrived(const std::string& table, const std::string& rel_path) override {
+    Record("FileArrived " + table + " " + rel_path, "");
+    return Reply{202, R"({"scheduled":true})"};
+  }
+  Readiness Ready() override {
+    Record("Ready", "");
+    return ready;
+  }
+
+  std::vector<std::string> Calls() {
+    std::lock_guard lock(mu_);
+    return calls_;
+  }
+  std::vector<std::thread::id> Threads() {
+    std::lock_guard lock(mu_);
+    return threads_;
+  }
+
+  std::string tables_json = R"({"tables":[{"name":"orders"}]})";
+  std::atomic<bool> run_conflict{false};
+  std::atomic<bool> state_down{false};
+  Readiness ready{true, {}};
+
+ private:
+  Result<std::string> Record(const std::string& call, std::string answer) {
+    std::lock_guard lock(mu_);
+    calls_.push_back(call);
+    threads_.push_back(std::this_thread::get_id());
+    return answer;
+  }
+  std::mutex mu_;
+  std::vector<std::string> calls_;
+  std::vector<std::thread::id> threads_;
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  static constexpr const char* kToken = "test-token-0123456789";
+  static constexpr const char* kSecret = "webhook-secret-0123456789";
+
+  ServerOptions Options() {
+    ServerOptions o;
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.version = "9.9.9";
+    o.read_timeout = std::chrono::milliseconds(1000);
+    o.idle_timeout = std::chrono::milliseconds(1000);
+    o.body_limit = 4096;
+    return o;
+  }
+
+  void Start(ServerOptions options) {
+    pool_ = std::make_unique<ThreadPool>(2);
+    auto server = HttpServer::Start(
+        io_, std::move(options), backend_, &metrics_,
+        [this](std::function<void()> task) { pool_->Post(std::move(task)); }, clock_);
+    ASSERT_TRUE(server) << server.error().ToString();
+    server_ = std::move(*server);
+    port_ = server_->port();
+    ASSERT_GT(port_, 0);
+    thread_ = std::thread([this] {
+      io_thread_ = std::this_thread::get_id();
+      io_.run();
+    });
+  }
+
+  void TearDown() override {
+    if (!server_) return;
+    server_->Stop();
+    pool_.reset();  // waits for backend calls in flight
+    work_.reset();
+    io_.stop();
+    thread_.join();
+    server_.reset();
+  }
+
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ =
+      boost::asio::make_work_guard(io_);
+  FakeBackend backend_;
+  FakeClock clock_;
+  Metrics metrics_{{"9.9.9", false}};
+  std::unique_ptr<ThreadPool> pool_;
+  std::unique_ptr<HttpServer> server_;
+  std::thread thread_;
+  std::atomic<std::thread::id> io_thread_;
+  int port_ = 0;
+};
+
+}  // namespace landfall::api
