@@ -63,9 +63,10 @@ class ApiBackend {
   virtual Result<std::string> ListBatches(const std::string& table, const std::string& status,
                                           int limit) = 0;
   // Retries a quarantined batch (by its path relative to the landing dir):
-  // forgets the verdict and scans its table again. "not_found" for an unknown
-  // batch, "conflict" for one that is not quarantined.
-  virtual Result<std::string> RetryBatch(const std::string& path) = 0;
+  // forgets the verdict and scans its table again: 202 {"batch", "table",
+  // "scheduled": true}. "not_found" for an unknown batch, "conflict" for one
+  // that is not quarantined.
+  virtual Result<Reply> RetryBatch(const std::string& path) = 0;
   // Forgets a table's state: its next run rebuilds it. "not_found" if unknown.
   virtual Result<std::string> DeleteTableState(const std::string& table) = 0;
   // An upstream system announced `rel_path` (already resolved inside the

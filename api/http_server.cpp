@@ -422,7 +422,7 @@ class Session : public std::enable_shared_from_this<Session> {
         });
       }
       case RouteId::kBatchRetry:
-        return AsyncResult([&backend, id = params.at("id")] { return backend.RetryBatch(id); });
+        return AsyncReply([&backend, id = params.at("id")] { return backend.RetryBatch(id); });
       case RouteId::kDeleteTableState:
         return AsyncResult([&backend, name = params.at("name")] { return backend.DeleteTableState(name); });
       case RouteId::kWebhookFileArrived:

@@ -10,10 +10,14 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -22,6 +26,9 @@
 #include <string>
 #include <vector>
 
+#include "api/http_server.h"
+#include "api/metrics.h"
+#include "daemon/api_backend.h"
 #include "daemon/cli.h"
 #include "daemon/runtime.h"
 #include "lib/common/logging.h"
@@ -31,6 +38,10 @@
 #include "lib/exec/engine.h"
 #include "lib/exec/scheduler.h"
 #include "lib/landing/inotify_watcher.h"
+
+#ifndef LANDFALL_VERSION
+#define LANDFALL_VERSION "dev"
+#endif
 
 namespace landfall::cli {
 
@@ -78,11 +89,34 @@ struct JobOutcome {
   int64_t duration_ms = 0;
 };
 
+// A reply the API waits for on a worker while the io thread and a
+// coordinator produce it. The first Set() wins.
+class PendingReply {
+ public:
+  void Set(Result<api::Reply> reply) {
+    std::lock_guard lock(mu_);
+    if (reply_) return;
+    reply_ = std::move(reply);
+    cv_.notify_all();
+  }
+  // Waits up to `timeout`; nullopt if nothing came.
+  std::optional<Result<api::Reply>> Wait(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return reply_.has_value(); });
+    return reply_;
+  }
+
+ private:
+  std::mutex mu_;  // guards reply_
+  std::condition_variable cv_;
+  std::optional<Result<api::Reply>> reply_;
+};
+
 // The daemon. Everything below runs on the io thread (the one that called
 // Run()) except the bodies posted to `coordinators_`, which call the engine and
 // post their outcome back. Engine::Run blocks and uses the worker pool itself,
 // so it must run neither on the io thread nor on the worker pool.
-class Server {
+class Server final : public DaemonControl {
  public:
   Server(std::filesystem::path config_path, config::Config config)
       : config_path_(std::move(config_path)),
@@ -110,6 +144,8 @@ class Server {
     spdlog::info("landfall serve: environment {}, landing {}, warehouse {}, {} workers",
                  config_.environment, config_.landing.dir.string(),
                  config_.warehouse.path.string(), config_.workers);
+    // /healthz answers (and /readyz says why not ready) while the engine starts.
+    if (!StartApi()) return kExitUnavailable;
 
     // Coordinators call Engine::Run (blocking); one per parallel table job.
     coordinators_ = std::make_unique<ThreadPool>(config_.workers);
@@ -120,8 +156,43 @@ class Server {
     });
 
     io_.run();
+    StopApi();
     Close();
     return exit_code_;
+  }
+
+  // ---- DaemonControl (the HTTP API's workers call these) ----
+
+  exec::Engine* StartedEngine() override { return engine_.load(); }
+  bool FirstScanDone() override { return first_scan_done_.load(); }
+
+  Result<api::Reply> StartRun(const api::RunTrigger& trigger) override {
+    auto pending = std::make_shared<PendingReply>();
+    asio::post(io_, [this, trigger, pending] { StartApiRun(trigger, pending); });
+    // The reply comes once the run is recorded, after its scan and plan.
+    for (int waited_s = 0; waited_s < 60; ++waited_s) {
+      if (auto reply = pending->Wait(seconds(1))) return std::move(*reply);
+      if (api_stopping_) break;
+    }
+    return Fail("daemon_unavailable", "the run did not start in time (still planning, or stopping)", true);
+  }
+
+  void Touch(const std::string& table, const std::string& trigger) override {
+    asio::post(io_, [this, table, trigger] {
+      if (stopping_ || !watcher_) return;
+      scheduler_.Touch(table, SteadyClock::now(), trigger);
+      Pump();
+    });
+  }
+
+  Result<bool> TableRunning(const std::string& table) override {
+    auto running = std::make_shared<std::promise<bool>>();
+    auto answer = running->get_future();
+    asio::post(io_, [this, table, running] { running->set_value(scheduler_.Running(table)); });
+    if (answer.wait_for(seconds(5)) != std::future_status::ready) {
+      return Fail("daemon_unavailable", "landfall is stopping", true);
+    }
+    return answer.get();
   }
 
  private:
@@ -148,6 +219,7 @@ class Server {
     if (!state) return Fail(state.error());
     rt_.state = std::move(*state);
     if (auto s = OpenEngine(rt_); !s) return s;
+    rt_.engine->SetObserver(metrics_.get());
     for (int attempt = 1;; ++attempt) {
       auto s = rt_.engine->Start();
       if (s || !s.error().transient) return s;
@@ -157,6 +229,7 @@ class Server {
       // A fresh engine: Start() is meant to run once per engine.
       rt_.engine = std::make_unique<exec::Engine>(rt_.config, *rt_.state, *rt_.warehouse,
                                                   *rt_.footers, *rt_.pool, SystemClock::Instance());
+      rt_.engine->SetObserver(metrics_.get());
     }
   }
 
@@ -171,6 +244,7 @@ class Server {
       Exit(kExitUnavailable);
       return;
     }
+    engine_ = rt_.engine.get();
     // The full scan is asked for first, so it runs before any table the
     // watcher's first events name. The watch exists before the scan starts:
     // a file landing in between is seen by both, never by neither.
@@ -248,6 +322,7 @@ class Server {
         case WatchEvent::kOverflow:
           // The watcher is a hint; the scan is the truth.
           spdlog::warn("watch: {}", e.message);
+          if (metrics_) metrics_->OnWatcherOverflow();
           scheduler_.TouchAll(now, "overflow");
           break;
         case WatchEvent::kWatchLimit:
@@ -343,6 +418,7 @@ class Server {
     request.trigger = job.trigger;
     request.truncated_grace = kTruncatedGrace;
     spdlog::debug("run started: {} ({})", Scope(job), job.trigger);
+    if (job.full() && metrics_) metrics_->OnWatcherRescan();
     coordinators_->Post([this, job = std::move(job), request = std::move(request)] {
       const auto started = SteadyClock::now();
       auto outcome = rt_.engine->Run(request);
@@ -420,6 +496,7 @@ class Server {
     if (job.full() && !ready_ && !stopping_ &&
         !(out.error && out.error->transient)) {
       ready_ = true;
+      first_scan_done_ = true;
       spdlog::info("ready: watching {} ({} tables) after {} ms", config_.landing.dir.string(),
                    tables_known_, ElapsedMs(started_at_));
       systemd::Notify("READY=1\nSTATUS=" + StatusLine());
@@ -481,6 +558,9 @@ class Server {
 
   void BeginShutdown(int signo) {
     stopping_ = true;
+    // Stop accepting API requests; answers in flight are dropped.
+    api_stopping_ = true;
+    if (http_) http_->Stop();
     const auto running = scheduler_.GetStats().running;
     spdlog::info("{}: stopping; {} run(s) in flight get up to {} s to finish (send it again to "
                  "exit at once)",
@@ -518,6 +598,98 @@ class Server {
     signals_.clear(ignored);
     signals_.cancel(ignored);
     io_.stop();
+  }
+
+  // ---- the HTTP API ----
+
+  bool StartApi() {
+    metrics_ = std::make_unique<api::Metrics>(
+        api::Metrics::Options{LANDFALL_VERSION, config_.api.per_table_metrics});
+    if (!config_.api.enabled) return true;
+    // Its own small pool: API calls never queue behind long table jobs.
+    api_pool_ = std::make_unique<ThreadPool>(2);
+    api_backend_ = std::make_unique<DaemonApiBackend>(config_, *this);
+    api::ServerOptions options;
+    options.host = config_.api.listen_host;
+    options.port = config_.api.listen_port;
+    options.tokens = config_.api.tokens;
+    options.protect_metrics = config_.api.protect_metrics;
+    options.protect_health = config_.api.protect_health;
+    options.webhook_secret = config_.api.webhook_secret;
+    options.webhook_tolerance = seconds(config_.api.webhook_tolerance_s);
+    options.landing_dir = config_.landing.dir;
+    options.body_limit = static_cast<size_t>(config_.api.body_limit_bytes);
+    options.max_connections = config_.api.max_connections;
+    options.read_timeout = milliseconds(config_.api.read_timeout_ms);
+    options.idle_timeout = milliseconds(config_.api.idle_timeout_ms);
+    options.version = LANDFALL_VERSION;
+    auto server = api::HttpServer::Start(
+        io_, std::move(options), *api_backend_, metrics_.get(),
+        [pool = api_pool_.get()](std::function<void()> task) { pool->Post(std::move(task)); },
+        SystemClock::Instance());
+    if (!server) {
+      spdlog::error("api: {}", server.error().ToString());
+      return false;
+    }
+    http_ = std::move(*server);
+    spdlog::info("api: listening on http://{}:{} ({})", config_.api.listen_host, http_->port(),
+                 config_.api.tokens.empty() ? "no tokens: /v1 is open to anyone who can connect"
+                                            : "bearer tokens required on /v1");
+    return true;
+  }
+
+  // With the io thread stopped: no new API work; wait for the calls in flight
+  // (they use the engine) before Close() destroys it.
+  void StopApi() {
+    api_stopping_ = true;
+    if (http_) http_->Stop();
+    api_pool_.reset();
+    engine_ = nullptr;
+  }
+
+  // Runs a POST /v1/runs at once, if none of its tables is running.
+  void StartApiRun(const api::RunTrigger& trigger, const std::shared_ptr<PendingReply>& pending) {
+    if (stopping_ || !watcher_) {
+      pending->Set(Fail("daemon_unavailable",
+                        stopping_ ? "landfall is stopping" : "landfall is starting", true));
+      return;
+    }
+    auto jobs = scheduler_.StartNow(trigger.tables, "api");
+    if (jobs.empty()) {
+      pending->Set(Fail("run_conflict", trigger.tables.empty()
+                                            ? "a run is in progress; a run of every table waits for none"
+                                            : "a run covering these tables is in progress"));
+      return;
+    }
+    exec::RunRequest request;
+    for (const auto& job : jobs) {
+      if (!job.full()) request.tables.push_back(job.table);
+    }
+    request.full_refresh = trigger.full_refresh;
+    request.trigger = "api";
+    request.truncated_grace = kTruncatedGrace;
+    request.on_run_started = [pending, tables = request.tables](int64_t run_id) {
+      nlohmann::json body = {{"run_id", run_id}, {"status", "running"}, {"tables", tables}};
+      pending->Set(api::Reply{202, body.dump()});
+    };
+    spdlog::info("api: run of {} requested",
+                 request.tables.empty() ? "every table" : std::to_string(request.tables.size()) + " table(s)");
+    if (jobs.front().full() && metrics_) metrics_->OnWatcherRescan();
+    coordinators_->Post([this, jobs = std::move(jobs), request = std::move(request), pending] {
+      const auto started = SteadyClock::now();
+      auto outcome = rt_.engine->Run(request);
+      if (!outcome) {
+        pending->Set(Fail(outcome.error()));
+      } else if (outcome->run_id == 0) {
+        pending->Set(api::Reply{200, R"({"run_id":null,"status":"nothing_to_do"})"});
+      }
+      JobOutcome out = Summarize(outcome);
+      out.duration_ms = ElapsedMs(started);
+      asio::post(io_, [this, jobs, out = std::move(out)] {
+        for (const auto& job : jobs) OnJobDone(job, out);
+      });
+    });
+    Pump();
   }
 
   // Ends the daemon after a fatal start-up error.
@@ -628,6 +800,16 @@ class Server {
   // by Close() once they are idle.
   Runtime rt_;
   std::unique_ptr<ThreadPool> coordinators_;
+
+  // The HTTP API. Metrics outlive the engine (its observer); the pool is
+  // drained by StopApi() before Close() destroys the engine.
+  std::unique_ptr<api::Metrics> metrics_;
+  std::unique_ptr<DaemonApiBackend> api_backend_;
+  std::unique_ptr<ThreadPool> api_pool_;
+  std::unique_ptr<api::HttpServer> http_;
+  std::atomic<exec::Engine*> engine_{nullptr};  // set once started, cleared by StopApi()
+  std::atomic<bool> first_scan_done_{false};
+  std::atomic<bool> api_stopping_{false};
 };
 
 }  // namespace

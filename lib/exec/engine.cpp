@@ -56,7 +56,10 @@ Status Engine::Start() {
   for (auto& b : loaded->batches) batches_[b.path] = std::move(b);
 
   // Reconcile: the ledger says what is staged. A crash between a warehouse
-  // commit and the state update leaves state behind; catch it up here.
+  // commit and the state update leaves state behind; catch it up here. The
+  // reverse (staged in state, not in the ledger) is no crash landfall can
+  // cause: it is left for the planner, which rebuilds the table
+  // (ledger_mismatch) instead of staging the batch a second time.
   std::vector<state::BatchRecord> changed;
   for (auto& [path, record] : batches_) {
     auto it = contents_.find(record.table);
@@ -64,9 +67,6 @@ Status Engine::Start() {
                            it->second.ledger.at(record.fingerprint).rel_path == record.path;
     if (in_ledger && record.status != BatchStatus::kStaged) {
       record.status = BatchStatus::kStaged;
-      changed.push_back(record);
-    } else if (!in_ledger && record.status == BatchStatus::kStaged) {
-      record.status = BatchStatus::kPending;
       changed.push_back(record);
     }
   }
@@ -226,14 +226,18 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
     changed.push_back(r);
   }
 
-  // Files that disappeared: forget those never staged; staged ones stay known
-  // (the planner sees them missing from the scan and applies the policy).
+  // Files that disappeared: forget those never staged, or no longer in the
+  // ledger (rebuilt without them); staged ones stay known (the planner sees
+  // them missing from the scan and applies the policy).
   std::set<std::string> scanned_tables(tables.begin(), tables.end());
   for (auto it = batches_.begin(); it != batches_.end();) {
     const auto& r = it->second;
     const bool in_scope = all_tables || scanned_tables.contains(r.table);
+    auto contents = contents_.find(r.table);
+    const bool in_ledger = contents != contents_.end() && contents->second.ledger.contains(r.fingerprint);
     if (in_scope && !present.contains(r.path) &&
-        (r.status == BatchStatus::kPending || r.status == BatchStatus::kDuplicate)) {
+        (r.status == BatchStatus::kPending || r.status == BatchStatus::kDuplicate ||
+         (r.status == BatchStatus::kStaged && !in_ledger))) {
       forgotten.push_back(r.path);
       batch_schemas_.erase(r.path);
       it = batches_.erase(it);
@@ -361,7 +365,8 @@ Result<Engine::Prepared> Engine::Prepare(const RunRequest& request, CatalogStats
       // A staged batch whose file is gone is not current (the planner sees it only in the ledger).
       std::error_code ec;
       if (r.status == BatchStatus::kStaged && !fs::exists(config_.landing.dir / path, ec)) continue;
-      it->second->batches.push_back({r.fingerprint, r.path, r.rows, schema->second});
+      it->second->batches.push_back(
+          {r.fingerprint, r.path, r.rows, schema->second, r.status == BatchStatus::kStaged});
     }
   }
   Prepared prepared;

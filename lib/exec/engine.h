@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -19,6 +20,7 @@
 #include "lib/common/result.h"
 #include "lib/common/thread_pool.h"
 #include "lib/config/config.h"
+#include "lib/exec/observer.h"
 #include "lib/plan/plan.h"
 #include "lib/schema/footer.h"
 #include "lib/state/state_store.h"
@@ -36,6 +38,9 @@ struct RunRequest {
   // a later run. So is a file that changes while it is inspected. Older than
   // this, a truncated file is quarantined. 0 (the CLI): quarantined at once.
   std::chrono::seconds truncated_grace{0};
+  // Called (on the calling thread) once the run is recorded, with its id,
+  // before any table is executed; not called when nothing needs doing.
+  std::function<void(int64_t run_id)> on_run_started;
 };
 
 struct TableOutcome {
@@ -94,6 +99,17 @@ class Engine {
   // Forgets a table's state so its next run rebuilds it. False if unknown.
   Result<bool> DeleteTableState(const std::string& table);
 
+  // Forgets the verdict on the quarantined batch at `rel_path` (moving it back
+  // from the quarantine dir when it was moved there), so the next run of its
+  // table inspects the file again. Returns the batch's table. Errors:
+  // "batch_not_found", "batch_conflict" (the batch is not quarantined),
+  // "batch_restore_failed" (it cannot be moved back).
+  Result<std::string> RetryQuarantined(const std::string& rel_path);
+
+  // Reports progress to `observer` from now on (metrics); null: nobody. Set it
+  // before Start(); the observer must outlive the engine.
+  void SetObserver(EngineObserver* observer) { observer_ = observer ? observer : &no_observer_; }
+
   const config::Config& config() const { return config_; }
 
  private:
@@ -104,6 +120,9 @@ class Engine {
                                       std::set<std::string>& folders);
   void Quarantine(state::BatchRecord& record, const std::string& code, const std::string& message);
   TableOutcome Execute(const plan::TablePlan& table_plan, int64_t run_id);
+  Result<RunOutcome> RunUnobserved(const RunRequest& request);
+  // Tells the observer how many batches are pending. Needs mu_.
+  void ReportPending();
   schema::SupertypeFn Supertype();
 
   const config::Config config_;
@@ -112,6 +131,8 @@ class Engine {
   schema::FooterReader& footers_;
   ThreadPool& pool_;
   const Clock& clock_;
+  EngineObserver no_observer_;
+  EngineObserver* observer_ = &no_observer_;
 
   std::mutex mu_;  // guards the fields below
   std::optional<int> format_version_;

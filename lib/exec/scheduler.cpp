@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <set>
 
 namespace landfall::exec {
 
@@ -86,6 +87,48 @@ std::vector<Scheduler::Job> Scheduler::TakeReady(TimePoint now) {
     jobs.push_back(std::move(job));
   }
   return jobs;
+}
+
+std::vector<Scheduler::Job> Scheduler::StartNow(const std::vector<std::string>& tables,
+                                                const std::string& trigger) {
+  std::vector<Job> jobs;
+  if (stopped_ || full_.running) return jobs;
+  if (tables.empty()) {
+    if (running_ > 0) return jobs;
+    full_.trigger = trigger;
+    Job job;
+    Start(full_, job);
+    // Like a full job from TakeReady(): it covers every hint so far.
+    for (auto& [name, entry] : tables_) {
+      entry.due.reset();
+      entry.transient_failures = 0;
+      entry.not_before = {};
+    }
+    jobs.push_back(std::move(job));
+    return jobs;
+  }
+  const std::set<std::string> unique(tables.begin(), tables.end());
+  for (const auto& table : unique) {
+    if (Running(table)) return jobs;
+  }
+  for (const auto& table : unique) {
+    Entry& entry = tables_[table];
+    // The job scans the table after this instant: it covers any hint so far.
+    entry.trigger = trigger;
+    entry.transient_failures = 0;
+    entry.not_before = {};
+    Job job;
+    job.table = table;
+    Start(entry, job);
+    jobs.push_back(std::move(job));
+  }
+  return jobs;
+}
+
+bool Scheduler::Running(const std::string& table) const {
+  if (full_.running) return true;
+  auto it = tables_.find(table);
+  return it != tables_.end() && it->second.running;
 }
 
 void Scheduler::Settle(Entry& entry, bool transient, bool deferred, TimePoint now) {

@@ -87,7 +87,16 @@ class Scheduler {
   // after Stop().
   std::vector<Job> TakeReady(TimePoint now);
 
-  // Reports how a job from TakeReady() ended.
+  // Starts jobs at once, without waiting for hints or the debounce (an
+  // operator asked, over the API): one per table in `tables`, or a full job
+  // when `tables` is empty. All or nothing: empty when one of the tables or a
+  // full job is running (for a full job: when any job is running), or after
+  // Stop(). max_parallel does not apply. Each job is reported with Finished().
+  std::vector<Job> StartNow(const std::vector<std::string>& tables, const std::string& trigger);
+  // True when a job covering `table` (its own, or a full job) is running.
+  bool Running(const std::string& table) const;
+
+  // Reports how a job from TakeReady() or StartNow() ended.
   void Finished(const Job& job, const Result& result, TimePoint now);
 
   // When TakeReady() may next return a job, if no event comes first;

@@ -91,6 +91,9 @@ struct CurrentBatch {
   std::string rel_path;
   int64_t rows = 0;
   schema::Schema schema;
+  // The state store records it as staged: if the warehouse ledger lacks it, the
+  // two disagree and the table is rebuilt rather than the batch staged twice.
+  bool staged = false;
 };
 
 // What the state store remembers of a table.

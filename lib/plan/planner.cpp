@@ -268,7 +268,18 @@ TablePlan PlanTable(const TableInputs& in, const PlanOptions& options,
                                                     : " was deleted; its rows are kept")});
     }
   }
-  if (rewritten) return Rebuild(in, plan, Action::kRebuild, supertype);
+  // State says staged, the ledger says not (a ledger edited by hand, a
+  // warehouse restored from an older copy): its rows may or may not be in the
+  // table, so neither appending nor skipping it is safe.
+  bool lost = false;
+  for (const auto& b : in.batches) {
+    if (b.staged && !wh.ledger.contains(b.batch_id)) {
+      lost = true;
+      plan.reasons.push_back({reason::kLedgerMismatch,
+                              b.rel_path + " is staged according to state but not in the warehouse ledger"});
+    }
+  }
+  if (rewritten || lost) return Rebuild(in, plan, Action::kRebuild, supertype);
   if (removed && in.policy.on_batch_removed == "rebuild") {
     return Rebuild(in, plan, Action::kRebuild, supertype);
   }

@@ -174,6 +174,27 @@ int64_t Int(const PGresult* result, int row, int column) {
   return value;
 }
 
+// The columns ReadTableRun reads, from table_runs aliased tr.
+#define TABLE_RUN_COLUMNS                                                              \
+  "tr.table_name, tr.action, tr.reasons::text, tr.status, tr.rows, tr.batches, "       \
+  "tr.duration_us, COALESCE(tr.error, ''), tr.run_id, landfall_us(tr.recorded_at) "
+
+// A TableRunRecord from TABLE_RUN_COLUMNS starting at `column`.
+TableRunRecord ReadTableRun(const PGresult* res, int row, int column) {
+  TableRunRecord record;
+  record.table = Text(res, row, column);
+  record.action = Text(res, row, column + 1);
+  record.reasons_json = Text(res, row, column + 2);
+  record.status = Text(res, row, column + 3);
+  record.rows = Int(res, row, column + 4);
+  record.batches = static_cast<int>(Int(res, row, column + 5));
+  record.duration_us = Int(res, row, column + 6);
+  record.error = Text(res, row, column + 7);
+  record.run_id = Int(res, row, column + 8);
+  record.recorded_at_us = Int(res, row, column + 9);
+  return record;
+}
+
 // Whether a failed operation may be redone after reconnecting.
 enum class Retry {
   // Safe to redo whatever happened: reads, upserts, idempotent updates.
@@ -205,6 +226,12 @@ class PgStateStore final : public StateStore {
   Status FinishRun(int64_t run_id, const std::string& status, const std::string& error) override;
   Result<std::vector<RunSummary>> ListRuns(int limit) override;
   Result<std::vector<TableRunRecord>> TableRuns(int64_t run_id) override;
+  Result<std::vector<TableSummary>> TableSummaries(const std::string& table) override;
+  Result<std::vector<SchemaVersion>> SchemaHistory(const std::string& table, int limit) override;
+  Result<std::vector<BatchRecord>> FindBatches(const BatchFilter& filter) override;
+  Result<std::vector<TableRunRecord>> TableHistory(const std::string& table, int limit) override;
+  Result<std::optional<RunSummary>> GetRun(int64_t run_id) override;
+  Result<std::vector<RunSummary>> FindRuns(int limit, const std::string& status) override;
 
  private:
   // Rolls back on destruction unless committed. Used with mu_ held.
@@ -753,8 +780,7 @@ Result<std::vector<RunSummary>> PgStateStore::ListRuns(int limit) {
 Result<std::vector<TableRunRecord>> PgStateStore::TableRuns(int64_t run_id) {
   return Run("table runs", Retry::kAlways, [&]() -> Result<std::vector<TableRunRecord>> {
     auto r = Exec("table runs",
-                  "SELECT tr.table_name, tr.action, tr.reasons::text, tr.status, tr.rows,"
-                  "       tr.batches, tr.duration_us, COALESCE(tr.error, '')"
+                  "SELECT " TABLE_RUN_COLUMNS
                   "  FROM table_runs tr JOIN runs r ON r.id = tr.run_id"
                   " WHERE r.environment = $1 AND tr.run_id = $2::bigint"
                   " ORDER BY tr.id",
@@ -763,18 +789,178 @@ Result<std::vector<TableRunRecord>> PgStateStore::TableRuns(int64_t run_id) {
     const PGresult* res = r->get();
     std::vector<TableRunRecord> records;
     records.reserve(PQntuples(res));
-    for (int i = 0; i < PQntuples(res); ++i) {
-      TableRunRecord& record = records.emplace_back();
-      record.table = Text(res, i, 0);
-      record.action = Text(res, i, 1);
-      record.reasons_json = Text(res, i, 2);
-      record.status = Text(res, i, 3);
-      record.rows = Int(res, i, 4);
-      record.batches = static_cast<int>(Int(res, i, 5));
-      record.duration_us = Int(res, i, 6);
-      record.error = Text(res, i, 7);
-    }
+    for (int i = 0; i < PQntuples(res); ++i) records.push_back(ReadTableRun(res, i, 0));
     return records;
+  });
+}
+
+Result<std::vector<TableSummary>> PgStateStore::TableSummaries(const std::string& table) {
+  return Run("table summaries", Retry::kAlways, [&]() -> Result<std::vector<TableSummary>> {
+    // Tables known by a row, by batches, or both; "" selects every table.
+    auto r = Exec("table summaries",
+                  "WITH t AS (SELECT * FROM tables WHERE environment = $1 AND ($2 = '' OR name = $2)),"
+                  " b AS (SELECT table_name,"
+                  "         COALESCE(sum(rows) FILTER (WHERE status = 'staged'), 0) AS rows_staged,"
+                  "         count(*) FILTER (WHERE status = 'staged') AS staged,"
+                  "         count(*) FILTER (WHERE status = 'pending') AS pending,"
+                  "         count(*) FILTER (WHERE status = 'quarantined') AS quarantined,"
+                  "         count(*) FILTER (WHERE status = 'duplicate') AS duplicate"
+                  "    FROM batches WHERE environment = $1 AND ($2 = '' OR table_name = $2)"
+                  "   GROUP BY table_name),"
+                  " n AS (SELECT COALESCE(t.name, b.table_name) AS name, t.schema_json, t.schema_hash,"
+                  "         t.status, t.last_error, t.policy, t.updated_at, b.rows_staged, b.staged,"
+                  "         b.pending, b.quarantined, b.duplicate"
+                  "    FROM t FULL JOIN b ON b.table_name = t.name)"
+                  " SELECT n.name, COALESCE(n.schema_json::text, ''), COALESCE(n.schema_hash, ''),"
+                  "        COALESCE(n.status, ''), COALESCE(n.last_error, ''), COALESCE(n.policy, ''),"
+                  "        landfall_us(n.updated_at), COALESCE(n.rows_staged, 0), COALESCE(n.staged, 0),"
+                  "        COALESCE(n.pending, 0), COALESCE(n.quarantined, 0), COALESCE(n.duplicate, 0),"
+                  "        last.* "
+                  "   FROM n LEFT JOIN LATERAL ("
+                  "     SELECT " TABLE_RUN_COLUMNS
+                  "       FROM table_runs tr JOIN runs r ON r.id = tr.run_id"
+                  "      WHERE tr.table_name = n.name AND r.environment = $1"
+                  "      ORDER BY tr.id DESC LIMIT 1) last ON true"
+                  "  ORDER BY n.name",
+                  {environment_, table});
+    if (!r) return Fail(r.error());
+    const PGresult* res = r->get();
+    std::vector<TableSummary> out;
+    out.reserve(PQntuples(res));
+    for (int i = 0; i < PQntuples(res); ++i) {
+      TableSummary& s = out.emplace_back();
+      s.table.name = Text(res, i, 0);
+      s.table.schema_json = Text(res, i, 1);
+      s.table.schema_hash = Text(res, i, 2);
+      s.table.status = Text(res, i, 3);
+      s.table.last_error = Text(res, i, 4);
+      s.table.policy = Text(res, i, 5);
+      s.table.updated_at_us = Int(res, i, 6);
+      s.rows_staged = Int(res, i, 7);
+      s.staged = static_cast<int>(Int(res, i, 8));
+      s.pending = static_cast<int>(Int(res, i, 9));
+      s.quarantined = static_cast<int>(Int(res, i, 10));
+      s.duplicate = static_cast<int>(Int(res, i, 11));
+      if (!PQgetisnull(res, i, 12)) s.last_action = ReadTableRun(res, i, 12);
+    }
+    return out;
+  });
+}
+
+Result<std::vector<SchemaVersion>> PgStateStore::SchemaHistory(const std::string& table, int limit) {
+  return Run("schema history", Retry::kAlways, [&]() -> Result<std::vector<SchemaVersion>> {
+    auto r = Exec("schema history",
+                  "SELECT schema_hash, COALESCE(schema_json::text, ''), landfall_us(recorded_at)"
+                  "  FROM schema_history WHERE environment = $1 AND table_name = $2"
+                  " ORDER BY id DESC LIMIT NULLIF($3::bigint, 0)",
+                  {environment_, table, std::to_string(std::max(limit, 0))});
+    if (!r) return Fail(r.error());
+    const PGresult* res = r->get();
+    std::vector<SchemaVersion> out;
+    for (int i = 0; i < PQntuples(res); ++i) {
+      out.push_back({std::string(Text(res, i, 0)), std::string(Text(res, i, 1)), Int(res, i, 2)});
+    }
+    return out;
+  });
+}
+
+Result<std::vector<BatchRecord>> PgStateStore::FindBatches(const BatchFilter& filter) {
+  return Run("find batches", Retry::kAlways, [&]() -> Result<std::vector<BatchRecord>> {
+    auto r = Exec("find batches",
+                  "SELECT path, table_name, fingerprint, size, mtime_ns, inode, rows, status,"
+                  "       COALESCE(error_code, ''), COALESCE(error_message, ''),"
+                  "       COALESCE(schema_json::text, ''), COALESCE(duplicate_of, ''),"
+                  "       landfall_us(discovered_at), landfall_us(staged_at)"
+                  "  FROM batches WHERE environment = $1 AND ($2 = '' OR table_name = $2)"
+                  "   AND ($3 = '' OR status = $3)"
+                  " ORDER BY CASE WHEN $5 THEN discovered_at END DESC, path"
+                  " LIMIT NULLIF($4::bigint, 0)",
+                  {environment_, filter.table, filter.status ? ToString(*filter.status) : "",
+                   std::to_string(std::max(filter.limit, 0)), filter.newest_first ? "true" : "false"});
+    if (!r) return Fail(r.error());
+    const PGresult* b = r->get();
+    std::vector<BatchRecord> out;
+    out.reserve(PQntuples(b));
+    for (int i = 0; i < PQntuples(b); ++i) {
+      BatchRecord& batch = out.emplace_back();
+      batch.path = Text(b, i, 0);
+      batch.table = Text(b, i, 1);
+      batch.fingerprint = Text(b, i, 2);
+      batch.size = Int(b, i, 3);
+      batch.mtime_ns = Int(b, i, 4);
+      batch.inode = Int(b, i, 5);
+      batch.rows = Int(b, i, 6);
+      batch.status = BatchStatusFromString(Text(b, i, 7)).value_or(BatchStatus::kPending);
+      batch.error_code = Text(b, i, 8);
+      batch.error_message = Text(b, i, 9);
+      batch.schema_json = Text(b, i, 10);
+      batch.duplicate_of = Text(b, i, 11);
+      batch.discovered_at_us = Int(b, i, 12);
+      batch.staged_at_us = Int(b, i, 13);
+    }
+    return out;
+  });
+}
+
+Result<std::vector<TableRunRecord>> PgStateStore::TableHistory(const std::string& table, int limit) {
+  return Run("table history", Retry::kAlways, [&]() -> Result<std::vector<TableRunRecord>> {
+    auto r = Exec("table history",
+                  "SELECT " TABLE_RUN_COLUMNS
+                  "  FROM table_runs tr JOIN runs r ON r.id = tr.run_id"
+                  " WHERE r.environment = $1 AND tr.table_name = $2"
+                  " ORDER BY tr.id DESC LIMIT NULLIF($3::bigint, 0)",
+                  {environment_, table, std::to_string(std::max(limit, 0))});
+    if (!r) return Fail(r.error());
+    const PGresult* res = r->get();
+    std::vector<TableRunRecord> records;
+    for (int i = 0; i < PQntuples(res); ++i) records.push_back(ReadTableRun(res, i, 0));
+    return records;
+  });
+}
+
+Result<std::optional<RunSummary>> PgStateStore::GetRun(int64_t run_id) {
+  return Run("get run", Retry::kAlways, [&]() -> Result<std::optional<RunSummary>> {
+    auto r = Exec("get run",
+                  "SELECT id, trigger, status, landfall_us(started_at), landfall_us(finished_at),"
+                  "       COALESCE(plan::text, ''), COALESCE(error, '')"
+                  "  FROM runs WHERE environment = $1 AND id = $2::bigint",
+                  {environment_, std::to_string(run_id)});
+    if (!r) return Fail(r.error());
+    const PGresult* res = r->get();
+    if (PQntuples(res) == 0) return std::optional<RunSummary>();
+    RunSummary run;
+    run.id = Int(res, 0, 0);
+    run.trigger = Text(res, 0, 1);
+    run.status = Text(res, 0, 2);
+    run.started_at_us = Int(res, 0, 3);
+    run.finished_at_us = Int(res, 0, 4);
+    run.plan_json = Text(res, 0, 5);
+    run.error = Text(res, 0, 6);
+    return std::optional<RunSummary>(std::move(run));
+  });
+}
+
+Result<std::vector<RunSummary>> PgStateStore::FindRuns(int limit, const std::string& status) {
+  return Run("find runs", Retry::kAlways, [&]() -> Result<std::vector<RunSummary>> {
+    auto r = Exec("find runs",
+                  "SELECT id, trigger, status, landfall_us(started_at), landfall_us(finished_at),"
+                  "       COALESCE(error, '')"
+                  "  FROM runs WHERE environment = $1 AND ($2 = '' OR status = $2)"
+                  " ORDER BY id DESC LIMIT NULLIF($3::bigint, 0)",
+                  {environment_, status, std::to_string(std::max(limit, 0))});
+    if (!r) return Fail(r.error());
+    const PGresult* res = r->get();
+    std::vector<RunSummary> runs;
+    for (int i = 0; i < PQntuples(res); ++i) {
+      RunSummary& run = runs.emplace_back();
+      run.id = Int(res, i, 0);
+      run.trigger = Text(res, i, 1);
+      run.status = Text(res, i, 2);
+      run.started_at_us = Int(res, i, 3);
+      run.finished_at_us = Int(res, i, 4);
+      run.error = Text(res, i, 5);
+    }
+    return runs;
   });
 }
 

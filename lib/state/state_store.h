@@ -69,6 +69,9 @@ struct TableRunRecord {
   int batches = 0;
   int64_t duration_us = 0;
   std::string error;
+  // Filled by reads (TableRuns, TableHistory, TableSummaries); ignored by RecordTableRun.
+  int64_t run_id = 0;
+  int64_t recorded_at_us = 0;
 };
 
 struct RunSummary {
@@ -79,6 +82,31 @@ struct RunSummary {
   int64_t finished_at_us = 0;
   std::string plan_json;
   std::string error;
+};
+
+// A table as the API lists it (TableSummaries).
+struct TableSummary {
+  // The table's row; only `name` is set for a table known only by its batches.
+  TableRecord table;
+  int64_t rows_staged = 0;  // rows of its staged batches
+  int staged = 0;           // batches by status
+  int pending = 0;
+  int quarantined = 0;
+  int duplicate = 0;
+  std::optional<TableRunRecord> last_action;  // its newest table run record
+};
+
+struct SchemaVersion {
+  std::string schema_hash;
+  std::string schema_json;
+  int64_t recorded_at_us = 0;
+};
+
+struct BatchFilter {
+  std::string table;                  // "" : every table
+  std::optional<BatchStatus> status;  // nullopt: any status
+  int limit = 100;                    // <= 0: all
+  bool newest_first = false;          // by discovery time, newest first (else by path)
 };
 
 // Every call either succeeds or returns an Error: "state_unavailable"
@@ -123,6 +151,21 @@ class StateStore {
   virtual Result<std::vector<RunSummary>> ListRuns(int limit) = 0;
   // In the order recorded; empty for an unknown run.
   virtual Result<std::vector<TableRunRecord>> TableRuns(int64_t run_id) = 0;
+
+  // ---- Reads for the HTTP API; none of them changes anything. ----
+
+  // Tables with a table row or a batch, by name; only `table` when not "".
+  virtual Result<std::vector<TableSummary>> TableSummaries(const std::string& table) = 0;
+  // A table's schema snapshots, newest first; limit <= 0 means all.
+  virtual Result<std::vector<SchemaVersion>> SchemaHistory(const std::string& table, int limit) = 0;
+  // Batches matching `filter` (schema_json included).
+  virtual Result<std::vector<BatchRecord>> FindBatches(const BatchFilter& filter) = 0;
+  // A table's run records, newest first; limit <= 0 means all.
+  virtual Result<std::vector<TableRunRecord>> TableHistory(const std::string& table, int limit) = 0;
+  // One run; nullopt when this environment has no such run.
+  virtual Result<std::optional<RunSummary>> GetRun(int64_t run_id) = 0;
+  // Newest first, without their plans; `status` "" means any; limit <= 0 means all.
+  virtual Result<std::vector<RunSummary>> FindRuns(int limit, const std::string& status) = 0;
 };
 
 struct PgOptions {

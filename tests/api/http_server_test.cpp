@@ -116,7 +116,7 @@ TEST_F(ServerTest, QueryParametersAreValidated) {
 TEST_F(ServerTest, BatchIdIsThePercentEncodedPath) {
   Start(Options());
   auto r = HttpPost(port_, "/v1/batches/" + testing::UrlEncode("orders/2026/part-0.parquet") + "/retry", "");
-  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.status, 202);
   EXPECT_THAT(backend_.Calls(), Contains("RetryBatch orders/2026/part-0.parquet"));
 }
 

@@ -56,9 +56,9 @@ class FakeBackend final : public ApiBackend {
   Result<std::string> ListBatches(const std::string& table, const std::string& status, int limit) override {
     return Record("ListBatches " + table + " " + status + " " + std::to_string(limit), R"({"batches":[]})");
   }
-  Result<std::string> RetryBatch(const std::string& path) override {
+  Result<Reply> RetryBatch(const std::string& path) override {
     Record("RetryBatch " + path, "");
-    return std::string(R"({"scheduled":true})");
+    return Reply{202, R"({"scheduled":true})"};
   }
   Result<std::string> DeleteTableState(const std::string& table) override {
     Record("DeleteTableState " + table, "");

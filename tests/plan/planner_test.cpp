@@ -889,6 +889,26 @@ TEST(PlanTableTest, RewrittenBatchWithANewSchemaRebuildsWithIt) {
   EXPECT_THAT(ColumnNames(plan.target), ElementsAre("id", "name", "discount"));
 }
 
+TEST(PlanTableTest, BatchStagedInStateButMissingFromTheLedgerRebuilds) {
+  // Appending it again could double its rows; skipping it could lose them.
+  auto b1 = B("b1", "orders/a.parquet");
+  auto b2 = B("b2", "orders/b.parquet");
+  b1.staged = b2.staged = true;
+  TablePlan plan = Plan(Staged({b1}, {b1, b2}));
+  EXPECT_EQ(plan.action, Action::kRebuild);
+  EXPECT_THAT(plan.batches, ElementsAre("orders/a.parquet", "orders/b.parquet"));
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kLedgerMismatch));
+  EXPECT_EQ(plan.reasons[0].detail, "orders/b.parquet is staged according to state but not in the warehouse ledger");
+}
+
+TEST(PlanTableTest, PendingBatchMissingFromTheLedgerIsJustNew) {
+  auto b1 = B("b1", "orders/a.parquet");
+  b1.staged = true;
+  TablePlan plan = Plan(Staged({b1}, {b1, B("b2", "orders/b.parquet")}));
+  EXPECT_EQ(plan.action, Action::kAppend);
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches));
+}
+
 // ---- folders that went away ----
 
 TEST(PlanTableTest, VanishedFolderOrphansTheStagingTable) {

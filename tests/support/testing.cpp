@@ -113,6 +113,21 @@ long long QueryDuckDbInt(const fs::path& db, const std::string& sql) {
   return std::stoll(rows[0]);
 }
 
+void ExecDuckDb(const fs::path& db_file, const std::string& sql) {
+  duckdb_database db;
+  duckdb_connection con;
+  char* error = nullptr;
+  if (duckdb_open_ext(db_file.c_str(), &db, nullptr, &error) != DuckDBSuccess) {
+    ADD_FAILURE() << "open " << db_file << ": " << (error ? error : "?");
+    duckdb_free(error);
+    return;
+  }
+  duckdb_connect(db, &con);
+  Exec(con, sql);
+  duckdb_disconnect(&con);
+  duckdb_close(&db);
+}
+
 std::string PostgresUrl() {
   const char* url = std::getenv("LANDFALL_TEST_PG_URL");
   return url ? url : "";

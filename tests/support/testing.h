@@ -34,6 +34,9 @@ void WriteParquet(const std::filesystem::path& file, const std::string& select_s
 std::vector<std::string> QueryDuckDb(const std::filesystem::path& db, const std::string& sql);
 // First row, first column as int64 (-1 on error, with ADD_FAILURE).
 long long QueryDuckDbInt(const std::filesystem::path& db, const std::string& sql);
+// Runs statements against a DuckDB database file opened read-write (to alter a
+// warehouse by hand between runs). Fails the current test on error.
+void ExecDuckDb(const std::filesystem::path& db, const std::string& sql);
 
 // The test PostgreSQL URL from $LANDFALL_TEST_PG_URL, or "" when unset.
 std::string PostgresUrl();

@@ -1,0 +1,71 @@
+// `landfall serve`'s side of the HTTP API: api::ApiBackend over the engine,
+// the state store and the daemon's scheduler.
+//
+// Reads go to the state store through a connection of their own, so the API
+// neither waits behind the engine's writes nor takes the engine's lock. Runs,
+// retries and webhooks go through the daemon (DaemonControl), whose scheduler
+// keeps at most one job per table.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "api/backend.h"
+#include "lib/config/config.h"
+#include "lib/exec/engine.h"
+#include "lib/state/state_store.h"
+
+namespace landfall::cli {
+
+// What the backend needs from the running daemon. Every method may be called
+// from any thread (the API's workers) and may block briefly.
+class DaemonControl {
+ public:
+  virtual ~DaemonControl() = default;
+  // The engine, once started (migrations and reconciliation done); else null.
+  virtual exec::Engine* StartedEngine() = 0;
+  // True once the first full scan has finished.
+  virtual bool FirstScanDone() = 0;
+  // Starts a run now, outside the debounce: 202 with its id, or 200 when
+  // nothing needs doing. Errors: "run_conflict" when a job covering one of
+  // the tables is running; transient "daemon_unavailable" while starting or
+  // stopping.
+  virtual Result<api::Reply> StartRun(const api::RunTrigger& trigger) = 0;
+  // A hint that `table` changed: it runs soon (debounced like a watcher event).
+  virtual void Touch(const std::string& table, const std::string& trigger) = 0;
+  // Whether a job covering `table` is running now.
+  virtual Result<bool> TableRunning(const std::string& table) = 0;
+};
+
+class DaemonApiBackend final : public api::ApiBackend {
+ public:
+  // `config` must outlive the backend.
+  DaemonApiBackend(const config::Config& config, DaemonControl& daemon);
+  ~DaemonApiBackend() override;
+
+  Result<std::string> ListTables() override;
+  Result<std::string> GetTable(const std::string& name) override;
+  Result<std::string> Plan() override;
+  Result<api::Reply> TriggerRun(const api::RunTrigger& trigger) override;
+  Result<std::string> ListRuns(int limit, const std::string& status) override;
+  Result<std::string> GetRun(int64_t id) override;
+  Result<std::string> ListBatches(const std::string& table, const std::string& status, int limit) override;
+  Result<api::Reply> RetryBatch(const std::string& path) override;
+  Result<std::string> DeleteTableState(const std::string& table) override;
+  Result<api::Reply> FileArrived(const std::string& table, const std::string& rel_path) override;
+  api::Readiness Ready() override;
+
+ private:
+  // The API's own state store connection, opened on first use (PostgreSQL may
+  // come up after the daemon).
+  Result<state::StateStore*> Reads();
+  Result<exec::Engine*> Engine();
+
+  const config::Config& config_;
+  DaemonControl& daemon_;
+  std::mutex mu_;  // guards reads_
+  std::unique_ptr<state::StateStore> reads_;
+};
+
+}  // namespace landfall::cli
