@@ -84,6 +84,7 @@ void Engine::Quarantine(state::BatchRecord& record, const std::string& code,
   record.error_code = code;
   record.error_message = message;
   spdlog::warn("quarantined {}: {}: {}", record.path, code, message);
+  observer_->OnBatchQuarantined(record.table, code);
   if (!config_.landing.quarantine_dir) return;
   // Keep the relative layout so the same name in two tables cannot collide.
   fs::path target = *config_.landing.quarantine_dir / record.path;
@@ -219,6 +220,7 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
       batch_schemas_.erase(r.path);
     } else {
       batch_schemas_[r.path] = std::move(*in.schema);
+      observer_->OnBatchDiscovered(r.table);
     }
     auto old = batches_.find(r.path);
     if (old != batches_.end()) r.discovered_at_us = old->second.discovered_at_us;
@@ -282,6 +284,7 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
         r->status = BatchStatus::kDuplicate;
         r->duplicate_of = keeper->path;
         ++stats.duplicates;
+        observer_->OnBatchDuplicate(r->table);
         spdlog::info("duplicate: {} has the same content as {}; not staged again", r->path,
                      keeper->path);
         changed.push_back(*r);
@@ -295,6 +298,7 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
     if (auto s = schema::SchemaFromJson(r.schema_json)) batch_schemas_[path] = std::move(*s);
   }
 
+  ReportPending();
   if (!changed.empty()) {
     if (auto s = state_.UpsertBatches(changed); !s) return Fail(s.error());
   }
@@ -304,7 +308,14 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
   return stats;
 }
 
+void Engine::ReportPending() {
+  int64_t pending = 0;
+  for (const auto& [path, r] : batches_) pending += r.status == BatchStatus::kPending;
+  observer_->OnPendingBatches(pending);
+}
+
 Result<Engine::Prepared> Engine::Prepare(const RunRequest& request, CatalogStats* stats) {
+  const auto started = std::chrono::steady_clock::now();
   std::set<std::string> folders;
   const bool all = request.tables.empty();
   auto refreshed = RefreshCatalog(request.tables, all, request.truncated_grace, folders);
@@ -371,6 +382,7 @@ Result<Engine::Prepared> Engine::Prepare(const RunRequest& request, CatalogStats
   }
   Prepared prepared;
   prepared.plan = plan::PlanAll(inputs, options, Supertype());
+  observer_->OnPlanned(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   return prepared;
 }
 
@@ -431,6 +443,10 @@ TableOutcome Engine::Execute(const plan::TablePlan& tp, int64_t run_id) {
 
   state::TableRecord record;
   std::vector<state::BatchRecord> staged;
+  TableActionReport report;
+  report.table = tp.table;
+  report.action = plan::ToString(tp.action);
+  report.seconds = out.duration_us / 1e6;
   {
     std::lock_guard lock(mu_);
     auto existing = tables_.find(tp.table);
@@ -444,6 +460,8 @@ TableOutcome Engine::Execute(const plan::TablePlan& tp, int64_t run_id) {
       record.status = "failed";
       record.last_error = out.error;
       spdlog::error("table {}: {} failed: {}", tp.table, plan::ToString(tp.action), out.error);
+      report.ok = false;
+      if (tp.action != plan::Action::kFail) observer_->OnWarehouseError();
     } else {
       out.status = "succeeded";
       out.rows = applied->rows;
@@ -468,6 +486,8 @@ TableOutcome Engine::Execute(const plan::TablePlan& tp, int64_t run_id) {
           b.status = BatchStatus::kStaged;
           b.staged_at_us = now;
           staged.push_back(b);
+          // Landed = the file's mtime; a clock step may make it negative.
+          report.landed_to_staged_seconds.push_back(std::max(0.0, (now - b.mtime_ns / 1000) / 1e6));
         }
         record.schema_json = schema::ToJson(tp.target);
         record.schema_hash = tp.target.Hash();
@@ -476,14 +496,22 @@ TableOutcome Engine::Execute(const plan::TablePlan& tp, int64_t run_id) {
                    out.batches, out.rows, out.duration_us / 1000);
     }
     tables_[tp.table] = record;
+    if (!staged.empty()) ReportPending();
   }
+  report.rows = out.rows;
+  report.batches = out.batches;
+  observer_->OnTableAction(report);
 
   // The warehouse has committed; state is a record of it. If recording fails,
   // the next start reconciles from the ledger, so it is logged, not fatal.
+  auto state_warning = [this](const Error& e) {
+    spdlog::warn("state: {}", e.ToString());
+    observer_->OnStateError();
+  };
   if (!staged.empty()) {
-    if (auto s = state_.UpsertBatches(staged); !s) spdlog::warn("state: {}", s.error().ToString());
+    if (auto s = state_.UpsertBatches(staged); !s) state_warning(s.error());
   }
-  if (auto s = state_.SaveTable(record); !s) spdlog::warn("state: {}", s.error().ToString());
+  if (auto s = state_.SaveTable(record); !s) state_warning(s.error());
   if (run_id > 0) {
     state::TableRunRecord tr{tp.table,
                              plan::ToString(tp.action),
@@ -493,12 +521,28 @@ TableOutcome Engine::Execute(const plan::TablePlan& tp, int64_t run_id) {
                              out.batches,
                              out.duration_us,
                              out.error};
-    if (auto s = state_.RecordTableRun(run_id, tr); !s) spdlog::warn("state: {}", s.error().ToString());
+    if (auto s = state_.RecordTableRun(run_id, tr); !s) state_warning(s.error());
   }
   return out;
 }
 
 Result<RunOutcome> Engine::Run(const RunRequest& request) {
+  const auto started = std::chrono::steady_clock::now();
+  auto outcome = RunUnobserved(request);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (!outcome) {
+    const auto& code = outcome.error().code;
+    if (code.starts_with("state_")) observer_->OnStateError();
+    if (code.starts_with("warehouse_")) observer_->OnWarehouseError();
+    observer_->OnRunFinished("error", seconds);
+  } else {
+    observer_->OnRunFinished(outcome->run_id == 0 ? "noop" : outcome->ok() ? "succeeded" : "failed",
+                             seconds);
+  }
+  return outcome;
+}
+
+Result<RunOutcome> Engine::RunUnobserved(const RunRequest& request) {
   RunOutcome outcome;
   const int64_t statements_before = warehouse_.StatementsExecuted();
   auto prepared = Prepare(request, &outcome.catalog);
@@ -532,6 +576,7 @@ Result<RunOutcome> Engine::Run(const RunRequest& request) {
   auto run_id = state_.StartRun(request.trigger, plan::ToJson(outcome.plan));
   if (!run_id) return Fail(run_id.error());
   outcome.run_id = *run_id;
+  if (request.on_run_started) request.on_run_started(outcome.run_id);
 
   // Tables run in parallel on the worker pool; each table is one job.
   std::vector<std::future<TableOutcome>> futures;
@@ -559,6 +604,7 @@ Result<RunOutcome> Engine::Run(const RunRequest& request) {
   }
   if (auto s = state_.FinishRun(outcome.run_id, outcome.ok() ? "succeeded" : "failed", error); !s) {
     spdlog::warn("state: {}", s.error().ToString());
+    observer_->OnStateError();
   }
   outcome.warehouse_statements = warehouse_.StatementsExecuted() - statements_before;
   return outcome;
@@ -587,6 +633,41 @@ Result<bool> Engine::DeleteTableState(const std::string& table) {
     tables_[table].schema_hash.clear();
   }
   return deleted;
+}
+
+Result<std::string> Engine::RetryQuarantined(const std::string& rel_path) {
+  std::string table;
+  {
+    std::lock_guard lock(mu_);
+    auto it = batches_.find(rel_path);
+    if (it == batches_.end()) return Fail("batch_not_found", "no batch '" + rel_path + "'");
+    if (it->second.status != BatchStatus::kQuarantined) {
+      return Fail("batch_conflict", "batch '" + rel_path + "' is " + state::ToString(it->second.status) +
+                                        ", not quarantined");
+    }
+    table = it->second.table;
+    // A file moved aside when it was quarantined goes back where it landed,
+    // unless a new file has taken its place meanwhile.
+    std::error_code ec;
+    const fs::path landed = config_.landing.dir / rel_path;
+    if (config_.landing.quarantine_dir && !fs::exists(fs::symlink_status(landed, ec))) {
+      const fs::path moved = *config_.landing.quarantine_dir / rel_path;
+      if (fs::exists(fs::symlink_status(moved, ec))) {
+        fs::create_directories(landed.parent_path(), ec);
+        fs::rename(moved, landed, ec);
+        if (ec) {
+          return Fail("batch_restore_failed",
+                      "cannot move " + moved.string() + " back to " + landed.string() + ": " + ec.message());
+        }
+      }
+    }
+    batches_.erase(it);
+    batch_schemas_.erase(rel_path);
+  }
+  // Without a record, the next scan of the table inspects the file as new.
+  if (auto s = state_.DeleteBatches({rel_path}); !s) return Fail(s.error());
+  spdlog::info("retry: {} will be inspected again by the next run of {}", rel_path, table);
+  return table;
 }
 
 }  // namespace landfall::exec
