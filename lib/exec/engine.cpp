@@ -34,7 +34,10 @@ Engine::Engine(config::Config config, state::StateStore& state, warehouse::Wareh
 schema::SupertypeFn Engine::Supertype() {
   return [this](const std::string& a, const std::string& b) {
     auto common = warehouse_.CommonSupertype(a, b);
-    if (common) return common;
+    // A warehouse that could not answer (a conflict, no connection) is not a
+    // warehouse without a supertype: the error fails the table, and a later
+    // run asks again, rather than turning the column into text for good.
+    if (common || common.error().code != "no_common_supertype") return common;
     // No implicit cast between them (string and int, scalar and struct): the
     // column becomes text, or JSON when one side is nested, so no value is lost.
     return Result<std::string>(a == "JSON" || b == "JSON" ? "JSON" : "VARCHAR");
