@@ -141,6 +141,9 @@ async function refresh() {
     if (e instanceof Unauthorized) {
       $('login').hidden = false;
       if (token()) $('login-error').textContent = 'That token was refused.';
+      fill('tables', [], 8, 'Enter a token above to see the tables.');
+      fill('runs', [], 6, 'Enter a token above to see the runs.');
+      fill('quarantine', [], 4, 'Enter a token above to see quarantined batches.');
     } else {
       error.textContent = 'Could not refresh: ' + e.message;
       error.hidden = false;

@@ -1,0 +1,96 @@
+// The status page at GET /, loaded from the real daemon by headless Chromium
+// (Debian's chromium package): what it renders, and a screenshot kept under
+// <build>/test-artifacts.
+#include <gmock/gmock.h>
+
+#include "tests/api/daemon_fixture.h"
+
+#ifndef LANDFALL_TEST_ARTIFACTS
+#define LANDFALL_TEST_ARTIFACTS "test-artifacts"
+#endif
+
+namespace landfall::testing {
+namespace {
+
+using ::testing::HasSubstr;
+namespace fs = std::filesystem;
+
+const char* kChromium = "/usr/bin/chromium";
+
+class StatusPageTest : public DaemonTest {
+ protected:
+  void SetUp() override {
+    DaemonTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    if (!fs::exists(kChromium)) {
+      if (InCi()) FAIL() << "chromium missing in CI (LANDFALL_EXTRAS=1 deploy/install-deps.sh)";
+      GTEST_SKIP() << "chromium not installed";
+    }
+  }
+
+  // Runs headless Chromium on the page with `mode` (--dump-dom or
+  // --screenshot=FILE); returns stdout. Bounded by `timeout`.
+  CommandResult Chromium(const std::string& mode) {
+    const fs::path profile = dir_ / ("chromium-profile-" + std::to_string(runs_++));
+    return RunCommand({"/usr/bin/timeout", "120", kChromium, "--headless", "--no-sandbox", "--disable-gpu",
+                       "--disable-quic", "--no-first-run", "--disable-background-networking",
+                       "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+                       "--user-data-dir=" + profile.string(), "--window-size=1280,900",
+                       "--virtual-time-budget=5000", mode, "http://127.0.0.1:" + std::to_string(port_) + "/"});
+  }
+
+  int runs_ = 0;
+};
+
+TEST_F(StatusPageTest, ShowsTablesRunsAndQuarantinedBatches) {
+  Start();
+  Land("orders/2026/part-0.parquet", 1200);
+  Land("customers/part-0.parquet", 35);
+  fs::create_directories(landing() / "events");
+  std::ofstream(landing() / "events" / "corrupt.parquet") << "definitely not parquet";
+  ASSERT_TRUE(WaitForRows("orders", 1200));
+  ASSERT_TRUE(WaitForRows("customers", 35));
+  ASSERT_TRUE(WaitFor([&] { return Table("events").value("/batches/quarantined"_json_pointer, 0) == 1; }, 20s));
+
+  auto dom = Chromium("--dump-dom");
+  ASSERT_EQ(dom.exit_code, 0) << dom.err;
+  const std::string& html = dom.out;
+  // Rendered by the page's script from the API, not present in the static HTML.
+  EXPECT_THAT(html, HasSubstr(R"(<td class="name">orders</td>)"));
+  EXPECT_THAT(html, HasSubstr(R"(<td class="name">customers</td>)"));
+  EXPECT_THAT(html, HasSubstr(R"(<td class="name">events/corrupt.parquet</td>)"));
+  EXPECT_THAT(html, HasSubstr("not_parquet"));
+  EXPECT_THAT(html, HasSubstr("1,200")) << "row counts, readable";
+  EXPECT_THAT(html, HasSubstr(R"(<span class="badge succeeded">succeeded</span>)")) << "recent runs";
+  EXPECT_THAT(html, HasSubstr(R"(id="ready" class="badge ok")"));
+  EXPECT_THAT(html, HasSubstr(R"(<div class="num" id="n-tables">3</div>)"));
+  EXPECT_THAT(html, ::testing::Not(HasSubstr("loading…"))) << "every section was filled in";
+  EXPECT_THAT(html, ::testing::ContainsRegex(R"(<section id="login" hidden)")) << "no token needed";
+
+  fs::create_directories(LANDFALL_TEST_ARTIFACTS);
+  const fs::path shot = fs::path(LANDFALL_TEST_ARTIFACTS) / "status-page.png";
+  fs::remove(shot);
+  auto screenshot = Chromium("--screenshot=" + shot.string());
+  ASSERT_EQ(screenshot.exit_code, 0) << screenshot.err;
+  ASSERT_TRUE(fs::exists(shot)) << screenshot.err;
+  EXPECT_GT(fs::file_size(shot), 10'000u) << "a real rendering, not a blank page";
+}
+
+TEST_F(StatusPageTest, AsksForATokenWhenTokensAreOn) {
+  token_ = kToken;
+  Start(std::string("  tokens: [") + kToken + "]\n");
+  Land("orders/part-0.parquet", 5);
+  ASSERT_TRUE(WaitForRows("orders", 5));
+  auto dom = Chromium("--dump-dom");
+  ASSERT_EQ(dom.exit_code, 0) << dom.err;
+  EXPECT_THAT(dom.out, ::testing::ContainsRegex(R"(<section id="login">)")) << "the token form is shown";
+  EXPECT_THAT(dom.out, ::testing::Not(HasSubstr(R"(<td class="name">orders</td>)"))) << "no data without a token";
+
+  fs::create_directories(LANDFALL_TEST_ARTIFACTS);
+  const fs::path shot = fs::path(LANDFALL_TEST_ARTIFACTS) / "status-page-token.png";
+  auto screenshot = Chromium("--screenshot=" + shot.string());
+  EXPECT_EQ(screenshot.exit_code, 0) << screenshot.err;
+}
+
+}  // namespace
+}  // namespace landfall::testing
