@@ -336,7 +336,9 @@ TablePlan PlanTable(const TableInputs& in, const PlanOptions& options,
     return plan;
   };
 
-  if (!drift->Changes()) return append(fresh, std::move(previous));
+  // No schema change; the unified target still records nullability and field
+  // ids the new batches brought.
+  if (!drift->Changes()) return append(fresh, std::move(drift->target));
   plan.reasons.insert(plan.reasons.begin(), {reason::kSchemaChanged, "new batches change the staging columns"});
 
   const std::string& policy = in.policy.schema_evolution;

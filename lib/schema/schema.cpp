@@ -80,6 +80,8 @@ Result<Schema> Unify(const Schema& base, const std::vector<const Schema*>& more,
                      const SupertypeFn& supertype) {
   Schema out = base;
   for (const Schema* schema : more) {
+    // A column new after the first schema is nullable: the earlier ones lack it.
+    const bool first = out.columns.empty();
     // Which column of `out` each of this schema's columns is (an index; -1: new).
     std::vector<int> match(schema->columns.size(), -1);
     std::vector<bool> claimed(out.columns.size(), false);
@@ -129,7 +131,7 @@ Result<Schema> Unify(const Schema& base, const std::vector<const Schema*>& more,
       if (match[i] < 0) match[i] = by_name(column.name, 0, false);
       if (match[i] < 0) {
         out.columns.push_back(column);
-        out.columns.back().nullable = true;  // older batches lack it
+        if (!first) out.columns.back().nullable = true;
         continue;
       }
       Column& existing = out.columns[match[i]];

@@ -213,6 +213,17 @@ TEST(UnifyTest, AddedColumnIsNullableBecauseOlderBatchesLackIt) {
   EXPECT_FALSE(out->Find("id")->nullable);
 }
 
+TEST(UnifyTest, FirstSchemaKeepsItsNullability) {
+  FakeSupertype fake;
+  Schema one = S({Col("id", "INTEGER", false), Col("note", "VARCHAR", true)});
+  Schema two = S({Col("id", "INTEGER", false), Col("extra", "DATE", false)});
+  auto out = Unify(Schema{}, {&one, &two}, fake.Fn());
+  ASSERT_TRUE(out);
+  EXPECT_FALSE(out->Find("id")->nullable);
+  EXPECT_TRUE(out->Find("note")->nullable);
+  EXPECT_TRUE(out->Find("extra")->nullable);  // the first schema lacks it
+}
+
 TEST(UnifyTest, ColumnAbsentFromLaterSchemaIsKept) {
   FakeSupertype fake;
   Schema base = S({Col("id", "INTEGER"), Col("note", "VARCHAR")});
