@@ -744,6 +744,7 @@ class Server final : public DaemonControl {
     check(next.warehouse.staging_schema != config_.warehouse.staging_schema,
           "warehouse.staging_schema", false);
     check(next.workers != config_.workers, "workers", false);
+    check(next.api != config_.api, "api", false);
 
     if (auto s = SetupLogging(next.log.level, next.log.format); !s) {
       spdlog::error("SIGHUP: {}", s.error().message);  // validated already; not expected

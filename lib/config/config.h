@@ -48,6 +48,7 @@ struct ApiConfig {
   bool per_table_metrics = false;  // label batch and row counters by table
   bool protect_metrics = false;    // /metrics needs a token too (when tokens are set)
   bool protect_health = false;     // /healthz and /readyz need a token too
+  bool operator==(const ApiConfig&) const = default;
 };
 
 struct LogConfig {
