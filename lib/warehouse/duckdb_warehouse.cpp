@@ -37,6 +37,14 @@ constexpr std::string_view kLedgerTable = "ledger";
 // Optimistic concurrency in DuckDB aborts the later of two conflicting
 // transactions; a few retries with backoff make that invisible to callers.
 constexpr int kMaxAttempts = 5;
+// Batches with the same footer columns load in one INSERT of at most this many
+// files; read_parquet names each row's file in this (reserved) column.
+constexpr size_t kMaxFilesPerInsert = 1000;
+constexpr std::string_view kFileColumn = "_landfall_file";
+// Internal: a multi-file INSERT failed or its row count disagreed with the
+// footers; the caller redoes the transaction one batch per statement, which
+// names the failing batch (or gets the exact row counts). Never returned.
+constexpr std::string_view kRetryPerBatch = "retry_per_batch";
 
 bool StartsWithFolded(std::string_view name, std::string_view prefix) {
   return schema::FoldName(name.substr(0, prefix.size())) == prefix;
@@ -179,33 +187,39 @@ class DuckDbWarehouse final : public Warehouse {
     if (batches.empty() && renames.empty()) return ApplyStats{};
     std::lock_guard table_lock(TableLock(table));
     const std::string qualified = sql::Qualified(options_.staging_schema, table);
-    return Transact<ApplyStats>(
-        "append to " + sql::Ident(table), [&](duckdb_connection con) -> Result<ApplyStats> {
-          auto columns = TableColumns(con, table);
-          if (!columns) return Fail(columns.error());
-          if (columns->empty()) {
-            return Fail("warehouse_table_missing",
-                        "staging table " + qualified + " does not exist; append needs it");
-          }
-          for (const auto& rename : renames) {
-            auto r = Exec(con, "ALTER TABLE " + qualified + " RENAME COLUMN " +
-                                   sql::Ident(rename.from) + " TO " + sql::Ident(rename.to));
-            if (!r) {
-              return Fail(WarehouseError("table " + sql::Ident(table) + ": rename " +
-                                             sql::Ident(rename.from) + " to " + sql::Ident(rename.to),
-                                         r.error()));
-            }
-            for (auto& c : *columns) {
-              if (schema::FoldName(c.first) == schema::FoldName(rename.from)) c.first = rename.to;
-            }
-          }
-          if (auto evolved = EvolveColumns(con, table, qualified, *columns, target); !evolved) {
-            return Fail(evolved.error());
-          }
-          auto applied = LedgerBatchIds(con, table);
-          if (!applied) return Fail(applied.error());
-          return LoadBatches(con, table, qualified, target, batches, std::move(*applied));
-        });
+    bool grouped = true;
+    auto body = [&](duckdb_connection con) -> Result<ApplyStats> {
+      auto columns = TableColumns(con, table);
+      if (!columns) return Fail(columns.error());
+      if (columns->empty()) {
+        return Fail("warehouse_table_missing",
+                    "staging table " + qualified + " does not exist; append needs it");
+      }
+      for (const auto& rename : renames) {
+        auto r = Exec(con, "ALTER TABLE " + qualified + " RENAME COLUMN " +
+                               sql::Ident(rename.from) + " TO " + sql::Ident(rename.to));
+        if (!r) {
+          return Fail(WarehouseError("table " + sql::Ident(table) + ": rename " +
+                                         sql::Ident(rename.from) + " to " + sql::Ident(rename.to),
+                                     r.error()));
+        }
+        for (auto& c : *columns) {
+          if (schema::FoldName(c.first) == schema::FoldName(rename.from)) c.first = rename.to;
+        }
+      }
+      if (auto evolved = EvolveColumns(con, table, qualified, *columns, target); !evolved) {
+        return Fail(evolved.error());
+      }
+      auto applied = LedgerBatchIds(con, table);
+      if (!applied) return Fail(applied.error());
+      return LoadBatches(con, table, qualified, target, batches, std::move(*applied), grouped);
+    };
+    auto result = Transact<ApplyStats>("append to " + sql::Ident(table), body);
+    if (!result && result.error().code == kRetryPerBatch) {
+      grouped = false;
+      result = Transact<ApplyStats>("append to " + sql::Ident(table), body);
+    }
+    return result;
   }
 
   Result<ApplyStats> Rebuild(const std::string& table, const schema::Schema& target,
@@ -216,7 +230,8 @@ class DuckDbWarehouse final : public Warehouse {
     const std::string shadow_name = table + std::string(kShadowSuffix);
     const std::string shadow = sql::Qualified(options_.staging_schema, shadow_name);
     const std::string context = "rebuild of " + sql::Ident(table);
-    return Transact<ApplyStats>(context, [&](duckdb_connection con) -> Result<ApplyStats> {
+    bool grouped = true;
+    auto body = [&](duckdb_connection con) -> Result<ApplyStats> {
       auto step = [&](const std::string& what, const std::string& statement) -> Status {
         if (auto r = Exec(con, statement); !r) {
           return Fail(WarehouseError("table " + sql::Ident(table) + ": " + what, r.error()));
@@ -236,7 +251,7 @@ class DuckDbWarehouse final : public Warehouse {
           !s) {
         return Fail(s.error());
       }
-      auto stats = LoadBatches(con, table, shadow, target, batches, {});
+      auto stats = LoadBatches(con, table, shadow, target, batches, {}, grouped);
       if (!stats) return Fail(stats.error());
       // DuckDB applies catalog changes at commit: other connections see the old
       // table until then and the new one after, never neither.
@@ -249,7 +264,13 @@ class DuckDbWarehouse final : public Warehouse {
         return Fail(s.error());
       }
       return *stats;
-    });
+    };
+    auto result = Transact<ApplyStats>(context, body);
+    if (!result && result.error().code == kRetryPerBatch) {
+      grouped = false;
+      result = Transact<ApplyStats>(context, body);
+    }
+    return result;
   }
 
   Status Drop(const std::string& table) override {
@@ -481,12 +502,12 @@ class DuckDbWarehouse final : public Warehouse {
     return statement;
   }
 
-  // INSERT ... BY NAME of one batch: every column of the batch's footer that the
-  // target has, cast to the target type (nested values as JSON text); target
-  // columns the batch lacks are left out, so DuckDB fills them with NULL.
-  static Result<std::string> InsertBatchSql(const std::string& qualified,
-                                            const schema::Schema& target, const BatchFile& batch,
-                                            int64_t loaded_at_us) {
+  // The SELECT list of one batch: every column of the batch's footer that the
+  // target has, cast to the target type (nested values as JSON text), each
+  // source column prefixed with `qualifier`; target columns the batch lacks are
+  // left out, so an INSERT ... BY NAME fills them with NULL.
+  static Result<std::string> Projection(const schema::Schema& target, const BatchFile& batch,
+                                        const std::string& qualifier) {
     if (batch.schema.columns.empty()) {
       return Fail("warehouse_error", "batch " + batch.rel_path + " has no footer schema");
     }
@@ -503,7 +524,7 @@ class DuckDbWarehouse final : public Warehouse {
       if (column == nullptr) column = target.Find(source.name);
       if (column == nullptr || !used.insert(schema::FoldName(column->name)).second) continue;
       if (HasNul(source.name)) return Fail("warehouse_error", "column name with a NUL byte");
-      const std::string src = sql::Ident(source.name);
+      const std::string src = qualifier + sql::Ident(source.name);
       if (column->type == "JSON") {
         projection += "CAST(to_json(" + src + ") AS JSON)";
       } else {
@@ -514,42 +535,144 @@ class DuckDbWarehouse final : public Warehouse {
     if (HasNul(batch.batch_id) || HasNul(batch.abs_path.native())) {
       return Fail("warehouse_error", "batch " + batch.rel_path + ": NUL byte in its id or path");
     }
+    return projection;
+  }
+
+  // INSERT ... BY NAME of one batch.
+  static Result<std::string> InsertBatchSql(const std::string& qualified,
+                                            const schema::Schema& target, const BatchFile& batch,
+                                            int64_t loaded_at_us) {
+    auto projection = Projection(target, batch, "");
+    if (!projection) return Fail(projection.error());
     // hive_partitioning=false: the batch's columns are its footer's, never values
     // DuckDB would otherwise parse out of key=value folders in the path.
-    return "INSERT INTO " + qualified + " BY NAME SELECT " + projection +
+    return "INSERT INTO " + qualified + " BY NAME SELECT " + *projection +
            sql::Literal(batch.batch_id) + " AS " + sql::Ident(kBatchColumn) + ", make_timestamp(" +
            std::to_string(loaded_at_us) + "::BIGINT) AS " + sql::Ident(kLoadedAtColumn) +
            " FROM read_parquet(" + sql::PathLiteral(batch.abs_path.native()) +
            ", hive_partitioning = false)";
   }
 
+  // INSERT ... BY NAME of several batches with the same footer columns (so the
+  // same projection) in one statement: DuckDB reads the files in parallel and
+  // pays its per-statement cost once, which for small batches is most of the
+  // cost. Each row's batch id comes from its file, through a join on the file
+  // name read_parquet reports.
+  static Result<std::string> InsertBatchesSql(const std::string& qualified,
+                                              const schema::Schema& target,
+                                              std::span<const BatchFile* const> batches,
+                                              int64_t loaded_at_us) {
+    auto projection = Projection(target, *batches.front(), "r.");
+    if (!projection) return Fail(projection.error());
+    std::string files, ids;
+    for (const BatchFile* batch : batches) {
+      if (HasNul(batch->batch_id) || HasNul(batch->abs_path.native())) {
+        return Fail("warehouse_error", "batch " + batch->rel_path + ": NUL byte in its id or path");
+      }
+      const std::string path = sql::Literal(batch->abs_path.native());
+      files += (files.empty() ? "" : ", ") + path;
+      ids += std::string(ids.empty() ? "" : ", ") + "(" + path + ", " +
+             sql::Literal(batch->batch_id) + ")";
+    }
+    return "INSERT INTO " + qualified + " BY NAME SELECT " + *projection + "b.id AS " +
+           sql::Ident(kBatchColumn) + ", make_timestamp(" + std::to_string(loaded_at_us) +
+           "::BIGINT) AS " + sql::Ident(kLoadedAtColumn) + " FROM read_parquet([" + files +
+           "], hive_partitioning = false, filename = " + sql::Literal(kFileColumn) +
+           ") AS r JOIN (VALUES " + ids + ") AS b(path, id) ON r." + sql::Ident(kFileColumn) +
+           " = b.path";
+  }
+
+  // Batches that can share one statement: the same footer columns (names,
+  // file types, field ids), hence the same file schema and projection; the
+  // footer row count known (the ledger records it); and a path read_parquet
+  // takes literally (no glob characters), so the file name it reports is the
+  // one given.
+  static std::optional<std::string> GroupKey(const BatchFile& batch) {
+    if (batch.rows <= 0 || batch.abs_path.native().find_first_of("*?[") != std::string::npos) {
+      return std::nullopt;
+    }
+    std::string key;
+    for (const auto& c : batch.schema.columns) {
+      key += c.name + '\x1f' + c.type + '\x1f' + c.source_type + '\x1f' +
+             (c.field_id ? std::to_string(*c.field_id) : "") + '\x1e';
+    }
+    return key;
+  }
+
   // Inserts every batch not in `skip` into `into` and their ledger rows (for
-  // `table`), inside the caller's transaction.
+  // `table`), inside the caller's transaction. With `grouped`, batches with the
+  // same footer columns load in one statement; should that statement fail, the
+  // error is kRetryPerBatch and the caller runs the transaction again without
+  // `grouped`, so the error names the batch.
   Result<ApplyStats> LoadBatches(duckdb_connection con, const std::string& table,
                                  const std::string& into, const schema::Schema& target,
-                                 std::span<const BatchFile> batches, std::set<std::string> skip) {
+                                 std::span<const BatchFile> batches, std::set<std::string> skip,
+                                 bool grouped) {
     ApplyStats stats;
     const int64_t loaded_at_us = SystemClock::Instance().NowMicros();
     std::string ledger_values;
-    for (const auto& batch : batches) {
-      // One ledger row per batch id: the same content listed twice loads once.
-      if (!skip.insert(batch.batch_id).second) continue;
-      const std::string where = "table " + sql::Ident(table) + ", batch " + batch.rel_path + " (" +
-                                batch.abs_path.string() + ")";
-      auto statement = InsertBatchSql(into, target, batch, loaded_at_us);
-      if (!statement) return Fail(statement.error().code, where + ": " + statement.error().message);
-      auto r = Exec(con, *statement);
-      if (!r) {
-        return Fail(
-            WarehouseError(where, r.error(), IsFileError(r.error()) ? "batch_unreadable" : ""));
-      }
-      const int64_t rows = r->RowsChanged();
+    auto add_ledger_row = [&](const BatchFile& batch, int64_t rows) {
       stats.rows += rows;
       stats.batches += 1;
       if (!ledger_values.empty()) ledger_values += ", ";
       ledger_values += "(" + sql::Literal(table) + ", " + sql::Literal(batch.batch_id) + ", " +
                        sql::Literal(batch.rel_path) + ", " + std::to_string(rows) +
                        ", make_timestamp(" + std::to_string(loaded_at_us) + "::BIGINT))";
+    };
+
+    // Groups of batches to load together, in the order first seen; one batch
+    // per group when not `grouped`.
+    std::vector<std::vector<const BatchFile*>> groups;
+    std::map<std::string, size_t> group_of;
+    for (const auto& batch : batches) {
+      // One ledger row per batch id: the same content listed twice loads once.
+      if (!skip.insert(batch.batch_id).second) continue;
+      auto key = grouped ? GroupKey(batch) : std::nullopt;
+      if (key) {
+        auto [it, added] = group_of.try_emplace(*key, groups.size());
+        if (!added && groups[it->second].size() < kMaxFilesPerInsert) {
+          groups[it->second].push_back(&batch);
+          continue;
+        }
+        it->second = groups.size();
+      }
+      groups.push_back({&batch});
+    }
+
+    for (const auto& group : groups) {
+      if (group.size() == 1) {
+        const BatchFile& batch = *group.front();
+        const std::string where = "table " + sql::Ident(table) + ", batch " + batch.rel_path +
+                                  " (" + batch.abs_path.string() + ")";
+        auto statement = InsertBatchSql(into, target, batch, loaded_at_us);
+        if (!statement) {
+          return Fail(statement.error().code, where + ": " + statement.error().message);
+        }
+        auto r = Exec(con, *statement);
+        if (!r) {
+          return Fail(
+              WarehouseError(where, r.error(), IsFileError(r.error()) ? "batch_unreadable" : ""));
+        }
+        add_ledger_row(batch, r->RowsChanged());
+        continue;
+      }
+      auto statement = InsertBatchesSql(into, target, group, loaded_at_us);
+      if (!statement) return Fail(std::string(kRetryPerBatch), statement.error().message);
+      auto r = Exec(con, *statement);
+      if (!r) {
+        // A write conflict is retried as a whole, as any other; anything else
+        // (an unreadable file, a failed cast) is redone one batch at a time.
+        if (r.error().IsConflict()) {
+          return Fail(WarehouseError("table " + sql::Ident(table), r.error()));
+        }
+        return Fail(std::string(kRetryPerBatch), r.error().message);
+      }
+      int64_t expected = 0;
+      for (const BatchFile* batch : group) expected += batch->rows;
+      if (r->RowsChanged() != expected) {
+        return Fail(std::string(kRetryPerBatch), "row count differs from the footers'");
+      }
+      for (const BatchFile* batch : group) add_ledger_row(*batch, batch->rows);
     }
     if (!ledger_values.empty()) {
       auto r =

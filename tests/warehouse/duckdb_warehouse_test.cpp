@@ -501,6 +501,44 @@ TEST_F(DuckDbWarehouseTest, StatementCounterCountsEveryStatement) {
   EXPECT_EQ(wh_->StatementsExecuted() - after_rebuild, 7);
 }
 
+TEST_F(DuckDbWarehouseTest, BatchesWithTheSameColumnsLoadInOneStatementEachUnderItsOwnId) {
+  auto target = Target({{"id", "BIGINT"}, {"extra", "VARCHAR"}});
+  std::vector<BatchFile> batches = {
+      Batch("one/1.parquet", "SELECT range AS id FROM range(3)"),
+      Batch("one/2.parquet", "SELECT range AS id FROM range(5)"),
+      Batch("one/3.parquet", "SELECT 'x' AS extra, range AS id FROM range(2)"),
+      Batch("one/4.parquet", "SELECT range AS id FROM range(7)")};
+  const int64_t start = wh_->StatementsExecuted();
+  auto stats = wh_->Rebuild("one", target, batches);
+  ASSERT_TRUE(stats) << stats.error().ToString();
+  EXPECT_EQ(stats->rows, 17);
+  EXPECT_EQ(stats->batches, 4);
+  // BEGIN, drop shadow, create, clear ledger, insert 1+2+4, insert 3, insert
+  // ledger, drop, rename, COMMIT.
+  EXPECT_EQ(wh_->StatementsExecuted() - start, 10);
+  EXPECT_EQ(Query("SELECT _landfall_batch || ':' || count(*) || ':' || count(extra) FROM "
+                  "staging.one GROUP BY _landfall_batch ORDER BY 1"),
+            (std::vector<std::string>{"fp-one/1.parquet:3:0", "fp-one/2.parquet:5:0",
+                                      "fp-one/3.parquet:2:2", "fp-one/4.parquet:7:0"}));
+  EXPECT_EQ(Query("SELECT path || ':' || rows FROM _landfall.ledger ORDER BY path"),
+            (std::vector<std::string>{"one/1.parquet:3", "one/2.parquet:5", "one/3.parquet:2",
+                                      "one/4.parquet:7"}));
+}
+
+TEST_F(DuckDbWarehouseTest, FooterRowCountsThatDisagreeFallBackToOneStatementPerBatch) {
+  auto target = Target({{"id", "BIGINT"}});
+  ASSERT_TRUE(wh_->Rebuild("rc", target, {}));
+  std::vector<BatchFile> batches = {Batch("rc/1.parquet", "SELECT range AS id FROM range(3)"),
+                                    Batch("rc/2.parquet", "SELECT range AS id FROM range(4)")};
+  batches[1].rows = 40;  // wrong: the ledger must still record what was loaded
+  auto stats = wh_->Append("rc", target, batches);
+  ASSERT_TRUE(stats) << stats.error().ToString();
+  EXPECT_EQ(stats->rows, 7);
+  EXPECT_EQ(*wh_->RowCount("rc"), 7);
+  EXPECT_EQ(Query("SELECT path || ':' || rows FROM _landfall.ledger ORDER BY path"),
+            (std::vector<std::string>{"rc/1.parquet:3", "rc/2.parquet:4"}));
+}
+
 TEST_F(DuckDbWarehouseTest, DropRemovesTableAndLedger) {
   auto target = Target({{"id", "BIGINT"}});
   ASSERT_TRUE(
