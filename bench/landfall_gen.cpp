@@ -6,8 +6,11 @@
 //
 // Writes D/<P><i>/part-<k>.parquet for i < N (or D/<NAME>/part-<k>.parquet for
 // each --table) and K <= k < K+M, R rows each, with columns id, customer,
-// amount, created_at; ids are k*R .. k*R+R-1, so batches never repeat content. Files are written under a
-// temporary name and renamed into place, as a careful producer would.
+// amount, created_at; ids are k*R .. k*R+R-1, so batches never repeat content. Files are written
+// under a temporary name and renamed into place, as a careful producer would.
+// --variant changes the schema, for the schema-change benchmarks: added_column
+// adds a VARCHAR column `channel`; string_amount writes `amount` as VARCHAR
+// instead of DOUBLE (a change with no lossless widening: the table is rebuilt).
 #include <duckdb.h>
 
 #include <cstdio>
@@ -28,32 +31,52 @@ std::string Literal(const std::string& s) {
 }
 
 int Usage() {
-  std::fprintf(stderr,
-               "usage: landfall-gen --dir D [--tables N | --table NAME...] [--batches M] [--rows R] "
-               "[--prefix P] [--start K]\n");
+  std::fprintf(
+      stderr,
+      "usage: landfall-gen --dir D [--tables N | --table NAME...] [--batches M] [--rows R] "
+      "[--prefix P] [--start K] [--variant base|added_column|string_amount]\n");
   return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string dir, prefix = "table_";
+  std::string dir, prefix = "table_", variant = "base";
   long tables = 3, batches = 2, rows = 1000, start = 0;
   std::vector<std::string> names;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (i + 1 >= argc) return Usage();
     std::string v = argv[++i];
-    if (a == "--dir") dir = v;
-    else if (a == "--tables") tables = std::atol(v.c_str());
-    else if (a == "--batches") batches = std::atol(v.c_str());
-    else if (a == "--rows") rows = std::atol(v.c_str());
-    else if (a == "--prefix") prefix = v;
-    else if (a == "--table") names.push_back(v);
-    else if (a == "--start") start = std::atol(v.c_str());
-    else return Usage();
+    if (a == "--dir")
+      dir = v;
+    else if (a == "--tables")
+      tables = std::atol(v.c_str());
+    else if (a == "--batches")
+      batches = std::atol(v.c_str());
+    else if (a == "--rows")
+      rows = std::atol(v.c_str());
+    else if (a == "--prefix")
+      prefix = v;
+    else if (a == "--table")
+      names.push_back(v);
+    else if (a == "--start")
+      start = std::atol(v.c_str());
+    else if (a == "--variant")
+      variant = v;
+    else
+      return Usage();
   }
   if (dir.empty() || tables < 0 || batches < 0 || rows < 0) return Usage();
+  std::string amount = "round(random() * 1000, 2)";
+  std::string extra;
+  if (variant == "added_column") {
+    extra = ", 'channel_' || (i % 7) AS channel";
+  } else if (variant == "string_amount") {
+    amount = "CAST(round(random() * 1000, 2) AS VARCHAR)";
+  } else if (variant != "base") {
+    return Usage();
+  }
   if (names.empty()) {
     for (long t = 0; t < tables; ++t) names.push_back(prefix + std::to_string(t));
   }
@@ -71,11 +94,11 @@ int main(int argc, char** argv) {
     for (long b = start; b < start + batches; ++b) {
       auto final_path = folder / ("part-" + std::to_string(b) + ".parquet");
       auto tmp_path = folder / (".part-" + std::to_string(b) + ".parquet.tmp");
-      std::string sql =
-          "COPY (SELECT (" + std::to_string(b) + " * " + std::to_string(rows) +
-          " + i)::BIGINT AS id, 'customer_' || (i % 97) AS customer, round(random() * 1000, 2) "
-          "AS amount, TIMESTAMP '2026-11-01' + to_seconds(i) AS created_at FROM range(" +
-          std::to_string(rows) + ") t(i)) TO " + Literal(tmp_path.string()) + " (FORMAT parquet)";
+      std::string sql = "COPY (SELECT (" + std::to_string(b) + " * " + std::to_string(rows) +
+                        " + i)::BIGINT AS id, 'customer_' || (i % 97) AS customer, " + amount +
+                        " AS amount, TIMESTAMP '2026-11-01' + to_seconds(i) AS created_at" + extra +
+                        " FROM range(" + std::to_string(rows) + ") t(i)) TO " +
+                        Literal(tmp_path.string()) + " (FORMAT parquet)";
       duckdb_result result;
       if (duckdb_query(con, sql.c_str(), &result) != DuckDBSuccess) {
         std::fprintf(stderr, "landfall-gen: %s\n", duckdb_result_error(&result));
