@@ -20,19 +20,48 @@ class Compact {
   std::string out;
   void Byte(uint8_t b) { out.push_back(static_cast<char>(b)); }
   void Varint(uint64_t v) {
-    while (v >= 0x80) { Byte(static_cast<uint8_t>(v | 0x80)); v >>= 7; }
+    while (v >= 0x80) {
+      Byte(static_cast<uint8_t>(v | 0x80));
+      v >>= 7;
+    }
     Byte(static_cast<uint8_t>(v));
   }
-  void Field(int id, int type) { Byte(static_cast<uint8_t>(((id - last_.back()) << 4) | type)); last_.back() = id; }
-  void I32(int id, int32_t v) { Field(id, 5); Varint(static_cast<uint32_t>((v << 1) ^ (v >> 31))); }
-  void I64(int id, int64_t v) { Field(id, 6); Varint(static_cast<uint64_t>((v << 1) ^ (v >> 63))); }
-  void Str(int id, const std::string& s) { Field(id, 8); Varint(s.size()); out += s; }
-  void List(int id, int elem_type, int size) { Field(id, 9); Byte(static_cast<uint8_t>((size << 4) | elem_type)); }
-  void BeginStruct(int id) { Field(id, 12); last_.push_back(0); }
+  void Field(int id, int type) {
+    Byte(static_cast<uint8_t>(((id - last_.back()) << 4) | type));
+    last_.back() = id;
+  }
+  void I32(int id, int32_t v) {
+    Field(id, 5);
+    Varint(static_cast<uint32_t>((v << 1) ^ (v >> 31)));
+  }
+  void I64(int id, int64_t v) {
+    Field(id, 6);
+    Varint(static_cast<uint64_t>((v << 1) ^ (v >> 63)));
+  }
+  void Str(int id, const std::string& s) {
+    Field(id, 8);
+    Varint(s.size());
+    out += s;
+  }
+  void List(int id, int elem_type, int size) {
+    Field(id, 9);
+    Byte(static_cast<uint8_t>((size << 4) | elem_type));
+  }
+  void BeginStruct(int id) {
+    Field(id, 12);
+    last_.push_back(0);
+  }
   void BeginElement() { last_.push_back(0); }  // a struct inside a list
-  void End() { Byte(0); last_.pop_back(); }
-  void Str(const std::string& s) { Varint(s.size()); out += s; }  // a list element
+  void End() {
+    Byte(0);
+    last_.pop_back();
+  }
+  void Str(const std::string& s) {
+    Varint(s.size());
+    out += s;
+  }  // a list element
   void I32(int32_t v) { Varint(static_cast<uint32_t>((v << 1) ^ (v >> 31))); }
+
  private:
   std::vector<int> last_{0};
 };
@@ -59,7 +88,8 @@ std::string RequiredInt32Parquet(const std::vector<std::string>& names,
     offsets.push_back(static_cast<int64_t>(file.size()));
     file += page.out;
     for (int32_t v : values) {
-      for (int i = 0; i < 4; ++i) file.push_back(static_cast<char>((static_cast<uint32_t>(v) >> (8 * i)) & 0xff));
+      for (int i = 0; i < 4; ++i)
+        file.push_back(static_cast<char>((static_cast<uint32_t>(v) >> (8 * i)) & 0xff));
     }
     sizes.push_back(static_cast<int64_t>(file.size()) - offsets.back());
   }
@@ -116,10 +146,13 @@ class DriftTest : public CliTest {
   void AddConfig(const std::string& yaml) { std::ofstream(config(), std::ios::app) << yaml; }
 
   // Writes landing/<rel> from a SELECT.
-  void Batch(const std::string& rel, const std::string& select) { WriteParquet(landing() / rel, select); }
+  void Batch(const std::string& rel, const std::string& select) {
+    WriteParquet(landing() / rel, select);
+  }
 
   // Same, with Parquet field ids, e.g. field_ids = "{id: 1, cust: 2}".
-  void BatchWithFieldIds(const std::string& rel, const std::string& select, const std::string& field_ids) {
+  void BatchWithFieldIds(const std::string& rel, const std::string& select,
+                         const std::string& field_ids) {
     fs::create_directories((landing() / rel).parent_path());
     DuckDbExec("COPY (" + select + ") TO '" + (landing() / rel).string() +
                "' (FORMAT parquet, FIELD_IDS " + field_ids + ")");
@@ -129,24 +162,31 @@ class DriftTest : public CliTest {
 
   // The staging table's column names in order, metadata columns left out.
   Strings Columns(const std::string& table) {
-    return Q("SELECT column_name FROM information_schema.columns WHERE table_schema = 'staging' "
-             "AND table_name = '" + table + "' AND column_name NOT LIKE '\\_landfall\\_%' ESCAPE '\\' "
-             "ORDER BY ordinal_position");
+    return Q(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'staging' "
+        "AND table_name = '" +
+        table +
+        "' AND column_name NOT LIKE '\\_landfall\\_%' ESCAPE '\\' "
+        "ORDER BY ordinal_position");
   }
   std::string ColumnType(const std::string& table, const std::string& column) {
-    auto rows = Q("SELECT data_type FROM information_schema.columns WHERE table_schema = 'staging' "
-                  "AND table_name = '" + table + "' AND column_name = '" + column + "'");
+    auto rows =
+        Q("SELECT data_type FROM information_schema.columns WHERE table_schema = 'staging' "
+          "AND table_name = '" +
+          table + "' AND column_name = '" + column + "'");
     return rows.empty() ? "(no column)" : rows[0];
   }
   bool TableExists(const std::string& table) {
-    return QueryDuckDbInt(warehouse(), "SELECT count(*) FROM information_schema.tables WHERE "
-                                       "table_schema = 'staging' AND table_name = '" + table + "'") == 1;
+    return QueryDuckDbInt(warehouse(),
+                          "SELECT count(*) FROM information_schema.tables WHERE "
+                          "table_schema = 'staging' AND table_name = '" +
+                              table + "'") == 1;
   }
   // When each row of `where` was loaded: unchanged after an in-place change,
   // new after a rebuild.
   Strings LoadedAt(const std::string& table, const std::string& where) {
-    return Q("SELECT _landfall_loaded_at::VARCHAR FROM staging." + Quote(table) + " WHERE " + where +
-             " ORDER BY ALL");
+    return Q("SELECT _landfall_loaded_at::VARCHAR FROM staging." + Quote(table) + " WHERE " +
+             where + " ORDER BY ALL");
   }
 
   static nlohmann::json TableOf(const nlohmann::json& plan, const std::string& table) {
@@ -157,7 +197,8 @@ class DriftTest : public CliTest {
     return nlohmann::json::object();
   }
   // The detail of the first reason with `code`, or "(none)".
-  static std::string Detail(const nlohmann::json& plan, const std::string& table, const std::string& code) {
+  static std::string Detail(const nlohmann::json& plan, const std::string& table,
+                            const std::string& code) {
     const nlohmann::json t = TableOf(plan, table);
     for (const auto& r : t["reasons"]) {
       if (r["code"] == code) return r["detail"];
@@ -182,13 +223,14 @@ class DriftTest : public CliTest {
     }
     const char* params[] = {env_.c_str()};
     const bool uses_env = sql.find("$1") != std::string::npos;
-    PGresult* r = PQexecParams(conn, sql.c_str(), uses_env ? 1 : 0, nullptr, uses_env ? params : nullptr,
-                               nullptr, nullptr, 0);
+    PGresult* r = PQexecParams(conn, sql.c_str(), uses_env ? 1 : 0, nullptr,
+                               uses_env ? params : nullptr, nullptr, nullptr, 0);
     const auto status = PQresultStatus(r);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
       ADD_FAILURE() << "PostgreSQL: " << PQresultErrorMessage(r) << "\nSQL: " << sql;
     } else {
-      for (int i = 0; i < PQntuples(r); ++i) rows.emplace_back(PQgetisnull(r, i, 0) ? "NULL" : PQgetvalue(r, i, 0));
+      for (int i = 0; i < PQntuples(r); ++i)
+        rows.emplace_back(PQgetisnull(r, i, 0) ? "NULL" : PQgetvalue(r, i, 0));
     }
     PQclear(r);
     PQfinish(conn);
@@ -197,14 +239,16 @@ class DriftTest : public CliTest {
 
   // The table's schema snapshot in the state store.
   nlohmann::json Snapshot(const std::string& table) {
-    auto rows = Pg("SELECT schema_json::text FROM tables WHERE environment = $1 AND name = '" + table + "'");
+    auto rows = Pg("SELECT schema_json::text FROM tables WHERE environment = $1 AND name = '" +
+                   table + "'");
     return rows.empty() ? nlohmann::json() : nlohmann::json::parse(rows[0]);
   }
 
   // orders/p0.parquet: (id INTEGER, name VARCHAR) with ids 0..rows-1 and names o0, o1, ...
   void LandOrders(const std::string& rel = "orders/p0.parquet", int rows = 3, int offset = 0) {
     Batch(rel, "SELECT (i + " + std::to_string(offset) + ")::INTEGER AS id, 'o' || (i + " +
-                   std::to_string(offset) + ") AS name FROM range(" + std::to_string(rows) + ") t(i)");
+                   std::to_string(offset) + ") AS name FROM range(" + std::to_string(rows) +
+                   ") t(i)");
   }
 };
 
@@ -215,11 +259,13 @@ TEST_F(DriftTest, AddedColumnIsAddedInPlaceAndOldRowsAreNull) {
   Run();
   const Strings loaded = LoadedAt("orders", "id < 3");
   Batch("orders/p1.parquet",
-        "SELECT (i + 3)::INTEGER AS id, 'o' || (i + 3) AS name, i * 0.5::DOUBLE AS discount FROM range(2) t(i)");
+        "SELECT (i + 3)::INTEGER AS id, 'o' || (i + 3) AS name, i * 0.5::DOUBLE AS discount FROM "
+        "range(2) t(i)");
 
   auto plan = Plan();
   EXPECT_EQ(ActionOf(plan, "orders"), "evolve");
-  EXPECT_EQ(ReasonCodes(plan, "orders"), (Strings{"new_batches", "schema_changed", "column_added"}));
+  EXPECT_EQ(ReasonCodes(plan, "orders"),
+            (Strings{"new_batches", "schema_changed", "column_added"}));
   EXPECT_EQ(Detail(plan, "orders", "column_added"), "discount DOUBLE");
   EXPECT_EQ(TableOf(plan, "orders")["batches"], nlohmann::json::array({"orders/p1.parquet"}));
 
@@ -230,7 +276,8 @@ TEST_F(DriftTest, AddedColumnIsAddedInPlaceAndOldRowsAreNull) {
   EXPECT_EQ(ColumnType("orders", "discount"), "DOUBLE");
   EXPECT_EQ(Q("SELECT coalesce(discount::VARCHAR, 'NULL') FROM staging.orders ORDER BY id"),
             (Strings{"NULL", "NULL", "NULL", "0.0", "0.5"}));
-  EXPECT_EQ(Q("SELECT name FROM staging.orders ORDER BY id"), (Strings{"o0", "o1", "o2", "o3", "o4"}));
+  EXPECT_EQ(Q("SELECT name FROM staging.orders ORDER BY id"),
+            (Strings{"o0", "o1", "o2", "o3", "o4"}));
   EXPECT_EQ(LoadedAt("orders", "id < 3"), loaded) << "old rows must not be reloaded";
   EXPECT_EQ(LedgerBatches("orders"), 2);
   EXPECT_EQ(Run()["run_id"], 0);
@@ -254,17 +301,20 @@ TEST_F(DriftTest, ColumnAbsentFromNewBatchesIsKeptAndNewRowsAreNull) {
 }
 
 TEST_F(DriftTest, RenameProvenByFieldIdIsRenamedInPlace) {
-  BatchWithFieldIds("orders/p0.parquet", "SELECT i::INTEGER AS id, (100 + i)::INTEGER AS cust FROM range(3) t(i)",
+  BatchWithFieldIds("orders/p0.parquet",
+                    "SELECT i::INTEGER AS id, (100 + i)::INTEGER AS cust FROM range(3) t(i)",
                     "{id: 1, cust: 2}");
   Run();
   const Strings loaded = LoadedAt("orders", "id < 3");
-  BatchWithFieldIds("orders/p1.parquet",
-                    "SELECT (3 + i)::INTEGER AS id, (200 + i)::INTEGER AS customer_id FROM range(2) t(i)",
-                    "{id: 1, customer_id: 2}");
+  BatchWithFieldIds(
+      "orders/p1.parquet",
+      "SELECT (3 + i)::INTEGER AS id, (200 + i)::INTEGER AS customer_id FROM range(2) t(i)",
+      "{id: 1, customer_id: 2}");
 
   auto plan = Plan();
   EXPECT_EQ(ActionOf(plan, "orders"), "evolve");
-  EXPECT_EQ(ReasonCodes(plan, "orders"), (Strings{"new_batches", "schema_changed", "rename_by_field_id"}));
+  EXPECT_EQ(ReasonCodes(plan, "orders"),
+            (Strings{"new_batches", "schema_changed", "rename_by_field_id"}));
   EXPECT_EQ(Detail(plan, "orders", "rename_by_field_id"), "cust\u2192customer_id (field_id 2)");
   EXPECT_EQ(TableOf(plan, "orders")["renames"],
             nlohmann::json::array({{{"from", "cust"}, {"to", "customer_id"}}}));
@@ -272,18 +322,21 @@ TEST_F(DriftTest, RenameProvenByFieldIdIsRenamedInPlace) {
   Run();
   EXPECT_EQ(Columns("orders"), (Strings{"id", "customer_id"}));
   // The old rows keep their values, under the new name.
-  EXPECT_EQ(Q("SELECT customer_id FROM staging.orders ORDER BY id"), (Strings{"100", "101", "102", "200", "201"}));
+  EXPECT_EQ(Q("SELECT customer_id FROM staging.orders ORDER BY id"),
+            (Strings{"100", "101", "102", "200", "201"}));
   EXPECT_EQ(LoadedAt("orders", "id < 3"), loaded) << "renamed in place, not rebuilt";
   EXPECT_EQ(Run()["run_id"], 0);
 
   // A rebuild maps the old file's `cust` to `customer_id` by its field_id.
   Run({"--full-refresh"});
   EXPECT_EQ(Columns("orders"), (Strings{"id", "customer_id"}));
-  EXPECT_EQ(Q("SELECT customer_id FROM staging.orders ORDER BY id"), (Strings{"100", "101", "102", "200", "201"}));
+  EXPECT_EQ(Q("SELECT customer_id FROM staging.orders ORDER BY id"),
+            (Strings{"100", "101", "102", "200", "201"}));
 }
 
 TEST_F(DriftTest, SuspectedRenameWithoutFieldIdIsAddPlusAbsentAndFlagged) {
-  Batch("orders/p0.parquet", "SELECT i::INTEGER AS id, (100 + i)::INTEGER AS cust FROM range(2) t(i)");
+  Batch("orders/p0.parquet",
+        "SELECT i::INTEGER AS id, (100 + i)::INTEGER AS cust FROM range(2) t(i)");
   Run();
   Batch("orders/p1.parquet", "SELECT 5::INTEGER AS id, 500::INTEGER AS customer_id");
 
@@ -291,14 +344,16 @@ TEST_F(DriftTest, SuspectedRenameWithoutFieldIdIsAddPlusAbsentAndFlagged) {
   EXPECT_EQ(ActionOf(plan, "orders"), "evolve");
   EXPECT_EQ(ReasonCodes(plan, "orders"), (Strings{"new_batches", "schema_changed", "column_added",
                                                   "column_absent", "suspected_rename"}));
-  EXPECT_EQ(Detail(plan, "orders", "suspected_rename"), "cust\u2192customer_id (no field_id to prove it)");
+  EXPECT_EQ(Detail(plan, "orders", "suspected_rename"),
+            "cust\u2192customer_id (no field_id to prove it)");
   EXPECT_EQ(TableOf(plan, "orders")["renames"], nlohmann::json::array());
 
   Run();
   EXPECT_EQ(Columns("orders"), (Strings{"id", "cust", "customer_id"}));
-  EXPECT_EQ(Q("SELECT coalesce(cust::VARCHAR, 'NULL') || '/' || coalesce(customer_id::VARCHAR, 'NULL') "
-              "FROM staging.orders ORDER BY id"),
-            (Strings{"100/NULL", "101/NULL", "NULL/500"}));
+  EXPECT_EQ(
+      Q("SELECT coalesce(cust::VARCHAR, 'NULL') || '/' || coalesce(customer_id::VARCHAR, 'NULL') "
+        "FROM staging.orders ORDER BY id"),
+      (Strings{"100/NULL", "101/NULL", "NULL/500"}));
 }
 
 TEST_F(DriftTest, CaseOnlyNameChangeIsNotAChange) {
@@ -356,7 +411,8 @@ TEST_P(DriftWideningTest, LosslessWideningIsAlteredInPlace) {
 
   auto plan = Plan();
   EXPECT_EQ(ActionOf(plan, "orders"), "evolve");
-  EXPECT_EQ(ReasonCodes(plan, "orders"), (Strings{"new_batches", "schema_changed", "type_widened"}));
+  EXPECT_EQ(ReasonCodes(plan, "orders"),
+            (Strings{"new_batches", "schema_changed", "type_widened"}));
   EXPECT_EQ(Detail(plan, "orders", "type_widened"), "qty " + c.from + "\u2192" + c.target);
   EXPECT_EQ(TableOf(plan, "orders")["batches"], nlohmann::json::array({"orders/p1.parquet"}));
 
@@ -371,19 +427,33 @@ INSTANTIATE_TEST_SUITE_P(
     Drift, DriftWideningTest,
     ::testing::Values(
         TypeChange{"TINYINT", "127", "SMALLINT", "-32000", "SMALLINT", {"127", "-32000"}},
-        TypeChange{"SMALLINT", "(-32768)", "INTEGER", "2000000000", "INTEGER", {"-32768", "2000000000"}},
-        TypeChange{"INTEGER", "2147483647", "BIGINT", "9000000000000000000", "BIGINT",
+        TypeChange{
+            "SMALLINT", "(-32768)", "INTEGER", "2000000000", "INTEGER", {"-32768", "2000000000"}},
+        TypeChange{"INTEGER",
+                   "2147483647",
+                   "BIGINT",
+                   "9000000000000000000",
+                   "BIGINT",
                    {"2147483647", "9000000000000000000"}},
         TypeChange{"UTINYINT", "255", "USMALLINT", "65535", "USMALLINT", {"255", "65535"}},
-        TypeChange{"USMALLINT", "65535", "UINTEGER", "4000000000", "UINTEGER", {"65535", "4000000000"}},
-        TypeChange{"UINTEGER", "4294967295", "UBIGINT", "18000000000000000000", "UBIGINT",
+        TypeChange{
+            "USMALLINT", "65535", "UINTEGER", "4000000000", "UINTEGER", {"65535", "4000000000"}},
+        TypeChange{"UINTEGER",
+                   "4294967295",
+                   "UBIGINT",
+                   "18000000000000000000",
+                   "UBIGINT",
                    {"4294967295", "18000000000000000000"}},
         TypeChange{"UINTEGER", "4294967295", "BIGINT", "-5", "BIGINT", {"4294967295", "-5"}},
         TypeChange{"FLOAT", "1.5", "DOUBLE", "0.1", "DOUBLE", {"1.5", "0.1"}},
         // 2^24 + 1 has no float, but has a double.
         TypeChange{"INTEGER", "16777217", "DOUBLE", "0.25", "DOUBLE", {"16777217.0", "0.25"}},
         TypeChange{"SMALLINT", "-7", "DOUBLE", "2.5", "DOUBLE", {"-7.0", "2.5"}},
-        TypeChange{"DECIMAL(10,2)", "12345678.91", "DECIMAL(12,2)", "1234567890.12", "DECIMAL(12,2)",
+        TypeChange{"DECIMAL(10,2)",
+                   "12345678.91",
+                   "DECIMAL(12,2)",
+                   "1234567890.12",
+                   "DECIMAL(12,2)",
                    {"12345678.91", "1234567890.12"}}),
     ParamName);
 
@@ -417,7 +487,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         TypeChange{"BIGINT", "3", "DOUBLE", "2.5", "DOUBLE", {"3.0", "2.5"}},
         TypeChange{"INTEGER", "7", "FLOAT", "1.5", "FLOAT", {"7.0", "1.5"}},
-        TypeChange{"DECIMAL(10,2)", "1.25", "DECIMAL(10,3)", "2.125", "DECIMAL(11,3)", {"1.250", "2.125"}},
+        TypeChange{
+            "DECIMAL(10,2)", "1.25", "DECIMAL(10,3)", "2.125", "DECIMAL(11,3)", {"1.250", "2.125"}},
         TypeChange{"INTEGER", "42", "VARCHAR", "'abc'", "VARCHAR", {"42", "abc"}},
         // Scalar to struct: no common type; the column becomes JSON.
         TypeChange{"INTEGER", "5", "STRUCT(a INTEGER)", "{'a': 1}", "JSON", {"5", "{\"a\":1}"}}),
@@ -440,22 +511,27 @@ TEST_F(DriftTest, ValuesThatFitTheColumnsTypeAreAppendedWithACast) {
 }
 
 TEST_F(DriftTest, NestedColumnsStayJsonAndChangesInsideThemAreNotChanges) {
-  Batch("orders/p0.parquet", "SELECT 1::INTEGER AS id, {'a': 1} AS s, [1, 2] AS l, MAP {'k': 1} AS m");
+  Batch("orders/p0.parquet",
+        "SELECT 1::INTEGER AS id, {'a': 1} AS s, [1, 2] AS l, MAP {'k': 1} AS m");
   Run();
   EXPECT_EQ(ColumnType("orders", "s"), "JSON");
   EXPECT_EQ(ColumnType("orders", "l"), "JSON");
   EXPECT_EQ(ColumnType("orders", "m"), "JSON");
   Batch("orders/p1.parquet",
-        "SELECT 2::INTEGER AS id, {'a': 2, 'b': 'x'} AS s, ['x', 'y'] AS l, MAP {'k': {'z': 1.5}} AS m");
+        "SELECT 2::INTEGER AS id, {'a': 2, 'b': 'x'} AS s, ['x', 'y'] AS l, MAP {'k': {'z': 1.5}} "
+        "AS m");
 
   auto plan = Plan();
   EXPECT_EQ(ActionOf(plan, "orders"), "append");
   EXPECT_EQ(ReasonCodes(plan, "orders"), (Strings{"new_batches"}));
 
   Run();
-  EXPECT_EQ(Q("SELECT s::VARCHAR FROM staging.orders ORDER BY id"), (Strings{"{\"a\":1}", "{\"a\":2,\"b\":\"x\"}"}));
-  EXPECT_EQ(Q("SELECT l::VARCHAR FROM staging.orders ORDER BY id"), (Strings{"[1,2]", "[\"x\",\"y\"]"}));
-  EXPECT_EQ(Q("SELECT m::VARCHAR FROM staging.orders ORDER BY id"), (Strings{"{\"k\":1}", "{\"k\":{\"z\":1.5}}"}));
+  EXPECT_EQ(Q("SELECT s::VARCHAR FROM staging.orders ORDER BY id"),
+            (Strings{"{\"a\":1}", "{\"a\":2,\"b\":\"x\"}"}));
+  EXPECT_EQ(Q("SELECT l::VARCHAR FROM staging.orders ORDER BY id"),
+            (Strings{"[1,2]", "[\"x\",\"y\"]"}));
+  EXPECT_EQ(Q("SELECT m::VARCHAR FROM staging.orders ORDER BY id"),
+            (Strings{"{\"k\":1}", "{\"k\":{\"z\":1.5}}"}));
 }
 
 TEST_F(DriftTest, RequiredColumnBecomingNullableIsNotAChange) {
@@ -463,8 +539,8 @@ TEST_F(DriftTest, RequiredColumnBecomingNullableIsNotAChange) {
   std::ofstream(landing() / "orders/p0.parquet", std::ios::binary)
       << RequiredInt32Parquet({"id", "qty"}, {{1, 2}, {10, 20}});
   Run();
-  EXPECT_EQ(Q("SELECT repetition_type FROM parquet_schema('" + (landing() / "orders/p0.parquet").string() +
-              "') WHERE name = 'qty'"),
+  EXPECT_EQ(Q("SELECT repetition_type FROM parquet_schema('" +
+              (landing() / "orders/p0.parquet").string() + "') WHERE name = 'qty'"),
             (Strings{"REQUIRED"}));
   EXPECT_EQ(Snapshot("orders")["columns"][1]["nullable"], false);
   Batch("orders/p1.parquet", "SELECT 3::INTEGER AS id, NULL::INTEGER AS qty");
@@ -475,7 +551,8 @@ TEST_F(DriftTest, RequiredColumnBecomingNullableIsNotAChange) {
   Run();
   EXPECT_EQ(Q("SELECT coalesce(qty::VARCHAR, 'NULL') FROM staging.orders ORDER BY id"),
             (Strings{"10", "20", "NULL"}));
-  EXPECT_EQ(Snapshot("orders")["columns"][1]["nullable"], true) << "the snapshot records nullability";
+  EXPECT_EQ(Snapshot("orders")["columns"][1]["nullable"], true)
+      << "the snapshot records nullability";
 }
 
 TEST_F(DriftTest, NullableColumnBecomingRequiredIsNotAChange) {
@@ -503,7 +580,8 @@ TEST_F(DriftTest, OldAndNewSchemaBatchesInOneRunShareOneTarget) {
 
   auto plan = Plan();
   EXPECT_EQ(ActionOf(plan, "orders"), "evolve");
-  EXPECT_EQ(ReasonCodes(plan, "orders"), (Strings{"new_batches", "schema_changed", "type_widened", "column_added"}));
+  EXPECT_EQ(ReasonCodes(plan, "orders"),
+            (Strings{"new_batches", "schema_changed", "type_widened", "column_added"}));
   EXPECT_EQ(Detail(plan, "orders", "type_widened"), "id INTEGER\u2192BIGINT");
   EXPECT_EQ(Detail(plan, "orders", "column_added"), "discount DECIMAL(2,1)");
   EXPECT_EQ(TableOf(plan, "orders")["batches"],
@@ -512,9 +590,11 @@ TEST_F(DriftTest, OldAndNewSchemaBatchesInOneRunShareOneTarget) {
   Run();
   EXPECT_EQ(Columns("orders"), (Strings{"id", "name", "discount"}));
   EXPECT_EQ(ColumnType("orders", "id"), "BIGINT");
-  EXPECT_EQ(Q("SELECT id || ':' || coalesce(name, 'NULL') || ':' || coalesce(discount::VARCHAR, 'NULL') "
-              "FROM staging.orders ORDER BY id"),
-            (Strings{"0:o0:NULL", "1:o1:NULL", "10:o10:NULL", "11:o11:NULL", "20:o20:0.5", "30:NULL:NULL"}));
+  EXPECT_EQ(
+      Q("SELECT id || ':' || coalesce(name, 'NULL') || ':' || coalesce(discount::VARCHAR, 'NULL') "
+        "FROM staging.orders ORDER BY id"),
+      (Strings{"0:o0:NULL", "1:o1:NULL", "10:o10:NULL", "11:o11:NULL", "20:o20:0.5",
+               "30:NULL:NULL"}));
   EXPECT_EQ(LedgerBatches("orders"), 4);
 }
 
@@ -526,7 +606,8 @@ TEST_F(DriftTest, NewTableFromBatchesWithDifferentSchemasGetsTheirUnion) {
   Run();
   EXPECT_EQ(Columns("orders"), (Strings{"id", "name", "discount"}));
   EXPECT_EQ(ColumnType("orders", "id"), "BIGINT");
-  EXPECT_EQ(Q("SELECT coalesce(name, 'NULL') || '/' || coalesce(discount::VARCHAR, 'NULL') FROM staging.orders "
+  EXPECT_EQ(Q("SELECT coalesce(name, 'NULL') || '/' || coalesce(discount::VARCHAR, 'NULL') FROM "
+              "staging.orders "
               "ORDER BY id"),
             (Strings{"a/NULL", "NULL/0.5"}));
 }
@@ -542,11 +623,13 @@ TEST_F(DriftTest, RewrittenBatchRebuildsTheTableWithItsNewContent) {
   auto plan = Plan();
   EXPECT_EQ(ActionOf(plan, "orders"), "rebuild");
   EXPECT_EQ(ReasonCodes(plan, "orders"), (Strings{"batch_rewritten"}));
-  EXPECT_EQ(Detail(plan, "orders", "batch_rewritten"), "orders/p0.parquet changed content after it was staged");
+  EXPECT_EQ(Detail(plan, "orders", "batch_rewritten"),
+            "orders/p0.parquet changed content after it was staged");
 
   Run();
   EXPECT_EQ(Rows("orders"), 6);
-  EXPECT_EQ(Q("SELECT id FROM staging.orders ORDER BY id"), (Strings{"3", "4", "100", "101", "102", "103"}));
+  EXPECT_EQ(Q("SELECT id FROM staging.orders ORDER BY id"),
+            (Strings{"3", "4", "100", "101", "102", "103"}));
   EXPECT_EQ(LedgerBatches("orders"), 2);
   EXPECT_EQ(Run()["run_id"], 0);
 }
@@ -560,7 +643,8 @@ TEST_F(DriftTest, DeletedBatchKeepsItsRowsByDefault) {
   auto plan = Plan();
   EXPECT_EQ(ActionOf(plan, "orders"), "skip");
   EXPECT_EQ(ReasonCodes(plan, "orders"), (Strings{"batch_removed", "no_change"}));
-  EXPECT_EQ(Detail(plan, "orders", "batch_removed"), "orders/p1.parquet was deleted; its rows are kept");
+  EXPECT_EQ(Detail(plan, "orders", "batch_removed"),
+            "orders/p1.parquet was deleted; its rows are kept");
 
   EXPECT_EQ(Run()["run_id"], 0);
   EXPECT_EQ(Rows("orders"), 5);
@@ -577,7 +661,8 @@ TEST_F(DriftTest, DeletedBatchRebuildsWithoutItUnderOnBatchRemovedRebuild) {
   auto plan = Plan();
   EXPECT_EQ(ActionOf(plan, "orders"), "rebuild");
   EXPECT_EQ(ReasonCodes(plan, "orders"), (Strings{"batch_removed"}));
-  EXPECT_EQ(Detail(plan, "orders", "batch_removed"), "orders/p1.parquet was deleted; rebuilding without it");
+  EXPECT_EQ(Detail(plan, "orders", "batch_removed"),
+            "orders/p1.parquet was deleted; rebuilding without it");
   EXPECT_EQ(TableOf(plan, "orders")["batches"], nlohmann::json::array({"orders/p0.parquet"}));
 
   Run();
@@ -597,13 +682,15 @@ TEST_F(DriftTest, VanishedFolderIsOrphanedAndKeptThenComesBack) {
   auto plan = Plan();
   EXPECT_EQ(ActionOf(plan, "orders"), "orphan");
   EXPECT_EQ(ReasonCodes(plan, "orders"), (Strings{"table_removed"}));
-  EXPECT_EQ(Detail(plan, "orders", "table_removed"), "table folder disappeared; staging table kept");
+  EXPECT_EQ(Detail(plan, "orders", "table_removed"),
+            "table folder disappeared; staging table kept");
   EXPECT_EQ(ActionOf(plan, "customers"), "skip");
 
   auto out = Run();
   EXPECT_EQ(OutcomeOf(out, "orders")["status"], "succeeded");
   EXPECT_EQ(Rows("orders"), 3) << "an orphaned table keeps its rows";
-  EXPECT_EQ(Pg("SELECT status FROM tables WHERE environment = $1 AND name = 'orders'"), (Strings{"orphaned"}));
+  EXPECT_EQ(Pg("SELECT status FROM tables WHERE environment = $1 AND name = 'orders'"),
+            (Strings{"orphaned"}));
   plan = Plan();
   EXPECT_EQ(ActionOf(plan, "orders"), "skip");
   EXPECT_EQ(Detail(plan, "orders", "table_removed"), "folder still absent; staging table kept");
@@ -618,7 +705,8 @@ TEST_F(DriftTest, VanishedFolderIsOrphanedAndKeptThenComesBack) {
   EXPECT_EQ(TableOf(plan, "orders")["batches"], nlohmann::json::array({"orders/p1.parquet"}));
   Run();
   EXPECT_EQ(Rows("orders"), 5);
-  EXPECT_EQ(Pg("SELECT status FROM tables WHERE environment = $1 AND name = 'orders'"), (Strings{"active"}));
+  EXPECT_EQ(Pg("SELECT status FROM tables WHERE environment = $1 AND name = 'orders'"),
+            (Strings{"active"}));
   EXPECT_EQ(ReasonCodes(Plan(), "orders"), (Strings{"no_change"}));
 }
 
@@ -631,12 +719,14 @@ TEST_F(DriftTest, VanishedFolderIsDroppedUnderOnTableRemovedDropThenCreatedAgain
   auto plan = Plan();
   EXPECT_EQ(ActionOf(plan, "orders"), "drop");
   EXPECT_EQ(ReasonCodes(plan, "orders"), (Strings{"table_removed"}));
-  EXPECT_EQ(Detail(plan, "orders", "table_removed"), "table folder disappeared; on_table_removed: drop");
+  EXPECT_EQ(Detail(plan, "orders", "table_removed"),
+            "table folder disappeared; on_table_removed: drop");
 
   Run();
   EXPECT_FALSE(TableExists("orders"));
   EXPECT_EQ(LedgerBatches("orders"), 0);
-  EXPECT_EQ(Pg("SELECT status FROM tables WHERE environment = $1 AND name = 'orders'"), (Strings{"dropped"}));
+  EXPECT_EQ(Pg("SELECT status FROM tables WHERE environment = $1 AND name = 'orders'"),
+            (Strings{"dropped"}));
   EXPECT_EQ(Run()["run_id"], 0);
 
   LandOrders("orders/p0.parquet", 2, 50);
@@ -685,7 +775,8 @@ TEST_F(DriftTest, MissingTableStateIsRederivedFromLedgerAndFooters) {
 TEST_F(DriftTest, UnreadableTableStateIsRederivedAndDriftStillEvolves) {
   LandOrders();
   Run();
-  Pg("UPDATE tables SET schema_json = '{\"columns\": 5}'::jsonb WHERE environment = $1 AND name = 'orders'");
+  Pg("UPDATE tables SET schema_json = '{\"columns\": 5}'::jsonb WHERE environment = $1 AND name = "
+     "'orders'");
   Batch("orders/p1.parquet", "SELECT 3::INTEGER AS id, 'o3' AS name, 1.5::DOUBLE AS discount");
 
   auto plan = Plan();
@@ -736,8 +827,9 @@ TEST_F(DriftTest, WarehouseColumnAddedByHandIsRebuiltAway) {
   auto plan = Plan();
   EXPECT_EQ(ActionOf(plan, "orders"), "rebuild");
   EXPECT_EQ(ReasonCodes(plan, "orders"), (Strings{"warehouse_schema_mismatch"}));
-  EXPECT_EQ(Detail(plan, "orders", "warehouse_schema_mismatch"),
-            "state (id INTEGER, name VARCHAR), warehouse (id INTEGER, name VARCHAR, extra INTEGER)");
+  EXPECT_EQ(
+      Detail(plan, "orders", "warehouse_schema_mismatch"),
+      "state (id INTEGER, name VARCHAR), warehouse (id INTEGER, name VARCHAR, extra INTEGER)");
   Run();
   EXPECT_EQ(Columns("orders"), (Strings{"id", "name"}));
   EXPECT_EQ(Rows("orders"), 3);
@@ -808,7 +900,8 @@ TEST_F(DriftTest, RebuildPolicyRebuildsTheTableOnAnySchemaChange) {
   auto plan = Plan();
   EXPECT_EQ(ActionOf(plan, "orders"), "rebuild");
   EXPECT_EQ(TableOf(plan, "orders")["policy"], "rebuild");
-  EXPECT_EQ(ReasonCodes(plan, "orders"), (Strings{"schema_changed", "column_added", "policy_rebuild"}));
+  EXPECT_EQ(ReasonCodes(plan, "orders"),
+            (Strings{"schema_changed", "column_added", "policy_rebuild"}));
 
   Run();
   EXPECT_EQ(Q("SELECT coalesce(discount::VARCHAR, 'NULL') FROM staging.orders ORDER BY id"),
@@ -832,9 +925,11 @@ TEST_F(DriftTest, FreezePolicyQuarantinesDifferingBatchesAndStagesTheRest) {
   EXPECT_EQ(t["action"], "append");
   EXPECT_EQ(t["policy"], "freeze");
   EXPECT_EQ(t["batches"], nlohmann::json::array({"orders/p1.parquet"}));
-  EXPECT_EQ(t["quarantine"], nlohmann::json::array({{{"batch", "orders/p2.parquet"},
-                                                     {"code", "schema_frozen"},
-                                                     {"detail", "schema_evolution: freeze; column_added: discount DOUBLE"}}}));
+  EXPECT_EQ(t["quarantine"],
+            nlohmann::json::array(
+                {{{"batch", "orders/p2.parquet"},
+                  {"code", "schema_frozen"},
+                  {"detail", "schema_evolution: freeze; column_added: discount DOUBLE"}}}));
   EXPECT_EQ(Detail(plan, "orders", "schema_frozen"), "1 batch with a different schema quarantined");
   EXPECT_TRUE(fs::exists(landing() / "orders/p2.parquet")) << "plan is a dry run";
 
@@ -845,7 +940,7 @@ TEST_F(DriftTest, FreezePolicyQuarantinesDifferingBatchesAndStagesTheRest) {
   EXPECT_TRUE(fs::exists(quarantine() / "orders/p2.parquet"));
   EXPECT_FALSE(fs::exists(landing() / "orders/p2.parquet"));
   EXPECT_EQ(Pg("SELECT status || ' ' || error_code FROM batches WHERE environment = $1 AND "
-                "path = 'orders/p2.parquet'"),
+               "path = 'orders/p2.parquet'"),
             (Strings{"quarantined schema_frozen"}));
   auto again = Run();
   EXPECT_EQ(again["run_id"], 0);
@@ -858,13 +953,15 @@ TEST_F(DriftTest, FailPolicyStopsOnlyMatchingTablesAndTheRunExitsOne) {
   LandOrders("orders/p0.parquet");
   Run();
   for (const char* table : {"strict_orders", "orders"}) {
-    Batch(std::string(table) + "/p1.parquet", "SELECT 3::INTEGER AS id, 'o3' AS name, 1.5::DOUBLE AS discount");
+    Batch(std::string(table) + "/p1.parquet",
+          "SELECT 3::INTEGER AS id, 'o3' AS name, 1.5::DOUBLE AS discount");
   }
 
   auto plan = Plan();
   EXPECT_EQ(ActionOf(plan, "strict_orders"), "fail");
   EXPECT_EQ(TableOf(plan, "strict_orders")["policy"], "fail");
-  EXPECT_EQ(ReasonCodes(plan, "strict_orders"), (Strings{"schema_changed", "column_added", "schema_change_blocked"}));
+  EXPECT_EQ(ReasonCodes(plan, "strict_orders"),
+            (Strings{"schema_changed", "column_added", "schema_change_blocked"}));
   EXPECT_EQ(ActionOf(plan, "orders"), "evolve");
   EXPECT_EQ(TableOf(plan, "orders")["policy"], "evolve");
 
@@ -892,8 +989,9 @@ TEST_F(DriftTest, FailPolicyStopsOnlyMatchingTablesAndTheRunExitsOne) {
   auto out = Run({}, 1);
   EXPECT_EQ(out["ok"], false);
   EXPECT_EQ(OutcomeOf(out, "strict_orders")["status"], "failed");
-  EXPECT_NE(OutcomeOf(out, "strict_orders")["error"].get<std::string>().find("schema_change_blocked"),
-            std::string::npos);
+  EXPECT_NE(
+      OutcomeOf(out, "strict_orders")["error"].get<std::string>().find("schema_change_blocked"),
+      std::string::npos);
   EXPECT_EQ(OutcomeOf(out, "orders")["status"], "succeeded");
   EXPECT_EQ(Columns("strict_orders"), (Strings{"id", "name"}));
   EXPECT_EQ(Rows("strict_orders"), 3);
@@ -911,11 +1009,13 @@ TEST_F(DriftTest, FailPolicyStopsOnlyMatchingTablesAndTheRunExitsOne) {
 }
 
 TEST_F(DriftTest, FirstMatchingTablesEntryWins) {
-  AddConfig("schema_evolution: freeze\n"
-            "tables:\n"
-            "  - {match: \"strict_*\", schema_evolution: fail}\n"
-            "  - {match: \"*_orders\", schema_evolution: rebuild}\n");
-  for (const char* table : {"strict_orders", "web_orders", "customers"}) LandOrders(std::string(table) + "/p0.parquet");
+  AddConfig(
+      "schema_evolution: freeze\n"
+      "tables:\n"
+      "  - {match: \"strict_*\", schema_evolution: fail}\n"
+      "  - {match: \"*_orders\", schema_evolution: rebuild}\n");
+  for (const char* table : {"strict_orders", "web_orders", "customers"})
+    LandOrders(std::string(table) + "/p0.parquet");
   auto plan = Plan();
   EXPECT_EQ(TableOf(plan, "strict_orders")["policy"], "fail");
   EXPECT_EQ(TableOf(plan, "web_orders")["policy"], "rebuild");

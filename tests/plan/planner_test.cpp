@@ -10,11 +10,11 @@
 namespace landfall::plan {
 namespace {
 
+using schema::Column;
+using schema::Schema;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using schema::Column;
-using schema::Schema;
 
 // ---- building inputs by hand ----
 
@@ -223,7 +223,8 @@ TEST(PlanTableTest, NewBatchWithSameSchemaAppendsOnlyThatBatch) {
 
 TEST(PlanTableTest, SeveralNewBatchesAreCountedInTheReason) {
   auto b1 = B("b1", "orders/a.parquet");
-  TablePlan plan = Plan(Staged({b1}, {b1, B("b2", "orders/b.parquet"), B("b3", "orders/c.parquet")}));
+  TablePlan plan =
+      Plan(Staged({b1}, {b1, B("b2", "orders/b.parquet"), B("b3", "orders/c.parquet")}));
   EXPECT_EQ(plan.action, Action::kAppend);
   EXPECT_THAT(plan.batches, ElementsAre("orders/b.parquet", "orders/c.parquet"));
   ASSERT_THAT(Codes(plan), ElementsAre(reason::kNewBatches));
@@ -281,7 +282,8 @@ TEST(PlanTableTest, NewBatchAddingAColumnEvolvesTheTableInPlace) {
   EXPECT_EQ(plan.policy, "evolve");
   // Only the new batch: the old rows stay and get NULL in the new column.
   EXPECT_THAT(plan.batches, ElementsAre("orders/b.parquet"));
-  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches, reason::kSchemaChanged, reason::kColumnAdded));
+  EXPECT_THAT(Codes(plan),
+              ElementsAre(reason::kNewBatches, reason::kSchemaChanged, reason::kColumnAdded));
   EXPECT_EQ(FindReason(plan, reason::kColumnAdded)->detail, "discount DOUBLE");
   EXPECT_THAT(ColumnNames(plan.target), ElementsAre("id", "name", "discount"));
   EXPECT_EQ(plan.target.Find("discount")->type, "DOUBLE");
@@ -338,7 +340,8 @@ TEST_P(LosslessWideningTest, IsAlteredInPlaceAndOnlyNewBatchesAreLoaded) {
   TablePlan plan = EnginePlan(StagedWith(before, {b1}, {b1, b2}));
   EXPECT_EQ(plan.action, Action::kEvolve);
   EXPECT_THAT(plan.batches, ElementsAre("orders/b.parquet"));
-  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches, reason::kSchemaChanged, reason::kTypeWidened));
+  EXPECT_THAT(Codes(plan),
+              ElementsAre(reason::kNewBatches, reason::kSchemaChanged, reason::kTypeWidened));
   EXPECT_EQ(FindReason(plan, reason::kTypeWidened)->detail, "qty " + from + "\u2192" + to);
   EXPECT_EQ(plan.target.Find("qty")->type, to);
   EXPECT_THAT(ColumnNames(plan.target), ElementsAre("id", "qty"));
@@ -398,19 +401,21 @@ TEST_P(IncompatibleTypeTest, RebuildsTheTableWithTheCommonSupertype) {
   // Every batch, old rows included, is loaded again into the new column type.
   EXPECT_THAT(plan.batches, ElementsAre("orders/a.parquet", "orders/b.parquet"));
   EXPECT_THAT(Codes(plan), ElementsAre(reason::kSchemaChanged, reason::kIncompatibleType));
-  EXPECT_EQ(FindReason(plan, reason::kIncompatibleType)->detail, "v " + from + "\u2192" + supertype);
+  EXPECT_EQ(FindReason(plan, reason::kIncompatibleType)->detail,
+            "v " + from + "\u2192" + supertype);
   EXPECT_EQ(plan.target.Find("v")->type, supertype);
   EXPECT_THAT(plan.renames, IsEmpty());
 }
 
 INSTANTIATE_TEST_SUITE_P(
     PlanTableTest, IncompatibleTypeTest,
-    ::testing::Values(Incompatible{"BIGINT", "DOUBLE", "DOUBLE"},           // int64 to double: lossy
-                      Incompatible{"INTEGER", "FLOAT", "FLOAT"},            // 32-bit ints do not fit a float
-                      Incompatible{"DECIMAL(10,2)", "DECIMAL(10,3)", "DECIMAL(11,3)"},  // scale change
-                      Incompatible{"INTEGER", "VARCHAR", "VARCHAR"},        // int to string
+    ::testing::Values(Incompatible{"BIGINT", "DOUBLE", "DOUBLE"},  // int64 to double: lossy
+                      Incompatible{"INTEGER", "FLOAT", "FLOAT"},   // 32-bit ints do not fit a float
+                      Incompatible{"DECIMAL(10,2)", "DECIMAL(10,3)",
+                                   "DECIMAL(11,3)"},                  // scale change
+                      Incompatible{"INTEGER", "VARCHAR", "VARCHAR"},  // int to string
                       Incompatible{"DATE", "TIMESTAMP", "TIMESTAMP"},
-                      Incompatible{"INTEGER", "JSON", "JSON"}),             // scalar to struct
+                      Incompatible{"INTEGER", "JSON", "JSON"}),  // scalar to struct
     [](const ::testing::TestParamInfo<Incompatible>& info) {
       std::string name = info.param.from + "_to_" + info.param.batch;
       for (char& c : name) {
@@ -510,13 +515,15 @@ Schema WithFieldIds() { return S({Fid("id", "INTEGER", 1), Fid("cust", "INTEGER"
 
 TEST(PlanTableTest, RenameProvenByFieldIdIsRenamedInPlace) {
   auto b1 = B("b1", "orders/a.parquet", WithFieldIds());
-  auto b2 = B("b2", "orders/b.parquet", S({Fid("id", "INTEGER", 1), Fid("customer_id", "INTEGER", 2)}));
+  auto b2 =
+      B("b2", "orders/b.parquet", S({Fid("id", "INTEGER", 1), Fid("customer_id", "INTEGER", 2)}));
   TablePlan plan = Plan(StagedWith(WithFieldIds(), {b1}, {b1, b2}));
   EXPECT_EQ(plan.action, Action::kEvolve);
   EXPECT_THAT(plan.batches, ElementsAre("orders/b.parquet"));
   EXPECT_THAT(Codes(plan),
               ElementsAre(reason::kNewBatches, reason::kSchemaChanged, reason::kRenameByFieldId));
-  EXPECT_EQ(FindReason(plan, reason::kRenameByFieldId)->detail, "cust\u2192customer_id (field_id 2)");
+  EXPECT_EQ(FindReason(plan, reason::kRenameByFieldId)->detail,
+            "cust\u2192customer_id (field_id 2)");
   ASSERT_EQ(plan.renames.size(), 1u);
   EXPECT_EQ(plan.renames[0].from, "cust");
   EXPECT_EQ(plan.renames[0].to, "customer_id");
@@ -526,7 +533,8 @@ TEST(PlanTableTest, RenameProvenByFieldIdIsRenamedInPlace) {
 
 TEST(PlanTableTest, RenameAndWideningOfOneColumnAreBothApplied) {
   auto b1 = B("b1", "orders/a.parquet", WithFieldIds());
-  auto b2 = B("b2", "orders/b.parquet", S({Fid("id", "INTEGER", 1), Fid("customer_id", "BIGINT", 2)}));
+  auto b2 =
+      B("b2", "orders/b.parquet", S({Fid("id", "INTEGER", 1), Fid("customer_id", "BIGINT", 2)}));
   TablePlan plan = Plan(StagedWith(WithFieldIds(), {b1}, {b1, b2}));
   EXPECT_EQ(plan.action, Action::kEvolve);
   EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches, reason::kSchemaChanged,
@@ -539,7 +547,8 @@ TEST(PlanTableTest, RenameAndWideningOfOneColumnAreBothApplied) {
 TEST(PlanTableTest, OldAndRenamedBatchesInOneRunStillRename) {
   auto b1 = B("b1", "orders/a.parquet", WithFieldIds());
   auto b2 = B("b2", "orders/b.parquet", WithFieldIds());
-  auto b3 = B("b3", "orders/c.parquet", S({Fid("id", "INTEGER", 1), Fid("customer_id", "INTEGER", 2)}));
+  auto b3 =
+      B("b3", "orders/c.parquet", S({Fid("id", "INTEGER", 1), Fid("customer_id", "INTEGER", 2)}));
   TablePlan plan = Plan(StagedWith(WithFieldIds(), {b1}, {b1, b2, b3}));
   EXPECT_EQ(plan.action, Action::kEvolve);
   EXPECT_THAT(plan.batches, ElementsAre("orders/b.parquet", "orders/c.parquet"));
@@ -569,19 +578,22 @@ TEST(PlanTableTest, SameNameWithANewFieldIdStaysOneColumn) {
 
 TEST(PlanTableTest, SameNameWithANewFieldIdNextToAnAddedColumnStaysOneColumn) {
   auto b1 = B("b1", "orders/a.parquet", WithFieldIds());
-  auto b2 = B("b2", "orders/b.parquet",
-              S({Fid("id", "INTEGER", 7), Fid("cust", "INTEGER", 8), Fid("discount", "DOUBLE", 9)}));
+  auto b2 =
+      B("b2", "orders/b.parquet",
+        S({Fid("id", "INTEGER", 7), Fid("cust", "INTEGER", 8), Fid("discount", "DOUBLE", 9)}));
   TablePlan plan = Plan(StagedWith(WithFieldIds(), {b1}, {b1, b2}));
   EXPECT_EQ(plan.action, Action::kEvolve);
-  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches, reason::kSchemaChanged, reason::kColumnAdded));
+  EXPECT_THAT(Codes(plan),
+              ElementsAre(reason::kNewBatches, reason::kSchemaChanged, reason::kColumnAdded));
   EXPECT_THAT(ColumnNames(plan.target), ElementsAre("id", "cust", "discount"));
   EXPECT_THAT(plan.renames, IsEmpty());
 }
 
 TEST(PlanTableTest, NameFreedByARenameCanBeTakenByANewColumn) {
   auto b1 = B("b1", "orders/a.parquet", WithFieldIds());
-  auto b2 = B("b2", "orders/b.parquet",
-              S({Fid("id", "INTEGER", 1), Fid("customer_id", "INTEGER", 2), Fid("cust", "VARCHAR", 3)}));
+  auto b2 =
+      B("b2", "orders/b.parquet",
+        S({Fid("id", "INTEGER", 1), Fid("customer_id", "INTEGER", 2), Fid("cust", "VARCHAR", 3)}));
   TablePlan plan = Plan(StagedWith(WithFieldIds(), {b1}, {b1, b2}));
   EXPECT_EQ(plan.action, Action::kEvolve);
   EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches, reason::kSchemaChanged,
@@ -601,8 +613,9 @@ TEST(PlanTableTest, SuspectedRenameWithoutFieldIdIsAddPlusAbsentAndFlagged) {
   TablePlan plan = Plan(StagedWith(before, {b1}, {b1, b2}));
   EXPECT_EQ(plan.action, Action::kEvolve);
   EXPECT_THAT(plan.batches, ElementsAre("orders/b.parquet"));
-  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches, reason::kSchemaChanged, reason::kColumnAdded,
-                                       reason::kColumnAbsent, reason::kSuspectedRename));
+  EXPECT_THAT(Codes(plan),
+              ElementsAre(reason::kNewBatches, reason::kSchemaChanged, reason::kColumnAdded,
+                          reason::kColumnAbsent, reason::kSuspectedRename));
   EXPECT_EQ(FindReason(plan, reason::kColumnAdded)->detail, "customer_id INTEGER");
   EXPECT_EQ(FindReason(plan, reason::kColumnAbsent)->detail, "cust INTEGER (new rows NULL)");
   EXPECT_EQ(FindReason(plan, reason::kSuspectedRename)->detail,
@@ -635,7 +648,8 @@ TEST(PlanTableTest, NoSuspectedRenameWhenTwoNewColumnsCouldBeIt) {
 
 TEST(PlanTableTest, NullableBecomingRequiredIsNotAChange) {
   auto b1 = B("b1", "orders/a.parquet");
-  auto b2 = B("b2", "orders/b.parquet", S({Col("id", "INTEGER", false), Col("name", "VARCHAR", false)}));
+  auto b2 =
+      B("b2", "orders/b.parquet", S({Col("id", "INTEGER", false), Col("name", "VARCHAR", false)}));
   TablePlan plan = Plan(Staged({b1}, {b1, b2}));
   EXPECT_EQ(plan.action, Action::kAppend);
   EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches));
@@ -660,11 +674,12 @@ TEST(PlanTableTest, OldAndNewSchemaBatchesInOneRunShareOneTarget) {
   auto b4 = B("b4", "orders/d.parquet", S({Col("id", "INTEGER")}));  // lacks name
   TablePlan plan = Plan(Staged({b1}, {b1, b2, b3, b4}));
   EXPECT_EQ(plan.action, Action::kEvolve);
-  EXPECT_THAT(plan.batches, ElementsAre("orders/b.parquet", "orders/c.parquet", "orders/d.parquet"));
+  EXPECT_THAT(plan.batches,
+              ElementsAre("orders/b.parquet", "orders/c.parquet", "orders/d.parquet"));
   EXPECT_THAT(ColumnNames(plan.target), ElementsAre("id", "name", "discount"));
   EXPECT_EQ(plan.target.Find("id")->type, "BIGINT");
-  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches, reason::kSchemaChanged, reason::kTypeWidened,
-                                       reason::kColumnAdded));
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches, reason::kSchemaChanged,
+                                       reason::kTypeWidened, reason::kColumnAdded));
   EXPECT_EQ(plan.reasons[0].detail, "3 new batches");
 }
 
@@ -674,7 +689,8 @@ TEST(PlanTableTest, OneIncompatibleBatchAmongSeveralRebuildsEverything) {
   auto b3 = B("b3", "orders/c.parquet", S({Col("id", "VARCHAR"), Col("name", "VARCHAR")}));
   TablePlan plan = EnginePlan(Staged({b1}, {b1, b2, b3}));
   EXPECT_EQ(plan.action, Action::kRebuild);
-  EXPECT_THAT(plan.batches, ElementsAre("orders/a.parquet", "orders/b.parquet", "orders/c.parquet"));
+  EXPECT_THAT(plan.batches,
+              ElementsAre("orders/a.parquet", "orders/b.parquet", "orders/c.parquet"));
   EXPECT_EQ(plan.target.Find("id")->type, "VARCHAR");
 }
 
@@ -695,7 +711,8 @@ TEST(PlanPolicyTest, RebuildPolicyRebuildsOnAnySchemaChange) {
   EXPECT_EQ(plan.action, Action::kRebuild);
   EXPECT_EQ(plan.policy, "rebuild");
   EXPECT_THAT(plan.batches, ElementsAre("orders/a.parquet", "orders/b.parquet"));
-  EXPECT_THAT(Codes(plan), ElementsAre(reason::kSchemaChanged, reason::kColumnAdded, reason::kPolicyRebuild));
+  EXPECT_THAT(Codes(plan),
+              ElementsAre(reason::kSchemaChanged, reason::kColumnAdded, reason::kPolicyRebuild));
   EXPECT_EQ(FindReason(plan, reason::kPolicyRebuild)->detail, "schema_evolution: rebuild");
   EXPECT_THAT(ColumnNames(plan.target), ElementsAre("id", "name", "discount"));
 }
@@ -707,7 +724,8 @@ TEST(PlanPolicyTest, RebuildPolicyRebuildsOnAWidening) {
   in.policy.schema_evolution = "rebuild";
   TablePlan plan = Plan(in);
   EXPECT_EQ(plan.action, Action::kRebuild);
-  EXPECT_THAT(Codes(plan), ElementsAre(reason::kSchemaChanged, reason::kTypeWidened, reason::kPolicyRebuild));
+  EXPECT_THAT(Codes(plan),
+              ElementsAre(reason::kSchemaChanged, reason::kTypeWidened, reason::kPolicyRebuild));
 }
 
 TEST(PlanPolicyTest, RebuildPolicyStillAppendsWhenNothingChanged) {
@@ -732,7 +750,8 @@ TEST(PlanPolicyTest, RebuildPolicyDoesNotRebuildForAnAbsentColumn) {
 TEST(PlanPolicyTest, FreezeQuarantinesDifferingBatchesAndStagesTheRest) {
   TableInputs in = AddingAColumn("freeze");
   in.batches.push_back(B("b3", "orders/c.parquet"));  // same schema as before
-  in.batches.push_back(B("b4", "orders/d.parquet", S({Col("id", "INTEGER")})));  // lacks a column: fits
+  in.batches.push_back(
+      B("b4", "orders/d.parquet", S({Col("id", "INTEGER")})));  // lacks a column: fits
   TablePlan plan = Plan(in);
   EXPECT_EQ(plan.action, Action::kAppend);
   EXPECT_EQ(plan.policy, "freeze");
@@ -742,9 +761,10 @@ TEST(PlanPolicyTest, FreezeQuarantinesDifferingBatchesAndStagesTheRest) {
   EXPECT_EQ(plan.quarantine[0].code, reason::kSchemaFrozen);
   EXPECT_EQ(plan.quarantine[0].detail, "schema_evolution: freeze; column_added: discount DOUBLE");
   EXPECT_TRUE(plan.target.SameStagingColumns(Base()));  // the columns stay frozen
-  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches, reason::kSchemaChanged, reason::kColumnAdded,
-                                       reason::kSchemaFrozen));
-  EXPECT_EQ(FindReason(plan, reason::kSchemaFrozen)->detail, "1 batch with a different schema quarantined");
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches, reason::kSchemaChanged,
+                                       reason::kColumnAdded, reason::kSchemaFrozen));
+  EXPECT_EQ(FindReason(plan, reason::kSchemaFrozen)->detail,
+            "1 batch with a different schema quarantined");
   EXPECT_EQ(plan.reasons[0].detail, "2 new batches");
 }
 
@@ -764,7 +784,8 @@ TEST(PlanPolicyTest, FreezeQuarantinesAWidenedBatchToo) {
   in.policy.schema_evolution = "freeze";
   TablePlan plan = Plan(in);
   ASSERT_EQ(plan.quarantine.size(), 1u);
-  EXPECT_EQ(plan.quarantine[0].detail, "schema_evolution: freeze; type_widened: id INTEGER\u2192BIGINT");
+  EXPECT_EQ(plan.quarantine[0].detail,
+            "schema_evolution: freeze; type_widened: id INTEGER\u2192BIGINT");
 }
 
 TEST(PlanPolicyTest, FailStopsTheTableAndStagesNothing) {
@@ -773,9 +794,10 @@ TEST(PlanPolicyTest, FailStopsTheTableAndStagesNothing) {
   EXPECT_EQ(plan.policy, "fail");
   EXPECT_THAT(plan.batches, IsEmpty());
   EXPECT_THAT(plan.quarantine, IsEmpty());
-  EXPECT_THAT(Codes(plan),
-              ElementsAre(reason::kSchemaChanged, reason::kColumnAdded, reason::kSchemaChangeBlocked));
-  EXPECT_THAT(FindReason(plan, reason::kSchemaChangeBlocked)->detail, HasSubstr("schema_evolution: fail"));
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kSchemaChanged, reason::kColumnAdded,
+                                       reason::kSchemaChangeBlocked));
+  EXPECT_THAT(FindReason(plan, reason::kSchemaChangeBlocked)->detail,
+              HasSubstr("schema_evolution: fail"));
   EXPECT_TRUE(plan.target.SameStagingColumns(Base()));
 }
 
@@ -898,7 +920,8 @@ TEST(PlanTableTest, BatchStagedInStateButMissingFromTheLedgerRebuilds) {
   EXPECT_EQ(plan.action, Action::kRebuild);
   EXPECT_THAT(plan.batches, ElementsAre("orders/a.parquet", "orders/b.parquet"));
   EXPECT_THAT(Codes(plan), ElementsAre(reason::kLedgerMismatch));
-  EXPECT_EQ(plan.reasons[0].detail, "orders/b.parquet is staged according to state but not in the warehouse ledger");
+  EXPECT_EQ(plan.reasons[0].detail,
+            "orders/b.parquet is staged according to state but not in the warehouse ledger");
 }
 
 TEST(PlanTableTest, PendingBatchMissingFromTheLedgerIsJustNew) {
@@ -1347,8 +1370,8 @@ TEST(PlanJsonTest, FullRebuildCarriesItsReasons) {
   plan.reasons.push_back({reason::kStateUnusable, "unknown state format"});
   auto j = nlohmann::json::parse(ToJson(plan));
   EXPECT_EQ(j["full_rebuild"], true);
-  EXPECT_EQ(j["reasons"],
-            nlohmann::json::array({{{"code", "state_unusable"}, {"detail", "unknown state format"}}}));
+  EXPECT_EQ(j["reasons"], nlohmann::json::array(
+                              {{{"code", "state_unusable"}, {"detail", "unknown state format"}}}));
 }
 
 TEST(PlanJsonTest, StrangeTableNamesProduceValidJson) {
@@ -1373,7 +1396,8 @@ TEST(PlanJsonTest, ReasonsToJsonIsAListOfCodeAndDetail) {
 
 TEST(PlanJsonTest, RenamesQuarantineAndPolicyAreInTheJson) {
   auto b1 = B("b1", "orders/a.parquet", WithFieldIds());
-  auto b2 = B("b2", "orders/b.parquet", S({Fid("id", "INTEGER", 1), Fid("customer_id", "INTEGER", 2)}));
+  auto b2 =
+      B("b2", "orders/b.parquet", S({Fid("id", "INTEGER", 1), Fid("customer_id", "INTEGER", 2)}));
   TableInputs renamed = StagedWith(WithFieldIds(), {b1}, {b1, b2});
   TableInputs frozen = AddingAColumn("freeze");
   frozen.table = "frozen";
@@ -1384,9 +1408,10 @@ TEST(PlanJsonTest, RenamesQuarantineAndPolicyAreInTheJson) {
   EXPECT_EQ(f["policy"], "freeze");
   EXPECT_EQ(f["renames"], nlohmann::json::array());
   EXPECT_EQ(f["quarantine"],
-            nlohmann::json::array({{{"batch", "orders/b.parquet"},
-                                    {"code", "schema_frozen"},
-                                    {"detail", "schema_evolution: freeze; column_added: discount DOUBLE"}}}));
+            nlohmann::json::array(
+                {{{"batch", "orders/b.parquet"},
+                  {"code", "schema_frozen"},
+                  {"detail", "schema_evolution: freeze; column_added: discount DOUBLE"}}}));
   const auto& o = j["tables"][1];
   EXPECT_EQ(o["action"], "evolve");
   EXPECT_EQ(o["renames"], nlohmann::json::array({{{"from", "cust"}, {"to", "customer_id"}}}));

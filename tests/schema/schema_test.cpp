@@ -420,7 +420,8 @@ TEST(LosslessWideningTest, SignedIntegersWidenUpward) {
   const char* ladder[] = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"};
   for (int i = 0; i < 5; ++i) {
     for (int j = 0; j < 5; ++j) {
-      EXPECT_EQ(IsLosslessWidening(ladder[i], ladder[j]), j > i) << ladder[i] << " -> " << ladder[j];
+      EXPECT_EQ(IsLosslessWidening(ladder[i], ladder[j]), j > i)
+          << ladder[i] << " -> " << ladder[j];
     }
   }
 }
@@ -429,7 +430,8 @@ TEST(LosslessWideningTest, UnsignedIntegersWidenUpward) {
   const char* ladder[] = {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"};
   for (int i = 0; i < 5; ++i) {
     for (int j = 0; j < 5; ++j) {
-      EXPECT_EQ(IsLosslessWidening(ladder[i], ladder[j]), j > i) << ladder[i] << " -> " << ladder[j];
+      EXPECT_EQ(IsLosslessWidening(ladder[i], ladder[j]), j > i)
+          << ladder[i] << " -> " << ladder[j];
     }
   }
 }
@@ -482,19 +484,29 @@ TEST(LosslessWideningTest, DecimalPrecisionUpAtTheSameScale) {
   EXPECT_TRUE(IsLosslessWidening("DECIMAL(9,0)", "DECIMAL(38,0)"));
   EXPECT_FALSE(IsLosslessWidening("DECIMAL(12,2)", "DECIMAL(10,2)"));  // precision down
   EXPECT_FALSE(IsLosslessWidening("DECIMAL(10,2)", "DECIMAL(10,3)"));  // scale change
-  EXPECT_FALSE(IsLosslessWidening("DECIMAL(10,2)", "DECIMAL(11,3)"));  // both: the supertype of the two above
+  EXPECT_FALSE(IsLosslessWidening("DECIMAL(10,2)",
+                                  "DECIMAL(11,3)"));  // both: the supertype of the two above
   EXPECT_FALSE(IsLosslessWidening("DECIMAL(10,3)", "DECIMAL(12,2)"));  // scale down
 }
 
 TEST(LosslessWideningTest, LossyOrIncompatibleChangesAreNotWidenings) {
   const std::pair<const char*, const char*> cases[] = {
-      {"BIGINT", "DOUBLE"},     {"INTEGER", "FLOAT"},     {"DOUBLE", "BIGINT"},
-      {"BIGINT", "INTEGER"},    {"INTEGER", "VARCHAR"},   {"VARCHAR", "INTEGER"},
-      {"INTEGER", "JSON"},      {"JSON", "INTEGER"},      {"DATE", "TIMESTAMP"},
-      {"INTEGER", "DECIMAL(12,2)"}, {"DOUBLE", "DECIMAL(38,10)"}, {"BOOLEAN", "INTEGER"},
+      {"BIGINT", "DOUBLE"},
+      {"INTEGER", "FLOAT"},
+      {"DOUBLE", "BIGINT"},
+      {"BIGINT", "INTEGER"},
+      {"INTEGER", "VARCHAR"},
+      {"VARCHAR", "INTEGER"},
+      {"INTEGER", "JSON"},
+      {"JSON", "INTEGER"},
+      {"DATE", "TIMESTAMP"},
+      {"INTEGER", "DECIMAL(12,2)"},
+      {"DOUBLE", "DECIMAL(38,10)"},
+      {"BOOLEAN", "INTEGER"},
       {"TIMESTAMP", "TIMESTAMP WITH TIME ZONE"},
   };
-  for (const auto& [from, to] : cases) EXPECT_FALSE(IsLosslessWidening(from, to)) << from << " -> " << to;
+  for (const auto& [from, to] : cases)
+    EXPECT_FALSE(IsLosslessWidening(from, to)) << from << " -> " << to;
 }
 
 TEST(LosslessWideningTest, SameTypeIsNotAWidening) {
