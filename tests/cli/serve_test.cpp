@@ -219,6 +219,8 @@ class ServeTest : public CliTest {
         << extra_landing << "state:\n  postgres_url: ${LANDFALL_TEST_PG_URL}\n"
         << "warehouse:\n  path: warehouse.duckdb\n"
         << "workers: 2\n"
+        // Any free port: tests run in parallel, and 8600 may be taken.
+        << "api:\n  listen: 127.0.0.1:0\n"
         << extra_top << "log: {level: debug, format: text}\n";
   }
 
