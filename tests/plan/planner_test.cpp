@@ -557,6 +557,18 @@ TEST(PlanTableTest, OldAndRenamedBatchesInOneRunStillRename) {
   EXPECT_EQ(FindReason(plan, reason::kColumnAbsent), nullptr);
 }
 
+TEST(PlanTableTest, LateBatchStillCarryingTheOldNameRenamesTheColumnBack) {
+  // The later name wins (README): field ids say which column, not which name is newer.
+  Schema renamed = S({Fid("id", "INTEGER", 1), Fid("customer_id", "INTEGER", 2)});
+  auto b1 = B("b1", "orders/a.parquet", renamed);
+  auto b2 = B("b2", "orders/b.parquet", WithFieldIds());
+  TablePlan plan = Plan(StagedWith(renamed, {b1}, {b1, b2}));
+  EXPECT_EQ(plan.action, Action::kEvolve);
+  ASSERT_EQ(plan.renames.size(), 1u);
+  EXPECT_EQ(plan.renames[0].from, "customer_id");
+  EXPECT_EQ(plan.renames[0].to, "cust");
+}
+
 TEST(PlanTableTest, CaseOnlyRenameWithFieldIdIsNotAChange) {
   auto b1 = B("b1", "orders/a.parquet", WithFieldIds());
   auto b2 = B("b2", "orders/b.parquet", S({Fid("ID", "INTEGER", 1), Fid("Cust", "INTEGER", 2)}));
