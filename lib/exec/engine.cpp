@@ -217,6 +217,15 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
       continue;
     }
     ++stats.inspected;
+    // Two refreshes may inspect the same new file at once (a table's run and
+    // an API dry run over every table): the one merging last must not undo
+    // what the other's run did with it meanwhile (staged it).
+    if (auto known = batches_.find(r.path);
+        known != batches_.end() && known->second.fingerprint == r.fingerprint &&
+        known->second.size == r.size && known->second.mtime_ns == r.mtime_ns &&
+        known->second.inode == r.inode) {
+      continue;
+    }
     if (r.status == BatchStatus::kQuarantined) {
       Quarantine(r, r.error_code, r.error_message);
       ++stats.quarantined;
@@ -402,18 +411,27 @@ TableOutcome Engine::Execute(const plan::TablePlan& tp, int64_t run_id) {
   const auto started = std::chrono::steady_clock::now();
 
   std::vector<warehouse::BatchFile> files;
+  std::string vanished;  // a planned batch another refresh has forgotten since
   {
     std::lock_guard lock(mu_);
     for (const auto& path : tp.batches) {
-      const auto& r = batches_.at(path);
-      files.push_back({r.fingerprint, r.path, config_.landing.dir / r.path, r.rows,
-                       batch_schemas_.at(path)});
+      auto r = batches_.find(path);
+      auto schema = batch_schemas_.find(path);
+      if (r == batches_.end() || schema == batch_schemas_.end()) {
+        vanished = path;
+        break;
+      }
+      files.push_back({r->second.fingerprint, r->second.path, config_.landing.dir / path,
+                       r->second.rows, schema->second});
     }
   }
 
   Result<warehouse::ApplyStats> applied = warehouse::ApplyStats{};
   std::string table_status = "active";
-  switch (tp.action) {
+  // The file went away during the run: the next run plans without it.
+  if (!vanished.empty()) {
+    applied = Fail("batch_vanished", vanished + " disappeared during the run", /*transient=*/true);
+  } else switch (tp.action) {
     case plan::Action::kCreate:
     case plan::Action::kRebuild:
       applied = warehouse_.Rebuild(tp.table, tp.target, files);

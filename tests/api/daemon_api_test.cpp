@@ -2,7 +2,9 @@
 // (`landfall serve` as a child process), real PostgreSQL, DuckDB and inotify.
 #include <gmock/gmock.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <thread>
 
 #include "api/security.h"
 #include "tests/api/daemon_fixture.h"
@@ -71,6 +73,39 @@ TEST_F(DaemonTest, PlanIsADryRunWithTheCliJson) {
   EXPECT_EQ(p["tables"][0]["table"], "orders");
   EXPECT_EQ(p["tables"][0]["action"], "skip");
   EXPECT_EQ(p["tables"][0]["reasons"][0]["code"], "no_change");
+}
+
+TEST_F(DaemonTest, DryRunsDuringStagingNeverUndoIt) {
+  // GET /v1/plan refreshes the catalog of every table while the scheduler's
+  // runs stage the same new files: whatever the interleaving, every batch
+  // ends staged exactly once.
+  Start();
+  std::atomic<bool> done{false};
+  std::atomic<int> plans{0}, plan_errors{0};
+  std::thread planner([&] {
+    while (!done) {
+      auto r = Get("/v1/plan");
+      ++plans;
+      if (r.status != 200) ++plan_errors;
+    }
+  });
+  for (int i = 0; i < 30; ++i) {
+    Land("t" + std::to_string(i % 3) + "/part-" + std::to_string(i) + ".parquet", 10, i * 10);
+    std::this_thread::sleep_for(20ms);
+  }
+  for (int t = 0; t < 3; ++t) EXPECT_TRUE(WaitForRows("t" + std::to_string(t), 100)) << Get("/v1/tables").body;
+  done = true;
+  planner.join();
+  EXPECT_GT(plans.load(), 5);
+  EXPECT_EQ(plan_errors.load(), 0);
+  for (int t = 0; t < 3; ++t) {
+    auto table = Table("t" + std::to_string(t));
+    EXPECT_EQ(table["batches"]["staged"], 10) << table.dump();
+    EXPECT_EQ(table["batches"]["pending"], 0) << table.dump();
+    EXPECT_EQ(table["status"], "active") << table.dump();
+  }
+  EXPECT_TRUE(JsonOf(Get("/v1/runs?status=failed"))["runs"].empty());
+  for (const auto& t : JsonOf(Get("/v1/plan"))["tables"]) EXPECT_EQ(t["action"], "skip") << t.dump();
 }
 
 TEST_F(DaemonTest, RunTriggerAnswers202AndTheRunShowsItsTablesAndProgress) {
