@@ -33,7 +33,9 @@ using SteadyClock = std::chrono::steady_clock;
 
 int StatusForError(const Error& error) {
   const std::string& c = error.code;
-  auto ends_with = [&](std::string_view suffix) { return c == suffix.substr(1) || c.ends_with(suffix); };
+  auto ends_with = [&](std::string_view suffix) {
+    return c == suffix.substr(1) || c.ends_with(suffix);
+  };
   if (ends_with("_not_found")) return 404;
   if (ends_with("_conflict")) return 409;
   if (c == "invalid_request" || c == "invalid_path") return 400;
@@ -121,14 +123,16 @@ std::string ContentTypeFor(std::string_view name) {
 }
 
 // Parses an integer query parameter within [min, max]; `fallback` when absent.
-std::optional<int64_t> IntParam(const std::map<std::string, std::string>& query, const std::string& key,
-                                int64_t fallback, int64_t min, int64_t max) {
+std::optional<int64_t> IntParam(const std::map<std::string, std::string>& query,
+                                const std::string& key, int64_t fallback, int64_t min,
+                                int64_t max) {
   auto it = query.find(key);
   if (it == query.end() || it->second.empty()) return fallback;
   int64_t value = 0;
   const auto& s = it->second;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  if (ec != std::errc() || end != s.data() + s.size() || value < min || value > max) return std::nullopt;
+  if (ec != std::errc() || end != s.data() + s.size() || value < min || value > max)
+    return std::nullopt;
   return value;
 }
 
@@ -143,8 +147,8 @@ class Session;
 
 // What the listener and every session share; kept alive by them.
 struct ServerState : std::enable_shared_from_this<ServerState> {
-  ServerState(net::io_context& io_context, ServerOptions opts, ApiBackend& backend_ref, Metrics* metrics_ptr,
-       Executor exec, const Clock& clock_ref)
+  ServerState(net::io_context& io_context, ServerOptions opts, ApiBackend& backend_ref,
+              Metrics* metrics_ptr, Executor exec, const Clock& clock_ref)
       : io(io_context),
         options(std::move(opts)),
         backend(backend_ref),
@@ -170,7 +174,7 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
   const Executor executor;
   const Clock& clock;
   Router router;
-  ReplayGuard replay;  // thread-safe
+  ReplayGuard replay;                                  // thread-safe
   net::strand<net::io_context::executor_type> strand;  // the acceptor's and sessions_'
   tcp::acceptor acceptor;
   int port = 0;
@@ -189,7 +193,8 @@ class Session : public std::enable_shared_from_this<Session> {
   ~Session() { --server_->connections; }
 
   void Run() {
-    net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::Start, shared_from_this()));
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&Session::Start, shared_from_this()));
   }
 
   // Closes the connection from any thread.
@@ -230,8 +235,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnHeader(beast::error_code ec, size_t /*bytes*/) {
     started_ = SteadyClock::now();
     route_label_ = "unmatched";
-    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::operation_aborted ||
-        ec == net::error::connection_reset) {
+    if (ec == http::error::end_of_stream || ec == net::error::eof ||
+        ec == net::error::operation_aborted || ec == net::error::connection_reset) {
       return DoClose();
     }
     // tcp_stream has closed the socket on a timeout: nothing can be said any more.
@@ -242,31 +247,37 @@ class Session : public std::enable_shared_from_this<Session> {
                        "request headers exceed 16 KiB", true);
     }
     if (ec) {
-      return SendError(http::status::bad_request, "bad_request", "malformed HTTP request: " + ec.message(), true);
+      return SendError(http::status::bad_request, "bad_request",
+                       "malformed HTTP request: " + ec.message(), true);
     }
 
     const auto& req = parser_->get();
     const std::string_view target(req.target().data(), req.target().size());
     if (target.empty() || target.front() != '/') {
-      return SendError(http::status::bad_request, "bad_request", "request target must be a path", true);
+      return SendError(http::status::bad_request, "bad_request", "request target must be a path",
+                       true);
     }
     const auto qmark = target.find('?');
     path_ = std::string(target.substr(0, qmark));
-    auto query = ParseQuery(qmark == std::string_view::npos ? std::string_view() : target.substr(qmark + 1));
+    auto query =
+        ParseQuery(qmark == std::string_view::npos ? std::string_view() : target.substr(qmark + 1));
     const bool body_pending = !parser_->is_done();
     if (!query) {
-      return SendError(http::status::bad_request, "bad_request", "malformed query string", body_pending);
+      return SendError(http::status::bad_request, "bad_request", "malformed query string",
+                       body_pending);
     }
     query_ = std::move(*query);
 
-    lookup_ = server_->router.Find(std::string_view(req.method_string().data(), req.method_string().size()),
-                                   path_);
+    lookup_ = server_->router.Find(
+        std::string_view(req.method_string().data(), req.method_string().size()), path_);
     if (lookup_.bad_encoding) {
-      return SendError(http::status::bad_request, "bad_request", "malformed %-escape in the path", body_pending);
+      return SendError(http::status::bad_request, "bad_request", "malformed %-escape in the path",
+                       body_pending);
     }
     if (!lookup_.route) {
       if (lookup_.allowed.empty()) {
-        return SendError(http::status::not_found, "not_found", "no route for " + path_, body_pending);
+        return SendError(http::status::not_found, "not_found", "no route for " + path_,
+                         body_pending);
       }
       std::string allow;
       for (const auto& m : lookup_.allowed) allow += (allow.empty() ? "" : ", ") + m;
@@ -285,7 +296,8 @@ class Session : public std::enable_shared_from_this<Session> {
       auto res = ErrorResponse(http::status::unauthorized, "unauthorized",
                                presented ? "invalid bearer token" : "a bearer token is required");
       res.set(http::field::www_authenticate,
-              presented ? R"(Bearer realm="landfall", error="invalid_token")" : R"(Bearer realm="landfall")");
+              presented ? R"(Bearer realm="landfall", error="invalid_token")"
+                        : R"(Bearer realm="landfall")");
       return Send(std::move(res), body_pending);
     }
 
@@ -293,12 +305,14 @@ class Session : public std::enable_shared_from_this<Session> {
     auto expect = req.find(http::field::expect);
     if (expect != req.end() && beast::iequals(expect->value(), "100-continue")) {
       // Clients such as curl wait for this before sending a larger body.
-      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, req.version());
+      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
+                                                                     req.version());
       stream_.expires_after(options().read_timeout);
-      http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code wec, size_t) {
-        if (wec) return self->DoClose();
-        self->DoReadBody();
-      });
+      http::async_write(stream_, *cont,
+                        [self = shared_from_this(), cont](beast::error_code wec, size_t) {
+                          if (wec) return self->DoClose();
+                          self->DoReadBody();
+                        });
       return;
     }
     DoReadBody();
@@ -313,11 +327,13 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnBody(beast::error_code ec, size_t /*bytes*/) {
     if (ec == http::error::body_limit) return SendBodyTooLarge();
     if (ec == beast::error::timeout) return DoClose();
-    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
-        ec == net::error::operation_aborted) {
+    if (ec == http::error::end_of_stream || ec == net::error::eof ||
+        ec == net::error::connection_reset || ec == net::error::operation_aborted) {
       return DoClose();
     }
-    if (ec) return SendError(http::status::bad_request, "bad_request", "malformed request body: " + ec.message(), true);
+    if (ec)
+      return SendError(http::status::bad_request, "bad_request",
+                       "malformed request body: " + ec.message(), true);
     Handle();
   }
 
@@ -356,7 +372,8 @@ class Session : public std::enable_shared_from_this<Session> {
       case RouteId::kStatic:
         return SendAsset("static/" + params.at("file"));
       case RouteId::kHealthz:
-        return SendJson(http::status::ok, json{{"status", "ok"}, {"version", options().version}}.dump());
+        return SendJson(http::status::ok,
+                        json{{"status", "ok"}, {"version", options().version}}.dump());
       case RouteId::kReadyz:
         return Async([&backend]() -> std::pair<int, std::string> {
           auto r = backend.Ready();
@@ -391,7 +408,8 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       case RouteId::kRunsList: {
         auto limit = IntParam(query_, "limit", 20, 1, 1000);
-        if (!limit) return SendError(http::status::bad_request, "invalid_request", "limit must be 1 to 1000");
+        if (!limit)
+          return SendError(http::status::bad_request, "invalid_request", "limit must be 1 to 1000");
         const std::string status = Param(query_, "status");
         if (!status.empty() && status != "running" && status != "succeeded" && status != "failed") {
           return SendError(http::status::bad_request, "invalid_request",
@@ -404,27 +422,33 @@ class Session : public std::enable_shared_from_this<Session> {
       case RouteId::kRun: {
         auto id = IntParam(params, "id", 0, 1, INT64_MAX);
         if (!id || *id == 0) {
-          return SendError(http::status::bad_request, "invalid_request", "run id must be a positive integer");
+          return SendError(http::status::bad_request, "invalid_request",
+                           "run id must be a positive integer");
         }
         return AsyncResult([&backend, id = *id] { return backend.GetRun(id); });
       }
       case RouteId::kBatches: {
         auto limit = IntParam(query_, "limit", 100, 1, 10'000);
-        if (!limit) return SendError(http::status::bad_request, "invalid_request", "limit must be 1 to 10000");
+        if (!limit)
+          return SendError(http::status::bad_request, "invalid_request",
+                           "limit must be 1 to 10000");
         const std::string status = Param(query_, "status");
-        static const std::set<std::string> kStatuses = {"", "pending", "staged", "quarantined", "duplicate"};
+        static const std::set<std::string> kStatuses = {"", "pending", "staged", "quarantined",
+                                                        "duplicate"};
         if (!kStatuses.contains(status)) {
           return SendError(http::status::bad_request, "invalid_request",
                            "status must be pending, staged, quarantined or duplicate");
         }
-        return AsyncResult([&backend, table = Param(query_, "table"), status, limit = static_cast<int>(*limit)] {
-          return backend.ListBatches(table, status, limit);
-        });
+        return AsyncResult(
+            [&backend, table = Param(query_, "table"), status, limit = static_cast<int>(*limit)] {
+              return backend.ListBatches(table, status, limit);
+            });
       }
       case RouteId::kBatchRetry:
         return AsyncReply([&backend, id = params.at("id")] { return backend.RetryBatch(id); });
       case RouteId::kDeleteTableState:
-        return AsyncResult([&backend, name = params.at("name")] { return backend.DeleteTableState(name); });
+        return AsyncResult(
+            [&backend, name = params.at("name")] { return backend.DeleteTableState(name); });
       case RouteId::kWebhookFileArrived:
         return HandleWebhook(req);
     }
@@ -440,7 +464,8 @@ class Session : public std::enable_shared_from_this<Session> {
       if (key == "tables") {
         if (!value.is_array()) return "tables must be an array of table names";
         for (const auto& t : value) {
-          if (!t.is_string() || t.get<std::string>().empty()) return "tables must be an array of table names";
+          if (!t.is_string() || t.get<std::string>().empty())
+            return "tables must be an array of table names";
           out.tables.push_back(t.get<std::string>());
         }
       } else if (key == "full_refresh") {
@@ -456,14 +481,16 @@ class Session : public std::enable_shared_from_this<Session> {
   void HandleWebhook(const HttpRequest& req) {
     const auto& opts = options();
     if (opts.webhook_secret.empty()) {
-      return SendError(http::status::not_found, "webhook_disabled", "api.webhook_secret is not set");
+      return SendError(http::status::not_found, "webhook_disabled",
+                       "api.webhook_secret is not set");
     }
     auto header = req.find("X-Landfall-Signature");
-    const std::string_view value = header == req.end() ? std::string_view()
-                                                       : std::string_view(header->value().data(), header->value().size());
-    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                            server_->clock.Now().time_since_epoch())
-                            .count();
+    const std::string_view value =
+        header == req.end() ? std::string_view()
+                            : std::string_view(header->value().data(), header->value().size());
+    const int64_t now =
+        std::chrono::duration_cast<std::chrono::seconds>(server_->clock.Now().time_since_epoch())
+            .count();
     auto verified = VerifyWebhookSignature(value, req.body(), opts.webhook_secret, now,
                                            opts.webhook_tolerance.count());
     if (!verified) return SendSignatureError(verified.error().code, verified.error().message);
@@ -482,11 +509,17 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     const std::string name = doc.begin()->get<std::string>();
     // Path checks stat the file system (which may be slow): off the I/O thread too.
-    Async([&backend = server_->backend, landing = opts.landing_dir, name, has_path]() -> std::pair<int, std::string> {
-      auto target = has_path ? ResolveLandingPath(landing, name) : ResolveLandingTable(landing, name);
-      if (!target) return {StatusForError(target.error()), ErrorJson(target.error().code, target.error().message)};
+    Async([&backend = server_->backend, landing = opts.landing_dir, name,
+           has_path]() -> std::pair<int, std::string> {
+      auto target =
+          has_path ? ResolveLandingPath(landing, name) : ResolveLandingTable(landing, name);
+      if (!target)
+        return {StatusForError(target.error()),
+                ErrorJson(target.error().code, target.error().message)};
       auto reply = backend.FileArrived(target->table, target->rel_path);
-      if (!reply) return {StatusForError(reply.error()), ErrorJson(reply.error().code, reply.error().message)};
+      if (!reply)
+        return {StatusForError(reply.error()),
+                ErrorJson(reply.error().code, reply.error().message)};
       return {reply->status, reply->json};
     });
   }
@@ -566,7 +599,8 @@ class Session : public std::enable_shared_from_this<Session> {
     return res;
   }
 
-  void SendError(http::status status, std::string_view code, std::string_view message, bool close = false) {
+  void SendError(http::status status, std::string_view code, std::string_view message,
+                 bool close = false) {
     Send(ErrorResponse(status, code, message), close);
   }
 
@@ -579,7 +613,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // the client asked to close, or the server is stopping.
   void Send(HttpResponse res, bool close = false) {
     const bool have_request = parser_ && parser_->is_header_done();
-    const bool keep_alive = !close && have_request && parser_->get().keep_alive() && !server_->stopping;
+    const bool keep_alive =
+        !close && have_request && parser_->get().keep_alive() && !server_->stopping;
     res.version(have_request ? parser_->get().version() : 11);
     res.set(http::field::server, "landfall/" + options().version);
     res.set("X-Content-Type-Options", "nosniff");
@@ -588,15 +623,17 @@ class Session : public std::enable_shared_from_this<Session> {
     status_ = res.result_int();
     res_ = std::make_shared<HttpResponse>(std::move(res));
     stream_.expires_after(options().read_timeout);
-    http::async_write(stream_, *res_,
-                      beast::bind_front_handler(&Session::OnWrite, shared_from_this(), !keep_alive));
+    http::async_write(
+        stream_, *res_,
+        beast::bind_front_handler(&Session::OnWrite, shared_from_this(), !keep_alive));
   }
 
   void OnWrite(bool close, beast::error_code ec, size_t /*bytes*/) {
     const double seconds = std::chrono::duration<double>(SteadyClock::now() - started_).count();
     if (server_->metrics) server_->metrics->OnHttpRequest(route_label_, status_, seconds);
-    spdlog::debug("http {} {} {} {:.1f} ms", parser_ ? std::string(parser_->get().method_string()) : "-",
-                  path_, status_, seconds * 1000);
+    spdlog::debug("http {} {} {} {:.1f} ms",
+                  parser_ ? std::string(parser_->get().method_string()) : "-", path_, status_,
+                  seconds * 1000);
     res_.reset();
     if (ec) return DoClose();
     if (close) return DoLingeringClose();
@@ -622,11 +659,12 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void DoDrain() {
     drain_buffer_.resize(64 * 1024);
-    stream_.async_read_some(net::buffer(drain_buffer_), [self = shared_from_this()](beast::error_code ec, size_t n) {
-      self->drained_ += n;
-      if (ec || self->drained_ > 64u * 1024 * 1024) return self->DoClose();
-      self->DoDrain();
-    });
+    stream_.async_read_some(net::buffer(drain_buffer_),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->drained_ > 64u * 1024 * 1024) return self->DoClose();
+                              self->DoDrain();
+                            });
   }
 
   beast::tcp_stream stream_;
@@ -697,13 +735,15 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(net::io_context& io, Serve
     return Fail("listen_failed", "api.listen " + where + ": cannot resolve: " + ec.message());
   }
   const tcp::endpoint endpoint = endpoints.begin()->endpoint();
-  auto impl = std::make_shared<ServerState>(io, std::move(options), backend, metrics, std::move(executor), clock);
+  auto impl = std::make_shared<ServerState>(io, std::move(options), backend, metrics,
+                                            std::move(executor), clock);
   auto& acceptor = impl->acceptor;
   if (acceptor.open(endpoint.protocol(), ec); ec) {
     return Fail("listen_failed", "api.listen " + where + ": " + ec.message());
   }
   acceptor.set_option(net::socket_base::reuse_address(true), ec);
-  if (acceptor.bind(endpoint, ec); ec) return Fail("listen_failed", "api.listen " + where + ": " + ec.message());
+  if (acceptor.bind(endpoint, ec); ec)
+    return Fail("listen_failed", "api.listen " + where + ": " + ec.message());
   if (acceptor.listen(net::socket_base::max_listen_connections, ec); ec) {
     return Fail("listen_failed", "api.listen " + where + ": " + ec.message());
   }

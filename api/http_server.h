@@ -58,9 +58,10 @@ class HttpServer {
  public:
   // Binds and starts accepting on `io` (which the caller runs). Fails with
   // "listen_failed" when the address cannot be bound. `metrics` may be null.
-  static Result<std::unique_ptr<HttpServer>> Start(boost::asio::io_context& io, ServerOptions options,
-                                                   ApiBackend& backend, Metrics* metrics,
-                                                   Executor executor, const Clock& clock);
+  static Result<std::unique_ptr<HttpServer>> Start(boost::asio::io_context& io,
+                                                   ServerOptions options, ApiBackend& backend,
+                                                   Metrics* metrics, Executor executor,
+                                                   const Clock& clock);
   ~HttpServer();  // Stop()s
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

@@ -16,16 +16,16 @@ using prometheus::Gauge;
 using prometheus::Histogram;
 
 // Seconds, from a quick table action to a long rebuild or a slow producer.
-const Histogram::BucketBoundaries kDurationBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                                      1,     2.5,  5,     10,   30,  60,  120,
-                                                      300,   600,  1800,  3600};
-const Histogram::BucketBoundaries kHttpBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                  0.1,   0.25,   0.5,   1,    2.5,   5,    10};
+const Histogram::BucketBoundaries kDurationBuckets = {
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600};
+const Histogram::BucketBoundaries kHttpBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                  0.25,  0.5,    1,     2.5,  5,     10};
 
 }  // namespace
 
 struct Metrics::Impl {
-  explicit Impl(Options o) : options(std::move(o)), registry(std::make_shared<prometheus::Registry>()) {}
+  explicit Impl(Options o)
+      : options(std::move(o)), registry(std::make_shared<prometheus::Registry>()) {}
 
   // Counters whose label is the table only with per_table (else no label).
   Counter& PerTable(Family<Counter>& family, const std::string& table) {
@@ -36,81 +36,92 @@ struct Metrics::Impl {
   std::shared_ptr<prometheus::Registry> registry;
 
   Family<Counter>& batches_discovered = prometheus::BuildCounter()
-      .Name("landfall_batches_discovered_total")
-      .Help("Batch files inspected and recorded as pending.")
-      .Register(*registry);
-  Family<Counter>& batches_staged = prometheus::BuildCounter()
-      .Name("landfall_batches_staged_total")
-      .Help("Batches whose rows were committed to a staging table.")
-      .Register(*registry);
+                                            .Name("landfall_batches_discovered_total")
+                                            .Help("Batch files inspected and recorded as pending.")
+                                            .Register(*registry);
+  Family<Counter>& batches_staged =
+      prometheus::BuildCounter()
+          .Name("landfall_batches_staged_total")
+          .Help("Batches whose rows were committed to a staging table.")
+          .Register(*registry);
   Family<Counter>& batches_quarantined = prometheus::BuildCounter()
-      .Name("landfall_batches_quarantined_total")
-      .Help("Batch files quarantined, by reason.")
-      .Register(*registry);
-  Family<Counter>& batches_duplicate = prometheus::BuildCounter()
-      .Name("landfall_batches_duplicate_total")
-      .Help("Batch files found to duplicate another batch's content.")
-      .Register(*registry);
+                                             .Name("landfall_batches_quarantined_total")
+                                             .Help("Batch files quarantined, by reason.")
+                                             .Register(*registry);
+  Family<Counter>& batches_duplicate =
+      prometheus::BuildCounter()
+          .Name("landfall_batches_duplicate_total")
+          .Help("Batch files found to duplicate another batch's content.")
+          .Register(*registry);
   Family<Counter>& rows_staged = prometheus::BuildCounter()
-      .Name("landfall_rows_staged_total")
-      .Help("Rows committed to staging tables.")
-      .Register(*registry);
-  Family<Counter>& runs = prometheus::BuildCounter()
-      .Name("landfall_runs_total")
-      .Help("Runs by outcome: succeeded, failed (a table failed), error (the run failed), noop.")
-      .Register(*registry);
-  Family<Histogram>& run_duration = prometheus::BuildHistogram()
-      .Name("landfall_run_duration_seconds")
-      .Help("Wall time of runs that did work, scan and plan included.")
-      .Register(*registry);
+                                     .Name("landfall_rows_staged_total")
+                                     .Help("Rows committed to staging tables.")
+                                     .Register(*registry);
+  Family<Counter>& runs =
+      prometheus::BuildCounter()
+          .Name("landfall_runs_total")
+          .Help(
+              "Runs by outcome: succeeded, failed (a table failed), error (the run failed), noop.")
+          .Register(*registry);
+  Family<Histogram>& run_duration =
+      prometheus::BuildHistogram()
+          .Name("landfall_run_duration_seconds")
+          .Help("Wall time of runs that did work, scan and plan included.")
+          .Register(*registry);
   Family<Histogram>& action_duration = prometheus::BuildHistogram()
-      .Name("landfall_table_action_duration_seconds")
-      .Help("Wall time of one table action, by action.")
-      .Register(*registry);
+                                           .Name("landfall_table_action_duration_seconds")
+                                           .Help("Wall time of one table action, by action.")
+                                           .Register(*registry);
   Family<Counter>& table_actions = prometheus::BuildCounter()
-      .Name("landfall_table_actions_total")
-      .Help("Table actions by action and result (ok, failed).")
-      .Register(*registry);
+                                       .Name("landfall_table_actions_total")
+                                       .Help("Table actions by action and result (ok, failed).")
+                                       .Register(*registry);
   Family<Histogram>& plan_duration = prometheus::BuildHistogram()
-      .Name("landfall_plan_duration_seconds")
-      .Help("Wall time to scan the landing directory and plan.")
-      .Register(*registry);
-  Family<Histogram>& landing_to_staged = prometheus::BuildHistogram()
-      .Name("landfall_landing_to_staged_seconds")
-      .Help("From a batch file landing (its mtime) to its rows being committed.")
-      .Register(*registry);
+                                         .Name("landfall_plan_duration_seconds")
+                                         .Help("Wall time to scan the landing directory and plan.")
+                                         .Register(*registry);
+  Family<Histogram>& landing_to_staged =
+      prometheus::BuildHistogram()
+          .Name("landfall_landing_to_staged_seconds")
+          .Help("From a batch file landing (its mtime) to its rows being committed.")
+          .Register(*registry);
   Family<Gauge>& pending = prometheus::BuildGauge()
-      .Name("landfall_pending_batches")
-      .Help("Batches known and not yet staged.")
-      .Register(*registry);
-  Family<Counter>& watcher_rescans = prometheus::BuildCounter()
-      .Name("landfall_watcher_rescans_total")
-      .Help("Full scans of the landing directory (start-up, overflow, periodic).")
-      .Register(*registry);
-  Family<Counter>& watcher_overflows = prometheus::BuildCounter()
-      .Name("landfall_watcher_overflows_total")
-      .Help("inotify queue overflows (each followed by a rescan).")
-      .Register(*registry);
+                               .Name("landfall_pending_batches")
+                               .Help("Batches known and not yet staged.")
+                               .Register(*registry);
+  Family<Counter>& watcher_rescans =
+      prometheus::BuildCounter()
+          .Name("landfall_watcher_rescans_total")
+          .Help("Full scans of the landing directory (start-up, overflow, periodic).")
+          .Register(*registry);
+  Family<Counter>& watcher_overflows =
+      prometheus::BuildCounter()
+          .Name("landfall_watcher_overflows_total")
+          .Help("inotify queue overflows (each followed by a rescan).")
+          .Register(*registry);
   Family<Counter>& state_errors = prometheus::BuildCounter()
-      .Name("landfall_state_errors_total")
-      .Help("Failed state store operations.")
-      .Register(*registry);
+                                      .Name("landfall_state_errors_total")
+                                      .Help("Failed state store operations.")
+                                      .Register(*registry);
   Family<Counter>& warehouse_errors = prometheus::BuildCounter()
-      .Name("landfall_warehouse_errors_total")
-      .Help("Failed warehouse operations.")
-      .Register(*registry);
-  Family<Counter>& http_requests = prometheus::BuildCounter()
-      .Name("landfall_http_requests_total")
-      .Help("HTTP requests answered, by route pattern and status code.")
-      .Register(*registry);
-  Family<Histogram>& http_duration = prometheus::BuildHistogram()
-      .Name("landfall_http_request_duration_seconds")
-      .Help("From a request's header being read to its response being written, by route pattern.")
-      .Register(*registry);
+                                          .Name("landfall_warehouse_errors_total")
+                                          .Help("Failed warehouse operations.")
+                                          .Register(*registry);
+  Family<Counter>& http_requests =
+      prometheus::BuildCounter()
+          .Name("landfall_http_requests_total")
+          .Help("HTTP requests answered, by route pattern and status code.")
+          .Register(*registry);
+  Family<Histogram>& http_duration =
+      prometheus::BuildHistogram()
+          .Name("landfall_http_request_duration_seconds")
+          .Help(
+              "From a request's header being read to its response being written, by route pattern.")
+          .Register(*registry);
   Family<Gauge>& build_info = prometheus::BuildGauge()
-      .Name("landfall_build_info")
-      .Help("Always 1; the version is in the label.")
-      .Register(*registry);
+                                  .Name("landfall_build_info")
+                                  .Help("Always 1; the version is in the label.")
+                                  .Register(*registry);
 };
 
 Metrics::Metrics(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {
@@ -118,7 +129,8 @@ Metrics::Metrics(Options options) : impl_(std::make_unique<Impl>(std::move(optio
   m.build_info.Add({{"version", m.options.version}}).Set(1);
   // Series without labels exist from the start, so a dashboard sees 0, not "no data".
   if (!m.options.per_table) {
-    for (auto* f : {&m.batches_discovered, &m.batches_staged, &m.batches_duplicate, &m.rows_staged}) {
+    for (auto* f :
+         {&m.batches_discovered, &m.batches_staged, &m.batches_duplicate, &m.rows_staged}) {
       f->Add({});
     }
   }
@@ -157,12 +169,15 @@ void Metrics::OnPendingBatches(int64_t count) {
   impl_->pending.Add({}).Set(static_cast<double>(count));
 }
 
-void Metrics::OnPlanned(double seconds) { impl_->plan_duration.Add({}, kDurationBuckets).Observe(seconds); }
+void Metrics::OnPlanned(double seconds) {
+  impl_->plan_duration.Add({}, kDurationBuckets).Observe(seconds);
+}
 
 void Metrics::OnTableAction(const exec::TableActionReport& report) {
   auto& m = *impl_;
   m.action_duration.Add({{"action", report.action}}, kDurationBuckets).Observe(report.seconds);
-  m.table_actions.Add({{"action", report.action}, {"result", report.ok ? "ok" : "failed"}}).Increment();
+  m.table_actions.Add({{"action", report.action}, {"result", report.ok ? "ok" : "failed"}})
+      .Increment();
   if (!report.ok) return;
   m.PerTable(m.batches_staged, report.table).Increment(static_cast<double>(report.batches));
   m.PerTable(m.rows_staged, report.table).Increment(static_cast<double>(report.rows));

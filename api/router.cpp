@@ -60,7 +60,8 @@ std::optional<std::map<std::string, std::string>> ParseQuery(std::string_view qu
     if (item.empty()) continue;
     const auto eq = item.find('=');
     auto key = PercentDecode(item.substr(0, eq), true);
-    auto value = PercentDecode(eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1), true);
+    auto value = PercentDecode(
+        eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1), true);
     if (!key || !value) return std::nullopt;
     out[*key] = *value;
   }

@@ -51,12 +51,14 @@ bool IsWithin(const fs::path& inner, const fs::path& outer) {
 
 // Checks one path component from untrusted input.
 Status CheckComponent(std::string_view part, std::string_view whole) {
-  if (part.empty()) return Fail("invalid_request", "path '" + std::string(whole) + "' has an empty component");
+  if (part.empty())
+    return Fail("invalid_request", "path '" + std::string(whole) + "' has an empty component");
   if (part == "." || part == "..") {
     return Fail("invalid_request",
                 "path '" + std::string(whole) + "' has a '" + std::string(part) + "' component");
   }
-  if (part.find('\0') != std::string_view::npos) return Fail("invalid_request", "path contains NUL");
+  if (part.find('\0') != std::string_view::npos)
+    return Fail("invalid_request", "path contains NUL");
   return Ok();
 }
 
@@ -131,7 +133,8 @@ Result<VerifiedSignature> VerifyWebhookSignature(std::string_view header, std::s
   }
   if (*timestamp < now_unix - tolerance_s || *timestamp > now_unix + tolerance_s) {
     return Fail("signature_expired", "signature timestamp is more than " +
-                                         std::to_string(tolerance_s) + " s from the server's clock");
+                                         std::to_string(tolerance_s) +
+                                         " s from the server's clock");
   }
   std::string message = std::to_string(*timestamp) + ".";
   message.append(body);
@@ -155,7 +158,8 @@ bool ReplayGuard::FirstUse(const std::string& signature, int64_t timestamp, int6
 
 Result<LandingTarget> ResolveLandingPath(const fs::path& landing_dir, std::string_view rel_path) {
   if (rel_path.empty()) return Fail("invalid_request", "path must not be empty");
-  if (rel_path.front() == '/') return Fail("invalid_request", "path must be relative to the landing directory");
+  if (rel_path.front() == '/')
+    return Fail("invalid_request", "path must be relative to the landing directory");
   std::vector<std::string_view> parts;
   for (std::string_view rest = rel_path;;) {
     const auto slash = rest.find('/');
@@ -185,9 +189,11 @@ Result<LandingTarget> ResolveLandingPath(const fs::path& landing_dir, std::strin
     return Fail("not_found", "no file '" + std::string(rel_path) + "' in the landing directory");
   }
   const fs::path resolved = fs::canonical(target, ec);
-  if (ec) return Fail("not_found", "cannot resolve '" + std::string(rel_path) + "': " + ec.message());
+  if (ec)
+    return Fail("not_found", "cannot resolve '" + std::string(rel_path) + "': " + ec.message());
   // A symlink anywhere along the way (table folder included) may point out.
-  if (!IsWithin(resolved, root)) return Fail("invalid_request", "path leaves the landing directory");
+  if (!IsWithin(resolved, root))
+    return Fail("invalid_request", "path leaves the landing directory");
   if (!fs::is_regular_file(resolved, ec)) {
     return Fail("invalid_request", "'" + std::string(rel_path) + "' is not a file");
   }
@@ -204,7 +210,8 @@ Result<LandingTarget> ResolveLandingTable(const fs::path& landing_dir, std::stri
   if (ec) return Fail("landing_unavailable", "landing directory: " + ec.message(), true);
   const fs::path folder = root / fs::path(std::string(table));
   if (!fs::exists(folder, ec)) {
-    return Fail("not_found", "no table folder '" + std::string(table) + "' in the landing directory");
+    return Fail("not_found",
+                "no table folder '" + std::string(table) + "' in the landing directory");
   }
   const fs::path resolved = fs::canonical(folder, ec);
   if (ec || !IsWithin(resolved, root)) {

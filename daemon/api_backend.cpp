@@ -44,16 +44,11 @@ json Columns(const std::string& schema_json) {
 }
 
 json TableRunJson(const state::TableRunRecord& r) {
-  return {{"run_id", r.run_id},
-          {"table", r.table},
-          {"action", r.action},
-          {"reasons", Parse(r.reasons_json, json::array())},
-          {"status", r.status},
-          {"rows", r.rows},
-          {"batches", r.batches},
-          {"duration_ms", r.duration_us / 1000.0},
-          {"error", r.error},
-          {"at", Time(r.recorded_at_us)}};
+  return {{"run_id", r.run_id},   {"table", r.table},
+          {"action", r.action},   {"reasons", Parse(r.reasons_json, json::array())},
+          {"status", r.status},   {"rows", r.rows},
+          {"batches", r.batches}, {"duration_ms", r.duration_us / 1000.0},
+          {"error", r.error},     {"at", Time(r.recorded_at_us)}};
 }
 
 json BatchJson(const state::BatchRecord& b) {
@@ -73,7 +68,8 @@ json BatchJson(const state::BatchRecord& b) {
 
 json RunJson(const state::RunSummary& r) {
   json duration = nullptr;
-  if (r.finished_at_us > 0 && r.started_at_us > 0) duration = (r.finished_at_us - r.started_at_us) / 1000.0;
+  if (r.finished_at_us > 0 && r.started_at_us > 0)
+    duration = (r.finished_at_us - r.started_at_us) / 1000.0;
   return {{"id", r.id},
           {"trigger", r.trigger},
           {"status", r.status},
@@ -111,7 +107,8 @@ Result<state::StateStore*> DaemonApiBackend::Reads() {
 
 Result<exec::Engine*> DaemonApiBackend::Engine() {
   if (auto* engine = daemon_.StartedEngine()) return engine;
-  return Fail("daemon_unavailable", "landfall is starting (state store, warehouse, reconciliation)", true);
+  return Fail("daemon_unavailable", "landfall is starting (state store, warehouse, reconciliation)",
+              true);
 }
 
 Result<std::string> DaemonApiBackend::ListTables() {
@@ -129,20 +126,21 @@ Result<std::string> DaemonApiBackend::ListTables() {
               {"status", s.last_action->status},
               {"at", Time(s.last_action->recorded_at_us)}};
     }
-    tables.push_back({{"name", t.name},
-                      // Known only by its batches: found, never run yet.
-                      {"status", t.status.empty() ? "new" : t.status},
-                      {"rows", s.rows_staged},
-                      {"batches",
-                       {{"staged", s.staged},
-                        {"pending", s.pending},
-                        {"quarantined", s.quarantined},
-                        {"duplicate", s.duplicate}}},
-                      {"schema_hash", t.schema_hash},
-                      {"policy", t.policy.empty() ? config_.PolicyFor(t.name).schema_evolution : t.policy},
-                      {"last_error", t.last_error},
-                      {"last_run", std::move(last)},
-                      {"updated_at", Time(t.updated_at_us)}});
+    tables.push_back(
+        {{"name", t.name},
+         // Known only by its batches: found, never run yet.
+         {"status", t.status.empty() ? "new" : t.status},
+         {"rows", s.rows_staged},
+         {"batches",
+          {{"staged", s.staged},
+           {"pending", s.pending},
+           {"quarantined", s.quarantined},
+           {"duplicate", s.duplicate}}},
+         {"schema_hash", t.schema_hash},
+         {"policy", t.policy.empty() ? config_.PolicyFor(t.name).schema_evolution : t.policy},
+         {"last_error", t.last_error},
+         {"last_run", std::move(last)},
+         {"updated_at", Time(t.updated_at_us)}});
   }
   return Dump({{"tables", std::move(tables)}});
 }
@@ -164,8 +162,9 @@ Result<std::string> DaemonApiBackend::GetTable(const std::string& name) {
 
   json schema_history = json::array();
   for (const auto& v : *history) {
-    schema_history.push_back(
-        {{"schema_hash", v.schema_hash}, {"recorded_at", Time(v.recorded_at_us)}, {"columns", Columns(v.schema_json)}});
+    schema_history.push_back({{"schema_hash", v.schema_hash},
+                              {"recorded_at", Time(v.recorded_at_us)},
+                              {"columns", Columns(v.schema_json)}});
   }
   json recent_batches = json::array();
   for (const auto& b : *batches) recent_batches.push_back(BatchJson(b));
@@ -177,9 +176,13 @@ Result<std::string> DaemonApiBackend::GetTable(const std::string& name) {
                {"status", s.table.status.empty() ? "new" : s.table.status},
                {"rows", s.rows_staged},
                {"batches",
-                {{"staged", s.staged}, {"pending", s.pending}, {"quarantined", s.quarantined}, {"duplicate", s.duplicate}}},
+                {{"staged", s.staged},
+                 {"pending", s.pending},
+                 {"quarantined", s.quarantined},
+                 {"duplicate", s.duplicate}}},
                {"schema_hash", s.table.schema_hash},
-               {"policy", s.table.policy.empty() ? config_.PolicyFor(name).schema_evolution : s.table.policy},
+               {"policy",
+                s.table.policy.empty() ? config_.PolicyFor(name).schema_evolution : s.table.policy},
                {"last_error", s.table.last_error},
                {"last_run", std::move(last)},
                {"updated_at", Time(s.table.updated_at_us)},
@@ -260,8 +263,8 @@ Result<std::string> DaemonApiBackend::GetRun(int64_t id) {
   return Dump(out);
 }
 
-Result<std::string> DaemonApiBackend::ListBatches(const std::string& table, const std::string& status,
-                                                  int limit) {
+Result<std::string> DaemonApiBackend::ListBatches(const std::string& table,
+                                                  const std::string& status, int limit) {
   auto reads = Reads();
   if (!reads) return Fail(reads.error());
   state::BatchFilter filter;
@@ -292,7 +295,8 @@ Result<std::string> DaemonApiBackend::DeleteTableState(const std::string& table)
   auto running = daemon_.TableRunning(table);
   if (!running) return Fail(running.error());
   if (*running) {
-    return Fail("table_conflict", "table '" + table + "' is running; delete its state when the run ends");
+    return Fail("table_conflict",
+                "table '" + table + "' is running; delete its state when the run ends");
   }
   auto deleted = (*engine)->DeleteTableState(table);
   if (!deleted) return Fail(deleted.error());
@@ -301,12 +305,15 @@ Result<std::string> DaemonApiBackend::DeleteTableState(const std::string& table)
   return Dump({{"table", table}, {"deleted", true}});
 }
 
-Result<api::Reply> DaemonApiBackend::FileArrived(const std::string& table, const std::string& rel_path) {
+Result<api::Reply> DaemonApiBackend::FileArrived(const std::string& table,
+                                                 const std::string& rel_path) {
   if (!daemon_.StartedEngine()) {
-    return Fail("daemon_unavailable", "landfall is starting; its first scan will see the file", true);
+    return Fail("daemon_unavailable", "landfall is starting; its first scan will see the file",
+                true);
   }
   daemon_.Touch(table, "webhook");
-  spdlog::info("webhook: {} arrived; scanning table {}", rel_path.empty() ? table : rel_path, table);
+  spdlog::info("webhook: {} arrived; scanning table {}", rel_path.empty() ? table : rel_path,
+               table);
   json out = {{"table", table}, {"scheduled", true}};
   if (!rel_path.empty()) out["path"] = rel_path;
   return api::Reply{202, Dump(out)};

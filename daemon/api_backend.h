@@ -50,7 +50,8 @@ class DaemonApiBackend final : public api::ApiBackend {
   Result<api::Reply> TriggerRun(const api::RunTrigger& trigger) override;
   Result<std::string> ListRuns(int limit, const std::string& status) override;
   Result<std::string> GetRun(int64_t id) override;
-  Result<std::string> ListBatches(const std::string& table, const std::string& status, int limit) override;
+  Result<std::string> ListBatches(const std::string& table, const std::string& status,
+                                  int limit) override;
   Result<api::Reply> RetryBatch(const std::string& path) override;
   Result<std::string> DeleteTableState(const std::string& table) override;
   Result<api::Reply> FileArrived(const std::string& table, const std::string& rel_path) override;

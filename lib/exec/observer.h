@@ -15,9 +15,9 @@ struct TableActionReport {
   std::string table;
   std::string action;  // plan::ToString: create, append, evolve, rebuild, orphan, drop, fail
   bool ok = true;      // false: the action failed
-  int64_t rows = 0;     // rows staged by this action
-  int batches = 0;      // batches staged by this action
-  double seconds = 0;   // wall time of the action
+  int64_t rows = 0;    // rows staged by this action
+  int batches = 0;     // batches staged by this action
+  double seconds = 0;  // wall time of the action
   // For each batch staged by this action: seconds from the file landing
   // (its mtime) to its rows committing in the warehouse.
   std::vector<double> landed_to_staged_seconds;

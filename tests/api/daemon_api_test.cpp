@@ -20,7 +20,8 @@ std::string ErrorCode(const HttpResult& r) {
 }
 
 int64_t UnixNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -43,7 +44,8 @@ TEST_F(DaemonTest, TablesShowStagedRowsBatchesAndLastAction) {
   EXPECT_FALSE(orders["schema_hash"].get<std::string>().empty());
   EXPECT_TRUE(orders["updated_at"].is_string());
   ASSERT_TRUE(orders["last_run"].is_object()) << orders.dump();
-  EXPECT_THAT(orders["last_run"]["action"].get<std::string>(), ::testing::AnyOf("create", "append"));
+  EXPECT_THAT(orders["last_run"]["action"].get<std::string>(),
+              ::testing::AnyOf("create", "append"));
 
   auto detail = Get("/v1/tables/orders");
   ASSERT_EQ(detail.status, 200) << detail.body;
@@ -93,7 +95,8 @@ TEST_F(DaemonTest, DryRunsDuringStagingNeverUndoIt) {
     Land("t" + std::to_string(i % 3) + "/part-" + std::to_string(i) + ".parquet", 10, i * 10);
     std::this_thread::sleep_for(20ms);
   }
-  for (int t = 0; t < 3; ++t) EXPECT_TRUE(WaitForRows("t" + std::to_string(t), 100)) << Get("/v1/tables").body;
+  for (int t = 0; t < 3; ++t)
+    EXPECT_TRUE(WaitForRows("t" + std::to_string(t), 100)) << Get("/v1/tables").body;
   done = true;
   planner.join();
   EXPECT_GT(plans.load(), 5);
@@ -105,7 +108,8 @@ TEST_F(DaemonTest, DryRunsDuringStagingNeverUndoIt) {
     EXPECT_EQ(table["status"], "active") << table.dump();
   }
   EXPECT_TRUE(JsonOf(Get("/v1/runs?status=failed"))["runs"].empty());
-  for (const auto& t : JsonOf(Get("/v1/plan"))["tables"]) EXPECT_EQ(t["action"], "skip") << t.dump();
+  for (const auto& t : JsonOf(Get("/v1/plan"))["tables"])
+    EXPECT_EQ(t["action"], "skip") << t.dump();
 }
 
 TEST_F(DaemonTest, RunTriggerAnswers202AndTheRunShowsItsTablesAndProgress) {
@@ -155,7 +159,8 @@ TEST_F(DaemonTest, RunTriggerAnswers202AndTheRunShowsItsTablesAndProgress) {
 
 TEST_F(DaemonTest, ASecondRunOfTablesAlreadyRunningIs409) {
   // A rebuild big enough to still be running when the second request comes.
-  for (int i = 0; i < 8; ++i) Land("big/part-" + std::to_string(i) + ".parquet", 250'000, i * 250'000);
+  for (int i = 0; i < 8; ++i)
+    Land("big/part-" + std::to_string(i) + ".parquet", 250'000, i * 250'000);
   Start();
   ASSERT_TRUE(WaitForRows("big", 2'000'000, 120s));
 
@@ -191,7 +196,8 @@ TEST_F(DaemonTest, QuarantinedBatchesAreListedAndCanBeRetriedOnceFixed) {
   Land("orders/good.parquet", 10);
   fs::create_directories(landing() / "orders");
   std::ofstream(landing() / "orders" / "bad.parquet") << "this is not parquet";
-  ASSERT_TRUE(WaitFor([&] { return Table("orders").value("/batches/quarantined"_json_pointer, 0) == 1; }, 30s))
+  ASSERT_TRUE(WaitFor(
+      [&] { return Table("orders").value("/batches/quarantined"_json_pointer, 0) == 1; }, 30s))
       << Get("/v1/tables").body;
   ASSERT_TRUE(WaitForRows("orders", 10));
 
@@ -215,7 +221,8 @@ TEST_F(DaemonTest, QuarantinedBatchesAreListedAndCanBeRetriedOnceFixed) {
   ASSERT_EQ(retry.status, 202) << retry.body;
   EXPECT_EQ(JsonOf(retry)["table"], "orders");
   ASSERT_TRUE(WaitForRows("orders", 15)) << Get("/v1/tables").body;
-  EXPECT_TRUE(fs::exists(landing() / "orders" / "bad.parquet")) << "moved back into the landing dir";
+  EXPECT_TRUE(fs::exists(landing() / "orders" / "bad.parquet"))
+      << "moved back into the landing dir";
   EXPECT_EQ(JsonOf(Get("/v1/batches?status=quarantined"))["batches"].size(), 0u);
 
   auto staged = Post("/v1/batches/" + UrlEncode("orders/bad.parquet") + "/retry", "");
@@ -300,7 +307,9 @@ class DaemonWebhookTest : public DaemonTest {
   int WebhookLogLines() {
     const std::string text = ReadWholeFile(log());
     int n = 0;
-    for (size_t pos = text.find("webhook: "); pos != std::string::npos; pos = text.find("webhook: ", pos + 1)) ++n;
+    for (size_t pos = text.find("webhook: "); pos != std::string::npos;
+         pos = text.find("webhook: ", pos + 1))
+      ++n;
     return n;
   }
 };
@@ -419,9 +428,14 @@ TEST_F(DaemonTest, MetricsMoveWhenFilesAreStagedAndPassPromtool) {
   EXPECT_GE(MetricValue(after, "landfall_landing_to_staged_seconds_count"), 3);
   EXPECT_GE(MetricValue(after, "landfall_watcher_rescans_total"), 1) << "the start-up scan";
   EXPECT_THAT(after, HasSubstr("landfall_batches_quarantined_total{reason="));
-  EXPECT_THAT(after, ::testing::ContainsRegex(R"(landfall_runs_total\{outcome="succeeded"\} [1-9])"));
-  EXPECT_THAT(after, ::testing::ContainsRegex(R"(landfall_table_action_duration_seconds_count\{action="create"\} [1-9])"));
-  EXPECT_THAT(after, HasSubstr(R"(landfall_http_requests_total{route="/v1/tables/{name}",status="200"} 1)"));
+  EXPECT_THAT(after,
+              ::testing::ContainsRegex(R"(landfall_runs_total\{outcome="succeeded"\} [1-9])"));
+  EXPECT_THAT(after,
+              ::testing::ContainsRegex(
+                  R"(landfall_table_action_duration_seconds_count\{action="create"\} [1-9])"));
+  EXPECT_THAT(
+      after,
+      HasSubstr(R"(landfall_http_requests_total{route="/v1/tables/{name}",status="200"} 1)"));
   EXPECT_THAT(after, HasSubstr("landfall_build_info{version="));
   EXPECT_THAT(after, ::testing::Not(HasSubstr("table=\""))) << "no per-table labels by default";
 
@@ -432,7 +446,8 @@ TEST_F(DaemonTest, MetricsMoveWhenFilesAreStagedAndPassPromtool) {
     GTEST_SKIP() << "promtool not installed";
   }
   std::ofstream(dir_ / "scrape.txt") << after;
-  auto check = RunCommand({"/bin/sh", "-c", "promtool check metrics < '" + (dir_ / "scrape.txt").string() + "'"});
+  auto check = RunCommand(
+      {"/bin/sh", "-c", "promtool check metrics < '" + (dir_ / "scrape.txt").string() + "'"});
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
   EXPECT_EQ(check.out + check.err, "") << "promtool has no complaint";
 }

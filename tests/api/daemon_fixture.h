@@ -91,7 +91,8 @@ class DaemonTest : public ::testing::Test {
     argv.push_back(nullptr);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log().c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 1, log().c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
     ASSERT_EQ(posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ), 0);
     posix_spawn_file_actions_destroy(&actions);
@@ -154,19 +155,24 @@ class DaemonTest : public ::testing::Test {
     return json::object();
   }
   // Waits until `table` has `rows` staged rows (per GET /v1/tables).
-  bool WaitForRows(const std::string& table, int64_t rows, std::chrono::milliseconds timeout = 30s) {
-    return WaitFor([&] {
-      auto t = Table(table);
-      return t.contains("rows") && t["rows"] == rows;
-    }, timeout);
+  bool WaitForRows(const std::string& table, int64_t rows,
+                   std::chrono::milliseconds timeout = 30s) {
+    return WaitFor(
+        [&] {
+          auto t = Table(table);
+          return t.contains("rows") && t["rows"] == rows;
+        },
+        timeout);
   }
   // Waits until run `id` is no longer running; returns its JSON.
   json WaitForRun(int64_t id) {
     json run;
-    WaitFor([&] {
-      run = JsonOf(Get("/v1/runs/" + std::to_string(id)));
-      return run.is_object() && run.value("status", "") != "running";
-    }, 60s);
+    WaitFor(
+        [&] {
+          run = JsonOf(Get("/v1/runs/" + std::to_string(id)));
+          return run.is_object() && run.value("status", "") != "running";
+        },
+        60s);
     return run;
   }
 

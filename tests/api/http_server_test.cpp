@@ -115,7 +115,8 @@ TEST_F(ServerTest, QueryParametersAreValidated) {
 
 TEST_F(ServerTest, BatchIdIsThePercentEncodedPath) {
   Start(Options());
-  auto r = HttpPost(port_, "/v1/batches/" + testing::UrlEncode("orders/2026/part-0.parquet") + "/retry", "");
+  auto r = HttpPost(
+      port_, "/v1/batches/" + testing::UrlEncode("orders/2026/part-0.parquet") + "/retry", "");
   EXPECT_EQ(r.status, 202);
   EXPECT_THAT(backend_.Calls(), Contains("RetryBatch orders/2026/part-0.parquet"));
 }
@@ -132,7 +133,8 @@ TEST_F(ServerTest, BackendCallsNeverRunOnTheIoThread) {
 
 TEST_F(ServerTest, ReadyzIs503WithReasonsWhenNotReady) {
   Start(Options());
-  backend_.ready = Readiness{false, {"state store unreachable: connection refused", "first scan not done"}};
+  backend_.ready =
+      Readiness{false, {"state store unreachable: connection refused", "first scan not done"}};
   auto r = HttpGet(port_, "/readyz");
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(Json(r)["ready"], false);
@@ -213,7 +215,8 @@ TEST_F(ServerTest, OversizedBodyIs413) {
   auto chunked = conn.ReadResponse(std::chrono::seconds(5));
   EXPECT_EQ(chunked.status, 413) << chunked.error;
   EXPECT_TRUE(conn.WaitClosed(std::chrono::seconds(5)));
-  EXPECT_EQ(HttpPost(port_, "/v1/runs", std::string(4000, ' ')).status, 400) << "under the limit: parsed";
+  EXPECT_EQ(HttpPost(port_, "/v1/runs", std::string(4000, ' ')).status, 400)
+      << "under the limit: parsed";
 }
 
 TEST_F(ServerTest, SlowHeaderIsCutOffAfterTheReadTimeout) {
@@ -308,10 +311,14 @@ TEST_F(ServerTest, HttpRequestsAreCountedByRoutePattern) {
   HttpGet(port_, "/v1/tables/nope");
   HttpGet(port_, "/nowhere");
   auto text = HttpGet(port_, "/metrics").body;
-  EXPECT_THAT(text, HasSubstr(R"(landfall_http_requests_total{route="/v1/tables/{name}",status="200"} 1)"));
-  EXPECT_THAT(text, HasSubstr(R"(landfall_http_requests_total{route="/v1/tables/{name}",status="404"} 1)"));
+  EXPECT_THAT(
+      text, HasSubstr(R"(landfall_http_requests_total{route="/v1/tables/{name}",status="200"} 1)"));
+  EXPECT_THAT(
+      text, HasSubstr(R"(landfall_http_requests_total{route="/v1/tables/{name}",status="404"} 1)"));
   EXPECT_THAT(text, HasSubstr(R"(landfall_http_requests_total{route="unmatched",status="404"} 1)"));
-  EXPECT_THAT(text, HasSubstr(R"(landfall_http_request_duration_seconds_count{route="/v1/tables/{name}"} 2)"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(R"(landfall_http_request_duration_seconds_count{route="/v1/tables/{name}"} 2)"));
   EXPECT_THAT(text, HasSubstr(R"(landfall_build_info{version="9.9.9"} 1)"));
 }
 
@@ -356,8 +363,8 @@ class WebhookTest : public ServerTest {
   }
   int FileArrivedCalls() {
     auto calls = backend_.Calls();
-    return static_cast<int>(std::count_if(calls.begin(), calls.end(),
-                                          [](const auto& c) { return c.starts_with("FileArrived"); }));
+    return static_cast<int>(std::count_if(
+        calls.begin(), calls.end(), [](const auto& c) { return c.starts_with("FileArrived"); }));
   }
 
   testing::TempDir dir_;
@@ -386,7 +393,8 @@ TEST_F(WebhookTest, BadSignaturesAre401AndNothingHappens) {
   auto expired = Post(body, SignWebhook(kSecret, clock_.Unix() - 301, body));
   EXPECT_EQ(expired.status, 401);
   EXPECT_EQ(ErrorCode(expired), "signature_expired");
-  EXPECT_EQ(ErrorCode(Post(body, SignWebhook(kSecret, clock_.Unix() + 301, body))), "signature_expired");
+  EXPECT_EQ(ErrorCode(Post(body, SignWebhook(kSecret, clock_.Unix() + 301, body))),
+            "signature_expired");
   EXPECT_EQ(FileArrivedCalls(), 0);
 }
 
@@ -403,8 +411,9 @@ TEST_F(WebhookTest, AReplayedSignatureIs401) {
 TEST_F(WebhookTest, PathsEscapingTheLandingDirAre400) {
   std::filesystem::create_symlink(dir_ / "outside" / "secret.parquet",
                                   dir_ / "landing" / "orders" / "link.parquet");
-  const std::vector<std::string> paths = {"../outside/secret.parquet", "orders/../../outside/secret.parquet",
-                                          (dir_ / "outside" / "secret.parquet").string(), "orders/link.parquet"};
+  const std::vector<std::string> paths = {
+      "../outside/secret.parquet", "orders/../../outside/secret.parquet",
+      (dir_ / "outside" / "secret.parquet").string(), "orders/link.parquet"};
   for (const auto& path : paths) {
     const std::string body = json{{"path", path}}.dump();
     auto r = Signed(body);

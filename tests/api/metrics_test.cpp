@@ -41,8 +41,10 @@ TEST(MetricsTest, EngineReportsMoveTheCounters) {
   EXPECT_THAT(text, HasSubstr(R"(landfall_runs_total{outcome="succeeded"} 1)"));
   EXPECT_THAT(text, HasSubstr(R"(landfall_runs_total{outcome="noop"} 1)"));
   EXPECT_THAT(text, HasSubstr(R"(landfall_runs_total{outcome="error"} 0)"));
-  EXPECT_THAT(text, HasSubstr("landfall_run_duration_seconds_count 1")) << "noop runs are not timed";
-  EXPECT_THAT(text, HasSubstr(R"(landfall_table_action_duration_seconds_count{action="append"} 1)"));
+  EXPECT_THAT(text, HasSubstr("landfall_run_duration_seconds_count 1"))
+      << "noop runs are not timed";
+  EXPECT_THAT(text,
+              HasSubstr(R"(landfall_table_action_duration_seconds_count{action="append"} 1)"));
   EXPECT_THAT(text, HasSubstr(R"(landfall_table_actions_total{action="append",result="ok"} 1)"));
   EXPECT_THAT(text, HasSubstr("landfall_landing_to_staged_seconds_count 2"));
   EXPECT_THAT(text, HasSubstr("landfall_landing_to_staged_seconds_sum 4"));
@@ -67,7 +69,9 @@ TEST(MetricsTest, PerTableLabelsOnlyWhenAllowed) {
   m.OnTableAction(report);
   const std::string text = m.Serialize();
   EXPECT_THAT(text, HasSubstr(R"(landfall_batches_discovered_total{table="orders"} 1)"));
-  EXPECT_THAT(text, HasSubstr(R"(landfall_batches_quarantined_total{reason="truncated",table="customers"} 1)"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(R"(landfall_batches_quarantined_total{reason="truncated",table="customers"} 1)"));
   EXPECT_THAT(text, HasSubstr(R"(landfall_rows_staged_total{table="orders"} 10)"));
 }
 
@@ -81,7 +85,8 @@ TEST(MetricsTest, AFailedActionStagesNothing) {
   m.OnTableAction(report);
   const std::string text = m.Serialize();
   EXPECT_THAT(text, HasSubstr("landfall_rows_staged_total 0"));
-  EXPECT_THAT(text, HasSubstr(R"(landfall_table_actions_total{action="rebuild",result="failed"} 1)"));
+  EXPECT_THAT(text,
+              HasSubstr(R"(landfall_table_actions_total{action="rebuild",result="failed"} 1)"));
 }
 
 }  // namespace

@@ -16,7 +16,8 @@ TEST(BearerTokenTest, MatchesAnyConfiguredTokenAndNothingElse) {
   EXPECT_TRUE(BearerTokenMatches("Bearer first-token-0123456789", tokens));
   EXPECT_TRUE(BearerTokenMatches("bearer second-token-0123456789", tokens));
   EXPECT_TRUE(BearerTokenMatches("  Bearer   second-token-0123456789  ", tokens));
-  EXPECT_FALSE(BearerTokenMatches("Bearer first-token-012345678", tokens)) << "a prefix is not a match";
+  EXPECT_FALSE(BearerTokenMatches("Bearer first-token-012345678", tokens))
+      << "a prefix is not a match";
   EXPECT_FALSE(BearerTokenMatches("Bearer first-token-0123456789x", tokens));
   EXPECT_FALSE(BearerTokenMatches("Basic first-token-0123456789", tokens));
   EXPECT_FALSE(BearerTokenMatches("first-token-0123456789", tokens));
@@ -42,14 +43,17 @@ TEST(WebhookSignatureTest, ValidSignatureIsAccepted) {
 TEST(WebhookSignatureTest, AnyOfSeveralV1ValuesMayMatch) {
   const std::string body = "{}";
   const std::string good = SignWebhook("secret-0123456789", 100, body);
-  const std::string header = "t=100,v1=" + std::string(64, 'a') + "," + good.substr(good.find("v1="));
+  const std::string header =
+      "t=100,v1=" + std::string(64, 'a') + "," + good.substr(good.find("v1="));
   EXPECT_TRUE(VerifyWebhookSignature(header, body, "secret-0123456789", 100, 300));
 }
 
 TEST(WebhookSignatureTest, ChangedBodyWrongSecretOrTimestampIsInvalid) {
   const std::string body = R"({"table":"orders"})";
   const std::string header = SignWebhook("secret-0123456789", 1000, body);
-  EXPECT_EQ(VerifyWebhookSignature(header, R"({"table":"orderz"})", "secret-0123456789", 1000, 300).error().code,
+  EXPECT_EQ(VerifyWebhookSignature(header, R"({"table":"orderz"})", "secret-0123456789", 1000, 300)
+                .error()
+                .code,
             "signature_invalid");
   EXPECT_EQ(VerifyWebhookSignature(header, body, "another-secret-xyz", 1000, 300).error().code,
             "signature_invalid");
@@ -71,8 +75,10 @@ TEST(WebhookSignatureTest, OutsideTheToleranceIsExpiredEitherWay) {
 
 TEST(WebhookSignatureTest, MissingAndMalformedHeaders) {
   EXPECT_EQ(VerifyWebhookSignature("", "{}", "s", 0, 300).error().code, "signature_missing");
-  for (const char* bad : {"v1=abcd", "t=100", "t=abc,v1=00", "t=1,t=2,v1=00", "garbage", "t=1;v1=2"}) {
-    EXPECT_EQ(VerifyWebhookSignature(bad, "{}", "s", 100, 300).error().code, "signature_malformed") << bad;
+  for (const char* bad :
+       {"v1=abcd", "t=100", "t=abc,v1=00", "t=1,t=2,v1=00", "garbage", "t=1;v1=2"}) {
+    EXPECT_EQ(VerifyWebhookSignature(bad, "{}", "s", 100, 300).error().code, "signature_malformed")
+        << bad;
   }
 }
 
@@ -123,7 +129,8 @@ TEST_F(LandingPathTest, TraversalAndAbsolutePathsAreRefused) {
 
 TEST_F(LandingPathTest, SymlinksLeadingOutAreRefused) {
   fs::create_directory_symlink(dir_ / "outside", landing() / "evil");
-  fs::create_symlink(dir_ / "outside" / "secrets" / "passwd", landing() / "orders" / "link.parquet");
+  fs::create_symlink(dir_ / "outside" / "secrets" / "passwd",
+                     landing() / "orders" / "link.parquet");
   fs::create_symlink(dir_ / "outside" / "nothing-here", landing() / "orders" / "dangling.parquet");
   EXPECT_EQ(ErrorCode("evil/secrets/passwd"), "invalid_request");
   EXPECT_EQ(ErrorCode("orders/link.parquet"), "invalid_request");
@@ -134,7 +141,8 @@ TEST_F(LandingPathTest, SymlinksLeadingOutAreRefused) {
 }
 
 TEST_F(LandingPathTest, ASymlinkInsideTheLandingDirIsFine) {
-  fs::create_symlink(landing() / "orders" / "2026" / "part-0.parquet", landing() / "orders" / "alias.parquet");
+  fs::create_symlink(landing() / "orders" / "2026" / "part-0.parquet",
+                     landing() / "orders" / "alias.parquet");
   EXPECT_EQ(ErrorCode("orders/alias.parquet"), "ok");
 }
 

@@ -21,8 +21,8 @@ namespace landfall::api {
 class FakeClock final : public Clock {
  public:
   std::chrono::system_clock::time_point Now() const override { return now.load(); }
-  std::atomic<std::chrono::system_clock::time_point> now{std::chrono::system_clock::time_point(
-      std::chrono::seconds(1'700'000'000))};
+  std::atomic<std::chrono::system_clock::time_point> now{
+      std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000))};
   int64_t Unix() const {
     return std::chrono::duration_cast<std::chrono::seconds>(now.load().time_since_epoch()).count();
   }
@@ -37,7 +37,9 @@ class FakeBackend final : public ApiBackend {
     if (name != "orders") return Fail("table_not_found", "no table '" + name + "'");
     return std::string(R"({"name":"orders"})");
   }
-  Result<std::string> Plan() override { return Record("Plan", R"({"full_rebuild":false,"reasons":[],"tables":[]})"); }
+  Result<std::string> Plan() override {
+    return Record("Plan", R"({"full_rebuild":false,"reasons":[],"tables":[]})");
+  }
   Result<Reply> TriggerRun(const RunTrigger& trigger) override {
     std::string tables;
     for (const auto& t : trigger.tables) tables += (tables.empty() ? "" : ",") + t;
@@ -53,8 +55,10 @@ class FakeBackend final : public ApiBackend {
     if (id != 7) return Fail("run_not_found", "no run " + std::to_string(id));
     return std::string(R"({"id":7})");
   }
-  Result<std::string> ListBatches(const std::string& table, const std::string& status, int limit) override {
-    return Record("ListBatches " + table + " " + status + " " + std::to_string(limit), R"({"batches":[]})");
+  Result<std::string> ListBatches(const std::string& table, const std::string& status,
+                                  int limit) override {
+    return Record("ListBatches " + table + " " + status + " " + std::to_string(limit),
+                  R"({"batches":[]})");
   }
   Result<Reply> RetryBatch(const std::string& path) override {
     Record("RetryBatch " + path, "");
@@ -62,7 +66,8 @@ class FakeBackend final : public ApiBackend {
   }
   Result<std::string> DeleteTableState(const std::string& table) override {
     Record("DeleteTableState " + table, "");
-    if (state_down) return Fail("state_unavailable", "PostgreSQL at localhost:5432 is unreachable", true);
+    if (state_down)
+      return Fail("state_unavailable", "PostgreSQL at localhost:5432 is unreachable", true);
     return std::string(R"({"deleted":true})");
   }
   Result<Reply> FileArrived(const std::string& table, const std::string& rel_path) override {

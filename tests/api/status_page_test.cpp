@@ -32,11 +32,12 @@ class StatusPageTest : public DaemonTest {
   // --screenshot=FILE); returns stdout. Bounded by `timeout`.
   CommandResult Chromium(const std::string& mode) {
     const fs::path profile = dir_ / ("chromium-profile-" + std::to_string(runs_++));
-    return RunCommand({"/usr/bin/timeout", "120", kChromium, "--headless", "--no-sandbox", "--disable-gpu",
-                       "--disable-quic", "--no-first-run", "--disable-background-networking",
-                       "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-                       "--user-data-dir=" + profile.string(), "--window-size=1280,900",
-                       "--virtual-time-budget=5000", mode, "http://127.0.0.1:" + std::to_string(port_) + "/"});
+    return RunCommand(
+        {"/usr/bin/timeout", "120", kChromium, "--headless", "--no-sandbox", "--disable-gpu",
+         "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+         "--user-data-dir=" + profile.string(), "--window-size=1280,900",
+         "--virtual-time-budget=5000", mode, "http://127.0.0.1:" + std::to_string(port_) + "/"});
   }
 
   int runs_ = 0;
@@ -50,7 +51,8 @@ TEST_F(StatusPageTest, ShowsTablesRunsAndQuarantinedBatches) {
   std::ofstream(landing() / "events" / "corrupt.parquet") << "definitely not parquet";
   ASSERT_TRUE(WaitForRows("orders", 1200));
   ASSERT_TRUE(WaitForRows("customers", 35));
-  ASSERT_TRUE(WaitFor([&] { return Table("events").value("/batches/quarantined"_json_pointer, 0) == 1; }, 20s));
+  ASSERT_TRUE(WaitFor(
+      [&] { return Table("events").value("/batches/quarantined"_json_pointer, 0) == 1; }, 20s));
 
   auto dom = Chromium("--dump-dom");
   ASSERT_EQ(dom.exit_code, 0) << dom.err;
@@ -61,7 +63,8 @@ TEST_F(StatusPageTest, ShowsTablesRunsAndQuarantinedBatches) {
   EXPECT_THAT(html, HasSubstr(R"(<td class="name">events/corrupt.parquet</td>)"));
   EXPECT_THAT(html, HasSubstr("not_parquet"));
   EXPECT_THAT(html, HasSubstr("1,200")) << "row counts, readable";
-  EXPECT_THAT(html, HasSubstr(R"(<span class="badge succeeded">succeeded</span>)")) << "recent runs";
+  EXPECT_THAT(html, HasSubstr(R"(<span class="badge succeeded">succeeded</span>)"))
+      << "recent runs";
   EXPECT_THAT(html, HasSubstr(R"(id="ready" class="badge ok")"));
   EXPECT_THAT(html, HasSubstr(R"(<div class="num" id="n-tables">3</div>)"));
   EXPECT_THAT(html, ::testing::Not(HasSubstr("loading…"))) << "every section was filled in";
@@ -83,8 +86,10 @@ TEST_F(StatusPageTest, AsksForATokenWhenTokensAreOn) {
   ASSERT_TRUE(WaitForRows("orders", 5));
   auto dom = Chromium("--dump-dom");
   ASSERT_EQ(dom.exit_code, 0) << dom.err;
-  EXPECT_THAT(dom.out, ::testing::ContainsRegex(R"(<section id="login">)")) << "the token form is shown";
-  EXPECT_THAT(dom.out, ::testing::Not(HasSubstr(R"(<td class="name">orders</td>)"))) << "no data without a token";
+  EXPECT_THAT(dom.out, ::testing::ContainsRegex(R"(<section id="login">)"))
+      << "the token form is shown";
+  EXPECT_THAT(dom.out, ::testing::Not(HasSubstr(R"(<td class="name">orders</td>)")))
+      << "no data without a token";
 
   fs::create_directories(LANDFALL_TEST_ARTIFACTS);
   const fs::path shot = fs::path(LANDFALL_TEST_ARTIFACTS) / "status-page-token.png";

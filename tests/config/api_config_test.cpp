@@ -96,7 +96,8 @@ TEST(ApiConfigTest, MalformedListenIsAnErrorWithLine) {
 }
 
 TEST(ApiConfigTest, ShortTokensAreRefused) {
-  EXPECT_THAT(ErrorOf("  tokens: [short]\n"), HasSubstr("api.tokens: each token must be at least 16"));
+  EXPECT_THAT(ErrorOf("  tokens: [short]\n"),
+              HasSubstr("api.tokens: each token must be at least 16"));
   EXPECT_THAT(ErrorOf("  tokens: [\"aaaaaaaa bbbbbbbbbbbb\"]\n"), HasSubstr("api.tokens"));
   EXPECT_THAT(ErrorOf("  tokens: aaaaaaaaaaaaaaaaaaa\n"), HasSubstr("api.tokens: must be a list"));
 }
@@ -112,7 +113,8 @@ TEST(ApiConfigTest, WebhookSecretFromAMissingVariableIsAnError) {
 TEST(ApiConfigTest, BooleansAndRangesAreChecked) {
   EXPECT_THAT(ErrorOf("  per_table_metrics: yes\n"),
               HasSubstr("api.per_table_metrics: must be true or false (got 'yes')"));
-  EXPECT_THAT(ErrorOf("  body_limit_bytes: 10\n"), HasSubstr("api.body_limit_bytes: must be between"));
+  EXPECT_THAT(ErrorOf("  body_limit_bytes: 10\n"),
+              HasSubstr("api.body_limit_bytes: must be between"));
   EXPECT_THAT(ErrorOf("  max_connections: 0\n"), HasSubstr("api.max_connections"));
   EXPECT_THAT(ErrorOf("  webhook_tolerance_s: 0\n"), HasSubstr("api.webhook_tolerance_s"));
 }

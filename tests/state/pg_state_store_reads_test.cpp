@@ -20,7 +20,8 @@ class StateReadsTest : public ::testing::Test {
     ASSERT_TRUE(store_->Migrate());
   }
 
-  static BatchRecord Batch(const std::string& path, BatchStatus status, int64_t rows, int64_t discovered_us) {
+  static BatchRecord Batch(const std::string& path, BatchStatus status, int64_t rows,
+                           int64_t discovered_us) {
     BatchRecord b;
     b.table = path.substr(0, path.find('/'));
     b.path = path;
@@ -39,11 +40,12 @@ class StateReadsTest : public ::testing::Test {
 };
 
 TEST_F(StateReadsTest, TableSummariesCountBatchesAndSumStagedRows) {
-  ASSERT_TRUE(store_->UpsertBatches({Batch("orders/a.parquet", BatchStatus::kStaged, 100, 1'000'000),
-                                     Batch("orders/b.parquet", BatchStatus::kStaged, 50, 2'000'000),
-                                     Batch("orders/c.parquet", BatchStatus::kPending, 7, 3'000'000),
-                                     Batch("orders/d.parquet", BatchStatus::kQuarantined, 0, 4'000'000),
-                                     Batch("events/x.parquet", BatchStatus::kPending, 9, 5'000'000)}));
+  ASSERT_TRUE(
+      store_->UpsertBatches({Batch("orders/a.parquet", BatchStatus::kStaged, 100, 1'000'000),
+                             Batch("orders/b.parquet", BatchStatus::kStaged, 50, 2'000'000),
+                             Batch("orders/c.parquet", BatchStatus::kPending, 7, 3'000'000),
+                             Batch("orders/d.parquet", BatchStatus::kQuarantined, 0, 4'000'000),
+                             Batch("events/x.parquet", BatchStatus::kPending, 9, 5'000'000)}));
   TableRecord orders;
   orders.name = "orders";
   orders.schema_json = R"({"columns":[{"name":"id","type":"INTEGER","nullable":true}]})";
@@ -88,10 +90,11 @@ TEST_F(StateReadsTest, TableSummariesCountBatchesAndSumStagedRows) {
 }
 
 TEST_F(StateReadsTest, FindBatchesFiltersByTableAndStatus) {
-  ASSERT_TRUE(store_->UpsertBatches({Batch("orders/a.parquet", BatchStatus::kStaged, 1, 1'000'000),
-                                     Batch("orders/b.parquet", BatchStatus::kQuarantined, 0, 3'000'000),
-                                     Batch("orders/c.parquet", BatchStatus::kQuarantined, 0, 2'000'000),
-                                     Batch("events/x.parquet", BatchStatus::kQuarantined, 0, 4'000'000)}));
+  ASSERT_TRUE(
+      store_->UpsertBatches({Batch("orders/a.parquet", BatchStatus::kStaged, 1, 1'000'000),
+                             Batch("orders/b.parquet", BatchStatus::kQuarantined, 0, 3'000'000),
+                             Batch("orders/c.parquet", BatchStatus::kQuarantined, 0, 2'000'000),
+                             Batch("events/x.parquet", BatchStatus::kQuarantined, 0, 4'000'000)}));
   auto quarantined = store_->FindBatches({"", BatchStatus::kQuarantined, 100});
   ASSERT_TRUE(quarantined);
   ASSERT_EQ(quarantined->size(), 3u);

@@ -43,7 +43,8 @@ int ConnectLoopback(int port) {
 ssize_t ReadSome(int fd, char* buf, size_t n, SteadyClock::time_point deadline, bool* timed_out) {
   *timed_out = false;
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
     if (left.count() <= 0) {
       *timed_out = true;
       return -1;
@@ -180,7 +181,8 @@ HttpResult HttpRequest(int port, const std::string& method, const std::string& t
     out.error = "cannot connect to 127.0.0.1:" + std::to_string(port) + ": " + std::strerror(errno);
     return out;
   }
-  std::string request = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+  std::string request = method + " " + target +
+                        " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
                         "\r\nConnection: close\r\n";
   for (const auto& h : headers) request += h + "\r\n";
   if (!body.empty() || method == "POST" || method == "PUT") {
@@ -198,8 +200,8 @@ HttpResult HttpGet(int port, const std::string& target, const std::string& token
   return HttpRequest(port, "GET", target, headers);
 }
 
-HttpResult HttpPost(int port, const std::string& target, const std::string& body, const std::string& token,
-                    const std::vector<std::string>& headers) {
+HttpResult HttpPost(int port, const std::string& target, const std::string& body,
+                    const std::string& token, const std::vector<std::string>& headers) {
   std::vector<std::string> all = headers;
   if (!token.empty()) all.push_back("Authorization: Bearer " + token);
   if (!body.empty()) all.push_back("Content-Type: application/json");
