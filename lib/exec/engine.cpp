@@ -201,11 +201,16 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
     }));
   }
 
+  // Wait for the inspections before taking the lock: the pool's threads may
+  // be busy with another table's Execute, which needs the lock to finish.
+  std::vector<Inspected> results;
+  results.reserve(futures.size());
+  for (auto& future : futures) results.push_back(future.get());
+
   std::vector<state::BatchRecord> changed;
   std::vector<std::string> forgotten;
   std::lock_guard lock(mu_);
-  for (auto& future : futures) {
-    Inspected in = future.get();
+  for (auto& in : results) {
     auto& r = in.record;
     if (in.deferred) {
       // Not recorded, and not "present": an earlier pending record of it is

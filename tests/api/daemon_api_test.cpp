@@ -84,7 +84,7 @@ TEST_F(DaemonTest, DryRunsDuringStagingNeverUndoIt) {
   Start();
   std::atomic<bool> done{false};
   std::atomic<int> plans{0}, plan_errors{0};
-  std::thread planner([&] {
+  std::jthread planner([&] {
     while (!done) {
       auto r = Get("/v1/plan");
       ++plans;

@@ -148,8 +148,11 @@ class DaemonTest : public ::testing::Test {
   }
   HttpResult Delete(const std::string& target) { return HttpDelete(port_, target, token_); }
 
+  // Table `name` from GET /v1/tables; an empty object when absent or on error.
   json Table(const std::string& name) {
-    for (const auto& t : JsonOf(Get("/v1/tables")).value("tables", json::array())) {
+    const json all = JsonOf(Get("/v1/tables"));
+    if (!all.is_object()) return json::object();
+    for (const auto& t : all.value("tables", json::array())) {
       if (t["name"] == name) return t;
     }
     return json::object();
