@@ -427,25 +427,25 @@ class DuckDbWarehouse final : public Warehouse {
   }
 
   // The table's columns (name, type) in order, metadata columns included; empty
-  // when the table does not exist.
+  // when the table does not exist (the caller then fails, and the transaction
+  // rolls back).
   Result<std::vector<std::pair<std::string, std::string>>> TableColumns(duckdb_connection con,
                                                                         const std::string& table) {
-    // DuckDB resolves names ASCII-case-insensitively; lower() narrows the
-    // candidates and FoldName decides exactly as the catalog would.
-    auto r = Exec(con,
-                  "SELECT c.table_name, c.column_name, c.data_type FROM duckdb_columns() c"
-                  " JOIN duckdb_tables() t ON c.database_name = t.database_name"
-                  " AND c.schema_name = t.schema_name AND c.table_name = t.table_name"
-                  " WHERE c.database_name = current_database() AND lower(c.schema_name) = lower(" +
-                      sql::Literal(options_.staging_schema) + ") AND lower(c.table_name) = lower(" +
-                      sql::Literal(table) + ") ORDER BY c.column_index");
-    if (!r) return Fail(WarehouseError("table " + sql::Ident(table) + ": lookup", r.error()));
-    const std::string folded = schema::FoldName(table);
+    // DESCRIBE looks the one table up in the catalog, resolving its name as
+    // DuckDB does (ASCII-case-insensitively). duckdb_columns() would list every
+    // column of every table first: 15-25 ms at 1,000 tables, most of an
+    // append's cost.
+    auto r = Exec(con, "SELECT column_name, column_type FROM (DESCRIBE " +
+                           sql::Qualified(options_.staging_schema, table) + ")");
+    if (!r) {
+      if (r.error().type == DUCKDB_ERROR_CATALOG)
+        return std::vector<std::pair<std::string, std::string>>{};
+      return Fail(WarehouseError("table " + sql::Ident(table) + ": lookup", r.error()));
+    }
     std::vector<std::pair<std::string, std::string>> columns;
     for (int64_t row = 0; row < r->RowCount(); ++row) {
-      if (schema::FoldName(r->Text(0, row).value_or("")) != folded) continue;
-      columns.emplace_back(r->Text(1, row).value_or(""),
-                           sql::NormalizeType(r->Text(2, row).value_or("")));
+      columns.emplace_back(r->Text(0, row).value_or(""),
+                           sql::NormalizeType(r->Text(1, row).value_or("")));
     }
     return columns;
   }
