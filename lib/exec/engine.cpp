@@ -13,6 +13,31 @@ namespace landfall::exec {
 namespace fs = std::filesystem;
 using state::BatchStatus;
 
+namespace {
+
+using BatchMap = std::map<std::string, state::BatchRecord>;
+
+// Calls fn(it) for every batch of `tables` in `batches` (keyed by rel path), or
+// for every batch when `all`; fn returns the iterator to continue from (so it
+// may erase). A table's rel paths all start with "<table>/", so its batches
+// are one contiguous range of the map: a run of one table (the daemon's job
+// for a watcher event) costs in proportion to that table, not to all tables.
+template <typename Fn>
+void ForEachBatch(BatchMap& batches, const std::set<std::string>& tables, bool all, Fn fn) {
+  auto visit = [&](BatchMap::iterator it, const std::string& end_key) {
+    while (it != batches.end() && (end_key.empty() || it->first < end_key)) it = fn(it);
+  };
+  if (all) {
+    visit(batches.begin(), "");
+    return;
+  }
+  for (const auto& table : tables) {
+    visit(batches.lower_bound(table + '/'), table + static_cast<char>('/' + 1));
+  }
+}
+
+}  // namespace
+
 bool RunOutcome::ok() const {
   return std::all_of(tables.begin(), tables.end(),
                      [](const TableOutcome& t) { return t.status != "failed"; });
@@ -249,7 +274,7 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
   // ledger (rebuilt without them); staged ones stay known (the planner sees
   // them missing from the scan and applies the policy).
   std::set<std::string> scanned_tables(tables.begin(), tables.end());
-  for (auto it = batches_.begin(); it != batches_.end();) {
+  ForEachBatch(batches_, scanned_tables, all_tables, [&](BatchMap::iterator it) {
     const auto& r = it->second;
     const bool in_scope = all_tables || scanned_tables.contains(r.table);
     auto contents = contents_.find(r.table);
@@ -259,20 +284,21 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
          (r.status == BatchStatus::kStaged && !in_ledger))) {
       forgotten.push_back(r.path);
       batch_schemas_.erase(r.path);
-      it = batches_.erase(it);
-    } else {
-      ++it;
+      return batches_.erase(it);
     }
-  }
+    return std::next(it);
+  });
 
   // Duplicates: per table, one batch per content fingerprint. The one the
   // ledger already holds wins, then the first path in sort order.
   std::map<std::pair<std::string, std::string>, std::vector<state::BatchRecord*>> by_content;
-  for (auto& [path, r] : batches_) {
-    if (!present.contains(path)) continue;
-    if (r.status == BatchStatus::kQuarantined || r.fingerprint.empty()) continue;
-    by_content[{r.table, r.fingerprint}].push_back(&r);
-  }
+  ForEachBatch(batches_, scanned_tables, all_tables, [&](BatchMap::iterator it) {
+    auto& [path, r] = *it;
+    if (present.contains(path) && r.status != BatchStatus::kQuarantined && !r.fingerprint.empty()) {
+      by_content[{r.table, r.fingerprint}].push_back(&r);
+    }
+    return std::next(it);
+  });
   for (auto& [key, group] : by_content) {
     if (group.size() < 2) {
       if (group[0]->status == BatchStatus::kDuplicate) {
@@ -310,10 +336,13 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
   }
 
   // Parse cached schemas of batches loaded from state on first use.
-  for (const auto& [path, r] : batches_) {
-    if (r.status == BatchStatus::kQuarantined || batch_schemas_.contains(path)) continue;
-    if (auto s = schema::SchemaFromJson(r.schema_json)) batch_schemas_[path] = std::move(*s);
-  }
+  ForEachBatch(batches_, scanned_tables, all_tables, [&](BatchMap::iterator it) {
+    const auto& [path, r] = *it;
+    if (r.status != BatchStatus::kQuarantined && !batch_schemas_.contains(path)) {
+      if (auto s = schema::SchemaFromJson(r.schema_json)) batch_schemas_[path] = std::move(*s);
+    }
+    return std::next(it);
+  });
 
   ReportPending();
   if (!changed.empty()) {
@@ -384,18 +413,23 @@ Result<Engine::Prepared> Engine::Prepare(const RunRequest& request, CatalogStats
       inputs.push_back(std::move(in));
       by_name[name] = &inputs.back();
     }
-    for (const auto& [path, r] : batches_) {
-      if (r.status != BatchStatus::kPending && r.status != BatchStatus::kStaged) continue;
+    ForEachBatch(batches_, names, all, [&](BatchMap::iterator batch) {
+      const auto& [path, r] = *batch;
+      auto next = std::next(batch);
+      if (r.status != BatchStatus::kPending && r.status != BatchStatus::kStaged) return next;
       auto it = by_name.find(r.table);
-      if (it == by_name.end() || !it->second->folder_exists) continue;
+      if (it == by_name.end() || !it->second->folder_exists) return next;
       auto schema = batch_schemas_.find(path);
-      if (schema == batch_schemas_.end()) continue;
+      if (schema == batch_schemas_.end()) return next;
       // A staged batch whose file is gone is not current (the planner sees it only in the ledger).
       std::error_code ec;
-      if (r.status == BatchStatus::kStaged && !fs::exists(config_.landing.dir / path, ec)) continue;
+      if (r.status == BatchStatus::kStaged && !fs::exists(config_.landing.dir / path, ec)) {
+        return next;
+      }
       it->second->batches.push_back(
           {r.fingerprint, r.path, r.rows, schema->second, r.status == BatchStatus::kStaged});
-    }
+      return next;
+    });
   }
   Prepared prepared;
   prepared.plan = plan::PlanAll(inputs, options, Supertype());
