@@ -12,7 +12,10 @@
 //   insert       INSERT INTO t SELECT * FROM read_parquet(F) — one new batch
 //   rebuild      CREATE OR REPLACE TABLE t AS SELECT * FROM read_parquet([every
 //                file of t], union_by_name = true) — one table after a schema change
-//   rebuild-all  `rebuild` of every table — the conservative full rebuild
+//   rebuild-all  `rebuild` of every table — the conservative full rebuild;
+//                union_by_name only for the tables named by --mixed T,T (the
+//                ones whose files differ in schema; the others need not pay
+//                for reading every footer up front)
 //   append-new   for every table: INSERT INTO t BY NAME SELECT * FROM read_parquet([its
 //                files not loaded yet]) — a bulk append
 //   quiet        one statement that lists the landing dir (glob) and anti-joins
@@ -172,9 +175,10 @@ std::string FileList(const std::vector<std::string>& files) {
 }
 
 int Usage() {
-  std::fprintf(stderr,
-               "usage: landfall-baseline --db FILE --landing DIR [--schema S] "
-               "load|insert|rebuild|rebuild-all|append-new|quiet [--table T] [--file F]\n");
+  std::fprintf(
+      stderr,
+      "usage: landfall-baseline --db FILE --landing DIR [--schema S] "
+      "load|insert|rebuild|rebuild-all|append-new|quiet [--table T] [--file F] [--mixed T,T]\n");
   return 2;
 }
 
@@ -182,6 +186,7 @@ int Usage() {
 
 int main(int argc, char** argv) {
   std::string db_path, landing, schema = "staging", mode, table, file;
+  std::set<std::string> mixed;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a.rfind("--", 0) != 0) {
@@ -201,7 +206,13 @@ int main(int argc, char** argv) {
       table = v;
     else if (a == "--file")
       file = v;
-    else
+    else if (a == "--mixed") {
+      for (size_t start = 0, comma; start <= v.size(); start = comma + 1) {
+        comma = v.find(',', start);
+        if (comma == std::string::npos) comma = v.size();
+        if (comma > start) mixed.insert(v.substr(start, comma - start));
+      }
+    } else
       return Usage();
   }
   if (db_path.empty() || landing.empty() || mode.empty()) return Usage();
@@ -260,7 +271,7 @@ int main(int argc, char** argv) {
       const int64_t n =
           db.Exec(std::string(rebuild ? "CREATE OR REPLACE TABLE " : "CREATE TABLE ") +
                   qualified(t) + " AS SELECT * FROM read_parquet(" + FileList(paths) +
-                  (rebuild ? ", union_by_name = true)" : ")"));
+                  (mode == "rebuild" || mixed.contains(t) ? ", union_by_name = true)" : ")"));
       if (n < 0) return 1;
       note_table(t, n, MsSince(started));
       files += static_cast<int64_t>(paths.size());

@@ -539,8 +539,8 @@ void Scenarios345() {
   Baseline(f, Ms(base_ms), base_ms);
   RatioGoal(f, 1.10);
   f.note =
-      "baseline: CREATE OR REPLACE TABLE AS SELECT * FROM read_parquet([files], union_by_name) per "
-      "table";
+      "baseline: CREATE OR REPLACE TABLE AS SELECT * FROM read_parquet([files]) per table "
+      "(union_by_name for the 4 tables with a schema change)";
   for (const char* label : {"s4_added_cycle", "s4_incompatible_cycle"}) {
     const Json c = Step(engine, label);
     const bool added = std::string(label).find("added") != std::string::npos;

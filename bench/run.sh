@@ -24,7 +24,7 @@
 #   BENCH_LATENCY_FILES=200    files landed one by one under the daemon (scenario 6)
 #   BENCH_LATENCY_INTERVAL_MS=100  pause between two landings
 #   BENCH_DEBOUNCE_MS=200      landing.debounce_ms of the daemon
-#   BENCH_WRK_SECONDS=10       duration of each wrk run (scenario 7)
+#   BENCH_WRK_SECONDS=5        duration of each wrk run (scenario 7)
 #   BENCH_WRK_CONNECTIONS=16   wrk connections (2 threads)
 #   BENCH_WORKERS=$(nproc)     landfall's worker threads
 #   BENCH_BUILD_DIR=build-bench  BENCH_OUT=bench/out
@@ -45,7 +45,7 @@ BENCH_QUIET_RUNS=${BENCH_QUIET_RUNS:-5}
 BENCH_LATENCY_FILES=${BENCH_LATENCY_FILES:-200}
 BENCH_LATENCY_INTERVAL_MS=${BENCH_LATENCY_INTERVAL_MS:-100}
 BENCH_DEBOUNCE_MS=${BENCH_DEBOUNCE_MS:-200}
-BENCH_WRK_SECONDS=${BENCH_WRK_SECONDS:-10}
+BENCH_WRK_SECONDS=${BENCH_WRK_SECONDS:-5}
 BENCH_WRK_CONNECTIONS=${BENCH_WRK_CONNECTIONS:-16}
 BENCH_WORKERS=${BENCH_WORKERS:-$(nproc)}
 BENCH_BUILD_DIR=${BENCH_BUILD_DIR:-build-bench}
@@ -237,7 +237,8 @@ baseline rebuild --table "$T_ADD" >"$RAW/s4_baseline_added_table.json"
 baseline rebuild --table "$T_ADD_CYCLE" >"$RAW/s4_baseline_added_cycle.json"
 baseline rebuild --table "$T_INC" >"$RAW/s4_baseline_incompatible_table.json"
 baseline rebuild --table "$T_INC_CYCLE" >"$RAW/s4_baseline_incompatible_cycle.json"
-timed "$RAW/s5_baseline.time" "$BASELINE" --db "$BASE_DB" --landing "$LANDING" rebuild-all >"$RAW/s5_baseline.json"
+timed "$RAW/s5_baseline.time" "$BASELINE" --db "$BASE_DB" --landing "$LANDING" rebuild-all \
+  --mixed "$T_ADD,$T_ADD_CYCLE,$T_INC,$T_INC_CYCLE" >"$RAW/s5_baseline.json"
 
 # ---- scenario 2: grow to 100 batches per table, then quiet cycles ---------------
 extra=$((BENCH_KNOWN_BATCHES - BENCH_BATCHES))
