@@ -705,7 +705,7 @@ std::string Cell(std::string s) {
 std::string RatioText(double r) {
   if (std::isnan(r)) return "—";
   char buf[32];
-  std::snprintf(buf, sizeof buf, r >= 10 ? "%.0f×" : "%.2f×", r);
+  std::snprintf(buf, sizeof buf, r >= 10 ? "%.0f×" : r >= 0.1 ? "%.2f×" : "%.2g×", r);
   return buf;
 }
 
