@@ -1,5 +1,8 @@
 #include <duckdb.h>
 
+#include <map>
+#include <mutex>
+#include <optional>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -69,31 +72,54 @@ class DuckDbFooterReader final : public schema::FooterReader {
     duckdb_connection con = lease->get();
     const std::string literal = sql::PathLiteral(file.native());
 
+    // Field ids and repetition live only in the Parquet schema tree; the row
+    // count comes along in the same query. DuckDB's fixed cost per query (about
+    // 0.7 ms of CPU) is most of a small file's footer read, so the query count
+    // per file matters.
+    auto tree = internal::RunQuery(
+        con,
+        "SELECT s.name, s.repetition_type, s.field_id, s.num_children, m.num_rows, s.type, "
+        "s.type_length, s.converted_type, s.scale, s.precision, s.logical_type, s.duckdb_type "
+        "FROM parquet_schema(" +
+            literal + ") s, parquet_file_metadata(" + literal + ") m");
+    if (!tree) return Fail(FooterError(file, tree.error()));
+    // Everything in the tree that binding depends on: files with the same tree
+    // bind to the same names and types.
+    std::string tree_key;
+    for (int64_t row = 0; row < tree->RowCount(); ++row) {
+      for (int64_t col : {0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11}) {
+        tree_key += tree->Text(col, row).value_or("\x01");
+        tree_key += '\x1f';
+      }
+      tree_key += '\x1e';
+    }
+
     // Names and types as read_parquet() binds them, which is what an INSERT from
     // the file sees. hive_partitioning=false, as in the warehouse: the schema is
     // the footer's, not values parsed from key=value folders. Binding reads the
-    // footer only.
-    auto described = internal::RunQuery(
-        con, "DESCRIBE SELECT * FROM read_parquet(" + literal + ", hive_partitioning = false)");
-    if (!described) return Fail(FooterError(file, described.error()));
+    // footer only. Batches of a table mostly share one tree, so the answer is
+    // remembered per tree and the DESCRIBE runs once per distinct tree.
+    auto described = Described(tree_key);
+    if (!described) {
+      auto result = internal::RunQuery(
+          con, "DESCRIBE SELECT * FROM read_parquet(" + literal + ", hive_partitioning = false)");
+      if (!result) return Fail(FooterError(file, result.error()));
+      described.emplace();
+      for (int64_t row = 0; row < result->RowCount(); ++row) {
+        described->emplace_back(result->Text(0, row).value_or(""),
+                                sql::NormalizeType(result->Text(1, row).value_or("")));
+      }
+      Remember(tree_key, *described);
+    }
     schema::FooterInfo info;
-    for (int64_t row = 0; row < described->RowCount(); ++row) {
+    for (const auto& [name, type] : *described) {
       schema::Column column;
-      column.name = described->Text(0, row).value_or("");
-      column.source_type = sql::NormalizeType(described->Text(1, row).value_or(""));
+      column.name = name;
+      column.source_type = type;
       column.type = schema::CanonicalType(column.source_type);
       info.schema.columns.push_back(std::move(column));
     }
 
-    // Field ids and repetition live only in the Parquet schema tree; the row
-    // count comes along in the same query (one query less per file: DuckDB's
-    // fixed cost per query is most of a small file's footer read).
-    auto tree = internal::RunQuery(
-        con,
-        "SELECT s.name, s.repetition_type, s.field_id, s.num_children, m.num_rows FROM "
-        "parquet_schema(" +
-            literal + ") s, parquet_file_metadata(" + literal + ") m");
-    if (!tree) return Fail(FooterError(file, tree.error()));
     std::vector<SchemaNode> nodes;
     for (int64_t row = 0; row < tree->RowCount(); ++row) {
       SchemaNode node;
@@ -135,8 +161,30 @@ class DuckDbFooterReader final : public schema::FooterReader {
   }
 
  private:
+  using Columns = std::vector<std::pair<std::string, std::string>>;  // name, type
+
+  std::optional<Columns> Described(const std::string& tree_key) {
+    std::lock_guard lock(described_mu_);
+    auto it = described_.find(tree_key);
+    if (it == described_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  void Remember(const std::string& tree_key, const Columns& columns) {
+    std::lock_guard lock(described_mu_);
+    // Bounded: a landing dir where every file has its own schema only costs a
+    // DESCRIBE per file, as without the cache.
+    if (described_.size() >= kMaxDescribed) described_.clear();
+    described_.emplace(tree_key, columns);
+  }
+
+  static constexpr size_t kMaxDescribed = 4096;
+
   duckdb_database db_;
   std::unique_ptr<ConnectionPool> pool_;
+
+  std::mutex described_mu_;
+  std::map<std::string, Columns> described_;  // by schema tree; guarded by described_mu_
 };
 
 }  // namespace

@@ -183,6 +183,34 @@ TEST_F(FooterReaderTest, MissingFileIsUnreadable) {
   EXPECT_EQ(info.error().code, "unreadable");
 }
 
+// The reader remembers how a schema tree binds; files that differ only in a
+// type, a nested field or a timestamp's time zone must not share the answer.
+TEST_F(FooterReaderTest, FilesWithSameNamesButOtherTypesKeepTheirOwnTypes) {
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"SELECT 1::INTEGER AS id, {'a': 1} AS s, TIMESTAMP '2026-01-01' AS t, 1.5::DECIMAL(9,2) AS "
+       "d",
+       "INTEGER|STRUCT(a INTEGER)|TIMESTAMP|DECIMAL(9,2)"},
+      {"SELECT 1::BIGINT AS id, {'a': 'x'} AS s, TIMESTAMPTZ '2026-01-01' AS t, 1.5::DECIMAL(18,3) "
+       "AS d",
+       "BIGINT|STRUCT(a VARCHAR)|TIMESTAMP WITH TIME ZONE|DECIMAL(18,3)"},
+      {"SELECT 1::INTEGER AS id, {'a': 1} AS s, TIMESTAMP '2026-01-01' AS t, 1.5::DECIMAL(9,2) AS "
+       "d",
+       "INTEGER|STRUCT(a INTEGER)|TIMESTAMP|DECIMAL(9,2)"},
+  };
+  for (int round = 0; round < 2; ++round) {
+    for (size_t i = 0; i < files.size(); ++i) {
+      const fs::path file = dir_ / ("f" + std::to_string(i) + ".parquet");
+      if (round == 0) WriteParquet(file, files[i].first);
+      auto info = reader_->Read(file);
+      ASSERT_TRUE(info) << info.error().ToString();
+      std::string types;
+      for (const auto& c : info->schema.columns)
+        types += (types.empty() ? "" : "|") + c.source_type;
+      EXPECT_EQ(types, files[i].second) << "file " << i << ", round " << round;
+    }
+  }
+}
+
 TEST_F(FooterReaderTest, ReadsFromManyThreadsAtOnce) {
   constexpr int kThreads = 4;
   for (int t = 0; t < kThreads; ++t) {
