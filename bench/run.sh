@@ -21,6 +21,7 @@
 #   BENCH_KNOWN_BATCHES=100    batches per table once grown (scenarios 2, 6, 7, 8)
 #   BENCH_KNOWN_ROWS=100       rows per batch of the batches added by growing
 #   BENCH_QUIET_RUNS=5         quiet cycles measured (the median is reported)
+#   BENCH_REPEAT=5             tables changed per kind of change in scenarios 3-4 (median)
 #   BENCH_LATENCY_FILES=200    files landed one by one under the daemon (scenario 6)
 #   BENCH_LATENCY_INTERVAL_MS=100  pause between two landings
 #   BENCH_DEBOUNCE_MS=200      landing.debounce_ms of the daemon
@@ -42,6 +43,7 @@ BENCH_BIG_BATCHES=${BENCH_BIG_BATCHES:-10}
 BENCH_KNOWN_BATCHES=${BENCH_KNOWN_BATCHES:-100}
 BENCH_KNOWN_ROWS=${BENCH_KNOWN_ROWS:-100}
 BENCH_QUIET_RUNS=${BENCH_QUIET_RUNS:-5}
+BENCH_REPEAT=${BENCH_REPEAT:-5}
 BENCH_LATENCY_FILES=${BENCH_LATENCY_FILES:-200}
 BENCH_LATENCY_INTERVAL_MS=${BENCH_LATENCY_INTERVAL_MS:-100}
 BENCH_DEBOUNCE_MS=${BENCH_DEBOUNCE_MS:-200}
@@ -50,7 +52,7 @@ BENCH_WRK_CONNECTIONS=${BENCH_WRK_CONNECTIONS:-16}
 BENCH_WORKERS=${BENCH_WORKERS:-$(nproc)}
 BENCH_BUILD_DIR=${BENCH_BUILD_DIR:-build-bench}
 BENCH_OUT=${BENCH_OUT:-bench/out}
-export BENCH_TABLES BENCH_BATCHES BENCH_ROWS BENCH_BIG_ROWS BENCH_BIG_BATCHES BENCH_KNOWN_BATCHES \
+export BENCH_REPEAT BENCH_TABLES BENCH_BATCHES BENCH_ROWS BENCH_BIG_ROWS BENCH_BIG_BATCHES BENCH_KNOWN_BATCHES \
   BENCH_KNOWN_ROWS BENCH_QUIET_RUNS BENCH_LATENCY_FILES BENCH_LATENCY_INTERVAL_MS BENCH_DEBOUNCE_MS \
   BENCH_WRK_SECONDS BENCH_WRK_CONNECTIONS BENCH_WORKERS BENCH_BUILD_DIR BENCH_OUT
 
@@ -209,36 +211,40 @@ phase s1_baseline "scenario 1: initial load, raw DuckDB baseline"
 timed "$RAW/s1_baseline.time" "$BASELINE" --db "$BASE_DB" --landing "$LANDING" load >"$RAW/s1_baseline.json"
 
 # ---- scenarios 3, 4, 5: one change in one of 1,000 tables, then a full rebuild --
+# Each kind of change is measured BENCH_REPEAT times, in as many tables, as the
+# daemon runs it (a run of that table; the report takes the median), and once
+# by a run of all tables (which also proves that exactly one table is touched).
 pick() { table_name $(($1 % BENCH_TABLES)); }
-T_NEW=$(pick 500) T_NEW_CYCLE=$(pick 501)
-T_ADD=$(pick 600) T_ADD_CYCLE=$(pick 601)
-T_INC=$(pick 700) T_INC_CYCLE=$(pick 701)
 land_cmd() { echo "sh:cp $1 $LANDING/$2/.$3.tmp && mv $LANDING/$2/.$3.tmp $LANDING/$2/$3"; }
+steps=() mixed=()
+for kind in new:500:900:s3 added:600:910:s4_added incompatible:700:920:s4_incompatible; do
+  IFS=: read -r tpl first file label <<<"$kind"
+  for ((k = 0; k < BENCH_REPEAT; k++)); do
+    t=$(pick $((first + k)))
+    steps+=("$(land_cmd "$TPL/$tpl/t/part-$file.parquet" "$t" "part-$file.parquet")" "${label}_table_$((k + 1))=run:$t")
+    [[ $tpl == new ]] || mixed+=("$t")
+  done
+  t=$(pick $((first + 50)))
+  steps+=("$(land_cmd "$TPL/$tpl/t/part-$((file + 1)).parquet" "$t" "part-$((file + 1)).parquet")" "${label}_cycle=run")
+  [[ $tpl == new ]] || mixed+=("$t")
+done
 phase s345_landfall "scenarios 3-5: landfall (one process: start-up once, then each change)"
-"$ENGINE" --config "$CONFIG" \
-  "$(land_cmd "$TPL/new/t/part-900.parquet" "$T_NEW" part-900.parquet)" \
-  "s3_table=run:$T_NEW" \
-  "$(land_cmd "$TPL/new/t/part-901.parquet" "$T_NEW_CYCLE" part-901.parquet)" \
-  "s3_cycle=run" \
-  "$(land_cmd "$TPL/added/t/part-910.parquet" "$T_ADD" part-910.parquet)" \
-  "s4_added_table=run:$T_ADD" \
-  "$(land_cmd "$TPL/added/t/part-911.parquet" "$T_ADD_CYCLE" part-911.parquet)" \
-  "s4_added_cycle=run" \
-  "$(land_cmd "$TPL/incompatible/t/part-920.parquet" "$T_INC" part-920.parquet)" \
-  "s4_incompatible_table=run:$T_INC" \
-  "$(land_cmd "$TPL/incompatible/t/part-921.parquet" "$T_INC_CYCLE" part-921.parquet)" \
-  "s4_incompatible_cycle=run" \
-  "s5_full=full" \
-  >"$RAW/s345_engine.json"
+"$ENGINE" --config "$CONFIG" "${steps[@]}" "s5_full=full" >"$RAW/s345_engine.json"
 phase s345_baseline "scenarios 3-5: raw DuckDB baseline"
-baseline insert --table "$T_NEW" --file "$LANDING/$T_NEW/part-900.parquet" >"$RAW/s3_baseline_table.json"
-baseline insert --table "$T_NEW_CYCLE" --file "$LANDING/$T_NEW_CYCLE/part-901.parquet" >"$RAW/s3_baseline_cycle.json"
-baseline rebuild --table "$T_ADD" >"$RAW/s4_baseline_added_table.json"
-baseline rebuild --table "$T_ADD_CYCLE" >"$RAW/s4_baseline_added_cycle.json"
-baseline rebuild --table "$T_INC" >"$RAW/s4_baseline_incompatible_table.json"
-baseline rebuild --table "$T_INC_CYCLE" >"$RAW/s4_baseline_incompatible_cycle.json"
+for kind in new:500:900:s3 added:600:910:s4_added incompatible:700:920:s4_incompatible; do
+  IFS=: read -r tpl first file label <<<"$kind"
+  for ((k = 0; k <= BENCH_REPEAT; k++)); do
+    if ((k < BENCH_REPEAT)); then t=$(pick $((first + k))) f=$file out=${label}_baseline_table_$((k + 1))
+    else t=$(pick $((first + 50))) f=$((file + 1)) out=${label}_baseline_cycle; fi
+    if [[ $tpl == new ]]; then
+      baseline insert --table "$t" --file "$LANDING/$t/part-$f.parquet" >"$RAW/$out.json"
+    else
+      baseline rebuild --table "$t" >"$RAW/$out.json"
+    fi
+  done
+done
 timed "$RAW/s5_baseline.time" "$BASELINE" --db "$BASE_DB" --landing "$LANDING" rebuild-all \
-  --mixed "$T_ADD,$T_ADD_CYCLE,$T_INC,$T_INC_CYCLE" >"$RAW/s5_baseline.json"
+  --mixed "$(IFS=,; echo "${mixed[*]}")" >"$RAW/s5_baseline.json"
 
 # ---- scenario 2: grow to 100 batches per table, then quiet cycles ---------------
 extra=$((BENCH_KNOWN_BATCHES - BENCH_BATCHES))
