@@ -59,6 +59,8 @@ std::vector<plan::TableInputs> QuietInputs(int tables, int batches) {
   const schema::Schema schema = BaseSchema();
   std::vector<plan::TableInputs> inputs;
   inputs.reserve(tables);
+  // One footer schema shared by every batch, as the engine shares them.
+  const auto shared = std::make_shared<const schema::Schema>(schema);
   for (int t = 0; t < tables; ++t) {
     plan::TableInputs in;
     in.table = TableName(t);
@@ -69,7 +71,7 @@ std::vector<plan::TableInputs> QuietInputs(int tables, int batches) {
     for (int b = 0; b < batches; ++b) {
       const std::string path = in.table + "/part-" + std::to_string(b) + ".parquet";
       const std::string id = BatchId(t, b);
-      in.batches.push_back({id, path, 1000, schema});
+      in.batches.push_back({id, path, 1000, shared});
       in.warehouse.ledger[id] = {id, path, 1000, 1'700'000'000'000'000};
     }
     inputs.push_back(std::move(in));
@@ -101,7 +103,8 @@ void BM_PlanAllOneNewBatch(benchmark::State& state) {
   auto inputs = QuietInputs(tables, static_cast<int>(state.range(1)));
   auto& changed = inputs[tables / 2];
   changed.batches.push_back(
-      {BatchId(-1, 0), changed.table + "/part-new.parquet", 1000, BaseSchema()});
+      {BatchId(-1, 0), changed.table + "/part-new.parquet", 1000,
+       std::make_shared<const schema::Schema>(BaseSchema())});
   for (auto _ : state) {
     auto plan = plan::PlanAll(inputs, {}, Supertype);
     if (plan.ActionableCount() != 1) state.SkipWithError("expected one append");
@@ -120,7 +123,8 @@ void BM_PlanAllOneSchemaChange(benchmark::State& state) {
   auto inputs = QuietInputs(tables, static_cast<int>(state.range(1)));
   auto& changed = inputs[tables / 2];
   changed.batches.push_back(
-      {BatchId(-1, 0), changed.table + "/part-new.parquet", 1000, WithAddedColumn()});
+      {BatchId(-1, 0), changed.table + "/part-new.parquet", 1000,
+       std::make_shared<const schema::Schema>(WithAddedColumn())});
   for (auto _ : state) {
     auto plan = plan::PlanAll(inputs, {}, Supertype);
     if (plan.ActionableCount() != 1) state.SkipWithError("expected one evolve");

@@ -81,7 +81,18 @@ Status Engine::Start() {
   format_version_ = loaded->format_version;
   contents_ = std::move(*contents);
   for (auto& t : loaded->tables) tables_[t.name] = std::move(t);
-  for (auto& b : loaded->batches) batches_[b.path] = std::move(b);
+  for (auto& a : loaded->last_actions) last_actions_[a.table] = std::move(a);
+  for (auto& b : loaded->batches) {
+    if (b.status != BatchStatus::kQuarantined && !b.schema_json.empty()) {
+      // Unparseable: the batch stays unplanned, as a batch without a footer.
+      if (auto shared = Intern(b.schema_json)) {
+        batch_schemas_[b.path] = std::move(shared);
+        b.schema_json.clear();
+      }
+    }
+    batches_[b.path] = std::move(b);
+  }
+  generation_.fetch_add(1, std::memory_order_acq_rel);
 
   // Reconcile: the ledger says what is staged. A crash between a warehouse
   // commit and the state update leaves state behind; catch it up here. The
@@ -95,7 +106,7 @@ Status Engine::Start() {
                            it->second.ledger.at(record.fingerprint).rel_path == record.path;
     if (in_ledger && record.status != BatchStatus::kStaged) {
       record.status = BatchStatus::kStaged;
-      changed.push_back(record);
+      changed.push_back(ForStore(record));
     }
   }
   if (!changed.empty()) {
@@ -127,8 +138,9 @@ void Engine::Quarantine(state::BatchRecord& record, const std::string& code,
 }
 
 Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tables, bool all_tables,
-                                            std::chrono::seconds truncated_grace,
-                                            std::set<std::string>& folders) {
+                                            std::chrono::seconds truncated_grace, Scanned& scanned) {
+  auto& folders = scanned.folders;
+  auto& present = scanned.present;
   CatalogStats stats;
   std::vector<landing::LandedFile> files;
   if (all_tables) {
@@ -151,7 +163,6 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
   // Which files are new or changed since we last looked? Size, mtime and inode
   // match: the content is the one we fingerprinted, no need to read it again.
   std::vector<const landing::LandedFile*> to_inspect;
-  std::set<std::string> present;
   {
     std::lock_guard lock(mu_);
     for (const auto& f : files) {
@@ -244,6 +255,7 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
       ++stats.deferred;
       stats.deferred_tables.insert(r.table);
       present.erase(r.path);
+      scanned.deferred.insert(r.path);
       continue;
     }
     ++stats.inspected;
@@ -256,18 +268,19 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
         known->second.inode == r.inode) {
       continue;
     }
+    auto old = batches_.find(r.path);
+    if (old != batches_.end()) r.discovered_at_us = old->second.discovered_at_us;
     if (r.status == BatchStatus::kQuarantined) {
       Quarantine(r, r.error_code, r.error_message);
       ++stats.quarantined;
       batch_schemas_.erase(r.path);
     } else {
-      batch_schemas_[r.path] = std::move(*in.schema);
+      batch_schemas_[r.path] = Intern(r.schema_json, std::move(in.schema));
       observer_->OnBatchDiscovered(r.table);
     }
-    auto old = batches_.find(r.path);
-    if (old != batches_.end()) r.discovered_at_us = old->second.discovered_at_us;
-    batches_[r.path] = r;
-    changed.push_back(r);
+    changed.push_back(r);  // with its schema_json, for the state store
+    r.schema_json.clear();
+    batches_[r.path] = std::move(r);
   }
 
   // Files that disappeared: forget those never staged, or no longer in the
@@ -283,8 +296,14 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
         (r.status == BatchStatus::kPending || r.status == BatchStatus::kDuplicate ||
          (r.status == BatchStatus::kStaged && !in_ledger))) {
       forgotten.push_back(r.path);
+      Changed(r.table);
       batch_schemas_.erase(r.path);
       return batches_.erase(it);
+    }
+    // Staged and gone (kept per on_batch_removed): the planner must see it gone.
+    if (in_scope && r.status == BatchStatus::kStaged && !present.contains(r.path)) {
+      quiet_plans_.erase(r.table);
+      ++plan_epoch_;
     }
     return std::next(it);
   });
@@ -304,7 +323,7 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
       if (group[0]->status == BatchStatus::kDuplicate) {
         group[0]->status = BatchStatus::kPending;  // its twin is gone
         group[0]->duplicate_of.clear();
-        changed.push_back(*group[0]);
+        changed.push_back(ForStore(*group[0]));
       }
       continue;
     }
@@ -321,7 +340,7 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
         if (r->status == BatchStatus::kDuplicate) {
           r->status = BatchStatus::kPending;
           r->duplicate_of.clear();
-          changed.push_back(*r);
+          changed.push_back(ForStore(*r));
         }
       } else if (r->status != BatchStatus::kDuplicate || r->duplicate_of != keeper->path) {
         r->status = BatchStatus::kDuplicate;
@@ -330,20 +349,12 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
         observer_->OnBatchDuplicate(r->table);
         spdlog::info("duplicate: {} has the same content as {}; not staged again", r->path,
                      keeper->path);
-        changed.push_back(*r);
+        changed.push_back(ForStore(*r));
       }
     }
   }
 
-  // Parse cached schemas of batches loaded from state on first use.
-  ForEachBatch(batches_, scanned_tables, all_tables, [&](BatchMap::iterator it) {
-    const auto& [path, r] = *it;
-    if (r.status != BatchStatus::kQuarantined && !batch_schemas_.contains(path)) {
-      if (auto s = schema::SchemaFromJson(r.schema_json)) batch_schemas_[path] = std::move(*s);
-    }
-    return std::next(it);
-  });
-
+  for (const auto& r : changed) Changed(r.table);
   ReportPending();
   if (!changed.empty()) {
     if (auto s = state_.UpsertBatches(changed); !s) return Fail(s.error());
@@ -354,6 +365,75 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
   return stats;
 }
 
+void Engine::Changed(const std::string& table) {
+  quiet_plans_.erase(table);
+  ++plan_epoch_;
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+Engine::SchemaRef Engine::Intern(const std::string& json, std::optional<schema::Schema> parsed) {
+  if (auto it = schema_pool_.find(json); it != schema_pool_.end()) {
+    if (auto shared = it->second.lock()) return shared;
+  }
+  if (!parsed) {
+    auto s = schema::SchemaFromJson(json);
+    if (!s) return nullptr;
+    parsed = std::move(*s);
+  }
+  auto shared = std::make_shared<const SharedSchema>(SharedSchema{json, std::move(*parsed)});
+  schema_pool_[json] = shared;
+  // Schemas no batch holds any more leave expired entries; sweep them once
+  // the pool has doubled since the last sweep.
+  if (schema_pool_.size() > 2 * std::max<size_t>(schema_pool_pruned_at_, 512)) {
+    std::erase_if(schema_pool_, [](const auto& entry) { return entry.second.expired(); });
+    schema_pool_pruned_at_ = schema_pool_.size();
+  }
+  return shared;
+}
+
+state::BatchRecord Engine::ForStore(const state::BatchRecord& record) const {
+  state::BatchRecord out = record;
+  if (auto it = batch_schemas_.find(record.path); it != batch_schemas_.end() && it->second) {
+    out.schema_json = it->second->json;
+  }
+  return out;
+}
+
+std::vector<state::TableSummary> Engine::TableSummaries() {
+  std::lock_guard lock(mu_);
+  std::map<std::string, state::TableSummary> by_name;
+  for (const auto& [name, t] : tables_) {
+    auto& s = by_name[name].table;
+    s = t;
+    s.schema_json.clear();
+  }
+  for (const auto& [path, b] : batches_) {
+    auto& s = by_name[b.table];
+    if (s.table.name.empty()) {
+      // Known only by its batches: no table row yet.
+      s.table.name = b.table;
+      s.table.status.clear();
+      s.table.policy.clear();
+    }
+    switch (b.status) {
+      case BatchStatus::kStaged:
+        ++s.staged;
+        s.rows_staged += b.rows;
+        break;
+      case BatchStatus::kPending: ++s.pending; break;
+      case BatchStatus::kQuarantined: ++s.quarantined; break;
+      case BatchStatus::kDuplicate: ++s.duplicate; break;
+    }
+  }
+  std::vector<state::TableSummary> out;
+  out.reserve(by_name.size());
+  for (auto& [name, s] : by_name) {
+    if (auto it = last_actions_.find(name); it != last_actions_.end()) s.last_action = it->second;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 void Engine::ReportPending() {
   int64_t pending = 0;
   for (const auto& [path, r] : batches_) pending += r.status == BatchStatus::kPending;
@@ -362,13 +442,16 @@ void Engine::ReportPending() {
 
 Result<Engine::Prepared> Engine::Prepare(const RunRequest& request, CatalogStats* stats) {
   const auto started = std::chrono::steady_clock::now();
-  std::set<std::string> folders;
+  Scanned scanned;
+  const auto& folders = scanned.folders;
   const bool all = request.tables.empty();
-  auto refreshed = RefreshCatalog(request.tables, all, request.truncated_grace, folders);
+  auto refreshed = RefreshCatalog(request.tables, all, request.truncated_grace, scanned);
   if (!refreshed) return Fail(refreshed.error());
   if (stats) *stats = *refreshed;
 
   std::vector<plan::TableInputs> inputs;
+  std::vector<plan::TablePlan> reused;
+  uint64_t epoch = 0;  // plan_epoch_ when the inputs were taken
   plan::PlanOptions options;
   options.full_refresh = request.full_refresh;
   {
@@ -389,9 +472,23 @@ Result<Engine::Prepared> Engine::Prepare(const RunRequest& request, CatalogStats
     } else {
       names.insert(request.tables.begin(), request.tables.end());
     }
-    std::map<std::string, plan::TableInputs*> by_name;
-    inputs.reserve(names.size());
+    // Tables whose inputs did not change since a plan that skipped them are
+    // not planned again: a cycle costs in proportion to what changed.
+    const bool reuse = !options.full_refresh && !options.state_unusable;
+    epoch = plan_epoch_;
+    std::set<std::string> to_plan;
     for (const auto& name : names) {
+      auto quiet = quiet_plans_.find(name);
+      if (reuse && quiet != quiet_plans_.end() &&
+          quiet->second.folder_exists == folders.contains(name)) {
+        reused.push_back(quiet->second.plan);
+      } else {
+        to_plan.insert(name);
+      }
+    }
+    std::map<std::string, plan::TableInputs*> by_name;
+    inputs.reserve(to_plan.size());
+    for (const auto& name : to_plan) {
       plan::TableInputs in;
       in.table = name;
       in.folder_exists = folders.contains(name);
@@ -413,7 +510,7 @@ Result<Engine::Prepared> Engine::Prepare(const RunRequest& request, CatalogStats
       inputs.push_back(std::move(in));
       by_name[name] = &inputs.back();
     }
-    ForEachBatch(batches_, names, all, [&](BatchMap::iterator batch) {
+    ForEachBatch(batches_, to_plan, /*all=*/false, [&](BatchMap::iterator batch) {
       const auto& [path, r] = *batch;
       auto next = std::next(batch);
       if (r.status != BatchStatus::kPending && r.status != BatchStatus::kStaged) return next;
@@ -422,17 +519,37 @@ Result<Engine::Prepared> Engine::Prepare(const RunRequest& request, CatalogStats
       auto schema = batch_schemas_.find(path);
       if (schema == batch_schemas_.end()) return next;
       // A staged batch whose file is gone is not current (the planner sees it only in the ledger).
-      std::error_code ec;
-      if (r.status == BatchStatus::kStaged && !fs::exists(config_.landing.dir / path, ec)) {
+      if (r.status == BatchStatus::kStaged && !scanned.present.contains(path) &&
+          !scanned.deferred.contains(path)) {
         return next;
       }
-      it->second->batches.push_back(
-          {r.fingerprint, r.path, r.rows, schema->second, r.status == BatchStatus::kStaged});
+      it->second->batches.push_back({r.fingerprint, r.path, r.rows,
+                                     std::shared_ptr<const schema::Schema>(schema->second,
+                                                                           &schema->second->schema),
+                                     r.status == BatchStatus::kStaged});
       return next;
     });
   }
   Prepared prepared;
   prepared.plan = plan::PlanAll(inputs, options, Supertype());
+  // Remembered only if nothing changed while planning without the lock.
+  if (std::lock_guard lock(mu_); epoch == plan_epoch_) {
+    for (const auto& tp : prepared.plan.tables) {
+      // A removed batch may come back unchanged, without a catalog change.
+      const bool removed = std::any_of(tp.reasons.begin(), tp.reasons.end(), [](const auto& r) {
+        return r.code == plan::reason::kBatchRemoved;
+      });
+      if (tp.action == plan::Action::kSkip && tp.quarantine.empty() && !removed &&
+          !options.full_refresh && !options.state_unusable) {
+        quiet_plans_[tp.table] = {folders.contains(tp.table), tp};
+      } else {
+        quiet_plans_.erase(tp.table);
+      }
+    }
+  }
+  for (auto& tp : reused) prepared.plan.tables.push_back(std::move(tp));
+  std::sort(prepared.plan.tables.begin(), prepared.plan.tables.end(),
+            [](const plan::TablePlan& a, const plan::TablePlan& b) { return a.table < b.table; });
   observer_->OnPlanned(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   return prepared;
 }
@@ -461,7 +578,7 @@ TableOutcome Engine::Execute(const plan::TablePlan& tp, int64_t run_id) {
         break;
       }
       files.push_back({r->second.fingerprint, r->second.path, config_.landing.dir / path,
-                       r->second.rows, schema->second});
+                       r->second.rows, schema->second->schema});
     }
   }
 
@@ -545,7 +662,7 @@ TableOutcome Engine::Execute(const plan::TablePlan& tp, int64_t run_id) {
           auto& b = batches_.at(f.rel_path);
           b.status = BatchStatus::kStaged;
           b.staged_at_us = now;
-          staged.push_back(b);
+          staged.push_back(ForStore(b));
           // Landed = the file's mtime; a clock step may make it negative.
           report.landed_to_staged_seconds.push_back(std::max(0.0, (now - b.mtime_ns / 1000) / 1e6));
         }
@@ -556,6 +673,12 @@ TableOutcome Engine::Execute(const plan::TablePlan& tp, int64_t run_id) {
                    out.batches, out.rows, out.duration_us / 1000);
     }
     tables_[tp.table] = record;
+    if (run_id > 0) {
+      auto& last = last_actions_[tp.table];
+      last = {tp.table, plan::ToString(tp.action), "", out.status, out.rows, out.batches,
+              out.duration_us, out.error, run_id, clock_.NowMicros()};
+    }
+    Changed(tp.table);
     if (!staged.empty()) ReportPending();
   }
   report.rows = out.rows;
@@ -619,7 +742,8 @@ Result<RunOutcome> Engine::RunUnobserved(const RunRequest& request) {
         if (it == batches_.end()) continue;
         Quarantine(it->second, q.code, q.detail);
         ++outcome.catalog.quarantined;
-        frozen.push_back(it->second);
+        frozen.push_back(ForStore(it->second));
+        Changed(tp.table);
       }
     }
   }
@@ -691,6 +815,7 @@ Result<bool> Engine::DeleteTableState(const std::string& table) {
     tables_[table].status = "reset";
     tables_[table].schema_json.clear();
     tables_[table].schema_hash.clear();
+    Changed(table);
   }
   return deleted;
 }
@@ -723,6 +848,7 @@ Result<std::string> Engine::RetryQuarantined(const std::string& rel_path) {
     }
     batches_.erase(it);
     batch_schemas_.erase(rel_path);
+    Changed(table);
   }
   // Without a record, the next scan of the table inspects the file as new.
   if (auto s = state_.DeleteBatches({rel_path}); !s) return Fail(s.error());

@@ -7,6 +7,7 @@
 // guarantees at most one job per table).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -14,6 +15,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "lib/common/clock.h"
@@ -112,17 +114,44 @@ class Engine {
 
   const config::Config& config() const { return config_; }
 
+  // Every table known by a record or a batch, as the API lists it
+  // (state::StateStore::TableSummaries), from memory: no I/O. Table snapshots
+  // (schema_json) are left out.
+  std::vector<state::TableSummary> TableSummaries();
+  // Changes whenever what TableSummaries() returns may have changed.
+  uint64_t Generation() const { return generation_.load(std::memory_order_acquire); }
+
  private:
   struct Prepared;
   Result<Prepared> Prepare(const RunRequest& request, CatalogStats* stats);
+  // What a refresh found in the landing directory (rel paths).
+  struct Scanned {
+    std::set<std::string> folders;  // table folders
+    std::set<std::string> present;  // batch files, without those still being written
+    std::set<std::string> deferred;  // files still being written
+  };
   Result<CatalogStats> RefreshCatalog(const std::vector<std::string>& tables, bool all_tables,
-                                      std::chrono::seconds truncated_grace,
-                                      std::set<std::string>& folders);
+                                      std::chrono::seconds truncated_grace, Scanned& scanned);
   void Quarantine(state::BatchRecord& record, const std::string& code, const std::string& message);
   TableOutcome Execute(const plan::TablePlan& table_plan, int64_t run_id);
   Result<RunOutcome> RunUnobserved(const RunRequest& request);
   // Tells the observer how many batches are pending. Needs mu_.
   void ReportPending();
+  // A footer schema, shared by every batch that has the same one (most of a
+  // table's batches): parsed once and held once, however many batches.
+  struct SharedSchema {
+    std::string json;  // as stored in the state store
+    schema::Schema schema;
+  };
+  using SchemaRef = std::shared_ptr<const SharedSchema>;
+  // The shared schema for `json` (parsed unless `parsed` is given); null when
+  // it cannot be parsed. Needs mu_.
+  SchemaRef Intern(const std::string& json, std::optional<schema::Schema> parsed = std::nullopt);
+  // `record` as the state store keeps it: with its schema_json, which the
+  // engine holds once per distinct schema (batch_schemas_). Needs mu_.
+  state::BatchRecord ForStore(const state::BatchRecord& record) const;
+  // Something TableSummaries() reports changed. Needs mu_.
+  void Changed(const std::string& table);
   schema::SupertypeFn Supertype();
 
   const config::Config config_;
@@ -136,10 +165,23 @@ class Engine {
 
   std::mutex mu_;  // guards the fields below
   std::optional<int> format_version_;
-  std::map<std::string, state::BatchRecord> batches_;  // by rel path
-  std::map<std::string, schema::Schema> batch_schemas_;  // by rel path, parsed once
+  // Batches by rel path; their schema_json is kept in batch_schemas_ instead.
+  std::map<std::string, state::BatchRecord> batches_;
+  std::map<std::string, SchemaRef> batch_schemas_;  // by rel path
+  std::unordered_map<std::string, std::weak_ptr<const SharedSchema>> schema_pool_;  // by json
+  size_t schema_pool_pruned_at_ = 0;  // pool size after the last sweep of expired entries
   std::map<std::string, state::TableRecord> tables_;
   std::map<std::string, warehouse::TableContents> contents_;
+  std::map<std::string, state::TableRunRecord> last_actions_;  // by table
+  // Quiet tables' plans, reused while nothing the planner looks at changed:
+  // a cycle over every table then plans only the tables that changed.
+  struct QuietPlan {
+    bool folder_exists = false;
+    plan::TablePlan plan;
+  };
+  std::map<std::string, QuietPlan> quiet_plans_;
+  uint64_t plan_epoch_ = 0;  // counts invalidations of quiet_plans_
+  std::atomic<uint64_t> generation_{0};
 };
 
 }  // namespace landfall::exec

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -90,7 +91,8 @@ struct CurrentBatch {
   std::string batch_id;  // content fingerprint
   std::string rel_path;
   int64_t rows = 0;
-  schema::Schema schema;
+  // Never null; shared by the batches that have the same footer schema.
+  std::shared_ptr<const schema::Schema> schema;
   // The state store records it as staged: if the warehouse ledger lacks it, the
   // two disagree and the table is rebuilt rather than the batch staged twice.
   bool staged = false;

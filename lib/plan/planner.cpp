@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <string_view>
 
 #include "lib/plan/plan.h"
 
@@ -42,7 +43,7 @@ std::string ColumnList(const schema::Schema& s) {
 Result<schema::Schema> UnifyAll(const std::vector<CurrentBatch>& batches,
                                 const schema::SupertypeFn& supertype) {
   std::vector<const schema::Schema*> schemas;
-  for (const auto& b : batches) schemas.push_back(&b.schema);
+  for (const auto& b : batches) schemas.push_back(b.schema.get());
   return schema::Unify(schema::Schema{}, schemas, supertype);
 }
 
@@ -246,21 +247,30 @@ TablePlan PlanTable(const TableInputs& in, const PlanOptions& options,
     previous = *in.remembered->snapshot;  // same columns, plus field ids
   }
 
-  // Compare the ledger (what is staged) with the batches now present.
-  std::map<std::string, const CurrentBatch*> by_path;
-  std::set<std::string> current_ids;
-  for (const auto& b : in.batches) {
-    by_path[b.rel_path] = &b;
-    current_ids.insert(b.batch_id);
-  }
+  // Compare the ledger (what is staged) with the batches now present. Most
+  // ledger entries are a current batch with the same id and path; look the
+  // others up by path (batches are sorted by it) and by id.
+  std::vector<std::string_view> current_ids;
+  auto by_path = [&](const std::string& rel_path) -> const CurrentBatch* {
+    auto it = std::lower_bound(in.batches.begin(), in.batches.end(), rel_path,
+                               [](const CurrentBatch& b, const std::string& p) { return b.rel_path < p; });
+    return it != in.batches.end() && it->rel_path == rel_path ? &*it : nullptr;
+  };
+  auto is_current = [&](const std::string& id) {
+    if (current_ids.empty()) {
+      for (const auto& b : in.batches) current_ids.push_back(b.batch_id);
+      std::sort(current_ids.begin(), current_ids.end());
+    }
+    return std::binary_search(current_ids.begin(), current_ids.end(), std::string_view(id));
+  };
   bool rewritten = false;
   bool removed = false;
   for (const auto& [id, entry] : wh.ledger) {
-    auto it = by_path.find(entry.rel_path);
-    if (it != by_path.end() && it->second->batch_id != id) {
+    const CurrentBatch* now = by_path(entry.rel_path);
+    if (now && now->batch_id != id) {
       plan.reasons.push_back({reason::kBatchRewritten, entry.rel_path + " changed content after it was staged"});
       rewritten = true;
-    } else if (it == by_path.end() && !current_ids.contains(id)) {
+    } else if (!now && !is_current(id)) {
       removed = true;
       plan.reasons.push_back({reason::kBatchRemoved,
                               entry.rel_path + (in.policy.on_batch_removed == "rebuild"
@@ -289,7 +299,7 @@ TablePlan PlanTable(const TableInputs& in, const PlanOptions& options,
     // compare it with what the warehouse holds.
     std::vector<const schema::Schema*> staged;
     for (const auto& b : in.batches) {
-      if (wh.ledger.contains(b.batch_id)) staged.push_back(&b.schema);
+      if (wh.ledger.contains(b.batch_id)) staged.push_back(b.schema.get());
     }
     auto derived = schema::Unify(schema::Schema{}, staged, supertype);
     if (!derived || !derived->SameStagingColumns(wh.columns)) {
@@ -307,7 +317,7 @@ TablePlan PlanTable(const TableInputs& in, const PlanOptions& options,
   for (const auto& b : in.batches) {
     if (!wh.ledger.contains(b.batch_id)) {
       fresh.push_back(&b);
-      fresh_schemas.push_back(&b.schema);
+      fresh_schemas.push_back(b.schema.get());
     }
   }
   if (fresh.empty()) {
@@ -358,7 +368,7 @@ TablePlan PlanTable(const TableInputs& in, const PlanOptions& options,
     // Stage the batches that fit the current columns; quarantine the others.
     std::vector<const CurrentBatch*> fitting;
     for (const auto* b : fresh) {
-      auto own = Classify(previous, {&b->schema}, supertype);
+      auto own = Classify(previous, {b->schema.get()}, supertype);
       if (own && !own->Changes()) {
         fitting.push_back(b);
         continue;

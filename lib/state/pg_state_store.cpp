@@ -516,6 +516,17 @@ Result<EnvironmentState> PgStateStore::Load() {
       batch.staged_at_us = Int(b, i, 13);
     }
 
+    auto last = Exec("load: last actions",
+                     "SELECT DISTINCT ON (tr.table_name) " TABLE_RUN_COLUMNS
+                     "  FROM table_runs tr JOIN runs r ON r.id = tr.run_id"
+                     " WHERE r.environment = $1"
+                     " ORDER BY tr.table_name, tr.id DESC",
+                     {environment_});
+    if (!last) return Fail(last.error());
+    for (int i = 0; i < PQntuples(last->get()); ++i) {
+      state.last_actions.push_back(ReadTableRun(last->get(), i, 0));
+    }
+
     if (auto s = tx.Commit(); !s) return Fail(s.error());
     return state;
   });

@@ -52,14 +52,6 @@ struct TableRecord {
   int64_t updated_at_us = 0;  // 0 on save means "now"
 };
 
-struct EnvironmentState {
-  // Missing means a new environment; a value other than kStateFormatVersion
-  // means the stored state cannot be trusted as a whole.
-  std::optional<int> format_version;
-  std::vector<TableRecord> tables;
-  std::vector<BatchRecord> batches;
-};
-
 struct TableRunRecord {
   std::string table;
   std::string action;        // skip, create, append, evolve, rebuild, orphan, drop, fail
@@ -72,6 +64,16 @@ struct TableRunRecord {
   // Filled by reads (TableRuns, TableHistory, TableSummaries); ignored by RecordTableRun.
   int64_t run_id = 0;
   int64_t recorded_at_us = 0;
+};
+
+struct EnvironmentState {
+  // Missing means a new environment; a value other than kStateFormatVersion
+  // means the stored state cannot be trusted as a whole.
+  std::optional<int> format_version;
+  std::vector<TableRecord> tables;
+  std::vector<BatchRecord> batches;
+  // Each table's newest table run record (run_id and recorded_at_us filled).
+  std::vector<TableRunRecord> last_actions;
 };
 
 struct RunSummary {

@@ -40,7 +40,8 @@ Schema S(std::vector<Column> columns) { return Schema{std::move(columns)}; }
 Schema Base() { return S({Col("id", "INTEGER"), Col("name", "VARCHAR")}); }
 
 CurrentBatch B(std::string id, std::string rel_path, Schema schema = Base()) {
-  return CurrentBatch{std::move(id), std::move(rel_path), 10, std::move(schema)};
+  return CurrentBatch{std::move(id), std::move(rel_path), 10,
+                      std::make_shared<const Schema>(std::move(schema))};
 }
 
 // A warehouse holding `columns` with `staged` batches in its ledger.
