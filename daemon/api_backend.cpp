@@ -112,12 +112,32 @@ Result<exec::Engine*> DaemonApiBackend::Engine() {
 }
 
 Result<std::string> DaemonApiBackend::ListTables() {
+  if (auto* engine = daemon_.StartedEngine()) {
+    // Read before the list: a change while rendering leaves an older number,
+    // so the next request renders again.
+    const uint64_t generation = engine->Generation();
+    {
+      std::lock_guard lock(mu_);
+      if (tables_cached_ && tables_generation_ == generation) return tables_body_;
+    }
+    std::string body = TablesJson(engine->TableSummaries());
+    std::lock_guard lock(mu_);
+    tables_body_ = body;
+    tables_generation_ = generation;
+    tables_cached_ = true;
+    return body;
+  }
+  // Starting: what the state store remembers.
   auto reads = Reads();
   if (!reads) return Fail(reads.error());
   auto summaries = (*reads)->TableSummaries("");
   if (!summaries) return Fail(summaries.error());
+  return TablesJson(*summaries);
+}
+
+std::string DaemonApiBackend::TablesJson(const std::vector<state::TableSummary>& summaries) const {
   json tables = json::array();
-  for (const auto& s : *summaries) {
+  for (const auto& s : summaries) {
     const auto& t = s.table;
     json last = nullptr;
     if (s.last_action) {

@@ -1,8 +1,10 @@
 // `landfall serve`'s side of the HTTP API: api::ApiBackend over the engine,
 // the state store and the daemon's scheduler.
 //
-// Reads go to the state store through a connection of their own, so the API
-// neither waits behind the engine's writes nor takes the engine's lock. Runs,
+// The table list comes from the engine's memory (rendered again only when it
+// changed); other reads go to the state store through a connection of their
+// own, so the API neither waits behind the engine's writes nor takes the
+// engine's lock for long. Runs,
 // retries and webhooks go through the daemon (DaemonControl), whose scheduler
 // keeps at most one job per table.
 #pragma once
@@ -62,11 +64,17 @@ class DaemonApiBackend final : public api::ApiBackend {
   // come up after the daemon).
   Result<state::StateStore*> Reads();
   Result<exec::Engine*> Engine();
+  // The body of GET /v1/tables.
+  std::string TablesJson(const std::vector<state::TableSummary>& summaries) const;
 
   const config::Config& config_;
   DaemonControl& daemon_;
-  std::mutex mu_;  // guards reads_
+  std::mutex mu_;  // guards the fields below
   std::unique_ptr<state::StateStore> reads_;
+  // GET /v1/tables as last rendered from the engine, for its Generation().
+  std::string tables_body_;
+  uint64_t tables_generation_ = 0;
+  bool tables_cached_ = false;
 };
 
 }  // namespace landfall::cli
