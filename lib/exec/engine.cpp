@@ -87,7 +87,7 @@ Status Engine::Start() {
       // Unparseable: the batch stays unplanned, as a batch without a footer.
       if (auto shared = Intern(b.schema_json)) {
         batch_schemas_[b.path] = std::move(shared);
-        b.schema_json.clear();
+        std::string().swap(b.schema_json);  // clear() would keep its memory
       }
     }
     batches_[b.path] = std::move(b);
@@ -109,6 +109,7 @@ Status Engine::Start() {
       changed.push_back(ForStore(record));
     }
   }
+  ReportPending();
   if (!changed.empty()) {
     spdlog::info("reconcile: {} batch records brought in line with the warehouse ledger",
                  changed.size());
@@ -141,8 +142,8 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
                                             std::chrono::seconds truncated_grace, Scanned& scanned) {
   auto& folders = scanned.folders;
   auto& present = scanned.present;
+  auto& files = scanned.files;
   CatalogStats stats;
-  std::vector<landing::LandedFile> files;
   if (all_tables) {
     auto scan = landing::Scan(config_.landing.dir, config_.landing.ignore);
     if (!scan) return Fail(scan.error());
@@ -151,11 +152,11 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
     files = std::move(scan->files);
   } else {
     for (const auto& table : tables) {
-      auto scanned = landing::ScanTable(config_.landing.dir, table, config_.landing.ignore);
-      if (!scanned) return Fail(scanned.error());
+      auto found = landing::ScanTable(config_.landing.dir, table, config_.landing.ignore);
+      if (!found) return Fail(found.error());
       std::error_code ec;
       if (fs::is_directory(config_.landing.dir / table, ec)) folders.insert(table);
-      for (auto& f : *scanned) files.push_back(std::move(f));
+      for (auto& f : *found) files.push_back(std::move(f));
     }
   }
   stats.files = static_cast<int>(files.size());
@@ -163,6 +164,7 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
   // Which files are new or changed since we last looked? Size, mtime and inode
   // match: the content is the one we fingerprinted, no need to read it again.
   std::vector<const landing::LandedFile*> to_inspect;
+  present.reserve(files.size());
   {
     std::lock_guard lock(mu_);
     for (const auto& f : files) {
@@ -279,39 +281,45 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
       observer_->OnBatchDiscovered(r.table);
     }
     changed.push_back(r);  // with its schema_json, for the state store
-    r.schema_json.clear();
+    std::string().swap(r.schema_json);
     batches_[r.path] = std::move(r);
   }
 
   // Files that disappeared: forget those never staged, or no longer in the
   // ledger (rebuilt without them); staged ones stay known (the planner sees
   // them missing from the scan and applies the policy).
+  // Tables where a batch appeared, changed or went: only there can the
+  // duplicates below change.
+  std::set<std::string> touched;
+  for (const auto& r : changed) touched.insert(r.table);
   std::set<std::string> scanned_tables(tables.begin(), tables.end());
   ForEachBatch(batches_, scanned_tables, all_tables, [&](BatchMap::iterator it) {
     const auto& r = it->second;
-    const bool in_scope = all_tables || scanned_tables.contains(r.table);
+    if (r.status == BatchStatus::kQuarantined || present.contains(r.path)) return std::next(it);
     auto contents = contents_.find(r.table);
     const bool in_ledger = contents != contents_.end() && contents->second.ledger.contains(r.fingerprint);
-    if (in_scope && !present.contains(r.path) &&
-        (r.status == BatchStatus::kPending || r.status == BatchStatus::kDuplicate ||
-         (r.status == BatchStatus::kStaged && !in_ledger))) {
+    touched.insert(r.table);
+    if (r.status == BatchStatus::kPending || r.status == BatchStatus::kDuplicate ||
+        (r.status == BatchStatus::kStaged && !in_ledger)) {
       forgotten.push_back(r.path);
       Changed(r.table);
       batch_schemas_.erase(r.path);
       return batches_.erase(it);
     }
     // Staged and gone (kept per on_batch_removed): the planner must see it gone.
-    if (in_scope && r.status == BatchStatus::kStaged && !present.contains(r.path)) {
-      quiet_plans_.erase(r.table);
-      ++plan_epoch_;
-    }
+    quiet_plans_.erase(r.table);
+    ++plan_epoch_;
     return std::next(it);
   });
 
   // Duplicates: per table, one batch per content fingerprint. The one the
-  // ledger already holds wins, then the first path in sort order.
+  // ledger already holds wins, then the first path in sort order. Looked for
+  // in every table once, then in the tables touched since.
+  const bool recheck = !duplicates_checked_;
+  if (all_tables) duplicates_checked_ = true;
   std::map<std::pair<std::string, std::string>, std::vector<state::BatchRecord*>> by_content;
-  ForEachBatch(batches_, scanned_tables, all_tables, [&](BatchMap::iterator it) {
+  ForEachBatch(batches_, recheck ? scanned_tables : touched, recheck && all_tables,
+               [&](BatchMap::iterator it) {
     auto& [path, r] = *it;
     if (present.contains(path) && r.status != BatchStatus::kQuarantined && !r.fingerprint.empty()) {
       by_content[{r.table, r.fingerprint}].push_back(&r);
@@ -355,7 +363,7 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
   }
 
   for (const auto& r : changed) Changed(r.table);
-  ReportPending();
+  if (!changed.empty() || !forgotten.empty()) ReportPending();
   if (!changed.empty()) {
     if (auto s = state_.UpsertBatches(changed); !s) return Fail(s.error());
   }

@@ -16,6 +16,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "lib/common/clock.h"
@@ -23,6 +24,7 @@
 #include "lib/common/thread_pool.h"
 #include "lib/config/config.h"
 #include "lib/exec/observer.h"
+#include "lib/landing/catalog.h"
 #include "lib/plan/plan.h"
 #include "lib/schema/footer.h"
 #include "lib/state/state_store.h"
@@ -126,8 +128,10 @@ class Engine {
   Result<Prepared> Prepare(const RunRequest& request, CatalogStats* stats);
   // What a refresh found in the landing directory (rel paths).
   struct Scanned {
+    std::vector<landing::LandedFile> files;
     std::set<std::string> folders;  // table folders
-    std::set<std::string> present;  // batch files, without those still being written
+    // Rel paths of `files`, without those still being written (views into `files`).
+    std::unordered_set<std::string_view> present;
     std::set<std::string> deferred;  // files still being written
   };
   Result<CatalogStats> RefreshCatalog(const std::vector<std::string>& tables, bool all_tables,
@@ -182,6 +186,7 @@ class Engine {
   std::map<std::string, QuietPlan> quiet_plans_;
   uint64_t plan_epoch_ = 0;  // counts invalidations of quiet_plans_
   std::atomic<uint64_t> generation_{0};
+  bool duplicates_checked_ = false;  // duplicates were looked for across every table
 };
 
 }  // namespace landfall::exec

@@ -1,5 +1,6 @@
 #include "lib/landing/catalog.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <openssl/evp.h>
@@ -28,41 +29,70 @@ int64_t MtimeNs(const struct stat& st) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
 }
 
-// Walks one table folder. Uses lstat so symlinks are neither followed nor staged:
-// a link could point anywhere, including outside the landing directory.
-void WalkTable(const fs::path& landing, const std::string& table,
-               const std::vector<std::string>& ignore, std::vector<LandedFile>& out,
-               std::vector<std::string>& warnings) {
-  std::error_code ec;
-  fs::recursive_directory_iterator it(landing / table, fs::directory_options::skip_permission_denied,
-                                      ec);
-  if (ec) {
-    warnings.push_back("cannot read table folder '" + table + "': " + ec.message());
+// Walks the folder `rel` (relative to the landing dir, open as `dir_fd`) and
+// its subfolders. fstatat without following links, so symlinks are neither
+// followed nor staged: a link could point anywhere, including outside the
+// landing directory. Plain readdir + fstatat on the directory's descriptor:
+// one system call per entry, no path parsing.
+void WalkFolder(int dir_fd, const std::string& landing, const std::string& table,
+                const std::string& rel, const std::vector<std::string>& ignore,
+                std::vector<LandedFile>& out, std::vector<std::string>& warnings) {
+  DIR* dir = fdopendir(dir_fd);
+  if (!dir) {
+    warnings.push_back("cannot read folder '" + rel + "': " + std::strerror(errno));
+    close(dir_fd);
     return;
   }
-  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) {
-      warnings.push_back("error walking '" + table + "': " + ec.message());
+  std::unique_ptr<DIR, decltype(&closedir)> closer(dir, closedir);
+  while (true) {
+    errno = 0;
+    const dirent* entry = readdir(dir);
+    if (!entry) {
+      if (errno != 0) warnings.push_back("error walking '" + rel + "': " + std::strerror(errno));
       break;
     }
-    const fs::path& p = it->path();
-    const std::string name = p.filename().string();
-    if (IsIgnored(name, ignore)) {
-      if (it->is_directory(ec) && !it->is_symlink(ec)) it.disable_recursion_pending();
+    const std::string_view name = entry->d_name;
+    if (name == "." || name == ".." || IsIgnored(name, ignore)) continue;
+    struct stat st;
+    if (fstatat(dir_fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // vanished
+    std::string child = rel;
+    child += '/';
+    child += name;
+    if (S_ISDIR(st.st_mode)) {
+      const int fd = openat(dir_fd, entry->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0) {
+        if (errno != EACCES && errno != ENOENT) {
+          warnings.push_back("cannot read folder '" + child + "': " + std::strerror(errno));
+        }
+        continue;
+      }
+      WalkFolder(fd, landing, table, child, ignore, out, warnings);
       continue;
     }
-    struct stat st;
-    if (lstat(p.c_str(), &st) != 0) continue;  // vanished meanwhile
     if (!S_ISREG(st.st_mode)) continue;
     LandedFile file;
     file.table = table;
-    file.rel_path = p.lexically_relative(landing).generic_string();
-    file.abs_path = p;
+    file.abs_path = landing + '/' + child;
+    file.rel_path = std::move(child);
     file.size = st.st_size;
     file.mtime_ns = MtimeNs(st);
     file.inode = static_cast<int64_t>(st.st_ino);
     out.push_back(std::move(file));
   }
+}
+
+void WalkTable(const fs::path& landing, const std::string& table,
+               const std::vector<std::string>& ignore, std::vector<LandedFile>& out,
+               std::vector<std::string>& warnings) {
+  const fs::path folder = landing / table;
+  const int fd = open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno != EACCES) {
+      warnings.push_back("cannot read table folder '" + table + "': " + std::strerror(errno));
+    }
+    return;
+  }
+  WalkFolder(fd, landing.native(), table, table, ignore, out, warnings);
 }
 
 bool IsTableFolder(const fs::directory_entry& entry) {

@@ -15,7 +15,7 @@ namespace landfall::landing {
 struct LandedFile {
   std::string table;     // first-level folder name
   std::string rel_path;  // path relative to the landing dir, '/'-separated
-  std::filesystem::path abs_path;
+  std::string abs_path;  // the landing dir's path as configured, then rel_path
   int64_t size = 0;
   int64_t mtime_ns = 0;
   int64_t inode = 0;
