@@ -15,16 +15,14 @@ using state::BatchStatus;
 
 namespace {
 
-using BatchMap = std::map<std::string, state::BatchRecord>;
-
 // Calls fn(it) for every batch of `tables` in `batches` (keyed by rel path), or
 // for every batch when `all`; fn returns the iterator to continue from (so it
 // may erase). A table's rel paths all start with "<table>/", so its batches
 // are one contiguous range of the map: a run of one table (the daemon's job
 // for a watcher event) costs in proportion to that table, not to all tables.
-template <typename Fn>
+template <typename BatchMap, typename Fn>
 void ForEachBatch(BatchMap& batches, const std::set<std::string>& tables, bool all, Fn fn) {
-  auto visit = [&](BatchMap::iterator it, const std::string& end_key) {
+  auto visit = [&](typename BatchMap::iterator it, const std::string& end_key) {
     while (it != batches.end() && (end_key.empty() || it->first < end_key)) it = fn(it);
   };
   if (all) {
@@ -83,14 +81,14 @@ Status Engine::Start() {
   for (auto& t : loaded->tables) tables_[t.name] = std::move(t);
   for (auto& a : loaded->last_actions) last_actions_[a.table] = std::move(a);
   for (auto& b : loaded->batches) {
+    SchemaRef shared;
     if (b.status != BatchStatus::kQuarantined && !b.schema_json.empty()) {
       // Unparseable: the batch stays unplanned, as a batch without a footer.
-      if (auto shared = Intern(b.schema_json)) {
-        batch_schemas_[b.path] = std::move(shared);
-        std::string().swap(b.schema_json);  // clear() would keep its memory
-      }
+      shared = Intern(b.schema_json);
+      if (shared) std::string().swap(b.schema_json);  // clear() would keep its memory
     }
-    batches_[b.path] = std::move(b);
+    std::string path = b.path;  // the right side of = is evaluated first
+    batches_[std::move(path)] = Known{std::move(b), std::move(shared)};
   }
   generation_.fetch_add(1, std::memory_order_acq_rel);
 
@@ -109,7 +107,7 @@ Status Engine::Start() {
       changed.push_back(ForStore(record));
     }
   }
-  ReportPending();
+  ReportPending(nullptr);
   if (!changed.empty()) {
     spdlog::info("reconcile: {} batch records brought in line with the warehouse ledger",
                  changed.size());
@@ -272,17 +270,18 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
     }
     auto old = batches_.find(r.path);
     if (old != batches_.end()) r.discovered_at_us = old->second.discovered_at_us;
+    SchemaRef shared;
     if (r.status == BatchStatus::kQuarantined) {
       Quarantine(r, r.error_code, r.error_message);
       ++stats.quarantined;
-      batch_schemas_.erase(r.path);
     } else {
-      batch_schemas_[r.path] = Intern(r.schema_json, std::move(in.schema));
+      shared = Intern(r.schema_json, std::move(in.schema));
       observer_->OnBatchDiscovered(r.table);
     }
     changed.push_back(r);  // with its schema_json, for the state store
     std::string().swap(r.schema_json);
-    batches_[r.path] = std::move(r);
+    std::string path = r.path;  // the right side of = is evaluated first
+    batches_[std::move(path)] = Known{std::move(r), std::move(shared)};
   }
 
   // Files that disappeared: forget those never staged, or no longer in the
@@ -293,7 +292,7 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
   std::set<std::string> touched;
   for (const auto& r : changed) touched.insert(r.table);
   std::set<std::string> scanned_tables(tables.begin(), tables.end());
-  ForEachBatch(batches_, scanned_tables, all_tables, [&](BatchMap::iterator it) {
+  ForEachBatch(batches_, scanned_tables, all_tables, [&](auto it) {
     const auto& r = it->second;
     if (r.status == BatchStatus::kQuarantined || present.contains(r.path)) return std::next(it);
     auto contents = contents_.find(r.table);
@@ -303,7 +302,6 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
         (r.status == BatchStatus::kStaged && !in_ledger)) {
       forgotten.push_back(r.path);
       Changed(r.table);
-      batch_schemas_.erase(r.path);
       return batches_.erase(it);
     }
     // Staged and gone (kept per on_batch_removed): the planner must see it gone.
@@ -317,9 +315,9 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
   // in every table once, then in the tables touched since.
   const bool recheck = !duplicates_checked_;
   if (all_tables) duplicates_checked_ = true;
-  std::map<std::pair<std::string, std::string>, std::vector<state::BatchRecord*>> by_content;
+  std::map<std::pair<std::string, std::string>, std::vector<Known*>> by_content;
   ForEachBatch(batches_, recheck ? scanned_tables : touched, recheck && all_tables,
-               [&](BatchMap::iterator it) {
+               [&](auto it) {
     auto& [path, r] = *it;
     if (present.contains(path) && r.status != BatchStatus::kQuarantined && !r.fingerprint.empty()) {
       by_content[{r.table, r.fingerprint}].push_back(&r);
@@ -336,7 +334,7 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
       continue;
     }
     auto contents = contents_.find(key.first);
-    state::BatchRecord* keeper = group[0];
+    Known* keeper = group[0];
     for (auto* r : group) {
       if (contents != contents_.end() && contents->second.ledger.contains(r->fingerprint) &&
           contents->second.ledger.at(r->fingerprint).rel_path == r->path) {
@@ -362,8 +360,11 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
     }
   }
 
-  for (const auto& r : changed) Changed(r.table);
-  if (!changed.empty() || !forgotten.empty()) ReportPending();
+  for (const auto& r : changed) {
+    Changed(r.table);
+    touched.insert(r.table);
+  }
+  if (!touched.empty()) ReportPending(recheck && all_tables ? nullptr : &touched);
   if (!changed.empty()) {
     if (auto s = state_.UpsertBatches(changed); !s) return Fail(s.error());
   }
@@ -399,11 +400,9 @@ Engine::SchemaRef Engine::Intern(const std::string& json, std::optional<schema::
   return shared;
 }
 
-state::BatchRecord Engine::ForStore(const state::BatchRecord& record) const {
-  state::BatchRecord out = record;
-  if (auto it = batch_schemas_.find(record.path); it != batch_schemas_.end() && it->second) {
-    out.schema_json = it->second->json;
-  }
+state::BatchRecord Engine::ForStore(const Known& batch) {
+  state::BatchRecord out = batch;
+  if (batch.schema) out.schema_json = batch.schema->json;
   return out;
 }
 
@@ -442,9 +441,19 @@ std::vector<state::TableSummary> Engine::TableSummaries() {
   return out;
 }
 
-void Engine::ReportPending() {
+void Engine::ReportPending(const std::set<std::string>* tables) {
+  static const std::set<std::string> kNone;
+  if (tables) {
+    for (const auto& table : *tables) pending_by_table_.erase(table);
+  } else {
+    pending_by_table_.clear();
+  }
+  ForEachBatch(batches_, tables ? *tables : kNone, !tables, [&](auto it) {
+    if (it->second.status == BatchStatus::kPending) ++pending_by_table_[it->second.table];
+    return std::next(it);
+  });
   int64_t pending = 0;
-  for (const auto& [path, r] : batches_) pending += r.status == BatchStatus::kPending;
+  for (const auto& [table, count] : pending_by_table_) pending += count;
   observer_->OnPendingBatches(pending);
 }
 
@@ -518,22 +527,20 @@ Result<Engine::Prepared> Engine::Prepare(const RunRequest& request, CatalogStats
       inputs.push_back(std::move(in));
       by_name[name] = &inputs.back();
     }
-    ForEachBatch(batches_, to_plan, /*all=*/false, [&](BatchMap::iterator batch) {
+    ForEachBatch(batches_, to_plan, /*all=*/false, [&](auto batch) {
       const auto& [path, r] = *batch;
       auto next = std::next(batch);
       if (r.status != BatchStatus::kPending && r.status != BatchStatus::kStaged) return next;
       auto it = by_name.find(r.table);
       if (it == by_name.end() || !it->second->folder_exists) return next;
-      auto schema = batch_schemas_.find(path);
-      if (schema == batch_schemas_.end()) return next;
+      if (!r.schema) return next;
       // A staged batch whose file is gone is not current (the planner sees it only in the ledger).
       if (r.status == BatchStatus::kStaged && !scanned.present.contains(path) &&
           !scanned.deferred.contains(path)) {
         return next;
       }
       it->second->batches.push_back({r.fingerprint, r.path, r.rows,
-                                     std::shared_ptr<const schema::Schema>(schema->second,
-                                                                           &schema->second->schema),
+                                     std::shared_ptr<const schema::Schema>(r.schema, &r.schema->schema),
                                      r.status == BatchStatus::kStaged});
       return next;
     });
@@ -580,13 +587,12 @@ TableOutcome Engine::Execute(const plan::TablePlan& tp, int64_t run_id) {
     std::lock_guard lock(mu_);
     for (const auto& path : tp.batches) {
       auto r = batches_.find(path);
-      auto schema = batch_schemas_.find(path);
-      if (r == batches_.end() || schema == batch_schemas_.end()) {
+      if (r == batches_.end() || !r->second.schema) {
         vanished = path;
         break;
       }
       files.push_back({r->second.fingerprint, r->second.path, config_.landing.dir / path,
-                       r->second.rows, schema->second->schema});
+                       r->second.rows, r->second.schema->schema});
     }
   }
 
@@ -687,7 +693,10 @@ TableOutcome Engine::Execute(const plan::TablePlan& tp, int64_t run_id) {
               out.duration_us, out.error, run_id, clock_.NowMicros()};
     }
     Changed(tp.table);
-    if (!staged.empty()) ReportPending();
+    if (!staged.empty()) {
+      const std::set<std::string> table{tp.table};
+      ReportPending(&table);
+    }
   }
   report.rows = out.rows;
   report.batches = out.batches;
@@ -855,7 +864,6 @@ Result<std::string> Engine::RetryQuarantined(const std::string& rel_path) {
       }
     }
     batches_.erase(it);
-    batch_schemas_.erase(rel_path);
     Changed(table);
   }
   // Without a record, the next scan of the table inspects the file as new.

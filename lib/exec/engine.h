@@ -139,8 +139,9 @@ class Engine {
   void Quarantine(state::BatchRecord& record, const std::string& code, const std::string& message);
   TableOutcome Execute(const plan::TablePlan& table_plan, int64_t run_id);
   Result<RunOutcome> RunUnobserved(const RunRequest& request);
-  // Tells the observer how many batches are pending. Needs mu_.
-  void ReportPending();
+  // Tells the observer how many batches are pending, counting again in
+  // `tables` only (null: every table). Needs mu_.
+  void ReportPending(const std::set<std::string>* tables);
   // A footer schema, shared by every batch that has the same one (most of a
   // table's batches): parsed once and held once, however many batches.
   struct SharedSchema {
@@ -151,9 +152,10 @@ class Engine {
   // The shared schema for `json` (parsed unless `parsed` is given); null when
   // it cannot be parsed. Needs mu_.
   SchemaRef Intern(const std::string& json, std::optional<schema::Schema> parsed = std::nullopt);
-  // `record` as the state store keeps it: with its schema_json, which the
-  // engine holds once per distinct schema (batch_schemas_). Needs mu_.
-  state::BatchRecord ForStore(const state::BatchRecord& record) const;
+  // `batch` as the state store keeps it: with its schema_json, which the
+  // engine holds once per distinct schema.
+  struct Known;
+  static state::BatchRecord ForStore(const Known& batch);
   // Something TableSummaries() reports changed. Needs mu_.
   void Changed(const std::string& table);
   schema::SupertypeFn Supertype();
@@ -169,14 +171,18 @@ class Engine {
 
   std::mutex mu_;  // guards the fields below
   std::optional<int> format_version_;
-  // Batches by rel path; their schema_json is kept in batch_schemas_ instead.
-  std::map<std::string, state::BatchRecord> batches_;
-  std::map<std::string, SchemaRef> batch_schemas_;  // by rel path
+  // A batch as the engine holds it: its record, without schema_json, and its
+  // footer schema, shared (null when unknown: quarantined, unparseable).
+  struct Known : state::BatchRecord {
+    SchemaRef schema;
+  };
+  std::map<std::string, Known> batches_;  // by rel path
   std::unordered_map<std::string, std::weak_ptr<const SharedSchema>> schema_pool_;  // by json
   size_t schema_pool_pruned_at_ = 0;  // pool size after the last sweep of expired entries
   std::map<std::string, state::TableRecord> tables_;
   std::map<std::string, warehouse::TableContents> contents_;
   std::map<std::string, state::TableRunRecord> last_actions_;  // by table
+  std::map<std::string, int64_t> pending_by_table_;  // pending batches, tables with any
   // Quiet tables' plans, reused while nothing the planner looks at changed:
   // a cycle over every table then plans only the tables that changed.
   struct QuietPlan {

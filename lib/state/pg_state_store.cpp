@@ -630,6 +630,11 @@ WHERE (b.table_name, b.fingerprint, b.size, b.mtime_ns, b.inode, b.rows, b.statu
   }
 
   return Run("upsert batches", Retry::kAlways, [&]() -> Status {
+    // One statement is atomic on its own: no BEGIN and COMMIT round trips.
+    if (chunks.size() == 1) {
+      if (auto r = Exec("upsert batches", kSql, chunks.front()); !r) return Fail(r.error());
+      return Ok();
+    }
     Transaction tx(*this, "upsert batches");
     if (auto s = tx.Begin(); !s) return s;
     for (const auto& params : chunks) {

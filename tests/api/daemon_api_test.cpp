@@ -235,7 +235,15 @@ TEST_F(DaemonTest, DeletingStateMakesTheNextRunRebuild) {
   Start();
   Land("orders/part-0.parquet", 10);
   ASSERT_TRUE(WaitForRows("orders", 10));
-  auto deleted = Delete("/v1/state/tables/orders");
+  // The rows are committed before the job that staged them has recorded its
+  // run and ended; until then the delete is refused (409) and may be retried.
+  HttpResult deleted;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        deleted = Delete("/v1/state/tables/orders");
+        return deleted.status != 409;
+      },
+      10s));
   ASSERT_EQ(deleted.status, 200) << deleted.body;
   EXPECT_EQ(JsonOf(deleted)["deleted"], true);
   EXPECT_EQ(Table("orders")["status"], "reset");
