@@ -199,40 +199,59 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
     }
     return !landing::Unchanged(f);
   };
-  std::vector<std::future<Inspected>> futures;
-  for (const auto* f : to_inspect) {
-    futures.push_back(pool_.Submit([this, f, &still_being_written] {
-      Inspected out;
-      auto& r = out.record;
-      r.table = f->table;
-      r.path = f->rel_path;
-      r.size = f->size;
-      r.mtime_ns = f->mtime_ns;
-      r.inode = f->inode;
-      r.discovered_at_us = clock_.NowMicros();
-      auto fp = landing::Fingerprint(f->abs_path);
-      if (!fp) {
-        r.status = BatchStatus::kQuarantined;
-        r.error_code = fp.error().code;
-        r.error_message = fp.error().message;
-        return out;
+  // In chunks, so that the footer reader can read a chunk's footers in one go
+  // (a query per file is most of a small file's cost), and enough chunks to
+  // keep every worker busy.
+  const size_t workers = static_cast<size_t>(std::max(1, pool_.size()));
+  const size_t chunk = std::clamp<size_t>((to_inspect.size() + workers - 1) / workers, 1, 64);
+  std::vector<std::future<std::vector<Inspected>>> futures;
+  for (size_t begin = 0; begin < to_inspect.size(); begin += chunk) {
+    const size_t end = std::min(to_inspect.size(), begin + chunk);
+    futures.push_back(pool_.Submit([this, &to_inspect, begin, end, &still_being_written] {
+      std::vector<Inspected> out(end - begin);
+      std::vector<size_t> readable;  // indexes into out
+      std::vector<std::filesystem::path> paths;
+      for (size_t i = begin; i < end; ++i) {
+        const auto* f = to_inspect[i];
+        auto& r = out[i - begin].record;
+        r.table = f->table;
+        r.path = f->rel_path;
+        r.size = f->size;
+        r.mtime_ns = f->mtime_ns;
+        r.inode = f->inode;
+        r.discovered_at_us = clock_.NowMicros();
+        auto fp = landing::Fingerprint(f->abs_path);
+        if (!fp) {
+          r.status = BatchStatus::kQuarantined;
+          r.error_code = fp.error().code;
+          r.error_message = fp.error().message;
+          continue;
+        }
+        r.fingerprint = *fp;
+        readable.push_back(i - begin);
+        paths.emplace_back(f->abs_path);
       }
-      r.fingerprint = *fp;
-      auto footer = footers_.Read(f->abs_path);
-      if (still_being_written(*f, footer ? std::string() : footer.error().code)) {
-        out.deferred = true;
-        return out;
+      auto footers = footers_.ReadMany(paths);
+      for (size_t k = 0; k < readable.size(); ++k) {
+        auto& in = out[readable[k]];
+        auto& r = in.record;
+        auto& footer = footers[k];
+        if (still_being_written(*to_inspect[begin + readable[k]],
+                                footer ? std::string() : footer.error().code)) {
+          in.deferred = true;
+          continue;
+        }
+        if (!footer) {
+          r.status = BatchStatus::kQuarantined;
+          r.error_code = footer.error().code;
+          r.error_message = footer.error().message;
+          continue;
+        }
+        r.rows = footer->rows;
+        r.schema_json = schema::ToJson(footer->schema);
+        in.schema = std::move(footer->schema);
+        r.status = BatchStatus::kPending;
       }
-      if (!footer) {
-        r.status = BatchStatus::kQuarantined;
-        r.error_code = footer.error().code;
-        r.error_message = footer.error().message;
-        return out;
-      }
-      r.rows = footer->rows;
-      r.schema_json = schema::ToJson(footer->schema);
-      out.schema = std::move(footer->schema);
-      r.status = BatchStatus::kPending;
       return out;
     }));
   }
@@ -240,8 +259,10 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
   // Wait for the inspections before taking the lock: the pool's threads may
   // be busy with another table's Execute, which needs the lock to finish.
   std::vector<Inspected> results;
-  results.reserve(futures.size());
-  for (auto& future : futures) results.push_back(future.get());
+  results.reserve(to_inspect.size());
+  for (auto& future : futures) {
+    for (auto& inspected : future.get()) results.push_back(std::move(inspected));
+  }
 
   std::vector<state::BatchRecord> changed;
   std::vector<std::string> forgotten;

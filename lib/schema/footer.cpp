@@ -43,4 +43,11 @@ Status CheckParquetMagic(const std::filesystem::path& file) {
   return Ok();
 }
 
+std::vector<Result<FooterInfo>> FooterReader::ReadMany(const std::vector<std::filesystem::path>& files) {
+  std::vector<Result<FooterInfo>> out;
+  out.reserve(files.size());
+  for (const auto& file : files) out.push_back(Read(file));
+  return out;
+}
+
 }  // namespace landfall::schema

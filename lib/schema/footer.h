@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <vector>
 
 #include "lib/common/result.h"
 #include "lib/schema/schema.h"
@@ -22,6 +23,10 @@ class FooterReader {
   virtual ~FooterReader() = default;
   // Thread-safe.
   virtual Result<FooterInfo> Read(const std::filesystem::path& file) = 0;
+  // Several files, answers in the order of `files`, each as Read would give
+  // it. A reader may read them in one go (fewer queries); this one reads them
+  // one by one.
+  virtual std::vector<Result<FooterInfo>> ReadMany(const std::vector<std::filesystem::path>& files);
 };
 
 // Checks the Parquet magic bytes at both ends of the file, cheaply, before a

@@ -75,34 +75,117 @@ class DuckDbFooterReader final : public schema::FooterReader {
     // Field ids and repetition live only in the Parquet schema tree; the row
     // count comes along in the same query. DuckDB's fixed cost per query (about
     // 0.7 ms of CPU) is most of a small file's footer read, so the query count
-    // per file matters.
-    auto tree = internal::RunQuery(
-        con,
-        "SELECT s.name, s.repetition_type, s.field_id, s.num_children, m.num_rows, s.type, "
-        "s.type_length, s.converted_type, s.scale, s.precision, s.logical_type, s.duckdb_type "
-        "FROM parquet_schema(" +
-            literal + ") s, parquet_file_metadata(" + literal + ") m");
+    // per file matters (see ReadMany).
+    auto tree = internal::RunQuery(con, "SELECT " + std::string(kTreeColumns) + ", m.num_rows FROM parquet_schema(" +
+                                            literal + ") s, parquet_file_metadata(" + literal + ") m");
     if (!tree) return Fail(FooterError(file, tree.error()));
-    // Everything in the tree that binding depends on: files with the same tree
-    // bind to the same names and types.
-    std::string tree_key;
-    for (int64_t row = 0; row < tree->RowCount(); ++row) {
-      for (int64_t col : {0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11}) {
-        tree_key += tree->Text(col, row).value_or("\x01");
-        tree_key += '\x1f';
-      }
-      tree_key += '\x1e';
-    }
+    if (tree->RowCount() == 0) return Fail("unreadable", file.string() + ": no file metadata");
+    std::vector<TreeRow> rows;
+    for (int64_t row = 0; row < tree->RowCount(); ++row) rows.push_back(ReadTreeRow(*tree, row, 0));
+    return FromTree(con, file, rows, tree->Int(kTreeColumnCount, 0).value_or(0));
+  }
 
-    // Names and types as read_parquet() binds them, which is what an INSERT from
-    // the file sees. hive_partitioning=false, as in the warehouse: the schema is
-    // the footer's, not values parsed from key=value folders. Binding reads the
-    // footer only. Batches of a table mostly share one tree, so the answer is
-    // remembered per tree and the DESCRIBE runs once per distinct tree.
+  // One query for the schema trees of all files and one for their row
+  // counts, instead of one per file. Any file DuckDB cannot read fails the
+  // whole query: then each file is read on its own, for its own answer.
+  std::vector<Result<schema::FooterInfo>> ReadMany(
+      const std::vector<std::filesystem::path>& files) override {
+    std::vector<Result<schema::FooterInfo>> out(files.size(), Fail("unreadable", "not read"));
+    std::vector<size_t> good;
+    for (size_t i = 0; i < files.size(); ++i) {
+      if (auto magic = schema::CheckParquetMagic(files[i]); !magic) {
+        out[i] = Fail(magic.error());
+      } else {
+        good.push_back(i);
+      }
+    }
+    auto one_by_one = [&] {
+      for (size_t i : good) out[i] = Read(files[i]);
+      return out;
+    };
+    if (good.size() < 2) return one_by_one();
+
+    auto lease = pool_->Acquire();
+    if (!lease) return one_by_one();
+    duckdb_connection con = lease->get();
+    std::string list = "[";
+    for (size_t i : good) list += (list.size() > 1 ? ", " : "") + sql::PathLiteral(files[i].native());
+    list += "]";
+    // Rows come out file by file, each file's tree in order (one thread).
+    auto tree = internal::RunQuery(
+        con, "SELECT " + std::string(kTreeColumns) + ", s.file_name FROM parquet_schema(" + list + ") s");
+    if (!tree) return one_by_one();
+    auto meta = internal::RunQuery(
+        con, "SELECT file_name, num_rows FROM parquet_file_metadata(" + list + ")");
+    if (!meta) return one_by_one();
+
+    std::map<std::string, int64_t, std::less<>> num_rows;
+    for (int64_t row = 0; row < meta->RowCount(); ++row) {
+      num_rows[meta->Text(0, row).value_or("")] = meta->Int(1, row).value_or(0);
+    }
+    std::map<std::string, std::vector<TreeRow>, std::less<>> trees;
+    for (int64_t row = 0; row < tree->RowCount(); ++row) {
+      trees[tree->Text(kTreeColumnCount, row).value_or("")].push_back(ReadTreeRow(*tree, row, 0));
+    }
+    for (size_t i : good) {
+      const std::string& name = files[i].native();
+      auto rows = trees.find(name);
+      auto count = num_rows.find(name);
+      if (rows == trees.end() || count == num_rows.end()) {
+        out[i] = Read(files[i]);  // not reported under the name we gave: ask on its own
+        continue;
+      }
+      out[i] = FromTree(con, files[i], rows->second, count->second);
+    }
+    return out;
+  }
+
+ private:
+  using Columns = std::vector<std::pair<std::string, std::string>>;  // name, type
+
+  // The parquet_schema() columns a footer read needs, as selected from alias s.
+  static constexpr const char* kTreeColumns =
+      "s.name, s.repetition_type, s.field_id, s.num_children, s.type, s.type_length, "
+      "s.converted_type, s.scale, s.precision, s.logical_type, s.duckdb_type";
+  static constexpr int64_t kTreeColumnCount = 11;
+
+  // One row of the schema tree: the node, and its part of the tree's key
+  // (everything in the tree that binding depends on).
+  struct TreeRow {
+    SchemaNode node;
+    std::string key;
+  };
+
+  static TreeRow ReadTreeRow(internal::DuckResult& result, int64_t row, int64_t first) {
+    TreeRow out;
+    out.node.name = result.Text(first, row).value_or("");
+    out.node.repetition = result.Text(first + 1, row).value_or("");
+    if (auto id = result.Int(first + 2, row)) out.node.field_id = static_cast<int32_t>(*id);
+    out.node.num_children = result.Int(first + 3, row).value_or(0);
+    for (int64_t col = first; col < first + kTreeColumnCount; ++col) {
+      out.key += result.Text(col, row).value_or("\x01");
+      out.key += '\x1f';
+    }
+    out.key += '\x1e';
+    return out;
+  }
+
+  // A footer from its schema tree: names and types as read_parquet() binds
+  // them, which is what an INSERT from the file sees (hive_partitioning=false,
+  // as in the warehouse: the schema is the footer's, not values parsed from
+  // key=value folders), with nullability and field ids from the tree. Batches
+  // of a table mostly share one tree, so the binding is remembered per tree and
+  // the DESCRIBE runs once per distinct tree.
+  Result<schema::FooterInfo> FromTree(duckdb_connection con, const std::filesystem::path& file,
+                                      const std::vector<TreeRow>& rows, int64_t num_rows) {
+    if (rows.empty()) return Fail("unreadable", file.string() + ": no file metadata");
+    std::string tree_key;
+    for (const auto& row : rows) tree_key += row.key;
     auto described = Described(tree_key);
     if (!described) {
-      auto result = internal::RunQuery(
-          con, "DESCRIBE SELECT * FROM read_parquet(" + literal + ", hive_partitioning = false)");
+      auto result = internal::RunQuery(con, "DESCRIBE SELECT * FROM read_parquet(" +
+                                                sql::PathLiteral(file.native()) +
+                                                ", hive_partitioning = false)");
       if (!result) return Fail(FooterError(file, result.error()));
       described.emplace();
       for (int64_t row = 0; row < result->RowCount(); ++row) {
@@ -121,23 +204,14 @@ class DuckDbFooterReader final : public schema::FooterReader {
     }
 
     std::vector<SchemaNode> nodes;
-    for (int64_t row = 0; row < tree->RowCount(); ++row) {
-      SchemaNode node;
-      node.name = tree->Text(0, row).value_or("");
-      node.repetition = tree->Text(1, row).value_or("");
-      if (auto id = tree->Int(2, row)) node.field_id = static_cast<int32_t>(*id);
-      node.num_children = tree->Int(3, row).value_or(0);
-      nodes.push_back(std::move(node));
-    }
+    nodes.reserve(rows.size());
+    for (const auto& row : rows) nodes.push_back(row.node);
     // Row 0 is the root; its children are the top-level columns, in the order
     // DESCRIBE lists them.
     std::vector<const SchemaNode*> top;
-    if (!nodes.empty()) {
-      for (size_t i = 1;
-           i < nodes.size() && top.size() < static_cast<size_t>(nodes[0].num_children);
-           i = SkipSubtree(nodes, i)) {
-        top.push_back(&nodes[i]);
-      }
+    for (size_t i = 1; i < nodes.size() && top.size() < static_cast<size_t>(nodes[0].num_children);
+         i = SkipSubtree(nodes, i)) {
+      top.push_back(&nodes[i]);
     }
     for (size_t i = 0; i < info.schema.columns.size(); ++i) {
       schema::Column& column = info.schema.columns[i];
@@ -154,14 +228,9 @@ class DuckDbFooterReader final : public schema::FooterReader {
       column.nullable = node->repetition != "REQUIRED";
       column.field_id = node->field_id;
     }
-
-    if (tree->RowCount() == 0) return Fail("unreadable", file.string() + ": no file metadata");
-    info.rows = tree->Int(4, 0).value_or(0);
+    info.rows = num_rows;
     return info;
   }
-
- private:
-  using Columns = std::vector<std::pair<std::string, std::string>>;  // name, type
 
   std::optional<Columns> Described(const std::string& tree_key) {
     std::lock_guard lock(described_mu_);

@@ -211,6 +211,62 @@ TEST_F(FooterReaderTest, FilesWithSameNamesButOtherTypesKeepTheirOwnTypes) {
   }
 }
 
+// ReadMany reads a chunk of files in two queries; what it answers for each file
+// must be what Read answers, bad files in the chunk included.
+TEST_F(FooterReaderTest, ReadManyAnswersEachFileAsReadDoes) {
+  WriteParquet(dir_ / "a.parquet", "SELECT i::INTEGER AS id, 'x' AS name FROM range(3) t(i)");
+  DuckDbExec("COPY (SELECT 1 AS a, 'x' AS b FROM range(5)) TO '" + (dir_ / "b.parquet").string() +
+             "' (FORMAT parquet, FIELD_IDS {a: 1, b: 2})");
+  WriteParquet(dir_ / "c.parquet", "SELECT i::INTEGER AS id, 'y' AS name FROM range(4) t(i)");
+  WriteParquet(dir_ / "b*x [1]?.parquet", "SELECT 1 AS other FROM range(2)");
+  WriteParquet(dir_ / "nested.parquet", "SELECT {'q': 1} AS s, [1, 2] AS l FROM range(6)");
+  WriteBytes(dir_ / "text.parquet", "not parquet at all");
+  WriteParquet(dir_ / "garbled.parquet", "SELECT i, 'row ' || i AS s FROM range(1000) t(i)");
+  {
+    // Both magics intact, footer overwritten: only DuckDB notices.
+    std::string bytes = ReadBytes(dir_ / "garbled.parquet");
+    for (size_t k = bytes.size() - 40; k < bytes.size() - 8; ++k) bytes[k] = '\x7f';
+    WriteBytes(dir_ / "garbled.parquet", bytes);
+  }
+  auto same = [&](const std::vector<fs::path>& files) {
+    auto many = reader_->ReadMany(files);
+    ASSERT_EQ(many.size(), files.size());
+    for (size_t i = 0; i < files.size(); ++i) {
+      SCOPED_TRACE(files[i].filename().string());
+      auto one = reader_->Read(files[i]);
+      ASSERT_EQ(bool(many[i]), bool(one)) << (one ? many[i].error().ToString() : one.error().ToString());
+      if (!one) {
+        EXPECT_EQ(many[i].error().code, one.error().code);
+        continue;
+      }
+      EXPECT_EQ(many[i]->rows, one->rows);
+      ASSERT_EQ(many[i]->schema.columns.size(), one->schema.columns.size());
+      for (size_t c = 0; c < one->schema.columns.size(); ++c) {
+        const auto& m = many[i]->schema.columns[c];
+        const auto& o = one->schema.columns[c];
+        EXPECT_EQ(m.name, o.name);
+        EXPECT_EQ(m.type, o.type);
+        EXPECT_EQ(m.source_type, o.source_type);
+        EXPECT_EQ(m.nullable, o.nullable);
+        EXPECT_EQ(m.field_id, o.field_id);
+      }
+    }
+  };
+  const std::vector<fs::path> good = {dir_ / "a.parquet", dir_ / "b.parquet", dir_ / "c.parquet",
+                                      dir_ / "b*x [1]?.parquet", dir_ / "nested.parquet"};
+  same(good);
+  auto with_bad = good;
+  with_bad.insert(with_bad.begin() + 1, dir_ / "text.parquet");
+  with_bad.push_back(dir_ / "garbled.parquet");
+  with_bad.push_back(dir_ / "missing.parquet");
+  same(with_bad);
+  EXPECT_TRUE(reader_->ReadMany({}).empty());
+  auto counts = reader_->ReadMany(good);
+  ASSERT_TRUE(counts[1]);
+  EXPECT_EQ(counts[1]->rows, 5);
+  EXPECT_EQ(counts[1]->schema.columns[0].field_id, 1);
+}
+
 TEST_F(FooterReaderTest, ReadsFromManyThreadsAtOnce) {
   constexpr int kThreads = 4;
   for (int t = 0; t < kThreads; ++t) {
