@@ -11,6 +11,8 @@
 #include <cstring>
 #include <memory>
 
+#include "lib/common/hex.h"
+
 namespace landfall::landing {
 
 namespace fs = std::filesystem;
@@ -154,14 +156,17 @@ Result<std::vector<LandedFile>> ScanTable(const fs::path& dir, std::string_view 
   return files;
 }
 
+constexpr size_t kReadBuffer = 256 * 1024;
+
 Result<std::string> Fingerprint(const fs::path& file) {
   int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Fail("unreadable", file.string() + ": " + std::strerror(errno));
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  std::vector<char> buffer(1 << 20);
+  // One buffer per thread, not one (zeroed) per file.
+  thread_local std::unique_ptr<char[]> buffer(new char[kReadBuffer]);
   for (;;) {
-    ssize_t n = read(fd, buffer.data(), buffer.size());
+    ssize_t n = read(fd, buffer.get(), kReadBuffer);
     if (n < 0) {
       if (errno == EINTR) continue;
       int err = errno;
@@ -169,19 +174,13 @@ Result<std::string> Fingerprint(const fs::path& file) {
       return Fail("unreadable", file.string() + ": " + std::strerror(err));
     }
     if (n == 0) break;
-    EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(n));
+    EVP_DigestUpdate(ctx.get(), buffer.get(), static_cast<size_t>(n));
   }
   close(fd);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_DigestFinal_ex(ctx.get(), digest, &length);
-  static const char* kHex = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 15];
-  }
-  return hex;
+  return ToHex(digest, length);
 }
 
 }  // namespace landfall::landing
