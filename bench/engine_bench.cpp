@@ -276,8 +276,8 @@ int main(int argc, char** argv) {
       }
     } else if (step.starts_with("quiet:")) {
       const int n = std::max(1, std::atoi(step.c_str() + 6));
-      std::vector<double> wall, cpu;
-      int64_t statements = 0, touched = 0;
+      std::vector<double> wall, cpu, plan;
+      int64_t statements = 0, touched = 0, replanned = 0;
       for (int i = 0; i < n; ++i) {
         Json one;
         Timer timer;
@@ -291,6 +291,8 @@ int main(int argc, char** argv) {
         wall.push_back(one["wall_ms"]);
         cpu.push_back(one["cpu_ms"]);
         statements += outcome->warehouse_statements;
+        plan.push_back(outcome->plan_us / 1000.0);
+        replanned += outcome->tables_replanned;
         touched += static_cast<int64_t>(outcome->tables.size());
         out["tables_planned"] = outcome->plan.tables.size();
       }
@@ -302,6 +304,9 @@ int main(int argc, char** argv) {
       out["cpu_ms_all"] = cpu;
       out["warehouse_statements"] = statements;
       out["tables_touched"] = touched;
+      out["plan_ms"] = Median(plan);
+      out["plan_ms_all"] = plan;
+      out["tables_replanned"] = replanned;
     } else if (step == "run" || step == "full" || step.starts_with("run:")) {
       exec::RunRequest request;
       request.trigger = "bench";

@@ -427,13 +427,20 @@ void Scenario2() {
       "ms");
   Add("2 quiet cycle", "cycle CPU time, in process (user + sys, all threads; median)",
       Ms(Num(quiet, "cpu_ms")), Num(quiet, "cpu_ms"), "ms");
+  const double plan_ms = Num(quiet, "plan_ms");
+  auto& pl = Add("2 quiet cycle",
+                 "plan time in the cycle (after the scan; quiet tables' plans reused; median)",
+                 Ms(plan_ms), plan_ms, "ms");
+  Goal(pl, "< 5 ms", std::isnan(plan_ms) ? std::nullopt : std::optional<bool>(plan_ms < 5));
+  pl.note = Fmt(Num(quiet, "tables_replanned"), "", 0) + " tables planned afresh in " +
+            Fmt(Num(quiet, "runs"), "", 0) + " cycles";
   if (planner.is_object()) {
     for (const auto& b : planner["benchmarks"]) {
       if (b.value("name", "") == "BM_PlanAllQuiet/1000/100") {
         const double ms = Num(b, "real_time");
         auto& p = Add("2 quiet cycle", "planner alone (PlanAll, 1,000 tables × 100 batches)",
                       Ms(ms), ms, "ms");
-        Goal(p, "< 5 ms", std::isnan(ms) ? std::nullopt : std::optional<bool>(ms < 5));
+        p.note = "every table planned afresh, as in the first cycle after start-up";
       }
     }
   }

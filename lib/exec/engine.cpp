@@ -43,6 +43,8 @@ bool RunOutcome::ok() const {
 
 struct Engine::Prepared {
   plan::ChangePlan plan;
+  int64_t plan_us = 0;  // see RunOutcome
+  int replanned = 0;
 };
 
 Engine::Engine(config::Config config, state::StateStore& state, warehouse::Warehouse& warehouse,
@@ -305,13 +307,14 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
     batches_[std::move(path)] = Known{std::move(r), std::move(shared)};
   }
 
-  // Files that disappeared: forget those never staged, or no longer in the
-  // ledger (rebuilt without them); staged ones stay known (the planner sees
-  // them missing from the scan and applies the policy).
   // Tables where a batch appeared, changed or went: only there can the
   // duplicates below change.
   std::set<std::string> touched;
   for (const auto& r : changed) touched.insert(r.table);
+
+  // Files that disappeared: forget those never staged, or no longer in the
+  // ledger (rebuilt without them); staged ones stay known (the planner sees
+  // them missing from the scan and applies the policy).
   std::set<std::string> scanned_tables(tables.begin(), tables.end());
   ForEachBatch(batches_, scanned_tables, all_tables, [&](auto it) {
     const auto& r = it->second;
@@ -487,9 +490,9 @@ Result<Engine::Prepared> Engine::Prepare(const RunRequest& request, CatalogStats
   if (!refreshed) return Fail(refreshed.error());
   if (stats) *stats = *refreshed;
 
-  std::vector<plan::TableInputs> inputs;
+  const auto planning = std::chrono::steady_clock::now();
   std::vector<plan::TablePlan> reused;
-  uint64_t epoch = 0;  // plan_epoch_ when the inputs were taken
+  std::vector<std::string> to_plan;
   plan::PlanOptions options;
   options.full_refresh = request.full_refresh;
   {
@@ -513,81 +516,107 @@ Result<Engine::Prepared> Engine::Prepare(const RunRequest& request, CatalogStats
     // Tables whose inputs did not change since a plan that skipped them are
     // not planned again: a cycle costs in proportion to what changed.
     const bool reuse = !options.full_refresh && !options.state_unusable;
-    epoch = plan_epoch_;
-    std::set<std::string> to_plan;
     for (const auto& name : names) {
       auto quiet = quiet_plans_.find(name);
       if (reuse && quiet != quiet_plans_.end() &&
           quiet->second.folder_exists == folders.contains(name)) {
         reused.push_back(quiet->second.plan);
       } else {
-        to_plan.insert(name);
+        to_plan.push_back(name);
       }
     }
-    std::map<std::string, plan::TableInputs*> by_name;
-    inputs.reserve(to_plan.size());
-    for (const auto& name : to_plan) {
-      plan::TableInputs in;
-      in.table = name;
-      in.folder_exists = folders.contains(name);
-      in.policy = config_.PolicyFor(name);
-      if (auto it = contents_.find(name); it != contents_.end()) in.warehouse = it->second;
-      if (auto it = tables_.find(name); it != tables_.end()) {
-        plan::RememberedTable remembered;
-        remembered.status = it->second.status;
-        if (!it->second.schema_json.empty()) {
-          auto parsed = schema::SchemaFromJson(it->second.schema_json);
-          if (parsed) {
-            remembered.snapshot = std::move(*parsed);
-          } else {
-            remembered.unreadable = true;
-          }
-        }
-        in.remembered = std::move(remembered);
-      }
-      inputs.push_back(std::move(in));
-      by_name[name] = &inputs.back();
-    }
-    ForEachBatch(batches_, to_plan, /*all=*/false, [&](auto batch) {
-      const auto& [path, r] = *batch;
-      auto next = std::next(batch);
-      if (r.status != BatchStatus::kPending && r.status != BatchStatus::kStaged) return next;
-      auto it = by_name.find(r.table);
-      if (it == by_name.end() || !it->second->folder_exists) return next;
-      if (!r.schema) return next;
-      // A staged batch whose file is gone is not current (the planner sees it only in the ledger).
-      if (r.status == BatchStatus::kStaged && !scanned.present.contains(path) &&
-          !scanned.deferred.contains(path)) {
-        return next;
-      }
-      it->second->batches.push_back({r.fingerprint, r.path, r.rows,
-                                     std::shared_ptr<const schema::Schema>(r.schema, &r.schema->schema),
-                                     r.status == BatchStatus::kStaged});
-      return next;
-    });
   }
+
+  // The rest in slices, so that the planner's inputs (copies of ledgers and
+  // batch lists) are held for a slice of tables at a time, not for all.
   Prepared prepared;
-  prepared.plan = plan::PlanAll(inputs, options, Supertype());
-  // Remembered only if nothing changed while planning without the lock.
-  if (std::lock_guard lock(mu_); epoch == plan_epoch_) {
-    for (const auto& tp : prepared.plan.tables) {
-      // A removed batch may come back unchanged, without a catalog change.
-      const bool removed = std::any_of(tp.reasons.begin(), tp.reasons.end(), [](const auto& r) {
-        return r.code == plan::reason::kBatchRemoved;
-      });
-      if (tp.action == plan::Action::kSkip && tp.quarantine.empty() && !removed &&
-          !options.full_refresh && !options.state_unusable) {
-        quiet_plans_[tp.table] = {folders.contains(tp.table), tp};
-      } else {
-        quiet_plans_.erase(tp.table);
+  prepared.plan = plan::PlanAll({}, options, Supertype());
+  prepared.replanned = static_cast<int>(to_plan.size());
+  constexpr size_t kSlice = 64;
+  for (size_t begin = 0; begin < to_plan.size(); begin += kSlice) {
+    const std::set<std::string> slice(to_plan.begin() + begin,
+                                      to_plan.begin() + std::min(to_plan.size(), begin + kSlice));
+    std::vector<plan::TableInputs> inputs;
+    uint64_t epoch = 0;  // plan_epoch_ when the inputs were taken
+    {
+      std::lock_guard lock(mu_);
+      epoch = plan_epoch_;
+      inputs = Inputs(slice, scanned);
+    }
+    auto part = plan::PlanAll(inputs, options, Supertype());
+    inputs.clear();
+    // Remembered only if nothing changed while planning without the lock.
+    if (std::lock_guard lock(mu_); epoch == plan_epoch_) {
+      for (const auto& tp : part.tables) {
+        // A removed batch may come back unchanged, without a catalog change.
+        const bool removed = std::any_of(tp.reasons.begin(), tp.reasons.end(), [](const auto& r) {
+          return r.code == plan::reason::kBatchRemoved;
+        });
+        if (tp.action == plan::Action::kSkip && tp.quarantine.empty() && !removed &&
+            !options.full_refresh && !options.state_unusable) {
+          quiet_plans_[tp.table] = {folders.contains(tp.table), tp};
+        } else {
+          quiet_plans_.erase(tp.table);
+        }
       }
     }
+    for (auto& tp : part.tables) prepared.plan.tables.push_back(std::move(tp));
   }
   for (auto& tp : reused) prepared.plan.tables.push_back(std::move(tp));
   std::sort(prepared.plan.tables.begin(), prepared.plan.tables.end(),
             [](const plan::TablePlan& a, const plan::TablePlan& b) { return a.table < b.table; });
+  prepared.plan_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::steady_clock::now() - planning)
+                         .count();
   observer_->OnPlanned(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   return prepared;
+}
+
+std::vector<plan::TableInputs> Engine::Inputs(const std::set<std::string>& names,
+                                              const Scanned& scanned) {
+  std::vector<plan::TableInputs> inputs;
+  std::map<std::string, plan::TableInputs*> by_name;
+  inputs.reserve(names.size());
+  for (const auto& name : names) {
+    plan::TableInputs in;
+    in.table = name;
+    in.folder_exists = scanned.folders.contains(name);
+    in.policy = config_.PolicyFor(name);
+    if (auto it = contents_.find(name); it != contents_.end()) in.warehouse = it->second;
+    if (auto it = tables_.find(name); it != tables_.end()) {
+      plan::RememberedTable remembered;
+      remembered.status = it->second.status;
+      if (!it->second.schema_json.empty()) {
+        auto parsed = schema::SchemaFromJson(it->second.schema_json);
+        if (parsed) {
+          remembered.snapshot = std::move(*parsed);
+        } else {
+          remembered.unreadable = true;
+        }
+      }
+      in.remembered = std::move(remembered);
+    }
+    inputs.push_back(std::move(in));
+    by_name[name] = &inputs.back();
+  }
+  ForEachBatch(batches_, names, /*all=*/false, [&](auto batch) {
+    const auto& [path, r] = *batch;
+    auto next = std::next(batch);
+    if (r.status != BatchStatus::kPending && r.status != BatchStatus::kStaged) return next;
+    auto it = by_name.find(r.table);
+    if (it == by_name.end() || !it->second->folder_exists) return next;
+    if (!r.schema) return next;
+    // A staged batch whose file is gone is not current (the planner sees it only in the ledger).
+    if (r.status == BatchStatus::kStaged && !scanned.present.contains(path) &&
+        !scanned.deferred.contains(path)) {
+      return next;
+    }
+    it->second->batches.push_back({r.fingerprint, r.path, r.rows,
+                                   std::shared_ptr<const schema::Schema>(r.schema, &r.schema->schema),
+                                   r.status == BatchStatus::kStaged});
+    return next;
+  });
+  return inputs;
 }
 
 Result<plan::ChangePlan> Engine::Plan(const RunRequest& request) {
@@ -769,6 +798,8 @@ Result<RunOutcome> Engine::RunUnobserved(const RunRequest& request) {
   auto prepared = Prepare(request, &outcome.catalog);
   if (!prepared) return Fail(prepared.error());
   outcome.plan = std::move(prepared->plan);
+  outcome.plan_us = prepared->plan_us;
+  outcome.tables_replanned = prepared->replanned;
 
   // schema_evolution: freeze — batches the plan refuses are quarantined, not retried.
   std::vector<state::BatchRecord> frozen;

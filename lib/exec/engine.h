@@ -74,6 +74,10 @@ struct RunOutcome {
   std::vector<TableOutcome> tables;  // one per actionable table
   // Warehouse statements executed while planning and running (0 when every table skips).
   int64_t warehouse_statements = 0;
+  // Planning alone, after the catalog refresh (scan, inspection), and how many
+  // tables were planned afresh; the others' quiet plans were reused.
+  int64_t plan_us = 0;
+  int tables_replanned = 0;
   bool ok() const;
 };
 
@@ -134,6 +138,9 @@ class Engine {
     std::unordered_set<std::string_view> present;
     std::set<std::string> deferred;  // files still being written
   };
+  // The planner's inputs for `names` (each table's batches, ledger, state).
+  // Needs mu_.
+  std::vector<plan::TableInputs> Inputs(const std::set<std::string>& names, const Scanned& scanned);
   Result<CatalogStats> RefreshCatalog(const std::vector<std::string>& tables, bool all_tables,
                                       std::chrono::seconds truncated_grace, Scanned& scanned);
   void Quarantine(state::BatchRecord& record, const std::string& code, const std::string& message);

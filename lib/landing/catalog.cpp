@@ -45,7 +45,10 @@ void WalkFolder(int dir_fd, const std::string& landing, const std::string& table
     close(dir_fd);
     return;
   }
-  std::unique_ptr<DIR, decltype(&closedir)> closer(dir, closedir);
+  struct CloseDir {
+    void operator()(DIR* d) const { closedir(d); }
+  };
+  std::unique_ptr<DIR, CloseDir> closer(dir);
   while (true) {
     errno = 0;
     const dirent* entry = readdir(dir);
