@@ -199,7 +199,7 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
     if ((code == "truncated" || code == "empty_file") && age < grace_ns && age > -grace_ns) {
       return true;
     }
-    return !landing::Unchanged(f);
+    return !landing::Unchanged(config_.landing.dir, f);
   };
   // In chunks, so that the footer reader can read a chunk's footers in one go
   // (a query per file is most of a small file's cost), and enough chunks to
@@ -222,7 +222,8 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
         r.mtime_ns = f->mtime_ns;
         r.inode = f->inode;
         r.discovered_at_us = clock_.NowMicros();
-        auto fp = landing::Fingerprint(f->abs_path);
+        const std::string abs_path = landing::AbsPath(config_.landing.dir, *f);
+        auto fp = landing::Fingerprint(abs_path);
         if (!fp) {
           r.status = BatchStatus::kQuarantined;
           r.error_code = fp.error().code;
@@ -231,7 +232,7 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
         }
         r.fingerprint = *fp;
         readable.push_back(i - begin);
-        paths.emplace_back(f->abs_path);
+        paths.emplace_back(abs_path);
       }
       auto footers = footers_.ReadMany(paths);
       for (size_t k = 0; k < readable.size(); ++k) {

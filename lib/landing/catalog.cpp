@@ -36,9 +36,9 @@ int64_t MtimeNs(const struct stat& st) {
 // followed nor staged: a link could point anywhere, including outside the
 // landing directory. Plain readdir + fstatat on the directory's descriptor:
 // one system call per entry, no path parsing.
-void WalkFolder(int dir_fd, const std::string& landing, const std::string& table,
-                const std::string& rel, const std::vector<std::string>& ignore,
-                std::vector<LandedFile>& out, std::vector<std::string>& warnings) {
+void WalkFolder(int dir_fd, const std::string& table, const std::string& rel,
+                const std::vector<std::string>& ignore, std::vector<LandedFile>& out,
+                std::vector<std::string>& warnings) {
   DIR* dir = fdopendir(dir_fd);
   if (!dir) {
     warnings.push_back("cannot read folder '" + rel + "': " + std::strerror(errno));
@@ -71,13 +71,12 @@ void WalkFolder(int dir_fd, const std::string& landing, const std::string& table
         }
         continue;
       }
-      WalkFolder(fd, landing, table, child, ignore, out, warnings);
+      WalkFolder(fd, table, child, ignore, out, warnings);
       continue;
     }
     if (!S_ISREG(st.st_mode)) continue;
     LandedFile file;
     file.table = table;
-    file.abs_path = landing + '/' + child;
     file.rel_path = std::move(child);
     file.size = st.st_size;
     file.mtime_ns = MtimeNs(st);
@@ -97,7 +96,7 @@ void WalkTable(const fs::path& landing, const std::string& table,
     }
     return;
   }
-  WalkFolder(fd, landing.native(), table, table, ignore, out, warnings);
+  WalkFolder(fd, table, table, ignore, out, warnings);
 }
 
 bool IsTableFolder(const fs::directory_entry& entry) {
@@ -107,9 +106,13 @@ bool IsTableFolder(const fs::directory_entry& entry) {
 
 }  // namespace
 
-bool Unchanged(const LandedFile& file) {
+std::string AbsPath(const fs::path& landing, const LandedFile& file) {
+  return landing.native() + '/' + file.rel_path;
+}
+
+bool Unchanged(const fs::path& landing, const LandedFile& file) {
   struct stat st;
-  if (lstat(file.abs_path.c_str(), &st) != 0) return false;
+  if (lstat(AbsPath(landing, file).c_str(), &st) != 0) return false;
   return st.st_size == file.size && MtimeNs(st) == file.mtime_ns &&
          static_cast<int64_t>(st.st_ino) == file.inode;
 }

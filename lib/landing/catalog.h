@@ -15,7 +15,6 @@ namespace landfall::landing {
 struct LandedFile {
   std::string table;     // first-level folder name
   std::string rel_path;  // path relative to the landing dir, '/'-separated
-  std::string abs_path;  // the landing dir's path as configured, then rel_path
   int64_t size = 0;
   int64_t mtime_ns = 0;
   int64_t inode = 0;
@@ -40,9 +39,13 @@ Result<ScanResult> Scan(const std::filesystem::path& dir, const std::vector<std:
 Result<std::vector<LandedFile>> ScanTable(const std::filesystem::path& dir, std::string_view table,
                                           const std::vector<std::string>& ignore_globs);
 
-// True when the file at `file.abs_path` still has the size, mtime and inode
-// the scan saw; false when it changed or is gone.
-bool Unchanged(const LandedFile& file);
+// The file's path: the landing dir as given, then its rel_path. (Not kept in
+// LandedFile: a scan of 100,000 files would hold every path twice.)
+std::string AbsPath(const std::filesystem::path& landing, const LandedFile& file);
+
+// True when the file (in `landing`) still has the size, mtime and inode the
+// scan saw; false when it changed or is gone.
+bool Unchanged(const std::filesystem::path& landing, const LandedFile& file);
 
 // SHA-256 of the file's content, lower-case hex.
 Result<std::string> Fingerprint(const std::filesystem::path& file);
