@@ -30,7 +30,8 @@ using internal::DuckResult;
 constexpr std::string_view kMetaPrefix = "_landfall_";
 constexpr std::string_view kBatchColumn = "_landfall_batch";
 constexpr std::string_view kLoadedAtColumn = "_landfall_loaded_at";
-// A rebuild builds "<table>__landfall_shadow" and renames it over the table.
+// Earlier versions rebuilt into "<table>__landfall_shadow" and renamed it over
+// the table; such a name is still reserved, skipped by Inspect and dropped by Drop.
 constexpr std::string_view kShadowSuffix = "__landfall_shadow";
 constexpr std::string_view kLedgerSchema = "_landfall";
 constexpr std::string_view kLedgerTable = "ledger";
@@ -227,8 +228,6 @@ class DuckDbWarehouse final : public Warehouse {
     if (auto valid = ValidateTarget(table, target); !valid) return Fail(valid.error());
     std::lock_guard table_lock(TableLock(table));
     const std::string qualified = sql::Qualified(options_.staging_schema, table);
-    const std::string shadow_name = table + std::string(kShadowSuffix);
-    const std::string shadow = sql::Qualified(options_.staging_schema, shadow_name);
     const std::string context = "rebuild of " + sql::Ident(table);
     bool grouped = true;
     auto body = [&](duckdb_connection con) -> Result<ApplyStats> {
@@ -238,12 +237,10 @@ class DuckDbWarehouse final : public Warehouse {
         }
         return Ok();
       };
-      // The whole rebuild is one transaction, so a shadow can only be left over by
-      // something outside landfall; it is never worth keeping.
-      if (auto s = step("drop leftover shadow", "DROP TABLE IF EXISTS " + shadow); !s) {
-        return Fail(s.error());
-      }
-      if (auto s = step("create shadow", CreateTableSql(shadow, target)); !s) {
+      // One transaction: DuckDB applies catalog changes at commit, so other
+      // connections see the old table until then and the new one after, never
+      // neither and never half of it.
+      if (auto s = step("create", CreateOrReplaceSql(qualified, target)); !s) {
         return Fail(s.error());
       }
       if (auto s = step("clear ledger",
@@ -251,19 +248,7 @@ class DuckDbWarehouse final : public Warehouse {
           !s) {
         return Fail(s.error());
       }
-      auto stats = LoadBatches(con, table, shadow, target, batches, {}, grouped);
-      if (!stats) return Fail(stats.error());
-      // DuckDB applies catalog changes at commit: other connections see the old
-      // table until then and the new one after, never neither.
-      if (auto s = step("drop old table", "DROP TABLE IF EXISTS " + qualified); !s) {
-        return Fail(s.error());
-      }
-      if (auto s =
-              step("swap in shadow", "ALTER TABLE " + shadow + " RENAME TO " + sql::Ident(table));
-          !s) {
-        return Fail(s.error());
-      }
-      return *stats;
+      return LoadBatches(con, table, qualified, target, batches, {}, grouped);
     };
     auto result = Transact<ApplyStats>(context, body);
     if (!result && result.error().code == kRetryPerBatch) {
@@ -492,8 +477,8 @@ class DuckDbWarehouse final : public Warehouse {
     return ids;
   }
 
-  static std::string CreateTableSql(const std::string& qualified, const schema::Schema& target) {
-    std::string statement = "CREATE TABLE " + qualified + " (";
+  static std::string CreateOrReplaceSql(const std::string& qualified, const schema::Schema& target) {
+    std::string statement = "CREATE OR REPLACE TABLE " + qualified + " (";
     for (const auto& column : target.columns) {
       statement += sql::Ident(column.name) + " " + column.type + ", ";
     }

@@ -489,8 +489,8 @@ TEST_F(DuckDbWarehouseTest, StatementCounterCountsEveryStatement) {
   ASSERT_TRUE(
       wh_->Rebuild("s", target, std::vector<BatchFile>{Batch("s/1.parquet", "SELECT 1 AS id")}));
   const int64_t after_rebuild = wh_->StatementsExecuted();
-  // BEGIN, drop shadow, create, clear ledger, insert batch, insert ledger, drop, rename, COMMIT.
-  EXPECT_EQ(after_rebuild - start, 9);
+  // BEGIN, create or replace, clear ledger, insert batch, insert ledger, COMMIT.
+  EXPECT_EQ(after_rebuild - start, 6);
 
   ASSERT_TRUE(
       wh_->Append("s", target, std::vector<BatchFile>{Batch("s/2.parquet", "SELECT 2 AS id")}));
@@ -513,9 +513,9 @@ TEST_F(DuckDbWarehouseTest, BatchesWithTheSameColumnsLoadInOneStatementEachUnder
   ASSERT_TRUE(stats) << stats.error().ToString();
   EXPECT_EQ(stats->rows, 17);
   EXPECT_EQ(stats->batches, 4);
-  // BEGIN, drop shadow, create, clear ledger, insert 1+2+4, insert 3, insert
-  // ledger, drop, rename, COMMIT.
-  EXPECT_EQ(wh_->StatementsExecuted() - start, 10);
+  // BEGIN, create or replace, clear ledger, insert 1+2+4, insert 3, insert
+  // ledger, COMMIT.
+  EXPECT_EQ(wh_->StatementsExecuted() - start, 7);
   EXPECT_EQ(Query("SELECT _landfall_batch || ':' || count(*) || ':' || count(extra) FROM "
                   "staging.one GROUP BY _landfall_batch ORDER BY 1"),
             (std::vector<std::string>{"fp-one/1.parquet:3:0", "fp-one/2.parquet:5:0",
