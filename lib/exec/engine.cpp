@@ -755,24 +755,17 @@ TableOutcome Engine::Execute(const plan::TablePlan& tp, int64_t run_id) {
 
   // The warehouse has committed; state is a record of it. If recording fails,
   // the next start reconciles from the ledger, so it is logged, not fatal.
-  auto state_warning = [this](const Error& e) {
-    spdlog::warn("state: {}", e.ToString());
+  state::TableRunRecord tr{tp.table,
+                           plan::ToString(tp.action),
+                           plan::ReasonsToJson(tp.reasons),
+                           out.status,
+                           out.rows,
+                           out.batches,
+                           out.duration_us,
+                           out.error};
+  if (auto s = state_.RecordTableOutcome(staged, record, run_id, &tr); !s) {
+    spdlog::warn("state: {}", s.error().ToString());
     observer_->OnStateError();
-  };
-  if (!staged.empty()) {
-    if (auto s = state_.UpsertBatches(staged); !s) state_warning(s.error());
-  }
-  if (auto s = state_.SaveTable(record); !s) state_warning(s.error());
-  if (run_id > 0) {
-    state::TableRunRecord tr{tp.table,
-                             plan::ToString(tp.action),
-                             plan::ReasonsToJson(tp.reasons),
-                             out.status,
-                             out.rows,
-                             out.batches,
-                             out.duration_us,
-                             out.error};
-    if (auto s = state_.RecordTableRun(run_id, tr); !s) state_warning(s.error());
   }
   return out;
 }

@@ -223,6 +223,9 @@ class PgStateStore final : public StateStore {
   Result<bool> DeleteTable(const std::string& table) override;
   Result<int64_t> StartRun(const std::string& trigger, const std::string& plan_json) override;
   Status RecordTableRun(int64_t run_id, const TableRunRecord& record) override;
+  Status RecordTableOutcome(const std::vector<BatchRecord>& staged,
+                            const std::optional<TableRecord>& table, int64_t run_id,
+                            const TableRunRecord* run) override;
   Status FinishRun(int64_t run_id, const std::string& status, const std::string& error) override;
   Result<std::vector<RunSummary>> ListRuns(int limit) override;
   Result<std::vector<TableRunRecord>> TableRuns(int64_t run_id) override;
@@ -280,6 +283,24 @@ class PgStateStore final : public StateStore {
                         const std::vector<std::string>& params);
   // Runs SQL without parameters; may hold several statements (migrations).
   Result<PgResult> ExecScript(std::string_view what, const char* sql);
+
+  struct Statement {
+    std::string sql;
+    std::vector<std::string> params;
+  };
+  // BEGIN, `statements`, COMMIT sent as one pipeline: one round trip instead
+  // of one per statement. Returns the statements' results; the first failure
+  // is the error (the server then rolls the rest back). A connection found
+  // lost at BEGIN is taken to have run nothing (the session was gone before
+  // the pipeline: redone by Run); lost later, the commit is in doubt
+  // (commit_in_doubt_). Only for writes whose redo is harmless should the
+  // server have died after its COMMIT but before sending any result.
+  Result<std::vector<PgResult>> ExecTransaction(std::string_view what,
+                                                const std::vector<Statement>& statements);
+  // The statements of the writes, so that several can share a transaction.
+  std::vector<Statement> UpsertStatements(const std::vector<BatchRecord>& batches) const;
+  Statement SaveTableStatement(const TableRecord& table) const;
+  Statement TableRunStatement(int64_t run_id, const TableRunRecord& record) const;
   Result<PgResult> Check(std::string_view what, PgResult result);
 
   Status ApplyMigrations();
@@ -374,6 +395,68 @@ Result<PgResult> PgStateStore::Exec(std::string_view what, const char* sql,
 
 Result<PgResult> PgStateStore::ExecScript(std::string_view what, const char* sql) {
   return Check(what, PgResult(PQexec(conn_.get(), sql)));
+}
+
+Result<std::vector<PgResult>> PgStateStore::ExecTransaction(
+    std::string_view what, const std::vector<Statement>& statements) {
+  PGconn* conn = conn_.get();
+  std::vector<Statement> all;
+  all.reserve(statements.size() + 2);
+  all.push_back({"BEGIN", {}});
+  all.insert(all.end(), statements.begin(), statements.end());
+  all.push_back({"COMMIT", {}});
+
+  if (PQenterPipelineMode(conn) != 1) return Fail(Check(what, PgResult(nullptr)).error());
+  bool sent = true;
+  size_t unsent = 0;  // the statement that could not be sent
+  for (const auto& statement : all) {
+    std::vector<const char*> values;
+    for (const auto& param : statement.params) values.push_back(param.c_str());
+    if (PQsendQueryParams(conn, statement.sql.c_str(), static_cast<int>(values.size()), nullptr,
+                          values.data(), nullptr, nullptr, 0) != 1) {
+      sent = false;
+      break;
+    }
+    ++unsent;
+  }
+  if (sent) sent = PQpipelineSync(conn) == 1;
+
+  // Every result, in order, up to the sync; the first failure is the answer.
+  std::vector<PgResult> results;
+  std::optional<Error> failure;
+  bool lost_at_begin = false;
+  if (!sent) {
+    failure = Check(what, PgResult(nullptr)).error();
+    lost_at_begin = unsent == 0 && connection_lost_;
+  }
+  for (size_t i = 0; sent && i <= all.size(); ++i) {
+    PgResult result(PQgetResult(conn));
+    if (!result) {
+      if (!failure) {
+        failure = Check(what, PgResult(nullptr)).error();
+        lost_at_begin = i == 0 && connection_lost_;
+      }
+      break;
+    }
+    const ExecStatusType status = PQresultStatus(result.get());
+    if (status == PGRES_PIPELINE_SYNC) break;
+    // Each query's results end with a null.
+    while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
+    if (status == PGRES_PIPELINE_ABORTED) continue;
+    if (!failure) {
+      auto checked = Check(what, std::move(result));
+      if (!checked) {
+        failure = checked.error();
+        lost_at_begin = i == 0 && connection_lost_;
+      } else if (i > 0 && i + 1 < all.size()) {
+        results.push_back(std::move(*checked));
+      }
+    }
+  }
+  if (PQstatus(conn) == CONNECTION_OK) PQexitPipelineMode(conn);
+  if (connection_lost_ && !lost_at_begin) commit_in_doubt_ = true;
+  if (failure) return Fail(*failure);
+  return results;
 }
 
 // --- migrations ---------------------------------------------------------------
@@ -516,11 +599,16 @@ Result<EnvironmentState> PgStateStore::Load() {
       batch.staged_at_us = Int(b, i, 13);
     }
 
+    // Per table row, through the (table_name, id DESC) index: the cost grows
+    // with the tables, not with the run history. Every table with a run has a
+    // row (a run saves the table with its record).
     auto last = Exec("load: last actions",
-                     "SELECT DISTINCT ON (tr.table_name) " TABLE_RUN_COLUMNS
-                     "  FROM table_runs tr JOIN runs r ON r.id = tr.run_id"
-                     " WHERE r.environment = $1"
-                     " ORDER BY tr.table_name, tr.id DESC",
+                     "SELECT last.* FROM tables t CROSS JOIN LATERAL ("
+                     "  SELECT " TABLE_RUN_COLUMNS
+                     "    FROM table_runs tr JOIN runs r ON r.id = tr.run_id"
+                     "   WHERE tr.table_name = t.name AND r.environment = $1"
+                     "   ORDER BY tr.id DESC LIMIT 1) last"
+                     " WHERE t.environment = $1",
                      {environment_});
     if (!last) return Fail(last.error());
     for (int i = 0; i < PQntuples(last->get()); ++i) {
@@ -546,8 +634,9 @@ Status PgStateStore::SetFormatVersion(int version) {
 
 // --- batches ------------------------------------------------------------------
 
-Status PgStateStore::UpsertBatches(const std::vector<BatchRecord>& batches) {
-  if (batches.empty()) return Ok();
+std::vector<PgStateStore::Statement> PgStateStore::UpsertStatements(
+    const std::vector<BatchRecord>& batches) const {
+  if (batches.empty()) return {};
   // ON CONFLICT cannot touch one row twice in a statement: the last record for
   // a path wins, as if the records had been written one after another.
   std::vector<const BatchRecord*> unique;
@@ -598,7 +687,7 @@ WHERE (b.table_name, b.fingerprint, b.size, b.mtime_ns, b.inode, b.rows, b.statu
    OR EXCLUDED.discovered_at < b.discovered_at
 )sql";
 
-  std::vector<std::vector<std::string>> chunks;
+  std::vector<Statement> chunks;
   for (size_t start = 0; start < unique.size(); start += kUpsertChunkRows) {
     size_t end = std::min(unique.size(), start + kUpsertChunkRows);
     TextArray path, table, fingerprint, size, mtime, inode, rows, status, error_code, error_message,
@@ -620,27 +709,30 @@ WHERE (b.table_name, b.fingerprint, b.size, b.mtime_ns, b.inode, b.rows, b.statu
       discovered_at.Add(batch.discovered_at_us);
       staged_at.Add(batch.staged_at_us);
     }
-    chunks.push_back({environment_, std::move(path).Finish(), std::move(table).Finish(),
+    chunks.push_back({kSql, {environment_, std::move(path).Finish(), std::move(table).Finish(),
                       std::move(fingerprint).Finish(), std::move(size).Finish(),
                       std::move(mtime).Finish(), std::move(inode).Finish(),
                       std::move(rows).Finish(), std::move(status).Finish(),
                       std::move(error_code).Finish(), std::move(error_message).Finish(),
                       std::move(schema_json).Finish(), std::move(duplicate_of).Finish(),
-                      std::move(discovered_at).Finish(), std::move(staged_at).Finish()});
+                      std::move(discovered_at).Finish(), std::move(staged_at).Finish()}});
   }
+  return chunks;
+}
+
+Status PgStateStore::UpsertBatches(const std::vector<BatchRecord>& batches) {
+  const auto chunks = UpsertStatements(batches);
+  if (chunks.empty()) return Ok();
 
   return Run("upsert batches", Retry::kAlways, [&]() -> Status {
     // One statement is atomic on its own: no BEGIN and COMMIT round trips.
     if (chunks.size() == 1) {
-      if (auto r = Exec("upsert batches", kSql, chunks.front()); !r) return Fail(r.error());
+      auto r = Exec("upsert batches", chunks.front().sql.c_str(), chunks.front().params);
+      if (!r) return Fail(r.error());
       return Ok();
     }
-    Transaction tx(*this, "upsert batches");
-    if (auto s = tx.Begin(); !s) return s;
-    for (const auto& params : chunks) {
-      if (auto r = Exec("upsert batches", kSql, params); !r) return Fail(r.error());
-    }
-    return tx.Commit();
+    if (auto r = ExecTransaction("upsert batches", chunks); !r) return Fail(r.error());
+    return Ok();
   });
 }
 
@@ -659,7 +751,7 @@ Status PgStateStore::DeleteBatches(const std::vector<std::string>& paths) {
 
 // --- tables -------------------------------------------------------------------
 
-Status PgStateStore::SaveTable(const TableRecord& table) {
+PgStateStore::Statement PgStateStore::SaveTableStatement(const TableRecord& table) const {
   // One statement: `previous` sees the row as it was before the upsert (all
   // parts of a statement share one snapshot), and FOR UPDATE keeps a
   // concurrent save of the same table from slipping in between.
@@ -680,11 +772,15 @@ INSERT INTO schema_history (environment, table_name, schema_hash, schema_json)
 SELECT $1, $2, $4::text, NULLIF($3::text, '')::jsonb
  WHERE $4::text <> '' AND NOT EXISTS (SELECT 1 FROM previous WHERE schema_hash = $4::text)
 )sql";
-  std::vector<std::string> params = {
-      environment_, table.name,       table.schema_json, table.schema_hash,
-      table.status, table.last_error, table.policy,      std::to_string(table.updated_at_us)};
+  return {kSql,
+          {environment_, table.name, table.schema_json, table.schema_hash, table.status,
+           table.last_error, table.policy, std::to_string(table.updated_at_us)}};
+}
+
+Status PgStateStore::SaveTable(const TableRecord& table) {
+  const Statement save = SaveTableStatement(table);
   return Run("save table", Retry::kAlways, [&]() -> Status {
-    auto r = Exec("save table " + table.name, kSql, params);
+    auto r = Exec("save table " + table.name, save.sql.c_str(), save.params);
     if (!r) return Fail(r.error());
     return Ok();
   });
@@ -703,8 +799,9 @@ Result<bool> PgStateStore::DeleteTable(const std::string& table) {
 
 Result<int64_t> PgStateStore::StartRun(const std::string& trigger, const std::string& plan_json) {
   return Run("start run", Retry::kUnlessCommitInDoubt, [&]() -> Result<int64_t> {
-    // An explicit transaction, so that a lost connection before COMMIT is
-    // known not to have inserted anything and the insert can be redone.
+    // An explicit transaction, statement by statement, so that a lost
+    // connection before COMMIT is known not to have inserted anything and the
+    // insert can be redone (a pipeline could not tell).
     Transaction tx(*this, "start run");
     if (auto s = tx.Begin(); !s) return Fail(s.error());
     auto r = Exec("start run",
@@ -718,35 +815,41 @@ Result<int64_t> PgStateStore::StartRun(const std::string& trigger, const std::st
   });
 }
 
+PgStateStore::Statement PgStateStore::TableRunStatement(int64_t run_id,
+                                                        const TableRunRecord& record) const {
+  // Selecting from runs keeps one environment from writing into another's run.
+  return {"INSERT INTO table_runs (run_id, table_name, action, reasons, status, rows,"
+          "                        batches, duration_us, error)"
+          " SELECT id, $3, $4, COALESCE(NULLIF($5::text, '')::jsonb, '[]'::jsonb), $6,"
+          "        $7::bigint, $8::int, $9::bigint, NULLIF($10::text, '')"
+          "   FROM runs WHERE id = $2::bigint AND environment = $1",
+          {environment_, std::to_string(run_id), record.table, record.action, record.reasons_json,
+           record.status, std::to_string(record.rows), std::to_string(record.batches),
+           std::to_string(record.duration_us), record.error}};
+}
+
 Status PgStateStore::RecordTableRun(int64_t run_id, const TableRunRecord& record) {
-  std::vector<std::string> params = {environment_,
-                                     std::to_string(run_id),
-                                     record.table,
-                                     record.action,
-                                     record.reasons_json,
-                                     record.status,
-                                     std::to_string(record.rows),
-                                     std::to_string(record.batches),
-                                     std::to_string(record.duration_us),
-                                     record.error};
-  return Run("record table run", Retry::kUnlessCommitInDoubt, [&]() -> Status {
-    Transaction tx(*this, "record table run");
-    if (auto s = tx.Begin(); !s) return s;
-    // Selecting from runs keeps one environment from writing into another's run.
-    auto r = Exec("record table run " + record.table,
-                  "INSERT INTO table_runs (run_id, table_name, action, reasons, status, rows,"
-                  "                        batches, duration_us, error)"
-                  " SELECT id, $3, $4, COALESCE(NULLIF($5::text, '')::jsonb, '[]'::jsonb), $6,"
-                  "        $7::bigint, $8::int, $9::bigint, NULLIF($10::text, '')"
-                  "   FROM runs WHERE id = $2::bigint AND environment = $1",
-                  params);
+  return RecordTableOutcome({}, std::nullopt, run_id, &record);
+}
+
+Status PgStateStore::RecordTableOutcome(const std::vector<BatchRecord>& staged,
+                                        const std::optional<TableRecord>& table, int64_t run_id,
+                                        const TableRunRecord* run) {
+  std::vector<Statement> statements = UpsertStatements(staged);
+  if (table) statements.push_back(SaveTableStatement(*table));
+  const bool with_run = run != nullptr && run_id > 0;
+  if (with_run) statements.push_back(TableRunStatement(run_id, *run));
+  if (statements.empty()) return Ok();
+  const std::string what = "record table " + (table ? table->name : run ? run->table : "");
+  return Run(what, Retry::kUnlessCommitInDoubt, [&]() -> Status {
+    auto r = ExecTransaction(what, statements);
     if (!r) return Fail(r.error());
-    if (std::string_view(PQcmdTuples(r->get())) == "0") {
+    if (with_run && std::string_view(PQcmdTuples(r->back().get())) == "0") {
       return Fail("state_not_found", "state store: record table run: no run " +
                                          std::to_string(run_id) + " in environment " +
                                          environment_);
     }
-    return tx.Commit();
+    return Ok();
   });
 }
 

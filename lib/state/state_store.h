@@ -148,6 +148,13 @@ class StateStore {
 
   virtual Result<int64_t> StartRun(const std::string& trigger, const std::string& plan_json) = 0;
   virtual Status RecordTableRun(int64_t run_id, const TableRunRecord& record) = 0;
+  // What one table's action leaves behind, in one transaction (one round
+  // trip): its staged batches (UpsertBatches), its row (SaveTable, when
+  // given) and its run record (RecordTableRun, when `run` is given and
+  // run_id > 0).
+  virtual Status RecordTableOutcome(const std::vector<BatchRecord>& staged,
+                                    const std::optional<TableRecord>& table, int64_t run_id,
+                                    const TableRunRecord* run) = 0;
   virtual Status FinishRun(int64_t run_id, const std::string& status, const std::string& error) = 0;
   // Newest first; limit <= 0 means all.
   virtual Result<std::vector<RunSummary>> ListRuns(int limit) = 0;

@@ -646,6 +646,69 @@ TEST(PgStateStoreTest, ReconnectsAfterTheServerDropsTheConnection) {
   auto runs = store->ListRuns(0);
   ASSERT_TRUE(runs) << runs.error().ToString();
   EXPECT_EQ(runs->size(), 1u);
+
+  // The same for a table's outcome, sent as one pipeline: lost at its BEGIN, redone once.
+  kill_session();
+  BatchRecord staged = MakeBatch("orders", "orders/p.parquet", 1);
+  staged.status = BatchStatus::kStaged;
+  TableRecord table{.name = "orders", .schema_json = R"({"columns":[]})", .schema_hash = "h1"};
+  TableRunRecord record{.table = "orders", .action = "append", .status = "succeeded"};
+  auto recorded = store->RecordTableOutcome({staged}, table, *run, &record);
+  ASSERT_TRUE(recorded) << recorded.error().ToString();
+  auto records = store->TableRuns(*run);
+  ASSERT_TRUE(records) << records.error().ToString();
+  EXPECT_EQ(records->size(), 1u);
+  auto after = store->Load();
+  ASSERT_TRUE(after) << after.error().ToString();
+  ASSERT_EQ(after->batches.size(), 1u);
+  EXPECT_EQ(after->batches[0].status, BatchStatus::kStaged);
+  ASSERT_EQ(after->tables.size(), 1u);
+  EXPECT_EQ(after->tables[0].schema_hash, "h1");
+}
+
+TEST(PgStateStoreTest, TableOutcomeWritesBatchesTableAndRunTogether) {
+  LANDFALL_REQUIRE_POSTGRES();
+  auto store = OpenMigrated(UniqueEnvironment());
+  ASSERT_TRUE(store);
+  auto run = store->StartRun("cli", "");
+  ASSERT_TRUE(run) << run.error().ToString();
+  std::vector<BatchRecord> staged;
+  for (int i = 0; i < 3; ++i) {
+    staged.push_back(MakeBatch("orders", "orders/" + std::to_string(i) + ".parquet", i));
+    staged.back().status = BatchStatus::kStaged;
+  }
+  TableRecord table{.name = "orders", .schema_json = R"({"columns":[]})", .schema_hash = "h1"};
+  TableRunRecord record{.table = "orders", .action = "create", .status = "succeeded", .rows = 3};
+  ASSERT_TRUE(store->RecordTableOutcome(staged, table, *run, &record));
+  // Without a run (a CLI run recording nothing) and without batches.
+  table.schema_hash = "h2";
+  ASSERT_TRUE(store->RecordTableOutcome({}, table, 0, nullptr));
+
+  auto state = store->Load();
+  ASSERT_TRUE(state) << state.error().ToString();
+  EXPECT_EQ(state->batches.size(), 3u);
+  for (const auto& b : state->batches) EXPECT_EQ(b.status, BatchStatus::kStaged) << b.path;
+  ASSERT_EQ(state->tables.size(), 1u);
+  EXPECT_EQ(state->tables[0].schema_hash, "h2");
+  ASSERT_EQ(state->last_actions.size(), 1u);
+  EXPECT_EQ(state->last_actions[0].action, "create");
+  EXPECT_EQ(state->last_actions[0].run_id, *run);
+  auto history = store->SchemaHistory("orders", 0);
+  ASSERT_TRUE(history) << history.error().ToString();
+  EXPECT_EQ(history->size(), 2u);
+
+  // A run id of another environment (or none): the record is refused.
+  auto refused = store->RecordTableOutcome({}, std::nullopt, *run + 1000, &record);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, "state_not_found");
+  // A failing statement rolls back the others (schema_json must be JSON).
+  table.schema_hash = "h3";
+  table.schema_json = "not json";
+  auto bad = store->RecordTableOutcome(staged, table, *run, &record);
+  ASSERT_FALSE(bad);
+  auto unchanged = store->TableRuns(*run);
+  ASSERT_TRUE(unchanged);
+  EXPECT_EQ(unchanged->size(), 1u);
 }
 
 TEST(PgStateStoreTest, ConcurrentCallsFromManyThreadsAreSerialized) {
