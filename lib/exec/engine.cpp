@@ -340,50 +340,61 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
   // in every table once, then in the tables touched since.
   const bool recheck = !duplicates_checked_;
   if (all_tables) duplicates_checked_ = true;
-  std::map<std::pair<std::string, std::string>, std::vector<Known*>> by_content;
+  // One table at a time (a table's batches are contiguous), so that only one
+  // table's groups are held: the first check covers every batch.
+  std::map<std::string_view, std::vector<Known*>> by_content;  // fingerprint -> batches
+  std::string table_of_groups;
+  auto settle = [&] {
+    auto contents = contents_.find(table_of_groups);
+    for (auto& [fingerprint, group] : by_content) {
+      if (group.size() < 2) {
+        if (group[0]->status == BatchStatus::kDuplicate) {
+          group[0]->status = BatchStatus::kPending;  // its twin is gone
+          group[0]->duplicate_of.clear();
+          changed.push_back(ForStore(*group[0]));
+        }
+        continue;
+      }
+      Known* keeper = group[0];
+      for (auto* r : group) {
+        if (contents != contents_.end() && contents->second.ledger.contains(r->fingerprint) &&
+            contents->second.ledger.at(r->fingerprint).rel_path == r->path) {
+          keeper = r;
+        }
+      }
+      for (auto* r : group) {
+        if (r == keeper) {
+          if (r->status == BatchStatus::kDuplicate) {
+            r->status = BatchStatus::kPending;
+            r->duplicate_of.clear();
+            changed.push_back(ForStore(*r));
+          }
+        } else if (r->status != BatchStatus::kDuplicate || r->duplicate_of != keeper->path) {
+          r->status = BatchStatus::kDuplicate;
+          r->duplicate_of = keeper->path;
+          ++stats.duplicates;
+          observer_->OnBatchDuplicate(r->table);
+          spdlog::info("duplicate: {} has the same content as {}; not staged again", r->path,
+                       keeper->path);
+          changed.push_back(ForStore(*r));
+        }
+      }
+    }
+    by_content.clear();
+  };
   ForEachBatch(batches_, recheck ? scanned_tables : touched, recheck && all_tables,
                [&](auto it) {
     auto& [path, r] = *it;
     if (present.contains(path) && r.status != BatchStatus::kQuarantined && !r.fingerprint.empty()) {
-      by_content[{r.table, r.fingerprint}].push_back(&r);
+      if (r.table != table_of_groups) {
+        settle();
+        table_of_groups = r.table;
+      }
+      by_content[r.fingerprint].push_back(&r);
     }
     return std::next(it);
   });
-  for (auto& [key, group] : by_content) {
-    if (group.size() < 2) {
-      if (group[0]->status == BatchStatus::kDuplicate) {
-        group[0]->status = BatchStatus::kPending;  // its twin is gone
-        group[0]->duplicate_of.clear();
-        changed.push_back(ForStore(*group[0]));
-      }
-      continue;
-    }
-    auto contents = contents_.find(key.first);
-    Known* keeper = group[0];
-    for (auto* r : group) {
-      if (contents != contents_.end() && contents->second.ledger.contains(r->fingerprint) &&
-          contents->second.ledger.at(r->fingerprint).rel_path == r->path) {
-        keeper = r;
-      }
-    }
-    for (auto* r : group) {
-      if (r == keeper) {
-        if (r->status == BatchStatus::kDuplicate) {
-          r->status = BatchStatus::kPending;
-          r->duplicate_of.clear();
-          changed.push_back(ForStore(*r));
-        }
-      } else if (r->status != BatchStatus::kDuplicate || r->duplicate_of != keeper->path) {
-        r->status = BatchStatus::kDuplicate;
-        r->duplicate_of = keeper->path;
-        ++stats.duplicates;
-        observer_->OnBatchDuplicate(r->table);
-        spdlog::info("duplicate: {} has the same content as {}; not staged again", r->path,
-                     keeper->path);
-        changed.push_back(ForStore(*r));
-      }
-    }
-  }
+  settle();
 
   for (const auto& r : changed) {
     Changed(r.table);
