@@ -159,11 +159,16 @@ class Engine {
   // The shared schema for `json` (parsed unless `parsed` is given); null when
   // it cannot be parsed. Needs mu_.
   SchemaRef Intern(const std::string& json, std::optional<schema::Schema> parsed = std::nullopt);
+  // A batch as the engine holds it: its record, without schema_json, and its
+  // footer schema, shared (null when unknown: quarantined, unparseable).
+  struct Known : state::BatchRecord {
+    SchemaRef schema;
+  };
   // `batch` as the state store keeps it: with its schema_json, which the
   // engine holds once per distinct schema.
-  struct Known;
   static state::BatchRecord ForStore(const Known& batch);
-  // Something TableSummaries() reports changed. Needs mu_.
+  // Something about `table` changed: its quiet plan is dropped and the table
+  // list (TableSummaries) counts as changed. Needs mu_.
   void Changed(const std::string& table);
   schema::SupertypeFn Supertype();
 
@@ -178,11 +183,6 @@ class Engine {
 
   std::mutex mu_;  // guards the fields below
   std::optional<int> format_version_;
-  // A batch as the engine holds it: its record, without schema_json, and its
-  // footer schema, shared (null when unknown: quarantined, unparseable).
-  struct Known : state::BatchRecord {
-    SchemaRef schema;
-  };
   std::map<std::string, Known> batches_;  // by rel path
   std::unordered_map<std::string, std::weak_ptr<const SharedSchema>> schema_pool_;  // by json
   size_t schema_pool_pruned_at_ = 0;  // pool size after the last sweep of expired entries
