@@ -195,6 +195,51 @@ TableRunRecord ReadTableRun(const PGresult* res, int row, int column) {
   return record;
 }
 
+// The columns ReadBatch reads, from batches.
+#define BATCH_COLUMNS                                                                    \
+  "path, table_name, fingerprint, size, mtime_ns, inode, rows, status, "                 \
+  "COALESCE(error_code, ''), COALESCE(error_message, ''), COALESCE(schema_json::text, ''), " \
+  "COALESCE(duplicate_of, ''), landfall_us(discovered_at), landfall_us(staged_at) "
+
+// A BatchRecord from BATCH_COLUMNS; an unknown status reads as pending (see
+// Load, which refuses it).
+BatchRecord ReadBatch(const PGresult* res, int row) {
+  BatchRecord batch;
+  batch.path = Text(res, row, 0);
+  batch.table = Text(res, row, 1);
+  batch.fingerprint = Text(res, row, 2);
+  batch.size = Int(res, row, 3);
+  batch.mtime_ns = Int(res, row, 4);
+  batch.inode = Int(res, row, 5);
+  batch.rows = Int(res, row, 6);
+  batch.status = BatchStatusFromString(Text(res, row, 7)).value_or(BatchStatus::kPending);
+  batch.error_code = Text(res, row, 8);
+  batch.error_message = Text(res, row, 9);
+  batch.schema_json = Text(res, row, 10);
+  batch.duplicate_of = Text(res, row, 11);
+  batch.discovered_at_us = Int(res, row, 12);
+  batch.staged_at_us = Int(res, row, 13);
+  return batch;
+}
+
+// The columns ReadRun reads, from runs; a query that wants the plan selects
+// it after them.
+#define RUN_COLUMNS \
+  "id, trigger, status, landfall_us(started_at), landfall_us(finished_at), COALESCE(error, '') "
+
+// A RunSummary from RUN_COLUMNS, and its plan when `with_plan` (the next column).
+RunSummary ReadRun(const PGresult* res, int row, bool with_plan) {
+  RunSummary run;
+  run.id = Int(res, row, 0);
+  run.trigger = Text(res, row, 1);
+  run.status = Text(res, row, 2);
+  run.started_at_us = Int(res, row, 3);
+  run.finished_at_us = Int(res, row, 4);
+  run.error = Text(res, row, 5);
+  if (with_plan) run.plan_json = Text(res, row, 6);
+  return run;
+}
+
 // Whether a failed operation may be redone after reconnecting.
 enum class Retry {
   // Safe to redo whatever happened: reads, upserts, idempotent updates.
@@ -222,7 +267,6 @@ class PgStateStore final : public StateStore {
   Status SaveTable(const TableRecord& table) override;
   Result<bool> DeleteTable(const std::string& table) override;
   Result<int64_t> StartRun(const std::string& trigger, const std::string& plan_json) override;
-  Status RecordTableRun(int64_t run_id, const TableRunRecord& record) override;
   Status RecordTableOutcome(const std::vector<BatchRecord>& staged,
                             const std::optional<TableRecord>& table, int64_t run_id,
                             const TableRunRecord* run) override;
@@ -566,37 +610,18 @@ Result<EnvironmentState> PgStateStore::Load() {
     }
 
     auto batches = Exec("load: batches",
-                        "SELECT path, table_name, fingerprint, size, mtime_ns, inode, rows, status,"
-                        "       COALESCE(error_code, ''), COALESCE(error_message, ''),"
-                        "       COALESCE(schema_json::text, ''), COALESCE(duplicate_of, ''),"
-                        "       landfall_us(discovered_at), landfall_us(staged_at)"
-                        "  FROM batches WHERE environment = $1 ORDER BY path",
+                        "SELECT " BATCH_COLUMNS " FROM batches WHERE environment = $1 ORDER BY path",
                         {environment_});
     if (!batches) return Fail(batches.error());
     const PGresult* b = batches->get();
     state.batches.reserve(PQntuples(b));
     for (int i = 0; i < PQntuples(b); ++i) {
-      BatchRecord& batch = state.batches.emplace_back();
-      batch.path = Text(b, i, 0);
-      batch.table = Text(b, i, 1);
-      batch.fingerprint = Text(b, i, 2);
-      batch.size = Int(b, i, 3);
-      batch.mtime_ns = Int(b, i, 4);
-      batch.inode = Int(b, i, 5);
-      batch.rows = Int(b, i, 6);
-      auto status = BatchStatusFromString(Text(b, i, 7));
-      if (!status) {
-        return Fail("state_invalid", "state store: load: batch " + batch.path +
+      if (!BatchStatusFromString(Text(b, i, 7))) {
+        return Fail("state_invalid", "state store: load: batch " + std::string(Text(b, i, 0)) +
                                          " has unknown status \"" + std::string(Text(b, i, 7)) +
                                          "\"");
       }
-      batch.status = *status;
-      batch.error_code = Text(b, i, 8);
-      batch.error_message = Text(b, i, 9);
-      batch.schema_json = Text(b, i, 10);
-      batch.duplicate_of = Text(b, i, 11);
-      batch.discovered_at_us = Int(b, i, 12);
-      batch.staged_at_us = Int(b, i, 13);
+      state.batches.push_back(ReadBatch(b, i));
     }
 
     // Per table row, through the (table_name, id DESC) index: the cost grows
@@ -725,12 +750,6 @@ Status PgStateStore::UpsertBatches(const std::vector<BatchRecord>& batches) {
   if (chunks.empty()) return Ok();
 
   return Run("upsert batches", Retry::kAlways, [&]() -> Status {
-    // One statement is atomic on its own: no BEGIN and COMMIT round trips.
-    if (chunks.size() == 1) {
-      auto r = Exec("upsert batches", chunks.front().sql.c_str(), chunks.front().params);
-      if (!r) return Fail(r.error());
-      return Ok();
-    }
     if (auto r = ExecTransaction("upsert batches", chunks); !r) return Fail(r.error());
     return Ok();
   });
@@ -828,10 +847,6 @@ PgStateStore::Statement PgStateStore::TableRunStatement(int64_t run_id,
            std::to_string(record.duration_us), record.error}};
 }
 
-Status PgStateStore::RecordTableRun(int64_t run_id, const TableRunRecord& record) {
-  return RecordTableOutcome({}, std::nullopt, run_id, &record);
-}
-
 Status PgStateStore::RecordTableOutcome(const std::vector<BatchRecord>& staged,
                                         const std::optional<TableRecord>& table, int64_t run_id,
                                         const TableRunRecord* run) {
@@ -873,8 +888,7 @@ Result<std::vector<RunSummary>> PgStateStore::ListRuns(int limit) {
   return Run("list runs", Retry::kAlways, [&]() -> Result<std::vector<RunSummary>> {
     // LIMIT NULL is no limit.
     auto r = Exec("list runs",
-                  "SELECT id, trigger, status, landfall_us(started_at), landfall_us(finished_at),"
-                  "       COALESCE(plan::text, ''), COALESCE(error, '')"
+                  "SELECT " RUN_COLUMNS ", COALESCE(plan::text, '')"
                   "  FROM runs WHERE environment = $1"
                   " ORDER BY id DESC LIMIT NULLIF($2::bigint, 0)",
                   {environment_, std::to_string(std::max(limit, 0))});
@@ -882,16 +896,7 @@ Result<std::vector<RunSummary>> PgStateStore::ListRuns(int limit) {
     const PGresult* res = r->get();
     std::vector<RunSummary> runs;
     runs.reserve(PQntuples(res));
-    for (int i = 0; i < PQntuples(res); ++i) {
-      RunSummary& run = runs.emplace_back();
-      run.id = Int(res, i, 0);
-      run.trigger = Text(res, i, 1);
-      run.status = Text(res, i, 2);
-      run.started_at_us = Int(res, i, 3);
-      run.finished_at_us = Int(res, i, 4);
-      run.plan_json = Text(res, i, 5);
-      run.error = Text(res, i, 6);
-    }
+    for (int i = 0; i < PQntuples(res); ++i) runs.push_back(ReadRun(res, i, /*with_plan=*/true));
     return runs;
   });
 }
@@ -986,10 +991,7 @@ Result<std::vector<SchemaVersion>> PgStateStore::SchemaHistory(const std::string
 Result<std::vector<BatchRecord>> PgStateStore::FindBatches(const BatchFilter& filter) {
   return Run("find batches", Retry::kAlways, [&]() -> Result<std::vector<BatchRecord>> {
     auto r = Exec("find batches",
-                  "SELECT path, table_name, fingerprint, size, mtime_ns, inode, rows, status,"
-                  "       COALESCE(error_code, ''), COALESCE(error_message, ''),"
-                  "       COALESCE(schema_json::text, ''), COALESCE(duplicate_of, ''),"
-                  "       landfall_us(discovered_at), landfall_us(staged_at)"
+                  "SELECT " BATCH_COLUMNS
                   "  FROM batches WHERE environment = $1 AND ($2 = '' OR table_name = $2)"
                   "   AND ($3 = '' OR status = $3)"
                   " ORDER BY CASE WHEN $5 THEN discovered_at END DESC, path"
@@ -1000,23 +1002,7 @@ Result<std::vector<BatchRecord>> PgStateStore::FindBatches(const BatchFilter& fi
     const PGresult* b = r->get();
     std::vector<BatchRecord> out;
     out.reserve(PQntuples(b));
-    for (int i = 0; i < PQntuples(b); ++i) {
-      BatchRecord& batch = out.emplace_back();
-      batch.path = Text(b, i, 0);
-      batch.table = Text(b, i, 1);
-      batch.fingerprint = Text(b, i, 2);
-      batch.size = Int(b, i, 3);
-      batch.mtime_ns = Int(b, i, 4);
-      batch.inode = Int(b, i, 5);
-      batch.rows = Int(b, i, 6);
-      batch.status = BatchStatusFromString(Text(b, i, 7)).value_or(BatchStatus::kPending);
-      batch.error_code = Text(b, i, 8);
-      batch.error_message = Text(b, i, 9);
-      batch.schema_json = Text(b, i, 10);
-      batch.duplicate_of = Text(b, i, 11);
-      batch.discovered_at_us = Int(b, i, 12);
-      batch.staged_at_us = Int(b, i, 13);
-    }
+    for (int i = 0; i < PQntuples(b); ++i) out.push_back(ReadBatch(b, i));
     return out;
   });
 }
@@ -1040,45 +1026,27 @@ Result<std::vector<TableRunRecord>> PgStateStore::TableHistory(const std::string
 Result<std::optional<RunSummary>> PgStateStore::GetRun(int64_t run_id) {
   return Run("get run", Retry::kAlways, [&]() -> Result<std::optional<RunSummary>> {
     auto r = Exec("get run",
-                  "SELECT id, trigger, status, landfall_us(started_at), landfall_us(finished_at),"
-                  "       COALESCE(plan::text, ''), COALESCE(error, '')"
+                  "SELECT " RUN_COLUMNS ", COALESCE(plan::text, '')"
                   "  FROM runs WHERE environment = $1 AND id = $2::bigint",
                   {environment_, std::to_string(run_id)});
     if (!r) return Fail(r.error());
     const PGresult* res = r->get();
     if (PQntuples(res) == 0) return std::optional<RunSummary>();
-    RunSummary run;
-    run.id = Int(res, 0, 0);
-    run.trigger = Text(res, 0, 1);
-    run.status = Text(res, 0, 2);
-    run.started_at_us = Int(res, 0, 3);
-    run.finished_at_us = Int(res, 0, 4);
-    run.plan_json = Text(res, 0, 5);
-    run.error = Text(res, 0, 6);
-    return std::optional<RunSummary>(std::move(run));
+    return std::optional<RunSummary>(ReadRun(res, 0, /*with_plan=*/true));
   });
 }
 
 Result<std::vector<RunSummary>> PgStateStore::FindRuns(int limit, const std::string& status) {
   return Run("find runs", Retry::kAlways, [&]() -> Result<std::vector<RunSummary>> {
     auto r = Exec("find runs",
-                  "SELECT id, trigger, status, landfall_us(started_at), landfall_us(finished_at),"
-                  "       COALESCE(error, '')"
+                  "SELECT " RUN_COLUMNS
                   "  FROM runs WHERE environment = $1 AND ($2 = '' OR status = $2)"
                   " ORDER BY id DESC LIMIT NULLIF($3::bigint, 0)",
                   {environment_, status, std::to_string(std::max(limit, 0))});
     if (!r) return Fail(r.error());
     const PGresult* res = r->get();
     std::vector<RunSummary> runs;
-    for (int i = 0; i < PQntuples(res); ++i) {
-      RunSummary& run = runs.emplace_back();
-      run.id = Int(res, i, 0);
-      run.trigger = Text(res, i, 1);
-      run.status = Text(res, i, 2);
-      run.started_at_us = Int(res, i, 3);
-      run.finished_at_us = Int(res, i, 4);
-      run.error = Text(res, i, 5);
-    }
+    for (int i = 0; i < PQntuples(res); ++i) runs.push_back(ReadRun(res, i, /*with_plan=*/false));
     return runs;
   });
 }

@@ -61,7 +61,7 @@ struct TableRunRecord {
   int batches = 0;
   int64_t duration_us = 0;
   std::string error;
-  // Filled by reads (TableRuns, TableHistory, TableSummaries); ignored by RecordTableRun.
+  // Filled by reads (TableRuns, TableHistory, TableSummaries); ignored by writes.
   int64_t run_id = 0;
   int64_t recorded_at_us = 0;
 };
@@ -147,14 +147,17 @@ class StateStore {
   virtual Result<bool> DeleteTable(const std::string& table) = 0;
 
   virtual Result<int64_t> StartRun(const std::string& trigger, const std::string& plan_json) = 0;
-  virtual Status RecordTableRun(int64_t run_id, const TableRunRecord& record) = 0;
   // What one table's action leaves behind, in one transaction (one round
-  // trip): its staged batches (UpsertBatches), its row (SaveTable, when
-  // given) and its run record (RecordTableRun, when `run` is given and
-  // run_id > 0).
+  // trip): its staged batches (as UpsertBatches), its row (as SaveTable, when
+  // given) and its run record (when `run` is given and run_id > 0;
+  // "state_not_found" when run_id is not a run of this environment).
   virtual Status RecordTableOutcome(const std::vector<BatchRecord>& staged,
                                     const std::optional<TableRecord>& table, int64_t run_id,
                                     const TableRunRecord* run) = 0;
+  // A run record alone.
+  Status RecordTableRun(int64_t run_id, const TableRunRecord& record) {
+    return RecordTableOutcome({}, std::nullopt, run_id, &record);
+  }
   virtual Status FinishRun(int64_t run_id, const std::string& status, const std::string& error) = 0;
   // Newest first; limit <= 0 means all.
   virtual Result<std::vector<RunSummary>> ListRuns(int limit) = 0;
