@@ -53,6 +53,19 @@ void Scheduler::Start(Entry& entry, Job& job) {
   ++running_;
 }
 
+Scheduler::Job Scheduler::StartFull() {
+  Job job;
+  Start(full_, job);
+  // The full job scans everything after this instant, so it covers every
+  // hint received so far; hints from now on wait for it to finish.
+  for (auto& [name, entry] : tables_) {
+    entry.due.reset();
+    entry.transient_failures = 0;
+    entry.not_before = {};
+  }
+  return job;
+}
+
 std::vector<Scheduler::Job> Scheduler::TakeReady(TimePoint now) {
   std::vector<Job> jobs;
   if (stopped_ || full_.running) return jobs;
@@ -60,16 +73,7 @@ std::vector<Scheduler::Job> Scheduler::TakeReady(TimePoint now) {
   if (auto start = full_.start(); start && *start <= now) {
     // Exclusive: wait for the running table jobs to drain, starting no new one.
     if (running_ > 0) return jobs;
-    Job job;
-    Start(full_, job);
-    // The full job scans everything after this instant, so it covers every
-    // hint received so far; hints from now on wait for it to finish.
-    for (auto& [name, entry] : tables_) {
-      entry.due.reset();
-      entry.transient_failures = 0;
-      entry.not_before = {};
-    }
-    jobs.push_back(std::move(job));
+    jobs.push_back(StartFull());
     return jobs;
   }
 
@@ -96,15 +100,7 @@ std::vector<Scheduler::Job> Scheduler::StartNow(const std::vector<std::string>& 
   if (tables.empty()) {
     if (running_ > 0) return jobs;
     full_.trigger = trigger;
-    Job job;
-    Start(full_, job);
-    // Like a full job from TakeReady(): it covers every hint so far.
-    for (auto& [name, entry] : tables_) {
-      entry.due.reset();
-      entry.transient_failures = 0;
-      entry.not_before = {};
-    }
-    jobs.push_back(std::move(job));
+    jobs.push_back(StartFull());
     return jobs;
   }
   const std::set<std::string> unique(tables.begin(), tables.end());

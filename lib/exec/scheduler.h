@@ -134,6 +134,8 @@ class Scheduler {
   // Makes `entry` dirty from `when` on, unless it already is from earlier.
   static void WantAt(Entry& entry, TimePoint when, const std::string& trigger);
   void Start(Entry& entry, Job& job);
+  // Starts the full job; it covers every table hint so far.
+  Job StartFull();
   void Settle(Entry& entry, bool transient, bool deferred, TimePoint now);
   std::optional<TimePoint> EarliestTableStart() const;
 
