@@ -195,26 +195,7 @@ int CmdRun(const Args& args) {
   int failed = 0;
   for (const auto& t : outcome->tables) failed += t.status == "failed";
   if (args.format == "json") {
-    nlohmann::json tables = nlohmann::json::array();
-    for (const auto& t : outcome->tables) {
-      tables.push_back({{"table", t.table},
-                        {"action", plan::ToString(t.action)},
-                        {"status", t.status},
-                        {"rows", t.rows},
-                        {"batches", t.batches},
-                        {"duration_ms", t.duration_us / 1000.0},
-                        {"error", t.error}});
-    }
-    nlohmann::json out = {{"run_id", outcome->run_id},
-                          {"ok", outcome->ok()},
-                          {"warehouse_statements", outcome->warehouse_statements},
-                          {"files", outcome->catalog.files},
-                          {"inspected", outcome->catalog.inspected},
-                          {"quarantined", outcome->catalog.quarantined},
-                          {"duplicates", outcome->catalog.duplicates},
-                          {"tables", std::move(tables)},
-                          {"plan", nlohmann::json::parse(plan::ToJson(outcome->plan))}};
-    std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    std::cout << exec::ToJson(*outcome) << "\n";
   } else {
     for (const auto& t : outcome->tables) {
       std::printf("%-24s %-8s %-9s %5d batches %10lld rows %8.1f ms%s%s\n", t.table.c_str(),

@@ -81,6 +81,11 @@ struct RunOutcome {
   bool ok() const;
 };
 
+// {"run_id", "ok", "warehouse_statements", "files", "inspected", "quarantined",
+//  "duplicates", "tables": [{"table", "action", "status", "rows", "batches",
+//  "duration_ms", "error"}], "plan": plan::ToJson(plan)}: `landfall run --format json`.
+std::string ToJson(const RunOutcome& outcome);
+
 // Forgets a table's state (keeping a "reset" marker) so its next run rebuilds
 // it. Needs only the state store. False when the state store has no such table.
 Result<bool> ResetTableState(state::StateStore& state, const std::string& table, const Clock& clock);
