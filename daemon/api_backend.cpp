@@ -79,6 +79,25 @@ json RunJson(const state::RunSummary& r) {
           {"error", r.error}};
 }
 
+// What GET /v1/tables lists of a table; GET /v1/tables/{name} adds to it.
+json SummaryJson(const state::TableSummary& s, json last_run, const config::Config& config) {
+  const auto& t = s.table;
+  return {{"name", t.name},
+          // Known only by its batches: found, never run yet.
+          {"status", t.status.empty() ? "new" : t.status},
+          {"rows", s.rows_staged},
+          {"batches",
+           {{"staged", s.staged},
+            {"pending", s.pending},
+            {"quarantined", s.quarantined},
+            {"duplicate", s.duplicate}}},
+          {"schema_hash", t.schema_hash},
+          {"policy", t.policy.empty() ? config.PolicyFor(t.name).schema_evolution : t.policy},
+          {"last_error", t.last_error},
+          {"last_run", std::move(last_run)},
+          {"updated_at", Time(t.updated_at_us)}};
+}
+
 // A table name from a client: one folder name.
 Status CheckTableName(const std::string& name) {
   if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
@@ -138,7 +157,6 @@ Result<std::string> DaemonApiBackend::ListTables() {
 std::string DaemonApiBackend::TablesJson(const std::vector<state::TableSummary>& summaries) const {
   json tables = json::array();
   for (const auto& s : summaries) {
-    const auto& t = s.table;
     json last = nullptr;
     if (s.last_action) {
       last = {{"run_id", s.last_action->run_id},
@@ -146,21 +164,7 @@ std::string DaemonApiBackend::TablesJson(const std::vector<state::TableSummary>&
               {"status", s.last_action->status},
               {"at", Time(s.last_action->recorded_at_us)}};
     }
-    tables.push_back(
-        {{"name", t.name},
-         // Known only by its batches: found, never run yet.
-         {"status", t.status.empty() ? "new" : t.status},
-         {"rows", s.rows_staged},
-         {"batches",
-          {{"staged", s.staged},
-           {"pending", s.pending},
-           {"quarantined", s.quarantined},
-           {"duplicate", s.duplicate}}},
-         {"schema_hash", t.schema_hash},
-         {"policy", t.policy.empty() ? config_.PolicyFor(t.name).schema_evolution : t.policy},
-         {"last_error", t.last_error},
-         {"last_run", std::move(last)},
-         {"updated_at", Time(t.updated_at_us)}});
+    tables.push_back(SummaryJson(s, std::move(last), config_));
   }
   return Dump({{"tables", std::move(tables)}});
 }
@@ -192,24 +196,12 @@ Result<std::string> DaemonApiBackend::GetTable(const std::string& name) {
   for (const auto& a : *actions) recent_actions.push_back(TableRunJson(a));
   json last = nullptr;
   if (s.last_action) last = TableRunJson(*s.last_action);
-  return Dump({{"name", s.table.name},
-               {"status", s.table.status.empty() ? "new" : s.table.status},
-               {"rows", s.rows_staged},
-               {"batches",
-                {{"staged", s.staged},
-                 {"pending", s.pending},
-                 {"quarantined", s.quarantined},
-                 {"duplicate", s.duplicate}}},
-               {"schema_hash", s.table.schema_hash},
-               {"policy",
-                s.table.policy.empty() ? config_.PolicyFor(name).schema_evolution : s.table.policy},
-               {"last_error", s.table.last_error},
-               {"last_run", std::move(last)},
-               {"updated_at", Time(s.table.updated_at_us)},
-               {"columns", Columns(s.table.schema_json)},
-               {"schema_history", std::move(schema_history)},
-               {"recent_batches", std::move(recent_batches)},
-               {"recent_actions", std::move(recent_actions)}});
+  json out = SummaryJson(s, std::move(last), config_);
+  out["columns"] = Columns(s.table.schema_json);
+  out["schema_history"] = std::move(schema_history);
+  out["recent_batches"] = std::move(recent_batches);
+  out["recent_actions"] = std::move(recent_actions);
+  return Dump(out);
 }
 
 Result<std::string> DaemonApiBackend::Plan() {
