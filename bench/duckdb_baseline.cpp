@@ -34,52 +34,23 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "lib/warehouse/sql.h"
+
 namespace {
+
+using landfall::warehouse::sql::Literal;
+using landfall::warehouse::sql::Ident;
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 double MsSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-std::string Literal(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    out += c;
-    if (c == '\'') out += '\'';
-  }
-  return out + "'";
-}
-
-std::string Ident(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    out += c;
-    if (c == '"') out += '"';
-  }
-  return out + "\"";
-}
-
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
 }
 
 // landfall's default landing.ignore: names starting with . or _, temporary suffixes.
@@ -345,15 +316,20 @@ int main(int argc, char** argv) {
     return Usage();
   }
 
-  std::printf(
-      "{\"mode\": %s, \"tables\": %lld, \"files\": %lld, \"rows\": %lld, \"work_ms\": %.3f, "
-      "\"max_table_ms\": %.3f, \"open_ms\": %.3f, \"bookkeeping_ms\": %.3f, \"total_ms\": %.3f, "
-      "\"statements\": %lld, \"new_files\": %lld, \"largest_table\": %s, "
-      "\"largest_table_rows\": %lld, \"largest_table_ms\": %.3f}\n",
-      JsonString(mode).c_str(), static_cast<long long>(tables), static_cast<long long>(files),
-      static_cast<long long>(rows), work_ms, max_table_ms, open_ms, bookkeeping_ms,
-      MsSince(process_start), static_cast<long long>(data_statements),
-      static_cast<long long>(result_value), JsonString(largest_table).c_str(),
-      static_cast<long long>(std::max<int64_t>(largest_rows, 0)), largest_ms);
+  const nlohmann::json out = {{"mode", mode},
+                               {"tables", tables},
+                               {"files", files},
+                               {"rows", rows},
+                               {"work_ms", work_ms},
+                               {"max_table_ms", max_table_ms},
+                               {"open_ms", open_ms},
+                               {"bookkeeping_ms", bookkeeping_ms},
+                               {"total_ms", MsSince(process_start)},
+                               {"statements", data_statements},
+                               {"new_files", result_value},
+                               {"largest_table", largest_table},
+                               {"largest_table_rows", std::max<int64_t>(largest_rows, 0)},
+                               {"largest_table_ms", largest_ms}};
+  std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   return 0;
 }

@@ -19,16 +19,11 @@
 #include <string>
 #include <vector>
 
+#include "lib/warehouse/sql.h"
+
 namespace {
 
-std::string Literal(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    out += c;
-    if (c == '\'') out += '\'';
-  }
-  return out + "'";
-}
+using landfall::warehouse::sql::Literal;
 
 int Usage() {
   std::fprintf(

@@ -97,21 +97,24 @@ void BM_PlanAllQuiet(benchmark::State& state) {
 }
 BENCHMARK(BM_PlanAllQuiet)->Args({10'000, 10})->Args({1'000, 100})->Unit(benchmark::kMillisecond);
 
-// One table got a new batch with the same schema: append.
-void BM_PlanAllOneNewBatch(benchmark::State& state) {
+// One table of the quiet inputs got one new batch with `schema`: PlanAll must
+// plan exactly one action.
+void PlanAllWithOneNewBatch(benchmark::State& state, const schema::Schema& schema) {
   const int tables = static_cast<int>(state.range(0));
   auto inputs = QuietInputs(tables, static_cast<int>(state.range(1)));
   auto& changed = inputs[tables / 2];
-  changed.batches.push_back(
-      {BatchId(-1, 0), changed.table + "/part-new.parquet", 1000,
-       std::make_shared<const schema::Schema>(BaseSchema())});
+  changed.batches.push_back({BatchId(-1, 0), changed.table + "/part-new.parquet", 1000,
+                             std::make_shared<const schema::Schema>(schema)});
   for (auto _ : state) {
     auto plan = plan::PlanAll(inputs, {}, Supertype);
-    if (plan.ActionableCount() != 1) state.SkipWithError("expected one append");
+    if (plan.ActionableCount() != 1) state.SkipWithError("expected one action");
     benchmark::DoNotOptimize(plan);
   }
   Report(state, tables);
 }
+
+// One table got a new batch with the same schema: append.
+void BM_PlanAllOneNewBatch(benchmark::State& state) { PlanAllWithOneNewBatch(state, BaseSchema()); }
 BENCHMARK(BM_PlanAllOneNewBatch)
     ->Args({10'000, 10})
     ->Args({1'000, 100})
@@ -119,18 +122,7 @@ BENCHMARK(BM_PlanAllOneNewBatch)
 
 // One table got a batch with an added column: the schema diff runs, evolve.
 void BM_PlanAllOneSchemaChange(benchmark::State& state) {
-  const int tables = static_cast<int>(state.range(0));
-  auto inputs = QuietInputs(tables, static_cast<int>(state.range(1)));
-  auto& changed = inputs[tables / 2];
-  changed.batches.push_back(
-      {BatchId(-1, 0), changed.table + "/part-new.parquet", 1000,
-       std::make_shared<const schema::Schema>(WithAddedColumn())});
-  for (auto _ : state) {
-    auto plan = plan::PlanAll(inputs, {}, Supertype);
-    if (plan.ActionableCount() != 1) state.SkipWithError("expected one evolve");
-    benchmark::DoNotOptimize(plan);
-  }
-  Report(state, tables);
+  PlanAllWithOneNewBatch(state, WithAddedColumn());
 }
 BENCHMARK(BM_PlanAllOneSchemaChange)->Args({10'000, 10})->Unit(benchmark::kMillisecond);
 
