@@ -58,6 +58,11 @@ Engine::Engine(config::Config config, state::StateStore& state, warehouse::Wareh
 
 schema::SupertypeFn Engine::Supertype() {
   return [this](const std::string& a, const std::string& b) {
+    // Numbers are landfall's to widen, not the warehouse's: DuckDB's answer
+    // for DECIMAL(38,2) and DECIMAL(38,4) is DECIMAL(38,2), and for BIGINT and
+    // FLOAT it is FLOAT, both of which round values as they are cast. Where no
+    // type holds both exactly the answer is DOUBLE, and the planner says so.
+    if (auto numeric = schema::NumericSupertypeOf(a, b)) return Result<std::string>(numeric->type);
     auto common = warehouse_.CommonSupertype(a, b);
     // A warehouse that could not answer (a conflict, no connection) is not a
     // warehouse without a supertype: the error fails the table, and a later

@@ -45,6 +45,10 @@ inline constexpr const char* kTypeWidened = "type_widened";
 inline constexpr const char* kRenameByFieldId = "rename_by_field_id";
 inline constexpr const char* kSuspectedRename = "suspected_rename";
 inline constexpr const char* kIncompatibleType = "incompatible_type";
+// Values some batch carries that their column's type may round (BIGINT into
+// DOUBLE), since no type holds them all exactly: a new batch appended with a
+// cast, or a batch of a create or rebuild.
+inline constexpr const char* kMayRound = "may_round";
 inline constexpr const char* kColumnAbsent = "column_absent";
 inline constexpr const char* kSchemaFrozen = "schema_frozen";
 inline constexpr const char* kSchemaChangeBlocked = "schema_change_blocked";

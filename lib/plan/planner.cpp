@@ -52,6 +52,47 @@ void AllBatches(const TableInputs& in, TablePlan& plan) {
   for (const auto& b : in.batches) plan.batches.push_back(b.rel_path);
 }
 
+// The types `batches` carry for the target column `column`, distinct,
+// in the order first seen; matched as Unify matches (field_id, else name).
+std::vector<std::string> NewTypes(const schema::Column& column,
+                                  const std::vector<const schema::Schema*>& batches) {
+  std::vector<std::string> types;
+  for (const auto* b : batches) {
+    for (const auto& c : b->columns) {
+      const bool same = (column.field_id && c.field_id == column.field_id) ||
+                        schema::FoldName(c.name) == schema::FoldName(column.name);
+      if (same && std::find(types.begin(), types.end(), c.type) == types.end()) {
+        types.push_back(c.type);
+      }
+    }
+  }
+  return types;
+}
+
+// A rebuild unifies every batch: where the target column cannot hold every
+// value some batch carries (DECIMAL(38,2) and DECIMAL(38,4) in one new table),
+// a reason says so, unless a drift reason for that column already does.
+void NoteRounding(const std::vector<CurrentBatch>& batches, TablePlan& plan) {
+  std::vector<const schema::Schema*> schemas;
+  for (const auto& b : batches) schemas.push_back(b.schema.get());
+  for (const auto& column : plan.target.columns) {
+    const std::vector<std::string> types = NewTypes(column, schemas);
+    if (std::none_of(types.begin(), types.end(),
+                     [&](const auto& t) { return schema::MayRound(t, column.type); })) {
+      continue;
+    }
+    const std::string prefix = column.name + " ";
+    const bool said = std::any_of(plan.reasons.begin(), plan.reasons.end(), [&](const PlanReason& r) {
+      return (r.code == reason::kIncompatibleType || r.code == reason::kMayRound) &&
+             r.detail.starts_with(prefix) && r.detail.ends_with("(may round)");
+    });
+    if (said) continue;
+    std::string detail = prefix;
+    for (size_t i = 0; i < types.size(); ++i) detail += (i ? "+" : "") + types[i];
+    plan.reasons.push_back({reason::kMayRound, detail + "\u2192" + column.type + " (may round)"});
+  }
+}
+
 // Turns `plan` into a rebuild of every current batch (or a fail when the
 // batches have no common schema).
 TablePlan& Rebuild(const TableInputs& in, TablePlan& plan, Action action,
@@ -72,6 +113,7 @@ TablePlan& Rebuild(const TableInputs& in, TablePlan& plan, Action action,
     plan.reasons.push_back({reason::kSupertypeUnavailable, target.error().message});
   } else {
     plan.target = std::move(*target);
+    NoteRounding(in.batches, plan);
   }
   return plan;
 }
@@ -121,15 +163,33 @@ Result<Drift> Classify(const schema::Schema& previous, const std::vector<const s
       d.reasons.push_back({reason::kRenameByFieldId, old->name + "\u2192" + column.name + " (field_id " +
                                                          std::to_string(*column.field_id) + ")"});
     }
+    // No silent rounding: where the target cannot hold every value of the
+    // old column or of a new batch exactly (no type can: BIGINT and DOUBLE,
+    // DECIMAL(38,2) and DECIMAL(38,4)), the detail names the types and says so.
+    const std::vector<std::string> fresh_types = NewTypes(column, batches);
+    const bool rounds = schema::MayRound(old->type, column.type) ||
+                        std::any_of(fresh_types.begin(), fresh_types.end(), [&](const auto& t) {
+                          return schema::MayRound(t, column.type);
+                        });
+    std::string types = old->type;
+    for (const auto& t : fresh_types) {
+      if (t != old->type) types += "+" + t;
+    }
     if (old->type != column.type) {
-      const std::string detail = column.name + " " + old->type + "\u2192" + column.type;
-      if (schema::IsLosslessWidening(old->type, column.type)) {
+      if (schema::IsLosslessWidening(old->type, column.type) && !rounds) {
         d.widened = true;
-        d.reasons.push_back({reason::kTypeWidened, detail});
+        d.reasons.push_back({reason::kTypeWidened, column.name + " " + old->type + "\u2192" + column.type});
       } else {
         d.incompatible = true;
-        d.reasons.push_back({reason::kIncompatibleType, detail});
+        d.reasons.push_back({reason::kIncompatibleType,
+                             rounds ? column.name + " " + types + "\u2192" + column.type + " (may round)"
+                                    : column.name + " " + old->type + "\u2192" + column.type});
       }
+    } else if (rounds) {
+      // The column already has the common supertype, so a rebuild would give
+      // the same column: the batch is appended with a cast, but not silently.
+      d.reasons.push_back({reason::kMayRound, column.name + " " + types + "\u2192" + column.type +
+                                                  " (may round)"});
     }
   }
   // Columns no new batch carries stay, NULL in the new rows.

@@ -186,9 +186,133 @@ bool IsLosslessWidening(std::string_view from, std::string_view to) {
   // A double holds every 32-bit integer exactly; a float every 16-bit one.
   if (to == "DOUBLE" && (fs || fu)) return std::max(fs, fu) <= 3;
   if (to == "FLOAT" && (fs || fu)) return std::max(fs, fu) <= 2;
+  // A decimal holds another when it has room for as many integer digits and
+  // as many fraction digits: DECIMAL(10,2) fits DECIMAL(12,4), not DECIMAL(11,1).
   auto [fp, fsc] = DecimalParts(from);
   auto [tp, tsc] = DecimalParts(to);
-  return fp && tp && tsc == fsc && tp > fp;
+  return fp && tp && tp - tsc >= fp - fsc && tsc >= fsc;
+}
+
+namespace {
+
+constexpr int kMaxDecimalDigits = 38;
+// Every decimal of up to 15 significant digits survives a trip through a
+// double (DBL_DIG), and of up to 6 one through a float (FLT_DIG).
+constexpr int kDoubleDigits = 15;
+constexpr int kFloatDigits = 6;
+
+// Decimal digits an integer type needs, by rank (TINYINT 3 ... HUGEINT 39).
+int IntegerDigits(int signed_rank, int unsigned_rank) {
+  static constexpr int kSigned[] = {0, 3, 5, 10, 19, 39};
+  static constexpr int kUnsigned[] = {0, 3, 5, 10, 20, 39};
+  return signed_rank ? kSigned[signed_rank] : kUnsigned[unsigned_rank];
+}
+
+// A numeric type as landfall reasons about it; kind kOther for anything else.
+struct Numeric {
+  enum Kind { kOther, kSigned, kUnsigned, kFloat, kDouble, kDecimal } kind = kOther;
+  int rank = 0;      // integers: 1 (8 bits) .. 5 (128 bits)
+  int digits = 0;    // integer digits: integers and decimals
+  int scale = 0;     // decimals
+};
+
+Numeric AsNumeric(std::string_view t) {
+  Numeric n;
+  if (int r = SignedRank(t)) {
+    n = {Numeric::kSigned, r, IntegerDigits(r, 0), 0};
+  } else if (int u = UnsignedRank(t)) {
+    n = {Numeric::kUnsigned, u, IntegerDigits(0, u), 0};
+  } else if (t == "FLOAT") {
+    n.kind = Numeric::kFloat;
+  } else if (t == "DOUBLE") {
+    n.kind = Numeric::kDouble;
+  } else if (auto [p, s] = DecimalParts(t); p > 0 && s >= 0 && s <= p) {
+    n = {Numeric::kDecimal, 0, p - s, s};
+  }
+  return n;
+}
+
+bool IsInteger(const Numeric& n) { return n.kind == Numeric::kSigned || n.kind == Numeric::kUnsigned; }
+bool IsBinaryFloat(const Numeric& n) { return n.kind == Numeric::kFloat || n.kind == Numeric::kDouble; }
+
+const char* SignedName(int rank) {
+  static constexpr const char* kNames[] = {"", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"};
+  return kNames[rank];
+}
+const char* UnsignedName(int rank) {
+  static constexpr const char* kNames[] = {"", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+                                           "UHUGEINT"};
+  return kNames[rank];
+}
+
+// The narrowest type both convert to, before asking whether it is exact.
+std::string SupertypeName(const Numeric& a, const Numeric& b) {
+  if (a.kind == Numeric::kSigned && b.kind == Numeric::kSigned) return SignedName(std::max(a.rank, b.rank));
+  if (a.kind == Numeric::kUnsigned && b.kind == Numeric::kUnsigned) {
+    return UnsignedName(std::max(a.rank, b.rank));
+  }
+  if (IsInteger(a) && IsInteger(b)) {
+    // A signed type one step wider than the unsigned one holds both.
+    const Numeric& s = a.kind == Numeric::kSigned ? a : b;
+    const Numeric& u = a.kind == Numeric::kSigned ? b : a;
+    const int rank = std::max(s.rank, u.rank + 1);
+    if (rank <= 5) return SignedName(rank);
+    return "DOUBLE";  // UHUGEINT with a signed type: nothing holds both
+  }
+  // Integers and decimals meet at a decimal with room for both.
+  if (!IsBinaryFloat(a) && !IsBinaryFloat(b)) {
+    const int digits = std::max(a.digits, b.digits);
+    const int scale = std::max(a.scale, b.scale);
+    if (digits + scale <= kMaxDecimalDigits) {
+      return "DECIMAL(" + std::to_string(digits + scale) + "," + std::to_string(scale) + ")";
+    }
+    return "DOUBLE";
+  }
+  // A binary float with anything numeric: DOUBLE, never FLOAT, which rounds
+  // every integer above 2^24.
+  return "DOUBLE";
+}
+
+}  // namespace
+
+bool MayRound(std::string_view from, std::string_view to) {
+  if (from == to) return false;
+  const Numeric f = AsNumeric(from), t = AsNumeric(to);
+  if (f.kind == Numeric::kOther || t.kind == Numeric::kOther) return false;
+  switch (t.kind) {
+    case Numeric::kSigned:
+      if (f.kind == Numeric::kSigned) return f.rank > t.rank;
+      if (f.kind == Numeric::kUnsigned) return f.rank >= t.rank;
+      // A whole-number decimal fits with a digit to spare (INTEGER tops out at
+      // 2147483647, so DECIMAL(10,0) does not fit it).
+      return !(f.kind == Numeric::kDecimal && f.scale == 0 && f.digits < t.digits);
+    case Numeric::kUnsigned:
+      return !(f.kind == Numeric::kUnsigned && f.rank <= t.rank);
+    case Numeric::kDouble:
+      if (IsInteger(f)) return f.rank > 3;
+      if (f.kind == Numeric::kDecimal) return f.digits + f.scale > kDoubleDigits;
+      return false;  // FLOAT
+    case Numeric::kFloat:
+      if (IsInteger(f)) return f.rank > 2;
+      if (f.kind == Numeric::kDecimal) return f.digits + f.scale > kFloatDigits;
+      return true;  // DOUBLE
+    case Numeric::kDecimal:
+      if (IsBinaryFloat(f)) return true;
+      return f.digits > t.digits || f.scale > t.scale;
+    case Numeric::kOther:
+      break;
+  }
+  return false;
+}
+
+std::optional<NumericSupertype> NumericSupertypeOf(std::string_view a, std::string_view b) {
+  const Numeric na = AsNumeric(a), nb = AsNumeric(b);
+  if (na.kind == Numeric::kOther || nb.kind == Numeric::kOther) return std::nullopt;
+  if (a == b) return NumericSupertype{std::string(a), true};
+  NumericSupertype out;
+  out.type = SupertypeName(na, nb);
+  out.exact = !MayRound(a, out.type) && !MayRound(b, out.type);
+  return out;
 }
 
 std::string ToJson(const Schema& schema) {

@@ -52,8 +52,31 @@ std::string FoldName(std::string_view name);
 // True when every value of `from` converts to `to` exactly and the column can
 // be altered in place: integer widening (signed, unsigned, unsigned to a wider
 // signed), FLOAT to DOUBLE, integers of up to 32 bits to DOUBLE (16 to FLOAT),
-// DECIMAL precision up at the same scale.
+// a DECIMAL to one with at least as many integer digits and at least its scale
+// (DECIMAL(10,2) to DECIMAL(12,4)).
 bool IsLosslessWidening(std::string_view from, std::string_view to);
+
+// landfall's own supertype of two numeric staging types (integers, FLOAT,
+// DOUBLE, DECIMAL): the narrowest type that holds every value of both exactly.
+// Decimals keep the larger count of integer digits and the larger scale while
+// that fits in 38 digits; an integer counts as a decimal of its digits (INTEGER
+// 10, BIGINT 19, UBIGINT 20). An integer meeting a FLOAT or DOUBLE gives DOUBLE,
+// never FLOAT. Where no type holds both exactly (BIGINT and DOUBLE,
+// DECIMAL(38,2) and DECIMAL(38,4)), the answer is DOUBLE with exact = false, so
+// the caller can say so instead of rounding silently. nullopt when either type
+// is not numeric: those are the warehouse's to decide.
+struct NumericSupertype {
+  std::string type;
+  bool exact = true;  // every value of both types is a value of `type`
+  bool operator==(const NumericSupertype&) const = default;
+};
+std::optional<NumericSupertype> NumericSupertypeOf(std::string_view a, std::string_view b);
+
+// True when both are numeric types and some value of `from` changes when cast
+// to `to` (BIGINT to DOUBLE, DECIMAL(10,4) to DECIMAL(10,2), any negative to an
+// unsigned type). False for every other pair: whether text or a JSON column
+// holds a value is not a question of rounding.
+bool MayRound(std::string_view from, std::string_view to);
 
 // Returns the common supertype of two staging types, or an error when the
 // warehouse cannot store both in one column.

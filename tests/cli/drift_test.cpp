@@ -388,6 +388,7 @@ struct TypeChange {
   std::string to, new_value;    // the new batch's
   std::string target;           // the staging type afterwards
   Strings staged;               // v::VARCHAR of both rows afterwards, old first
+  std::string detail = "";      // the reason's detail when not "v <from>→<target>"
 };
 
 void PrintTo(const TypeChange& c, std::ostream* os) { *os << c.from << " -> " << c.to; }
@@ -454,7 +455,12 @@ INSTANTIATE_TEST_SUITE_P(
                    "DECIMAL(12,2)",
                    "1234567890.12",
                    "DECIMAL(12,2)",
-                   {"12345678.91", "1234567890.12"}}),
+                   {"12345678.91", "1234567890.12"}},
+        // Integers meeting a float become DOUBLE, never FLOAT.
+        TypeChange{"INTEGER", "16777217", "FLOAT", "1.5", "DOUBLE", {"16777217.0", "1.5"}},
+        // A scale-up that keeps the integer digits holds every old value.
+        TypeChange{
+            "DECIMAL(10,2)", "1.25", "DECIMAL(10,3)", "2.125", "DECIMAL(11,3)", {"1.250", "2.125"}}),
     ParamName);
 
 class DriftIncompatibleTest : public DriftTest, public ::testing::WithParamInterface<TypeChange> {};
@@ -469,7 +475,8 @@ TEST_P(DriftIncompatibleTest, IncompatibleChangeRebuildsTheTableWithTheSupertype
   auto plan = Plan();
   EXPECT_EQ(ActionOf(plan, "orders"), "rebuild");
   EXPECT_EQ(ReasonCodes(plan, "orders"), (Strings{"schema_changed", "incompatible_type"}));
-  EXPECT_EQ(Detail(plan, "orders", "incompatible_type"), "v " + c.from + "\u2192" + c.target);
+  EXPECT_EQ(Detail(plan, "orders", "incompatible_type"),
+            c.detail.empty() ? "v " + c.from + "\u2192" + c.target : c.detail);
   EXPECT_EQ(TableOf(plan, "orders")["batches"],
             nlohmann::json::array({"orders/p0.parquet", "orders/p1.parquet"}));
 
@@ -485,14 +492,54 @@ TEST_P(DriftIncompatibleTest, IncompatibleChangeRebuildsTheTableWithTheSupertype
 INSTANTIATE_TEST_SUITE_P(
     Drift, DriftIncompatibleTest,
     ::testing::Values(
-        TypeChange{"BIGINT", "3", "DOUBLE", "2.5", "DOUBLE", {"3.0", "2.5"}},
-        TypeChange{"INTEGER", "7", "FLOAT", "1.5", "FLOAT", {"7.0", "1.5"}},
-        TypeChange{
-            "DECIMAL(10,2)", "1.25", "DECIMAL(10,3)", "2.125", "DECIMAL(11,3)", {"1.250", "2.125"}},
+        // No type holds every BIGINT and every DOUBLE: the plan says so.
+        TypeChange{"BIGINT",
+                   "3",
+                   "DOUBLE",
+                   "2.5",
+                   "DOUBLE",
+                   {"3.0", "2.5"},
+                   "v BIGINT+DOUBLE\u2192DOUBLE (may round)"},
         TypeChange{"INTEGER", "42", "VARCHAR", "'abc'", "VARCHAR", {"42", "abc"}},
         // Scalar to struct: no common type; the column becomes JSON.
         TypeChange{"INTEGER", "5", "STRUCT(a INTEGER)", "{'a': 1}", "JSON", {"5", "{\"a\":1}"}}),
     ParamName);
+
+TEST_F(DriftTest, DecimalScaleChangeBeyond38DigitsIsNotRoundedAndThePlanSaysItMayRound) {
+  // DuckDB's supertype of the two is DECIMAL(38,2): appending with that cast
+  // would store 1.2345 as 1.23 and record no reason at all.
+  Batch("orders/p0.parquet", "SELECT 1::INTEGER AS id, 1.23::DECIMAL(38,2) AS v");
+  Run();
+  Batch("orders/p1.parquet", "SELECT 2::INTEGER AS id, 1.2345::DECIMAL(38,4) AS v");
+
+  auto plan = Plan();
+  EXPECT_EQ(ActionOf(plan, "orders"), "rebuild");
+  EXPECT_EQ(ReasonCodes(plan, "orders"), (Strings{"schema_changed", "incompatible_type"}));
+  EXPECT_EQ(Detail(plan, "orders", "incompatible_type"),
+            "v DECIMAL(38,2)+DECIMAL(38,4)\u2192DOUBLE (may round)");
+
+  Run();
+  EXPECT_EQ(ColumnType("orders", "v"), "DOUBLE");
+  EXPECT_EQ(Q("SELECT v::VARCHAR FROM staging.orders ORDER BY id"), (Strings{"1.23", "1.2345"}));
+  EXPECT_EQ(Run()["run_id"], 0);
+}
+
+TEST_F(DriftTest, BigintMeetingFloatIsStagedAsDoubleAndKeeps16777217) {
+  // DuckDB's supertype of BIGINT and FLOAT is FLOAT, which has no 2^24 + 1.
+  Batch("orders/p0.parquet", "SELECT 1::INTEGER AS id, 16777217::BIGINT AS v");
+  Run();
+  Batch("orders/p1.parquet", "SELECT 2::INTEGER AS id, 0.5::FLOAT AS v");
+
+  auto plan = Plan();
+  EXPECT_EQ(ActionOf(plan, "orders"), "rebuild");
+  EXPECT_EQ(Detail(plan, "orders", "incompatible_type"), "v BIGINT+FLOAT\u2192DOUBLE (may round)");
+
+  Run();
+  EXPECT_EQ(ColumnType("orders", "v"), "DOUBLE");
+  EXPECT_EQ(Q("SELECT v::VARCHAR FROM staging.orders ORDER BY id"),
+            (Strings{"16777217.0", "0.5"}));
+  EXPECT_EQ(Run()["run_id"], 0);
+}
 
 TEST_F(DriftTest, ValuesThatFitTheColumnsTypeAreAppendedWithACast) {
   // String to int, struct to scalar: the staged column's type is already the

@@ -86,11 +86,13 @@ TablePlan Plan(const TableInputs& in, const PlanOptions& options = {}) {
   return PlanTable(in, options, FakeSupertype);
 }
 
-// What the engine hands the planner: DuckDB's common supertype (these answers
-// are DuckDB 1.4's, from SELECT typeof([NULL::a, NULL::b][1])), and where
-// DuckDB has none, VARCHAR, or JSON when one side is JSON (Engine::Supertype).
+// What the engine hands the planner (Engine::Supertype): landfall's own
+// supertype for numbers (schema::NumericSupertypeOf), else DuckDB's common
+// supertype (these answers are DuckDB 1.4's, from SELECT typeof([NULL::a,
+// NULL::b][1])), and where DuckDB has none, VARCHAR, or JSON when one side is JSON.
 Result<std::string> EngineSupertype(const std::string& a, const std::string& b) {
   if (a == b) return a;
+  if (auto numeric = schema::NumericSupertypeOf(a, b)) return numeric->type;
   if (a == "JSON" || b == "JSON") return std::string("JSON");
   static const std::map<std::pair<std::string, std::string>, std::string> kDuckDb = {
       {{"TINYINT", "SMALLINT"}, "SMALLINT"},
@@ -356,7 +358,10 @@ INSTANTIATE_TEST_SUITE_P(
                       Widening{"UINTEGER", "UBIGINT"}, Widening{"UTINYINT", "SMALLINT"},
                       Widening{"UINTEGER", "BIGINT"}, Widening{"FLOAT", "DOUBLE"},
                       Widening{"INTEGER", "DOUBLE"}, Widening{"SMALLINT", "DOUBLE"},
-                      Widening{"DECIMAL(10,2)", "DECIMAL(12,2)"}),
+                      Widening{"DECIMAL(10,2)", "DECIMAL(12,2)"},
+                      // A scale-up the new type holds every old value of.
+                      Widening{"DECIMAL(10,2)", "DECIMAL(12,4)"},
+                      Widening{"DECIMAL(10,2)", "DECIMAL(11,3)"}),
     [](const ::testing::TestParamInfo<Widening>& info) {
       std::string name = info.param.from + "_to_" + info.param.to;
       for (char& c : name) {
@@ -374,6 +379,89 @@ TEST(PlanTableTest, WideningIsJudgedAgainstTheSupertypeNotTheBatchType) {
   EXPECT_EQ(plan.action, Action::kEvolve);
   EXPECT_EQ(FindReason(plan, reason::kTypeWidened)->detail, "qty UINTEGER\u2192BIGINT");
   EXPECT_EQ(plan.target.Find("qty")->type, "BIGINT");
+}
+
+TEST(PlanTableTest, IntegerMeetingFloatWidensToDoubleNotFloat) {
+  // DuckDB would choose FLOAT, which rounds 16777217 to 16777216.
+  Schema before = S({Col("qty", "INTEGER")});
+  auto b1 = B("b1", "orders/a.parquet", before);
+  auto b2 = B("b2", "orders/b.parquet", S({Col("qty", "FLOAT")}));
+  TablePlan plan = EnginePlan(StagedWith(before, {b1}, {b1, b2}));
+  EXPECT_EQ(plan.action, Action::kEvolve);
+  EXPECT_EQ(FindReason(plan, reason::kTypeWidened)->detail, "qty INTEGER\u2192DOUBLE");
+  EXPECT_EQ(plan.target.Find("qty")->type, "DOUBLE");
+}
+
+TEST(PlanTableTest, DecimalScaleUpThatHoldsTheOldValuesWidensInPlace) {
+  // DuckDB's supertype of the two would be DECIMAL(10,2) plus a digit, not
+  // enough scale for 1.234; landfall's keeps both the digits and the scale.
+  Schema before = S({Col("v", "DECIMAL(10,2)")});
+  auto b1 = B("b1", "orders/a.parquet", before);
+  auto b2 = B("b2", "orders/b.parquet", S({Col("v", "DECIMAL(10,3)")}));
+  TablePlan plan = EnginePlan(StagedWith(before, {b1}, {b1, b2}));
+  EXPECT_EQ(plan.action, Action::kEvolve);
+  EXPECT_EQ(FindReason(plan, reason::kTypeWidened)->detail, "v DECIMAL(10,2)\u2192DECIMAL(11,3)");
+  EXPECT_EQ(plan.target.Find("v")->type, "DECIMAL(11,3)");
+}
+
+struct Rounding {
+  std::string from, batch, detail;
+};
+
+class RoundingSupertypeTest : public ::testing::TestWithParam<Rounding> {};
+
+TEST_P(RoundingSupertypeTest, RebuildsWithDoubleAndTheReasonSaysItMayRound) {
+  const auto& [from, batch, detail] = GetParam();
+  Schema before = S({Col("id", "INTEGER"), Col("v", from)});
+  auto b1 = B("b1", "orders/a.parquet", before);
+  auto b2 = B("b2", "orders/b.parquet", S({Col("id", "INTEGER"), Col("v", batch)}));
+  TablePlan plan = EnginePlan(StagedWith(before, {b1}, {b1, b2}));
+  EXPECT_EQ(plan.action, Action::kRebuild);
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kSchemaChanged, reason::kIncompatibleType));
+  EXPECT_EQ(FindReason(plan, reason::kIncompatibleType)->detail, detail);
+  EXPECT_EQ(plan.target.Find("v")->type, "DOUBLE");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    PlanTableTest, RoundingSupertypeTest,
+    ::testing::Values(
+        Rounding{"BIGINT", "DOUBLE", "v BIGINT+DOUBLE\u2192DOUBLE (may round)"},
+        Rounding{"BIGINT", "FLOAT", "v BIGINT+FLOAT\u2192DOUBLE (may round)"},
+        Rounding{"DECIMAL(38,2)", "DECIMAL(38,4)",
+                 "v DECIMAL(38,2)+DECIMAL(38,4)\u2192DOUBLE (may round)"}),
+    [](const ::testing::TestParamInfo<Rounding>& info) {
+      std::string name = info.param.from + "_with_" + info.param.batch;
+      for (char& c : name) {
+        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+      }
+      return name;
+    });
+
+TEST(PlanTableTest, ValuesTheColumnsTypeMayRoundAreAppendedWithAReasonSayingSo) {
+  // A DOUBLE column is already the supertype of DOUBLE and BIGINT: a rebuild
+  // would give the same column, but the cast is not silent.
+  Schema before = S({Col("v", "DOUBLE")});
+  auto b1 = B("b1", "orders/a.parquet", before);
+  auto b2 = B("b2", "orders/b.parquet", S({Col("v", "BIGINT")}));
+  TablePlan plan = EnginePlan(StagedWith(before, {b1}, {b1, b2}));
+  EXPECT_EQ(plan.action, Action::kAppend);
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches, reason::kMayRound));
+  EXPECT_EQ(FindReason(plan, reason::kMayRound)->detail, "v DOUBLE+BIGINT\u2192DOUBLE (may round)");
+  EXPECT_EQ(plan.target.Find("v")->type, "DOUBLE");
+}
+
+TEST(PlanTableTest, NewTableWhoseBatchesNoTypeHoldsExactlySaysItMayRound) {
+  TableInputs in;
+  in.table = "orders";
+  in.folder_exists = true;
+  in.batches = {B("b1", "orders/a.parquet", S({Col("v", "DECIMAL(38,2)")})),
+                B("b2", "orders/b.parquet", S({Col("v", "DECIMAL(38,4)")}))};
+  TablePlan plan = EnginePlan(in);
+  EXPECT_EQ(plan.action, Action::kCreate);
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewTable, reason::kMayRound));
+  EXPECT_EQ(FindReason(plan, reason::kMayRound)->detail,
+            "v DECIMAL(38,2)+DECIMAL(38,4)\u2192DOUBLE (may round)");
+  EXPECT_EQ(plan.target.Find("v")->type, "DOUBLE");
 }
 
 TEST(PlanTableTest, NarrowerTypeInANewBatchIsAppendedToTheWiderColumn) {
@@ -410,10 +498,7 @@ TEST_P(IncompatibleTypeTest, RebuildsTheTableWithTheCommonSupertype) {
 
 INSTANTIATE_TEST_SUITE_P(
     PlanTableTest, IncompatibleTypeTest,
-    ::testing::Values(Incompatible{"BIGINT", "DOUBLE", "DOUBLE"},  // int64 to double: lossy
-                      Incompatible{"INTEGER", "FLOAT", "FLOAT"},   // 32-bit ints do not fit a float
-                      Incompatible{"DECIMAL(10,2)", "DECIMAL(10,3)",
-                                   "DECIMAL(11,3)"},                  // scale change
+    ::testing::Values(Incompatible{"INTEGER", "DECIMAL(12,2)", "DECIMAL(12,2)"},
                       Incompatible{"INTEGER", "VARCHAR", "VARCHAR"},  // int to string
                       Incompatible{"DATE", "TIMESTAMP", "TIMESTAMP"},
                       Incompatible{"INTEGER", "JSON", "JSON"}),  // scalar to struct
@@ -430,7 +515,7 @@ TEST(PlanTableTest, ValuesThatFitTheExistingColumnsTypeAreAppendedWithACast) {
   // common supertype is the column's own type, so a rebuild would produce the
   // very same table. The batch is appended, its values cast.
   for (const auto& [column, batch] : std::vector<std::pair<std::string, std::string>>{
-           {"VARCHAR", "INTEGER"}, {"JSON", "INTEGER"}, {"DOUBLE", "BIGINT"}}) {
+           {"VARCHAR", "INTEGER"}, {"JSON", "INTEGER"}, {"DOUBLE", "INTEGER"}}) {
     Schema before = S({Col("v", column)});
     auto b1 = B("b1", "orders/a.parquet", before);
     auto b2 = B("b2", "orders/b.parquet", S({Col("v", batch)}));

@@ -479,13 +479,14 @@ TEST(LosslessWideningTest, IntegersUpTo16BitsWidenToFloat) {
   }
 }
 
-TEST(LosslessWideningTest, DecimalPrecisionUpAtTheSameScale) {
+TEST(LosslessWideningTest, DecimalWidensWhenIntegerDigitsAndScaleBothFit) {
   EXPECT_TRUE(IsLosslessWidening("DECIMAL(10,2)", "DECIMAL(12,2)"));
   EXPECT_TRUE(IsLosslessWidening("DECIMAL(9,0)", "DECIMAL(38,0)"));
+  // Scale up with the integer digits kept: every old value is still exact.
+  EXPECT_TRUE(IsLosslessWidening("DECIMAL(10,2)", "DECIMAL(12,4)"));
+  EXPECT_TRUE(IsLosslessWidening("DECIMAL(10,2)", "DECIMAL(11,3)"));
   EXPECT_FALSE(IsLosslessWidening("DECIMAL(12,2)", "DECIMAL(10,2)"));  // precision down
-  EXPECT_FALSE(IsLosslessWidening("DECIMAL(10,2)", "DECIMAL(10,3)"));  // scale change
-  EXPECT_FALSE(IsLosslessWidening("DECIMAL(10,2)",
-                                  "DECIMAL(11,3)"));  // both: the supertype of the two above
+  EXPECT_FALSE(IsLosslessWidening("DECIMAL(10,2)", "DECIMAL(10,3)"));  // an integer digit lost
   EXPECT_FALSE(IsLosslessWidening("DECIMAL(10,3)", "DECIMAL(12,2)"));  // scale down
 }
 
@@ -507,6 +508,105 @@ TEST(LosslessWideningTest, LossyOrIncompatibleChangesAreNotWidenings) {
   };
   for (const auto& [from, to] : cases)
     EXPECT_FALSE(IsLosslessWidening(from, to)) << from << " -> " << to;
+}
+
+// ---- landfall's numeric supertype ----
+
+struct SupertypeCase {
+  std::string a, b;
+  std::string type;  // the supertype
+  bool exact;        // every value of both survives
+};
+
+TEST(NumericSupertypeTest, EveryPairGetsTheNarrowestTypeThatHoldsBoth) {
+  const SupertypeCase cases[] = {
+      // integers
+      {"TINYINT", "SMALLINT", "SMALLINT", true},
+      {"INTEGER", "BIGINT", "BIGINT", true},
+      {"BIGINT", "HUGEINT", "HUGEINT", true},
+      {"UTINYINT", "UINTEGER", "UINTEGER", true},
+      {"UINTEGER", "INTEGER", "BIGINT", true},
+      {"UTINYINT", "SMALLINT", "SMALLINT", true},
+      {"UBIGINT", "TINYINT", "HUGEINT", true},
+      {"UHUGEINT", "TINYINT", "DOUBLE", false},  // nothing holds both
+      // integers with binary floats: DOUBLE, never FLOAT
+      {"INTEGER", "FLOAT", "DOUBLE", true},
+      {"SMALLINT", "FLOAT", "DOUBLE", true},
+      {"UINTEGER", "DOUBLE", "DOUBLE", true},
+      {"BIGINT", "FLOAT", "DOUBLE", false},  // above 2^53 a double rounds
+      {"BIGINT", "DOUBLE", "DOUBLE", false},
+      {"UBIGINT", "DOUBLE", "DOUBLE", false},
+      {"FLOAT", "DOUBLE", "DOUBLE", true},
+      // decimals: the larger integer digits and the larger scale
+      {"DECIMAL(10,2)", "DECIMAL(12,2)", "DECIMAL(12,2)", true},
+      {"DECIMAL(10,2)", "DECIMAL(10,3)", "DECIMAL(11,3)", true},
+      {"DECIMAL(10,2)", "DECIMAL(12,4)", "DECIMAL(12,4)", true},
+      {"DECIMAL(18,2)", "DECIMAL(10,8)", "DECIMAL(24,8)", true},
+      {"DECIMAL(38,2)", "DECIMAL(38,2)", "DECIMAL(38,2)", true},
+      {"DECIMAL(36,2)", "DECIMAL(36,4)", "DECIMAL(38,4)", true},
+      {"DECIMAL(38,2)", "DECIMAL(38,4)", "DOUBLE", false},  // would need 40 digits
+      {"DECIMAL(38,0)", "DECIMAL(1,1)", "DOUBLE", false},
+      // integers with decimals: the integer as a decimal of its digits
+      {"INTEGER", "DECIMAL(12,2)", "DECIMAL(12,2)", true},
+      {"BIGINT", "DECIMAL(18,2)", "DECIMAL(21,2)", true},
+      {"UBIGINT", "DECIMAL(5,5)", "DECIMAL(25,5)", true},
+      {"BIGINT", "DECIMAL(38,20)", "DOUBLE", false},
+      {"HUGEINT", "DECIMAL(4,0)", "DOUBLE", false},
+      // decimals with binary floats
+      {"DECIMAL(15,2)", "DOUBLE", "DOUBLE", true},
+      {"DECIMAL(6,2)", "FLOAT", "DOUBLE", true},
+      {"DECIMAL(18,2)", "DOUBLE", "DOUBLE", false},
+      {"DECIMAL(38,4)", "FLOAT", "DOUBLE", false},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(NumericSupertypeOf(c.a, c.b), (NumericSupertype{c.type, c.exact}))
+        << c.a << " + " << c.b;
+    EXPECT_EQ(NumericSupertypeOf(c.b, c.a), (NumericSupertype{c.type, c.exact}))
+        << c.b << " + " << c.a << " (the other way round)";
+  }
+}
+
+TEST(NumericSupertypeTest, NonNumericTypesAreLeftToTheWarehouse) {
+  for (const auto& [a, b] : std::vector<std::pair<std::string, std::string>>{
+           {"INTEGER", "VARCHAR"}, {"DATE", "TIMESTAMP"}, {"JSON", "DOUBLE"}, {"BOOLEAN", "INTEGER"},
+           {"VARCHAR", "VARCHAR"}}) {
+    EXPECT_EQ(NumericSupertypeOf(a, b), std::nullopt) << a << " + " << b;
+  }
+}
+
+TEST(MayRoundTest, NamesEveryCastThatCanChangeAValue) {
+  const std::tuple<const char*, const char*, bool> cases[] = {
+      {"INTEGER", "BIGINT", false},
+      {"BIGINT", "INTEGER", true},
+      {"UINTEGER", "INTEGER", true},
+      {"UINTEGER", "BIGINT", false},
+      {"TINYINT", "UBIGINT", true},  // negatives
+      {"INTEGER", "DOUBLE", false},
+      {"BIGINT", "DOUBLE", true},
+      {"SMALLINT", "FLOAT", false},
+      {"INTEGER", "FLOAT", true},
+      {"DOUBLE", "FLOAT", true},
+      {"FLOAT", "DOUBLE", false},
+      {"DOUBLE", "BIGINT", true},
+      {"DECIMAL(38,4)", "DECIMAL(38,2)", true},  // what DuckDB's supertype did
+      {"DECIMAL(10,2)", "DECIMAL(12,4)", false},
+      {"DECIMAL(12,2)", "DECIMAL(11,2)", true},
+      {"DECIMAL(9,0)", "INTEGER", false},
+      {"DECIMAL(10,0)", "INTEGER", true},
+      {"DECIMAL(10,1)", "BIGINT", true},
+      {"INTEGER", "DECIMAL(10,0)", false},
+      {"BIGINT", "DECIMAL(18,0)", true},
+      {"DECIMAL(15,3)", "DOUBLE", false},
+      {"DECIMAL(16,3)", "DOUBLE", true},
+      {"DOUBLE", "DECIMAL(38,10)", true},
+      // not a question of rounding
+      {"INTEGER", "VARCHAR", false},
+      {"DOUBLE", "JSON", false},
+      {"TIMESTAMP", "DATE", false},
+  };
+  for (const auto& [from, to, rounds] : cases) {
+    EXPECT_EQ(MayRound(from, to), rounds) << from << " -> " << to;
+  }
 }
 
 TEST(LosslessWideningTest, SameTypeIsNotAWidening) {
