@@ -166,8 +166,10 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
   }
   stats.files = static_cast<int>(files.size());
 
-  // Which files are new or changed since we last looked? Size, mtime and inode
-  // match: the content is the one we fingerprinted, no need to read it again.
+  // Which files are new or changed since we last looked? Size, mtime, ctime
+  // and inode match: the content is the one we fingerprinted, no need to read
+  // it again. ctime because a rewrite in place can restore size and mtime
+  // (cp -p, rsync -t --inplace, touch -r), but nobody can set ctime.
   std::vector<const landing::LandedFile*> to_inspect;
   present.reserve(files.size());
   {
@@ -176,7 +178,7 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
       present.insert(f.rel_path);
       auto it = batches_.find(f.rel_path);
       if (it != batches_.end() && it->second.size == f.size && it->second.mtime_ns == f.mtime_ns &&
-          it->second.inode == f.inode) {
+          it->second.ctime_ns == f.ctime_ns && it->second.inode == f.inode) {
         continue;
       }
       to_inspect.push_back(&f);
@@ -225,8 +227,20 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
         r.path = f->rel_path;
         r.size = f->size;
         r.mtime_ns = f->mtime_ns;
+        r.ctime_ns = f->ctime_ns;
         r.inode = f->inode;
         r.discovered_at_us = clock_.NowMicros();
+        if (f->kind != landing::FileKind::kRegular) {
+          // Never opened: a link may lead outside the landing directory, and
+          // a FIFO would block the reader.
+          r.status = BatchStatus::kQuarantined;
+          r.error_code = "not_a_regular_file";
+          r.error_message = f->kind == landing::FileKind::kSymlink
+                                ? "a symbolic link; landfall never follows links (move or copy the "
+                                  "file itself into the landing directory)"
+                                : "not a regular file (a FIFO, socket or device)";
+          continue;
+        }
         const std::string abs_path = landing::AbsPath(config_.landing.dir, *f);
         auto fp = landing::Fingerprint(abs_path);
         if (!fp) {
@@ -294,11 +308,21 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
     if (auto known = batches_.find(r.path);
         known != batches_.end() && known->second.fingerprint == r.fingerprint &&
         known->second.size == r.size && known->second.mtime_ns == r.mtime_ns &&
-        known->second.inode == r.inode) {
+        known->second.ctime_ns == r.ctime_ns && known->second.inode == r.inode) {
       continue;
     }
     auto old = batches_.find(r.path);
-    if (old != batches_.end()) r.discovered_at_us = old->second.discovered_at_us;
+    if (old != batches_.end()) {
+      r.discovered_at_us = old->second.discovered_at_us;
+      // Inspected again for its new ctime or mtime alone (a chmod, a rename
+      // away and back, a touch, or a record from before ctime was kept) with
+      // the same content: still the staged batch it was.
+      if (r.status == BatchStatus::kPending && old->second.status == BatchStatus::kStaged &&
+          old->second.fingerprint == r.fingerprint) {
+        r.status = BatchStatus::kStaged;
+        r.staged_at_us = old->second.staged_at_us;
+      }
+    }
     SchemaRef shared;
     if (r.status == BatchStatus::kQuarantined) {
       Quarantine(r, r.error_code, r.error_message);
@@ -658,8 +682,13 @@ TableOutcome Engine::Execute(const plan::TablePlan& tp, int64_t run_id) {
         vanished = path;
         break;
       }
+      // With the file's identity as fingerprinted: the warehouse checks it
+      // right before the commit, so a file replaced since is not staged under
+      // the old fingerprint.
       files.push_back({r->second.fingerprint, r->second.path, config_.landing.dir / path,
-                       r->second.rows, r->second.schema->schema});
+                       r->second.rows, r->second.schema->schema,
+                       warehouse::FileIdentity{r->second.size, r->second.mtime_ns,
+                                               r->second.ctime_ns, r->second.inode}});
     }
   }
 
@@ -714,7 +743,10 @@ TableOutcome Engine::Execute(const plan::TablePlan& tp, int64_t run_id) {
     if (!applied) {
       out.status = "failed";
       out.error = applied.error().ToString();
-      out.transient = applied.error().transient;
+      // A batch file changed under the load: the next run fingerprints it
+      // again and stages what it holds then.
+      out.transient =
+          applied.error().transient || applied.error().code == warehouse::kBatchChanged;
       record.status = "failed";
       record.last_error = out.error;
       spdlog::error("table {}: {} failed: {}", tp.table, plan::ToString(tp.action), out.error);

@@ -30,12 +30,16 @@ namespace {
 int64_t MtimeNs(const struct stat& st) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
 }
+int64_t CtimeNs(const struct stat& st) {
+  return static_cast<int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
+}
 
 // Walks the folder `rel` (relative to the landing dir, open as `dir_fd`) and
-// its subfolders. fstatat without following links, so symlinks are neither
-// followed nor staged: a link could point anywhere, including outside the
-// landing directory. Plain readdir + fstatat on the directory's descriptor:
-// one system call per entry, no path parsing.
+// its subfolders. fstatat without following links, so symlinks are never
+// followed: a link could point anywhere, including outside the landing
+// directory. They are listed (kind kSymlink), so that the caller quarantines
+// them with a reason instead of dropping them silently. Plain readdir + fstatat
+// on the directory's descriptor: one system call per entry, no path parsing.
 void WalkFolder(int dir_fd, const std::string& table, const std::string& rel,
                 const std::vector<std::string>& ignore, std::vector<LandedFile>& out,
                 std::vector<std::string>& warnings) {
@@ -74,13 +78,16 @@ void WalkFolder(int dir_fd, const std::string& table, const std::string& rel,
       WalkFolder(fd, table, child, ignore, out, warnings);
       continue;
     }
-    if (!S_ISREG(st.st_mode)) continue;
     LandedFile file;
     file.table = table;
     file.rel_path = std::move(child);
     file.size = st.st_size;
     file.mtime_ns = MtimeNs(st);
+    file.ctime_ns = CtimeNs(st);
     file.inode = static_cast<int64_t>(st.st_ino);
+    file.kind = S_ISREG(st.st_mode)   ? FileKind::kRegular
+                : S_ISLNK(st.st_mode) ? FileKind::kSymlink
+                                      : FileKind::kOther;
     out.push_back(std::move(file));
   }
 }
@@ -114,7 +121,7 @@ bool Unchanged(const fs::path& landing, const LandedFile& file) {
   struct stat st;
   if (lstat(AbsPath(landing, file).c_str(), &st) != 0) return false;
   return st.st_size == file.size && MtimeNs(st) == file.mtime_ns &&
-         static_cast<int64_t>(st.st_ino) == file.inode;
+         CtimeNs(st) == file.ctime_ns && static_cast<int64_t>(st.st_ino) == file.inode;
 }
 
 Result<ScanResult> Scan(const fs::path& dir, const std::vector<std::string>& ignore_globs) {
@@ -165,8 +172,22 @@ Result<std::vector<LandedFile>> ScanTable(const fs::path& dir, std::string_view 
 constexpr size_t kReadBuffer = 256 * 1024;
 
 Result<std::string> Fingerprint(const fs::path& file) {
-  int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Fail("unreadable", file.string() + ": " + std::strerror(errno));
+  // O_NOFOLLOW: a symlink put in place of a scanned file must not make
+  // landfall read outside the landing directory. O_NONBLOCK: a FIFO put there
+  // would otherwise block the open; fstat then refuses it.
+  int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ELOOP) {
+      return Fail("not_a_regular_file",
+                  file.string() + " is a symbolic link; landfall never follows links");
+    }
+    return Fail("unreadable", file.string() + ": " + std::strerror(errno));
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return Fail("not_a_regular_file", file.string() + " is not a regular file");
+  }
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
   // One buffer per thread, not one (zeroed) per file.

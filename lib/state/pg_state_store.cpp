@@ -199,7 +199,7 @@ TableRunRecord ReadTableRun(const PGresult* res, int row, int column) {
 #define BATCH_COLUMNS                                                                    \
   "path, table_name, fingerprint, size, mtime_ns, inode, rows, status, "                 \
   "COALESCE(error_code, ''), COALESCE(error_message, ''), COALESCE(schema_json::text, ''), " \
-  "COALESCE(duplicate_of, ''), landfall_us(discovered_at), landfall_us(staged_at) "
+  "COALESCE(duplicate_of, ''), landfall_us(discovered_at), landfall_us(staged_at), ctime_ns "
 
 // A BatchRecord from BATCH_COLUMNS; an unknown status reads as pending (see
 // Load, which refuses it).
@@ -219,6 +219,7 @@ BatchRecord ReadBatch(const PGresult* res, int row) {
   batch.duplicate_of = Text(res, row, 11);
   batch.discovered_at_us = Int(res, row, 12);
   batch.staged_at_us = Int(res, row, 13);
+  batch.ctime_ns = Int(res, row, 14);
   return batch;
 }
 
@@ -685,29 +686,30 @@ std::vector<PgStateStore::Statement> PgStateStore::UpsertStatements(
   static constexpr const char* kSql = R"sql(
 INSERT INTO batches AS b (environment, path, table_name, fingerprint, size, mtime_ns, inode, rows,
                           status, error_code, error_message, schema_json, duplicate_of,
-                          discovered_at, staged_at, updated_at)
+                          discovered_at, staged_at, updated_at, ctime_ns)
 SELECT $1, u.path, u.table_name, u.fingerprint, u.size, u.mtime_ns, u.inode, u.rows, u.status,
        NULLIF(u.error_code, ''), NULLIF(u.error_message, ''), NULLIF(u.schema_json, '')::jsonb,
        NULLIF(u.duplicate_of, ''), COALESCE(landfall_ts(u.discovered_at), now()),
-       landfall_ts(u.staged_at), now()
+       landfall_ts(u.staged_at), now(), u.ctime_ns
   FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[],
               $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
-              $14::bigint[], $15::bigint[])
+              $14::bigint[], $15::bigint[], $16::bigint[])
        AS u(path, table_name, fingerprint, size, mtime_ns, inode, rows, status, error_code,
-            error_message, schema_json, duplicate_of, discovered_at, staged_at)
+            error_message, schema_json, duplicate_of, discovered_at, staged_at, ctime_ns)
 ON CONFLICT (environment, path) DO UPDATE SET
   table_name = EXCLUDED.table_name, fingerprint = EXCLUDED.fingerprint, size = EXCLUDED.size,
-  mtime_ns = EXCLUDED.mtime_ns, inode = EXCLUDED.inode, rows = EXCLUDED.rows,
+  mtime_ns = EXCLUDED.mtime_ns, ctime_ns = EXCLUDED.ctime_ns, inode = EXCLUDED.inode,
+  rows = EXCLUDED.rows,
   status = EXCLUDED.status, error_code = EXCLUDED.error_code,
   error_message = EXCLUDED.error_message, schema_json = EXCLUDED.schema_json,
   duplicate_of = EXCLUDED.duplicate_of,
   discovered_at = LEAST(b.discovered_at, EXCLUDED.discovered_at),
   staged_at = EXCLUDED.staged_at, updated_at = now()
-WHERE (b.table_name, b.fingerprint, b.size, b.mtime_ns, b.inode, b.rows, b.status, b.error_code,
-       b.error_message, b.schema_json, b.duplicate_of, b.staged_at)
+WHERE (b.table_name, b.fingerprint, b.size, b.mtime_ns, b.ctime_ns, b.inode, b.rows, b.status,
+       b.error_code, b.error_message, b.schema_json, b.duplicate_of, b.staged_at)
       IS DISTINCT FROM
       (EXCLUDED.table_name, EXCLUDED.fingerprint, EXCLUDED.size, EXCLUDED.mtime_ns,
-       EXCLUDED.inode, EXCLUDED.rows, EXCLUDED.status, EXCLUDED.error_code,
+       EXCLUDED.ctime_ns, EXCLUDED.inode, EXCLUDED.rows, EXCLUDED.status, EXCLUDED.error_code,
        EXCLUDED.error_message, EXCLUDED.schema_json, EXCLUDED.duplicate_of, EXCLUDED.staged_at)
    OR EXCLUDED.discovered_at < b.discovered_at
 )sql";
@@ -716,7 +718,7 @@ WHERE (b.table_name, b.fingerprint, b.size, b.mtime_ns, b.inode, b.rows, b.statu
   for (size_t start = 0; start < unique.size(); start += kUpsertChunkRows) {
     size_t end = std::min(unique.size(), start + kUpsertChunkRows);
     TextArray path, table, fingerprint, size, mtime, inode, rows, status, error_code, error_message,
-        schema_json, duplicate_of, discovered_at, staged_at;
+        schema_json, duplicate_of, discovered_at, staged_at, ctime;
     for (size_t i = start; i < end; ++i) {
       const BatchRecord& batch = *unique[i];
       path.Add(batch.path);
@@ -733,6 +735,7 @@ WHERE (b.table_name, b.fingerprint, b.size, b.mtime_ns, b.inode, b.rows, b.statu
       duplicate_of.Add(batch.duplicate_of);
       discovered_at.Add(batch.discovered_at_us);
       staged_at.Add(batch.staged_at_us);
+      ctime.Add(batch.ctime_ns);
     }
     chunks.push_back({kSql, {environment_, std::move(path).Finish(), std::move(table).Finish(),
                       std::move(fingerprint).Finish(), std::move(size).Finish(),
@@ -740,7 +743,8 @@ WHERE (b.table_name, b.fingerprint, b.size, b.mtime_ns, b.inode, b.rows, b.statu
                       std::move(rows).Finish(), std::move(status).Finish(),
                       std::move(error_code).Finish(), std::move(error_message).Finish(),
                       std::move(schema_json).Finish(), std::move(duplicate_of).Finish(),
-                      std::move(discovered_at).Finish(), std::move(staged_at).Finish()}});
+                      std::move(discovered_at).Finish(), std::move(staged_at).Finish(),
+                      std::move(ctime).Finish()}});
   }
   return chunks;
 }

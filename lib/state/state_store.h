@@ -29,6 +29,7 @@ struct BatchRecord {
   std::string fingerprint;  // sha-256 hex of the content ("" when unreadable)
   int64_t size = 0;
   int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;  // with size, mtime and inode: the file as fingerprinted
   int64_t inode = 0;
   int64_t rows = 0;
   BatchStatus status = BatchStatus::kPending;

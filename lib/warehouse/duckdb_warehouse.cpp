@@ -213,7 +213,9 @@ class DuckDbWarehouse final : public Warehouse {
       }
       auto applied = LedgerBatchIds(con, table);
       if (!applied) return Fail(applied.error());
-      return LoadBatches(con, table, qualified, target, batches, std::move(*applied), grouped);
+      return CheckedBeforeCommit(
+          table, LoadBatches(con, table, qualified, target, batches, std::move(*applied), grouped),
+          batches);
     };
     auto result = Transact<ApplyStats>("append to " + sql::Ident(table), body);
     if (!result && result.error().code == kRetryPerBatch) {
@@ -248,7 +250,8 @@ class DuckDbWarehouse final : public Warehouse {
           !s) {
         return Fail(s.error());
       }
-      return LoadBatches(con, table, qualified, target, batches, {}, grouped);
+      return CheckedBeforeCommit(
+          table, LoadBatches(con, table, qualified, target, batches, {}, grouped), batches);
     };
     auto result = Transact<ApplyStats>(context, body);
     if (!result && result.error().code == kRetryPerBatch) {
@@ -466,6 +469,19 @@ class DuckDbWarehouse final : public Warehouse {
       }
     }
     return Ok();
+  }
+
+  // The last step of a load transaction, right before its COMMIT: every file
+  // must still be the one that was fingerprinted, or the ledger would name
+  // content that was not what got loaded (a file replaced between hashing and
+  // loading). On a mismatch the transaction rolls back.
+  static Result<ApplyStats> CheckedBeforeCommit(const std::string& table, Result<ApplyStats> loaded,
+                                                std::span<const BatchFile> batches) {
+    if (!loaded) return loaded;
+    if (auto same = CheckBatchFilesUnchanged(batches); !same) {
+      return Fail(same.error().code, "table " + sql::Ident(table) + ": " + same.error().message);
+    }
+    return loaded;
   }
 
   Result<std::set<std::string>> LedgerBatchIds(duckdb_connection con, const std::string& table) {

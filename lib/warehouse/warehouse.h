@@ -22,6 +22,16 @@
 
 namespace landfall::warehouse {
 
+// A file's identity as lstat reports it. Any rewrite changes one of these:
+// ctime even when size and mtime are restored, the inode on a rename over it.
+struct FileIdentity {
+  int64_t size = 0;
+  int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;
+  int64_t inode = 0;
+  bool operator==(const FileIdentity&) const = default;
+};
+
 // One batch to load: a Parquet file and its footer schema.
 struct BatchFile {
   std::string batch_id;  // content fingerprint; the value of _landfall_batch
@@ -29,7 +39,22 @@ struct BatchFile {
   std::filesystem::path abs_path;
   int64_t rows = 0;
   schema::Schema schema;
+  // The file's identity when it was fingerprinted. When set, the file is
+  // checked again right before the commit, so that `batch_id` always names
+  // the content that was loaded; nullopt: not checked.
+  std::optional<FileIdentity> identity;
 };
+
+// Error code: a batch's file no longer has the identity it was fingerprinted
+// with (rewritten, replaced, deleted) when its rows were about to commit.
+inline constexpr const char* kBatchChanged = "batch_changed";
+
+// Checks every batch that carries an identity against its file now (lstat, so
+// a symlink swapped in is a change too). OK when all match; otherwise
+// kBatchChanged naming the first batch that differs. Not transient: redoing the
+// same transaction would read the same changed file; the file must be
+// fingerprinted again first (the engine's next run of the table does).
+Status CheckBatchFilesUnchanged(std::span<const BatchFile> batches);
 
 struct LedgerEntry {
   std::string batch_id;
@@ -76,9 +101,11 @@ class Warehouse {
   // name, case-insensitively; columns a batch lacks are NULL; nested values are
   // stored as JSON. With no batches it does nothing and runs no statement.
   // Errors: "warehouse_table_missing" when the table does not exist,
-  // "batch_unreadable" when a batch's file cannot be read, "warehouse_error"
-  // otherwise (transient=true for a write conflict that outlived the retries);
-  // the message names the table and the batch. On error nothing is applied.
+  // "batch_unreadable" when a batch's file cannot be read, kBatchChanged when a
+  // batch's file changed after it was fingerprinted (CheckBatchFilesUnchanged,
+  // right before the commit), "warehouse_error" otherwise (transient=true for a
+  // write conflict that outlived the retries); the message names the table and
+  // the batch. On error nothing is applied.
   virtual Result<ApplyStats> Append(const std::string& table, const schema::Schema& target,
                                     std::span<const BatchFile> batches) = 0;
 

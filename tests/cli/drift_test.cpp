@@ -1,9 +1,12 @@
 // Issue 4's drift matrix through the real binary, real PostgreSQL and real
 // DuckDB: every test lands batches, runs, lands the drift, checks the plan's
 // action and reasons, runs again and checks the staged data itself.
+#include <fcntl.h>
 #include <postgresql/libpq-fe.h>
+#include <sys/stat.h>
 
 #include <cstdint>
+#include <iterator>
 #include <sstream>
 
 #include "tests/cli/cli_fixture.h"
@@ -678,6 +681,75 @@ TEST_F(DriftTest, RewrittenBatchRebuildsTheTableWithItsNewContent) {
   EXPECT_EQ(Q("SELECT id FROM staging.orders ORDER BY id"),
             (Strings{"3", "4", "100", "101", "102", "103"}));
   EXPECT_EQ(LedgerBatches("orders"), 2);
+  EXPECT_EQ(Run()["run_id"], 0);
+}
+
+TEST_F(DriftTest, SameSizeRewriteWithItsOldMtimeRestoredRebuildsTheTable) {
+  LandOrders("orders/p0.parquet", 3, 0);
+  LandOrders("orders/p1.parquet", 2, 3);
+  Run();
+  const fs::path staged = landing() / "orders/p0.parquet";
+  struct stat before;
+  ASSERT_EQ(stat(staged.c_str(), &before), 0);
+  // New content of the same size: ids 5..7, names o5..o7.
+  const fs::path fresh = dir_ / "fresh.parquet";
+  WriteParquet(fresh, "SELECT (i + 5)::INTEGER AS id, 'o' || (i + 5) AS name FROM range(3) t(i)");
+  ASSERT_EQ(fs::file_size(fresh), static_cast<uintmax_t>(before.st_size))
+      << "the test needs a same-size rewrite";
+  std::string bytes;
+  {
+    std::ifstream in(fresh, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  // File times come from a coarse clock: make sure it has ticked since the
+  // landing, so that the rewrite's ctime differs (it always does in practice).
+  for (;;) {
+    std::ofstream(dir_ / "probe") << "tick";
+    struct stat probe;
+    ASSERT_EQ(stat((dir_ / "probe").c_str(), &probe), 0);
+    if (probe.st_ctim.tv_sec > before.st_ctim.tv_sec ||
+        (probe.st_ctim.tv_sec == before.st_ctim.tv_sec &&
+         probe.st_ctim.tv_nsec > before.st_ctim.tv_nsec)) {
+      break;
+    }
+  }
+  // What cp -p, rsync -t --inplace or a rewrite plus touch -r do: the same
+  // inode rewritten, its old mtime put back.
+  std::ofstream(staged, std::ios::binary | std::ios::trunc) << bytes;
+  const struct timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(utimensat(AT_FDCWD, staged.c_str(), times, 0), 0);
+  struct stat after;
+  ASSERT_EQ(stat(staged.c_str(), &after), 0);
+  ASSERT_EQ(after.st_ino, before.st_ino);
+  ASSERT_EQ(after.st_size, before.st_size);
+  ASSERT_EQ(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+  ASSERT_EQ(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+
+  auto plan = Plan();
+  EXPECT_EQ(ActionOf(plan, "orders"), "rebuild");
+  EXPECT_EQ(ReasonCodes(plan, "orders"), (Strings{"batch_rewritten"}));
+
+  Run();
+  EXPECT_EQ(Q("SELECT id FROM staging.orders ORDER BY id"), (Strings{"3", "4", "5", "6", "7"}));
+  EXPECT_EQ(Q("SELECT name FROM staging.orders WHERE id = 5"), (Strings{"o5"}));
+  EXPECT_EQ(LedgerBatches("orders"), 2);
+  EXPECT_EQ(Run()["run_id"], 0);
+}
+
+TEST_F(DriftTest, SymlinkToAFileOutsideTheLandingDirIsQuarantinedAndNeverRead) {
+  LandOrders("orders/p0.parquet", 3, 0);
+  WriteParquet(dir_ / "outside/secret.parquet",
+               "SELECT (900 + i)::INTEGER AS id, 'secret' AS name FROM range(5) t(i)");
+  fs::create_symlink(dir_ / "outside/secret.parquet", landing() / "orders/link.parquet");
+
+  Run();
+  EXPECT_EQ(Q("SELECT id FROM staging.orders ORDER BY id"), (Strings{"0", "1", "2"}));
+  EXPECT_EQ(Q("SELECT count(*) FROM staging.orders WHERE name = 'secret'"), (Strings{"0"}));
+  EXPECT_EQ(LedgerBatches("orders"), 1);
+  EXPECT_EQ(Pg("SELECT status || ' ' || error_code FROM batches WHERE environment = $1 "
+               "AND path = 'orders/link.parquet'"),
+            (Strings{"quarantined not_a_regular_file"}));
+  // Not retried: a second run has nothing to do.
   EXPECT_EQ(Run()["run_id"], 0);
 }
 

@@ -98,8 +98,9 @@ TEST_F(EngineTest, QuietTablesArePlannedAgainOnlyWhenWhatTheyDependOnChanges) {
   EXPECT_EQ(ActionOf(RunAll().plan, "b"), plan::Action::kEvolve);
   EXPECT_EQ(RunAll().run_id, 0);
 
-  // A staged file moved away and back unchanged (same inode and mtime, so not
-  // inspected again): while away the plan says so; back, it does not.
+  // A staged file moved away and back unchanged (a rename moves its ctime, so
+  // it is fingerprinted again, to the same content): while away the plan says
+  // so; back, it does not.
   std::filesystem::rename(landing() / "b/1.parquet", dir_ / "aside.parquet");
   EXPECT_THAT(Codes(PlanAll(), "b"), Contains(plan::reason::kBatchRemoved));
   std::filesystem::rename(dir_ / "aside.parquet", landing() / "b/1.parquet");

@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -108,6 +109,55 @@ TEST_F(ScanTest, FileCarriesSizeMtimeAndInode) {
   EXPECT_GT(f.mtime_ns, 0);
 }
 
+// Waits until the file system's clock has moved past `ctime_ns`, by touching
+// a probe file until its ctime is later: file times come from a coarse clock,
+// and a rewrite within the same tick would keep the old ctime.
+void WaitForCtimeAfter(const fs::path& probe, int64_t ctime_ns) {
+  for (;;) {
+    Put(probe, "tick");
+    struct stat st;
+    ASSERT_EQ(stat(probe.c_str(), &st), 0);
+    if (static_cast<int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec > ctime_ns) {
+      return;
+    }
+  }
+}
+
+TEST_F(ScanTest, FileCarriesCtime) {
+  Put(landing_ / "orders/part-0.parquet", "twelve bytes");
+  ScanResult scan = MustScan();
+  ASSERT_EQ(scan.files.size(), 1u);
+  struct stat st;
+  ASSERT_EQ(stat(AbsPath(landing_, scan.files[0]).c_str(), &st), 0);
+  EXPECT_EQ(scan.files[0].ctime_ns,
+            static_cast<int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec);
+}
+
+TEST_F(ScanTest, RewriteInPlaceWithSizeAndMtimeRestoredIsNotUnchanged) {
+  const fs::path file = landing_ / "orders/part-0.parquet";
+  Put(file, "version one!");
+  ScanResult scan = MustScan();
+  ASSERT_EQ(scan.files.size(), 1u);
+  const LandedFile before = scan.files[0];
+  ASSERT_TRUE(Unchanged(landing_, before));
+  WaitForCtimeAfter(tmp_ / "probe", before.ctime_ns);
+
+  // What cp -p or rsync -t --inplace do: same inode, same size, old mtime back.
+  struct stat st;
+  ASSERT_EQ(stat(file.c_str(), &st), 0);
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << "version two!";
+  const struct timespec times[2] = {st.st_atim, st.st_mtim};
+  ASSERT_EQ(utimensat(AT_FDCWD, file.c_str(), times, 0), 0);
+  ScanResult again = MustScan();
+  ASSERT_EQ(again.files.size(), 1u);
+  ASSERT_EQ(again.files[0].size, before.size);
+  ASSERT_EQ(again.files[0].mtime_ns, before.mtime_ns);
+  ASSERT_EQ(again.files[0].inode, before.inode);
+
+  EXPECT_FALSE(Unchanged(landing_, before));
+  EXPECT_NE(again.files[0].ctime_ns, before.ctime_ns);
+}
+
 TEST_F(ScanTest, FilesAreSortedByRelativePath) {
   for (const char* p : {"t/z.parquet", "t/a.parquet", "t/m/b.parquet", "t/B.parquet", "s/x.parquet"}) {
     Put(landing_ / p);
@@ -190,18 +240,44 @@ TEST_F(ScanTest, IgnoredFileDirectlyInLandingDirIsNotWarnedAbout) {
 
 // ---- symlinks ----
 
-TEST_F(ScanTest, SymlinkedFileIsNotABatch) {
-  Put(tmp_ / "outside/secret.parquet");
+// Kinds in path order, for checking what the scan listed.
+std::vector<std::pair<std::string, FileKind>> Kinds(const std::vector<LandedFile>& files) {
+  std::vector<std::pair<std::string, FileKind>> out;
+  for (const auto& f : files) out.emplace_back(f.rel_path, f.kind);
+  return out;
+}
+
+TEST_F(ScanTest, SymlinkedFileIsListedAsASymlinkAndNotFollowed) {
+  Put(tmp_ / "outside/secret.parquet", "a secret much longer than the link");
   Put(landing_ / "orders/part-0.parquet");
   fs::create_symlink(tmp_ / "outside/secret.parquet", landing_ / "orders/link.parquet");
-  EXPECT_THAT(RelPaths(MustScan().files), ElementsAre("orders/part-0.parquet"));
+  ScanResult scan = MustScan();
+  // Listed, so that it is quarantined with a reason rather than ignored silently.
+  EXPECT_THAT(Kinds(scan.files),
+              ElementsAre(std::pair{std::string("orders/link.parquet"), FileKind::kSymlink},
+                          std::pair{std::string("orders/part-0.parquet"), FileKind::kRegular}));
+  // Its identity is the link's own, not the target's.
+  struct stat link;
+  ASSERT_EQ(lstat((landing_ / "orders/link.parquet").c_str(), &link), 0);
+  EXPECT_EQ(scan.files[0].inode, static_cast<int64_t>(link.st_ino));
+  EXPECT_EQ(scan.files[0].size, static_cast<int64_t>(link.st_size));
 }
 
 TEST_F(ScanTest, SymlinkedFolderInsideATableIsNotFollowed) {
   Put(tmp_ / "outside/secret.parquet");
   Put(landing_ / "orders/part-0.parquet");
   fs::create_directory_symlink(tmp_ / "outside", landing_ / "orders/linked");
-  EXPECT_THAT(RelPaths(MustScan().files), ElementsAre("orders/part-0.parquet"));
+  EXPECT_THAT(Kinds(MustScan().files),
+              ElementsAre(std::pair{std::string("orders/linked"), FileKind::kSymlink},
+                          std::pair{std::string("orders/part-0.parquet"), FileKind::kRegular}));
+}
+
+TEST_F(ScanTest, FifoIsListedAsNotRegular) {
+  Put(landing_ / "orders/part-0.parquet");
+  ASSERT_EQ(mkfifo((landing_ / "orders/pipe.parquet").c_str(), 0600), 0);
+  EXPECT_THAT(Kinds(MustScan().files),
+              ElementsAre(std::pair{std::string("orders/part-0.parquet"), FileKind::kRegular},
+                          std::pair{std::string("orders/pipe.parquet"), FileKind::kOther}));
 }
 
 TEST_F(ScanTest, SymlinkedFirstLevelFolderIsNotATable) {
@@ -216,7 +292,9 @@ TEST_F(ScanTest, SymlinkedFirstLevelFolderIsNotATable) {
 TEST_F(ScanTest, SymlinkLoopDoesNotHang) {
   Put(landing_ / "orders/part-0.parquet");
   fs::create_directory_symlink(landing_ / "orders", landing_ / "orders/loop");
-  EXPECT_THAT(RelPaths(MustScan().files), ElementsAre("orders/part-0.parquet"));
+  EXPECT_THAT(Kinds(MustScan().files),
+              ElementsAre(std::pair{std::string("orders/loop"), FileKind::kSymlink},
+                          std::pair{std::string("orders/part-0.parquet"), FileKind::kRegular}));
 }
 
 TEST_F(ScanTest, LandingPathWithTrailingSlashGivesTheSameRelativePaths) {
@@ -374,11 +452,31 @@ TEST(FingerprintTest, MissingFileIsUnreadable) {
   EXPECT_THAT(fp.error().message, HasSubstr("absent.parquet"));
 }
 
-TEST(FingerprintTest, DirectoryIsUnreadable) {
+TEST(FingerprintTest, DirectoryIsNotARegularFile) {
   testing::TempDir tmp;
   auto fp = Fingerprint(tmp.path());
   ASSERT_FALSE(fp);
-  EXPECT_EQ(fp.error().code, "unreadable");
+  EXPECT_EQ(fp.error().code, "not_a_regular_file");
+}
+
+TEST(FingerprintTest, SymlinkIsNotFollowed) {
+  // A link swapped in after the scan: its target, outside the landing
+  // directory, must not be read.
+  testing::TempDir tmp;
+  Put(tmp / "outside/secret.parquet", "secret");
+  fs::create_symlink(tmp / "outside/secret.parquet", tmp / "link.parquet");
+  auto fp = Fingerprint(tmp / "link.parquet");
+  ASSERT_FALSE(fp) << "read through the link: " << *fp;
+  EXPECT_EQ(fp.error().code, "not_a_regular_file");
+  EXPECT_THAT(fp.error().message, HasSubstr("symbolic link"));
+}
+
+TEST(FingerprintTest, FifoIsRefusedWithoutBlocking) {
+  testing::TempDir tmp;
+  ASSERT_EQ(mkfifo((tmp / "pipe.parquet").c_str(), 0600), 0);
+  auto fp = Fingerprint(tmp / "pipe.parquet");
+  ASSERT_FALSE(fp);
+  EXPECT_EQ(fp.error().code, "not_a_regular_file");
 }
 
 }  // namespace

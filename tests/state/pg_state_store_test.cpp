@@ -119,6 +119,7 @@ BatchRecord MakeBatch(const std::string& table, const std::string& path, int n) 
   batch.fingerprint = std::string(64, static_cast<char>('a' + n % 6));
   batch.size = 1000 + n;
   batch.mtime_ns = 1'767'225'600'123'456'789LL + n;
+  batch.ctime_ns = 1'767'225'700'987'654'321LL + n;
   batch.inode = 4'000'000'000LL + n;
   batch.rows = 10 * n;
   batch.status = BatchStatus::kPending;
@@ -132,6 +133,7 @@ void ExpectSameBatch(const BatchRecord& want, const BatchRecord& got) {
   EXPECT_EQ(got.fingerprint, want.fingerprint);
   EXPECT_EQ(got.size, want.size);
   EXPECT_EQ(got.mtime_ns, want.mtime_ns);
+  EXPECT_EQ(got.ctime_ns, want.ctime_ns);
   EXPECT_EQ(got.inode, want.inode);
   EXPECT_EQ(got.rows, want.rows);
   EXPECT_EQ(got.status, want.status);
@@ -295,6 +297,23 @@ TEST(PgStateStoreTest, UpsertUpdatesExistingBatchesAndKeepsFirstDiscovery) {
   ASSERT_EQ(state->batches.size(), 1u);
   staged.discovered_at_us = batch.discovered_at_us;
   ExpectSameBatch(staged, state->batches[0]);
+}
+
+TEST(PgStateStoreTest, UpsertOfANewCtimeAloneIsStored) {
+  // A rewrite in place that restores size and mtime differs only in ctime.
+  LANDFALL_REQUIRE_POSTGRES();
+  auto store = OpenMigrated(UniqueEnvironment());
+  ASSERT_TRUE(store);
+  BatchRecord batch = MakeBatch("orders", "orders/part-0.parquet", 1);
+  ASSERT_TRUE(store->UpsertBatches({batch}));
+  BatchRecord rewritten = batch;
+  rewritten.ctime_ns += 1'000'000;
+  ASSERT_TRUE(store->UpsertBatches({rewritten}));
+
+  auto state = store->Load();
+  ASSERT_TRUE(state) << state.error().ToString();
+  ASSERT_EQ(state->batches.size(), 1u);
+  EXPECT_EQ(state->batches[0].ctime_ns, rewritten.ctime_ns);
 }
 
 TEST(PgStateStoreTest, UpsertOfTheSamePathTwiceInOneCallKeepsTheLast) {

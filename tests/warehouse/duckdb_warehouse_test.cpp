@@ -4,6 +4,7 @@
 
 #include <duckdb.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <fstream>
@@ -366,6 +367,68 @@ TEST_F(DuckDbWarehouseTest, FailingBatchRollsBackTheWholeAppend) {
   ASSERT_TRUE(contents);
   EXPECT_EQ(contents->at("f").ledger.size(), 1u);
   EXPECT_TRUE(contents->at("f").ledger.contains("fp-f/0.parquet"));
+}
+
+// The file's identity now, as the engine records it when it fingerprints.
+FileIdentity IdentityOf(const fs::path& file) {
+  struct stat st;
+  EXPECT_EQ(lstat(file.c_str(), &st), 0) << file;
+  return {static_cast<int64_t>(st.st_size),
+          static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
+          static_cast<int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec,
+          static_cast<int64_t>(st.st_ino)};
+}
+
+TEST_F(DuckDbWarehouseTest, BatchFilesWithTheirIdentityUnchangedCommit) {
+  auto target = Target({{"id", "BIGINT"}});
+  BatchFile batch = Batch("u/1.parquet", "SELECT range AS id FROM range(3)");
+  batch.identity = IdentityOf(batch.abs_path);
+  auto stats = wh_->Rebuild("u", target, std::vector<BatchFile>{batch});
+  ASSERT_TRUE(stats) << stats.error().ToString();
+  EXPECT_EQ(*wh_->RowCount("u"), 3);
+}
+
+TEST_F(DuckDbWarehouseTest, FileReplacedAfterFingerprintingFailsTheAppendAndCommitsNothing) {
+  auto target = Target({{"id", "BIGINT"}});
+  ASSERT_TRUE(
+      wh_->Rebuild("f", target, std::vector<BatchFile>{Batch("f/0.parquet", "SELECT 0 AS id")}));
+  BatchFile good = Batch("f/1.parquet", "SELECT 1 AS id");
+  good.identity = IdentityOf(good.abs_path);
+  BatchFile replaced = Batch("f/2.parquet", "SELECT 2 AS id");
+  replaced.identity = IdentityOf(replaced.abs_path);
+  // Replaced between fingerprinting and loading: new rows under the old id.
+  const fs::path fresh = dir_ / "fresh.parquet";
+  WriteParquet(fresh, "SELECT range + 100 AS id FROM range(50)");
+  fs::rename(fresh, replaced.abs_path);
+
+  auto stats = wh_->Append("f", target, std::vector<BatchFile>{good, replaced});
+  ASSERT_FALSE(stats);
+  EXPECT_EQ(stats.error().code, kBatchChanged);
+  EXPECT_NE(stats.error().message.find("f/2.parquet"), std::string::npos) << stats.error().message;
+  EXPECT_NE(stats.error().message.find("\"f\""), std::string::npos) << stats.error().message;
+
+  // Neither batch committed: not the replaced one's 50 rows, not the good one.
+  EXPECT_EQ(Query("SELECT id FROM staging.f ORDER BY id"), (std::vector<std::string>{"0"}));
+  EXPECT_EQ(Query("SELECT batch_id FROM _landfall.ledger"),
+            (std::vector<std::string>{"fp-f/0.parquet"}));
+}
+
+TEST_F(DuckDbWarehouseTest, FileReplacedAfterFingerprintingFailsTheRebuildAndKeepsTheOldTable) {
+  auto target = Target({{"id", "BIGINT"}});
+  ASSERT_TRUE(
+      wh_->Rebuild("k", target, std::vector<BatchFile>{Batch("k/1.parquet", "SELECT 1 AS id")}));
+  BatchFile replaced = Batch("k/2.parquet", "SELECT 2 AS id");
+  replaced.identity = IdentityOf(replaced.abs_path);
+  const fs::path fresh = dir_ / "fresh.parquet";
+  WriteParquet(fresh, "SELECT 200 AS id");
+  fs::rename(fresh, replaced.abs_path);
+
+  auto stats = wh_->Rebuild("k", target, std::vector<BatchFile>{replaced});
+  ASSERT_FALSE(stats);
+  EXPECT_EQ(stats.error().code, kBatchChanged);
+  EXPECT_EQ(Query("SELECT id FROM staging.k"), (std::vector<std::string>{"1"}));
+  EXPECT_EQ(Query("SELECT batch_id FROM _landfall.ledger"),
+            (std::vector<std::string>{"fp-k/1.parquet"}));
 }
 
 TEST_F(DuckDbWarehouseTest, CastFailureIsAWarehouseErrorAndRollsBack) {
