@@ -7,8 +7,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
+#include <utility>
 
 #include "lib/config/config.h"
+#include "lib/landing/catalog.h"
 #include "lib/warehouse/duckdb_warehouse.h"
 #include "tests/cli/cli_fixture.h"
 
@@ -17,6 +20,48 @@ namespace {
 
 using ::testing::Contains;
 using ::testing::Not;
+
+// The real warehouse, with `before_load` run before the next Append, Evolve or
+// Rebuild: the moment between the engine's fingerprinting and the load.
+class HookedWarehouse final : public warehouse::Warehouse {
+ public:
+  HookedWarehouse(std::unique_ptr<warehouse::Warehouse> inner, std::function<void()> before_load)
+      : inner_(std::move(inner)), before_load_(std::move(before_load)) {}
+
+  Status Init() override { return inner_->Init(); }
+  Result<std::map<std::string, warehouse::TableContents>> Inspect() override {
+    return inner_->Inspect();
+  }
+  Result<warehouse::ApplyStats> Append(const std::string& table, const schema::Schema& target,
+                                       std::span<const warehouse::BatchFile> batches) override {
+    Hook();
+    return inner_->Append(table, target, batches);
+  }
+  Result<warehouse::ApplyStats> Evolve(const std::string& table, const schema::Schema& target,
+                                       std::span<const warehouse::ColumnRename> renames,
+                                       std::span<const warehouse::BatchFile> batches) override {
+    Hook();
+    return inner_->Evolve(table, target, renames, batches);
+  }
+  Result<warehouse::ApplyStats> Rebuild(const std::string& table, const schema::Schema& target,
+                                        std::span<const warehouse::BatchFile> batches) override {
+    Hook();
+    return inner_->Rebuild(table, target, batches);
+  }
+  Status Drop(const std::string& table) override { return inner_->Drop(table); }
+  Result<std::string> CommonSupertype(const std::string& a, const std::string& b) override {
+    return inner_->CommonSupertype(a, b);
+  }
+  int64_t StatementsExecuted() const override { return inner_->StatementsExecuted(); }
+  Result<int64_t> RowCount(const std::string& table) override { return inner_->RowCount(table); }
+
+ private:
+  void Hook() {
+    if (auto hook = std::exchange(before_load_, nullptr)) hook();
+  }
+  std::unique_ptr<warehouse::Warehouse> inner_;
+  std::function<void()> before_load_;  // run once
+};
 
 class EngineTest : public testing::CliTest {
  protected:
@@ -30,6 +75,9 @@ class EngineTest : public testing::CliTest {
     auto wh = warehouse::OpenDuckDb({config_.warehouse.path, config_.warehouse.staging_schema});
     ASSERT_TRUE(wh) << wh.error().ToString();
     warehouse_ = std::move(*wh);
+    if (before_load_) {
+      warehouse_ = std::make_unique<HookedWarehouse>(std::move(warehouse_), std::move(before_load_));
+    }
     auto footers = warehouse::NewDuckDbFooterReader();
     ASSERT_TRUE(footers) << footers.error().ToString();
     footers_ = std::move(*footers);
@@ -70,6 +118,7 @@ class EngineTest : public testing::CliTest {
     return codes;
   }
 
+  std::function<void()> before_load_;  // set before Open: see HookedWarehouse
   config::Config config_;
   std::unique_ptr<state::StateStore> state_;
   std::unique_ptr<warehouse::Warehouse> warehouse_;
@@ -180,6 +229,38 @@ TEST_F(EngineTest, TheTableListFromMemoryMatchesTheStateStore) {
   warehouse_.reset();
   Open();
   check();
+}
+
+TEST_F(EngineTest, FileReplacedBetweenFingerprintAndLoadFailsTransientlyThenStagesWhatItHolds) {
+  Land("a/1.parquet", 3);  // ids 0..2
+  // Replaced after the engine fingerprinted it, before the warehouse loads it.
+  before_load_ = [this] {
+    Land("a/fresh.tmp", 5, 100);  // an ignored name while it is written
+    std::filesystem::rename(landing() / "a/fresh.tmp", landing() / "a/1.parquet");
+  };
+  Open();
+
+  auto failed = RunAll();
+  ASSERT_EQ(failed.tables.size(), 1u);
+  EXPECT_EQ(failed.tables[0].status, "failed");
+  EXPECT_TRUE(failed.tables[0].transient) << "the next run must look again";
+  EXPECT_THAT(failed.tables[0].error, ::testing::HasSubstr(warehouse::kBatchChanged));
+  EXPECT_FALSE(warehouse_->RowCount("a")) << "nothing committed";
+
+  // The next run fingerprints the file again and stages what it holds now,
+  // under the fingerprint of that content.
+  auto staged = RunAll();
+  ASSERT_EQ(staged.tables.size(), 1u);
+  EXPECT_EQ(staged.tables[0].status, "succeeded") << staged.tables[0].error;
+  EXPECT_EQ(staged.tables[0].rows, 5);
+  auto fingerprint = landing::Fingerprint(landing() / "a/1.parquet");
+  ASSERT_TRUE(fingerprint);
+  engine_.reset();
+  warehouse_.reset();
+  EXPECT_EQ(testing::QueryDuckDb(warehouse(), "SELECT DISTINCT _landfall_batch FROM staging.a"),
+            (std::vector<std::string>{*fingerprint}));
+  EXPECT_EQ(testing::QueryDuckDb(warehouse(), "SELECT min(id) || '..' || max(id) FROM staging.a"),
+            (std::vector<std::string>{"100..104"}));
 }
 
 }  // namespace
