@@ -82,10 +82,11 @@ void NoteRounding(const std::vector<CurrentBatch>& batches, TablePlan& plan) {
       continue;
     }
     const std::string prefix = column.name + " ";
-    const bool said = std::any_of(plan.reasons.begin(), plan.reasons.end(), [&](const PlanReason& r) {
-      return (r.code == reason::kIncompatibleType || r.code == reason::kMayRound) &&
-             r.detail.starts_with(prefix) && r.detail.ends_with("(may round)");
-    });
+    const bool said =
+        std::any_of(plan.reasons.begin(), plan.reasons.end(), [&](const PlanReason& r) {
+          return (r.code == reason::kIncompatibleType || r.code == reason::kMayRound) &&
+                 r.detail.starts_with(prefix) && r.detail.ends_with("(may round)");
+        });
     if (said) continue;
     std::string detail = prefix;
     for (size_t i = 0; i < types.size(); ++i) detail += (i ? "+" : "") + types[i];
@@ -175,21 +176,21 @@ Result<Drift> Classify(const schema::Schema& previous, const std::vector<const s
     for (const auto& t : fresh_types) {
       if (t != old->type) types += "+" + t;
     }
+    const std::string change = column.name + " " + old->type + "\u2192" + column.type;
+    const std::string rounding =
+        column.name + " " + types + "\u2192" + column.type + " (may round)";
     if (old->type != column.type) {
       if (schema::IsLosslessWidening(old->type, column.type) && !rounds) {
         d.widened = true;
-        d.reasons.push_back({reason::kTypeWidened, column.name + " " + old->type + "\u2192" + column.type});
+        d.reasons.push_back({reason::kTypeWidened, change});
       } else {
         d.incompatible = true;
-        d.reasons.push_back({reason::kIncompatibleType,
-                             rounds ? column.name + " " + types + "\u2192" + column.type + " (may round)"
-                                    : column.name + " " + old->type + "\u2192" + column.type});
+        d.reasons.push_back({reason::kIncompatibleType, rounds ? rounding : change});
       }
     } else if (rounds) {
       // The column already has the common supertype, so a rebuild would give
       // the same column: the batch is appended with a cast, but not silently.
-      d.reasons.push_back({reason::kMayRound, column.name + " " + types + "\u2192" + column.type +
-                                                  " (may round)"});
+      d.reasons.push_back({reason::kMayRound, rounding});
     }
   }
   // Columns no new batch carries stay, NULL in the new rows.

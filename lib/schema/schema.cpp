@@ -211,9 +211,9 @@ int IntegerDigits(int signed_rank, int unsigned_rank) {
 // A numeric type as landfall reasons about it; kind kOther for anything else.
 struct Numeric {
   enum Kind { kOther, kSigned, kUnsigned, kFloat, kDouble, kDecimal } kind = kOther;
-  int rank = 0;      // integers: 1 (8 bits) .. 5 (128 bits)
-  int digits = 0;    // integer digits: integers and decimals
-  int scale = 0;     // decimals
+  int rank = 0;    // integers: 1 (8 bits) .. 5 (128 bits)
+  int digits = 0;  // integer digits: integers and decimals
+  int scale = 0;   // decimals
 };
 
 Numeric AsNumeric(std::string_view t) {
@@ -232,22 +232,28 @@ Numeric AsNumeric(std::string_view t) {
   return n;
 }
 
-bool IsInteger(const Numeric& n) { return n.kind == Numeric::kSigned || n.kind == Numeric::kUnsigned; }
-bool IsBinaryFloat(const Numeric& n) { return n.kind == Numeric::kFloat || n.kind == Numeric::kDouble; }
+bool IsInteger(const Numeric& n) {
+  return n.kind == Numeric::kSigned || n.kind == Numeric::kUnsigned;
+}
+bool IsBinaryFloat(const Numeric& n) {
+  return n.kind == Numeric::kFloat || n.kind == Numeric::kDouble;
+}
 
 const char* SignedName(int rank) {
-  static constexpr const char* kNames[] = {"", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"};
+  static constexpr const char* kNames[] = {"",        "TINYINT", "SMALLINT",
+                                           "INTEGER", "BIGINT",  "HUGEINT"};
   return kNames[rank];
 }
 const char* UnsignedName(int rank) {
-  static constexpr const char* kNames[] = {"", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
-                                           "UHUGEINT"};
+  static constexpr const char* kNames[] = {"",         "UTINYINT", "USMALLINT",
+                                           "UINTEGER", "UBIGINT",  "UHUGEINT"};
   return kNames[rank];
 }
 
 // The narrowest type both convert to, before asking whether it is exact.
 std::string SupertypeName(const Numeric& a, const Numeric& b) {
-  if (a.kind == Numeric::kSigned && b.kind == Numeric::kSigned) return SignedName(std::max(a.rank, b.rank));
+  if (a.kind == Numeric::kSigned && b.kind == Numeric::kSigned)
+    return SignedName(std::max(a.rank, b.rank));
   if (a.kind == Numeric::kUnsigned && b.kind == Numeric::kUnsigned) {
     return UnsignedName(std::max(a.rank, b.rank));
   }

@@ -20,7 +20,8 @@ Status CheckBatchFilesUnchanged(std::span<const BatchFile> batches) {
     if (!batch.identity) continue;
     struct stat st;
     if (lstat(batch.abs_path.c_str(), &st) != 0) {
-      return Fail(kBatchChanged, "batch " + batch.rel_path + " is gone since it was fingerprinted (" +
+      return Fail(kBatchChanged, "batch " + batch.rel_path +
+                                     " is gone since it was fingerprinted (" +
                                      std::strerror(errno) + "); nothing committed");
     }
     const FileIdentity now{static_cast<int64_t>(st.st_size), Nanos(st.st_mtim), Nanos(st.st_ctim),

@@ -462,8 +462,12 @@ INSTANTIATE_TEST_SUITE_P(
         // Integers meeting a float become DOUBLE, never FLOAT.
         TypeChange{"INTEGER", "16777217", "FLOAT", "1.5", "DOUBLE", {"16777217.0", "1.5"}},
         // A scale-up that keeps the integer digits holds every old value.
-        TypeChange{
-            "DECIMAL(10,2)", "1.25", "DECIMAL(10,3)", "2.125", "DECIMAL(11,3)", {"1.250", "2.125"}}),
+        TypeChange{"DECIMAL(10,2)",
+                   "1.25",
+                   "DECIMAL(10,3)",
+                   "2.125",
+                   "DECIMAL(11,3)",
+                   {"1.250", "2.125"}}),
     ParamName);
 
 class DriftIncompatibleTest : public DriftTest, public ::testing::WithParamInterface<TypeChange> {};
@@ -539,8 +543,7 @@ TEST_F(DriftTest, BigintMeetingFloatIsStagedAsDoubleAndKeeps16777217) {
 
   Run();
   EXPECT_EQ(ColumnType("orders", "v"), "DOUBLE");
-  EXPECT_EQ(Q("SELECT v::VARCHAR FROM staging.orders ORDER BY id"),
-            (Strings{"16777217.0", "0.5"}));
+  EXPECT_EQ(Q("SELECT v::VARCHAR FROM staging.orders ORDER BY id"), (Strings{"16777217.0", "0.5"}));
   EXPECT_EQ(Run()["run_id"], 0);
 }
 

@@ -76,7 +76,8 @@ class EngineTest : public testing::CliTest {
     ASSERT_TRUE(wh) << wh.error().ToString();
     warehouse_ = std::move(*wh);
     if (before_load_) {
-      warehouse_ = std::make_unique<HookedWarehouse>(std::move(warehouse_), std::move(before_load_));
+      warehouse_ =
+          std::make_unique<HookedWarehouse>(std::move(warehouse_), std::move(before_load_));
     }
     auto footers = warehouse::NewDuckDbFooterReader();
     ASSERT_TRUE(footers) << footers.error().ToString();

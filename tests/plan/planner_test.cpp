@@ -424,11 +424,10 @@ TEST_P(RoundingSupertypeTest, RebuildsWithDoubleAndTheReasonSaysItMayRound) {
 
 INSTANTIATE_TEST_SUITE_P(
     PlanTableTest, RoundingSupertypeTest,
-    ::testing::Values(
-        Rounding{"BIGINT", "DOUBLE", "v BIGINT+DOUBLE\u2192DOUBLE (may round)"},
-        Rounding{"BIGINT", "FLOAT", "v BIGINT+FLOAT\u2192DOUBLE (may round)"},
-        Rounding{"DECIMAL(38,2)", "DECIMAL(38,4)",
-                 "v DECIMAL(38,2)+DECIMAL(38,4)\u2192DOUBLE (may round)"}),
+    ::testing::Values(Rounding{"BIGINT", "DOUBLE", "v BIGINT+DOUBLE\u2192DOUBLE (may round)"},
+                      Rounding{"BIGINT", "FLOAT", "v BIGINT+FLOAT\u2192DOUBLE (may round)"},
+                      Rounding{"DECIMAL(38,2)", "DECIMAL(38,4)",
+                               "v DECIMAL(38,2)+DECIMAL(38,4)\u2192DOUBLE (may round)"}),
     [](const ::testing::TestParamInfo<Rounding>& info) {
       std::string name = info.param.from + "_with_" + info.param.batch;
       for (char& c : name) {

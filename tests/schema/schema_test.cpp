@@ -567,9 +567,12 @@ TEST(NumericSupertypeTest, EveryPairGetsTheNarrowestTypeThatHoldsBoth) {
 }
 
 TEST(NumericSupertypeTest, NonNumericTypesAreLeftToTheWarehouse) {
-  for (const auto& [a, b] : std::vector<std::pair<std::string, std::string>>{
-           {"INTEGER", "VARCHAR"}, {"DATE", "TIMESTAMP"}, {"JSON", "DOUBLE"}, {"BOOLEAN", "INTEGER"},
-           {"VARCHAR", "VARCHAR"}}) {
+  for (const auto& [a, b] :
+       std::vector<std::pair<std::string, std::string>>{{"INTEGER", "VARCHAR"},
+                                                        {"DATE", "TIMESTAMP"},
+                                                        {"JSON", "DOUBLE"},
+                                                        {"BOOLEAN", "INTEGER"},
+                                                        {"VARCHAR", "VARCHAR"}}) {
     EXPECT_EQ(NumericSupertypeOf(a, b), std::nullopt) << a << " + " << b;
   }
 }
