@@ -606,8 +606,11 @@ class Server final : public DaemonControl {
     metrics_ = std::make_unique<api::Metrics>(
         api::Metrics::Options{LANDFALL_VERSION, config_.api.per_table_metrics});
     if (!config_.api.enabled) return true;
-    // Its own small pool: API calls never queue behind long table jobs.
-    api_pool_ = std::make_unique<ThreadPool>(2);
+    // Pools of its own: API calls never queue behind long table jobs, and
+    // slow calls never delay readiness probes or quick reads.
+    api_pools_.health = std::make_unique<ThreadPool>(1);
+    api_pools_.read = std::make_unique<ThreadPool>(2);
+    api_pools_.slow = std::make_unique<ThreadPool>(2);
     api_backend_ = std::make_unique<DaemonApiBackend>(config_, *this);
     api::ServerOptions options;
     options.host = config_.api.listen_host;
@@ -625,7 +628,9 @@ class Server final : public DaemonControl {
     options.version = LANDFALL_VERSION;
     auto server = api::HttpServer::Start(
         io_, std::move(options), *api_backend_, metrics_.get(),
-        [pool = api_pool_.get()](std::function<void()> task) { pool->Post(std::move(task)); },
+        [pools = &api_pools_](api::Lane lane, std::function<void()> task) {
+          pools->For(lane).Post(std::move(task));
+        },
         SystemClock::Instance());
     if (!server) {
       spdlog::error("api: {}", server.error().ToString());
@@ -643,7 +648,7 @@ class Server final : public DaemonControl {
   void StopApi() {
     api_stopping_ = true;
     if (http_) http_->Stop();
-    api_pool_.reset();
+    api_pools_ = {};
     engine_ = nullptr;
   }
 
@@ -806,7 +811,13 @@ class Server final : public DaemonControl {
   // drained by StopApi() before Close() destroys the engine.
   std::unique_ptr<api::Metrics> metrics_;
   std::unique_ptr<DaemonApiBackend> api_backend_;
-  std::unique_ptr<ThreadPool> api_pool_;
+  struct ApiPools {
+    std::unique_ptr<ThreadPool> health, read, slow;
+    ThreadPool& For(api::Lane lane) {
+      return lane == api::Lane::kHealth ? *health : lane == api::Lane::kSlow ? *slow : *read;
+    }
+  };
+  ApiPools api_pools_;
   std::unique_ptr<api::HttpServer> http_;
   std::atomic<exec::Engine*> engine_{nullptr};  // set once started, cleared by StopApi()
   std::atomic<bool> first_scan_done_{false};
