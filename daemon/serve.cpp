@@ -59,6 +59,8 @@ constexpr seconds kTruncatedGrace{10};
 constexpr seconds kDegradedScanInterval{10};
 // ...and try to watch them again this often.
 constexpr seconds kRewatchInterval{30};
+// How often `landfall serve` prunes history (state.retention_days).
+constexpr seconds kPruneInterval{3600};
 
 const char* SignalName(int signo) {
   switch (signo) {
@@ -127,6 +129,7 @@ class Server final : public DaemonControl {
         scan_timer_(io_),
         rewatch_timer_(io_),
         watchdog_timer_(io_),
+        prune_timer_(io_),
         deadline_timer_(io_) {}
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -254,6 +257,7 @@ class Server final : public DaemonControl {
       return;
     }
     ArmScanTimer();
+    ArmPruneTimer(seconds(0));
     Pump();
   }
 
@@ -371,6 +375,20 @@ class Server final : public DaemonControl {
       scheduler_.TouchAll(SteadyClock::now(), "scan");
       Pump();
       ArmScanTimer();
+    });
+  }
+
+  // History is pruned once at start and then every kPruneInterval, on a
+  // coordinator: it talks to PostgreSQL, which the io thread never does.
+  void ArmPruneTimer(seconds after) {
+    if (config_.state.retention_days <= 0 || stopping_) return;
+    prune_timer_.expires_after(after);
+    prune_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping_) return;
+      coordinators_->Post([this] {
+        PruneHistory(*rt_.state, config_);
+        asio::post(io_, [this] { ArmPruneTimer(kPruneInterval); });
+      });
     });
   }
 
@@ -578,6 +596,7 @@ class Server final : public DaemonControl {
     wake_timer_.cancel();
     scan_timer_.cancel();
     rewatch_timer_.cancel();
+    prune_timer_.cancel();
     deadline_timer_.expires_after(seconds(config_.shutdown_timeout_s));
     deadline_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
@@ -786,6 +805,7 @@ class Server final : public DaemonControl {
   asio::steady_timer scan_timer_;
   asio::steady_timer rewatch_timer_;
   asio::steady_timer watchdog_timer_;
+  asio::steady_timer prune_timer_;
   asio::steady_timer deadline_timer_;
   milliseconds watchdog_period_{0};
   std::unique_ptr<landing::InotifyWatcher> watcher_;
