@@ -78,25 +78,31 @@ struct RouteSpec {
   const char* pattern;
   RouteId id;
   Access access;
+  Lane lane = Lane::kRead;  // where its backend call runs, if it makes one
 };
+
+// The webhook's body is one small JSON object ({"path": ...}).
+constexpr size_t kWebhookBodyLimit = 16 * 1024;
 
 constexpr RouteSpec kRoutes[] = {
     {"GET", "/", RouteId::kPage, Access::kOpen},
     {"GET", "/static/{file}", RouteId::kStatic, Access::kOpen},
     {"GET", "/healthz", RouteId::kHealthz, Access::kHealth},
-    {"GET", "/readyz", RouteId::kReadyz, Access::kHealth},
+    {"GET", "/readyz", RouteId::kReadyz, Access::kHealth, Lane::kHealth},
     {"GET", "/metrics", RouteId::kMetrics, Access::kMetrics},
     {"GET", "/v1/openapi.json", RouteId::kOpenApi, Access::kToken},
     {"GET", "/v1/tables", RouteId::kTables, Access::kToken},
     {"GET", "/v1/tables/{name}", RouteId::kTable, Access::kToken},
-    {"GET", "/v1/plan", RouteId::kPlan, Access::kToken},
-    {"POST", "/v1/runs", RouteId::kRunsCreate, Access::kToken},
+    {"GET", "/v1/plan", RouteId::kPlan, Access::kToken, Lane::kSlow},
+    {"POST", "/v1/runs", RouteId::kRunsCreate, Access::kToken, Lane::kSlow},
     {"GET", "/v1/runs", RouteId::kRunsList, Access::kToken},
     {"GET", "/v1/runs/{id}", RouteId::kRun, Access::kToken},
     {"GET", "/v1/batches", RouteId::kBatches, Access::kToken},
     {"POST", "/v1/batches/{id}/retry", RouteId::kBatchRetry, Access::kToken},
-    {"DELETE", "/v1/state/tables/{name}", RouteId::kDeleteTableState, Access::kToken},
-    {"POST", "/v1/webhooks/file-arrived", RouteId::kWebhookFileArrived, Access::kSignature},
+    {"DELETE", "/v1/state/tables/{name}", RouteId::kDeleteTableState, Access::kToken,
+     Lane::kSlow},
+    {"POST", "/v1/webhooks/file-arrived", RouteId::kWebhookFileArrived, Access::kSignature,
+     Lane::kSlow},
 };
 
 const RouteSpec& SpecOf(int index) { return kRoutes[index]; }
@@ -224,7 +230,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void DoReadHeader() {
     parser_.emplace();
     parser_->header_limit(16 * 1024);
-    parser_->body_limit(options().body_limit);
+    body_limit_ = options().body_limit;
+    parser_->body_limit(body_limit_);
     // The first request gets the read timeout; later ones the keep-alive idle timeout.
     stream_.expires_after(first_ ? options().read_timeout : options().idle_timeout);
     first_ = false;
@@ -299,6 +306,27 @@ class Session : public std::enable_shared_from_this<Session> {
               presented ? R"(Bearer realm="landfall", error="invalid_token")"
                         : R"(Bearer realm="landfall")");
       return Send(std::move(res), body_pending);
+    }
+
+    // The webhook is answered before its body is read when it is disabled or
+    // its signature header cannot pass, and its body is small: strangers
+    // cannot make us buffer one (the HMAC itself needs the body).
+    if (spec.access == Access::kSignature) {
+      if (options().webhook_secret.empty()) {
+        return SendError(http::status::not_found, "webhook_disabled",
+                         "api.webhook_secret is not set", body_pending);
+      }
+      auto header = req.find("X-Landfall-Signature");
+      auto parsed = ParseSignatureHeader(
+          header == req.end() ? std::string_view()
+                              : std::string_view(header->value().data(), header->value().size()),
+          NowUnix(), options().webhook_tolerance.count());
+      if (!parsed) {
+        return SendSignatureError(parsed.error().code, parsed.error().message, body_pending);
+      }
+      body_limit_ = std::min(body_limit_, kWebhookBodyLimit);
+      if (parser_->content_length().value_or(0) > body_limit_) return SendBodyTooLarge();
+      parser_->body_limit(body_limit_);  // for a chunked body
     }
 
     if (!body_pending) return Handle();
@@ -488,9 +516,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const std::string_view value =
         header == req.end() ? std::string_view()
                             : std::string_view(header->value().data(), header->value().size());
-    const int64_t now =
-        std::chrono::duration_cast<std::chrono::seconds>(server_->clock.Now().time_since_epoch())
-            .count();
+    const int64_t now = NowUnix();
     auto verified = VerifyWebhookSignature(value, req.body(), opts.webhook_secret, now,
                                            opts.webhook_tolerance.count());
     if (!verified) return SendSignatureError(verified.error().code, verified.error().message);
@@ -524,16 +550,24 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
-  void SendSignatureError(const std::string& code, const std::string& message) {
+  void SendSignatureError(const std::string& code, const std::string& message,
+                          bool close = false) {
     auto res = ErrorResponse(http::status::unauthorized, code, message);
     res.set(http::field::www_authenticate, R"(X-Landfall-Signature realm="landfall-webhook")");
-    Send(std::move(res));
+    Send(std::move(res), close);
   }
 
-  // Runs `work` on the executor and sends what it returns: (status, JSON body).
+  int64_t NowUnix() const {
+    return std::chrono::duration_cast<std::chrono::seconds>(server_->clock.Now().time_since_epoch())
+        .count();
+  }
+
+  // Runs `work` on the executor, in the lane of the route being answered, and
+  // sends what it returns: (status, JSON body).
   template <typename Work>
   void Async(Work work) {
-    server_->executor([self = shared_from_this(), work = std::move(work)]() mutable {
+    const Lane lane = SpecOf(lookup_.route->id).lane;
+    server_->executor(lane, [self = shared_from_this(), work = std::move(work)]() mutable {
       std::pair<int, std::string> out;
       try {
         out = work();
@@ -606,7 +640,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void SendBodyTooLarge() {
     SendError(http::status::payload_too_large, "body_too_large",
-              "request body exceeds " + std::to_string(options().body_limit) + " bytes", true);
+              "request body exceeds " + std::to_string(body_limit_) + " bytes", true);
   }
 
   // Writes `res`; keeps the connection for another request unless `close`,
@@ -673,6 +707,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const bool over_capacity_;
   bool first_ = true;
   std::optional<http::request_parser<http::string_body>> parser_;
+  size_t body_limit_ = 0;  // the current request's
   // The request being answered.
   SteadyClock::time_point started_;
   std::string route_label_ = "unmatched";

@@ -5,7 +5,8 @@
 // kept alive by its pending handlers, on a strand; a body limit, a read timeout
 // on every header and body, an idle timeout between keep-alive requests, and a
 // cap on concurrent connections (above it, 503 and close). Backend calls block,
-// so they run on `executor` and their responses are posted back to the session.
+// so they run on `executor`, in the lane of their route, and their responses
+// are posted back to the session.
 //
 // Lifetime: the io_context, the backend, the metrics and whatever runs the
 // executor must outlive every task handed to the executor; Stop() closes the
@@ -51,8 +52,17 @@ struct ServerOptions {
   std::string version = "dev";  // Server header and build info
 };
 
-// Runs a blocking task somewhere other than the I/O thread (a thread pool).
-using Executor = std::function<void(std::function<void()>)>;
+// Which kind of backend call a task is. The executor runs each lane on its own
+// threads, so that slow calls (a plan hashing new files, a run trigger waiting
+// for its run) never delay readiness probes or quick reads.
+enum class Lane {
+  kHealth,  // /readyz
+  kRead,    // quick reads and writes of state (tables, runs, batches, ...)
+  kSlow,    // calls that may take seconds to minutes (plan, run trigger, webhook)
+};
+
+// Runs a blocking task of `lane` somewhere other than the I/O thread.
+using Executor = std::function<void(Lane lane, std::function<void()>)>;
 
 class HttpServer {
  public:

@@ -100,13 +100,12 @@ std::string SignWebhook(std::string_view secret, int64_t unix_seconds, std::stri
   return "t=" + t + ",v1=" + HmacSha256Hex(secret, message);
 }
 
-Result<VerifiedSignature> VerifyWebhookSignature(std::string_view header, std::string_view body,
-                                                 std::string_view secret, int64_t now_unix,
-                                                 int64_t tolerance_s) {
+Result<SignatureHeader> ParseSignatureHeader(std::string_view header, int64_t now_unix,
+                                             int64_t tolerance_s) {
   header = Trim(header);
   if (header.empty()) return Fail("signature_missing", "X-Landfall-Signature header is missing");
   std::optional<int64_t> timestamp;
-  std::vector<std::string_view> candidates;
+  SignatureHeader out;
   while (!header.empty()) {
     const auto comma = header.find(',');
     const std::string_view item = Trim(header.substr(0, comma));
@@ -125,10 +124,10 @@ Result<VerifiedSignature> VerifyWebhookSignature(std::string_view header, std::s
       }
       timestamp = t;
     } else if (key == "v1") {
-      candidates.push_back(value);
+      out.candidates.emplace_back(value);
     }  // Other schemes are ignored, so a sender may add newer ones.
   }
-  if (!timestamp || candidates.empty()) {
+  if (!timestamp || out.candidates.empty()) {
     return Fail("signature_malformed", "X-Landfall-Signature must be t=<unix>,v1=<hex>");
   }
   if (*timestamp < now_unix - tolerance_s || *timestamp > now_unix + tolerance_s) {
@@ -136,24 +135,37 @@ Result<VerifiedSignature> VerifyWebhookSignature(std::string_view header, std::s
                                          std::to_string(tolerance_s) +
                                          " s from the server's clock");
   }
-  std::string message = std::to_string(*timestamp) + ".";
+  out.timestamp = *timestamp;
+  return out;
+}
+
+Result<VerifiedSignature> VerifyWebhookSignature(std::string_view header, std::string_view body,
+                                                 std::string_view secret, int64_t now_unix,
+                                                 int64_t tolerance_s) {
+  auto parsed = ParseSignatureHeader(header, now_unix, tolerance_s);
+  if (!parsed) return Fail(parsed.error());
+  std::string message = std::to_string(parsed->timestamp) + ".";
   message.append(body);
   const std::string expected = HmacSha256Hex(secret, message);
   std::optional<std::string> matched;
-  for (auto candidate : candidates) {
+  for (const auto& candidate : parsed->candidates) {
     if (EqualsConstantTime(candidate, expected)) matched = std::string(candidate);
   }
   if (!matched) return Fail("signature_invalid", "signature does not match the body");
-  return VerifiedSignature{*timestamp, *matched};
+  return VerifiedSignature{parsed->timestamp, *matched};
 }
 
 bool ReplayGuard::FirstUse(const std::string& signature, int64_t timestamp, int64_t now_unix) {
   std::lock_guard lock(mu_);
-  // Anything older than the window is refused by the timestamp check anyway.
-  for (auto it = seen_.begin(); it != seen_.end();) {
-    it = it->second < now_unix - window_s_ ? seen_.erase(it) : std::next(it);
+  // Anything older than the window is refused by the timestamp check anyway;
+  // forgetting oldest first keeps each call logarithmic in what is remembered.
+  while (!by_time_.empty() && by_time_.begin()->first < now_unix - window_s_) {
+    seen_.erase(by_time_.begin()->second);
+    by_time_.erase(by_time_.begin());
   }
-  return seen_.emplace(signature, timestamp).second;
+  if (!seen_.insert(signature).second) return false;
+  by_time_.emplace(timestamp, signature);
+  return true;
 }
 
 Result<LandingTarget> ResolveLandingPath(const fs::path& landing_dir, std::string_view rel_path) {

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,20 @@ struct VerifiedSignature {
   std::string signature;  // the v1 value that matched, for replay detection
 };
 
+// An X-Landfall-Signature header taken apart, before the body is read: its
+// timestamp and its v1= values (several during a secret rotation).
+struct SignatureHeader {
+  int64_t timestamp = 0;
+  std::vector<std::string> candidates;
+};
+
+// Parses the header and checks its timestamp, so that a request that cannot
+// pass is refused before its body is read. Errors: "signature_missing",
+// "signature_malformed", "signature_expired" (t more than `tolerance_s` away
+// from `now_unix`, either way).
+Result<SignatureHeader> ParseSignatureHeader(std::string_view header, int64_t now_unix,
+                                             int64_t tolerance_s);
+
 // Checks an X-Landfall-Signature header against the raw body. The header may
 // carry several v1= values (secret rotation); one must match. Errors:
 // "signature_missing", "signature_malformed", "signature_expired" (t more than
@@ -51,8 +66,9 @@ class ReplayGuard {
 
  private:
   const int64_t window_s_;
-  std::mutex mu_;                        // guards seen_
-  std::map<std::string, int64_t> seen_;  // signature -> its timestamp
+  std::mutex mu_;  // guards the two sets below, which hold the same entries
+  std::set<std::string> seen_;                          // signatures
+  std::set<std::pair<int64_t, std::string>> by_time_;  // (timestamp, signature), oldest first
 };
 
 struct LandingTarget {

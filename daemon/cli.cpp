@@ -192,6 +192,7 @@ int CmdRun(const Args& args) {
     spdlog::error("run: {}", outcome.error().ToString());
     return kExitUnavailable;
   }
+  PruneHistory(*rt.state, rt.config);
   int failed = 0;
   for (const auto& t : outcome->tables) failed += t.status == "failed";
   if (args.format == "json") {

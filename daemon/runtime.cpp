@@ -48,4 +48,20 @@ Status OpenEngine(Runtime& rt) {
   return Ok();
 }
 
+void PruneHistory(state::StateStore& state, const config::Config& config) {
+  if (config.state.retention_days <= 0) return;
+  constexpr int kChunk = 1000;
+  auto pruned = state.PruneHistory(config.state.retention_days, kChunk);
+  if (!pruned) {
+    spdlog::warn("state: pruning history: {}", pruned.error().ToString());
+    return;
+  }
+  if (pruned->runs + pruned->table_runs + pruned->schema_versions > 0) {
+    spdlog::info("state: pruned history older than {} days: {} runs, {} table run records, {} schema "
+                 "snapshots",
+                 config.state.retention_days, pruned->runs, pruned->table_runs,
+                 pruned->schema_versions);
+  }
+}
+
 }  // namespace landfall::cli

@@ -41,4 +41,9 @@ Result<std::unique_ptr<state::StateStore>> OpenStateWithRetry(
 // and builds the engine (not started). Needs rt.state.
 Status OpenEngine(Runtime& rt);
 
+// Forgets history older than config.state.retention_days (nothing when 0),
+// in small chunks, and logs what went. A failure is logged, not returned:
+// pruning is housekeeping and never fails a run.
+void PruneHistory(state::StateStore& state, const config::Config& config);
+
 }  // namespace landfall::cli

@@ -59,6 +59,8 @@ constexpr seconds kTruncatedGrace{10};
 constexpr seconds kDegradedScanInterval{10};
 // ...and try to watch them again this often.
 constexpr seconds kRewatchInterval{30};
+// How often `landfall serve` prunes history (state.retention_days).
+constexpr seconds kPruneInterval{3600};
 
 const char* SignalName(int signo) {
   switch (signo) {
@@ -127,6 +129,7 @@ class Server final : public DaemonControl {
         scan_timer_(io_),
         rewatch_timer_(io_),
         watchdog_timer_(io_),
+        prune_timer_(io_),
         deadline_timer_(io_) {}
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -254,6 +257,7 @@ class Server final : public DaemonControl {
       return;
     }
     ArmScanTimer();
+    ArmPruneTimer(seconds(0));
     Pump();
   }
 
@@ -371,6 +375,20 @@ class Server final : public DaemonControl {
       scheduler_.TouchAll(SteadyClock::now(), "scan");
       Pump();
       ArmScanTimer();
+    });
+  }
+
+  // History is pruned once at start and then every kPruneInterval, on a
+  // coordinator: it talks to PostgreSQL, which the io thread never does.
+  void ArmPruneTimer(seconds after) {
+    if (config_.state.retention_days <= 0 || stopping_) return;
+    prune_timer_.expires_after(after);
+    prune_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping_) return;
+      coordinators_->Post([this] {
+        PruneHistory(*rt_.state, config_);
+        asio::post(io_, [this] { ArmPruneTimer(kPruneInterval); });
+      });
     });
   }
 
@@ -578,6 +596,7 @@ class Server final : public DaemonControl {
     wake_timer_.cancel();
     scan_timer_.cancel();
     rewatch_timer_.cancel();
+    prune_timer_.cancel();
     deadline_timer_.expires_after(seconds(config_.shutdown_timeout_s));
     deadline_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
@@ -606,8 +625,11 @@ class Server final : public DaemonControl {
     metrics_ = std::make_unique<api::Metrics>(
         api::Metrics::Options{LANDFALL_VERSION, config_.api.per_table_metrics});
     if (!config_.api.enabled) return true;
-    // Its own small pool: API calls never queue behind long table jobs.
-    api_pool_ = std::make_unique<ThreadPool>(2);
+    // Pools of its own: API calls never queue behind long table jobs, and
+    // slow calls never delay readiness probes or quick reads.
+    api_pools_.health = std::make_unique<ThreadPool>(1);
+    api_pools_.read = std::make_unique<ThreadPool>(2);
+    api_pools_.slow = std::make_unique<ThreadPool>(2);
     api_backend_ = std::make_unique<DaemonApiBackend>(config_, *this);
     api::ServerOptions options;
     options.host = config_.api.listen_host;
@@ -625,7 +647,9 @@ class Server final : public DaemonControl {
     options.version = LANDFALL_VERSION;
     auto server = api::HttpServer::Start(
         io_, std::move(options), *api_backend_, metrics_.get(),
-        [pool = api_pool_.get()](std::function<void()> task) { pool->Post(std::move(task)); },
+        [pools = &api_pools_](api::Lane lane, std::function<void()> task) {
+          pools->For(lane).Post(std::move(task));
+        },
         SystemClock::Instance());
     if (!server) {
       spdlog::error("api: {}", server.error().ToString());
@@ -643,7 +667,7 @@ class Server final : public DaemonControl {
   void StopApi() {
     api_stopping_ = true;
     if (http_) http_->Stop();
-    api_pool_.reset();
+    api_pools_ = {};
     engine_ = nullptr;
   }
 
@@ -781,6 +805,7 @@ class Server final : public DaemonControl {
   asio::steady_timer scan_timer_;
   asio::steady_timer rewatch_timer_;
   asio::steady_timer watchdog_timer_;
+  asio::steady_timer prune_timer_;
   asio::steady_timer deadline_timer_;
   milliseconds watchdog_period_{0};
   std::unique_ptr<landing::InotifyWatcher> watcher_;
@@ -806,7 +831,13 @@ class Server final : public DaemonControl {
   // drained by StopApi() before Close() destroys the engine.
   std::unique_ptr<api::Metrics> metrics_;
   std::unique_ptr<DaemonApiBackend> api_backend_;
-  std::unique_ptr<ThreadPool> api_pool_;
+  struct ApiPools {
+    std::unique_ptr<ThreadPool> health, read, slow;
+    ThreadPool& For(api::Lane lane) {
+      return lane == api::Lane::kHealth ? *health : lane == api::Lane::kSlow ? *slow : *read;
+    }
+  };
+  ApiPools api_pools_;
   std::unique_ptr<api::HttpServer> http_;
   std::atomic<exec::Engine*> engine_{nullptr};  // set once started, cleared by StopApi()
   std::atomic<bool> first_scan_done_{false};

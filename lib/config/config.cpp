@@ -237,10 +237,11 @@ Config Parse(const YAML::Node& root, const fs::path& source) {
   }
 
   const auto state = root["state"];
-  r.ExpectKeys(state, "state", {"postgres_url"});
+  r.ExpectKeys(state, "state", {"postgres_url", "retention_days"});
   r.Required(state, "state", "postgres_url");
   c.state.postgres_url = r.String(state["postgres_url"], "state.postgres_url");
   if (c.state.postgres_url.empty()) r.Throw(state["postgres_url"], "state.postgres_url", "must not be empty");
+  if (auto n = state["retention_days"]) c.state.retention_days = r.Int(n, "state.retention_days", 0, 36'500);
 
   const auto wh = root["warehouse"];
   r.ExpectKeys(wh, "warehouse", {"type", "path", "staging_schema"});

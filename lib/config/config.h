@@ -21,6 +21,9 @@ struct LandingConfig {
 
 struct StateConfig {
   std::string postgres_url;
+  // Run records and schema snapshots older than this are pruned (each table's
+  // newest kept); 0 keeps them forever.
+  int retention_days = 30;
 };
 
 struct WarehouseConfig {

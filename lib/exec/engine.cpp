@@ -868,7 +868,7 @@ Result<RunOutcome> Engine::RunUnobserved(const RunRequest& request) {
     return outcome;
   }
 
-  auto run_id = state_.StartRun(request.trigger, plan::ToJson(outcome.plan));
+  auto run_id = state_.StartRun(request.trigger, plan::ToRunJson(outcome.plan));
   if (!run_id) return Fail(run_id.error());
   outcome.run_id = *run_id;
   if (request.on_run_started) request.on_run_started(outcome.run_id);

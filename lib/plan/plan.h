@@ -135,6 +135,11 @@ ChangePlan PlanAll(const std::vector<TableInputs>& inputs, const PlanOptions& op
 // {"full_rebuild": bool, "reasons": [{"code","detail"}],
 //  "tables": [{"table","action","batches","reasons","policy","schema_hash","columns"}]}
 std::string ToJson(const ChangePlan& plan);
+// What a run records of its plan: as ToJson, but only the tables it acts on,
+// each with "batch_count" instead of its "batches" paths, and the skipped
+// tables as a count ("tables_skipped"), so that a run's record grows with what
+// it did, not with the number of tables or batches.
+std::string ToRunJson(const ChangePlan& plan);
 std::string ReasonsToJson(const std::vector<PlanReason>& reasons);
 // A readable table for terminals.
 std::string ToText(const ChangePlan& plan);

@@ -27,30 +27,54 @@ nlohmann::json Quarantine(const TablePlan& t) {
   return out;
 }
 
+nlohmann::json TableJson(const TablePlan& t) {
+  nlohmann::json columns = nlohmann::json::array();
+  for (const auto& c : t.target.columns) columns.push_back({{"name", c.name}, {"type", c.type}});
+  return {{"table", t.table},
+          {"action", ToString(t.action)},
+          {"batches", t.batches},
+          {"reasons", Reasons(t.reasons)},
+          {"policy", t.policy},
+          {"renames", Renames(t)},
+          {"quarantine", Quarantine(t)},
+          {"schema_hash", t.target.columns.empty() ? "" : t.target.Hash()},
+          {"columns", std::move(columns)}};
+}
+
+std::string Dump(const nlohmann::json& doc) {
+  // Replace invalid UTF-8 (odd file names) rather than throwing.
+  return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace
 
 std::string ReasonsToJson(const std::vector<PlanReason>& reasons) { return Reasons(reasons).dump(); }
 
 std::string ToJson(const ChangePlan& plan) {
   nlohmann::json tables = nlohmann::json::array();
+  for (const auto& t : plan.tables) tables.push_back(TableJson(t));
+  return Dump({{"full_rebuild", plan.full_rebuild},
+               {"reasons", Reasons(plan.reasons)},
+               {"tables", std::move(tables)}});
+}
+
+std::string ToRunJson(const ChangePlan& plan) {
+  nlohmann::json tables = nlohmann::json::array();
+  int skipped = 0;
   for (const auto& t : plan.tables) {
-    nlohmann::json columns = nlohmann::json::array();
-    for (const auto& c : t.target.columns) columns.push_back({{"name", c.name}, {"type", c.type}});
-    tables.push_back({{"table", t.table},
-                      {"action", ToString(t.action)},
-                      {"batches", t.batches},
-                      {"reasons", Reasons(t.reasons)},
-                      {"policy", t.policy},
-                      {"renames", Renames(t)},
-                      {"quarantine", Quarantine(t)},
-                      {"schema_hash", t.target.columns.empty() ? "" : t.target.Hash()},
-                      {"columns", std::move(columns)}});
+    if (t.action == Action::kSkip) {
+      ++skipped;
+      continue;
+    }
+    auto table = TableJson(t);
+    table.erase("batches");
+    table["batch_count"] = t.batches.size();
+    tables.push_back(std::move(table));
   }
-  nlohmann::json out = {{"full_rebuild", plan.full_rebuild},
-                        {"reasons", Reasons(plan.reasons)},
-                        {"tables", std::move(tables)}};
-  // Replace invalid UTF-8 (odd file names) rather than throwing.
-  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return Dump({{"full_rebuild", plan.full_rebuild},
+               {"reasons", Reasons(plan.reasons)},
+               {"tables", std::move(tables)},
+               {"tables_skipped", skipped}});
 }
 
 std::string ToText(const ChangePlan& plan) {

@@ -268,6 +268,7 @@ class PgStateStore final : public StateStore {
   Status SaveTable(const TableRecord& table) override;
   Result<bool> DeleteTable(const std::string& table) override;
   Result<int64_t> StartRun(const std::string& trigger, const std::string& plan_json) override;
+  Result<PruneStats> PruneHistory(int retention_days, int chunk) override;
   Status RecordTableOutcome(const std::vector<BatchRecord>& staged,
                             const std::optional<TableRecord>& table, int64_t run_id,
                             const TableRunRecord* run) override;
@@ -819,6 +820,61 @@ Result<bool> PgStateStore::DeleteTable(const std::string& table) {
 }
 
 // --- runs ---------------------------------------------------------------------
+
+Result<PruneStats> PgStateStore::PruneHistory(int retention_days, int chunk) {
+  // Each chunk is a statement of its own (autocommit): a large backlog is
+  // deleted in short transactions that never block the engine's writes long.
+  // Each table's newest run record and snapshot stay, however old: the API's
+  // "last action" and a table's current schema history need them.
+  const std::string days = std::to_string(retention_days);
+  const std::string limit = std::to_string(std::max(1, chunk));
+  auto drain = [&](const char* what, const char* sql) -> Result<int64_t> {
+    int64_t total = 0;
+    for (;;) {
+      auto deleted = Run(what, Retry::kAlways, [&]() -> Result<int64_t> {
+        auto r = Exec(what, sql, {environment_, days, limit});
+        if (!r) return Fail(r.error());
+        return std::stoll(PQcmdTuples(r->get()));
+      });
+      if (!deleted) return Fail(deleted.error());
+      total += *deleted;
+      if (*deleted < std::stoll(limit)) return total;
+    }
+  };
+  PruneStats stats;
+  auto table_runs = drain(
+      "prune table runs",
+      "DELETE FROM table_runs WHERE id IN ("
+      "  SELECT tr.id FROM table_runs tr JOIN runs r ON r.id = tr.run_id"
+      "   WHERE r.environment = $1 AND r.status <> 'running'"
+      "     AND r.started_at < now() - make_interval(days => $2::int)"
+      "     AND tr.id < (SELECT max(t2.id) FROM table_runs t2 JOIN runs r2 ON r2.id = t2.run_id"
+      "                   WHERE t2.table_name = tr.table_name AND r2.environment = $1)"
+      "   ORDER BY tr.id LIMIT $3::int)");
+  if (!table_runs) return Fail(table_runs.error());
+  stats.table_runs = *table_runs;
+  auto runs = drain(
+      "prune runs",
+      "DELETE FROM runs WHERE id IN ("
+      "  SELECT r.id FROM runs r"
+      "   WHERE r.environment = $1 AND r.status <> 'running'"
+      "     AND r.started_at < now() - make_interval(days => $2::int)"
+      "     AND NOT EXISTS (SELECT 1 FROM table_runs tr WHERE tr.run_id = r.id)"
+      "   ORDER BY r.id LIMIT $3::int)");
+  if (!runs) return Fail(runs.error());
+  stats.runs = *runs;
+  auto versions = drain(
+      "prune schema history",
+      "DELETE FROM schema_history WHERE id IN ("
+      "  SELECT h.id FROM schema_history h"
+      "   WHERE h.environment = $1 AND h.recorded_at < now() - make_interval(days => $2::int)"
+      "     AND h.id < (SELECT max(h2.id) FROM schema_history h2"
+      "                  WHERE h2.environment = $1 AND h2.table_name = h.table_name)"
+      "   ORDER BY h.id LIMIT $3::int)");
+  if (!versions) return Fail(versions.error());
+  stats.schema_versions = *versions;
+  return stats;
+}
 
 Result<int64_t> PgStateStore::StartRun(const std::string& trigger, const std::string& plan_json) {
   return Run("start run", Retry::kUnlessCommitInDoubt, [&]() -> Result<int64_t> {

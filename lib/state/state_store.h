@@ -105,6 +105,13 @@ struct SchemaVersion {
   int64_t recorded_at_us = 0;
 };
 
+// What PruneHistory deleted.
+struct PruneStats {
+  int64_t runs = 0;
+  int64_t table_runs = 0;
+  int64_t schema_versions = 0;
+};
+
 struct BatchFilter {
   std::string table;                  // "" : every table
   std::optional<BatchStatus> status;  // nullopt: any status
@@ -164,6 +171,13 @@ class StateStore {
   virtual Result<std::vector<RunSummary>> ListRuns(int limit) = 0;
   // In the order recorded; empty for an unknown run.
   virtual Result<std::vector<TableRunRecord>> TableRuns(int64_t run_id) = 0;
+
+  // Forgets history older than `retention_days`: run records (and their
+  // per-table records) and schema snapshots, except each table's newest run
+  // record and newest snapshot, and runs still marked running. Deletes at most
+  // `chunk` rows per statement, so that no statement holds locks for long.
+  // Idempotent; a failure leaves whatever chunks committed deleted.
+  virtual Result<PruneStats> PruneHistory(int retention_days, int chunk) = 0;
 
   // ---- Reads for the HTTP API; none of them changes anything. ----
 

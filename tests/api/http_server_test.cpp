@@ -131,6 +131,26 @@ TEST_F(ServerTest, BackendCallsNeverRunOnTheIoThread) {
   for (const auto& id : threads) EXPECT_NE(id, io_thread_.load());
 }
 
+TEST_F(ServerTest, HealthAndReadsAnswerWhileSlowCallsHoldTheirThreads) {
+  Start(Options());
+  backend_.HoldPlans();
+  // More slow calls than the slow lane has threads, each held in the backend.
+  std::vector<std::thread> slow;
+  std::vector<int> slow_status(4, 0);
+  for (size_t i = 0; i < slow_status.size(); ++i) {
+    slow.emplace_back([&, i] { slow_status[i] = HttpGet(port_, "/v1/plan").status; });
+  }
+  ASSERT_TRUE(backend_.WaitForPlansInFlight(2));
+  EXPECT_EQ(HttpGet(port_, "/readyz").status, 200);
+  EXPECT_EQ(HttpGet(port_, "/healthz").status, 200);
+  EXPECT_EQ(HttpGet(port_, "/metrics").status, 200);
+  EXPECT_EQ(HttpGet(port_, "/v1/tables").status, 200);
+  EXPECT_EQ(HttpGet(port_, "/v1/runs").status, 200);
+  backend_.ReleasePlans();
+  for (auto& t : slow) t.join();
+  for (int status : slow_status) EXPECT_EQ(status, 200);
+}
+
 TEST_F(ServerTest, ReadyzIs503WithReasonsWhenNotReady) {
   Start(Options());
   backend_.ready =
@@ -426,6 +446,46 @@ TEST_F(WebhookTest, PathsEscapingTheLandingDirAre400) {
   EXPECT_EQ(Signed(R"({"file":"orders/x"})").status, 400);
   EXPECT_EQ(Signed("not json").status, 400);
   EXPECT_EQ(FileArrivedCalls(), 0);
+}
+
+TEST_F(ServerTest, DisabledWebhookAnswersBeforeReadingTheBody) {
+  Start(Options());
+  RawConnection conn(port_);
+  ASSERT_TRUE(conn.ok());
+  // Announces a body it never sends: the answer must not wait for it.
+  conn.Send("POST /v1/webhooks/file-arrived HTTP/1.1\r\nHost: x\r\nContent-Length: 4000\r\n"
+            "X-Landfall-Signature: t=1,v1=00\r\n\r\n");
+  auto r = conn.ReadResponse(std::chrono::seconds(5));
+  EXPECT_EQ(r.status, 404) << r.error;
+  EXPECT_EQ(ErrorCode(r), "webhook_disabled");
+  EXPECT_EQ(r.Header("Connection"), "close");
+}
+
+TEST_F(WebhookTest, WebhookWithoutAPassableSignatureIsRefusedBeforeItsBody) {
+  for (const std::string header :
+       {"", "X-Landfall-Signature: nonsense\r\n", "X-Landfall-Signature: t=1,v1=00\r\n"}) {
+    RawConnection conn(port_);
+    ASSERT_TRUE(conn.ok());
+    conn.Send("POST /v1/webhooks/file-arrived HTTP/1.1\r\nHost: x\r\nContent-Length: 4000\r\n" +
+              header + "\r\n");
+    auto r = conn.ReadResponse(std::chrono::seconds(5));
+    EXPECT_EQ(r.status, 401) << header << r.error;
+    EXPECT_EQ(r.Header("Connection"), "close") << header;
+  }
+  EXPECT_EQ(FileArrivedCalls(), 0);
+}
+
+TEST_F(ServerTest, WebhookBodyHasALimitOfItsOwn) {
+  auto o = Options();
+  o.body_limit = 1 << 20;
+  o.webhook_secret = kSecret;
+  Start(o);
+  // Well under the server's body limit, over the webhook's 16 KiB.
+  const std::string body = R"({"path":")" + std::string(20'000, 'a') + R"("})";
+  auto r = HttpPost(port_, "/v1/webhooks/file-arrived", body, "",
+                    {"X-Landfall-Signature: " + SignWebhook(kSecret, clock_.Unix(), body)});
+  EXPECT_EQ(r.status, 413) << r.error;
+  EXPECT_EQ(ErrorCode(r), "body_too_large");
 }
 
 TEST_F(ServerTest, WebhookWithoutASecretIsDisabled) {

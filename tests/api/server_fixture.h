@@ -4,9 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -38,7 +40,29 @@ class FakeBackend final : public ApiBackend {
     return std::string(R"({"name":"orders"})");
   }
   Result<std::string> Plan() override {
+    {
+      std::unique_lock lock(gate_mu_);
+      ++plans_waiting_;
+      gate_cv_.notify_all();
+      gate_cv_.wait(lock, [this] { return !hold_plans_; });
+      --plans_waiting_;
+    }
     return Record("Plan", R"({"full_rebuild":false,"reasons":[],"tables":[]})");
+  }
+  // Holds every Plan() call in flight until ReleasePlans(): a slow call.
+  void HoldPlans() {
+    std::lock_guard lock(gate_mu_);
+    hold_plans_ = true;
+  }
+  void ReleasePlans() {
+    std::lock_guard lock(gate_mu_);
+    hold_plans_ = false;
+    gate_cv_.notify_all();
+  }
+  // Waits until `n` Plan() calls are in flight (up to 10 s); false if they never are.
+  bool WaitForPlansInFlight(int n) {
+    std::unique_lock lock(gate_mu_);
+    return gate_cv_.wait_for(lock, std::chrono::seconds(10), [&] { return plans_waiting_ >= n; });
   }
   Result<Reply> TriggerRun(const RunTrigger& trigger) override {
     std::string tables;
@@ -100,6 +124,10 @@ class FakeBackend final : public ApiBackend {
     threads_.push_back(std::this_thread::get_id());
     return answer;
   }
+  std::mutex gate_mu_;  // guards the two below
+  bool hold_plans_ = false;
+  int plans_waiting_ = 0;
+  std::condition_variable gate_cv_;
   std::mutex mu_;
   std::vector<std::string> calls_;
   std::vector<std::thread::id> threads_;
@@ -122,10 +150,13 @@ class ServerTest : public ::testing::Test {
   }
 
   void Start(ServerOptions options) {
-    pool_ = std::make_unique<ThreadPool>(2);
+    for (auto& pool : pools_) pool = std::make_unique<ThreadPool>(2);
     auto server = HttpServer::Start(
         io_, std::move(options), backend_, &metrics_,
-        [this](std::function<void()> task) { pool_->Post(std::move(task)); }, clock_);
+        [this](Lane lane, std::function<void()> task) {
+          pools_[static_cast<size_t>(lane)]->Post(std::move(task));
+        },
+        clock_);
     ASSERT_TRUE(server) << server.error().ToString();
     server_ = std::move(*server);
     port_ = server_->port();
@@ -139,7 +170,7 @@ class ServerTest : public ::testing::Test {
   void TearDown() override {
     if (!server_) return;
     server_->Stop();
-    pool_.reset();  // waits for backend calls in flight
+    for (auto& pool : pools_) pool.reset();  // waits for backend calls in flight
     work_.reset();
     io_.stop();
     thread_.join();
@@ -152,7 +183,7 @@ class ServerTest : public ::testing::Test {
   FakeBackend backend_;
   FakeClock clock_;
   Metrics metrics_{{"9.9.9", false}};
-  std::unique_ptr<ThreadPool> pool_;
+  std::array<std::unique_ptr<ThreadPool>, 3> pools_;  // one per Lane
   std::unique_ptr<HttpServer> server_;
   std::thread thread_;
   std::atomic<std::thread::id> io_thread_;

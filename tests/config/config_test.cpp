@@ -204,6 +204,20 @@ TEST(ConfigTest, EnvironmentVariableCanSupplyAnInteger) {
   EXPECT_EQ(config->workers, 8);
 }
 
+TEST(ConfigTest, RetentionDaysDefaultsTo30AndZeroKeepsHistory) {
+  auto config = ParseConfig(kMinimal, kSource);
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->state.retention_days, 30);
+  auto forever = ParseConfig(
+      "landing: {dir: /l}\nstate: {postgres_url: x, retention_days: 0}\nwarehouse: {path: /w}\n",
+      kSource);
+  ASSERT_TRUE(forever) << forever.error().ToString();
+  EXPECT_EQ(forever->state.retention_days, 0);
+  EXPECT_THAT(ErrorOf("landing: {dir: /l}\nstate:\n  postgres_url: x\n  retention_days: -1\n"
+                      "warehouse: {path: /w}\n"),
+              StartsWith("/etc/landfall/landfall.yaml:4: state.retention_days: "));
+}
+
 TEST(ConfigTest, EnvironmentVariableCanSupplyAPath) {
   ScopedEnv root("LANDFALL_TEST_ROOT", "/data/landfall");
   auto config = ParseConfig(

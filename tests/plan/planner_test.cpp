@@ -1431,6 +1431,18 @@ TEST(PlanJsonTest, TableEntryHasTheDocumentedShape) {
             (nlohmann::json{{"code", "new_batches"}, {"detail", "1 new batch"}}));
 }
 
+TEST(PlanJsonTest, RunRecordKeepsOnlyTouchedTablesWithBatchCounts) {
+  auto j = nlohmann::json::parse(ToRunJson(SamplePlan()));
+  EXPECT_EQ(j["tables_skipped"], 1);  // customers
+  ASSERT_EQ(j["tables"].size(), 1u);
+  const auto& orders = j["tables"][0];
+  EXPECT_EQ(orders["table"], "orders");
+  EXPECT_EQ(orders["action"], "append");
+  EXPECT_EQ(orders["batch_count"], 1);
+  EXPECT_FALSE(orders.contains("batches")) << "paths are not kept in a run's record";
+  EXPECT_EQ(orders["reasons"][0]["code"], "new_batches");
+}
+
 TEST(PlanJsonTest, EveryTableHasTableActionBatchesAndReasons) {
   auto j = nlohmann::json::parse(ToJson(SamplePlan()));
   for (const auto& t : j["tables"]) {

@@ -546,6 +546,68 @@ TEST(PgStateStoreTest, RunLifecycle) {
   EXPECT_TRUE(none->empty());
 }
 
+TEST(PgStateStoreTest, PruneHistoryForgetsOldRunsAndSnapshotsButEachTablesNewest) {
+  LANDFALL_REQUIRE_POSTGRES();
+  std::string env = UniqueEnvironment();
+  auto store = OpenMigrated(env);
+  ASSERT_TRUE(store);
+  RawConnection raw(PostgresUrl());
+  // Five finished runs touching orders, the first two also users; one run
+  // still marked running. All but the last finished one are 40 days old.
+  std::vector<int64_t> runs;
+  for (int i = 0; i < 5; ++i) {
+    auto id = store->StartRun("cli", "{}");
+    ASSERT_TRUE(id) << id.error().ToString();
+    runs.push_back(*id);
+    ASSERT_TRUE(store->RecordTableRun(*id, {"orders", "append", "[]", "succeeded", 1, 1, 10, ""}));
+    if (i < 2) {
+      ASSERT_TRUE(store->RecordTableRun(*id, {"users", "append", "[]", "succeeded", 1, 1, 10, ""}));
+    }
+    ASSERT_TRUE(store->FinishRun(*id, "succeeded", ""));
+  }
+  auto running = store->StartRun("cli", "{}");
+  ASSERT_TRUE(running);
+  for (const char* hash : {"h1", "h2", "h3"}) {
+    TableRecord table;
+    table.name = "orders";
+    table.schema_json = R"({"columns":[]})";
+    table.schema_hash = hash;
+    ASSERT_TRUE(store->SaveTable(table));
+  }
+  raw.Query("UPDATE runs SET started_at = now() - interval '40 days' WHERE environment = $1"
+            " AND id <> $2::bigint",
+            {env, std::to_string(runs.back())});
+  raw.Query("UPDATE schema_history SET recorded_at = now() - interval '40 days'"
+            " WHERE environment = $1",
+            {env});
+
+  // Chunks of 2 rows: several statements per kind.
+  auto pruned = store->PruneHistory(30, 2);
+  ASSERT_TRUE(pruned) << pruned.error().ToString();
+  // orders' records of runs 1-4 go (run 5 is recent); users keeps its newest (run 2).
+  EXPECT_EQ(pruned->table_runs, 5);
+  EXPECT_EQ(pruned->runs, 3);  // runs 1, 3, 4: run 2 holds users' newest record
+  EXPECT_EQ(pruned->schema_versions, 2);
+  EXPECT_EQ(raw.Query("SELECT id FROM runs WHERE environment = $1 ORDER BY id", {env}),
+            (std::vector<std::string>{std::to_string(runs[1]), std::to_string(runs[4]),
+                                      std::to_string(*running)}));
+  EXPECT_EQ(raw.Query("SELECT schema_hash FROM schema_history WHERE environment = $1", {env}),
+            (std::vector<std::string>{"h3"}));
+  auto state = store->Load();
+  ASSERT_TRUE(state);
+  ASSERT_EQ(state->last_actions.size(), 1u);  // orders has a table row
+  EXPECT_EQ(state->last_actions[0].run_id, runs[4]);
+  auto users = store->TableHistory("users", 0);
+  ASSERT_TRUE(users);
+  ASSERT_EQ(users->size(), 1u);
+  EXPECT_EQ((*users)[0].run_id, runs[1]);
+
+  // Nothing older left: a second prune deletes nothing.
+  auto again = store->PruneHistory(30, 2);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->runs + again->table_runs + again->schema_versions, 0);
+}
+
 TEST(PgStateStoreTest, EnvironmentsShareNothing) {
   LANDFALL_REQUIRE_POSTGRES();
   auto prod = OpenMigrated(UniqueEnvironment("prod"));
