@@ -115,7 +115,64 @@ Status Engine::Start() {
                  changed.size());
     if (auto s = state_.UpsertBatches(changed); !s) return s;
   }
+  for (const auto& table : CatchUpSnapshots()) {
+    if (auto s = state_.SaveTable(table); !s) return s;
+  }
   return Ok();
+}
+
+std::vector<state::TableRecord> Engine::CatchUpSnapshots() {
+  // The same crash leaves the table's schema snapshot behind the warehouse's
+  // columns (an evolve added a column, a rebuild changed a type). The planner
+  // would take that for a table changed behind landfall's back and rebuild it
+  // from the files present now, dropping the rows of batches kept without
+  // their files. The warehouse is the truth about what was committed, so the
+  // snapshot is caught up instead, when the warehouse is what such a commit
+  // leaves: its ledger holds every batch state has staged (or more), and its
+  // columns are those the ledger's batches' footers make, unified with the
+  // old snapshot (an evolve) or alone (a rebuild). Anything else (a column
+  // added or dropped by hand, a ledger row deleted) is left to the planner.
+  const auto supertype = Supertype();
+  std::vector<state::TableRecord> caught_up;
+  for (const auto& [name, contents] : contents_) {
+    auto table = tables_.find(name);
+    if (!contents.exists || table == tables_.end() || table->second.schema_json.empty() ||
+        table->second.status == "reset") {
+      continue;  // nothing to catch up, or the planner re-derives or rebuilds it
+    }
+    auto snapshot = schema::SchemaFromJson(table->second.schema_json);
+    if (!snapshot || snapshot->SameStagingColumns(contents.columns)) continue;
+    bool ledger_holds_staged = true;
+    std::vector<const schema::Schema*> footers;  // of the ledger's batches, in path order
+    std::set<std::string_view> seen;
+    ForEachBatch(batches_, std::set<std::string>{name}, /*all=*/false, [&](auto it) {
+      const Known& b = it->second;
+      if (contents.ledger.contains(b.fingerprint)) {
+        if (b.schema && seen.insert(b.fingerprint).second) footers.push_back(&b.schema->schema);
+      } else if (b.status == BatchStatus::kStaged) {
+        ledger_holds_staged = false;
+      }
+      return std::next(it);
+    });
+    if (!ledger_holds_staged) continue;
+    std::optional<schema::Schema> adopted;
+    for (const schema::Schema& base : {*snapshot, schema::Schema{}}) {
+      auto derived = schema::Unify(base, footers, supertype);
+      if (derived && derived->SameStagingColumns(contents.columns)) {
+        adopted = std::move(*derived);
+        break;
+      }
+    }
+    if (!adopted) continue;
+    spdlog::warn("reconcile: table {}: state's schema snapshot lagged the warehouse; adopted the "
+                 "warehouse's columns ({} columns)",
+                 name, adopted->columns.size());
+    table->second.schema_json = schema::ToJson(*adopted);
+    table->second.schema_hash = adopted->Hash();
+    table->second.updated_at_us = clock_.NowMicros();
+    caught_up.push_back(table->second);
+  }
+  return caught_up;
 }
 
 void Engine::Quarantine(state::BatchRecord& record, const std::string& code,
@@ -666,7 +723,7 @@ TableOutcome Engine::Execute(const plan::TablePlan& tp, int64_t run_id) {
   } else switch (tp.action) {
     case plan::Action::kCreate:
     case plan::Action::kRebuild:
-      applied = warehouse_.Rebuild(tp.table, tp.target, files);
+      applied = warehouse_.Rebuild(tp.table, tp.target, files, tp.carry_over);
       break;
     case plan::Action::kAppend:
       applied = warehouse_.Append(tp.table, tp.target, files);
@@ -728,7 +785,9 @@ TableOutcome Engine::Execute(const plan::TablePlan& tp, int64_t run_id) {
         record.schema_hash.clear();
       } else if (tp.action != plan::Action::kOrphan) {
         if (tp.action == plan::Action::kCreate || tp.action == plan::Action::kRebuild) {
-          contents.ledger.clear();
+          // Batches carried over keep their ledger rows.
+          const std::set<std::string_view> kept(tp.carry_over.begin(), tp.carry_over.end());
+          std::erase_if(contents.ledger, [&](const auto& entry) { return !kept.contains(entry.first); });
         }
         contents.exists = true;
         contents.columns = tp.target;

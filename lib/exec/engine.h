@@ -146,6 +146,10 @@ class Engine {
   // The planner's inputs for `names` (each table's batches, ledger, state).
   // Needs mu_.
   std::vector<plan::TableInputs> Inputs(const std::set<std::string>& names, const Scanned& scanned);
+  // Start-up: table records whose schema snapshot lags a warehouse commit
+  // that the state write never followed, caught up from the warehouse's
+  // columns (in tables_), to be saved. Needs mu_.
+  std::vector<state::TableRecord> CatchUpSnapshots();
   Result<CatalogStats> RefreshCatalog(const std::vector<std::string>& tables, bool all_tables,
                                       std::chrono::seconds truncated_grace, Scanned& scanned);
   void Quarantine(state::BatchRecord& record, const std::string& code, const std::string& message);

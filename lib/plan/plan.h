@@ -49,6 +49,9 @@ inline constexpr const char* kColumnAbsent = "column_absent";
 inline constexpr const char* kSchemaFrozen = "schema_frozen";
 inline constexpr const char* kSchemaChangeBlocked = "schema_change_blocked";
 inline constexpr const char* kPolicyRebuild = "policy_rebuild";
+// A rebuild copies the rows of batches whose files are gone but which
+// on_batch_removed: keep keeps from the old table (TablePlan::carry_over).
+inline constexpr const char* kBatchesCarriedOver = "batches_carried_over";
 }  // namespace reason
 
 struct PlanReason {
@@ -74,6 +77,10 @@ struct TablePlan {
     std::string detail;
   };
   std::vector<Quarantined> quarantine;
+  // create/rebuild: batch ids (in the warehouse ledger) whose files are gone
+  // but whose rows on_batch_removed: keep keeps; the rebuild copies their rows
+  // and ledger rows over from the old table instead of dropping them.
+  std::vector<std::string> carry_over;
 };
 
 struct ChangePlan {

@@ -52,8 +52,27 @@ void AllBatches(const TableInputs& in, TablePlan& plan) {
   for (const auto& b : in.batches) plan.batches.push_back(b.rel_path);
 }
 
+// Batches in the warehouse ledger whose files are gone (neither their content
+// nor their path is present now) and whose rows on_batch_removed: keep keeps.
+// A rebuild from the files present would drop them; the warehouse copies them
+// over from the old table instead. A path now holding other content was
+// rewritten, not removed: its old rows are replaced.
+std::vector<std::string> KeptBatches(const TableInputs& in) {
+  std::vector<std::string> kept;
+  if (!in.warehouse.exists || in.policy.on_batch_removed != "keep") return kept;
+  std::set<std::string_view> ids, paths;
+  for (const auto& b : in.batches) {
+    ids.insert(b.batch_id);
+    paths.insert(b.rel_path);
+  }
+  for (const auto& [id, entry] : in.warehouse.ledger) {
+    if (!ids.contains(id) && !paths.contains(entry.rel_path)) kept.push_back(id);
+  }
+  return kept;
+}
+
 // Turns `plan` into a rebuild of every current batch (or a fail when the
-// batches have no common schema).
+// batches have no common schema), carrying over the rows of kept batches.
 TablePlan& Rebuild(const TableInputs& in, TablePlan& plan, Action action,
                    const schema::SupertypeFn& supertype) {
   if (in.batches.empty()) {
@@ -65,13 +84,32 @@ TablePlan& Rebuild(const TableInputs& in, TablePlan& plan, Action action,
   }
   plan.action = action;
   AllBatches(in, plan);
-  auto target = UnifyAll(in.batches, supertype);
+  auto kept = KeptBatches(in);
+  Result<schema::Schema> target;
+  if (kept.empty()) {
+    target = UnifyAll(in.batches, supertype);
+  } else {
+    // Carried rows keep every column of the old table: the target starts from
+    // the warehouse's columns. Without field ids, so that they match the old
+    // table's columns by name, as the rows are copied.
+    schema::Schema old = in.warehouse.columns;
+    for (auto& c : old.columns) c.field_id.reset();
+    std::vector<const schema::Schema*> schemas;
+    for (const auto& b : in.batches) schemas.push_back(b.schema.get());
+    target = schema::Unify(old, schemas, supertype);
+  }
   if (!target) {
     plan.action = Action::kFail;
     plan.batches.clear();
     plan.reasons.push_back({reason::kSupertypeUnavailable, target.error().message});
-  } else {
-    plan.target = std::move(*target);
+    return plan;
+  }
+  plan.target = std::move(*target);
+  if (!kept.empty()) {
+    plan.reasons.push_back({reason::kBatchesCarriedOver,
+                            "kept " + Plural(kept.size(), "batch") +
+                                (kept.size() == 1 ? " whose file is gone" : " whose files are gone")});
+    plan.carry_over = std::move(kept);
   }
   return plan;
 }

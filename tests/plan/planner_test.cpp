@@ -945,6 +945,70 @@ TEST(PlanTableTest, PendingBatchMissingFromTheLedgerIsJustNew) {
   EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches));
 }
 
+// ---- kept batches whose files are gone survive rebuilds ----
+
+TEST(PlanTableTest, RebuildCarriesOverKeptBatchesWhoseFilesAreGone) {
+  auto b1 = B("b1", "orders/a.parquet");
+  auto b2 = B("b2", "orders/b.parquet");
+  auto b3 = B("b3", "orders/c.parquet", S({Col("id", "VARCHAR"), Col("name", "VARCHAR")}));
+  TablePlan plan = EnginePlan(Staged({b1, b2}, {b1, b3}));  // b2 deleted, b3 incompatible
+  EXPECT_EQ(plan.action, Action::kRebuild);
+  EXPECT_THAT(plan.batches, ElementsAre("orders/a.parquet", "orders/c.parquet"));
+  EXPECT_THAT(plan.carry_over, ElementsAre("b2"));
+  const PlanReason* why = FindReason(plan, reason::kBatchesCarriedOver);
+  ASSERT_NE(why, nullptr);
+  EXPECT_EQ(why->detail, "kept 1 batch whose file is gone");
+  EXPECT_EQ(plan.target.Find("id")->type, "VARCHAR");
+}
+
+TEST(PlanTableTest, FullRefreshCarriesOverKeptBatchesAndSaysHowMany) {
+  auto b1 = B("b1", "orders/a.parquet");
+  TablePlan plan = Plan(Staged({b1, B("b2", "orders/b.parquet"), B("b3", "orders/c.parquet")}, {b1}),
+                        PlanOptions{.full_refresh = true});
+  EXPECT_EQ(plan.action, Action::kRebuild);
+  EXPECT_THAT(plan.batches, ElementsAre("orders/a.parquet"));
+  EXPECT_THAT(plan.carry_over, ElementsAre("b2", "b3"));
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kFullRefreshRequested, reason::kBatchesCarriedOver));
+  EXPECT_EQ(plan.reasons[1].detail, "kept 2 batches whose files are gone");
+}
+
+TEST(PlanTableTest, CarriedOverRebuildKeepsColumnsOnlyTheGoneBatchesHad) {
+  auto b1 = B("b1", "orders/a.parquet");
+  auto gone = B("b2", "orders/b.parquet",
+                S({Col("id", "INTEGER"), Col("name", "VARCHAR"), Col("discount", "DOUBLE")}));
+  TablePlan plan = Plan(StagedWith(*gone.schema, {b1, gone}, {b1}), PlanOptions{.full_refresh = true});
+  EXPECT_EQ(plan.action, Action::kRebuild);
+  EXPECT_THAT(plan.carry_over, ElementsAre("b2"));
+  EXPECT_THAT(ColumnNames(plan.target), ElementsAre("id", "name", "discount"));
+}
+
+TEST(PlanTableTest, RebuildUnderOnBatchRemovedRebuildCarriesNothingOver) {
+  auto b1 = B("b1", "orders/a.parquet");
+  TableInputs in = Staged({b1, B("b2", "orders/b.parquet")}, {b1});
+  in.policy.on_batch_removed = "rebuild";
+  TablePlan plan = Plan(in, PlanOptions{.full_refresh = true});
+  EXPECT_EQ(plan.action, Action::kRebuild);
+  EXPECT_THAT(plan.carry_over, IsEmpty());
+  EXPECT_EQ(FindReason(plan, reason::kBatchesCarriedOver), nullptr);
+}
+
+TEST(PlanTableTest, RewrittenBatchIsRebuiltFromItsNewContentNotCarriedOver) {
+  auto staged = B("old-content", "orders/a.parquet");
+  auto rewritten = B("new-content", "orders/a.parquet");
+  TablePlan plan = Plan(Staged({staged}, {rewritten}));
+  EXPECT_EQ(plan.action, Action::kRebuild);
+  EXPECT_THAT(plan.carry_over, IsEmpty());
+}
+
+TEST(PlanTableTest, MovedBatchIsLoadedFromItsNewPathNotCarriedOver) {
+  auto before = B("b1", "orders/a.parquet");
+  auto moved = B("b1", "orders/moved/a.parquet");
+  TablePlan plan = Plan(Staged({before}, {moved}), PlanOptions{.full_refresh = true});
+  EXPECT_EQ(plan.action, Action::kRebuild);
+  EXPECT_THAT(plan.batches, ElementsAre("orders/moved/a.parquet"));
+  EXPECT_THAT(plan.carry_over, IsEmpty());
+}
+
 // ---- folders that went away ----
 
 TEST(PlanTableTest, VanishedFolderOrphansTheStagingTable) {
