@@ -562,6 +562,7 @@ Result<Engine::Prepared> Engine::Prepare(const RunRequest& request, CatalogStats
   const auto planning = std::chrono::steady_clock::now();
   std::vector<plan::TablePlan> reused;
   std::vector<std::string> to_plan;
+  std::map<std::string, std::string> collisions;  // plan::NameCollisions
   plan::PlanOptions options;
   options.full_refresh = request.full_refresh;
   {
@@ -582,12 +583,39 @@ Result<Engine::Prepared> Engine::Prepare(const RunRequest& request, CatalogStats
     } else {
       names.insert(request.tables.begin(), request.tables.end());
     }
+    // Names differing only in case would be one warehouse table: the planner
+    // fails all but one of them. Every name with a folder, batches, a
+    // warehouse table, ledger rows or a snapshot takes part, not only those
+    // planned now, so that a run of one table sees the table it would replace.
+    std::map<std::string, plan::NameHold> holds;
+    auto hold = [&](const std::string& name) {
+      auto& h = holds.try_emplace(name, plan::NameHold::kNew).first->second;
+      auto c = contents_.find(name);
+      auto t = tables_.find(name);
+      if (c != contents_.end() && c->second.exists) {
+        h = plan::NameHold::kStaged;
+      } else if ((c != contents_.end() && !c->second.ledger.empty()) ||
+                 (t != tables_.end() && !t->second.schema_json.empty())) {
+        h = plan::NameHold::kKnown;
+      }
+    };
+    for (const auto& name : folders) hold(name);
+    for (const auto& [name, c] : contents_) hold(name);
+    for (const auto& [name, t] : tables_) {
+      if (!t.schema_json.empty()) hold(name);
+    }
+    // The tables of the catalog's batches, one jump per table.
+    for (auto it = batches_.begin(); it != batches_.end();
+         it = batches_.lower_bound(it->second.table + static_cast<char>('/' + 1))) {
+      hold(it->second.table);
+    }
+    collisions = plan::NameCollisions(holds);
     // Tables whose inputs did not change since a plan that skipped them are
     // not planned again: a cycle costs in proportion to what changed.
     const bool reuse = !options.full_refresh && !options.state_unusable;
     for (const auto& name : names) {
       auto quiet = quiet_plans_.find(name);
-      if (reuse && quiet != quiet_plans_.end() &&
+      if (reuse && quiet != quiet_plans_.end() && !collisions.contains(name) &&
           quiet->second.folder_exists == folders.contains(name)) {
         reused.push_back(quiet->second.plan);
       } else {
@@ -611,6 +639,9 @@ Result<Engine::Prepared> Engine::Prepare(const RunRequest& request, CatalogStats
       std::lock_guard lock(mu_);
       epoch = plan_epoch_;
       inputs = Inputs(slice, scanned);
+    }
+    for (auto& in : inputs) {
+      if (auto it = collisions.find(in.table); it != collisions.end()) in.collides_with = it->second;
     }
     auto part = plan::PlanAll(inputs, options, Supertype());
     inputs.clear();

@@ -215,6 +215,15 @@ TablePlan PlanTable(const TableInputs& in, const PlanOptions& options,
   const auto& wh = in.warehouse;
   const bool warehouse_knows = wh.exists || !wh.ledger.empty();
 
+  // Its warehouse table is another table's: any statement under this name
+  // would change that table. Nothing of this one is staged (its batches wait,
+  // unquarantined), and the run fails it until one of the folders is renamed.
+  if (in.collides_with) {
+    plan.reasons.push_back({reason::kTableNameCollision, in.table + " collides with " + *in.collides_with});
+    plan.action = in.folder_exists ? Action::kFail : Action::kSkip;
+    return plan;
+  }
+
   // A table folder that disappeared: keep what is staged, mark it orphaned.
   if (!in.folder_exists) {
     plan.target = wh.columns;
@@ -435,6 +444,24 @@ TablePlan PlanTable(const TableInputs& in, const PlanOptions& options,
   for (const auto* b : fresh) plan.batches.push_back(b->rel_path);
   plan.reasons.insert(plan.reasons.begin(), {reason::kNewBatches, Plural(fresh.size(), "new batch")});
   return plan;
+}
+
+std::map<std::string, std::string> NameCollisions(const std::map<std::string, NameHold>& names) {
+  std::map<std::string, std::vector<std::pair<std::string, NameHold>>> groups;  // by folded name
+  for (const auto& [name, hold] : names) groups[schema::FoldName(name)].emplace_back(name, hold);
+  std::map<std::string, std::string> losers;
+  for (const auto& [folded, group] : groups) {
+    if (group.size() < 2) continue;
+    // `names` is sorted, so the first of the firmest holds is first in byte order.
+    const auto* winner = &group.front();
+    for (const auto& entry : group) {
+      if (entry.second > winner->second) winner = &entry;
+    }
+    for (const auto& entry : group) {
+      if (&entry != winner) losers[entry.first] = winner->first;
+    }
+  }
+  return losers;
 }
 
 ChangePlan PlanAll(const std::vector<TableInputs>& inputs, const PlanOptions& options,

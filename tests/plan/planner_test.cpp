@@ -200,6 +200,58 @@ TEST(PlanTableTest, EmptyNewFolderIsSkipped) {
   EXPECT_THAT(Codes(plan), ElementsAre(reason::kNoChange));
 }
 
+// ---- names that differ only in case ----
+
+TEST(NameCollisionsTest, NameTheWarehouseHoldsWinsOverANewOne) {
+  auto losers = NameCollisions({{"Orders", NameHold::kNew}, {"orders", NameHold::kStaged}});
+  EXPECT_EQ(losers, (std::map<std::string, std::string>{{"Orders", "orders"}}));
+}
+
+TEST(NameCollisionsTest, NameKnownToStateOrLedgerWinsOverANewOne) {
+  auto losers = NameCollisions({{"ORDERS", NameHold::kNew}, {"orders", NameHold::kKnown}});
+  EXPECT_EQ(losers, (std::map<std::string, std::string>{{"ORDERS", "orders"}}));
+}
+
+TEST(NameCollisionsTest, AmongNewNamesTheFirstInByteOrderWins) {
+  auto losers = NameCollisions(
+      {{"orders", NameHold::kNew}, {"Orders", NameHold::kNew}, {"ORDERS", NameHold::kNew}});
+  EXPECT_EQ(losers,
+            (std::map<std::string, std::string>{{"Orders", "ORDERS"}, {"orders", "ORDERS"}}));
+}
+
+TEST(NameCollisionsTest, NamesThatDifferBeyondCaseDoNotCollide) {
+  EXPECT_THAT(NameCollisions({{"orders", NameHold::kStaged},
+                              {"orders_2", NameHold::kNew},
+                              {"customers", NameHold::kNew}}),
+              IsEmpty());
+}
+
+TEST(PlanTableTest, TableWhoseNameCollidesFailsWithTheReasonAndStagesNothing) {
+  TableInputs in;
+  in.table = "Orders";
+  in.folder_exists = true;
+  in.batches = {B("b1", "Orders/a.parquet")};
+  in.collides_with = "orders";
+  TablePlan plan = Plan(in);
+  EXPECT_EQ(plan.action, Action::kFail);
+  EXPECT_THAT(plan.batches, IsEmpty());
+  EXPECT_THAT(plan.quarantine, IsEmpty());
+  ASSERT_THAT(Codes(plan), ElementsAre(reason::kTableNameCollision));
+  EXPECT_EQ(plan.reasons[0].detail, "Orders collides with orders");
+}
+
+TEST(PlanTableTest, CollidingNameWithoutAFolderIsSkippedNeverDropped) {
+  // Dropping "Orders" would drop "orders": DuckDB resolves them to one table.
+  TableInputs in;
+  in.table = "Orders";
+  in.warehouse.ledger["b1"] = {"b1", "Orders/a.parquet", 1, 1};
+  in.policy.on_table_removed = "drop";
+  in.collides_with = "orders";
+  TablePlan plan = Plan(in);
+  EXPECT_EQ(plan.action, Action::kSkip);
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kTableNameCollision));
+}
+
 // ---- quiet tables and appends ----
 
 TEST(PlanTableTest, NothingNewIsSkipped) {
