@@ -149,6 +149,33 @@ TEST_F(RecoveryTest, WarehouseCommitWhoseStateWriteNeverHappenedIsAdoptedNotRebu
             (Strings{"staged"}));
 }
 
+TEST_F(RecoveryTest, RebuildCommittedWithoutItsStateWriteIsAdoptedNotRebuiltAgain) {
+  StageThenDeleteP1();
+  const Strings before = Pg(
+      "SELECT schema_json::text || E'\\x1f' || schema_hash FROM tables WHERE environment = $1 "
+      "AND name = 'orders'");
+  ASSERT_EQ(before.size(), 1u);
+  Batch("orders/p2.parquet", "SELECT 'k5' AS id, 'o5' AS name");  // id INTEGER -> VARCHAR
+  Run();  // rebuild, carrying p1 over
+  const Strings loaded = Q("SELECT _landfall_loaded_at::VARCHAR FROM staging.orders ORDER BY name");
+
+  // The crash window: the rebuild committed, its state write never happened.
+  const std::string old_json = before[0].substr(0, before[0].find('\x1f'));
+  const std::string old_hash = before[0].substr(before[0].find('\x1f') + 1);
+  Pg("UPDATE tables SET schema_json = " + Literal(old_json) + "::jsonb, schema_hash = " +
+     Literal(old_hash) + " WHERE environment = $1 AND name = 'orders'");
+  Pg("UPDATE batches SET status = 'pending', staged_at = NULL WHERE environment = $1 AND path = "
+     "'orders/p2.parquet'");
+
+  auto plan = Plan();
+  EXPECT_EQ(ActionOf(plan, "orders"), "skip") << plan.dump();
+  EXPECT_EQ(Run()["run_id"], 0);
+  EXPECT_EQ(Q("SELECT name || ':' || id FROM staging.orders ORDER BY name"),
+            (Strings{"o0:0", "o1:1", "o2:2", "o3:3", "o4:4", "o5:k5"}));
+  EXPECT_EQ(Q("SELECT _landfall_loaded_at::VARCHAR FROM staging.orders ORDER BY name"), loaded)
+      << "not rebuilt again";
+}
+
 TEST_F(RecoveryTest, WipedStateStoreKeepsEveryRowIncludingDeletedBatches) {
   LandOrders("orders/p0.parquet", 3, 0);
   Batch("orders/p1.parquet", "SELECT 3::INTEGER AS id, 'o3' AS name, 2.5::DOUBLE AS discount");
