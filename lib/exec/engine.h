@@ -98,7 +98,9 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // Migrates the state store, prepares the warehouse, loads state and
-  // reconciles it with the warehouse ledger (the truth about what is staged).
+  // reconciles it with the warehouse ledger (the truth about what is staged):
+  // batch records the ledger holds are marked staged, and a table snapshot
+  // that lags a warehouse commit is caught up (CatchUpSnapshots) and saved.
   Status Start();
 
   // Scans and plans without changing the warehouse (a dry run). Newly seen
