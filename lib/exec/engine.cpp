@@ -120,7 +120,64 @@ Status Engine::Start() {
                  changed.size());
     if (auto s = state_.UpsertBatches(changed); !s) return s;
   }
+  for (const auto& table : CatchUpSnapshots()) {
+    if (auto s = state_.SaveTable(table); !s) return s;
+  }
   return Ok();
+}
+
+std::vector<state::TableRecord> Engine::CatchUpSnapshots() {
+  // The same crash leaves the table's schema snapshot behind the warehouse's
+  // columns (an evolve added a column, a rebuild changed a type). The planner
+  // would take that for a table changed behind landfall's back and rebuild it
+  // from the files present now, dropping the rows of batches kept without
+  // their files. The warehouse is the truth about what was committed, so the
+  // snapshot is caught up instead, when the warehouse is what such a commit
+  // leaves: its ledger holds every batch state has staged (or more), and its
+  // columns are those the ledger's batches' footers make, unified with the
+  // old snapshot (an evolve) or alone (a rebuild). Anything else (a column
+  // added or dropped by hand, a ledger row deleted) is left to the planner.
+  const auto supertype = Supertype();
+  std::vector<state::TableRecord> caught_up;
+  for (const auto& [name, contents] : contents_) {
+    auto table = tables_.find(name);
+    if (!contents.exists || table == tables_.end() || table->second.schema_json.empty() ||
+        table->second.status == "reset") {
+      continue;  // nothing to catch up, or the planner re-derives or rebuilds it
+    }
+    auto snapshot = schema::SchemaFromJson(table->second.schema_json);
+    if (!snapshot || snapshot->SameStagingColumns(contents.columns)) continue;
+    bool ledger_holds_staged = true;
+    std::vector<const schema::Schema*> footers;  // of the ledger's batches, in path order
+    std::set<std::string_view> seen;
+    ForEachBatch(batches_, std::set<std::string>{name}, /*all=*/false, [&](auto it) {
+      const Known& b = it->second;
+      if (contents.ledger.contains(b.fingerprint)) {
+        if (b.schema && seen.insert(b.fingerprint).second) footers.push_back(&b.schema->schema);
+      } else if (b.status == BatchStatus::kStaged) {
+        ledger_holds_staged = false;
+      }
+      return std::next(it);
+    });
+    if (!ledger_holds_staged) continue;
+    std::optional<schema::Schema> adopted;
+    for (const schema::Schema& base : {*snapshot, schema::Schema{}}) {
+      auto derived = schema::Unify(base, footers, supertype);
+      if (derived && derived->SameStagingColumns(contents.columns)) {
+        adopted = std::move(*derived);
+        break;
+      }
+    }
+    if (!adopted) continue;
+    spdlog::warn("reconcile: table {}: state's schema snapshot lagged the warehouse; adopted the "
+                 "warehouse's columns ({} columns)",
+                 name, adopted->columns.size());
+    table->second.schema_json = schema::ToJson(*adopted);
+    table->second.schema_hash = adopted->Hash();
+    table->second.updated_at_us = clock_.NowMicros();
+    caught_up.push_back(table->second);
+  }
+  return caught_up;
 }
 
 void Engine::Quarantine(state::BatchRecord& record, const std::string& code,
@@ -534,6 +591,7 @@ Result<Engine::Prepared> Engine::Prepare(const RunRequest& request, CatalogStats
   const auto planning = std::chrono::steady_clock::now();
   std::vector<plan::TablePlan> reused;
   std::vector<std::string> to_plan;
+  std::map<std::string, std::string> collisions;  // plan::NameCollisions
   plan::PlanOptions options;
   options.full_refresh = request.full_refresh;
   {
@@ -554,12 +612,39 @@ Result<Engine::Prepared> Engine::Prepare(const RunRequest& request, CatalogStats
     } else {
       names.insert(request.tables.begin(), request.tables.end());
     }
+    // Names differing only in case would be one warehouse table: the planner
+    // fails all but one of them. Every name with a folder, batches, a
+    // warehouse table, ledger rows or a snapshot takes part, not only those
+    // planned now, so that a run of one table sees the table it would replace.
+    std::map<std::string, plan::NameHold> holds;
+    auto hold = [&](const std::string& name) {
+      auto& h = holds.try_emplace(name, plan::NameHold::kNew).first->second;
+      auto c = contents_.find(name);
+      auto t = tables_.find(name);
+      if (c != contents_.end() && c->second.exists) {
+        h = plan::NameHold::kStaged;
+      } else if ((c != contents_.end() && !c->second.ledger.empty()) ||
+                 (t != tables_.end() && !t->second.schema_json.empty())) {
+        h = plan::NameHold::kKnown;
+      }
+    };
+    for (const auto& name : folders) hold(name);
+    for (const auto& [name, c] : contents_) hold(name);
+    for (const auto& [name, t] : tables_) {
+      if (!t.schema_json.empty()) hold(name);
+    }
+    // The tables of the catalog's batches, one jump per table.
+    for (auto it = batches_.begin(); it != batches_.end();
+         it = batches_.lower_bound(it->second.table + static_cast<char>('/' + 1))) {
+      hold(it->second.table);
+    }
+    collisions = plan::NameCollisions(holds);
     // Tables whose inputs did not change since a plan that skipped them are
     // not planned again: a cycle costs in proportion to what changed.
     const bool reuse = !options.full_refresh && !options.state_unusable;
     for (const auto& name : names) {
       auto quiet = quiet_plans_.find(name);
-      if (reuse && quiet != quiet_plans_.end() &&
+      if (reuse && quiet != quiet_plans_.end() && !collisions.contains(name) &&
           quiet->second.folder_exists == folders.contains(name)) {
         reused.push_back(quiet->second.plan);
       } else {
@@ -583,6 +668,9 @@ Result<Engine::Prepared> Engine::Prepare(const RunRequest& request, CatalogStats
       std::lock_guard lock(mu_);
       epoch = plan_epoch_;
       inputs = Inputs(slice, scanned);
+    }
+    for (auto& in : inputs) {
+      if (auto it = collisions.find(in.table); it != collisions.end()) in.collides_with = it->second;
     }
     auto part = plan::PlanAll(inputs, options, Supertype());
     inputs.clear();
@@ -700,7 +788,7 @@ TableOutcome Engine::Execute(const plan::TablePlan& tp, int64_t run_id) {
   } else switch (tp.action) {
     case plan::Action::kCreate:
     case plan::Action::kRebuild:
-      applied = warehouse_.Rebuild(tp.table, tp.target, files);
+      applied = warehouse_.Rebuild(tp.table, tp.target, files, tp.carry_over);
       break;
     case plan::Action::kAppend:
       applied = warehouse_.Append(tp.table, tp.target, files);
@@ -765,7 +853,9 @@ TableOutcome Engine::Execute(const plan::TablePlan& tp, int64_t run_id) {
         record.schema_hash.clear();
       } else if (tp.action != plan::Action::kOrphan) {
         if (tp.action == plan::Action::kCreate || tp.action == plan::Action::kRebuild) {
-          contents.ledger.clear();
+          // Batches carried over keep their ledger rows.
+          const std::set<std::string_view> kept(tp.carry_over.begin(), tp.carry_over.end());
+          std::erase_if(contents.ledger, [&](const auto& entry) { return !kept.contains(entry.first); });
         }
         contents.exists = true;
         contents.columns = tp.target;

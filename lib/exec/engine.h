@@ -98,7 +98,9 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // Migrates the state store, prepares the warehouse, loads state and
-  // reconciles it with the warehouse ledger (the truth about what is staged).
+  // reconciles it with the warehouse ledger (the truth about what is staged):
+  // batch records the ledger holds are marked staged, and a table snapshot
+  // that lags a warehouse commit is caught up (CatchUpSnapshots) and saved.
   Status Start();
 
   // Scans and plans without changing the warehouse (a dry run). Newly seen
@@ -146,6 +148,10 @@ class Engine {
   // The planner's inputs for `names` (each table's batches, ledger, state).
   // Needs mu_.
   std::vector<plan::TableInputs> Inputs(const std::set<std::string>& names, const Scanned& scanned);
+  // Start-up: table records whose schema snapshot lags a warehouse commit
+  // that the state write never followed, caught up from the warehouse's
+  // columns (in tables_), to be saved. Needs mu_.
+  std::vector<state::TableRecord> CatchUpSnapshots();
   Result<CatalogStats> RefreshCatalog(const std::vector<std::string>& tables, bool all_tables,
                                       std::chrono::seconds truncated_grace, Scanned& scanned);
   void Quarantine(state::BatchRecord& record, const std::string& code, const std::string& message);

@@ -53,6 +53,11 @@ inline constexpr const char* kColumnAbsent = "column_absent";
 inline constexpr const char* kSchemaFrozen = "schema_frozen";
 inline constexpr const char* kSchemaChangeBlocked = "schema_change_blocked";
 inline constexpr const char* kPolicyRebuild = "policy_rebuild";
+// A rebuild copies the rows of batches whose files are gone but which
+// on_batch_removed: keep keeps from the old table (TablePlan::carry_over).
+inline constexpr const char* kBatchesCarriedOver = "batches_carried_over";
+// Another table's name differs from this one's only in case (TableInputs::collides_with).
+inline constexpr const char* kTableNameCollision = "table_name_collision";
 }  // namespace reason
 
 struct PlanReason {
@@ -78,6 +83,10 @@ struct TablePlan {
     std::string detail;
   };
   std::vector<Quarantined> quarantine;
+  // create/rebuild: batch ids (in the warehouse ledger) whose files are gone
+  // but whose rows on_batch_removed: keep keeps; the rebuild copies their rows
+  // and ledger rows over from the old table instead of dropping them.
+  std::vector<std::string> carry_over;
 };
 
 struct ChangePlan {
@@ -116,6 +125,9 @@ struct TableInputs {
   std::optional<RememberedTable> remembered;  // nullopt: the state store has no row
   warehouse::TableContents warehouse;
   config::TablePolicy policy;
+  // The name of the table this one's name collides with (NameCollisions):
+  // both would be one warehouse table, which belongs to the other.
+  std::optional<std::string> collides_with;
 };
 
 struct PlanOptions {
@@ -123,6 +135,20 @@ struct PlanOptions {
   bool state_unusable = false;      // the state as a whole cannot be trusted
   std::string state_unusable_why;
 };
+
+// How firmly a table name holds its warehouse table, for NameCollisions.
+enum class NameHold {
+  kNew,     // only a folder or batches: nothing staged under this name yet
+  kKnown,   // the state store has its snapshot, or the warehouse ledger has rows for it
+  kStaged,  // the warehouse has a staging table by exactly this name
+};
+
+// DuckDB identifiers are case-insensitive: names that differ only in case
+// (`orders/` and `Orders/`) would be one staging table, each replacing the
+// other. In every such group of `names` one name keeps the table: the one
+// holding it most firmly, then the first in byte order ("Orders" before
+// "orders"). Returns each other name of a group, mapped to that winner.
+std::map<std::string, std::string> NameCollisions(const std::map<std::string, NameHold>& names);
 
 // Decides one table's plan. `supertype` resolves type conflicts between batches.
 TablePlan PlanTable(const TableInputs& inputs, const PlanOptions& options,

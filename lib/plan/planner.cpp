@@ -94,8 +94,27 @@ void NoteRounding(const std::vector<CurrentBatch>& batches, TablePlan& plan) {
   }
 }
 
+// Batches in the warehouse ledger whose files are gone (neither their content
+// nor their path is present now) and whose rows on_batch_removed: keep keeps.
+// A rebuild from the files present would drop them; the warehouse copies them
+// over from the old table instead. A path now holding other content was
+// rewritten, not removed: its old rows are replaced.
+std::vector<std::string> KeptBatches(const TableInputs& in) {
+  std::vector<std::string> kept;
+  if (!in.warehouse.exists || in.policy.on_batch_removed != "keep") return kept;
+  std::set<std::string_view> ids, paths;
+  for (const auto& b : in.batches) {
+    ids.insert(b.batch_id);
+    paths.insert(b.rel_path);
+  }
+  for (const auto& [id, entry] : in.warehouse.ledger) {
+    if (!ids.contains(id) && !paths.contains(entry.rel_path)) kept.push_back(id);
+  }
+  return kept;
+}
+
 // Turns `plan` into a rebuild of every current batch (or a fail when the
-// batches have no common schema).
+// batches have no common schema), carrying over the rows of kept batches.
 TablePlan& Rebuild(const TableInputs& in, TablePlan& plan, Action action,
                    const schema::SupertypeFn& supertype) {
   if (in.batches.empty()) {
@@ -107,14 +126,33 @@ TablePlan& Rebuild(const TableInputs& in, TablePlan& plan, Action action,
   }
   plan.action = action;
   AllBatches(in, plan);
-  auto target = UnifyAll(in.batches, supertype);
+  auto kept = KeptBatches(in);
+  Result<schema::Schema> target;
+  if (kept.empty()) {
+    target = UnifyAll(in.batches, supertype);
+  } else {
+    // Carried rows keep every column of the old table: the target starts from
+    // the warehouse's columns. Without field ids, so that they match the old
+    // table's columns by name, as the rows are copied.
+    schema::Schema old = in.warehouse.columns;
+    for (auto& c : old.columns) c.field_id.reset();
+    std::vector<const schema::Schema*> schemas;
+    for (const auto& b : in.batches) schemas.push_back(b.schema.get());
+    target = schema::Unify(old, schemas, supertype);
+  }
   if (!target) {
     plan.action = Action::kFail;
     plan.batches.clear();
     plan.reasons.push_back({reason::kSupertypeUnavailable, target.error().message});
-  } else {
-    plan.target = std::move(*target);
-    NoteRounding(in.batches, plan);
+    return plan;
+  }
+  plan.target = std::move(*target);
+  NoteRounding(in.batches, plan);
+  if (!kept.empty()) {
+    plan.reasons.push_back({reason::kBatchesCarriedOver,
+                            "kept " + Plural(kept.size(), "batch") +
+                                (kept.size() == 1 ? " whose file is gone" : " whose files are gone")});
+    plan.carry_over = std::move(kept);
   }
   return plan;
 }
@@ -237,6 +275,15 @@ TablePlan PlanTable(const TableInputs& in, const PlanOptions& options,
   plan.policy = in.policy.schema_evolution;
   const auto& wh = in.warehouse;
   const bool warehouse_knows = wh.exists || !wh.ledger.empty();
+
+  // Its warehouse table is another table's: any statement under this name
+  // would change that table. Nothing of this one is staged (its batches wait,
+  // unquarantined), and the run fails it until one of the folders is renamed.
+  if (in.collides_with) {
+    plan.reasons.push_back({reason::kTableNameCollision, in.table + " collides with " + *in.collides_with});
+    plan.action = in.folder_exists ? Action::kFail : Action::kSkip;
+    return plan;
+  }
 
   // A table folder that disappeared: keep what is staged, mark it orphaned.
   if (!in.folder_exists) {
@@ -458,6 +505,24 @@ TablePlan PlanTable(const TableInputs& in, const PlanOptions& options,
   for (const auto* b : fresh) plan.batches.push_back(b->rel_path);
   plan.reasons.insert(plan.reasons.begin(), {reason::kNewBatches, Plural(fresh.size(), "new batch")});
   return plan;
+}
+
+std::map<std::string, std::string> NameCollisions(const std::map<std::string, NameHold>& names) {
+  std::map<std::string, std::vector<std::pair<std::string, NameHold>>> groups;  // by folded name
+  for (const auto& [name, hold] : names) groups[schema::FoldName(name)].emplace_back(name, hold);
+  std::map<std::string, std::string> losers;
+  for (const auto& [folded, group] : groups) {
+    if (group.size() < 2) continue;
+    // `names` is sorted, so the first of the firmest holds is first in byte order.
+    const auto* winner = &group.front();
+    for (const auto& entry : group) {
+      if (entry.second > winner->second) winner = &entry;
+    }
+    for (const auto& entry : group) {
+      if (&entry != winner) losers[entry.first] = winner->first;
+    }
+  }
+  return losers;
 }
 
 ChangePlan PlanAll(const std::vector<TableInputs>& inputs, const PlanOptions& options,

@@ -225,12 +225,19 @@ class DuckDbWarehouse final : public Warehouse {
     return result;
   }
 
+  using Warehouse::Rebuild;
   Result<ApplyStats> Rebuild(const std::string& table, const schema::Schema& target,
-                             std::span<const BatchFile> batches) override {
+                             std::span<const BatchFile> batches,
+                             std::span<const std::string> carry_over) override {
     if (auto valid = ValidateTarget(table, target); !valid) return Fail(valid.error());
+    for (const auto& id : carry_over) {
+      if (HasNul(id)) return Fail("warehouse_invalid_target", "batch id with a NUL byte");
+    }
     std::lock_guard table_lock(TableLock(table));
     const std::string qualified = sql::Qualified(options_.staging_schema, table);
     const std::string context = "rebuild of " + sql::Ident(table);
+    std::string carried_ids;  // SQL list of literals
+    for (const auto& id : carry_over) carried_ids += (carried_ids.empty() ? "" : ", ") + sql::Literal(id);
     bool grouped = true;
     auto body = [&](duckdb_connection con) -> Result<ApplyStats> {
       auto step = [&](const std::string& what, const std::string& statement) -> Status {
@@ -239,6 +246,25 @@ class DuckDbWarehouse final : public Warehouse {
         }
         return Ok();
       };
+      // Rows of batches kept without their files exist only in the old table:
+      // set them aside before it is replaced (a temporary table of this
+      // connection, gone with the transaction if it rolls back).
+      std::string carried_projection;
+      if (!carry_over.empty()) {
+        auto old_columns = TableColumns(con, table);
+        if (!old_columns) return Fail(old_columns.error());
+        if (!old_columns->empty()) {
+          carried_projection = CarryOverProjection(*old_columns, target);
+          if (auto s = step("keep rows of batches whose files are gone",
+                            "CREATE OR REPLACE TEMP TABLE " + CarryTable() + " AS SELECT * FROM " +
+                                qualified + " WHERE " + sql::Ident(kBatchColumn) + " IN (" +
+                                carried_ids + ")");
+              !s) {
+            return Fail(s.error());
+          }
+        }
+      }
+      const bool carrying = !carried_projection.empty();
       // One transaction: DuckDB applies catalog changes at commit, so other
       // connections see the old table until then and the new one after, never
       // neither and never half of it.
@@ -246,12 +272,26 @@ class DuckDbWarehouse final : public Warehouse {
         return Fail(s.error());
       }
       if (auto s = step("clear ledger",
-                        "DELETE FROM " + ledger_ + " WHERE table_name = " + sql::Literal(table));
+                        "DELETE FROM " + ledger_ + " WHERE table_name = " + sql::Literal(table) +
+                            (carrying ? " AND batch_id NOT IN (" + carried_ids + ")" : ""));
           !s) {
         return Fail(s.error());
       }
+      std::set<std::string> skip;
+      if (carrying) {
+        if (auto s = step("carry over kept rows", "INSERT INTO " + qualified + " BY NAME SELECT " +
+                                                      carried_projection + " FROM " + CarryTable());
+            !s) {
+          return Fail(s.error());
+        }
+        if (auto s = step("carry over kept rows", "DROP TABLE " + CarryTable()); !s) {
+          return Fail(s.error());
+        }
+        skip.insert(carry_over.begin(), carry_over.end());
+      }
       return CheckedBeforeCommit(
-          table, LoadBatches(con, table, qualified, target, batches, {}, grouped), batches);
+          table, LoadBatches(con, table, qualified, target, batches, std::move(skip), grouped),
+          batches);
     };
     auto result = Transact<ApplyStats>(context, body);
     if (!result && result.error().code == kRetryPerBatch) {
@@ -491,6 +531,34 @@ class DuckDbWarehouse final : public Warehouse {
     std::set<std::string> ids;
     for (int64_t row = 0; row < r->RowCount(); ++row) ids.insert(r->Text(0, row).value_or(""));
     return ids;
+  }
+
+  // Where a rebuild sets aside the rows it carries over: this connection's
+  // temporary catalog, so no staging table name can collide with it.
+  static std::string CarryTable() { return "temp.main." + sql::Ident("_landfall_carry_over"); }
+
+  // The SELECT list that copies carried rows from the old table (`old`: its
+  // columns, metadata included) into a table with `target` columns: each
+  // target column the old table has, by name (case-insensitively), cast to the
+  // target type (to JSON text when it becomes JSON), then the metadata columns.
+  static std::string CarryOverProjection(
+      const std::vector<std::pair<std::string, std::string>>& old, const schema::Schema& target) {
+    std::string projection;
+    for (const auto& column : target.columns) {
+      const std::pair<std::string, std::string>* source = nullptr;
+      for (const auto& c : old) {
+        if (schema::FoldName(c.first) == schema::FoldName(column.name)) source = &c;
+      }
+      if (source == nullptr) continue;  // NULL in the carried rows
+      const std::string src = sql::Ident(source->first);
+      if (column.type == "JSON" && source->second != "JSON") {
+        projection += "CAST(to_json(" + src + ") AS JSON)";
+      } else {
+        projection += "CAST(" + src + " AS " + column.type + ")";
+      }
+      projection += " AS " + sql::Ident(column.name) + ", ";
+    }
+    return projection + sql::Ident(kBatchColumn) + ", " + sql::Ident(kLoadedAtColumn);
   }
 
   static std::string CreateOrReplaceSql(const std::string& qualified, const schema::Schema& target) {

@@ -120,8 +120,23 @@ class Warehouse {
   // the same transaction replaces the table (creating it if absent) and its
   // ledger entries. Readers never see a half-built table. Errors as for Append;
   // on error the old table and ledger are untouched.
+  //
+  // `carry_over` names batches (ids in the table's ledger) whose rows are
+  // copied from the old table into the new one, in the same transaction, with
+  // their ledger rows kept: batches whose files are gone but whose rows are to
+  // be kept. Their columns match `target`'s by name (case-insensitively) and
+  // are cast to the target type; old columns `target` lacks are not copied,
+  // so `target` should hold them all. Ids the ledger lacks, and every id when
+  // the table does not exist, carry nothing. Carried rows are not counted in
+  // the returned stats.
   virtual Result<ApplyStats> Rebuild(const std::string& table, const schema::Schema& target,
-                                     std::span<const BatchFile> batches) = 0;
+                                     std::span<const BatchFile> batches,
+                                     std::span<const std::string> carry_over) = 0;
+  // A rebuild that carries nothing over.
+  Result<ApplyStats> Rebuild(const std::string& table, const schema::Schema& target,
+                             std::span<const BatchFile> batches) {
+    return Rebuild(table, target, batches, {});
+  }
 
   // Drops the staging table and its ledger entries.
   virtual Status Drop(const std::string& table) = 0;

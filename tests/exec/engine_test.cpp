@@ -43,10 +43,12 @@ class HookedWarehouse final : public warehouse::Warehouse {
     Hook();
     return inner_->Evolve(table, target, renames, batches);
   }
+  using warehouse::Warehouse::Rebuild;
   Result<warehouse::ApplyStats> Rebuild(const std::string& table, const schema::Schema& target,
-                                        std::span<const warehouse::BatchFile> batches) override {
+                                        std::span<const warehouse::BatchFile> batches,
+                                        std::span<const std::string> carry_over) override {
     Hook();
-    return inner_->Rebuild(table, target, batches);
+    return inner_->Rebuild(table, target, batches, carry_over);
   }
   Status Drop(const std::string& table) override { return inner_->Drop(table); }
   Result<std::string> CommonSupertype(const std::string& a, const std::string& b) override {

@@ -202,6 +202,58 @@ TEST(PlanTableTest, EmptyNewFolderIsSkipped) {
   EXPECT_THAT(Codes(plan), ElementsAre(reason::kNoChange));
 }
 
+// ---- names that differ only in case ----
+
+TEST(NameCollisionsTest, NameTheWarehouseHoldsWinsOverANewOne) {
+  auto losers = NameCollisions({{"Orders", NameHold::kNew}, {"orders", NameHold::kStaged}});
+  EXPECT_EQ(losers, (std::map<std::string, std::string>{{"Orders", "orders"}}));
+}
+
+TEST(NameCollisionsTest, NameKnownToStateOrLedgerWinsOverANewOne) {
+  auto losers = NameCollisions({{"ORDERS", NameHold::kNew}, {"orders", NameHold::kKnown}});
+  EXPECT_EQ(losers, (std::map<std::string, std::string>{{"ORDERS", "orders"}}));
+}
+
+TEST(NameCollisionsTest, AmongNewNamesTheFirstInByteOrderWins) {
+  auto losers = NameCollisions(
+      {{"orders", NameHold::kNew}, {"Orders", NameHold::kNew}, {"ORDERS", NameHold::kNew}});
+  EXPECT_EQ(losers,
+            (std::map<std::string, std::string>{{"Orders", "ORDERS"}, {"orders", "ORDERS"}}));
+}
+
+TEST(NameCollisionsTest, NamesThatDifferBeyondCaseDoNotCollide) {
+  EXPECT_THAT(NameCollisions({{"orders", NameHold::kStaged},
+                              {"orders_2", NameHold::kNew},
+                              {"customers", NameHold::kNew}}),
+              IsEmpty());
+}
+
+TEST(PlanTableTest, TableWhoseNameCollidesFailsWithTheReasonAndStagesNothing) {
+  TableInputs in;
+  in.table = "Orders";
+  in.folder_exists = true;
+  in.batches = {B("b1", "Orders/a.parquet")};
+  in.collides_with = "orders";
+  TablePlan plan = Plan(in);
+  EXPECT_EQ(plan.action, Action::kFail);
+  EXPECT_THAT(plan.batches, IsEmpty());
+  EXPECT_THAT(plan.quarantine, IsEmpty());
+  ASSERT_THAT(Codes(plan), ElementsAre(reason::kTableNameCollision));
+  EXPECT_EQ(plan.reasons[0].detail, "Orders collides with orders");
+}
+
+TEST(PlanTableTest, CollidingNameWithoutAFolderIsSkippedNeverDropped) {
+  // Dropping "Orders" would drop "orders": DuckDB resolves them to one table.
+  TableInputs in;
+  in.table = "Orders";
+  in.warehouse.ledger["b1"] = {"b1", "Orders/a.parquet", 1, 1};
+  in.policy.on_table_removed = "drop";
+  in.collides_with = "orders";
+  TablePlan plan = Plan(in);
+  EXPECT_EQ(plan.action, Action::kSkip);
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kTableNameCollision));
+}
+
 // ---- quiet tables and appends ----
 
 TEST(PlanTableTest, NothingNewIsSkipped) {
@@ -1027,6 +1079,70 @@ TEST(PlanTableTest, PendingBatchMissingFromTheLedgerIsJustNew) {
   TablePlan plan = Plan(Staged({b1}, {b1, B("b2", "orders/b.parquet")}));
   EXPECT_EQ(plan.action, Action::kAppend);
   EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches));
+}
+
+// ---- kept batches whose files are gone survive rebuilds ----
+
+TEST(PlanTableTest, RebuildCarriesOverKeptBatchesWhoseFilesAreGone) {
+  auto b1 = B("b1", "orders/a.parquet");
+  auto b2 = B("b2", "orders/b.parquet");
+  auto b3 = B("b3", "orders/c.parquet", S({Col("id", "VARCHAR"), Col("name", "VARCHAR")}));
+  TablePlan plan = EnginePlan(Staged({b1, b2}, {b1, b3}));  // b2 deleted, b3 incompatible
+  EXPECT_EQ(plan.action, Action::kRebuild);
+  EXPECT_THAT(plan.batches, ElementsAre("orders/a.parquet", "orders/c.parquet"));
+  EXPECT_THAT(plan.carry_over, ElementsAre("b2"));
+  const PlanReason* why = FindReason(plan, reason::kBatchesCarriedOver);
+  ASSERT_NE(why, nullptr);
+  EXPECT_EQ(why->detail, "kept 1 batch whose file is gone");
+  EXPECT_EQ(plan.target.Find("id")->type, "VARCHAR");
+}
+
+TEST(PlanTableTest, FullRefreshCarriesOverKeptBatchesAndSaysHowMany) {
+  auto b1 = B("b1", "orders/a.parquet");
+  TablePlan plan = Plan(Staged({b1, B("b2", "orders/b.parquet"), B("b3", "orders/c.parquet")}, {b1}),
+                        PlanOptions{.full_refresh = true});
+  EXPECT_EQ(plan.action, Action::kRebuild);
+  EXPECT_THAT(plan.batches, ElementsAre("orders/a.parquet"));
+  EXPECT_THAT(plan.carry_over, ElementsAre("b2", "b3"));
+  EXPECT_THAT(Codes(plan), ElementsAre(reason::kFullRefreshRequested, reason::kBatchesCarriedOver));
+  EXPECT_EQ(plan.reasons[1].detail, "kept 2 batches whose files are gone");
+}
+
+TEST(PlanTableTest, CarriedOverRebuildKeepsColumnsOnlyTheGoneBatchesHad) {
+  auto b1 = B("b1", "orders/a.parquet");
+  auto gone = B("b2", "orders/b.parquet",
+                S({Col("id", "INTEGER"), Col("name", "VARCHAR"), Col("discount", "DOUBLE")}));
+  TablePlan plan = Plan(StagedWith(*gone.schema, {b1, gone}, {b1}), PlanOptions{.full_refresh = true});
+  EXPECT_EQ(plan.action, Action::kRebuild);
+  EXPECT_THAT(plan.carry_over, ElementsAre("b2"));
+  EXPECT_THAT(ColumnNames(plan.target), ElementsAre("id", "name", "discount"));
+}
+
+TEST(PlanTableTest, RebuildUnderOnBatchRemovedRebuildCarriesNothingOver) {
+  auto b1 = B("b1", "orders/a.parquet");
+  TableInputs in = Staged({b1, B("b2", "orders/b.parquet")}, {b1});
+  in.policy.on_batch_removed = "rebuild";
+  TablePlan plan = Plan(in, PlanOptions{.full_refresh = true});
+  EXPECT_EQ(plan.action, Action::kRebuild);
+  EXPECT_THAT(plan.carry_over, IsEmpty());
+  EXPECT_EQ(FindReason(plan, reason::kBatchesCarriedOver), nullptr);
+}
+
+TEST(PlanTableTest, RewrittenBatchIsRebuiltFromItsNewContentNotCarriedOver) {
+  auto staged = B("old-content", "orders/a.parquet");
+  auto rewritten = B("new-content", "orders/a.parquet");
+  TablePlan plan = Plan(Staged({staged}, {rewritten}));
+  EXPECT_EQ(plan.action, Action::kRebuild);
+  EXPECT_THAT(plan.carry_over, IsEmpty());
+}
+
+TEST(PlanTableTest, MovedBatchIsLoadedFromItsNewPathNotCarriedOver) {
+  auto before = B("b1", "orders/a.parquet");
+  auto moved = B("b1", "orders/moved/a.parquet");
+  TablePlan plan = Plan(Staged({before}, {moved}), PlanOptions{.full_refresh = true});
+  EXPECT_EQ(plan.action, Action::kRebuild);
+  EXPECT_THAT(plan.batches, ElementsAre("orders/moved/a.parquet"));
+  EXPECT_THAT(plan.carry_over, IsEmpty());
 }
 
 // ---- folders that went away ----

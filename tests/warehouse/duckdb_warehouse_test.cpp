@@ -345,6 +345,32 @@ TEST_F(DuckDbWarehouseTest, RebuildReplacesContentsAndLedger) {
   EXPECT_EQ(QueryInt("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'staging'"), 1);
 }
 
+TEST_F(DuckDbWarehouseTest, RebuildCarriesOverRowsAndLedgerRowsOfNamedBatches) {
+  std::vector<BatchFile> old_batches = {Batch("k/1.parquet", "SELECT 1 AS id, 'a' AS tag"),
+                                        Batch("k/2.parquet", "SELECT 2 AS id, 'b' AS tag"),
+                                        Batch("k/3.parquet", "SELECT 3 AS id, 'c' AS tag")};
+  ASSERT_TRUE(wh_->Rebuild("k", Target({{"id", "INTEGER"}, {"tag", "VARCHAR"}}), old_batches));
+  fs::remove(landing_ / "k/2.parquet");  // its rows live on only in the table
+
+  // id becomes VARCHAR; batch 2 is carried over, batch 3 is not (nor loaded).
+  const std::vector<std::string> carry = {"fp-k/2.parquet"};
+  auto stats = wh_->Rebuild(
+      "k", Target({{"id", "VARCHAR"}, {"tag", "VARCHAR"}, {"extra", "DOUBLE"}}),
+      std::vector<BatchFile>{old_batches[0], Batch("k/4.parquet", "SELECT 'x4' AS id, 1.5 AS extra")},
+      carry);
+  ASSERT_TRUE(stats) << stats.error().ToString();
+  EXPECT_EQ(stats->batches, 2);
+  EXPECT_EQ(Query("SELECT id || ':' || coalesce(tag, '-') || ':' || coalesce(extra::VARCHAR, '-') "
+                  "|| ':' || _landfall_batch FROM staging.k ORDER BY id"),
+            (std::vector<std::string>{"1:a:-:fp-k/1.parquet", "2:b:-:fp-k/2.parquet",
+                                      "x4:-:1.5:fp-k/4.parquet"}));
+  EXPECT_EQ(Query("SELECT batch_id || ' ' || path FROM _landfall.ledger WHERE table_name = 'k' "
+                  "ORDER BY batch_id"),
+            (std::vector<std::string>{"fp-k/1.parquet k/1.parquet", "fp-k/2.parquet k/2.parquet",
+                                      "fp-k/4.parquet k/4.parquet"}));
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'staging'"), 1);
+}
+
 TEST_F(DuckDbWarehouseTest, FailingBatchRollsBackTheWholeAppend) {
   auto target = Target({{"id", "BIGINT"}});
   ASSERT_TRUE(
