@@ -51,9 +51,21 @@ struct ColumnRename {
   std::string to;
 };
 
+// A batch the warehouse left out because its own content cannot be staged:
+// DuckDB cannot decode it (a corrupt page behind a valid footer, an unsupported
+// codec) or a value cannot take its column's type (a TIMESTAMP beyond the range
+// of a TIMESTAMP_NS column). Retrying it cannot help until the file changes.
+struct RejectedBatch {
+  std::string batch_id;
+  std::string rel_path;
+  std::string code;     // "undecodable"
+  std::string message;  // DuckDB's error
+};
+
 struct ApplyStats {
   int64_t rows = 0;
-  int batches = 0;
+  int batches = 0;  // applied; `rejected` batches not counted
+  std::vector<RejectedBatch> rejected;
 };
 
 class Warehouse {
@@ -75,8 +87,11 @@ class Warehouse {
   // planner's call), columns `target` lacks are kept. Rows are inserted by column
   // name, case-insensitively; columns a batch lacks are NULL; nested values are
   // stored as JSON. With no batches it does nothing and runs no statement.
+  // A batch whose file fails to load while reading it alone succeeds neither
+  // (see RejectedBatch) is left out and reported in ApplyStats::rejected; the
+  // other batches still apply, in the same transaction.
   // Errors: "warehouse_table_missing" when the table does not exist,
-  // "batch_unreadable" when a batch's file cannot be read, "warehouse_error"
+  // "batch_unreadable" when a batch's file is missing, "warehouse_error"
   // otherwise (transient=true for a write conflict that outlived the retries);
   // the message names the table and the batch. On error nothing is applied.
   virtual Result<ApplyStats> Append(const std::string& table, const schema::Schema& target,
@@ -91,8 +106,8 @@ class Warehouse {
 
   // Builds a shadow table with `target` columns from all of `batches`, then in
   // the same transaction replaces the table (creating it if absent) and its
-  // ledger entries. Readers never see a half-built table. Errors as for Append;
-  // on error the old table and ledger are untouched.
+  // ledger entries. Readers never see a half-built table. Rejected batches and
+  // errors as for Append; on error the old table and ledger are untouched.
   virtual Result<ApplyStats> Rebuild(const std::string& table, const schema::Schema& target,
                                      std::span<const BatchFile> batches) = 0;
 
