@@ -77,6 +77,9 @@ Error WarehouseError(std::string context, const DuckError& error, std::string co
   return Error{std::move(code), std::move(context) + ": " + error.message, error.IsConflict()};
 }
 
+// Opens (or creates) the database at `path` with landfall's settings.
+Result<duckdb_database> OpenDatabase(const std::string& path, const DuckDbOptions& options);
+
 // What Init creates: the staging schema and the ledger. Idempotent.
 std::vector<std::string> InitStatements(const std::string& staging_schema) {
   return {
@@ -408,16 +411,35 @@ class DuckDbWarehouse final : public Warehouse {
     if (!std::filesystem::exists(batch.abs_path, ec)) return std::nullopt;
     auto projection = Projection(target, batch, "");
     if (!projection) return projection.error().message;
-    auto lease = pool_->Acquire();
-    if (!lease) return std::nullopt;
-    // hash() of the whole row makes DuckDB decode and cast every column, as
-    // the INSERT does, without storing anything.
-    auto r = Exec(lease->get(), "SELECT max(hash(r)) FROM (SELECT " + *projection +
-                                    "1 AS " + sql::Ident(kProbeColumn) + " FROM read_parquet(" +
+    // In a fresh in-memory database of its own: a warehouse that failed
+    // (invalidated by a failed commit, its file read-only or its disk full),
+    // or an earlier probe that broke its database, must not make good batches
+    // look bad. Probes are rare: only after a batch failed to load.
+    auto db = OpenDatabase(":memory:", options_);
+    if (!db) return std::nullopt;
+    duckdb_connection con = nullptr;
+    std::optional<std::string> verdict;
+    if (duckdb_connect(*db, &con) == DuckDBSuccess) {
+      // Cast as the warehouse does (see Configure, Init).
+      bool ready = internal::RunQuery(con, "SET GLOBAL TimeZone = 'UTC'").has_value() &&
+                   internal::RunQuery(con, "LOAD json").has_value();
+      // hash() of the whole row makes DuckDB decode and cast every column, as
+      // the INSERT does, without storing anything.
+      auto r = ready ? internal::RunQuery(
+                           con, "SELECT max(hash(r)) FROM (SELECT " + *projection + "1 AS " +
+                                    sql::Ident(kProbeColumn) + " FROM read_parquet(" +
                                     sql::PathLiteral(batch.abs_path.native()) +
-                                    ", hive_partitioning = false)) AS r");
-    if (r || r.error().IsConflict()) return std::nullopt;
-    return r.error().message;
+                                    ", hive_partitioning = false)) AS r")
+                     : std::expected<DuckResult, DuckError>(DuckResult());
+      // Short of memory or interrupted: no verdict on the file either.
+      if (!r && r.error().type != DUCKDB_ERROR_OUT_OF_MEMORY &&
+          r.error().type != DUCKDB_ERROR_INTERRUPT) {
+        verdict = r.error().message;
+      }
+      duckdb_disconnect(&con);
+    }
+    duckdb_close(&*db);
+    return verdict;
   }
 
   // One mutex per table (by folded name, as DuckDB resolves names): two callers
