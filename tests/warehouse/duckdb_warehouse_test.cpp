@@ -797,6 +797,73 @@ TEST_F(DuckDbWarehouseTest, DataSurvivesReopeningTheDatabase) {
   EXPECT_EQ(contents->at("p").ledger.size(), 1u);
 }
 
+// A new warehouse file appears complete (schemas and ledger inside, no WAL
+// beside it) or not at all; nothing is left under the temporary name.
+TEST(DuckDbWarehouseOpenTest, NewFileIsCreatedCompleteWithItsLedger) {
+  TempDir dir;
+  const fs::path file = dir / "new.duckdb";
+  {
+    auto wh = OpenDuckDb({.path = file});
+    ASSERT_TRUE(wh) << wh.error().ToString();
+  }
+  EXPECT_FALSE(fs::exists(dir / "new.duckdb.creating"));
+  // Opened read-only, without Init: the ledger is already there.
+  EXPECT_EQ(QueryDuckDbInt(file, "SELECT count(*) FROM _landfall.ledger"), 0);
+  EXPECT_EQ(QueryDuckDb(file, "SELECT schema_name FROM duckdb_schemas() WHERE schema_name = 'staging'"),
+            (std::vector<std::string>{"staging"}));
+}
+
+// A crash while a new file was being built leaves <file>.creating (and its
+// WAL); the next open starts over instead of failing or using it.
+TEST(DuckDbWarehouseOpenTest, LeftoverTemporaryFromACrashedCreationIsReplaced) {
+  TempDir dir;
+  const fs::path file = dir / "w.duckdb";
+  std::ofstream(dir / "w.duckdb.creating") << "half a header";
+  std::ofstream(dir / "w.duckdb.creating.wal") << "junk";
+  auto wh = OpenDuckDb({.path = file});
+  ASSERT_TRUE(wh) << wh.error().ToString();
+  ASSERT_TRUE((*wh)->Init());
+  auto contents = (*wh)->Inspect();
+  ASSERT_TRUE(contents) << contents.error().ToString();
+  EXPECT_TRUE(contents->empty());
+  EXPECT_FALSE(fs::exists(dir / "w.duckdb.creating"));
+  EXPECT_FALSE(fs::exists(dir / "w.duckdb.creating.wal"));
+}
+
+// A WAL under the warehouse's name without its file (the file deleted by
+// hand, say) belongs to another database: it must not be replayed into the
+// new one.
+TEST(DuckDbWarehouseOpenTest, StrayWalWithoutItsFileIsNotReplayedIntoANewFile) {
+  TempDir dir;
+  const fs::path file = dir / "w.duckdb";
+  {
+    // An old database whose last changes are only in its WAL.
+    duckdb_database db;
+    duckdb_connection con;
+    ASSERT_EQ(duckdb_open(file.c_str(), &db), DuckDBSuccess);
+    ASSERT_EQ(duckdb_connect(db, &con), DuckDBSuccess);
+    for (const char* sql : {"PRAGMA disable_checkpoint_on_shutdown",
+                            "SET checkpoint_threshold = '1TB'",
+                            "CREATE SCHEMA staging",
+                            "CREATE TABLE staging.ghost AS SELECT range AS id FROM range(5)"}) {
+      duckdb_result result;
+      EXPECT_EQ(duckdb_query(con, sql, &result), DuckDBSuccess) << sql << ": " << duckdb_result_error(&result);
+      duckdb_destroy_result(&result);
+    }
+    duckdb_disconnect(&con);
+    duckdb_close(&db);
+  }
+  ASSERT_TRUE(fs::exists(dir / "w.duckdb.wal")) << "the fixture needs a WAL";
+  fs::remove(file);
+
+  auto wh = OpenDuckDb({.path = file});
+  ASSERT_TRUE(wh) << wh.error().ToString();
+  ASSERT_TRUE((*wh)->Init());
+  auto contents = (*wh)->Inspect();
+  ASSERT_TRUE(contents) << contents.error().ToString();
+  EXPECT_FALSE(contents->contains("ghost"));
+}
+
 TEST(DuckDbWarehouseOpenTest, InMemoryDatabaseWorks) {
   auto wh = OpenDuckDb({.path = ":memory:"});
   ASSERT_TRUE(wh) << wh.error().ToString();
