@@ -113,10 +113,9 @@ Result<Schema> Unify(const Schema& base, const std::vector<const Schema*>& more,
     for (size_t j : renamed) {
       for (size_t k = 0; k < claimed.size(); ++k) {
         if (k != j && !claimed[k] && FoldName(out.columns[k].name) == FoldName(out.columns[j].name)) {
-          std::string name = out.columns[k].name + "__replaced";
-          for (int n = 2; out.Find(name) != nullptr; ++n) {
-            name = out.columns[k].name + "__replaced_" + std::to_string(n);
-          }
+          const std::string base_name = out.columns[k].name + std::string(kReplacedSuffix);
+          std::string name = base_name;
+          for (int n = 2; out.Find(name) != nullptr; ++n) name = base_name + "_" + std::to_string(n);
           out.columns[k].name = std::move(name);
         }
       }

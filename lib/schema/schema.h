@@ -67,6 +67,8 @@ using SupertypeFn = std::function<Result<std::string>(const std::string&, const 
 // so names stay unique. Where types differ, `supertype` decides.
 Result<Schema> Unify(const Schema& base, const std::vector<const Schema*>& more,
                      const SupertypeFn& supertype);
+// The suffix Unify gives a column whose name a rename took ("b" -> "b__replaced").
+inline constexpr std::string_view kReplacedSuffix = "__replaced";
 
 // JSON form stored in the state store: {"columns":[{"name","type","nullable","field_id","source_type"}]}.
 std::string ToJson(const Schema& schema);

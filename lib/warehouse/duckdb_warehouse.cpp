@@ -627,7 +627,8 @@ class DuckDbWarehouse final : public Warehouse {
                              [&](const schema::Column& s) { return s.field_id == c->field_id; });
         };
         for (int n = 1; carried_elsewhere(column); ++n) {
-          column = target.Find(source.name + "__replaced" + (n == 1 ? "" : "_" + std::to_string(n)));
+          column = target.Find(source.name + std::string(schema::kReplacedSuffix) +
+                               (n == 1 ? "" : "_" + std::to_string(n)));
         }
       }
       if (column == nullptr || !used.insert(schema::FoldName(column->name)).second) continue;
