@@ -118,16 +118,17 @@ Result<Drift> Classify(const schema::Schema& previous, const std::vector<const s
     }
     if (schema::FoldName(old->name) != schema::FoldName(column.name)) {
       d.renames.push_back({old->name, column.name});
-      const bool carried = std::any_of(batches.begin(), batches.end(), [&](const schema::Schema* b) {
-        return b->Find(column.name) != nullptr;
-      });
+      const bool carried =
+          std::any_of(batches.begin(), batches.end(),
+                      [&](const schema::Schema* b) { return b->Find(column.name) != nullptr; });
       if (carried) {
         d.reasons.push_back({reason::kRenameByFieldId, old->name + "\u2192" + column.name +
-                                                           " (field_id " + std::to_string(*column.field_id) + ")"});
+                                                           " (field_id " +
+                                                           std::to_string(*column.field_id) + ")"});
       } else {
         // No batch carries the new name: Unify moved the column aside for a rename.
-        d.reasons.push_back({reason::kColumnDisplaced,
-                             old->name + "\u2192" + column.name + " (its name went to a renamed column)"});
+        d.reasons.push_back({reason::kColumnDisplaced, old->name + "\u2192" + column.name +
+                                                           " (its name went to a renamed column)"});
       }
     }
     if (old->type != column.type) {
@@ -152,8 +153,9 @@ Result<Drift> Classify(const schema::Schema& previous, const std::vector<const s
     });
     if (!moves) {
       d.incompatible = true;
-      d.reasons.push_back({reason::kColumnDisplaced, holder->name + " keeps its name while " + rename.from +
-                                                         "\u2192" + rename.to + " takes it; rebuilt"});
+      d.reasons.push_back({reason::kColumnDisplaced, holder->name + " keeps its name while " +
+                                                         rename.from + "\u2192" + rename.to +
+                                                         " takes it; rebuilt"});
     }
   }
   // Columns no new batch carries stay, NULL in the new rows.

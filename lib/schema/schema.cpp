@@ -112,10 +112,12 @@ Result<Schema> Unify(const Schema& base, const std::vector<const Schema*>& more,
     // every rename of this schema, so a swap (a<->b) displaces nothing.
     for (size_t j : renamed) {
       for (size_t k = 0; k < claimed.size(); ++k) {
-        if (k != j && !claimed[k] && FoldName(out.columns[k].name) == FoldName(out.columns[j].name)) {
+        if (k != j && !claimed[k] &&
+            FoldName(out.columns[k].name) == FoldName(out.columns[j].name)) {
           const std::string base_name = out.columns[k].name + std::string(kReplacedSuffix);
           std::string name = base_name;
-          for (int n = 2; out.Find(name) != nullptr; ++n) name = base_name + "_" + std::to_string(n);
+          for (int n = 2; out.Find(name) != nullptr; ++n)
+            name = base_name + "_" + std::to_string(n);
           out.columns[k].name = std::move(name);
         }
       }

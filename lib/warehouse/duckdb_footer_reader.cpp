@@ -210,9 +210,10 @@ class DuckDbFooterReader final : public schema::FooterReader {
     // fail its whole table on every run. Caught here, the file is quarantined.
     for (const auto& column : info.schema.columns) {
       if (schema::FoldName(column.name.substr(0, kReservedPrefix.size())) == kReservedPrefix) {
-        return Fail("reserved_column_name",
-                    file.string() + ": column \"" + column.name +
-                        "\": names starting with _landfall_ are reserved for landfall's metadata columns");
+        return Fail(
+            "reserved_column_name",
+            file.string() + ": column \"" + column.name +
+                "\": names starting with _landfall_ are reserved for landfall's metadata columns");
       }
     }
 

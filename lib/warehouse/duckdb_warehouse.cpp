@@ -8,8 +8,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <cstring>
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -222,7 +222,8 @@ class DuckDbWarehouse final : public Warehouse {
       }
       auto applied = LedgerBatchIds(con, table);
       if (!applied) return Fail(applied.error());
-      return LoadBatches(con, table, qualified, target, kept, std::move(*applied), grouped, &failed);
+      return LoadBatches(con, table, qualified, target, kept, std::move(*applied), grouped,
+                         &failed);
     };
     return ApplyRejecting("append to " + sql::Ident(table), target, kept, grouped, failed, body);
   }
@@ -378,10 +379,10 @@ class DuckDbWarehouse final : public Warehouse {
   // that `failed` names the batch; if that batch cannot be read on its own
   // either (Undecodable), it is left out of `kept`, reported as rejected, and
   // the transaction runs again with the others.
-  Result<ApplyStats> ApplyRejecting(const std::string& context, const schema::Schema& target,
-                                    std::vector<BatchFile>& kept, bool& grouped,
-                                    const BatchFile*& failed,
-                                    const std::function<Result<ApplyStats>(duckdb_connection)>& body) {
+  Result<ApplyStats> ApplyRejecting(
+      const std::string& context, const schema::Schema& target, std::vector<BatchFile>& kept,
+      bool& grouped, const BatchFile*& failed,
+      const std::function<Result<ApplyStats>(duckdb_connection)>& body) {
     std::vector<RejectedBatch> rejected;
     for (;;) {
       auto result = Transact<ApplyStats>(context, body);
@@ -425,11 +426,11 @@ class DuckDbWarehouse final : public Warehouse {
                    internal::RunQuery(con, "LOAD json").has_value();
       // hash() of the whole row makes DuckDB decode and cast every column, as
       // the INSERT does, without storing anything.
-      auto r = ready ? internal::RunQuery(
-                           con, "SELECT max(hash(r)) FROM (SELECT " + *projection + "1 AS " +
-                                    sql::Ident(kProbeColumn) + " FROM read_parquet(" +
-                                    sql::PathLiteral(batch.abs_path.native()) +
-                                    ", hive_partitioning = false)) AS r")
+      auto r = ready ? internal::RunQuery(con, "SELECT max(hash(r)) FROM (SELECT " + *projection +
+                                                   "1 AS " + sql::Ident(kProbeColumn) +
+                                                   " FROM read_parquet(" +
+                                                   sql::PathLiteral(batch.abs_path.native()) +
+                                                   ", hive_partitioning = false)) AS r")
                      : std::expected<DuckResult, DuckError>(DuckResult());
       // Short of memory or interrupted: no verdict on the file either.
       if (!r && r.error().type != DUCKDB_ERROR_OUT_OF_MEMORY &&
@@ -527,7 +528,9 @@ class DuckDbWarehouse final : public Warehouse {
       }
       return Ok();
     };
-    auto temporary = [](size_t i) { return std::string(kMetaPrefix) + "rename_" + std::to_string(i); };
+    auto temporary = [](size_t i) {
+      return std::string(kMetaPrefix) + "rename_" + std::to_string(i);
+    };
     for (size_t i = 0; i < renames.size(); ++i) {
       if (auto s = rename(renames[i].from, temporary(i), renames[i]); !s) return s;
     }

@@ -337,14 +337,16 @@ TEST_F(DriftTest, RenameProvenByFieldIdIsRenamedInPlace) {
 // Two columns swap names (field 2 was "a", is now "b", and the other way
 // round): renamed in place, in one transaction, never "b already exists".
 TEST_F(DriftTest, ColumnsSwappingNamesByFieldIdAreRenamedInPlace) {
-  BatchWithFieldIds("orders/p0.parquet",
-                    "SELECT i::INTEGER AS id, (100 + i)::INTEGER AS a, 'x' || i AS b FROM range(3) t(i)",
-                    "{id: 1, a: 2, b: 3}");
+  BatchWithFieldIds(
+      "orders/p0.parquet",
+      "SELECT i::INTEGER AS id, (100 + i)::INTEGER AS a, 'x' || i AS b FROM range(3) t(i)",
+      "{id: 1, a: 2, b: 3}");
   Run();
   const Strings loaded = LoadedAt("orders", "id < 3");
-  BatchWithFieldIds("orders/p1.parquet",
-                    "SELECT (3 + i)::INTEGER AS id, (200 + i)::INTEGER AS b, 'y' || i AS a FROM range(2) t(i)",
-                    "{id: 1, b: 2, a: 3}");
+  BatchWithFieldIds(
+      "orders/p1.parquet",
+      "SELECT (3 + i)::INTEGER AS id, (200 + i)::INTEGER AS b, 'y' || i AS a FROM range(2) t(i)",
+      "{id: 1, b: 2, a: 3}");
 
   auto plan = Plan();
   EXPECT_EQ(ActionOf(plan, "orders"), "evolve");
@@ -369,9 +371,10 @@ TEST_F(DriftTest, ColumnsSwappingNamesByFieldIdAreRenamedInPlace) {
 // Upstream drops b, then renames a to b: the column that held the name moves
 // aside to b__replaced with its values, and a becomes b, in place.
 TEST_F(DriftTest, RenameOntoADroppedColumnsNameMovesThatColumnAside) {
-  BatchWithFieldIds("orders/p0.parquet",
-                    "SELECT i::INTEGER AS id, (100 + i)::INTEGER AS a, 'x' || i AS b FROM range(3) t(i)",
-                    "{id: 1, a: 2, b: 3}");
+  BatchWithFieldIds(
+      "orders/p0.parquet",
+      "SELECT i::INTEGER AS id, (100 + i)::INTEGER AS a, 'x' || i AS b FROM range(3) t(i)",
+      "{id: 1, a: 2, b: 3}");
   Run();
   const Strings loaded = LoadedAt("orders", "id < 3");
   BatchWithFieldIds("orders/p1.parquet",

@@ -136,7 +136,8 @@ class WarehouseSafetyTest : public CliTest {
     EXPECT_EQ(LedgerBatches(table), batches) << table;
     EXPECT_EQ(QueryDuckDbInt(warehouse(),
                              "SELECT count(*) FROM (SELECT batch_id FROM _landfall.ledger WHERE "
-                             "table_name = '" + table + "' GROUP BY batch_id HAVING count(*) > 1)"),
+                             "table_name = '" +
+                                 table + "' GROUP BY batch_id HAVING count(*) > 1)"),
               0)
         << table;
   }
@@ -188,7 +189,9 @@ TEST_F(WarehouseSafetyTest, CorruptDataPageIsQuarantinedAndTheRestOfTheTableStag
   auto out = Run();  // a quarantine is not a table failure: exit 0
   EXPECT_EQ(out["ok"], true) << out.dump();
   ExpectStagedOnce("t", 130, 2);
-  EXPECT_EQ(QueryDuckDbInt(warehouse(), "SELECT count(*) FROM staging.t WHERE id >= 100 AND id < 2100"), 0);
+  EXPECT_EQ(
+      QueryDuckDbInt(warehouse(), "SELECT count(*) FROM staging.t WHERE id >= 100 AND id < 2100"),
+      0);
   EXPECT_EQ(StatusAndCode(BatchVerdict("t/p1.parquet")), "quarantined|undecodable")
       << BatchVerdict("t/p1.parquet");
   EXPECT_EQ(StatusAndCode(BatchVerdict("t/p2.parquet")), "staged|");
@@ -314,8 +317,9 @@ pid_t StartRun(const fs::path& config, const fs::path& err_file) {
 // and once writable again, the next run must stage every batch exactly once.
 TEST_F(WarehouseSafetyTest, WarehouseMadeReadOnlyMidRunFailsCleanlyAndTheNextRunConverges) {
   if (!Immutable::Supported(dir_.path())) {
-    GTEST_SKIP() << "chattr +i is unavailable here (needs root and a filesystem with the "
-                    "immutable attribute, e.g. ext4); chmod cannot make a folder read-only for root";
+    GTEST_SKIP()
+        << "chattr +i is unavailable here (needs root and a filesystem with the "
+           "immutable attribute, e.g. ext4); chmod cannot make a folder read-only for root";
   }
   long long expected_rows[4] = {0, 0, 0, 0};
   int batches = 0, file = 0;
@@ -354,14 +358,17 @@ TEST_F(WarehouseSafetyTest, WarehouseMadeReadOnlyMidRunFailsCleanlyAndTheNextRun
     // rows its ledger lists.
     for (int t = 0; t < 4; ++t) {
       const std::string table = "t" + std::to_string(t);
-      EXPECT_EQ(Rows(table), QueryDuckDbInt(warehouse(), "SELECT sum(rows) FROM _landfall.ledger "
-                                                         "WHERE table_name = '" + table + "'"))
+      EXPECT_EQ(Rows(table), QueryDuckDbInt(warehouse(),
+                                            "SELECT sum(rows) FROM _landfall.ledger "
+                                            "WHERE table_name = '" +
+                                                table + "'"))
           << table;
     }
     frozen.Release();
     auto next = Landfall({"run"});
     ASSERT_EQ(next.exit_code, 0) << next.out << next.err;
-    for (int t = 0; t < 4; ++t) ExpectStagedOnce("t" + std::to_string(t), expected_rows[t], batches);
+    for (int t = 0; t < 4; ++t)
+      ExpectStagedOnce("t" + std::to_string(t), expected_rows[t], batches);
   }
 }
 

@@ -288,8 +288,8 @@ TEST_F(DuckDbWarehouseTest, ColumnsSwappingNamesAreRenamedInPlace) {
   schema::Schema before = Target({{"a", "INTEGER"}, {"b", "VARCHAR"}});
   before.columns[0].field_id = 1;
   before.columns[1].field_id = 2;
-  ASSERT_TRUE(wh_->Rebuild("s", before,
-                           std::vector<BatchFile>{Batch("s/0.parquet", "SELECT 1 AS a, 'x' AS b")}));
+  ASSERT_TRUE(wh_->Rebuild(
+      "s", before, std::vector<BatchFile>{Batch("s/0.parquet", "SELECT 1 AS a, 'x' AS b")}));
   // The new batch calls field 1 "b" and field 2 "a".
   BatchFile swapped = Batch("s/1.parquet", "SELECT 2 AS b, 'y' AS a");
   swapped.schema.columns[0].field_id = 1;
@@ -411,7 +411,8 @@ TEST_F(DuckDbWarehouseTest, BatchWithAValueItsColumnCannotHoldIsRejected) {
   ASSERT_TRUE(stats) << stats.error().ToString();
   ASSERT_EQ(stats->rejected.size(), 1u);
   EXPECT_EQ(stats->rejected[0].rel_path, "c/2.parquet");
-  EXPECT_NE(stats->rejected[0].message.find("abc"), std::string::npos) << stats->rejected[0].message;
+  EXPECT_NE(stats->rejected[0].message.find("abc"), std::string::npos)
+      << stats->rejected[0].message;
   EXPECT_EQ(Query("SELECT id FROM staging.c"), (std::vector<std::string>{"1"}));
 }
 
@@ -809,8 +810,9 @@ TEST(DuckDbWarehouseOpenTest, NewFileIsCreatedCompleteWithItsLedger) {
   EXPECT_FALSE(fs::exists(dir / "new.duckdb.creating"));
   // Opened read-only, without Init: the ledger is already there.
   EXPECT_EQ(QueryDuckDbInt(file, "SELECT count(*) FROM _landfall.ledger"), 0);
-  EXPECT_EQ(QueryDuckDb(file, "SELECT schema_name FROM duckdb_schemas() WHERE schema_name = 'staging'"),
-            (std::vector<std::string>{"staging"}));
+  EXPECT_EQ(
+      QueryDuckDb(file, "SELECT schema_name FROM duckdb_schemas() WHERE schema_name = 'staging'"),
+      (std::vector<std::string>{"staging"}));
 }
 
 // A crash while a new file was being built leaves <file>.creating (and its
@@ -843,11 +845,11 @@ TEST(DuckDbWarehouseOpenTest, StrayWalWithoutItsFileIsNotReplayedIntoANewFile) {
     ASSERT_EQ(duckdb_open(file.c_str(), &db), DuckDBSuccess);
     ASSERT_EQ(duckdb_connect(db, &con), DuckDBSuccess);
     for (const char* sql : {"PRAGMA disable_checkpoint_on_shutdown",
-                            "SET checkpoint_threshold = '1TB'",
-                            "CREATE SCHEMA staging",
+                            "SET checkpoint_threshold = '1TB'", "CREATE SCHEMA staging",
                             "CREATE TABLE staging.ghost AS SELECT range AS id FROM range(5)"}) {
       duckdb_result result;
-      EXPECT_EQ(duckdb_query(con, sql, &result), DuckDBSuccess) << sql << ": " << duckdb_result_error(&result);
+      EXPECT_EQ(duckdb_query(con, sql, &result), DuckDBSuccess)
+          << sql << ": " << duckdb_result_error(&result);
       duckdb_destroy_result(&result);
     }
     duckdb_disconnect(&con);
