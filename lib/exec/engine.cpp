@@ -860,7 +860,18 @@ TableOutcome Engine::Execute(const plan::TablePlan& tp, int64_t run_id) {
         contents.exists = true;
         contents.columns = tp.target;
         const int64_t now = clock_.NowMicros();
+        // Batches the warehouse could not decode are quarantined, not staged:
+        // the rest of the table went in without them.
+        std::set<std::string> rejected;
+        for (const auto& r : applied->rejected) {
+          rejected.insert(r.rel_path);
+          if (auto it = batches_.find(r.rel_path); it != batches_.end()) {
+            Quarantine(it->second, r.code, r.message);
+            staged.push_back(ForStore(it->second));
+          }
+        }
         for (const auto& f : files) {
+          if (rejected.contains(f.rel_path)) continue;
           contents.ledger[f.batch_id] = {f.batch_id, f.rel_path, f.rows, now};
           auto& b = batches_.at(f.rel_path);
           b.status = BatchStatus::kStaged;

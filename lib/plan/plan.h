@@ -44,6 +44,9 @@ inline constexpr const char* kSupertypeUnavailable = "no_common_supertype";
 inline constexpr const char* kTypeWidened = "type_widened";
 inline constexpr const char* kRenameByFieldId = "rename_by_field_id";
 inline constexpr const char* kSuspectedRename = "suspected_rename";
+// A rename took the name of a column the new batches lack: that column is
+// renamed to <name>__replaced (its rows keep their values).
+inline constexpr const char* kColumnDisplaced = "column_displaced";
 inline constexpr const char* kIncompatibleType = "incompatible_type";
 // Values some batch carries that their column's type may round (BIGINT into
 // DOUBLE), since no type holds them all exactly: a new batch appended with a

@@ -199,8 +199,18 @@ Result<Drift> Classify(const schema::Schema& previous, const std::vector<const s
     }
     if (schema::FoldName(old->name) != schema::FoldName(column.name)) {
       d.renames.push_back({old->name, column.name});
-      d.reasons.push_back({reason::kRenameByFieldId, old->name + "\u2192" + column.name + " (field_id " +
-                                                         std::to_string(*column.field_id) + ")"});
+      const bool carried =
+          std::any_of(batches.begin(), batches.end(),
+                      [&](const schema::Schema* b) { return b->Find(column.name) != nullptr; });
+      if (carried) {
+        d.reasons.push_back({reason::kRenameByFieldId, old->name + "\u2192" + column.name +
+                                                           " (field_id " +
+                                                           std::to_string(*column.field_id) + ")"});
+      } else {
+        // No batch carries the new name: Unify moved the column aside for a rename.
+        d.reasons.push_back({reason::kColumnDisplaced, old->name + "\u2192" + column.name +
+                                                           " (its name went to a renamed column)"});
+      }
     }
     // No silent rounding: where the target cannot hold every value of the
     // old column or of a new batch exactly (no type can: BIGINT and DOUBLE,
@@ -229,6 +239,22 @@ Result<Drift> Classify(const schema::Schema& previous, const std::vector<const s
       // The column already has the common supertype, so a rebuild would give
       // the same column: the batch is appended with a cast, but not silently.
       d.reasons.push_back({reason::kMayRound, rounding});
+    }
+  }
+  // A rename onto the name of a column that stays (possible only when that
+  // column has no field_id for Unify to move it aside by): renaming in place
+  // would leave two columns of one name, so the table is rebuilt.
+  for (const auto& rename : d.renames) {
+    const schema::Column* holder = previous.Find(rename.to);
+    if (holder == nullptr) continue;
+    const bool moves = std::any_of(d.renames.begin(), d.renames.end(), [&](const auto& r) {
+      return schema::FoldName(r.from) == schema::FoldName(holder->name);
+    });
+    if (!moves) {
+      d.incompatible = true;
+      d.reasons.push_back({reason::kColumnDisplaced, holder->name + " keeps its name while " +
+                                                         rename.from + "\u2192" + rename.to +
+                                                         " takes it; rebuilt"});
     }
   }
   // Columns no new batch carries stay, NULL in the new rows.

@@ -16,7 +16,8 @@ struct FooterInfo {
 };
 
 // Error codes a reader returns for a bad file; each leads to quarantine:
-//   "empty_file", "not_parquet", "encrypted", "truncated", "unreadable".
+//   "empty_file", "not_parquet", "encrypted", "truncated", "unreadable",
+//   "reserved_column_name" (a column named _landfall_*, which staging reserves).
 // Transient trouble (e.g. the reader's own resources) uses transient=true.
 class FooterReader {
  public:

@@ -96,11 +96,30 @@ Result<Schema> Unify(const Schema& base, const std::vector<const Schema*>& more,
         }
       }
     }
+    std::vector<size_t> renamed;
     for (size_t i = 0; i < schema->columns.size(); ++i) {
       if (match[i] < 0) continue;
       Column& existing = out.columns[match[i]];
       if (FoldName(existing.name) != FoldName(schema->columns[i].name)) {
         existing.name = schema->columns[i].name;  // the later batch's name wins
+        renamed.push_back(static_cast<size_t>(match[i]));
+      }
+    }
+    // A rename onto a name another column still holds (b dropped, then a
+    // renamed to b): that column, which this schema does not carry, steps
+    // aside as <name>__replaced, keeping its values, rather than leave two
+    // columns of one name, which no staging table can hold. Checked after
+    // every rename of this schema, so a swap (a<->b) displaces nothing.
+    for (size_t j : renamed) {
+      for (size_t k = 0; k < claimed.size(); ++k) {
+        if (k != j && !claimed[k] &&
+            FoldName(out.columns[k].name) == FoldName(out.columns[j].name)) {
+          const std::string base_name = out.columns[k].name + std::string(kReplacedSuffix);
+          std::string name = base_name;
+          for (int n = 2; out.Find(name) != nullptr; ++n)
+            name = base_name + "_" + std::to_string(n);
+          out.columns[k].name = std::move(name);
+        }
       }
     }
     // Otherwise by name: a staging table has one column per name, so the same

@@ -85,9 +85,13 @@ using SupertypeFn = std::function<Result<std::string>(const std::string&, const 
 // The union of `base` and `more`, keeping `base`'s column order and appending
 // new columns in the order first seen. Columns match by Parquet field_id when
 // both carry one (a different name is then a rename: the later name wins), else
-// by name (case-insensitive). Where types differ, `supertype` decides.
+// by name (case-insensitive). A rename onto the name of a column the renaming
+// schema lacks moves that column to "<name>__replaced" (or "__replaced_2", ...),
+// so names stay unique. Where types differ, `supertype` decides.
 Result<Schema> Unify(const Schema& base, const std::vector<const Schema*>& more,
                      const SupertypeFn& supertype);
+// The suffix Unify gives a column whose name a rename took ("b" -> "b__replaced").
+inline constexpr std::string_view kReplacedSuffix = "__replaced";
 
 // JSON form stored in the state store: {"columns":[{"name","type","nullable","field_id","source_type"}]}.
 std::string ToJson(const Schema& schema);

@@ -18,6 +18,9 @@ namespace {
 using internal::ConnectionPool;
 using internal::DuckError;
 
+// Column names staging tables reserve for metadata (see duckdb_warehouse.cpp).
+constexpr std::string_view kReservedPrefix = "_landfall_";
+
 // A DuckDB error about a Parquet file, as one of the footer reader's codes.
 Error FooterError(const std::filesystem::path& file, const DuckError& error) {
   const std::string& m = error.message;
@@ -201,6 +204,17 @@ class DuckDbFooterReader final : public schema::FooterReader {
       column.source_type = type;
       column.type = schema::CanonicalType(column.source_type);
       info.schema.columns.push_back(std::move(column));
+    }
+    // Staging tables carry landfall's own _landfall_* columns beside the
+    // batch's; a batch column of that name could never be staged, and would
+    // fail its whole table on every run. Caught here, the file is quarantined.
+    for (const auto& column : info.schema.columns) {
+      if (schema::FoldName(column.name.substr(0, kReservedPrefix.size())) == kReservedPrefix) {
+        return Fail(
+            "reserved_column_name",
+            file.string() + ": column \"" + column.name +
+                "\": names starting with _landfall_ are reserved for landfall's metadata columns");
+      }
     }
 
     std::vector<SchemaNode> nodes;

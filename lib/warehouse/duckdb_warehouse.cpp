@@ -1,9 +1,15 @@
 #include "lib/warehouse/duckdb_warehouse.h"
 
 #include <duckdb.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -42,6 +48,8 @@ constexpr int kMaxAttempts = 5;
 // files; read_parquet names each row's file in this (reserved) column.
 constexpr size_t kMaxFilesPerInsert = 1000;
 constexpr std::string_view kFileColumn = "_landfall_file";
+// A placeholder column, so that a probe's SELECT list is never empty.
+constexpr std::string_view kProbeColumn = "_landfall_probe";
 // Internal: a multi-file INSERT failed or its row count disagreed with the
 // footers; the caller redoes the transaction one batch per statement, which
 // names the failing batch (or gets the exact row counts). Never returned.
@@ -67,6 +75,20 @@ bool IsFileError(const DuckError& error) {
 Error WarehouseError(std::string context, const DuckError& error, std::string code = "") {
   if (code.empty()) code = "warehouse_error";
   return Error{std::move(code), std::move(context) + ": " + error.message, error.IsConflict()};
+}
+
+// Opens (or creates) the database at `path` with landfall's settings.
+Result<duckdb_database> OpenDatabase(const std::string& path, const DuckDbOptions& options);
+
+// What Init creates: the staging schema and the ledger. Idempotent.
+std::vector<std::string> InitStatements(const std::string& staging_schema) {
+  return {
+      "CREATE SCHEMA IF NOT EXISTS " + sql::Ident(staging_schema),
+      "CREATE SCHEMA IF NOT EXISTS " + sql::Ident(kLedgerSchema),
+      "CREATE TABLE IF NOT EXISTS " + sql::Qualified(kLedgerSchema, kLedgerTable) +
+          " (table_name VARCHAR NOT NULL, batch_id VARCHAR NOT NULL, path VARCHAR,"
+          " rows BIGINT, loaded_at TIMESTAMP)",
+  };
 }
 
 class DuckDbWarehouse final : public Warehouse {
@@ -110,14 +132,7 @@ class DuckDbWarehouse final : public Warehouse {
       }
     }
     auto done = Transact<bool>("init", [&](duckdb_connection con) -> Result<bool> {
-      const std::string statements[] = {
-          "CREATE SCHEMA IF NOT EXISTS " + sql::Ident(options_.staging_schema),
-          "CREATE SCHEMA IF NOT EXISTS " + sql::Ident(kLedgerSchema),
-          "CREATE TABLE IF NOT EXISTS " + ledger_ +
-              " (table_name VARCHAR NOT NULL, batch_id VARCHAR NOT NULL, path VARCHAR,"
-              " rows BIGINT, loaded_at TIMESTAMP)",
-      };
-      for (const auto& statement : statements) {
+      for (const auto& statement : InitStatements(options_.staging_schema)) {
         if (auto r = Exec(con, statement); !r) return Fail(WarehouseError("init", r.error()));
       }
       return true;
@@ -188,41 +203,31 @@ class DuckDbWarehouse final : public Warehouse {
     if (batches.empty() && renames.empty()) return ApplyStats{};
     std::lock_guard table_lock(TableLock(table));
     const std::string qualified = sql::Qualified(options_.staging_schema, table);
+    std::vector<BatchFile> kept(batches.begin(), batches.end());
     bool grouped = true;
+    const BatchFile* failed = nullptr;
     auto body = [&](duckdb_connection con) -> Result<ApplyStats> {
+      failed = nullptr;
       auto columns = TableColumns(con, table);
       if (!columns) return Fail(columns.error());
       if (columns->empty()) {
         return Fail("warehouse_table_missing",
                     "staging table " + qualified + " does not exist; append needs it");
       }
-      for (const auto& rename : renames) {
-        auto r = Exec(con, "ALTER TABLE " + qualified + " RENAME COLUMN " +
-                               sql::Ident(rename.from) + " TO " + sql::Ident(rename.to));
-        if (!r) {
-          return Fail(WarehouseError("table " + sql::Ident(table) + ": rename " +
-                                         sql::Ident(rename.from) + " to " + sql::Ident(rename.to),
-                                     r.error()));
-        }
-        for (auto& c : *columns) {
-          if (schema::FoldName(c.first) == schema::FoldName(rename.from)) c.first = rename.to;
-        }
+      if (auto renamed = RenameColumns(con, table, qualified, renames, *columns); !renamed) {
+        return Fail(renamed.error());
       }
       if (auto evolved = EvolveColumns(con, table, qualified, *columns, target); !evolved) {
         return Fail(evolved.error());
       }
       auto applied = LedgerBatchIds(con, table);
       if (!applied) return Fail(applied.error());
-      return CheckedBeforeCommit(
-          table, LoadBatches(con, table, qualified, target, batches, std::move(*applied), grouped),
-          batches);
+      return CheckedBeforeCommit(table,
+                                 LoadBatches(con, table, qualified, target, kept,
+                                             std::move(*applied), grouped, &failed),
+                                 kept);
     };
-    auto result = Transact<ApplyStats>("append to " + sql::Ident(table), body);
-    if (!result && result.error().code == kRetryPerBatch) {
-      grouped = false;
-      result = Transact<ApplyStats>("append to " + sql::Ident(table), body);
-    }
-    return result;
+    return ApplyRejecting("append to " + sql::Ident(table), target, kept, grouped, failed, body);
   }
 
   using Warehouse::Rebuild;
@@ -238,8 +243,11 @@ class DuckDbWarehouse final : public Warehouse {
     const std::string context = "rebuild of " + sql::Ident(table);
     std::string carried_ids;  // SQL list of literals
     for (const auto& id : carry_over) carried_ids += (carried_ids.empty() ? "" : ", ") + sql::Literal(id);
+    std::vector<BatchFile> kept(batches.begin(), batches.end());
     bool grouped = true;
+    const BatchFile* failed = nullptr;
     auto body = [&](duckdb_connection con) -> Result<ApplyStats> {
+      failed = nullptr;
       auto step = [&](const std::string& what, const std::string& statement) -> Status {
         if (auto r = Exec(con, statement); !r) {
           return Fail(WarehouseError("table " + sql::Ident(table) + ": " + what, r.error()));
@@ -290,15 +298,11 @@ class DuckDbWarehouse final : public Warehouse {
         skip.insert(carry_over.begin(), carry_over.end());
       }
       return CheckedBeforeCommit(
-          table, LoadBatches(con, table, qualified, target, batches, std::move(skip), grouped),
-          batches);
+          table,
+          LoadBatches(con, table, qualified, target, kept, std::move(skip), grouped, &failed),
+          kept);
     };
-    auto result = Transact<ApplyStats>(context, body);
-    if (!result && result.error().code == kRetryPerBatch) {
-      grouped = false;
-      result = Transact<ApplyStats>(context, body);
-    }
-    return result;
+    return ApplyRejecting(context, target, kept, grouped, failed, body);
   }
 
   Status Drop(const std::string& table) override {
@@ -413,6 +417,76 @@ class DuckDbWarehouse final : public Warehouse {
     }
   }
 
+  // Runs `body`, a transaction loading `kept`, until it commits or fails on
+  // something other than one batch's own content. After a multi-file
+  // statement fails (kRetryPerBatch) it runs again one batch per statement, so
+  // that `failed` names the batch; if that batch cannot be read on its own
+  // either (Undecodable), it is left out of `kept`, reported as rejected, and
+  // the transaction runs again with the others.
+  Result<ApplyStats> ApplyRejecting(
+      const std::string& context, const schema::Schema& target, std::vector<BatchFile>& kept,
+      bool& grouped, const BatchFile*& failed,
+      const std::function<Result<ApplyStats>(duckdb_connection)>& body) {
+    std::vector<RejectedBatch> rejected;
+    for (;;) {
+      auto result = Transact<ApplyStats>(context, body);
+      if (!result && result.error().code == kRetryPerBatch) {
+        grouped = false;
+        continue;
+      }
+      if (!result && failed != nullptr && !result.error().transient) {
+        if (auto why = Undecodable(*failed, target)) {
+          rejected.push_back({failed->batch_id, failed->rel_path, "undecodable", *why});
+          kept.erase(kept.begin() + (failed - kept.data()));
+          continue;
+        }
+      }
+      if (result) result->rejected = std::move(rejected);
+      return result;
+    }
+  }
+
+  // Why `batch` cannot be staged whatever the warehouse's state: its rows, cast
+  // to `target`, read on their own (outside any transaction, writing nothing)
+  // fail too. Nullopt when they read fine, so a failed load was the
+  // warehouse's doing (a full disk, a read-only file), or when the file is
+  // gone (it may come back; not a verdict on its content).
+  std::optional<std::string> Undecodable(const BatchFile& batch, const schema::Schema& target) {
+    std::error_code ec;
+    if (!std::filesystem::exists(batch.abs_path, ec)) return std::nullopt;
+    auto projection = Projection(target, batch, "");
+    if (!projection) return projection.error().message;
+    // In a fresh in-memory database of its own: a warehouse that failed
+    // (invalidated by a failed commit, its file read-only or its disk full),
+    // or an earlier probe that broke its database, must not make good batches
+    // look bad. Probes are rare: only after a batch failed to load.
+    auto db = OpenDatabase(":memory:", options_);
+    if (!db) return std::nullopt;
+    duckdb_connection con = nullptr;
+    std::optional<std::string> verdict;
+    if (duckdb_connect(*db, &con) == DuckDBSuccess) {
+      // Cast as the warehouse does (see Configure, Init).
+      bool ready = internal::RunQuery(con, "SET GLOBAL TimeZone = 'UTC'").has_value() &&
+                   internal::RunQuery(con, "LOAD json").has_value();
+      // hash() of the whole row makes DuckDB decode and cast every column, as
+      // the INSERT does, without storing anything.
+      auto r = ready ? internal::RunQuery(con, "SELECT max(hash(r)) FROM (SELECT " + *projection +
+                                                   "1 AS " + sql::Ident(kProbeColumn) +
+                                                   " FROM read_parquet(" +
+                                                   sql::PathLiteral(batch.abs_path.native()) +
+                                                   ", hive_partitioning = false)) AS r")
+                     : std::expected<DuckResult, DuckError>(DuckResult());
+      // Short of memory or interrupted: no verdict on the file either.
+      if (!r && r.error().type != DUCKDB_ERROR_OUT_OF_MEMORY &&
+          r.error().type != DUCKDB_ERROR_INTERRUPT) {
+        verdict = r.error().message;
+      }
+      duckdb_disconnect(&con);
+    }
+    duckdb_close(&*db);
+    return verdict;
+  }
+
   // One mutex per table (by folded name, as DuckDB resolves names): two callers
   // working on one table would otherwise both see a batch as new and stage it
   // twice, since DuckDB does not conflict on concurrent appends.
@@ -476,6 +550,46 @@ class DuckDbWarehouse final : public Warehouse {
                            sql::NormalizeType(r->Text(1, row).value_or("")));
     }
     return columns;
+  }
+
+  // Renames columns in place, all at once: first every source to a temporary
+  // name, then every temporary to its target. One rename at a time would meet
+  // a name still taken when two columns swap names (a->b, b->a) or a column
+  // takes the name another gives up (b->b_old, a->b), and the table would fail
+  // on every run. Temporary names carry the reserved _landfall_ prefix, so no
+  // staging column can hold one. Updates `columns` to the new names.
+  Status RenameColumns(duckdb_connection con, const std::string& table,
+                       const std::string& qualified, std::span<const ColumnRename> renames,
+                       std::vector<std::pair<std::string, std::string>>& columns) {
+    auto rename = [&](const std::string& from, const std::string& to,
+                      const ColumnRename& which) -> Status {
+      auto r = Exec(con, "ALTER TABLE " + qualified + " RENAME COLUMN " + sql::Ident(from) +
+                             " TO " + sql::Ident(to));
+      if (!r) {
+        return Fail(WarehouseError("table " + sql::Ident(table) + ": rename " +
+                                       sql::Ident(which.from) + " to " + sql::Ident(which.to),
+                                   r.error()));
+      }
+      return Ok();
+    };
+    auto temporary = [](size_t i) {
+      return std::string(kMetaPrefix) + "rename_" + std::to_string(i);
+    };
+    for (size_t i = 0; i < renames.size(); ++i) {
+      if (auto s = rename(renames[i].from, temporary(i), renames[i]); !s) return s;
+    }
+    for (size_t i = 0; i < renames.size(); ++i) {
+      if (auto s = rename(temporary(i), renames[i].to, renames[i]); !s) return s;
+    }
+    for (auto& c : columns) {
+      for (const auto& r : renames) {
+        if (schema::FoldName(c.first) == schema::FoldName(r.from)) {
+          c.first = r.to;
+          break;
+        }
+      }
+    }
+    return Ok();
   }
 
   // Brings an existing table's columns up to `target` in place: adds the
@@ -590,7 +704,21 @@ class DuckDbWarehouse final : public Warehouse {
           if (c.field_id == source.field_id) column = &c;
         }
       }
-      if (column == nullptr) column = target.Find(source.name);
+      if (column == nullptr) {
+        column = target.Find(source.name);
+        // A target column this batch carries under its field_id, in another
+        // source column, is not this one: a rename took this name, and the
+        // planner moved the column that held it to <name>__replaced.
+        auto carried_elsewhere = [&](const schema::Column* c) {
+          return c != nullptr && c->field_id &&
+                 std::any_of(batch.schema.columns.begin(), batch.schema.columns.end(),
+                             [&](const schema::Column& s) { return s.field_id == c->field_id; });
+        };
+        for (int n = 1; carried_elsewhere(column); ++n) {
+          column = target.Find(source.name + std::string(schema::kReplacedSuffix) +
+                               (n == 1 ? "" : "_" + std::to_string(n)));
+        }
+      }
       if (column == nullptr || !used.insert(schema::FoldName(column->name)).second) continue;
       if (HasNul(source.name)) return Fail("warehouse_error", "column name with a NUL byte");
       const std::string src = qualifier + sql::Ident(source.name);
@@ -672,11 +800,12 @@ class DuckDbWarehouse final : public Warehouse {
   // `table`), inside the caller's transaction. With `grouped`, batches with the
   // same footer columns load in one statement; should that statement fail, the
   // error is kRetryPerBatch and the caller runs the transaction again without
-  // `grouped`, so the error names the batch.
+  // `grouped`, so the error names the batch. When one batch's statement fails
+  // (not for a write conflict), `*failed` points at that batch.
   Result<ApplyStats> LoadBatches(duckdb_connection con, const std::string& table,
                                  const std::string& into, const schema::Schema& target,
                                  std::span<const BatchFile> batches, std::set<std::string> skip,
-                                 bool grouped) {
+                                 bool grouped, const BatchFile** failed) {
     ApplyStats stats;
     const int64_t loaded_at_us = SystemClock::Instance().NowMicros();
     std::string ledger_values;
@@ -715,10 +844,12 @@ class DuckDbWarehouse final : public Warehouse {
                                   " (" + batch.abs_path.string() + ")";
         auto statement = InsertBatchSql(into, target, batch, loaded_at_us);
         if (!statement) {
+          *failed = &batch;
           return Fail(statement.error().code, where + ": " + statement.error().message);
         }
         auto r = Exec(con, *statement);
         if (!r) {
+          if (!r.error().IsConflict()) *failed = &batch;
           return Fail(
               WarehouseError(where, r.error(), IsFileError(r.error()) ? "batch_unreadable" : ""));
         }
@@ -769,13 +900,10 @@ class DuckDbWarehouse final : public Warehouse {
 
 }  // namespace
 
-Result<std::unique_ptr<Warehouse>> OpenDuckDb(const DuckDbOptions& options) {
-  if (options.staging_schema.empty() || HasNul(options.staging_schema) ||
-      StartsWithFolded(options.staging_schema, kLedgerSchema)) {
-    return Fail("config_invalid",
-                "staging schema " + sql::Ident(options.staging_schema) + " is empty or reserved");
-  }
-  const std::string path = options.path.empty() ? ":memory:" : options.path.string();
+namespace {
+
+// Opens (or creates) the database at `path` with landfall's settings.
+Result<duckdb_database> OpenDatabase(const std::string& path, const DuckDbOptions& options) {
   duckdb_config config = nullptr;
   if (duckdb_create_config(&config) != DuckDBSuccess) {
     return Fail("warehouse_error", "cannot create a DuckDB configuration", true);
@@ -795,7 +923,130 @@ Result<std::unique_ptr<Warehouse>> OpenDuckDb(const DuckDbOptions& options) {
     duckdb_free(error);
     return Fail("warehouse_error", "cannot open DuckDB database " + path + ": " + message);
   }
-  auto warehouse = std::make_unique<DuckDbWarehouse>(db, options);
+  return db;
+}
+
+Error OsError(const std::string& what, int err) {
+  return Error{"warehouse_error", what + ": " + std::strerror(err), false};
+}
+
+// fsync of a file or a folder: what it holds (a file's bytes, a folder's
+// entries) survives a power cut once this returns.
+Status SyncPath(const std::filesystem::path& path, bool folder) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (folder ? O_DIRECTORY : 0));
+  if (fd < 0) return Fail(OsError("cannot open " + path.string() + " to sync it", errno));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return Fail(OsError("cannot sync " + path.string(), err));
+  return Ok();
+}
+
+// Removes `path` if it exists; an error only when it exists and stays.
+Status RemoveIfPresent(const std::filesystem::path& path) {
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
+  if (ec) return Fail("warehouse_error", "cannot remove " + path.string() + ": " + ec.message());
+  return Ok();
+}
+
+// Moves `from` to `to` unless `to` exists. False (and `from` left in place)
+// when `to` exists.
+Result<bool> RenameNoReplace(const std::filesystem::path& from, const std::filesystem::path& to) {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return true;
+  if (errno == EEXIST) return false;
+  if (errno != EINVAL && errno != ENOSYS) {
+    return Fail(OsError("cannot rename " + from.string() + " to " + to.string(), errno));
+  }
+  // A filesystem without RENAME_NOREPLACE: a hard link fails as well when
+  // `to` exists.
+  if (::link(from.c_str(), to.c_str()) != 0) {
+    if (errno == EEXIST) return false;
+    return Fail(OsError("cannot link " + from.string() + " to " + to.string(), errno));
+  }
+  if (auto s = RemoveIfPresent(from); !s) return Fail(s.error());
+  return true;
+}
+
+// Creates the warehouse file at `options.path`, which does not exist, so that
+// a crash at any instant leaves either no file there or a complete one (staging
+// schema and ledger included). DuckDB writes a new database's header and first
+// blocks in place, so a process killed while DuckDB creates the file leaves a
+// file DuckDB refuses for good ("not a valid DuckDB database file"). Instead the
+// database is built under a temporary name in the same folder, checkpointed and
+// closed, synced, and only then renamed into place.
+Status CreateWarehouseFile(const DuckDbOptions& options) {
+  const std::filesystem::path& path = options.path;
+  std::filesystem::path folder = path.parent_path();
+  if (folder.empty()) folder = ".";
+  std::filesystem::path temp = path;
+  temp += ".creating";
+  std::filesystem::path temp_wal = temp;
+  temp_wal += ".wal";
+  std::filesystem::path wal = path;
+  wal += ".wal";
+  // A leftover of a creation that crashed was never visible under the real
+  // name, so it holds nothing anyone staged: start over.
+  for (const auto& leftover : {temp, temp_wal}) {
+    if (auto s = RemoveIfPresent(leftover); !s) return s;
+  }
+  {
+    auto db = OpenDatabase(temp.string(), options);
+    if (!db) return Fail(db.error());
+    duckdb_connection con = nullptr;
+    Status built = Ok();
+    if (duckdb_connect(*db, &con) != DuckDBSuccess) {
+      built = Fail("warehouse_error", "cannot connect to the new database " + temp.string());
+    } else {
+      auto statements = InitStatements(options.staging_schema);
+      // Everything into the file itself, so that the file alone is the database.
+      statements.push_back("CHECKPOINT");
+      for (const auto& statement : statements) {
+        if (auto r = internal::RunQuery(con, statement); !r) {
+          built = Fail(WarehouseError("creating " + path.string(), r.error()));
+          break;
+        }
+      }
+      duckdb_disconnect(&con);
+    }
+    duckdb_close(&*db);
+    if (!built) return built;
+  }
+  // Checkpointed: a WAL left by the close holds nothing the file lacks.
+  if (auto s = RemoveIfPresent(temp_wal); !s) return s;
+  if (auto s = SyncPath(temp, /*folder=*/false); !s) return s;
+  // A WAL under the real name without its database file belongs to some
+  // earlier database; DuckDB would replay it into the new file on open.
+  if (auto s = RemoveIfPresent(wal); !s) return s;
+  if (auto s = SyncPath(folder, /*folder=*/true); !s) return s;
+  auto moved = RenameNoReplace(temp, path);
+  if (!moved) return Fail(moved.error());
+  // Another process created the file meanwhile: theirs is as good as ours.
+  if (!*moved) return RemoveIfPresent(temp);
+  return SyncPath(folder, /*folder=*/true);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Warehouse>> OpenDuckDb(const DuckDbOptions& options) {
+  if (options.staging_schema.empty() || HasNul(options.staging_schema) ||
+      StartsWithFolded(options.staging_schema, kLedgerSchema)) {
+    return Fail("config_invalid",
+                "staging schema " + sql::Ident(options.staging_schema) + " is empty or reserved");
+  }
+  const bool in_memory = options.path.empty() || options.path == ":memory:";
+  const std::string path = in_memory ? ":memory:" : options.path.string();
+  if (!in_memory) {
+    std::error_code ec;
+    // Not found (rather than unreadable): DuckDB would create it in place.
+    if (std::filesystem::symlink_status(options.path, ec).type() ==
+        std::filesystem::file_type::not_found) {
+      if (auto created = CreateWarehouseFile(options); !created) return Fail(created.error());
+    }
+  }
+  auto db = OpenDatabase(path, options);
+  if (!db) return Fail(db.error());
+  auto warehouse = std::make_unique<DuckDbWarehouse>(*db, options);
   if (auto configured = warehouse->Configure(); !configured) return Fail(configured.error());
   return warehouse;
 }

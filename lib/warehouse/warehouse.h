@@ -76,9 +76,21 @@ struct ColumnRename {
   std::string to;
 };
 
+// A batch the warehouse left out because its own content cannot be staged:
+// DuckDB cannot decode it (a corrupt page behind a valid footer, an unsupported
+// codec) or a value cannot take its column's type (a TIMESTAMP beyond the range
+// of a TIMESTAMP_NS column). Retrying it cannot help until the file changes.
+struct RejectedBatch {
+  std::string batch_id;
+  std::string rel_path;
+  std::string code;     // "undecodable"
+  std::string message;  // DuckDB's error
+};
+
 struct ApplyStats {
   int64_t rows = 0;
-  int batches = 0;
+  int batches = 0;  // applied; `rejected` batches not counted
+  std::vector<RejectedBatch> rejected;
 };
 
 class Warehouse {
@@ -100,8 +112,11 @@ class Warehouse {
   // planner's call), columns `target` lacks are kept. Rows are inserted by column
   // name, case-insensitively; columns a batch lacks are NULL; nested values are
   // stored as JSON. With no batches it does nothing and runs no statement.
+  // A batch whose file fails to load while reading it alone succeeds neither
+  // (see RejectedBatch) is left out and reported in ApplyStats::rejected; the
+  // other batches still apply, in the same transaction.
   // Errors: "warehouse_table_missing" when the table does not exist,
-  // "batch_unreadable" when a batch's file cannot be read, kBatchChanged when a
+  // "batch_unreadable" when a batch's file is missing, kBatchChanged when a
   // batch's file changed after it was fingerprinted (CheckBatchFilesUnchanged,
   // right before the commit), "warehouse_error" otherwise (transient=true for a
   // write conflict that outlived the retries); the message names the table and
@@ -118,8 +133,8 @@ class Warehouse {
 
   // Builds a shadow table with `target` columns from all of `batches`, then in
   // the same transaction replaces the table (creating it if absent) and its
-  // ledger entries. Readers never see a half-built table. Errors as for Append;
-  // on error the old table and ledger are untouched.
+  // ledger entries. Readers never see a half-built table. Rejected batches and
+  // errors as for Append; on error the old table and ledger are untouched.
   //
   // `carry_over` names batches (ids in the table's ledger) whose rows are
   // copied from the old table into the new one, in the same transaction, with

@@ -337,6 +337,77 @@ TEST_F(DriftTest, RenameProvenByFieldIdIsRenamedInPlace) {
             (Strings{"100", "101", "102", "200", "201"}));
 }
 
+// Two columns swap names (field 2 was "a", is now "b", and the other way
+// round): renamed in place, in one transaction, never "b already exists".
+TEST_F(DriftTest, ColumnsSwappingNamesByFieldIdAreRenamedInPlace) {
+  BatchWithFieldIds(
+      "orders/p0.parquet",
+      "SELECT i::INTEGER AS id, (100 + i)::INTEGER AS a, 'x' || i AS b FROM range(3) t(i)",
+      "{id: 1, a: 2, b: 3}");
+  Run();
+  const Strings loaded = LoadedAt("orders", "id < 3");
+  BatchWithFieldIds(
+      "orders/p1.parquet",
+      "SELECT (3 + i)::INTEGER AS id, (200 + i)::INTEGER AS b, 'y' || i AS a FROM range(2) t(i)",
+      "{id: 1, b: 2, a: 3}");
+
+  auto plan = Plan();
+  EXPECT_EQ(ActionOf(plan, "orders"), "evolve");
+  EXPECT_EQ(TableOf(plan, "orders")["renames"],
+            nlohmann::json::array({{{"from", "a"}, {"to", "b"}}, {{"from", "b"}, {"to", "a"}}}));
+
+  auto out = Run();
+  EXPECT_EQ(out["ok"], true) << out.dump();
+  EXPECT_EQ(Columns("orders"), (Strings{"id", "b", "a"}));
+  EXPECT_EQ(Q("SELECT id || ':' || b || ':' || a FROM staging.orders ORDER BY id"),
+            (Strings{"0:100:x0", "1:101:x1", "2:102:x2", "3:200:y0", "4:201:y1"}));
+  EXPECT_EQ(LoadedAt("orders", "id < 3"), loaded) << "renamed in place, not rebuilt";
+  EXPECT_EQ(LedgerBatches("orders"), 2);
+  EXPECT_EQ(Run()["run_id"], 0);
+
+  // A rebuild maps each file's columns by field_id, whatever they were called.
+  Run({"--full-refresh"});
+  EXPECT_EQ(Q("SELECT id || ':' || b || ':' || a FROM staging.orders ORDER BY id"),
+            (Strings{"0:100:x0", "1:101:x1", "2:102:x2", "3:200:y0", "4:201:y1"}));
+}
+
+// Upstream drops b, then renames a to b: the column that held the name moves
+// aside to b__replaced with its values, and a becomes b, in place.
+TEST_F(DriftTest, RenameOntoADroppedColumnsNameMovesThatColumnAside) {
+  BatchWithFieldIds(
+      "orders/p0.parquet",
+      "SELECT i::INTEGER AS id, (100 + i)::INTEGER AS a, 'x' || i AS b FROM range(3) t(i)",
+      "{id: 1, a: 2, b: 3}");
+  Run();
+  const Strings loaded = LoadedAt("orders", "id < 3");
+  BatchWithFieldIds("orders/p1.parquet",
+                    "SELECT (3 + i)::INTEGER AS id, (200 + i)::INTEGER AS b FROM range(2) t(i)",
+                    "{id: 1, b: 2}");
+
+  auto plan = Plan();
+  EXPECT_EQ(ActionOf(plan, "orders"), "evolve");
+  EXPECT_EQ(Detail(plan, "orders", "rename_by_field_id"), "a\u2192b (field_id 2)");
+  EXPECT_EQ(Detail(plan, "orders", "column_displaced"),
+            "b\u2192b__replaced (its name went to a renamed column)");
+
+  auto out = Run();
+  EXPECT_EQ(out["ok"], true) << out.dump();
+  EXPECT_EQ(Columns("orders"), (Strings{"id", "b", "b__replaced"}));
+  EXPECT_EQ(ColumnType("orders", "b"), "INTEGER");
+  EXPECT_EQ(Q("SELECT id || ':' || b || ':' || coalesce(b__replaced, 'NULL') FROM staging.orders "
+              "ORDER BY id"),
+            (Strings{"0:100:x0", "1:101:x1", "2:102:x2", "3:200:NULL", "4:201:NULL"}));
+  EXPECT_EQ(LoadedAt("orders", "id < 3"), loaded) << "renamed in place, not rebuilt";
+  EXPECT_EQ(Run()["run_id"], 0);
+
+  // A rebuild from both files gives the same table.
+  Run({"--full-refresh"});
+  EXPECT_EQ(Columns("orders"), (Strings{"id", "b", "b__replaced"}));
+  EXPECT_EQ(Q("SELECT id || ':' || b || ':' || coalesce(b__replaced, 'NULL') FROM staging.orders "
+              "ORDER BY id"),
+            (Strings{"0:100:x0", "1:101:x1", "2:102:x2", "3:200:NULL", "4:201:NULL"}));
+}
+
 TEST_F(DriftTest, SuspectedRenameWithoutFieldIdIsAddPlusAbsentAndFlagged) {
   Batch("orders/p0.parquet",
         "SELECT i::INTEGER AS id, (100 + i)::INTEGER AS cust FROM range(2) t(i)");

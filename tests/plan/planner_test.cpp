@@ -668,6 +668,31 @@ TEST(PlanTableTest, RenameProvenByFieldIdIsRenamedInPlace) {
   EXPECT_EQ(plan.target.Find("customer_id")->field_id, 2);
 }
 
+// b dropped, then a renamed to b: both renames in place, the old b aside.
+TEST(PlanTableTest, RenameOntoADroppedColumnsNameMovesThatColumnAsideInPlace) {
+  Schema before = S({Fid("a", "INTEGER", 1), Fid("b", "VARCHAR", 2)});
+  auto b1 = B("b1", "orders/a.parquet", before);
+  auto b2 = B("b2", "orders/b.parquet", S({Fid("b", "INTEGER", 1)}));
+  TablePlan plan = Plan(StagedWith(before, {b1}, {b1, b2}));
+  EXPECT_EQ(plan.action, Action::kEvolve);
+  EXPECT_EQ(FindReason(plan, reason::kRenameByFieldId)->detail, "a\u2192b (field_id 1)");
+  ASSERT_NE(FindReason(plan, reason::kColumnDisplaced), nullptr);
+  EXPECT_EQ(FindReason(plan, reason::kColumnDisplaced)->detail,
+            "b\u2192b__replaced (its name went to a renamed column)");
+  ASSERT_EQ(plan.renames.size(), 2u);
+  EXPECT_THAT(ColumnNames(plan.target), ElementsAre("b", "b__replaced"));
+}
+
+// Without a field_id on the old b nothing can move it aside in place: rebuilt.
+TEST(PlanTableTest, RenameOntoANameStillHeldByAColumnWithoutFieldIdRebuilds) {
+  Schema before = S({Fid("a", "INTEGER", 1), Col("b", "VARCHAR")});
+  auto b1 = B("b1", "orders/a.parquet", before);
+  auto b2 = B("b2", "orders/b.parquet", S({Fid("b", "INTEGER", 1)}));
+  TablePlan plan = Plan(StagedWith(before, {b1}, {b1, b2}));
+  EXPECT_EQ(plan.action, Action::kRebuild);
+  EXPECT_THAT(ColumnNames(plan.target), ElementsAre("b", "b__replaced"));
+}
+
 TEST(PlanTableTest, RenameAndWideningOfOneColumnAreBothApplied) {
   auto b1 = B("b1", "orders/a.parquet", WithFieldIds());
   auto b2 =

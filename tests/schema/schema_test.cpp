@@ -317,6 +317,31 @@ TEST(UnifyFieldIdTest, SameFieldIdUnderANewNameIsARenameAndTheLaterNameWins) {
   EXPECT_EQ(out->Find("cust"), nullptr);
 }
 
+// b dropped, then a renamed to b: the old b cannot keep its name (a table has
+// one column per name), so it moves aside, keeping its field id.
+TEST(UnifyFieldIdTest, RenameOntoTheNameOfAColumnTheBatchLacksMovesThatColumnAside) {
+  FakeSupertype fake;
+  Schema base = S({Col("a", "INTEGER", true, 1), Col("b", "VARCHAR", true, 2)});
+  Schema more = S({Col("b", "INTEGER", true, 1)});
+  auto out = Unify(base, {&more}, fake.Fn());
+  ASSERT_TRUE(out) << out.error().ToString();
+  EXPECT_EQ(Names(*out), (std::vector<std::string>{"b", "b__replaced"}));
+  EXPECT_EQ(out->Find("b")->field_id, 1);
+  EXPECT_EQ(out->Find("b")->type, "INTEGER");
+  EXPECT_EQ(out->Find("b__replaced")->field_id, 2);
+}
+
+TEST(UnifyFieldIdTest, ColumnsSwappingNamesMoveNothingAside) {
+  FakeSupertype fake;
+  Schema base = S({Col("a", "INTEGER", true, 1), Col("b", "VARCHAR", true, 2)});
+  Schema more = S({Col("b", "INTEGER", true, 1), Col("a", "VARCHAR", true, 2)});
+  auto out = Unify(base, {&more}, fake.Fn());
+  ASSERT_TRUE(out) << out.error().ToString();
+  EXPECT_EQ(Names(*out), (std::vector<std::string>{"b", "a"}));
+  EXPECT_EQ(out->Find("b")->field_id, 1);
+  EXPECT_EQ(out->Find("a")->field_id, 2);
+}
+
 TEST(UnifyFieldIdTest, RenamedColumnKeepsItsPlaceAndUnifiesItsType) {
   FakeSupertype fake;
   Schema base = S({Col("cust", "INTEGER", false, 2), Col("id", "INTEGER", true, 1)});

@@ -283,6 +283,33 @@ TEST_F(DuckDbWarehouseTest, AppendAddsColumnsAndWidensTypesInPlace) {
             (std::vector<std::string>{"1:a:NULL", "9000000000:NULL:0.5"}));
 }
 
+// Two columns swapping names by field_id: renamed one after the other, the
+// first rename would meet the second's name still taken.
+TEST_F(DuckDbWarehouseTest, ColumnsSwappingNamesAreRenamedInPlace) {
+  schema::Schema before = Target({{"a", "INTEGER"}, {"b", "VARCHAR"}});
+  before.columns[0].field_id = 1;
+  before.columns[1].field_id = 2;
+  ASSERT_TRUE(wh_->Rebuild(
+      "s", before, std::vector<BatchFile>{Batch("s/0.parquet", "SELECT 1 AS a, 'x' AS b")}));
+  // The new batch calls field 1 "b" and field 2 "a".
+  BatchFile swapped = Batch("s/1.parquet", "SELECT 2 AS b, 'y' AS a");
+  swapped.schema.columns[0].field_id = 1;
+  swapped.schema.columns[1].field_id = 2;
+  schema::Schema after = Target({{"b", "INTEGER"}, {"a", "VARCHAR"}});
+  after.columns[0].field_id = 1;
+  after.columns[1].field_id = 2;
+  const std::vector<ColumnRename> renames = {{"a", "b"}, {"b", "a"}};
+  auto stats = wh_->Evolve("s", after, renames, std::vector<BatchFile>{swapped});
+  ASSERT_TRUE(stats) << stats.error().ToString();
+  EXPECT_EQ(stats->rows, 1);
+  EXPECT_EQ(Query("SELECT column_name FROM duckdb_columns() WHERE table_name = 's' "
+                  "AND column_name NOT LIKE '\\_landfall\\_%' ESCAPE '\\' ORDER BY column_index"),
+            (std::vector<std::string>{"b", "a"}));
+  // Old rows keep their values under the new names; the new batch lands by field_id.
+  EXPECT_EQ(Query("SELECT b::VARCHAR || ':' || a FROM staging.s ORDER BY b"),
+            (std::vector<std::string>{"1:x", "2:y"}));
+}
+
 TEST_F(DuckDbWarehouseTest, TypeChangeTheDataCannotTakeRollsBackTheAppend) {
   auto before = Target({{"code", "VARCHAR"}});
   ASSERT_TRUE(wh_->Rebuild("v", before,
@@ -371,28 +398,34 @@ TEST_F(DuckDbWarehouseTest, RebuildCarriesOverRowsAndLedgerRowsOfNamedBatches) {
   EXPECT_EQ(QueryInt("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'staging'"), 1);
 }
 
-TEST_F(DuckDbWarehouseTest, FailingBatchRollsBackTheWholeAppend) {
+// A batch whose file cannot be decoded is left out and reported; the others
+// apply in the same transaction, so one bad file cannot block its table.
+TEST_F(DuckDbWarehouseTest, UndecodableBatchIsRejectedAndTheOthersApply) {
   auto target = Target({{"id", "BIGINT"}});
   ASSERT_TRUE(
       wh_->Rebuild("f", target, std::vector<BatchFile>{Batch("f/0.parquet", "SELECT 0 AS id")}));
   BatchFile good = Batch("f/1.parquet", "SELECT range AS id FROM range(100)");
   BatchFile bad = Batch("f/2.parquet", "SELECT 5 AS id");
+  BatchFile also_good = Batch("f/3.parquet", "SELECT 1000 + range AS id FROM range(10)");
   {
     std::ofstream corrupt(bad.abs_path, std::ios::trunc);
     corrupt << "not parquet any more";
   }
-  auto stats = wh_->Append("f", target, std::vector<BatchFile>{good, bad});
-  ASSERT_FALSE(stats);
-  EXPECT_EQ(stats.error().code, "batch_unreadable");
-  EXPECT_NE(stats.error().message.find("f/2.parquet"), std::string::npos) << stats.error().message;
-  EXPECT_NE(stats.error().message.find("\"f\""), std::string::npos) << stats.error().message;
+  auto stats = wh_->Append("f", target, std::vector<BatchFile>{good, bad, also_good});
+  ASSERT_TRUE(stats) << stats.error().ToString();
+  EXPECT_EQ(stats->rows, 110);
+  EXPECT_EQ(stats->batches, 2);
+  ASSERT_EQ(stats->rejected.size(), 1u);
+  EXPECT_EQ(stats->rejected[0].rel_path, "f/2.parquet");
+  EXPECT_EQ(stats->rejected[0].batch_id, "fp-f/2.parquet");
+  EXPECT_EQ(stats->rejected[0].code, "undecodable");
+  EXPECT_FALSE(stats->rejected[0].message.empty());
 
-  // The good batch's 100 rows and its ledger row were rolled back with it.
-  EXPECT_EQ(*wh_->RowCount("f"), 1);
+  EXPECT_EQ(*wh_->RowCount("f"), 111);
   auto contents = wh_->Inspect();
   ASSERT_TRUE(contents);
-  EXPECT_EQ(contents->at("f").ledger.size(), 1u);
-  EXPECT_TRUE(contents->at("f").ledger.contains("fp-f/0.parquet"));
+  EXPECT_EQ(contents->at("f").ledger.size(), 3u);
+  EXPECT_FALSE(contents->at("f").ledger.contains("fp-f/2.parquet"));
 }
 
 // The file's identity now, as the engine records it when it fingerprints.
@@ -457,16 +490,35 @@ TEST_F(DuckDbWarehouseTest, FileReplacedAfterFingerprintingFailsTheRebuildAndKee
             (std::vector<std::string>{"fp-k/1.parquet"}));
 }
 
-TEST_F(DuckDbWarehouseTest, CastFailureIsAWarehouseErrorAndRollsBack) {
+// A value the target type cannot hold rejects its batch only.
+TEST_F(DuckDbWarehouseTest, BatchWithAValueItsColumnCannotHoldIsRejected) {
   auto target = Target({{"id", "INTEGER"}});
   ASSERT_TRUE(wh_->Rebuild("c", target, {}));
   std::vector<BatchFile> batches = {Batch("c/1.parquet", "SELECT 1 AS id"),
                                     Batch("c/2.parquet", "SELECT 'abc' AS id")};
   auto stats = wh_->Append("c", target, batches);
+  ASSERT_TRUE(stats) << stats.error().ToString();
+  ASSERT_EQ(stats->rejected.size(), 1u);
+  EXPECT_EQ(stats->rejected[0].rel_path, "c/2.parquet");
+  EXPECT_NE(stats->rejected[0].message.find("abc"), std::string::npos)
+      << stats->rejected[0].message;
+  EXPECT_EQ(Query("SELECT id FROM staging.c"), (std::vector<std::string>{"1"}));
+}
+
+// A missing file is no verdict on its content: the whole append fails and
+// rolls back, and a later run tries again.
+TEST_F(DuckDbWarehouseTest, MissingBatchFileFailsAndRollsBackTheWholeAppend) {
+  auto target = Target({{"id", "BIGINT"}});
+  ASSERT_TRUE(
+      wh_->Rebuild("m", target, std::vector<BatchFile>{Batch("m/0.parquet", "SELECT 0 AS id")}));
+  BatchFile good = Batch("m/1.parquet", "SELECT range AS id FROM range(100)");
+  BatchFile gone = Batch("m/2.parquet", "SELECT 5 AS id");
+  fs::remove(gone.abs_path);
+  auto stats = wh_->Append("m", target, std::vector<BatchFile>{good, gone});
   ASSERT_FALSE(stats);
-  EXPECT_EQ(stats.error().code, "warehouse_error");
-  EXPECT_NE(stats.error().message.find("c/2.parquet"), std::string::npos);
-  EXPECT_EQ(*wh_->RowCount("c"), 0);
+  EXPECT_EQ(stats.error().code, "batch_unreadable");
+  EXPECT_NE(stats.error().message.find("m/2.parquet"), std::string::npos) << stats.error().message;
+  EXPECT_EQ(*wh_->RowCount("m"), 1);
 }
 
 TEST_F(DuckDbWarehouseTest, FailingRebuildKeepsTheOldTable) {
@@ -833,6 +885,74 @@ TEST_F(DuckDbWarehouseTest, DataSurvivesReopeningTheDatabase) {
   auto contents = wh_->Inspect();
   ASSERT_TRUE(contents);
   EXPECT_EQ(contents->at("p").ledger.size(), 1u);
+}
+
+// A new warehouse file appears complete (schemas and ledger inside, no WAL
+// beside it) or not at all; nothing is left under the temporary name.
+TEST(DuckDbWarehouseOpenTest, NewFileIsCreatedCompleteWithItsLedger) {
+  TempDir dir;
+  const fs::path file = dir / "new.duckdb";
+  {
+    auto wh = OpenDuckDb({.path = file});
+    ASSERT_TRUE(wh) << wh.error().ToString();
+  }
+  EXPECT_FALSE(fs::exists(dir / "new.duckdb.creating"));
+  // Opened read-only, without Init: the ledger is already there.
+  EXPECT_EQ(QueryDuckDbInt(file, "SELECT count(*) FROM _landfall.ledger"), 0);
+  EXPECT_EQ(
+      QueryDuckDb(file, "SELECT schema_name FROM duckdb_schemas() WHERE schema_name = 'staging'"),
+      (std::vector<std::string>{"staging"}));
+}
+
+// A crash while a new file was being built leaves <file>.creating (and its
+// WAL); the next open starts over instead of failing or using it.
+TEST(DuckDbWarehouseOpenTest, LeftoverTemporaryFromACrashedCreationIsReplaced) {
+  TempDir dir;
+  const fs::path file = dir / "w.duckdb";
+  std::ofstream(dir / "w.duckdb.creating") << "half a header";
+  std::ofstream(dir / "w.duckdb.creating.wal") << "junk";
+  auto wh = OpenDuckDb({.path = file});
+  ASSERT_TRUE(wh) << wh.error().ToString();
+  ASSERT_TRUE((*wh)->Init());
+  auto contents = (*wh)->Inspect();
+  ASSERT_TRUE(contents) << contents.error().ToString();
+  EXPECT_TRUE(contents->empty());
+  EXPECT_FALSE(fs::exists(dir / "w.duckdb.creating"));
+  EXPECT_FALSE(fs::exists(dir / "w.duckdb.creating.wal"));
+}
+
+// A WAL under the warehouse's name without its file (the file deleted by
+// hand, say) belongs to another database: it must not be replayed into the
+// new one.
+TEST(DuckDbWarehouseOpenTest, StrayWalWithoutItsFileIsNotReplayedIntoANewFile) {
+  TempDir dir;
+  const fs::path file = dir / "w.duckdb";
+  {
+    // An old database whose last changes are only in its WAL.
+    duckdb_database db;
+    duckdb_connection con;
+    ASSERT_EQ(duckdb_open(file.c_str(), &db), DuckDBSuccess);
+    ASSERT_EQ(duckdb_connect(db, &con), DuckDBSuccess);
+    for (const char* sql : {"PRAGMA disable_checkpoint_on_shutdown",
+                            "SET checkpoint_threshold = '1TB'", "CREATE SCHEMA staging",
+                            "CREATE TABLE staging.ghost AS SELECT range AS id FROM range(5)"}) {
+      duckdb_result result;
+      EXPECT_EQ(duckdb_query(con, sql, &result), DuckDBSuccess)
+          << sql << ": " << duckdb_result_error(&result);
+      duckdb_destroy_result(&result);
+    }
+    duckdb_disconnect(&con);
+    duckdb_close(&db);
+  }
+  ASSERT_TRUE(fs::exists(dir / "w.duckdb.wal")) << "the fixture needs a WAL";
+  fs::remove(file);
+
+  auto wh = OpenDuckDb({.path = file});
+  ASSERT_TRUE(wh) << wh.error().ToString();
+  ASSERT_TRUE((*wh)->Init());
+  auto contents = (*wh)->Inspect();
+  ASSERT_TRUE(contents) << contents.error().ToString();
+  EXPECT_FALSE(contents->contains("ghost"));
 }
 
 TEST(DuckDbWarehouseOpenTest, InMemoryDatabaseWorks) {
