@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "lib/common/result.h"
+
 namespace landfall {
 namespace {
 

@@ -169,6 +169,16 @@ class PgOutageTest : public DaemonTest {
     ASSERT_TRUE(WaitFor(
         [&] { return ReadWholeFile(log()).find("state_unavailable") != std::string::npos; }, 60s))
         << ReadWholeFile(log());
+    // ...and has taken on what landed during the outage (the table list
+    // comes from its memory): from here on only the state store lags.
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          const json b = Table("b"), c = Table("c");
+          return b.contains("batches") && b["batches"]["quarantined"] == 1 && c.contains("batches") &&
+                 c["batches"]["pending"] == 1;
+        },
+        60s))
+        << JsonOf(Get("/v1/tables")).dump() << "\n" << ReadWholeFile(log());
     EXPECT_EQ(Get("/healthz").status, 200);
     int status = 0;
     ASSERT_EQ(waitpid(pid_, &status, WNOHANG), 0) << "landfall serve exited:\n" << ReadWholeFile(log());
