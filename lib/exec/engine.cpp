@@ -420,9 +420,6 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
   auto& present = scanned.present;
   auto& files = scanned.files;
   CatalogStats stats;
-  // What an earlier refresh or run could not write (the state store was
-  // down) first: the catalog below builds on it.
-  if (auto s = FlushState(); !s) return Fail(s.error());
   if (all_tables) {
     auto scan = landing::Scan(config_.landing.dir, config_.landing.ignore);
     if (!scan) return Fail(scan.error());
@@ -756,8 +753,9 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
   }
   if (!touched.empty()) ReportPending(recheck && all_tables ? nullptr : &touched);
   lock.unlock();
-  // Memory has moved on; a failed write stays marked and is written first by
-  // the next refresh.
+  // Memory has moved on (so the catalog takes on new files even while the
+  // state store is down); what this and earlier refreshes could not write
+  // is written here, or stays marked for the next flush.
   if (auto s = FlushState(); !s) return Fail(s.error());
   return stats;
 }

@@ -120,8 +120,8 @@ class Engine {
 
   // Scans, plans and executes. A failing table never stops the others; its
   // outcome carries the error. State writes that failed (the state store was
-  // unreachable) stay marked in memory and are written again first thing by
-  // the next Plan or Run; when they still cannot be written at the end of a
+  // unreachable) stay marked in memory and are written again by the next
+  // Plan or Run, after its scan and before it plans; when they still cannot be written at the end of a
   // run, the run returns that (transient) error even though the warehouse
   // has committed, so the caller retries: nothing memory knows is lost.
   Result<RunOutcome> Run(const RunRequest& request);
