@@ -154,7 +154,8 @@ class Server final : public DaemonControl {
     coordinators_ = std::make_unique<ThreadPool>(config_.workers);
     starting_ = true;
     coordinators_->Post([this] {
-      auto started = StartEngine(stop_.get_token());
+      // No exception may end the process from here: it becomes the error.
+      auto started = CallCatching([&] { return StartEngine(stop_.get_token()); }, "start");
       asio::post(io_, [this, started] { OnEngineStarted(started); });
     });
 
@@ -439,7 +440,9 @@ class Server final : public DaemonControl {
     if (job.full() && metrics_) metrics_->OnWatcherRescan();
     coordinators_->Post([this, job = std::move(job), request = std::move(request)] {
       const auto started = SteadyClock::now();
-      auto outcome = rt_.engine->Run(request);
+      // An exception (a bug) fails this job like an error, and the scheduler
+      // goes on; escaping, it would end the process.
+      auto outcome = CallCatching([&] { return rt_.engine->Run(request); }, Scope(job));
       JobOutcome out = Summarize(outcome);
       out.duration_ms = ElapsedMs(started);
       asio::post(io_, [this, job, out = std::move(out)] { OnJobDone(job, out); });
@@ -694,14 +697,14 @@ class Server final : public DaemonControl {
     request.truncated_grace = kTruncatedGrace;
     request.on_run_started = [pending, tables = request.tables](int64_t run_id) {
       nlohmann::json body = {{"run_id", run_id}, {"status", "running"}, {"tables", tables}};
-      pending->Set(api::Reply{202, body.dump()});
+      pending->Set(api::Reply{202, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
     };
     spdlog::info("api: run of {} requested",
                  request.tables.empty() ? "every table" : std::to_string(request.tables.size()) + " table(s)");
     if (jobs.front().full() && metrics_) metrics_->OnWatcherRescan();
     coordinators_->Post([this, jobs = std::move(jobs), request = std::move(request), pending] {
       const auto started = SteadyClock::now();
-      auto outcome = rt_.engine->Run(request);
+      auto outcome = CallCatching([&] { return rt_.engine->Run(request); }, "api run");
       if (!outcome) {
         pending->Set(Fail(outcome.error()));
       } else if (outcome->run_id == 0) {

@@ -2,6 +2,7 @@
 // Result<T>; exceptions from libraries are caught where those libraries are called.
 #pragma once
 
+#include <exception>
 #include <expected>
 #include <string>
 #include <utility>
@@ -30,5 +31,21 @@ inline std::unexpected<Error> Fail(std::string code, std::string message, bool t
 inline std::unexpected<Error> Fail(Error error) { return std::unexpected<Error>(std::move(error)); }
 
 inline Status Ok() { return {}; }
+
+// Calls `fn` (which returns a Result<T> or a Status) and returns what it
+// returns. An exception thrown by `fn` stops here: the result is then an
+// "internal_error" naming `what`. For the top of a task on another thread
+// (worker pool, coordinators), where an escaping exception would end the
+// process with std::terminate.
+template <typename Fn>
+auto CallCatching(Fn&& fn, const std::string& what) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    return Fail("internal_error", what + ": " + e.what());
+  } catch (...) {
+    return Fail("internal_error", what + ": an exception of unknown type");
+  }
+}
 
 }  // namespace landfall

@@ -1,5 +1,9 @@
 #include "lib/common/thread_pool.h"
 
+#include <spdlog/spdlog.h>
+
+#include <exception>
+
 namespace landfall {
 
 ThreadPool::ThreadPool(int threads) {
@@ -35,7 +39,15 @@ void ThreadPool::Loop() {
       task = std::move(queue_.front());
       queue_.pop_front();
     }
-    task();
+    // The last line of defence: tasks report errors as values, so this is a
+    // bug; it is logged, and the pool (and the process) goes on.
+    try {
+      task();
+    } catch (const std::exception& e) {
+      spdlog::error("worker pool: a task threw: {}", e.what());
+    } catch (...) {
+      spdlog::error("worker pool: a task threw an exception of unknown type");
+    }
   }
 }
 

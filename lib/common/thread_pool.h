@@ -1,5 +1,6 @@
 // A fixed-size worker pool for blocking work (DuckDB, libpq, file hashing).
-// Thread-safe. The destructor waits for queued tasks to finish.
+// Thread-safe. The destructor waits for queued tasks to finish. No exception
+// escapes a task: a worker thread that let one through would end the process.
 #pragma once
 
 #include <condition_variable>
@@ -10,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include "lib/common/result.h"
+
 namespace landfall {
 
 class ThreadPool {
@@ -19,14 +22,21 @@ class ThreadPool {
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
+  // Runs `task` on a worker. An exception it throws is caught and logged
+  // (as an error: it is a bug) and the worker goes on with the next task.
   void Post(std::function<void()> task);
 
-  // Posts `fn` and returns a future for its result.
+  // Posts `fn`, which returns a Result<T> or a Status, and returns a future
+  // for its result. An exception thrown by `fn` becomes an "internal_error"
+  // result (see CallCatching): the future never rethrows.
   template <typename Fn>
   auto Submit(Fn fn) -> std::future<decltype(fn())> {
-    auto task = std::make_shared<std::packaged_task<decltype(fn())()>>(std::move(fn));
-    auto future = task->get_future();
-    Post([task] { (*task)(); });
+    using R = decltype(fn());
+    auto promise = std::make_shared<std::promise<R>>();
+    auto future = promise->get_future();
+    Post([promise, fn = std::move(fn)]() mutable {
+      promise->set_value(CallCatching(fn, "worker task"));
+    });
     return future;
   }
 

@@ -3,6 +3,7 @@
 #include <fnmatch.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -230,6 +231,21 @@ Config Parse(const YAML::Node& root, const fs::path& source) {
   if (auto n = landing["ignore"]) c.landing.ignore = r.StringList(n, "landing.ignore");
   if (auto n = landing["quarantine_dir"]; n && !n.IsNull()) {
     c.landing.quarantine_dir = r.Path(n, "landing.quarantine_dir");
+    // Inside the landing dir, the quarantine dir would be a table folder of
+    // its own, whose bad files are quarantined again, one level deeper each
+    // time. Compared after resolving what exists (symlinks, "..").
+    std::error_code ec;
+    const fs::path landing_dir = fs::weakly_canonical(c.landing.dir, ec).lexically_normal();
+    const fs::path quarantine_dir =
+        fs::weakly_canonical(*c.landing.quarantine_dir, ec).lexically_normal();
+    auto [l, q] = std::mismatch(landing_dir.begin(), landing_dir.end(), quarantine_dir.begin(),
+                                quarantine_dir.end());
+    // Trailing empty component of "dir/" aside, every landing component matched.
+    if (l == landing_dir.end() || (std::next(l) == landing_dir.end() && l->empty())) {
+      r.Throw(n, "landing.quarantine_dir",
+              "must not be inside landing.dir (" + c.landing.dir.string() +
+                  "): it would become a table whose files are quarantined again and again");
+    }
   }
   if (auto n = landing["debounce_ms"]) c.landing.debounce_ms = r.Int(n, "landing.debounce_ms", 0, 60'000);
   if (auto n = landing["scan_interval_s"]) {

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -90,6 +91,16 @@ std::string ToJson(const RunOutcome& outcome);
 // it. Needs only the state store. False when the state store has no such table.
 Result<bool> ResetTableState(state::StateStore& state, const std::string& table, const Clock& clock);
 
+// Quarantine reason of a file whose path is not valid UTF-8 (the state store
+// and JSON hold text only): it is recorded under EscapeFileName(path).
+inline constexpr const char* kInvalidFileName = "invalid_file_name";
+bool IsValidUtf8(std::string_view text);
+// A lossless text form of a path that is not valid UTF-8: each byte that is
+// not part of a valid UTF-8 sequence becomes %XX (hex), and '%' becomes %25;
+// UnescapeFileName maps it back to the bytes.
+std::string EscapeFileName(std::string_view raw);
+std::string UnescapeFileName(std::string_view escaped);
+
 class Engine {
  public:
   Engine(config::Config config, state::StateStore& state, warehouse::Warehouse& warehouse,
@@ -103,12 +114,18 @@ class Engine {
   // that lags a warehouse commit is caught up (CatchUpSnapshots) and saved.
   Status Start();
 
-  // Scans and plans without changing the warehouse (a dry run). Newly seen
-  // files are fingerprinted and recorded; bad files are quarantined.
+  // Scans and plans without changing anything a run decides (a dry run): the
+  // warehouse is not touched, no file is moved, and a bad or half-written
+  // file is neither quarantined nor recorded (a run deals with it). Newly seen
+  // good files are fingerprinted and recorded as pending.
   Result<plan::ChangePlan> Plan(const RunRequest& request);
 
   // Scans, plans and executes. A failing table never stops the others; its
-  // outcome carries the error.
+  // outcome carries the error. State writes that failed (the state store was
+  // unreachable) stay marked in memory and are written again by the next
+  // Plan or Run, after its scan and before it plans; when they still cannot be written at the end of a
+  // run, the run returns that (transient) error even though the warehouse
+  // has committed, so the caller retries: nothing memory knows is lost.
   Result<RunOutcome> Run(const RunRequest& request);
 
   // Forgets a table's state so its next run rebuilds it. False if unknown.
@@ -118,7 +135,10 @@ class Engine {
   // from the quarantine dir when it was moved there), so the next run of its
   // table inspects the file again. Returns the batch's table. Errors:
   // "batch_not_found", "batch_conflict" (the batch is not quarantined),
-  // "batch_restore_failed" (it cannot be moved back).
+  // "batch_restore_failed" (it cannot be moved back), a state store error
+  // (nothing changed). `rel_path` is the batch's recorded path: for a file
+  // whose name is not valid UTF-8 (reason "invalid_file_name"), the escaped
+  // form (EscapeFileName).
   Result<std::string> RetryQuarantined(const std::string& rel_path);
 
   // Reports progress to `observer` from now on (metrics); null: nobody. Set it
@@ -136,7 +156,8 @@ class Engine {
 
  private:
   struct Prepared;
-  Result<Prepared> Prepare(const RunRequest& request, CatalogStats* stats);
+  // `dry_run`: see Plan().
+  Result<Prepared> Prepare(const RunRequest& request, CatalogStats* stats, bool dry_run);
   // What a refresh found in the landing directory (rel paths).
   struct Scanned {
     std::vector<landing::LandedFile> files;
@@ -145,6 +166,10 @@ class Engine {
     std::unordered_set<std::string_view> present;
     std::set<std::string> deferred;  // files still being written
   };
+  // A path of `files` that is not valid UTF-8 is held escaped in `files`
+  // (and `table` too when the folder name is the invalid part); this maps
+  // each such rel path back to the bytes on disk.
+  using RawNames = std::unordered_map<std::string, std::string>;
   // The planner's inputs for `names` (each table's batches, ledger, state).
   // Needs mu_.
   std::vector<plan::TableInputs> Inputs(const std::set<std::string>& names, const Scanned& scanned);
@@ -153,8 +178,32 @@ class Engine {
   // columns (in tables_), to be saved. Needs mu_.
   std::vector<state::TableRecord> CatchUpSnapshots();
   Result<CatalogStats> RefreshCatalog(const std::vector<std::string>& tables, bool all_tables,
-                                      std::chrono::seconds truncated_grace, Scanned& scanned);
+                                      std::chrono::seconds truncated_grace, bool dry_run,
+                                      Scanned& scanned);
+  // Marks `record` quarantined. The file is moved to quarantine_dir (when
+  // set) only once the record is in the state store (MoveQuarantined), so a
+  // crash or an outage never leaves a moved file without a record. Needs mu_.
   void Quarantine(state::BatchRecord& record, const std::string& code, const std::string& message);
+  // Moves the files of recorded quarantined batches still in the landing
+  // dir to quarantine_dir, and marks their records (message) to be written.
+  void MoveQuarantined();
+  // Where a batch's file is, relative to the landing (or quarantine) dir:
+  // its path, unescaped for an invalid_file_name.
+  static std::string OnDiskPath(const state::BatchRecord& record);
+  // Start(): a file in quarantine_dir with no record gets one. Needs mu_.
+  void RecordUnlistedQuarantine();
+
+  // ---- Writing state: memory first, then the state store, never lost. ----
+  // Every change to what the state store keeps is marked here (under mu_)
+  // and written by FlushState(); a write that fails leaves its marks, so the
+  // next flush writes it again.
+  void MarkBatch(const std::string& path);       // upserted if known, deleted if not
+  void MarkTable(const std::string& table);      // tables_[table] saved
+  // Writes everything marked. A transient failure leaves the rest marked and
+  // is returned; a permanent one (the store refuses a record) is logged and
+  // its marks dropped, so one bad record cannot stall every later write.
+  // Takes flush_mu_ then mu_ (never call it holding mu_).
+  Status FlushState();
   TableOutcome Execute(const plan::TablePlan& table_plan, int64_t run_id);
   Result<RunOutcome> RunUnobserved(const RunRequest& request);
   // Tells the observer how many batches are pending, counting again in
@@ -211,6 +260,25 @@ class Engine {
   uint64_t plan_epoch_ = 0;  // counts invalidations of quiet_plans_
   std::atomic<uint64_t> generation_{0};
   bool duplicates_checked_ = false;  // duplicates were looked for across every table
+  // State writes owed to the state store (see FlushState), each with the
+  // write_seq_ of its latest change: a flush clears a mark only if nothing
+  // changed it again while the flush was writing.
+  uint64_t write_seq_ = 0;
+  std::map<std::string, uint64_t> unsaved_batches_;  // by rel path
+  std::map<std::string, uint64_t> unsaved_tables_;   // by name
+  struct UnsavedRun {
+    uint64_t seq = 0;
+    int64_t run_id = 0;
+    bool finish = false;           // FinishRun(run_id, status, error) rather than a table record
+    state::TableRunRecord record;  // when !finish
+    std::string status, error;     // when finish
+  };
+  std::vector<UnsavedRun> unsaved_runs_;  // in the order they happened
+  std::set<std::string> unmoved_;  // quarantined batches whose file is still to be moved
+
+  // Serializes FlushState(): two flushes writing at once could land an older
+  // snapshot of a record after a newer one. Taken before mu_, never under it.
+  std::mutex flush_mu_;
 };
 
 }  // namespace landfall::exec

@@ -48,7 +48,9 @@ std::string Dump(const nlohmann::json& doc) {
 
 }  // namespace
 
-std::string ReasonsToJson(const std::vector<PlanReason>& reasons) { return Reasons(reasons).dump(); }
+std::string ReasonsToJson(const std::vector<PlanReason>& reasons) {
+  return Reasons(reasons).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 std::string ToJson(const ChangePlan& plan) {
   nlohmann::json tables = nlohmann::json::array();

@@ -348,7 +348,9 @@ std::string ToJson(const Schema& schema) {
     if (!c.source_type.empty() && c.source_type != c.type) j["source_type"] = c.source_type;
     columns.push_back(std::move(j));
   }
-  return nlohmann::json{{"columns", std::move(columns)}}.dump();
+  // Column names come from files: replace invalid UTF-8 rather than throw.
+  return nlohmann::json{{"columns", std::move(columns)}}.dump(-1, ' ', false,
+                                                              nlohmann::json::error_handler_t::replace);
 }
 
 Result<Schema> SchemaFromJson(std::string_view text) {

@@ -566,3 +566,43 @@ TEST(ConfigTest, YamlSyntaxErrorInAFlowListPointsAtTheBadLine) {
 
 }  // namespace
 }  // namespace landfall::config
+
+namespace landfall::config {
+namespace {
+
+// Issue 10: a quarantine dir inside the landing dir would be a table whose
+// bad files are quarantined again, one level deeper each time.
+TEST(ConfigQuarantineDirTest, QuarantineDirInsideTheLandingDirNamesFileLineAndKey) {
+  std::string message = ErrorOf(
+      "landing:\n"
+      "  dir: /srv/landing\n"
+      "  quarantine_dir: /srv/landing/quarantine\n"
+      "state: {postgres_url: x}\n"
+      "warehouse: {path: /w}\n");
+  EXPECT_THAT(message, StartsWith("/etc/landfall/landfall.yaml:3: landing.quarantine_dir: must not be inside landing.dir"));
+}
+
+TEST(ConfigQuarantineDirTest, QuarantineDirThatIsTheLandingDirIsAnError) {
+  std::string message = ErrorOf(
+      "landing:\n"
+      "  dir: /srv/landing\n"
+      "  quarantine_dir: /srv/x/../landing/\n"
+      "state: {postgres_url: x}\n"
+      "warehouse: {path: /w}\n");
+  EXPECT_THAT(message, HasSubstr("landfall.yaml:3: landing.quarantine_dir"));
+}
+
+TEST(ConfigQuarantineDirTest, QuarantineDirBesideTheLandingDirIsAccepted) {
+  auto config = ParseConfig(
+      "landing:\n"
+      "  dir: /srv/landing\n"
+      "  quarantine_dir: /srv/landing-quarantine\n"
+      "state: {postgres_url: x}\n"
+      "warehouse: {path: /w}\n",
+      kSource);
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(*config->landing.quarantine_dir, fs::path("/srv/landing-quarantine"));
+}
+
+}  // namespace
+}  // namespace landfall::config

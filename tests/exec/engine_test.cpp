@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <fstream>
 #include <functional>
 #include <utility>
 
@@ -20,49 +22,119 @@ namespace {
 
 using ::testing::Contains;
 using ::testing::Not;
+namespace fs = std::filesystem;
 
-// The real warehouse, with `before_load` run before the next Append, Evolve or
-// Rebuild: the moment between the engine's fingerprinting and the load.
+// The real PostgreSQL store, and a switch that makes every call fail as if
+// the server were down ("state_unavailable", transient): fault injection.
+class SwitchableStateStore : public state::StateStore {
+ public:
+  explicit SwitchableStateStore(state::StateStore& real) : real_(real) {}
+  std::atomic<bool> down{false};
+
+  Status Migrate() override { return Up() ? real_.Migrate() : Down(); }
+  Result<state::EnvironmentState> Load() override { return Up() ? real_.Load() : Down(); }
+  Status SetFormatVersion(int v) override { return Up() ? real_.SetFormatVersion(v) : Down(); }
+  Status UpsertBatches(const std::vector<state::BatchRecord>& b) override {
+    return Up() ? real_.UpsertBatches(b) : Down();
+  }
+  Status DeleteBatches(const std::vector<std::string>& p) override {
+    return Up() ? real_.DeleteBatches(p) : Down();
+  }
+  Status SaveTable(const state::TableRecord& t) override { return Up() ? real_.SaveTable(t) : Down(); }
+  Result<state::PruneStats> PruneHistory(int days, int chunk) override {
+    return Up() ? real_.PruneHistory(days, chunk) : Down();
+  }
+  Result<bool> DeleteTable(const std::string& t) override { return Up() ? real_.DeleteTable(t) : Down(); }
+  Result<int64_t> StartRun(const std::string& trigger, const std::string& plan) override {
+    return Up() ? real_.StartRun(trigger, plan) : Down();
+  }
+  Status RecordTableOutcome(const std::vector<state::BatchRecord>& staged,
+                            const std::optional<state::TableRecord>& table, int64_t run_id,
+                            const state::TableRunRecord* run) override {
+    return Up() ? real_.RecordTableOutcome(staged, table, run_id, run) : Down();
+  }
+  Status FinishRun(int64_t id, const std::string& status, const std::string& error) override {
+    return Up() ? real_.FinishRun(id, status, error) : Down();
+  }
+  Result<std::vector<state::RunSummary>> ListRuns(int limit) override {
+    return Up() ? real_.ListRuns(limit) : Down();
+  }
+  Result<std::vector<state::TableRunRecord>> TableRuns(int64_t id) override {
+    return Up() ? real_.TableRuns(id) : Down();
+  }
+  Result<std::vector<state::TableSummary>> TableSummaries(const std::string& t) override {
+    return Up() ? real_.TableSummaries(t) : Down();
+  }
+  Result<std::vector<state::SchemaVersion>> SchemaHistory(const std::string& t, int limit) override {
+    return Up() ? real_.SchemaHistory(t, limit) : Down();
+  }
+  Result<std::vector<state::BatchRecord>> FindBatches(const state::BatchFilter& f) override {
+    return Up() ? real_.FindBatches(f) : Down();
+  }
+  Result<std::vector<state::TableRunRecord>> TableHistory(const std::string& t, int limit) override {
+    return Up() ? real_.TableHistory(t, limit) : Down();
+  }
+  Result<std::optional<state::RunSummary>> GetRun(int64_t id) override {
+    return Up() ? real_.GetRun(id) : Down();
+  }
+  Result<std::vector<state::RunSummary>> FindRuns(int limit, const std::string& status) override {
+    return Up() ? real_.FindRuns(limit, status) : Down();
+  }
+
+ private:
+  bool Up() const { return !down.load(); }
+  static std::unexpected<Error> Down() {
+    return Fail("state_unavailable", "injected: PostgreSQL is down", /*transient=*/true);
+  }
+  state::StateStore& real_;
+};
+
+// The real DuckDB warehouse with two hooks: `before_load`, run once before
+// the next Append, Evolve or Rebuild (the moment between the engine's
+// fingerprinting and the load), and `after_apply`, called after each one has
+// committed (before the engine hears back).
 class HookedWarehouse final : public warehouse::Warehouse {
  public:
-  HookedWarehouse(std::unique_ptr<warehouse::Warehouse> inner, std::function<void()> before_load)
-      : inner_(std::move(inner)), before_load_(std::move(before_load)) {}
+  explicit HookedWarehouse(warehouse::Warehouse& real) : real_(real) {}
+  std::function<void()> before_load;  // run once
+  std::function<void()> after_apply;
 
-  Status Init() override { return inner_->Init(); }
-  Result<std::map<std::string, warehouse::TableContents>> Inspect() override {
-    return inner_->Inspect();
-  }
+  Status Init() override { return real_.Init(); }
+  Result<std::map<std::string, warehouse::TableContents>> Inspect() override { return real_.Inspect(); }
   Result<warehouse::ApplyStats> Append(const std::string& table, const schema::Schema& target,
                                        std::span<const warehouse::BatchFile> batches) override {
-    Hook();
-    return inner_->Append(table, target, batches);
+    Before();
+    return After(real_.Append(table, target, batches));
   }
   Result<warehouse::ApplyStats> Evolve(const std::string& table, const schema::Schema& target,
                                        std::span<const warehouse::ColumnRename> renames,
                                        std::span<const warehouse::BatchFile> batches) override {
-    Hook();
-    return inner_->Evolve(table, target, renames, batches);
+    Before();
+    return After(real_.Evolve(table, target, renames, batches));
   }
   using warehouse::Warehouse::Rebuild;
   Result<warehouse::ApplyStats> Rebuild(const std::string& table, const schema::Schema& target,
                                         std::span<const warehouse::BatchFile> batches,
                                         std::span<const std::string> carry_over) override {
-    Hook();
-    return inner_->Rebuild(table, target, batches, carry_over);
+    Before();
+    return After(real_.Rebuild(table, target, batches, carry_over));
   }
-  Status Drop(const std::string& table) override { return inner_->Drop(table); }
+  Status Drop(const std::string& table) override { return real_.Drop(table); }
   Result<std::string> CommonSupertype(const std::string& a, const std::string& b) override {
-    return inner_->CommonSupertype(a, b);
+    return real_.CommonSupertype(a, b);
   }
-  int64_t StatementsExecuted() const override { return inner_->StatementsExecuted(); }
-  Result<int64_t> RowCount(const std::string& table) override { return inner_->RowCount(table); }
+  int64_t StatementsExecuted() const override { return real_.StatementsExecuted(); }
+  Result<int64_t> RowCount(const std::string& table) override { return real_.RowCount(table); }
 
  private:
-  void Hook() {
-    if (auto hook = std::exchange(before_load_, nullptr)) hook();
+  void Before() {
+    if (auto hook = std::exchange(before_load, nullptr)) hook();
   }
-  std::unique_ptr<warehouse::Warehouse> inner_;
-  std::function<void()> before_load_;  // run once
+  Result<warehouse::ApplyStats> After(Result<warehouse::ApplyStats> r) {
+    if (after_apply) after_apply();
+    return r;
+  }
+  warehouse::Warehouse& real_;
 };
 
 class EngineTest : public testing::CliTest {
@@ -74,18 +146,17 @@ class EngineTest : public testing::CliTest {
     auto state = state::OpenPostgres({config_.state.postgres_url, config_.environment});
     ASSERT_TRUE(state) << state.error().ToString();
     state_ = std::move(*state);
+    switchable_ = std::make_unique<SwitchableStateStore>(*state_);
     auto wh = warehouse::OpenDuckDb({config_.warehouse.path, config_.warehouse.staging_schema});
     ASSERT_TRUE(wh) << wh.error().ToString();
     warehouse_ = std::move(*wh);
-    if (before_load_) {
-      warehouse_ =
-          std::make_unique<HookedWarehouse>(std::move(warehouse_), std::move(before_load_));
-    }
+    hooked_ = std::make_unique<HookedWarehouse>(*warehouse_);
+    hooked_->before_load = std::move(before_load_);
     auto footers = warehouse::NewDuckDbFooterReader();
     ASSERT_TRUE(footers) << footers.error().ToString();
     footers_ = std::move(*footers);
     pool_ = std::make_unique<ThreadPool>(2);
-    engine_ = std::make_unique<Engine>(config_, *state_, *warehouse_, *footers_, *pool_,
+    engine_ = std::make_unique<Engine>(config_, *switchable_, *hooked_, *footers_, *pool_,
                                        SystemClock::Instance());
     auto started = engine_->Start();
     ASSERT_TRUE(started) << started.error().ToString();
@@ -122,9 +193,46 @@ class EngineTest : public testing::CliTest {
   }
 
   std::function<void()> before_load_;  // set before Open: see HookedWarehouse
+  void Close() {
+    engine_.reset();
+    hooked_.reset();
+    warehouse_.reset();
+    switchable_.reset();
+  }
+
+  // The batch at `path` as PostgreSQL has it (read past the switch).
+  std::optional<state::BatchRecord> Stored(const std::string& path) {
+    auto all = state_->FindBatches({"", std::nullopt, 0, false});
+    EXPECT_TRUE(all) << all.error().ToString();
+    if (all) {
+      for (const auto& b : *all) {
+        if (b.path == path) return b;
+      }
+    }
+    return std::nullopt;
+  }
+  int64_t WarehouseRows(const std::string& table) {
+    auto rows = warehouse_->RowCount(table);
+    EXPECT_TRUE(rows) << rows.error().ToString();
+    return rows ? *rows : -1;
+  }
+  size_t LedgerSize(const std::string& table) {
+    auto contents = warehouse_->Inspect();
+    EXPECT_TRUE(contents) << contents.error().ToString();
+    if (!contents || !contents->contains(table)) return 0;
+    return contents->at(table).ledger.size();
+  }
+  void WriteBadFile(const std::string& rel) {
+    fs::create_directories((landing() / rel).parent_path());
+    std::ofstream bad(landing() / rel);
+    bad << "not parquet at all";
+  }
+
   config::Config config_;
   std::unique_ptr<state::StateStore> state_;
+  std::unique_ptr<SwitchableStateStore> switchable_;
   std::unique_ptr<warehouse::Warehouse> warehouse_;
+  std::unique_ptr<HookedWarehouse> hooked_;
   std::unique_ptr<schema::FooterReader> footers_;
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<Engine> engine_;
@@ -228,8 +336,7 @@ TEST_F(EngineTest, TheTableListFromMemoryMatchesTheStateStore) {
   EXPECT_EQ(memory[2].quarantined, 1);
 
   // A new engine over the same state starts with the same list.
-  engine_.reset();
-  warehouse_.reset();
+  Close();
   Open();
   check();
 }
@@ -258,12 +365,204 @@ TEST_F(EngineTest, FileReplacedBetweenFingerprintAndLoadFailsTransientlyThenStag
   EXPECT_EQ(staged.tables[0].rows, 5);
   auto fingerprint = landing::Fingerprint(landing() / "a/1.parquet");
   ASSERT_TRUE(fingerprint);
-  engine_.reset();
-  warehouse_.reset();
+  Close();
   EXPECT_EQ(testing::QueryDuckDb(warehouse(), "SELECT DISTINCT _landfall_batch FROM staging.a"),
             (std::vector<std::string>{*fingerprint}));
   EXPECT_EQ(testing::QueryDuckDb(warehouse(), "SELECT min(id) || '..' || max(id) FROM staging.a"),
             (std::vector<std::string>{"100..104"}));
+}
+
+// A refresh (an API dry run, a scan) may forget a pending batch while
+// the warehouse stages it; the engine must not crash on the missing record.
+TEST_F(EngineTest, BatchForgottenWhileTheWarehouseStagesItDoesNotEndTheRun) {
+  Land("a/1.parquet", 10);
+  Open();
+  bool forgotten = false;
+  hooked_->after_apply = [&] {
+    if (forgotten) return;
+    forgotten = true;
+    // The file goes away after the warehouse read it; a dry run forgets it.
+    fs::rename(landing() / "a/1.parquet", dir_ / "aside.parquet");
+    auto plan = engine_->Plan({});
+    ASSERT_TRUE(plan) << plan.error().ToString();
+  };
+  auto outcome = engine_->Run({});
+  ASSERT_TRUE(forgotten);
+  ASSERT_TRUE(outcome) << outcome.error().ToString();
+  ASSERT_EQ(outcome->tables.size(), 1u);
+  EXPECT_EQ(outcome->tables[0].status, "succeeded") << outcome->tables[0].error;
+  EXPECT_EQ(WarehouseRows("a"), 10);
+  EXPECT_EQ(LedgerSize("a"), 1u);
+
+  // The file comes back: its content is staged already, never twice.
+  hooked_->after_apply = nullptr;
+  fs::rename(dir_ / "aside.parquet", landing() / "a/1.parquet");
+  RunAll();
+  RunAll();
+  EXPECT_EQ(WarehouseRows("a"), 10);
+  EXPECT_EQ(LedgerSize("a"), 1u);
+}
+
+// A quarantined file is recorded before it is moved; with the state
+// store down neither happens, and both happen once it is back.
+TEST_F(EngineTest, QuarantinedFileIsMovedOnlyOnceItsRecordIsWritten) {
+  WriteConfig("  quarantine_dir: quarantine\n");
+  Land("a/1.parquet", 10);
+  WriteBadFile("a/bad.parquet");
+  Open();
+  switchable_->down = true;
+  auto failed = engine_->Run({});
+  ASSERT_FALSE(failed) << "a run whose records cannot be written must say so";
+  EXPECT_TRUE(failed.error().transient) << failed.error().ToString();
+  EXPECT_TRUE(fs::exists(landing() / "a/bad.parquet")) << "moved without a record";
+  EXPECT_FALSE(fs::exists(quarantine() / "a/bad.parquet"));
+
+  switchable_->down = false;
+  EXPECT_FALSE(Stored("a/bad.parquet").has_value());
+  auto outcome = RunAll();
+  EXPECT_TRUE(outcome.ok());
+  auto bad = Stored("a/bad.parquet");
+  ASSERT_TRUE(bad.has_value()) << "the quarantine record was lost";
+  EXPECT_EQ(bad->status, state::BatchStatus::kQuarantined);
+  EXPECT_EQ(bad->error_code, "not_parquet");
+  EXPECT_FALSE(fs::exists(landing() / "a/bad.parquet"));
+  EXPECT_TRUE(fs::exists(quarantine() / "a/bad.parquet"));
+  auto good = Stored("a/1.parquet");
+  ASSERT_TRUE(good.has_value());
+  EXPECT_EQ(good->status, state::BatchStatus::kStaged);
+  EXPECT_EQ(WarehouseRows("a"), 10);
+  EXPECT_EQ(LedgerSize("a"), 1u);
+}
+
+// The state store goes down while a table is being staged; the
+// warehouse commits, the run says it could not record, and the next run
+// writes what memory knows (the batch is staged, once).
+TEST_F(EngineTest, StagedBatchWhoseRecordFailedIsRecordedByTheNextRun) {
+  Land("a/1.parquet", 10);
+  Open();
+  hooked_->after_apply = [&] { switchable_->down = true; };
+  auto failed = engine_->Run({});
+  ASSERT_FALSE(failed);
+  EXPECT_TRUE(failed.error().transient) << failed.error().ToString();
+  EXPECT_EQ(WarehouseRows("a"), 10);
+
+  hooked_->after_apply = nullptr;
+  switchable_->down = false;
+  auto stored = Stored("a/1.parquet");
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->status, state::BatchStatus::kPending);  // what PostgreSQL heard so far
+
+  auto quiet = RunAll();
+  EXPECT_EQ(quiet.run_id, 0);  // nothing to stage again
+  stored = Stored("a/1.parquet");
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->status, state::BatchStatus::kStaged);
+  auto runs = state_->ListRuns(0);
+  ASSERT_TRUE(runs);
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ((*runs)[0].status, "succeeded");  // finished, not left "running"
+  auto records = state_->TableRuns((*runs)[0].id);
+  ASSERT_TRUE(records);
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ((*records)[0].rows, 10);
+
+  // A new engine plans nothing for it: staged once.
+  Close();
+  Open();
+  EXPECT_EQ(RunAll().run_id, 0);
+  EXPECT_EQ(WarehouseRows("a"), 10);
+  EXPECT_EQ(LedgerSize("a"), 1u);
+}
+
+// Landfall stopped between recording a quarantined file and moving
+// it: the next run moves it.
+TEST_F(EngineTest, RecordedQuarantinedFileStillInTheLandingDirIsMovedByTheNextRun) {
+  WriteBadFile("a/bad.parquet");
+  Open();
+  RunAll();  // no quarantine_dir yet: recorded, left in place
+  ASSERT_TRUE(Stored("a/bad.parquet").has_value());
+  ASSERT_TRUE(fs::exists(landing() / "a/bad.parquet"));
+  Close();
+  WriteConfig("  quarantine_dir: quarantine\n");
+  Open();
+  RunAll();
+  EXPECT_FALSE(fs::exists(landing() / "a/bad.parquet"));
+  EXPECT_TRUE(fs::exists(quarantine() / "a/bad.parquet"));
+  auto bad = Stored("a/bad.parquet");
+  ASSERT_TRUE(bad.has_value());
+  EXPECT_EQ(bad->status, state::BatchStatus::kQuarantined);
+}
+
+// A file in quarantine_dir without a record (moved by a landfall that
+// stopped before recording it) is listed at start-up and can be retried.
+TEST_F(EngineTest, FileInTheQuarantineDirWithoutARecordIsRecordedAtStartAndCanBeRetried) {
+  WriteConfig("  quarantine_dir: quarantine\n");
+  Land("a/1.parquet", 10);
+  testing::WriteParquet(quarantine() / "a/lost.parquet",
+                        "SELECT i::INTEGER AS id, 'n' || i AS name, i * 1.5 AS amount "
+                        "FROM range(100, 107) t(i)");
+  Open();
+  auto lost = Stored("a/lost.parquet");
+  ASSERT_TRUE(lost.has_value()) << "unlisted in the state store";
+  EXPECT_EQ(lost->status, state::BatchStatus::kQuarantined);
+  EXPECT_EQ(lost->error_code, "unrecorded");
+
+  auto table = engine_->RetryQuarantined("a/lost.parquet");
+  ASSERT_TRUE(table) << table.error().ToString();
+  EXPECT_EQ(*table, "a");
+  EXPECT_TRUE(fs::exists(landing() / "a/lost.parquet"));
+  RunAll();
+  EXPECT_EQ(WarehouseRows("a"), 17);
+  auto staged = Stored("a/lost.parquet");
+  ASSERT_TRUE(staged.has_value());
+  EXPECT_EQ(staged->status, state::BatchStatus::kStaged);
+}
+
+// Counts what the engine reports as pending (the landfall_pending_batches gauge).
+class PendingGauge : public EngineObserver {
+ public:
+  void OnPendingBatches(int64_t count) override { pending = count; }
+  std::atomic<int64_t> pending{-1};
+};
+
+// A staged file moved within its table is the same batch under a
+// new path: staged (not pending forever), not staged again, counted once.
+TEST_F(EngineTest, StagedFileMovedWithinItsTableIsTheSameBatchUnderItsNewPath) {
+  Land("a/1.parquet", 10);
+  Land("a/2.parquet", 5, 10);
+  Open();
+  PendingGauge gauge;
+  engine_->SetObserver(&gauge);
+  RunAll();
+  fs::create_directories(landing() / "a/moved");
+  fs::rename(landing() / "a/1.parquet", landing() / "a/moved/1.parquet");
+  RunAll();
+  EXPECT_EQ(gauge.pending.load(), 0);
+  auto summaries = engine_->TableSummaries();
+  ASSERT_EQ(summaries.size(), 1u);
+  EXPECT_EQ(summaries[0].pending, 0);
+  EXPECT_EQ(summaries[0].staged, 2);
+  EXPECT_EQ(summaries[0].rows_staged, 15);
+  auto moved = Stored("a/moved/1.parquet");
+  ASSERT_TRUE(moved.has_value());
+  EXPECT_EQ(moved->status, state::BatchStatus::kStaged);
+  EXPECT_FALSE(Stored("a/1.parquet").has_value());
+  EXPECT_EQ(WarehouseRows("a"), 15);
+  EXPECT_EQ(LedgerSize("a"), 2u);
+
+  // Moved again, after a restart: still one batch.
+  engine_->SetObserver(nullptr);
+  Close();
+  fs::rename(landing() / "a/moved/1.parquet", landing() / "a/1-again.parquet");
+  Open();
+  EXPECT_EQ(RunAll().run_id, 0);
+  summaries = engine_->TableSummaries();
+  ASSERT_EQ(summaries.size(), 1u);
+  EXPECT_EQ(summaries[0].pending, 0);
+  EXPECT_EQ(summaries[0].staged, 2);
+  EXPECT_EQ(summaries[0].rows_staged, 15);
+  EXPECT_FALSE(Stored("a/moved/1.parquet").has_value());
+  EXPECT_EQ(WarehouseRows("a"), 15);
 }
 
 }  // namespace
