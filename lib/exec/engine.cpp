@@ -360,7 +360,12 @@ void Engine::MoveQuarantined() {
     const std::string on_disk = OnDiskPath(record);
     // Only the file that was quarantined: not one that replaced it since (the
     // next scan inspects that one), nor one already moved.
-    const landing::LandedFile landed{record.table, on_disk, record.size, record.mtime_ns, record.inode};
+    const landing::LandedFile landed{.table = record.table,
+                                     .rel_path = on_disk,
+                                     .size = record.size,
+                                     .mtime_ns = record.mtime_ns,
+                                     .ctime_ns = record.ctime_ns,
+                                     .inode = record.inode};
     if (landing::Unchanged(config_.landing.dir, landed)) {
       // Keep the relative layout so the same name in two tables cannot collide.
       const fs::path target = *config_.landing.quarantine_dir / on_disk;
@@ -649,6 +654,7 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
     r.path = f->rel_path;
     r.size = f->size;
     r.mtime_ns = f->mtime_ns;
+    r.ctime_ns = f->ctime_ns;
     r.inode = f->inode;
     r.discovered_at_us = clock_.NowMicros();
     r.status = BatchStatus::kQuarantined;
