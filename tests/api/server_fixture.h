@@ -37,8 +37,19 @@ class FakeBackend final : public ApiBackend {
     if (name != "orders") return Fail("table_not_found", "no table '" + name + "'");
     return std::string(R"({"name":"orders"})");
   }
-  Result<std::string> Plan() override {
-    return Record("Plan", R"({"full_rebuild":false,"reasons":[],"tables":[]})");
+  Result<std::string> Plan(const PlanQuery& query) override {
+    std::string tables;
+    for (const auto& t : query.tables) tables += " " + t;
+    return Record("Plan" + tables + (query.full_refresh ? " full" : "") + (query.text ? " text" : ""),
+                  R"({"full_rebuild":false,"reasons":[],"tables":[]})");
+  }
+  Result<std::string> Info() override {
+    return Record("Info", R"({"environment":"test","pid":1})");
+  }
+  Result<Reply> RunOutcome(int64_t id) override {
+    Record("RunOutcome " + std::to_string(id), "");
+    if (id != 7) return Fail("run_not_found", "no run " + std::to_string(id));
+    return Reply{200, R"({"run_id":7,"ok":true})"};
   }
   Result<Reply> TriggerRun(const RunTrigger& trigger) override {
     std::string tables;
