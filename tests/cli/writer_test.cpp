@@ -21,13 +21,14 @@ TEST_F(WriterTest, SecondDaemonOnTheSameEnvironmentIsRefusedNamingTheHolder) {
 
   // Another daemon of the same environment, with a warehouse file of its own.
   const auto other = WriteOtherWriterConfig();
-  auto second = RunCommand({LandfallBinary(), "serve", "--config", other.string()});
-  EXPECT_EQ(second.exit_code, 3) << second.out << second.err;
+  Child second({LandfallBinary(), "serve", "--config", other.string()}, dir_ / "second.log");
+  // Refused at once: it does not wait for the lock.
+  EXPECT_EQ(second.WaitExit(60s), std::optional<int>(3)) << second.Log();
   const std::string holder = "landfall PID " + std::to_string(serve->pid()) + " on host " +
                              Hostname().substr(0, 10);
-  EXPECT_NE(second.err.find("already has a writer"), std::string::npos) << second.err;
-  EXPECT_NE(second.err.find(holder), std::string::npos) << second.err;
-  EXPECT_NE(second.err.find(", since 20"), std::string::npos) << second.err;
+  EXPECT_NE(second.Log().find("already has a writer"), std::string::npos) << second.Log();
+  EXPECT_NE(second.Log().find(holder), std::string::npos) << second.Log();
+  EXPECT_NE(second.Log().find(", since 20"), std::string::npos) << second.Log();
 
   // So is a one-shot run; and nothing reached its warehouse.
   auto run = RunCommand({LandfallBinary(), "run", "--config", other.string()});
