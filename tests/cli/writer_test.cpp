@@ -80,7 +80,11 @@ TEST_F(WriterTest, RunKilledMidRunIsMarkedInterruptedAtTheNextWritersStart) {
   WriteServeConfig(100, "  enabled: false\n");
   Child run({LandfallBinary(), "run", "--config", config().string()}, dir_ / "run.log");
   ASSERT_TRUE(PollUntil(
-      [&] { return !Pg("SELECT id FROM runs WHERE environment = $1 AND status = 'running'").empty(); },
+      [&] {
+        // The run creates the state store's tables first when it is the first.
+        return Pg("SELECT to_regclass('runs') IS NOT NULL")[0] == "t" &&
+               !Pg("SELECT id FROM runs WHERE environment = $1 AND status = 'running'").empty();
+      },
       60s))
       << run.Log();
   run.Signal(SIGKILL);
