@@ -148,6 +148,37 @@ TEST_F(BesideDaemonTest, StatusListsTablesRunsFailingTablesAndQuarantinedBatches
   EXPECT_NE(text.out.find("  orders/bad.parquet: not_parquet: "), std::string::npos) << text.out;
 }
 
+TEST_F(BesideDaemonTest, ARunWithAFailingTableExitsOneThroughTheDaemonAndStatusListsTheTable) {
+  // No API keys after this: a top-level key ends the api: block.
+  WriteServeConfig(/*debounce_ms=*/60'000,
+                   "tables:\n  - {match: \"strict_*\", schema_evolution: fail}\n");
+  Land("strict_orders/p0.parquet", 10);
+  auto serve = StartServe(/*ready=*/false);
+  ASSERT_EQ(Landfall({"run"}).exit_code, 0);
+  Land("strict_orders/p1.parquet", 5, 10, ", 1.5 AS discount");
+
+  auto run = Landfall({"run", "--format", "json"});
+  EXPECT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_NE(run.err.find(Via()), std::string::npos) << run.err;
+  const json outcome = Parse(run);
+  EXPECT_EQ(outcome["ok"], false);
+  ASSERT_EQ(outcome["tables"].size(), 1u) << run.out;
+  EXPECT_EQ(outcome["tables"][0]["status"], "failed");
+  EXPECT_NE(outcome["tables"][0]["error"].get<std::string>().find("schema_change_blocked"),
+            std::string::npos);
+
+  auto status = Landfall({"status", "--format", "json"});
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  const json s = Parse(status);
+  ASSERT_EQ(s["failing_tables"].size(), 1u) << status.out;
+  EXPECT_EQ(s["failing_tables"][0]["name"], "strict_orders");
+  auto text = Landfall({"status"});
+  EXPECT_NE(text.out.find("1 failing tables"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("failing tables:\n  strict_orders: "), std::string::npos) << text.out;
+  StopServe(*serve);
+  EXPECT_EQ(Rows("strict_orders"), 10) << "the blocked batch is not staged";
+}
+
 TEST_F(BesideDaemonTest, StateDeleteWhileServingMakesTheDaemonRebuildTheTable) {
   Land("orders/part-0.parquet", 10);
   auto serve = StartServe();
