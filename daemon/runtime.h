@@ -43,8 +43,9 @@ Result<std::unique_ptr<state::StateStore>> OpenStateWithRetry(
 // Makes this process the environment's one writer: takes its writer lock
 // (rt.writer; see lib/state/writer_lock.h), migrates the state store, and
 // marks the runs a crashed writer left "running" as interrupted. Transient
-// failures are retried like OpenStateWithRetry; "writer_conflict" is
-// returned at once. Needs rt.state.
+// failures (PostgreSQL away, a holder of this host that was just killed) are
+// retried like OpenStateWithRetry, keeping the lock once taken; a live
+// writer's "writer_conflict" is returned at once. Needs rt.state.
 Status BecomeWriter(Runtime& rt, std::chrono::steady_clock::time_point deadline,
                     std::stop_token stop = {});
 
