@@ -61,6 +61,8 @@ constexpr seconds kTruncatedGrace{10};
 constexpr seconds kDegradedScanInterval{10};
 // ...and try to watch them again this often.
 constexpr seconds kRewatchInterval{30};
+// How often serve makes sure it still holds the environment's writer lock.
+constexpr seconds kWriterLockCheckInterval{5};
 
 const char* SignalName(int signo) {
   switch (signo) {
@@ -129,7 +131,8 @@ class Server final : public DaemonControl {
         scan_timer_(io_),
         rewatch_timer_(io_),
         watchdog_timer_(io_),
-        deadline_timer_(io_) {}
+        deadline_timer_(io_),
+        lock_check_timer_(io_) {}
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
@@ -310,6 +313,7 @@ class Server final : public DaemonControl {
       return;
     }
     engine_ = rt_.engine.get();
+    ArmWriterLockCheck();
     // The full scan is asked for first, so it runs before any table the
     // watcher's first events name. The watch exists before the scan starts:
     // a file landing in between is seen by both, never by neither.
@@ -449,6 +453,27 @@ class Server final : public DaemonControl {
       scheduler_.TouchAll(SteadyClock::now(), "rewatch");
       HandleEvents(watcher_->ReadEvents());
       if (degraded_) ArmRewatchTimer();
+    });
+  }
+
+  // Every kWriterLockCheckInterval, asks (on a coordinator: libpq blocks)
+  // whether the writer lock's session is still alive. If PostgreSQL restarted
+  // or ended it, the lock is gone and another writer may start: stop, so that
+  // a restart (systemd) takes it again before writing.
+  void ArmWriterLockCheck() {
+    lock_check_timer_.expires_after(kWriterLockCheckInterval);
+    lock_check_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping_) return;
+      coordinators_->Post([this] {
+        auto held = rt_.writer->StillHeld();
+        asio::post(io_, [this, held] {
+          if (stopping_) return;
+          if (held) return ArmWriterLockCheck();
+          spdlog::error("{}; stopping (exit {}) so that a restart takes the lock again",
+                        held.error().ToString(), kExitUnavailable);
+          Exit(kExitUnavailable, "writer lock lost; see the log");
+        });
+      });
     });
   }
 
@@ -663,6 +688,7 @@ class Server final : public DaemonControl {
     wake_timer_.cancel();
     scan_timer_.cancel();
     rewatch_timer_.cancel();
+    lock_check_timer_.cancel();
     deadline_timer_.expires_after(seconds(config_.shutdown_timeout_s));
     deadline_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
@@ -790,10 +816,10 @@ class Server final : public DaemonControl {
   }
 
   // Ends the daemon after a fatal start-up error.
-  void Exit(int code) {
+  void Exit(int code, const std::string& status = "start-up failed; see the log") {
     exit_code_ = code;
     stopping_ = true;
-    systemd::Notify("STOPPING=1\nSTATUS=start-up failed; see the log");
+    systemd::Notify("STOPPING=1\nSTATUS=" + status);
     scheduler_.Stop();
     MaybeFinishShutdown();
   }
@@ -879,6 +905,7 @@ class Server final : public DaemonControl {
   asio::steady_timer rewatch_timer_;
   asio::steady_timer watchdog_timer_;
   asio::steady_timer deadline_timer_;
+  asio::steady_timer lock_check_timer_;
   milliseconds watchdog_period_{0};
   std::unique_ptr<landing::InotifyWatcher> watcher_;
   std::unique_ptr<asio::posix::stream_descriptor> watch_fd_;

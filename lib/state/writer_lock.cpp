@@ -100,6 +100,19 @@ WriterLock::WriterLock(std::unique_ptr<Connection> conn, std::string identity)
 
 WriterLock::~WriterLock() = default;
 
+Status WriterLock::StillHeld() {
+  // A session-level lock lives exactly as long as its session: a live
+  // session still holds it. (No reconnect: a new session would not.)
+  PgResult r(PQexec(conn_->conn, "SELECT 1"));
+  if (PQstatus(conn_->conn) == CONNECTION_OK && PQresultStatus(r.get()) == PGRES_TUPLES_OK) {
+    return Ok();
+  }
+  return Fail("writer_lock_lost",
+              "the writer lock's PostgreSQL session ended (" +
+                  Trim(PQerrorMessage(conn_->conn)) +
+                  "), and the lock with it: another writer may start now");
+}
+
 Result<std::unique_ptr<WriterLock>> WriterLock::Acquire(const PgOptions& options) {
   // PostgreSQL keeps 63 bytes of an application_name: the host goes last, so
   // a long one is what gets cut.

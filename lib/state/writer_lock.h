@@ -40,6 +40,12 @@ class WriterLock {
   WriterLock(const WriterLock&) = delete;
   WriterLock& operator=(const WriterLock&) = delete;
 
+  // Whether the lock is still ours: its session may have ended under us
+  // (PostgreSQL restarted, the session was terminated), and with it the lock.
+  // "writer_lock_lost" when it has; a writer must then stop writing. One
+  // round trip; not thread-safe (call it from one thread at a time).
+  Status StillHeld();
+
   // How this process identifies itself to PostgreSQL (its application_name).
   const std::string& identity() const { return identity_; }
 

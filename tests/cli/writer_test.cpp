@@ -68,6 +68,22 @@ TEST_F(WriterTest, KillDashNineOfTheHolderFreesTheWriterLock) {
   EXPECT_EQ(QueryDuckDbInt(dir_ / "other.duckdb", "SELECT count(*) FROM staging.orders"), 10);
 }
 
+TEST_F(WriterTest, ServeStopsWithExitThreeWhenItsWriterLockSessionEnds) {
+  Land("orders/part-0.parquet", 10);
+  auto serve = StartServe();
+  // As if PostgreSQL had restarted: the session, and the lock with it, is gone.
+  EXPECT_EQ(Pg("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+               " WHERE application_name LIKE 'landfall pid=" +
+               std::to_string(serve->pid()) + " %'")[0],
+            "1");
+  EXPECT_EQ(serve->WaitExit(60s), std::optional<int>(3)) << serve->Log();
+  EXPECT_NE(serve->Log().find("writer_lock_lost"), std::string::npos) << serve->Log();
+  // A restart takes the lock again.
+  auto again = StartServe();
+  StopServe(*again);
+  EXPECT_EQ(Rows("orders"), 10);
+}
+
 TEST_F(WriterTest, RunKilledMidRunIsMarkedInterruptedAtTheNextWritersStart) {
   // Enough data that the run is still going when we see it recorded.
   constexpr int kTables = 8;
