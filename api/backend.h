@@ -32,6 +32,13 @@ struct RunTrigger {
   bool full_refresh = false;
 };
 
+// What GET /v1/plan asks for: the scope of `landfall plan`, and its format.
+struct PlanQuery {
+  std::vector<std::string> tables;  // empty: every table
+  bool full_refresh = false;
+  bool text = false;  // {"text": "<landfall plan's text>"} instead of the plan's JSON
+};
+
 struct Readiness {
   bool ready = false;
   std::vector<std::string> reasons;  // why not, e.g. "state store unreachable: ..."
@@ -48,10 +55,23 @@ class ApiBackend {
   // One table with "columns", "schema_history", "recent_batches" and
   // "recent_actions" (with reasons). Error "not_found" for an unknown table.
   virtual Result<std::string> GetTable(const std::string& name) = 0;
-  // A dry run: the same JSON as `landfall plan --format json`.
-  virtual Result<std::string> Plan() = 0;
+  // A dry run: the same JSON as `landfall plan --format json` with the same
+  // --table and --full-refresh, or {"text": ...} with its text output.
+  virtual Result<std::string> Plan(const PlanQuery& query) = 0;
+  // Who answers: {"environment", "pid", "host", "warehouse", "landing",
+  // "writer"} (warehouse and landing as absolute paths; writer: how the
+  // process holding the environment's writer lock names itself). The CLI
+  // compares it with its config before it asks this daemon instead of
+  // opening the warehouse itself.
+  virtual Result<std::string> Info() = 0;
+  // How run `id`, started over this API by this process, ended: 200 with the
+  // JSON of `landfall run --format json` once it has ended; 202 {"run_id",
+  // "status": "running"} before. "run_not_found" when this process started
+  // no such run or no longer remembers it (it keeps the newest 100).
+  virtual Result<Reply> RunOutcome(int64_t id) = 0;
   // Starts a run in the background. 202 {"run_id": N, "status": "running"};
-  // 200 {"run_id": null, "status": "nothing_to_do"} when no table needs work;
+  // 200 {"run_id": null, "status": "nothing_to_do", "outcome": {...}} when
+  // no table needs work (outcome: the JSON of `landfall run --format json`);
   // error "conflict" when any of the tables is already running; error
   // "not_found" when a named table is unknown.
   virtual Result<Reply> TriggerRun(const RunTrigger& trigger) = 0;

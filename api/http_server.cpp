@@ -67,6 +67,8 @@ enum class RouteId {
   kRunsCreate,
   kRunsList,
   kRun,
+  kRunOutcome,
+  kInfo,
   kBatches,
   kBatchRetry,
   kDeleteTableState,
@@ -97,6 +99,8 @@ constexpr RouteSpec kRoutes[] = {
     {"POST", "/v1/runs", RouteId::kRunsCreate, Access::kToken, Lane::kSlow},
     {"GET", "/v1/runs", RouteId::kRunsList, Access::kToken},
     {"GET", "/v1/runs/{id}", RouteId::kRun, Access::kToken},
+    {"GET", "/v1/runs/{id}/outcome", RouteId::kRunOutcome, Access::kToken},
+    {"GET", "/v1/info", RouteId::kInfo, Access::kToken},
     {"GET", "/v1/batches", RouteId::kBatches, Access::kToken},
     {"POST", "/v1/batches/{id}/retry", RouteId::kBatchRetry, Access::kToken},
     {"DELETE", "/v1/state/tables/{name}", RouteId::kDeleteTableState, Access::kToken,
@@ -274,6 +278,7 @@ class Session : public std::enable_shared_from_this<Session> {
                        body_pending);
     }
     query_ = std::move(*query);
+    raw_query_ = qmark == std::string_view::npos ? "" : std::string(target.substr(qmark + 1));
 
     lookup_ = server_->router.Find(
         std::string_view(req.method_string().data(), req.method_string().size()), path_);
@@ -425,8 +430,15 @@ class Session : public std::enable_shared_from_this<Session> {
         return AsyncResult([&backend] { return backend.ListTables(); });
       case RouteId::kTable:
         return AsyncResult([&backend, name = params.at("name")] { return backend.GetTable(name); });
-      case RouteId::kPlan:
-        return AsyncResult([&backend] { return backend.Plan(); });
+      case RouteId::kPlan: {
+        PlanQuery query;
+        if (auto error = ParsePlanQuery(raw_query_, query); !error.empty()) {
+          return SendError(http::status::bad_request, "invalid_request", error);
+        }
+        return AsyncResult([&backend, query] { return backend.Plan(query); });
+      }
+      case RouteId::kInfo:
+        return AsyncResult([&backend] { return backend.Info(); });
       case RouteId::kRunsCreate: {
         RunTrigger trigger;
         if (auto error = ParseRunTrigger(req.body(), trigger); !error.empty()) {
@@ -439,9 +451,10 @@ class Session : public std::enable_shared_from_this<Session> {
         if (!limit)
           return SendError(http::status::bad_request, "invalid_request", "limit must be 1 to 1000");
         const std::string status = Param(query_, "status");
-        if (!status.empty() && status != "running" && status != "succeeded" && status != "failed") {
+        if (!status.empty() && status != "running" && status != "succeeded" &&
+            status != "failed" && status != "interrupted") {
           return SendError(http::status::bad_request, "invalid_request",
-                           "status must be running, succeeded or failed");
+                           "status must be running, succeeded, failed or interrupted");
         }
         return AsyncResult([&backend, limit = static_cast<int>(*limit), status] {
           return backend.ListRuns(limit, status);
@@ -454,6 +467,14 @@ class Session : public std::enable_shared_from_this<Session> {
                            "run id must be a positive integer");
         }
         return AsyncResult([&backend, id = *id] { return backend.GetRun(id); });
+      }
+      case RouteId::kRunOutcome: {
+        auto id = IntParam(params, "id", 0, 1, INT64_MAX);
+        if (!id || *id == 0) {
+          return SendError(http::status::bad_request, "invalid_request",
+                           "run id must be a positive integer");
+        }
+        return AsyncReply([&backend, id = *id] { return backend.RunOutcome(id); });
       }
       case RouteId::kBatches: {
         auto limit = IntParam(query_, "limit", 100, 1, 10'000);
@@ -481,6 +502,35 @@ class Session : public std::enable_shared_from_this<Session> {
         return HandleWebhook(req);
     }
     SendError(http::status::internal_server_error, "internal", "unhandled route");
+  }
+
+  // table=T (repeatable), full_refresh=true|false, format=json|text; returns
+  // an error message or "".
+  static std::string ParsePlanQuery(std::string_view query, PlanQuery& out) {
+    while (!query.empty()) {
+      const auto amp = query.find('&');
+      const auto item = query.substr(0, amp);
+      query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+      if (item.empty()) continue;
+      const auto eq = item.find('=');
+      auto key = PercentDecode(item.substr(0, eq), true);
+      auto value = PercentDecode(
+          eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1), true);
+      if (!key || !value) return "malformed query string";
+      if (*key == "table") {
+        if (value->empty()) return "table must name a table";
+        out.tables.push_back(*value);
+      } else if (*key == "full_refresh") {
+        if (*value != "true" && *value != "false") return "full_refresh must be true or false";
+        out.full_refresh = *value == "true";
+      } else if (*key == "format") {
+        if (*value != "json" && *value != "text") return "format must be json or text";
+        out.text = *value == "text";
+      } else {
+        return "unknown parameter '" + *key + "' (expected table, full_refresh, format)";
+      }
+    }
+    return "";
   }
 
   // {"tables": [...], "full_refresh": false}; returns an error message or "".
@@ -713,6 +763,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string route_label_ = "unmatched";
   std::string path_;
   std::map<std::string, std::string> query_;
+  std::string raw_query_;  // for parameters that may repeat (query_ keeps the last)
   RouteLookup lookup_;
   int status_ = 0;
   std::shared_ptr<HttpResponse> res_;  // alive until written

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -204,30 +206,51 @@ Result<std::string> DaemonApiBackend::GetTable(const std::string& name) {
   return Dump(out);
 }
 
-Result<std::string> DaemonApiBackend::Plan() {
+Result<std::string> DaemonApiBackend::Plan(const api::PlanQuery& query) {
   auto engine = Engine();
   if (!engine) return Fail(engine.error());
+  // Table names as `landfall plan --table` takes them: the engine decides.
   exec::RunRequest request;
+  request.tables = query.tables;
+  request.full_refresh = query.full_refresh;
   request.trigger = "api";
   auto plan = (*engine)->Plan(request);
   if (!plan) return Fail(plan.error());
+  if (query.text) return Dump({{"text", plan::ToText(*plan)}});
   return plan::ToJson(*plan);
 }
 
-Result<api::Reply> DaemonApiBackend::TriggerRun(const api::RunTrigger& trigger) {
-  if (!trigger.tables.empty()) {
-    auto reads = Reads();
-    if (!reads) return Fail(reads.error());
-    for (const auto& table : trigger.tables) {
-      if (auto s = CheckTableName(table); !s) return Fail(s.error());
-      std::error_code ec;
-      if (fs::is_directory(config_.landing.dir / table, ec)) continue;
-      // Gone from the landing dir but remembered: a run orphans or drops it.
-      auto known = (*reads)->TableSummaries(table);
-      if (!known) return Fail(known.error());
-      if (known->empty()) return Fail("table_not_found", "no table '" + table + "'");
-    }
+Result<std::string> DaemonApiBackend::Info() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return Dump({{"environment", config_.environment},
+               {"pid", static_cast<int64_t>(getpid())},
+               {"host", host},
+               {"warehouse", config_.warehouse.path.string()},
+               {"landing", config_.landing.dir.string()},
+               {"writer", daemon_.WriterIdentity()}});
+}
+
+Result<api::Reply> DaemonApiBackend::RunOutcome(int64_t id) { return daemon_.RunOutcome(id); }
+
+Status DaemonApiBackend::CheckTables(const std::vector<std::string>& tables) {
+  if (tables.empty()) return Ok();
+  auto reads = Reads();
+  if (!reads) return Fail(reads.error());
+  for (const auto& table : tables) {
+    if (auto s = CheckTableName(table); !s) return Fail(s.error());
+    std::error_code ec;
+    if (fs::is_directory(config_.landing.dir / table, ec)) continue;
+    // Gone from the landing dir but remembered: a run orphans or drops it.
+    auto known = (*reads)->TableSummaries(table);
+    if (!known) return Fail(known.error());
+    if (known->empty()) return Fail("table_not_found", "no table '" + table + "'");
   }
+  return Ok();
+}
+
+Result<api::Reply> DaemonApiBackend::TriggerRun(const api::RunTrigger& trigger) {
+  if (auto s = CheckTables(trigger.tables); !s) return Fail(s.error());
   return daemon_.StartRun(trigger);
 }
 
@@ -301,16 +324,8 @@ Result<api::Reply> DaemonApiBackend::RetryBatch(const std::string& path) {
 
 Result<std::string> DaemonApiBackend::DeleteTableState(const std::string& table) {
   if (auto s = CheckTableName(table); !s) return Fail(s.error());
-  auto engine = Engine();
-  if (!engine) return Fail(engine.error());
-  // A run in flight would record the table again as it ends, undoing the delete.
-  auto running = daemon_.TableRunning(table);
-  if (!running) return Fail(running.error());
-  if (*running) {
-    return Fail("table_conflict",
-                "table '" + table + "' is running; delete its state when the run ends");
-  }
-  auto deleted = (*engine)->DeleteTableState(table);
+  if (auto engine = Engine(); !engine) return Fail(engine.error());
+  auto deleted = daemon_.DeleteTableStateIfIdle(table);
   if (!deleted) return Fail(deleted.error());
   if (!*deleted) return Fail("table_not_found", "no state for table '" + table + "'");
   spdlog::info("api: state of table {} deleted; its next run rebuilds it", table);

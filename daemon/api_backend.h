@@ -36,8 +36,18 @@ class DaemonControl {
   virtual Result<api::Reply> StartRun(const api::RunTrigger& trigger) = 0;
   // A hint that `table` changed: it runs soon (debounced like a watcher event).
   virtual void Touch(const std::string& table, const std::string& trigger) = 0;
-  // Whether a job covering `table` is running now.
-  virtual Result<bool> TableRunning(const std::string& table) = 0;
+  // Forgets `table`'s state (Engine::DeleteTableState) unless a job covering
+  // it is running, in one step: no job of the table starts between the check
+  // and the delete (a run in flight would record the table again as it ends,
+  // undoing the delete). False when the table is unknown. Errors:
+  // "table_conflict" while a job covering it runs; transient
+  // "daemon_unavailable" while starting or stopping.
+  virtual Result<bool> DeleteTableStateIfIdle(const std::string& table) = 0;
+  // How run `id` started by StartRun ended: see api::ApiBackend::RunOutcome.
+  virtual Result<api::Reply> RunOutcome(int64_t id) = 0;
+  // How the process holding the environment's writer lock names itself
+  // (state::WriterLock::identity()); "" before it has the lock.
+  virtual std::string WriterIdentity() = 0;
 };
 
 class DaemonApiBackend final : public api::ApiBackend {
@@ -48,7 +58,9 @@ class DaemonApiBackend final : public api::ApiBackend {
 
   Result<std::string> ListTables() override;
   Result<std::string> GetTable(const std::string& name) override;
-  Result<std::string> Plan() override;
+  Result<std::string> Plan(const api::PlanQuery& query) override;
+  Result<std::string> Info() override;
+  Result<api::Reply> RunOutcome(int64_t id) override;
   Result<api::Reply> TriggerRun(const api::RunTrigger& trigger) override;
   Result<std::string> ListRuns(int limit, const std::string& status) override;
   Result<std::string> GetRun(int64_t id) override;
@@ -64,6 +76,8 @@ class DaemonApiBackend final : public api::ApiBackend {
   // come up after the daemon).
   Result<state::StateStore*> Reads();
   Result<exec::Engine*> Engine();
+  // Each of `tables` is a table name and known (a folder, or remembered).
+  Status CheckTables(const std::vector<std::string>& tables);
   // The body of GET /v1/tables.
   std::string TablesJson(const std::vector<state::TableSummary>& summaries) const;
 

@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/api_backend.h"
+#include "daemon/remote.h"
 #include "daemon/runtime.h"
 #include "daemon/serve.h"
 #include "lib/common/logging.h"
@@ -26,6 +28,8 @@ namespace landfall::cli {
 
 namespace {
 
+using json = nlohmann::json;
+
 constexpr const char* kHelp = R"(landfall - stages Parquet files from a landing directory into a warehouse
 
 Usage:
@@ -33,6 +37,7 @@ Usage:
   landfall plan  --config F [--table T]... [--full-refresh] [--format text|json]
   landfall run   --config F [--table T]... [--full-refresh] [--format text|json]
   landfall state delete --config F --table T
+  landfall status --config F [--format text|json]
   landfall migrate --config F
   landfall check-config --config F
   landfall --version | --help
@@ -43,6 +48,11 @@ Commands:
   plan          show what a run would do now (a dry run; the warehouse is not changed)
   run           plan and execute: stage new batches, rebuild what must be rebuilt
   state delete  forget a table's state so its next run rebuilds it
+  status        tables, running runs, failing tables and quarantined batches
+
+While `landfall serve` runs with the same config, plan, run, state delete and
+status ask it over its API (api.listen; $LANDFALL_API_TOKEN when api.tokens is
+set) and say so on stderr; otherwise they work alone.
   migrate       apply the state store's migrations and exit
   check-config  validate the config file and exit
 
@@ -56,7 +66,8 @@ Exit codes:
   0  success
   1  the run finished, but at least one table failed
   2  bad arguments or invalid config
-  3  state store, warehouse or landing directory unavailable
+  3  state store, warehouse or landing directory unavailable, or another
+     process is the environment's writer (run, state delete, serve)
   4  serve: runs were still in flight when shutdown_timeout_s ran out
   130, 143  serve: a second SIGINT (130) or SIGTERM (143) cut the shutdown short
 )";
@@ -133,17 +144,33 @@ std::optional<Args> Parse(int argc, char** argv, int* exit_code) {
   return args;
 }
 
-int OpenRuntime(const std::string& config_path, Runtime& rt, bool start_engine) {
+// What a command opens: the state store only, or also the engine; and whether
+// it writes (then it takes the environment's writer lock first).
+enum class Open { kState, kStateAsWriter, kEngine, kEngineAsWriter };
+
+// Loads the config and sets up logging: kExitOk, or the exit code.
+int LoadConfigAndLogging(const std::string& config_path, config::Config& out) {
   auto config = config::LoadConfig(config_path);
   if (!config) {
     std::cerr << "landfall: " << config.error().message << "\n";
     return kExitUsage;
   }
-  rt.config = std::move(*config);
-  if (auto s = SetupLogging(rt.config.log.level, rt.config.log.format); !s) {
+  out = std::move(*config);
+  if (auto s = SetupLogging(out.log.level, out.log.format); !s) {
     std::cerr << "landfall: " << s.error().message << "\n";
     return kExitUsage;
   }
+  return kExitOk;
+}
+
+// Opens what `open` says for `config`. `why_not_daemon`: why the command is
+// not asking a running daemon instead, for the message when the warehouse is
+// held by another process.
+int OpenRuntime(const config::Config& config, Runtime& rt, Open open,
+                const std::string& why_not_daemon) {
+  const bool start_engine = open == Open::kEngine || open == Open::kEngineAsWriter;
+  const bool writer = open == Open::kStateAsWriter || open == Open::kEngineAsWriter;
+  rt.config = config;
   auto state =
       OpenStateWithRetry(rt.config, std::chrono::steady_clock::now() + std::chrono::seconds(20));
   if (!state) {
@@ -151,10 +178,25 @@ int OpenRuntime(const std::string& config_path, Runtime& rt, bool start_engine) 
     return kExitUnavailable;
   }
   rt.state = std::move(*state);
+  if (writer) {
+    if (auto s = BecomeWriter(rt, std::chrono::steady_clock::now() + std::chrono::seconds(20));
+        !s) {
+      spdlog::error("{}", s.error().ToString());
+      if (s.error().code == "writer_conflict" && !why_not_daemon.empty()) {
+        std::cerr << "landfall: not asking a daemon: " << why_not_daemon << "\n";
+      }
+      return kExitUnavailable;
+    }
+  }
   if (!start_engine) return kExitOk;
 
   if (auto s = OpenEngine(rt); !s) {
-    spdlog::error("{}", s.error().ToString());
+    // Never DuckDB's raw lock error: say who holds the warehouse and what to do.
+    if (auto locked = WarehouseLockedMessage(s.error(), rt.config, why_not_daemon)) {
+      spdlog::error("warehouse_locked: {}", *locked);
+    } else {
+      spdlog::error("{}", s.error().ToString());
+    }
     return kExitUnavailable;
   }
   if (auto s = rt.engine->Start(); !s) {
@@ -172,9 +214,208 @@ exec::RunRequest Request(const Args& args) {
   return request;
 }
 
-int CmdPlan(const Args& args) {
+// The exit code for an error from the daemon: what the command would have
+// said alone for the same error.
+int ExitFor(const Error& error) {
+  if (error.code.ends_with("not_found") || error.code == "invalid_request") return kExitUsage;
+  return kExitUnavailable;
+}
+
+// Prints `landfall run`'s output from the JSON of a run (exec::ToJson, here
+// or from the daemon) and returns the exit code.
+int PrintRun(const std::string& outcome_json, const std::string& format) {
+  const json outcome = json::parse(outcome_json, nullptr, false);
+  if (!outcome.is_object()) {
+    std::cerr << "landfall: run: not a run's JSON: " << outcome_json << "\n";
+    return kExitUnavailable;
+  }
+  const json tables = outcome.value("tables", json::array());
+  int failed = 0;
+  for (const auto& t : tables) failed += t.value("status", "") == "failed";
+  if (format == "json") {
+    std::cout << outcome_json << "\n";
+  } else {
+    for (const auto& t : tables) {
+      const std::string error = t.value("error", "");
+      std::printf("%-24s %-8s %-9s %5d batches %10lld rows %8.1f ms%s%s\n",
+                  t.value("table", "").c_str(), t.value("action", "").c_str(),
+                  t.value("status", "").c_str(), t.value("batches", 0),
+                  static_cast<long long>(t.value("rows", 0LL)), t.value("duration_ms", 0.0),
+                  error.empty() ? "" : "  ", error.c_str());
+    }
+    const json plan_tables = outcome.contains("plan") ? outcome["plan"].value("tables", json::array())
+                                                      : json::array();
+    const int unchanged = static_cast<int>(plan_tables.size() - tables.size());
+    const long long run_id = outcome.value("run_id", 0LL);
+    const long long statements = outcome.value("warehouse_statements", 0LL);
+    if (run_id == 0) {
+      std::printf("nothing to do: %d tables unchanged; warehouse statements: %lld\n", unchanged,
+                  statements);
+    } else {
+      std::printf("run %lld: %zu tables changed, %d failed, %d unchanged; warehouse statements: %lld\n",
+                  run_id, tables.size(), failed, unchanged, statements);
+    }
+  }
+  std::fflush(stdout);
+  return failed ? kExitTableFailed : kExitOk;
+}
+
+// ---- each command through the running daemon ----
+
+int RemotePlan(const Daemon& daemon, const Args& args) {
+  std::string target = "/v1/plan?format=" + args.format;
+  for (const auto& t : args.tables) target += "&table=" + UrlEncode(t);
+  if (args.full_refresh) target += "&full_refresh=true";
+  auto reply = Ask(daemon, "GET", target);
+  if (!reply) {
+    spdlog::error("plan: {}", reply.error().ToString());
+    return ExitFor(reply.error());
+  }
+  if (args.format == "json") {
+    std::cout << reply->body << "\n";
+  } else {
+    const json body = json::parse(reply->body, nullptr, false);
+    std::cout << (body.is_object() ? body.value("text", "") : reply->body);
+  }
+  return kExitOk;
+}
+
+int RemoteRun(const Daemon& daemon, const Args& args) {
+  const json request = {{"tables", args.tables}, {"full_refresh", args.full_refresh}};
+  // A table the daemon is running now: wait for that run, then start ours.
+  auto started = Ask(daemon, "POST", "/v1/runs", request.dump(), /*retry_conflicts=*/true);
+  if (!started) {
+    spdlog::error("run: {}", started.error().ToString());
+    return ExitFor(started.error());
+  }
+  const json body = json::parse(started->body, nullptr, false);
+  if (!body.is_object()) {
+    spdlog::error("run: the daemon answered {}", started->body);
+    return kExitUnavailable;
+  }
+  if (body.contains("outcome")) return PrintRun(body["outcome"].dump(), args.format);
+  const long long run_id = body.value("run_id", 0LL);
+  spdlog::debug("run {} started by the daemon; waiting for it to end", run_id);
+  std::chrono::milliseconds delay(50);
+  for (;;) {
+    auto outcome = Ask(daemon, "GET", "/v1/runs/" + std::to_string(run_id) + "/outcome");
+    if (!outcome) {
+      spdlog::error("run: {}", outcome.error().ToString());
+      return kExitUnavailable;
+    }
+    if (outcome->status == 200) return PrintRun(outcome->body, args.format);
+    std::this_thread::sleep_for(delay);
+    delay = std::min(delay * 2, std::chrono::milliseconds(500));
+  }
+}
+
+int RemoteStateDelete(const Daemon& daemon, const std::string& table) {
+  // 409 while the table runs: the delete waits for that run to end.
+  auto reply =
+      Ask(daemon, "DELETE", "/v1/state/tables/" + UrlEncode(table), "", /*retry_conflicts=*/true);
+  if (!reply) {
+    if (reply.error().code == "table_not_found") {
+      std::cerr << "landfall: no state for table '" << table << "'\n";
+      return kExitUsage;
+    }
+    spdlog::error("{}", reply.error().ToString());
+    return ExitFor(reply.error());
+  }
+  std::cout << "state of table '" << table << "' deleted; its next run rebuilds it\n";
+  return kExitOk;
+}
+
+// `landfall status` as JSON: the API's lists, and the failing tables among them.
+json StatusJson(const std::string& environment, const std::string& tables_json,
+                const std::string& runs_json, const std::string& batches_json) {
+  json tables = json::parse(tables_json, nullptr, false).value("tables", json::array());
+  json failing = json::array();
+  for (const auto& t : tables) {
+    if (t.value("status", "") == "failed") {
+      failing.push_back({{"name", t["name"]}, {"last_error", t.value("last_error", "")}});
+    }
+  }
+  return {{"environment", environment},
+          {"tables", std::move(tables)},
+          {"running_runs", json::parse(runs_json, nullptr, false).value("runs", json::array())},
+          {"failing_tables", std::move(failing)},
+          {"quarantined_batches",
+           json::parse(batches_json, nullptr, false).value("batches", json::array())}};
+}
+
+int PrintStatus(const json& status, const std::string& format) {
+  if (format == "json") {
+    std::cout << status.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+    return kExitOk;
+  }
+  const auto& tables = status["tables"];
+  const auto& runs = status["running_runs"];
+  const auto& failing = status["failing_tables"];
+  const auto& quarantined = status["quarantined_batches"];
+  std::printf("environment %s: %zu tables, %zu running runs, %zu failing tables, %zu quarantined "
+              "batches\n",
+              status.value("environment", "").c_str(), tables.size(), runs.size(), failing.size(),
+              quarantined.size());
+  if (!tables.empty()) {
+    std::printf("\n%-24s %-9s %12s %8s %8s %12s\n", "table", "status", "rows", "staged", "pending",
+                "quarantined");
+    for (const auto& t : tables) {
+      const json batches = t.value("batches", json::object());
+      std::printf("%-24s %-9s %12lld %8d %8d %12d\n", t.value("name", "").c_str(),
+                  t.value("status", "").c_str(), static_cast<long long>(t.value("rows", 0LL)),
+                  batches.value("staged", 0), batches.value("pending", 0),
+                  batches.value("quarantined", 0));
+    }
+  }
+  if (!runs.empty()) {
+    std::printf("\nrunning runs:\n");
+    for (const auto& r : runs) {
+      const json started = r.value("started_at", json());
+      std::printf("  run %lld (%s) since %s\n", static_cast<long long>(r.value("id", 0LL)),
+                  r.value("trigger", "").c_str(),
+                  started.is_string() ? started.get<std::string>().c_str() : "?");
+    }
+  }
+  if (!failing.empty()) {
+    std::printf("\nfailing tables:\n");
+    for (const auto& t : failing) {
+      std::printf("  %s: %s\n", t.value("name", "").c_str(), t.value("last_error", "").c_str());
+    }
+  }
+  if (!quarantined.empty()) {
+    std::printf("\nquarantined batches:\n");
+    for (const auto& b : quarantined) {
+      std::printf("  %s: %s: %s\n", b.value("path", "").c_str(), b.value("error_code", "").c_str(),
+                  b.value("error_message", "").c_str());
+    }
+  }
+  return kExitOk;
+}
+
+constexpr int kStatusRunsLimit = 1000;
+constexpr int kStatusBatchesLimit = 10000;
+
+int RemoteStatus(const Daemon& daemon, const config::Config& config, const Args& args) {
+  std::string bodies[3];
+  const std::string targets[3] = {
+      "/v1/tables", "/v1/runs?status=running&limit=" + std::to_string(kStatusRunsLimit),
+      "/v1/batches?status=quarantined&limit=" + std::to_string(kStatusBatchesLimit)};
+  for (int i = 0; i < 3; ++i) {
+    auto reply = Ask(daemon, "GET", targets[i]);
+    if (!reply) {
+      spdlog::error("status: {}", reply.error().ToString());
+      return ExitFor(reply.error());
+    }
+    bodies[i] = reply->body;
+  }
+  return PrintStatus(StatusJson(config.environment, bodies[0], bodies[1], bodies[2]), args.format);
+}
+
+// ---- each command alone ----
+
+int CmdPlan(const Args& args, const config::Config& config, const std::string& why_not) {
   Runtime rt;
-  if (int rc = OpenRuntime(args.config, rt, true); rc != kExitOk) return rc;
+  if (int rc = OpenRuntime(config, rt, Open::kEngine, why_not); rc != kExitOk) return rc;
   auto plan = rt.engine->Plan(Request(args));
   if (!plan) {
     spdlog::error("plan: {}", plan.error().ToString());
@@ -184,47 +425,21 @@ int CmdPlan(const Args& args) {
   return kExitOk;
 }
 
-int CmdRun(const Args& args) {
+int CmdRun(const Args& args, const config::Config& config, const std::string& why_not) {
   Runtime rt;
-  if (int rc = OpenRuntime(args.config, rt, true); rc != kExitOk) return rc;
+  if (int rc = OpenRuntime(config, rt, Open::kEngineAsWriter, why_not); rc != kExitOk) return rc;
   auto outcome = rt.engine->Run(Request(args));
   if (!outcome) {
     spdlog::error("run: {}", outcome.error().ToString());
     return kExitUnavailable;
   }
   PruneHistory(*rt.state, rt.config);
-  int failed = 0;
-  for (const auto& t : outcome->tables) failed += t.status == "failed";
-  if (args.format == "json") {
-    std::cout << exec::ToJson(*outcome) << "\n";
-  } else {
-    for (const auto& t : outcome->tables) {
-      std::printf("%-24s %-8s %-9s %5d batches %10lld rows %8.1f ms%s%s\n", t.table.c_str(),
-                  plan::ToString(t.action), t.status.c_str(), t.batches,
-                  static_cast<long long>(t.rows), t.duration_us / 1000.0,
-                  t.error.empty() ? "" : "  ", t.error.c_str());
-    }
-    const int unchanged = static_cast<int>(outcome->plan.tables.size() - outcome->tables.size());
-    if (outcome->run_id == 0) {
-      std::printf("nothing to do: %d tables unchanged; warehouse statements: %lld\n", unchanged,
-                  static_cast<long long>(outcome->warehouse_statements));
-    } else {
-      std::printf("run %lld: %zu tables changed, %d failed, %d unchanged; warehouse statements: %lld\n",
-                  static_cast<long long>(outcome->run_id), outcome->tables.size(), failed, unchanged,
-                  static_cast<long long>(outcome->warehouse_statements));
-    }
-  }
-  return failed ? kExitTableFailed : kExitOk;
+  return PrintRun(exec::ToJson(*outcome), args.format);
 }
 
-int CmdStateDelete(const Args& args) {
-  if (args.tables.size() != 1) return Usage("state delete needs exactly one --table");
+int CmdStateDelete(const Args& args, const config::Config& config, const std::string& why_not) {
   Runtime rt;
-  if (int rc = OpenRuntime(args.config, rt, false); rc != kExitOk) return rc;
-  if (auto s = rt.state->Migrate(); !s) {
-    spdlog::error("{}", s.error().ToString());
-    return kExitUnavailable;
-  }
+  if (int rc = OpenRuntime(config, rt, Open::kStateAsWriter, why_not); rc != kExitOk) return rc;
   // Deleting state needs neither the warehouse nor a scan.
   auto deleted = exec::ResetTableState(*rt.state, args.tables[0], SystemClock::Instance());
   if (!deleted) {
@@ -239,9 +454,74 @@ int CmdStateDelete(const Args& args) {
   return kExitOk;
 }
 
+// The API backend's reads need no daemon: with no engine they go to the state store.
+class NoDaemon final : public DaemonControl {
+ public:
+  exec::Engine* StartedEngine() override { return nullptr; }
+  bool FirstScanDone() override { return false; }
+  Result<api::Reply> StartRun(const api::RunTrigger&) override { return Unavailable(); }
+  void Touch(const std::string&, const std::string&) override {}
+  Result<bool> DeleteTableStateIfIdle(const std::string&) override { return Unavailable(); }
+  Result<api::Reply> RunOutcome(int64_t) override { return Unavailable(); }
+  std::string WriterIdentity() override { return ""; }
+
+ private:
+  static std::unexpected<Error> Unavailable() {
+    return Fail("daemon_unavailable", "no daemon in this process");
+  }
+};
+
+int CmdStatus(const Args& args, const config::Config& config) {
+  // Reads only: the state store, no warehouse, no writer lock.
+  NoDaemon none;
+  DaemonApiBackend reads(config, none);
+  auto tables = reads.ListTables();
+  if (!tables) {
+    spdlog::error("status: {}", tables.error().ToString());
+    return kExitUnavailable;
+  }
+  auto runs = reads.ListRuns(kStatusRunsLimit, "running");
+  if (!runs) {
+    spdlog::error("status: {}", runs.error().ToString());
+    return kExitUnavailable;
+  }
+  auto batches = reads.ListBatches("", "quarantined", kStatusBatchesLimit);
+  if (!batches) {
+    spdlog::error("status: {}", batches.error().ToString());
+    return kExitUnavailable;
+  }
+  return PrintStatus(StatusJson(config.environment, *tables, *runs, *batches), args.format);
+}
+
+// plan, run, state delete and status: through this config's running daemon
+// when one answers (it holds the warehouse and the writer lock), else here.
+int CmdBesideDaemon(const Args& args) {
+  const auto& cmd = args.command;
+  const bool state_delete = cmd == std::vector<std::string>{"state", "delete"};
+  if (state_delete && args.tables.size() != 1) return Usage("state delete needs exactly one --table");
+  config::Config config;
+  if (int rc = LoadConfigAndLogging(args.config, config); rc != kExitOk) return rc;
+  auto search = FindDaemon(config);
+  if (search.daemon) {
+    std::cerr << "landfall: via the running daemon at " << search.daemon->where << " (pid "
+              << search.daemon->pid << ")\n";
+    if (cmd[0] == "plan") return RemotePlan(*search.daemon, args);
+    if (cmd[0] == "run") return RemoteRun(*search.daemon, args);
+    if (cmd[0] == "status") return RemoteStatus(*search.daemon, config, args);
+    return RemoteStateDelete(*search.daemon, args.tables[0]);
+  }
+  spdlog::debug("no daemon to ask ({}); working alone", search.why_not);
+  if (cmd[0] == "plan") return CmdPlan(args, config, search.why_not);
+  if (cmd[0] == "run") return CmdRun(args, config, search.why_not);
+  if (cmd[0] == "status") return CmdStatus(args, config);
+  return CmdStateDelete(args, config, search.why_not);
+}
+
 int CmdMigrate(const Args& args) {
+  config::Config config;
+  if (int rc = LoadConfigAndLogging(args.config, config); rc != kExitOk) return rc;
   Runtime rt;
-  if (int rc = OpenRuntime(args.config, rt, false); rc != kExitOk) return rc;
+  if (int rc = OpenRuntime(config, rt, Open::kState, ""); rc != kExitOk) return rc;
   if (auto s = rt.state->Migrate(); !s) {
     spdlog::error("{}", s.error().ToString());
     return kExitUnavailable;
@@ -271,9 +551,11 @@ int Main(int argc, char** argv) {
   if (!args) return exit_code;
   const auto& cmd = args->command;
   if (cmd == std::vector<std::string>{"serve"}) return Serve(args->config);
-  if (cmd == std::vector<std::string>{"plan"}) return CmdPlan(*args);
-  if (cmd == std::vector<std::string>{"run"}) return CmdRun(*args);
-  if (cmd == std::vector<std::string>{"state", "delete"}) return CmdStateDelete(*args);
+  if (cmd == std::vector<std::string>{"plan"} || cmd == std::vector<std::string>{"run"} ||
+      cmd == std::vector<std::string>{"status"} ||
+      cmd == std::vector<std::string>{"state", "delete"}) {
+    return CmdBesideDaemon(*args);
+  }
   if (cmd == std::vector<std::string>{"migrate"}) return CmdMigrate(*args);
   if (cmd == std::vector<std::string>{"check-config"}) return CmdCheckConfig(*args);
   std::string joined;

@@ -35,6 +35,40 @@ Result<std::unique_ptr<state::StateStore>> OpenStateWithRetry(
   }
 }
 
+Status BecomeWriter(Runtime& rt, std::chrono::steady_clock::time_point deadline,
+                    std::stop_token stop) {
+  for (int attempt = 1;; ++attempt) {
+    auto step = [&]() -> Status {
+      if (!rt.writer) {
+        auto lock =
+            state::WriterLock::Acquire({rt.config.state.postgres_url, rt.config.environment});
+        if (!lock) return Fail(lock.error());
+        rt.writer = std::move(*lock);
+        spdlog::debug("writer lock of environment {} taken as '{}'", rt.config.environment,
+                      rt.writer->identity());
+      }
+      // The runs table must exist before runs can be marked.
+      if (auto s = rt.state->Migrate(); !s) return s;
+      auto interrupted = rt.state->MarkRunsInterrupted();
+      if (!interrupted) return Fail(interrupted.error());
+      for (const auto& run : *interrupted) {
+        spdlog::warn("run {} ({}) was left running by a writer that ended without finishing it; "
+                     "marked interrupted",
+                     run.id, run.trigger);
+      }
+      return Ok();
+    };
+    auto done = step();
+    if (done || !done.error().transient || std::chrono::steady_clock::now() > deadline) {
+      return done;
+    }
+    const auto delay = exec::BackoffDelay(attempt, std::chrono::milliseconds(200),
+                                          std::chrono::milliseconds(5000));
+    spdlog::warn("{}; retrying in {} ms", done.error().message, delay.count());
+    if (!SleepUnlessStopped(delay, stop)) return done;
+  }
+}
+
 Status OpenEngine(Runtime& rt) {
   auto wh = warehouse::OpenDuckDb({rt.config.warehouse.path, rt.config.warehouse.staging_schema});
   if (!wh) return Fail(wh.error());

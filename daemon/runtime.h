@@ -12,14 +12,17 @@
 #include "lib/exec/engine.h"
 #include "lib/schema/footer.h"
 #include "lib/state/state_store.h"
+#include "lib/state/writer_lock.h"
 #include "lib/warehouse/warehouse.h"
 
 namespace landfall::cli {
 
 // Members are declared in dependency order, so they are destroyed engine
-// first, state store last.
+// first, state store last, and the writer lock (when taken) after everything
+// that writes.
 struct Runtime {
   config::Config config;
+  std::unique_ptr<state::WriterLock> writer;
   std::unique_ptr<state::StateStore> state;
   std::unique_ptr<warehouse::Warehouse> warehouse;
   std::unique_ptr<schema::FooterReader> footers;
@@ -36,6 +39,15 @@ bool SleepUnlessStopped(std::chrono::milliseconds delay, std::stop_token stop);
 Result<std::unique_ptr<state::StateStore>> OpenStateWithRetry(
     const config::Config& config, std::chrono::steady_clock::time_point deadline,
     std::stop_token stop = {});
+
+// Makes this process the environment's one writer: takes its writer lock
+// (rt.writer; see lib/state/writer_lock.h), migrates the state store, and
+// marks the runs a crashed writer left "running" as interrupted. Transient
+// failures (PostgreSQL away, a holder of this host that was just killed) are
+// retried like OpenStateWithRetry, keeping the lock once taken; a live
+// writer's "writer_conflict" is returned at once. Needs rt.state.
+Status BecomeWriter(Runtime& rt, std::chrono::steady_clock::time_point deadline,
+                    std::stop_token stop = {});
 
 // Opens the warehouse, the footer reader and the worker pool of `rt.config`,
 // and builds the engine (not started). Needs rt.state.

@@ -19,7 +19,9 @@
 #include <filesystem>
 #include <future>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <stop_token>
@@ -61,6 +63,8 @@ constexpr seconds kDegradedScanInterval{10};
 constexpr seconds kRewatchInterval{30};
 // How often `landfall serve` prunes history (state.retention_days).
 constexpr seconds kPruneInterval{3600};
+// How often serve makes sure it still holds the environment's writer lock.
+constexpr seconds kWriterLockCheckInterval{5};
 
 const char* SignalName(int signo) {
   switch (signo) {
@@ -130,7 +134,8 @@ class Server final : public DaemonControl {
         rewatch_timer_(io_),
         watchdog_timer_(io_),
         prune_timer_(io_),
-        deadline_timer_(io_) {}
+        deadline_timer_(io_),
+        lock_check_timer_(io_) {}
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
@@ -189,14 +194,71 @@ class Server final : public DaemonControl {
     });
   }
 
-  Result<bool> TableRunning(const std::string& table) override {
-    auto running = std::make_shared<std::promise<bool>>();
-    auto answer = running->get_future();
-    asio::post(io_, [this, table, running] { running->set_value(scheduler_.Running(table)); });
-    if (answer.wait_for(seconds(5)) != std::future_status::ready) {
-      return Fail("daemon_unavailable", "landfall is stopping", true);
+  Result<bool> DeleteTableStateIfIdle(const std::string& table) override {
+    // The io thread reserves the table with a job of its own, as a run would:
+    // while we hold it, no run of the table starts. The delete itself (the
+    // state store) runs here, on the API's worker, not on the io thread.
+    struct Hold {
+      std::mutex mu;  // guards the fields below
+      std::condition_variable cv;
+      bool answered = false;
+      bool abandoned = false;  // the API gave up waiting: release at once
+      std::optional<Scheduler::Job> job;
+      bool hinted = false;  // the table had a run coming, which the job took
+      Error error;
+    };
+    auto hold = std::make_shared<Hold>();
+    asio::post(io_, [this, table, hold] {
+      std::vector<Scheduler::Job> jobs;
+      Error error;
+      const bool hinted = scheduler_.Pending(table);
+      if (stopping_ || !watcher_) {
+        error = {"daemon_unavailable", stopping_ ? "landfall is stopping" : "landfall is starting",
+                 true};
+      } else if (jobs = scheduler_.StartNow({table}, "api"); jobs.empty()) {
+        error = {"table_conflict",
+                 "table '" + table + "' is running; delete its state when the run ends"};
+      }
+      std::lock_guard lock(hold->mu);
+      if (hold->abandoned) {
+        for (const auto& job : jobs) ReleaseHold(job, hinted);
+        return;
+      }
+      hold->answered = true;
+      hold->hinted = hinted;
+      if (!jobs.empty()) hold->job = jobs.front();
+      hold->error = error;
+      hold->cv.notify_all();
+    });
+    std::unique_lock lock(hold->mu);
+    if (!hold->cv.wait_for(lock, seconds(5), [&] { return hold->answered; })) {
+      hold->abandoned = true;
+      return Fail("daemon_unavailable", "landfall is busy or stopping; try again", true);
     }
-    return answer.get();
+    if (!hold->job) return Fail(hold->error);
+    lock.unlock();
+    auto deleted = engine_.load()->DeleteTableState(table);
+    asio::post(io_, [this, job = *hold->job, hinted = hold->hinted] { ReleaseHold(job, hinted); });
+    return deleted;
+  }
+
+  Result<api::Reply> RunOutcome(int64_t id) override {
+    std::lock_guard lock(outcomes_mu_);
+    auto it = outcomes_.find(id);
+    if (it == outcomes_.end()) {
+      return Fail("run_not_found", "this daemon started no run " + std::to_string(id) +
+                                       " over its API, or no longer remembers it");
+    }
+    if (!it->second) {
+      return api::Reply{202, nlohmann::json{{"run_id", id}, {"status", "running"}}.dump()};
+    }
+    if (!*it->second) return Fail(it->second->error());
+    return api::Reply{200, **it->second};
+  }
+
+  std::string WriterIdentity() override {
+    std::lock_guard lock(outcomes_mu_);
+    return writer_identity_;
   }
 
  private:
@@ -222,6 +284,12 @@ class Server final : public DaemonControl {
     auto state = OpenStateWithRetry(rt_.config, SteadyClock::time_point::max(), stop);
     if (!state) return Fail(state.error());
     rt_.state = std::move(*state);
+    // Before the engine touches the warehouse or the state: one writer per environment.
+    if (auto s = BecomeWriter(rt_, SteadyClock::time_point::max(), stop); !s) return s;
+    {
+      std::lock_guard lock(outcomes_mu_);
+      writer_identity_ = rt_.writer->identity();
+    }
     if (auto s = OpenEngine(rt_); !s) return s;
     rt_.engine->SetObserver(metrics_.get());
     for (int attempt = 1;; ++attempt) {
@@ -249,6 +317,7 @@ class Server final : public DaemonControl {
       return;
     }
     engine_ = rt_.engine.get();
+    ArmWriterLockCheck();
     // The full scan is asked for first, so it runs before any table the
     // watcher's first events name. The watch exists before the scan starts:
     // a file landing in between is seen by both, never by neither.
@@ -406,6 +475,27 @@ class Server final : public DaemonControl {
     });
   }
 
+  // Every kWriterLockCheckInterval, asks (on a coordinator: libpq blocks)
+  // whether the writer lock's session is still alive. If PostgreSQL restarted
+  // or ended it, the lock is gone and another writer may start: stop, so that
+  // a restart (systemd) takes it again before writing.
+  void ArmWriterLockCheck() {
+    lock_check_timer_.expires_after(kWriterLockCheckInterval);
+    lock_check_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping_) return;
+      coordinators_->Post([this] {
+        auto held = rt_.writer->StillHeld();
+        asio::post(io_, [this, held] {
+          if (stopping_) return;
+          if (held) return ArmWriterLockCheck();
+          spdlog::error("{}; stopping (exit {}) so that a restart takes the lock again",
+                        held.error().ToString(), kExitUnavailable);
+          Exit(kExitUnavailable, "writer lock lost; see the log");
+        });
+      });
+    });
+  }
+
   void PingWatchdog() {
     systemd::Notify("WATCHDOG=1");
     watchdog_timer_.expires_after(watchdog_period_);
@@ -447,6 +537,26 @@ class Server final : public DaemonControl {
       out.duration_ms = ElapsedMs(started);
       asio::post(io_, [this, job, out = std::move(out)] { OnJobDone(job, out); });
     });
+  }
+
+  // Ends a DeleteTableStateIfIdle hold on the io thread; a run the hold's job
+  // took from the table is asked for again.
+  void ReleaseHold(const Scheduler::Job& job, bool hinted) {
+    const auto now = SteadyClock::now();
+    scheduler_.Finished(job, {}, now);
+    if (hinted && !stopping_) scheduler_.Touch(job.table, now, "watcher");
+    if (stopping_) {
+      MaybeFinishShutdown();
+    } else {
+      Pump();
+    }
+  }
+
+  // Remembers how an API run ended (nullopt: still running) for RunOutcome.
+  void RememberOutcome(int64_t run_id, std::optional<Result<std::string>> outcome) {
+    std::lock_guard lock(outcomes_mu_);
+    outcomes_[run_id] = std::move(outcome);
+    while (outcomes_.size() > kOutcomesKept) outcomes_.erase(outcomes_.begin());
   }
 
   static JobOutcome Summarize(const Result<exec::RunOutcome>& outcome) {
@@ -600,6 +710,7 @@ class Server final : public DaemonControl {
     scan_timer_.cancel();
     rewatch_timer_.cancel();
     prune_timer_.cancel();
+    lock_check_timer_.cancel();
     deadline_timer_.expires_after(seconds(config_.shutdown_timeout_s));
     deadline_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
@@ -695,20 +806,32 @@ class Server final : public DaemonControl {
     request.full_refresh = trigger.full_refresh;
     request.trigger = "api";
     request.truncated_grace = kTruncatedGrace;
-    request.on_run_started = [pending, tables = request.tables](int64_t run_id) {
-      nlohmann::json body = {{"run_id", run_id}, {"status", "running"}, {"tables", tables}};
+    auto run_id = std::make_shared<std::atomic<int64_t>>(0);
+    request.on_run_started = [this, pending, run_id, tables = request.tables](int64_t id) {
+      *run_id = id;
+      RememberOutcome(id, std::nullopt);
+      nlohmann::json body = {{"run_id", id}, {"status", "running"}, {"tables", tables}};
       pending->Set(api::Reply{202, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
     };
     spdlog::info("api: run of {} requested",
                  request.tables.empty() ? "every table" : std::to_string(request.tables.size()) + " table(s)");
     if (jobs.front().full() && metrics_) metrics_->OnWatcherRescan();
-    coordinators_->Post([this, jobs = std::move(jobs), request = std::move(request), pending] {
+    coordinators_->Post([this, jobs = std::move(jobs), request = std::move(request), pending,
+                         run_id] {
       const auto started = SteadyClock::now();
       auto outcome = CallCatching([&] { return rt_.engine->Run(request); }, "api run");
       if (!outcome) {
         pending->Set(Fail(outcome.error()));
+        if (*run_id != 0) RememberOutcome(*run_id, Fail(outcome.error()));
       } else if (outcome->run_id == 0) {
-        pending->Set(api::Reply{200, R"({"run_id":null,"status":"nothing_to_do"})"});
+        // The CLI prints what `landfall run` prints alone, from the outcome.
+        nlohmann::json body = {{"run_id", nullptr},
+                               {"status", "nothing_to_do"},
+                               {"outcome", nlohmann::json::parse(exec::ToJson(*outcome))}};
+        pending->Set(api::Reply{200, body.dump(-1, ' ', false,
+                                               nlohmann::json::error_handler_t::replace)});
+      } else {
+        RememberOutcome(outcome->run_id, exec::ToJson(*outcome));
       }
       JobOutcome out = Summarize(outcome);
       out.duration_ms = ElapsedMs(started);
@@ -720,10 +843,10 @@ class Server final : public DaemonControl {
   }
 
   // Ends the daemon after a fatal start-up error.
-  void Exit(int code) {
+  void Exit(int code, const std::string& status = "start-up failed; see the log") {
     exit_code_ = code;
     stopping_ = true;
-    systemd::Notify("STOPPING=1\nSTATUS=start-up failed; see the log");
+    systemd::Notify("STOPPING=1\nSTATUS=" + status);
     scheduler_.Stop();
     MaybeFinishShutdown();
   }
@@ -810,6 +933,7 @@ class Server final : public DaemonControl {
   asio::steady_timer watchdog_timer_;
   asio::steady_timer prune_timer_;
   asio::steady_timer deadline_timer_;
+  asio::steady_timer lock_check_timer_;
   milliseconds watchdog_period_{0};
   std::unique_ptr<landing::InotifyWatcher> watcher_;
   std::unique_ptr<asio::posix::stream_descriptor> watch_fd_;
@@ -845,6 +969,13 @@ class Server final : public DaemonControl {
   std::atomic<exec::Engine*> engine_{nullptr};  // set once started, cleared by StopApi()
   std::atomic<bool> first_scan_done_{false};
   std::atomic<bool> api_stopping_{false};
+
+  // How API runs ended, for GET /v1/runs/{id}/outcome (the CLI's `run`
+  // waits on it), newest kOutcomesKept by run id; and the writer identity.
+  static constexpr size_t kOutcomesKept = 100;
+  std::mutex outcomes_mu_;  // guards the fields below
+  std::map<int64_t, std::optional<Result<std::string>>> outcomes_;
+  std::string writer_identity_;
 };
 
 }  // namespace

@@ -121,6 +121,11 @@ std::vector<Scheduler::Job> Scheduler::StartNow(const std::vector<std::string>& 
   return jobs;
 }
 
+bool Scheduler::Pending(const std::string& table) const {
+  auto it = tables_.find(table);
+  return it != tables_.end() && !it->second.running && it->second.due.has_value();
+}
+
 bool Scheduler::Running(const std::string& table) const {
   if (full_.running) return true;
   auto it = tables_.find(table);

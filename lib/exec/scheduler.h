@@ -95,6 +95,9 @@ class Scheduler {
   std::vector<Job> StartNow(const std::vector<std::string>& tables, const std::string& trigger);
   // True when a job covering `table` (its own, or a full job) is running.
   bool Running(const std::string& table) const;
+  // True when a run of `table` is wanted (hinted, due or backing off) and not
+  // running; a StartNow() job of the table takes that want with it.
+  bool Pending(const std::string& table) const;
 
   // Reports how a job from TakeReady() or StartNow() ended.
   void Finished(const Job& job, const Result& result, TimePoint now);

@@ -273,6 +273,7 @@ class PgStateStore final : public StateStore {
                             const std::optional<TableRecord>& table, int64_t run_id,
                             const TableRunRecord* run) override;
   Status FinishRun(int64_t run_id, const std::string& status, const std::string& error) override;
+  Result<std::vector<RunSummary>> MarkRunsInterrupted() override;
   Result<std::vector<RunSummary>> ListRuns(int limit) override;
   Result<std::vector<TableRunRecord>> TableRuns(int64_t run_id) override;
   Result<std::vector<TableSummary>> TableSummaries(const std::string& table) override;
@@ -941,6 +942,27 @@ Status PgStateStore::FinishRun(int64_t run_id, const std::string& status,
                                          " in environment " + environment_);
     }
     return Ok();
+  });
+}
+
+Result<std::vector<RunSummary>> PgStateStore::MarkRunsInterrupted() {
+  return Run("mark interrupted runs", Retry::kAlways, [&]() -> Result<std::vector<RunSummary>> {
+    // GREATEST ignores NULL: a run with no table record was last seen starting.
+    auto r = Exec("mark interrupted runs",
+                  "UPDATE runs r SET status = 'interrupted',"
+                  "       finished_at = GREATEST(r.started_at, (SELECT max(tr.recorded_at)"
+                  "                                FROM table_runs tr WHERE tr.run_id = r.id)),"
+                  "       error = 'interrupted: the process running it ended before it finished"
+                  " (crash, kill -9, power cut); marked by the next writer at its start'"
+                  " WHERE r.environment = $1 AND r.status = 'running'"
+                  " RETURNING " RUN_COLUMNS,
+                  {environment_});
+    if (!r) return Fail(r.error());
+    const PGresult* res = r->get();
+    std::vector<RunSummary> runs;
+    for (int i = 0; i < PQntuples(res); ++i) runs.push_back(ReadRun(res, i, /*with_plan=*/false));
+    std::sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    return runs;
   });
 }
 

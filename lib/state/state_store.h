@@ -80,7 +80,7 @@ struct EnvironmentState {
 struct RunSummary {
   int64_t id = 0;
   std::string trigger;  // cli, watcher, api, schedule, ...
-  std::string status;   // running | succeeded | failed
+  std::string status;   // running | succeeded | failed | interrupted
   int64_t started_at_us = 0;
   int64_t finished_at_us = 0;
   std::string plan_json;
@@ -167,6 +167,13 @@ class StateStore {
     return RecordTableOutcome({}, std::nullopt, run_id, &record);
   }
   virtual Status FinishRun(int64_t run_id, const std::string& status, const std::string& error) = 0;
+  // Marks every run of the environment still "running" as "interrupted",
+  // finished at the time it was last seen (its newest table record, else its
+  // start), with an error saying so. Only a writer holding the environment's
+  // WriterLock (writer_lock.h) may call it: then no such run can still be
+  // live, its process ended without finishing it (crash, kill -9, power cut).
+  // Returns the runs it marked, oldest first.
+  virtual Result<std::vector<RunSummary>> MarkRunsInterrupted() = 0;
   // Newest first; limit <= 0 means all.
   virtual Result<std::vector<RunSummary>> ListRuns(int limit) = 0;
   // In the order recorded; empty for an unknown run.

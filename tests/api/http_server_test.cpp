@@ -113,6 +113,38 @@ TEST_F(ServerTest, QueryParametersAreValidated) {
   EXPECT_THAT(backend_.Calls(), Contains("ListBatches a b quarantined 100"));
 }
 
+TEST_F(ServerTest, PlanTakesTheCliScopeAndFormat) {
+  Start(Options());
+  EXPECT_EQ(HttpGet(port_, "/v1/plan").status, 200);
+  EXPECT_EQ(HttpGet(port_, "/v1/plan?table=orders&table=a%20b&full_refresh=true&format=text").status,
+            200);
+  EXPECT_EQ(HttpGet(port_, "/v1/plan?format=json&full_refresh=false").status, 200);
+  for (const char* bad : {"/v1/plan?format=xml", "/v1/plan?full_refresh=yes", "/v1/plan?table=",
+                          "/v1/plan?tabel=orders"}) {
+    auto r = HttpGet(port_, bad);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(ErrorCode(r), "invalid_request") << bad;
+  }
+  EXPECT_THAT(backend_.Calls(), Contains("Plan"));
+  EXPECT_THAT(backend_.Calls(), Contains("Plan orders a b full text"));
+  const auto calls = backend_.Calls();
+  EXPECT_EQ(std::count_if(calls.begin(), calls.end(),
+                          [](const std::string& c) { return c.starts_with("Plan"); }),
+            3)
+      << "a bad query never reaches the backend";
+}
+
+TEST_F(ServerTest, InfoAndRunOutcomeReachTheBackendAndRunsMayBeFilteredByInterrupted) {
+  Start(Options());
+  EXPECT_EQ(Json(HttpGet(port_, "/v1/info"))["environment"], "test");
+  EXPECT_EQ(Json(HttpGet(port_, "/v1/runs/7/outcome"))["run_id"], 7);
+  EXPECT_EQ(HttpGet(port_, "/v1/runs/8/outcome").status, 404);
+  EXPECT_EQ(HttpGet(port_, "/v1/runs/0/outcome").status, 400);
+  EXPECT_EQ(HttpGet(port_, "/v1/runs?status=interrupted").status, 200);
+  EXPECT_THAT(backend_.Calls(), Contains("RunOutcome 7"));
+  EXPECT_THAT(backend_.Calls(), Contains("ListRuns 20 interrupted"));
+}
+
 TEST_F(ServerTest, BatchIdIsThePercentEncodedPath) {
   Start(Options());
   auto r = HttpPost(

@@ -39,7 +39,7 @@ class FakeBackend final : public ApiBackend {
     if (name != "orders") return Fail("table_not_found", "no table '" + name + "'");
     return std::string(R"({"name":"orders"})");
   }
-  Result<std::string> Plan() override {
+  Result<std::string> Plan(const PlanQuery& query) override {
     {
       std::unique_lock lock(gate_mu_);
       ++plans_waiting_;
@@ -47,7 +47,18 @@ class FakeBackend final : public ApiBackend {
       gate_cv_.wait(lock, [this] { return !hold_plans_; });
       --plans_waiting_;
     }
-    return Record("Plan", R"({"full_rebuild":false,"reasons":[],"tables":[]})");
+    std::string tables;
+    for (const auto& t : query.tables) tables += " " + t;
+    return Record("Plan" + tables + (query.full_refresh ? " full" : "") + (query.text ? " text" : ""),
+                  R"({"full_rebuild":false,"reasons":[],"tables":[]})");
+  }
+  Result<std::string> Info() override {
+    return Record("Info", R"({"environment":"test","pid":1})");
+  }
+  Result<Reply> RunOutcome(int64_t id) override {
+    Record("RunOutcome " + std::to_string(id), "");
+    if (id != 7) return Fail("run_not_found", "no run " + std::to_string(id));
+    return Reply{200, R"({"run_id":7,"ok":true})"};
   }
   // Holds every Plan() call in flight until ReleasePlans(): a slow call.
   void HoldPlans() {

@@ -41,6 +41,9 @@ class SwitchableStateStore : public state::StateStore {
     return Up() ? real_.DeleteBatches(p) : Down();
   }
   Status SaveTable(const state::TableRecord& t) override { return Up() ? real_.SaveTable(t) : Down(); }
+  Result<std::vector<state::RunSummary>> MarkRunsInterrupted() override {
+    return Up() ? real_.MarkRunsInterrupted() : Down();
+  }
   Result<state::PruneStats> PruneHistory(int days, int chunk) override {
     return Up() ? real_.PruneHistory(days, chunk) : Down();
   }

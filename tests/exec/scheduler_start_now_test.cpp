@@ -82,5 +82,26 @@ TEST(SchedulerStartNowTest, NothingStartsAfterStop) {
   EXPECT_TRUE(s.StartNow({}, "api").empty());
 }
 
+TEST(SchedulerStartNowTest, PendingSaysARunIsWantedSoAStartNowHolderCanGiveItBack) {
+  auto s = Make();
+  EXPECT_FALSE(s.Pending("orders"));
+  s.Touch("orders", T(0ms));
+  EXPECT_TRUE(s.Pending("orders")) << "hinted, in its debounce window";
+  // A job of the table (here: the daemon reserving it to delete its state)
+  // takes the want with it...
+  auto held = s.StartNow({"orders"}, "api");
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_FALSE(s.Pending("orders"));
+  s.Finished(held[0], Result{}, T(10ms));
+  EXPECT_TRUE(s.TakeReady(T(1000ms)).empty()) << "the want went with the job";
+  // ...so the holder touches the table again, and it runs after the debounce.
+  s.Touch("orders", T(1000ms));
+  EXPECT_TRUE(s.Pending("orders"));
+  auto jobs = s.TakeReady(T(1200ms));
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].table, "orders");
+  EXPECT_FALSE(s.Pending("orders")) << "running, not pending";
+}
+
 }  // namespace
 }  // namespace landfall::exec
