@@ -46,6 +46,9 @@ $dir/fuzz/fuzz_footer_seeds $dir/seeds/footer
 export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1"
 export LSAN_OPTIONS="suppressions=$root/deploy/sanitizers/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+# Symbolized stacks in reports (clang-16 does not bring a symbolizer of its own).
+symbolizer=$(command -v llvm-symbolizer-16 || command -v llvm-symbolizer || true)
+if [[ -n $symbolizer ]]; then export ASAN_SYMBOLIZER_PATH=$symbolizer; fi
 
 status=0
 summary=()
