@@ -3,7 +3,8 @@
 # PostgreSQL (tests/with-postgres.sh), as .ci/run does:
 #   asan  build-asan, AddressSanitizer + UndefinedBehaviorSanitizer: every test;
 #   tsan  build-tsan, ThreadSanitizer: the scheduler, engine, watcher and HTTP
-#         server tests (exec_tests, WatcherTest, ServerTest, WebhookTest).
+#         server tests (exec_tests, WatcherTest, ServerTest, WebhookTest), and
+#         the daemon API tests, which run all of them in one landfall serve.
 #
 #   deploy/sanitize.sh [asan] [tsan]        (no argument: both)
 #
@@ -25,7 +26,7 @@ if ((${#modes[@]} == 0)); then modes=(asan tsan); fi
 LANDFALL_EXTRAS=1 bash deploy/install-deps.sh
 
 # What ThreadSanitizer runs: the tests whose code has threads of its own.
-tsan_tests='^(EngineTest|SchedulerTest|SchedulerStartNowTest|BackoffDelayTest|WatcherTest|ServerTest|WebhookTest)\.'
+tsan_tests='^(EngineTest|SchedulerTest|SchedulerStartNowTest|BackoffDelayTest|WatcherTest|ServerTest|WebhookTest|DaemonTest|DaemonWebhookTest)\.'
 
 # gcc 12's sanitizer runtimes cannot map their shadow memory when the kernel
 # randomises mmap with more than 28 bits; run without ASLR there.
