@@ -215,7 +215,7 @@ Result<Schema> SchemaFromJson(std::string_view text) {
       if (c.contains("field_id")) {
         // get<int32_t>() would convert any number: a fraction silently, a
         // large integer with a wrap, and a large double is undefined behaviour
-        // (found by fuzz/fuzz_schema_json). Parquet field ids are int32.
+        // (reproduced with fuzz/fuzz_schema_json). Parquet field ids are int32.
         const auto& id = c.at("field_id");
         const bool fits = id.is_number_unsigned()
                               ? id.get<uint64_t>() <= uint64_t{INT32_MAX}
