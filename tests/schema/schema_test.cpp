@@ -600,7 +600,7 @@ TEST(SchemaJsonTest, WrongFieldTypesAreAnError) {
   EXPECT_FALSE(SchemaFromJson(R"({"columns":[{"name":"id","type":"INTEGER","field_id":"x"}]})"));
 }
 
-// Seen in review and reproduced with fuzz/fuzz_schema_json (whose 10-minute
+// Seen in review and reproduced with fuzz/fuzz_schema_json (whose first 60 s
 // run had not hit it): a double out of int range was converted with
 // undefined behaviour; fractions and wrapped integers were accepted.
 TEST(SchemaJsonTest, FieldIdOutsideInt32IsAnError) {
