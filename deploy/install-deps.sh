@@ -19,6 +19,11 @@ packages=(
 # LANDFALL_EXTRAS=1 (the test command sets it).
 extras=(prometheus chromium wrk systemd)
 if [[ "${LANDFALL_EXTRAS:-0}" == 1 ]]; then packages+=("${extras[@]}"); fi
+# The libFuzzer targets (deploy/fuzz.sh) need clang and its runtimes; installed
+# when LANDFALL_FUZZ=1. Debian 12's default clang (14) cannot compile C++23
+# std::expected against libstdc++ 12; 16 can (see CMakeLists.txt).
+fuzz=(clang-16 libclang-rt-16-dev)
+if [[ "${LANDFALL_FUZZ:-0}" == 1 ]]; then packages+=("${fuzz[@]}"); fi
 
 missing=()
 # npm fetches DuckDB; some images ship it inside a nodejs build that conflicts

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -362,7 +363,18 @@ Result<Schema> SchemaFromJson(std::string_view text) {
       column.name = c.at("name").get<std::string>();
       column.type = c.at("type").get<std::string>();
       column.nullable = c.value("nullable", true);
-      if (c.contains("field_id")) column.field_id = c.at("field_id").get<int32_t>();
+      if (c.contains("field_id")) {
+        // get<int32_t>() would convert any number: a fraction silently, a
+        // large integer with a wrap, and a large double is undefined behaviour
+        // (reproduced with fuzz/fuzz_schema_json). Parquet field ids are int32.
+        const auto& id = c.at("field_id");
+        const bool fits = id.is_number_unsigned()
+                              ? id.get<uint64_t>() <= uint64_t{INT32_MAX}
+                              : id.is_number_integer() && id.get<int64_t>() >= INT32_MIN &&
+                                    id.get<int64_t>() <= INT32_MAX;
+        if (!fits) return Fail("schema_invalid", "schema snapshot: field_id must be a 32-bit integer");
+        column.field_id = static_cast<int32_t>(id.get<int64_t>());
+      }
       column.source_type = c.value("source_type", column.type);
       if (column.name.empty() || column.type.empty()) {
         return Fail("schema_invalid", "schema snapshot: column with empty name or type");
