@@ -57,7 +57,12 @@ class CannedBackend final : public ApiBackend {
     if (name != "orders") return Fail("table_not_found", "no table '" + name + "'");
     return std::string(R"({"name":"orders"})");
   }
-  Result<std::string> Plan() override { return std::string(R"({"tables":[]})"); }
+  Result<std::string> Plan(const PlanQuery&) override { return std::string(R"({"tables":[]})"); }
+  Result<std::string> Info() override { return std::string(R"({"environment":"fuzz"})"); }
+  Result<Reply> RunOutcome(int64_t id) override {
+    if (id != 7) return Fail("run_not_found", "no run");
+    return Reply{200, R"({"run_id":7,"ok":true})"};
+  }
   Result<Reply> TriggerRun(const RunTrigger& trigger) override {
     if (!trigger.tables.empty() && trigger.tables.front() == "busy")
       return Fail("run_conflict", "busy is already running");
@@ -135,7 +140,7 @@ Harness& Get() {
     // Backend calls run inline on the I/O thread: the answers are canned.
     auto server = HttpServer::Start(
         h->io, options, h->backend, &h->metrics,
-        [](std::function<void()> task) { task(); }, h->clock);
+        [](Lane, std::function<void()> task) { task(); }, h->clock);
     if (!server) {
       std::fprintf(stderr, "fuzz_http: %s\n", server.error().ToString().c_str());
       std::abort();
