@@ -1,6 +1,5 @@
 // Issue 10 (data safety), through the landfall binary: a dry run changes
 // nothing, and a file name that is not UTF-8 stalls nothing.
-#include <postgresql/libpq-fe.h>
 
 #include <fstream>
 
@@ -16,25 +15,7 @@ class DataSafetyTest : public CliTest {
   // The first column of every row of `sql` against the state store; $1 is
   // this test's environment.
   std::vector<std::string> Pg(const std::string& sql) {
-    std::vector<std::string> rows;
-    PGconn* conn = PQconnectdb(PostgresUrl().c_str());
-    if (PQstatus(conn) != CONNECTION_OK) {
-      ADD_FAILURE() << "PostgreSQL: " << PQerrorMessage(conn);
-      PQfinish(conn);
-      return rows;
-    }
-    const char* params[] = {env_.c_str()};
-    PGresult* r = PQexecParams(conn, sql.c_str(), 1, nullptr, params, nullptr, nullptr, 0);
-    const auto status = PQresultStatus(r);
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      ADD_FAILURE() << "PostgreSQL: " << PQresultErrorMessage(r) << "\nSQL: " << sql;
-    } else {
-      for (int i = 0; i < PQntuples(r); ++i)
-        rows.emplace_back(PQgetisnull(r, i, 0) ? "NULL" : PQgetvalue(r, i, 0));
-    }
-    PQclear(r);
-    PQfinish(conn);
-    return rows;
+    return PgQuery(sql, env_);
   }
   // "status error_code" of the batch at `path`, or "" when there is no record.
   std::string Record(const std::string& path) {

@@ -2,7 +2,6 @@
 // DuckDB: every test lands batches, runs, lands the drift, checks the plan's
 // action and reasons, runs again and checks the staged data itself.
 #include <fcntl.h>
-#include <postgresql/libpq-fe.h>
 #include <sys/stat.h>
 
 #include <cstdint>
@@ -217,27 +216,7 @@ class DriftTest : public CliTest {
 
   // Runs SQL against the state store; $1 is this test's environment.
   std::vector<std::string> Pg(const std::string& sql) {
-    std::vector<std::string> rows;
-    PGconn* conn = PQconnectdb(PostgresUrl().c_str());
-    if (PQstatus(conn) != CONNECTION_OK) {
-      ADD_FAILURE() << "PostgreSQL: " << PQerrorMessage(conn);
-      PQfinish(conn);
-      return rows;
-    }
-    const char* params[] = {env_.c_str()};
-    const bool uses_env = sql.find("$1") != std::string::npos;
-    PGresult* r = PQexecParams(conn, sql.c_str(), uses_env ? 1 : 0, nullptr,
-                               uses_env ? params : nullptr, nullptr, nullptr, 0);
-    const auto status = PQresultStatus(r);
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      ADD_FAILURE() << "PostgreSQL: " << PQresultErrorMessage(r) << "\nSQL: " << sql;
-    } else {
-      for (int i = 0; i < PQntuples(r); ++i)
-        rows.emplace_back(PQgetisnull(r, i, 0) ? "NULL" : PQgetvalue(r, i, 0));
-    }
-    PQclear(r);
-    PQfinish(conn);
-    return rows;
+    return PgQuery(sql, env_);
   }
 
   // The table's schema snapshot in the state store.

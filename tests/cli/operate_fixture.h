@@ -5,7 +5,6 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <postgresql/libpq-fe.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -177,26 +176,7 @@ class OperateTest : public CliTest {
   // Runs `sql` on the test PostgreSQL with $1 = this test's environment;
   // the first column of every row ("NULL" for NULL).
   std::vector<std::string> Pg(const std::string& sql) {
-    std::vector<std::string> rows;
-    PGconn* conn = PQconnectdb(PostgresUrl().c_str());
-    if (PQstatus(conn) != CONNECTION_OK) {
-      ADD_FAILURE() << "PostgreSQL: " << PQerrorMessage(conn);
-      PQfinish(conn);
-      return rows;
-    }
-    const char* params[] = {env_.c_str()};
-    const bool uses_env = sql.find("$1") != std::string::npos;
-    PGresult* r = PQexecParams(conn, sql.c_str(), uses_env ? 1 : 0, nullptr,
-                               uses_env ? params : nullptr, nullptr, nullptr, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
-      ADD_FAILURE() << "PostgreSQL: " << PQresultErrorMessage(r) << "\nSQL: " << sql;
-    } else {
-      for (int i = 0; i < PQntuples(r); ++i)
-        rows.emplace_back(PQgetisnull(r, i, 0) ? "NULL" : PQgetvalue(r, i, 0));
-    }
-    PQclear(r);
-    PQfinish(conn);
-    return rows;
+    return PgQuery(sql, env_);
   }
 
   int port_ = 0;

@@ -1,7 +1,6 @@
 // Issue 10, data safety through the real binary, real PostgreSQL and real
 // DuckDB: no rebuild, crash window or lost state store may drop the rows of
 // batches that on_batch_removed: keep keeps after their files are gone.
-#include <postgresql/libpq-fe.h>
 
 #include "tests/cli/cli_fixture.h"
 
@@ -45,27 +44,7 @@ class RecoveryTest : public CliTest {
   }
   // Runs SQL against the state store; $1 is this test's environment.
   Strings Pg(const std::string& sql) {
-    Strings rows;
-    PGconn* conn = PQconnectdb(PostgresUrl().c_str());
-    if (PQstatus(conn) != CONNECTION_OK) {
-      ADD_FAILURE() << "PostgreSQL: " << PQerrorMessage(conn);
-      PQfinish(conn);
-      return rows;
-    }
-    const char* params[] = {env_.c_str()};
-    const bool uses_env = sql.find("$1") != std::string::npos;
-    PGresult* r = PQexecParams(conn, sql.c_str(), uses_env ? 1 : 0, nullptr,
-                               uses_env ? params : nullptr, nullptr, nullptr, 0);
-    const auto status = PQresultStatus(r);
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      ADD_FAILURE() << "PostgreSQL: " << PQresultErrorMessage(r) << "\nSQL: " << sql;
-    } else {
-      for (int i = 0; i < PQntuples(r); ++i)
-        rows.emplace_back(PQgetisnull(r, i, 0) ? "NULL" : PQgetvalue(r, i, 0));
-    }
-    PQclear(r);
-    PQfinish(conn);
-    return rows;
+    return PgQuery(sql, env_);
   }
   static std::string Literal(const std::string& text) {
     std::string out = "'";

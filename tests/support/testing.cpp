@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <postgresql/libpq-fe.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -67,6 +68,31 @@ void WriteParquet(const fs::path& file, const std::string& select_sql) {
     if (c == '\'') quoted += '\'';
   }
   DuckDbExec("COPY (" + select_sql + ") TO '" + quoted + "' (FORMAT parquet)");
+}
+
+std::vector<std::string> PgQuery(const std::string& sql, const std::string& environment) {
+  std::vector<std::string> rows;
+  PGconn* conn = PQconnectdb(PostgresUrl().c_str());
+  if (PQstatus(conn) != CONNECTION_OK) {
+    ADD_FAILURE() << "PostgreSQL: " << PQerrorMessage(conn);
+    PQfinish(conn);
+    return rows;
+  }
+  const char* params[] = {environment.c_str()};
+  const bool uses_env = sql.find("$1") != std::string::npos;
+  PGresult* r = PQexecParams(conn, sql.c_str(), uses_env ? 1 : 0, nullptr,
+                             uses_env ? params : nullptr, nullptr, nullptr, 0);
+  const auto status = PQresultStatus(r);
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    ADD_FAILURE() << "PostgreSQL: " << PQresultErrorMessage(r) << "\nSQL: " << sql;
+  } else {
+    for (int i = 0; i < PQntuples(r); ++i) {
+      rows.emplace_back(PQgetisnull(r, i, 0) ? "NULL" : PQgetvalue(r, i, 0));
+    }
+  }
+  PQclear(r);
+  PQfinish(conn);
+  return rows;
 }
 
 std::vector<std::string> QueryDuckDb(const fs::path& db_file, const std::string& sql) {

@@ -40,6 +40,10 @@ void ExecDuckDb(const std::filesystem::path& db, const std::string& sql);
 
 // The test PostgreSQL URL from $LANDFALL_TEST_PG_URL, or "" when unset.
 std::string PostgresUrl();
+// Runs `sql` on the test PostgreSQL, with $1 bound to `environment` when the
+// SQL uses it; the first column of every row ("NULL" for NULL). Fails the
+// current test (ADD_FAILURE) on error.
+std::vector<std::string> PgQuery(const std::string& sql, const std::string& environment);
 // Call first in a test that needs PostgreSQL: skips it when none is configured,
 // but fails it when CI=true, so CI never silently skips.
 #define LANDFALL_REQUIRE_POSTGRES()                                                \
