@@ -1,4 +1,4 @@
-// Issue 11: the CLI beside a running daemon. While `landfall serve` holds the
+// The CLI beside a running daemon. While `landfall serve` holds the
 // warehouse, plan, run, status and state delete ask it over its API and print
 // what they print alone; when nothing can be asked, a clear error, never
 // DuckDB's raw lock error.

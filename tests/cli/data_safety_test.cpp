@@ -1,4 +1,4 @@
-// Issue 10 (data safety), through the landfall binary: a dry run changes
+// Data safety through the landfall binary: a dry run changes
 // nothing, and a file name that is not UTF-8 stalls nothing.
 
 #include <fstream>

@@ -1,4 +1,4 @@
-// Issue 10: table folders whose names differ only in case (`orders/` and
+// Table folders whose names differ only in case (`orders/` and
 // `Orders/`) would be one DuckDB table. The one that was there first keeps
 // staging; the other fails with a reason, in the plan, the run and the API.
 #include "tests/api/daemon_fixture.h"

@@ -1,4 +1,4 @@
-// Operating landfall for real (issue 11): `landfall serve` as a child process
+// Operating landfall for real: `landfall serve` as a child process
 // on a fixed free loopback port (so the CLI, reading the same config, can find
 // it), with helpers to read the test PostgreSQL directly.
 #pragma once

@@ -1,4 +1,4 @@
-// Issue 10, data safety through the real binary, real PostgreSQL and real
+// Recovery through the real binary, real PostgreSQL and real
 // DuckDB: no rebuild, crash window or lost state store may drop the rows of
 // batches that on_batch_removed: keep keeps after their files are gone.
 

@@ -1,4 +1,4 @@
-// Issue 10, the warehouse's part: no crash, bad input or outage may brick the
+// The warehouse under faults: no crash, bad input or outage may brick the
 // warehouse, block a table, or stage a batch twice. Through the real binary.
 #include <fcntl.h>
 #include <postgresql/libpq-fe.h>

@@ -1,4 +1,4 @@
-// Issue 11: one writer per environment (the writer lock), and runs that a
+// One writer per environment (the writer lock), and runs that a
 // killed writer left "running" are marked interrupted by the next writer.
 #include <unistd.h>
 

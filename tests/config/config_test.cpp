@@ -570,7 +570,7 @@ TEST(ConfigTest, YamlSyntaxErrorInAFlowListPointsAtTheBadLine) {
 namespace landfall::config {
 namespace {
 
-// Issue 10: a quarantine dir inside the landing dir would be a table whose
+// A quarantine dir inside the landing dir would be a table whose
 // bad files are quarantined again, one level deeper each time.
 TEST(ConfigQuarantineDirTest, QuarantineDirInsideTheLandingDirNamesFileLineAndKey) {
   std::string message = ErrorOf(
