@@ -507,27 +507,20 @@ class Session : public std::enable_shared_from_this<Session> {
   // table=T (repeatable), full_refresh=true|false, format=json|text; returns
   // an error message or "".
   static std::string ParsePlanQuery(std::string_view query, PlanQuery& out) {
-    while (!query.empty()) {
-      const auto amp = query.find('&');
-      const auto item = query.substr(0, amp);
-      query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-      if (item.empty()) continue;
-      const auto eq = item.find('=');
-      auto key = PercentDecode(item.substr(0, eq), true);
-      auto value = PercentDecode(
-          eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1), true);
-      if (!key || !value) return "malformed query string";
-      if (*key == "table") {
-        if (value->empty()) return "table must name a table";
-        out.tables.push_back(*value);
-      } else if (*key == "full_refresh") {
-        if (*value != "true" && *value != "false") return "full_refresh must be true or false";
-        out.full_refresh = *value == "true";
-      } else if (*key == "format") {
-        if (*value != "json" && *value != "text") return "format must be json or text";
-        out.text = *value == "text";
+    auto items = ParseQueryItems(query);
+    if (!items) return "malformed query string";
+    for (const auto& [key, value] : *items) {
+      if (key == "table") {
+        if (value.empty()) return "table must name a table";
+        out.tables.push_back(value);
+      } else if (key == "full_refresh") {
+        if (value != "true" && value != "false") return "full_refresh must be true or false";
+        out.full_refresh = value == "true";
+      } else if (key == "format") {
+        if (value != "json" && value != "text") return "format must be json or text";
+        out.text = value == "text";
       } else {
-        return "unknown parameter '" + *key + "' (expected table, full_refresh, format)";
+        return "unknown parameter '" + key + "' (expected table, full_refresh, format)";
       }
     }
     return "";

@@ -51,8 +51,9 @@ std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space
   return out;
 }
 
-std::optional<std::map<std::string, std::string>> ParseQuery(std::string_view query) {
-  std::map<std::string, std::string> out;
+std::optional<std::vector<std::pair<std::string, std::string>>> ParseQueryItems(
+    std::string_view query) {
+  std::vector<std::pair<std::string, std::string>> out;
   while (!query.empty()) {
     const auto amp = query.find('&');
     const auto item = query.substr(0, amp);
@@ -63,8 +64,16 @@ std::optional<std::map<std::string, std::string>> ParseQuery(std::string_view qu
     auto value = PercentDecode(
         eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1), true);
     if (!key || !value) return std::nullopt;
-    out[*key] = *value;
+    out.emplace_back(std::move(*key), std::move(*value));
   }
+  return out;
+}
+
+std::optional<std::map<std::string, std::string>> ParseQuery(std::string_view query) {
+  auto items = ParseQueryItems(query);
+  if (!items) return std::nullopt;
+  std::map<std::string, std::string> out;
+  for (auto& [key, value] : *items) out[std::move(key)] = std::move(value);
   return out;
 }
 

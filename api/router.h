@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace landfall::api {
@@ -39,8 +40,12 @@ class Router {
 // strings); nullopt for a malformed escape.
 std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space);
 
-// Splits "a=1&b=x%20y" into decoded pairs; nullopt for a malformed escape.
-// A repeated key keeps its last value.
+// Splits "a=1&b=x%20y" into decoded pairs, in order, repeated keys included;
+// nullopt for a malformed escape.
+std::optional<std::vector<std::pair<std::string, std::string>>> ParseQueryItems(
+    std::string_view query);
+
+// ParseQueryItems as a map: a repeated key keeps its last value.
 std::optional<std::map<std::string, std::string>> ParseQuery(std::string_view query);
 
 }  // namespace landfall::api

@@ -221,7 +221,7 @@ Status Engine::Start() {
     spdlog::info("reconcile: {} batch records brought in line with the warehouse ledger",
                  reconciled);
   }
-  for (const auto& table : CatchUpSnapshots()) MarkTable(table.name);
+  CatchUpSnapshots();
   RecordUnlistedQuarantine();
   ReportPending(nullptr);
   lock.unlock();
@@ -273,7 +273,7 @@ void Engine::RecordUnlistedQuarantine() {
   if (found > 0) spdlog::info("quarantine: {} unrecorded files recorded", found);
 }
 
-std::vector<state::TableRecord> Engine::CatchUpSnapshots() {
+void Engine::CatchUpSnapshots() {
   // The same crash leaves the table's schema snapshot behind the warehouse's
   // columns (an evolve added a column, a rebuild changed a type). The planner
   // would take that for a table changed behind landfall's back and rebuild it
@@ -285,7 +285,6 @@ std::vector<state::TableRecord> Engine::CatchUpSnapshots() {
   // old snapshot (an evolve) or alone (a rebuild). Anything else (a column
   // added or dropped by hand, a ledger row deleted) is left to the planner.
   const auto supertype = Supertype();
-  std::vector<state::TableRecord> caught_up;
   for (const auto& [name, contents] : contents_) {
     auto table = tables_.find(name);
     if (!contents.exists || table == tables_.end() || table->second.schema_json.empty() ||
@@ -322,9 +321,8 @@ std::vector<state::TableRecord> Engine::CatchUpSnapshots() {
     table->second.schema_json = schema::ToJson(*adopted);
     table->second.schema_hash = adopted->Hash();
     table->second.updated_at_us = clock_.NowMicros();
-    caught_up.push_back(table->second);
+    MarkTable(name);
   }
-  return caught_up;
 }
 
 void Engine::Quarantine(state::BatchRecord& record, const std::string& code,

@@ -175,8 +175,8 @@ class Engine {
   std::vector<plan::TableInputs> Inputs(const std::set<std::string>& names, const Scanned& scanned);
   // Start-up: table records whose schema snapshot lags a warehouse commit
   // that the state write never followed, caught up from the warehouse's
-  // columns (in tables_), to be saved. Needs mu_.
-  std::vector<state::TableRecord> CatchUpSnapshots();
+  // columns (in tables_) and marked for the next FlushState. Needs mu_.
+  void CatchUpSnapshots();
   Result<CatalogStats> RefreshCatalog(const std::vector<std::string>& tables, bool all_tables,
                                       std::chrono::seconds truncated_grace, bool dry_run,
                                       Scanned& scanned);
