@@ -122,7 +122,7 @@ TEST_F(DaemonTest, RunTriggerAnswers202AndTheRunShowsItsTablesAndProgress) {
   ASSERT_TRUE(WaitForRows("orders", 20));
   ASSERT_TRUE(WaitForRows("customers", 5));
 
-  auto started = Post("/v1/runs", R"({"tables": ["orders"], "full_refresh": true})");
+  auto started = PostRunWhenIdle(R"({"tables": ["orders"], "full_refresh": true})");
   ASSERT_EQ(started.status, 202) << started.body;
   const int64_t id = JsonOf(started)["run_id"];
   EXPECT_GT(id, 0);
@@ -147,7 +147,7 @@ TEST_F(DaemonTest, RunTriggerAnswers202AndTheRunShowsItsTablesAndProgress) {
   EXPECT_EQ(JsonOf(Get("/v1/runs?status=running"))["runs"].size(), 0u);
 
   // Everything is staged: nothing to do, no run recorded.
-  auto quiet = Post("/v1/runs", "{}");
+  auto quiet = PostRunWhenIdle("{}");
   EXPECT_EQ(quiet.status, 200) << quiet.body;
   EXPECT_EQ(JsonOf(quiet)["status"], "nothing_to_do");
   EXPECT_TRUE(JsonOf(quiet)["run_id"].is_null());
@@ -167,7 +167,7 @@ TEST_F(DaemonTest, ASecondRunOfTablesAlreadyRunningIs409) {
   Start();
   ASSERT_TRUE(WaitForRows("big", 2'000'000, 120s));
 
-  auto first = Post("/v1/runs", R"({"tables": ["big"], "full_refresh": true})");
+  auto first = PostRunWhenIdle(R"({"tables": ["big"], "full_refresh": true})");
   ASSERT_EQ(first.status, 202) << first.body;
   auto second = Post("/v1/runs", R"({"tables": ["big"], "full_refresh": true})");
   auto every = Post("/v1/runs", R"({"full_refresh": true})");
@@ -189,7 +189,7 @@ TEST_F(DaemonTest, ASecondRunOfTablesAlreadyRunningIs409) {
   }
   EXPECT_EQ(WaitForRun(id)["status"], "succeeded");
   // Once it has finished, the table can run again.
-  auto third = Post("/v1/runs", R"({"tables": ["big"], "full_refresh": true})");
+  auto third = PostRunWhenIdle(R"({"tables": ["big"], "full_refresh": true})");
   EXPECT_EQ(third.status, 202) << third.body;
   WaitForRun(JsonOf(third)["run_id"]);
 }
@@ -260,7 +260,7 @@ TEST_F(DaemonTest, DeletingStateMakesTheNextRunRebuild) {
   auto plan = JsonOf(Get("/v1/plan"));
   EXPECT_EQ(plan["tables"][0]["action"], "rebuild");
   EXPECT_EQ(plan["tables"][0]["reasons"][0]["code"], "state_deleted");
-  auto run = Post("/v1/runs", R"({"tables": ["orders"]})");
+  auto run = PostRunWhenIdle(R"({"tables": ["orders"]})");
   ASSERT_EQ(run.status, 202) << run.body;
   auto done = WaitForRun(JsonOf(run)["run_id"]);
   EXPECT_EQ(done["tables"][0]["action"], "rebuild");

@@ -147,6 +147,20 @@ class DaemonTest : public ::testing::Test {
     return HttpPost(port_, target, body, token_);
   }
   HttpResult Delete(const std::string& target) { return HttpDelete(port_, target, token_); }
+  // POST /v1/runs once no job covers its tables. Rows are committed before the
+  // job that staged them has recorded its run and ended, and a late watcher
+  // event may start another; until they end, the daemon answers 409
+  // run_conflict, which a caller may retry.
+  HttpResult PostRunWhenIdle(const std::string& body) {
+    HttpResult r;
+    WaitFor(
+        [&] {
+          r = Post("/v1/runs", body);
+          return r.status != 409;
+        },
+        30s);
+    return r;
+  }
 
   // Table `name` from GET /v1/tables; an empty object when absent or on error.
   json Table(const std::string& name) {
