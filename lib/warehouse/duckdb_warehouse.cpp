@@ -20,6 +20,8 @@
 #include <utility>
 #include <vector>
 
+#include <spdlog/spdlog.h>
+
 #include "lib/common/clock.h"
 #include "lib/warehouse/duckdb_connection.h"
 #include "lib/warehouse/sql.h"
@@ -80,14 +82,15 @@ Error WarehouseError(std::string context, const DuckError& error, std::string co
 // Opens (or creates) the database at `path` with landfall's settings.
 Result<duckdb_database> OpenDatabase(const std::string& path, const DuckDbOptions& options);
 
-// What Init creates: the staging schema and the ledger. Idempotent.
+// What Init creates: the staging schema and the ledger, one row per batch of
+// a table (its primary key). Idempotent.
 std::vector<std::string> InitStatements(const std::string& staging_schema) {
   return {
       "CREATE SCHEMA IF NOT EXISTS " + sql::Ident(staging_schema),
       "CREATE SCHEMA IF NOT EXISTS " + sql::Ident(kLedgerSchema),
       "CREATE TABLE IF NOT EXISTS " + sql::Qualified(kLedgerSchema, kLedgerTable) +
           " (table_name VARCHAR NOT NULL, batch_id VARCHAR NOT NULL, path VARCHAR,"
-          " rows BIGINT, loaded_at TIMESTAMP)",
+          " rows BIGINT, loaded_at TIMESTAMP, PRIMARY KEY (table_name, batch_id))",
   };
 }
 
@@ -138,6 +141,44 @@ class DuckDbWarehouse final : public Warehouse {
       return true;
     });
     if (!done) return Fail(done.error());
+    return AddLedgerKey();
+  }
+
+  // Gives a ledger created before it had its key that key. Two rows for one
+  // batch of a table say the same thing (the batch is staged), so all but the
+  // latest go first; DuckDB refuses the key otherwise. Two transactions:
+  // DuckDB cannot commit an ALTER after a DELETE on the same table, and a
+  // crash between them leaves a ledger that means what it meant. A primary
+  // key, not a unique index: DuckDB 1.4 lets one transaction delete a key and
+  // insert it again (as a rebuild does) under a primary key only.
+  Status AddLedgerKey() {
+    auto keyed = Transact<bool>("init: ledger key", [&](duckdb_connection con) -> Result<bool> {
+      auto r = Exec(con, "SELECT count(*) FROM duckdb_constraints() WHERE schema_name = " +
+                             sql::Literal(kLedgerSchema) + " AND table_name = " +
+                             sql::Literal(kLedgerTable) + " AND constraint_type = 'PRIMARY KEY'");
+      if (!r) return Fail(WarehouseError("init: ledger key", r.error()));
+      return r->Int(0, 0).value_or(0) > 0;
+    });
+    if (!keyed) return Fail(keyed.error());
+    if (*keyed) return Ok();
+    auto removed = Transact<int64_t>("init: ledger key", [&](duckdb_connection con) -> Result<int64_t> {
+      auto r = Exec(con, "DELETE FROM " + ledger_ +
+                             " WHERE rowid NOT IN (SELECT arg_max(rowid, coalesce(loaded_at, "
+                             "TIMESTAMP '-infinity')) FROM " +
+                             ledger_ + " GROUP BY table_name, batch_id)");
+      if (!r) return Fail(WarehouseError("init: removing duplicate ledger rows", r.error()));
+      return r->RowsChanged();
+    });
+    if (!removed) return Fail(removed.error());
+    auto added = Transact<bool>("init: ledger key", [&](duckdb_connection con) -> Result<bool> {
+      auto r = Exec(con, "ALTER TABLE " + ledger_ + " ADD PRIMARY KEY (table_name, batch_id)");
+      if (!r) return Fail(WarehouseError("init: adding the ledger's key", r.error()));
+      return true;
+    });
+    if (!added) return Fail(added.error());
+    spdlog::info("warehouse: {} now has its primary key (table_name, batch_id); {} duplicate "
+                 "row(s) removed",
+                 ledger_, *removed);
     return Ok();
   }
 
@@ -279,9 +320,17 @@ class DuckDbWarehouse final : public Warehouse {
       if (auto s = step("create", CreateOrReplaceSql(qualified, target)); !s) {
         return Fail(s.error());
       }
+      // The ledger keeps the rows of batches the new table holds too (they are
+      // written again below, over the old): DuckDB cannot delete a key and
+      // insert it again in one transaction while another transaction still
+      // sees the old row (a reader of the table, say).
+      std::string staying_ids = carrying ? carried_ids : "";
+      for (const auto& batch : kept) {
+        staying_ids += (staying_ids.empty() ? "" : ", ") + sql::Literal(batch.batch_id);
+      }
       if (auto s = step("clear ledger",
                         "DELETE FROM " + ledger_ + " WHERE table_name = " + sql::Literal(table) +
-                            (carrying ? " AND batch_id NOT IN (" + carried_ids + ")" : ""));
+                            (staying_ids.empty() ? "" : " AND batch_id NOT IN (" + staying_ids + ")"));
           !s) {
         return Fail(s.error());
       }
@@ -299,7 +348,8 @@ class DuckDbWarehouse final : public Warehouse {
       }
       return CheckedBeforeCommit(
           table,
-          LoadBatches(con, table, qualified, target, kept, std::move(skip), grouped, &failed),
+          LoadBatches(con, table, qualified, target, kept, std::move(skip), grouped, &failed,
+                      LedgerWrite::kReplace),
           kept);
     };
     return ApplyRejecting(context, target, kept, grouped, failed, body);
@@ -801,11 +851,15 @@ class DuckDbWarehouse final : public Warehouse {
   // same footer columns load in one statement; should that statement fail, the
   // error is kRetryPerBatch and the caller runs the transaction again without
   // `grouped`, so the error names the batch. When one batch's statement fails
-  // (not for a write conflict), `*failed` points at that batch.
+  // (not for a write conflict), `*failed` points at that batch. A ledger row
+  // already there for a batch is an error (kInsert: the batch would be staged
+  // twice) or is written over (kReplace: a rebuild).
+  enum class LedgerWrite { kInsert, kReplace };
   Result<ApplyStats> LoadBatches(duckdb_connection con, const std::string& table,
                                  const std::string& into, const schema::Schema& target,
                                  std::span<const BatchFile> batches, std::set<std::string> skip,
-                                 bool grouped, const BatchFile** failed) {
+                                 bool grouped, const BatchFile** failed,
+                                 LedgerWrite ledger_write = LedgerWrite::kInsert) {
     ApplyStats stats;
     const int64_t loaded_at_us = SystemClock::Instance().NowMicros();
     std::string ledger_values;
@@ -877,8 +931,21 @@ class DuckDbWarehouse final : public Warehouse {
     if (!ledger_values.empty()) {
       auto r =
           Exec(con, "INSERT INTO " + ledger_ +
-                        " (table_name, batch_id, path, rows, loaded_at) VALUES " + ledger_values);
-      if (!r) return Fail(WarehouseError("table " + sql::Ident(table) + ": ledger", r.error()));
+                        " (table_name, batch_id, path, rows, loaded_at) VALUES " + ledger_values +
+                        (ledger_write == LedgerWrite::kReplace
+                             ? " ON CONFLICT (table_name, batch_id) DO UPDATE SET path = "
+                               "excluded.path, rows = excluded.rows, loaded_at = excluded.loaded_at"
+                             : ""));
+      if (!r) {
+        Error error = WarehouseError("table " + sql::Ident(table) + ": ledger", r.error());
+        // DuckDB checks a key against rows deleted by a committed transaction
+        // as long as an older transaction may still see them: a batch that
+        // left the ledger and is back (a rebuild without it, then one with
+        // it) conflicts with itself until that reader ends. Retried as a
+        // write conflict; a batch really staged twice fails every attempt.
+        if (r.error().type == DUCKDB_ERROR_CONSTRAINT) error.transient = true;
+        return Fail(std::move(error));
+      }
     }
     return stats;
   }

@@ -123,6 +123,69 @@ TEST_F(DuckDbWarehouseTest, InitCreatesSchemasAndLedgerAndIsIdempotent) {
                                       "rows BIGINT", "loaded_at TIMESTAMP"}));
 }
 
+TEST_F(DuckDbWarehouseTest, TheLedgerHoldsOneRowPerBatchOfATable) {
+  EXPECT_EQ(Query("SELECT constraint_type || ' ' || array_to_string(constraint_column_names, ',') "
+                  "FROM duckdb_constraints() WHERE schema_name = '_landfall' AND "
+                  "table_name = 'ledger' AND constraint_type = 'PRIMARY KEY'"),
+            (std::vector<std::string>{"PRIMARY KEY table_name,batch_id"}));
+  // A rebuild deletes a table's ledger rows and writes them again in one
+  // transaction; the key must allow that, also once the rows are on disk.
+  auto target = Target({{"id", "BIGINT"}});
+  std::vector<BatchFile> batches = {Batch("k/1.parquet", "SELECT 1 AS id"),
+                                    Batch("k/2.parquet", "SELECT 2 AS id")};
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(wh_->Rebuild("k", target, batches));
+    wh_.reset();
+    ExecOnFile(db_file_, "CHECKPOINT");
+    Open();
+  }
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM _landfall.ledger WHERE table_name = 'k'"), 2);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM staging.k"), 2);
+  // A second row for a staged batch is refused by the database itself.
+  wh_.reset();
+  duckdb_database db;
+  duckdb_connection con;
+  ASSERT_EQ(duckdb_open(db_file_.c_str(), &db), DuckDBSuccess);
+  ASSERT_EQ(duckdb_connect(db, &con), DuckDBSuccess);
+  duckdb_result result;
+  EXPECT_EQ(duckdb_query(con,
+                         "INSERT INTO _landfall.ledger VALUES ('k', 'fp-k/1.parquet', 'k/1.parquet', "
+                         "1, NULL)",
+                         &result),
+            DuckDBError);
+  EXPECT_EQ(duckdb_result_error_type(&result), DUCKDB_ERROR_CONSTRAINT);
+  duckdb_destroy_result(&result);
+  duckdb_disconnect(&con);
+  duckdb_close(&db);
+  Open();
+}
+
+TEST_F(DuckDbWarehouseTest, AnOlderLedgerWithoutItsKeyGetsItAtStartUp) {
+  // The ledger as warehouses created before it had a key, with two rows for
+  // one batch (nothing stopped that then) and one without a load time.
+  wh_.reset();
+  ExecOnFile(db_file_,
+             "DROP TABLE _landfall.ledger; "
+             "CREATE TABLE _landfall.ledger (table_name VARCHAR NOT NULL, batch_id VARCHAR NOT "
+             "NULL, path VARCHAR, rows BIGINT, loaded_at TIMESTAMP); "
+             "INSERT INTO _landfall.ledger VALUES "
+             "('t', 'b1', 't/old.parquet', 1, TIMESTAMP '2026-01-01 00:00:00'), "
+             "('t', 'b1', 't/new.parquet', 1, TIMESTAMP '2026-02-01 00:00:00'), "
+             "('t', 'b2', 't/2.parquet', 2, NULL), ('u', 'b1', 'u/1.parquet', 3, NULL)");
+  Open();
+  auto init = wh_->Init();
+  ASSERT_TRUE(init) << init.error().ToString();
+  EXPECT_EQ(Query("SELECT table_name || ' ' || batch_id || ' ' || path FROM _landfall.ledger "
+                  "ORDER BY ALL"),
+            (std::vector<std::string>{"t b1 t/new.parquet", "t b2 t/2.parquet",
+                                      "u b1 u/1.parquet"}));
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM duckdb_constraints() WHERE schema_name = '_landfall' "
+                     "AND table_name = 'ledger' AND constraint_type = 'PRIMARY KEY'"),
+            1);
+  ASSERT_TRUE(wh_->Init()) << "a second start finds the key and changes nothing";
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM _landfall.ledger"), 3);
+}
+
 TEST_F(DuckDbWarehouseTest, RebuildCreatesTableWithMetadataColumns) {
   auto target = Target({{"id", "BIGINT"}, {"name", "VARCHAR"}});
   std::vector<BatchFile> batches = {
