@@ -294,19 +294,28 @@ class Immutable {
 };
 
 // Starts `landfall run` on `config` with stderr to `err_file`; returns its pid.
+// The files are opened before the fork: the test freezes the folder they are
+// in right after, and a child that opened them itself could find it frozen
+// and write its error to the test's own stderr instead.
 pid_t StartRun(const fs::path& config, const fs::path& err_file) {
   const std::string binary = LandfallBinary();
   const std::string config_path = config.string();
+  const int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  const int err = open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (devnull < 0 || err < 0) {
+    ADD_FAILURE() << "cannot open " << err_file << " or /dev/null";
+    return -1;
+  }
   pid_t pid = fork();
   if (pid == 0) {
     const char* argv[] = {binary.c_str(), "run", "--config", config_path.c_str(), nullptr};
-    int devnull = open("/dev/null", O_WRONLY);
-    int err = open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(devnull, 1);
     dup2(err, 2);
     execv(argv[0], const_cast<char* const*>(argv));
     _exit(127);
   }
+  close(devnull);
+  close(err);
   return pid;
 }
 
