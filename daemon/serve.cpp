@@ -64,7 +64,8 @@ constexpr seconds kRewatchInterval{30};
 // How often `landfall serve` prunes history (state.retention_days).
 constexpr seconds kPruneInterval{3600};
 // How often serve makes sure it still holds the environment's writer lock.
-constexpr seconds kWriterLockCheckInterval{5};
+constexpr milliseconds kWriterLockCheckInterval{5000};
+constexpr milliseconds kWriterLockRetakeInterval{1000};
 
 const char* SignalName(int signo) {
   switch (signo) {
@@ -476,20 +477,36 @@ class Server final : public DaemonControl {
   }
 
   // Every kWriterLockCheckInterval, asks (on a coordinator: libpq blocks)
-  // whether the writer lock's session is still alive. If PostgreSQL restarted
-  // or ended it, the lock is gone and another writer may start: stop, so that
-  // a restart (systemd) takes it again before writing.
-  void ArmWriterLockCheck() {
-    lock_check_timer_.expires_after(kWriterLockCheckInterval);
+  // whether the writer lock's session is still alive. When PostgreSQL
+  // restarted or ended it, the lock went with it: take it again on a new
+  // session, retrying every kWriterLockRetakeInterval while PostgreSQL is
+  // unreachable (nobody else can take it then either). If another writer took
+  // it meanwhile, stop, so that only one writes.
+  void ArmWriterLockCheck(std::chrono::milliseconds after = kWriterLockCheckInterval) {
+    lock_check_timer_.expires_after(after);
     lock_check_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec || stopping_) return;
       coordinators_->Post([this] {
-        auto held = rt_.writer->StillHeld();
-        asio::post(io_, [this, held] {
+        auto retaken = std::make_shared<std::unique_ptr<state::WriterLock>>();
+        Status status = writer_lost_ ? Status(Fail("writer_lock_lost", "")) : rt_.writer->StillHeld();
+        if (!status) {
+          if (!writer_lost_) spdlog::warn("{}; taking it again", status.error().ToString());
+          auto lock = state::WriterLock::Acquire({config_.state.postgres_url, config_.environment});
+          if (lock) *retaken = std::move(*lock);
+          status = lock ? Ok() : Status(Fail(lock.error()));
+        }
+        asio::post(io_, [this, status, retaken] {
           if (stopping_) return;
-          if (held) return ArmWriterLockCheck();
-          spdlog::error("{}; stopping (exit {}) so that a restart takes the lock again",
-                        held.error().ToString(), kExitUnavailable);
+          if (*retaken) {
+            rt_.writer = std::move(*retaken);
+            spdlog::info("writer lock of environment {} taken again as '{}'", config_.environment,
+                         rt_.writer->identity());
+          }
+          writer_lost_ = !status;
+          if (status) return ArmWriterLockCheck();
+          if (status.error().transient) return ArmWriterLockCheck(kWriterLockRetakeInterval);
+          spdlog::error("writer_lock_lost: {}; stopping (exit {}) so that only one writer writes",
+                        status.error().ToString(), kExitUnavailable);
           Exit(kExitUnavailable, "writer lock lost; see the log");
         });
       });
@@ -934,6 +951,7 @@ class Server final : public DaemonControl {
   asio::steady_timer prune_timer_;
   asio::steady_timer deadline_timer_;
   asio::steady_timer lock_check_timer_;
+  bool writer_lost_ = false;  // the lock's session ended and it is not taken again yet
   milliseconds watchdog_period_{0};
   std::unique_ptr<landing::InotifyWatcher> watcher_;
   std::unique_ptr<asio::posix::stream_descriptor> watch_fd_;

@@ -68,7 +68,7 @@ TEST_F(WriterTest, KillDashNineOfTheHolderFreesTheWriterLock) {
   EXPECT_EQ(QueryDuckDbInt(dir_ / "other.duckdb", "SELECT count(*) FROM staging.orders"), 10);
 }
 
-TEST_F(WriterTest, ServeStopsWithExitThreeWhenItsWriterLockSessionEnds) {
+TEST_F(WriterTest, ServeTakesItsWriterLockAgainWhenItsSessionEnds) {
   Land("orders/part-0.parquet", 10);
   auto serve = StartServe();
   // As if PostgreSQL had restarted: the session, and the lock with it, is gone.
@@ -76,12 +76,37 @@ TEST_F(WriterTest, ServeStopsWithExitThreeWhenItsWriterLockSessionEnds) {
                " WHERE application_name LIKE 'landfall pid=" +
                std::to_string(serve->pid()) + " %'")[0],
             "1");
+  EXPECT_TRUE(PollUntil([&] { return serve->Log().find("taken again") != std::string::npos; }, 30s))
+      << serve->Log();
+  EXPECT_NE(serve->Log().find("writer_lock_lost"), std::string::npos) << serve->Log();
+  // Still the one writer: another is refused, and the daemon keeps staging.
+  const auto other = WriteOtherWriterConfig();
+  EXPECT_EQ(RunCommand({LandfallBinary(), "run", "--config", other.string()}).exit_code, 3);
+  Land("orders/part-1.parquet", 5, 10);
+  EXPECT_TRUE(PollUntil(
+      [&] { return serve->Log().find("table orders: append 1 batches, 5 rows") != std::string::npos; },
+      30s))
+      << serve->Log();
+  StopServe(*serve);
+  EXPECT_EQ(Rows("orders"), 15);
+}
+
+TEST_F(WriterTest, ServeStopsWithExitThreeWhenAnotherWriterTookItsLock) {
+  Land("orders/part-0.parquet", 10);
+  auto serve = StartServe();
+  // In one statement: end the daemon's lock session (waiting until it has
+  // ended) and take its lock, as another writer starting at that moment would.
+  PgSession other;
+  EXPECT_EQ(other.Query("SELECT pg_advisory_lock(s.key) IS NOT NULL FROM (SELECT "
+                        "(l.classid::bigint << 32) | l.objid::bigint AS key, "
+                        "pg_terminate_backend(a.pid, 10000) AS ended FROM pg_locks l JOIN "
+                        "pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND "
+                        "a.application_name LIKE 'landfall pid=" +
+                        std::to_string(serve->pid()) + " %') s WHERE s.ended"),
+            std::vector<std::string>{"t"});
   EXPECT_EQ(serve->WaitExit(60s), std::optional<int>(3)) << serve->Log();
   EXPECT_NE(serve->Log().find("writer_lock_lost"), std::string::npos) << serve->Log();
-  // A restart takes the lock again.
-  auto again = StartServe();
-  StopServe(*again);
-  EXPECT_EQ(Rows("orders"), 10);
+  EXPECT_NE(serve->Log().find("already has a writer"), std::string::npos) << serve->Log();
 }
 
 TEST_F(WriterTest, RunKilledMidRunIsMarkedInterruptedAtTheNextWritersStart) {

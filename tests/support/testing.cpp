@@ -70,17 +70,18 @@ void WriteParquet(const fs::path& file, const std::string& select_sql) {
   DuckDbExec("COPY (" + select_sql + ") TO '" + quoted + "' (FORMAT parquet)");
 }
 
-std::vector<std::string> PgQuery(const std::string& sql, const std::string& environment) {
+PgSession::PgSession() : conn_(PQconnectdb(PostgresUrl().c_str())) {
+  if (PQstatus(conn_) != CONNECTION_OK) ADD_FAILURE() << "PostgreSQL: " << PQerrorMessage(conn_);
+}
+
+PgSession::~PgSession() { PQfinish(conn_); }
+
+std::vector<std::string> PgSession::Query(const std::string& sql, const std::string& environment) {
   std::vector<std::string> rows;
-  PGconn* conn = PQconnectdb(PostgresUrl().c_str());
-  if (PQstatus(conn) != CONNECTION_OK) {
-    ADD_FAILURE() << "PostgreSQL: " << PQerrorMessage(conn);
-    PQfinish(conn);
-    return rows;
-  }
+  if (PQstatus(conn_) != CONNECTION_OK) return rows;
   const char* params[] = {environment.c_str()};
   const bool uses_env = sql.find("$1") != std::string::npos;
-  PGresult* r = PQexecParams(conn, sql.c_str(), uses_env ? 1 : 0, nullptr,
+  PGresult* r = PQexecParams(conn_, sql.c_str(), uses_env ? 1 : 0, nullptr,
                              uses_env ? params : nullptr, nullptr, nullptr, 0);
   const auto status = PQresultStatus(r);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
@@ -91,8 +92,11 @@ std::vector<std::string> PgQuery(const std::string& sql, const std::string& envi
     }
   }
   PQclear(r);
-  PQfinish(conn);
   return rows;
+}
+
+std::vector<std::string> PgQuery(const std::string& sql, const std::string& environment) {
+  return PgSession().Query(sql, environment);
 }
 
 std::vector<std::string> QueryDuckDb(const fs::path& db_file, const std::string& sql) {

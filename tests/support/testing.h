@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+struct pg_conn;  // libpq's PGconn
+
 namespace landfall::testing {
 
 // A fresh directory under $TMPDIR, removed at destruction.
@@ -44,6 +46,20 @@ std::string PostgresUrl();
 // SQL uses it; the first column of every row ("NULL" for NULL). Fails the
 // current test (ADD_FAILURE) on error.
 std::vector<std::string> PgQuery(const std::string& sql, const std::string& environment);
+// A connection to the test PostgreSQL that lives as long as the object, for
+// session state a test holds across its steps (an advisory lock, say).
+class PgSession {
+ public:
+  PgSession();
+  ~PgSession();
+  PgSession(const PgSession&) = delete;
+  PgSession& operator=(const PgSession&) = delete;
+  // As PgQuery, on this session.
+  std::vector<std::string> Query(const std::string& sql, const std::string& environment = "");
+
+ private:
+  ::pg_conn* conn_;
+};
 // Call first in a test that needs PostgreSQL: skips it when none is configured,
 // but fails it when CI=true, so CI never silently skips.
 #define LANDFALL_REQUIRE_POSTGRES()                                                \
