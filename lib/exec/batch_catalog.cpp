@@ -106,6 +106,13 @@ std::string UnescapeFileName(std::string_view escaped) {
   return out;
 }
 
+bool LedgerHolds(const WarehouseContents& contents, const state::BatchRecord& batch, bool same_path) {
+  auto it = contents.find(batch.table);
+  if (it == contents.end()) return false;
+  auto entry = it->second.ledger.find(batch.fingerprint);
+  return entry != it->second.ledger.end() && (!same_path || entry->second.rel_path == batch.path);
+}
+
 BatchCatalog::BatchCatalog(const config::LandingConfig& landing, schema::FooterReader& footers,
                            ThreadPool& pool, const Clock& clock)
     : landing_(landing), footers_(footers), pool_(pool), clock_(clock) {}
@@ -310,13 +317,6 @@ struct BatchCatalog::Merging {
     changes.written.push_back(path);
     changes.changed_tables.insert(table);
   }
-  // The ledger holds `batch`'s content; with `same_path`, from its path.
-  bool InLedger(const state::BatchRecord& batch, bool same_path) const {
-    auto it = contents.find(batch.table);
-    if (it == contents.end()) return false;
-    auto entry = it->second.ledger.find(batch.fingerprint);
-    return entry != it->second.ledger.end() && (!same_path || entry->second.rel_path == batch.path);
-  }
 };
 
 CatalogChanges BatchCatalog::Merge(std::vector<Inspected> inspected, Scanned& scanned,
@@ -408,7 +408,7 @@ void BatchCatalog::ForgetVanished(Merging& m) {
     }
     m.touched.insert(r.table);
     if (r.status == BatchStatus::kPending || r.status == BatchStatus::kDuplicate ||
-        (r.status == BatchStatus::kStaged && !m.InLedger(r, /*same_path=*/false))) {
+        (r.status == BatchStatus::kStaged && !LedgerHolds(m.contents, r, /*same_path=*/false))) {
       m.Changed(r.table, r.path);  // not known any more: deleted from the state store
       return batches_.erase(it);
     }
@@ -455,7 +455,7 @@ void BatchCatalog::SettleDuplicates(std::map<std::string_view, std::vector<Known
     // The one the ledger already holds (from its path) wins, then the first path.
     KnownBatch* keeper = group[0];
     for (auto* r : group) {
-      if (m.InLedger(*r, /*same_path=*/true)) keeper = r;
+      if (LedgerHolds(m.contents, *r, /*same_path=*/true)) keeper = r;
     }
     for (auto* r : group) {
       if (r == keeper) {

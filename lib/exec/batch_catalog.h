@@ -77,6 +77,9 @@ struct Scanned {
 
 // What the warehouse holds, by table: its ledger says what is staged.
 using WarehouseContents = std::map<std::string, warehouse::TableContents>;
+// True when the ledger of `batch`'s table holds its content; with
+// `same_path`, staged from `batch`'s path.
+bool LedgerHolds(const WarehouseContents& contents, const state::BatchRecord& batch, bool same_path);
 
 // A footer schema, shared by every batch that has the same one (most of a
 // table's batches): parsed once and held once, however many batches.

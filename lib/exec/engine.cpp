@@ -31,7 +31,6 @@ Engine::Engine(config::Config config, state::StateStore& state, warehouse::Wareh
     : config_(std::move(config)),
       state_(state),
       warehouse_(warehouse),
-      footers_(footers),
       pool_(pool),
       clock_(clock),
       catalog_(config_.landing, footers, pool, clock) {}
@@ -85,10 +84,7 @@ void Engine::ReconcileWithLedger() {
   // instead of staging the batch a second time.
   int reconciled = 0;
   catalog_.ForEach({}, /*all=*/true, [&](KnownBatch& record) {
-    auto it = contents_.find(record.table);
-    const bool in_ledger = it != contents_.end() && it->second.ledger.contains(record.fingerprint) &&
-                           it->second.ledger.at(record.fingerprint).rel_path == record.path;
-    if (in_ledger && record.status != BatchStatus::kStaged) {
+    if (LedgerHolds(contents_, record, /*same_path=*/true) && record.status != BatchStatus::kStaged) {
       record.status = BatchStatus::kStaged;
       MarkBatch(record.path);
       ++reconciled;

@@ -1,6 +1,7 @@
-// The engine: one pass of the data path. Scans the landing directory into the
-// catalog of batches, plans, runs the plan on the worker pool against the
-// warehouse, and records every decision in the state store.
+// The engine: one pass of the data path. Refreshes the catalog of batches
+// (BatchCatalog) from the landing directory, plans, runs the plan on the
+// worker pool against the warehouse, and records every decision in the state
+// store. It orchestrates; the catalog decides what the files are.
 //
 // Thread-safety: all public methods may be called from several threads; runs
 // over disjoint sets of tables may proceed in parallel (the daemon's scheduler
@@ -16,8 +17,6 @@
 #include <set>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "lib/common/clock.h"
@@ -252,7 +251,6 @@ class Engine {
   const config::Config config_;
   state::StateStore& state_;
   warehouse::Warehouse& warehouse_;
-  schema::FooterReader& footers_;
   ThreadPool& pool_;
   const Clock& clock_;
   EngineObserver no_observer_;

@@ -59,17 +59,19 @@ class BatchCatalogTest : public ::testing::Test {
     return batch ? batch->status : BatchStatus::kPending;
   }
 
-  // The warehouse's ledger holds `path`'s content (as staged from `path`),
-  // and the catalog says it is staged.
+  // The warehouse's ledger holds `path`'s content (as staged from `path`,
+  // loaded at 1), and the catalog says it is staged (at kStagedAt).
   void Stage(const std::string& path) {
     KnownBatch* batch = catalog_.Find(path);
     ASSERT_NE(batch, nullptr);
     batch->status = BatchStatus::kStaged;
+    batch->staged_at_us = kStagedAt;
     auto& contents = contents_[batch->table];
     contents.exists = true;
     contents.ledger[batch->fingerprint] = {batch->fingerprint, path, batch->rows, 1};
   }
 
+  static constexpr int64_t kStagedAt = 42;
   testing::TempDir dir_;
   testing::FakeFooterReader footers_;
   testing::FakeClock clock_;
@@ -143,6 +145,7 @@ TEST_F(BatchCatalogTest, StagedFileTouchedWithTheSameContentStaysStaged) {
 
   EXPECT_EQ(changes.stats.inspected, 1);  // read again for its new mtime
   EXPECT_EQ(StatusOf("orders/a.parquet"), BatchStatus::kStaged);
+  EXPECT_EQ(catalog_.Find("orders/a.parquet")->staged_at_us, kStagedAt);  // the same staging
 }
 
 TEST_F(BatchCatalogTest, VanishedPendingFileIsForgotten) {
