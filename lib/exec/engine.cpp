@@ -15,124 +15,6 @@ namespace landfall::exec {
 namespace fs = std::filesystem;
 using state::BatchStatus;
 
-namespace {
-
-// Calls fn(it) for every batch of `tables` in `batches` (keyed by rel path), or
-// for every batch when `all`; fn returns the iterator to continue from (so it
-// may erase). A table's rel paths all start with "<table>/", so its batches
-// are one contiguous range of the map: a run of one table (the daemon's job
-// for a watcher event) costs in proportion to that table, not to all tables.
-template <typename BatchMap, typename Fn>
-void ForEachBatch(BatchMap& batches, const std::set<std::string>& tables, bool all, Fn fn) {
-  auto visit = [&](typename BatchMap::iterator it, const std::string& end_key) {
-    while (it != batches.end() && (end_key.empty() || it->first < end_key)) it = fn(it);
-  };
-  if (all) {
-    visit(batches.begin(), "");
-    return;
-  }
-  for (const auto& table : tables) {
-    visit(batches.lower_bound(table + '/'), table + static_cast<char>('/' + 1));
-  }
-}
-
-}  // namespace
-
-bool IsValidUtf8(std::string_view text) {
-  size_t i = 0;
-  const size_t n = text.size();
-  while (i < n) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    int extra = 0;
-    uint32_t cp = 0;
-    if ((c & 0xE0) == 0xC0) {
-      extra = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      extra = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      extra = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + static_cast<size_t>(extra) >= n) return false;  // cut off
-    for (int k = 1; k <= extra; ++k) {
-      const auto cc = static_cast<unsigned char>(text[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are
-    // not UTF-8 either (PostgreSQL refuses them).
-    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[extra] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return false;
-    i += extra + 1;
-  }
-  return true;
-}
-
-namespace {
-
-// Length of the valid UTF-8 sequence at text[i], or 0.
-size_t Utf8SequenceAt(std::string_view text, size_t i) {
-  for (size_t len = 1; len <= 4 && i + len <= text.size(); ++len) {
-    if (IsValidUtf8(text.substr(i, len))) return len;
-  }
-  return 0;
-}
-
-}  // namespace
-
-std::string EscapeFileName(std::string_view raw) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(raw.size() + 8);
-  for (size_t i = 0; i < raw.size();) {
-    if (raw[i] == '%') {
-      out += "%25";
-      ++i;
-      continue;
-    }
-    if (size_t len = Utf8SequenceAt(raw, i); len > 0) {
-      out.append(raw.substr(i, len));
-      i += len;
-      continue;
-    }
-    const auto c = static_cast<unsigned char>(raw[i]);
-    out += '%';
-    out += kHex[c >> 4];
-    out += kHex[c & 0xF];
-    ++i;
-  }
-  return out;
-}
-
-std::string UnescapeFileName(std::string_view escaped) {
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  std::string out;
-  out.reserve(escaped.size());
-  for (size_t i = 0; i < escaped.size(); ++i) {
-    if (escaped[i] == '%' && i + 2 < escaped.size() && hex(escaped[i + 1]) >= 0 &&
-        hex(escaped[i + 2]) >= 0) {
-      out += static_cast<char>(hex(escaped[i + 1]) * 16 + hex(escaped[i + 2]));
-      i += 2;
-    } else {
-      out += escaped[i];
-    }
-  }
-  return out;
-}
-
 bool RunOutcome::ok() const {
   return std::all_of(tables.begin(), tables.end(),
                      [](const TableOutcome& t) { return t.status != "failed"; });
@@ -149,9 +31,9 @@ Engine::Engine(config::Config config, state::StateStore& state, warehouse::Wareh
     : config_(std::move(config)),
       state_(state),
       warehouse_(warehouse),
-      footers_(footers),
       pool_(pool),
-      clock_(clock) {}
+      clock_(clock),
+      catalog_(config_.landing, footers, pool, clock) {}
 
 schema::SupertypeFn Engine::Supertype() {
   return [this](const std::string& a, const std::string& b) {
@@ -184,48 +66,39 @@ Status Engine::Start() {
   contents_ = std::move(*contents);
   for (auto& t : loaded->tables) tables_[t.name] = std::move(t);
   for (auto& a : loaded->last_actions) last_actions_[a.table] = std::move(a);
-  for (auto& b : loaded->batches) {
-    SchemaRef shared;
-    if (b.status != BatchStatus::kQuarantined && !b.schema_json.empty()) {
-      // Unparseable: the batch stays unplanned, as a batch without a footer.
-      shared = Intern(b.schema_json);
-      if (shared) std::string().swap(b.schema_json);  // clear() would keep its memory
-    }
-    std::string path = b.path;  // the right side of = is evaluated first
-    batches_[std::move(path)] = Known{std::move(b), std::move(shared)};
-  }
+  catalog_.Load(std::move(loaded->batches));
   generation_.fetch_add(1, std::memory_order_acq_rel);
-
-  // Reconcile: the ledger says what is staged. A crash between a warehouse
-  // commit and the state update leaves state behind; catch it up here. The
-  // reverse (staged in state, not in the ledger) is no crash landfall can
-  // cause: it is left for the planner, which rebuilds the table
-  // (ledger_mismatch) instead of staging the batch a second time.
-  int reconciled = 0;
-  for (auto& [path, record] : batches_) {
-    auto it = contents_.find(record.table);
-    const bool in_ledger = it != contents_.end() && it->second.ledger.contains(record.fingerprint) &&
-                           it->second.ledger.at(record.fingerprint).rel_path == record.path;
-    if (in_ledger && record.status != BatchStatus::kStaged) {
-      record.status = BatchStatus::kStaged;
-      MarkBatch(path);
-      ++reconciled;
-    }
-    // Recorded but not moved yet (landfall stopped in between): the next
-    // run moves it, if it is still the file that was quarantined.
-    if (record.status == BatchStatus::kQuarantined && config_.landing.quarantine_dir) {
-      unmoved_.insert(path);
-    }
-  }
-  if (reconciled > 0) {
-    spdlog::info("reconcile: {} batch records brought in line with the warehouse ledger",
-                 reconciled);
-  }
+  ReconcileWithLedger();
   CatchUpSnapshots();
   RecordUnlistedQuarantine();
   ReportPending(nullptr);
   lock.unlock();
   return FlushState();
+}
+
+void Engine::ReconcileWithLedger() {
+  // The ledger says what is staged. A crash between a warehouse commit and
+  // the state update leaves state behind; catch it up here. The reverse
+  // (staged in state, not in the ledger) is no crash landfall can cause: it
+  // is left for the planner, which rebuilds the table (ledger_mismatch)
+  // instead of staging the batch a second time.
+  int reconciled = 0;
+  catalog_.ForEach({}, /*all=*/true, [&](KnownBatch& record) {
+    if (LedgerHolds(contents_, record, /*same_path=*/true) && record.status != BatchStatus::kStaged) {
+      record.status = BatchStatus::kStaged;
+      MarkBatch(record.path);
+      ++reconciled;
+    }
+    // Recorded but not moved yet (landfall stopped in between): the next
+    // run moves it, if it is still the file that was quarantined.
+    if (record.status == BatchStatus::kQuarantined && config_.landing.quarantine_dir) {
+      unmoved_.insert(record.path);
+    }
+  });
+  if (reconciled > 0) {
+    spdlog::info("reconcile: {} batch records brought in line with the warehouse ledger",
+                 reconciled);
+  }
 }
 
 void Engine::RecordUnlistedQuarantine() {
@@ -244,10 +117,10 @@ void Engine::RecordUnlistedQuarantine() {
     if (slash == std::string::npos || slash == 0) continue;  // not under a table folder
     const bool valid = IsValidUtf8(raw);
     const std::string path = valid ? raw : EscapeFileName(raw);
-    if (batches_.contains(path)) continue;
+    if (catalog_.Contains(path)) continue;
     struct stat st {};
     if (::lstat(it->path().c_str(), &st) != 0) continue;
-    Known r;
+    KnownBatch r;
     r.table = path.substr(0, path.find('/'));
     r.path = path;
     r.size = st.st_size;
@@ -264,7 +137,7 @@ void Engine::RecordUnlistedQuarantine() {
     }
     spdlog::warn("quarantine: {} was in {} without a record; recorded as {}", path, root.string(),
                  r.error_code);
-    batches_[path] = std::move(r);
+    catalog_.Put(std::move(r));
     MarkBatch(path);
     Changed(path.substr(0, path.find('/')));
     ++found;
@@ -296,14 +169,12 @@ void Engine::CatchUpSnapshots() {
     bool ledger_holds_staged = true;
     std::vector<const schema::Schema*> footers;  // of the ledger's batches, in path order
     std::set<std::string_view> seen;
-    ForEachBatch(batches_, std::set<std::string>{name}, /*all=*/false, [&](auto it) {
-      const Known& b = it->second;
+    catalog_.ForEach({name}, /*all=*/false, [&](const KnownBatch& b) {
       if (contents.ledger.contains(b.fingerprint)) {
         if (b.schema && seen.insert(b.fingerprint).second) footers.push_back(&b.schema->schema);
       } else if (b.status == BatchStatus::kStaged) {
         ledger_holds_staged = false;
       }
-      return std::next(it);
     });
     if (!ledger_holds_staged) continue;
     std::optional<schema::Schema> adopted;
@@ -330,8 +201,12 @@ void Engine::Quarantine(state::BatchRecord& record, const std::string& code,
   record.status = BatchStatus::kQuarantined;
   record.error_code = code;
   record.error_message = message;
-  spdlog::warn("quarantined {}: {}: {}", record.path, code, message);
-  observer_->OnBatchQuarantined(record.table, code);
+  NoteQuarantined(record);
+}
+
+void Engine::NoteQuarantined(const state::BatchRecord& record) {
+  spdlog::warn("quarantined {}: {}: {}", record.path, record.error_code, record.error_message);
+  observer_->OnBatchQuarantined(record.table, record.error_code);
   if (config_.landing.quarantine_dir) unmoved_.insert(record.path);
 }
 
@@ -344,17 +219,16 @@ void Engine::MoveQuarantined() {
   std::lock_guard lock(mu_);
   for (auto it = unmoved_.begin(); it != unmoved_.end();) {
     const std::string& path = *it;
-    auto batch = batches_.find(path);
-    if (batch != batches_.end() && batch->second.status == BatchStatus::kQuarantined &&
-        unsaved_batches_.contains(path)) {
+    KnownBatch* batch = catalog_.Find(path);
+    if (batch && batch->status == BatchStatus::kQuarantined && unsaved_batches_.contains(path)) {
       ++it;  // its record first
       continue;
     }
-    if (batch == batches_.end() || batch->second.status != BatchStatus::kQuarantined) {
+    if (!batch || batch->status != BatchStatus::kQuarantined) {
       it = unmoved_.erase(it);
       continue;
     }
-    auto& record = batch->second;
+    auto& record = *batch;
     const std::string on_disk = OnDiskPath(record);
     // Only the file that was quarantined: not one that replaced it since (the
     // next scan inspects that one), nor one already moved.
@@ -381,33 +255,59 @@ void Engine::MoveQuarantined() {
   }
 }
 
+
 void Engine::MarkBatch(const std::string& path) { unsaved_batches_[path] = ++write_seq_; }
 void Engine::MarkTable(const std::string& table) { unsaved_tables_[table] = ++write_seq_; }
 
-Status Engine::FlushState() {
-  std::lock_guard flushing(flush_mu_);
+// Everything marked, copied out under mu_, each with the mark it clears.
+struct Engine::Owed {
   std::vector<state::BatchRecord> upserts;
   std::vector<std::string> deletes;
   std::vector<std::pair<std::string, uint64_t>> upsert_marks, delete_marks;
   std::vector<std::pair<state::TableRecord, uint64_t>> tables;
   std::vector<UnsavedRun> runs;
+  bool empty() const { return upserts.empty() && deletes.empty() && tables.empty() && runs.empty(); }
+};
+
+Status Engine::FlushState() {
+  std::lock_guard flushing(flush_mu_);
+  Owed owed;
   {
     std::lock_guard lock(mu_);
     if (unsaved_batches_.empty() && unsaved_tables_.empty() && unsaved_runs_.empty()) return Ok();
-    for (const auto& [path, seq] : unsaved_batches_) {
-      if (auto it = batches_.find(path); it != batches_.end()) {
-        upserts.push_back(ForStore(it->second));
-        upsert_marks.emplace_back(path, seq);
-      } else {
-        deletes.push_back(path);
-        delete_marks.emplace_back(path, seq);
-      }
-    }
-    for (const auto& [name, seq] : unsaved_tables_) {
-      if (auto it = tables_.find(name); it != tables_.end()) tables.emplace_back(it->second, seq);
-    }
-    runs = unsaved_runs_;
+    owed = TakeOwed();
   }
+  return WriteOwed(owed);
+}
+
+Engine::Owed Engine::TakeOwed() {
+  Owed owed;
+  for (const auto& [path, seq] : unsaved_batches_) {
+    if (auto record = catalog_.ForStore(path)) {
+      owed.upserts.push_back(std::move(*record));
+      owed.upsert_marks.emplace_back(path, seq);
+    } else {
+      owed.deletes.push_back(path);
+      owed.delete_marks.emplace_back(path, seq);
+    }
+  }
+  for (const auto& [name, seq] : unsaved_tables_) {
+    if (auto it = tables_.find(name); it != tables_.end()) owed.tables.emplace_back(it->second, seq);
+  }
+  owed.runs = unsaved_runs_;
+  return owed;
+}
+
+bool Engine::KeepAfter(const Error& error, const char* what) {
+  // A transient failure keeps the marks for the next flush; a permanent one
+  // would fail the same way forever, so it is logged and given up.
+  observer_->OnStateError();
+  if (error.transient) return true;
+  spdlog::error("state: {} not recorded, given up: {}", what, error.ToString());
+  return false;
+}
+
+Status Engine::WriteOwed(Owed& owed) {
   // Clears the marks of what was just written, unless changed again since.
   auto clear_batches = [&](const std::vector<std::pair<std::string, uint64_t>>& marks) {
     std::lock_guard lock(mu_);
@@ -427,420 +327,69 @@ Status Engine::FlushState() {
     std::lock_guard lock(mu_);
     std::erase_if(unsaved_runs_, [&](const UnsavedRun& r) { return r.seq == seq; });
   };
-  // A transient failure keeps the marks for the next flush; a permanent one
-  // would fail the same way forever, so it is logged and given up.
-  auto failed = [&](const Error& error, const char* what) {
-    observer_->OnStateError();
-    if (error.transient) return true;
-    spdlog::error("state: {} not recorded, given up: {}", what, error.ToString());
-    return false;
-  };
+  auto& [upserts, deletes, upsert_marks, delete_marks, tables, runs] = owed;
 
   // The usual case, one table's outcome (its staged batches, its row and its
   // run record), is one transaction and one round trip.
-  {
-    std::optional<state::TableRecord> table;
-    if (!tables.empty()) table = tables.front().first;
-    const UnsavedRun* run = nullptr;
-    for (const auto& r : runs) {
-      if (!r.finish) {
-        run = &r;
-        break;
-      }
+  std::optional<state::TableRecord> table;
+  if (!tables.empty()) table = tables.front().first;
+  auto run = std::find_if(runs.begin(), runs.end(), [](const UnsavedRun& r) { return !r.finish; });
+  const bool has_run = run != runs.end();
+  if (!upserts.empty() || table || has_run) {
+    auto s = state_.RecordTableOutcome(upserts, table, has_run ? run->run_id : 0,
+                                       has_run ? &run->record : nullptr);
+    if (!s && KeepAfter(s.error(), "batch, table and run records")) return s;
+    clear_batches(upsert_marks);
+    if (table) {
+      clear_table(table->name, tables.front().second);
+      tables.erase(tables.begin());
     }
-    if (!upserts.empty() || table || run) {
-      auto s = state_.RecordTableOutcome(upserts, table, run ? run->run_id : 0, run ? &run->record : nullptr);
-      if (!s && failed(s.error(), "batch, table and run records")) return s;
-      clear_batches(upsert_marks);
-      if (table) clear_table(table->name, tables.front().second);
-      if (run) clear_run(run->seq);
-      if (!tables.empty()) tables.erase(tables.begin());
-      if (run) std::erase_if(runs, [seq = run->seq](const UnsavedRun& r) { return r.seq == seq; });
+    if (has_run) {
+      clear_run(run->seq);
+      runs.erase(run);
     }
   }
   if (!deletes.empty()) {
     auto s = state_.DeleteBatches(deletes);
-    if (!s && failed(s.error(), "forgotten batches")) return s;
+    if (!s && KeepAfter(s.error(), "forgotten batches")) return s;
     clear_batches(delete_marks);
   }
-  for (const auto& [table, seq] : tables) {
-    auto s = state_.SaveTable(table);
-    if (!s && failed(s.error(), "table record")) return s;
-    clear_table(table.name, seq);
+  for (const auto& [record, seq] : tables) {
+    auto s = state_.SaveTable(record);
+    if (!s && KeepAfter(s.error(), "table record")) return s;
+    clear_table(record.name, seq);
   }
   for (const auto& r : runs) {
     auto s = r.finish ? state_.FinishRun(r.run_id, r.status, r.error) : state_.RecordTableRun(r.run_id, r.record);
-    if (!s && failed(s.error(), "run record")) return s;
+    if (!s && KeepAfter(s.error(), "run record")) return s;
     clear_run(r.seq);
   }
   return Ok();
 }
 
-Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tables, bool all_tables,
-                                            std::chrono::seconds truncated_grace, bool dry_run,
+Result<CatalogStats> Engine::RefreshCatalog(const RunRequest& request, bool dry_run,
                                             Scanned& scanned) {
-  auto& folders = scanned.folders;
-  auto& present = scanned.present;
-  auto& files = scanned.files;
-  CatalogStats stats;
-  if (all_tables) {
-    auto scan = landing::Scan(config_.landing.dir, config_.landing.ignore);
-    if (!scan) return Fail(scan.error());
-    for (const auto& w : scan->warnings) spdlog::warn("landing: {}", w);
-    folders.insert(scan->tables.begin(), scan->tables.end());
-    files = std::move(scan->files);
-  } else {
-    for (const auto& table : tables) {
-      auto found = landing::ScanTable(config_.landing.dir, table, config_.landing.ignore);
-      if (!found) return Fail(found.error());
-      std::error_code ec;
-      if (fs::is_directory(config_.landing.dir / table, ec)) folders.insert(table);
-      for (auto& f : *found) files.push_back(std::move(f));
-    }
-  }
-  stats.files = static_cast<int>(files.size());
-
-  // A path that is not valid UTF-8 cannot be stored (PostgreSQL and JSON
-  // hold text) nor be a staging table's name: such a file is quarantined
-  // under an escaped name, and such a folder is no table.
-  RawNames raw_names;
-  std::erase_if(folders, [](const std::string& f) { return !IsValidUtf8(f); });
-  for (auto& f : files) {
-    if (IsValidUtf8(f.rel_path)) continue;
-    std::string escaped = EscapeFileName(f.rel_path);
-    f.table = escaped.substr(0, escaped.find('/'));
-    raw_names[escaped] = std::move(f.rel_path);
-    f.rel_path = std::move(escaped);
-  }
-
-  // Which files are new or changed since we last looked? Size, mtime, ctime
-  // and inode match: the content is the one we fingerprinted, no need to read
-  // it again. ctime because a rewrite in place can restore size and mtime
-  // (cp -p, rsync -t --inplace, touch -r), but nobody can set ctime.
-  std::vector<const landing::LandedFile*> to_inspect;
-  std::vector<const landing::LandedFile*> invalid_names;  // quarantined without a look inside
-  present.reserve(files.size());
+  const bool all = request.tables.empty();
+  auto found = catalog_.Scan(request.tables, all);
+  if (!found) return Fail(found.error());
+  scanned = std::move(*found);
+  BatchCatalog::Candidates candidates;
   {
     std::lock_guard lock(mu_);
-    for (const auto& f : files) {
-      present.insert(f.rel_path);
-      auto it = batches_.find(f.rel_path);
-      if (it != batches_.end() && it->second.size == f.size && it->second.mtime_ns == f.mtime_ns &&
-          it->second.ctime_ns == f.ctime_ns && it->second.inode == f.inode) {
-        continue;
-      }
-      if (raw_names.contains(f.rel_path)) {
-        invalid_names.push_back(&f);
-        continue;
-      }
-      to_inspect.push_back(&f);
-    }
+    candidates = catalog_.ToInspect(scanned);
   }
-
-  // Fingerprint and read footers in parallel on the worker pool.
-  struct Inspected {
-    state::BatchRecord record;
-    std::optional<schema::Schema> schema;
-    bool deferred = false;  // still being written: not recorded this time
-  };
-  // A producer writing in place may close the file between pieces, and a scan
-  // may catch it half-written: a cut-off footer on a file that was just
-  // modified is more likely unfinished than broken, so it gets a grace period
-  // before it is quarantined. A file that changed while we read it is
-  // unfinished for sure (and its fingerprint would not match its content).
-  const auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                          clock_.Now().time_since_epoch())
-                          .count();
-  const int64_t grace_ns = std::chrono::nanoseconds(truncated_grace).count();
-  auto still_being_written = [&](const landing::LandedFile& f, const std::string& code) {
-    if (grace_ns <= 0) return false;
-    const int64_t age = now_ns - f.mtime_ns;
-    if ((code == "truncated" || code == "empty_file") && age < grace_ns && age > -grace_ns) {
-      return true;
-    }
-    return !landing::Unchanged(config_.landing.dir, f);
-  };
-  // In chunks, so that the footer reader can read a chunk's footers in one go
-  // (a query per file is most of a small file's cost), and enough chunks to
-  // keep every worker busy.
-  const size_t workers = static_cast<size_t>(std::max(1, pool_.size()));
-  const size_t chunk = std::clamp<size_t>((to_inspect.size() + workers - 1) / workers, 1, 64);
-  std::vector<std::future<Result<std::vector<Inspected>>>> futures;
-  for (size_t begin = 0; begin < to_inspect.size(); begin += chunk) {
-    const size_t end = std::min(to_inspect.size(), begin + chunk);
-    futures.push_back(pool_.Submit([this, &to_inspect, begin, end,
-                                    &still_being_written]() -> Result<std::vector<Inspected>> {
-      std::vector<Inspected> out(end - begin);
-      std::vector<size_t> readable;  // indexes into out
-      std::vector<std::filesystem::path> paths;
-      for (size_t i = begin; i < end; ++i) {
-        const auto* f = to_inspect[i];
-        auto& r = out[i - begin].record;
-        r.table = f->table;
-        r.path = f->rel_path;
-        r.size = f->size;
-        r.mtime_ns = f->mtime_ns;
-        r.ctime_ns = f->ctime_ns;
-        r.inode = f->inode;
-        r.discovered_at_us = clock_.NowMicros();
-        if (f->kind != landing::FileKind::kRegular) {
-          // Never opened: a link may lead outside the landing directory, and
-          // a FIFO would block the reader.
-          r.status = BatchStatus::kQuarantined;
-          r.error_code = "not_a_regular_file";
-          r.error_message = f->kind == landing::FileKind::kSymlink
-                                ? "a symbolic link; landfall never follows links (move or copy the "
-                                  "file itself into the landing directory)"
-                                : "not a regular file (a FIFO, socket or device)";
-          continue;
-        }
-        const std::string abs_path = landing::AbsPath(config_.landing.dir, *f);
-        auto fp = landing::Fingerprint(abs_path);
-        if (!fp) {
-          r.status = BatchStatus::kQuarantined;
-          r.error_code = fp.error().code;
-          r.error_message = fp.error().message;
-          continue;
-        }
-        r.fingerprint = *fp;
-        readable.push_back(i - begin);
-        paths.emplace_back(abs_path);
-      }
-      auto footers = footers_.ReadMany(paths);
-      for (size_t k = 0; k < readable.size(); ++k) {
-        auto& in = out[readable[k]];
-        auto& r = in.record;
-        auto& footer = footers[k];
-        if (still_being_written(*to_inspect[begin + readable[k]],
-                                footer ? std::string() : footer.error().code)) {
-          in.deferred = true;
-          continue;
-        }
-        if (!footer) {
-          r.status = BatchStatus::kQuarantined;
-          r.error_code = footer.error().code;
-          r.error_message = footer.error().message;
-          continue;
-        }
-        r.rows = footer->rows;
-        r.schema_json = schema::ToJson(footer->schema);
-        in.schema = std::move(footer->schema);
-        r.status = BatchStatus::kPending;
-      }
-      return out;
-    }));
+  // Inspected before taking the lock again: the pool's threads may be busy
+  // with another table's Execute, which needs the lock to finish.
+  auto inspected = catalog_.Inspect(candidates, request.truncated_grace);
+  if (!inspected) return Fail(inspected.error());
+  CatalogStats stats;
+  {
+    std::lock_guard lock(mu_);
+    auto changes = catalog_.Merge(std::move(*inspected), scanned, request.tables, all, dry_run,
+                                  contents_, *observer_);
+    FollowCatalog(changes);
+    stats = std::move(changes.stats);
   }
-
-  // Wait for the inspections before taking the lock: the pool's threads may
-  // be busy with another table's Execute, which needs the lock to finish.
-  std::vector<Inspected> results;
-  results.reserve(to_inspect.size() + invalid_names.size());
-  std::optional<Error> inspect_error;
-  for (auto& future : futures) {
-    auto chunk = future.get();
-    if (!chunk) {
-      if (!inspect_error) inspect_error = chunk.error();
-      continue;
-    }
-    for (auto& inspected : *chunk) results.push_back(std::move(inspected));
-  }
-  if (inspect_error) return Fail(*inspect_error);
-  for (const auto* f : invalid_names) {
-    Inspected in;
-    auto& r = in.record;
-    r.table = f->table;
-    r.path = f->rel_path;
-    r.size = f->size;
-    r.mtime_ns = f->mtime_ns;
-    r.ctime_ns = f->ctime_ns;
-    r.inode = f->inode;
-    r.discovered_at_us = clock_.NowMicros();
-    r.status = BatchStatus::kQuarantined;
-    r.error_code = kInvalidFileName;
-    r.error_message =
-        "the file name is not valid UTF-8; recorded with each byte that is not UTF-8 as %XX "
-        "(and % as %25); rename the file to stage it";
-    results.push_back(std::move(in));
-  }
-
-  // Tables with a batch record changed (and marked for the state store).
-  std::set<std::string> changed_tables;
-  auto note_changed = [&](const std::string& table, const std::string& path) {
-    MarkBatch(path);
-    changed_tables.insert(table);
-  };
-  std::unique_lock lock(mu_);
-  for (auto& in : results) {
-    auto& r = in.record;
-    // A dry run (plan) quarantines nothing: a run decides that, with the
-    // grace it gives files still being written. Left out like a deferred file.
-    if (dry_run && r.status == BatchStatus::kQuarantined) in.deferred = true;
-    if (in.deferred) {
-      // Not recorded, and not "present": an earlier pending record of it is
-      // forgotten below rather than staged from a half-written file.
-      spdlog::debug("deferred {}: still being written", r.path);
-      ++stats.deferred;
-      stats.deferred_tables.insert(r.table);
-      present.erase(r.path);
-      scanned.deferred.insert(r.path);
-      continue;
-    }
-    ++stats.inspected;
-    // Two refreshes may inspect the same new file at once (a table's run and
-    // an API dry run over every table): the one merging last must not undo
-    // what the other's run did with it meanwhile (staged it).
-    if (auto known = batches_.find(r.path);
-        known != batches_.end() && known->second.fingerprint == r.fingerprint &&
-        known->second.size == r.size && known->second.mtime_ns == r.mtime_ns &&
-        known->second.ctime_ns == r.ctime_ns && known->second.inode == r.inode) {
-      continue;
-    }
-    auto old = batches_.find(r.path);
-    if (old != batches_.end()) {
-      r.discovered_at_us = old->second.discovered_at_us;
-      // Inspected again for its new ctime or mtime alone (a chmod, a rename
-      // away and back, a touch, or a record from before ctime was kept) with
-      // the same content: still the staged batch it was.
-      if (r.status == BatchStatus::kPending && old->second.status == BatchStatus::kStaged &&
-          old->second.fingerprint == r.fingerprint) {
-        r.status = BatchStatus::kStaged;
-        r.staged_at_us = old->second.staged_at_us;
-      }
-    }
-    SchemaRef shared;
-    if (r.status == BatchStatus::kQuarantined) {
-      Quarantine(r, r.error_code, r.error_message);
-      ++stats.quarantined;
-    } else {
-      shared = Intern(r.schema_json, std::move(in.schema));
-      observer_->OnBatchDiscovered(r.table);
-    }
-    note_changed(r.table, r.path);
-    std::string().swap(r.schema_json);
-    std::string path = r.path;  // the right side of = is evaluated first
-    batches_[std::move(path)] = Known{std::move(r), std::move(shared)};
-  }
-
-  // Tables where a batch appeared, changed or went: only there can the
-  // duplicates below change.
-  std::set<std::string> touched = changed_tables;
-
-  // Files that disappeared: forget those never staged, or no longer in the
-  // ledger (rebuilt without them); staged ones stay known (the planner sees
-  // them missing from the scan and applies the policy).
-  std::set<std::string> scanned_tables(tables.begin(), tables.end());
-  ForEachBatch(batches_, scanned_tables, all_tables, [&](auto it) {
-    const auto& r = it->second;
-    if (r.status == BatchStatus::kQuarantined || present.contains(r.path)) return std::next(it);
-    auto contents = contents_.find(r.table);
-    const bool in_ledger = contents != contents_.end() && contents->second.ledger.contains(r.fingerprint);
-    touched.insert(r.table);
-    if (r.status == BatchStatus::kPending || r.status == BatchStatus::kDuplicate ||
-        (r.status == BatchStatus::kStaged && !in_ledger)) {
-      MarkBatch(r.path);  // not known any more: deleted from the state store
-      Changed(r.table);
-      return batches_.erase(it);
-    }
-    // Staged and gone (kept per on_batch_removed): the planner must see it gone.
-    quiet_plans_.erase(r.table);
-    ++plan_epoch_;
-    return std::next(it);
-  });
-
-  // Duplicates: per table, one batch per content fingerprint. The one the
-  // ledger already holds wins, then the first path in sort order. Looked for
-  // in every table once, then in the tables touched since.
-  const bool recheck = !duplicates_checked_;
-  if (all_tables) duplicates_checked_ = true;
-  // One table at a time (a table's batches are contiguous), so that only one
-  // table's groups are held: the first check covers every batch.
-  std::map<std::string_view, std::vector<Known*>> by_content;  // fingerprint -> batches
-  std::string table_of_groups;
-  auto settle = [&] {
-    auto contents = contents_.find(table_of_groups);
-    for (auto& [fingerprint, group] : by_content) {
-      if (group.size() < 2) {
-        if (group[0]->status == BatchStatus::kDuplicate) {
-          group[0]->status = BatchStatus::kPending;  // its twin is gone
-          group[0]->duplicate_of.clear();
-          note_changed(group[0]->table, group[0]->path);
-        }
-        continue;
-      }
-      Known* keeper = group[0];
-      for (auto* r : group) {
-        if (contents != contents_.end() && contents->second.ledger.contains(r->fingerprint) &&
-            contents->second.ledger.at(r->fingerprint).rel_path == r->path) {
-          keeper = r;
-        }
-      }
-      for (auto* r : group) {
-        if (r == keeper) {
-          if (r->status == BatchStatus::kDuplicate) {
-            r->status = BatchStatus::kPending;
-            r->duplicate_of.clear();
-            note_changed(r->table, r->path);
-          }
-        } else if (r->status != BatchStatus::kDuplicate || r->duplicate_of != keeper->path) {
-          r->status = BatchStatus::kDuplicate;
-          r->duplicate_of = keeper->path;
-          ++stats.duplicates;
-          observer_->OnBatchDuplicate(r->table);
-          spdlog::info("duplicate: {} has the same content as {}; not staged again", r->path,
-                       keeper->path);
-          note_changed(r->table, r->path);
-        }
-      }
-    }
-    by_content.clear();
-  };
-  ForEachBatch(batches_, recheck ? scanned_tables : touched, recheck && all_tables,
-               [&](auto it) {
-    auto& [path, r] = *it;
-    if (present.contains(path) && r.status != BatchStatus::kQuarantined && !r.fingerprint.empty()) {
-      if (r.table != table_of_groups) {
-        settle();
-        table_of_groups = r.table;
-      }
-      by_content[r.fingerprint].push_back(&r);
-    }
-    return std::next(it);
-  });
-  settle();
-
-  // A staged batch's content under a new path (its file was moved within
-  // its table): the new path takes the batch over, staged, and nothing is
-  // staged twice; the old path's record, whose file is gone, is forgotten.
-  ForEachBatch(batches_, touched, /*all=*/false, [&](auto it) {
-    auto& [path, r] = *it;
-    if (r.status != BatchStatus::kPending || !present.contains(path)) return std::next(it);
-    auto contents = contents_.find(r.table);
-    if (contents == contents_.end()) return std::next(it);
-    auto entry = contents->second.ledger.find(r.fingerprint);
-    if (entry == contents->second.ledger.end()) return std::next(it);
-    r.status = BatchStatus::kStaged;
-    r.staged_at_us = entry->second.loaded_at_us;
-    note_changed(r.table, path);
-    const std::set<std::string> table{r.table};
-    ForEachBatch(batches_, table, /*all=*/false, [&](auto old) {
-      const auto& [old_path, o] = *old;
-      if (old_path == path || o.status != BatchStatus::kStaged || o.fingerprint != r.fingerprint ||
-          present.contains(old_path) || scanned.deferred.contains(old_path)) {
-        return std::next(old);
-      }
-      spdlog::info("moved: {} is {} (already staged) under a new path", path, old_path);
-      MarkBatch(old_path);
-      return batches_.erase(old);
-    });
-    return std::next(it);
-  });
-
-  for (const auto& table : changed_tables) {
-    Changed(table);
-    touched.insert(table);
-  }
-  if (!touched.empty()) ReportPending(recheck && all_tables ? nullptr : &touched);
-  lock.unlock();
   // Memory has moved on (so the catalog takes on new files even while the
   // state store is down); what this and earlier refreshes could not write
   // is written here, or stays marked for the next flush.
@@ -848,36 +397,24 @@ Result<CatalogStats> Engine::RefreshCatalog(const std::vector<std::string>& tabl
   return stats;
 }
 
+void Engine::FollowCatalog(const CatalogChanges& changes) {
+  for (const auto& path : changes.quarantined) {
+    if (const KnownBatch* batch = catalog_.Find(path)) NoteQuarantined(*batch);
+  }
+  for (const auto& path : changes.written) MarkBatch(path);
+  for (const auto& table : changes.stale_plans) {
+    // A staged batch's file is gone: the planner must see it gone.
+    quiet_plans_.erase(table);
+    ++plan_epoch_;
+  }
+  for (const auto& table : changes.changed_tables) Changed(table);
+  if (!changes.recount.empty()) ReportPending(changes.recount_all ? nullptr : &changes.recount);
+}
+
 void Engine::Changed(const std::string& table) {
   quiet_plans_.erase(table);
   ++plan_epoch_;
   generation_.fetch_add(1, std::memory_order_acq_rel);
-}
-
-Engine::SchemaRef Engine::Intern(const std::string& json, std::optional<schema::Schema> parsed) {
-  if (auto it = schema_pool_.find(json); it != schema_pool_.end()) {
-    if (auto shared = it->second.lock()) return shared;
-  }
-  if (!parsed) {
-    auto s = schema::SchemaFromJson(json);
-    if (!s) return nullptr;
-    parsed = std::move(*s);
-  }
-  auto shared = std::make_shared<const SharedSchema>(SharedSchema{json, std::move(*parsed)});
-  schema_pool_[json] = shared;
-  // Schemas no batch holds any more leave expired entries; sweep them once
-  // the pool has doubled since the last sweep.
-  if (schema_pool_.size() > 2 * std::max<size_t>(schema_pool_pruned_at_, 512)) {
-    std::erase_if(schema_pool_, [](const auto& entry) { return entry.second.expired(); });
-    schema_pool_pruned_at_ = schema_pool_.size();
-  }
-  return shared;
-}
-
-state::BatchRecord Engine::ForStore(const Known& batch) {
-  state::BatchRecord out = batch;
-  if (batch.schema) out.schema_json = batch.schema->json;
-  return out;
 }
 
 std::vector<state::TableSummary> Engine::TableSummaries() {
@@ -888,7 +425,7 @@ std::vector<state::TableSummary> Engine::TableSummaries() {
     s = t;
     s.schema_json.clear();
   }
-  for (const auto& [path, b] : batches_) {
+  catalog_.ForEach({}, /*all=*/true, [&](const KnownBatch& b) {
     auto& s = by_name[b.table];
     if (s.table.name.empty()) {
       // Known only by its batches: no table row yet.
@@ -905,7 +442,7 @@ std::vector<state::TableSummary> Engine::TableSummaries() {
       case BatchStatus::kQuarantined: ++s.quarantined; break;
       case BatchStatus::kDuplicate: ++s.duplicate; break;
     }
-  }
+  });
   std::vector<state::TableSummary> out;
   out.reserve(by_name.size());
   for (auto& [name, s] : by_name) {
@@ -922,9 +459,8 @@ void Engine::ReportPending(const std::set<std::string>* tables) {
   } else {
     pending_by_table_.clear();
   }
-  ForEachBatch(batches_, tables ? *tables : kNone, !tables, [&](auto it) {
-    if (it->second.status == BatchStatus::kPending) ++pending_by_table_[it->second.table];
-    return std::next(it);
+  catalog_.ForEach(tables ? *tables : kNone, !tables, [&](const KnownBatch& b) {
+    if (b.status == BatchStatus::kPending) ++pending_by_table_[b.table];
   });
   int64_t pending = 0;
   for (const auto& [table, count] : pending_by_table_) pending += count;
@@ -935,116 +471,31 @@ Result<Engine::Prepared> Engine::Prepare(const RunRequest& request, CatalogStats
                                          bool dry_run) {
   const auto started = std::chrono::steady_clock::now();
   Scanned scanned;
-  const auto& folders = scanned.folders;
-  const bool all = request.tables.empty();
-  auto refreshed = RefreshCatalog(request.tables, all, request.truncated_grace, dry_run, scanned);
+  auto refreshed = RefreshCatalog(request, dry_run, scanned);
   if (!refreshed) return Fail(refreshed.error());
   if (stats) *stats = *refreshed;
 
   const auto planning = std::chrono::steady_clock::now();
-  std::vector<plan::TablePlan> reused;
-  std::vector<std::string> to_plan;
-  std::map<std::string, std::string> collisions;  // plan::NameCollisions
   plan::PlanOptions options;
-  options.full_refresh = request.full_refresh;
+  Selection selection;
   {
     std::lock_guard lock(mu_);
-    if (format_version_ && *format_version_ != state::kStateFormatVersion) {
-      options.state_unusable = true;
-      options.state_unusable_why = "stored state format version " +
-                                   std::to_string(*format_version_) + ", this landfall uses " +
-                                   std::to_string(state::kStateFormatVersion);
-    }
-    std::set<std::string> names;
-    if (all) {
-      names = folders;
-      for (const auto& [name, c] : contents_) names.insert(name);
-      for (const auto& [name, t] : tables_) {
-        if (t.status != "dropped") names.insert(name);
-      }
-    } else {
-      names.insert(request.tables.begin(), request.tables.end());
-    }
-    // Names differing only in case would be one warehouse table: the planner
-    // fails all but one of them. Every name with a folder, batches, a
-    // warehouse table, ledger rows or a snapshot takes part, not only those
-    // planned now, so that a run of one table sees the table it would replace.
-    std::map<std::string, plan::NameHold> holds;
-    auto hold = [&](const std::string& name) {
-      auto& h = holds.try_emplace(name, plan::NameHold::kNew).first->second;
-      auto c = contents_.find(name);
-      auto t = tables_.find(name);
-      if (c != contents_.end() && c->second.exists) {
-        h = plan::NameHold::kStaged;
-      } else if ((c != contents_.end() && !c->second.ledger.empty()) ||
-                 (t != tables_.end() && !t->second.schema_json.empty())) {
-        h = plan::NameHold::kKnown;
-      }
-    };
-    for (const auto& name : folders) hold(name);
-    for (const auto& [name, c] : contents_) hold(name);
-    for (const auto& [name, t] : tables_) {
-      if (!t.schema_json.empty()) hold(name);
-    }
-    // The tables of the catalog's batches, one jump per table.
-    for (auto it = batches_.begin(); it != batches_.end();
-         it = batches_.lower_bound(it->second.table + static_cast<char>('/' + 1))) {
-      hold(it->second.table);
-    }
-    collisions = plan::NameCollisions(holds);
-    // Tables whose inputs did not change since a plan that skipped them are
-    // not planned again: a cycle costs in proportion to what changed.
-    const bool reuse = !options.full_refresh && !options.state_unusable;
-    for (const auto& name : names) {
-      auto quiet = quiet_plans_.find(name);
-      if (reuse && quiet != quiet_plans_.end() && !collisions.contains(name) &&
-          quiet->second.folder_exists == folders.contains(name)) {
-        reused.push_back(quiet->second.plan);
-      } else {
-        to_plan.push_back(name);
-      }
-    }
+    options = PlanOptionsFor(request);
+    selection = SelectTables(request, scanned, options);
   }
-
   // The rest in slices, so that the planner's inputs (copies of ledgers and
   // batch lists) are held for a slice of tables at a time, not for all.
   Prepared prepared;
   prepared.plan = plan::PlanAll({}, options, Supertype());
-  prepared.replanned = static_cast<int>(to_plan.size());
+  prepared.replanned = static_cast<int>(selection.to_plan.size());
   constexpr size_t kSlice = 64;
+  const auto& to_plan = selection.to_plan;
   for (size_t begin = 0; begin < to_plan.size(); begin += kSlice) {
     const std::set<std::string> slice(to_plan.begin() + begin,
                                       to_plan.begin() + std::min(to_plan.size(), begin + kSlice));
-    std::vector<plan::TableInputs> inputs;
-    uint64_t epoch = 0;  // plan_epoch_ when the inputs were taken
-    {
-      std::lock_guard lock(mu_);
-      epoch = plan_epoch_;
-      inputs = Inputs(slice, scanned);
-    }
-    for (auto& in : inputs) {
-      if (auto it = collisions.find(in.table); it != collisions.end()) in.collides_with = it->second;
-    }
-    auto part = plan::PlanAll(inputs, options, Supertype());
-    inputs.clear();
-    // Remembered only if nothing changed while planning without the lock.
-    if (std::lock_guard lock(mu_); epoch == plan_epoch_) {
-      for (const auto& tp : part.tables) {
-        // A removed batch may come back unchanged, without a catalog change.
-        const bool removed = std::any_of(tp.reasons.begin(), tp.reasons.end(), [](const auto& r) {
-          return r.code == plan::reason::kBatchRemoved;
-        });
-        if (tp.action == plan::Action::kSkip && tp.quarantine.empty() && !removed &&
-            !options.full_refresh && !options.state_unusable) {
-          quiet_plans_[tp.table] = {folders.contains(tp.table), tp};
-        } else {
-          quiet_plans_.erase(tp.table);
-        }
-      }
-    }
-    for (auto& tp : part.tables) prepared.plan.tables.push_back(std::move(tp));
+    PlanSlice(slice, scanned, options, selection, prepared.plan);
   }
-  for (auto& tp : reused) prepared.plan.tables.push_back(std::move(tp));
+  for (auto& tp : selection.reused) prepared.plan.tables.push_back(std::move(tp));
   std::sort(prepared.plan.tables.begin(), prepared.plan.tables.end(),
             [](const plan::TablePlan& a, const plan::TablePlan& b) { return a.table < b.table; });
   prepared.plan_us = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -1052,6 +503,108 @@ Result<Engine::Prepared> Engine::Prepare(const RunRequest& request, CatalogStats
                          .count();
   observer_->OnPlanned(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   return prepared;
+}
+
+plan::PlanOptions Engine::PlanOptionsFor(const RunRequest& request) {
+  plan::PlanOptions options;
+  options.full_refresh = request.full_refresh;
+  if (format_version_ && *format_version_ != state::kStateFormatVersion) {
+    options.state_unusable = true;
+    options.state_unusable_why = "stored state format version " + std::to_string(*format_version_) +
+                                 ", this landfall uses " + std::to_string(state::kStateFormatVersion);
+  }
+  return options;
+}
+
+Engine::Selection Engine::SelectTables(const RunRequest& request, const Scanned& scanned,
+                                       const plan::PlanOptions& options) {
+  const auto& folders = scanned.folders;
+  std::set<std::string> names;
+  if (request.tables.empty()) {
+    names = folders;
+    for (const auto& [name, c] : contents_) names.insert(name);
+    for (const auto& [name, t] : tables_) {
+      if (t.status != "dropped") names.insert(name);
+    }
+  } else {
+    names.insert(request.tables.begin(), request.tables.end());
+  }
+  Selection selection;
+  selection.collisions = NameCollisions(folders);
+  // Tables whose inputs did not change since a plan that skipped them are
+  // not planned again: a cycle costs in proportion to what changed.
+  const bool reuse = !options.full_refresh && !options.state_unusable;
+  for (const auto& name : names) {
+    auto quiet = quiet_plans_.find(name);
+    if (reuse && quiet != quiet_plans_.end() && !selection.collisions.contains(name) &&
+        quiet->second.folder_exists == folders.contains(name)) {
+      selection.reused.push_back(quiet->second.plan);
+    } else {
+      selection.to_plan.push_back(name);
+    }
+  }
+  return selection;
+}
+
+std::map<std::string, std::string> Engine::NameCollisions(const std::set<std::string>& folders) {
+  // Names differing only in case would be one warehouse table: the planner
+  // fails all but one of them. Every name with a folder, batches, a
+  // warehouse table, ledger rows or a snapshot takes part, not only those
+  // planned now, so that a run of one table sees the table it would replace.
+  std::map<std::string, plan::NameHold> holds;
+  auto hold = [&](const std::string& name) {
+    auto& h = holds.try_emplace(name, plan::NameHold::kNew).first->second;
+    auto c = contents_.find(name);
+    auto t = tables_.find(name);
+    if (c != contents_.end() && c->second.exists) {
+      h = plan::NameHold::kStaged;
+    } else if ((c != contents_.end() && !c->second.ledger.empty()) ||
+               (t != tables_.end() && !t->second.schema_json.empty())) {
+      h = plan::NameHold::kKnown;
+    }
+  };
+  for (const auto& name : folders) hold(name);
+  for (const auto& [name, c] : contents_) hold(name);
+  for (const auto& [name, t] : tables_) {
+    if (!t.schema_json.empty()) hold(name);
+  }
+  catalog_.ForEachTable(hold);  // the tables of the catalog's batches
+  return plan::NameCollisions(holds);
+}
+
+void Engine::PlanSlice(const std::set<std::string>& slice, const Scanned& scanned,
+                       const plan::PlanOptions& options, const Selection& selection,
+                       plan::ChangePlan& plan) {
+  std::vector<plan::TableInputs> inputs;
+  uint64_t epoch = 0;  // plan_epoch_ when the inputs were taken
+  {
+    std::lock_guard lock(mu_);
+    epoch = plan_epoch_;
+    inputs = Inputs(slice, scanned);
+  }
+  for (auto& in : inputs) {
+    if (auto it = selection.collisions.find(in.table); it != selection.collisions.end()) {
+      in.collides_with = it->second;
+    }
+  }
+  auto part = plan::PlanAll(inputs, options, Supertype());
+  inputs.clear();
+  // Remembered only if nothing changed while planning without the lock.
+  if (std::lock_guard lock(mu_); epoch == plan_epoch_) {
+    for (const auto& tp : part.tables) {
+      // A removed batch may come back unchanged, without a catalog change.
+      const bool removed = std::any_of(tp.reasons.begin(), tp.reasons.end(), [](const auto& r) {
+        return r.code == plan::reason::kBatchRemoved;
+      });
+      if (tp.action == plan::Action::kSkip && tp.quarantine.empty() && !removed &&
+          !options.full_refresh && !options.state_unusable) {
+        quiet_plans_[tp.table] = {scanned.folders.contains(tp.table), tp};
+      } else {
+        quiet_plans_.erase(tp.table);
+      }
+    }
+  }
+  for (auto& tp : part.tables) plan.tables.push_back(std::move(tp));
 }
 
 std::vector<plan::TableInputs> Engine::Inputs(const std::set<std::string>& names,
@@ -1081,22 +634,19 @@ std::vector<plan::TableInputs> Engine::Inputs(const std::set<std::string>& names
     inputs.push_back(std::move(in));
     by_name[name] = &inputs.back();
   }
-  ForEachBatch(batches_, names, /*all=*/false, [&](auto batch) {
-    const auto& [path, r] = *batch;
-    auto next = std::next(batch);
-    if (r.status != BatchStatus::kPending && r.status != BatchStatus::kStaged) return next;
+  catalog_.ForEach(names, /*all=*/false, [&](const KnownBatch& r) {
+    if (r.status != BatchStatus::kPending && r.status != BatchStatus::kStaged) return;
     auto it = by_name.find(r.table);
-    if (it == by_name.end() || !it->second->folder_exists) return next;
-    if (!r.schema) return next;
+    if (it == by_name.end() || !it->second->folder_exists) return;
+    if (!r.schema) return;
     // A staged batch whose file is gone is not current (the planner sees it only in the ledger).
-    if (r.status == BatchStatus::kStaged && !scanned.present.contains(path) &&
-        !scanned.deferred.contains(path)) {
-      return next;
+    if (r.status == BatchStatus::kStaged && !scanned.present.contains(r.path) &&
+        !scanned.deferred.contains(r.path)) {
+      return;
     }
     it->second->batches.push_back({r.fingerprint, r.path, r.rows,
                                    std::shared_ptr<const schema::Schema>(r.schema, &r.schema->schema),
                                    r.status == BatchStatus::kStaged});
-    return next;
   });
   return inputs;
 }
@@ -1112,172 +662,186 @@ TableOutcome Engine::Execute(const plan::TablePlan& tp, int64_t run_id) {
   out.table = tp.table;
   out.action = tp.action;
   const auto started = std::chrono::steady_clock::now();
-
-  std::vector<warehouse::BatchFile> files;
   std::string vanished;  // a planned batch another refresh has forgotten since
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& path : tp.batches) {
-      auto r = batches_.find(path);
-      if (r == batches_.end() || !r->second.schema) {
-        vanished = path;
-        break;
-      }
-      // With the file's identity as fingerprinted: the warehouse checks it
-      // right before the commit, so a file replaced since is not staged under
-      // the old fingerprint.
-      files.push_back({r->second.fingerprint, r->second.path, config_.landing.dir / path,
-                       r->second.rows, r->second.schema->schema,
-                       warehouse::FileIdentity{r->second.size, r->second.mtime_ns,
-                                               r->second.ctime_ns, r->second.inode}});
-    }
-  }
-
-  Result<warehouse::ApplyStats> applied = warehouse::ApplyStats{};
+  const std::vector<warehouse::BatchFile> files = BatchFiles(tp, vanished);
   std::string table_status = "active";
   // The file went away during the run: the next run plans without it.
-  if (!vanished.empty()) {
-    applied = Fail("batch_vanished", vanished + " disappeared during the run", /*transient=*/true);
-  } else switch (tp.action) {
-    case plan::Action::kCreate:
-    case plan::Action::kRebuild:
-      applied = warehouse_.Rebuild(tp.table, tp.target, files, tp.carry_over);
-      break;
-    case plan::Action::kAppend:
-      applied = warehouse_.Append(tp.table, tp.target, files);
-      break;
-    case plan::Action::kEvolve:
-      applied = warehouse_.Evolve(tp.table, tp.target, tp.renames, files);
-      break;
-    case plan::Action::kOrphan:
-      table_status = "orphaned";
-      break;
-    case plan::Action::kDrop:
-      if (auto s = warehouse_.Drop(tp.table); !s) applied = Fail(s.error());
-      table_status = "dropped";
-      break;
-    case plan::Action::kFail: {
-      std::string why;
-      for (const auto& r : tp.reasons) why += (why.empty() ? "" : "; ") + r.code + ": " + r.detail;
-      applied = Fail("table_failed", why);
-      break;
-    }
-    case plan::Action::kSkip:
-      break;
-  }
+  const Result<warehouse::ApplyStats> applied =
+      vanished.empty()
+          ? Apply(tp, files, table_status)
+          : Fail("batch_vanished", vanished + " disappeared during the run", /*transient=*/true);
   out.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
                         std::chrono::steady_clock::now() - started)
                         .count();
-
-  state::TableRecord record;
-  int staged = 0;  // batch records now staged
   TableActionReport report;
-  report.table = tp.table;
-  report.action = plan::ToString(tp.action);
-  report.seconds = out.duration_us / 1e6;
   {
     std::lock_guard lock(mu_);
-    auto existing = tables_.find(tp.table);
-    if (existing != tables_.end()) record = existing->second;
-    record.name = tp.table;
-    record.updated_at_us = clock_.NowMicros();
-    if (!applied) {
-      out.status = "failed";
-      out.error = applied.error().ToString();
-      // A batch file changed under the load: the next run fingerprints it
-      // again and stages what it holds then.
-      out.transient =
-          applied.error().transient || applied.error().code == warehouse::kBatchChanged;
-      record.status = "failed";
-      record.last_error = out.error;
-      spdlog::error("table {}: {} failed: {}", tp.table, plan::ToString(tp.action), out.error);
-      report.ok = false;
-      if (tp.action != plan::Action::kFail) observer_->OnWarehouseError();
-    } else {
-      out.status = "succeeded";
-      out.rows = applied->rows;
-      out.batches = applied->batches;
-      record.status = table_status;
-      record.last_error.clear();
-      auto& contents = contents_[tp.table];
-      if (tp.action == plan::Action::kDrop) {
-        contents_.erase(tp.table);
-        record.schema_json.clear();
-        record.schema_hash.clear();
-      } else if (tp.action != plan::Action::kOrphan) {
-        if (tp.action == plan::Action::kCreate || tp.action == plan::Action::kRebuild) {
-          // Batches carried over keep their ledger rows.
-          const std::set<std::string_view> kept(tp.carry_over.begin(), tp.carry_over.end());
-          std::erase_if(contents.ledger, [&](const auto& entry) { return !kept.contains(entry.first); });
-        }
-        contents.exists = true;
-        contents.columns = tp.target;
-        const int64_t now = clock_.NowMicros();
-        // Batches the warehouse could not decode are quarantined, not staged:
-        // the rest of the table went in without them.
-        std::set<std::string> rejected;
-        for (const auto& r : applied->rejected) {
-          rejected.insert(r.rel_path);
-          if (auto it = batches_.find(r.rel_path); it != batches_.end()) {
-            Quarantine(it->second, r.code, r.message);
-            MarkBatch(r.rel_path);
-          }
-        }
-        for (const auto& f : files) {
-          if (rejected.contains(f.rel_path)) continue;
-          contents.ledger[f.batch_id] = {f.batch_id, f.rel_path, f.rows, now};
-          // A refresh running meanwhile may have forgotten the batch (its file
-          // changed or went while the warehouse read it). The ledger has it,
-          // which is the truth; the next scan of the file (if it is still
-          // there) finds its content already staged.
-          auto b = batches_.find(f.rel_path);
-          if (b == batches_.end() || b->second.fingerprint != f.batch_id) {
-            spdlog::warn("table {}: {} was staged but has changed or gone since it was planned",
-                         tp.table, f.rel_path);
-            continue;
-          }
-          b->second.status = BatchStatus::kStaged;
-          b->second.staged_at_us = now;
-          MarkBatch(f.rel_path);
-          ++staged;
-          // Landed = the file's mtime; a clock step may make it negative.
-          report.landed_to_staged_seconds.push_back(
-              std::max(0.0, (now - b->second.mtime_ns / 1000) / 1e6));
-        }
-        record.schema_json = schema::ToJson(tp.target);
-        record.schema_hash = tp.target.Hash();
-      }
-      spdlog::info("table {}: {} {} batches, {} rows in {} ms", tp.table, plan::ToString(tp.action),
-                   out.batches, out.rows, out.duration_us / 1000);
-    }
-    tables_[tp.table] = record;
-    MarkTable(tp.table);
-    if (run_id > 0) {
-      auto& last = last_actions_[tp.table];
-      last = {tp.table, plan::ToString(tp.action), "", out.status, out.rows, out.batches,
-              out.duration_us, out.error, run_id, clock_.NowMicros()};
-      UnsavedRun run;
-      run.seq = ++write_seq_;
-      run.run_id = run_id;
-      run.record = {tp.table,   plan::ToString(tp.action), plan::ReasonsToJson(tp.reasons),
-                    out.status, out.rows,                  out.batches,
-                    out.duration_us, out.error};
-      unsaved_runs_.push_back(std::move(run));
-    }
-    Changed(tp.table);
-    if (staged > 0) {
-      const std::set<std::string> table{tp.table};
-      ReportPending(&table);
-    }
+    RecordOutcome(tp, applied, files, table_status, run_id, out, report);
   }
-  report.rows = out.rows;
-  report.batches = out.batches;
   observer_->OnTableAction(report);
 
   // The warehouse has committed; state is a record of it. If recording fails
   // it stays marked: the run's last flush, or the next refresh, writes it.
   if (auto s = FlushState(); !s) spdlog::warn("state: {}; written later", s.error().ToString());
   return out;
+}
+
+std::vector<warehouse::BatchFile> Engine::BatchFiles(const plan::TablePlan& tp, std::string& vanished) {
+  std::vector<warehouse::BatchFile> files;
+  std::lock_guard lock(mu_);
+  for (const auto& path : tp.batches) {
+    const KnownBatch* r = catalog_.Find(path);
+    if (!r || !r->schema) {
+      vanished = path;
+      break;
+    }
+    // With the file's identity as fingerprinted: the warehouse checks it
+    // right before the commit, so a file replaced since is not staged under
+    // the old fingerprint.
+    files.push_back({r->fingerprint, r->path, config_.landing.dir / path, r->rows, r->schema->schema,
+                     warehouse::FileIdentity{r->size, r->mtime_ns, r->ctime_ns, r->inode}});
+  }
+  return files;
+}
+
+Result<warehouse::ApplyStats> Engine::Apply(const plan::TablePlan& tp,
+                                            const std::vector<warehouse::BatchFile>& files,
+                                            std::string& table_status) {
+  switch (tp.action) {
+    case plan::Action::kCreate:
+    case plan::Action::kRebuild:
+      return warehouse_.Rebuild(tp.table, tp.target, files, tp.carry_over);
+    case plan::Action::kAppend:
+      return warehouse_.Append(tp.table, tp.target, files);
+    case plan::Action::kEvolve:
+      return warehouse_.Evolve(tp.table, tp.target, tp.renames, files);
+    case plan::Action::kOrphan:
+      table_status = "orphaned";
+      break;
+    case plan::Action::kDrop:
+      table_status = "dropped";
+      if (auto s = warehouse_.Drop(tp.table); !s) return Fail(s.error());
+      break;
+    case plan::Action::kFail: {
+      std::string why;
+      for (const auto& r : tp.reasons) why += (why.empty() ? "" : "; ") + r.code + ": " + r.detail;
+      return Fail("table_failed", why);
+    }
+    case plan::Action::kSkip:
+      break;
+  }
+  return warehouse::ApplyStats{};
+}
+
+void Engine::RecordOutcome(const plan::TablePlan& tp, const Result<warehouse::ApplyStats>& applied,
+                           const std::vector<warehouse::BatchFile>& files,
+                           const std::string& table_status, int64_t run_id, TableOutcome& out,
+                           TableActionReport& report) {
+  report.table = tp.table;
+  report.action = plan::ToString(tp.action);
+  report.seconds = out.duration_us / 1e6;
+  state::TableRecord record;
+  if (auto existing = tables_.find(tp.table); existing != tables_.end()) record = existing->second;
+  record.name = tp.table;
+  record.updated_at_us = clock_.NowMicros();
+  int staged = 0;  // batch records now staged
+  if (!applied) {
+    out.status = "failed";
+    out.error = applied.error().ToString();
+    // A batch file changed under the load: the next run fingerprints it
+    // again and stages what it holds then.
+    out.transient = applied.error().transient || applied.error().code == warehouse::kBatchChanged;
+    record.status = "failed";
+    record.last_error = out.error;
+    spdlog::error("table {}: {} failed: {}", tp.table, plan::ToString(tp.action), out.error);
+    report.ok = false;
+    if (tp.action != plan::Action::kFail) observer_->OnWarehouseError();
+  } else {
+    out.status = "succeeded";
+    out.rows = applied->rows;
+    out.batches = applied->batches;
+    record.status = table_status;
+    record.last_error.clear();
+    staged = RecordApplied(tp, *applied, files, record, report);
+    spdlog::info("table {}: {} {} batches, {} rows in {} ms", tp.table, plan::ToString(tp.action),
+                 out.batches, out.rows, out.duration_us / 1000);
+  }
+  tables_[tp.table] = record;
+  MarkTable(tp.table);
+  if (run_id > 0) {
+    auto& last = last_actions_[tp.table];
+    last = {tp.table, plan::ToString(tp.action), "", out.status, out.rows, out.batches,
+            out.duration_us, out.error, run_id, clock_.NowMicros()};
+    UnsavedRun run;
+    run.seq = ++write_seq_;
+    run.run_id = run_id;
+    run.record = {tp.table,   plan::ToString(tp.action), plan::ReasonsToJson(tp.reasons),
+                  out.status, out.rows,                  out.batches,
+                  out.duration_us, out.error};
+    unsaved_runs_.push_back(std::move(run));
+  }
+  Changed(tp.table);
+  if (staged > 0) {
+    const std::set<std::string> table{tp.table};
+    ReportPending(&table);
+  }
+  report.rows = out.rows;
+  report.batches = out.batches;
+}
+
+int Engine::RecordApplied(const plan::TablePlan& tp, const warehouse::ApplyStats& applied,
+                          const std::vector<warehouse::BatchFile>& files, state::TableRecord& record,
+                          TableActionReport& report) {
+  auto& contents = contents_[tp.table];
+  if (tp.action == plan::Action::kDrop) {
+    contents_.erase(tp.table);
+    record.schema_json.clear();
+    record.schema_hash.clear();
+    return 0;
+  }
+  if (tp.action == plan::Action::kOrphan) return 0;
+  if (tp.action == plan::Action::kCreate || tp.action == plan::Action::kRebuild) {
+    // Batches carried over keep their ledger rows.
+    const std::set<std::string_view> kept(tp.carry_over.begin(), tp.carry_over.end());
+    std::erase_if(contents.ledger, [&](const auto& entry) { return !kept.contains(entry.first); });
+  }
+  contents.exists = true;
+  contents.columns = tp.target;
+  const int64_t now = clock_.NowMicros();
+  // Batches the warehouse could not decode are quarantined, not staged:
+  // the rest of the table went in without them.
+  std::set<std::string> rejected;
+  for (const auto& r : applied.rejected) {
+    rejected.insert(r.rel_path);
+    if (KnownBatch* batch = catalog_.Find(r.rel_path)) {
+      Quarantine(*batch, r.code, r.message);
+      MarkBatch(r.rel_path);
+    }
+  }
+  int staged = 0;
+  for (const auto& f : files) {
+    if (rejected.contains(f.rel_path)) continue;
+    contents.ledger[f.batch_id] = {f.batch_id, f.rel_path, f.rows, now};
+    // A refresh running meanwhile may have forgotten the batch (its file
+    // changed or went while the warehouse read it). The ledger has it,
+    // which is the truth; the next scan of the file (if it is still
+    // there) finds its content already staged.
+    KnownBatch* b = catalog_.Find(f.rel_path);
+    if (!b || b->fingerprint != f.batch_id) {
+      spdlog::warn("table {}: {} was staged but has changed or gone since it was planned", tp.table,
+                   f.rel_path);
+      continue;
+    }
+    b->status = BatchStatus::kStaged;
+    b->staged_at_us = now;
+    MarkBatch(f.rel_path);
+    ++staged;
+    // Landed = the file's mtime; a clock step may make it negative.
+    report.landed_to_staged_seconds.push_back(std::max(0.0, (now - b->mtime_ns / 1000) / 1e6));
+  }
+  record.schema_json = schema::ToJson(tp.target);
+  record.schema_hash = tp.target.Hash();
+  return staged;
 }
 
 Result<RunOutcome> Engine::Run(const RunRequest& request) {
@@ -1305,20 +869,7 @@ Result<RunOutcome> Engine::RunUnobserved(const RunRequest& request) {
   outcome.plan_us = prepared->plan_us;
   outcome.tables_replanned = prepared->replanned;
 
-  // schema_evolution: freeze — batches the plan refuses are quarantined, not retried.
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& tp : outcome.plan.tables) {
-      for (const auto& q : tp.quarantine) {
-        auto it = batches_.find(q.rel_path);
-        if (it == batches_.end()) continue;
-        Quarantine(it->second, q.code, q.detail);
-        ++outcome.catalog.quarantined;
-        MarkBatch(q.rel_path);
-        Changed(tp.table);
-      }
-    }
-  }
+  QuarantineRefused(outcome.plan, outcome.catalog);
   // Quarantined files are recorded first, then moved aside: a crash or an
   // outage in between leaves a recorded file in place, which the next run
   // moves (never a moved file without a record).
@@ -1337,20 +888,42 @@ Result<RunOutcome> Engine::RunUnobserved(const RunRequest& request) {
   if (!run_id) return Fail(run_id.error());
   outcome.run_id = *run_id;
   if (request.on_run_started) request.on_run_started(outcome.run_id);
+  outcome.tables = ExecuteTables(outcome.plan, outcome.run_id);
+  if (auto s = RecordRunEnd(outcome); !s) return Fail(s.error());
+  outcome.warehouse_statements = warehouse_.StatementsExecuted() - statements_before;
+  return outcome;
+}
 
+void Engine::QuarantineRefused(const plan::ChangePlan& plan, CatalogStats& stats) {
+  // schema_evolution: freeze — batches the plan refuses are quarantined, not retried.
+  std::lock_guard lock(mu_);
+  for (const auto& tp : plan.tables) {
+    for (const auto& q : tp.quarantine) {
+      KnownBatch* batch = catalog_.Find(q.rel_path);
+      if (!batch) continue;
+      Quarantine(*batch, q.code, q.detail);
+      ++stats.quarantined;
+      MarkBatch(q.rel_path);
+      Changed(tp.table);
+    }
+  }
+}
+
+std::vector<TableOutcome> Engine::ExecuteTables(const plan::ChangePlan& plan, int64_t run_id) {
   // Tables run in parallel on the worker pool; each table is one job.
   std::vector<std::future<Result<TableOutcome>>> futures;
   std::vector<const plan::TablePlan*> submitted;
-  for (const auto& tp : outcome.plan.tables) {
+  for (const auto& tp : plan.tables) {
     if (tp.action == plan::Action::kSkip) continue;
     submitted.push_back(&tp);
-    futures.push_back(pool_.Submit(
-        [this, &tp, id = outcome.run_id]() -> Result<TableOutcome> { return Execute(tp, id); }));
+    futures.push_back(
+        pool_.Submit([this, &tp, run_id]() -> Result<TableOutcome> { return Execute(tp, run_id); }));
   }
+  std::vector<TableOutcome> outcomes;
   for (size_t i = 0; i < futures.size(); ++i) {
     auto table = futures[i].get();
     if (table) {
-      outcome.tables.push_back(std::move(*table));
+      outcomes.push_back(std::move(*table));
       continue;
     }
     // A bug (an exception) in one table's job fails that table, not the run.
@@ -1360,9 +933,12 @@ Result<RunOutcome> Engine::RunUnobserved(const RunRequest& request) {
     failed.action = submitted[i]->action;
     failed.status = "failed";
     failed.error = table.error().ToString();
-    outcome.tables.push_back(std::move(failed));
+    outcomes.push_back(std::move(failed));
   }
+  return outcomes;
+}
 
+Status Engine::RecordRunEnd(const RunOutcome& outcome) {
   std::string error;
   for (const auto& t : outcome.tables) {
     if (t.status == "failed") error += (error.empty() ? "" : "; ") + t.table + ": " + t.error;
@@ -1394,10 +970,9 @@ Result<RunOutcome> Engine::RunUnobserved(const RunRequest& request) {
   // Everything this run owes the state store. Still unwritable: the run
   // fails (transiently), so the daemon runs again with backoff, and its first
   // flush writes what is owed.
-  if (auto s = FlushState(); !s) return Fail(s.error());
+  if (auto s = FlushState(); !s) return s;
   if (version_error) return Fail(*version_error);
-  outcome.warehouse_statements = warehouse_.StatementsExecuted() - statements_before;
-  return outcome;
+  return Ok();
 }
 
 Result<bool> ResetTableState(state::StateStore& state, const std::string& table, const Clock& clock) {
@@ -1430,17 +1005,17 @@ Result<std::string> Engine::RetryQuarantined(const std::string& rel_path) {
   std::string table;
   {
     std::lock_guard lock(mu_);
-    auto it = batches_.find(rel_path);
-    if (it == batches_.end()) return Fail("batch_not_found", "no batch '" + rel_path + "'");
-    if (it->second.status != BatchStatus::kQuarantined) {
-      return Fail("batch_conflict", "batch '" + rel_path + "' is " + state::ToString(it->second.status) +
+    KnownBatch* batch = catalog_.Find(rel_path);
+    if (!batch) return Fail("batch_not_found", "no batch '" + rel_path + "'");
+    if (batch->status != BatchStatus::kQuarantined) {
+      return Fail("batch_conflict", "batch '" + rel_path + "' is " + state::ToString(batch->status) +
                                         ", not quarantined");
     }
-    table = it->second.table;
+    table = batch->table;
     // A file moved aside when it was quarantined goes back where it landed,
     // unless a new file has taken its place meanwhile.
     std::error_code ec;
-    const std::string on_disk = OnDiskPath(it->second);
+    const std::string on_disk = OnDiskPath(*batch);
     const fs::path landed = config_.landing.dir / on_disk;
     if (config_.landing.quarantine_dir && !fs::exists(fs::symlink_status(landed, ec))) {
       const fs::path moved = *config_.landing.quarantine_dir / on_disk;
@@ -1454,7 +1029,7 @@ Result<std::string> Engine::RetryQuarantined(const std::string& rel_path) {
       }
     }
     // Without a record, the next scan of the table inspects the file as new.
-    batches_.erase(it);
+    catalog_.Erase(rel_path);
     unmoved_.erase(rel_path);
     MarkBatch(rel_path);
     Changed(table);

@@ -1,6 +1,7 @@
-// The engine: one pass of the data path. Scans the landing directory into the
-// catalog of batches, plans, runs the plan on the worker pool against the
-// warehouse, and records every decision in the state store.
+// The engine: one pass of the data path. Refreshes the catalog of batches
+// (BatchCatalog) from the landing directory, plans, runs the plan on the
+// worker pool against the warehouse, and records every decision in the state
+// store. It orchestrates; the catalog decides what the files are.
 //
 // Thread-safety: all public methods may be called from several threads; runs
 // over disjoint sets of tables may proceed in parallel (the daemon's scheduler
@@ -16,14 +17,13 @@
 #include <set>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "lib/common/clock.h"
 #include "lib/common/result.h"
 #include "lib/common/thread_pool.h"
 #include "lib/config/config.h"
+#include "lib/exec/batch_catalog.h"
 #include "lib/exec/observer.h"
 #include "lib/landing/catalog.h"
 #include "lib/plan/plan.h"
@@ -59,15 +59,6 @@ struct TableOutcome {
   bool transient = false;  // the error may go away on retry (e.g. warehouse busy)
 };
 
-struct CatalogStats {
-  int files = 0;        // candidate batch files seen by the scan
-  int inspected = 0;    // files fingerprinted and footer-read this time
-  int quarantined = 0;  // newly quarantined this time
-  int duplicates = 0;   // newly found duplicates this time
-  int deferred = 0;     // files left for later (see RunRequest::truncated_grace)
-  std::set<std::string> deferred_tables;  // the tables those files belong to
-};
-
 struct RunOutcome {
   int64_t run_id = 0;  // 0 when nothing needed doing (no run is recorded)
   plan::ChangePlan plan;
@@ -90,16 +81,6 @@ std::string ToJson(const RunOutcome& outcome);
 // Forgets a table's state (keeping a "reset" marker) so its next run rebuilds
 // it. Needs only the state store. False when the state store has no such table.
 Result<bool> ResetTableState(state::StateStore& state, const std::string& table, const Clock& clock);
-
-// Quarantine reason of a file whose path is not valid UTF-8 (the state store
-// and JSON hold text only): it is recorded under EscapeFileName(path).
-inline constexpr const char* kInvalidFileName = "invalid_file_name";
-bool IsValidUtf8(std::string_view text);
-// A lossless text form of a path that is not valid UTF-8: each byte that is
-// not part of a valid UTF-8 sequence becomes %XX (hex), and '%' becomes %25;
-// UnescapeFileName maps it back to the bytes.
-std::string EscapeFileName(std::string_view raw);
-std::string UnescapeFileName(std::string_view escaped);
 
 class Engine {
  public:
@@ -158,32 +139,80 @@ class Engine {
   struct Prepared;
   // `dry_run`: see Plan().
   Result<Prepared> Prepare(const RunRequest& request, CatalogStats* stats, bool dry_run);
-  // What a refresh found in the landing directory (rel paths).
-  struct Scanned {
-    std::vector<landing::LandedFile> files;
-    std::set<std::string> folders;  // table folders
-    // Rel paths of `files`, without those still being written (views into `files`).
-    std::unordered_set<std::string_view> present;
-    std::set<std::string> deferred;  // files still being written
+
+  // ---- Refresh: the catalog brought in line with the landing directory. ----
+  // Scans the request's tables (every table when none) into `scanned`,
+  // inspects what is new or changed, merges it into the catalog, follows up
+  // on what changed, and writes what is owed to the state store.
+  Result<CatalogStats> RefreshCatalog(const RunRequest& request, bool dry_run, Scanned& scanned);
+  // What a catalog merge changed: state writes marked, plans dropped, pending
+  // batches counted again, quarantined files queued to be moved. Needs mu_.
+  void FollowCatalog(const CatalogChanges& changes);
+
+  // ---- Plan: which tables to plan, and their plans. ----
+  // The planner's options for `request`. Needs mu_.
+  plan::PlanOptions PlanOptionsFor(const RunRequest& request);
+  // The tables to plan now, the quiet plans reused instead, and the names
+  // that collide (plan::NameCollisions). Needs mu_.
+  struct Selection {
+    std::vector<plan::TablePlan> reused;
+    std::vector<std::string> to_plan;
+    std::map<std::string, std::string> collisions;
   };
-  // A path of `files` that is not valid UTF-8 is held escaped in `files`
-  // (and `table` too when the folder name is the invalid part); this maps
-  // each such rel path back to the bytes on disk.
-  using RawNames = std::unordered_map<std::string, std::string>;
+  Selection SelectTables(const RunRequest& request, const Scanned& scanned,
+                         const plan::PlanOptions& options);
+  // Names differing only in case (plan::NameCollisions) among every name the
+  // landing dir, the warehouse, the state or the catalog holds. Needs mu_.
+  std::map<std::string, std::string> NameCollisions(const std::set<std::string>& folders);
+  // Plans `slice` into `plan`, remembering quiet plans unless something changed meanwhile.
+  void PlanSlice(const std::set<std::string>& slice, const Scanned& scanned,
+                 const plan::PlanOptions& options, const Selection& selection, plan::ChangePlan& plan);
   // The planner's inputs for `names` (each table's batches, ledger, state).
   // Needs mu_.
   std::vector<plan::TableInputs> Inputs(const std::set<std::string>& names, const Scanned& scanned);
+
+  // ---- Run: quarantine what the plan refuses, execute, record. ----
+  Result<RunOutcome> RunUnobserved(const RunRequest& request);
+  // schema_evolution: freeze — the batches the plan refuses, quarantined.
+  void QuarantineRefused(const plan::ChangePlan& plan, CatalogStats& stats);
+  // Executes every actionable table of `plan` on the pool, one job a table.
+  std::vector<TableOutcome> ExecuteTables(const plan::ChangePlan& plan, int64_t run_id);
+  // The run's end (and the state format version when due), written.
+  Status RecordRunEnd(const RunOutcome& outcome);
+  TableOutcome Execute(const plan::TablePlan& table_plan, int64_t run_id);
+  // The files of the plan's batches; `vanished` names the first one the
+  // catalog has forgotten since (then the list is incomplete).
+  std::vector<warehouse::BatchFile> BatchFiles(const plan::TablePlan& table_plan, std::string& vanished);
+  // Sends the plan's action to the warehouse; `table_status` is the table's
+  // status after it (active, orphaned, dropped).
+  Result<warehouse::ApplyStats> Apply(const plan::TablePlan& table_plan,
+                                      const std::vector<warehouse::BatchFile>& files,
+                                      std::string& table_status);
+  // Records what the warehouse did (or why not) in memory, marked for the
+  // state store, and fills `out` and `report`. Needs mu_.
+  void RecordOutcome(const plan::TablePlan& table_plan, const Result<warehouse::ApplyStats>& applied,
+                     const std::vector<warehouse::BatchFile>& files, const std::string& table_status,
+                     int64_t run_id, TableOutcome& out, TableActionReport& report);
+  // The warehouse's new contents after `applied`, and the batches it staged
+  // (or rejected); the table's new snapshot in `record`. Returns how many
+  // batch records are now staged. Needs mu_.
+  int RecordApplied(const plan::TablePlan& table_plan, const warehouse::ApplyStats& applied,
+                    const std::vector<warehouse::BatchFile>& files, state::TableRecord& record,
+                    TableActionReport& report);
+
   // Start-up: table records whose schema snapshot lags a warehouse commit
   // that the state write never followed, caught up from the warehouse's
   // columns (in tables_) and marked for the next FlushState. Needs mu_.
   void CatchUpSnapshots();
-  Result<CatalogStats> RefreshCatalog(const std::vector<std::string>& tables, bool all_tables,
-                                      std::chrono::seconds truncated_grace, bool dry_run,
-                                      Scanned& scanned);
-  // Marks `record` quarantined. The file is moved to quarantine_dir (when
-  // set) only once the record is in the state store (MoveQuarantined), so a
-  // crash or an outage never leaves a moved file without a record. Needs mu_.
+  // Start-up: batch records the ledger holds marked staged; quarantined ones
+  // queued to be moved. Needs mu_.
+  void ReconcileWithLedger();
+  // Marks `record` quarantined (NoteQuarantined). Needs mu_.
   void Quarantine(state::BatchRecord& record, const std::string& code, const std::string& message);
+  // Logs and reports a quarantined batch. The file is moved to quarantine_dir
+  // (when set) only once the record is in the state store (MoveQuarantined),
+  // so a crash or an outage never leaves a moved file without a record. Needs mu_.
+  void NoteQuarantined(const state::BatchRecord& record);
   // Moves the files of recorded quarantined batches still in the landing
   // dir to quarantine_dir, and marks their records (message) to be written.
   void MoveQuarantined();
@@ -204,29 +233,16 @@ class Engine {
   // its marks dropped, so one bad record cannot stall every later write.
   // Takes flush_mu_ then mu_ (never call it holding mu_).
   Status FlushState();
-  TableOutcome Execute(const plan::TablePlan& table_plan, int64_t run_id);
-  Result<RunOutcome> RunUnobserved(const RunRequest& request);
+  struct Owed;
+  // What is marked, as it is now. Needs mu_.
+  Owed TakeOwed();
+  // Writes `owed`, clearing each mark once written (unless changed again since).
+  Status WriteOwed(Owed& owed);
+  // A write of `what` failed: true to keep its marks (a transient error).
+  bool KeepAfter(const Error& error, const char* what);
   // Tells the observer how many batches are pending, counting again in
   // `tables` only (null: every table). Needs mu_.
   void ReportPending(const std::set<std::string>* tables);
-  // A footer schema, shared by every batch that has the same one (most of a
-  // table's batches): parsed once and held once, however many batches.
-  struct SharedSchema {
-    std::string json;  // as stored in the state store
-    schema::Schema schema;
-  };
-  using SchemaRef = std::shared_ptr<const SharedSchema>;
-  // The shared schema for `json` (parsed unless `parsed` is given); null when
-  // it cannot be parsed. Needs mu_.
-  SchemaRef Intern(const std::string& json, std::optional<schema::Schema> parsed = std::nullopt);
-  // A batch as the engine holds it: its record, without schema_json, and its
-  // footer schema, shared (null when unknown: quarantined, unparseable).
-  struct Known : state::BatchRecord {
-    SchemaRef schema;
-  };
-  // `batch` as the state store keeps it: with its schema_json, which the
-  // engine holds once per distinct schema.
-  static state::BatchRecord ForStore(const Known& batch);
   // Something about `table` changed: its quiet plan is dropped and the table
   // list (TableSummaries) counts as changed. Needs mu_.
   void Changed(const std::string& table);
@@ -235,7 +251,6 @@ class Engine {
   const config::Config config_;
   state::StateStore& state_;
   warehouse::Warehouse& warehouse_;
-  schema::FooterReader& footers_;
   ThreadPool& pool_;
   const Clock& clock_;
   EngineObserver no_observer_;
@@ -243,9 +258,7 @@ class Engine {
 
   std::mutex mu_;  // guards the fields below
   std::optional<int> format_version_;
-  std::map<std::string, Known> batches_;  // by rel path
-  std::unordered_map<std::string, std::weak_ptr<const SharedSchema>> schema_pool_;  // by json
-  size_t schema_pool_pruned_at_ = 0;  // pool size after the last sweep of expired entries
+  BatchCatalog catalog_;
   std::map<std::string, state::TableRecord> tables_;
   std::map<std::string, warehouse::TableContents> contents_;
   std::map<std::string, state::TableRunRecord> last_actions_;  // by table
@@ -259,7 +272,6 @@ class Engine {
   std::map<std::string, QuietPlan> quiet_plans_;
   uint64_t plan_epoch_ = 0;  // counts invalidations of quiet_plans_
   std::atomic<uint64_t> generation_{0};
-  bool duplicates_checked_ = false;  // duplicates were looked for across every table
   // State writes owed to the state store (see FlushState), each with the
   // write_seq_ of its latest change: a flush clears a mark only if nothing
   // changed it again while the flush was writing.
