@@ -98,7 +98,14 @@ int64_t WriterLockKey(const std::string& environment) {
 WriterLock::WriterLock(std::unique_ptr<Connection> conn, std::string identity)
     : conn_(std::move(conn)), identity_(std::move(identity)) {}
 
-WriterLock::~WriterLock() = default;
+WriterLock::~WriterLock() {
+  // Closing the connection frees the lock once the server has ended the
+  // session, a moment later; unlocking first frees it before this returns, so
+  // a writer started right after this one exits is not refused.
+  if (conn_ && conn_->conn && PQstatus(conn_->conn) == CONNECTION_OK) {
+    PQclear(PQexec(conn_->conn, "SELECT pg_advisory_unlock_all()"));
+  }
+}
 
 Status WriterLock::StillHeld() {
   // A session-level lock lives exactly as long as its session: a live

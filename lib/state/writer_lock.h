@@ -35,7 +35,7 @@ class WriterLock {
   // "state_query_failed" when the lock query fails.
   static Result<std::unique_ptr<WriterLock>> Acquire(const PgOptions& options);
 
-  // Closes the connection, which releases the lock.
+  // Releases the lock (before returning) and closes the connection.
   ~WriterLock();
   WriterLock(const WriterLock&) = delete;
   WriterLock& operator=(const WriterLock&) = delete;
