@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <condition_variable>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "api/backend.h"
@@ -33,7 +34,10 @@ class FakeClock final : public Clock {
 // Answers from canned values and records what it was asked, and on which thread.
 class FakeBackend final : public ApiBackend {
  public:
-  Result<std::string> ListTables() override { return Record("ListTables", tables_json); }
+  Result<std::string> ListTables() override {
+    if (list_tables_throws) throw std::runtime_error("a bug in the backend");
+    return Record("ListTables", tables_json);
+  }
   Result<std::string> GetTable(const std::string& name) override {
     Record("GetTable " + name, "");
     if (name != "orders") return Fail("table_not_found", "no table '" + name + "'");
@@ -126,6 +130,7 @@ class FakeBackend final : public ApiBackend {
   std::string tables_json = R"({"tables":[{"name":"orders"}]})";
   std::atomic<bool> run_conflict{false};
   std::atomic<bool> state_down{false};
+  std::atomic<bool> list_tables_throws{false};
   Readiness ready{true, {}};
 
  private:
