@@ -6,7 +6,6 @@
 
 #include <gmock/gmock.h>
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "tests/api/server_fixture.h"
@@ -20,8 +19,8 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using json = nlohmann::json;
 
-constexpr const char* kToken = "test-token-0123456789";
-constexpr const char* kSecret = "webhook-secret-0123456789";
+constexpr const char* kToken = kTestToken;
+constexpr const char* kSecret = kTestSecret;
 
 ApiRequest Request(std::string method, std::string target, std::string body = "") {
   ApiRequest r;
@@ -352,17 +351,7 @@ TEST_F(HandlersTest, PlanTakesTheCliScopeAndFormat) {
 
 class WebhookHandlerTest : public HandlersTest {
  protected:
-  void SetUp() override {
-    std::filesystem::create_directories(dir_ / "landing" / "orders" / "2026");
-    std::ofstream(dir_ / "landing" / "orders" / "2026" / "part-9.parquet") << "x";
-    std::filesystem::create_directories(dir_ / "outside");
-    std::ofstream(dir_ / "outside" / "secret.parquet") << "x";
-    auto o = Options();
-    o.webhook_secret = kSecret;
-    o.landing_dir = dir_ / "landing";
-    o.tokens = {kToken};  // the webhook needs no token: its signature authenticates it
-    Make(o);
-  }
+  void SetUp() override { Make(WithWebhookLanding(Options(), dir_.path())); }
 
   static ApiRequest Post(const std::string& body, const std::string& signature) {
     auto r = Request("POST", "/v1/webhooks/file-arrived", body);

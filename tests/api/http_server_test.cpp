@@ -6,7 +6,6 @@
 // daemon in daemon_api_test.cpp.
 #include <gmock/gmock.h>
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "api/security.h"
@@ -242,17 +241,7 @@ TEST_F(ServerTest, HttpRequestsAreCountedByRoutePattern) {
 
 class WebhookTest : public ServerTest {
  protected:
-  void SetUp() override {
-    std::filesystem::create_directories(dir_ / "landing" / "orders" / "2026");
-    std::ofstream(dir_ / "landing" / "orders" / "2026" / "part-9.parquet") << "x";
-    std::filesystem::create_directories(dir_ / "outside");
-    std::ofstream(dir_ / "outside" / "secret.parquet") << "x";
-    auto o = Options();
-    o.webhook_secret = kSecret;
-    o.landing_dir = dir_ / "landing";
-    o.tokens = {kToken};  // the webhook needs no token: its signature authenticates it
-    Start(o);
-  }
+  void SetUp() override { Start(WithWebhookLanding(Options(), dir_.path())); }
 
   testing::HttpResult Post(const std::string& body, const std::string& signature) {
     std::vector<std::string> headers;

@@ -9,6 +9,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -149,10 +151,27 @@ class FakeBackend final : public ApiBackend {
   std::vector<std::thread::id> threads_;
 };
 
+inline constexpr const char* kTestToken = "test-token-0123456789";
+inline constexpr const char* kTestSecret = "webhook-secret-0123456789";
+
+// `options` with the webhook on (kTestSecret) over a landing dir made in
+// `dir`: dir/landing/orders/2026/part-9.parquet, and dir/outside/secret.parquet
+// beside it. Bearer tokens (kTestToken) are on too: the webhook needs none.
+inline ServerOptions WithWebhookLanding(ServerOptions options, const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir / "landing" / "orders" / "2026");
+  std::ofstream(dir / "landing" / "orders" / "2026" / "part-9.parquet") << "x";
+  std::filesystem::create_directories(dir / "outside");
+  std::ofstream(dir / "outside" / "secret.parquet") << "x";
+  options.webhook_secret = kTestSecret;
+  options.landing_dir = dir / "landing";
+  options.tokens = {kTestToken};
+  return options;
+}
+
 class ServerTest : public ::testing::Test {
  protected:
-  static constexpr const char* kToken = "test-token-0123456789";
-  static constexpr const char* kSecret = "webhook-secret-0123456789";
+  static constexpr const char* kToken = kTestToken;
+  static constexpr const char* kSecret = kTestSecret;
 
   ServerOptions Options() {
     ServerOptions o;
