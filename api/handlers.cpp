@@ -6,11 +6,11 @@
 #include <cctype>
 #include <charconv>
 #include <nlohmann/json.hpp>
-#include <set>
 
 #include "api/assets.h"
 #include "api/metrics.h"
 #include "api/router.h"
+#include "lib/state/state_store.h"
 
 namespace landfall::api {
 
@@ -411,9 +411,7 @@ Handled ListBatches(ApiBackend& backend, const Admission& admission,
   auto limit = IntParam(query, "limit", 100, 1, 10'000);
   if (!limit) return Now(InvalidRequest("limit must be 1 to 10000"));
   const std::string status = Param(query, "status");
-  static const std::set<std::string> kStatuses = {"", "pending", "staged", "quarantined",
-                                                  "duplicate"};
-  if (!kStatuses.contains(status)) {
+  if (!status.empty() && !state::BatchStatusFromString(status)) {
     return Now(InvalidRequest("status must be pending, staged, quarantined or duplicate"));
   }
   return Deferred(admission, [&backend, table = Param(query, "table"), status,

@@ -135,7 +135,7 @@ std::string UnescapeFileName(std::string_view escaped) {
 
 bool RunOutcome::ok() const {
   return std::all_of(tables.begin(), tables.end(),
-                     [](const TableOutcome& t) { return t.status != "failed"; });
+                     [](const TableOutcome& t) { return t.status != state::TableRunStatus::kFailed; });
 }
 
 struct Engine::Prepared {
@@ -288,7 +288,7 @@ void Engine::CatchUpSnapshots() {
   for (const auto& [name, contents] : contents_) {
     auto table = tables_.find(name);
     if (!contents.exists || table == tables_.end() || table->second.schema_json.empty() ||
-        table->second.status == "reset") {
+        table->second.status == state::TableStatus::kReset) {
       continue;  // nothing to catch up, or the planner re-derives or rebuilds it
     }
     auto snapshot = schema::SchemaFromJson(table->second.schema_json);
@@ -893,7 +893,7 @@ std::vector<state::TableSummary> Engine::TableSummaries() {
     if (s.table.name.empty()) {
       // Known only by its batches: no table row yet.
       s.table.name = b.table;
-      s.table.status.clear();
+      s.table.status = state::TableStatus::kNew;
       s.table.policy.clear();
     }
     switch (b.status) {
@@ -960,7 +960,7 @@ Result<Engine::Prepared> Engine::Prepare(const RunRequest& request, CatalogStats
       names = folders;
       for (const auto& [name, c] : contents_) names.insert(name);
       for (const auto& [name, t] : tables_) {
-        if (t.status != "dropped") names.insert(name);
+        if (t.status != state::TableStatus::kDropped) names.insert(name);
       }
     } else {
       names.insert(request.tables.begin(), request.tables.end());
@@ -1134,7 +1134,7 @@ TableOutcome Engine::Execute(const plan::TablePlan& tp, int64_t run_id) {
   }
 
   Result<warehouse::ApplyStats> applied = warehouse::ApplyStats{};
-  std::string table_status = "active";
+  state::TableStatus table_status = state::TableStatus::kActive;
   // The file went away during the run: the next run plans without it.
   if (!vanished.empty()) {
     applied = Fail("batch_vanished", vanished + " disappeared during the run", /*transient=*/true);
@@ -1150,11 +1150,11 @@ TableOutcome Engine::Execute(const plan::TablePlan& tp, int64_t run_id) {
       applied = warehouse_.Evolve(tp.table, tp.target, tp.renames, files);
       break;
     case plan::Action::kOrphan:
-      table_status = "orphaned";
+      table_status = state::TableStatus::kOrphaned;
       break;
     case plan::Action::kDrop:
       if (auto s = warehouse_.Drop(tp.table); !s) applied = Fail(s.error());
-      table_status = "dropped";
+      table_status = state::TableStatus::kDropped;
       break;
     case plan::Action::kFail: {
       std::string why;
@@ -1182,19 +1182,19 @@ TableOutcome Engine::Execute(const plan::TablePlan& tp, int64_t run_id) {
     record.name = tp.table;
     record.updated_at_us = clock_.NowMicros();
     if (!applied) {
-      out.status = "failed";
+      out.status = state::TableRunStatus::kFailed;
       out.error = applied.error().ToString();
       // A batch file changed under the load: the next run fingerprints it
       // again and stages what it holds then.
       out.transient =
           applied.error().transient || applied.error().code == warehouse::kBatchChanged;
-      record.status = "failed";
+      record.status = state::TableStatus::kFailed;
       record.last_error = out.error;
       spdlog::error("table {}: {} failed: {}", tp.table, plan::ToString(tp.action), out.error);
       report.ok = false;
       if (tp.action != plan::Action::kFail) observer_->OnWarehouseError();
     } else {
-      out.status = "succeeded";
+      out.status = state::TableRunStatus::kSucceeded;
       out.rows = applied->rows;
       out.batches = applied->batches;
       record.status = table_status;
@@ -1358,14 +1358,14 @@ Result<RunOutcome> Engine::RunUnobserved(const RunRequest& request) {
     TableOutcome failed;
     failed.table = submitted[i]->table;
     failed.action = submitted[i]->action;
-    failed.status = "failed";
+    failed.status = state::TableRunStatus::kFailed;
     failed.error = table.error().ToString();
     outcome.tables.push_back(std::move(failed));
   }
 
   std::string error;
   for (const auto& t : outcome.tables) {
-    if (t.status == "failed") error += (error.empty() ? "" : "; ") + t.table + ": " + t.error;
+    if (t.status == state::TableRunStatus::kFailed) error += (error.empty() ? "" : "; ") + t.table + ": " + t.error;
   }
   bool needs_version = false;
   {
@@ -1407,7 +1407,7 @@ Result<bool> ResetTableState(state::StateStore& state, const std::string& table,
   // marker so the next run rebuilds the table instead of re-deriving it.
   state::TableRecord reset;
   reset.name = table;
-  reset.status = "reset";
+  reset.status = state::TableStatus::kReset;
   reset.updated_at_us = clock.NowMicros();
   if (auto s = state.SaveTable(reset); !s) return Fail(s.error());
   return true;
@@ -1418,7 +1418,7 @@ Result<bool> Engine::DeleteTableState(const std::string& table) {
   if (!deleted) return deleted;
   std::lock_guard lock(mu_);
   if (*deleted) {
-    tables_[table].status = "reset";
+    tables_[table].status = state::TableStatus::kReset;
     tables_[table].schema_json.clear();
     tables_[table].schema_hash.clear();
     Changed(table);

@@ -51,7 +51,7 @@ struct RunRequest {
 struct TableOutcome {
   std::string table;
   plan::Action action = plan::Action::kSkip;
-  std::string status;  // succeeded | failed | skipped
+  state::TableRunStatus status = state::TableRunStatus::kSucceeded;
   int64_t rows = 0;
   int batches = 0;
   int64_t duration_us = 0;
@@ -87,7 +87,7 @@ struct RunOutcome {
 //  "duration_ms", "error"}], "plan": plan::ToJson(plan)}: `landfall run --format json`.
 std::string ToJson(const RunOutcome& outcome);
 
-// Forgets a table's state (keeping a "reset" marker) so its next run rebuilds
+// Forgets a table's state (keeping a TableStatus::kReset marker) so its next run rebuilds
 // it. Needs only the state store. False when the state store has no such table.
 Result<bool> ResetTableState(state::StateStore& state, const std::string& table, const Clock& clock);
 
