@@ -220,11 +220,9 @@ TEST(PgStateStoreTest, LoadRefusesATableStatusItDoesNotKnow) {
   std::string env = UniqueEnvironment();
   auto store = OpenMigrated(env);
   ASSERT_TRUE(store);
-  TableRecord table;
-  table.name = "orders";
-  ASSERT_TRUE(store->SaveTable(table));
-  RawConnection raw(PostgresUrl());
-  raw.Query("UPDATE tables SET status = 'exploded' WHERE environment = $1", {env});
+  RawConnection(PostgresUrl())
+      .Query("INSERT INTO tables (environment, name, status) VALUES ($1, 'orders', 'exploded')",
+             {env});
   auto state = store->Load();
   ASSERT_FALSE(state);
   EXPECT_EQ(state.error().code, "state_invalid");
