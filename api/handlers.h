@@ -110,8 +110,6 @@ class Handlers {
   // before; backend errors by StatusForError, as JSON error bodies.
   Handled Handle(const ApiRequest& request, const Admission& admission);
 
-  const ServerOptions& options() const { return options_; }
-
  private:
   int64_t NowUnix() const;
   Handled HandleRoute(const ApiRequest& request, const Admission& admission,
