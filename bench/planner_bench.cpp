@@ -65,7 +65,7 @@ std::vector<plan::TableInputs> QuietInputs(int tables, int batches) {
     plan::TableInputs in;
     in.table = TableName(t);
     in.folder_exists = true;
-    in.remembered = plan::RememberedTable{schema, false, "active"};
+    in.remembered = plan::RememberedTable{schema, false, state::TableStatus::kActive};
     in.warehouse.exists = true;
     in.warehouse.columns = schema;
     for (int b = 0; b < batches; ++b) {

@@ -48,7 +48,7 @@ json Columns(const std::string& schema_json) {
 json TableRunJson(const state::TableRunRecord& r) {
   return {{"run_id", r.run_id},   {"table", r.table},
           {"action", r.action},   {"reasons", Parse(r.reasons_json, json::array())},
-          {"status", r.status},   {"rows", r.rows},
+          {"status", state::ToString(r.status)},   {"rows", r.rows},
           {"batches", r.batches}, {"duration_ms", r.duration_us / 1000.0},
           {"error", r.error},     {"at", Time(r.recorded_at_us)}};
 }
@@ -86,7 +86,7 @@ json SummaryJson(const state::TableSummary& s, json last_run, const config::Conf
   const auto& t = s.table;
   return {{"name", t.name},
           // Known only by its batches: found, never run yet.
-          {"status", t.status.empty() ? "new" : t.status},
+          {"status", state::ToString(t.status)},
           {"rows", s.rows_staged},
           {"batches",
            {{"staged", s.staged},
@@ -94,7 +94,8 @@ json SummaryJson(const state::TableSummary& s, json last_run, const config::Conf
             {"quarantined", s.quarantined},
             {"duplicate", s.duplicate}}},
           {"schema_hash", t.schema_hash},
-          {"policy", t.policy.empty() ? config.PolicyFor(t.name).schema_evolution : t.policy},
+          {"policy", t.policy.empty() ? config::ToString(config.PolicyFor(t.name).schema_evolution)
+                                      : t.policy},
           {"last_error", t.last_error},
           {"last_run", std::move(last_run)},
           {"updated_at", Time(t.updated_at_us)}};
@@ -163,7 +164,7 @@ std::string DaemonApiBackend::TablesJson(const std::vector<state::TableSummary>&
     if (s.last_action) {
       last = {{"run_id", s.last_action->run_id},
               {"action", s.last_action->action},
-              {"status", s.last_action->status},
+              {"status", state::ToString(s.last_action->status)},
               {"at", Time(s.last_action->recorded_at_us)}};
     }
     tables.push_back(SummaryJson(s, std::move(last), config_));

@@ -588,7 +588,7 @@ class Server final : public DaemonControl {
     out.tables_known = static_cast<int>(outcome->plan.tables.size());
     out.changed = static_cast<int>(outcome->tables.size());
     for (const auto& t : outcome->tables) {
-      if (t.status == "failed") {
+      if (t.status == state::TableRunStatus::kFailed) {
         out.failed.push_back(t.table);
         if (t.transient) out.result.retry_tables.push_back(t.table);
       } else {

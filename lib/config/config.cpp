@@ -15,6 +15,58 @@ namespace fs = std::filesystem;
 
 namespace {
 
+constexpr SchemaEvolution kSchemaEvolutions[] = {SchemaEvolution::kEvolve, SchemaEvolution::kRebuild,
+                                                 SchemaEvolution::kFreeze, SchemaEvolution::kFail};
+constexpr OnBatchRemoved kOnBatchRemoved[] = {OnBatchRemoved::kKeep, OnBatchRemoved::kRebuild};
+constexpr OnTableRemoved kOnTableRemoved[] = {OnTableRemoved::kKeep, OnTableRemoved::kDrop};
+
+// The one of `values` whose ToString is `text`.
+template <typename E, size_t N>
+std::optional<E> FromText(std::string_view text, const E (&values)[N]) {
+  for (E v : values) {
+    if (text == ToString(v)) return v;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+const char* ToString(SchemaEvolution policy) {
+  switch (policy) {
+    case SchemaEvolution::kEvolve:
+      return "evolve";
+    case SchemaEvolution::kRebuild:
+      return "rebuild";
+    case SchemaEvolution::kFreeze:
+      return "freeze";
+    case SchemaEvolution::kFail:
+      return "fail";
+  }
+  return "evolve";  // unreachable: every enumerator is handled above
+}
+
+const char* ToString(OnBatchRemoved policy) {
+  return policy == OnBatchRemoved::kRebuild ? "rebuild" : "keep";
+}
+
+const char* ToString(OnTableRemoved policy) {
+  return policy == OnTableRemoved::kDrop ? "drop" : "keep";
+}
+
+std::optional<SchemaEvolution> SchemaEvolutionFromString(std::string_view text) {
+  return FromText(text, kSchemaEvolutions);
+}
+
+std::optional<OnBatchRemoved> OnBatchRemovedFromString(std::string_view text) {
+  return FromText(text, kOnBatchRemoved);
+}
+
+std::optional<OnTableRemoved> OnTableRemovedFromString(std::string_view text) {
+  return FromText(text, kOnTableRemoved);
+}
+
+namespace {
+
 // Thrown only inside this file and turned into an Error at ParseConfig's boundary.
 struct ConfigError {
   std::string message;
@@ -125,6 +177,14 @@ class Reader {
       Throw(node, key, "must be one of " + list + " (got '" + value + "')");
     }
     return value;
+  }
+
+  // One of `values`, written as its ToString text.
+  template <typename E, size_t N>
+  E OneOfEnum(const YAML::Node& node, const std::string& key, const E (&values)[N]) const {
+    std::set<std::string> allowed;
+    for (E v : values) allowed.insert(ToString(v));
+    return *FromText(OneOf(node, key, allowed), values);
   }
 
   // Relative paths are anchored at the config file's folder, so the same file
@@ -286,12 +346,12 @@ Config Parse(const YAML::Node& root, const fs::path& source) {
 
   if (auto api = root["api"]) ParseApi(r, api, c.api);
 
-  const std::set<std::string> evolution = {"evolve", "rebuild", "freeze", "fail"};
-  const std::set<std::string> batch_removed = {"keep", "rebuild"};
-  const std::set<std::string> table_removed = {"keep", "drop"};
-  if (auto n = root["schema_evolution"]) c.policy.schema_evolution = r.OneOf(n, "schema_evolution", evolution);
-  if (auto n = root["on_batch_removed"]) c.policy.on_batch_removed = r.OneOf(n, "on_batch_removed", batch_removed);
-  if (auto n = root["on_table_removed"]) c.policy.on_table_removed = r.OneOf(n, "on_table_removed", table_removed);
+  const auto& evolution = kSchemaEvolutions;
+  const auto& batch_removed = kOnBatchRemoved;
+  const auto& table_removed = kOnTableRemoved;
+  if (auto n = root["schema_evolution"]) c.policy.schema_evolution = r.OneOfEnum(n, "schema_evolution", evolution);
+  if (auto n = root["on_batch_removed"]) c.policy.on_batch_removed = r.OneOfEnum(n, "on_batch_removed", batch_removed);
+  if (auto n = root["on_table_removed"]) c.policy.on_table_removed = r.OneOfEnum(n, "on_table_removed", table_removed);
   if (auto tables = root["tables"]) {
     if (!tables.IsSequence()) r.Throw(tables, "tables", "must be a list of {match: GLOB, ...} entries");
     for (size_t i = 0; i < tables.size(); ++i) {
@@ -302,9 +362,9 @@ Config Parse(const YAML::Node& root, const fs::path& source) {
       TablePolicyOverride o;
       o.match = r.String(entry["match"], path + ".match");
       if (o.match.empty()) r.Throw(entry["match"], path + ".match", "must not be empty");
-      if (auto n = entry["schema_evolution"]) o.schema_evolution = r.OneOf(n, path + ".schema_evolution", evolution);
-      if (auto n = entry["on_batch_removed"]) o.on_batch_removed = r.OneOf(n, path + ".on_batch_removed", batch_removed);
-      if (auto n = entry["on_table_removed"]) o.on_table_removed = r.OneOf(n, path + ".on_table_removed", table_removed);
+      if (auto n = entry["schema_evolution"]) o.schema_evolution = r.OneOfEnum(n, path + ".schema_evolution", evolution);
+      if (auto n = entry["on_batch_removed"]) o.on_batch_removed = r.OneOfEnum(n, path + ".on_batch_removed", batch_removed);
+      if (auto n = entry["on_table_removed"]) o.on_table_removed = r.OneOfEnum(n, path + ".on_table_removed", table_removed);
       c.tables.push_back(std::move(o));
     }
   }

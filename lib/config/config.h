@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "lib/common/result.h"
@@ -59,20 +60,34 @@ struct LogConfig {
   std::string format = "text";  // text | json
 };
 
-// How a table reacts to change (README: "Schema drift and policies").
+// How a table reacts to change (README: "Schema drift and policies"). Each
+// policy's values are written in the config, plans and the state store as
+// the text ToString gives; FromString is nullopt for any other text.
+enum class SchemaEvolution { kEvolve, kRebuild, kFreeze, kFail };
+const char* ToString(SchemaEvolution policy);
+std::optional<SchemaEvolution> SchemaEvolutionFromString(std::string_view text);
+
+enum class OnBatchRemoved { kKeep, kRebuild };
+const char* ToString(OnBatchRemoved policy);
+std::optional<OnBatchRemoved> OnBatchRemovedFromString(std::string_view text);
+
+enum class OnTableRemoved { kKeep, kDrop };  // keep: orphan the staging table
+const char* ToString(OnTableRemoved policy);
+std::optional<OnTableRemoved> OnTableRemovedFromString(std::string_view text);
+
 struct TablePolicy {
-  std::string schema_evolution = "evolve";  // evolve | rebuild | freeze | fail
-  std::string on_batch_removed = "keep";    // keep | rebuild
-  std::string on_table_removed = "keep";    // keep (orphan) | drop
+  SchemaEvolution schema_evolution = SchemaEvolution::kEvolve;
+  OnBatchRemoved on_batch_removed = OnBatchRemoved::kKeep;
+  OnTableRemoved on_table_removed = OnTableRemoved::kKeep;
 };
 
 // A `tables:` entry: tables whose name matches the glob `match` get these
 // policies instead of the defaults. The first matching entry wins.
 struct TablePolicyOverride {
   std::string match;
-  std::optional<std::string> schema_evolution;
-  std::optional<std::string> on_batch_removed;
-  std::optional<std::string> on_table_removed;
+  std::optional<SchemaEvolution> schema_evolution;
+  std::optional<OnBatchRemoved> on_batch_removed;
+  std::optional<OnTableRemoved> on_table_removed;
 };
 
 struct Config {

@@ -17,7 +17,7 @@ using state::BatchStatus;
 
 bool RunOutcome::ok() const {
   return std::all_of(tables.begin(), tables.end(),
-                     [](const TableOutcome& t) { return t.status != "failed"; });
+                     [](const TableOutcome& t) { return t.status != state::TableRunStatus::kFailed; });
 }
 
 struct Engine::Prepared {
@@ -161,7 +161,7 @@ void Engine::CatchUpSnapshots() {
   for (const auto& [name, contents] : contents_) {
     auto table = tables_.find(name);
     if (!contents.exists || table == tables_.end() || table->second.schema_json.empty() ||
-        table->second.status == "reset") {
+        table->second.status == state::TableStatus::kReset) {
       continue;  // nothing to catch up, or the planner re-derives or rebuilds it
     }
     auto snapshot = schema::SchemaFromJson(table->second.schema_json);
@@ -430,7 +430,7 @@ std::vector<state::TableSummary> Engine::TableSummaries() {
     if (s.table.name.empty()) {
       // Known only by its batches: no table row yet.
       s.table.name = b.table;
-      s.table.status.clear();
+      s.table.status = state::TableStatus::kNew;
       s.table.policy.clear();
     }
     switch (b.status) {
@@ -524,7 +524,7 @@ Engine::Selection Engine::SelectTables(const RunRequest& request, const Scanned&
     names = folders;
     for (const auto& [name, c] : contents_) names.insert(name);
     for (const auto& [name, t] : tables_) {
-      if (t.status != "dropped") names.insert(name);
+      if (t.status != state::TableStatus::kDropped) names.insert(name);
     }
   } else {
     names.insert(request.tables.begin(), request.tables.end());
@@ -664,7 +664,7 @@ TableOutcome Engine::Execute(const plan::TablePlan& tp, int64_t run_id) {
   const auto started = std::chrono::steady_clock::now();
   std::string vanished;  // a planned batch another refresh has forgotten since
   const std::vector<warehouse::BatchFile> files = BatchFiles(tp, vanished);
-  std::string table_status = "active";
+  state::TableStatus table_status = state::TableStatus::kActive;
   // The file went away during the run: the next run plans without it.
   const Result<warehouse::ApplyStats> applied =
       vanished.empty()
@@ -706,7 +706,7 @@ std::vector<warehouse::BatchFile> Engine::BatchFiles(const plan::TablePlan& tp, 
 
 Result<warehouse::ApplyStats> Engine::Apply(const plan::TablePlan& tp,
                                             const std::vector<warehouse::BatchFile>& files,
-                                            std::string& table_status) {
+                                            state::TableStatus& table_status) {
   switch (tp.action) {
     case plan::Action::kCreate:
     case plan::Action::kRebuild:
@@ -716,10 +716,10 @@ Result<warehouse::ApplyStats> Engine::Apply(const plan::TablePlan& tp,
     case plan::Action::kEvolve:
       return warehouse_.Evolve(tp.table, tp.target, tp.renames, files);
     case plan::Action::kOrphan:
-      table_status = "orphaned";
+      table_status = state::TableStatus::kOrphaned;
       break;
     case plan::Action::kDrop:
-      table_status = "dropped";
+      table_status = state::TableStatus::kDropped;
       if (auto s = warehouse_.Drop(tp.table); !s) return Fail(s.error());
       break;
     case plan::Action::kFail: {
@@ -735,7 +735,7 @@ Result<warehouse::ApplyStats> Engine::Apply(const plan::TablePlan& tp,
 
 void Engine::RecordOutcome(const plan::TablePlan& tp, const Result<warehouse::ApplyStats>& applied,
                            const std::vector<warehouse::BatchFile>& files,
-                           const std::string& table_status, int64_t run_id, TableOutcome& out,
+                           state::TableStatus table_status, int64_t run_id, TableOutcome& out,
                            TableActionReport& report) {
   report.table = tp.table;
   report.action = plan::ToString(tp.action);
@@ -746,18 +746,18 @@ void Engine::RecordOutcome(const plan::TablePlan& tp, const Result<warehouse::Ap
   record.updated_at_us = clock_.NowMicros();
   int staged = 0;  // batch records now staged
   if (!applied) {
-    out.status = "failed";
+    out.status = state::TableRunStatus::kFailed;
     out.error = applied.error().ToString();
     // A batch file changed under the load: the next run fingerprints it
     // again and stages what it holds then.
     out.transient = applied.error().transient || applied.error().code == warehouse::kBatchChanged;
-    record.status = "failed";
+    record.status = state::TableStatus::kFailed;
     record.last_error = out.error;
     spdlog::error("table {}: {} failed: {}", tp.table, plan::ToString(tp.action), out.error);
     report.ok = false;
     if (tp.action != plan::Action::kFail) observer_->OnWarehouseError();
   } else {
-    out.status = "succeeded";
+    out.status = state::TableRunStatus::kSucceeded;
     out.rows = applied->rows;
     out.batches = applied->batches;
     record.status = table_status;
@@ -931,7 +931,7 @@ std::vector<TableOutcome> Engine::ExecuteTables(const plan::ChangePlan& plan, in
     TableOutcome failed;
     failed.table = submitted[i]->table;
     failed.action = submitted[i]->action;
-    failed.status = "failed";
+    failed.status = state::TableRunStatus::kFailed;
     failed.error = table.error().ToString();
     outcomes.push_back(std::move(failed));
   }
@@ -941,7 +941,7 @@ std::vector<TableOutcome> Engine::ExecuteTables(const plan::ChangePlan& plan, in
 Status Engine::RecordRunEnd(const RunOutcome& outcome) {
   std::string error;
   for (const auto& t : outcome.tables) {
-    if (t.status == "failed") error += (error.empty() ? "" : "; ") + t.table + ": " + t.error;
+    if (t.status == state::TableRunStatus::kFailed) error += (error.empty() ? "" : "; ") + t.table + ": " + t.error;
   }
   bool needs_version = false;
   {
@@ -982,7 +982,7 @@ Result<bool> ResetTableState(state::StateStore& state, const std::string& table,
   // marker so the next run rebuilds the table instead of re-deriving it.
   state::TableRecord reset;
   reset.name = table;
-  reset.status = "reset";
+  reset.status = state::TableStatus::kReset;
   reset.updated_at_us = clock.NowMicros();
   if (auto s = state.SaveTable(reset); !s) return Fail(s.error());
   return true;
@@ -993,7 +993,7 @@ Result<bool> Engine::DeleteTableState(const std::string& table) {
   if (!deleted) return deleted;
   std::lock_guard lock(mu_);
   if (*deleted) {
-    tables_[table].status = "reset";
+    tables_[table].status = state::TableStatus::kReset;
     tables_[table].schema_json.clear();
     tables_[table].schema_hash.clear();
     Changed(table);

@@ -51,7 +51,7 @@ struct RunRequest {
 struct TableOutcome {
   std::string table;
   plan::Action action = plan::Action::kSkip;
-  std::string status;  // succeeded | failed | skipped
+  state::TableRunStatus status = state::TableRunStatus::kSucceeded;
   int64_t rows = 0;
   int batches = 0;
   int64_t duration_us = 0;
@@ -78,7 +78,7 @@ struct RunOutcome {
 //  "duration_ms", "error"}], "plan": plan::ToJson(plan)}: `landfall run --format json`.
 std::string ToJson(const RunOutcome& outcome);
 
-// Forgets a table's state (keeping a "reset" marker) so its next run rebuilds
+// Forgets a table's state (keeping a TableStatus::kReset marker) so its next run rebuilds
 // it. Needs only the state store. False when the state store has no such table.
 Result<bool> ResetTableState(state::StateStore& state, const std::string& table, const Clock& clock);
 
@@ -187,11 +187,11 @@ class Engine {
   // status after it (active, orphaned, dropped).
   Result<warehouse::ApplyStats> Apply(const plan::TablePlan& table_plan,
                                       const std::vector<warehouse::BatchFile>& files,
-                                      std::string& table_status);
+                                      state::TableStatus& table_status);
   // Records what the warehouse did (or why not) in memory, marked for the
   // state store, and fills `out` and `report`. Needs mu_.
   void RecordOutcome(const plan::TablePlan& table_plan, const Result<warehouse::ApplyStats>& applied,
-                     const std::vector<warehouse::BatchFile>& files, const std::string& table_status,
+                     const std::vector<warehouse::BatchFile>& files, state::TableStatus table_status,
                      int64_t run_id, TableOutcome& out, TableActionReport& report);
   // The warehouse's new contents after `applied`, and the batches it staged
   // (or rejected); the table's new snapshot in `record`. Returns how many

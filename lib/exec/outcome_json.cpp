@@ -10,7 +10,7 @@ std::string ToJson(const RunOutcome& outcome) {
   for (const auto& t : outcome.tables) {
     tables.push_back({{"table", t.table},
                       {"action", plan::ToString(t.action)},
-                      {"status", t.status},
+                      {"status", state::ToString(t.status)},
                       {"rows", t.rows},
                       {"batches", t.batches},
                       {"duration_ms", t.duration_us / 1000.0},

@@ -13,6 +13,7 @@
 
 #include "lib/config/config.h"
 #include "lib/schema/schema.h"
+#include "lib/state/state_store.h"
 #include "lib/warehouse/warehouse.h"
 
 namespace landfall::plan {
@@ -76,7 +77,7 @@ struct TablePlan {
   std::vector<std::string> batches;
   std::vector<PlanReason> reasons;
   schema::Schema target;  // staging columns after the action
-  std::string policy = "evolve";  // the schema_evolution policy that applied
+  config::SchemaEvolution policy = config::SchemaEvolution::kEvolve;  // the one that applied
   // evolve: columns renamed in place before the append (proven by field_id).
   std::vector<warehouse::ColumnRename> renames;
   // freeze: new batches whose schema differs, to quarantine instead of staging.
@@ -118,7 +119,7 @@ struct CurrentBatch {
 struct RememberedTable {
   std::optional<schema::Schema> snapshot;  // nullopt: no snapshot stored
   bool unreadable = false;                 // a snapshot is stored but cannot be parsed
-  std::string status = "active";  // active | orphaned | failed | reset (state deleted: rebuild)
+  state::TableStatus status = state::TableStatus::kActive;
 };
 
 struct TableInputs {

@@ -34,7 +34,7 @@ nlohmann::json TableJson(const TablePlan& t) {
           {"action", ToString(t.action)},
           {"batches", t.batches},
           {"reasons", Reasons(t.reasons)},
-          {"policy", t.policy},
+          {"policy", config::ToString(t.policy)},
           {"renames", Renames(t)},
           {"quarantine", Quarantine(t)},
           {"schema_hash", t.target.columns.empty() ? "" : t.target.Hash()},
@@ -96,10 +96,11 @@ std::string ToText(const ChangePlan& plan) {
     }
     std::string action = ToString(t.action);
     std::string batches = std::to_string(t.batches.size());
+    std::string policy = config::ToString(t.policy);
     out << t.table << std::string(width - t.table.size() + 2, ' ') << action
         << std::string(action.size() < 9 ? 9 - action.size() : 1, ' ') << batches
-        << std::string(batches.size() < 9 ? 9 - batches.size() : 1, ' ') << t.policy
-        << std::string(t.policy.size() < 9 ? 9 - t.policy.size() : 1, ' ') << reasons << "\n";
+        << std::string(batches.size() < 9 ? 9 - batches.size() : 1, ' ') << policy
+        << std::string(policy.size() < 9 ? 9 - policy.size() : 1, ' ') << reasons << "\n";
   }
   out << plan.tables.size() << " tables, " << plan.ActionableCount() << " to change\n";
   return out.str();

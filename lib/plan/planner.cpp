@@ -101,7 +101,7 @@ void NoteRounding(const std::vector<CurrentBatch>& batches, TablePlan& plan) {
 // rewritten, not removed: its old rows are replaced.
 std::vector<std::string> KeptBatches(const TableInputs& in) {
   std::vector<std::string> kept;
-  if (!in.warehouse.exists || in.policy.on_batch_removed != "keep") return kept;
+  if (!in.warehouse.exists || in.policy.on_batch_removed != config::OnBatchRemoved::kKeep) return kept;
   std::set<std::string_view> ids, paths;
   for (const auto& b : in.batches) {
     ids.insert(b.batch_id);
@@ -316,9 +316,9 @@ TablePlan PlanTable(const TableInputs& in, const PlanOptions& options,
     plan.target = wh.columns;
     if (!warehouse_knows) {
       plan.reasons.push_back({reason::kNoChange, "no folder and nothing staged"});
-    } else if (in.remembered && in.remembered->status == "orphaned") {
+    } else if (in.remembered && in.remembered->status == state::TableStatus::kOrphaned) {
       plan.reasons.push_back({reason::kTableRemoved, "folder still absent; staging table kept"});
-    } else if (in.policy.on_table_removed == "drop") {
+    } else if (in.policy.on_table_removed == config::OnTableRemoved::kDrop) {
       plan.action = Action::kDrop;
       plan.reasons.push_back({reason::kTableRemoved, "table folder disappeared; on_table_removed: drop"});
     } else {
@@ -352,11 +352,11 @@ TablePlan PlanTable(const TableInputs& in, const PlanOptions& options,
     return Rebuild(in, plan, Action::kCreate, supertype);
   }
 
-  if (in.remembered && in.remembered->status == "reset") {
+  if (in.remembered && in.remembered->status == state::TableStatus::kReset) {
     plan.reasons.push_back({reason::kStateDeleted, "table state was deleted by an operator"});
     return Rebuild(in, plan, Action::kRebuild, supertype);
   }
-  if (in.remembered && in.remembered->status == "orphaned") {
+  if (in.remembered && in.remembered->status == state::TableStatus::kOrphaned) {
     plan.reasons.push_back({reason::kTableReturned, "table folder is back"});
   }
 
@@ -407,7 +407,7 @@ TablePlan PlanTable(const TableInputs& in, const PlanOptions& options,
     } else if (!now && !is_current(id)) {
       removed = true;
       plan.reasons.push_back({reason::kBatchRemoved,
-                              entry.rel_path + (in.policy.on_batch_removed == "rebuild"
+                              entry.rel_path + (in.policy.on_batch_removed == config::OnBatchRemoved::kRebuild
                                                     ? " was deleted; rebuilding without it"
                                                     : " was deleted; its rows are kept")});
     }
@@ -424,7 +424,7 @@ TablePlan PlanTable(const TableInputs& in, const PlanOptions& options,
     }
   }
   if (rewritten || lost) return Rebuild(in, plan, Action::kRebuild, supertype);
-  if (removed && in.policy.on_batch_removed == "rebuild") {
+  if (removed && in.policy.on_batch_removed == config::OnBatchRemoved::kRebuild) {
     return Rebuild(in, plan, Action::kRebuild, supertype);
   }
 
@@ -485,12 +485,12 @@ TablePlan PlanTable(const TableInputs& in, const PlanOptions& options,
   if (!drift->Changes()) return append(fresh, std::move(drift->target));
   plan.reasons.insert(plan.reasons.begin(), {reason::kSchemaChanged, "new batches change the staging columns"});
 
-  const std::string& policy = in.policy.schema_evolution;
-  if (policy == "rebuild") {
+  const config::SchemaEvolution policy = in.policy.schema_evolution;
+  if (policy == config::SchemaEvolution::kRebuild) {
     plan.reasons.push_back({reason::kPolicyRebuild, "schema_evolution: rebuild"});
     return Rebuild(in, plan, Action::kRebuild, supertype);
   }
-  if (policy == "fail") {
+  if (policy == config::SchemaEvolution::kFail) {
     plan.action = Action::kFail;
     plan.target = std::move(previous);
     plan.reasons.push_back({reason::kSchemaChangeBlocked,
@@ -498,7 +498,7 @@ TablePlan PlanTable(const TableInputs& in, const PlanOptions& options,
                             "(remove the batch, change the policy, or delete the table's state)"});
     return plan;
   }
-  if (policy == "freeze") {
+  if (policy == config::SchemaEvolution::kFreeze) {
     // Stage the batches that fit the current columns; quarantine the others.
     std::vector<const CurrentBatch*> fitting;
     for (const auto* b : fresh) {

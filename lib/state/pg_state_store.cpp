@@ -179,13 +179,15 @@ int64_t Int(const PGresult* result, int row, int column) {
   "tr.table_name, tr.action, tr.reasons::text, tr.status, tr.rows, tr.batches, "       \
   "tr.duration_us, COALESCE(tr.error, ''), tr.run_id, landfall_us(tr.recorded_at) "
 
-// A TableRunRecord from TABLE_RUN_COLUMNS starting at `column`.
+// A TableRunRecord from TABLE_RUN_COLUMNS starting at `column`; an unknown
+// status reads as failed (see Load, which refuses it).
 TableRunRecord ReadTableRun(const PGresult* res, int row, int column) {
   TableRunRecord record;
   record.table = Text(res, row, column);
   record.action = Text(res, row, column + 1);
   record.reasons_json = Text(res, row, column + 2);
-  record.status = Text(res, row, column + 3);
+  record.status =
+      TableRunStatusFromString(Text(res, row, column + 3)).value_or(TableRunStatus::kFailed);
   record.rows = Int(res, row, column + 4);
   record.batches = static_cast<int>(Int(res, row, column + 5));
   record.duration_us = Int(res, row, column + 6);
@@ -606,7 +608,13 @@ Result<EnvironmentState> PgStateStore::Load() {
       table.name = Text(t, i, 0);
       table.schema_json = Text(t, i, 1);
       table.schema_hash = Text(t, i, 2);
-      table.status = Text(t, i, 3);
+      auto status = TableStatusFromString(Text(t, i, 3));
+      if (!status) {
+        return Fail("state_invalid", "state store: load: table " + table.name +
+                                         " has unknown status \"" + std::string(Text(t, i, 3)) +
+                                         "\"");
+      }
+      table.status = *status;
       table.last_error = Text(t, i, 4);
       table.policy = Text(t, i, 5);
       table.updated_at_us = Int(t, i, 6);
@@ -640,6 +648,12 @@ Result<EnvironmentState> PgStateStore::Load() {
                      {environment_});
     if (!last) return Fail(last.error());
     for (int i = 0; i < PQntuples(last->get()); ++i) {
+      if (!TableRunStatusFromString(Text(last->get(), i, 3))) {
+        return Fail("state_invalid", "state store: load: a run of table " +
+                                         std::string(Text(last->get(), i, 0)) +
+                                         " has unknown status \"" +
+                                         std::string(Text(last->get(), i, 3)) + "\"");
+      }
       state.last_actions.push_back(ReadTableRun(last->get(), i, 0));
     }
 
@@ -798,7 +812,7 @@ SELECT $1, $2, $4::text, NULLIF($3::text, '')::jsonb
  WHERE $4::text <> '' AND NOT EXISTS (SELECT 1 FROM previous WHERE schema_hash = $4::text)
 )sql";
   return {kSql,
-          {environment_, table.name, table.schema_json, table.schema_hash, table.status,
+          {environment_, table.name, table.schema_json, table.schema_hash, ToString(table.status),
            table.last_error, table.policy, std::to_string(table.updated_at_us)}};
 }
 
@@ -904,7 +918,7 @@ PgStateStore::Statement PgStateStore::TableRunStatement(int64_t run_id,
           "        $7::bigint, $8::int, $9::bigint, NULLIF($10::text, '')"
           "   FROM runs WHERE id = $2::bigint AND environment = $1",
           {environment_, std::to_string(run_id), record.table, record.action, record.reasons_json,
-           record.status, std::to_string(record.rows), std::to_string(record.batches),
+           ToString(record.status), std::to_string(record.rows), std::to_string(record.batches),
            std::to_string(record.duration_us), record.error}};
 }
 
@@ -1018,7 +1032,7 @@ Result<std::vector<TableSummary>> PgStateStore::TableSummaries(const std::string
                   "         b.pending, b.quarantined, b.duplicate"
                   "    FROM t FULL JOIN b ON b.table_name = t.name)"
                   " SELECT n.name, COALESCE(n.schema_json::text, ''), COALESCE(n.schema_hash, ''),"
-                  "        COALESCE(n.status, ''), COALESCE(n.last_error, ''), COALESCE(n.policy, ''),"
+                  "        COALESCE(n.status, 'new'), COALESCE(n.last_error, ''), COALESCE(n.policy, ''),"
                   "        landfall_us(n.updated_at), COALESCE(n.rows_staged, 0), COALESCE(n.staged, 0),"
                   "        COALESCE(n.pending, 0), COALESCE(n.quarantined, 0), COALESCE(n.duplicate, 0),"
                   "        last.* "
@@ -1038,7 +1052,13 @@ Result<std::vector<TableSummary>> PgStateStore::TableSummaries(const std::string
       s.table.name = Text(res, i, 0);
       s.table.schema_json = Text(res, i, 1);
       s.table.schema_hash = Text(res, i, 2);
-      s.table.status = Text(res, i, 3);
+      auto status = TableStatusFromString(Text(res, i, 3));
+      if (!status) {
+        return Fail("state_invalid", "state store: table " + s.table.name +
+                                         " has unknown status \"" + std::string(Text(res, i, 3)) +
+                                         "\"");
+      }
+      s.table.status = *status;
       s.table.last_error = Text(res, i, 4);
       s.table.policy = Text(res, i, 5);
       s.table.updated_at_us = Int(res, i, 6);

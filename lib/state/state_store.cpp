@@ -24,4 +24,46 @@ std::optional<BatchStatus> BatchStatusFromString(std::string_view text) {
   return std::nullopt;
 }
 
+const char* ToString(TableStatus status) {
+  switch (status) {
+    case TableStatus::kNew:
+      return "new";
+    case TableStatus::kActive:
+      return "active";
+    case TableStatus::kOrphaned:
+      return "orphaned";
+    case TableStatus::kFailed:
+      return "failed";
+    case TableStatus::kDropped:
+      return "dropped";
+    case TableStatus::kReset:
+      return "reset";
+  }
+  return "active";  // unreachable: every enumerator is handled above
+}
+
+std::optional<TableStatus> TableStatusFromString(std::string_view text) {
+  for (auto status : {TableStatus::kNew, TableStatus::kActive, TableStatus::kOrphaned,
+                      TableStatus::kFailed, TableStatus::kDropped, TableStatus::kReset}) {
+    if (text == ToString(status)) return status;
+  }
+  return std::nullopt;
+}
+
+const char* ToString(TableRunStatus status) {
+  switch (status) {
+    case TableRunStatus::kSucceeded:
+      return "succeeded";
+    case TableRunStatus::kFailed:
+      return "failed";
+  }
+  return "failed";  // unreachable: every enumerator is handled above
+}
+
+std::optional<TableRunStatus> TableRunStatusFromString(std::string_view text) {
+  if (text == "succeeded") return TableRunStatus::kSucceeded;
+  if (text == "failed") return TableRunStatus::kFailed;
+  return std::nullopt;
+}
+
 }  // namespace landfall::state

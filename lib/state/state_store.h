@@ -23,6 +23,24 @@ enum class BatchStatus { kPending, kStaged, kQuarantined, kDuplicate };
 const char* ToString(BatchStatus status);
 std::optional<BatchStatus> BatchStatusFromString(std::string_view text);
 
+// A table's status, stored in its row as the text ToString gives.
+enum class TableStatus {
+  kNew,       // "new": known only by its batches, no row yet (reads only; never stored)
+  kActive,    // "active": staged as its folder says
+  kOrphaned,  // "orphaned": its folder is gone, its staging table kept
+  kFailed,    // "failed": its last action failed (last_error says why)
+  kDropped,   // "dropped": its folder is gone and its staging table dropped
+  kReset,     // "reset": its state was deleted by an operator; the next run rebuilds it
+};
+const char* ToString(TableStatus status);
+std::optional<TableStatus> TableStatusFromString(std::string_view text);
+
+// How one table's action in a run ended (TableRunRecord, exec::TableOutcome);
+// tables a plan skips get no record.
+enum class TableRunStatus { kSucceeded, kFailed };
+const char* ToString(TableRunStatus status);
+std::optional<TableRunStatus> TableRunStatusFromString(std::string_view text);
+
 struct BatchRecord {
   std::string table;
   std::string path;         // relative to the landing dir; unique per environment
@@ -47,8 +65,10 @@ struct TableRecord {
   std::string name;
   std::string schema_json;  // current snapshot (schema::ToJson); "" when none
   std::string schema_hash;
-  std::string status = "active";  // active | orphaned | failed | dropped
+  TableStatus status = TableStatus::kActive;
   std::string last_error;
+  // The schema_evolution policy as text (config::ToString); state does not
+  // know config's types.
   std::string policy = "evolve";
   int64_t updated_at_us = 0;  // 0 on save means "now"
 };
@@ -57,7 +77,7 @@ struct TableRunRecord {
   std::string table;
   std::string action;        // skip, create, append, evolve, rebuild, orphan, drop, fail
   std::string reasons_json;  // [{"code": ..., "detail": ...}]
-  std::string status;        // succeeded | failed | skipped
+  TableRunStatus status = TableRunStatus::kSucceeded;
   int64_t rows = 0;
   int batches = 0;
   int64_t duration_us = 0;
@@ -89,7 +109,8 @@ struct RunSummary {
 
 // A table as the API lists it (TableSummaries).
 struct TableSummary {
-  // The table's row; only `name` is set for a table known only by its batches.
+  // The table's row; only `name` (and status kNew) is set for a table known
+  // only by its batches.
   TableRecord table;
   int64_t rows_staged = 0;  // rows of its staged batches
   int staged = 0;           // batches by status

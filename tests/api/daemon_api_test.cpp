@@ -194,6 +194,19 @@ TEST_F(DaemonTest, ASecondRunOfTablesAlreadyRunningIs409) {
   WaitForRun(JsonOf(third)["run_id"]);
 }
 
+TEST_F(DaemonTest, ATableKnownOnlyByItsBatchesIsNewUnderTheConfigsPolicy) {
+  Start();
+  fs::create_directories(landing() / "broken");
+  std::ofstream(landing() / "broken" / "x.parquet") << "not parquet at all";
+  ASSERT_TRUE(WaitFor(
+      [&] { return Table("broken").value("/batches/quarantined"_json_pointer, 0) == 1; }, 30s))
+      << Get("/v1/tables").body;
+  auto broken = Table("broken");
+  EXPECT_EQ(broken["status"], "new") << broken.dump();
+  EXPECT_EQ(broken["policy"], "evolve");
+  EXPECT_TRUE(broken["last_run"].is_null());
+}
+
 TEST_F(DaemonTest, QuarantinedBatchesAreListedAndCanBeRetriedOnceFixed) {
   Start();
   Land("orders/good.parquet", 10);

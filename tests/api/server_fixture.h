@@ -9,7 +9,10 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "api/backend.h"
@@ -33,7 +36,10 @@ class FakeClock final : public Clock {
 // Answers from canned values and records what it was asked, and on which thread.
 class FakeBackend final : public ApiBackend {
  public:
-  Result<std::string> ListTables() override { return Record("ListTables", tables_json); }
+  Result<std::string> ListTables() override {
+    if (list_tables_throws) throw std::runtime_error("a bug in the backend");
+    return Record("ListTables", tables_json);
+  }
   Result<std::string> GetTable(const std::string& name) override {
     Record("GetTable " + name, "");
     if (name != "orders") return Fail("table_not_found", "no table '" + name + "'");
@@ -126,6 +132,7 @@ class FakeBackend final : public ApiBackend {
   std::string tables_json = R"({"tables":[{"name":"orders"}]})";
   std::atomic<bool> run_conflict{false};
   std::atomic<bool> state_down{false};
+  std::atomic<bool> list_tables_throws{false};
   Readiness ready{true, {}};
 
  private:
@@ -144,10 +151,27 @@ class FakeBackend final : public ApiBackend {
   std::vector<std::thread::id> threads_;
 };
 
+inline constexpr const char* kTestToken = "test-token-0123456789";
+inline constexpr const char* kTestSecret = "webhook-secret-0123456789";
+
+// `options` with the webhook on (kTestSecret) over a landing dir made in
+// `dir`: dir/landing/orders/2026/part-9.parquet, and dir/outside/secret.parquet
+// beside it. Bearer tokens (kTestToken) are on too: the webhook needs none.
+inline ServerOptions WithWebhookLanding(ServerOptions options, const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir / "landing" / "orders" / "2026");
+  std::ofstream(dir / "landing" / "orders" / "2026" / "part-9.parquet") << "x";
+  std::filesystem::create_directories(dir / "outside");
+  std::ofstream(dir / "outside" / "secret.parquet") << "x";
+  options.webhook_secret = kTestSecret;
+  options.landing_dir = dir / "landing";
+  options.tokens = {kTestToken};
+  return options;
+}
+
 class ServerTest : public ::testing::Test {
  protected:
-  static constexpr const char* kToken = "test-token-0123456789";
-  static constexpr const char* kSecret = "webhook-secret-0123456789";
+  static constexpr const char* kToken = kTestToken;
+  static constexpr const char* kSecret = kTestSecret;
 
   ServerOptions Options() {
     ServerOptions o;

@@ -69,6 +69,51 @@ class ScopedEnv {
 
 // ---- valid configs and defaults ----
 
+TEST(PolicyTest, NamesRoundTripAndUnknownNamesAreNone) {
+  for (auto p : {SchemaEvolution::kEvolve, SchemaEvolution::kRebuild, SchemaEvolution::kFreeze,
+                 SchemaEvolution::kFail}) {
+    EXPECT_EQ(SchemaEvolutionFromString(ToString(p)), p) << ToString(p);
+  }
+  EXPECT_STREQ(ToString(SchemaEvolution::kFreeze), "freeze");
+  for (auto p : {OnBatchRemoved::kKeep, OnBatchRemoved::kRebuild}) {
+    EXPECT_EQ(OnBatchRemovedFromString(ToString(p)), p) << ToString(p);
+  }
+  EXPECT_STREQ(ToString(OnBatchRemoved::kRebuild), "rebuild");
+  for (auto p : {OnTableRemoved::kKeep, OnTableRemoved::kDrop}) {
+    EXPECT_EQ(OnTableRemovedFromString(ToString(p)), p) << ToString(p);
+  }
+  EXPECT_STREQ(ToString(OnTableRemoved::kDrop), "drop");
+  EXPECT_EQ(SchemaEvolutionFromString("Evolve"), std::nullopt);
+  EXPECT_EQ(SchemaEvolutionFromString(""), std::nullopt);
+  EXPECT_EQ(OnBatchRemovedFromString("drop"), std::nullopt);
+  EXPECT_EQ(OnTableRemovedFromString("rebuild"), std::nullopt);
+}
+
+TEST(PolicyTest, PoliciesAreReadByNameAndTablesOverrideThem) {
+  auto config = ParseConfig(std::string(kMinimal) +
+                                "schema_evolution: freeze\n"
+                                "on_batch_removed: rebuild\n"
+                                "on_table_removed: drop\n"
+                                "tables:\n"
+                                "  - match: raw_*\n"
+                                "    schema_evolution: fail\n"
+                                "    on_table_removed: keep\n",
+                            kSource);
+  ASSERT_TRUE(config) << config.error().ToString();
+  const TablePolicy orders = config->PolicyFor("orders");
+  EXPECT_EQ(orders.schema_evolution, SchemaEvolution::kFreeze);
+  EXPECT_EQ(orders.on_batch_removed, OnBatchRemoved::kRebuild);
+  EXPECT_EQ(orders.on_table_removed, OnTableRemoved::kDrop);
+  const TablePolicy raw = config->PolicyFor("raw_events");
+  EXPECT_EQ(raw.schema_evolution, SchemaEvolution::kFail);
+  EXPECT_EQ(raw.on_batch_removed, OnBatchRemoved::kRebuild);
+  EXPECT_EQ(raw.on_table_removed, OnTableRemoved::kKeep);
+  EXPECT_THAT(ErrorOf(std::string(kMinimal) + "schema_evolution: Evolve\n"),
+              HasSubstr("schema_evolution: must be one of evolve, fail, freeze, rebuild (got 'Evolve')"));
+  EXPECT_THAT(ErrorOf(std::string(kMinimal) + "tables:\n  - match: x\n    on_table_removed: orphan\n"),
+              HasSubstr("must be one of drop, keep (got 'orphan')"));
+}
+
 TEST(ConfigTest, MinimalConfigParses) {
   auto config = ParseConfig(kMinimal, kSource);
   ASSERT_TRUE(config) << config.error().ToString();

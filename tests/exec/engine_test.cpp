@@ -355,7 +355,7 @@ TEST_F(EngineTest, FileReplacedBetweenFingerprintAndLoadFailsTransientlyThenStag
 
   auto failed = RunAll();
   ASSERT_EQ(failed.tables.size(), 1u);
-  EXPECT_EQ(failed.tables[0].status, "failed");
+  EXPECT_EQ(failed.tables[0].status, state::TableRunStatus::kFailed);
   EXPECT_TRUE(failed.tables[0].transient) << "the next run must look again";
   EXPECT_THAT(failed.tables[0].error, ::testing::HasSubstr(warehouse::kBatchChanged));
   EXPECT_FALSE(warehouse_->RowCount("a")) << "nothing committed";
@@ -364,7 +364,7 @@ TEST_F(EngineTest, FileReplacedBetweenFingerprintAndLoadFailsTransientlyThenStag
   // under the fingerprint of that content.
   auto staged = RunAll();
   ASSERT_EQ(staged.tables.size(), 1u);
-  EXPECT_EQ(staged.tables[0].status, "succeeded") << staged.tables[0].error;
+  EXPECT_EQ(staged.tables[0].status, state::TableRunStatus::kSucceeded) << staged.tables[0].error;
   EXPECT_EQ(staged.tables[0].rows, 5);
   auto fingerprint = landing::Fingerprint(landing() / "a/1.parquet");
   ASSERT_TRUE(fingerprint);
@@ -393,7 +393,7 @@ TEST_F(EngineTest, BatchForgottenWhileTheWarehouseStagesItDoesNotEndTheRun) {
   ASSERT_TRUE(forgotten);
   ASSERT_TRUE(outcome) << outcome.error().ToString();
   ASSERT_EQ(outcome->tables.size(), 1u);
-  EXPECT_EQ(outcome->tables[0].status, "succeeded") << outcome->tables[0].error;
+  EXPECT_EQ(outcome->tables[0].status, state::TableRunStatus::kSucceeded) << outcome->tables[0].error;
   EXPECT_EQ(WarehouseRows("a"), 10);
   EXPECT_EQ(LedgerSize("a"), 1u);
 

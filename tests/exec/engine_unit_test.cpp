@@ -77,7 +77,7 @@ TEST_F(EngineUnitTest, NewFileIsCreatedStagedAndRecorded) {
   ASSERT_TRUE(outcome) << outcome.error().ToString();
   ASSERT_EQ(outcome->tables.size(), 1u);
   EXPECT_EQ(outcome->tables[0].action, plan::Action::kCreate);
-  EXPECT_EQ(outcome->tables[0].status, "succeeded");
+  EXPECT_EQ(outcome->tables[0].status, state::TableRunStatus::kSucceeded);
   EXPECT_EQ(warehouse_.RowCount("orders").value_or(-1), 5);
   EXPECT_EQ(StoredStatus("orders/a.parquet"), BatchStatus::kStaged);
   EXPECT_EQ(state_.RunStatuses().at(outcome->run_id), "succeeded");
@@ -142,14 +142,14 @@ TEST_F(EngineUnitTest, OneFailingTableDoesNotStopTheOthers) {
   ASSERT_TRUE(outcome) << outcome.error().ToString();
   EXPECT_FALSE(outcome->ok());
   ASSERT_EQ(outcome->tables.size(), 3u);
-  EXPECT_EQ(OutcomeOf(*outcome, "orders")->status, "failed");
+  EXPECT_EQ(OutcomeOf(*outcome, "orders")->status, state::TableRunStatus::kFailed);
   EXPECT_THAT(OutcomeOf(*outcome, "orders")->error, ::testing::HasSubstr("warehouse_error"));
-  EXPECT_EQ(OutcomeOf(*outcome, "invoices")->status, "succeeded");
-  EXPECT_EQ(OutcomeOf(*outcome, "users")->status, "succeeded");
+  EXPECT_EQ(OutcomeOf(*outcome, "invoices")->status, state::TableRunStatus::kSucceeded);
+  EXPECT_EQ(OutcomeOf(*outcome, "users")->status, state::TableRunStatus::kSucceeded);
   EXPECT_EQ(StoredStatus("invoices/a.parquet"), BatchStatus::kStaged);
   EXPECT_EQ(StoredStatus("users/a.parquet"), BatchStatus::kStaged);
   EXPECT_EQ(StoredStatus("orders/a.parquet"), BatchStatus::kPending);
-  EXPECT_EQ(state_.Tables().at("orders").status, "failed");
+  EXPECT_EQ(state_.Tables().at("orders").status, state::TableStatus::kFailed);
   EXPECT_EQ(state_.RunStatuses().at(outcome->run_id), "failed");
 }
 

@@ -53,10 +53,10 @@ warehouse::TableContents Warehouse(Schema columns, const std::vector<CurrentBatc
   return wh;
 }
 
-RememberedTable Remembered(Schema snapshot, std::string status = "active") {
+RememberedTable Remembered(Schema snapshot, state::TableStatus status = state::TableStatus::kActive) {
   RememberedTable r;
   r.snapshot = std::move(snapshot);
-  r.status = std::move(status);
+  r.status = status;
   return r;
 }
 
@@ -247,7 +247,7 @@ TEST(PlanTableTest, CollidingNameWithoutAFolderIsSkippedNeverDropped) {
   TableInputs in;
   in.table = "Orders";
   in.warehouse.ledger["b1"] = {"b1", "Orders/a.parquet", 1, 1};
-  in.policy.on_table_removed = "drop";
+  in.policy.on_table_removed = config::OnTableRemoved::kDrop;
   in.collides_with = "orders";
   TablePlan plan = Plan(in);
   EXPECT_EQ(plan.action, Action::kSkip);
@@ -334,7 +334,7 @@ TEST(PlanTableTest, NewBatchAddingAColumnEvolvesTheTableInPlace) {
               S({Col("id", "INTEGER"), Col("name", "VARCHAR"), Col("discount", "DOUBLE")}));
   TablePlan plan = Plan(Staged({b1}, {b1, b2}));
   EXPECT_EQ(plan.action, Action::kEvolve);
-  EXPECT_EQ(plan.policy, "evolve");
+  EXPECT_EQ(plan.policy, config::SchemaEvolution::kEvolve);
   // Only the new batch: the old rows stay and get NULL in the new column.
   EXPECT_THAT(plan.batches, ElementsAre("orders/b.parquet"));
   EXPECT_THAT(Codes(plan),
@@ -871,7 +871,7 @@ TEST(PlanTableTest, OneIncompatibleBatchAmongSeveralRebuildsEverything) {
 // ---- schema_evolution policies ----
 
 // A new batch that adds `discount DOUBLE` to a Base() table staged from b1.
-TableInputs AddingAColumn(const std::string& policy) {
+TableInputs AddingAColumn(config::SchemaEvolution policy) {
   auto b1 = B("b1", "orders/a.parquet");
   auto b2 = B("b2", "orders/b.parquet",
               S({Col("id", "INTEGER"), Col("name", "VARCHAR"), Col("discount", "DOUBLE")}));
@@ -881,9 +881,9 @@ TableInputs AddingAColumn(const std::string& policy) {
 }
 
 TEST(PlanPolicyTest, RebuildPolicyRebuildsOnAnySchemaChange) {
-  TablePlan plan = Plan(AddingAColumn("rebuild"));
+  TablePlan plan = Plan(AddingAColumn(config::SchemaEvolution::kRebuild));
   EXPECT_EQ(plan.action, Action::kRebuild);
-  EXPECT_EQ(plan.policy, "rebuild");
+  EXPECT_EQ(plan.policy, config::SchemaEvolution::kRebuild);
   EXPECT_THAT(plan.batches, ElementsAre("orders/a.parquet", "orders/b.parquet"));
   EXPECT_THAT(Codes(plan),
               ElementsAre(reason::kSchemaChanged, reason::kColumnAdded, reason::kPolicyRebuild));
@@ -895,7 +895,7 @@ TEST(PlanPolicyTest, RebuildPolicyRebuildsOnAWidening) {
   auto b1 = B("b1", "orders/a.parquet");
   auto b2 = B("b2", "orders/b.parquet", S({Col("id", "BIGINT"), Col("name", "VARCHAR")}));
   TableInputs in = Staged({b1}, {b1, b2});
-  in.policy.schema_evolution = "rebuild";
+  in.policy.schema_evolution = config::SchemaEvolution::kRebuild;
   TablePlan plan = Plan(in);
   EXPECT_EQ(plan.action, Action::kRebuild);
   EXPECT_THAT(Codes(plan),
@@ -905,30 +905,30 @@ TEST(PlanPolicyTest, RebuildPolicyRebuildsOnAWidening) {
 TEST(PlanPolicyTest, RebuildPolicyStillAppendsWhenNothingChanged) {
   auto b1 = B("b1", "orders/a.parquet");
   TableInputs in = Staged({b1}, {b1, B("b2", "orders/b.parquet")});
-  in.policy.schema_evolution = "rebuild";
+  in.policy.schema_evolution = config::SchemaEvolution::kRebuild;
   TablePlan plan = Plan(in);
   EXPECT_EQ(plan.action, Action::kAppend);
-  EXPECT_EQ(plan.policy, "rebuild");
+  EXPECT_EQ(plan.policy, config::SchemaEvolution::kRebuild);
   EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches));
 }
 
 TEST(PlanPolicyTest, RebuildPolicyDoesNotRebuildForAnAbsentColumn) {
   auto b1 = B("b1", "orders/a.parquet");
   TableInputs in = Staged({b1}, {b1, B("b2", "orders/b.parquet", S({Col("id", "INTEGER")}))});
-  in.policy.schema_evolution = "rebuild";
+  in.policy.schema_evolution = config::SchemaEvolution::kRebuild;
   TablePlan plan = Plan(in);
   EXPECT_EQ(plan.action, Action::kAppend);
   EXPECT_THAT(Codes(plan), ElementsAre(reason::kNewBatches, reason::kColumnAbsent));
 }
 
 TEST(PlanPolicyTest, FreezeQuarantinesDifferingBatchesAndStagesTheRest) {
-  TableInputs in = AddingAColumn("freeze");
+  TableInputs in = AddingAColumn(config::SchemaEvolution::kFreeze);
   in.batches.push_back(B("b3", "orders/c.parquet"));  // same schema as before
   in.batches.push_back(
       B("b4", "orders/d.parquet", S({Col("id", "INTEGER")})));  // lacks a column: fits
   TablePlan plan = Plan(in);
   EXPECT_EQ(plan.action, Action::kAppend);
-  EXPECT_EQ(plan.policy, "freeze");
+  EXPECT_EQ(plan.policy, config::SchemaEvolution::kFreeze);
   EXPECT_THAT(plan.batches, ElementsAre("orders/c.parquet", "orders/d.parquet"));
   ASSERT_EQ(plan.quarantine.size(), 1u);
   EXPECT_EQ(plan.quarantine[0].rel_path, "orders/b.parquet");
@@ -943,7 +943,7 @@ TEST(PlanPolicyTest, FreezeQuarantinesDifferingBatchesAndStagesTheRest) {
 }
 
 TEST(PlanPolicyTest, FreezeWithOnlyDifferingBatchesStagesNothing) {
-  TablePlan plan = Plan(AddingAColumn("freeze"));
+  TablePlan plan = Plan(AddingAColumn(config::SchemaEvolution::kFreeze));
   EXPECT_EQ(plan.action, Action::kSkip);
   EXPECT_THAT(plan.batches, IsEmpty());
   ASSERT_EQ(plan.quarantine.size(), 1u);
@@ -955,7 +955,7 @@ TEST(PlanPolicyTest, FreezeQuarantinesAWidenedBatchToo) {
   auto b1 = B("b1", "orders/a.parquet");
   auto b2 = B("b2", "orders/b.parquet", S({Col("id", "BIGINT"), Col("name", "VARCHAR")}));
   TableInputs in = Staged({b1}, {b1, b2});
-  in.policy.schema_evolution = "freeze";
+  in.policy.schema_evolution = config::SchemaEvolution::kFreeze;
   TablePlan plan = Plan(in);
   ASSERT_EQ(plan.quarantine.size(), 1u);
   EXPECT_EQ(plan.quarantine[0].detail,
@@ -963,9 +963,9 @@ TEST(PlanPolicyTest, FreezeQuarantinesAWidenedBatchToo) {
 }
 
 TEST(PlanPolicyTest, FailStopsTheTableAndStagesNothing) {
-  TablePlan plan = Plan(AddingAColumn("fail"));
+  TablePlan plan = Plan(AddingAColumn(config::SchemaEvolution::kFail));
   EXPECT_EQ(plan.action, Action::kFail);
-  EXPECT_EQ(plan.policy, "fail");
+  EXPECT_EQ(plan.policy, config::SchemaEvolution::kFail);
   EXPECT_THAT(plan.batches, IsEmpty());
   EXPECT_THAT(plan.quarantine, IsEmpty());
   EXPECT_THAT(Codes(plan), ElementsAre(reason::kSchemaChanged, reason::kColumnAdded,
@@ -978,12 +978,13 @@ TEST(PlanPolicyTest, FailStopsTheTableAndStagesNothing) {
 TEST(PlanPolicyTest, FailPolicyStillAppendsWhenNothingChanged) {
   auto b1 = B("b1", "orders/a.parquet");
   TableInputs in = Staged({b1}, {b1, B("b2", "orders/b.parquet")});
-  in.policy.schema_evolution = "fail";
+  in.policy.schema_evolution = config::SchemaEvolution::kFail;
   EXPECT_EQ(Plan(in).action, Action::kAppend);
 }
 
 TEST(PlanPolicyTest, PoliciesDoNotChangeNewTables) {
-  for (const char* policy : {"evolve", "rebuild", "freeze", "fail"}) {
+  for (auto policy : {config::SchemaEvolution::kEvolve, config::SchemaEvolution::kRebuild,
+                      config::SchemaEvolution::kFreeze, config::SchemaEvolution::kFail}) {
     TableInputs in;
     in.table = "orders";
     in.folder_exists = true;
@@ -991,20 +992,21 @@ TEST(PlanPolicyTest, PoliciesDoNotChangeNewTables) {
     in.batches = {B("b1", "orders/a.parquet", S({Col("id", "INTEGER")})),
                   B("b2", "orders/b.parquet", S({Col("id", "BIGINT"), Col("x", "DATE")}))};
     TablePlan plan = Plan(in);
-    EXPECT_EQ(plan.action, Action::kCreate) << policy;
+    EXPECT_EQ(plan.action, Action::kCreate) << config::ToString(policy);
     EXPECT_EQ(plan.policy, policy);
-    EXPECT_THAT(plan.quarantine, IsEmpty()) << policy;
+    EXPECT_THAT(plan.quarantine, IsEmpty()) << config::ToString(policy);
   }
 }
 
 TEST(PlanPolicyTest, RewrittenBatchRebuildsUnderEveryPolicy) {
-  for (const char* policy : {"evolve", "rebuild", "freeze", "fail"}) {
+  for (auto policy : {config::SchemaEvolution::kEvolve, config::SchemaEvolution::kRebuild,
+                      config::SchemaEvolution::kFreeze, config::SchemaEvolution::kFail}) {
     auto staged = B("old-content", "orders/a.parquet");
     TableInputs in = Staged({staged}, {B("new-content", "orders/a.parquet")});
     in.policy.schema_evolution = policy;
     TablePlan plan = Plan(in);
-    EXPECT_EQ(plan.action, Action::kRebuild) << policy;
-    EXPECT_THAT(Codes(plan), ElementsAre(reason::kBatchRewritten)) << policy;
+    EXPECT_EQ(plan.action, Action::kRebuild) << config::ToString(policy);
+    EXPECT_THAT(Codes(plan), ElementsAre(reason::kBatchRewritten)) << config::ToString(policy);
   }
 }
 
@@ -1048,7 +1050,7 @@ TEST(PlanTableTest, DeletedStagedBatchRebuildsWithoutItUnderOnBatchRemovedRebuil
   auto b1 = B("b1", "orders/a.parquet");
   auto b2 = B("b2", "orders/b.parquet");
   TableInputs in = Staged({b1, b2}, {b1});
-  in.policy.on_batch_removed = "rebuild";
+  in.policy.on_batch_removed = config::OnBatchRemoved::kRebuild;
   TablePlan plan = Plan(in);
   EXPECT_EQ(plan.action, Action::kRebuild);
   EXPECT_THAT(plan.batches, ElementsAre("orders/a.parquet"));
@@ -1068,7 +1070,7 @@ TEST(PlanTableTest, EveryBatchDeletedUnderOnBatchRemovedRebuildKeepsTheTable) {
   // Nothing to rebuild from: an empty folder does not empty the staging table.
   auto b1 = B("b1", "orders/a.parquet");
   TableInputs in = Staged({b1}, {});
-  in.policy.on_batch_removed = "rebuild";
+  in.policy.on_batch_removed = config::OnBatchRemoved::kRebuild;
   TablePlan plan = Plan(in);
   EXPECT_EQ(plan.action, Action::kSkip);
   EXPECT_THAT(Codes(plan), ElementsAre(reason::kBatchRemoved, reason::kNoChange));
@@ -1146,7 +1148,7 @@ TEST(PlanTableTest, CarriedOverRebuildKeepsColumnsOnlyTheGoneBatchesHad) {
 TEST(PlanTableTest, RebuildUnderOnBatchRemovedRebuildCarriesNothingOver) {
   auto b1 = B("b1", "orders/a.parquet");
   TableInputs in = Staged({b1, B("b2", "orders/b.parquet")}, {b1});
-  in.policy.on_batch_removed = "rebuild";
+  in.policy.on_batch_removed = config::OnBatchRemoved::kRebuild;
   TablePlan plan = Plan(in, PlanOptions{.full_refresh = true});
   EXPECT_EQ(plan.action, Action::kRebuild);
   EXPECT_THAT(plan.carry_over, IsEmpty());
@@ -1186,7 +1188,7 @@ TEST(PlanTableTest, AlreadyOrphanedTableIsSkipped) {
   auto b1 = B("b1", "orders/a.parquet");
   TableInputs in = Staged({b1}, {});
   in.folder_exists = false;
-  in.remembered->status = "orphaned";
+  in.remembered->status = state::TableStatus::kOrphaned;
   TablePlan plan = Plan(in);
   EXPECT_EQ(plan.action, Action::kSkip);
   EXPECT_THAT(Codes(plan), ElementsAre(reason::kTableRemoved));
@@ -1204,7 +1206,7 @@ TEST(PlanTableTest, VanishedFolderWithNothingStagedIsSkipped) {
 TEST(PlanTableTest, ReturnedFolderOfAnOrphanedTableSaysSo) {
   auto b1 = B("b1", "orders/a.parquet");
   TableInputs in = Staged({b1}, {b1, B("b2", "orders/b.parquet")});
-  in.remembered->status = "orphaned";
+  in.remembered->status = state::TableStatus::kOrphaned;
   TablePlan plan = Plan(in);
   EXPECT_EQ(plan.action, Action::kAppend);
   EXPECT_NE(FindReason(plan, reason::kTableReturned), nullptr);
@@ -1214,7 +1216,7 @@ TEST(PlanTableTest, VanishedFolderIsDroppedUnderOnTableRemovedDrop) {
   auto b1 = B("b1", "orders/a.parquet");
   TableInputs in = Staged({b1}, {});
   in.folder_exists = false;
-  in.policy.on_table_removed = "drop";
+  in.policy.on_table_removed = config::OnTableRemoved::kDrop;
   TablePlan plan = Plan(in);
   EXPECT_EQ(plan.action, Action::kDrop);
   EXPECT_THAT(plan.batches, IsEmpty());
@@ -1236,8 +1238,8 @@ TEST(PlanTableTest, DroppedTableWhoseFolderIsStillAbsentIsSkipped) {
   in.table = "orders";
   in.folder_exists = false;
   in.remembered = RememberedTable{};
-  in.remembered->status = "dropped";
-  in.policy.on_table_removed = "drop";
+  in.remembered->status = state::TableStatus::kDropped;
+  in.policy.on_table_removed = config::OnTableRemoved::kDrop;
   TablePlan plan = Plan(in);
   EXPECT_EQ(plan.action, Action::kSkip);
   EXPECT_THAT(Codes(plan), ElementsAre(reason::kNoChange));
@@ -1249,7 +1251,7 @@ TEST(PlanTableTest, ReturnedFolderOfADroppedTableIsCreatedAgain) {
   in.folder_exists = true;
   in.batches = {B("b1", "orders/a.parquet")};
   in.remembered = RememberedTable{};
-  in.remembered->status = "dropped";
+  in.remembered->status = state::TableStatus::kDropped;
   TablePlan plan = Plan(in);
   EXPECT_EQ(plan.action, Action::kCreate);
   EXPECT_THAT(plan.batches, ElementsAre("orders/a.parquet"));
@@ -1259,7 +1261,7 @@ TEST(PlanTableTest, ReturnedFolderOfADroppedTableIsCreatedAgain) {
 TEST(PlanTableTest, ReturnedFolderWithNothingNewIsSkippedButSaysSo) {
   auto b1 = B("b1", "orders/a.parquet");
   TableInputs in = Staged({b1}, {b1});
-  in.remembered->status = "orphaned";
+  in.remembered->status = state::TableStatus::kOrphaned;
   TablePlan plan = Plan(in);
   EXPECT_EQ(plan.action, Action::kSkip);
   EXPECT_THAT(Codes(plan), ElementsAre(reason::kTableReturned, reason::kNoChange));
@@ -1270,7 +1272,7 @@ TEST(PlanTableTest, ReturnedFolderWithAnAddedColumnEvolves) {
   auto b2 = B("b2", "orders/b.parquet",
               S({Col("id", "INTEGER"), Col("name", "VARCHAR"), Col("discount", "DOUBLE")}));
   TableInputs in = Staged({b1}, {b1, b2});
-  in.remembered->status = "orphaned";
+  in.remembered->status = state::TableStatus::kOrphaned;
   TablePlan plan = Plan(in);
   EXPECT_EQ(plan.action, Action::kEvolve);
   EXPECT_EQ(plan.reasons[0].code, reason::kNewBatches);
@@ -1420,11 +1422,11 @@ TEST(PlanTableTest, StateMismatchRebuildsEvenUnderTheFailPolicy) {
   auto b1 = B("b1", "orders/a.parquet");
   TableInputs in = Staged({b1}, {b1});
   in.warehouse.columns = S({Col("id", "INTEGER"), Col("name", "VARCHAR"), Col("extra", "DATE")});
-  in.policy.schema_evolution = "fail";
+  in.policy.schema_evolution = config::SchemaEvolution::kFail;
   TablePlan plan = Plan(in);
   EXPECT_EQ(plan.action, Action::kRebuild);
   EXPECT_THAT(Codes(plan), ElementsAre(reason::kWarehouseSchemaMismatch));
-  EXPECT_EQ(plan.policy, "fail");
+  EXPECT_EQ(plan.policy, config::SchemaEvolution::kFail);
 }
 
 // ---- operator requests ----
@@ -1432,7 +1434,7 @@ TEST(PlanTableTest, StateMismatchRebuildsEvenUnderTheFailPolicy) {
 TEST(PlanTableTest, DeletedStateRebuildsTheTable) {
   auto b1 = B("b1", "orders/a.parquet");
   TableInputs in = Staged({b1}, {b1});
-  in.remembered->status = "reset";
+  in.remembered->status = state::TableStatus::kReset;
   TablePlan plan = Plan(in);
   EXPECT_EQ(plan.action, Action::kRebuild);
   EXPECT_THAT(plan.batches, ElementsAre("orders/a.parquet"));
@@ -1649,7 +1651,7 @@ TEST(PlanJsonTest, RenamesQuarantineAndPolicyAreInTheJson) {
   auto b2 =
       B("b2", "orders/b.parquet", S({Fid("id", "INTEGER", 1), Fid("customer_id", "INTEGER", 2)}));
   TableInputs renamed = StagedWith(WithFieldIds(), {b1}, {b1, b2});
-  TableInputs frozen = AddingAColumn("freeze");
+  TableInputs frozen = AddingAColumn(config::SchemaEvolution::kFreeze);
   frozen.table = "frozen";
   auto j = nlohmann::json::parse(ToJson(PlanAll({renamed, frozen}, {}, FakeSupertype)));
   ASSERT_EQ(j["tables"].size(), 2u);
@@ -1671,7 +1673,7 @@ TEST(PlanJsonTest, RenamesQuarantineAndPolicyAreInTheJson) {
 }
 
 TEST(PlanTextTest, ShowsThePolicyOfEveryTable) {
-  TableInputs failing = AddingAColumn("fail");
+  TableInputs failing = AddingAColumn(config::SchemaEvolution::kFail);
   failing.table = "strict_orders";
   auto c1 = B("c1", "customers/a.parquet");
   TableInputs customers = Staged({c1}, {c1});

@@ -58,7 +58,7 @@ TEST_F(StateReadsTest, TableSummariesCountBatchesAndSumStagedRows) {
   record.table = "orders";
   record.action = "create";
   record.reasons_json = R"([{"code":"new_table","detail":""}])";
-  record.status = "succeeded";
+  record.status = TableRunStatus::kSucceeded;
   record.rows = 150;
   ASSERT_TRUE(store_->RecordTableRun(*run, record));
 
@@ -67,12 +67,12 @@ TEST_F(StateReadsTest, TableSummariesCountBatchesAndSumStagedRows) {
   ASSERT_EQ(all->size(), 2u);
   const auto& events = (*all)[0];
   EXPECT_EQ(events.table.name, "events");
-  EXPECT_EQ(events.table.status, "") << "known only by its batches";
+  EXPECT_EQ(events.table.status, TableStatus::kNew) << "known only by its batches";
   EXPECT_EQ(events.pending, 1);
   EXPECT_FALSE(events.last_action);
   const auto& o = (*all)[1];
   EXPECT_EQ(o.table.name, "orders");
-  EXPECT_EQ(o.table.status, "active");
+  EXPECT_EQ(o.table.status, TableStatus::kActive);
   EXPECT_EQ(o.table.schema_hash, "h1");
   EXPECT_EQ(o.rows_staged, 150);
   EXPECT_EQ(o.staged, 2);
@@ -117,7 +117,7 @@ TEST_F(StateReadsTest, RunsByIdAndStatusAndTableHistory) {
     r.table = "orders";
     r.action = action;
     r.reasons_json = "[]";
-    r.status = "succeeded";
+    r.status = TableRunStatus::kSucceeded;
     ASSERT_TRUE(store_->RecordTableRun(*first, r));
   }
   auto run = store_->GetRun(*first);

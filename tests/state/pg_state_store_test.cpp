@@ -159,6 +159,76 @@ TEST(BatchStatusTest, NamesRoundTrip) {
   EXPECT_EQ(BatchStatusFromString(""), std::nullopt);
 }
 
+TEST(TableStatusTest, NamesRoundTripAndUnknownNamesAreNone) {
+  const std::pair<TableStatus, const char*> names[] = {
+      {TableStatus::kNew, "new"},         {TableStatus::kActive, "active"},
+      {TableStatus::kOrphaned, "orphaned"}, {TableStatus::kFailed, "failed"},
+      {TableStatus::kDropped, "dropped"}, {TableStatus::kReset, "reset"}};
+  for (const auto& [status, name] : names) {
+    EXPECT_STREQ(ToString(status), name);
+    EXPECT_EQ(TableStatusFromString(name), status) << name;
+  }
+  for (const char* unknown : {"", "Active", "deleted", "skipped"}) {
+    EXPECT_EQ(TableStatusFromString(unknown), std::nullopt) << unknown;
+  }
+}
+
+TEST(TableRunStatusTest, NamesRoundTripAndUnknownNamesAreNone) {
+  EXPECT_STREQ(ToString(TableRunStatus::kSucceeded), "succeeded");
+  EXPECT_STREQ(ToString(TableRunStatus::kFailed), "failed");
+  for (auto status : {TableRunStatus::kSucceeded, TableRunStatus::kFailed}) {
+    EXPECT_EQ(TableRunStatusFromString(ToString(status)), status);
+  }
+  for (const char* unknown : {"", "Failed", "skipped", "running"}) {
+    EXPECT_EQ(TableRunStatusFromString(unknown), std::nullopt) << unknown;
+  }
+}
+
+// The stored text is the wire format: other versions and operators read it.
+TEST(PgStateStoreTest, TableStatusesAreStoredAsTheirNames) {
+  LANDFALL_REQUIRE_POSTGRES();
+  std::string env = UniqueEnvironment();
+  auto store = OpenMigrated(env);
+  ASSERT_TRUE(store);
+  RawConnection raw(PostgresUrl());
+  for (auto status : {TableStatus::kActive, TableStatus::kOrphaned, TableStatus::kFailed,
+                      TableStatus::kDropped, TableStatus::kReset}) {
+    TableRecord table;
+    table.name = std::string("t_") + ToString(status);
+    table.status = status;
+    ASSERT_TRUE(store->SaveTable(table));
+    EXPECT_EQ(raw.Query("SELECT status FROM tables WHERE environment = $1 AND name = $2",
+                        {env, table.name}),
+              (std::vector<std::string>{ToString(status)}));
+  }
+  auto state = store->Load();
+  ASSERT_TRUE(state) << state.error().ToString();
+  ASSERT_EQ(state->tables.size(), 5u);
+  for (const auto& t : state->tables) EXPECT_EQ(t.name, std::string("t_") + ToString(t.status));
+
+  auto run = store->StartRun("cli", "{}");
+  ASSERT_TRUE(run);
+  ASSERT_TRUE(store->RecordTableRun(
+      *run, {.table = "t_failed", .action = "fail", .status = TableRunStatus::kFailed}));
+  EXPECT_EQ(raw.Query("SELECT status FROM table_runs WHERE run_id = $1::bigint",
+                      {std::to_string(*run)}),
+            (std::vector<std::string>{"failed"}));
+}
+
+TEST(PgStateStoreTest, LoadRefusesATableStatusItDoesNotKnow) {
+  LANDFALL_REQUIRE_POSTGRES();
+  std::string env = UniqueEnvironment();
+  auto store = OpenMigrated(env);
+  ASSERT_TRUE(store);
+  RawConnection(PostgresUrl())
+      .Query("INSERT INTO tables (environment, name, status) VALUES ($1, 'orders', 'exploded')",
+             {env});
+  auto state = store->Load();
+  ASSERT_FALSE(state);
+  EXPECT_EQ(state.error().code, "state_invalid");
+  EXPECT_NE(state.error().message.find("\"exploded\""), std::string::npos) << state.error().message;
+}
+
 TEST(PgStateStoreTest, MigrateTwiceIsANoOp) {
   LANDFALL_REQUIRE_POSTGRES();
   auto store = OpenMigrated(UniqueEnvironment());
@@ -396,7 +466,7 @@ TEST(PgStateStoreTest, SaveTableAppendsHistoryOnlyWhenTheHashChanges) {
   ASSERT_TRUE(store->SaveTable(table));
   EXPECT_EQ(history(), (std::vector<std::string>{"h1"}));
 
-  table.status = "failed";
+  table.status = TableStatus::kFailed;
   table.last_error = "boom";
   ASSERT_TRUE(store->SaveTable(table));  // same hash
   EXPECT_EQ(history(), (std::vector<std::string>{"h1"}));
@@ -404,7 +474,7 @@ TEST(PgStateStoreTest, SaveTableAppendsHistoryOnlyWhenTheHashChanges) {
   table.schema_json =
       R"({"columns":[{"name":"id","type":"BIGINT"},{"name":"x","type":"VARCHAR"}]})";
   table.schema_hash = "h2";
-  table.status = "active";
+  table.status = TableStatus::kActive;
   table.last_error = "";
   table.policy = "freeze";
   table.updated_at_us = 1'767'225'600'000'000LL;
@@ -418,7 +488,7 @@ TEST(PgStateStoreTest, SaveTableAppendsHistoryOnlyWhenTheHashChanges) {
   EXPECT_EQ(got.name, "orders");
   EXPECT_EQ(nlohmann::json::parse(got.schema_json), nlohmann::json::parse(table.schema_json));
   EXPECT_EQ(got.schema_hash, "h2");
-  EXPECT_EQ(got.status, "active");
+  EXPECT_EQ(got.status, TableStatus::kActive);
   EXPECT_EQ(got.last_error, "");
   EXPECT_EQ(got.policy, "freeze");
   EXPECT_EQ(got.updated_at_us, table.updated_at_us);
@@ -486,7 +556,7 @@ TEST(PgStateStoreTest, RunLifecycle) {
   TableRunRecord orders{.table = "orders",
                         .action = "append",
                         .reasons_json = R"([{"code":"new_batches","detail":"2 new"}])",
-                        .status = "succeeded",
+                        .status = TableRunStatus::kSucceeded,
                         .rows = 1234,
                         .batches = 2,
                         .duration_us = 56789,
@@ -494,7 +564,7 @@ TEST(PgStateStoreTest, RunLifecycle) {
   TableRunRecord users{.table = "users",
                        .action = "rebuild",
                        .reasons_json = "",
-                       .status = "failed",
+                       .status = TableRunStatus::kFailed,
                        .rows = 0,
                        .batches = 0,
                        .duration_us = 1,
@@ -532,7 +602,7 @@ TEST(PgStateStoreTest, RunLifecycle) {
   EXPECT_EQ((*records)[0].action, "append");
   EXPECT_EQ(nlohmann::json::parse((*records)[0].reasons_json),
             nlohmann::json::parse(orders.reasons_json));
-  EXPECT_EQ((*records)[0].status, "succeeded");
+  EXPECT_EQ((*records)[0].status, TableRunStatus::kSucceeded);
   EXPECT_EQ((*records)[0].rows, 1234);
   EXPECT_EQ((*records)[0].batches, 2);
   EXPECT_EQ((*records)[0].duration_us, 56789);
@@ -559,9 +629,9 @@ TEST(PgStateStoreTest, PruneHistoryForgetsOldRunsAndSnapshotsButEachTablesNewest
     auto id = store->StartRun("cli", "{}");
     ASSERT_TRUE(id) << id.error().ToString();
     runs.push_back(*id);
-    ASSERT_TRUE(store->RecordTableRun(*id, {"orders", "append", "[]", "succeeded", 1, 1, 10, ""}));
+    ASSERT_TRUE(store->RecordTableRun(*id, {"orders", "append", "[]", TableRunStatus::kSucceeded, 1, 1, 10, ""}));
     if (i < 2) {
-      ASSERT_TRUE(store->RecordTableRun(*id, {"users", "append", "[]", "succeeded", 1, 1, 10, ""}));
+      ASSERT_TRUE(store->RecordTableRun(*id, {"users", "append", "[]", TableRunStatus::kSucceeded, 1, 1, 10, ""}));
     }
     ASSERT_TRUE(store->FinishRun(*id, "succeeded", ""));
   }
@@ -624,7 +694,7 @@ TEST(PgStateStoreTest, EnvironmentsShareNothing) {
   auto run = prod->StartRun("cli", "{}");
   ASSERT_TRUE(run) << run.error().ToString();
   ASSERT_TRUE(
-      prod->RecordTableRun(*run, {.table = "orders", .action = "create", .status = "succeeded"}));
+      prod->RecordTableRun(*run, {.table = "orders", .action = "create", .status = TableRunStatus::kSucceeded}));
 
   // The same names in dev are other rows.
   BatchRecord dev_batch = MakeBatch("orders", "orders/p.parquet", 2);
@@ -647,7 +717,7 @@ TEST(PgStateStoreTest, EnvironmentsShareNothing) {
   auto finished = dev->FinishRun(*run, "succeeded", "");
   ASSERT_FALSE(finished);
   EXPECT_EQ(finished.error().code, "state_not_found");
-  auto recorded = dev->RecordTableRun(*run, {.table = "x", .action = "skip", .status = "skipped"});
+  auto recorded = dev->RecordTableRun(*run, {.table = "x", .action = "skip", .status = TableRunStatus::kFailed});
   ASSERT_FALSE(recorded);
   EXPECT_EQ(recorded.error().code, "state_not_found");
   auto deleted = dev->DeleteTable("orders");
@@ -733,7 +803,7 @@ TEST(PgStateStoreTest, ReconnectsAfterTheServerDropsTheConnection) {
   BatchRecord staged = MakeBatch("orders", "orders/p.parquet", 1);
   staged.status = BatchStatus::kStaged;
   TableRecord table{.name = "orders", .schema_json = R"({"columns":[]})", .schema_hash = "h1"};
-  TableRunRecord record{.table = "orders", .action = "append", .status = "succeeded"};
+  TableRunRecord record{.table = "orders", .action = "append", .status = TableRunStatus::kSucceeded};
   auto recorded = store->RecordTableOutcome({staged}, table, *run, &record);
   ASSERT_TRUE(recorded) << recorded.error().ToString();
   auto records = store->TableRuns(*run);
@@ -759,7 +829,7 @@ TEST(PgStateStoreTest, TableOutcomeWritesBatchesTableAndRunTogether) {
     staged.back().status = BatchStatus::kStaged;
   }
   TableRecord table{.name = "orders", .schema_json = R"({"columns":[]})", .schema_hash = "h1"};
-  TableRunRecord record{.table = "orders", .action = "create", .status = "succeeded", .rows = 3};
+  TableRunRecord record{.table = "orders", .action = "create", .status = TableRunStatus::kSucceeded, .rows = 3};
   ASSERT_TRUE(store->RecordTableOutcome(staged, table, *run, &record));
   // Without a run (a CLI run recording nothing) and without batches.
   table.schema_hash = "h2";

@@ -61,7 +61,7 @@ TEST(MarkRunsInterruptedTest, RunsLeftRunningAreMarkedFinishedWhenLastSeen) {
   TableRunRecord record;
   record.table = "orders";
   record.action = "append";
-  record.status = "succeeded";
+  record.status = TableRunStatus::kSucceeded;
   ASSERT_TRUE(store.RecordTableRun(*busy, record));
 
   auto marked = store.MarkRunsInterrupted();

@@ -1,0 +1,562 @@
+#include "api/handlers.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include "api/assets.h"
+#include "api/metrics.h"
+#include "api/router.h"
+#include "lib/state/state_store.h"
+
+namespace landfall::api {
+
+using json = nlohmann::json;
+
+int StatusForError(const Error& error) {
+  const std::string& c = error.code;
+  auto ends_with = [&](std::string_view suffix) {
+    return c == suffix.substr(1) || c.ends_with(suffix);
+  };
+  if (ends_with("_not_found")) return 404;
+  if (ends_with("_conflict")) return 409;
+  if (c == "invalid_request" || c == "invalid_path") return 400;
+  if (error.transient) return 503;
+  return 500;
+}
+
+namespace {
+
+// Who may call a route.
+enum class Access {
+  kOpen,       // anyone
+  kHealth,     // anyone, unless protect_health
+  kMetrics,    // anyone, unless protect_metrics
+  kToken,      // a bearer token, when tokens are configured
+  kSignature,  // a valid webhook signature (checked by the handler, on the raw body)
+};
+
+enum class RouteId {
+  kPage,
+  kStatic,
+  kHealthz,
+  kReadyz,
+  kMetrics,
+  kOpenApi,
+  kTables,
+  kTable,
+  kPlan,
+  kRunsCreate,
+  kRunsList,
+  kRun,
+  kRunOutcome,
+  kInfo,
+  kBatches,
+  kBatchRetry,
+  kDeleteTableState,
+  kWebhookFileArrived,
+};
+
+struct RouteSpec {
+  const char* method;
+  const char* pattern;
+  RouteId id;
+  Access access;
+  Lane lane = Lane::kRead;  // where its backend call runs, if it makes one
+};
+
+// The webhook's body is one small JSON object ({"path": ...}).
+constexpr size_t kWebhookBodyLimit = 16 * 1024;
+
+constexpr RouteSpec kRoutes[] = {
+    {"GET", "/", RouteId::kPage, Access::kOpen},
+    {"GET", "/static/{file}", RouteId::kStatic, Access::kOpen},
+    {"GET", "/healthz", RouteId::kHealthz, Access::kHealth},
+    {"GET", "/readyz", RouteId::kReadyz, Access::kHealth, Lane::kHealth},
+    {"GET", "/metrics", RouteId::kMetrics, Access::kMetrics},
+    {"GET", "/v1/openapi.json", RouteId::kOpenApi, Access::kToken},
+    {"GET", "/v1/tables", RouteId::kTables, Access::kToken},
+    {"GET", "/v1/tables/{name}", RouteId::kTable, Access::kToken},
+    {"GET", "/v1/plan", RouteId::kPlan, Access::kToken, Lane::kSlow},
+    {"POST", "/v1/runs", RouteId::kRunsCreate, Access::kToken, Lane::kSlow},
+    {"GET", "/v1/runs", RouteId::kRunsList, Access::kToken},
+    {"GET", "/v1/runs/{id}", RouteId::kRun, Access::kToken},
+    {"GET", "/v1/runs/{id}/outcome", RouteId::kRunOutcome, Access::kToken},
+    {"GET", "/v1/info", RouteId::kInfo, Access::kToken},
+    {"GET", "/v1/batches", RouteId::kBatches, Access::kToken},
+    {"POST", "/v1/batches/{id}/retry", RouteId::kBatchRetry, Access::kToken},
+    {"DELETE", "/v1/state/tables/{name}", RouteId::kDeleteTableState, Access::kToken, Lane::kSlow},
+    {"POST", "/v1/webhooks/file-arrived", RouteId::kWebhookFileArrived, Access::kSignature,
+     Lane::kSlow},
+};
+
+const Router& TheRouter() {
+  static const Router router = [] {
+    Router r;
+    for (size_t i = 0; i < std::size(kRoutes); ++i) {
+      r.Add(kRoutes[i].method, kRoutes[i].pattern, static_cast<int>(i));
+    }
+    return r;
+  }();
+  return router;
+}
+
+std::string ErrorJson(std::string_view code, std::string_view message) {
+  return json{{"error", {{"code", code}, {"message", message}}}}.dump(
+      -1, ' ', false, json::error_handler_t::replace);
+}
+
+ApiResponse JsonResponse(int status, std::string body) {
+  return ApiResponse{status, "application/json", std::move(body), {{"Cache-Control", "no-store"}}};
+}
+
+ApiResponse InvalidRequest(std::string_view message) {
+  return ErrorResponse(400, "invalid_request", message);
+}
+
+ApiResponse ErrorFrom(const Error& error) {
+  return JsonResponse(StatusForError(error), ErrorJson(error.code, error.message));
+}
+
+ApiResponse FromResult(Result<std::string> r) {
+  return r ? JsonResponse(200, std::move(*r)) : ErrorFrom(r.error());
+}
+
+ApiResponse FromReply(Result<Reply> r) {
+  return r ? JsonResponse(r->status, std::move(r->json)) : ErrorFrom(r.error());
+}
+
+ApiResponse SignatureError(std::string_view code, std::string_view message) {
+  auto res = ErrorResponse(401, code, message);
+  res.headers.emplace_back("WWW-Authenticate", R"(X-Landfall-Signature realm="landfall-webhook")");
+  return res;
+}
+
+std::string ContentTypeFor(std::string_view name) {
+  if (name.ends_with(".html")) return "text/html; charset=utf-8";
+  if (name.ends_with(".js")) return "text/javascript; charset=utf-8";
+  if (name.ends_with(".css")) return "text/css; charset=utf-8";
+  if (name.ends_with(".svg")) return "image/svg+xml";
+  if (name.ends_with(".json")) return "application/json";
+  return "application/octet-stream";
+}
+
+ApiResponse AssetResponse(const std::string& name) {
+  const auto& assets = EmbeddedAssets();
+  auto it = std::find_if(assets.begin(), assets.end(),
+                         [&](const auto& asset) { return asset.name == name; });
+  if (it == assets.end()) return ErrorResponse(404, "not_found", "no such file: " + name);
+  ApiResponse res{
+      200, ContentTypeFor(name), std::string(it->content), {{"Cache-Control", "no-cache"}}};
+  if (name.ends_with(".html")) {
+    // Only our own scripts and styles; API calls go to the same origin.
+    res.headers.emplace_back(
+        "Content-Security-Policy",
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+    res.headers.emplace_back("Referrer-Policy", "no-referrer");
+  }
+  return res;
+}
+
+std::string_view PathOf(std::string_view target) { return target.substr(0, target.find('?')); }
+
+std::string_view QueryOf(std::string_view target) {
+  const auto qmark = target.find('?');
+  return qmark == std::string_view::npos ? std::string_view() : target.substr(qmark + 1);
+}
+
+// Parses an integer query parameter within [min, max]; `fallback` when absent.
+std::optional<int64_t> IntParam(const std::map<std::string, std::string>& query,
+                                const std::string& key, int64_t fallback, int64_t min,
+                                int64_t max) {
+  auto it = query.find(key);
+  if (it == query.end() || it->second.empty()) return fallback;
+  int64_t value = 0;
+  const auto& s = it->second;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec != std::errc() || end != s.data() + s.size() || value < min || value > max)
+    return std::nullopt;
+  return value;
+}
+
+std::string Param(const std::map<std::string, std::string>& query, const std::string& key) {
+  auto it = query.find(key);
+  return it == query.end() ? "" : it->second;
+}
+
+// table=T (repeatable), full_refresh=true|false, format=json|text; returns
+// an error message or "".
+std::string ParsePlanQuery(std::string_view query, PlanQuery& out) {
+  auto items = ParseQueryItems(query);
+  if (!items) return "malformed query string";
+  for (const auto& [key, value] : *items) {
+    if (key == "table") {
+      if (value.empty()) return "table must name a table";
+      out.tables.push_back(value);
+    } else if (key == "full_refresh") {
+      if (value != "true" && value != "false") return "full_refresh must be true or false";
+      out.full_refresh = value == "true";
+    } else if (key == "format") {
+      if (value != "json" && value != "text") return "format must be json or text";
+      out.text = value == "text";
+    } else {
+      return "unknown parameter '" + key + "' (expected table, full_refresh, format)";
+    }
+  }
+  return "";
+}
+
+// {"tables": [...], "full_refresh": false}; returns an error message or "".
+std::string ParseRunTrigger(const std::string& body, RunTrigger& out) {
+  if (body.empty()) return "";
+  json doc = json::parse(body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) return "body must be a JSON object";
+  for (const auto& [key, value] : doc.items()) {
+    if (key == "tables") {
+      if (!value.is_array()) return "tables must be an array of table names";
+      for (const auto& t : value) {
+        if (!t.is_string() || t.get<std::string>().empty())
+          return "tables must be an array of table names";
+        out.tables.push_back(t.get<std::string>());
+      }
+    } else if (key == "full_refresh") {
+      if (!value.is_boolean()) return "full_refresh must be true or false";
+      out.full_refresh = value.get<bool>();
+    } else {
+      return "unknown field '" + key + "' (expected tables, full_refresh)";
+    }
+  }
+  return "";
+}
+
+bool Authorized(Access access, const ApiRequest& head, const ServerOptions& options) {
+  if (options.tokens.empty()) return true;
+  bool needs_token = false;
+  switch (access) {
+    case Access::kOpen:
+    case Access::kSignature:
+      break;
+    case Access::kHealth:
+      needs_token = options.protect_health;
+      break;
+    case Access::kMetrics:
+      needs_token = options.protect_metrics;
+      break;
+    case Access::kToken:
+      needs_token = true;
+      break;
+  }
+  if (!needs_token) return true;
+  return head.authorization && BearerTokenMatches(*head.authorization, options.tokens);
+}
+
+ApiResponse Unauthorized(bool presented) {
+  auto res = ErrorResponse(401, "unauthorized",
+                           presented ? "invalid bearer token" : "a bearer token is required");
+  res.headers.emplace_back("WWW-Authenticate",
+                           presented ? R"(Bearer realm="landfall", error="invalid_token")"
+                                     : R"(Bearer realm="landfall")");
+  return res;
+}
+
+ApiResponse MethodNotAllowed(const ApiRequest& head, const std::string& path,
+                             const std::vector<std::string>& allowed) {
+  std::string allow;
+  for (const auto& m : allowed) allow += (allow.empty() ? "" : ", ") + m;
+  auto res =
+      ErrorResponse(405, "method_not_allowed",
+                    head.method + " is not allowed on " + path + " (allowed: " + allow + ")");
+  res.headers.emplace_back("Allow", allow);
+  return res;
+}
+
+// The webhook is answered before its body is read when it is disabled or its
+// signature header cannot pass, and its body is small: strangers cannot make
+// us buffer one (the HMAC itself needs the body).
+void AdmitWebhook(const ApiRequest& head, const ServerOptions& options, int64_t now_unix,
+                  Admission& out) {
+  if (options.webhook_secret.empty()) {
+    out.refusal = ErrorResponse(404, "webhook_disabled", "api.webhook_secret is not set");
+    return;
+  }
+  auto parsed = ParseSignatureHeader(head.signature, now_unix, options.webhook_tolerance.count());
+  if (!parsed) {
+    out.refusal = SignatureError(parsed.error().code, parsed.error().message);
+    return;
+  }
+  out.body_limit = std::min(out.body_limit, kWebhookBodyLimit);
+  if (head.content_length.value_or(0) > out.body_limit) {
+    out.refusal = BodyTooLarge(out.body_limit);
+    out.close = true;
+  }
+}
+
+}  // namespace
+
+std::string ApiResponse::Header(std::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (std::ranges::equal(key, name, [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
+        })) {
+      return value;
+    }
+  }
+  return "";
+}
+
+ApiResponse ErrorResponse(int status, std::string_view code, std::string_view message) {
+  return JsonResponse(status, ErrorJson(code, message));
+}
+
+ApiResponse BodyTooLarge(size_t limit) {
+  return ErrorResponse(413, "body_too_large",
+                       "request body exceeds " + std::to_string(limit) + " bytes");
+}
+
+Admission Admit(const ApiRequest& head, const ServerOptions& options, int64_t now_unix) {
+  Admission out;
+  out.body_limit = options.body_limit;
+  const std::string_view target = head.target;
+  if (target.empty() || target.front() != '/') {
+    out.refusal = ErrorResponse(400, "bad_request", "request target must be a path");
+    out.close = true;
+    return out;
+  }
+  out.path = std::string(PathOf(target));
+  if (!ParseQuery(QueryOf(target))) {
+    out.refusal = ErrorResponse(400, "bad_request", "malformed query string");
+    return out;
+  }
+  auto lookup = TheRouter().Find(head.method, out.path);
+  if (lookup.bad_encoding) {
+    out.refusal = ErrorResponse(400, "bad_request", "malformed %-escape in the path");
+    return out;
+  }
+  if (!lookup.route) {
+    out.refusal = lookup.allowed.empty()
+                      ? ErrorResponse(404, "not_found", "no route for " + out.path)
+                      : MethodNotAllowed(head, out.path, lookup.allowed);
+    return out;
+  }
+  const RouteSpec& spec = kRoutes[lookup.route->id];
+  out.route_label = spec.pattern;
+  // Authenticate before reading a body: strangers cannot make us buffer one.
+  if (!Authorized(spec.access, head, options)) {
+    out.refusal = Unauthorized(head.authorization.has_value());
+    return out;
+  }
+  if (spec.access == Access::kSignature) {
+    AdmitWebhook(head, options, now_unix, out);
+    if (out.refusal) return out;
+  }
+  out.route = lookup.route->id;
+  out.params = std::move(lookup.params);
+  return out;
+}
+
+namespace {
+
+// Wraps a blocking backend call for Handled::call: an exception, which the
+// backend does not use for errors, is a bug: logged, and a 500.
+Handled Deferred(const Admission& admission, std::function<ApiResponse()> work) {
+  Handled out;
+  out.lane = kRoutes[admission.route].lane;
+  out.call = [work = std::move(work), label = admission.route_label,
+              path = admission.path]() -> ApiResponse {
+    try {
+      return work();
+    } catch (const std::exception& e) {
+      spdlog::error("api: {} {}: {}", label, path, e.what());
+      return JsonResponse(500, ErrorJson("internal", "internal error"));
+    }
+  };
+  return out;
+}
+
+Handled Now(ApiResponse response) { return Handled{std::move(response), {}, Lane::kRead}; }
+
+ApiResponse ReadyResponse(ApiBackend& backend) {
+  auto r = backend.Ready();
+  json body = {{"ready", r.ready}, {"reasons", r.reasons}};
+  if (!r.ready) {
+    std::string why;
+    for (const auto& reason : r.reasons) why += (why.empty() ? "" : "; ") + reason;
+    body["error"] = {{"code", "not_ready"}, {"message", why}};
+  }
+  return JsonResponse(r.ready ? 200 : 503,
+                      body.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+Handled ListRuns(ApiBackend& backend, const Admission& admission,
+                 const std::map<std::string, std::string>& query) {
+  auto limit = IntParam(query, "limit", 20, 1, 1000);
+  if (!limit) return Now(InvalidRequest("limit must be 1 to 1000"));
+  const std::string status = Param(query, "status");
+  if (!status.empty() && status != "running" && status != "succeeded" && status != "failed" &&
+      status != "interrupted") {
+    return Now(InvalidRequest("status must be running, succeeded, failed or interrupted"));
+  }
+  return Deferred(admission, [&backend, limit = static_cast<int>(*limit), status] {
+    return FromResult(backend.ListRuns(limit, status));
+  });
+}
+
+Handled ListBatches(ApiBackend& backend, const Admission& admission,
+                    const std::map<std::string, std::string>& query) {
+  auto limit = IntParam(query, "limit", 100, 1, 10'000);
+  if (!limit) return Now(InvalidRequest("limit must be 1 to 10000"));
+  const std::string status = Param(query, "status");
+  if (!status.empty() && !state::BatchStatusFromString(status)) {
+    return Now(InvalidRequest("status must be pending, staged, quarantined or duplicate"));
+  }
+  return Deferred(admission, [&backend, table = Param(query, "table"), status,
+                              limit = static_cast<int>(*limit)] {
+    return FromResult(backend.ListBatches(table, status, limit));
+  });
+}
+
+// GET /v1/runs/{id} and /v1/runs/{id}/outcome.
+Handled RunById(ApiBackend& backend, const Admission& admission, bool outcome) {
+  auto id = IntParam(admission.params, "id", 0, 1, INT64_MAX);
+  if (!id || *id == 0) return Now(InvalidRequest("run id must be a positive integer"));
+  if (outcome) {
+    return Deferred(admission, [&backend, id = *id] { return FromReply(backend.RunOutcome(id)); });
+  }
+  return Deferred(admission, [&backend, id = *id] { return FromResult(backend.GetRun(id)); });
+}
+
+}  // namespace
+
+Handlers::Handlers(ServerOptions options, ApiBackend& backend, Metrics* metrics, const Clock& clock)
+    : options_(std::move(options)),
+      backend_(backend),
+      metrics_(metrics),
+      clock_(clock),
+      replay_(options_.webhook_tolerance.count()) {}
+
+int64_t Handlers::NowUnix() const {
+  return std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count();
+}
+
+Admission Handlers::Admit(const ApiRequest& head) const {
+  return api::Admit(head, options_, NowUnix());
+}
+
+Handled Handlers::Handle(const ApiRequest& request, const Admission& admission) {
+  if (admission.refusal || admission.route < 0) {
+    return Now(admission.refusal ? *admission.refusal
+                                 : ErrorResponse(500, "internal", "request was not admitted"));
+  }
+  // Admit() has parsed the query once: it cannot fail here.
+  auto query = ParseQuery(QueryOf(request.target));
+  if (!query) return Now(ErrorResponse(400, "bad_request", "malformed query string"));
+  return HandleRoute(request, admission, *query);
+}
+
+Handled Handlers::HandleRoute(const ApiRequest& request, const Admission& admission,
+                              const std::map<std::string, std::string>& query) {
+  auto& backend = backend_;
+  const auto& params = admission.params;
+  switch (kRoutes[admission.route].id) {
+    case RouteId::kPage:
+      return Now(AssetResponse("static/index.html"));
+    case RouteId::kStatic:
+      return Now(AssetResponse("static/" + params.at("file")));
+    case RouteId::kHealthz:
+      return Now(JsonResponse(200, json{{"status", "ok"}, {"version", options_.version}}.dump()));
+    case RouteId::kReadyz:
+      return Deferred(admission, [&backend] { return ReadyResponse(backend); });
+    case RouteId::kMetrics:
+      return Now(ApiResponse{200,
+                             "text/plain; version=0.0.4; charset=utf-8",
+                             metrics_ ? metrics_->Serialize() : "",
+                             {}});
+    case RouteId::kOpenApi:
+      return Now(AssetResponse("openapi.json"));
+    case RouteId::kTables:
+      return Deferred(admission, [&backend] { return FromResult(backend.ListTables()); });
+    case RouteId::kTable:
+      return Deferred(admission, [&backend, name = params.at("name")] {
+        return FromResult(backend.GetTable(name));
+      });
+    case RouteId::kPlan: {
+      PlanQuery plan;
+      if (auto error = ParsePlanQuery(QueryOf(request.target), plan); !error.empty()) {
+        return Now(InvalidRequest(error));
+      }
+      return Deferred(admission, [&backend, plan] { return FromResult(backend.Plan(plan)); });
+    }
+    case RouteId::kInfo:
+      return Deferred(admission, [&backend] { return FromResult(backend.Info()); });
+    case RouteId::kRunsCreate: {
+      RunTrigger trigger;
+      if (auto error = ParseRunTrigger(request.body, trigger); !error.empty()) {
+        return Now(InvalidRequest(error));
+      }
+      return Deferred(admission,
+                      [&backend, trigger] { return FromReply(backend.TriggerRun(trigger)); });
+    }
+    case RouteId::kRunsList:
+      return ListRuns(backend, admission, query);
+    case RouteId::kRun:
+      return RunById(backend, admission, false);
+    case RouteId::kRunOutcome:
+      return RunById(backend, admission, true);
+    case RouteId::kBatches:
+      return ListBatches(backend, admission, query);
+    case RouteId::kBatchRetry:
+      return Deferred(admission, [&backend, id = params.at("id")] {
+        return FromReply(backend.RetryBatch(id));
+      });
+    case RouteId::kDeleteTableState:
+      return Deferred(admission, [&backend, name = params.at("name")] {
+        return FromResult(backend.DeleteTableState(name));
+      });
+    case RouteId::kWebhookFileArrived:
+      return Webhook(request, admission);
+  }
+  return Now(ErrorResponse(500, "internal", "unhandled route"));
+}
+
+Handled Handlers::Webhook(const ApiRequest& request, const Admission& admission) {
+  if (options_.webhook_secret.empty()) {
+    return Now(ErrorResponse(404, "webhook_disabled", "api.webhook_secret is not set"));
+  }
+  const int64_t now = NowUnix();
+  auto verified = VerifyWebhookSignature(request.signature, request.body, options_.webhook_secret,
+                                         now, options_.webhook_tolerance.count());
+  if (!verified) return Now(SignatureError(verified.error().code, verified.error().message));
+  if (!replay_.FirstUse(verified->signature, verified->timestamp, now)) {
+    return Now(SignatureError("signature_replayed", "this signature was already used"));
+  }
+  json doc = json::parse(request.body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return Now(InvalidRequest("body must be a JSON object"));
+  }
+  const bool has_path = doc.contains("path");
+  const bool has_table = doc.contains("table");
+  if (has_path == has_table || doc.size() != 1 || !doc.begin()->is_string()) {
+    return Now(
+        InvalidRequest(R"(body must be {"path": "<table>/<file>"} or {"table": "<table>"})"));
+  }
+  // Path checks stat the file system (which may be slow): off the I/O thread too.
+  return Deferred(admission, [&backend = backend_, landing = options_.landing_dir,
+                              name = doc.begin()->get<std::string>(), has_path] {
+    auto target = has_path ? ResolveLandingPath(landing, name) : ResolveLandingTable(landing, name);
+    if (!target) return ErrorFrom(target.error());
+    return FromReply(backend.FileArrived(target->table, target->rel_path));
+  });
+}
+
+std::vector<std::pair<std::string, std::string>> RoutePatterns() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& r : kRoutes) out.emplace_back(r.method, r.pattern);
+  return out;
+}
+
+}  // namespace landfall::api
