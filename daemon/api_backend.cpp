@@ -12,7 +12,7 @@
 
 #include "lib/plan/plan.h"
 
-namespace landfall::cli {
+namespace landfall::daemon {
 
 namespace {
 
@@ -364,4 +364,4 @@ api::Readiness DaemonApiBackend::Ready() {
   return r;
 }
 
-}  // namespace landfall::cli
+}  // namespace landfall::daemon

@@ -8,7 +8,7 @@
 #include "lib/exec/scheduler.h"
 #include "lib/warehouse/duckdb_warehouse.h"
 
-namespace landfall::cli {
+namespace landfall::daemon {
 
 bool SleepUnlessStopped(std::chrono::milliseconds delay, std::stop_token stop) {
   std::mutex mu;
@@ -98,4 +98,4 @@ void PruneHistory(state::StateStore& state, const config::Config& config) {
   }
 }
 
-}  // namespace landfall::cli
+}  // namespace landfall::daemon

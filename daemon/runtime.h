@@ -15,7 +15,7 @@
 #include "lib/state/writer_lock.h"
 #include "lib/warehouse/warehouse.h"
 
-namespace landfall::cli {
+namespace landfall::daemon {
 
 // Members are declared in dependency order, so they are destroyed engine
 // first, state store last, and the writer lock (when taken) after everything
@@ -58,4 +58,4 @@ Status OpenEngine(Runtime& rt);
 // pruning is housekeeping and never fails a run.
 void PruneHistory(state::StateStore& state, const config::Config& config);
 
-}  // namespace landfall::cli
+}  // namespace landfall::daemon

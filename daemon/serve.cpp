@@ -45,7 +45,7 @@
 #define LANDFALL_VERSION "dev"
 #endif
 
-namespace landfall::cli {
+namespace landfall::daemon {
 
 namespace {
 
@@ -994,4 +994,4 @@ int Serve(const std::string& config_path) {
   return server.Run();
 }
 
-}  // namespace landfall::cli
+}  // namespace landfall::daemon
