@@ -30,12 +30,9 @@ struct Runtime {
   std::unique_ptr<exec::Engine> engine;
 };
 
-// Sleeps for `delay`, or less when `stop` is requested. True when not stopped.
-bool SleepUnlessStopped(std::chrono::milliseconds delay, std::stop_token stop);
-
 // Connects to the state store. The state store may be starting up or briefly
-// unreachable: transient failures are retried with capped exponential backoff
-// until `deadline` passes or `stop` is requested; the last error is returned.
+// unreachable: transient failures are retried with kConnectBackoff
+// (daemon/retry.h) until `deadline` passes or `stop` is requested; the last error is returned.
 Result<std::unique_ptr<state::StateStore>> OpenStateWithRetry(
     const config::Config& config, std::chrono::steady_clock::time_point deadline,
     std::stop_token stop = {});

@@ -32,6 +32,7 @@
 #include "api/metrics.h"
 #include "daemon/api_backend.h"
 #include "daemon/cli.h"
+#include "daemon/retry.h"
 #include "daemon/runtime.h"
 #include "lib/common/logging.h"
 #include "lib/common/systemd_notify.h"
@@ -266,8 +267,8 @@ class Server final : public DaemonControl {
     Scheduler::Options o;
     o.debounce = milliseconds(config.landing.debounce_ms);
     o.max_parallel = config.workers;
-    o.backoff_initial = milliseconds(500);
-    o.backoff_max = seconds(30);
+    o.backoff_initial = kRunBackoff.initial;
+    o.backoff_max = kRunBackoff.max;
     o.deferred_retry = milliseconds(1000);
     // Enough to outlast the grace, after which the engine quarantines.
     o.max_deferred_retries = static_cast<int>(kTruncatedGrace.count()) * 2;
@@ -292,17 +293,23 @@ class Server final : public DaemonControl {
     }
     if (auto s = OpenEngine(rt_); !s) return s;
     rt_.engine->SetObserver(metrics_.get());
-    for (int attempt = 1;; ++attempt) {
-      auto s = rt_.engine->Start();
-      if (s || !s.error().transient) return s;
-      const auto delay = exec::BackoffDelay(attempt, milliseconds(500), seconds(30));
-      spdlog::warn("start: {}; retrying in {} ms", s.error().ToString(), delay.count());
-      if (!SleepUnlessStopped(delay, stop)) return s;
-      // A fresh engine: Start() is meant to run once per engine.
-      rt_.engine = std::make_unique<exec::Engine>(rt_.config, *rt_.state, *rt_.warehouse,
-                                                  *rt_.footers, *rt_.pool, SystemClock::Instance());
-      rt_.engine->SetObserver(metrics_.get());
-    }
+    bool first = true;
+    return RetryTransient(
+        [&] {
+          if (!first) {
+            // A fresh engine: Start() is meant to run once per engine.
+            rt_.engine = std::make_unique<exec::Engine>(rt_.config, *rt_.state, *rt_.warehouse,
+                                                        *rt_.footers, *rt_.pool,
+                                                        SystemClock::Instance());
+            rt_.engine->SetObserver(metrics_.get());
+          }
+          first = false;
+          return rt_.engine->Start();
+        },
+        kRunBackoff, SteadyClock::time_point::max(), stop,
+        [](const Error& error, milliseconds delay) {
+          spdlog::warn("start: {}; retrying in {} ms", error.ToString(), delay.count());
+        });
   }
 
   void OnEngineStarted(const Status& started) {
