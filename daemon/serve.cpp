@@ -32,6 +32,7 @@
 #include "api/metrics.h"
 #include "daemon/api_backend.h"
 #include "daemon/cli.h"
+#include "daemon/reload.h"
 #include "daemon/retry.h"
 #include "daemon/runtime.h"
 #include "lib/common/logging.h"
@@ -880,36 +881,11 @@ class Server final : public DaemonControl {
       return;
     }
     const config::Config& next = *loaded;
-    std::vector<std::string> applied, need_restart;
-    auto check = [&](bool changed, const char* key, bool live) {
-      if (changed) (live ? applied : need_restart).push_back(key);
-    };
-    check(next.log.level != config_.log.level, "log.level", true);
-    check(next.log.format != config_.log.format, "log.format", true);
-    check(next.landing.debounce_ms != config_.landing.debounce_ms, "landing.debounce_ms", true);
-    check(next.landing.scan_interval_s != config_.landing.scan_interval_s,
-          "landing.scan_interval_s", true);
-    check(next.shutdown_timeout_s != config_.shutdown_timeout_s, "shutdown_timeout_s", true);
-    check(next.environment != config_.environment, "environment", false);
-    check(next.landing.dir != config_.landing.dir, "landing.dir", false);
-    check(next.landing.ignore != config_.landing.ignore, "landing.ignore", false);
-    check(next.landing.quarantine_dir != config_.landing.quarantine_dir, "landing.quarantine_dir",
-          false);
-    check(next.state.postgres_url != config_.state.postgres_url, "state.postgres_url", false);
-    check(next.warehouse.type != config_.warehouse.type, "warehouse.type", false);
-    check(next.warehouse.path != config_.warehouse.path, "warehouse.path", false);
-    check(next.warehouse.staging_schema != config_.warehouse.staging_schema,
-          "warehouse.staging_schema", false);
-    check(next.workers != config_.workers, "workers", false);
-    check(next.api != config_.api, "api", false);
-
+    const ReloadDiff diff = DiffConfigs(config_, next);
     if (auto s = SetupLogging(next.log.level, next.log.format); !s) {
       spdlog::error("SIGHUP: {}", s.error().message);  // validated already; not expected
     }
-    config_.log = next.log;
-    config_.landing.debounce_ms = next.landing.debounce_ms;
-    config_.landing.scan_interval_s = next.landing.scan_interval_s;
-    config_.shutdown_timeout_s = next.shutdown_timeout_s;
+    ApplyLiveKeys(config_, next);
     scheduler_.set_debounce(milliseconds(config_.landing.debounce_ms));
     ArmScanTimer();
 
@@ -918,11 +894,11 @@ class Server final : public DaemonControl {
       for (const auto& k : keys) out += (out.empty() ? "" : ", ") + k;
       return out.empty() ? std::string("none") : out;
     };
-    spdlog::info("SIGHUP: config {} reloaded; applied: {}", config_path_.string(), join(applied));
-    if (!need_restart.empty()) {
+    spdlog::info("SIGHUP: config {} reloaded; applied: {}", config_path_.string(), join(diff.applied));
+    if (!diff.need_restart.empty()) {
       spdlog::warn("SIGHUP: changed keys that need a restart to take effect (still using the old "
                    "values): {}",
-                   join(need_restart));
+                   join(diff.need_restart));
     }
   }
 
