@@ -1,30 +1,113 @@
 #include "daemon/reload.h"
 
+#include <algorithm>
+#include <array>
 #include <cassert>
+#include <string_view>
+#include <tuple>
 #include <type_traits>
 
 namespace landfall::daemon {
 
 namespace {
 
+// Live: what the daemon reads from its running config as it goes (logging,
+// the scheduler's debounce, the scan timer, the shutdown deadline); the
+// engine, the API and the pools took their copy at start-up. In the order the
+// report names them.
+constexpr std::array<std::string_view, 5> kLiveKeys = {
+    "log.level", "log.format", "landing.debounce_ms", "landing.scan_interval_s",
+    "shutdown_timeout_s"};
+
+// Members that are no key of their own.
+constexpr std::array<std::string_view, 3> kNotKeys = {
+    "source",           // the file the config was read from
+    "api.listen_host",  // parsed from api.listen, which is the key
+    "api.listen_port"};
+
+bool IsLive(std::string_view key) {
+  return std::find(kLiveKeys.begin(), kLiveKeys.end(), key) != kLiveKeys.end();
+}
+
+// "a, b, c" (a macro's stringified arguments) as {"a", "b", "c"}.
+std::vector<std::string> SplitNames(std::string_view list) {
+  std::vector<std::string> out;
+  while (!list.empty()) {
+    const auto comma = list.find(',');
+    std::string_view name = list.substr(0, comma);
+    while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+    out.emplace_back(name);
+    list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+  }
+  return out;
+}
+
+// Binds every member of `s` and returns them with their names, in declaration
+// order. A structured binding must name every member, and the one list of
+// names makes both the binding and the keys, so no member can be left out.
+#define LANDFALL_MEMBERS(s, ...)  \
+  auto& [__VA_ARGS__] = s;        \
+  return std::pair { std::tie(__VA_ARGS__), SplitNames(#__VA_ARGS__) }
+
+auto Members(config::Config& s) {
+  LANDFALL_MEMBERS(s, source, environment, landing, state, warehouse, workers, shutdown_timeout_s,
+                   log, api, policy, tables);
+}
+auto Members(config::LandingConfig& s) {
+  LANDFALL_MEMBERS(s, dir, ignore, quarantine_dir, debounce_ms, scan_interval_s);
+}
+auto Members(config::StateConfig& s) { LANDFALL_MEMBERS(s, postgres_url, retention_days); }
+auto Members(config::WarehouseConfig& s) { LANDFALL_MEMBERS(s, type, path, staging_schema); }
+auto Members(config::LogConfig& s) { LANDFALL_MEMBERS(s, level, format); }
+auto Members(config::ApiConfig& s) {
+  LANDFALL_MEMBERS(s, enabled, listen, listen_host, listen_port, tokens, webhook_secret,
+                   webhook_tolerance_s, body_limit_bytes, max_connections, read_timeout_ms,
+                   idle_timeout_ms, per_table_metrics, protect_metrics, protect_health);
+}
+auto Members(config::TablePolicy& s) {
+  LANDFALL_MEMBERS(s, schema_evolution, on_batch_removed, on_table_removed);
+}
+auto Members(config::TablePolicyOverride& s) {
+  LANDFALL_MEMBERS(s, match, schema_evolution, on_batch_removed, on_table_removed);
+}
+
+#undef LANDFALL_MEMBERS
+
+template <class T>
+concept Struct = requires(T& s) { Members(s); };
+
+template <Struct S>
+void AddKeys(S& s, const std::string& prefix, std::vector<ConfigKey>& out);
+
+template <class T>
+void AddKey(T& field, const std::string& name, std::vector<ConfigKey>& out) {
+  if constexpr (Struct<T>) {
+    // The default table policy is written at the top level of the YAML.
+    AddKeys(field, name == "policy" ? "" : name + ".", out);
+  } else if (std::find(kNotKeys.begin(), kNotKeys.end(), name) == kNotKeys.end()) {
+    out.push_back({name, IsLive(name), &field});
+  }
+}
+
+template <Struct S>
+void AddKeys(S& s, const std::string& prefix, std::vector<ConfigKey>& out) {
+  auto [fields, names] = Members(s);
+  size_t i = 0;
+  std::apply([&](auto&... field) { (AddKey(field, prefix + names[i++], out), ...); }, fields);
+}
+
 template <class T>
 bool Same(const T& a, const T& b) {
   return a == b;
 }
 
-bool Same(const config::TablePolicyOverride& a, const config::TablePolicyOverride& b) {
-  // Bound like the config in ConfigKeys, so a new member is compared too.
-  const auto& [a_match, a_evolution, a_batch_removed, a_table_removed] = a;
-  const auto& [b_match, b_evolution, b_batch_removed, b_table_removed] = b;
-  return a_match == b_match && a_evolution == b_evolution &&
-         a_batch_removed == b_batch_removed && a_table_removed == b_table_removed;
-}
-
+// TablePolicyOverride has no operator==: compared member by member, all of them.
 bool Same(const std::vector<config::TablePolicyOverride>& a,
           const std::vector<config::TablePolicyOverride>& b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (!Same(a[i], b[i])) return false;
+    auto x = a[i], y = b[i];
+    if (Members(x).first != Members(y).first) return false;
   }
   return true;
 }
@@ -50,72 +133,28 @@ void ForEachPair(config::Config& a, config::Config& b, Fn&& fn) {
 }  // namespace
 
 std::vector<ConfigKey> ConfigKeys(config::Config& config) {
-  // Each binding must name every member of its struct, or this does not
-  // compile: a new member has to be given a key below (or said to be none).
-  auto& [source, environment, landing, state, warehouse, workers, shutdown_timeout_s, log, api,
-         policy, tables] = config;
-  auto& [landing_dir, ignore, quarantine_dir, debounce_ms, scan_interval_s] = landing;
-  auto& [postgres_url, retention_days] = state;
-  auto& [warehouse_type, warehouse_path, staging_schema] = warehouse;
-  auto& [log_level, log_format] = log;
-  auto& [api_enabled, listen, listen_host, listen_port, tokens, webhook_secret,
-         webhook_tolerance_s, body_limit_bytes, max_connections, read_timeout_ms, idle_timeout_ms,
-         per_table_metrics, protect_metrics, protect_health] = api;
-  auto& [schema_evolution, on_batch_removed, on_table_removed] = policy;
-  (void)source;       // the file the config was read from
-  (void)listen_host;  // parsed from api.listen, which is the key
-  (void)listen_port;
-
-  // Live: what the daemon reads from its running config as it goes (logging,
-  // the scheduler's debounce, the scan timer, the shutdown deadline). The
-  // engine, the API and the pools took their copy at start-up.
-  constexpr bool kLive = true;
-  constexpr bool kRestart = false;
-  // In the order of the report; a key's place never changes what it does.
-  return {
-      {"environment", kRestart, &environment},
-      {"log.level", kLive, &log_level},
-      {"log.format", kLive, &log_format},
-      {"landing.dir", kRestart, &landing_dir},
-      {"landing.ignore", kRestart, &ignore},
-      {"landing.quarantine_dir", kRestart, &quarantine_dir},
-      {"landing.debounce_ms", kLive, &debounce_ms},
-      {"landing.scan_interval_s", kLive, &scan_interval_s},
-      {"state.postgres_url", kRestart, &postgres_url},
-      {"state.retention_days", kRestart, &retention_days},
-      {"warehouse.type", kRestart, &warehouse_type},
-      {"warehouse.path", kRestart, &warehouse_path},
-      {"warehouse.staging_schema", kRestart, &staging_schema},
-      {"workers", kRestart, &workers},
-      {"shutdown_timeout_s", kLive, &shutdown_timeout_s},
-      {"api.enabled", kRestart, &api_enabled},
-      {"api.listen", kRestart, &listen},
-      {"api.tokens", kRestart, &tokens},
-      {"api.webhook_secret", kRestart, &webhook_secret},
-      {"api.webhook_tolerance_s", kRestart, &webhook_tolerance_s},
-      {"api.body_limit_bytes", kRestart, &body_limit_bytes},
-      {"api.max_connections", kRestart, &max_connections},
-      {"api.read_timeout_ms", kRestart, &read_timeout_ms},
-      {"api.idle_timeout_ms", kRestart, &idle_timeout_ms},
-      {"api.per_table_metrics", kRestart, &per_table_metrics},
-      {"api.protect_metrics", kRestart, &protect_metrics},
-      {"api.protect_health", kRestart, &protect_health},
-      {"schema_evolution", kRestart, &schema_evolution},
-      {"on_batch_removed", kRestart, &on_batch_removed},
-      {"on_table_removed", kRestart, &on_table_removed},
-      {"tables", kRestart, &tables},
-  };
+  std::vector<ConfigKey> keys;
+  AddKeys(config, "", keys);
+  return keys;
 }
 
 ReloadDiff DiffConfigs(const config::Config& running, const config::Config& next) {
   // ConfigKeys points into a config it may write; these copies are never written.
   config::Config a = running;
   config::Config b = next;
-  ReloadDiff diff;
+  std::vector<std::string> changed;
   ForEachPair(a, b, [&](const ConfigKey& key, const auto& old_value, const auto& new_value) {
-    if (Same(old_value, new_value)) return;
-    (key.live ? diff.applied : diff.need_restart).emplace_back(key.name);
+    if (!Same(old_value, new_value)) changed.push_back(key.name);
   });
+  ReloadDiff diff;
+  for (auto live : kLiveKeys) {
+    if (std::find(changed.begin(), changed.end(), live) != changed.end()) {
+      diff.applied.emplace_back(live);
+    }
+  }
+  for (auto& key : changed) {
+    if (!IsLive(key)) diff.need_restart.push_back(std::move(key));
+  }
   return diff;
 }
 

@@ -5,7 +5,6 @@
 #include <filesystem>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -18,16 +17,17 @@ struct ConfigKey {
   using Field = std::variant<std::string*, int*, bool*, std::filesystem::path*,
                              std::optional<std::filesystem::path>*, std::vector<std::string>*,
                              std::vector<config::TablePolicyOverride>*>;
-  std::string_view name;  // as the YAML spells it: "landing.debounce_ms"
-  bool live = false;      // SIGHUP applies it; else it needs a restart
+  std::string name;   // as the YAML spells it: "landing.debounce_ms"
+  bool live = false;  // SIGHUP applies it; else it needs a restart
   Field field;
 };
 
-// Every key of `config`, in the order reports name them. Every member of the
-// config's structs is one, but `source` (the file) and api.listen_host and
-// api.listen_port (parsed from api.listen); a member added to one of those
-// structs fails to compile here until it is given a key, so no key can be
-// left out of the report.
+// Every key of `config`, in the order the config's structs declare them,
+// derived from the structs themselves: each member is a key (a struct member
+// a group of keys), but `source` (the file) and api.listen_host and
+// api.listen_port (parsed from api.listen). A member added to one of the
+// structs fails to compile here until it is named, and once named it is a
+// key; a member of a new type fails to compile until ConfigKey::Field has it.
 std::vector<ConfigKey> ConfigKeys(config::Config& config);
 
 struct ReloadDiff {
@@ -35,7 +35,8 @@ struct ReloadDiff {
   std::vector<std::string> need_restart;  // changed keys that need a restart
 };
 
-// The keys whose values differ from `running` in `next`, in ConfigKeys order.
+// The keys whose values differ from `running` in `next`: live ones in the
+// order log, landing, shutdown; the others in ConfigKeys order.
 ReloadDiff DiffConfigs(const config::Config& running, const config::Config& next);
 
 // Sets the live keys of `running` to their values in `next`; leaves the others.
