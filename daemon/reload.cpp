@@ -45,8 +45,8 @@ std::vector<std::string> SplitNames(std::string_view list) {
 // Binds every member of `s` and returns them with their names, in declaration
 // order. A structured binding must name every member, and the one list of
 // names makes both the binding and the keys, so no member can be left out.
-#define LANDFALL_MEMBERS(s, ...)  \
-  auto& [__VA_ARGS__] = s;        \
+#define LANDFALL_MEMBERS(s, ...) \
+  auto& [__VA_ARGS__] = s;       \
   return std::pair { std::tie(__VA_ARGS__), SplitNames(#__VA_ARGS__) }
 
 auto Members(config::Config& s) {
@@ -74,7 +74,9 @@ auto Members(config::TablePolicyOverride& s) {
 #undef LANDFALL_MEMBERS
 
 template <class T>
-concept Struct = requires(T& s) { Members(s); };
+concept Struct = requires(T& s) {
+  Members(s);
+};
 
 template <Struct S>
 void AddKeys(S& s, const std::string& prefix, std::vector<ConfigKey>& out);

@@ -11,10 +11,9 @@ std::chrono::milliseconds Backoff::Delay(int attempt) const {
   return exec::BackoffDelay(attempt, initial, max);
 }
 
-std::optional<std::chrono::milliseconds> RetryDelay(const Error& error, int attempt,
-                                                    const Backoff& backoff,
-                                                    std::chrono::steady_clock::time_point now,
-                                                    std::chrono::steady_clock::time_point deadline) {
+std::optional<std::chrono::milliseconds> RetryDelay(
+    const Error& error, int attempt, const Backoff& backoff,
+    std::chrono::steady_clock::time_point now, std::chrono::steady_clock::time_point deadline) {
   if (!error.transient || now > deadline) return std::nullopt;
   return backoff.Delay(attempt);
 }

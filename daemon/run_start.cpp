@@ -94,9 +94,10 @@ void LogJobOutcome(const exec::Scheduler::Job& job, const JobOutcome& out) {
     spdlog::warn("table {}: transient failure; retrying with backoff", t);
   }
   for (const auto& t : out.result.deferred_tables) {
-    spdlog::info("table {}: a file is still being written (no complete footer yet); "
-                 "looking again shortly",
-                 t);
+    spdlog::info(
+        "table {}: a file is still being written (no complete footer yet); "
+        "looking again shortly",
+        t);
   }
   if (job.full()) {
     // Periodic scans that found nothing to do are not worth an info line.
@@ -106,9 +107,9 @@ void LogJobOutcome(const exec::Scheduler::Job& job, const JobOutcome& out) {
     spdlog::log(level,
                 "{} ({}): {} tables, {} files ({} new), {} tables changed, {} failed, {} "
                 "quarantined, {} deferred in {} ms",
-                Scope(job), job.trigger, out.tables_known, out.catalog.files,
-                out.catalog.inspected, out.changed, out.failed.size(), out.catalog.quarantined,
-                out.catalog.deferred, out.duration_ms);
+                Scope(job), job.trigger, out.tables_known, out.catalog.files, out.catalog.inspected,
+                out.changed, out.failed.size(), out.catalog.quarantined, out.catalog.deferred,
+                out.duration_ms);
   }
 }
 

@@ -100,21 +100,25 @@ void Server::HandleEvents(const std::vector<landing::WatchEvent>& events) {
     // Every event but an overflow names one table, which runs soon.
     scheduler_.Touch(e.table, now, "watcher");
   }
-  if (watcher_ && watcher_->Degraded() != degraded_) {
-    degraded_ = watcher_->Degraded();
-    if (degraded_) {
-      spdlog::warn("watch: degraded; scanning the whole landing directory every {} s, and "
-                   "trying to watch every folder again every {} s",
-                   ScanPeriod().count(), kRewatchInterval.count());
-      ArmRewatchTimer();
-    } else {
-      spdlog::info("watch: every folder is watched again");
-      rewatch_timer_.cancel();
-    }
-    ArmScanTimer();
-    UpdateStatus();
-  }
+  FollowDegraded();
   Pump();
+}
+
+// Folders the watcher cannot watch are scanned instead, more often.
+void Server::FollowDegraded() {
+  if (!watcher_ || watcher_->Degraded() == degraded_) return;
+  degraded_ = watcher_->Degraded();
+  if (degraded_) {
+    spdlog::warn("watch: degraded; scanning the whole landing directory every {} s, and "
+                 "trying to watch every folder again every {} s",
+                 ScanPeriod().count(), kRewatchInterval.count());
+    ArmRewatchTimer();
+  } else {
+    spdlog::info("watch: every folder is watched again");
+    rewatch_timer_.cancel();
+  }
+  ArmScanTimer();
+  UpdateStatus();
 }
 
 seconds Server::ScanPeriod() const {

@@ -101,6 +101,7 @@ class Server final : public DaemonControl {
   void DoWatch();
   void OnWatchReadable(const boost::system::error_code& ec);
   void HandleEvents(const std::vector<landing::WatchEvent>& events);
+  void FollowDegraded();
   std::chrono::seconds ScanPeriod() const;
   void ArmScanTimer();
   void ArmRewatchTimer();

@@ -92,7 +92,8 @@ TEST(ReloadDiffTest, KeysAreNamedAsTheYamlSpellsThem) {
                            "api.tokens", "schema_evolution", "on_table_removed", "tables"}) {
     EXPECT_TRUE(names.count(name)) << name;
   }
-  for (const char* name : {"source", "api.listen_host", "api.listen_port", "policy.schema_evolution"}) {
+  for (const char* name :
+       {"source", "api.listen_host", "api.listen_port", "policy.schema_evolution"}) {
     EXPECT_FALSE(names.count(name)) << name;
   }
 }

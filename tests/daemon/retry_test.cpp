@@ -75,8 +75,9 @@ TEST(RetryTransientTest, TransientFailuresAreRetriedWithGrowingWaitsUntilSuccess
   Attempts attempts{{kDown, kDown, kDown}};
   FakeSleep sleep;
   std::vector<std::string> told;
-  auto status = RetryTransient(attempts.Fn(), kRunBackoff, TimePoint::max(), sleep.Fn(),
-                               [&](const Error& e, std::chrono::milliseconds) { told.push_back(e.code); });
+  auto status =
+      RetryTransient(attempts.Fn(), kRunBackoff, TimePoint::max(), sleep.Fn(),
+                     [&](const Error& e, std::chrono::milliseconds) { told.push_back(e.code); });
   EXPECT_TRUE(status);
   EXPECT_EQ(attempts.calls, 4);
   EXPECT_EQ(sleep.waits, (std::vector<std::chrono::milliseconds>{500ms, 1000ms, 2000ms}));
@@ -86,7 +87,8 @@ TEST(RetryTransientTest, TransientFailuresAreRetriedWithGrowingWaitsUntilSuccess
 TEST(RetryTransientTest, PermanentFailureIsReturnedAtOnce) {
   Attempts attempts{{kDown, kBadUrl}};
   FakeSleep sleep;
-  auto status = RetryTransient(attempts.Fn(), kConnectBackoff, TimePoint::max(), sleep.Fn(), kQuiet);
+  auto status =
+      RetryTransient(attempts.Fn(), kConnectBackoff, TimePoint::max(), sleep.Fn(), kQuiet);
   ASSERT_FALSE(status);
   EXPECT_EQ(status.error().code, "config_invalid");
   EXPECT_EQ(attempts.calls, 2);
@@ -105,8 +107,8 @@ TEST(RetryTransientTest, StopDuringAWaitReturnsTheLastErrorWithoutAnotherAttempt
 TEST(RetryTransientTest, PassedDeadlineMeansOneAttemptOnly) {
   Attempts attempts{{kDown}};
   FakeSleep sleep;
-  auto status = RetryTransient(attempts.Fn(), kRunBackoff,
-                               std::chrono::steady_clock::now() - 1s, sleep.Fn(), kQuiet);
+  auto status = RetryTransient(attempts.Fn(), kRunBackoff, std::chrono::steady_clock::now() - 1s,
+                               sleep.Fn(), kQuiet);
   EXPECT_FALSE(status);
   EXPECT_EQ(attempts.calls, 1);
   EXPECT_TRUE(sleep.waits.empty());

@@ -87,8 +87,7 @@ TEST_F(RunStartTest, HoldOfARunningTableIsATableConflict) {
   auto hold = HoldTable(scheduler_, Phase::kServing, "orders");
   ASSERT_FALSE(hold);
   EXPECT_EQ(hold.error().code, "table_conflict");
-  EXPECT_EQ(hold.error().message,
-            "table 'orders' is running; delete its state when the run ends");
+  EXPECT_EQ(hold.error().message, "table 'orders' is running; delete its state when the run ends");
 }
 
 TEST_F(RunStartTest, HoldOfAnIdleTableKeepsTheWatchersRunOfItWaiting) {
