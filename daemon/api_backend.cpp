@@ -12,7 +12,7 @@
 
 #include "lib/plan/plan.h"
 
-namespace landfall::cli {
+namespace landfall::daemon {
 
 namespace {
 
@@ -365,4 +365,4 @@ api::Readiness DaemonApiBackend::Ready() {
   return r;
 }
 
-}  // namespace landfall::cli
+}  // namespace landfall::daemon

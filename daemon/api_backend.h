@@ -18,7 +18,7 @@
 #include "lib/exec/engine.h"
 #include "lib/state/state_store.h"
 
-namespace landfall::cli {
+namespace landfall::daemon {
 
 // What the backend needs from the running daemon. Every method may be called
 // from any thread (the API's workers) and may block briefly.
@@ -91,4 +91,4 @@ class DaemonApiBackend final : public api::ApiBackend {
   bool tables_cached_ = false;
 };
 
-}  // namespace landfall::cli
+}  // namespace landfall::daemon

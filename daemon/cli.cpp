@@ -24,7 +24,7 @@
 #define LANDFALL_VERSION "dev"
 #endif
 
-namespace landfall::cli {
+namespace landfall::daemon {
 
 namespace {
 
@@ -563,4 +563,4 @@ int Main(int argc, char** argv) {
   return Usage("unknown command '" + joined + "'");
 }
 
-}  // namespace landfall::cli
+}  // namespace landfall::daemon

@@ -1,7 +1,7 @@
 // The landfall command line: parses arguments and hands over to the engine.
 #pragma once
 
-namespace landfall::cli {
+namespace landfall::daemon {
 
 // Exit codes (also listed by --help).
 inline constexpr int kExitOk = 0;
@@ -12,4 +12,4 @@ inline constexpr int kExitStopTimeout = 4;   // serve: runs still in flight at t
 
 int Main(int argc, char** argv);
 
-}  // namespace landfall::cli
+}  // namespace landfall::daemon

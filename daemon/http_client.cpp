@@ -7,7 +7,7 @@
 #include <boost/beast/http.hpp>
 #include <optional>
 
-namespace landfall::cli {
+namespace landfall::daemon {
 
 namespace {
 
@@ -77,4 +77,4 @@ Result<HttpReply> Call(const HttpCall& call) {
   return HttpReply{static_cast<int>(parser.get().result_int()), parser.get().body()};
 }
 
-}  // namespace landfall::cli
+}  // namespace landfall::daemon

@@ -7,7 +7,7 @@
 
 #include "lib/common/result.h"
 
-namespace landfall::cli {
+namespace landfall::daemon {
 
 struct HttpReply {
   int status = 0;
@@ -32,4 +32,4 @@ struct HttpCall {
 // Any HTTP status is a success here: the caller reads it.
 Result<HttpReply> Call(const HttpCall& call);
 
-}  // namespace landfall::cli
+}  // namespace landfall::daemon

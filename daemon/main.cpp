@@ -1,3 +1,3 @@
 #include "daemon/cli.h"
 
-int main(int argc, char** argv) { return landfall::cli::Main(argc, argv); }
+int main(int argc, char** argv) { return landfall::daemon::Main(argc, argv); }

@@ -7,7 +7,7 @@
 #include <regex>
 #include <thread>
 
-namespace landfall::cli {
+namespace landfall::daemon {
 
 namespace {
 
@@ -142,4 +142,4 @@ std::optional<std::string> WarehouseLockedMessage(const Error& error,
          "again";
 }
 
-}  // namespace landfall::cli
+}  // namespace landfall::daemon

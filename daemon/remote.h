@@ -11,7 +11,7 @@
 #include "lib/common/result.h"
 #include "lib/config/config.h"
 
-namespace landfall::cli {
+namespace landfall::daemon {
 
 // This config's running daemon.
 struct Daemon {
@@ -53,4 +53,4 @@ std::optional<std::string> WarehouseLockedMessage(const Error& error,
                                                   const config::Config& config,
                                                   const std::string& why_not);
 
-}  // namespace landfall::cli
+}  // namespace landfall::daemon

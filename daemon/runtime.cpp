@@ -2,71 +2,57 @@
 
 #include <spdlog/spdlog.h>
 
-#include <condition_variable>
-#include <mutex>
-
-#include "lib/exec/scheduler.h"
+#include "daemon/retry.h"
 #include "lib/warehouse/duckdb_warehouse.h"
 
-namespace landfall::cli {
-
-bool SleepUnlessStopped(std::chrono::milliseconds delay, std::stop_token stop) {
-  std::mutex mu;
-  std::condition_variable_any cv;
-  std::unique_lock lock(mu);
-  // Nothing notifies `cv`: it wakes on the timeout or on a stop request.
-  cv.wait_for(lock, stop, delay, [] { return false; });
-  return !stop.stop_requested();
-}
+namespace landfall::daemon {
 
 Result<std::unique_ptr<state::StateStore>> OpenStateWithRetry(
     const config::Config& config, std::chrono::steady_clock::time_point deadline,
     std::stop_token stop) {
-  for (int attempt = 1;; ++attempt) {
-    auto store = state::OpenPostgres({config.state.postgres_url, config.environment});
-    if (store || !store.error().transient || std::chrono::steady_clock::now() > deadline) {
-      return store;
-    }
-    const auto delay = exec::BackoffDelay(attempt, std::chrono::milliseconds(200),
-                                          std::chrono::milliseconds(5000));
-    spdlog::warn("state store unreachable ({}); retrying in {} ms", store.error().message,
-                 delay.count());
-    if (!SleepUnlessStopped(delay, stop)) return store;
-  }
+  std::unique_ptr<state::StateStore> store;
+  auto opened = RetryTransient(
+      [&]() -> Status {
+        auto opening = state::OpenPostgres({config.state.postgres_url, config.environment});
+        if (!opening) return Fail(opening.error());
+        store = std::move(*opening);
+        return Ok();
+      },
+      kConnectBackoff, deadline, stop,
+      [](const Error& error, std::chrono::milliseconds delay) {
+        spdlog::warn("state store unreachable ({}); retrying in {} ms", error.message,
+                     delay.count());
+      });
+  if (!opened) return Fail(opened.error());
+  return store;
 }
 
 Status BecomeWriter(Runtime& rt, std::chrono::steady_clock::time_point deadline,
                     std::stop_token stop) {
-  for (int attempt = 1;; ++attempt) {
-    auto step = [&]() -> Status {
-      if (!rt.writer) {
-        auto lock =
-            state::WriterLock::Acquire({rt.config.state.postgres_url, rt.config.environment});
-        if (!lock) return Fail(lock.error());
-        rt.writer = std::move(*lock);
-        spdlog::debug("writer lock of environment {} taken as '{}'", rt.config.environment,
-                      rt.writer->identity());
-      }
-      // The runs table must exist before runs can be marked.
-      if (auto s = rt.state->Migrate(); !s) return s;
-      auto interrupted = rt.state->MarkRunsInterrupted();
-      if (!interrupted) return Fail(interrupted.error());
-      for (const auto& run : *interrupted) {
-        spdlog::warn("run {} ({}) was left running by a writer that ended without finishing it; "
-                     "marked interrupted",
-                     run.id, run.trigger);
-      }
-      return Ok();
-    };
-    auto done = step();
-    if (done || !done.error().transient || std::chrono::steady_clock::now() > deadline) {
-      return done;
+  auto step = [&]() -> Status {
+    if (!rt.writer) {
+      auto lock =
+          state::WriterLock::Acquire({rt.config.state.postgres_url, rt.config.environment});
+      if (!lock) return Fail(lock.error());
+      rt.writer = std::move(*lock);
+      spdlog::debug("writer lock of environment {} taken as '{}'", rt.config.environment,
+                    rt.writer->identity());
     }
-    const auto delay = exec::BackoffDelay(attempt, std::chrono::milliseconds(200),
-                                          std::chrono::milliseconds(5000));
-    spdlog::warn("{}; retrying in {} ms", done.error().message, delay.count());
-    if (!SleepUnlessStopped(delay, stop)) return done;
-  }
+    // The runs table must exist before runs can be marked.
+    if (auto s = rt.state->Migrate(); !s) return s;
+    auto interrupted = rt.state->MarkRunsInterrupted();
+    if (!interrupted) return Fail(interrupted.error());
+    for (const auto& run : *interrupted) {
+      spdlog::warn("run {} ({}) was left running by a writer that ended without finishing it; "
+                   "marked interrupted",
+                   run.id, run.trigger);
+    }
+    return Ok();
+  };
+  return RetryTransient(step, kConnectBackoff, deadline, stop,
+                        [](const Error& error, std::chrono::milliseconds delay) {
+                          spdlog::warn("{}; retrying in {} ms", error.message, delay.count());
+                        });
 }
 
 Status OpenEngine(Runtime& rt) {
@@ -98,4 +84,4 @@ void PruneHistory(state::StateStore& state, const config::Config& config) {
   }
 }
 
-}  // namespace landfall::cli
+}  // namespace landfall::daemon

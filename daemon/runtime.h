@@ -15,7 +15,7 @@
 #include "lib/state/writer_lock.h"
 #include "lib/warehouse/warehouse.h"
 
-namespace landfall::cli {
+namespace landfall::daemon {
 
 // Members are declared in dependency order, so they are destroyed engine
 // first, state store last, and the writer lock (when taken) after everything
@@ -30,12 +30,9 @@ struct Runtime {
   std::unique_ptr<exec::Engine> engine;
 };
 
-// Sleeps for `delay`, or less when `stop` is requested. True when not stopped.
-bool SleepUnlessStopped(std::chrono::milliseconds delay, std::stop_token stop);
-
 // Connects to the state store. The state store may be starting up or briefly
-// unreachable: transient failures are retried with capped exponential backoff
-// until `deadline` passes or `stop` is requested; the last error is returned.
+// unreachable: transient failures are retried with kConnectBackoff
+// (daemon/retry.h) until `deadline` passes or `stop` is requested; the last error is returned.
 Result<std::unique_ptr<state::StateStore>> OpenStateWithRetry(
     const config::Config& config, std::chrono::steady_clock::time_point deadline,
     std::stop_token stop = {});
@@ -58,4 +55,4 @@ Status OpenEngine(Runtime& rt);
 // pruning is housekeeping and never fails a run.
 void PruneHistory(state::StateStore& state, const config::Config& config);
 
-}  // namespace landfall::cli
+}  // namespace landfall::daemon

@@ -4,7 +4,7 @@
 
 #include <string>
 
-namespace landfall::cli {
+namespace landfall::daemon {
 
 // Runs the daemon with the config at `config_path`; returns the exit code:
 // kExitOk after a clean stop, kExitUsage for an invalid config, kExitUnavailable
@@ -13,4 +13,4 @@ namespace landfall::cli {
 // signal number when a second SIGTERM/SIGINT cut the shutdown short.
 int Serve(const std::string& config_path);
 
-}  // namespace landfall::cli
+}  // namespace landfall::daemon
