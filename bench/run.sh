@@ -325,9 +325,36 @@ idle_hwm=$(status_kb VmHWM)
 # Scenario 7: the API under wrk.
 if ((api)); then
   phase s7 "scenario 7: wrk against /v1/tables and /healthz"
-  for route in v1/tables healthz; do
+  for route in v1/tables healthz readyz metrics; do
     timeout $((BENCH_WRK_SECONDS + 30)) wrk -t2 -c"$BENCH_WRK_CONNECTIONS" -d"${BENCH_WRK_SECONDS}s" \
       --timeout 10s --latency "http://127.0.0.1:$port/$route" >"$RAW/s7_${route//\//_}.wrk" 2>&1 || true
+  done
+  # The same probes while slow calls hold the API's slow lane: dry runs of
+  # every table and a full refresh of every table, started over and over.
+  phase s7_slow "scenario 7: probes while slow calls run"
+  slow_pids=()
+  for _ in 1 2; do
+    (while :; do curl -s -o /dev/null --max-time 120 "http://127.0.0.1:$port/v1/plan?full_refresh=true"; done) &
+    slow_pids+=($!)
+  done
+  (while :; do
+    curl -s -o /dev/null --max-time 120 -X POST -H 'Content-Type: application/json' \
+      -d '{"full_refresh": true}' "http://127.0.0.1:$port/v1/runs"
+    sleep 0.2
+  done) &
+  slow_pids+=($!)
+  sleep 1
+  for route in healthz readyz metrics; do
+    timeout $((BENCH_WRK_SECONDS + 30)) wrk -t2 -c"$BENCH_WRK_CONNECTIONS" -d"${BENCH_WRK_SECONDS}s" \
+      --timeout 10s --latency "http://127.0.0.1:$port/$route" >"$RAW/s7_slow_$route.wrk" 2>&1 || true
+  done
+  kill "${slow_pids[@]}" 2>/dev/null || true
+  wait "${slow_pids[@]}" 2>/dev/null || true
+  # Let the last full refresh finish before scenario 6 measures landings.
+  for _ in $(seq 1 1200); do
+    running=$(curl -s "http://127.0.0.1:$port/v1/runs?status=running" | grep -c '"id"' || true)
+    ((running == 0)) && break
+    sleep 0.25
   done
 else
   echo "skipped: API not available" >"$RAW/s7_skipped.txt"
