@@ -743,6 +743,7 @@ void Engine::RecordOutcome(const plan::TablePlan& tp, const Result<warehouse::Ap
   state::TableRecord record;
   if (auto existing = tables_.find(tp.table); existing != tables_.end()) record = existing->second;
   record.name = tp.table;
+  record.policy = config::ToString(config_.PolicyFor(tp.table).schema_evolution);
   record.updated_at_us = clock_.NowMicros();
   int staged = 0;  // batch records now staged
   if (!applied) {

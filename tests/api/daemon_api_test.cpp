@@ -63,6 +63,16 @@ TEST_F(DaemonTest, TablesShowStagedRowsBatchesAndLastAction) {
   EXPECT_EQ(ErrorCode(missing), "table_not_found");
 }
 
+TEST_F(DaemonTest, TablesShowThePolicyTheConfigGivesThem) {
+  Start("tables:\n  - match: \"strict_*\"\n    schema_evolution: freeze\n");
+  Land("strict_orders/part-0.parquet", 3);
+  Land("orders/part-0.parquet", 3);
+  ASSERT_TRUE(WaitForRows("strict_orders", 3)) << Get("/v1/tables").body;
+  ASSERT_TRUE(WaitForRows("orders", 3));
+  EXPECT_EQ(Table("strict_orders")["policy"], "freeze");
+  EXPECT_EQ(Table("orders")["policy"], "evolve");
+}
+
 TEST_F(DaemonTest, PlanIsADryRunWithTheCliJson) {
   Start();
   Land("orders/part-0.parquet", 10);

@@ -19,19 +19,12 @@
 #include "api/http_server.h"
 #include "api/metrics.h"
 #include "lib/common/thread_pool.h"
+#include "tests/support/fake_clock.h"
 #include "tests/support/http_client.h"
 
 namespace landfall::api {
 
-class FakeClock final : public Clock {
- public:
-  std::chrono::system_clock::time_point Now() const override { return now.load(); }
-  std::atomic<std::chrono::system_clock::time_point> now{
-      std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000))};
-  int64_t Unix() const {
-    return std::chrono::duration_cast<std::chrono::seconds>(now.load().time_since_epoch()).count();
-  }
-};
+using testing::FakeClock;
 
 // Answers from canned values and records what it was asked, and on which thread.
 class FakeBackend final : public ApiBackend {

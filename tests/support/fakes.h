@@ -19,16 +19,9 @@
 #include "lib/schema/footer.h"
 #include "lib/state/state_store.h"
 #include "lib/warehouse/warehouse.h"
+#include "tests/support/fake_clock.h"
 
 namespace landfall::testing {
-
-// Time that moves only when the test moves it.
-class FakeClock final : public Clock {
- public:
-  std::chrono::system_clock::time_point Now() const override { return now.load(); }
-  std::atomic<std::chrono::system_clock::time_point> now{
-      std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000))};
-};
 
 // Footers by file path; a file with none set is "not_parquet". The files
 // themselves need only exist (the catalog fingerprints them).
