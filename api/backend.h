@@ -84,10 +84,12 @@ class ApiBackend {
                                           int limit) = 0;
   // Retries a quarantined batch (by its path relative to the landing dir):
   // forgets the verdict and scans its table again: 202 {"batch", "table",
-  // "scheduled": true}. "not_found" for an unknown batch, "conflict" for one
-  // that is not quarantined.
+  // "scheduled": true}. "batch_not_found" for an unknown batch,
+  // "batch_conflict" for one that is not quarantined, "batch_restore_failed"
+  // when it cannot be moved back from the quarantine dir.
   virtual Result<Reply> RetryBatch(const std::string& path) = 0;
-  // Forgets a table's state: its next run rebuilds it. "not_found" if unknown.
+  // Forgets a table's state: its next run rebuilds it. "table_not_found" if
+  // unknown, "table_conflict" while a run of it is in progress.
   virtual Result<std::string> DeleteTableState(const std::string& table) = 0;
   // An upstream system announced `rel_path` (already resolved inside the
   // landing dir; "" when only the table was named) of `table`: scan that table

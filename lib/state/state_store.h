@@ -1,5 +1,5 @@
 // The state store seam: what landfall remembers between runs, scoped by
-// environment. PostgreSQL (pg_state_store.h) is the implementation.
+// environment. PostgreSQL (OpenPostgres below, in pg_state_store.cpp) is the implementation.
 //
 // The state store is a record and a cache; the warehouse ledger is the truth
 // about what is staged. Losing the state store loses history, never data.
