@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "tests/cli/cli_fixture.h"
+#include "tests/support/spawn_args.h"
 
 extern char** environ;
 
@@ -61,21 +62,13 @@ class Child {
   Child(const std::vector<std::string>& args, const std::filesystem::path& log,
         const std::vector<std::string>& extra_env = {})
       : log_(log) {
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
-    for (const auto& e : extra_env) env_strings.push_back(e);
-    std::vector<char*> envp;
-    for (auto& e : env_strings) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    std::vector<std::string> argv_strings = args;
-    std::vector<char*> argv;
-    for (auto& a : argv_strings) argv.push_back(a.data());
-    argv.push_back(nullptr);
+    CStringArray envp = EnvironWith(extra_env);
+    CStringArray argv(args);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    EXPECT_EQ(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data()), 0);
+    EXPECT_EQ(posix_spawn(&pid_, argv.data()[0], &actions, nullptr, argv.data(), envp.data()), 0);
     posix_spawn_file_actions_destroy(&actions);
   }
   ~Child() {
