@@ -5,13 +5,19 @@
 
 #include <duckdb.h>
 
+#include <chrono>
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <mutex>
+#include <random>
+#include <thread>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "lib/common/result.h"
 
 namespace landfall::warehouse::internal {
 
@@ -164,5 +170,39 @@ class ConnectionPool {
   std::mutex mu_;
   std::vector<duckdb_connection> idle_;  // guarded by mu_
 };
+
+// Runs `body` between BEGIN and COMMIT on `con`, rolling back on any error.
+// Transient errors (write-write conflicts) retry the whole body, at most
+// kMaxTransactionAttempts times: optimistic concurrency in DuckDB aborts the
+// later of two conflicting transactions, and a few retries with backoff make
+// that invisible to callers. `exec` runs one statement (and counts it).
+inline constexpr int kMaxTransactionAttempts = 5;
+template <typename T>
+Result<T> RunTransaction(
+    const std::function<std::expected<DuckResult, DuckError>(duckdb_connection, const std::string&)>& exec,
+    duckdb_connection con, const std::string& what,
+    const std::function<Result<T>(duckdb_connection)>& body) {
+  thread_local std::minstd_rand jitter(std::random_device{}());
+  const auto failure = [&](const std::string& step, const DuckError& error) {
+    return Error{"warehouse_error", what + ": " + step + ": " + error.message, error.IsConflict()};
+  };
+  for (int attempt = 1;; ++attempt) {
+    Error error;
+    if (auto begin = exec(con, "BEGIN TRANSACTION"); !begin) {
+      error = failure("begin", begin.error());
+    } else if (Result<T> result = body(con); !result) {
+      error = std::move(result.error());
+    } else if (auto commit = exec(con, "COMMIT"); !commit) {
+      error = failure("commit", commit.error());
+    } else {
+      return result;
+    }
+    // After a failed COMMIT DuckDB has already rolled back, and this ROLLBACK
+    // fails harmlessly; after any other failure it ends the transaction.
+    (void)exec(con, "ROLLBACK");
+    if (!error.transient || attempt == kMaxTransactionAttempts) return std::unexpected(std::move(error));
+    std::this_thread::sleep_for(std::chrono::milliseconds((5 << attempt) + jitter() % 10));
+  }
+}
 
 }  // namespace landfall::warehouse::internal

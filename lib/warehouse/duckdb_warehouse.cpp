@@ -24,6 +24,7 @@
 
 #include "lib/common/clock.h"
 #include "lib/warehouse/duckdb_connection.h"
+#include "lib/warehouse/duckdb_models.h"
 #include "lib/warehouse/sql.h"
 
 namespace landfall::warehouse {
@@ -100,10 +101,14 @@ class DuckDbWarehouse final : public Warehouse {
       : options_(std::move(options)),
         ledger_(sql::Qualified(kLedgerSchema, kLedgerTable)),
         db_(db),
-        pool_(std::make_unique<ConnectionPool>(db)) {}
+        pool_(std::make_unique<ConnectionPool>(db)),
+        models_(internal::NewDuckDbModels(
+            pool_.get(), [this](duckdb_connection con, const std::string& statement) { return Exec(con, statement); },
+            options_.staging_schema)) {}
 
   ~DuckDbWarehouse() override {
     // Connections first: DuckDB requires every connection closed before the database.
+    models_.reset();
     pool_.reset();
     duckdb_close(&db_);
   }
@@ -416,6 +421,8 @@ class DuckDbWarehouse final : public Warehouse {
   int64_t StatementsExecuted() const override {
     return statements_.load(std::memory_order_relaxed);
   }
+
+  ModelWarehouse* Models() override { return models_.get(); }
 
   Result<int64_t> RowCount(const std::string& table) override {
     if (table.empty() || HasNul(table)) return Fail("warehouse_error", "invalid table name");
@@ -954,6 +961,7 @@ class DuckDbWarehouse final : public Warehouse {
   const std::string ledger_;  // "_landfall"."ledger"
   duckdb_database db_;
   std::unique_ptr<ConnectionPool> pool_;
+  std::unique_ptr<ModelWarehouse> models_;  // on pool_
 
   std::atomic<int64_t> statements_{0};
 

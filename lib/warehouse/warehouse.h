@@ -19,6 +19,7 @@
 
 #include "lib/common/result.h"
 #include "lib/schema/schema.h"
+#include "lib/warehouse/model_warehouse.h"
 
 namespace landfall::warehouse {
 
@@ -166,6 +167,10 @@ class Warehouse {
 
   // Row count of a staging table (for checks and the API); error if missing.
   virtual Result<int64_t> RowCount(const std::string& table) = 0;
+
+  // The model side of this warehouse (model_warehouse.h), on the same
+  // database; nullptr when this warehouse cannot build models.
+  virtual ModelWarehouse* Models() { return nullptr; }
 };
 
 }  // namespace landfall::warehouse

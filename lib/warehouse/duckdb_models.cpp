@@ -1,0 +1,362 @@
+#include "lib/warehouse/duckdb_models.h"
+
+#include <chrono>
+#include <random>
+#include <thread>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "lib/warehouse/model_sql.h"
+#include "lib/warehouse/sql.h"
+
+namespace landfall::warehouse::internal {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr int kMaxAttempts = 5;
+
+Error DuckFailure(const std::string& code, const std::string& what, const DuckError& error) {
+  return Error{code, what + ": " + error.message, error.IsConflict()};
+}
+
+// node[key] when it is a string, else "" (parse trees use "type" for objects too).
+std::string StringField(const json& node, const char* key) {
+  auto it = node.find(key);
+  return it != node.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+bool SameFolded(const json& node, const char* key, const std::string& text) {
+  return schema::FoldName(StringField(node, key)) == schema::FoldName(text);
+}
+
+// Points every BASE_TABLE node naming staging_schema.table at temp.main.table.
+int Repoint(json& node, const std::string& staging_schema, const std::string& table) {
+  int changed = 0;
+  if (node.is_object()) {
+    if (StringField(node, "type") == "BASE_TABLE" && StringField(node, "catalog_name").empty() &&
+        SameFolded(node, "schema_name", staging_schema) && SameFolded(node, "table_name", table)) {
+      node["catalog_name"] = "temp";
+      node["schema_name"] = "main";
+      ++changed;
+    }
+    for (auto& [key, child] : node.items()) changed += Repoint(child, staging_schema, table);
+  } else if (node.is_array()) {
+    for (auto& child : node) changed += Repoint(child, staging_schema, table);
+  }
+  return changed;
+}
+
+class DuckDbModels final : public ModelWarehouse {
+ public:
+  DuckDbModels(ConnectionPool* pool, ExecFn exec, std::string staging_schema)
+      : pool_(pool), exec_(std::move(exec)), staging_schema_(std::move(staging_schema)) {}
+
+  Status InitModels(const std::string& schema) override {
+    return Done(Transact<bool>("models: init", [&](duckdb_connection con) -> Result<bool> {
+      std::vector<std::string> statements = {"CREATE SCHEMA IF NOT EXISTS _landfall",
+                                             "CREATE SCHEMA IF NOT EXISTS " + sql::Ident(schema)};
+      for (auto& ddl : sql::ModelBookkeepingDdl()) statements.push_back(std::move(ddl));
+      for (const auto& statement : statements) {
+        if (auto r = exec_(con, statement); !r) {
+          return Fail(DuckFailure("warehouse_error", "models: init", r.error()));
+        }
+      }
+      return true;
+    }));
+  }
+
+  Result<std::map<std::string, ModelContents>> InspectModels(const std::string& schema) override {
+    using Out = std::map<std::string, ModelContents>;
+    return Transact<Out>("models: inspect", [&](duckdb_connection con) -> Result<Out> {
+      Out out;
+      auto columns = exec_(
+          con,
+          "SELECT c.table_name, c.column_name, c.data_type, c.is_nullable::INTEGER,"
+          " (v.view_name IS NOT NULL)::INTEGER FROM duckdb_columns() c"
+          " LEFT JOIN duckdb_views() v ON c.database_name = v.database_name"
+          " AND c.schema_name = v.schema_name AND c.table_name = v.view_name"
+          " WHERE c.database_name = current_database() AND lower(c.schema_name) = lower(" +
+              sql::Literal(schema) + ") ORDER BY c.table_name, c.column_index");
+      if (!columns) return Fail(DuckFailure("warehouse_error", "models: inspect columns", columns.error()));
+      for (int64_t row = 0; row < columns->RowCount(); ++row) {
+        ModelContents& model = out[columns->Text(0, row).value_or("")];
+        model.exists = true;
+        model.is_view = columns->Int(4, row).value_or(0) != 0;
+        schema::Column column;
+        column.name = columns->Text(1, row).value_or("");
+        column.type = sql::NormalizeType(columns->Text(2, row).value_or(""));
+        column.nullable = columns->Int(3, row).value_or(1) != 0;
+        model.columns.columns.push_back(std::move(column));
+      }
+      auto versions = exec_(con, "SELECT model, version FROM _landfall." + sql::Ident(sql::kModelsTable));
+      if (!versions) return Fail(DuckFailure("warehouse_error", "models: inspect versions", versions.error()));
+      for (int64_t row = 0; row < versions->RowCount(); ++row) {
+        out[versions->Text(0, row).value_or("")].version = versions->Int(1, row).value_or(0);
+      }
+      auto consumed =
+          exec_(con, "SELECT model, source, token FROM _landfall." + sql::Ident(sql::kModelLedgerTable));
+      if (!consumed) return Fail(DuckFailure("warehouse_error", "models: inspect ledger", consumed.error()));
+      for (int64_t row = 0; row < consumed->RowCount(); ++row) {
+        out[consumed->Text(0, row).value_or("")]
+            .consumed[consumed->Text(1, row).value_or("")]
+            .insert(consumed->Text(2, row).value_or(""));
+      }
+      return out;
+    });
+  }
+
+  Result<schema::Schema> DescribeQuery(const std::string& select) override {
+    auto lease = pool_->Acquire();
+    if (!lease) return Fail("warehouse_error", "cannot connect to DuckDB", true);
+    auto r = exec_(lease->get(), "DESCRIBE " + select);
+    if (!r) return Fail(DuckFailure(kModelSqlFailed, "describing the model's query", r.error()));
+    schema::Schema out;
+    for (int64_t row = 0; row < r->RowCount(); ++row) {
+      schema::Column column;
+      column.name = r->Text(0, row).value_or("");
+      column.type = sql::NormalizeType(r->Text(1, row).value_or(""));
+      out.columns.push_back(std::move(column));
+    }
+    return out;
+  }
+
+  Result<ModelWriteStats> WriteModel(const ModelWrite& write) override {
+    return Transact<ModelWriteStats>("model " + write.name, [&](duckdb_connection con) {
+      return Write(con, write);
+    });
+  }
+
+  Status DropModel(const std::string& schema, const std::string& name) override {
+    const std::string target = sql::Qualified(schema, name);
+    return Done(Transact<bool>("model " + name + ": drop", [&](duckdb_connection con) -> Result<bool> {
+      auto kind = exec_(con, "SELECT table_type FROM information_schema.tables WHERE lower(table_schema) = lower(" +
+                                 sql::Literal(schema) + ") AND lower(table_name) = lower(" +
+                                 sql::Literal(name) + ")");
+      if (!kind) return Fail(DuckFailure("warehouse_error", "model " + name + ": drop", kind.error()));
+      std::vector<std::string> statements = {sql::ForgetConsumed(name), sql::ForgetVersion(name)};
+      if (kind->RowCount() > 0) {
+        const bool view = kind->Text(0, 0).value_or("") == "VIEW";
+        statements.push_back(std::string(view ? "DROP VIEW " : "DROP TABLE ") + target);
+      }
+      for (const auto& statement : statements) {
+        if (auto r = exec_(con, statement); !r) {
+          return Fail(DuckFailure("warehouse_error", "model " + name + ": drop", r.error()));
+        }
+      }
+      return true;
+    }));
+  }
+
+ private:
+  static Status Done(const Result<bool>& result) { return result ? Ok() : Fail(result.error()); }
+
+  // Runs `statement`, failing with `code` (the model's SQL is in it) or warehouse_error.
+  Result<DuckResult> Run(duckdb_connection con, const std::string& statement, const std::string& what,
+                         const char* code = "warehouse_error") {
+    auto r = exec_(con, statement);
+    if (!r) return Fail(DuckFailure(code, what, r.error()));
+    return std::move(*r);
+  }
+
+  Result<ModelWriteStats> Write(duckdb_connection con, const ModelWrite& write) {
+    const std::string target = sql::Qualified(write.schema, write.name);
+    const std::string what = "model " + write.name;
+    ModelWriteStats stats;
+    for (const auto& column : write.add_columns.columns) {
+      if (!sql::IsSafeTypeName(column.type)) return Fail("warehouse_error", what + ": unsafe type " + column.type);
+      if (auto r = Run(con, "ALTER TABLE " + target + " ADD COLUMN " + sql::Ident(column.name) + " " + column.type,
+                       what + ": adding column " + column.name);
+          !r) {
+        return Fail(r.error());
+      }
+    }
+
+    std::string select = write.sql;
+    const bool by_batch =
+        write.kind == ModelWriteKind::kAppendBatches || write.kind == ModelWriteKind::kMergeBatches;
+    if (by_batch) {
+      const std::string source = staging_schema_ + "." + write.driver;
+      if (auto r = Run(con, sql::SaveNewBatches(write.name, source, write.driver), what + ": new batches"); !r) {
+        return Fail(r.error());
+      }
+      auto count = Run(con, "SELECT count(*) FROM temp.main." + sql::Ident(sql::kNewBatchesTable),
+                       what + ": new batches");
+      if (!count) return Fail(count.error());
+      stats.batches = static_cast<int>(count->Int(0, 0).value_or(0));
+      auto restricted = PointAtTemp(exec_, con, write.sql, staging_schema_, write.driver);
+      if (!restricted) return Fail(restricted.error());
+      select = std::move(*restricted);
+      if (auto r = Run(con, sql::RestrictedView(sql::Qualified(staging_schema_, write.driver), write.driver),
+                       what + ": restricting " + write.driver);
+          !r) {
+        return Fail(r.error());
+      }
+    }
+    const bool merging = !write.unique_key.empty() &&
+                         (write.kind == ModelWriteKind::kMergeBatches ||
+                          write.kind == ModelWriteKind::kReplaceTable ||
+                          write.kind == ModelWriteKind::kAppendAfterWatermark);
+    if (merging) {
+      if (!write.dedupe_order_by.empty()) {
+        select = sql::NewestPerKey(select, write.unique_key, write.dedupe_order_by);
+      } else if (write.kind != ModelWriteKind::kAppendAfterWatermark) {
+        if (auto s = CheckUniqueKey(con, select, write); !s) return Fail(s.error());
+      }
+    }
+
+    if (auto s = WriteRows(con, write, target, select, stats); !s) return Fail(s.error());
+    if (by_batch) {
+      if (auto r = Run(con, sql::DropRestrictedView(write.driver), what); !r) return Fail(r.error());
+    }
+    if (auto s = RecordConsumed(con, write); !s) return Fail(s.error());
+    return stats;
+  }
+
+  Status CheckUniqueKey(duckdb_connection con, const std::string& select, const ModelWrite& write) {
+    auto probe = Run(con, sql::DuplicateKeyProbe(select, write.unique_key), "model " + write.name,
+                     kModelSqlFailed);
+    if (!probe) return Fail(probe.error());
+    if (probe->RowCount() == 0) return Ok();
+    std::string key;
+    for (size_t i = 0; i < write.unique_key.size(); ++i) {
+      if (i) key += ", ";
+      key += write.unique_key[i] + " = " + probe->Text(static_cast<int64_t>(i), 0).value_or("NULL");
+    }
+    return Fail(kMergeDuplicateKey, "model " + write.name + ": two rows have the key (" + key +
+                                        "); set merge.dedupe: latest with merge.order_by to keep the newest");
+  }
+
+  Status WriteRows(duckdb_connection con, const ModelWrite& write, const std::string& target,
+                   const std::string& select, ModelWriteStats& stats) {
+    const std::string what = "model " + write.name;
+    switch (write.kind) {
+      case ModelWriteKind::kReplaceTable: {
+        auto r = Run(con, sql::ReplaceTableAs(target, select), what, kModelSqlFailed);
+        if (!r) return Fail(r.error());
+        auto count = Run(con, "SELECT count(*) FROM " + target, what);
+        if (!count) return Fail(count.error());
+        stats.inserted = count->Int(0, 0).value_or(0);
+        return Ok();
+      }
+      case ModelWriteKind::kReplaceView: {
+        auto r = Run(con, sql::ReplaceViewAs(target, select), what, kModelSqlFailed);
+        return r ? Ok() : Fail(r.error());
+      }
+      case ModelWriteKind::kAppendBatches: {
+        auto r = Run(con, sql::InsertByName(target, select), what, kModelSqlFailed);
+        if (!r) return Fail(r.error());
+        stats.inserted = r->RowsChanged();
+        return Ok();
+      }
+      case ModelWriteKind::kMergeBatches:
+        return Merge(con, target, select, write, stats);
+      case ModelWriteKind::kAppendAfterWatermark:
+        return AppendAfterWatermark(con, target, select, write, stats);
+    }
+    return Fail("warehouse_error", what + ": unknown write kind");
+  }
+
+  Status Merge(duckdb_connection con, const std::string& target, const std::string& select,
+               const ModelWrite& write, ModelWriteStats& stats) {
+    const std::string what = "model " + write.name;
+    auto matched = Run(con, sql::CountMatched(target, select, write.unique_key), what, kModelSqlFailed);
+    if (!matched) return Fail(matched.error());
+    auto merged = Run(con, sql::MergeInto(target, select, write.unique_key, write.update_columns), what,
+                      kModelSqlFailed);
+    if (!merged) return Fail(merged.error());
+    const int64_t matched_rows = matched->Int(0, 0).value_or(0);
+    stats.updated = write.update_columns.empty() ? 0 : matched_rows;
+    stats.inserted = merged->RowsChanged() - stats.updated;
+    return Ok();
+  }
+
+  Status AppendAfterWatermark(duckdb_connection con, const std::string& target, const std::string& select,
+                              const ModelWrite& write, ModelWriteStats& stats) {
+    const std::string what = "model " + write.name;
+    if (auto r = Run(con, sql::SaveWatermark(target, write.timestamp_column, write.lookback), what); !r) {
+      return Fail(r.error());
+    }
+    const std::string window = "SELECT * FROM (" + select + ") WHERE " + sql::PastWatermark(write.timestamp_column);
+    if (!write.lookback.empty() && !write.unique_key.empty()) {
+      ModelWrite merge = write;
+      if (auto s = Merge(con, target, window, merge, stats); !s) return Fail(s.error());
+    } else {
+      if (!write.lookback.empty()) {
+        auto deleted = Run(con, sql::DeletePastWatermark(target, write.timestamp_column), what);
+        if (!deleted) return Fail(deleted.error());
+        stats.deleted = deleted->RowsChanged();
+      }
+      auto inserted = Run(con, sql::InsertByName(target, window), what, kModelSqlFailed);
+      if (!inserted) return Fail(inserted.error());
+      stats.inserted = inserted->RowsChanged();
+    }
+    auto watermark = Run(con, sql::MaxAsText(target, write.timestamp_column), what);
+    if (!watermark) return Fail(watermark.error());
+    stats.watermark = watermark->Text(0, 0).value_or("");
+    return Ok();
+  }
+
+  // The version bump and what the target now holds of each source.
+  Status RecordConsumed(duckdb_connection con, const ModelWrite& write) {
+    const std::string what = "model " + write.name + ": bookkeeping";
+    std::vector<std::string> statements;
+    if (write.kind == ModelWriteKind::kReplaceTable || write.kind == ModelWriteKind::kReplaceView) {
+      statements.push_back(sql::ForgetConsumed(write.name));
+    }
+    for (const auto& source : write.sources) {
+      auto more = source.is_model ? sql::ConsumeModel(write.name, source.Key(), source.name)
+                                  : sql::ConsumeStagingTable(write.name, source.Key(), source.name);
+      for (auto& statement : more) statements.push_back(std::move(statement));
+    }
+    for (const auto& statement : statements) {
+      if (auto r = Run(con, statement, what); !r) return Fail(r.error());
+    }
+    auto bumped = Run(con, sql::BumpVersion(write.name), what);
+    if (!bumped) return Fail(bumped.error());
+    if (bumped->RowsChanged() == 0) {
+      if (auto r = Run(con, sql::InsertFirstVersion(write.name), what); !r) return Fail(r.error());
+    }
+    return Ok();
+  }
+
+  template <typename T>
+  Result<T> Transact(const std::string& what, const std::function<Result<T>(duckdb_connection)>& body) {
+    auto lease = pool_->Acquire();
+    if (!lease) return Fail("warehouse_error", what + ": cannot connect to DuckDB", true);
+    return RunTransaction<T>(exec_, lease->get(), what, body);
+  }
+
+  ConnectionPool* pool_;
+  ExecFn exec_;
+  std::string staging_schema_;
+};
+
+}  // namespace
+
+Result<std::string> PointAtTemp(const ExecFn& exec, duckdb_connection con, const std::string& select,
+                                const std::string& staging_schema, const std::string& table) {
+  auto parsed = exec(con, "SELECT json_serialize_sql(" + sql::Literal(select) + ")");
+  if (!parsed) return Fail(DuckFailure(kModelSqlFailed, "parsing the model's SQL", parsed.error()));
+  json tree = json::parse(parsed->Text(0, 0).value_or("{}"), nullptr, false);
+  if (!tree.is_object() || !tree.contains("error") || !tree["error"].is_boolean() ||
+      tree["error"].get<bool>()) {
+    const std::string message = tree.is_object() ? StringField(tree, "error_message") : "";
+    return Fail(kModelSqlFailed,
+                "parsing the model's SQL: " + (message.empty() ? "unreadable parse tree" : message));
+  }
+  if (Repoint(tree, staging_schema, table) == 0) {
+    return Fail(kModelSqlFailed, "the model's SQL does not read " + staging_schema + "." + table);
+  }
+  auto printed = exec(con, "SELECT json_deserialize_sql(" + sql::Literal(tree.dump()) + "::JSON)");
+  if (!printed) return Fail(DuckFailure(kModelSqlFailed, "printing the model's SQL", printed.error()));
+  return printed->Text(0, 0).value_or("");
+}
+
+std::unique_ptr<ModelWarehouse> NewDuckDbModels(ConnectionPool* pool, ExecFn exec, std::string staging_schema) {
+  return std::make_unique<DuckDbModels>(pool, std::move(exec), std::move(staging_schema));
+}
+
+}  // namespace landfall::warehouse::internal

@@ -1,0 +1,173 @@
+#include "lib/warehouse/model_sql.h"
+
+#include "lib/warehouse/sql.h"
+
+namespace landfall::warehouse::sql {
+
+namespace {
+
+constexpr std::string_view kSchema = "_landfall";
+
+std::string Ledger() { return Qualified(kSchema, "ledger"); }
+std::string Models() { return Qualified(kSchema, kModelsTable); }
+std::string ModelLedger() { return Qualified(kSchema, kModelLedgerTable); }
+std::string Temp(std::string_view name) { return "temp.main." + Ident(name); }
+
+std::string IdentList(const std::vector<std::string>& names, std::string_view prefix = "") {
+  std::string out;
+  for (const auto& name : names) {
+    if (!out.empty()) out += ", ";
+    out += std::string(prefix) + Ident(name);
+  }
+  return out;
+}
+
+std::string Subquery(std::string_view select) { return "(" + std::string(select) + ")"; }
+
+std::string ModelSourceFilter(std::string_view model, std::string_view source) {
+  return "model = " + Literal(model) + " AND source = " + Literal(source);
+}
+
+}  // namespace
+
+std::vector<std::string> ModelBookkeepingDdl() {
+  // No keys: DuckDB rejects deleting and inserting one key in one transaction;
+  // the writes below keep (model) and (model, source, token) unique themselves.
+  return {"CREATE TABLE IF NOT EXISTS " + Models() + " (model VARCHAR NOT NULL, version BIGINT NOT NULL)",
+          "CREATE TABLE IF NOT EXISTS " + ModelLedger() +
+              " (model VARCHAR NOT NULL, source VARCHAR NOT NULL, token VARCHAR NOT NULL)"};
+}
+
+std::string ReplaceTableAs(std::string_view target, std::string_view select) {
+  return "CREATE OR REPLACE TABLE " + std::string(target) + " AS " + std::string(select);
+}
+
+std::string ReplaceViewAs(std::string_view target, std::string_view select) {
+  return "CREATE OR REPLACE VIEW " + std::string(target) + " AS " + std::string(select);
+}
+
+std::string InsertByName(std::string_view target, std::string_view select, std::string_view where) {
+  std::string out = "INSERT INTO " + std::string(target) + " BY NAME SELECT * FROM " + Subquery(select);
+  if (!where.empty()) out += " WHERE " + std::string(where);
+  return out;
+}
+
+std::string NewestPerKey(std::string_view select, const std::vector<std::string>& keys,
+                         std::string_view order_by) {
+  return "SELECT * FROM " + Subquery(select) + " QUALIFY row_number() OVER (PARTITION BY " +
+         IdentList(keys) + " ORDER BY " + Ident(order_by) + " DESC NULLS LAST) = 1";
+}
+
+std::string DuplicateKeyProbe(std::string_view select, const std::vector<std::string>& keys) {
+  std::string columns;
+  for (const auto& key : keys) {
+    if (!columns.empty()) columns += ", ";
+    columns += "CAST(" + Ident(key) + " AS VARCHAR)";
+  }
+  return "SELECT " + columns + " FROM " + Subquery(select) + " GROUP BY " + IdentList(keys) +
+         " HAVING count(*) > 1 LIMIT 1";
+}
+
+namespace {
+std::string KeyMatch(std::string_view left, std::string_view right, const std::vector<std::string>& keys) {
+  std::string out;
+  for (const auto& key : keys) {
+    if (!out.empty()) out += " AND ";
+    out += std::string(left) + "." + Ident(key) + " IS NOT DISTINCT FROM " + std::string(right) + "." +
+           Ident(key);
+  }
+  return out;
+}
+}  // namespace
+
+std::string CountMatched(std::string_view target, std::string_view select,
+                         const std::vector<std::string>& keys) {
+  return "SELECT count(*) FROM " + Subquery(select) + " AS src WHERE EXISTS (SELECT 1 FROM " +
+         std::string(target) + " AS tgt WHERE " + KeyMatch("tgt", "src", keys) + ")";
+}
+
+std::string MergeInto(std::string_view target, std::string_view select,
+                      const std::vector<std::string>& keys,
+                      const std::vector<std::string>& update_columns) {
+  std::string out = "MERGE INTO " + std::string(target) + " AS tgt USING " + Subquery(select) +
+                    " AS src ON (" + KeyMatch("tgt", "src", keys) + ") WHEN MATCHED THEN ";
+  if (update_columns.empty()) {
+    out += "DO NOTHING";
+  } else {
+    out += "UPDATE SET ";
+    for (size_t i = 0; i < update_columns.size(); ++i) {
+      if (i) out += ", ";
+      out += Ident(update_columns[i]) + " = src." + Ident(update_columns[i]);
+    }
+  }
+  return out + " WHEN NOT MATCHED THEN INSERT BY NAME";
+}
+
+std::string SaveWatermark(std::string_view target, std::string_view column, std::string_view lookback) {
+  std::string value = "max(" + Ident(column) + ")";
+  if (!lookback.empty()) value += " - CAST(" + Literal(lookback) + " AS INTERVAL)";
+  return "CREATE OR REPLACE TEMP TABLE " + Ident(kWatermarkTable) + " AS SELECT " + value +
+         " AS watermark FROM " + std::string(target);
+}
+
+std::string PastWatermark(std::string_view column) {
+  const std::string watermark = "(SELECT watermark FROM " + Temp(kWatermarkTable) + ")";
+  return "(" + watermark + " IS NULL OR " + Ident(column) + " > " + watermark + ")";
+}
+
+std::string DeletePastWatermark(std::string_view target, std::string_view column) {
+  return "DELETE FROM " + std::string(target) + " WHERE " + PastWatermark(column);
+}
+
+std::string MaxAsText(std::string_view target, std::string_view column) {
+  return "SELECT CAST(max(" + Ident(column) + ") AS VARCHAR) FROM " + std::string(target);
+}
+
+std::string SaveNewBatches(std::string_view model, std::string_view source, std::string_view table) {
+  return "CREATE OR REPLACE TEMP TABLE " + Ident(kNewBatchesTable) + " AS SELECT batch_id FROM " +
+         Ledger() + " WHERE table_name = " + Literal(table) + " AND batch_id NOT IN (SELECT token FROM " +
+         ModelLedger() + " WHERE " + ModelSourceFilter(model, source) + ")";
+}
+
+std::string RestrictedView(std::string_view staging_table_qualified, std::string_view table) {
+  return "CREATE OR REPLACE TEMP VIEW " + Ident(table) + " AS SELECT * FROM " +
+         std::string(staging_table_qualified) + " WHERE _landfall_batch IN (SELECT batch_id FROM " +
+         Temp(kNewBatchesTable) + ")";
+}
+
+std::string DropRestrictedView(std::string_view table) { return "DROP VIEW IF EXISTS " + Temp(table); }
+
+std::vector<std::string> ConsumeStagingTable(std::string_view model, std::string_view source,
+                                             std::string_view table) {
+  const std::string filter = ModelSourceFilter(model, source);
+  const std::string batches = "SELECT batch_id FROM " + Ledger() + " WHERE table_name = " + Literal(table);
+  return {"DELETE FROM " + ModelLedger() + " WHERE " + filter + " AND token NOT IN (" + batches + ")",
+          "INSERT INTO " + ModelLedger() + " SELECT " + Literal(model) + ", " + Literal(source) +
+              ", batch_id FROM (" + batches + " EXCEPT SELECT token FROM " + ModelLedger() + " WHERE " +
+              filter + ")"};
+}
+
+std::vector<std::string> ConsumeModel(std::string_view model, std::string_view source,
+                                      std::string_view upstream) {
+  return {"DELETE FROM " + ModelLedger() + " WHERE " + ModelSourceFilter(model, source),
+          "INSERT INTO " + ModelLedger() + " SELECT " + Literal(model) + ", " + Literal(source) +
+              ", CAST(version AS VARCHAR) FROM " + Models() + " WHERE model = " + Literal(upstream)};
+}
+
+std::string ForgetConsumed(std::string_view model) {
+  return "DELETE FROM " + ModelLedger() + " WHERE model = " + Literal(model);
+}
+
+std::string BumpVersion(std::string_view model) {
+  return "UPDATE " + Models() + " SET version = version + 1 WHERE model = " + Literal(model);
+}
+
+std::string InsertFirstVersion(std::string_view model) {
+  return "INSERT INTO " + Models() + " VALUES (" + Literal(model) + ", 1)";
+}
+
+std::string ForgetVersion(std::string_view model) {
+  return "DELETE FROM " + Models() + " WHERE model = " + Literal(model);
+}
+
+}  // namespace landfall::warehouse::sql

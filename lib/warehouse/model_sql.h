@@ -1,0 +1,74 @@
+// The SQL text of model writes (model_warehouse.h), built from pure inputs so
+// that it is unit-tested without DuckDB. `select` is always a model's SELECT
+// (already rewritten where a source is restricted), wrapped as a subquery.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace landfall::warehouse::sql {
+
+// The bookkeeping of models in schema `_landfall`: each model's version and,
+// per source, the tokens it consumed (batch ids, or an upstream's version).
+inline constexpr std::string_view kModelsTable = "models";
+inline constexpr std::string_view kModelLedgerTable = "model_ledger";
+std::vector<std::string> ModelBookkeepingDdl();
+
+// CREATE OR REPLACE TABLE / VIEW target AS select.
+std::string ReplaceTableAs(std::string_view target, std::string_view select);
+std::string ReplaceViewAs(std::string_view target, std::string_view select);
+
+// INSERT INTO target BY NAME SELECT * FROM (select) [WHERE where]: columns
+// match by name, the target's columns the query lacks are NULL.
+std::string InsertByName(std::string_view target, std::string_view select, std::string_view where = "");
+
+// `select` with one row per key: the row with the largest `order_by` (NULLs last).
+std::string NewestPerKey(std::string_view select, const std::vector<std::string>& keys,
+                         std::string_view order_by);
+// One key (as VARCHAR columns) that two rows of `select` share; no row when none does.
+std::string DuplicateKeyProbe(std::string_view select, const std::vector<std::string>& keys);
+// The number of rows of `select` whose key the target already holds.
+std::string CountMatched(std::string_view target, std::string_view select,
+                         const std::vector<std::string>& keys);
+// MERGE INTO target USING (select) on the key (NULL matches NULL); a match
+// updates `update_columns` (none: the row is left alone), others are inserted by name.
+std::string MergeInto(std::string_view target, std::string_view select,
+                      const std::vector<std::string>& keys,
+                      const std::vector<std::string>& update_columns);
+
+// The watermark of a watermark model, kept for one transaction in a temp
+// table: MAX(column) of the target, minus `lookback` when given.
+inline constexpr std::string_view kWatermarkTable = "_landfall_watermark";
+std::string SaveWatermark(std::string_view target, std::string_view column, std::string_view lookback);
+// `column` > the saved watermark (true when the target had no rows).
+std::string PastWatermark(std::string_view column);
+// DELETE FROM target WHERE PastWatermark(column).
+std::string DeletePastWatermark(std::string_view target, std::string_view column);
+// MAX(column) of the target, as VARCHAR.
+std::string MaxAsText(std::string_view target, std::string_view column);
+
+// The batches of staging table `table` the model has not consumed as source
+// `source`, kept for one transaction in a temp table, and a temp view of that
+// table restricted to them, named `table` in schema temp.main.
+inline constexpr std::string_view kNewBatchesTable = "_landfall_new_batches";
+std::string SaveNewBatches(std::string_view model, std::string_view source, std::string_view table);
+std::string RestrictedView(std::string_view staging_table_qualified, std::string_view table);
+std::string DropRestrictedView(std::string_view table);
+
+// Makes what `model` consumed of staging table `table` (as source `source`)
+// exactly its ledger's batch ids: two statements.
+std::vector<std::string> ConsumeStagingTable(std::string_view model, std::string_view source,
+                                             std::string_view table);
+// Makes what `model` consumed of upstream model `upstream` its current version.
+std::vector<std::string> ConsumeModel(std::string_view model, std::string_view source,
+                                      std::string_view upstream);
+// Forgets everything `model` consumed.
+std::string ForgetConsumed(std::string_view model);
+// version + 1; run InsertFirstVersion when it changed no row.
+std::string BumpVersion(std::string_view model);
+std::string InsertFirstVersion(std::string_view model);
+// Forgets the model's version.
+std::string ForgetVersion(std::string_view model);
+
+}  // namespace landfall::warehouse::sql

@@ -1,0 +1,119 @@
+// The warehouse side of SQL models (lib/model): building a model's target from
+// its SELECT, and remembering, in the warehouse and in the same transaction as
+// the rows, what each target was built from.
+//
+// Besides its target, each model has in schema `_landfall`:
+//   - a version, bumped by every commit that writes the target, and
+//   - per source it reads, what the target has consumed: the batch ids of a
+//     staging table (its ledger rows), or the version of an upstream model.
+// Comparing those with the staging ledger and the upstream versions tells what
+// changed since the model last ran, whatever happened to the process or the
+// state store; and for models applied batch by batch it is what makes each
+// batch apply exactly once.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "lib/common/result.h"
+#include "lib/schema/schema.h"
+
+namespace landfall::warehouse {
+
+// A table a model's SQL reads: a staging table or another model's target.
+struct ModelSource {
+  std::string schema;
+  std::string name;
+  bool is_model = false;
+  // "schema.name", the key of ModelContents::consumed.
+  std::string Key() const { return schema + "." + name; }
+};
+
+// What the warehouse holds for one model.
+struct ModelContents {
+  bool exists = false;  // its target exists (a table or a view)
+  bool is_view = false;
+  schema::Schema columns;  // the target's columns, in order
+  int64_t version = 0;     // 0: never written by landfall
+  // Per source (ModelSource::Key), what the target was built from: batch ids
+  // of a staging table, or the one version of an upstream model.
+  std::map<std::string, std::set<std::string>> consumed;
+};
+
+enum class ModelWriteKind {
+  kReplaceTable,          // CREATE OR REPLACE TABLE target AS sql: every row anew
+  kReplaceView,           // CREATE OR REPLACE VIEW target AS sql
+  kAppendBatches,         // INSERT the rows the driver's new batches give
+  kMergeBatches,          // MERGE the rows the driver's new batches give, on unique_key
+  kAppendAfterWatermark,  // INSERT the rows past MAX(timestamp_column) of the target
+};
+
+// One write of one model, run in one warehouse transaction together with the
+// model's version and consumed sources.
+struct ModelWrite {
+  std::string schema;  // the target's schema (models.schema)
+  std::string name;    // the model, and its target's name
+  std::string sql;     // the model's SELECT
+  ModelWriteKind kind = ModelWriteKind::kReplaceTable;
+  std::vector<ModelSource> sources;  // every table the SQL reads
+  // kAppendBatches, kMergeBatches: the staging table whose batches not yet
+  // consumed are applied: the SQL runs with that table restricted to them.
+  // The other sources are read whole.
+  std::string driver;
+  // kMergeBatches (and kReplaceTable of a merge model, to check the key):
+  // the key, the columns a match updates (empty: every non-key column), and,
+  // to keep only the newest row per key instead of failing on two rows with
+  // one key, the column that orders them ("" : fail).
+  std::vector<std::string> unique_key;
+  std::vector<std::string> update_columns;
+  std::string dedupe_order_by;
+  // kAppendAfterWatermark: rows with timestamp_column > MAX(timestamp_column)
+  // of the target; with `lookback` (a DuckDB interval, "2 hours") the window
+  // before it is read again: merged on unique_key when set, else deleted and
+  // inserted again.
+  std::string timestamp_column;
+  std::string lookback;
+  // Columns to add to the target before writing (ALTER TABLE ADD COLUMN).
+  schema::Schema add_columns;
+};
+
+struct ModelWriteStats {
+  int64_t inserted = 0;
+  int64_t updated = 0;
+  int64_t deleted = 0;
+  int batches = 0;        // driver batches applied (kAppendBatches, kMergeBatches)
+  std::string watermark;  // kAppendAfterWatermark: MAX(timestamp_column) after the commit
+};
+
+// Error codes of model writes besides "warehouse_error".
+inline constexpr const char* kModelSqlFailed = "model_sql_failed";        // the model's SQL failed
+inline constexpr const char* kMergeDuplicateKey = "merge_duplicate_key";  // two rows, one key
+
+class ModelWarehouse {
+ public:
+  virtual ~ModelWarehouse() = default;
+
+  // Creates the schema of the targets and the model bookkeeping if missing.
+  virtual Status InitModels(const std::string& schema) = 0;
+
+  // What the warehouse holds for every model target in `schema` and every
+  // model with bookkeeping, by model name. A constant number of statements.
+  virtual Result<std::map<std::string, ModelContents>> InspectModels(const std::string& schema) = 0;
+
+  // The columns `sql` returns (DESCRIBE), without running it.
+  virtual Result<schema::Schema> DescribeQuery(const std::string& sql) = 0;
+
+  // Writes one model, its version and what it consumed, in one transaction.
+  // Errors: kModelSqlFailed (DuckDB's message) when the model's SQL fails,
+  // kMergeDuplicateKey naming the key, "warehouse_error" otherwise; on error
+  // nothing is written.
+  virtual Result<ModelWriteStats> WriteModel(const ModelWrite& write) = 0;
+
+  // Drops the target and the model's bookkeeping. Nothing to drop is not an error.
+  virtual Status DropModel(const std::string& schema, const std::string& name) = 0;
+};
+
+}  // namespace landfall::warehouse

@@ -1,0 +1,224 @@
+// Model writes against real DuckDB: each strategy's statement, what a model
+// consumed recorded in the same transaction as its rows, new batches applied
+// exactly once, merge keys, watermarks, and a failing model writing nothing.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "lib/warehouse/duckdb_warehouse.h"
+#include "tests/support/testing.h"
+
+namespace landfall::warehouse {
+namespace {
+
+namespace fs = std::filesystem;
+using landfall::testing::QueryDuckDb;
+using landfall::testing::TempDir;
+using landfall::testing::WriteParquet;
+
+class DuckDbModelsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto reader = NewDuckDbFooterReader();
+    ASSERT_TRUE(reader) << reader.error().ToString();
+    reader_ = std::move(*reader);
+    Open();
+    ASSERT_TRUE(wh_->Init());
+    ASSERT_NE(models(), nullptr);
+    auto init = models()->InitModels("analytics");
+    ASSERT_TRUE(init) << init.error().ToString();
+  }
+
+  void Open() {
+    auto wh = OpenDuckDb({.path = db_file_, .staging_schema = "staging"});
+    ASSERT_TRUE(wh) << wh.error().ToString();
+    wh_ = std::move(*wh);
+  }
+  ModelWarehouse* models() { return wh_->Models(); }
+
+  std::vector<std::string> Query(const std::string& sql) {
+    wh_.reset();
+    auto rows = QueryDuckDb(db_file_, sql);
+    Open();
+    return rows;
+  }
+
+  // Lands one batch of `select` into staging table `table`.
+  void Land(const std::string& table, const std::string& name, const std::string& select) {
+    const fs::path file = dir_ / "landing" / table / name;
+    WriteParquet(file, select);
+    auto info = reader_->Read(file);
+    ASSERT_TRUE(info) << info.error().ToString();
+    BatchFile batch{.batch_id = table + "/" + name, .rel_path = table + "/" + name, .abs_path = file,
+                    .rows = info->rows, .schema = info->schema};
+    auto contents = wh_->Inspect();
+    ASSERT_TRUE(contents);
+    auto applied = (*contents)[table].exists ? wh_->Append(table, info->schema, std::span(&batch, 1))
+                                             : wh_->Rebuild(table, info->schema, std::span(&batch, 1));
+    ASSERT_TRUE(applied) << applied.error().ToString();
+  }
+
+  ModelWrite Write(ModelWriteKind kind, std::string name, std::string sql) {
+    ModelWrite write;
+    write.schema = "analytics";
+    write.name = std::move(name);
+    write.sql = std::move(sql);
+    write.kind = kind;
+    write.sources = {{.schema = "staging", .name = "orders"}};
+    write.driver = "orders";
+    return write;
+  }
+
+  ModelWriteStats MustWrite(const ModelWrite& write) {
+    auto stats = models()->WriteModel(write);
+    EXPECT_TRUE(stats) << stats.error().ToString();
+    return stats ? *stats : ModelWriteStats{};
+  }
+
+  TempDir dir_;
+  fs::path db_file_ = dir_ / "warehouse.duckdb";
+  std::unique_ptr<schema::FooterReader> reader_;
+  std::unique_ptr<Warehouse> wh_;
+};
+
+TEST_F(DuckDbModelsTest, AFullRefreshRecordsEveryBatchItReadAndItsVersion) {
+  Land("orders", "1.parquet", "SELECT 1 AS id, 10 AS amount");
+  Land("orders", "2.parquet", "SELECT 2 AS id, 20 AS amount");
+  auto stats = MustWrite(Write(ModelWriteKind::kReplaceTable, "totals",
+                               "SELECT sum(amount) AS total FROM staging.orders"));
+  EXPECT_EQ(stats.inserted, 1);
+  EXPECT_EQ(Query("SELECT total FROM analytics.totals"), std::vector<std::string>{"30"});
+
+  auto contents = models()->InspectModels("analytics");
+  ASSERT_TRUE(contents) << contents.error().ToString();
+  const ModelContents& totals = contents->at("totals");
+  EXPECT_TRUE(totals.exists);
+  EXPECT_FALSE(totals.is_view);
+  EXPECT_EQ(totals.version, 1);
+  ASSERT_EQ(totals.columns.columns.size(), 1u);
+  EXPECT_EQ(totals.columns.columns[0].name, "total");
+  EXPECT_EQ(totals.consumed.at("staging.orders"),
+            (std::set<std::string>{"orders/1.parquet", "orders/2.parquet"}));
+
+  MustWrite(Write(ModelWriteKind::kReplaceTable, "totals", "SELECT sum(amount) AS total FROM staging.orders"));
+  EXPECT_EQ(models()->InspectModels("analytics")->at("totals").version, 2);
+}
+
+TEST_F(DuckDbModelsTest, ByBatchAppliesEachNewBatchExactlyOnce) {
+  Land("orders", "1.parquet", "SELECT 1 AS id, 10 AS amount");
+  const std::string sql = "SELECT o.id, o.amount * 2 AS doubled FROM staging.orders AS o WHERE o.amount > 0";
+  MustWrite(Write(ModelWriteKind::kReplaceTable, "doubled", sql));
+  Land("orders", "2.parquet", "SELECT 2 AS id, 20 AS amount UNION ALL SELECT 3, 30");
+
+  auto stats = MustWrite(Write(ModelWriteKind::kAppendBatches, "doubled", sql));
+  EXPECT_EQ(stats.batches, 1);
+  EXPECT_EQ(stats.inserted, 2);
+  // Nothing new: a second run applies nothing.
+  stats = MustWrite(Write(ModelWriteKind::kAppendBatches, "doubled", sql));
+  EXPECT_EQ(stats.batches, 0);
+  EXPECT_EQ(stats.inserted, 0);
+  EXPECT_EQ(Query("SELECT id || ':' || doubled FROM analytics.doubled ORDER BY id"),
+            (std::vector<std::string>{"1:20", "2:40", "3:60"}));
+  EXPECT_EQ(models()->InspectModels("analytics")->at("doubled").consumed.at("staging.orders").size(), 2u);
+}
+
+TEST_F(DuckDbModelsTest, ARestrictedSourceKeepsItsNameForColumnReferences) {
+  Land("orders", "1.parquet", "SELECT 1 AS id, 10 AS amount");
+  // Unaliased: columns are qualified by the table's own name.
+  const std::string sql =
+      "WITH big AS (SELECT orders.id FROM staging.orders WHERE orders.amount >= 10) SELECT id FROM big";
+  MustWrite(Write(ModelWriteKind::kReplaceTable, "big", sql));
+  Land("orders", "2.parquet", "SELECT 2 AS id, 5 AS amount UNION ALL SELECT 3, 50");
+  auto stats = MustWrite(Write(ModelWriteKind::kAppendBatches, "big", sql));
+  EXPECT_EQ(stats.inserted, 1);
+  EXPECT_EQ(Query("SELECT id FROM analytics.big ORDER BY id"), (std::vector<std::string>{"1", "3"}));
+}
+
+TEST_F(DuckDbModelsTest, MergeUpdatesMatchedKeysAndInsertsTheRest) {
+  Land("orders", "1.parquet", "SELECT 1 AS id, 'new' AS status UNION ALL SELECT 2, 'new'");
+  auto write = Write(ModelWriteKind::kReplaceTable, "latest", "SELECT id, status FROM staging.orders");
+  write.unique_key = {"id"};
+  MustWrite(write);
+  Land("orders", "2.parquet", "SELECT 1 AS id, 'paid' AS status UNION ALL SELECT 3, 'new'");
+  write.kind = ModelWriteKind::kMergeBatches;
+  write.update_columns = {"status"};
+  auto stats = MustWrite(write);
+  EXPECT_EQ(stats.updated, 1);
+  EXPECT_EQ(stats.inserted, 1);
+  EXPECT_EQ(Query("SELECT id || ':' || status FROM analytics.latest ORDER BY id"),
+            (std::vector<std::string>{"1:paid", "2:new", "3:new"}));
+}
+
+TEST_F(DuckDbModelsTest, TwoRowsWithOneKeyFailTheMergeAndWriteNothingUnlessDeduped) {
+  Land("orders", "1.parquet", "SELECT 1 AS id, 'a' AS status, 1 AS seq");
+  auto write = Write(ModelWriteKind::kReplaceTable, "latest", "SELECT id, status, seq FROM staging.orders");
+  write.unique_key = {"id"};
+  MustWrite(write);
+  Land("orders", "2.parquet", "SELECT 7 AS id, 'b' AS status, 2 AS seq UNION ALL SELECT 7, 'c', 3");
+  write.kind = ModelWriteKind::kMergeBatches;
+  write.update_columns = {"status", "seq"};
+  auto failed = models()->WriteModel(write);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code, kMergeDuplicateKey);
+  EXPECT_NE(failed.error().message.find("id = 7"), std::string::npos) << failed.error().message;
+  EXPECT_EQ(models()->InspectModels("analytics")->at("latest").consumed.at("staging.orders").size(), 1u);
+
+  write.dedupe_order_by = "seq";
+  MustWrite(write);
+  EXPECT_EQ(Query("SELECT id || ':' || status FROM analytics.latest ORDER BY id"),
+            (std::vector<std::string>{"1:a", "7:c"}));
+}
+
+TEST_F(DuckDbModelsTest, AWatermarkModelAppendsOnlyRowsPastTheTargetsMaximum) {
+  Land("orders", "1.parquet", "SELECT 1 AS id, 10 AS ts");
+  auto write = Write(ModelWriteKind::kReplaceTable, "events", "SELECT id, ts FROM staging.orders");
+  write.timestamp_column = "ts";
+  MustWrite(write);
+  // A late row (ts 5) is behind the watermark: the documented semantics drop it.
+  Land("orders", "2.parquet", "SELECT 2 AS id, 20 AS ts UNION ALL SELECT 3, 5");
+  write.kind = ModelWriteKind::kAppendAfterWatermark;
+  auto stats = MustWrite(write);
+  EXPECT_EQ(stats.inserted, 1);
+  EXPECT_EQ(stats.watermark, "20");
+  EXPECT_EQ(Query("SELECT id FROM analytics.events ORDER BY id"), (std::vector<std::string>{"1", "2"}));
+}
+
+TEST_F(DuckDbModelsTest, AViewAndAModelReadingAnotherModelRecordTheUpstreamVersion) {
+  Land("orders", "1.parquet", "SELECT 1 AS id, 10 AS amount");
+  MustWrite(Write(ModelWriteKind::kReplaceTable, "base", "SELECT id, amount FROM staging.orders"));
+  auto view = Write(ModelWriteKind::kReplaceView, "base_view", "SELECT id FROM analytics.base");
+  view.sources = {{.schema = "analytics", .name = "base", .is_model = true}};
+  MustWrite(view);
+  auto contents = models()->InspectModels("analytics");
+  ASSERT_TRUE(contents);
+  EXPECT_TRUE(contents->at("base_view").is_view);
+  EXPECT_EQ(contents->at("base_view").consumed.at("analytics.base"), std::set<std::string>{"1"});
+}
+
+TEST_F(DuckDbModelsTest, AFailingModelWritesNothingAndSaysWhy) {
+  Land("orders", "1.parquet", "SELECT 1 AS id");
+  auto failed = models()->WriteModel(
+      Write(ModelWriteKind::kReplaceTable, "broken", "SELECT no_such_column FROM staging.orders"));
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code, kModelSqlFailed);
+  EXPECT_NE(failed.error().message.find("no_such_column"), std::string::npos) << failed.error().message;
+  EXPECT_EQ(models()->InspectModels("analytics")->count("broken"), 0u);
+}
+
+TEST_F(DuckDbModelsTest, DescribeGivesTheQuerysColumnsAndDropForgetsTheModel) {
+  Land("orders", "1.parquet", "SELECT 1 AS id, 'x' AS name");
+  auto columns = models()->DescribeQuery("SELECT id, upper(name) AS up FROM staging.orders");
+  ASSERT_TRUE(columns) << columns.error().ToString();
+  ASSERT_EQ(columns->columns.size(), 2u);
+  EXPECT_EQ(columns->columns[1].name, "up");
+  EXPECT_EQ(columns->columns[1].type, "VARCHAR");
+
+  MustWrite(Write(ModelWriteKind::kReplaceTable, "gone", "SELECT id FROM staging.orders"));
+  ASSERT_TRUE(models()->DropModel("analytics", "gone"));
+  ASSERT_TRUE(models()->DropModel("analytics", "gone"));
+  EXPECT_EQ(models()->InspectModels("analytics")->count("gone"), 0u);
+}
+
+}  // namespace
+}  // namespace landfall::warehouse

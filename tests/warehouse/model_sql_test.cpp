@@ -1,0 +1,46 @@
+// The text of model writes, without DuckDB: quoting, merge keys that match
+// NULL, the watermark window, and the bookkeeping of what a model consumed.
+#include "lib/warehouse/model_sql.h"
+
+#include <gtest/gtest.h>
+
+namespace landfall::warehouse::sql {
+namespace {
+
+TEST(ModelSqlTest, MergeMatchesKeysNullSafeAndUpdatesOnlyTheGivenColumns) {
+  EXPECT_EQ(MergeInto("\"a\".\"m\"", "SELECT 1", {"id", "we\"ird"}, {"v"}),
+            "MERGE INTO \"a\".\"m\" AS tgt USING (SELECT 1) AS src ON (tgt.\"id\" IS NOT DISTINCT FROM "
+            "src.\"id\" AND tgt.\"we\"\"ird\" IS NOT DISTINCT FROM src.\"we\"\"ird\") WHEN MATCHED THEN "
+            "UPDATE SET \"v\" = src.\"v\" WHEN NOT MATCHED THEN INSERT BY NAME");
+  EXPECT_NE(MergeInto("t", "SELECT 1", {"id"}, {}).find("WHEN MATCHED THEN DO NOTHING"), std::string::npos);
+}
+
+TEST(ModelSqlTest, TheWatermarkWindowTakesEveryRowOfAnEmptyTarget) {
+  EXPECT_EQ(SaveWatermark("t", "ts", "2 hours"),
+            "CREATE OR REPLACE TEMP TABLE \"_landfall_watermark\" AS SELECT max(\"ts\") - "
+            "CAST('2 hours' AS INTERVAL) AS watermark FROM t");
+  EXPECT_EQ(PastWatermark("ts"),
+            "((SELECT watermark FROM temp.main.\"_landfall_watermark\") IS NULL OR \"ts\" > "
+            "(SELECT watermark FROM temp.main.\"_landfall_watermark\"))");
+}
+
+TEST(ModelSqlTest, WhatAModelConsumedBecomesExactlyTheLedgersBatches) {
+  auto statements = ConsumeStagingTable("m'x", "staging.orders", "orders");
+  ASSERT_EQ(statements.size(), 2u);
+  EXPECT_EQ(statements[0],
+            "DELETE FROM \"_landfall\".\"model_ledger\" WHERE model = 'm''x' AND source = 'staging.orders' "
+            "AND token NOT IN (SELECT batch_id FROM \"_landfall\".\"ledger\" WHERE table_name = 'orders')");
+  EXPECT_EQ(statements[1],
+            "INSERT INTO \"_landfall\".\"model_ledger\" SELECT 'm''x', 'staging.orders', batch_id FROM "
+            "(SELECT batch_id FROM \"_landfall\".\"ledger\" WHERE table_name = 'orders' EXCEPT SELECT token "
+            "FROM \"_landfall\".\"model_ledger\" WHERE model = 'm''x' AND source = 'staging.orders')");
+}
+
+TEST(ModelSqlTest, DuplicateKeysAreProbedAsText) {
+  EXPECT_EQ(DuplicateKeyProbe("SELECT 1", {"a", "b"}),
+            "SELECT CAST(\"a\" AS VARCHAR), CAST(\"b\" AS VARCHAR) FROM (SELECT 1) GROUP BY \"a\", \"b\" "
+            "HAVING count(*) > 1 LIMIT 1");
+}
+
+}  // namespace
+}  // namespace landfall::warehouse::sql
