@@ -17,6 +17,8 @@
 namespace landfall::model {
 
 struct Dag {
+  std::string staging_schema;  // as BuildDag was given them
+  std::string models_schema;
   // Every model, upstream before downstream; models with no order between
   // them sorted by name.
   std::vector<std::string> order;
@@ -62,6 +64,12 @@ Result<std::set<std::string>> Select(const Dag& dag, std::string_view spec);
 // directly or through other models, in DAG order.
 std::vector<std::string> DownstreamOfStaging(const Dag& dag,
                                              const std::set<std::string>& staging_tables);
+
+// The staging table whose new batches drive `model`'s runs, as
+// "staging.orders": incremental.driver when set, else the one staging table
+// the model reads; "" when it reads none or several. Meaningful for
+// incremental by batch and merge models.
+std::string DriverOf(const Dag& dag, const Model& model);
 
 // `models` (a subset of the graph's models) in DAG order.
 std::vector<std::string> InDagOrder(const Dag& dag, const std::set<std::string>& models);
