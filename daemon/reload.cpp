@@ -50,14 +50,15 @@ std::vector<std::string> SplitNames(std::string_view list) {
   return std::pair { std::tie(__VA_ARGS__), SplitNames(#__VA_ARGS__) }
 
 auto Members(config::Config& s) {
-  LANDFALL_MEMBERS(s, source, environment, landing, state, warehouse, workers, shutdown_timeout_s,
-                   log, api, policy, tables);
+  LANDFALL_MEMBERS(s, source, environment, landing, state, warehouse, models, workers,
+                   shutdown_timeout_s, log, api, policy, tables);
 }
 auto Members(config::LandingConfig& s) {
   LANDFALL_MEMBERS(s, dir, ignore, quarantine_dir, debounce_ms, scan_interval_s);
 }
 auto Members(config::StateConfig& s) { LANDFALL_MEMBERS(s, postgres_url, retention_days); }
 auto Members(config::WarehouseConfig& s) { LANDFALL_MEMBERS(s, type, path, staging_schema); }
+auto Members(config::ModelsConfig& s) { LANDFALL_MEMBERS(s, dir, schema); }
 auto Members(config::LogConfig& s) { LANDFALL_MEMBERS(s, level, format); }
 auto Members(config::ApiConfig& s) {
   LANDFALL_MEMBERS(s, enabled, listen, listen_host, listen_port, tokens, webhook_secret,

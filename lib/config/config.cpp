@@ -271,7 +271,7 @@ Config Parse(const YAML::Node& root, const fs::path& source) {
   if (!root || root.IsNull()) throw ConfigError{source.string() + ": the file is empty"};
   r.ExpectKeys(root, "",
                {"environment", "landing", "state", "warehouse", "workers", "shutdown_timeout_s", "log",
-                "api", "schema_evolution", "on_batch_removed", "on_table_removed", "tables"});
+                "api", "models", "schema_evolution", "on_batch_removed", "on_table_removed", "tables"});
 
   r.Required(root, "", "landing");
   r.Required(root, "", "state");
@@ -328,6 +328,21 @@ Config Parse(const YAML::Node& root, const fs::path& source) {
     c.warehouse.staging_schema = r.String(n, "warehouse.staging_schema");
     if (c.warehouse.staging_schema.empty() || c.warehouse.staging_schema.starts_with("_landfall")) {
       r.Throw(n, "warehouse.staging_schema", "must be non-empty and not start with _landfall");
+    }
+  }
+
+  if (auto models = root["models"]; models && !models.IsNull()) {
+    r.ExpectKeys(models, "models", {"dir", "schema"});
+    if (auto n = models["dir"]; n && !n.IsNull()) c.models.dir = r.Path(n, "models.dir");
+    if (auto n = models["schema"]) {
+      c.models.schema = r.String(n, "models.schema");
+      if (c.models.schema.empty() || c.models.schema.starts_with("_landfall")) {
+        r.Throw(n, "models.schema", "must be non-empty and not start with _landfall");
+      }
+      if (c.models.schema == c.warehouse.staging_schema) {
+        r.Throw(n, "models.schema", "must differ from warehouse.staging_schema ('" +
+                                        c.warehouse.staging_schema + "')");
+      }
     }
   }
 

@@ -33,6 +33,16 @@ struct WarehouseConfig {
   std::string staging_schema = "staging";
 };
 
+// SQL models over staging (README: "Models").
+struct ModelsConfig {
+  // The folder of model files, resolved against the config file's folder;
+  // absent = no models.
+  std::optional<std::filesystem::path> dir;
+  // The schema each model's target is created in: "<schema>"."<model name>".
+  std::string schema = "analytics";
+  bool operator==(const ModelsConfig&) const = default;
+};
+
 // (landfall serve) the HTTP API, /metrics, webhooks and the status page.
 struct ApiConfig {
   bool enabled = true;
@@ -96,6 +106,7 @@ struct Config {
   LandingConfig landing;
   StateConfig state;
   WarehouseConfig warehouse;
+  ModelsConfig models;
   int workers = 4;
   // (landfall serve) on SIGTERM/SIGINT, how long in-flight runs may take to
   // finish before the process exits anyway (their warehouse transactions roll back).

@@ -1,14 +1,12 @@
 #include "lib/schema/schema.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "lib/common/hex.h"
+#include "lib/common/sha256.h"
 
 namespace landfall::schema {
 
@@ -35,13 +33,6 @@ std::map<std::string, std::string> StagingView(const Schema& schema) {
   std::map<std::string, std::string> view;
   for (const auto& column : schema.columns) view[FoldName(column.name)] = column.type;
   return view;
-}
-
-std::string Sha256Hex(const std::string& data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-  return ToHex(digest, length);
 }
 
 }  // namespace

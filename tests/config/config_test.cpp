@@ -649,5 +649,39 @@ TEST(ConfigQuarantineDirTest, QuarantineDirBesideTheLandingDirIsAccepted) {
   EXPECT_EQ(*config->landing.quarantine_dir, fs::path("/srv/landing-quarantine"));
 }
 
+// ---- models ----
+
+TEST(ModelsConfigTest, WithoutAModelsSectionThereAreNoModels) {
+  auto config = ParseConfig(kMinimal, kSource);
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_FALSE(config->models.dir.has_value());
+  EXPECT_EQ(config->models.schema, "analytics");
+}
+
+TEST(ModelsConfigTest, DirIsRelativeToTheConfigFileAndSchemaIsRead) {
+  auto config = ParseConfig(std::string(kMinimal) + "models:\n  dir: models\n  schema: marts\n", kSource);
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->models.dir, fs::path("/etc/landfall/models"));
+  EXPECT_EQ(config->models.schema, "marts");
+}
+
+TEST(ModelsConfigTest, UnknownKeyNamesFileLineAndKey) {
+  auto config = ParseConfig(std::string(kMinimal) + "models:\n  dir: models\n  folder: x\n", kSource);
+  ASSERT_FALSE(config);
+  EXPECT_THAT(config.error().message, HasSubstr("landfall.yaml:9: models.folder: unknown key"));
+}
+
+TEST(ModelsConfigTest, SchemaMayNotBeTheStagingSchema) {
+  auto config = ParseConfig(std::string(kMinimal) + "models:\n  schema: staging\n", kSource);
+  ASSERT_FALSE(config);
+  EXPECT_THAT(config.error().message, HasSubstr("landfall.yaml:8: models.schema: must differ"));
+}
+
+TEST(ModelsConfigTest, SchemaMayNotBeALandfallSchema) {
+  auto config = ParseConfig(std::string(kMinimal) + "models:\n  schema: _landfall\n", kSource);
+  ASSERT_FALSE(config);
+  EXPECT_THAT(config.error().message, HasSubstr("models.schema: must be non-empty"));
+}
+
 }  // namespace
 }  // namespace landfall::config

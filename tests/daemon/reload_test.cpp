@@ -101,7 +101,8 @@ TEST(ReloadDiffTest, KeysAreNamedAsTheYamlSpellsThem) {
   std::set<std::string> names;
   for (const auto& key : ConfigKeys(config)) names.insert(key.name);
   for (const char* name : {"environment", "landing.dir", "state.retention_days", "api.listen",
-                           "api.tokens", "schema_evolution", "on_table_removed", "tables"}) {
+                           "api.tokens", "models.dir", "models.schema", "schema_evolution",
+                           "on_table_removed", "tables"}) {
     EXPECT_TRUE(names.count(name)) << name;
   }
   for (const char* name :

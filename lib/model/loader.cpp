@@ -1,0 +1,411 @@
+#include "lib/model/loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "lib/common/sha256.h"
+
+namespace landfall::model {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Thrown only inside this file and turned into an Error at LoadModels' boundary.
+struct LoadError {
+  std::string message;
+};
+
+constexpr const char* kDefaultsFile = "_defaults.yaml";
+
+// The keys of each section of a model's YAML. A section's keys are merged
+// with the defaults' key by key.
+const std::map<std::string, std::set<std::string>, std::less<>> kSectionKeys = {
+    {"incremental", {"by", "driver", "timestamp_column", "lookback", "unique_key"}},
+    {"merge", {"unique_key", "update_columns", "dedupe", "order_by"}},
+    {"dynamic_table", {"target_lag", "warehouse"}},
+};
+
+// The section a strategy reads; "" when it reads none.
+std::string_view SectionOf(Strategy strategy) {
+  switch (strategy) {
+    case Strategy::kIncremental:
+      return "incremental";
+    case Strategy::kMerge:
+      return "merge";
+    case Strategy::kDynamicTable:
+      return "dynamic_table";
+    default:
+      return "";
+  }
+}
+
+std::string List(const std::set<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+// "file:line: key: what", the line when yaml-cpp knows it.
+[[noreturn]] void Throw(const fs::path& file, const YAML::Node& node, const std::string& key,
+                        const std::string& what) {
+  std::ostringstream out;
+  out << file.string();
+  if (node.IsDefined() && node.Mark().line >= 0) out << ":" << node.Mark().line + 1;
+  out << ": ";
+  if (!key.empty()) out << key << ": ";
+  out << what;
+  throw LoadError{out.str()};
+}
+
+// One key's value ("incremental.by") and the file that set it.
+struct Setting {
+  YAML::Node node;
+  fs::path file;
+};
+using Settings = std::map<std::string, Setting>;
+
+// The keys of `map` (a mapping, or null for none), each checked against `allowed`.
+std::vector<std::pair<std::string, YAML::Node>> Keys(const fs::path& file, const YAML::Node& map,
+                                                     const std::string& where,
+                                                     const std::set<std::string>& allowed) {
+  std::vector<std::pair<std::string, YAML::Node>> out;
+  if (map.IsNull()) return out;
+  if (!map.IsMap()) Throw(file, map, where, "must be a mapping");
+  std::set<std::string> seen;
+  for (const auto& kv : map) {
+    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+    const std::string path = where.empty() ? key : where + "." + key;
+    if (key.empty()) Throw(file, kv.first, where, "keys must be plain names");
+    // yaml-cpp keeps the first of two equal keys; the second would be ignored silently.
+    if (!seen.insert(key).second) Throw(file, kv.first, path, "duplicate key");
+    if (!allowed.contains(key)) {
+      Throw(file, kv.first, path, "unknown key (expected one of: " + List(allowed) + ")");
+    }
+    out.emplace_back(key, kv.second);
+  }
+  return out;
+}
+
+// The settings one YAML file makes. `depends_on` belongs to one model, so a
+// _defaults.yaml may not set it.
+Settings ReadSettings(const fs::path& file, bool defaults) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(file.string());
+  } catch (const YAML::Exception& e) {
+    std::string where = file.string();
+    if (e.mark.line >= 0) where += ":" + std::to_string(e.mark.line + 1);
+    throw LoadError{where + ": " + e.msg};
+  }
+  std::set<std::string> top = {"strategy"};
+  if (!defaults) top.insert("depends_on");
+  for (const auto& [section, keys] : kSectionKeys) top.insert(section);
+  Settings out;
+  if (!root.IsDefined()) return out;
+  for (const auto& [key, value] : Keys(file, root, "", top)) {
+    auto section = kSectionKeys.find(key);
+    if (section == kSectionKeys.end()) {
+      out[key] = {value, file};
+      continue;
+    }
+    for (const auto& [sub, sub_value] : Keys(file, value, key, section->second)) {
+      out[key + "." + sub] = {sub_value, file};
+    }
+  }
+  return out;
+}
+
+// Typed reads of the merged settings of one model.
+class Resolver {
+ public:
+  explicit Resolver(Settings settings) : settings_(std::move(settings)) {}
+
+  const Setting* Find(const std::string& key) const {
+    auto it = settings_.find(key);
+    return it == settings_.end() || it->second.node.IsNull() ? nullptr : &it->second;
+  }
+
+  std::string String(const std::string& key) const {
+    const Setting* s = Find(key);
+    if (s == nullptr) return "";
+    if (!s->node.IsScalar()) Throw(s->file, s->node, key, "must be a string");
+    return s->node.Scalar();
+  }
+
+  // A list of names; one name alone is a list of one.
+  std::vector<std::string> Names(const std::string& key) const {
+    const Setting* s = Find(key);
+    if (s == nullptr) return {};
+    if (s->node.IsScalar()) return {s->node.Scalar()};
+    if (!s->node.IsSequence()) Throw(s->file, s->node, key, "must be a list of names");
+    std::vector<std::string> out;
+    for (const auto& item : s->node) {
+      if (!item.IsScalar() || item.Scalar().empty()) {
+        Throw(s->file, item, key, "must be a list of non-empty names");
+      }
+      out.push_back(item.Scalar());
+    }
+    return out;
+  }
+
+  [[noreturn]] void Reject(const std::string& key, const std::string& what) const {
+    const Setting* s = Find(key);
+    Throw(s->file, s->node, key, what);
+  }
+
+  const Settings& all() const { return settings_; }
+
+ private:
+  Settings settings_;
+};
+
+bool IsModelName(const std::string& name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
+}
+
+// "schema.name" as a TableRef.
+TableRef ParseRef(const Resolver& r, const std::string& key, const std::string& text) {
+  const auto dot = text.find('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == text.size() ||
+      text.find('.', dot + 1) != std::string::npos) {
+    r.Reject(key, "'" + text + "' must be schema.table (\"staging.orders\", \"analytics.daily\")");
+  }
+  return {text.substr(0, dot), text.substr(dot + 1)};
+}
+
+void ResolveIncremental(const Resolver& r, IncrementalConfig& out) {
+  if (const Setting* by = r.Find("incremental.by")) {
+    auto value = IncrementalByFromString(r.String("incremental.by"));
+    if (!value) r.Reject("incremental.by", "must be batch or watermark (got '" + by->node.Scalar() + "')");
+    out.by = *value;
+  }
+  out.driver = r.String("incremental.driver");
+  out.timestamp_column = r.String("incremental.timestamp_column");
+  out.lookback = r.String("incremental.lookback");
+  out.unique_key = r.Names("incremental.unique_key");
+  if (out.by == IncrementalConfig::By::kWatermark) {
+    if (out.timestamp_column.empty()) {
+      const Setting* by = r.Find("incremental.by");
+      Throw(by->file, by->node, "incremental.timestamp_column",
+            "is required when incremental.by is watermark");
+    }
+    if (!out.driver.empty()) r.Reject("incremental.driver", "applies only to incremental.by: batch");
+  } else {
+    for (const char* key : {"incremental.timestamp_column", "incremental.lookback"}) {
+      if (r.Find(key)) r.Reject(key, "applies only to incremental.by: watermark");
+    }
+    if (!out.driver.empty()) ParseRef(r, "incremental.driver", out.driver);
+  }
+}
+
+void ResolveMerge(const Resolver& r, MergeConfig& out) {
+  out.unique_key = r.Names("merge.unique_key");
+  out.update_columns = r.Names("merge.update_columns");
+  out.dedupe = r.String("merge.dedupe");
+  out.order_by = r.String("merge.order_by");
+  if (out.unique_key.empty()) {
+    const Setting* strategy = r.Find("strategy");
+    Throw(strategy->file, strategy->node, "merge.unique_key", "is required for strategy merge");
+  }
+  if (!out.dedupe.empty() && out.dedupe != "latest") {
+    r.Reject("merge.dedupe", "must be latest (or absent: duplicate keys are an error)");
+  }
+  if (out.dedupe == "latest" && out.order_by.empty()) {
+    r.Reject("merge.dedupe", "latest needs merge.order_by, the column whose largest value wins");
+  }
+  if (out.dedupe.empty() && !out.order_by.empty()) {
+    r.Reject("merge.order_by", "applies only with merge.dedupe: latest");
+  }
+}
+
+// The effective config as canonical JSON (keys sorted, only what the strategy
+// reads), so a default that no model reads changes no hash.
+std::string CanonicalConfig(const Model& m) {
+  nlohmann::json j;
+  j["strategy"] = ToString(m.strategy);
+  j["depends_on"] = nlohmann::json::array();
+  for (const auto& ref : m.depends_on) j["depends_on"].push_back(ToString(ref));
+  switch (m.strategy) {
+    case Strategy::kIncremental:
+      j["incremental"] = {{"by", ToString(m.incremental.by)},
+                          {"driver", m.incremental.driver},
+                          {"timestamp_column", m.incremental.timestamp_column},
+                          {"lookback", m.incremental.lookback},
+                          {"unique_key", m.incremental.unique_key}};
+      break;
+    case Strategy::kMerge:
+      j["merge"] = {{"unique_key", m.merge.unique_key},
+                    {"update_columns", m.merge.update_columns},
+                    {"dedupe", m.merge.dedupe},
+                    {"order_by", m.merge.order_by}};
+      break;
+    case Strategy::kDynamicTable:
+      j["dynamic_table"] = {{"target_lag", m.dynamic_table.target_lag},
+                            {"warehouse", m.dynamic_table.warehouse}};
+      break;
+    default:
+      break;
+  }
+  return j.dump();
+}
+
+// Fills `m`'s strategy and config from its merged settings.
+void Resolve(const Resolver& r, Model& m) {
+  if (const Setting* s = r.Find("strategy")) {
+    auto strategy = StrategyFromString(r.String("strategy"));
+    if (!strategy) {
+      r.Reject("strategy", "must be one of full_refresh, view, incremental, merge, materialized_view, "
+                         "dynamic_table (got '" + s->node.Scalar() + "')");
+    }
+    m.strategy = *strategy;
+  }
+  // A section the strategy does not read is harmless in a _defaults.yaml
+  // (it is for other models) but a mistake in the model's own file.
+  const std::string_view section = SectionOf(m.strategy);
+  for (const auto& [key, setting] : r.all()) {
+    const auto dot = key.find('.');
+    if (dot == std::string::npos || setting.file != m.yaml_file) continue;
+    if (std::string_view(key).substr(0, dot) != section) {
+      Throw(setting.file, setting.node, key,
+            "applies only to strategy " + key.substr(0, dot) + " (this model's strategy is " +
+                ToString(m.strategy) + ")");
+    }
+  }
+  if (m.strategy == Strategy::kIncremental) ResolveIncremental(r, m.incremental);
+  if (m.strategy == Strategy::kMerge) ResolveMerge(r, m.merge);
+  if (m.strategy == Strategy::kDynamicTable) {
+    m.dynamic_table.target_lag = r.String("dynamic_table.target_lag");
+    m.dynamic_table.warehouse = r.String("dynamic_table.warehouse");
+  }
+  for (const auto& text : r.Names("depends_on")) m.depends_on.push_back(ParseRef(r, "depends_on", text));
+}
+
+std::string ReadText(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw LoadError{file.string() + ": cannot read the file"};
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The model files found under the models dir.
+struct Found {
+  std::map<std::string, std::vector<fs::path>> sql;  // by model name
+  std::vector<fs::path> yaml;                       // <name>.yaml, not _defaults.yaml
+};
+
+Found Discover(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw LoadError{dir.string() + ": models.dir is not a directory"};
+  Found found;
+  fs::recursive_directory_iterator it(dir, fs::directory_options::follow_directory_symlink, ec);
+  if (ec) throw LoadError{dir.string() + ": " + ec.message()};
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) throw LoadError{dir.string() + ": " + ec.message()};
+    const fs::path& path = it->path();
+    // Hidden files and folders (editors' swap files, .git) are not models.
+    if (path.filename().string().starts_with(".")) {
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;
+    }
+    if (!it->is_regular_file(ec)) continue;
+    if (path.extension() == ".sql") {
+      found.sql[path.stem().string()].push_back(path);
+    } else if (path.extension() == ".yaml" && path.filename() != kDefaultsFile) {
+      found.yaml.push_back(path);
+    }
+  }
+  return found;
+}
+
+std::vector<Model> Load(const fs::path& dir) {
+  const Found found = Discover(dir);
+  for (const auto& yaml : found.yaml) {
+    fs::path sql = yaml;
+    sql.replace_extension(".sql");
+    if (!fs::exists(sql)) {
+      throw LoadError{yaml.string() + ": has no " + sql.filename().string() +
+                      " beside it (a model's YAML configures the SQL file of the same name)"};
+    }
+  }
+  std::map<fs::path, Settings> defaults_by_folder;  // each _defaults.yaml read once
+  auto defaults_of = [&](const fs::path& folder) -> const Settings& {
+    auto it = defaults_by_folder.find(folder);
+    if (it != defaults_by_folder.end()) return it->second;
+    Settings settings;
+    if (fs::exists(folder / kDefaultsFile)) settings = ReadSettings(folder / kDefaultsFile, true);
+    return defaults_by_folder.emplace(folder, std::move(settings)).first->second;
+  };
+
+  std::vector<Model> models;
+  for (const auto& [name, files] : found.sql) {
+    if (files.size() > 1) {
+      std::vector<fs::path> sorted = files;
+      std::sort(sorted.begin(), sorted.end());
+      throw LoadError{sorted[1].string() + ": model '" + name + "' is also defined by " +
+                      sorted[0].string() + " (names are unique across sub-folders)"};
+    }
+    Model m;
+    m.name = name;
+    m.sql_file = files.front();
+    if (!IsModelName(name)) {
+      throw LoadError{m.sql_file.string() + ": '" + name +
+                      "' is not a model name (letters, digits and _, not starting with a digit)"};
+    }
+    m.sql = ReadText(m.sql_file);
+    if (m.sql.find_first_not_of(" \t\r\n") == std::string::npos) {
+      throw LoadError{m.sql_file.string() + ": is empty (a model is one SELECT)"};
+    }
+    if (fs::path yaml = fs::path(m.sql_file).replace_extension(".yaml"); fs::exists(yaml)) {
+      m.yaml_file = yaml;
+    }
+    // Defaults from the models dir down to the model's folder, nearer
+    // folders overriding, then the model's own file: key by key.
+    Settings merged;
+    const fs::path relative = m.sql_file.parent_path().lexically_relative(dir);
+    fs::path folder = dir;
+    auto overlay = [&merged](const Settings& settings) {
+      for (const auto& [key, setting] : settings) merged[key] = setting;
+    };
+    overlay(defaults_of(folder));
+    for (const auto& part : relative) {
+      if (part == ".") continue;
+      folder /= part;
+      overlay(defaults_of(folder));
+    }
+    if (!m.yaml_file.empty()) overlay(ReadSettings(m.yaml_file, false));
+    Resolve(Resolver(std::move(merged)), m);
+    m.sql_hash = Sha256Hex(m.sql);
+    m.config_hash = Sha256Hex(CanonicalConfig(m));
+    models.push_back(std::move(m));
+  }
+  // found.sql is a map: models are already sorted by name.
+  return models;
+}
+
+}  // namespace
+
+Result<std::vector<Model>> LoadModels(const config::Config& config) {
+  if (!config.models.dir) return std::vector<Model>{};
+  try {
+    return Load(*config.models.dir);
+  } catch (const LoadError& e) {
+    return Fail("model_invalid", e.message);
+  } catch (const fs::filesystem_error& e) {
+    return Fail("model_invalid", e.what());
+  } catch (const YAML::Exception& e) {
+    return Fail("model_invalid", e.what());
+  }
+}
+
+}  // namespace landfall::model
