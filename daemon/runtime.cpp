@@ -76,11 +76,13 @@ void PruneHistory(state::StateStore& state, const config::Config& config) {
     spdlog::warn("state: pruning history: {}", pruned.error().ToString());
     return;
   }
-  if (pruned->runs + pruned->table_runs + pruned->schema_versions > 0) {
+  if (pruned->runs + pruned->table_runs + pruned->schema_versions + pruned->model_runs +
+          pruned->dag_snapshots >
+      0) {
     spdlog::info("state: pruned history older than {} days: {} runs, {} table run records, {} schema "
-                 "snapshots",
+                 "snapshots, {} model run records, {} DAG snapshots",
                  config.state.retention_days, pruned->runs, pruned->table_runs,
-                 pruned->schema_versions);
+                 pruned->schema_versions, pruned->model_runs, pruned->dag_snapshots);
   }
 }
 

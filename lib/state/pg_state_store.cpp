@@ -197,6 +197,30 @@ TableRunRecord ReadTableRun(const PGresult* res, int row, int column) {
   return record;
 }
 
+// The columns ReadModelRun reads, from model_runs aliased mr.
+#define MODEL_RUN_COLUMNS                                                                   \
+  "mr.model_name, mr.action, mr.reasons::text, mr.status, mr.rows_inserted, mr.rows_updated, " \
+  "mr.rows_deleted, mr.duration_us, COALESCE(mr.error, ''), mr.run_id, "                    \
+  "landfall_us(mr.recorded_at) "
+
+// A ModelRunRecord from MODEL_RUN_COLUMNS; an unknown status reads as failed.
+ModelRunRecord ReadModelRun(const PGresult* res, int row) {
+  ModelRunRecord record;
+  record.model = Text(res, row, 0);
+  record.action = Text(res, row, 1);
+  record.reasons_json = Text(res, row, 2);
+  record.status =
+      TableRunStatusFromString(Text(res, row, 3)).value_or(ModelRunStatus::kFailed);
+  record.rows_inserted = Int(res, row, 4);
+  record.rows_updated = Int(res, row, 5);
+  record.rows_deleted = Int(res, row, 6);
+  record.duration_us = Int(res, row, 7);
+  record.error = Text(res, row, 8);
+  record.run_id = Int(res, row, 9);
+  record.recorded_at_us = Int(res, row, 10);
+  return record;
+}
+
 // The columns ReadBatch reads, from batches.
 #define BATCH_COLUMNS                                                                    \
   "path, table_name, fingerprint, size, mtime_ns, inode, rows, status, "                 \
@@ -284,6 +308,15 @@ class PgStateStore final : public StateStore {
   Result<std::vector<TableRunRecord>> TableHistory(const std::string& table, int limit) override;
   Result<std::optional<RunSummary>> GetRun(int64_t run_id) override;
   Result<std::vector<RunSummary>> FindRuns(int limit, const std::string& status) override;
+  Result<std::vector<ModelRecord>> Models() override;
+  Status RecordModelOutcome(const std::optional<ModelRecord>& model, int64_t run_id,
+                            const ModelRunRecord* run) override;
+  Result<bool> DeleteModel(const std::string& model) override;
+  Result<std::vector<ModelRunRecord>> ModelHistory(const std::string& model, int limit) override;
+  Result<std::vector<ModelRunRecord>> ModelRuns(int64_t run_id) override;
+  Result<std::vector<ModelRunRecord>> LastModelRuns() override;
+  Result<bool> SaveDagSnapshot(int64_t run_id, const std::string& dag_json) override;
+  Result<std::optional<std::string>> LatestDag() override;
 
  private:
   // Rolls back on destruction unless committed. Used with mu_ held.
@@ -350,6 +383,13 @@ class PgStateStore final : public StateStore {
   std::vector<Statement> UpsertStatements(const std::vector<BatchRecord>& batches) const;
   Statement SaveTableStatement(const TableRecord& table) const;
   Statement TableRunStatement(int64_t run_id, const TableRunRecord& record) const;
+  Statement SaveModelStatement(const ModelRecord& model) const;
+  Statement ModelRunStatement(int64_t run_id, const ModelRunRecord& record) const;
+  // Runs an outcome's `statements` as one transaction. When `run_id` > 0 the
+  // last statement is a run record inserted by selecting the run: no row
+  // inserted means run_id is not this environment's ("state_not_found").
+  Status RecordOutcome(const std::string& what, const std::vector<Statement>& statements,
+                       int64_t run_id);
   Result<PgResult> Check(std::string_view what, PgResult result);
 
   Status ApplyMigrations();
@@ -834,13 +874,207 @@ Result<bool> PgStateStore::DeleteTable(const std::string& table) {
   });
 }
 
+// --- models -------------------------------------------------------------------
+
+PgStateStore::Statement PgStateStore::SaveModelStatement(const ModelRecord& model) const {
+  static constexpr const char* kSql = R"sql(
+INSERT INTO models AS m (environment, name, strategy, sql_hash, config_hash, columns, watermark,
+                         applied_batches, strategy_state, status, last_error, updated_at)
+VALUES ($1, $2, $3, $4, $5, NULLIF($6::text, '')::jsonb, $7, $8::bigint,
+        NULLIF($9::text, '')::jsonb, $10, $11, COALESCE(landfall_ts($12::bigint), now()))
+ON CONFLICT (environment, name) DO UPDATE SET
+  strategy = EXCLUDED.strategy, sql_hash = EXCLUDED.sql_hash, config_hash = EXCLUDED.config_hash,
+  columns = EXCLUDED.columns, watermark = EXCLUDED.watermark,
+  applied_batches = EXCLUDED.applied_batches, strategy_state = EXCLUDED.strategy_state,
+  status = EXCLUDED.status, last_error = EXCLUDED.last_error, updated_at = EXCLUDED.updated_at
+)sql";
+  return {kSql,
+          {environment_, model.name, model.strategy, model.sql_hash, model.config_hash,
+           model.columns_json, model.watermark, std::to_string(model.applied_batches),
+           model.strategy_state_json, ToString(model.status), model.last_error,
+           std::to_string(model.updated_at_us)}};
+}
+
+PgStateStore::Statement PgStateStore::ModelRunStatement(int64_t run_id,
+                                                        const ModelRunRecord& record) const {
+  // Selecting from runs keeps one environment from writing into another's run.
+  return {"INSERT INTO model_runs (run_id, model_name, action, reasons, status, rows_inserted,"
+          "                        rows_updated, rows_deleted, duration_us, error)"
+          " SELECT id, $3, $4, COALESCE(NULLIF($5::text, '')::jsonb, '[]'::jsonb), $6,"
+          "        $7::bigint, $8::bigint, $9::bigint, $10::bigint, NULLIF($11::text, '')"
+          "   FROM runs WHERE id = $2::bigint AND environment = $1",
+          {environment_, std::to_string(run_id), record.model, record.action, record.reasons_json,
+           ToString(record.status), std::to_string(record.rows_inserted),
+           std::to_string(record.rows_updated), std::to_string(record.rows_deleted),
+           std::to_string(record.duration_us), record.error}};
+}
+
+Result<std::vector<ModelRecord>> PgStateStore::Models() {
+  return Run("models", Retry::kAlways, [&]() -> Result<std::vector<ModelRecord>> {
+    auto r = Exec("models",
+                  "SELECT name, strategy, sql_hash, config_hash, COALESCE(columns::text, ''),"
+                  "       watermark, applied_batches, COALESCE(strategy_state::text, ''), status,"
+                  "       last_error, landfall_us(updated_at)"
+                  "  FROM models WHERE environment = $1 ORDER BY name",
+                  {environment_});
+    if (!r) return Fail(r.error());
+    const PGresult* res = r->get();
+    std::vector<ModelRecord> models;
+    models.reserve(PQntuples(res));
+    for (int i = 0; i < PQntuples(res); ++i) {
+      ModelRecord& model = models.emplace_back();
+      model.name = Text(res, i, 0);
+      model.strategy = Text(res, i, 1);
+      model.sql_hash = Text(res, i, 2);
+      model.config_hash = Text(res, i, 3);
+      model.columns_json = Text(res, i, 4);
+      model.watermark = Text(res, i, 5);
+      model.applied_batches = Int(res, i, 6);
+      model.strategy_state_json = Text(res, i, 7);
+      auto status = ModelStatusFromString(Text(res, i, 8));
+      if (!status) {
+        return Fail("state_invalid", "state store: models: model " + model.name +
+                                         " has unknown status \"" + std::string(Text(res, i, 8)) +
+                                         "\"");
+      }
+      model.status = *status;
+      model.last_error = Text(res, i, 9);
+      model.updated_at_us = Int(res, i, 10);
+    }
+    return models;
+  });
+}
+
+Status PgStateStore::RecordModelOutcome(const std::optional<ModelRecord>& model, int64_t run_id,
+                                        const ModelRunRecord* run) {
+  std::vector<Statement> statements;
+  if (model) statements.push_back(SaveModelStatement(*model));
+  const bool with_run = run != nullptr && run_id > 0;
+  if (with_run) statements.push_back(ModelRunStatement(run_id, *run));
+  if (statements.empty()) return Ok();
+  return RecordOutcome("record model " + (model ? model->name : run->model), statements,
+                       with_run ? run_id : 0);
+}
+
+Result<bool> PgStateStore::DeleteModel(const std::string& model) {
+  return Run("delete model", Retry::kAlways, [&]() -> Result<bool> {
+    // A tombstone, not a delete: the planner tells an operator's reset
+    // (state_deleted) from a model it has never seen (new_model) by it.
+    auto r = Exec("delete model " + model,
+                  "UPDATE models SET sql_hash = '', config_hash = '', columns = NULL,"
+                  "       watermark = '', applied_batches = 0, strategy_state = NULL,"
+                  "       status = 'reset', last_error = '', updated_at = now()"
+                  " WHERE environment = $1 AND name = $2",
+                  {environment_, model});
+    if (!r) return Fail(r.error());
+    return std::string_view(PQcmdTuples(r->get())) != "0";
+  });
+}
+
+Result<std::vector<ModelRunRecord>> PgStateStore::ModelHistory(const std::string& model, int limit) {
+  return Run("model history", Retry::kAlways, [&]() -> Result<std::vector<ModelRunRecord>> {
+    auto r = Exec("model history",
+                  "SELECT " MODEL_RUN_COLUMNS
+                  "  FROM model_runs mr JOIN runs r ON r.id = mr.run_id"
+                  " WHERE r.environment = $1 AND mr.model_name = $2"
+                  " ORDER BY mr.id DESC LIMIT NULLIF($3::bigint, 0)",
+                  {environment_, model, std::to_string(std::max(limit, 0))});
+    if (!r) return Fail(r.error());
+    const PGresult* res = r->get();
+    std::vector<ModelRunRecord> records;
+    for (int i = 0; i < PQntuples(res); ++i) records.push_back(ReadModelRun(res, i));
+    return records;
+  });
+}
+
+Result<std::vector<ModelRunRecord>> PgStateStore::ModelRuns(int64_t run_id) {
+  return Run("model runs", Retry::kAlways, [&]() -> Result<std::vector<ModelRunRecord>> {
+    auto r = Exec("model runs",
+                  "SELECT " MODEL_RUN_COLUMNS
+                  "  FROM model_runs mr JOIN runs r ON r.id = mr.run_id"
+                  " WHERE r.environment = $1 AND mr.run_id = $2::bigint"
+                  " ORDER BY mr.id",
+                  {environment_, std::to_string(run_id)});
+    if (!r) return Fail(r.error());
+    const PGresult* res = r->get();
+    std::vector<ModelRunRecord> records;
+    records.reserve(PQntuples(res));
+    for (int i = 0; i < PQntuples(res); ++i) records.push_back(ReadModelRun(res, i));
+    return records;
+  });
+}
+
+Result<std::vector<ModelRunRecord>> PgStateStore::LastModelRuns() {
+  return Run("last model runs", Retry::kAlways, [&]() -> Result<std::vector<ModelRunRecord>> {
+    // Per model row, through the (model_name, id DESC) index: the cost grows
+    // with the models, not with the run history.
+    auto r = Exec("last model runs",
+                  "SELECT last.* FROM models m CROSS JOIN LATERAL ("
+                  "  SELECT " MODEL_RUN_COLUMNS
+                  "    FROM model_runs mr JOIN runs r ON r.id = mr.run_id"
+                  "   WHERE mr.model_name = m.name AND r.environment = $1"
+                  "   ORDER BY mr.id DESC LIMIT 1) last"
+                  " WHERE m.environment = $1 ORDER BY m.name",
+                  {environment_});
+    if (!r) return Fail(r.error());
+    const PGresult* res = r->get();
+    std::vector<ModelRunRecord> records;
+    records.reserve(PQntuples(res));
+    for (int i = 0; i < PQntuples(res); ++i) records.push_back(ReadModelRun(res, i));
+    return records;
+  });
+}
+
+Result<bool> PgStateStore::SaveDagSnapshot(int64_t run_id, const std::string& dag_json) {
+  return Run("save dag snapshot", Retry::kAlways, [&]() -> Result<bool> {
+    // One statement: the comparison with the newest snapshot and the insert
+    // share a snapshot. The hash is of the jsonb text, so equal JSON values
+    // hash alike however they were spelled. Redoing it after a lost
+    // connection is harmless: an insert that did commit is then the newest
+    // snapshot, equal to this one (and the redo reports false).
+    auto r = Exec("save dag snapshot",
+                  "WITH run AS (SELECT id FROM runs WHERE id = $2::bigint AND environment = $1),"
+                  " dag AS (SELECT d, encode(sha256(convert_to(d::text, 'UTF8')), 'hex') AS hash"
+                  "           FROM (SELECT $3::jsonb AS d) j),"
+                  " saved AS ("
+                  "  INSERT INTO dag_snapshots (environment, run_id, dag_hash, dag)"
+                  "  SELECT $1, run.id, dag.hash, dag.d FROM run, dag"
+                  "   WHERE dag.hash IS DISTINCT FROM (SELECT s.dag_hash FROM dag_snapshots s"
+                  "                                     WHERE s.environment = $1"
+                  "                                     ORDER BY s.id DESC LIMIT 1)"
+                  "  RETURNING id)"
+                  " SELECT (SELECT count(*) FROM run), (SELECT count(*) FROM saved)",
+                  {environment_, std::to_string(run_id), dag_json});
+    if (!r) return Fail(r.error());
+    if (Int(r->get(), 0, 0) == 0) {
+      return Fail("state_not_found", "state store: save dag snapshot: no run " +
+                                         std::to_string(run_id) + " in environment " +
+                                         environment_);
+    }
+    return Int(r->get(), 0, 1) > 0;
+  });
+}
+
+Result<std::optional<std::string>> PgStateStore::LatestDag() {
+  return Run("latest dag", Retry::kAlways, [&]() -> Result<std::optional<std::string>> {
+    auto r = Exec("latest dag",
+                  "SELECT dag::text FROM dag_snapshots WHERE environment = $1"
+                  " ORDER BY id DESC LIMIT 1",
+                  {environment_});
+    if (!r) return Fail(r.error());
+    if (PQntuples(r->get()) == 0) return std::optional<std::string>();
+    return std::optional<std::string>(std::string(Text(r->get(), 0, 0)));
+  });
+}
+
 // --- runs ---------------------------------------------------------------------
 
 Result<PruneStats> PgStateStore::PruneHistory(int retention_days, int chunk) {
   // Each chunk is a statement of its own (autocommit): a large backlog is
   // deleted in short transactions that never block the engine's writes long.
-  // Each table's newest run record and snapshot stay, however old: the API's
-  // "last action" and a table's current schema history need them.
+  // Each table's newest run record and snapshot, each model's newest run
+  // record and the newest DAG stay, however old: the API's "last action", a
+  // table's current schema history and the DAG a run compares with need them.
   const std::string days = std::to_string(retention_days);
   const std::string limit = std::to_string(std::max(1, chunk));
   auto drain = [&](const char* what, const char* sql) -> Result<int64_t> {
@@ -868,6 +1102,27 @@ Result<PruneStats> PgStateStore::PruneHistory(int retention_days, int chunk) {
       "   ORDER BY tr.id LIMIT $3::int)");
   if (!table_runs) return Fail(table_runs.error());
   stats.table_runs = *table_runs;
+  auto model_runs = drain(
+      "prune model runs",
+      "DELETE FROM model_runs WHERE id IN ("
+      "  SELECT mr.id FROM model_runs mr JOIN runs r ON r.id = mr.run_id"
+      "   WHERE r.environment = $1 AND r.status <> 'running'"
+      "     AND r.started_at < now() - make_interval(days => $2::int)"
+      "     AND mr.id < (SELECT max(m2.id) FROM model_runs m2 JOIN runs r2 ON r2.id = m2.run_id"
+      "                   WHERE m2.model_name = mr.model_name AND r2.environment = $1)"
+      "   ORDER BY mr.id LIMIT $3::int)");
+  if (!model_runs) return Fail(model_runs.error());
+  stats.model_runs = *model_runs;
+  auto dags = drain(
+      "prune dag snapshots",
+      "DELETE FROM dag_snapshots WHERE id IN ("
+      "  SELECT d.id FROM dag_snapshots d"
+      "   WHERE d.environment = $1 AND d.recorded_at < now() - make_interval(days => $2::int)"
+      "     AND d.id < (SELECT max(d2.id) FROM dag_snapshots d2 WHERE d2.environment = $1)"
+      "   ORDER BY d.id LIMIT $3::int)");
+  if (!dags) return Fail(dags.error());
+  stats.dag_snapshots = *dags;
+  // A run holding a record or a snapshot that stays, stays with it.
   auto runs = drain(
       "prune runs",
       "DELETE FROM runs WHERE id IN ("
@@ -875,6 +1130,8 @@ Result<PruneStats> PgStateStore::PruneHistory(int retention_days, int chunk) {
       "   WHERE r.environment = $1 AND r.status <> 'running'"
       "     AND r.started_at < now() - make_interval(days => $2::int)"
       "     AND NOT EXISTS (SELECT 1 FROM table_runs tr WHERE tr.run_id = r.id)"
+      "     AND NOT EXISTS (SELECT 1 FROM model_runs mr WHERE mr.run_id = r.id)"
+      "     AND NOT EXISTS (SELECT 1 FROM dag_snapshots d WHERE d.run_id = r.id)"
       "   ORDER BY r.id LIMIT $3::int)");
   if (!runs) return Fail(runs.error());
   stats.runs = *runs;
@@ -930,12 +1187,17 @@ Status PgStateStore::RecordTableOutcome(const std::vector<BatchRecord>& staged,
   const bool with_run = run != nullptr && run_id > 0;
   if (with_run) statements.push_back(TableRunStatement(run_id, *run));
   if (statements.empty()) return Ok();
-  const std::string what = "record table " + (table ? table->name : run ? run->table : "");
+  return RecordOutcome("record table " + (table ? table->name : run ? run->table : ""),
+                       statements, with_run ? run_id : 0);
+}
+
+Status PgStateStore::RecordOutcome(const std::string& what,
+                                   const std::vector<Statement>& statements, int64_t run_id) {
   return Run(what, Retry::kUnlessCommitInDoubt, [&]() -> Status {
     auto r = ExecTransaction(what, statements);
     if (!r) return Fail(r.error());
-    if (with_run && std::string_view(PQcmdTuples(r->back().get())) == "0") {
-      return Fail("state_not_found", "state store: record table run: no run " +
+    if (run_id > 0 && std::string_view(PQcmdTuples(r->back().get())) == "0") {
+      return Fail("state_not_found", "state store: " + what + ": no run " +
                                          std::to_string(run_id) + " in environment " +
                                          environment_);
     }
@@ -961,11 +1223,13 @@ Status PgStateStore::FinishRun(int64_t run_id, const std::string& status,
 
 Result<std::vector<RunSummary>> PgStateStore::MarkRunsInterrupted() {
   return Run("mark interrupted runs", Retry::kAlways, [&]() -> Result<std::vector<RunSummary>> {
-    // GREATEST ignores NULL: a run with no table record was last seen starting.
+    // GREATEST ignores NULL: a run with no record was last seen starting.
     auto r = Exec("mark interrupted runs",
                   "UPDATE runs r SET status = 'interrupted',"
-                  "       finished_at = GREATEST(r.started_at, (SELECT max(tr.recorded_at)"
-                  "                                FROM table_runs tr WHERE tr.run_id = r.id)),"
+                  "       finished_at = GREATEST(r.started_at,"
+                  "           (SELECT max(tr.recorded_at) FROM table_runs tr WHERE tr.run_id = r.id),"
+                  "           (SELECT max(mr.recorded_at) FROM model_runs mr WHERE mr.run_id = r.id),"
+                  "           (SELECT max(d.recorded_at) FROM dag_snapshots d WHERE d.run_id = r.id)),"
                   "       error = 'interrupted: the process running it ended before it finished"
                   " (crash, kill -9, power cut); marked by the next writer at its start'"
                   " WHERE r.environment = $1 AND r.status = 'running'"

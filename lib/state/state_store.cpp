@@ -50,6 +50,28 @@ std::optional<TableStatus> TableStatusFromString(std::string_view text) {
   return std::nullopt;
 }
 
+const char* ToString(ModelStatus status) {
+  switch (status) {
+    case ModelStatus::kNew:
+      return "new";
+    case ModelStatus::kActive:
+      return "active";
+    case ModelStatus::kFailed:
+      return "failed";
+    case ModelStatus::kReset:
+      return "reset";
+  }
+  return "active";  // unreachable: every enumerator is handled above
+}
+
+std::optional<ModelStatus> ModelStatusFromString(std::string_view text) {
+  for (auto status : {ModelStatus::kNew, ModelStatus::kActive, ModelStatus::kFailed,
+                      ModelStatus::kReset}) {
+    if (text == ToString(status)) return status;
+  }
+  return std::nullopt;
+}
+
 const char* ToString(TableRunStatus status) {
   switch (status) {
     case TableRunStatus::kSucceeded:

@@ -41,6 +41,20 @@ enum class TableRunStatus { kSucceeded, kFailed };
 const char* ToString(TableRunStatus status);
 std::optional<TableRunStatus> TableRunStatusFromString(std::string_view text);
 
+// A model's status, stored in its row as the text ToString gives.
+enum class ModelStatus {
+  kNew,     // "new": known only from its files, never run
+  kActive,  // "active": its last action succeeded
+  kFailed,  // "failed": its last action failed (last_error says why)
+  kReset,   // "reset": its state was deleted by an operator (DeleteModel); the next run rebuilds it
+};
+const char* ToString(ModelStatus status);
+std::optional<ModelStatus> ModelStatusFromString(std::string_view text);
+
+// How one model's action in a run ended: the same two outcomes as a table's,
+// stored as the same text.
+using ModelRunStatus = TableRunStatus;
+
 struct BatchRecord {
   std::string table;
   std::string path;         // relative to the landing dir; unique per environment
@@ -83,6 +97,41 @@ struct TableRunRecord {
   int64_t duration_us = 0;
   std::string error;
   // Filled by reads (TableRuns, TableHistory, TableSummaries); ignored by writes.
+  int64_t run_id = 0;
+  int64_t recorded_at_us = 0;
+};
+
+// What the model layer remembers of one model between runs. State knows no
+// model types: strategy, watermark and columns are text as the model layer
+// writes them.
+struct ModelRecord {
+  std::string name;
+  std::string strategy;     // full_refresh, view, incremental, merge, ... (as configured)
+  std::string sql_hash;     // of the model's SQL as last built
+  std::string config_hash;  // of its YAML config as last built
+  // The target's columns as last built, in schema::ToJson form; "" when unknown
+  // (never built, or reset).
+  std::string columns_json;
+  std::string watermark;  // incremental by watermark: MAX(ts) as text; "" when none
+  int64_t applied_batches = 0;  // staging batches applied so far (incremental, merge)
+  // Whatever else a strategy keeps (partitions, ...), as JSON; "" when none.
+  std::string strategy_state_json;
+  ModelStatus status = ModelStatus::kActive;
+  std::string last_error;
+  int64_t updated_at_us = 0;  // 0 on save means "now"
+};
+
+struct ModelRunRecord {
+  std::string model;
+  std::string action;        // skip, run, rebuild, fail
+  std::string reasons_json;  // [{"code": ..., "detail": ...}]
+  ModelRunStatus status = ModelRunStatus::kSucceeded;
+  int64_t rows_inserted = 0;
+  int64_t rows_updated = 0;
+  int64_t rows_deleted = 0;
+  int64_t duration_us = 0;
+  std::string error;
+  // Filled by reads (ModelRuns, ModelHistory, LastModelRuns); ignored by writes.
   int64_t run_id = 0;
   int64_t recorded_at_us = 0;
 };
@@ -131,6 +180,8 @@ struct PruneStats {
   int64_t runs = 0;
   int64_t table_runs = 0;
   int64_t schema_versions = 0;
+  int64_t model_runs = 0;
+  int64_t dag_snapshots = 0;
 };
 
 struct BatchFilter {
@@ -145,7 +196,8 @@ struct BatchFilter {
 // statement fails (transient for serialization failures and deadlocks),
 // "state_not_found" when a run id is not in this environment.
 //
-// JSON fields (schema_json, plan_json, reasons_json) are stored as jsonb: they
+// JSON fields (schema_json, plan_json, reasons_json, columns_json,
+// strategy_state_json, the DAG) are stored as jsonb: they
 // must be valid JSON or "", and come back as equivalent JSON, not the same
 // text (key order and spacing may differ).
 class StateStore {
@@ -189,8 +241,8 @@ class StateStore {
   }
   virtual Status FinishRun(int64_t run_id, const std::string& status, const std::string& error) = 0;
   // Marks every run of the environment still "running" as "interrupted",
-  // finished at the time it was last seen (its newest table record, else its
-  // start), with an error saying so. Only a writer holding the environment's
+  // finished at the time it was last seen (its newest table record, model
+  // record or DAG snapshot, else its start), with an error saying so. Only a writer holding the environment's
   // WriterLock (writer_lock.h) may call it: then no such run can still be
   // live, its process ended without finishing it (crash, kill -9, power cut).
   // Returns the runs it marked, oldest first.
@@ -201,11 +253,53 @@ class StateStore {
   virtual Result<std::vector<TableRunRecord>> TableRuns(int64_t run_id) = 0;
 
   // Forgets history older than `retention_days`: run records (and their
-  // per-table records) and schema snapshots, except each table's newest run
-  // record and newest snapshot, and runs still marked running. Deletes at most
+  // per-table and per-model records), schema snapshots and DAG snapshots,
+  // except each table's newest run record and newest snapshot, each model's
+  // newest run record, the environment's newest DAG snapshot, the runs those
+  // belong to, and runs still marked running. Deletes at most
   // `chunk` rows per statement, so that no statement holds locks for long.
   // Idempotent; a failure leaves whatever chunks committed deleted.
   virtual Result<PruneStats> PruneHistory(int retention_days, int chunk) = 0;
+
+  // ---- Models ----
+  //
+  // The model layer's state is read with Models() rather than with Load():
+  // Load carries every batch, which the API's model reads should not pay for,
+  // and one writer per environment (WriterLock) means a writer's Load and
+  // Models need no shared snapshot to agree.
+
+  // Every model row of the environment (reset ones included), by name;
+  // "state_invalid" when a row has a status this landfall does not know.
+  virtual Result<std::vector<ModelRecord>> Models() = 0;
+  // What one model's action leaves behind, in one transaction (one round
+  // trip): its row (inserted or replaced whole, when given) and its run record
+  // (when `run` is given and run_id > 0; "state_not_found" when run_id is not
+  // a run of this environment: the row is written all the same, the record
+  // is not).
+  virtual Status RecordModelOutcome(const std::optional<ModelRecord>& model, int64_t run_id,
+                                    const ModelRunRecord* run) = 0;
+  // Forgets a model's state so that its next run rebuilds it, keeping its row
+  // as a ModelStatus::kReset tombstone (strategy kept; hashes, columns,
+  // watermark, applied batches, strategy state and error cleared) so the
+  // planner can tell an operator's delete (state_deleted) from a new model.
+  // Its run records stay. Returns false when the model has no row.
+  virtual Result<bool> DeleteModel(const std::string& model) = 0;
+  // A model's run records, newest first; limit <= 0 means all.
+  virtual Result<std::vector<ModelRunRecord>> ModelHistory(const std::string& model, int limit) = 0;
+  // A run's model records in the order recorded; empty for an unknown run.
+  virtual Result<std::vector<ModelRunRecord>> ModelRuns(int64_t run_id) = 0;
+  // The newest run record of each model with a row and a record (the API's
+  // "last run"), by model name.
+  virtual Result<std::vector<ModelRunRecord>> LastModelRuns() = 0;
+  // Stores `dag_json` (nodes and edges, valid JSON) as run `run_id`'s DAG
+  // snapshot unless it equals the environment's newest snapshot; returns
+  // whether it stored one. Equal means the same JSON value (key order and
+  // spacing do not matter; array order does), compared by a hash of the
+  // stored jsonb text. "state_not_found" when run_id is not a run of this
+  // environment.
+  virtual Result<bool> SaveDagSnapshot(int64_t run_id, const std::string& dag_json) = 0;
+  // The environment's newest DAG snapshot (equivalent JSON); nullopt when none.
+  virtual Result<std::optional<std::string>> LatestDag() = 0;
 
   // ---- Reads for the HTTP API; none of them changes anything. ----
 

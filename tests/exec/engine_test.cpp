@@ -83,6 +83,25 @@ class SwitchableStateStore : public state::StateStore {
   Result<std::vector<state::RunSummary>> FindRuns(int limit, const std::string& status) override {
     return Up() ? real_.FindRuns(limit, status) : Down();
   }
+  Result<std::vector<state::ModelRecord>> Models() override { return Up() ? real_.Models() : Down(); }
+  Status RecordModelOutcome(const std::optional<state::ModelRecord>& model, int64_t run_id,
+                            const state::ModelRunRecord* run) override {
+    return Up() ? real_.RecordModelOutcome(model, run_id, run) : Down();
+  }
+  Result<bool> DeleteModel(const std::string& m) override { return Up() ? real_.DeleteModel(m) : Down(); }
+  Result<std::vector<state::ModelRunRecord>> ModelHistory(const std::string& m, int limit) override {
+    return Up() ? real_.ModelHistory(m, limit) : Down();
+  }
+  Result<std::vector<state::ModelRunRecord>> ModelRuns(int64_t id) override {
+    return Up() ? real_.ModelRuns(id) : Down();
+  }
+  Result<std::vector<state::ModelRunRecord>> LastModelRuns() override {
+    return Up() ? real_.LastModelRuns() : Down();
+  }
+  Result<bool> SaveDagSnapshot(int64_t id, const std::string& dag) override {
+    return Up() ? real_.SaveDagSnapshot(id, dag) : Down();
+  }
+  Result<std::optional<std::string>> LatestDag() override { return Up() ? real_.LatestDag() : Down(); }
 
  private:
   bool Up() const { return !down.load(); }

@@ -64,6 +64,14 @@ class RawConnection {
     PQclear(result);
     return rows;
   }
+  // Runs SQL without parameters that may hold several statements (a migration).
+  void Script(const std::string& sql) {
+    PGresult* result = PQexec(conn_, sql.c_str());
+    if (PQresultStatus(result) != PGRES_COMMAND_OK && PQresultStatus(result) != PGRES_TUPLES_OK) {
+      ADD_FAILURE() << "SQL failed: " << PQresultErrorMessage(result) << "\n" << sql;
+    }
+    PQclear(result);
+  }
   std::string QueryOne(const std::string& sql, const std::vector<std::string>& params = {}) {
     auto rows = Query(sql, params);
     return rows.empty() ? "<no rows>" : rows[0];
@@ -296,6 +304,54 @@ TEST(PgStateStoreTest, DatabaseMigratedByANewerLandfallIsStateTooNew) {
   // still take it at once (the key is "landfall" in ASCII).
   RawConnection raw(db.url());
   EXPECT_EQ(raw.QueryOne("SELECT pg_try_advisory_lock(7809644606330596460)"), "t");
+}
+
+// A database a landfall of issue 12 left behind (schema version 3, with a
+// table and a run in it) takes the model migration and keeps what it held.
+TEST(PgStateStoreTest, DatabaseAtVersion3TakesTheModelMigrationAndKeepsItsState) {
+  LANDFALL_REQUIRE_POSTGRES();
+  ScratchDatabase db;
+  const std::string env = UniqueEnvironment();
+  {
+    RawConnection raw(db.url());
+    raw.Query("CREATE TABLE schema_migrations (version int PRIMARY KEY, name text NOT NULL,"
+              " applied_at timestamptz NOT NULL DEFAULT now())");
+    for (const Migration& migration : EmbeddedMigrations()) {
+      if (migration.version > 3) break;
+      raw.Script(migration.sql);
+      raw.Query("INSERT INTO schema_migrations (version, name) VALUES ($1::int, $2)",
+                {std::to_string(migration.version), migration.name});
+    }
+    raw.Query("INSERT INTO tables (environment, name, schema_hash) VALUES ($1, 'orders', 'h1')",
+              {env});
+    raw.Query("INSERT INTO runs (environment, trigger, status) VALUES ($1, 'cli', 'succeeded')",
+              {env});
+  }
+
+  auto store = OpenMigrated(env, db.url());
+  ASSERT_TRUE(store);
+  RawConnection raw(db.url());
+  EXPECT_EQ(raw.Query("SELECT version || ' ' || name FROM schema_migrations WHERE version > 3"),
+            (std::vector<std::string>{"4 models"}));
+  auto state = store->Load();
+  ASSERT_TRUE(state) << state.error().ToString();
+  ASSERT_EQ(state->tables.size(), 1u);
+  EXPECT_EQ(state->tables[0].schema_hash, "h1");
+  auto runs = store->ListRuns(0);
+  ASSERT_TRUE(runs) << runs.error().ToString();
+  ASSERT_EQ(runs->size(), 1u);
+
+  // The new tables work, on the run from before.
+  ModelRecord model{.name = "daily", .strategy = "full_refresh", .columns_json = "[]"};
+  ModelRunRecord record{.model = "daily", .action = "rebuild", .reasons_json = "[]"};
+  ASSERT_TRUE(store->RecordModelOutcome(model, (*runs)[0].id, &record));
+  auto stored = store->SaveDagSnapshot((*runs)[0].id, R"({"nodes":["daily"],"edges":[]})");
+  ASSERT_TRUE(stored) << stored.error().ToString();
+  EXPECT_TRUE(*stored);
+  auto models = store->Models();
+  ASSERT_TRUE(models) << models.error().ToString();
+  ASSERT_EQ(models->size(), 1u);
+  EXPECT_EQ(models->at(0).columns_json, "[]");
 }
 
 TEST(PgStateStoreTest, NewEnvironmentLoadsEmpty) {

@@ -245,6 +245,92 @@ Result<std::vector<state::BatchRecord>> FakeStateStore::FindBatches(const state:
   return out;
 }
 
+Result<std::vector<state::ModelRecord>> FakeStateStore::Models() {
+  std::lock_guard lock(mu_);
+  if (auto s = Check(); !s) return Fail(s.error());
+  std::vector<state::ModelRecord> out;
+  for (const auto& [name, m] : models_) out.push_back(m);
+  return out;
+}
+
+Status FakeStateStore::RecordModelOutcome(const std::optional<state::ModelRecord>& model,
+                                          int64_t run_id, const state::ModelRunRecord* run) {
+  std::lock_guard lock(mu_);
+  if (auto s = Check(); !s) return s;
+  if (model) models_[model->name] = *model;
+  if (run && run_id > 0) {
+    if (!runs_.contains(run_id)) return Fail("state_not_found", "no such run");
+    model_runs_[run_id].push_back(*run);
+    model_runs_[run_id].back().run_id = run_id;
+  }
+  return Ok();
+}
+
+Result<bool> FakeStateStore::DeleteModel(const std::string& model) {
+  std::lock_guard lock(mu_);
+  if (auto s = Check(); !s) return Fail(s.error());
+  auto it = models_.find(model);
+  if (it == models_.end()) return false;
+  state::ModelRecord reset;
+  reset.name = model;
+  reset.strategy = it->second.strategy;
+  reset.status = state::ModelStatus::kReset;
+  it->second = reset;
+  return true;
+}
+
+Result<std::vector<state::ModelRunRecord>> FakeStateStore::ModelHistory(const std::string& model,
+                                                                        int limit) {
+  std::lock_guard lock(mu_);
+  if (auto s = Check(); !s) return Fail(s.error());
+  std::vector<state::ModelRunRecord> out;
+  for (auto it = model_runs_.rbegin(); it != model_runs_.rend(); ++it) {
+    for (auto r = it->second.rbegin(); r != it->second.rend(); ++r) {
+      if (r->model == model && (limit <= 0 || static_cast<int>(out.size()) < limit)) {
+        out.push_back(*r);
+      }
+    }
+  }
+  return out;
+}
+
+Result<std::vector<state::ModelRunRecord>> FakeStateStore::ModelRuns(int64_t run_id) {
+  std::lock_guard lock(mu_);
+  if (auto s = Check(); !s) return Fail(s.error());
+  auto it = model_runs_.find(run_id);
+  return it == model_runs_.end() ? std::vector<state::ModelRunRecord>{} : it->second;
+}
+
+Result<std::vector<state::ModelRunRecord>> FakeStateStore::LastModelRuns() {
+  std::lock_guard lock(mu_);
+  if (auto s = Check(); !s) return Fail(s.error());
+  std::map<std::string, state::ModelRunRecord> newest;  // runs and records in order: the last wins
+  for (const auto& [id, records] : model_runs_) {
+    for (const auto& r : records) {
+      if (models_.contains(r.model)) newest[r.model] = r;
+    }
+  }
+  std::vector<state::ModelRunRecord> out;
+  for (auto& [name, r] : newest) out.push_back(std::move(r));
+  return out;
+}
+
+Result<bool> FakeStateStore::SaveDagSnapshot(int64_t run_id, const std::string& dag_json) {
+  std::lock_guard lock(mu_);
+  if (auto s = Check(); !s) return Fail(s.error());
+  if (!runs_.contains(run_id)) return Fail("state_not_found", "no such run");
+  if (!dags_.empty() && dags_.back() == dag_json) return false;
+  dags_.push_back(dag_json);
+  return true;
+}
+
+Result<std::optional<std::string>> FakeStateStore::LatestDag() {
+  std::lock_guard lock(mu_);
+  if (auto s = Check(); !s) return Fail(s.error());
+  if (dags_.empty()) return std::optional<std::string>();
+  return std::optional<std::string>(dags_.back());
+}
+
 // ---- FakeWarehouse ----
 
 std::vector<std::string> FakeWarehouse::Loads() const {

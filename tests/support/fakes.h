@@ -72,6 +72,16 @@ class FakeStateStore final : public state::StateStore {
   Result<std::vector<state::TableRunRecord>> TableHistory(const std::string& table, int limit) override;
   Result<std::optional<state::RunSummary>> GetRun(int64_t run_id) override;
   Result<std::vector<state::RunSummary>> FindRuns(int limit, const std::string& status) override;
+  Result<std::vector<state::ModelRecord>> Models() override;
+  Status RecordModelOutcome(const std::optional<state::ModelRecord>& model, int64_t run_id,
+                            const state::ModelRunRecord* run) override;
+  Result<bool> DeleteModel(const std::string& model) override;
+  Result<std::vector<state::ModelRunRecord>> ModelHistory(const std::string& model, int limit) override;
+  Result<std::vector<state::ModelRunRecord>> ModelRuns(int64_t run_id) override;
+  Result<std::vector<state::ModelRunRecord>> LastModelRuns() override;
+  // Compares the text as given (the real store compares JSON values).
+  Result<bool> SaveDagSnapshot(int64_t run_id, const std::string& dag_json) override;
+  Result<std::optional<std::string>> LatestDag() override;
 
  private:
   Status Check() const;  // the injected outage, if any; needs mu_
@@ -83,6 +93,9 @@ class FakeStateStore final : public state::StateStore {
   std::map<std::string, state::TableRecord> tables_;
   std::map<int64_t, state::RunSummary> runs_;
   std::map<int64_t, std::vector<state::TableRunRecord>> table_runs_;
+  std::map<std::string, state::ModelRecord> models_;
+  std::map<int64_t, std::vector<state::ModelRunRecord>> model_runs_;
+  std::vector<std::string> dags_;  // DAG snapshots, oldest first
   int64_t next_run_id_ = 1;
 };
 
