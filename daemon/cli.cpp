@@ -7,17 +7,20 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "daemon/api_backend.h"
+#include "daemon/model_graph.h"
 #include "daemon/remote.h"
 #include "daemon/runtime.h"
 #include "daemon/serve.h"
 #include "lib/common/logging.h"
 #include "lib/config/config.h"
 #include "lib/exec/engine.h"
+#include "lib/model/compile.h"
 #include "lib/state/state_store.h"
 
 #ifndef LANDFALL_VERSION
@@ -40,6 +43,7 @@ Usage:
   landfall status --config F [--format text|json]
   landfall migrate --config F
   landfall check-config --config F
+  landfall compile --config F --dialect duckdb|snowflake|databricks|bigquery [--models SPEC]
   landfall --version | --help
 
 Commands:
@@ -54,18 +58,21 @@ While `landfall serve` runs with the same config, plan, run, state delete and
 status ask it over its API (api.listen; $LANDFALL_API_TOKEN when api.tokens is
 set) and say so on stderr; otherwise they work alone.
   migrate       apply the state store's migrations and exit
-  check-config  validate the config file and exit
+  check-config  validate the config file and every model (files, SQL, DAG) and exit
+  compile       print the DDL each model would run on that warehouse (nothing runs)
 
 Options:
   --config F       the YAML config (default: $LANDFALL_CONFIG)
   --table T        limit plan/run to table T (repeatable)
   --full-refresh   rebuild the selected tables from all their batches
+  --models SPEC    compile: only these models: a,b  a+ (and downstream)  +a (and upstream)
+  --dialect D      compile: the warehouse whose SQL to print
   --format         text (default) or json
 
 Exit codes:
   0  success
   1  the run finished, but at least one table failed
-  2  bad arguments or invalid config
+  2  bad arguments, invalid config or invalid models (SQL, cycle, unknown table)
   3  state store, warehouse or landing directory unavailable, or another
      process is the environment's writer (run, state delete, serve)
   4  serve: runs were still in flight when shutdown_timeout_s ran out
@@ -78,6 +85,8 @@ struct Args {
   std::vector<std::string> tables;
   bool full_refresh = false;
   std::string format = "text";
+  std::optional<std::string> models;  // --models SPEC
+  std::string dialect;                // --dialect (compile)
 };
 
 int Usage(const std::string& message) {
@@ -124,6 +133,14 @@ std::optional<Args> Parse(int argc, char** argv, int* exit_code) {
         return std::nullopt;
       }
       args.format = *v;
+    } else if (is("--models")) {
+      auto v = value("--models");
+      if (!v) return std::nullopt;
+      args.models = *v;
+    } else if (is("--dialect")) {
+      auto v = value("--dialect");
+      if (!v) return std::nullopt;
+      args.dialect = *v;
     } else if (a == "--full-refresh") {
       args.full_refresh = true;
     } else if (a.starts_with("-")) {
@@ -537,9 +554,42 @@ int CmdCheckConfig(const Args& args) {
     std::cerr << "landfall: " << config.error().message << "\n";
     return kExitUsage;
   }
+  auto graph = LoadModelGraph(*config);
+  if (!graph) {
+    std::cerr << "landfall: " << graph.error().message << "\n";
+    return kExitUsage;
+  }
   std::cout << args.config << ": ok (environment " << config->environment << ", landing "
             << config->landing.dir.string() << ", warehouse " << config->warehouse.path.string()
+            << ", " << graph->models.size() << (graph->models.size() == 1 ? " model" : " models")
             << ")\n";
+  return kExitOk;
+}
+
+int CmdCompile(const Args& args) {
+  const auto dialect = model::DialectFromString(args.dialect);
+  if (!dialect) return Usage("compile needs --dialect duckdb, snowflake, databricks or bigquery");
+  auto config = config::LoadConfig(args.config);
+  if (!config) {
+    std::cerr << "landfall: " << config.error().message << "\n";
+    return kExitUsage;
+  }
+  auto graph = LoadModelGraph(*config);
+  if (!graph) {
+    std::cerr << "landfall: " << graph.error().message << "\n";
+    return kExitUsage;
+  }
+  std::optional<std::set<std::string>> selected;
+  if (args.models) {
+    auto s = model::Select(graph->dag, *args.models);
+    if (!s) {
+      std::cerr << "landfall: --models: " << s.error().message << "\n";
+      return kExitUsage;
+    }
+    selected = std::move(*s);
+  }
+  std::cout << model::CompileModels(graph->models, graph->dag, *dialect,
+                                    selected ? &*selected : nullptr);
   return kExitOk;
 }
 
@@ -550,6 +600,9 @@ int Main(int argc, char** argv) {
   auto args = Parse(argc, argv, &exit_code);
   if (!args) return exit_code;
   const auto& cmd = args->command;
+  if ((args->models || !args->dialect.empty()) && cmd != std::vector<std::string>{"compile"}) {
+    return Usage("--models and --dialect are options of compile");
+  }
   if (cmd == std::vector<std::string>{"serve"}) return Serve(args->config);
   if (cmd == std::vector<std::string>{"plan"} || cmd == std::vector<std::string>{"run"} ||
       cmd == std::vector<std::string>{"status"} ||
@@ -558,6 +611,7 @@ int Main(int argc, char** argv) {
   }
   if (cmd == std::vector<std::string>{"migrate"}) return CmdMigrate(*args);
   if (cmd == std::vector<std::string>{"check-config"}) return CmdCheckConfig(*args);
+  if (cmd == std::vector<std::string>{"compile"}) return CmdCompile(*args);
   std::string joined;
   for (const auto& c : cmd) joined += (joined.empty() ? "" : " ") + c;
   return Usage("unknown command '" + joined + "'");

@@ -1,6 +1,7 @@
 #include "lib/model/compile.h"
 
 #include <cctype>
+#include <map>
 #include <sstream>
 
 namespace landfall::model {
@@ -108,8 +109,12 @@ class Writer {
       case Strategy::kMerge:
         Header("merge on " + Names(m_.merge.unique_key));
         FirstRun();
-        out_ << "-- later runs: the rows from the new batches, merged on the key\n";
-        NewBatches(driver);
+        if (driver.empty()) {
+          out_ << "-- later runs: the query's rows, merged on the key\n";
+        } else {
+          out_ << "-- later runs: the rows from the new batches, merged on the key\n";
+          NewBatches(driver);
+        }
         Merge(m_.merge.unique_key, m_.merge.update_columns, Source(m_.merge.dedupe == "latest"));
         break;
     }
@@ -125,11 +130,22 @@ class Writer {
 
   void Header(const std::string& what) { out_ << "-- model " << m_.name << ": " << what << "\n"; }
 
-  void CreateAs(const std::string& create) { out_ << create << " " << target_ << " AS\n" << Body(m_.sql) << ";\n"; }
+  void CreateAs(const std::string& create) { out_ << create << " " << target_ << " AS\n" << Statement(); }
+
+  // The model's SQL ended by ";" — on a line of its own when the last line
+  // holds a "--" that may start a comment, which would swallow it.
+  std::string Statement() const {
+    const std::string body = Body(m_.sql);
+    const auto last_line = body.rfind('\n');
+    const bool comment = body.find("--", last_line == std::string::npos ? 0 : last_line) != std::string::npos;
+    return body + (comment ? "\n;\n" : ";\n");
+  }
 
   void Unsupported(const std::string& what) {
-    out_ << "-- " << ToString(d_) << " has no " << what << ": the plan fails this model with "
-         << "unsupported_by_warehouse\n";
+    out_ << "-- " << ToString(d_) << " has no " << what;
+    // landfall runs models on DuckDB; the other dialects are only compiled.
+    if (d_ == Dialect::kDuckDb) out_ << ": the plan fails this model with unsupported_by_warehouse";
+    out_ << "\n";
   }
 
   void FirstRun() {
@@ -191,11 +207,10 @@ class Writer {
 
   void Merge(const std::vector<std::string>& key, const std::vector<std::string>& update_columns,
              const std::string& source) {
-    const bool placeholders =
-        d_ == Dialect::kSnowflake || (d_ == Dialect::kBigQuery && update_columns.empty());
-    if (placeholders) {
-      out_ << "-- {update_set}: target.c = source.c for every non-key column; {insert_columns} and "
-              "{insert_values}: every column of the query, and source.<column> for each\n";
+    const bool update_set = update_columns.empty() && (d_ == Dialect::kSnowflake || d_ == Dialect::kBigQuery);
+    if (update_set) out_ << "-- {update_set}: c = source.c for every non-key column c of the query\n";
+    if (d_ == Dialect::kSnowflake) {
+      out_ << "-- {insert_columns}, {insert_values}: every column c of the query, and source.c for each\n";
     }
     out_ << "MERGE INTO " << target_ << " AS target\nUSING (\n" << source << "\n) AS source\nON ";
     for (size_t i = 0; i < key.size(); ++i) {
@@ -242,7 +257,7 @@ class Writer {
         } else {
           out_ << "  WAREHOUSE = " << dt.warehouse << "\n";
         }
-        out_ << "AS\n" << Body(m_.sql) << ";\n";
+        out_ << "AS\n" << Statement();
         return;
       case Dialect::kDatabricks:
         out_ << "CREATE OR REPLACE MATERIALIZED VIEW " << target_ << "\n";
@@ -253,7 +268,7 @@ class Writer {
                << "' has no Databricks schedule (EVERY takes hours, days or weeks; CRON whole "
                   "minutes): refreshed on demand\n";
         }
-        out_ << "AS\n" << Body(m_.sql) << ";\n";
+        out_ << "AS\n" << Statement();
         return;
       case Dialect::kBigQuery:
       case Dialect::kDuckDb:
@@ -309,6 +324,20 @@ std::optional<Dialect> DialectFromString(std::string_view text) {
 std::string CompileModel(const Model& model, Dialect dialect, const std::string& models_schema,
                          const std::string& driver) {
   return Writer(model, dialect, models_schema).Compile(driver);
+}
+
+std::string CompileModels(const std::vector<Model>& models, const Dag& dag, Dialect dialect,
+                          const std::set<std::string>* selected) {
+  std::map<std::string, const Model*> by_name;
+  for (const auto& m : models) by_name[m.name] = &m;
+  std::string out;
+  for (const auto& name : dag.order) {
+    if (selected != nullptr && !selected->contains(name)) continue;
+    const Model& m = *by_name.at(name);
+    if (!out.empty()) out += "\n";
+    out += CompileModel(m, dialect, dag.models_schema, DriverOf(dag, m));
+  }
+  return out;
 }
 
 }  // namespace landfall::model

@@ -3,9 +3,12 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "lib/model/dag.h"
 #include "lib/model/model.h"
 
 namespace landfall::model {
@@ -26,5 +29,11 @@ std::optional<Dialect> DialectFromString(std::string_view text);
 // {insert_values}.
 std::string CompileModel(const Model& model, Dialect dialect, const std::string& models_schema,
                          const std::string& driver);
+
+// What `landfall compile` prints: CompileModel of each of `models` that
+// `selected` names (all when it is null), in DAG order, separated by a blank
+// line. `dag` is BuildDag's graph of `models`.
+std::string CompileModels(const std::vector<Model>& models, const Dag& dag, Dialect dialect,
+                          const std::set<std::string>* selected = nullptr);
 
 }  // namespace landfall::model

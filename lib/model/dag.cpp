@@ -246,11 +246,13 @@ namespace {
 // `from` and every model reachable from it over `edges`, into `out`.
 void Reach(const std::string& from, const std::map<std::string, std::vector<std::string>>& edges,
            std::set<std::string>& out) {
+  std::set<std::string> seen;  // `out` may hold models before this walk
   std::deque<std::string> todo = {from};
   while (!todo.empty()) {
     std::string at = std::move(todo.front());
     todo.pop_front();
-    if (!out.insert(at).second) continue;
+    if (!seen.insert(at).second) continue;
+    out.insert(at);
     if (auto it = edges.find(at); it != edges.end()) {
       for (const auto& next : it->second) todo.push_back(next);
     }

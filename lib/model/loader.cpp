@@ -64,7 +64,9 @@ std::string List(const std::set<std::string>& names) {
   throw LoadError{out.str()};
 }
 
-// One key's value ("incremental.by") and the file that set it.
+// One key's value ("incremental.by") and the file that set it. Put into maps
+// with emplace, never assigned over: a YAML::Node assigned to writes through
+// to the node it refers to, which would change the file's own settings.
 struct Setting {
   YAML::Node node;
   fs::path file;
@@ -112,11 +114,11 @@ Settings ReadSettings(const fs::path& file, bool defaults) {
   for (const auto& [key, value] : Keys(file, root, "", top)) {
     auto section = kSectionKeys.find(key);
     if (section == kSectionKeys.end()) {
-      out[key] = {value, file};
+      out.emplace(key, Setting{value, file});
       continue;
     }
     for (const auto& [sub, sub_value] : Keys(file, value, key, section->second)) {
-      out[key + "." + sub] = {sub_value, file};
+      out.emplace(key + "." + sub, Setting{sub_value, file});
     }
   }
   return out;
@@ -375,7 +377,10 @@ std::vector<Model> Load(const fs::path& dir) {
     const fs::path relative = m.sql_file.parent_path().lexically_relative(dir);
     fs::path folder = dir;
     auto overlay = [&merged](const Settings& settings) {
-      for (const auto& [key, setting] : settings) merged[key] = setting;
+      for (const auto& [key, setting] : settings) {
+        merged.erase(key);
+        merged.emplace(key, setting);
+      }
     };
     overlay(defaults_of(folder));
     for (const auto& part : relative) {

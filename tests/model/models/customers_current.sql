@@ -1,0 +1,1 @@
+SELECT id, name, email, updated_at FROM staging.customers;
