@@ -37,9 +37,9 @@ constexpr const char* kHelp = R"(landfall - stages Parquet files from a landing 
 
 Usage:
   landfall serve --config F
-  landfall plan  --config F [--table T]... [--full-refresh] [--format text|json]
-  landfall run   --config F [--table T]... [--full-refresh] [--format text|json]
-  landfall state delete --config F --table T
+  landfall plan  --config F [--table T]... [--models SPEC] [--full-refresh] [--format text|json]
+  landfall run   --config F [--table T]... [--models SPEC] [--full-refresh] [--format text|json]
+  landfall state delete --config F --table T | --model M
   landfall status --config F [--format text|json]
   landfall migrate --config F
   landfall check-config --config F
@@ -50,8 +50,9 @@ Commands:
   serve         the daemon: watch the landing directory and stage batches as they
                 land, until SIGTERM/SIGINT (SIGHUP re-reads the config)
   plan          show what a run would do now (a dry run; the warehouse is not changed)
-  run           plan and execute: stage new batches, rebuild what must be rebuilt
-  state delete  forget a table's state so its next run rebuilds it
+  run           plan and execute: stage new batches, rebuild what must be rebuilt,
+                then run the models downstream of what changed
+  state delete  forget a table's (or a model's) state so its next run rebuilds it
   status        tables, running runs, failing tables and quarantined batches
 
 While `landfall serve` runs with the same config, plan, run, state delete and
@@ -65,7 +66,9 @@ Options:
   --config F       the YAML config (default: $LANDFALL_CONFIG)
   --table T        limit plan/run to table T (repeatable)
   --full-refresh   rebuild the selected tables from all their batches
-  --models SPEC    compile: only these models: a,b  a+ (and downstream)  +a (and upstream)
+  --models SPEC    plan/run/compile only these models: a,b  a+ (and downstream)  +a (and
+                   upstream); with --full-refresh, rebuild them (and not the tables)
+  --model M        state delete: the model whose state to forget
   --dialect D      compile: the warehouse whose SQL to print
   --format         text (default) or json
 
@@ -86,6 +89,7 @@ struct Args {
   bool full_refresh = false;
   std::string format = "text";
   std::optional<std::string> models;  // --models SPEC
+  std::string model;                  // --model M (state delete)
   std::string dialect;                // --dialect (compile)
 };
 
@@ -133,6 +137,10 @@ std::optional<Args> Parse(int argc, char** argv, int* exit_code) {
         return std::nullopt;
       }
       args.format = *v;
+    } else if (is("--model")) {
+      auto v = value("--model");
+      if (!v) return std::nullopt;
+      args.model = *v;
     } else if (is("--models")) {
       auto v = value("--models");
       if (!v) return std::nullopt;
@@ -227,6 +235,7 @@ exec::RunRequest Request(const Args& args) {
   exec::RunRequest request;
   request.tables = args.tables;
   request.full_refresh = args.full_refresh;
+  request.models = args.models.value_or("");
   request.trigger = "cli";
   return request;
 }
@@ -247,8 +256,15 @@ int PrintRun(const std::string& outcome_json, const std::string& format) {
     return kExitUnavailable;
   }
   const json tables = outcome.value("tables", json::array());
+  const json models = outcome.value("models", json::array());
+  const std::string models_error = outcome.value("models_error", "");
   int failed = 0;
   for (const auto& t : tables) failed += t.value("status", "") == "failed";
+  int models_failed = 0, models_changed = 0;
+  for (const auto& m : models) {
+    models_failed += m.value("action", "") == "fail";
+    models_changed += m.value("action", "") != "skip";
+  }
   if (format == "json") {
     std::cout << outcome_json << "\n";
   } else {
@@ -260,6 +276,17 @@ int PrintRun(const std::string& outcome_json, const std::string& format) {
                   static_cast<long long>(t.value("rows", 0LL)), t.value("duration_ms", 0.0),
                   error.empty() ? "" : "  ", error.c_str());
     }
+    for (const auto& m : models) {
+      if (m.value("action", "") == "skip") continue;
+      const json reasons = m.value("reasons", json::array());
+      const std::string reason = reasons.empty() ? "" : reasons[0].value("code", "");
+      const std::string error = m.value("error", "");
+      std::printf("model %-18s %-8s %-22s %10lld rows %8.1f ms%s%s\n", m.value("model", "").c_str(),
+                  m.value("action", "").c_str(), reason.c_str(),
+                  static_cast<long long>(m.value("rows_inserted", 0LL) + m.value("rows_updated", 0LL)),
+                  m.value("duration_ms", 0.0), error.empty() ? "" : "  ", error.c_str());
+    }
+    if (!models_error.empty()) std::printf("models: %s\n", models_error.c_str());
     const json plan_tables = outcome.contains("plan") ? outcome["plan"].value("tables", json::array())
                                                       : json::array();
     const int unchanged = static_cast<int>(plan_tables.size() - tables.size());
@@ -269,12 +296,14 @@ int PrintRun(const std::string& outcome_json, const std::string& format) {
       std::printf("nothing to do: %d tables unchanged; warehouse statements: %lld\n", unchanged,
                   statements);
     } else {
-      std::printf("run %lld: %zu tables changed, %d failed, %d unchanged; warehouse statements: %lld\n",
-                  run_id, tables.size(), failed, unchanged, statements);
+      std::printf("run %lld: %zu tables changed, %d failed, %d unchanged; %d models ran, %d failed; "
+                  "warehouse statements: %lld\n",
+                  run_id, tables.size(), failed, unchanged, models_changed - models_failed, models_failed,
+                  statements);
     }
   }
   std::fflush(stdout);
-  return failed ? kExitTableFailed : kExitOk;
+  return failed || models_failed || !models_error.empty() ? kExitTableFailed : kExitOk;
 }
 
 // ---- each command through the running daemon ----
@@ -283,6 +312,7 @@ int RemotePlan(const Daemon& daemon, const Args& args) {
   std::string target = "/v1/plan?format=" + args.format;
   for (const auto& t : args.tables) target += "&table=" + UrlEncode(t);
   if (args.full_refresh) target += "&full_refresh=true";
+  if (args.models) target += "&models=" + UrlEncode(*args.models);
   auto reply = Ask(daemon, "GET", target);
   if (!reply) {
     spdlog::error("plan: {}", reply.error().ToString());
@@ -298,7 +328,8 @@ int RemotePlan(const Daemon& daemon, const Args& args) {
 }
 
 int RemoteRun(const Daemon& daemon, const Args& args) {
-  const json request = {{"tables", args.tables}, {"full_refresh", args.full_refresh}};
+  json request = {{"tables", args.tables}, {"full_refresh", args.full_refresh}};
+  if (args.models) request["models"] = *args.models;
   // A table the daemon is running now: wait for that run, then start ours.
   auto started = Ask(daemon, "POST", "/v1/runs", request.dump(), /*retry_conflicts=*/true);
   if (!started) {
@@ -326,19 +357,20 @@ int RemoteRun(const Daemon& daemon, const Args& args) {
   }
 }
 
-int RemoteStateDelete(const Daemon& daemon, const std::string& table) {
+// `kind`: "table" or "model".
+int RemoteStateDelete(const Daemon& daemon, const std::string& kind, const std::string& name) {
   // 409 while the table runs: the delete waits for that run to end.
-  auto reply =
-      Ask(daemon, "DELETE", "/v1/state/tables/" + UrlEncode(table), "", /*retry_conflicts=*/true);
+  auto reply = Ask(daemon, "DELETE", "/v1/state/" + kind + "s/" + UrlEncode(name), "",
+                   /*retry_conflicts=*/true);
   if (!reply) {
-    if (reply.error().code == "table_not_found") {
-      std::cerr << "landfall: no state for table '" << table << "'\n";
+    if (reply.error().code == kind + "_not_found") {
+      std::cerr << "landfall: no state for " << kind << " '" << name << "'\n";
       return kExitUsage;
     }
     spdlog::error("{}", reply.error().ToString());
     return ExitFor(reply.error());
   }
-  std::cout << "state of table '" << table << "' deleted; its next run rebuilds it\n";
+  std::cout << "state of " << kind << " '" << name << "' deleted; its next run rebuilds it\n";
   return kExitOk;
 }
 
@@ -438,7 +470,29 @@ int CmdPlan(const Args& args, const config::Config& config, const std::string& w
     spdlog::error("plan: {}", plan.error().ToString());
     return kExitUnavailable;
   }
-  std::cout << (args.format == "json" ? plan::ToJson(*plan) + "\n" : plan::ToText(*plan));
+  std::vector<model::ModelStep> steps;
+  if (rt.config.models.dir) {
+    auto models = rt.engine->PlanModels(Request(args), *plan);
+    if (!models) {
+      std::cerr << "landfall: plan: " << models.error().message << "\n";
+      return models.error().code.starts_with("model_") ? kExitUsage : kExitUnavailable;
+    }
+    steps = std::move(models->steps);
+  }
+  if (args.format == "json") {
+    json out = json::parse(plan::ToJson(*plan));
+    out["models"] = json::parse(exec::StepsToJson(steps));
+    std::cout << out.dump() << "\n";
+    return kExitOk;
+  }
+  std::cout << plan::ToText(*plan);
+  for (const auto& step : steps) {
+    std::string reasons;
+    for (const auto& r : step.reasons) {
+      reasons += (reasons.empty() ? "" : ", ") + r.code + (r.detail.empty() ? "" : " (" + r.detail + ")");
+    }
+    std::printf("model %-18s %-8s %s\n", step.model.c_str(), model::ToString(step.action), reasons.c_str());
+  }
   return kExitOk;
 }
 
@@ -458,6 +512,19 @@ int CmdStateDelete(const Args& args, const config::Config& config, const std::st
   Runtime rt;
   if (int rc = OpenRuntime(config, rt, Open::kStateAsWriter, why_not); rc != kExitOk) return rc;
   // Deleting state needs neither the warehouse nor a scan.
+  if (!args.model.empty()) {
+    auto deleted = rt.state->DeleteModel(args.model);
+    if (!deleted) {
+      spdlog::error("{}", deleted.error().ToString());
+      return kExitUnavailable;
+    }
+    if (!*deleted) {
+      std::cerr << "landfall: no state for model '" << args.model << "'\n";
+      return kExitUsage;
+    }
+    std::cout << "state of model '" << args.model << "' deleted; its next run rebuilds it\n";
+    return kExitOk;
+  }
   auto deleted = exec::ResetTableState(*rt.state, args.tables[0], SystemClock::Instance());
   if (!deleted) {
     spdlog::error("{}", deleted.error().ToString());
@@ -515,7 +582,9 @@ int CmdStatus(const Args& args, const config::Config& config) {
 int CmdBesideDaemon(const Args& args) {
   const auto& cmd = args.command;
   const bool state_delete = cmd == std::vector<std::string>{"state", "delete"};
-  if (state_delete && args.tables.size() != 1) return Usage("state delete needs exactly one --table");
+  if (state_delete && args.tables.size() + !args.model.empty() != 1) {
+    return Usage("state delete needs exactly one --table or --model");
+  }
   config::Config config;
   if (int rc = LoadConfigAndLogging(args.config, config); rc != kExitOk) return rc;
   auto search = FindDaemon(config);
@@ -525,7 +594,8 @@ int CmdBesideDaemon(const Args& args) {
     if (cmd[0] == "plan") return RemotePlan(*search.daemon, args);
     if (cmd[0] == "run") return RemoteRun(*search.daemon, args);
     if (cmd[0] == "status") return RemoteStatus(*search.daemon, config, args);
-    return RemoteStateDelete(*search.daemon, args.tables[0]);
+    if (!args.model.empty()) return RemoteStateDelete(*search.daemon, "model", args.model);
+    return RemoteStateDelete(*search.daemon, "table", args.tables[0]);
   }
   spdlog::debug("no daemon to ask ({}); working alone", search.why_not);
   if (cmd[0] == "plan") return CmdPlan(args, config, search.why_not);
@@ -600,8 +670,15 @@ int Main(int argc, char** argv) {
   auto args = Parse(argc, argv, &exit_code);
   if (!args) return exit_code;
   const auto& cmd = args->command;
-  if ((args->models || !args->dialect.empty()) && cmd != std::vector<std::string>{"compile"}) {
-    return Usage("--models and --dialect are options of compile");
+  if (!args->dialect.empty() && cmd != std::vector<std::string>{"compile"}) {
+    return Usage("--dialect is an option of compile");
+  }
+  if (args->models && cmd != std::vector<std::string>{"compile"} && cmd != std::vector<std::string>{"plan"} &&
+      cmd != std::vector<std::string>{"run"}) {
+    return Usage("--models is an option of plan, run and compile");
+  }
+  if (!args->model.empty() && cmd != std::vector<std::string>{"state", "delete"}) {
+    return Usage("--model is an option of state delete");
   }
   if (cmd == std::vector<std::string>{"serve"}) return Serve(args->config);
   if (cmd == std::vector<std::string>{"plan"} || cmd == std::vector<std::string>{"run"} ||

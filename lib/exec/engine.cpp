@@ -16,8 +16,10 @@ namespace fs = std::filesystem;
 using state::BatchStatus;
 
 bool RunOutcome::ok() const {
-  return std::all_of(tables.begin(), tables.end(),
-                     [](const TableOutcome& t) { return t.status != state::TableRunStatus::kFailed; });
+  return !models_error &&
+         std::all_of(tables.begin(), tables.end(),
+                     [](const TableOutcome& t) { return t.status != state::TableRunStatus::kFailed; }) &&
+         std::none_of(models.begin(), models.end(), [](const ModelOutcome& m) { return m.failed(); });
 }
 
 struct Engine::Prepared {
@@ -33,6 +35,7 @@ Engine::Engine(config::Config config, state::StateStore& state, warehouse::Wareh
       warehouse_(warehouse),
       pool_(pool),
       clock_(clock),
+      models_(config_, state, warehouse, pool),
       catalog_(config_.landing, footers, pool, clock) {}
 
 schema::SupertypeFn Engine::Supertype() {
@@ -56,6 +59,7 @@ schema::SupertypeFn Engine::Supertype() {
 Status Engine::Start() {
   if (auto s = state_.Migrate(); !s) return s;
   if (auto s = warehouse_.Init(); !s) return s;
+  if (auto s = models_.Start(); !s) return s;
   auto loaded = state_.Load();
   if (!loaded) return Fail(loaded.error());
   auto contents = warehouse_.Inspect();
@@ -507,7 +511,7 @@ Result<Engine::Prepared> Engine::Prepare(const RunRequest& request, CatalogStats
 
 plan::PlanOptions Engine::PlanOptionsFor(const RunRequest& request) {
   plan::PlanOptions options;
-  options.full_refresh = request.full_refresh;
+  options.full_refresh = request.full_refresh && request.models.empty();
   if (format_version_ && *format_version_ != state::kStateFormatVersion) {
     options.state_unusable = true;
     options.state_unusable_why = "stored state format version " + std::to_string(*format_version_) +
@@ -861,6 +865,16 @@ Result<RunOutcome> Engine::Run(const RunRequest& request) {
   return outcome;
 }
 
+// --full-refresh rebuilds the selected models, or every model when neither
+// models nor tables are selected.
+ModelRunRequest Engine::ModelRequestFor(const RunRequest& request) {
+  ModelRunRequest out{.selection = request.models,
+                      .full_refresh = request.full_refresh && (!request.models.empty() || request.tables.empty())};
+  std::lock_guard lock(mu_);
+  catalog_.ForEachTable([&](const std::string& table) { out.landing_tables.insert(table); });
+  return out;
+}
+
 Result<RunOutcome> Engine::RunUnobserved(const RunRequest& request) {
   RunOutcome outcome;
   const int64_t statements_before = warehouse_.StatementsExecuted();
@@ -877,7 +891,10 @@ Result<RunOutcome> Engine::RunUnobserved(const RunRequest& request) {
   if (auto s = FlushState(); !s) return Fail(s.error());
   MoveQuarantined();
 
-  if (outcome.plan.ActionableCount() == 0) {
+  std::vector<model::ModelStep> quiet_models;
+  if (outcome.plan.ActionableCount() == 0 &&
+      !models_.HasWork(ModelRequestFor(request), quiet_models).value_or(true)) {
+    for (auto& step : quiet_models) outcome.models.push_back({.step = std::move(step)});
     // A quiet cycle: nothing sent to the warehouse (and, unless a file was
     // just moved aside, nothing recorded).
     if (auto s = FlushState(); !s) return Fail(s.error());
@@ -890,9 +907,40 @@ Result<RunOutcome> Engine::RunUnobserved(const RunRequest& request) {
   outcome.run_id = *run_id;
   if (request.on_run_started) request.on_run_started(outcome.run_id);
   outcome.tables = ExecuteTables(outcome.plan, outcome.run_id);
+  RunModels(request, outcome);
   if (auto s = RecordRunEnd(outcome); !s) return Fail(s.error());
   outcome.warehouse_statements = warehouse_.StatementsExecuted() - statements_before;
   return outcome;
+}
+
+void Engine::RunModels(const RunRequest& request, RunOutcome& outcome) {
+  if (!models_.enabled()) return;
+  ModelRunRequest model_request = ModelRequestFor(request);
+  for (const auto& t : outcome.tables) {
+    if (t.status == state::TableRunStatus::kFailed) model_request.failed_tables.insert(t.table);
+  }
+  if (!outcome.tables.empty()) models_.Dirty();
+  auto models = models_.PlanAndExecute(model_request, outcome.run_id);
+  if (!models) {
+    spdlog::error("models: {}", models.error().ToString());
+    outcome.models_error = models.error();
+    return;
+  }
+  outcome.models = std::move(*models);
+}
+
+Result<ModelPlan> Engine::PlanModels(const RunRequest& request, const plan::ChangePlan& tables) {
+  ModelRunRequest model_request = ModelRequestFor(request);
+  for (const auto& t : tables.tables) {
+    if (t.action != plan::Action::kSkip) model_request.planned_tables[t.table] = plan::ToString(t.action);
+  }
+  return models_.Plan(model_request);
+}
+
+Result<bool> Engine::DeleteModelState(const std::string& model) {
+  auto deleted = state_.DeleteModel(model);
+  if (deleted && *deleted) models_.Dirty();
+  return deleted;
 }
 
 void Engine::QuarantineRefused(const plan::ChangePlan& plan, CatalogStats& stats) {

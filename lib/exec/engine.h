@@ -24,6 +24,7 @@
 #include "lib/common/thread_pool.h"
 #include "lib/config/config.h"
 #include "lib/exec/batch_catalog.h"
+#include "lib/exec/model_runner.h"
 #include "lib/exec/observer.h"
 #include "lib/landing/catalog.h"
 #include "lib/plan/plan.h"
@@ -43,6 +44,10 @@ struct RunRequest {
   // a later run. So is a file that changes while it is inspected. Older than
   // this, a truncated file is quarantined. 0 (the CLI): quarantined at once.
   std::chrono::seconds truncated_grace{0};
+  // Models (when the config has models.dir): `--models` ("" every model),
+  // and with full_refresh and a selection, only those models are rebuilt
+  // (the tables are not).
+  std::string models;
   // Called (on the calling thread) once the run is recorded, with its id,
   // before any table is executed; not called when nothing needs doing.
   std::function<void(int64_t run_id)> on_run_started;
@@ -70,12 +75,18 @@ struct RunOutcome {
   // tables were planned afresh; the others' quiet plans were reused.
   int64_t plan_us = 0;
   int tables_replanned = 0;
+  // The model phase, after staging: every model in DAG order (none without
+  // models.dir or when nothing needed doing), or why the models could not be
+  // planned (invalid model files, the warehouse unavailable).
+  std::vector<ModelOutcome> models;
+  std::optional<Error> models_error;
   bool ok() const;
 };
 
 // {"run_id", "ok", "warehouse_statements", "files", "inspected", "quarantined",
 //  "duplicates", "tables": [{"table", "action", "status", "rows", "batches",
-//  "duration_ms", "error"}], "plan": plan::ToJson(plan)}: `landfall run --format json`.
+//  "duration_ms", "error"}], "plan": plan::ToJson(plan), "models":
+//  OutcomesToJson(models), "models_error"}: `landfall run --format json`.
 std::string ToJson(const RunOutcome& outcome);
 
 // Forgets a table's state (keeping a TableStatus::kReset marker) so its next run rebuilds
@@ -111,6 +122,13 @@ class Engine {
 
   // Forgets a table's state so its next run rebuilds it. False if unknown.
   Result<bool> DeleteTableState(const std::string& table);
+
+  // The models' plan for `request` against the warehouse as it is now, with
+  // the tables `tables` (Plan's result) changes counted as changed (a dry
+  // run: `landfall plan`, GET /v1/plan). Errors as ModelRunner::Plan.
+  Result<ModelPlan> PlanModels(const RunRequest& request, const plan::ChangePlan& tables);
+  // Forgets a model's state so its next run rebuilds it. False if unknown.
+  Result<bool> DeleteModelState(const std::string& model);
 
   // Forgets the verdict on the quarantined batch at `rel_path` (moving it back
   // from the quarantine dir when it was moved there), so the next run of its
@@ -177,6 +195,10 @@ class Engine {
   void QuarantineRefused(const plan::ChangePlan& plan, CatalogStats& stats);
   // Executes every actionable table of `plan` on the pool, one job a table.
   std::vector<TableOutcome> ExecuteTables(const plan::ChangePlan& plan, int64_t run_id);
+  // The model runner's request for a run's `request`. Takes mu_.
+  ModelRunRequest ModelRequestFor(const RunRequest& request);
+  // The model phase of a run: every model downstream of what changed.
+  void RunModels(const RunRequest& request, RunOutcome& outcome);
   // The run's end (and the state format version when due), written.
   Status RecordRunEnd(const RunOutcome& outcome);
   TableOutcome Execute(const plan::TablePlan& table_plan, int64_t run_id);
@@ -255,6 +277,7 @@ class Engine {
   const Clock& clock_;
   EngineObserver no_observer_;
   EngineObserver* observer_ = &no_observer_;
+  ModelRunner models_;
 
   std::mutex mu_;  // guards the fields below
   std::optional<int> format_version_;

@@ -24,7 +24,9 @@ std::string ToJson(const RunOutcome& outcome) {
               {"quarantined", outcome.catalog.quarantined},
               {"duplicates", outcome.catalog.duplicates},
               {"tables", std::move(tables)},
-              {"plan", json::parse(plan::ToJson(outcome.plan))}};
+              {"plan", json::parse(plan::ToJson(outcome.plan))},
+              {"models", json::parse(OutcomesToJson(outcome.models))},
+              {"models_error", outcome.models_error ? outcome.models_error->ToString() : ""}};
   return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

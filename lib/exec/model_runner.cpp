@@ -1,0 +1,376 @@
+#include "lib/exec/model_runner.h"
+
+#include <algorithm>
+#include <chrono>
+#include <future>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "lib/model/loader.h"
+#include "lib/model/parse.h"
+
+namespace landfall::exec {
+
+namespace {
+
+using model::ModelAction;
+using model::ModelStep;
+using nlohmann::json;
+
+json ReasonsJson(const std::vector<model::ModelReason>& reasons) {
+  json out = json::array();
+  for (const auto& reason : reasons) out.push_back({{"code", reason.code}, {"detail", reason.detail}});
+  return out;
+}
+
+json StepJson(const ModelStep& step) {
+  return {{"model", step.model},
+          {"strategy", model::ToString(step.strategy)},
+          {"action", model::ToString(step.action)},
+          {"reasons", ReasonsJson(step.reasons)},
+          {"upstream", step.upstream}};
+}
+
+// A model's depth in the graph: 0 when it reads no model, else one more than
+// the deepest model it reads. Models of one depth never read each other.
+std::map<std::string, int> Depths(const model::Dag& dag) {
+  std::map<std::string, int> depth;
+  for (const auto& name : dag.order) {
+    int d = 0;
+    for (const auto& ref : dag.upstream.at(name)) {
+      if (ref.schema == dag.models_schema) d = std::max(d, depth[ref.name] + 1);
+    }
+    depth[name] = d;
+  }
+  return depth;
+}
+
+}  // namespace
+
+bool ModelPlan::HasWork() const {
+  return std::any_of(steps.begin(), steps.end(),
+                     [](const ModelStep& step) { return step.action != ModelAction::kSkip; });
+}
+
+std::string StepsToJson(const std::vector<ModelStep>& steps) {
+  json out = json::array();
+  for (const auto& step : steps) out.push_back(StepJson(step));
+  return out.dump();
+}
+
+std::string OutcomesToJson(const std::vector<ModelOutcome>& outcomes) {
+  json out = json::array();
+  for (const auto& outcome : outcomes) {
+    json item = StepJson(outcome.step);
+    item["rows_inserted"] = outcome.stats.inserted;
+    item["rows_updated"] = outcome.stats.updated;
+    item["rows_deleted"] = outcome.stats.deleted;
+    item["batches"] = outcome.stats.batches;
+    item["duration_ms"] = outcome.duration_us / 1000.0;
+    item["error"] = outcome.error;
+    out.push_back(std::move(item));
+  }
+  return out.dump();
+}
+
+ModelRunner::ModelRunner(const config::Config& config, state::StateStore& state,
+                         warehouse::Warehouse& warehouse, ThreadPool& pool)
+    : config_(config), state_(state), warehouse_(warehouse), pool_(pool) {}
+
+Status ModelRunner::Start() {
+  if (!enabled() || warehouse_.Models() == nullptr) return Ok();
+  return warehouse_.Models()->InitModels(config_.models.schema);
+}
+
+namespace {
+// The names and hashes of every model: changes whenever a model file does.
+std::string Fingerprint(const std::vector<model::Model>& models) {
+  std::string out;
+  for (const auto& m : models) out += m.name + ':' + m.sql_hash + ':' + m.config_hash + ';';
+  return out;
+}
+}  // namespace
+
+Result<bool> ModelRunner::HasWork(const ModelRunRequest& request, std::vector<ModelStep>& steps) {
+  if (!enabled()) return false;
+  auto models = model::LoadModels(config_);
+  if (!models) return true;  // the run reports the error
+  const std::string fingerprint = Fingerprint(*models);
+  const bool asked = request.full_refresh || !request.selection.empty() || !request.failed_tables.empty();
+  {
+    std::lock_guard lock(mu_);
+    if (!asked && clean_ == fingerprint) {
+      steps = clean_steps_;
+      return false;
+    }
+  }
+  std::lock_guard phase(phase_mu_);
+  auto plan = Plan(request);
+  if (!plan) return true;
+  if (plan->HasWork()) return true;
+  steps = plan->steps;
+  std::lock_guard lock(mu_);
+  if (!asked) {
+    clean_ = fingerprint;
+    clean_steps_ = plan->steps;
+  }
+  return false;
+}
+
+void ModelRunner::Dirty() {
+  std::lock_guard lock(mu_);
+  clean_.reset();
+}
+
+Result<ModelPlan> ModelRunner::Plan(const ModelRunRequest& request) {
+  ModelPlan out;
+  auto models = model::LoadModels(config_);
+  if (!models) return Fail(models.error());
+  out.models = std::move(*models);
+  auto staging = warehouse_.Inspect();
+  if (!staging) return Fail(staging.error());
+  std::set<std::string> tables = request.landing_tables;
+  for (const auto& [name, contents] : *staging) {
+    if (contents.exists) tables.insert(name);
+  }
+  auto dag = model::BuildDag(out.models, tables, config_.warehouse.staging_schema, config_.models.schema,
+                             model::DuckDbParseFn());
+  if (!dag) return Fail(dag.error());
+  out.dag = std::move(*dag);
+
+  model::ModelPlanInput input;
+  input.models = &out.models;
+  input.dag = &out.dag;
+  input.staging = std::move(*staging);
+  input.failed_tables = request.failed_tables;
+  input.planned_tables = request.planned_tables;
+  if (!request.selection.empty()) {
+    auto selected = model::Select(out.dag, request.selection);
+    if (!selected) return Fail(selected.error());
+    input.selected = std::move(*selected);
+  }
+  if (request.full_refresh) {
+    for (const auto& m : out.models) {
+      if (!input.selected || input.selected->contains(m.name)) input.full_refresh.insert(m.name);
+    }
+  }
+  warehouse::ModelWarehouse* models_wh = warehouse_.Models();
+  input.warehouse_supports_models = models_wh != nullptr;
+  if (models_wh != nullptr) {
+    auto contents = models_wh->InspectModels(config_.models.schema);
+    if (!contents) return Fail(contents.error());
+    input.contents = std::move(*contents);
+  }
+  auto records = state_.Models();
+  if (!records) return Fail(records.error());
+  {
+    std::lock_guard lock(mu_);
+    stored_.clear();
+    for (auto& record : *records) {
+      input.stored[record.name] = {.sql_hash = record.sql_hash,
+                                   .config_hash = record.config_hash,
+                                   .reset = record.status == state::ModelStatus::kReset};
+      stored_[record.name] = std::move(record);
+    }
+  }
+  out.steps = model::PlanModels(input);
+  return out;
+}
+
+std::vector<ModelOutcome> ModelRunner::Execute(const ModelPlan& plan, int64_t run_id) {
+  std::map<std::string, const model::Model*> by_name;
+  for (const auto& m : plan.models) by_name[m.name] = &m;
+  const auto depth = Depths(plan.dag);
+  int max_depth = 0;
+  for (const auto& [name, d] : depth) max_depth = std::max(max_depth, d);
+
+  std::map<std::string, ModelOutcome> done;
+  for (int level = 0; level <= max_depth; ++level) {
+    std::vector<std::pair<const ModelStep*, std::future<Result<ModelOutcome>>>> jobs;
+    for (const ModelStep& step : plan.steps) {
+      if (depth.at(step.model) != level) continue;
+      const model::Model& m = *by_name.at(step.model);
+      jobs.emplace_back(&step, pool_.Submit([this, &m, &plan, &step, &done, run_id]() -> Result<ModelOutcome> {
+                          return CallCatching(
+                              [&]() -> Result<ModelOutcome> { return RunOne(m, plan.dag, step, done, run_id); },
+                              "model " + step.model);
+                        }));
+    }
+    // Every job of this level reads `done` of earlier levels only; they are
+    // collected once all have finished.
+    std::vector<ModelOutcome> finished;
+    for (auto& [step, future] : jobs) {
+      auto outcome = future.get();
+      if (!outcome) {
+        ModelOutcome failed;
+        failed.step = *step;
+        failed.step.action = ModelAction::kFail;
+        failed.step.reasons = {{model::kModelFailed, outcome.error().message}};
+        failed.error = outcome.error().ToString();
+        finished.push_back(std::move(failed));
+      } else {
+        finished.push_back(std::move(*outcome));
+      }
+    }
+    for (auto& outcome : finished) {
+      if (outcome.step.action != ModelAction::kSkip || outcome.failed()) {
+        spdlog::info("model {}: {} ({}){}", outcome.step.model, model::ToString(outcome.step.action),
+                     outcome.step.reasons.empty() ? "" : outcome.step.reasons.front().code,
+                     outcome.error.empty() ? "" : ": " + outcome.error);
+      }
+      std::string name = outcome.step.model;
+      done.emplace(std::move(name), std::move(outcome));
+    }
+  }
+  std::vector<ModelOutcome> out;
+  for (const ModelStep& step : plan.steps) out.push_back(std::move(done.at(step.model)));
+  return out;
+}
+
+Result<std::vector<ModelOutcome>> ModelRunner::PlanAndExecute(const ModelRunRequest& request, int64_t run_id) {
+  std::lock_guard phase(phase_mu_);
+  auto plan = Plan(request);
+  if (!plan) return Fail(plan.error());
+  return Execute(*plan, run_id);
+}
+
+ModelOutcome ModelRunner::RunOne(const model::Model& m, const model::Dag& dag, ModelStep step,
+                                 const std::map<std::string, ModelOutcome>& done, int64_t run_id) {
+  ModelOutcome out;
+  const auto started = std::chrono::steady_clock::now();
+  // An upstream model that failed (or skipped for that reason) in this run.
+  for (const auto& ref : dag.upstream.at(m.name)) {
+    auto up = done.find(ref.name);
+    if (ref.schema != dag.models_schema || up == done.end()) continue;
+    const ModelStep& up_step = up->second.step;
+    if (up_step.action == ModelAction::kFail ||
+        (up_step.action == ModelAction::kSkip && !up_step.reasons.empty() &&
+         up_step.reasons.front().code == model::kUpstreamFailed)) {
+      if (step.action != ModelAction::kSkip || step.reasons.empty() ||
+          step.reasons.front().code != model::kNotSelected) {
+        step = model::UpstreamFailed(std::move(step), model::ToString(ref));
+      }
+      break;
+    }
+  }
+  schema::Schema columns;
+  if (step.action == ModelAction::kRun || step.action == ModelAction::kRebuild) {
+    auto written = Write(m, dag, step, columns);
+    if (written) {
+      out.stats = *written;
+    } else {
+      step.action = ModelAction::kFail;
+      step.reasons.push_back({model::kModelFailed, written.error().message});
+      out.error = written.error().ToString();
+    }
+  }
+  out.step = std::move(step);
+  out.duration_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
+  Record(m, out, columns, run_id);
+  return out;
+}
+
+Result<warehouse::ModelWriteStats> ModelRunner::Write(const model::Model& m, const model::Dag& dag,
+                                                      ModelStep& step, schema::Schema& columns) {
+  warehouse::ModelWarehouse& wh = *warehouse_.Models();
+  auto query = wh.DescribeQuery(m.sql);
+  if (!query) return Fail(query.error());
+  // The target as it is now: its upstream models of this run are built.
+  auto contents = wh.InspectModels(config_.models.schema);
+  if (!contents) return Fail(contents.error());
+  auto it = contents->find(m.name);
+  step = model::WithTargetColumns(std::move(step), it == contents->end() ? schema::Schema{} : it->second.columns,
+                                  *query);
+  columns = *query;
+  return wh.WriteModel(WriteFor(m, dag, step, *query));
+}
+
+warehouse::ModelWrite ModelRunner::WriteFor(const model::Model& m, const model::Dag& dag, const ModelStep& step,
+                                            const schema::Schema& query) const {
+  warehouse::ModelWrite write;
+  write.schema = config_.models.schema;
+  write.name = m.name;
+  write.sql = m.sql;
+  write.kind = step.action == ModelAction::kRebuild
+                   ? (m.strategy == model::Strategy::kView ? warehouse::ModelWriteKind::kReplaceView
+                                                           : warehouse::ModelWriteKind::kReplaceTable)
+                   : step.write;
+  for (const auto& ref : dag.upstream.at(m.name)) {
+    write.sources.push_back({.schema = ref.schema, .name = ref.name, .is_model = ref.schema == dag.models_schema});
+  }
+  const std::string driver = model::DriverOf(dag, m);
+  write.driver = driver.substr(driver.find('.') + 1);
+  if (m.strategy == model::Strategy::kMerge) {
+    write.unique_key = m.merge.unique_key;
+    write.update_columns = m.merge.update_columns;
+    if (write.update_columns.empty()) {
+      for (const auto& column : query.columns) {
+        const bool key = std::any_of(m.merge.unique_key.begin(), m.merge.unique_key.end(), [&](const auto& k) {
+          return schema::FoldName(k) == schema::FoldName(column.name);
+        });
+        if (!key) write.update_columns.push_back(column.name);
+      }
+    }
+    if (m.merge.dedupe == "latest") write.dedupe_order_by = m.merge.order_by;
+  } else if (m.strategy == model::Strategy::kIncremental &&
+             m.incremental.by == model::IncrementalConfig::By::kWatermark) {
+    write.timestamp_column = m.incremental.timestamp_column;
+    write.lookback = m.incremental.lookback;
+    write.unique_key = m.incremental.unique_key;
+  }
+  return write;
+}
+
+void ModelRunner::Record(const model::Model& m, const ModelOutcome& outcome, const schema::Schema& columns,
+                         int64_t run_id) {
+  const ModelStep& step = outcome.step;
+  const bool wrote = step.action == ModelAction::kRun || step.action == ModelAction::kRebuild;
+  std::optional<state::ModelRecord> record;
+  {
+    std::lock_guard lock(mu_);
+    auto it = stored_.find(m.name);
+    state::ModelRecord next = it != stored_.end() ? it->second : state::ModelRecord{.name = m.name};
+    next.strategy = model::ToString(m.strategy);
+    if (wrote) {
+      next.sql_hash = m.sql_hash;
+      next.config_hash = m.config_hash;
+      next.columns_json = schema::ToJson(columns);
+      next.status = state::ModelStatus::kActive;
+      next.last_error.clear();
+      if (step.action == ModelAction::kRebuild) next.applied_batches = 0;
+      next.applied_batches += outcome.stats.batches;
+      if (!outcome.stats.watermark.empty()) next.watermark = outcome.stats.watermark;
+      record = next;
+    } else if (step.action == ModelAction::kFail) {
+      // The hashes stay those of the last build: the next run still sees the change.
+      if (it == stored_.end()) next.status = state::ModelStatus::kNew;
+      if (next.status != state::ModelStatus::kReset) next.status = state::ModelStatus::kFailed;
+      next.last_error = outcome.error.empty() && !step.reasons.empty() ? step.reasons.front().detail : outcome.error;
+      record = next;
+    }
+    if (record) {
+      record->updated_at_us = 0;
+      stored_[m.name] = *record;
+    }
+  }
+  if (!record && step.action == ModelAction::kSkip) return;  // skips are in the run's JSON, not recorded
+  state::ModelRunRecord run;
+  run.model = m.name;
+  run.action = model::ToString(step.action);
+  run.reasons_json = ReasonsJson(step.reasons).dump();
+  run.status = step.action == ModelAction::kFail ? state::ModelRunStatus::kFailed : state::ModelRunStatus::kSucceeded;
+  run.rows_inserted = outcome.stats.inserted;
+  run.rows_updated = outcome.stats.updated;
+  run.rows_deleted = outcome.stats.deleted;
+  run.duration_us = outcome.duration_us;
+  run.error = outcome.error;
+  if (auto s = state_.RecordModelOutcome(record, run_id, run_id > 0 ? &run : nullptr); !s) {
+    // The warehouse is the truth about what the target holds; a lost record
+    // makes the next run see the change again (and rebuild at worst).
+    spdlog::warn("model {}: recording the outcome: {}", m.name, s.error().ToString());
+  }
+}
+
+}  // namespace landfall::exec

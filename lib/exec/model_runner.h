@@ -1,0 +1,127 @@
+// The model phase of a run: after staging, plans every model (model_plan.h)
+// against what the warehouse now holds, and runs the models that need it in
+// DAG order on the worker pool (independent models in parallel), recording
+// each outcome in the state store.
+//
+// One model phase at a time (a mutex): the daemon's runs over disjoint tables
+// may end together, and a model must never be written by two of them.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "lib/common/result.h"
+#include "lib/common/thread_pool.h"
+#include "lib/config/config.h"
+#include "lib/model/dag.h"
+#include "lib/model/model.h"
+#include "lib/model/model_plan.h"
+#include "lib/state/state_store.h"
+#include "lib/warehouse/warehouse.h"
+
+namespace landfall::exec {
+
+struct ModelRunRequest {
+  // `--models`: "a,b", "a+" (and its downstream), "+a" (and its upstream);
+  // "" selects every model.
+  std::string selection;
+  bool full_refresh = false;             // rebuild the selected models (every model when none is)
+  std::set<std::string> failed_tables;  // staging tables that failed in this run
+  // Tables the landing directory holds: for the graph, besides the staging
+  // tables the warehouse holds (a plan before their first run).
+  std::set<std::string> landing_tables;
+  // A dry run: the staging plan's changes (table -> action), see ModelPlanInput.
+  std::map<std::string, std::string> planned_tables;
+};
+
+struct ModelOutcome {
+  model::ModelStep step;  // as it ran: a run whose target's columns changed became a rebuild
+  warehouse::ModelWriteStats stats;
+  int64_t duration_us = 0;
+  std::string error;  // when step.action is kFail
+  bool failed() const { return step.action == model::ModelAction::kFail; }
+};
+
+// The models and their graph as one plan saw them.
+struct ModelPlan {
+  std::vector<model::Model> models;
+  model::Dag dag;
+  std::vector<model::ModelStep> steps;  // one per model, in DAG order
+  bool HasWork() const;                 // a step that runs, rebuilds or fails
+};
+
+class ModelRunner {
+ public:
+  ModelRunner(const config::Config& config, state::StateStore& state, warehouse::Warehouse& warehouse,
+              ThreadPool& pool);
+
+  // False when the config has no `models.dir`: then the runner does nothing.
+  bool enabled() const { return config_.models.dir.has_value(); }
+
+  // Prepares the warehouse (the models schema, the bookkeeping). Call once,
+  // after the warehouse's own Init.
+  Status Start();
+
+  // Loads the model files, builds the DAG against the staging tables the
+  // warehouse holds, and plans each model. Errors: the models' own
+  // ("model_invalid", "model_cycle", "model_unknown_table",
+  // "model_sql_invalid", "model_selection_invalid"), the warehouse's and the
+  // state store's. `selection`: a --models spec ("" = every model).
+  Result<ModelPlan> Plan(const ModelRunRequest& request);
+
+  // Runs `plan`'s steps and records them under `run_id` (0: not recorded).
+  // A model that fails fails alone; the models downstream of it skip with
+  // upstream_failed. Returns one outcome per model, in DAG order.
+  std::vector<ModelOutcome> Execute(const ModelPlan& plan, int64_t run_id);
+
+  // Plan and Execute under the runner's mutex (one model phase at a time).
+  Result<std::vector<ModelOutcome>> PlanAndExecute(const ModelRunRequest& request, int64_t run_id);
+
+  // Whether a run would do anything to a model. For the daemon's quiet
+  // cycles: once a plan found nothing to do, the answer is "no" without a
+  // warehouse statement until the model files change, Dirty() is called, or
+  // the request asks for something.
+  // `steps` gets the plan's steps (all skips when the answer is no).
+  Result<bool> HasWork(const ModelRunRequest& request, std::vector<model::ModelStep>& steps);
+  // Something models read changed (a table action ran, a model's state was deleted).
+  void Dirty();
+
+ private:
+  // Runs one step (`done`: the outcomes of the models of lower depth) and records it.
+  ModelOutcome RunOne(const model::Model& model, const model::Dag& dag, model::ModelStep step,
+                      const std::map<std::string, ModelOutcome>& done, int64_t run_id);
+  // DESCRIBE, the drift check against the target (which may turn `step` into
+  // a rebuild), and the write; `columns` gets the query's columns.
+  Result<warehouse::ModelWriteStats> Write(const model::Model& model, const model::Dag& dag,
+                                           model::ModelStep& step, schema::Schema& columns);
+  warehouse::ModelWrite WriteFor(const model::Model& model, const model::Dag& dag,
+                                 const model::ModelStep& step, const schema::Schema& query) const;
+  void Record(const model::Model& model, const ModelOutcome& outcome, const schema::Schema& columns,
+              int64_t run_id);
+
+  const config::Config& config_;
+  state::StateStore& state_;
+  warehouse::Warehouse& warehouse_;
+  ThreadPool& pool_;
+  std::mutex phase_mu_;  // one model phase at a time
+
+  std::mutex mu_;  // guards the fields below
+  std::map<std::string, state::ModelRecord> stored_;  // as last read or written
+  // The models' names and hashes when a plan last found nothing to do.
+  std::optional<std::string> clean_;
+  std::vector<model::ModelStep> clean_steps_;  // that plan's steps
+};
+
+// {"model", "strategy", "action", "reasons": [{"code", "detail"}], "upstream"}
+// per step, and for outcomes also "rows_inserted", "rows_updated",
+// "rows_deleted", "batches", "duration_ms", "error": the "models" array of
+// `landfall plan` and `landfall run --format json`.
+std::string StepsToJson(const std::vector<model::ModelStep>& steps);
+std::string OutcomesToJson(const std::vector<ModelOutcome>& outcomes);
+
+}  // namespace landfall::exec

@@ -1,0 +1,251 @@
+#include "lib/model/model_plan.h"
+
+#include <algorithm>
+
+namespace landfall::model {
+
+const char* ToString(ModelAction action) {
+  switch (action) {
+    case ModelAction::kSkip:
+      return "skip";
+    case ModelAction::kRun:
+      return "run";
+    case ModelAction::kRebuild:
+      return "rebuild";
+    case ModelAction::kFail:
+      return "fail";
+  }
+  return "fail";  // unreachable: every enumerator is handled above
+}
+
+namespace {
+
+using warehouse::ModelWriteKind;
+
+std::string Batches(size_t n) { return std::to_string(n) + (n == 1 ? " batch" : " batches"); }
+
+bool IsByBatch(const Model& model) {
+  return model.strategy == Strategy::kMerge ||
+         (model.strategy == Strategy::kIncremental &&
+          model.incremental.by == IncrementalConfig::By::kBatch);
+}
+
+// What changed in the sources of a model since its target was built.
+struct Changes {
+  std::vector<ModelReason> changed;  // new batches, upstream models that moved
+  std::vector<ModelReason> rebuilt;  // batches gone, upstream models rebuilt
+  std::set<std::string> changed_sources;  // "staging.orders", for the driver
+  std::set<std::string> rebuilt_sources;
+};
+
+Changes FindChanges(const ModelPlanInput& input, const std::string& name,
+                    const warehouse::ModelContents& contents,
+                    const std::map<std::string, ModelStep>& planned) {
+  Changes out;
+  static const std::set<std::string> kNone;
+  for (const TableRef& ref : input.dag->upstream.at(name)) {
+    const std::string source = ToString(ref);
+    auto consumed_it = contents.consumed.find(source);
+    const std::set<std::string>& consumed = consumed_it == contents.consumed.end() ? kNone : consumed_it->second;
+    if (ref.schema == input.dag->staging_schema) {
+      size_t added = 0, removed = 0;
+      auto table = input.staging.find(ref.name);
+      if (table != input.staging.end()) {
+        for (const auto& [batch_id, entry] : table->second.ledger) added += !consumed.contains(batch_id);
+        for (const auto& batch_id : consumed) removed += !table->second.ledger.contains(batch_id);
+      } else {
+        removed = consumed.size();
+      }
+      if (removed > 0) {
+        out.rebuilt.push_back({kUpstreamRebuilt, source + ": " + Batches(removed) + " removed"});
+        out.rebuilt_sources.insert(source);
+      }
+      if (added > 0) {
+        out.changed.push_back({kUpstreamChanged, source + ": " + Batches(added)});
+        out.changed_sources.insert(source);
+      } else if (auto planned = input.planned_tables.find(ref.name); planned != input.planned_tables.end()) {
+        out.changed.push_back({kUpstreamChanged, source + ": " + planned->second + " planned"});
+        out.changed_sources.insert(source);
+      }
+      continue;
+    }
+    auto up = planned.find(ref.name);
+    if (up != planned.end() && up->second.action == ModelAction::kRebuild) {
+      out.rebuilt.push_back({kUpstreamRebuilt, source + ": rebuilt in this run"});
+      out.rebuilt_sources.insert(source);
+    } else if (up != planned.end() && up->second.action == ModelAction::kRun) {
+      out.changed.push_back({kUpstreamChanged, source + ": runs in this run"});
+      out.changed_sources.insert(source);
+    } else {
+      auto up_contents = input.contents.find(ref.name);
+      const int64_t version = up_contents == input.contents.end() ? 0 : up_contents->second.version;
+      if (consumed != std::set<std::string>{std::to_string(version)}) {
+        out.changed.push_back({kUpstreamChanged, source + ": written since this model last ran"});
+        out.changed_sources.insert(source);
+      }
+    }
+  }
+  return out;
+}
+
+// Reasons that rebuild the model whatever its strategy.
+std::vector<ModelReason> RebuildReasons(const ModelPlanInput& input, const Model& model,
+                                        const warehouse::ModelContents& contents) {
+  std::vector<ModelReason> out;
+  if (input.full_refresh.contains(model.name)) out.push_back({kFullRefreshRequested, ""});
+  auto stored = input.stored.find(model.name);
+  const bool built = contents.exists || contents.version > 0;
+  // A row without hashes: the model never built (its first run failed).
+  if (stored == input.stored.end() || (stored->second.sql_hash.empty() && !stored->second.reset)) {
+    out.push_back(built ? ModelReason{kStateDeleted, "the state store has no record of it"}
+                        : ModelReason{kNewModel, ""});
+  } else if (stored->second.reset) {
+    out.push_back({kStateDeleted, "its state was deleted"});
+  } else {
+    if (stored->second.sql_hash != model.sql_hash) out.push_back({kSqlChanged, model.sql_file.string()});
+    if (stored->second.config_hash != model.config_hash) out.push_back({kConfigChanged, ""});
+  }
+  if (built && !contents.exists) out.push_back({kTargetMissing, "its target was dropped"});
+  const bool view = model.strategy == Strategy::kView;
+  if (contents.exists && contents.is_view != view) {
+    out.push_back({kTargetSchemaChanged, view ? "the target is a table, the model a view"
+                                               : "the target is a view, the model a table"});
+  }
+  return out;
+}
+
+void Decide(const ModelPlanInput& input, const Model& model, const Changes& changes, ModelStep& step) {
+  auto with = [&](ModelAction action, ModelWriteKind write, std::vector<ModelReason> reasons) {
+    step.action = action;
+    step.write = write;
+    step.reasons = std::move(reasons);
+  };
+  std::vector<ModelReason> all = changes.rebuilt;
+  all.insert(all.end(), changes.changed.begin(), changes.changed.end());
+  if (all.empty()) return with(ModelAction::kSkip, ModelWriteKind::kReplaceTable, {{kNoChange, ""}});
+
+  switch (model.strategy) {
+    case Strategy::kView:
+      return with(ModelAction::kSkip, ModelWriteKind::kReplaceView,
+                  {{kNoChange, "a view reads its upstream when it is queried"}});
+    case Strategy::kFullRefresh:
+      return with(ModelAction::kRun, ModelWriteKind::kReplaceTable, all);
+    case Strategy::kIncremental:
+      if (model.incremental.by == IncrementalConfig::By::kWatermark) {
+        if (!changes.rebuilt.empty()) return with(ModelAction::kRebuild, ModelWriteKind::kReplaceTable, all);
+        return with(ModelAction::kRun, ModelWriteKind::kAppendAfterWatermark, all);
+      }
+      break;
+    case Strategy::kMerge:
+      break;
+    case Strategy::kMaterializedView:
+    case Strategy::kDynamicTable:
+      return;  // failed before
+  }
+  // By batch: only the driver's batches drive a run.
+  const std::string driver = DriverOf(*input.dag, model);
+  if (changes.rebuilt_sources.contains(driver)) {
+    return with(ModelAction::kRebuild, ModelWriteKind::kReplaceTable, changes.rebuilt);
+  }
+  if (changes.changed_sources.contains(driver)) {
+    return with(ModelAction::kRun,
+                model.strategy == Strategy::kMerge ? ModelWriteKind::kMergeBatches : ModelWriteKind::kAppendBatches,
+                all);
+  }
+  std::string others;
+  for (const auto& source : changes.changed_sources) others += (others.empty() ? "" : ", ") + source;
+  for (const auto& source : changes.rebuilt_sources) others += (others.empty() ? "" : ", ") + source;
+  with(ModelAction::kSkip, ModelWriteKind::kReplaceTable,
+       {{kNoChange, "only " + others + " changed; they are read whole when " + driver + " next lands"}});
+}
+
+}  // namespace
+
+std::vector<ModelStep> PlanModels(const ModelPlanInput& input) {
+  std::map<std::string, const Model*> by_name;
+  for (const Model& model : *input.models) by_name[model.name] = &model;
+  std::map<std::string, ModelStep> planned;
+  std::vector<ModelStep> out;
+  static const warehouse::ModelContents kAbsent;
+  for (const std::string& name : input.dag->order) {
+    const Model& model = *by_name.at(name);
+    ModelStep step;
+    step.model = name;
+    step.strategy = model.strategy;
+    step.write = model.strategy == Strategy::kView ? ModelWriteKind::kReplaceView : ModelWriteKind::kReplaceTable;
+    for (const TableRef& ref : input.dag->upstream.at(name)) step.upstream.push_back(ToString(ref));
+
+    const auto contents_it = input.contents.find(name);
+    const warehouse::ModelContents& contents = contents_it == input.contents.end() ? kAbsent : contents_it->second;
+    std::string failed_upstream;
+    for (const TableRef& ref : input.dag->upstream.at(name)) {
+      const bool staging = ref.schema == input.dag->staging_schema;
+      auto up = planned.find(ref.name);
+      const bool failed =
+          staging ? input.failed_tables.contains(ref.name)
+                  : up != planned.end() && (up->second.action == ModelAction::kFail ||
+                                            (!up->second.reasons.empty() &&
+                                             up->second.reasons.front().code == kUpstreamFailed));
+      if (failed && failed_upstream.empty()) failed_upstream = ToString(ref);
+    }
+
+    if (input.selected && !input.selected->contains(name)) {
+      step.reasons = {{kNotSelected, ""}};
+    } else if (!input.warehouse_supports_models || model.strategy == Strategy::kMaterializedView ||
+               model.strategy == Strategy::kDynamicTable) {
+      step.action = ModelAction::kFail;
+      step.reasons = {{kUnsupportedByWarehouse,
+                       std::string("DuckDB has no ") +
+                           (model.strategy == Strategy::kDynamicTable ? "dynamic tables" : "materialized views") +
+                           "; `landfall compile --dialect snowflake` prints the DDL for a warehouse that has"}};
+      if (!input.warehouse_supports_models) {
+        step.reasons = {{kUnsupportedByWarehouse, "this warehouse does not build models"}};
+      }
+    } else if (!failed_upstream.empty()) {
+      step = UpstreamFailed(std::move(step), failed_upstream);
+    } else if (auto rebuild = RebuildReasons(input, model, contents); !rebuild.empty()) {
+      step.action = ModelAction::kRebuild;
+      step.reasons = std::move(rebuild);
+    } else {
+      Decide(input, model, FindChanges(input, name, contents, planned), step);
+    }
+    planned[name] = step;
+    out.push_back(std::move(step));
+  }
+  return out;
+}
+
+ModelStep WithTargetColumns(ModelStep step, const schema::Schema& target, const schema::Schema& query) {
+  if (step.strategy == Strategy::kView ||
+      (step.action != ModelAction::kRun && step.action != ModelAction::kRebuild) || target.columns.empty()) {
+    return step;
+  }
+  std::string detail;
+  auto note = [&](const std::string& text) { detail += (detail.empty() ? "" : "; ") + text; };
+  for (const auto& column : query.columns) {
+    const schema::Column* old = target.Find(column.name);
+    if (old == nullptr) {
+      note("added " + column.name + " " + column.type);
+    } else if (old->type != column.type) {
+      note(column.name + ": " + old->type + " -> " + column.type);
+    }
+  }
+  for (const auto& column : target.columns) {
+    if (query.Find(column.name) == nullptr) note("removed " + column.name);
+  }
+  if (detail.empty()) return step;
+  step.reasons.push_back({kTargetSchemaChanged, detail});
+  if (step.write != warehouse::ModelWriteKind::kReplaceTable) {
+    step.action = ModelAction::kRebuild;
+    step.write = warehouse::ModelWriteKind::kReplaceTable;
+  }
+  return step;
+}
+
+ModelStep UpstreamFailed(ModelStep step, const std::string& upstream) {
+  step.action = ModelAction::kSkip;
+  step.reasons = {{kUpstreamFailed, upstream}};
+  return step;
+}
+
+}  // namespace landfall::model

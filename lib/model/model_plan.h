@@ -1,0 +1,101 @@
+// What a run does to each model, and why: a pure function of the models, the
+// DAG, what the state store remembers of each model, and what the warehouse
+// holds (each target, what it consumed, the staging ledger after staging).
+//
+// A model runs when something it reads changed since it last ran: a staging
+// table's ledger holds batches the model has not consumed (or lost some it
+// had), or an upstream model's version moved (or the upstream runs in this
+// run). The warehouse's bookkeeping (model_warehouse.h) is the truth about what
+// each target was built from, so a crash or a lost state store never makes a
+// model skip a change; the state store only tells whether the SQL or config
+// changed since the target was built.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "lib/model/dag.h"
+#include "lib/model/model.h"
+#include "lib/warehouse/model_warehouse.h"
+#include "lib/warehouse/warehouse.h"
+
+namespace landfall::model {
+
+enum class ModelAction {
+  kSkip,     // nothing it reads changed, or it must not run (reasons say which)
+  kRun,      // apply its strategy to what changed
+  kRebuild,  // build the target from scratch
+  kFail,     // it cannot run (reasons say why)
+};
+const char* ToString(ModelAction action);
+
+// Reason codes (ModelReason::code).
+inline constexpr const char* kNewModel = "new_model";
+inline constexpr const char* kNoChange = "no_change";
+inline constexpr const char* kUpstreamChanged = "upstream_changed";
+inline constexpr const char* kUpstreamRebuilt = "upstream_rebuilt";
+inline constexpr const char* kSqlChanged = "sql_changed";
+inline constexpr const char* kConfigChanged = "config_changed";
+inline constexpr const char* kTargetMissing = "target_missing";
+inline constexpr const char* kTargetSchemaChanged = "target_schema_changed";
+inline constexpr const char* kStateDeleted = "state_deleted";
+inline constexpr const char* kFullRefreshRequested = "full_refresh_requested";
+inline constexpr const char* kUpstreamFailed = "upstream_failed";
+inline constexpr const char* kNotSelected = "not_selected";
+inline constexpr const char* kUnsupportedByWarehouse = "unsupported_by_warehouse";
+inline constexpr const char* kModelFailed = "model_failed";
+
+struct ModelReason {
+  std::string code;
+  std::string detail;
+  bool operator==(const ModelReason&) const = default;
+};
+
+struct ModelStep {
+  std::string model;
+  Strategy strategy = Strategy::kFullRefresh;
+  ModelAction action = ModelAction::kSkip;
+  std::vector<ModelReason> reasons;
+  std::vector<std::string> upstream;  // "staging.orders", "analytics.daily", as the DAG has them
+  // kRun, kRebuild: the write to run (kRebuild always replaces the target).
+  warehouse::ModelWriteKind write = warehouse::ModelWriteKind::kReplaceTable;
+};
+
+// What the state store remembers of a model (state::ModelRecord, mapped by the caller).
+struct StoredModel {
+  std::string sql_hash;
+  std::string config_hash;
+  bool reset = false;  // its state was deleted by an operator: the next run rebuilds it
+};
+
+struct ModelPlanInput {
+  const std::vector<Model>* models = nullptr;  // as LoadModels returns them
+  const Dag* dag = nullptr;
+  bool warehouse_supports_models = true;  // false: every model fails with unsupported_by_warehouse
+  std::map<std::string, StoredModel> stored;                   // by model name
+  std::map<std::string, warehouse::ModelContents> contents;    // InspectModels
+  std::map<std::string, warehouse::TableContents> staging;     // Inspect, after staging
+  std::set<std::string> failed_tables;  // staging tables whose action failed in this run
+  // A dry run before staging: tables the staging plan changes, with the
+  // action it plans ("append"); their models count them as changed.
+  std::map<std::string, std::string> planned_tables;
+  std::optional<std::set<std::string>> selected;  // nullopt: every model
+  std::set<std::string> full_refresh;             // models to rebuild from scratch
+};
+
+// One step per model, in DAG order.
+std::vector<ModelStep> PlanModels(const ModelPlanInput& input);
+
+// The step `step` becomes once the query's output columns are known (DESCRIBE,
+// just before it runs, its upstream models built): a target whose columns
+// differ from the query's is rebuilt (target_schema_changed, naming the
+// columns). Views and steps that do not run are returned as they are.
+ModelStep WithTargetColumns(ModelStep step, const schema::Schema& target, const schema::Schema& query);
+
+// The step of a model whose upstream failed in this run: skip, upstream_failed.
+ModelStep UpstreamFailed(ModelStep step, const std::string& upstream);
+
+}  // namespace landfall::model
