@@ -83,17 +83,20 @@ TEST_F(ModelsCliTest, CheckConfigExitsTwoOnABadModelYaml) {
 // golden text as through the library.
 TEST_F(ModelsCliTest, CompilePrintsEveryModelsDdlForTheDialect) {
   fs::copy(kModelTestData / "models", models(), fs::copy_options::recursive);
-  for (const char* table : {"orders", "customers", "events"}) fs::create_directories(landing() / table);
+  for (const char* table : {"orders", "customers", "events"})
+    fs::create_directories(landing() / table);
   for (const char* dialect : {"duckdb", "snowflake", "databricks", "bigquery"}) {
     const auto r = Landfall({"compile", "--dialect", dialect});
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_EQ(r.out, ReadFile(kModelTestData / "golden" / (std::string(dialect) + ".sql"))) << dialect;
+    EXPECT_EQ(r.out, ReadFile(kModelTestData / "golden" / (std::string(dialect) + ".sql")))
+        << dialect;
   }
 }
 
 TEST_F(ModelsCliTest, CompileWithModelsPrintsOnlyTheSelectionInDagOrder) {
   fs::copy(kModelTestData / "models", models(), fs::copy_options::recursive);
-  for (const char* table : {"orders", "customers", "events"}) fs::create_directories(landing() / table);
+  for (const char* table : {"orders", "customers", "events"})
+    fs::create_directories(landing() / table);
   const auto r = Landfall({"compile", "--dialect", "duckdb", "--models", "+daily_revenue"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, StartsWith("-- model orders_clean: "));
