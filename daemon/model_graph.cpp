@@ -19,7 +19,8 @@ Result<ModelGraph> LoadModelGraph(const config::Config& config) {
     // as soon as its first file lands.
     auto scan = landing::Scan(config.landing.dir, config.landing.ignore);
     if (!scan) {
-      return Fail(scan.error().code, "cannot check the models' staging tables: " + scan.error().message);
+      return Fail(scan.error().code,
+                  "cannot check the models' staging tables: " + scan.error().message);
     }
     staging_tables.insert(scan->tables.begin(), scan->tables.end());
   }

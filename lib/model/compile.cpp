@@ -35,7 +35,8 @@ std::string Literal(std::string_view text) {
   return out + "'";
 }
 
-std::string Join(Dialect dialect, const std::vector<std::string>& names, const std::string& prefix = "") {
+std::string Join(Dialect dialect, const std::vector<std::string>& names,
+                 const std::string& prefix = "") {
   std::string out;
   for (const auto& n : names) out += (out.empty() ? "" : ", ") + prefix + Ident(dialect, n);
   return out;
@@ -45,7 +46,8 @@ std::string Join(Dialect dialect, const std::vector<std::string>& names, const s
 // wrapped in a statement.
 std::string Body(const std::string& sql) {
   std::string out = sql;
-  while (!out.empty() && (std::isspace(static_cast<unsigned char>(out.back())) || out.back() == ';')) {
+  while (!out.empty() &&
+         (std::isspace(static_cast<unsigned char>(out.back())) || out.back() == ';')) {
     out.pop_back();
   }
   return out;
@@ -79,7 +81,9 @@ std::string MinusLookback(Dialect dialect, const std::string& lookback) {
 class Writer {
  public:
   Writer(const Model& model, Dialect dialect, const std::string& models_schema)
-      : m_(model), d_(dialect), target_(Ident(dialect, models_schema) + "." + Ident(dialect, model.name)) {}
+      : m_(model),
+        d_(dialect),
+        target_(Ident(dialect, models_schema) + "." + Ident(dialect, model.name)) {}
 
   std::string Compile(const std::string& driver) {
     switch (m_.strategy) {
@@ -130,14 +134,17 @@ class Writer {
 
   void Header(const std::string& what) { out_ << "-- model " << m_.name << ": " << what << "\n"; }
 
-  void CreateAs(const std::string& create) { out_ << create << " " << target_ << " AS\n" << Statement(); }
+  void CreateAs(const std::string& create) {
+    out_ << create << " " << target_ << " AS\n" << Statement();
+  }
 
   // The model's SQL ended by ";" — on a line of its own when the last line
   // holds a "--" that may start a comment, which would swallow it.
   std::string Statement() const {
     const std::string body = Body(m_.sql);
     const auto last_line = body.rfind('\n');
-    const bool comment = body.find("--", last_line == std::string::npos ? 0 : last_line) != std::string::npos;
+    const bool comment =
+        body.find("--", last_line == std::string::npos ? 0 : last_line) != std::string::npos;
     return body + (comment ? "\n;\n" : ";\n");
   }
 
@@ -170,7 +177,8 @@ class Writer {
       FirstRun();
       out_ << "-- later runs: the rows from the new batches\n";
       NewBatches(driver);
-      out_ << "INSERT INTO " << target_ << "\nSELECT * FROM (\n" << Body(m_.sql) << "\n) AS model_rows;\n";
+      out_ << "INSERT INTO " << target_ << "\nSELECT * FROM (\n"
+           << Body(m_.sql) << "\n) AS model_rows;\n";
       return;
     }
     Header("incremental by watermark on " + inc.timestamp_column);
@@ -184,7 +192,8 @@ class Writer {
       return;
     }
     const std::string since = MinusLookback(d_, inc.lookback);
-    const std::string window = "SELECT * FROM (\n" + Body(m_.sql) + "\n) AS model_rows\nWHERE " + ts + " > " + since;
+    const std::string window =
+        "SELECT * FROM (\n" + Body(m_.sql) + "\n) AS model_rows\nWHERE " + ts + " > " + since;
     if (!inc.unique_key.empty()) {
       out_ << "-- rows of the last " << inc.lookback << " are read again and merged on "
            << Names(inc.unique_key) << "\n";
@@ -202,19 +211,24 @@ class Writer {
     if (!latest) return source;
     // WHERE TRUE: BigQuery accepts QUALIFY only beside WHERE, GROUP BY or HAVING.
     return source + "\nWHERE TRUE\nQUALIFY row_number() OVER (PARTITION BY " +
-           Join(d_, m_.merge.unique_key) + " ORDER BY " + Ident(d_, m_.merge.order_by) + " DESC) = 1";
+           Join(d_, m_.merge.unique_key) + " ORDER BY " + Ident(d_, m_.merge.order_by) +
+           " DESC) = 1";
   }
 
   void Merge(const std::vector<std::string>& key, const std::vector<std::string>& update_columns,
              const std::string& source) {
-    const bool update_set = update_columns.empty() && (d_ == Dialect::kSnowflake || d_ == Dialect::kBigQuery);
-    if (update_set) out_ << "-- {update_set}: c = source.c for every non-key column c of the query\n";
+    const bool update_set =
+        update_columns.empty() && (d_ == Dialect::kSnowflake || d_ == Dialect::kBigQuery);
+    if (update_set)
+      out_ << "-- {update_set}: c = source.c for every non-key column c of the query\n";
     if (d_ == Dialect::kSnowflake) {
-      out_ << "-- {insert_columns}, {insert_values}: every column c of the query, and source.c for each\n";
+      out_ << "-- {insert_columns}, {insert_values}: every column c of the query, and source.c for "
+              "each\n";
     }
     out_ << "MERGE INTO " << target_ << " AS target\nUSING (\n" << source << "\n) AS source\nON ";
     for (size_t i = 0; i < key.size(); ++i) {
-      out_ << (i ? " AND " : "") << "target." << Ident(d_, key[i]) << " = source." << Ident(d_, key[i]);
+      out_ << (i ? " AND " : "") << "target." << Ident(d_, key[i]) << " = source."
+           << Ident(d_, key[i]);
     }
     out_ << "\nWHEN MATCHED THEN UPDATE";
     if (!update_columns.empty()) {

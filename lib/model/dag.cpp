@@ -22,7 +22,8 @@ std::string ParseErrorAt(const Model& m, const std::string& message) {
   if (message.starts_with("line ")) {
     const auto colon = message.find(": ");
     const std::string line = message.substr(5, colon == std::string::npos ? 0 : colon - 5);
-    if (!line.empty() && std::all_of(line.begin(), line.end(), [](unsigned char c) { return std::isdigit(c); })) {
+    if (!line.empty() &&
+        std::all_of(line.begin(), line.end(), [](unsigned char c) { return std::isdigit(c); })) {
       return "model " + m.name + ": " + m.sql_file.string() + ":" + line + ": " +
              message.substr(colon + 2);
     }
@@ -45,10 +46,10 @@ class Resolver {
   Result<TableRef> Resolve(const Model& m, const TableRef& ref, const std::string& how) const {
     const std::string shown = how + " " + ToString(ref);
     if (ref.schema.empty()) {
-      return Fail("model_invalid",
-                  Named(m) + ": " + shown + " without a schema; write " + staging_schema_ + "." +
-                      ref.name + " for a staging table or " + models_schema_ + "." + ref.name +
-                      " for a model");
+      return Fail("model_invalid", Named(m) + ": " + shown + " without a schema; write " +
+                                       staging_schema_ + "." + ref.name +
+                                       " for a staging table or " + models_schema_ + "." +
+                                       ref.name + " for a model");
     }
     const std::string schema = Lower(ref.schema);
     if (schema == Lower(staging_schema_)) {
@@ -103,12 +104,13 @@ Status CheckDriver(const Model& m, const std::vector<TableRef>& upstream,
   if (staging.size() == 1) return Ok();
   std::string list;
   for (const auto& s : staging) list += (list.empty() ? "" : ", ") + s;
-  return Fail("model_invalid",
-              "model " + m.name + ": " + config_file + ": incremental by batch reads " +
-                  std::to_string(staging.size()) + " staging tables" +
-                  (staging.empty() ? std::string() : " (" + list + ")") +
-                  (staging.empty() ? "; it needs one whose batches drive it"
-                                   : "; name the one whose batches drive it with incremental.driver"));
+  return Fail(
+      "model_invalid",
+      "model " + m.name + ": " + config_file + ": incremental by batch reads " +
+          std::to_string(staging.size()) + " staging tables" +
+          (staging.empty() ? std::string() : " (" + list + ")") +
+          (staging.empty() ? "; it needs one whose batches drive it"
+                           : "; name the one whose batches drive it with incremental.driver"));
 }
 
 // The models of one cycle among `remaining` (models not yet ordered, each
@@ -130,7 +132,8 @@ std::string FindCycle(const std::set<std::string>& remaining,
     }
   }
   std::string out;
-  for (auto it = std::find(path.begin(), path.end(), at); it != path.end(); ++it) out += *it + " -> ";
+  for (auto it = std::find(path.begin(), path.end(), at); it != path.end(); ++it)
+    out += *it + " -> ";
   return out + at;
 }
 
@@ -178,7 +181,8 @@ Result<Dag> BuildDag(const std::vector<Model>& models, const std::set<std::strin
     for (const auto& up : upstream_models) dag.downstream_models[up].push_back(name);
   }
   for (auto& [name, readers] : dag.staging_readers) std::sort(readers.begin(), readers.end());
-  for (auto& [name, downstream] : dag.downstream_models) std::sort(downstream.begin(), downstream.end());
+  for (auto& [name, downstream] : dag.downstream_models)
+    std::sort(downstream.begin(), downstream.end());
 
   // Kahn's algorithm; the ready set is ordered, so ties go by name.
   std::map<std::string, size_t> waiting;  // model -> upstream models not yet ordered
@@ -279,10 +283,10 @@ Result<std::set<std::string>> Select(const Dag& dag, std::string_view spec) {
     if (with_downstream) term.remove_suffix(1);
     const std::string name(term);
     if (name.empty()) {
-      return Fail("model_selection_invalid",
-                  "'" + whole + "': an empty term (write a,b  a+  +a)");
+      return Fail("model_selection_invalid", "'" + whole + "': an empty term (write a,b  a+  +a)");
     }
-    if (!dag.Contains(name)) return Fail("model_selection_invalid", "no model named '" + name + "'");
+    if (!dag.Contains(name))
+      return Fail("model_selection_invalid", "no model named '" + name + "'");
     out.insert(name);
     if (with_downstream) Reach(name, dag.downstream_models, out);
     if (with_upstream) Reach(name, upstream_models, out);

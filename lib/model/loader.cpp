@@ -188,7 +188,8 @@ TableRef ParseRef(const Resolver& r, const std::string& key, const std::string& 
 void ResolveIncremental(const Resolver& r, IncrementalConfig& out) {
   if (const Setting* by = r.Find("incremental.by")) {
     auto value = IncrementalByFromString(r.String("incremental.by"));
-    if (!value) r.Reject("incremental.by", "must be batch or watermark (got '" + by->node.Scalar() + "')");
+    if (!value)
+      r.Reject("incremental.by", "must be batch or watermark (got '" + by->node.Scalar() + "')");
     out.by = *value;
   }
   out.driver = r.String("incremental.driver");
@@ -201,7 +202,8 @@ void ResolveIncremental(const Resolver& r, IncrementalConfig& out) {
       Throw(by->file, by->node, "incremental.timestamp_column",
             "is required when incremental.by is watermark");
     }
-    if (!out.driver.empty()) r.Reject("incremental.driver", "applies only to incremental.by: batch");
+    if (!out.driver.empty())
+      r.Reject("incremental.driver", "applies only to incremental.by: batch");
   } else {
     for (const char* key : {"incremental.timestamp_column", "incremental.lookback"}) {
       if (r.Find(key)) r.Reject(key, "applies only to incremental.by: watermark");
@@ -266,8 +268,10 @@ void Resolve(const Resolver& r, Model& m) {
   if (const Setting* s = r.Find("strategy")) {
     auto strategy = StrategyFromString(r.String("strategy"));
     if (!strategy) {
-      r.Reject("strategy", "must be one of full_refresh, view, incremental, merge, materialized_view, "
-                         "dynamic_table (got '" + s->node.Scalar() + "')");
+      r.Reject("strategy",
+               "must be one of full_refresh, view, incremental, merge, materialized_view, "
+               "dynamic_table (got '" +
+                   s->node.Scalar() + "')");
     }
     m.strategy = *strategy;
   }
@@ -289,7 +293,8 @@ void Resolve(const Resolver& r, Model& m) {
     m.dynamic_table.target_lag = r.String("dynamic_table.target_lag");
     m.dynamic_table.warehouse = r.String("dynamic_table.warehouse");
   }
-  for (const auto& text : r.Names("depends_on")) m.depends_on.push_back(ParseRef(r, "depends_on", text));
+  for (const auto& text : r.Names("depends_on"))
+    m.depends_on.push_back(ParseRef(r, "depends_on", text));
 }
 
 std::string ReadText(const fs::path& file) {
@@ -303,7 +308,7 @@ std::string ReadText(const fs::path& file) {
 // The model files found under the models dir.
 struct Found {
   std::map<std::string, std::vector<fs::path>> sql;  // by model name
-  std::vector<fs::path> yaml;                       // <name>.yaml, not _defaults.yaml
+  std::vector<fs::path> yaml;                        // <name>.yaml, not _defaults.yaml
 };
 
 Found Discover(const fs::path& dir) {

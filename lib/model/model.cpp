@@ -4,8 +4,8 @@ namespace landfall::model {
 
 namespace {
 
-constexpr Strategy kStrategies[] = {Strategy::kFullRefresh, Strategy::kView,
-                                    Strategy::kIncremental, Strategy::kMerge,
+constexpr Strategy kStrategies[] = {Strategy::kFullRefresh,      Strategy::kView,
+                                    Strategy::kIncremental,      Strategy::kMerge,
                                     Strategy::kMaterializedView, Strategy::kDynamicTable};
 
 }  // namespace

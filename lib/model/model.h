@@ -69,15 +69,15 @@ struct TableRef {
 std::string ToString(const TableRef& ref);  // "schema.name"
 
 struct Model {
-  std::string name;                // [A-Za-z_][A-Za-z0-9_]*, unique across sub-folders
-  std::filesystem::path sql_file;  // <dir>/.../<name>.sql
-  std::filesystem::path yaml_file; // <dir>/.../<name>.yaml; empty when none
-  std::string sql;                 // the file's text as read
+  std::string name;                 // [A-Za-z_][A-Za-z0-9_]*, unique across sub-folders
+  std::filesystem::path sql_file;   // <dir>/.../<name>.sql
+  std::filesystem::path yaml_file;  // <dir>/.../<name>.yaml; empty when none
+  std::string sql;                  // the file's text as read
   Strategy strategy = Strategy::kFullRefresh;
-  IncrementalConfig incremental;       // meaningful for kIncremental
-  MergeConfig merge;                   // meaningful for kMerge
-  DynamicTableConfig dynamic_table;    // meaningful for kDynamicTable
-  std::vector<TableRef> depends_on;    // `depends_on:` edges the SQL does not show
+  IncrementalConfig incremental;     // meaningful for kIncremental
+  MergeConfig merge;                 // meaningful for kMerge
+  DynamicTableConfig dynamic_table;  // meaningful for kDynamicTable
+  std::vector<TableRef> depends_on;  // `depends_on:` edges the SQL does not show
   // SHA-256 hex of `sql`, and of the effective config (the canonical JSON of
   // the keys resolved from _defaults.yaml files and the model's YAML). A change
   // of either rebuilds the model.

@@ -197,9 +197,9 @@ struct BatchFilter {
 // "state_not_found" when a run id is not in this environment.
 //
 // JSON fields (schema_json, plan_json, reasons_json, columns_json,
-// strategy_state_json, the DAG) are stored as jsonb: they
-// must be valid JSON or "", and come back as equivalent JSON, not the same
-// text (key order and spacing may differ).
+// strategy_state_json, the DAG) are stored as jsonb: they must be valid JSON
+// or "", and come back as equivalent JSON, not the same text (key order and
+// spacing may differ).
 class StateStore {
  public:
   virtual ~StateStore() = default;
@@ -242,9 +242,10 @@ class StateStore {
   virtual Status FinishRun(int64_t run_id, const std::string& status, const std::string& error) = 0;
   // Marks every run of the environment still "running" as "interrupted",
   // finished at the time it was last seen (its newest table record, model
-  // record or DAG snapshot, else its start), with an error saying so. Only a writer holding the environment's
-  // WriterLock (writer_lock.h) may call it: then no such run can still be
-  // live, its process ended without finishing it (crash, kill -9, power cut).
+  // record or DAG snapshot, else its start), with an error saying so. Only a
+  // writer holding the environment's WriterLock (writer_lock.h) may call it:
+  // then no such run can still be live, its process ended without finishing
+  // it (crash, kill -9, power cut).
   // Returns the runs it marked, oldest first.
   virtual Result<std::vector<RunSummary>> MarkRunsInterrupted() = 0;
   // Newest first; limit <= 0 means all.
@@ -256,8 +257,8 @@ class StateStore {
   // per-table and per-model records), schema snapshots and DAG snapshots,
   // except each table's newest run record and newest snapshot, each model's
   // newest run record, the environment's newest DAG snapshot, the runs those
-  // belong to, and runs still marked running. Deletes at most
-  // `chunk` rows per statement, so that no statement holds locks for long.
+  // belong to, and runs still marked running. Deletes at most `chunk` rows
+  // per statement, so that no statement holds locks for long.
   // Idempotent; a failure leaves whatever chunks committed deleted.
   virtual Result<PruneStats> PruneHistory(int retention_days, int chunk) = 0;
 

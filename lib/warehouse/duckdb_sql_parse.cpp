@@ -1,7 +1,6 @@
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "lib/warehouse/duckdb_connection.h"
@@ -61,14 +60,16 @@ Result<json> Serialize(const std::string& sql) {
     text = result.Text(0, 0).value_or("");
   }
   json tree = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (tree.is_discarded()) return Fail("internal_error", "SQL parser: DuckDB returned JSON it cannot read");
+  if (tree.is_discarded())
+    return Fail("internal_error", "SQL parser: DuckDB returned JSON it cannot read");
   return tree;
 }
 
 // 1-based line of the character at `offset` in `sql`.
 int LineAt(const std::string& sql, size_t offset) {
   offset = std::min(offset, sql.size());
-  return 1 + static_cast<int>(std::count(sql.begin(), sql.begin() + static_cast<ptrdiff_t>(offset), '\n'));
+  return 1 + static_cast<int>(
+                 std::count(sql.begin(), sql.begin() + static_cast<ptrdiff_t>(offset), '\n'));
 }
 
 std::string Text(const json& node, const char* key) {
@@ -92,7 +93,8 @@ void Walk(const json& node, std::vector<std::string>& ctes, std::set<NamedTable>
     }
   }
   if (Text(node, "type") == "BASE_TABLE") {
-    NamedTable table{Text(node, "catalog_name"), Text(node, "schema_name"), Text(node, "table_name")};
+    NamedTable table{Text(node, "catalog_name"), Text(node, "schema_name"),
+                     Text(node, "table_name")};
     const bool is_cte = table.catalog.empty() && table.schema.empty() &&
                         std::find(ctes.begin(), ctes.end(), table.name) != ctes.end();
     if (!is_cte) out.insert(std::move(table));
@@ -128,8 +130,8 @@ Result<std::vector<NamedTable>> TablesReadBy(const std::string& sql) {
     return Fail("model_sql_invalid", "no statement (a model is one SELECT, CTEs allowed)");
   }
   if (statements->size() != 1) {
-    return Fail("model_sql_invalid", std::to_string(statements->size()) +
-                                         " statements (a model is exactly one SELECT)");
+    return Fail("model_sql_invalid",
+                std::to_string(statements->size()) + " statements (a model is exactly one SELECT)");
   }
   std::vector<std::string> ctes;
   std::set<NamedTable> tables;

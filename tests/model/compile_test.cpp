@@ -34,7 +34,8 @@ Loaded LoadTestModels() {
   auto models = LoadModels(config);
   EXPECT_TRUE(models) << models.error().message;
   if (!models) return {};
-  auto dag = BuildDag(*models, {"orders", "customers", "events"}, "staging", "analytics", DuckDbParseFn());
+  auto dag =
+      BuildDag(*models, {"orders", "customers", "events"}, "staging", "analytics", DuckDbParseFn());
   EXPECT_TRUE(dag) << dag.error().message;
   if (!dag) return {};
   return {*models, *dag};
@@ -60,7 +61,8 @@ TEST(CompileTest, DatabricksMatchesItsGolden) { ExpectGolden(Dialect::kDatabrick
 TEST(CompileTest, BigQueryMatchesItsGolden) { ExpectGolden(Dialect::kBigQuery); }
 
 TEST(CompileTest, DialectNamesRoundTripAndUnknownNamesAreNone) {
-  for (Dialect d : {Dialect::kDuckDb, Dialect::kSnowflake, Dialect::kDatabricks, Dialect::kBigQuery}) {
+  for (Dialect d :
+       {Dialect::kDuckDb, Dialect::kSnowflake, Dialect::kDatabricks, Dialect::kBigQuery}) {
     EXPECT_EQ(DialectFromString(ToString(d)), d);
   }
   EXPECT_EQ(DialectFromString("postgres"), std::nullopt);
@@ -76,7 +78,8 @@ Model Simple(Strategy strategy) {
 
 TEST(CompileTest, TheTargetIsQuotedPerDialect) {
   const Model m = Simple(Strategy::kFullRefresh);
-  EXPECT_NE(CompileModel(m, Dialect::kDuckDb, "a\"b", "").find("\"a\"\"b\".\"m\""), std::string::npos);
+  EXPECT_NE(CompileModel(m, Dialect::kDuckDb, "a\"b", "").find("\"a\"\"b\".\"m\""),
+            std::string::npos);
   EXPECT_NE(CompileModel(m, Dialect::kDatabricks, "a`b", "").find("`a``b`.`m`"), std::string::npos);
   EXPECT_NE(CompileModel(m, Dialect::kBigQuery, "ab", "").find("`ab`.`m`"), std::string::npos);
 }
@@ -87,9 +90,11 @@ TEST(CompileTest, TheModelsTrailingSemicolonIsNotDoubled) {
 }
 
 TEST(CompileTest, DynamicTableWithoutLagOrWarehouseSaysWhatIsMissing) {
-  const std::string ddl = CompileModel(Simple(Strategy::kDynamicTable), Dialect::kSnowflake, "analytics", "");
+  const std::string ddl =
+      CompileModel(Simple(Strategy::kDynamicTable), Dialect::kSnowflake, "analytics", "");
   EXPECT_NE(ddl.find("TARGET_LAG = DOWNSTREAM"), std::string::npos) << ddl;
-  EXPECT_NE(ddl.find("-- WAREHOUSE = <name>: set dynamic_table.warehouse"), std::string::npos) << ddl;
+  EXPECT_NE(ddl.find("-- WAREHOUSE = <name>: set dynamic_table.warehouse"), std::string::npos)
+      << ddl;
 }
 
 TEST(CompileTest, WatermarkWithoutLookbackAppendsPastTheWatermark) {

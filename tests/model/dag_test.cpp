@@ -15,7 +15,8 @@ using ::testing::IsEmpty;
 // A fake parser: the tables are the words after FROM and JOIN ("s.t" or
 // "t"); SQL containing "BAD" fails on its second line.
 Result<std::vector<TableRef>> FakeParse(const std::string& sql) {
-  if (sql.find("BAD") != std::string::npos) return Fail("model_sql_invalid", "line 2: syntax error at BAD");
+  if (sql.find("BAD") != std::string::npos)
+    return Fail("model_sql_invalid", "line 2: syntax error at BAD");
   std::istringstream in(sql);
   std::vector<TableRef> out;
   std::string word, previous;
@@ -76,7 +77,8 @@ TEST(DagTest, UpstreamComesFirstAndTiesGoByName) {
 
 TEST(DagTest, EdgesListStagingTablesAndModelsBothWays) {
   const Dag dag = BuildOk(Chain());
-  EXPECT_THAT(dag.upstream.at("e"), ElementsAre(TableRef{"analytics", "a"}, TableRef{"analytics", "d"}));
+  EXPECT_THAT(dag.upstream.at("e"),
+              ElementsAre(TableRef{"analytics", "a"}, TableRef{"analytics", "d"}));
   EXPECT_THAT(dag.upstream.at("a"), ElementsAre(TableRef{"staging", "orders"}));
   EXPECT_THAT(dag.downstream_models.at("a"), ElementsAre("b", "e"));
   EXPECT_THAT(dag.downstream_models.at("c"), IsEmpty());
@@ -115,13 +117,15 @@ TEST(DagTest, AModelReadingItselfIsACycle) {
 TEST(DagTest, AnUnknownStagingTableNamesTheModelAndFile) {
   const Error error = ErrorOf({M("a", "SELECT * FROM staging.refunds")});
   EXPECT_EQ(error.code, "model_unknown_table");
-  EXPECT_EQ(error.message, "model a (models/a.sql): reads staging.refunds, which is no staging table");
+  EXPECT_EQ(error.message,
+            "model a (models/a.sql): reads staging.refunds, which is no staging table");
 }
 
 TEST(DagTest, AnUnknownModelNamesTheModelAndFile) {
   const Error error = ErrorOf({M("a", "SELECT * FROM analytics.nothing")});
   EXPECT_EQ(error.code, "model_unknown_table");
-  EXPECT_THAT(error.message, HasSubstr("model a (models/a.sql): reads analytics.nothing, which is no model"));
+  EXPECT_THAT(error.message,
+              HasSubstr("model a (models/a.sql): reads analytics.nothing, which is no model"));
 }
 
 TEST(DagTest, AnUnknownDependsOnNamesTheYamlFile) {
@@ -156,12 +160,15 @@ TEST(DagTest, IncrementalByBatchOverTwoStagingTablesNeedsADriver) {
   m.strategy = Strategy::kIncremental;
   const Error error = ErrorOf({m});
   EXPECT_EQ(error.code, "model_invalid");
-  EXPECT_THAT(error.message, HasSubstr("reads 2 staging tables (staging.customers, staging.orders)"));
+  EXPECT_THAT(error.message,
+              HasSubstr("reads 2 staging tables (staging.customers, staging.orders)"));
   m.incremental.driver = "staging.orders";
   const Dag dag = BuildOk({m});
   EXPECT_EQ(DriverOf(dag, m), "staging.orders");
   m.incremental.driver = "staging.events";
-  EXPECT_THAT(ErrorOf({m}).message, HasSubstr("incremental.driver: staging.events is not a staging table the model reads"));
+  EXPECT_THAT(
+      ErrorOf({m}).message,
+      HasSubstr("incremental.driver: staging.events is not a staging table the model reads"));
 }
 
 TEST(DagTest, TheDriverIsTheOneStagingTableAModelReads) {
@@ -209,7 +216,8 @@ TEST(SelectTest, AnUnknownNameOrAnEmptyTermIsAnError) {
 TEST(DownstreamOfStagingTest, ModelsReadingChangedTablesTransitivelyInDagOrder) {
   const Dag dag = BuildOk(Chain());
   EXPECT_THAT(DownstreamOfStaging(dag, {"customers"}), ElementsAre("d", "e"));
-  EXPECT_THAT(DownstreamOfStaging(dag, {"orders", "customers"}), ElementsAre("a", "b", "c", "d", "e"));
+  EXPECT_THAT(DownstreamOfStaging(dag, {"orders", "customers"}),
+              ElementsAre("a", "b", "c", "d", "e"));
   EXPECT_THAT(DownstreamOfStaging(dag, {"events"}), IsEmpty());
 }
 

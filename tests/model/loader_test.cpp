@@ -114,7 +114,8 @@ TEST_F(LoaderTest, ASectionForAnotherStrategyIsFineInDefaultsButNotInTheModelsFi
   Write("a.sql", "SELECT 1");
   ASSERT_EQ(LoadOk().size(), 1u);
   Write("a.yaml", "strategy: view\nmerge:\n  unique_key: [id]\n");
-  EXPECT_THAT(ErrorOf(), StartsWith(Path("a.yaml") + ":3: merge.unique_key: applies only to strategy merge"));
+  EXPECT_THAT(ErrorOf(),
+              StartsWith(Path("a.yaml") + ":3: merge.unique_key: applies only to strategy merge"));
 }
 
 TEST_F(LoaderTest, EveryKeyIsRead) {
@@ -128,7 +129,8 @@ TEST_F(LoaderTest, EveryKeyIsRead) {
         "  order_by: updated_at\n"
         "depends_on: [staging.orders, analytics.other]\n");
   Write("d.sql", "SELECT 1");
-  Write("d.yaml", "strategy: dynamic_table\ndynamic_table: {target_lag: 1 minute, warehouse: WH}\n");
+  Write("d.yaml",
+        "strategy: dynamic_table\ndynamic_table: {target_lag: 1 minute, warehouse: WH}\n");
   Write("i.sql", "SELECT 1");
   Write("i.yaml", "strategy: incremental\nincremental: {by: batch, driver: staging.orders}\n");
   const auto models = LoadOk();
@@ -171,7 +173,8 @@ TEST_F(LoaderTest, AnUnknownKeyNamesFileLineAndKey) {
 TEST_F(LoaderTest, AnUnknownKeyInASectionOfDefaultsNamesFileLineAndKey) {
   Write("sub/a.sql", "SELECT 1");
   Write("sub/_defaults.yaml", "incremental:\n  by: batch\n  driverr: staging.x\n");
-  EXPECT_THAT(ErrorOf(), StartsWith(Path("sub/_defaults.yaml") + ":3: incremental.driverr: unknown key"));
+  EXPECT_THAT(ErrorOf(),
+              StartsWith(Path("sub/_defaults.yaml") + ":3: incremental.driverr: unknown key"));
 }
 
 TEST_F(LoaderTest, DependsOnInDefaultsIsAnUnknownKey) {
@@ -191,52 +194,60 @@ TEST_F(LoaderTest, ABadStrategyNamesFileLineAndValue) {
 TEST_F(LoaderTest, ABadIncrementalByNamesFileLineAndKey) {
   Write("a.sql", "SELECT 1");
   Write("a.yaml", "strategy: incremental\nincremental:\n  by: time\n");
-  EXPECT_THAT(ErrorOf(), StartsWith(Path("a.yaml") + ":3: incremental.by: must be batch or watermark"));
+  EXPECT_THAT(ErrorOf(),
+              StartsWith(Path("a.yaml") + ":3: incremental.by: must be batch or watermark"));
 }
 
 TEST_F(LoaderTest, WatermarkWithoutTimestampColumnNamesWhereByWasSet) {
   Write("a.sql", "SELECT 1");
   Write("a.yaml", "strategy: incremental\nincremental:\n  by: watermark\n");
-  EXPECT_THAT(ErrorOf(), StartsWith(Path("a.yaml") +
-                                    ":3: incremental.timestamp_column: is required when "
-                                    "incremental.by is watermark"));
+  EXPECT_THAT(ErrorOf(),
+              StartsWith(Path("a.yaml") + ":3: incremental.timestamp_column: is required when "
+                                          "incremental.by is watermark"));
 }
 
 TEST_F(LoaderTest, LookbackWithBatchIsAnError) {
   Write("a.sql", "SELECT 1");
   Write("a.yaml", "strategy: incremental\nincremental:\n  lookback: 1 hour\n");
-  EXPECT_THAT(ErrorOf(), StartsWith(Path("a.yaml") + ":3: incremental.lookback: applies only to incremental.by: watermark"));
+  EXPECT_THAT(ErrorOf(),
+              StartsWith(Path("a.yaml") +
+                         ":3: incremental.lookback: applies only to incremental.by: watermark"));
 }
 
 TEST_F(LoaderTest, MergeWithoutUniqueKeyNamesWhereTheStrategyWasSet) {
   Write("a.sql", "SELECT 1");
   Write("_defaults.yaml", "# comment\nstrategy: merge\n");
-  EXPECT_THAT(ErrorOf(), StartsWith(Path("_defaults.yaml") + ":2: merge.unique_key: is required for strategy merge"));
+  EXPECT_THAT(ErrorOf(), StartsWith(Path("_defaults.yaml") +
+                                    ":2: merge.unique_key: is required for strategy merge"));
 }
 
 TEST_F(LoaderTest, DedupeLatestNeedsOrderBy) {
   Write("a.sql", "SELECT 1");
   Write("a.yaml", "strategy: merge\nmerge: {unique_key: id, dedupe: latest}\n");
-  EXPECT_THAT(ErrorOf(), StartsWith(Path("a.yaml") + ":2: merge.dedupe: latest needs merge.order_by"));
+  EXPECT_THAT(ErrorOf(),
+              StartsWith(Path("a.yaml") + ":2: merge.dedupe: latest needs merge.order_by"));
 }
 
 TEST_F(LoaderTest, AStringWhereAListOfNamesIsExpectedIsAnError) {
   Write("a.sql", "SELECT 1");
   Write("a.yaml", "strategy: merge\nmerge:\n  unique_key: {id: 1}\n");
-  EXPECT_THAT(ErrorOf(), StartsWith(Path("a.yaml") + ":3: merge.unique_key: must be a list of names"));
+  EXPECT_THAT(ErrorOf(),
+              StartsWith(Path("a.yaml") + ":3: merge.unique_key: must be a list of names"));
 }
 
 TEST_F(LoaderTest, DependsOnWithoutASchemaIsAnError) {
   Write("a.sql", "SELECT 1");
   Write("a.yaml", "depends_on: [orders]\n");
-  EXPECT_THAT(ErrorOf(), StartsWith(Path("a.yaml") + ":1: depends_on: 'orders' must be schema.table"));
+  EXPECT_THAT(ErrorOf(),
+              StartsWith(Path("a.yaml") + ":1: depends_on: 'orders' must be schema.table"));
 }
 
 TEST_F(LoaderTest, TheSameNameInTwoFoldersNamesBothFiles) {
   Write("x/a.sql", "SELECT 1");
   Write("y/a.sql", "SELECT 2");
   const std::string message = ErrorOf();
-  EXPECT_THAT(message, StartsWith(Path("y/a.sql") + ": model 'a' is also defined by " + Path("x/a.sql")));
+  EXPECT_THAT(message,
+              StartsWith(Path("y/a.sql") + ": model 'a' is also defined by " + Path("x/a.sql")));
 }
 
 TEST_F(LoaderTest, AYamlWithoutItsSqlIsAnError) {
@@ -247,7 +258,8 @@ TEST_F(LoaderTest, AYamlWithoutItsSqlIsAnError) {
 
 TEST_F(LoaderTest, ANameThatIsNotAnIdentifierIsAnError) {
   Write("daily-revenue.sql", "SELECT 1");
-  EXPECT_THAT(ErrorOf(), StartsWith(Path("daily-revenue.sql") + ": 'daily-revenue' is not a model name"));
+  EXPECT_THAT(ErrorOf(),
+              StartsWith(Path("daily-revenue.sql") + ": 'daily-revenue' is not a model name"));
 }
 
 TEST_F(LoaderTest, AnEmptySqlFileIsAnError) {
@@ -274,8 +286,8 @@ TEST_F(LoaderTest, AnEmptyYamlChangesNothing) {
 }
 
 TEST(StrategyTest, NamesRoundTripAndUnknownNamesAreNone) {
-  for (Strategy s : {Strategy::kFullRefresh, Strategy::kView, Strategy::kIncremental, Strategy::kMerge,
-                     Strategy::kMaterializedView, Strategy::kDynamicTable}) {
+  for (Strategy s : {Strategy::kFullRefresh, Strategy::kView, Strategy::kIncremental,
+                     Strategy::kMerge, Strategy::kMaterializedView, Strategy::kDynamicTable}) {
     EXPECT_EQ(StrategyFromString(ToString(s)), s);
   }
   EXPECT_EQ(StrategyFromString("table"), std::nullopt);

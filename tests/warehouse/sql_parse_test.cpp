@@ -10,7 +10,9 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-NamedTable T(std::string schema, std::string name) { return {"", std::move(schema), std::move(name)}; }
+NamedTable T(std::string schema, std::string name) {
+  return {"", std::move(schema), std::move(name)};
+}
 
 std::vector<NamedTable> Tables(const std::string& sql) {
   auto tables = TablesReadBy(sql);
@@ -30,16 +32,18 @@ TEST(TablesReadByTest, JoinsReadBothSidesSortedWithoutDuplicates) {
 }
 
 TEST(TablesReadByTest, CteBodiesAreReadButCteNamesAreNotTables) {
-  EXPECT_THAT(Tables("WITH recent AS (SELECT * FROM staging.orders WHERE ts > now() - INTERVAL 1 DAY),\n"
-                     "     totals AS (SELECT cid, sum(amount) AS s FROM recent GROUP BY cid)\n"
-                     "SELECT * FROM totals JOIN analytics.customers USING (cid)"),
-              ElementsAre(T("analytics", "customers"), T("staging", "orders")));
+  EXPECT_THAT(
+      Tables("WITH recent AS (SELECT * FROM staging.orders WHERE ts > now() - INTERVAL 1 DAY),\n"
+             "     totals AS (SELECT cid, sum(amount) AS s FROM recent GROUP BY cid)\n"
+             "SELECT * FROM totals JOIN analytics.customers USING (cid)"),
+      ElementsAre(T("analytics", "customers"), T("staging", "orders")));
 }
 
 TEST(TablesReadByTest, ACteNameOutsideItsQueryIsATable) {
   // `recent` is a CTE only inside the subquery that defines it.
-  EXPECT_THAT(Tables("SELECT * FROM (WITH recent AS (SELECT 1 AS x) SELECT * FROM recent) AS a, recent"),
-              ElementsAre(T("", "recent")));
+  EXPECT_THAT(
+      Tables("SELECT * FROM (WITH recent AS (SELECT 1 AS x) SELECT * FROM recent) AS a, recent"),
+      ElementsAre(T("", "recent")));
 }
 
 TEST(TablesReadByTest, SubqueriesInFromAndWhereAreRead) {
@@ -90,7 +94,8 @@ TEST(TablesReadByTest, ATrailingSemicolonIsStillOneStatement) {
 
 TEST(TablesReadByTest, TablesNeedNotExist) {
   // Parse only, no binding: nothing is looked up.
-  EXPECT_THAT(Tables("SELECT no_such_column FROM nowhere.nothing"), ElementsAre(T("nowhere", "nothing")));
+  EXPECT_THAT(Tables("SELECT no_such_column FROM nowhere.nothing"),
+              ElementsAre(T("nowhere", "nothing")));
 }
 
 }  // namespace
