@@ -18,6 +18,17 @@ std::string LiteralList(std::span<const std::string> texts) {
   return list;
 }
 
+// ['a', 'b'] of paths read_parquet and friends take literally (PathLiteral).
+std::string PathList(std::span<const std::string> paths) {
+  std::string list = "[";
+  for (const auto& path : paths) list += (list.size() > 1 ? ", " : "") + PathLiteral(path);
+  return list + "]";
+}
+
+constexpr std::string_view kFooterTreeColumns =
+    "s.name, s.repetition_type, s.field_id, s.num_children, s.type, s.type_length, "
+    "s.converted_type, s.scale, s.precision, s.logical_type, s.duckdb_type";
+
 std::string Timestamp(int64_t micros) {
   return "make_timestamp(" + std::to_string(micros) + "::BIGINT)";
 }
@@ -292,5 +303,25 @@ std::string InsertCarriedRows(std::string_view qualified, std::string_view proje
 }
 
 std::string DropCarryTable() { return "DROP TABLE " + CarryTable(); }
+
+std::string SelectFooterTree(std::string_view path) {
+  const std::string literal = PathLiteral(path);
+  return "SELECT " + std::string(kFooterTreeColumns) + ", m.num_rows FROM parquet_schema(" +
+         literal + ") s, parquet_file_metadata(" + literal + ") m";
+}
+
+std::string SelectFooterTrees(std::span<const std::string> paths) {
+  return "SELECT " + std::string(kFooterTreeColumns) + ", s.file_name FROM parquet_schema(" +
+         PathList(paths) + ") s";
+}
+
+std::string SelectFooterRowCounts(std::span<const std::string> paths) {
+  return "SELECT file_name, num_rows FROM parquet_file_metadata(" + PathList(paths) + ")";
+}
+
+std::string DescribeParquet(std::string_view path) {
+  return "DESCRIBE SELECT * FROM read_parquet(" + PathLiteral(path) +
+         ", hive_partitioning = false)";
+}
 
 }  // namespace landfall::warehouse::sql

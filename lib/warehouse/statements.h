@@ -1,9 +1,11 @@
-// The statements the DuckDB warehouse runs, as text: pure functions from names,
-// schemas and batches to SQL, so every statement is checked without a database
+// The statements landfall runs against DuckDB (the warehouse and the footer
+// reader), as text: pure functions from names, schemas and batches to SQL, so
+// every statement is checked without a database
 // (tests/warehouse/statements_test.cpp). Built on sql.h's quoting: identifiers
-// and literals are always quoted; types are spliced as given, so a caller passes
-// only types sql::IsSafeTypeName accepts. Running them, in which transaction and
-// with which retries, is duckdb_warehouse.cpp's business.
+// and literals are always quoted; types are spliced as given, so a caller
+// passes only types sql::IsSafeTypeName accepts. Running them, in which
+// transaction and with which retries, is duckdb_warehouse.cpp's and
+// duckdb_footer_reader.cpp's business.
 #pragma once
 
 #include <cstdint>
@@ -164,5 +166,24 @@ std::string CarryOverProjection(std::span<const TableColumn> old, const schema::
 // Inserts CarryTable()'s rows into `qualified` through `projection`.
 std::string InsertCarriedRows(std::string_view qualified, std::string_view projection);
 std::string DropCarryTable();
+
+// --- Reading footers (the DuckDB footer reader) ---
+
+// The parquet_schema() columns a footer read needs, first in every row of
+// SelectFooterTree and SelectFooterTrees, in this order: name,
+// repetition_type, field_id, num_children, type, type_length, converted_type,
+// scale, precision, logical_type, duckdb_type.
+inline constexpr int64_t kFooterTreeColumnCount = 11;
+// One file's schema tree, a row per node in pre-order: the tree columns, then
+// the file's row count.
+std::string SelectFooterTree(std::string_view path);
+// The schema trees of `paths` (non-empty), file by file, each in pre-order:
+// the tree columns, then the file's name as given.
+std::string SelectFooterTrees(std::span<const std::string> paths);
+// The row count of each of `paths` (non-empty): file_name, num_rows.
+std::string SelectFooterRowCounts(std::span<const std::string> paths);
+// The columns read_parquet gives the file (column_name, column_type, ...),
+// hence what an INSERT from it sees: hive_partitioning = false, as InsertBatch.
+std::string DescribeParquet(std::string_view path);
 
 }  // namespace landfall::warehouse::sql

@@ -37,6 +37,15 @@ BatchFile Batch(std::string id, std::string abs_path, std::vector<schema::Column
 
 const std::string kOrders = "\"staging\".\"orders\"";
 
+// The statement a builder made, or "" with a test failure naming its error.
+std::string Text(const Result<std::string>& statement) {
+  if (!statement) {
+    ADD_FAILURE() << statement.error().ToString();
+    return "";
+  }
+  return *statement;
+}
+
 TEST(StatementsTest, InitCreatesBothSchemasAndTheKeyedLedger) {
   EXPECT_EQ(InitStatements("st\"g"),
             (std::vector<std::string>{
@@ -167,18 +176,14 @@ TEST(StatementsTest, ProjectionCastsByNameCaseInsensitivelyAndSkipsUnknownColumn
   auto batch =
       Batch("b1", "/l/a.parquet",
             {Col("Amount", "DECIMAL(18,2)"), Col("dropped", "VARCHAR"), Col("id", "INTEGER")});
-  auto projection =
-      Projection(Schema({Col("id", "BIGINT"), Col("amount", "DECIMAL(18,2)")}), batch, "");
-  ASSERT_TRUE(projection) << projection.error().message;
-  EXPECT_EQ(*projection,
-            "CAST(\"Amount\" AS DECIMAL(18,2)) AS \"amount\", CAST(\"id\" AS BIGINT) AS \"id\", ");
+  EXPECT_EQ(
+      Text(Projection(Schema({Col("id", "BIGINT"), Col("amount", "DECIMAL(18,2)")}), batch, "")),
+      "CAST(\"Amount\" AS DECIMAL(18,2)) AS \"amount\", CAST(\"id\" AS BIGINT) AS \"id\", ");
 }
 
 TEST(StatementsTest, ProjectionStoresNestedValuesAsJson) {
   auto batch = Batch("b1", "/l/a.parquet", {Col("tags", "JSON"), Col("q\"x", "JSON")});
-  auto projection = Projection(Schema({Col("tags", "JSON"), Col("q\"x", "JSON")}), batch, "r.");
-  ASSERT_TRUE(projection) << projection.error().message;
-  EXPECT_EQ(*projection,
+  EXPECT_EQ(Text(Projection(Schema({Col("tags", "JSON"), Col("q\"x", "JSON")}), batch, "r.")),
             "CAST(to_json(r.\"tags\") AS JSON) AS \"tags\", "
             "CAST(to_json(r.\"q\"\"x\") AS JSON) AS \"q\"\"x\", ");
 }
@@ -187,11 +192,9 @@ TEST(StatementsTest, ProjectionMapsARenamedColumnByFieldId) {
   // Written before customer was renamed to client: the file says customer.
   auto batch =
       Batch("b1", "/l/a.parquet", {Col("customer", "VARCHAR", 3), Col("id", "INTEGER", 1)});
-  auto projection =
-      Projection(Schema({Col("id", "INTEGER", 1), Col("client", "VARCHAR", 3)}), batch, "");
-  ASSERT_TRUE(projection) << projection.error().message;
-  EXPECT_EQ(*projection,
-            "CAST(\"customer\" AS VARCHAR) AS \"client\", CAST(\"id\" AS INTEGER) AS \"id\", ");
+  EXPECT_EQ(
+      Text(Projection(Schema({Col("id", "INTEGER", 1), Col("client", "VARCHAR", 3)}), batch, "")),
+      "CAST(\"customer\" AS VARCHAR) AS \"client\", CAST(\"id\" AS INTEGER) AS \"id\", ");
 }
 
 TEST(StatementsTest, ProjectionSendsANameTakenByARenameToItsReplacedColumn) {
@@ -199,19 +202,16 @@ TEST(StatementsTest, ProjectionSendsANameTakenByARenameToItsReplacedColumn) {
   // before moved to name__replaced.
   auto batch =
       Batch("b1", "/l/a.parquet", {Col("full_name", "VARCHAR", 1), Col("name", "VARCHAR")});
-  auto projection =
-      Projection(Schema({Col("name", "VARCHAR", 1), Col("name__replaced", "VARCHAR")}), batch, "");
-  ASSERT_TRUE(projection) << projection.error().message;
-  EXPECT_EQ(*projection,
+  EXPECT_EQ(Text(Projection(Schema({Col("name", "VARCHAR", 1), Col("name__replaced", "VARCHAR")}),
+                            batch, "")),
             "CAST(\"full_name\" AS VARCHAR) AS \"name\", "
             "CAST(\"name\" AS VARCHAR) AS \"name__replaced\", ");
 }
 
 TEST(StatementsTest, ProjectionFillsEachTargetColumnOnce) {
   auto batch = Batch("b1", "/l/a.parquet", {Col("a", "INTEGER"), Col("A", "INTEGER")});
-  auto projection = Projection(Schema({Col("a", "BIGINT")}), batch, "");
-  ASSERT_TRUE(projection) << projection.error().message;
-  EXPECT_EQ(*projection, "CAST(\"a\" AS BIGINT) AS \"a\", ");
+  EXPECT_EQ(Text(Projection(Schema({Col("a", "BIGINT")}), batch, "")),
+            "CAST(\"a\" AS BIGINT) AS \"a\", ");
 }
 
 TEST(StatementsTest, ProjectionRefusesABatchWithoutFooterOrWithNulBytes) {
@@ -240,9 +240,7 @@ TEST(StatementsTest, ProjectionRefusesABatchWithoutFooterOrWithNulBytes) {
 
 TEST(StatementsTest, InsertBatchReadsExactlyItsFile) {
   auto batch = Batch("it's", "/l/it's [1]*.parquet", {Col("id", "INTEGER")});
-  auto statement = InsertBatch(kOrders, Schema({Col("id", "BIGINT")}), batch, 1700000000000000);
-  ASSERT_TRUE(statement) << statement.error().message;
-  EXPECT_EQ(*statement,
+  EXPECT_EQ(Text(InsertBatch(kOrders, Schema({Col("id", "BIGINT")}), batch, 1700000000000000)),
             "INSERT INTO \"staging\".\"orders\" BY NAME SELECT CAST(\"id\" AS BIGINT) AS \"id\", "
             "'it''s' AS \"_landfall_batch\", make_timestamp(1700000000000000::BIGINT) AS "
             "\"_landfall_loaded_at\" FROM read_parquet('/l/it''s [[]1][*].parquet', "
@@ -253,9 +251,7 @@ TEST(StatementsTest, InsertBatchesJoinsEachRowToItsFilesBatchId) {
   auto a = Batch("b1", "/l/a.parquet", {Col("id", "INTEGER")});
   auto b = Batch("b'2", "/l/it's.parquet", {Col("id", "INTEGER")});
   const std::vector<const BatchFile*> batches = {&a, &b};
-  auto statement = InsertBatches(kOrders, Schema({Col("id", "BIGINT")}), batches, 5);
-  ASSERT_TRUE(statement) << statement.error().message;
-  EXPECT_EQ(*statement,
+  EXPECT_EQ(Text(InsertBatches(kOrders, Schema({Col("id", "BIGINT")}), batches, 5)),
             "INSERT INTO \"staging\".\"orders\" BY NAME SELECT CAST(r.\"id\" AS BIGINT) AS \"id\", "
             "b.id AS \"_landfall_batch\", make_timestamp(5::BIGINT) AS \"_landfall_loaded_at\" "
             "FROM read_parquet(['/l/a.parquet', '/l/it''s.parquet'], hive_partitioning = false, "
@@ -274,9 +270,7 @@ TEST(StatementsTest, InsertBatchesRefusesANulByteInAnyBatch) {
 
 TEST(StatementsTest, ProbeBatchCastsEveryColumnAndStoresNothing) {
   auto batch = Batch("b1", "/l/a?.parquet", {Col("id", "INTEGER"), Col("tags", "JSON")});
-  auto probe = ProbeBatch(Schema({Col("id", "BIGINT"), Col("tags", "JSON")}), batch);
-  ASSERT_TRUE(probe) << probe.error().message;
-  EXPECT_EQ(*probe,
+  EXPECT_EQ(Text(ProbeBatch(Schema({Col("id", "BIGINT"), Col("tags", "JSON")}), batch)),
             "SELECT max(hash(r)) FROM (SELECT CAST(\"id\" AS BIGINT) AS \"id\", "
             "CAST(to_json(\"tags\") AS JSON) AS \"tags\", 1 AS \"_landfall_probe\" FROM "
             "read_parquet('/l/a[?].parquet', hive_partitioning = false)) AS r");
@@ -302,6 +296,26 @@ TEST(StatementsTest, CarryOverProjectionCastsKeptColumnsToTheTarget) {
                                              Col("doc", "JSON"), Col("new", "VARCHAR")})),
             "CAST(\"ID\" AS BIGINT) AS \"id\", CAST(to_json(\"tags\") AS JSON) AS \"tags\", "
             "CAST(\"doc\" AS JSON) AS \"doc\", \"_landfall_batch\", \"_landfall_loaded_at\"");
+}
+
+TEST(StatementsTest, FooterQueriesNameEachFileLiterally) {
+  const std::string tree_columns =
+      "s.name, s.repetition_type, s.field_id, s.num_children, s.type, s.type_length, "
+      "s.converted_type, s.scale, s.precision, s.logical_type, s.duckdb_type";
+  EXPECT_EQ(SelectFooterTree("/l/it's*.parquet"),
+            "SELECT " + tree_columns +
+                ", m.num_rows FROM parquet_schema('/l/it''s[*].parquet') s, "
+                "parquet_file_metadata('/l/it''s[*].parquet') m");
+  const std::vector<std::string> paths = {"/l/a.parquet", "/l/[b].parquet"};
+  EXPECT_EQ(SelectFooterTrees(paths),
+            "SELECT " + tree_columns +
+                ", s.file_name FROM parquet_schema(['/l/a.parquet', '/l/[[]b].parquet']) s");
+  EXPECT_EQ(SelectFooterRowCounts(paths),
+            "SELECT file_name, num_rows FROM parquet_file_metadata(['/l/a.parquet', "
+            "'/l/[[]b].parquet'])");
+  EXPECT_EQ(
+      DescribeParquet("/l/k=v/a?.parquet"),
+      "DESCRIBE SELECT * FROM read_parquet('/l/k=v/a[?].parquet', hive_partitioning = false)");
 }
 
 }  // namespace
