@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "tests/support/http_client.h"
+#include "tests/support/duckdb_testing.h"
 #include "tests/support/testing.h"
 
 extern char** environ;

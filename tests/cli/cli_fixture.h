@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/duckdb_testing.h"
 #include "tests/support/testing.h"
 
 namespace landfall::testing {

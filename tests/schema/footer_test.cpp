@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "tests/support/duckdb_testing.h"
 #include "tests/support/testing.h"
 
 namespace landfall::schema {

@@ -1,5 +1,5 @@
-// Shared test helpers: temp dirs, Parquet fixtures written by DuckDB, the test
-// PostgreSQL URL, and running the landfall binary.
+// Shared test helpers: temp dirs, the test PostgreSQL URL, and running the
+// landfall binary. Parquet fixtures and DuckDB files: duckdb_testing.h.
 #pragma once
 
 #include <filesystem>
@@ -23,22 +23,6 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
-
-// Runs SQL in an in-memory DuckDB (e.g. "COPY (SELECT ...) TO 'f.parquet'").
-// Fails the current test (ADD_FAILURE) on error.
-void DuckDbExec(const std::string& sql);
-
-// Writes a Parquet file at `file` (parent folders created) from a SELECT.
-void WriteParquet(const std::filesystem::path& file, const std::string& select_sql);
-
-// Runs a query against a DuckDB database file and returns the first column of
-// every row as text ("NULL" for NULL). Opens the file read-only.
-std::vector<std::string> QueryDuckDb(const std::filesystem::path& db, const std::string& sql);
-// First row, first column as int64 (-1 on error, with ADD_FAILURE).
-long long QueryDuckDbInt(const std::filesystem::path& db, const std::string& sql);
-// Runs statements against a DuckDB database file opened read-write (to alter a
-// warehouse by hand between runs). Fails the current test on error.
-void ExecDuckDb(const std::filesystem::path& db, const std::string& sql);
 
 // The test PostgreSQL URL from $LANDFALL_TEST_PG_URL, or "" when unset.
 std::string PostgresUrl();
