@@ -1,7 +1,6 @@
 // The warehouse under faults: no crash, bad input or outage may brick the
 // warehouse, block a table, or stage a batch twice. Through the real binary.
 #include <fcntl.h>
-#include <postgresql/libpq-fe.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -82,29 +81,14 @@ class WarehouseSafetyTest : public CliTest {
     }
   }
 
-  // status|error_code of the batch at `rel` in the state store ("" if unknown).
+  // status|error_code|error_message of the batch at `rel` in the state store
+  // ("" if unknown).
   std::string BatchVerdict(const std::string& rel) {
-    std::string out;
-    PGconn* conn = PQconnectdb(PostgresUrl().c_str());
-    if (PQstatus(conn) != CONNECTION_OK) {
-      ADD_FAILURE() << "PostgreSQL: " << PQerrorMessage(conn);
-      PQfinish(conn);
-      return out;
-    }
-    const char* params[] = {env_.c_str(), rel.c_str()};
-    PGresult* r = PQexecParams(conn,
-                               "SELECT status || '|' || coalesce(error_code, '') || '|' || "
-                               "coalesce(error_message, '') FROM batches "
-                               "WHERE environment = $1 AND path = $2",
-                               2, nullptr, params, nullptr, nullptr, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-      ADD_FAILURE() << "PostgreSQL: " << PQresultErrorMessage(r);
-    } else if (PQntuples(r) == 1) {
-      out = PQgetvalue(r, 0, 0);
-    }
-    PQclear(r);
-    PQfinish(conn);
-    return out;
+    auto rows = PgSession().Query(
+        "SELECT status || '|' || coalesce(error_code, '') || '|' || coalesce(error_message, '') "
+        "FROM batches WHERE environment = $1 AND path = $2",
+        {env_, rel});
+    return rows.size() == 1 ? rows[0] : "";
   }
   static std::string StatusAndCode(const std::string& verdict) {
     auto second = verdict.find('|', verdict.find('|') + 1);

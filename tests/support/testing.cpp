@@ -72,19 +72,20 @@ void WriteParquet(const fs::path& file, const std::string& select_sql) {
   DuckDbExec("COPY (" + select_sql + ") TO '" + quoted + "' (FORMAT parquet)");
 }
 
-PgSession::PgSession() : conn_(PQconnectdb(PostgresUrl().c_str())) {
+PgSession::PgSession(const std::string& url) : conn_(PQconnectdb(url.c_str())) {
   if (PQstatus(conn_) != CONNECTION_OK) ADD_FAILURE() << "PostgreSQL: " << PQerrorMessage(conn_);
 }
 
 PgSession::~PgSession() { PQfinish(conn_); }
 
-std::vector<std::string> PgSession::Query(const std::string& sql, const std::string& environment) {
+std::vector<std::string> PgSession::Query(const std::string& sql,
+                                          const std::vector<std::string>& params) {
   std::vector<std::string> rows;
   if (PQstatus(conn_) != CONNECTION_OK) return rows;
-  const char* params[] = {environment.c_str()};
-  const bool uses_env = sql.find("$1") != std::string::npos;
-  PGresult* r = PQexecParams(conn_, sql.c_str(), uses_env ? 1 : 0, nullptr,
-                             uses_env ? params : nullptr, nullptr, nullptr, 0);
+  std::vector<const char*> values;
+  for (const auto& p : params) values.push_back(p.c_str());
+  PGresult* r = PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                             values.data(), nullptr, nullptr, 0);
   const auto status = PQresultStatus(r);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     ADD_FAILURE() << "PostgreSQL: " << PQresultErrorMessage(r) << "\nSQL: " << sql;
@@ -97,8 +98,37 @@ std::vector<std::string> PgSession::Query(const std::string& sql, const std::str
   return rows;
 }
 
+std::string PgSession::QueryOne(const std::string& sql, const std::vector<std::string>& params) {
+  auto rows = Query(sql, params);
+  return rows.empty() ? "<no rows>" : rows[0];
+}
+
+std::string PgSession::UrlFor(const std::string& dbname) {
+  // A key='value' conninfo string quotes with ' and escapes ' and \ with \.
+  auto quoted = [](const std::string& value) {
+    std::string out = "'";
+    for (char c : value) {
+      if (c == '\'' || c == '\\') out += '\\';
+      out += c;
+    }
+    return out + "'";
+  };
+  PQconninfoOption* options = PQconninfo(conn_);
+  std::string conninfo;
+  for (PQconninfoOption* o = options; o != nullptr && o->keyword != nullptr; ++o) {
+    const std::string keyword = o->keyword;
+    if (o->val == nullptr || keyword == "dbname") continue;
+    conninfo += keyword + "=" + quoted(o->val) + " ";
+  }
+  PQconninfoFree(options);
+  return conninfo + "dbname=" + quoted(dbname);
+}
+
 std::vector<std::string> PgQuery(const std::string& sql, const std::string& environment) {
-  return PgSession().Query(sql, environment);
+  // $1 is bound only when the SQL uses it: PostgreSQL refuses a parameter
+  // that no placeholder takes.
+  if (sql.find("$1") == std::string::npos) return PgSession().Query(sql);
+  return PgSession().Query(sql, {environment});
 }
 
 std::vector<std::string> QueryDuckDb(const fs::path& db_file, const std::string& sql) {

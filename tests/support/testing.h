@@ -46,16 +46,26 @@ std::string PostgresUrl();
 // SQL uses it; the first column of every row ("NULL" for NULL). Fails the
 // current test (ADD_FAILURE) on error.
 std::vector<std::string> PgQuery(const std::string& sql, const std::string& environment);
-// A connection to the test PostgreSQL that lives as long as the object, for
-// session state a test holds across its steps (an advisory lock, say).
+// A libpq connection that lives as long as the object: for SQL a test runs
+// behind the code under test's back, and for session state it holds across
+// its steps (an advisory lock, say). Fails the current test (ADD_FAILURE)
+// when it cannot connect; its queries then return no rows.
 class PgSession {
  public:
-  PgSession();
+  // Connects to `url`: the test PostgreSQL unless told otherwise.
+  explicit PgSession(const std::string& url = PostgresUrl());
   ~PgSession();
   PgSession(const PgSession&) = delete;
   PgSession& operator=(const PgSession&) = delete;
-  // As PgQuery, on this session.
-  std::vector<std::string> Query(const std::string& sql, const std::string& environment = "");
+  // Runs `sql` with `params` bound as text to $1, $2, ...; the first column
+  // of every row ("NULL" for NULL). Fails the current test on error.
+  std::vector<std::string> Query(const std::string& sql,
+                                 const std::vector<std::string>& params = {});
+  // As Query, the first row only; "<no rows>" when there is none.
+  std::string QueryOne(const std::string& sql, const std::vector<std::string>& params = {});
+  // A connection string for database `dbname` on this session's server, with
+  // this session's user, password and other options.
+  std::string UrlFor(const std::string& dbname);
 
  private:
   ::pg_conn* conn_;
