@@ -1,8 +1,10 @@
-// Shared test helpers: temp dirs, Parquet fixtures written by DuckDB, the test
-// PostgreSQL URL, and running the landfall binary.
+// Shared test helpers: temp dirs, files and polling, Parquet fixtures written
+// by DuckDB, the test PostgreSQL, and running the landfall binary.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,6 +25,13 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// The whole of `file` ("" when it cannot be read).
+std::string ReadFile(const std::filesystem::path& file);
+
+// Calls `done` every 20 ms until it returns true (then true) or `timeout` has
+// passed (then false).
+bool PollUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout);
 
 // Runs SQL in an in-memory DuckDB (e.g. "COPY (SELECT ...) TO 'f.parquet'").
 // Fails the current test (ADD_FAILURE) on error.
