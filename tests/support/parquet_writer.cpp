@@ -93,14 +93,14 @@ std::string RequiredInt32Parquet(const std::vector<Int32Column>& columns) {
     // the values follow it directly.
     Compact page;
     const int32_t bytes = static_cast<int32_t>(column.values.size() * 4);
-    page.I32(1, kDataPage);  // type
-    page.I32(2, bytes);      // uncompressed_page_size
-    page.I32(3, bytes);      // compressed_page_size
-    page.BeginStruct(5);     // data_page_header
+    page.I32(1, kDataPage);                                   // type
+    page.I32(2, bytes);                                       // uncompressed_page_size
+    page.I32(3, bytes);                                       // compressed_page_size
+    page.BeginStruct(5);                                      // data_page_header
     page.I32(1, static_cast<int32_t>(column.values.size()));  // num_values
     page.I32(2, kEncodingPlain);                              // encoding
-    page.I32(3, kEncodingRle);  // definition_level_encoding
-    page.I32(4, kEncodingRle);  // repetition_level_encoding
+    page.I32(3, kEncodingRle);                                // definition_level_encoding
+    page.I32(4, kEncodingRle);                                // repetition_level_encoding
     page.End();
     page.Byte(0);
     offsets.push_back(static_cast<int64_t>(file.size()));
@@ -112,7 +112,7 @@ std::string RequiredInt32Parquet(const std::vector<Int32Column>& columns) {
   // FileMetaData.
   const int n = static_cast<int>(columns.size());
   Compact meta;
-  meta.I32(1, 1);  // version
+  meta.I32(1, 1);                // version
   meta.List(2, kStruct, n + 1);  // schema: the root, then one element per column
   meta.BeginElement();
   meta.Str(4, "schema");  // name
@@ -125,10 +125,10 @@ std::string RequiredInt32Parquet(const std::vector<Int32Column>& columns) {
     meta.Str(4, column.name);
     meta.End();
   }
-  meta.I64(3, rows);            // num_rows
-  meta.List(4, kStruct, 1);     // row_groups
+  meta.I64(3, rows);         // num_rows
+  meta.List(4, kStruct, 1);  // row_groups
   meta.BeginElement();
-  meta.List(1, kStruct, n);     // columns: ColumnChunk
+  meta.List(1, kStruct, n);  // columns: ColumnChunk
   int64_t total = 0;
   for (int c = 0; c < n; ++c) {
     total += sizes[c];
