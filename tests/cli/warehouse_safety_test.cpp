@@ -17,46 +17,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Starts `landfall run` on `config` and kills it with SIGKILL after `delay`
-// (0: at once, before it has done anything).
-void RunAndKill(const fs::path& config, std::chrono::microseconds delay) {
-  const std::string binary = LandfallBinary();
-  const std::string config_path = config.string();
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    const char* argv[] = {binary.c_str(), "run", "--config", config_path.c_str(), nullptr};
-    int devnull = open("/dev/null", O_WRONLY);
-    dup2(devnull, 1);
-    dup2(devnull, 2);
-    execv(argv[0], const_cast<char* const*>(argv));
-    _exit(127);
-  }
-  std::this_thread::sleep_for(delay);
-  kill(pid, SIGKILL);
-  int status = 0;
-  waitpid(pid, &status, 0);
-}
-
 // Starts `landfall run` on `config` and kills it with SIGKILL `after` the
 // first of `watched` appears (polled every 50 us), or when it exits by itself.
 void RunAndKillOnceAFileAppears(const fs::path& config, const std::vector<fs::path>& watched,
                                 std::chrono::microseconds after) {
-  const std::string binary = LandfallBinary();
-  const std::string config_path = config.string();
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    const char* argv[] = {binary.c_str(), "run", "--config", config_path.c_str(), nullptr};
-    int devnull = open("/dev/null", O_WRONLY);
-    dup2(devnull, 1);
-    dup2(devnull, 2);
-    execv(argv[0], const_cast<char* const*>(argv));
-    _exit(127);
-  }
-  int status = 0;
+  ChildProcess run({LandfallBinary(), "run", "--config", config.string()}, "/dev/null");
   for (;;) {
-    if (waitpid(pid, &status, WNOHANG) == pid) return;  // finished first
+    if (run.WaitExit(std::chrono::milliseconds(0))) return;  // finished first
     std::error_code ec;
     if (std::any_of(watched.begin(), watched.end(),
                     [&](const fs::path& f) { return fs::exists(f, ec); })) {
@@ -65,9 +32,7 @@ void RunAndKillOnceAFileAppears(const fs::path& config, const std::vector<fs::pa
     std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
   std::this_thread::sleep_for(after);
-  kill(pid, SIGKILL);
-  waitpid(pid, &status, 0);
-}
+}  // ~ChildProcess kills it with SIGKILL and reaps it.
 
 class WarehouseSafetyTest : public CliTest {
  protected:
@@ -144,7 +109,7 @@ TEST_F(WarehouseSafetyTest, FirstRunKilledWhileCreatingTheWarehouseNeverBricksIt
     if (i % 2 == 0) {
       // Spread over the first 60 ms, where the process opens the state store
       // and creates the warehouse file.
-      RunAndKill(config(), std::chrono::microseconds(i * 60000 / (kKills - 2)));
+      RunAndKill(std::chrono::microseconds(i * 60000 / (kKills - 2)));
     } else {
       // Within 2 ms of the moment a file of the warehouse appears: creating
       // one takes about a millisecond, easily missed by the spread above.
