@@ -1,5 +1,8 @@
-// Issue 5's endpoint tests: a real HTTP client against the real daemon
-// (`landfall serve` as a child process), real PostgreSQL, DuckDB and inotify.
+// The HTTP API of a running daemon: tables, plans, runs (202, 409, progress),
+// quarantined batches and their retry, state deletion, bearer tokens, signed
+// webhooks, body limits and slow clients, and the Prometheus metrics. A real
+// HTTP client against the real daemon (`landfall serve` as a child process),
+// real PostgreSQL, DuckDB and inotify.
 #include <gmock/gmock.h>
 
 #include <atomic>

@@ -1,6 +1,10 @@
-// Issue 4's drift matrix through the real binary, real PostgreSQL and real
-// DuckDB: every test lands batches, runs, lands the drift, checks the plan's
-// action and reasons, runs again and checks the staged data itself.
+// Schema drift and what the planner does about it: columns added, absent or
+// renamed; types widened or incompatible; nullability; batches rewritten or
+// deleted; table folders that vanish; state or warehouse changed behind
+// landfall's back; and the schema_evolution policies. Through the real
+// binary, real PostgreSQL and real DuckDB: every test lands batches, runs,
+// lands the drift, checks the plan's action and reasons, runs again and
+// checks the staged data itself.
 #include <fcntl.h>
 #include <sys/stat.h>
 

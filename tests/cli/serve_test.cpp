@@ -1,5 +1,9 @@
-// Issue 3's integration tests: `landfall serve` as a child process, against
-// real PostgreSQL, real DuckDB and real inotify.
+// The daemon, `landfall serve`, as a child process against real PostgreSQL,
+// real DuckDB and real inotify: files staged as they land (renamed in,
+// written slowly, in new folders, while it was down), periodic scans,
+// signals (SIGTERM, a second signal, SIGHUP reload), systemd notifications,
+// waiting for the state store, the grace period before quarantine, the
+// inotify watch limit, and kill -9 at random moments losing nothing.
 //
 // DuckDB lets one process write a database file and refuses other opens while
 // it does, so the tests watch the daemon through its log and a NOTIFY_SOCKET

@@ -1,4 +1,7 @@
-// Issue 2's integration tests: the one-shot CLI against real PostgreSQL and DuckDB.
+// The one-shot CLI (`landfall run`, `plan`, `state delete`, `check-config`)
+// against real PostgreSQL and DuckDB: exact row counts, runs that touch only
+// what changed, quarantine of corrupt files, full refreshes, config errors,
+// and a run killed with SIGKILL that the next run completes exactly once.
 #include <chrono>
 #include <random>
 
