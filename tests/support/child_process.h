@@ -22,11 +22,12 @@ struct ChildOptions {
 };
 
 // Starts `args` (args[0] is the program's path; no PATH search) at
-// construction, with stdout and stderr to `log` (created, or truncated). The child is killed with
-// SIGKILL and reaped at destruction if it is still running, and killed by the
-// kernel when the thread that started it ends (PR_SET_PDEATHSIG), so a test
-// run that is killed leaves no child behind. A failure to start fails the
-// current test (ADD_FAILURE); an exec failure is exit code 127.
+// construction, with stdout and stderr to `log` (created, or truncated). The
+// child is killed with SIGKILL and reaped at destruction if it is still
+// running, and killed by the kernel when the thread that started it ends
+// (PR_SET_PDEATHSIG), so a test run that is killed leaves no child behind. A
+// failure to start fails the current test (ADD_FAILURE); an exec failure is
+// exit code 127.
 class ChildProcess {
  public:
   ChildProcess(const std::vector<std::string>& args, std::filesystem::path log,
