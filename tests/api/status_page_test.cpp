@@ -51,7 +51,7 @@ TEST_F(StatusPageTest, ShowsTablesRunsAndQuarantinedBatches) {
   std::ofstream(landing() / "events" / "corrupt.parquet") << "definitely not parquet";
   ASSERT_TRUE(WaitForRows("orders", 1200));
   ASSERT_TRUE(WaitForRows("customers", 35));
-  ASSERT_TRUE(WaitFor(
+  ASSERT_TRUE(PollUntil(
       [&] { return Table("events").value("/batches/quarantined"_json_pointer, 0) == 1; }, 20s));
 
   auto dom = Chromium("--dump-dom");

@@ -1,3 +1,5 @@
+// CheckParquetMagic: the cheap check of a file's first and last bytes that
+// tells Parquet from empty, text, encrypted, truncated and unreadable files.
 #include "lib/schema/footer.h"
 
 #include <gtest/gtest.h>

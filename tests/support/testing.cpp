@@ -12,7 +12,10 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <fstream>
 #include <random>
+#include <sstream>
+#include <thread>
 
 extern char** environ;
 
@@ -34,19 +37,36 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
-PgSession::PgSession() : conn_(PQconnectdb(PostgresUrl().c_str())) {
+std::string ReadFile(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool PollUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (done()) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+PgSession::PgSession(const std::string& url) : conn_(PQconnectdb(url.c_str())) {
   if (PQstatus(conn_) != CONNECTION_OK) ADD_FAILURE() << "PostgreSQL: " << PQerrorMessage(conn_);
 }
 
 PgSession::~PgSession() { PQfinish(conn_); }
 
-std::vector<std::string> PgSession::Query(const std::string& sql, const std::string& environment) {
+std::vector<std::string> PgSession::Query(const std::string& sql,
+                                          const std::vector<std::string>& params) {
   std::vector<std::string> rows;
   if (PQstatus(conn_) != CONNECTION_OK) return rows;
-  const char* params[] = {environment.c_str()};
-  const bool uses_env = sql.find("$1") != std::string::npos;
-  PGresult* r = PQexecParams(conn_, sql.c_str(), uses_env ? 1 : 0, nullptr,
-                             uses_env ? params : nullptr, nullptr, nullptr, 0);
+  std::vector<const char*> values;
+  for (const auto& p : params) values.push_back(p.c_str());
+  PGresult* r = PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                             values.data(), nullptr, nullptr, 0);
   const auto status = PQresultStatus(r);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     ADD_FAILURE() << "PostgreSQL: " << PQresultErrorMessage(r) << "\nSQL: " << sql;
@@ -59,8 +79,45 @@ std::vector<std::string> PgSession::Query(const std::string& sql, const std::str
   return rows;
 }
 
+void PgSession::Script(const std::string& sql) {
+  PGresult* result = PQexec(conn_, sql.c_str());
+  if (PQresultStatus(result) != PGRES_COMMAND_OK && PQresultStatus(result) != PGRES_TUPLES_OK) {
+    ADD_FAILURE() << "SQL failed: " << PQresultErrorMessage(result) << "\n" << sql;
+  }
+  PQclear(result);
+}
+
+std::string PgSession::QueryOne(const std::string& sql, const std::vector<std::string>& params) {
+  auto rows = Query(sql, params);
+  return rows.empty() ? "<no rows>" : rows[0];
+}
+
+std::string PgSession::UrlFor(const std::string& dbname) {
+  // A key='value' conninfo string quotes with ' and escapes ' and \ with \.
+  auto quoted = [](const std::string& value) {
+    std::string out = "'";
+    for (char c : value) {
+      if (c == '\'' || c == '\\') out += '\\';
+      out += c;
+    }
+    return out + "'";
+  };
+  PQconninfoOption* options = PQconninfo(conn_);
+  std::string conninfo;
+  for (PQconninfoOption* o = options; o != nullptr && o->keyword != nullptr; ++o) {
+    const std::string keyword = o->keyword;
+    if (o->val == nullptr || keyword == "dbname") continue;
+    conninfo += keyword + "=" + quoted(o->val) + " ";
+  }
+  PQconninfoFree(options);
+  return conninfo + "dbname=" + quoted(dbname);
+}
+
 std::vector<std::string> PgQuery(const std::string& sql, const std::string& environment) {
-  return PgSession().Query(sql, environment);
+  // $1 is bound only when the SQL uses it: PostgreSQL refuses a parameter
+  // that no placeholder takes.
+  if (sql.find("$1") == std::string::npos) return PgSession().Query(sql);
+  return PgSession().Query(sql, {environment});
 }
 
 std::string PostgresUrl() {

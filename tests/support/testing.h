@@ -1,8 +1,10 @@
-// Shared test helpers: temp dirs, the test PostgreSQL URL, and running the
-// landfall binary. Parquet fixtures and DuckDB files: duckdb_testing.h.
+// Shared test helpers: temp dirs, files and polling, the test PostgreSQL, and
+// running the landfall binary. Parquet fixtures and DuckDB files: duckdb_testing.h.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,22 +26,42 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// The whole of `file` ("" when it cannot be read).
+std::string ReadFile(const std::filesystem::path& file);
+
+// Calls `done` every 20 ms until it returns true (then true) or `timeout` has
+// passed (then false).
+bool PollUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout);
+
 // The test PostgreSQL URL from $LANDFALL_TEST_PG_URL, or "" when unset.
 std::string PostgresUrl();
 // Runs `sql` on the test PostgreSQL, with $1 bound to `environment` when the
 // SQL uses it; the first column of every row ("NULL" for NULL). Fails the
 // current test (ADD_FAILURE) on error.
 std::vector<std::string> PgQuery(const std::string& sql, const std::string& environment);
-// A connection to the test PostgreSQL that lives as long as the object, for
-// session state a test holds across its steps (an advisory lock, say).
+// A libpq connection that lives as long as the object: for SQL a test runs
+// behind the code under test's back, and for session state it holds across
+// its steps (an advisory lock, say). Fails the current test (ADD_FAILURE)
+// when it cannot connect; its queries then return no rows.
 class PgSession {
  public:
-  PgSession();
+  // Connects to `url`: the test PostgreSQL unless told otherwise.
+  explicit PgSession(const std::string& url = PostgresUrl());
   ~PgSession();
   PgSession(const PgSession&) = delete;
   PgSession& operator=(const PgSession&) = delete;
-  // As PgQuery, on this session.
-  std::vector<std::string> Query(const std::string& sql, const std::string& environment = "");
+  // Runs `sql` with `params` bound as text to $1, $2, ...; the first column
+  // of every row ("NULL" for NULL). Fails the current test on error.
+  std::vector<std::string> Query(const std::string& sql,
+                                 const std::vector<std::string>& params = {});
+  // As Query, the first row only; "<no rows>" when there is none.
+  std::string QueryOne(const std::string& sql, const std::vector<std::string>& params = {});
+  // Runs SQL without parameters that may hold several statements (a
+  // migration). Fails the current test on error.
+  void Script(const std::string& sql);
+  // A connection string for database `dbname` on this session's server, with
+  // this session's user, password and other options.
+  std::string UrlFor(const std::string& dbname);
 
  private:
   ::pg_conn* conn_;
