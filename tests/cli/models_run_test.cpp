@@ -142,6 +142,17 @@ class ModelsRunTest : public OperateTest {
   static std::string ModelAction(const nlohmann::json& out, const std::string& model) {
     return ModelOf(out, model).value("action", "(absent)");
   }
+  // The standard models built over one batch of 10 rows.
+  void BuildOverOneBatch() {
+    WriteStandardModels();
+    LandBatch(1, 10);
+    Run();
+  }
+  void ExpectRebuilt(const nlohmann::json& out, const std::string& model,
+                     const std::string& reason) {
+    EXPECT_EQ(ModelAction(out, model), "rebuild") << out.dump();
+    EXPECT_THAT(ModelReasons(out, model), Contains(reason)) << model;
+  }
   static Strings ModelReasons(const nlohmann::json& out, const std::string& model) {
     Strings codes;
     const nlohmann::json step = ModelOf(out, model);
@@ -270,53 +281,41 @@ TEST_F(ModelsRunTest, ACycleOrAnUnknownTableFailsPlanAndCheckConfigWithExitTwo) 
 }
 
 TEST_F(ModelsRunTest, ASqlEditRebuildsTheModel) {
-  WriteStandardModels();
-  LandBatch(1, 10);
-  Run();
+  BuildOverOneBatch();
   WriteModel(kByBatch, "SELECT id, cust, amount * 3 AS amount2, ts FROM staging.orders");
   auto out = Run();
-  EXPECT_EQ(ModelAction(out, kByBatch), "rebuild") << out.dump();
-  EXPECT_THAT(ModelReasons(out, kByBatch), Contains("sql_changed"));
+  ExpectRebuilt(out, kByBatch, "sql_changed");
   EXPECT_EQ(ModelAction(out, kAggregate), "run");
   ExpectStandardOracles("after a SQL edit");
 }
 
 TEST_F(ModelsRunTest, ATargetDroppedByHandIsRebuilt) {
-  WriteStandardModels();
-  LandBatch(1, 10);
-  Run();
+  BuildOverOneBatch();
   ExecDuckDb(warehouse(), "DROP TABLE analytics.orders_current");
   auto out = Run();
-  EXPECT_EQ(ModelAction(out, kMerge), "rebuild") << out.dump();
-  EXPECT_THAT(ModelReasons(out, kMerge), Contains("target_missing"));
+  ExpectRebuilt(out, kMerge, "target_missing");
   EXPECT_EQ(ModelAction(out, kByBatch), "skip");
   ExpectStandardOracles("after a target was dropped");
 }
 
 TEST_F(ModelsRunTest, DeletedStateAndFullRefreshRebuildOnlyThatModel) {
-  WriteStandardModels();
-  LandBatch(1, 10);
-  Run();
+  BuildOverOneBatch();
   auto r = Landfall({"state", "delete", "--model", kMerge});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   auto out = Run();
-  EXPECT_EQ(ModelAction(out, kMerge), "rebuild") << out.dump();
-  EXPECT_THAT(ModelReasons(out, kMerge), Contains("state_deleted"));
+  ExpectRebuilt(out, kMerge, "state_deleted");
   EXPECT_EQ(ModelAction(out, kByBatch), "skip");
   ExpectStandardOracles("after state delete");
 
   out = Run({"--full-refresh", "--models", kByBatch});
-  EXPECT_EQ(ModelAction(out, kByBatch), "rebuild") << out.dump();
-  EXPECT_THAT(ModelReasons(out, kByBatch), Contains("full_refresh_requested"));
+  ExpectRebuilt(out, kByBatch, "full_refresh_requested");
   EXPECT_EQ(ModelAction(out, kMerge), "skip");
   EXPECT_EQ(Rows("orders"), 10) << "a model's full refresh leaves staging alone";
   ExpectStandardOracles("after a full refresh");
 }
 
 TEST_F(ModelsRunTest, RunWithAPlusSelectionRunsTheModelAndItsDownstreamOnly) {
-  WriteStandardModels();
-  LandBatch(1, 10);
-  Run();
+  BuildOverOneBatch();
   LandBatch(2, 10);
   auto out = Run({"--models", std::string(kByBatch) + "+"});
   EXPECT_EQ(ModelAction(out, kByBatch), "run") << out.dump();
@@ -378,6 +377,8 @@ TEST_F(ModelsRunTest, KillNineDuringModelRunsConvergesToTheOracle) {
       LandBatch(i, 500);
     }
     Child run({LandfallBinary(), "run", "--config", config().string()}, dir_ / "run.log");
+    // Every other kill lands in the model phase: after staging logged its table.
+    if (i % 2 == 1) run.WaitForLog("table orders:", 60s);
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
     run.Signal(SIGKILL);
     const auto code = run.WaitExit(120s);
