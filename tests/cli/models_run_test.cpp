@@ -5,6 +5,7 @@
 // model keeps its documented semantics: rows past MAX(ts) of the target only.
 #include <gmock/gmock.h>
 
+#include <cstdio>
 #include <random>
 
 #include "tests/cli/operate_fixture.h"
@@ -368,8 +369,12 @@ TEST_F(ModelsRunTest, KillNineDuringModelRunsConvergesToTheOracle) {
              "range(200) r",
              "strategy: merge\nmerge: {unique_key: [k], dedupe: latest, order_by: ts}\n");
   std::mt19937 rng(std::random_device{}());
+  // From the start, 0-300 ms; in the model phase, 0-1500 ms (it lasts longer as rows pile up).
   std::uniform_int_distribution<int> delay_ms(0, 300);
+  std::uniform_int_distribution<int> model_delay_ms(0, 1500);
   int killed = 0;
+  int killed_in_models = 0;
+  int killed_after_a_model = 0;  // some model had committed in that run
   for (int i = 1; i <= 24; ++i) {
     if (i % 6 == 0) {
       LandUpdate(100 + i, i - 1, 10);
@@ -378,12 +383,18 @@ TEST_F(ModelsRunTest, KillNineDuringModelRunsConvergesToTheOracle) {
     }
     Child run({LandfallBinary(), "run", "--config", config().string()}, dir_ / "run.log");
     // Every other kill lands in the model phase: after staging logged its table.
-    if (i % 2 == 1) run.WaitForLog("table orders:", 60s);
-    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
+    const bool in_models = i % 2 == 1 && run.WaitForLog("table orders:", 60s);
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(in_models ? model_delay_ms(rng) : delay_ms(rng)));
     run.Signal(SIGKILL);
     const auto code = run.WaitExit(120s);
     ASSERT_TRUE(code.has_value());
     killed += *code == 128 + SIGKILL;
+    // Staging had logged its table: the kill fell in the model phase.
+    killed_in_models +=
+        *code == 128 + SIGKILL && run.Log().find("table orders:") != std::string::npos;
+    killed_after_a_model +=
+        *code == 128 + SIGKILL && run.Log().find("info  model ") != std::string::npos;
     if (i % 4 == 0) {  // a recovery in the middle of the sequence, too
       Run();
       for (const char* model : {kByBatch, kAggregate, kMerge, "fat_inc", "fat_merge"})
@@ -396,6 +407,8 @@ TEST_F(ModelsRunTest, KillNineDuringModelRunsConvergesToTheOracle) {
     ExpectOracle(model, "at the end");
   EXPECT_EQ(ModelAction(Run(), "fat_inc"), "skip");
   EXPECT_GT(killed, 0) << "no run was killed";
+  std::printf("killed %d of 24 runs, %d of them in the model phase, %d after a model committed\n",
+              killed, killed_in_models, killed_after_a_model);
 }
 
 // The daemon runs the models downstream of a batch that lands while it serves.
