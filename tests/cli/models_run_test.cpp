@@ -86,7 +86,7 @@ class ModelsRunTest : public OperateTest {
             " + i) MINUTE AS ts FROM range(" + std::to_string(rows) + ") t(i)");
   }
 
-  std::string Sql(const std::string& model) { return Slurp(models() / (model + ".sql")); }
+  std::string Sql(const std::string& model) { return ReadFile(models() / (model + ".sql")); }
 
   // Rows in the target and not in the SQL computed now, and the reverse,
   // counting duplicates (EXCEPT ALL both ways); the warehouse opened read-only.
@@ -381,7 +381,7 @@ TEST_F(ModelsRunTest, KillNineDuringModelRunsConvergesToTheOracle) {
     } else {
       LandBatch(i, 500);
     }
-    Child run({LandfallBinary(), "run", "--config", config().string()}, dir_ / "run.log");
+    ChildProcess run({LandfallBinary(), "run", "--config", config().string()}, dir_ / "run.log");
     // Every other kill lands in the model phase: after staging logged its table.
     const bool in_models = i % 2 == 1 && run.WaitForLog("table orders:", 60s);
     std::this_thread::sleep_for(
