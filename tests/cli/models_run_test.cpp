@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 
 #include <cstdio>
+#include <functional>
 #include <random>
 
 #include "tests/cli/operate_fixture.h"
@@ -154,6 +155,19 @@ class ModelsRunTest : public OperateTest {
     EXPECT_EQ(ModelAction(out, model), "rebuild") << out.dump();
     EXPECT_THAT(ModelReasons(out, model), Contains(reason)) << model;
   }
+  // Builds the standard models over one batch, applies `change` and runs:
+  // `model` is rebuilt for `reason`, `other` takes `other_action`, and every
+  // oracle holds.
+  void ExpectRebuildAfter(const std::function<void()>& change, const std::string& model,
+                          const std::string& reason, const std::string& other,
+                          const std::string& other_action) {
+    BuildOverOneBatch();
+    change();
+    const nlohmann::json out = Run();
+    ExpectRebuilt(out, model, reason);
+    EXPECT_EQ(ModelAction(out, other), other_action) << out.dump();
+    ExpectStandardOracles("after " + reason);
+  }
   static Strings ModelReasons(const nlohmann::json& out, const std::string& model) {
     Strings codes;
     const nlohmann::json step = ModelOf(out, model);
@@ -282,33 +296,27 @@ TEST_F(ModelsRunTest, ACycleOrAnUnknownTableFailsPlanAndCheckConfigWithExitTwo) 
 }
 
 TEST_F(ModelsRunTest, ASqlEditRebuildsTheModel) {
-  BuildOverOneBatch();
-  WriteModel(kByBatch, "SELECT id, cust, amount * 3 AS amount2, ts FROM staging.orders");
-  auto out = Run();
-  ExpectRebuilt(out, kByBatch, "sql_changed");
-  EXPECT_EQ(ModelAction(out, kAggregate), "run");
-  ExpectStandardOracles("after a SQL edit");
+  ExpectRebuildAfter(
+      [&] {
+        WriteModel(kByBatch, "SELECT id, cust, amount * 3 AS amount2, ts FROM staging.orders");
+      },
+      kByBatch, "sql_changed", kAggregate, "run");
 }
 
 TEST_F(ModelsRunTest, ATargetDroppedByHandIsRebuilt) {
-  BuildOverOneBatch();
-  ExecDuckDb(warehouse(), "DROP TABLE analytics.orders_current");
-  auto out = Run();
-  ExpectRebuilt(out, kMerge, "target_missing");
-  EXPECT_EQ(ModelAction(out, kByBatch), "skip");
-  ExpectStandardOracles("after a target was dropped");
+  ExpectRebuildAfter([&] { ExecDuckDb(warehouse(), "DROP TABLE analytics.orders_current"); },
+                     kMerge, "target_missing", kByBatch, "skip");
 }
 
 TEST_F(ModelsRunTest, DeletedStateAndFullRefreshRebuildOnlyThatModel) {
-  BuildOverOneBatch();
-  auto r = Landfall({"state", "delete", "--model", kMerge});
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  auto out = Run();
-  ExpectRebuilt(out, kMerge, "state_deleted");
-  EXPECT_EQ(ModelAction(out, kByBatch), "skip");
-  ExpectStandardOracles("after state delete");
+  ExpectRebuildAfter(
+      [&] {
+        auto r = Landfall({"state", "delete", "--model", kMerge});
+        EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+      },
+      kMerge, "state_deleted", kByBatch, "skip");
 
-  out = Run({"--full-refresh", "--models", kByBatch});
+  auto out = Run({"--full-refresh", "--models", kByBatch});
   ExpectRebuilt(out, kByBatch, "full_refresh_requested");
   EXPECT_EQ(ModelAction(out, kMerge), "skip");
   EXPECT_EQ(Rows("orders"), 10) << "a model's full refresh leaves staging alone";
