@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The benchmark command (issue 6): landfall against raw DuckDB doing the same
-# work, at 1,000 tables. Installs what is missing, builds, starts a throwaway
-# PostgreSQL (tests/with-postgres.sh), runs scenarios 1-9 and writes
+# The benchmark command (issues 6 and 13): landfall against raw DuckDB doing
+# the same work, at 1,000 tables. Installs what is missing, builds, starts a
+# throwaway PostgreSQL (tests/with-postgres.sh), runs scenarios 1-9 (staging)
+# and 10-13 (models, bench/models.sh) and writes
 #
 #   bench/out/report.json   every figure, its baseline, ratio, goal and verdict
 #   bench/out/report.md     the same as a markdown table (bench/RESULTS.md quotes it)
@@ -29,6 +30,7 @@
 #   BENCH_WRK_CONNECTIONS=16   wrk connections (2 threads)
 #   BENCH_WORKERS=$(nproc)     landfall's worker threads
 #   BENCH_BUILD_DIR=build-bench  BENCH_OUT=bench/out
+#   BENCH_SCENARIOS=all        all | tables (1-9) | models (10-13; sizes at the top of bench/models.sh)
 #   BENCH_SKIP_INSTALL=1       do not run deploy/install-deps.sh
 #   LANDFALL_BENCH_PG_URL      use this PostgreSQL instead of a throwaway one
 set -euo pipefail
@@ -52,7 +54,8 @@ BENCH_WRK_CONNECTIONS=${BENCH_WRK_CONNECTIONS:-16}
 BENCH_WORKERS=${BENCH_WORKERS:-$(nproc)}
 BENCH_BUILD_DIR=${BENCH_BUILD_DIR:-build-bench}
 BENCH_OUT=${BENCH_OUT:-bench/out}
-export BENCH_REPEAT BENCH_TABLES BENCH_BATCHES BENCH_ROWS BENCH_BIG_ROWS BENCH_BIG_BATCHES BENCH_KNOWN_BATCHES \
+BENCH_SCENARIOS=${BENCH_SCENARIOS:-all}
+export BENCH_SCENARIOS BENCH_REPEAT BENCH_TABLES BENCH_BATCHES BENCH_ROWS BENCH_BIG_ROWS BENCH_BIG_BATCHES BENCH_KNOWN_BATCHES \
   BENCH_KNOWN_ROWS BENCH_QUIET_RUNS BENCH_LATENCY_FILES BENCH_LATENCY_INTERVAL_MS BENCH_DEBOUNCE_MS \
   BENCH_WRK_SECONDS BENCH_WRK_CONNECTIONS BENCH_WORKERS BENCH_BUILD_DIR BENCH_OUT
 
@@ -136,13 +139,13 @@ timed() {
 minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
 
 table_name() { printf 'table_%04d' "$1"; }
-# Lands FILE as TABLE/NAME the way a careful producer does: write under an
-# ignored name, then rename into place.
+# Lands FILE as TABLE/NAME (in DIR, default the landing dir) the way a careful
+# producer does: write under an ignored name, then rename into place.
 land() {
-  local file=$1 table=$2 name=$3
-  mkdir -p "$LANDING/$table"
-  cp "$file" "$LANDING/$table/.$name.tmp"
-  mv "$LANDING/$table/.$name.tmp" "$LANDING/$table/$name"
+  local file=$1 table=$2 name=$3 dir=${4:-$LANDING}
+  mkdir -p "$dir/$table"
+  cp "$file" "$dir/$table/.$name.tmp"
+  mv "$dir/$table/.$name.tmp" "$dir/$table/$name"
 }
 
 # ---- the machine -------------------------------------------------------------
@@ -182,6 +185,22 @@ write_config "$CONFIG" 0 warn
 "$LANDFALL" check-config --config "$CONFIG" >/dev/null
 BASE_DB=$WORK/baseline.duckdb
 baseline() { "$BASELINE" --db "$BASE_DB" --landing "$LANDING" "$@"; }
+
+finish() {
+  phase ""
+  printf 'total\t%d\n' $(($(date +%s) - ${BENCH_STARTED:-$(date +%s)})) >>"$RAW/phases.tsv"
+  "$REPORT" --raw "$RAW" --out "$OUT"
+  say "report: $OUT/report.md"
+  cat "$OUT/report.md"
+}
+
+# shellcheck source=bench/models.sh
+source "$ROOT/bench/models.sh"
+if [[ $BENCH_SCENARIOS == models ]]; then
+  model_scenarios
+  finish
+  exit 0
+fi
 
 # ---- data --------------------------------------------------------------------
 phase generate "generating ${BENCH_TABLES} tables x ${BENCH_BATCHES} batches x ${BENCH_ROWS} rows (+ ${BENCH_BIG_ROWS} rows in one table)"
@@ -413,8 +432,5 @@ daemon_pid=""
 phase s9 "scenario 9: planner and schema micro-benchmarks"
 "$PLANNER" --benchmark_format=json --benchmark_min_time=0.5 >"$RAW/s9_planner.json" 2>"$RAW/s9_planner.err"
 
-phase ""
-printf 'total\t%d\n' $(($(date +%s) - ${BENCH_STARTED:-$(date +%s)})) >>"$RAW/phases.tsv"
-"$REPORT" --raw "$RAW" --out "$OUT"
-say "report: $OUT/report.md"
-cat "$OUT/report.md"
+if [[ $BENCH_SCENARIOS == all ]]; then model_scenarios; fi
+finish
