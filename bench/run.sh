@@ -155,6 +155,9 @@ printf '{"nproc": %d, "cpu": "%s", "mem_total": "%s", "kernel": "%s", "date": "%
   "$(nproc)" "$cpu" "$mem" "$(uname -r)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   "$(cut -d' ' -f1-3 /proc/loadavg)" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   >"$RAW/machine.json"
+# The model scenarios' sizes and functions (run after the others, or alone).
+# shellcheck source=bench/models.sh
+source "$ROOT/bench/models.sh"
 env | grep '^BENCH_' | sort >"$RAW/sizes.env"
 
 # ---- configs -----------------------------------------------------------------
@@ -194,8 +197,6 @@ finish() {
   cat "$OUT/report.md"
 }
 
-# shellcheck source=bench/models.sh
-source "$ROOT/bench/models.sh"
 if [[ $BENCH_SCENARIOS == models ]]; then
   model_scenarios
   finish
