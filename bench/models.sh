@@ -1,6 +1,6 @@
 # Scenarios 10-13 of bench/run.sh (issue 13): the model layer. Sourced by
-# run.sh, which defines LANDFALL, GEN, BASELINE, ENGINE, RAW, WORK, PG_URL,
-# env_name, say, phase and timed. Everything here has its own landing
+# run.sh, which defines LANDFALL, GEN, BASELINE, ENGINE, RAW, WORK, say, phase,
+# timed, land and write_config. Everything here has its own landing
 # directory and warehouse, so these scenarios run alone too
 # (BENCH_SCENARIOS=models).
 #
@@ -81,31 +81,10 @@ model_scenarios() {
 
   # The same warehouse with and without models (scenario 10 compares them).
   local mconfig=$mwork/models.yaml plain=$mwork/plain.yaml serve_config=$mwork/serve.yaml
-  write_model_config() {  # FILE MODELS(0|1) API(0|1) LOGLEVEL
-    {
-      cat <<EOF
-environment: ${env_name}_models
-landing:
-  dir: $mlanding
-  debounce_ms: $BENCH_DEBOUNCE_MS
-  scan_interval_s: 0
-state:
-  postgres_url: $PG_URL
-warehouse:
-  type: duckdb
-  path: $mwork/landfall.duckdb
-  staging_schema: staging
-workers: $BENCH_WORKERS
-shutdown_timeout_s: 20
-log: {level: $4, format: json}
-EOF
-      if [[ $2 == 1 ]]; then printf 'models:\n  dir: models\n  schema: analytics\n'; fi
-      if [[ $3 == 1 ]]; then printf 'api:\n  enabled: true\n  listen: 127.0.0.1:0\n'; fi
-    } >"$1"
-  }
-  write_model_config "$mconfig" 1 0 warn
-  write_model_config "$plain" 0 0 warn
-  write_model_config "$serve_config" 1 1 info
+  local models_block=$'models:\n  dir: models\n  schema: analytics'
+  write_config "$mconfig" 0 warn "$mwork" "$models_block"
+  write_config "$plain" 0 warn "$mwork"
+  write_config "$serve_config" 1 info "$mwork" "$models_block"
   "$LANDFALL" check-config --config "$mconfig" >/dev/null
 
   phase m_initial "models: the first run (stage every table, build every model)"

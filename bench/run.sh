@@ -162,25 +162,28 @@ env | grep '^BENCH_' | sort >"$RAW/sizes.env"
 
 # ---- configs -----------------------------------------------------------------
 env_name="bench_$(date +%s)_$$"
-write_config() {  # FILE API(0|1) LOGLEVEL
-  local api_block=""
+# FILE API(0|1) LOGLEVEL [DIR EXTRA]: DIR (default $WORK) holds landing/ and
+# the warehouse, and names the environment; EXTRA is more YAML (e.g. models:).
+write_config() {
+  local dir=${4:-$WORK} api_block=""
   if [[ $2 == 1 ]]; then api_block=$'api:\n  enabled: true\n  listen: 127.0.0.1:0'; fi
   cat >"$1" <<EOF
-environment: $env_name
+environment: $env_name${4:+_$(basename "$dir")}
 landing:
-  dir: $LANDING
+  dir: $dir/landing
   debounce_ms: $BENCH_DEBOUNCE_MS
   scan_interval_s: 0
 state:
   postgres_url: $PG_URL
 warehouse:
   type: duckdb
-  path: $WORK/landfall.duckdb
+  path: $dir/landfall.duckdb
   staging_schema: staging
 workers: $BENCH_WORKERS
 shutdown_timeout_s: 20
 log: {level: $3, format: json}
 $api_block
+${5:-}
 EOF
 }
 CONFIG=$WORK/landfall.yaml
