@@ -1,6 +1,6 @@
 # Scenarios 10-13 of bench/run.sh (issue 13): the model layer. Sourced by
 # run.sh, which defines LANDFALL, GEN, BASELINE, ENGINE, RAW, WORK, say, phase,
-# timed, land and write_config. Everything here has its own landing
+# timed, land, write_config and start_daemon. Everything here has its own landing
 # directory and warehouse, so these scenarios run alone too
 # (BENCH_SCENARIOS=models).
 #
@@ -123,19 +123,8 @@ model_scenarios() {
 
   # ---- scenario 13: landing -> model visible under the daemon ------------------
   phase m_s13 "scenario 13: ${BENCH_MODEL_LATENCY_FILES} files landed one by one under landfall serve (models)"
-  local log=$RAW/m_daemon.log ready=0
-  "$LANDFALL" serve --config "$serve_config" 2>"$log" &
-  daemon_pid=$!
-  for _ in $(seq 1 1200); do
-    if grep -q '"msg":"ready: ' "$log"; then ready=1; break; fi
-    kill -0 "$daemon_pid" 2>/dev/null || break
-    sleep 0.25
-  done
-  if ((ready == 0)); then
-    say "models: the daemon did not become ready; log:"
-    tail -n 20 "$log" >&2
-    return 1
-  fi
+  local log=$RAW/m_daemon.log
+  start_daemon "$serve_config" "$log" || return 1
   : >"$RAW/s13_landings.tsv"
   local i renamed
   for ((i = 0; i < BENCH_MODEL_LATENCY_FILES; i++)); do

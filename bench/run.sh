@@ -160,6 +160,21 @@ printf '{"nproc": %d, "cpu": "%s", "mem_total": "%s", "kernel": "%s", "date": "%
 source "$ROOT/bench/models.sh"
 env | grep '^BENCH_' | sort >"$RAW/sizes.env"
 
+# CONFIG LOG: starts `landfall serve` (daemon_pid) and waits until it logs
+# ready; 1 (with the log's tail) if it does not.
+start_daemon() {
+  "$LANDFALL" serve --config "$1" 2>"$2" &
+  daemon_pid=$!
+  for _ in $(seq 1 1200); do
+    if grep -q '"msg":"ready: ' "$2"; then return 0; fi
+    kill -0 "$daemon_pid" 2>/dev/null || break
+    sleep 0.25
+  done
+  say "the daemon did not become ready; log:"
+  tail -n 20 "$2" >&2
+  return 1
+}
+
 # ---- configs -----------------------------------------------------------------
 env_name="bench_$(date +%s)_$$"
 # FILE API(0|1) LOGLEVEL [DIR EXTRA]: DIR (default $WORK) holds landing/ and
@@ -315,19 +330,7 @@ if ! "$LANDFALL" check-config --config "$DAEMON_CONFIG" >/dev/null 2>&1; then
   api=0
 fi
 LOG=$RAW/daemon.log
-"$LANDFALL" serve --config "$DAEMON_CONFIG" 2>"$LOG" &
-daemon_pid=$!
-ready=0
-for _ in $(seq 1 1200); do
-  if grep -q '"msg":"ready: ' "$LOG"; then ready=1; break; fi
-  kill -0 "$daemon_pid" 2>/dev/null || break
-  sleep 0.25
-done
-if ((ready == 0)); then
-  say "the daemon did not become ready; log:"
-  tail -n 20 "$LOG" >&2
-  exit 1
-fi
+start_daemon "$DAEMON_CONFIG" "$LOG" || exit 1
 port=$(grep -o '"msg":"api: listening on http://127.0.0.1:[0-9]*' "$LOG" | head -1 | grep -o '[0-9]*$' || true)
 if [[ -z $port ]]; then api=0; fi
 status_kb() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$daemon_pid/status"; }
