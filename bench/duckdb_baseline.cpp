@@ -21,6 +21,13 @@
 //   quiet        one statement that lists the landing dir (glob) and anti-joins
 //                it with the files loaded so far: what a hand-written loader
 //                must do at least to learn that nothing is new
+//   model-batch  an incremental model by hand, on a copy of landfall's
+//                warehouse (--db): in one transaction, INSERT INTO a copy of the
+//                model's target BY NAME the model's --select with {source}
+//                replaced by staging.T restricted to the batch of --file
+//                (_landfall_batch IN (...)), and the bookkeeping row that
+//                records the batch as consumed — what the model's run does
+//                at least (--target schema.name names the model)
 //
 // Timings cover the data statements only: opening the database and recording
 // which files were loaded (a table the `quiet` mode reads) are reported
@@ -139,6 +146,15 @@ class Db {
   duckdb_connection con_ = nullptr;
 };
 
+// `text` with every "{source}" replaced by `source`.
+std::string WithSource(std::string text, const std::string& source) {
+  const std::string mark = "{source}";
+  for (size_t at = 0; (at = text.find(mark, at)) != std::string::npos; at += source.size()) {
+    text.replace(at, mark.size(), source);
+  }
+  return text;
+}
+
 std::string FileList(const std::vector<std::string>& files) {
   std::string list = "[";
   for (const auto& f : files) list += (list.size() > 1 ? ", " : "") + Literal(f);
@@ -149,14 +165,15 @@ int Usage() {
   std::fprintf(
       stderr,
       "usage: landfall-baseline --db FILE --landing DIR [--schema S] "
-      "load|insert|rebuild|rebuild-all|append-new|quiet [--table T] [--file F] [--mixed T,T]\n");
+      "load|insert|rebuild|rebuild-all|append-new|quiet|model-batch [--table T] [--file F] [--mixed T,T]\n"
+      "       [--target SCHEMA.NAME --select 'SELECT ... FROM {source}']\n");
   return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string db_path, landing, schema = "staging", mode, table, file;
+  std::string db_path, landing, schema = "staging", mode, table, file, target, select;
   std::set<std::string> mixed;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -177,6 +194,10 @@ int main(int argc, char** argv) {
       table = v;
     else if (a == "--file")
       file = v;
+    else if (a == "--target")
+      target = v;
+    else if (a == "--select")
+      select = v;
     else if (a == "--mixed") {
       for (size_t start = 0, comma; start <= v.size(); start = comma + 1) {
         comma = v.find(',', start);
@@ -188,7 +209,9 @@ int main(int argc, char** argv) {
   }
   if (db_path.empty() || landing.empty() || mode.empty()) return Usage();
   if ((mode == "insert" && (table.empty() || file.empty())) ||
-      (mode == "rebuild" && table.empty())) {
+      (mode == "rebuild" && table.empty()) ||
+      (mode == "model-batch" &&
+       (table.empty() || file.empty() || target.find('.') == std::string::npos || select.empty()))) {
     return Usage();
   }
 
@@ -312,6 +335,47 @@ int main(int argc, char** argv) {
     work_ms = max_table_ms = MsSince(started);
     if (result_value < 0) return 1;
     data_statements = 1;
+  } else if (mode == "model-batch") {
+    // Untimed: the batch landfall staged from --file, and a copy of the
+    // model's target (as landfall left it) to insert into.
+    const auto preparing = Clock::now();
+    const std::string model = target.substr(target.find('.') + 1);
+    const std::vector<std::string> batches =
+        db.Column("SELECT batch_id FROM _landfall.ledger WHERE table_name = " + Literal(table) +
+                  " AND ends_with(path, " + Literal(fs::path(file).filename().string()) + ")");
+    if (batches.empty()) {
+      std::fprintf(stderr, "landfall-baseline: no batch of %s from %s in _landfall.ledger\n",
+                   table.c_str(), file.c_str());
+      return 1;
+    }
+    std::string ids;
+    for (const auto& b : batches) ids += (ids.empty() ? "" : ", ") + Literal(b);
+    if (db.Exec("CREATE OR REPLACE TABLE _baseline.model_target AS SELECT * FROM " +
+                Ident(target.substr(0, target.find('.'))) + "." + Ident(model)) < 0 ||
+        db.Exec("CREATE TABLE IF NOT EXISTS _baseline.model_ledger"
+                " (model VARCHAR, source VARCHAR, token VARCHAR)") < 0) {
+      return 1;
+    }
+    result_value = db.Exec("SELECT count(*) FROM " + qualified(table), true);
+    bookkeeping_ms += MsSince(preparing);
+    db.statements = 0;
+    const auto started = Clock::now();
+    const std::string source =
+        "(SELECT * FROM " + qualified(table) + " WHERE _landfall_batch IN (" + ids + "))";
+    if (db.Exec("BEGIN") < 0) return 1;
+    rows = db.Exec("INSERT INTO _baseline.model_target BY NAME " + WithSource(select, source));
+    if (rows < 0) return 1;
+    std::string ledger_rows;
+    for (const auto& b : batches) {
+      ledger_rows += std::string(ledger_rows.empty() ? "" : ", ") + "(" + Literal(model) + ", " +
+                     Literal(schema + "." + table) + ", " + Literal(b) + ")";
+    }
+    if (db.Exec("INSERT INTO _baseline.model_ledger VALUES " + ledger_rows) < 0) return 1;
+    if (db.Exec("COMMIT") < 0) return 1;
+    work_ms = max_table_ms = MsSince(started);
+    files = static_cast<int64_t>(batches.size());
+    tables = 1;
+    data_statements = db.statements;
   } else {
     return Usage();
   }
@@ -327,6 +391,7 @@ int main(int argc, char** argv) {
                                {"total_ms", MsSince(process_start)},
                                {"statements", data_statements},
                                {"new_files", result_value},
+                               {"staging_rows", mode == "model-batch" ? result_value : 0},
                                {"largest_table", largest_table},
                                {"largest_table_rows", std::max<int64_t>(largest_rows, 0)},
                                {"largest_table_ms", largest_ms}};

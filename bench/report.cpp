@@ -736,6 +736,200 @@ void Scenario9() {
   }
 }
 
+
+// ---- scenarios 10-13: models (bench/models.sh) -----------------------------------
+
+// The one model of a run's "models" that did something (nullptr if none or several).
+Json TheModelThatRan(const Json& run) {
+  Json found = nullptr;
+  if (!run.is_object() || !run.contains("models")) return found;
+  for (const auto& m : run["models"]) {
+    if (m.value("action", "") == "skip") continue;
+    if (!found.is_null()) return nullptr;
+    found = m;
+  }
+  return found;
+}
+
+int ModelsThatRan(const Json& run) {
+  int n = 0;
+  if (run.is_object() && run.contains("models")) {
+    for (const auto& m : run["models"]) n += m.value("action", "") != "skip";
+  }
+  return n;
+}
+
+void ScenarioModelsInitial(const std::string& sizes_models) {
+  const Json run = LoadJson("m_initial.json");
+  const Times t = LoadTimes("m_initial.time");
+  if (!run.is_object()) return;
+  auto& r = Add("10-13 models: set-up", "first `landfall run`: stage every table, build " +
+                                            Fmt(ModelsThatRan(run), "models", 0),
+                Ms(t.wall_s * 1000), t.wall_s * 1000, "ms");
+  r.note = "model phase " + Ms(Num(run, "models_duration_ms")) + "; " + sizes_models;
+}
+
+void Scenario11() {
+  std::vector<double> model_ms, phase_ms, base_ms, ran, statements;
+  for (int k = 1;; ++k) {
+    const Json run = LoadJson("s11_run_" + std::to_string(k) + ".json");
+    if (!run.is_object()) break;
+    const Json base = LoadJson("s11_baseline_" + std::to_string(k) + ".json");
+    const Json model = TheModelThatRan(run);
+    model_ms.push_back(Num(model, "duration_ms"));
+    phase_ms.push_back(Num(run, "models_duration_ms"));
+    base_ms.push_back(Num(base, "work_ms"));
+    ran.push_back(ModelsThatRan(run));
+    statements.push_back(Num(run, "warehouse_statements"));
+  }
+  if (model_ms.empty()) return;
+  const std::string scenario = "11 one new batch → its model";
+  const std::string times = " (median of " + Fmt(model_ms.size(), "", 0) + ")";
+  const double base = MedianOf(base_ms);
+  const std::string base_text = Ms(base);
+  auto& own = Add(scenario, "the model's own run (`models[].duration_ms`)" + times, Ms(MedianOf(model_ms)),
+                  MedianOf(model_ms), "ms");
+  Baseline(own, base_text, base);
+  RatioGoal(own, 1.20);
+  own.note =
+      "baseline: on a copy of the warehouse, INSERT INTO a copy of the target BY NAME the model's SELECT over "
+      "staging.t WHERE _landfall_batch IN (the batch) + its ledger row, in one transaction; models that ran "
+      "per run: " + Fmt(MedianOf(ran), "", 0);
+  auto& phase = Add(scenario, "the whole model phase (`models_duration_ms`: plan " +
+                                  std::string("every model + run the one)") + times,
+                    Ms(MedianOf(phase_ms)), MedianOf(phase_ms), "ms");
+  Baseline(phase, base_text, base);
+  phase.note = "warehouse statements of the whole run (staging + models): " + Fmt(MedianOf(statements), "", 0);
+}
+
+void Scenario12() {
+  const std::string scenario = "12 incremental model on a large table";
+  double per_label[2] = {NAN, NAN};
+  int i = 0;
+  for (const char* label : {"mid", "big"}) {
+    const Json run = LoadJson(std::string("s12_run_") + label + ".json");
+    const Json base = LoadJson(std::string("s12_baseline_") + label + ".json");
+    const Json model = TheModelThatRan(run);
+    const double rows = Num(base, "staging_rows");
+    const double ms = Num(model, "duration_ms");
+    per_label[i++] = ms;
+    if (!run.is_object()) continue;
+    auto& r = Add(scenario,
+                  "a " + Fmt(Num(model, "rows_inserted"), "", 0) + "-row batch of a " +
+                      Fmt(rows / 1e6, "M-row", 1) + " table: the model's run",
+                  Ms(ms), ms, "ms");
+    Baseline(r, Ms(Num(base, "work_ms")), Num(base, "work_ms"));
+    r.note = "whole model phase " + Ms(Num(run, "models_duration_ms"));
+  }
+  if (!std::isnan(per_label[0]) && !std::isnan(per_label[1])) {
+    auto& r = Add(scenario, "the larger table's model run / the smaller one's",
+                  Ms(per_label[1]) + " vs " + Ms(per_label[0]), per_label[1], "ms");
+    r.ratio = per_label[1] / per_label[0];
+    Goal(r, "about 1× (≤ 1.5×)", r.ratio <= 1.5);
+    r.note = "the same new batch: the cost should follow the batch, not the table";
+  }
+}
+
+void Scenario10() {
+  const Json with = LoadJson("s10_cli_models.json");
+  const Json plain = LoadJson("s10_cli_plain.json");
+  const Json em = LoadJson("s10_engine_models.json");
+  const Json ep = LoadJson("s10_engine_plain.json");
+  if (!with.is_object() && !em.is_object()) return;
+  const std::string scenario = "10 quiet cycle with models";
+  auto& cli = Add(scenario, "`landfall run`, nothing new: warehouse statements, with models",
+                  Fmt(Num(with, "warehouse_statements"), "", 0), Num(with, "warehouse_statements"),
+                  "statements");
+  cli.baseline = Fmt(Num(plain, "warehouse_statements"), "without models", 0);
+  cli.baseline_value = Num(plain, "warehouse_statements");
+  cli.note = "each CLI process plans the models once: it reads the warehouse's record of what each model "
+             "consumed (" + Fmt(ModelsThatRan(with), "models ran", 0) + ")";
+  const Json first = Step(em, "first");
+  const Json quiet = Step(em, "quiet");
+  auto& f = Add(scenario, "in process (the daemon's Engine): the first quiet cycle's statements",
+                Fmt(Num(first, "warehouse_statements"), "", 0), Num(first, "warehouse_statements"),
+                "statements");
+  f.baseline = Fmt(Num(Step(ep, "first"), "warehouse_statements"), "without models", 0);
+  f.baseline_value = Num(Step(ep, "first"), "warehouse_statements");
+  f.note = "plans the models once after start-up";
+  const double q = Num(quiet, "warehouse_statements");
+  auto& r = Add(scenario,
+                "in process: statements of the next " + Fmt(Num(quiet, "runs"), "quiet cycles", 0),
+                Fmt(q, "", 0), q, "statements");
+  r.baseline = Fmt(Num(Step(ep, "quiet"), "warehouse_statements"), "without models", 0);
+  r.baseline_value = Num(Step(ep, "quiet"), "warehouse_statements");
+  Goal(r, "0", std::isnan(q) ? std::nullopt : std::optional<bool>(q == 0));
+  auto& w = Add(scenario, "in process: quiet cycle wall time (median)", Ms(Num(quiet, "wall_ms")),
+                Num(quiet, "wall_ms"), "ms");
+  Baseline(w, Ms(Num(Step(ep, "quiet"), "wall_ms")) + " without models", Num(Step(ep, "quiet"), "wall_ms"));
+}
+
+// Times of the log lines whose msg starts with `prefix` and contains `marker`,
+// by the text between them.
+std::map<std::string, std::vector<double>> LogTimes(const std::string& log, const std::string& prefix,
+                                                    const std::string& marker) {
+  std::map<std::string, std::vector<double>> out;
+  std::istringstream lines(log);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.find(marker) == std::string::npos) continue;
+    try {
+      Json j = Json::parse(line);
+      const std::string msg = j.value("msg", "");
+      if (!msg.starts_with(prefix)) continue;
+      auto at = ParseLogTime(j.value("ts", ""));
+      auto end = msg.find(marker);
+      if (end == std::string::npos || !at) continue;
+      out[msg.substr(prefix.size(), end - prefix.size())].push_back(*at);
+    } catch (const Json::exception&) {
+    }
+  }
+  return out;
+}
+
+void Scenario13() {
+  auto landings = ReadText("s13_landings.tsv");
+  auto log = ReadText("m_daemon.log");
+  if (!landings || !log) return;
+  const auto runs = LogTimes(*log, "model ", ": run");
+  const auto appends = LogTimes(*log, "table ", ": append ");
+  std::vector<double> model_ms, staged_ms;
+  int landed = 0;
+  auto first_after = [](const std::vector<double>& times, double since) {
+    for (double t : times) {
+      if (t >= since - 0.001) return std::max(0.0, t - since) * 1000;  // log times: ms resolution
+    }
+    return std::nan("");
+  };
+  std::istringstream in(*landings);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string table, model;
+    double renamed = 0;
+    if (!(fields >> table >> model >> renamed)) continue;
+    ++landed;
+    auto r = runs.find(model);
+    auto a = appends.find(table);
+    if (r != runs.end()) model_ms.push_back(first_after(r->second, renamed));
+    if (a != appends.end()) staged_ms.push_back(first_after(a->second, renamed));
+  }
+  std::erase_if(model_ms, [](double x) { return std::isnan(x); });
+  std::erase_if(staged_ms, [](double x) { return std::isnan(x); });
+  const std::string scenario = "13 landing → model visible";
+  auto& seen = Add(scenario, "files landed one by one / their model ran", Fmt(landed, "", 0) + " / " +
+                                                                               Fmt(model_ms.size(), "", 0),
+                   static_cast<double>(model_ms.size()), "files");
+  seen.note = "`landfall serve`; visible when the daemon logs the model's run (after its commit; ms resolution)";
+  for (const auto& [q, name] : std::vector<std::pair<double, std::string>>{{0.5, "p50"}, {0.95, "p95"}}) {
+    const double m = Percentile(model_ms, q), s = Percentile(staged_ms, q);
+    auto& r = Add(scenario, name + ", rename → model committed (log)", Ms(m), m, "ms");
+    r.baseline = Ms(s) + " (rename → staged)";
+    r.baseline_value = s;
+    if (!std::isnan(m) && !std::isnan(s) && s > 0) r.ratio = m / s;
+  }
+}
+
 std::string Cell(std::string s) {
   for (size_t i = 0; (i = s.find('|', i)) != std::string::npos; i += 2) s.replace(i, 1, "\\|");
   return s;
@@ -753,13 +947,25 @@ int Report(const fs::path& out_dir) {
   int debounce = 200;
   if (auto it = sizes.find("BENCH_DEBOUNCE_MS"); it != sizes.end())
     debounce = std::stoi(it->second);
-  Scenario1();
-  Scenario2();
-  Scenarios345();
-  Scenario6(debounce);
-  Scenario7();
-  Scenario8();
-  Scenario9();
+  // BENCH_SCENARIOS=models leaves the staging scenarios' files out.
+  if (ReadText("s1_landfall.json")) {
+    Scenario1();
+    Scenario2();
+    Scenarios345();
+    Scenario6(debounce);
+    Scenario7();
+    Scenario8();
+    Scenario9();
+  }
+  std::string model_sizes;
+  for (const auto& [k, v] : sizes) {
+    if (k.starts_with("BENCH_MODEL")) model_sizes += (model_sizes.empty() ? "" : ", ") + k + "=" + v;
+  }
+  ScenarioModelsInitial(model_sizes);
+  Scenario10();
+  Scenario11();
+  Scenario12();
+  Scenario13();
 
   Json machine = LoadJson("machine.json");
   Json phases = Json::object();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The benchmark command (issue 6): landfall against raw DuckDB doing the same
-# work, at 1,000 tables. Installs what is missing, builds, starts a throwaway
-# PostgreSQL (tests/with-postgres.sh), runs scenarios 1-9 and writes
+# The benchmark command (issues 6 and 13): landfall against raw DuckDB doing
+# the same work, at 1,000 tables. Installs what is missing, builds, starts a
+# throwaway PostgreSQL (tests/with-postgres.sh), runs scenarios 1-9 (staging)
+# and 10-13 (models, bench/models.sh) and writes
 #
 #   bench/out/report.json   every figure, its baseline, ratio, goal and verdict
 #   bench/out/report.md     the same as a markdown table (bench/RESULTS.md quotes it)
@@ -29,6 +30,7 @@
 #   BENCH_WRK_CONNECTIONS=16   wrk connections (2 threads)
 #   BENCH_WORKERS=$(nproc)     landfall's worker threads
 #   BENCH_BUILD_DIR=build-bench  BENCH_OUT=bench/out
+#   BENCH_SCENARIOS=all        all | tables (1-9) | models (10-13; sizes at the top of bench/models.sh)
 #   BENCH_SKIP_INSTALL=1       do not run deploy/install-deps.sh
 #   LANDFALL_BENCH_PG_URL      use this PostgreSQL instead of a throwaway one
 set -euo pipefail
@@ -52,7 +54,8 @@ BENCH_WRK_CONNECTIONS=${BENCH_WRK_CONNECTIONS:-16}
 BENCH_WORKERS=${BENCH_WORKERS:-$(nproc)}
 BENCH_BUILD_DIR=${BENCH_BUILD_DIR:-build-bench}
 BENCH_OUT=${BENCH_OUT:-bench/out}
-export BENCH_REPEAT BENCH_TABLES BENCH_BATCHES BENCH_ROWS BENCH_BIG_ROWS BENCH_BIG_BATCHES BENCH_KNOWN_BATCHES \
+BENCH_SCENARIOS=${BENCH_SCENARIOS:-all}
+export BENCH_SCENARIOS BENCH_REPEAT BENCH_TABLES BENCH_BATCHES BENCH_ROWS BENCH_BIG_ROWS BENCH_BIG_BATCHES BENCH_KNOWN_BATCHES \
   BENCH_KNOWN_ROWS BENCH_QUIET_RUNS BENCH_LATENCY_FILES BENCH_LATENCY_INTERVAL_MS BENCH_DEBOUNCE_MS \
   BENCH_WRK_SECONDS BENCH_WRK_CONNECTIONS BENCH_WORKERS BENCH_BUILD_DIR BENCH_OUT
 
@@ -136,13 +139,13 @@ timed() {
 minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
 
 table_name() { printf 'table_%04d' "$1"; }
-# Lands FILE as TABLE/NAME the way a careful producer does: write under an
-# ignored name, then rename into place.
+# Lands FILE as TABLE/NAME (in DIR, default the landing dir) the way a careful
+# producer does: write under an ignored name, then rename into place.
 land() {
-  local file=$1 table=$2 name=$3
-  mkdir -p "$LANDING/$table"
-  cp "$file" "$LANDING/$table/.$name.tmp"
-  mv "$LANDING/$table/.$name.tmp" "$LANDING/$table/$name"
+  local file=$1 table=$2 name=$3 dir=${4:-$LANDING}
+  mkdir -p "$dir/$table"
+  cp "$file" "$dir/$table/.$name.tmp"
+  mv "$dir/$table/.$name.tmp" "$dir/$table/$name"
 }
 
 # ---- the machine -------------------------------------------------------------
@@ -152,29 +155,50 @@ printf '{"nproc": %d, "cpu": "%s", "mem_total": "%s", "kernel": "%s", "date": "%
   "$(nproc)" "$cpu" "$mem" "$(uname -r)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   "$(cut -d' ' -f1-3 /proc/loadavg)" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   >"$RAW/machine.json"
+# The model scenarios' sizes and functions (run after the others, or alone).
+# shellcheck source=bench/models.sh
+source "$ROOT/bench/models.sh"
 env | grep '^BENCH_' | sort >"$RAW/sizes.env"
+
+# CONFIG LOG: starts `landfall serve` (daemon_pid) and waits until it logs
+# ready; 1 (with the log's tail) if it does not.
+start_daemon() {
+  "$LANDFALL" serve --config "$1" 2>"$2" &
+  daemon_pid=$!
+  for _ in $(seq 1 1200); do
+    if grep -q '"msg":"ready: ' "$2"; then return 0; fi
+    kill -0 "$daemon_pid" 2>/dev/null || break
+    sleep 0.25
+  done
+  say "the daemon did not become ready; log:"
+  tail -n 20 "$2" >&2
+  return 1
+}
 
 # ---- configs -----------------------------------------------------------------
 env_name="bench_$(date +%s)_$$"
-write_config() {  # FILE API(0|1) LOGLEVEL
-  local api_block=""
+# FILE API(0|1) LOGLEVEL [DIR EXTRA]: DIR (default $WORK) holds landing/ and
+# the warehouse, and names the environment; EXTRA is more YAML (e.g. models:).
+write_config() {
+  local dir=${4:-$WORK} api_block=""
   if [[ $2 == 1 ]]; then api_block=$'api:\n  enabled: true\n  listen: 127.0.0.1:0'; fi
   cat >"$1" <<EOF
-environment: $env_name
+environment: $env_name${4:+_$(basename "$dir")}
 landing:
-  dir: $LANDING
+  dir: $dir/landing
   debounce_ms: $BENCH_DEBOUNCE_MS
   scan_interval_s: 0
 state:
   postgres_url: $PG_URL
 warehouse:
   type: duckdb
-  path: $WORK/landfall.duckdb
+  path: $dir/landfall.duckdb
   staging_schema: staging
 workers: $BENCH_WORKERS
 shutdown_timeout_s: 20
 log: {level: $3, format: json}
 $api_block
+${5:-}
 EOF
 }
 CONFIG=$WORK/landfall.yaml
@@ -182,6 +206,20 @@ write_config "$CONFIG" 0 warn
 "$LANDFALL" check-config --config "$CONFIG" >/dev/null
 BASE_DB=$WORK/baseline.duckdb
 baseline() { "$BASELINE" --db "$BASE_DB" --landing "$LANDING" "$@"; }
+
+finish() {
+  phase ""
+  printf 'total\t%d\n' $(($(date +%s) - ${BENCH_STARTED:-$(date +%s)})) >>"$RAW/phases.tsv"
+  "$REPORT" --raw "$RAW" --out "$OUT"
+  say "report: $OUT/report.md"
+  cat "$OUT/report.md"
+}
+
+if [[ $BENCH_SCENARIOS == models ]]; then
+  model_scenarios
+  finish
+  exit 0
+fi
 
 # ---- data --------------------------------------------------------------------
 phase generate "generating ${BENCH_TABLES} tables x ${BENCH_BATCHES} batches x ${BENCH_ROWS} rows (+ ${BENCH_BIG_ROWS} rows in one table)"
@@ -292,19 +330,7 @@ if ! "$LANDFALL" check-config --config "$DAEMON_CONFIG" >/dev/null 2>&1; then
   api=0
 fi
 LOG=$RAW/daemon.log
-"$LANDFALL" serve --config "$DAEMON_CONFIG" 2>"$LOG" &
-daemon_pid=$!
-ready=0
-for _ in $(seq 1 1200); do
-  if grep -q '"msg":"ready: ' "$LOG"; then ready=1; break; fi
-  kill -0 "$daemon_pid" 2>/dev/null || break
-  sleep 0.25
-done
-if ((ready == 0)); then
-  say "the daemon did not become ready; log:"
-  tail -n 20 "$LOG" >&2
-  exit 1
-fi
+start_daemon "$DAEMON_CONFIG" "$LOG" || exit 1
 port=$(grep -o '"msg":"api: listening on http://127.0.0.1:[0-9]*' "$LOG" | head -1 | grep -o '[0-9]*$' || true)
 if [[ -z $port ]]; then api=0; fi
 status_kb() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$daemon_pid/status"; }
@@ -413,8 +439,5 @@ daemon_pid=""
 phase s9 "scenario 9: planner and schema micro-benchmarks"
 "$PLANNER" --benchmark_format=json --benchmark_min_time=0.5 >"$RAW/s9_planner.json" 2>"$RAW/s9_planner.err"
 
-phase ""
-printf 'total\t%d\n' $(($(date +%s) - ${BENCH_STARTED:-$(date +%s)})) >>"$RAW/phases.tsv"
-"$REPORT" --raw "$RAW" --out "$OUT"
-say "report: $OUT/report.md"
-cat "$OUT/report.md"
+if [[ $BENCH_SCENARIOS == all ]]; then model_scenarios; fi
+finish

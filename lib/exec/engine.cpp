@@ -920,7 +920,10 @@ void Engine::RunModels(const RunRequest& request, RunOutcome& outcome) {
     if (t.status == state::TableRunStatus::kFailed) model_request.failed_tables.insert(t.table);
   }
   if (!outcome.tables.empty()) models_.Dirty();
+  const auto started = std::chrono::steady_clock::now();
   auto models = models_.PlanAndExecute(model_request, outcome.run_id);
+  outcome.models_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
   if (!models) {
     spdlog::error("models: {}", models.error().ToString());
     outcome.models_error = models.error();

@@ -80,13 +80,16 @@ struct RunOutcome {
   // planned (invalid model files, the warehouse unavailable).
   std::vector<ModelOutcome> models;
   std::optional<Error> models_error;
+  // The whole model phase (planning and every model), 0 when it did not run.
+  int64_t models_us = 0;
   bool ok() const;
 };
 
 // {"run_id", "ok", "warehouse_statements", "files", "inspected", "quarantined",
 //  "duplicates", "tables": [{"table", "action", "status", "rows", "batches",
 //  "duration_ms", "error"}], "plan": plan::ToJson(plan), "models":
-//  OutcomesToJson(models), "models_error"}: `landfall run --format json`.
+//  OutcomesToJson(models), "models_error", "models_duration_ms"}: `landfall run
+//  --format json`.
 std::string ToJson(const RunOutcome& outcome);
 
 // Forgets a table's state (keeping a TableStatus::kReset marker) so its next run rebuilds

@@ -90,6 +90,24 @@ class DuckDbModels final : public ModelWarehouse {
   Result<schema::Schema> TargetColumns(const std::string& schema, const std::string& name) override {
     auto lease = pool_->Acquire();
     if (!lease) return Fail("warehouse_error", "cannot connect to DuckDB", true);
+    // pragma_table_info binds this one table or view (under a millisecond);
+    // duckdb_columns() lists every column of every table first, which every
+    // model's run would pay again (about 50 ms at 1,000 staging tables). It
+    // fails when the target is missing (or is a view that no longer binds):
+    // the catalog query below then tells which.
+    auto info = exec_(lease->get(), "SELECT name, type, (NOT \"notnull\")::INTEGER FROM pragma_table_info(" +
+                                        sql::Literal(sql::Qualified(schema, name)) + ") ORDER BY cid");
+    if (info) {
+      schema::Schema columns;
+      for (int64_t row = 0; row < info->RowCount(); ++row) {
+        schema::Column column;
+        column.name = info->Text(0, row).value_or("");
+        column.type = sql::NormalizeType(info->Text(1, row).value_or(""));
+        column.nullable = info->Int(2, row).value_or(1) != 0;
+        columns.columns.push_back(std::move(column));
+      }
+      return columns;
+    }
     std::map<std::string, ModelContents> out;
     if (auto s = ReadColumns(lease->get(), schema, name, out); !s) return Fail(s.error());
     return out.empty() ? schema::Schema{} : out.begin()->second.columns;

@@ -221,5 +221,28 @@ TEST_F(DuckDbModelsTest, DescribeGivesTheQuerysColumnsAndDropForgetsTheModel) {
   EXPECT_EQ(models()->InspectModels("analytics")->count("gone"), 0u);
 }
 
+TEST_F(DuckDbModelsTest, TargetColumnsOfOneTargetMatchInspectionAndAreEmptyWhenMissing) {
+  Land("orders", "1.parquet", "SELECT 1 AS id, 'x' AS name, 2.5::DECIMAL(9,2) AS amount");
+  MustWrite(Write(ModelWriteKind::kReplaceTable, "wide", "SELECT id, name, amount FROM staging.orders"));
+  MustWrite(Write(ModelWriteKind::kReplaceView, "live", "SELECT name, id FROM staging.orders"));
+  auto inspected = models()->InspectModels("analytics");
+  ASSERT_TRUE(inspected) << inspected.error().ToString();
+  for (const std::string name : {"wide", "live"}) {
+    auto columns = models()->TargetColumns("analytics", name);
+    ASSERT_TRUE(columns) << columns.error().ToString();
+    const auto& expected = inspected->at(name).columns.columns;
+    ASSERT_EQ(columns->columns.size(), expected.size()) << name;
+    for (size_t i = 0; i < expected.size(); ++i) {
+      EXPECT_EQ(columns->columns[i].name, expected[i].name) << name;
+      EXPECT_EQ(columns->columns[i].type, expected[i].type) << name;
+      EXPECT_EQ(columns->columns[i].nullable, expected[i].nullable) << name;
+    }
+  }
+  EXPECT_EQ(models()->TargetColumns("analytics", "wide")->columns[2].type, "DECIMAL(9,2)");
+  auto missing = models()->TargetColumns("analytics", "nope");
+  ASSERT_TRUE(missing) << missing.error().ToString();
+  EXPECT_TRUE(missing->columns.empty());
+}
+
 }  // namespace
 }  // namespace landfall::warehouse
