@@ -95,8 +95,7 @@ class DuckDbModels final : public ModelWarehouse {
     // model's run would pay again (about 50 ms at 1,000 staging tables). It
     // fails when the target is missing (or is a view that no longer binds):
     // the catalog query below then tells which.
-    auto info = exec_(lease->get(), "SELECT name, type, (NOT \"notnull\")::INTEGER FROM pragma_table_info(" +
-                                        sql::Literal(sql::Qualified(schema, name)) + ") ORDER BY cid");
+    auto info = exec_(lease->get(), sql::TableInfoQuery(sql::Qualified(schema, name)));
     if (info) {
       schema::Schema columns;
       for (int64_t row = 0; row < info->RowCount(); ++row) {

@@ -54,6 +54,11 @@ std::string TargetColumnsQuery(std::string_view schema, std::string_view name) {
          where + " ORDER BY c.table_name, c.column_index";
 }
 
+std::string TableInfoQuery(std::string_view qualified) {
+  return "SELECT name, type, (NOT \"notnull\")::INTEGER FROM pragma_table_info(" + Literal(qualified) +
+         ") ORDER BY cid";
+}
+
 std::string TargetKindQuery(std::string_view schema, std::string_view name) {
   return "SELECT table_type FROM information_schema.tables WHERE lower(table_schema) = lower(" +
          Literal(schema) + ") AND lower(table_name) = lower(" + Literal(name) + ")";

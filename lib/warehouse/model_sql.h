@@ -22,6 +22,9 @@ std::string ModelLedgerQuery();
 // (table_name, column_name, data_type, is_nullable, is_view) of the targets in
 // `schema` (only `name` when not ""), in column order.
 std::string TargetColumnsQuery(std::string_view schema, std::string_view name);
+// (name, type, is_nullable) of one table or view, binding only it; fails when
+// it does not exist.
+std::string TableInfoQuery(std::string_view qualified);
 // The table_type ("BASE TABLE", "VIEW") of one target; no row when none.
 std::string TargetKindQuery(std::string_view schema, std::string_view name);
 std::string DropTarget(std::string_view target, bool view);
