@@ -103,6 +103,11 @@ class ModelWarehouse {
   // model with bookkeeping, by model name. A constant number of statements.
   virtual Result<std::map<std::string, ModelContents>> InspectModels(const std::string& schema) = 0;
 
+  // The rows of every model target in `schema` that is a table, by target
+  // name (views are left out: counting one would run its query). For the
+  // API; one transaction, two statements.
+  virtual Result<std::map<std::string, int64_t>> TargetRows(const std::string& schema) = 0;
+
   // The columns `sql` returns (DESCRIBE), without running it.
   virtual Result<schema::Schema> DescribeQuery(const std::string& sql) = 0;
 

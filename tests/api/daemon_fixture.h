@@ -80,7 +80,8 @@ class DaemonTest : public ::testing::Test {
           << landing_extra << "state:\n  postgres_url: ${LANDFALL_TEST_PG_URL}\n"
           << "warehouse:\n  path: warehouse.duckdb\n"
           << "workers: 2\nlog: {level: info, format: text}\n"
-          << "api:\n  listen: 127.0.0.1:0\n  webhook_secret: " << kSecret << "\n"
+          << config_extra_ << "api:\n  listen: 127.0.0.1:0\n  webhook_secret: " << kSecret
+          << "\n"
           << api_extra;
     }
     const std::string binary = LandfallBinary();
@@ -196,6 +197,7 @@ class DaemonTest : public ::testing::Test {
   TempDir dir_;
   std::string env_;
   std::string token_;  // sent as a bearer token when not empty
+  std::string config_extra_;  // top-level config lines (e.g. models:), written by Start()
   pid_t pid_ = -1;
   int port_ = 0;
 };
