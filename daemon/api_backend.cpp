@@ -279,7 +279,8 @@ Result<std::string> DaemonApiBackend::Plan(const api::PlanQuery& query) {
   }
   if (query.text) return Dump({{"text", plan::ToText(*plan) + exec::StepsToText(steps)}});
   json out = json::parse(plan::ToJson(*plan));
-  out["models"] = json::parse(exec::StepsToJson(steps));
+  // As `landfall plan --format json` prints it: "models" only with models.dir.
+  if (config_.models.dir) out["models"] = json::parse(exec::StepsToJson(steps));
   return Dump(out);
 }
 

@@ -298,10 +298,11 @@ int PrintRun(const std::string& outcome_json, const std::string& format) {
       std::printf("nothing to do: %d tables unchanged; warehouse statements: %lld\n", unchanged,
                   statements);
     } else {
-      std::printf("run %lld: %zu tables changed, %d failed, %d unchanged; %d models ran, %d failed; "
-                  "warehouse statements: %lld\n",
-                  run_id, tables.size(), failed, unchanged, models_changed - models_failed, models_failed,
-                  statements);
+      const std::string model_counts =
+          models.empty() ? "" : std::to_string(models_changed - models_failed) + " models ran, " +
+                                    std::to_string(models_failed) + " failed; ";
+      std::printf("run %lld: %zu tables changed, %d failed, %d unchanged; %swarehouse statements: %lld\n",
+                  run_id, tables.size(), failed, unchanged, model_counts.c_str(), statements);
     }
   }
   std::fflush(stdout);
@@ -483,7 +484,7 @@ int CmdPlan(const Args& args, const config::Config& config, const std::string& w
   }
   if (args.format == "json") {
     json out = json::parse(plan::ToJson(*plan));
-    out["models"] = json::parse(exec::StepsToJson(steps));
+    if (rt.config.models.dir) out["models"] = json::parse(exec::StepsToJson(steps));
     std::cout << out.dump() << "\n";
     return kExitOk;
   }

@@ -104,6 +104,32 @@ if [[ -z $(ls -A "$var/landing") ]]; then
     --batches 3 --rows 10000 >/dev/null
 fi
 
+# Three models over the demo's orders (README: "Models"): one incremental by
+# batch, one aggregate rebuilt in full, one merge keeping each customer's
+# latest order.
+mkdir -p "$var/models"
+cat >"$var/models/orders_enriched.sql" <<'EOF'
+SELECT o.id, o.customer, o.amount, o.created_at, CAST(o.created_at AS DATE) AS order_day
+FROM staging.orders AS o
+EOF
+echo "strategy: incremental" >"$var/models/orders_enriched.yaml"
+cat >"$var/models/revenue_by_customer.sql" <<'EOF'
+SELECT customer, count(*) AS orders, sum(amount) AS revenue
+FROM staging.orders
+GROUP BY customer
+EOF
+cat >"$var/models/customer_latest.sql" <<'EOF'
+SELECT customer, id AS last_order_id, amount AS last_amount, created_at AS last_order_at
+FROM staging.orders
+EOF
+cat >"$var/models/customer_latest.yaml" <<'EOF'
+strategy: merge
+merge:
+  unique_key: [customer]
+  dedupe: latest
+  order_by: last_order_id
+EOF
+
 config=$var/demo.yaml
 cat >"$config" <<'EOF'
 # Written by deploy/demo.sh; relative paths are resolved against this folder.
@@ -117,6 +143,9 @@ state:
   postgres_url: ${LANDFALL_STATE_URL}
 warehouse:
   path: warehouse.duckdb
+models:
+  dir: models
+  schema: analytics
 workers: 2
 shutdown_timeout_s: 30
 log: {level: info, format: text}
@@ -129,6 +158,8 @@ demo: in another terminal, land a batch and watch the log here:
 
     $build/bench/landfall-gen --dir var/landing --table orders --batches 1 --start 100
 
+demo: each batch of orders also updates the models in var/models (analytics.orders_enriched,
+demo: analytics.revenue_by_customer, analytics.customer_latest); the log says which ran and why.
 demo: or copy any Parquet file into var/landing/<table>/ (a new folder is a new table).
 demo: send SIGHUP (kill -HUP <pid>) after editing var/demo.yaml to reload it.
 demo: Ctrl-C stops landfall cleanly, then PostgreSQL. Start over with: rm -rf var

@@ -343,11 +343,9 @@ Result<warehouse::ModelWriteStats> ModelRunner::Write(const model::Model& m, con
   auto query = wh.DescribeQuery(m.sql);
   if (!query) return Fail(query.error());
   // The target as it is now: its upstream models of this run are built.
-  auto contents = wh.InspectModels(config_.models.schema);
-  if (!contents) return Fail(contents.error());
-  auto it = contents->find(m.name);
-  step = model::WithTargetColumns(std::move(step), it == contents->end() ? schema::Schema{} : it->second.columns,
-                                  *query);
+  auto target = wh.TargetColumns(config_.models.schema, m.name);
+  if (!target) return Fail(target.error());
+  step = model::WithTargetColumns(std::move(step), *target, *query);
   columns = *query;
   return wh.WriteModel(WriteFor(m, dag, step, *query));
 }

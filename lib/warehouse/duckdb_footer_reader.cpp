@@ -10,6 +10,7 @@
 #include "lib/warehouse/duckdb_connection.h"
 #include "lib/warehouse/duckdb_warehouse.h"
 #include "lib/warehouse/sql.h"
+#include "lib/warehouse/statements.h"
 
 namespace landfall::warehouse {
 
@@ -17,9 +18,6 @@ namespace {
 
 using internal::ConnectionPool;
 using internal::DuckError;
-
-// Column names staging tables reserve for metadata (see duckdb_warehouse.cpp).
-constexpr std::string_view kReservedPrefix = "_landfall_";
 
 // A DuckDB error about a Parquet file, as one of the footer reader's codes.
 Error FooterError(const std::filesystem::path& file, const DuckError& error) {
@@ -73,14 +71,12 @@ class DuckDbFooterReader final : public schema::FooterReader {
     auto lease = pool_->Acquire();
     if (!lease) return Fail("unreadable", file.string() + ": cannot connect to DuckDB", true);
     duckdb_connection con = lease->get();
-    const std::string literal = sql::PathLiteral(file.native());
 
     // Field ids and repetition live only in the Parquet schema tree; the row
     // count comes along in the same query. DuckDB's fixed cost per query (about
     // 0.7 ms of CPU) is most of a small file's footer read, so the query count
     // per file matters (see ReadMany).
-    auto tree = internal::RunQuery(con, "SELECT " + std::string(kTreeColumns) + ", m.num_rows FROM parquet_schema(" +
-                                            literal + ") s, parquet_file_metadata(" + literal + ") m");
+    auto tree = internal::RunQuery(con, sql::SelectFooterTree(file.native()));
     if (!tree) return Fail(FooterError(file, tree.error()));
     if (tree->RowCount() == 0) return Fail("unreadable", file.string() + ": no file metadata");
     std::vector<TreeRow> rows;
@@ -111,15 +107,12 @@ class DuckDbFooterReader final : public schema::FooterReader {
     auto lease = pool_->Acquire();
     if (!lease) return one_by_one();
     duckdb_connection con = lease->get();
-    std::string list = "[";
-    for (size_t i : good) list += (list.size() > 1 ? ", " : "") + sql::PathLiteral(files[i].native());
-    list += "]";
+    std::vector<std::string> paths;
+    for (size_t i : good) paths.push_back(files[i].native());
     // Rows come out file by file, each file's tree in order (one thread).
-    auto tree = internal::RunQuery(
-        con, "SELECT " + std::string(kTreeColumns) + ", s.file_name FROM parquet_schema(" + list + ") s");
+    auto tree = internal::RunQuery(con, sql::SelectFooterTrees(paths));
     if (!tree) return one_by_one();
-    auto meta = internal::RunQuery(
-        con, "SELECT file_name, num_rows FROM parquet_file_metadata(" + list + ")");
+    auto meta = internal::RunQuery(con, sql::SelectFooterRowCounts(paths));
     if (!meta) return one_by_one();
 
     std::map<std::string, int64_t, std::less<>> num_rows;
@@ -146,11 +139,7 @@ class DuckDbFooterReader final : public schema::FooterReader {
  private:
   using Columns = std::vector<std::pair<std::string, std::string>>;  // name, type
 
-  // The parquet_schema() columns a footer read needs, as selected from alias s.
-  static constexpr const char* kTreeColumns =
-      "s.name, s.repetition_type, s.field_id, s.num_children, s.type, s.type_length, "
-      "s.converted_type, s.scale, s.precision, s.logical_type, s.duckdb_type";
-  static constexpr int64_t kTreeColumnCount = 11;
+  static constexpr int64_t kTreeColumnCount = sql::kFooterTreeColumnCount;
 
   // One row of the schema tree: the node, and its part of the tree's key
   // (everything in the tree that binding depends on).
@@ -186,9 +175,7 @@ class DuckDbFooterReader final : public schema::FooterReader {
     for (const auto& row : rows) tree_key += row.key;
     auto described = Described(tree_key);
     if (!described) {
-      auto result = internal::RunQuery(con, "DESCRIBE SELECT * FROM read_parquet(" +
-                                                sql::PathLiteral(file.native()) +
-                                                ", hive_partitioning = false)");
+      auto result = internal::RunQuery(con, sql::DescribeParquet(file.native()));
       if (!result) return Fail(FooterError(file, result.error()));
       described.emplace();
       for (int64_t row = 0; row < result->RowCount(); ++row) {
@@ -209,7 +196,7 @@ class DuckDbFooterReader final : public schema::FooterReader {
     // batch's; a batch column of that name could never be staged, and would
     // fail its whole table on every run. Caught here, the file is quarantined.
     for (const auto& column : info.schema.columns) {
-      if (schema::FoldName(column.name.substr(0, kReservedPrefix.size())) == kReservedPrefix) {
+      if (schema::FoldName(column.name.substr(0, sql::kMetaPrefix.size())) == sql::kMetaPrefix) {
         return Fail(
             "reserved_column_name",
             file.string() + ": column \"" + column.name +

@@ -72,25 +72,7 @@ class DuckDbModels final : public ModelWarehouse {
     using Out = std::map<std::string, ModelContents>;
     return Transact<Out>("models: inspect", [&](duckdb_connection con) -> Result<Out> {
       Out out;
-      auto columns = exec_(
-          con,
-          "SELECT c.table_name, c.column_name, c.data_type, c.is_nullable::INTEGER,"
-          " (v.view_name IS NOT NULL)::INTEGER FROM duckdb_columns() c"
-          " LEFT JOIN duckdb_views() v ON c.database_name = v.database_name"
-          " AND c.schema_name = v.schema_name AND c.table_name = v.view_name"
-          " WHERE c.database_name = current_database() AND lower(c.schema_name) = lower(" +
-              sql::Literal(schema) + ") ORDER BY c.table_name, c.column_index");
-      if (!columns) return Fail(DuckFailure("warehouse_error", "models: inspect columns", columns.error()));
-      for (int64_t row = 0; row < columns->RowCount(); ++row) {
-        ModelContents& model = out[columns->Text(0, row).value_or("")];
-        model.exists = true;
-        model.is_view = columns->Int(4, row).value_or(0) != 0;
-        schema::Column column;
-        column.name = columns->Text(1, row).value_or("");
-        column.type = sql::NormalizeType(columns->Text(2, row).value_or(""));
-        column.nullable = columns->Int(3, row).value_or(1) != 0;
-        model.columns.columns.push_back(std::move(column));
-      }
+      if (auto s = ReadColumns(con, schema, "", out); !s) return Fail(s.error());
       auto versions = exec_(con, "SELECT model, version FROM _landfall." + sql::Ident(sql::kModelsTable));
       if (!versions) return Fail(DuckFailure("warehouse_error", "models: inspect versions", versions.error()));
       for (int64_t row = 0; row < versions->RowCount(); ++row) {
@@ -132,6 +114,14 @@ class DuckDbModels final : public ModelWarehouse {
       }
       return out;
     });
+  }
+
+  Result<schema::Schema> TargetColumns(const std::string& schema, const std::string& name) override {
+    auto lease = pool_->Acquire();
+    if (!lease) return Fail("warehouse_error", "cannot connect to DuckDB", true);
+    std::map<std::string, ModelContents> out;
+    if (auto s = ReadColumns(lease->get(), schema, name, out); !s) return Fail(s.error());
+    return out.empty() ? schema::Schema{} : out.begin()->second.columns;
   }
 
   Result<schema::Schema> DescribeQuery(const std::string& select) override {
@@ -177,6 +167,32 @@ class DuckDbModels final : public ModelWarehouse {
   }
 
  private:
+  // The targets in `schema` (only `name` when not ""), with their columns.
+  Status ReadColumns(duckdb_connection con, const std::string& schema, const std::string& name,
+                     std::map<std::string, ModelContents>& out) {
+    std::string where = "c.database_name = current_database() AND lower(c.schema_name) = lower(" +
+                        sql::Literal(schema) + ")";
+    if (!name.empty()) where += " AND lower(c.table_name) = lower(" + sql::Literal(name) + ")";
+    auto columns = exec_(con,
+                         "SELECT c.table_name, c.column_name, c.data_type, c.is_nullable::INTEGER,"
+                         " (v.view_name IS NOT NULL)::INTEGER FROM duckdb_columns() c"
+                         " LEFT JOIN duckdb_views() v ON c.database_name = v.database_name"
+                         " AND c.schema_name = v.schema_name AND c.table_name = v.view_name WHERE " +
+                             where + " ORDER BY c.table_name, c.column_index");
+    if (!columns) return Fail(DuckFailure("warehouse_error", "models: columns", columns.error()));
+    for (int64_t row = 0; row < columns->RowCount(); ++row) {
+      ModelContents& model = out[columns->Text(0, row).value_or("")];
+      model.exists = true;
+      model.is_view = columns->Int(4, row).value_or(0) != 0;
+      schema::Column column;
+      column.name = columns->Text(1, row).value_or("");
+      column.type = sql::NormalizeType(columns->Text(2, row).value_or(""));
+      column.nullable = columns->Int(3, row).value_or(1) != 0;
+      model.columns.columns.push_back(std::move(column));
+    }
+    return Ok();
+  }
+
   static Status Done(const Result<bool>& result) { return result ? Ok() : Fail(result.error()); }
 
   // Runs `statement`, failing with `code` (the model's SQL is in it) or warehouse_error.

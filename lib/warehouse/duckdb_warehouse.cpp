@@ -26,6 +26,7 @@
 #include "lib/warehouse/duckdb_connection.h"
 #include "lib/warehouse/duckdb_models.h"
 #include "lib/warehouse/sql.h"
+#include "lib/warehouse/statements.h"
 
 namespace landfall::warehouse {
 
@@ -35,24 +36,17 @@ using internal::ConnectionPool;
 using internal::DuckError;
 using internal::DuckResult;
 
-// Metadata columns every staging table carries after its target columns.
-constexpr std::string_view kMetaPrefix = "_landfall_";
-constexpr std::string_view kBatchColumn = "_landfall_batch";
-constexpr std::string_view kLoadedAtColumn = "_landfall_loaded_at";
-// Earlier versions rebuilt into "<table>__landfall_shadow" and renamed it over
-// the table; such a name is still reserved, skipped by Inspect and dropped by Drop.
-constexpr std::string_view kShadowSuffix = "__landfall_shadow";
-constexpr std::string_view kLedgerSchema = "_landfall";
-constexpr std::string_view kLedgerTable = "ledger";
+using sql::kLedgerSchema;
+using sql::kMetaPrefix;
+using sql::kShadowSuffix;
+using sql::TableColumn;
+
 // Optimistic concurrency in DuckDB aborts the later of two conflicting
 // transactions; a few retries with backoff make that invisible to callers.
 constexpr int kMaxAttempts = 5;
 // Batches with the same footer columns load in one INSERT of at most this many
-// files; read_parquet names each row's file in this (reserved) column.
+// files (sql::InsertBatches).
 constexpr size_t kMaxFilesPerInsert = 1000;
-constexpr std::string_view kFileColumn = "_landfall_file";
-// A placeholder column, so that a probe's SELECT list is never empty.
-constexpr std::string_view kProbeColumn = "_landfall_probe";
 // Internal: a multi-file INSERT failed or its row count disagreed with the
 // footers; the caller redoes the transaction one batch per statement, which
 // names the failing batch (or gets the exact row counts). Never returned.
@@ -83,23 +77,10 @@ Error WarehouseError(std::string context, const DuckError& error, std::string co
 // Opens (or creates) the database at `path` with landfall's settings.
 Result<duckdb_database> OpenDatabase(const std::string& path, const DuckDbOptions& options);
 
-// What Init creates: the staging schema and the ledger, one row per batch of
-// a table (its primary key). Idempotent.
-std::vector<std::string> InitStatements(const std::string& staging_schema) {
-  return {
-      "CREATE SCHEMA IF NOT EXISTS " + sql::Ident(staging_schema),
-      "CREATE SCHEMA IF NOT EXISTS " + sql::Ident(kLedgerSchema),
-      "CREATE TABLE IF NOT EXISTS " + sql::Qualified(kLedgerSchema, kLedgerTable) +
-          " (table_name VARCHAR NOT NULL, batch_id VARCHAR NOT NULL, path VARCHAR,"
-          " rows BIGINT, loaded_at TIMESTAMP, PRIMARY KEY (table_name, batch_id))",
-  };
-}
-
 class DuckDbWarehouse final : public Warehouse {
  public:
   DuckDbWarehouse(duckdb_database db, DuckDbOptions options)
       : options_(std::move(options)),
-        ledger_(sql::Qualified(kLedgerSchema, kLedgerTable)),
         db_(db),
         pool_(std::make_unique<ConnectionPool>(db)),
         models_(internal::NewDuckDbModels(
@@ -123,7 +104,7 @@ class DuckDbWarehouse final : public Warehouse {
     // Casts between TIMESTAMP and TIMESTAMPTZ (a widening the planner may ask
     // for) must not depend on the host's time zone. Not settable in the open
     // config: ICU registers the setting only once the database is up.
-    if (auto r = Exec(lease->get(), "SET GLOBAL TimeZone = 'UTC'"); !r) {
+    if (auto r = Exec(lease->get(), std::string(sql::kSetTimeZoneUtc)); !r) {
       return Fail(WarehouseError("setting the time zone", r.error()));
     }
     return Ok();
@@ -135,12 +116,12 @@ class DuckDbWarehouse final : public Warehouse {
       if (!lease) return Fail("warehouse_error", "cannot connect to DuckDB", true);
       // json is built into the DuckDB library; LOAD makes sure JSON columns and
       // to_json() work even in a build where it is not loaded at start-up.
-      if (auto r = Exec(lease->get(), "LOAD json"); !r) {
+      if (auto r = Exec(lease->get(), std::string(sql::kLoadJson)); !r) {
         return Fail(WarehouseError("loading the json extension", r.error()));
       }
     }
     auto done = Transact<bool>("init", [&](duckdb_connection con) -> Result<bool> {
-      for (const auto& statement : InitStatements(options_.staging_schema)) {
+      for (const auto& statement : sql::InitStatements(options_.staging_schema)) {
         if (auto r = Exec(con, statement); !r) return Fail(WarehouseError("init", r.error()));
       }
       return true;
@@ -158,32 +139,27 @@ class DuckDbWarehouse final : public Warehouse {
   // insert it again (as a rebuild does) under a primary key only.
   Status AddLedgerKey() {
     auto keyed = Transact<bool>("init: ledger key", [&](duckdb_connection con) -> Result<bool> {
-      auto r = Exec(con, "SELECT count(*) FROM duckdb_constraints() WHERE schema_name = " +
-                             sql::Literal(kLedgerSchema) + " AND table_name = " +
-                             sql::Literal(kLedgerTable) + " AND constraint_type = 'PRIMARY KEY'");
+      auto r = Exec(con, sql::CountLedgerKeys());
       if (!r) return Fail(WarehouseError("init: ledger key", r.error()));
       return r->Int(0, 0).value_or(0) > 0;
     });
     if (!keyed) return Fail(keyed.error());
     if (*keyed) return Ok();
     auto removed = Transact<int64_t>("init: ledger key", [&](duckdb_connection con) -> Result<int64_t> {
-      auto r = Exec(con, "DELETE FROM " + ledger_ +
-                             " WHERE rowid NOT IN (SELECT arg_max(rowid, coalesce(loaded_at, "
-                             "TIMESTAMP '-infinity')) FROM " +
-                             ledger_ + " GROUP BY table_name, batch_id)");
+      auto r = Exec(con, sql::DeleteDuplicateLedgerRows());
       if (!r) return Fail(WarehouseError("init: removing duplicate ledger rows", r.error()));
       return r->RowsChanged();
     });
     if (!removed) return Fail(removed.error());
     auto added = Transact<bool>("init: ledger key", [&](duckdb_connection con) -> Result<bool> {
-      auto r = Exec(con, "ALTER TABLE " + ledger_ + " ADD PRIMARY KEY (table_name, batch_id)");
+      auto r = Exec(con, sql::AddLedgerKey());
       if (!r) return Fail(WarehouseError("init: adding the ledger's key", r.error()));
       return true;
     });
     if (!added) return Fail(added.error());
     spdlog::info("warehouse: {} now has its primary key (table_name, batch_id); {} duplicate "
                  "row(s) removed",
-                 ledger_, *removed);
+                 sql::LedgerTable(), *removed);
     return Ok();
   }
 
@@ -193,17 +169,7 @@ class DuckDbWarehouse final : public Warehouse {
     return Transact<std::map<std::string, TableContents>>(
         "inspect", [&](duckdb_connection con) -> Result<std::map<std::string, TableContents>> {
           std::map<std::string, TableContents> out;
-          // duckdb_columns() also lists views; the join keeps base tables only.
-          // Schema names compare case-insensitively, as DuckDB resolves them.
-          auto columns =
-              Exec(con,
-                   "SELECT c.table_name, c.column_name, c.data_type, c.is_nullable::INTEGER"
-                   " FROM duckdb_columns() c JOIN duckdb_tables() t"
-                   " ON c.database_name = t.database_name AND c.schema_name = t.schema_name"
-                   " AND c.table_name = t.table_name"
-                   " WHERE c.database_name = current_database() AND lower(c.schema_name) = lower(" +
-                       sql::Literal(options_.staging_schema) +
-                       ") ORDER BY c.table_name, c.column_index");
+          auto columns = Exec(con, sql::SelectStagingColumns(options_.staging_schema));
           if (!columns) return Fail(WarehouseError("inspect: staging columns", columns.error()));
           for (int64_t row = 0; row < columns->RowCount(); ++row) {
             std::string table = columns->Text(0, row).value_or("");
@@ -219,9 +185,7 @@ class DuckDbWarehouse final : public Warehouse {
             contents.columns.columns.push_back(std::move(column));
           }
 
-          auto ledger =
-              Exec(con, "SELECT table_name, batch_id, path, rows, epoch_us(loaded_at) FROM " +
-                            ledger_ + " ORDER BY table_name, loaded_at, batch_id");
+          auto ledger = Exec(con, sql::SelectLedger());
           if (!ledger) return Fail(WarehouseError("inspect: ledger", ledger.error()));
           for (int64_t row = 0; row < ledger->RowCount(); ++row) {
             LedgerEntry entry;
@@ -287,8 +251,6 @@ class DuckDbWarehouse final : public Warehouse {
     std::lock_guard table_lock(TableLock(table));
     const std::string qualified = sql::Qualified(options_.staging_schema, table);
     const std::string context = "rebuild of " + sql::Ident(table);
-    std::string carried_ids;  // SQL list of literals
-    for (const auto& id : carry_over) carried_ids += (carried_ids.empty() ? "" : ", ") + sql::Literal(id);
     std::vector<BatchFile> kept(batches.begin(), batches.end());
     bool grouped = true;
     const BatchFile* failed = nullptr;
@@ -308,11 +270,9 @@ class DuckDbWarehouse final : public Warehouse {
         auto old_columns = TableColumns(con, table);
         if (!old_columns) return Fail(old_columns.error());
         if (!old_columns->empty()) {
-          carried_projection = CarryOverProjection(*old_columns, target);
+          carried_projection = sql::CarryOverProjection(*old_columns, target);
           if (auto s = step("keep rows of batches whose files are gone",
-                            "CREATE OR REPLACE TEMP TABLE " + CarryTable() + " AS SELECT * FROM " +
-                                qualified + " WHERE " + sql::Ident(kBatchColumn) + " IN (" +
-                                carried_ids + ")");
+                            sql::SetAsideRows(qualified, carry_over));
               !s) {
             return Fail(s.error());
           }
@@ -322,31 +282,27 @@ class DuckDbWarehouse final : public Warehouse {
       // One transaction: DuckDB applies catalog changes at commit, so other
       // connections see the old table until then and the new one after, never
       // neither and never half of it.
-      if (auto s = step("create", CreateOrReplaceSql(qualified, target)); !s) {
+      if (auto s = step("create", sql::CreateOrReplaceTable(qualified, target)); !s) {
         return Fail(s.error());
       }
       // The ledger keeps the rows of batches the new table holds too (they are
       // written again below, over the old): DuckDB cannot delete a key and
       // insert it again in one transaction while another transaction still
       // sees the old row (a reader of the table, say).
-      std::string staying_ids = carrying ? carried_ids : "";
-      for (const auto& batch : kept) {
-        staying_ids += (staying_ids.empty() ? "" : ", ") + sql::Literal(batch.batch_id);
-      }
-      if (auto s = step("clear ledger",
-                        "DELETE FROM " + ledger_ + " WHERE table_name = " + sql::Literal(table) +
-                            (staying_ids.empty() ? "" : " AND batch_id NOT IN (" + staying_ids + ")"));
-          !s) {
+      std::vector<std::string> staying;
+      if (carrying) staying.assign(carry_over.begin(), carry_over.end());
+      for (const auto& batch : kept) staying.push_back(batch.batch_id);
+      if (auto s = step("clear ledger", sql::DeleteLedgerRows(table, staying)); !s) {
         return Fail(s.error());
       }
       std::set<std::string> skip;
       if (carrying) {
-        if (auto s = step("carry over kept rows", "INSERT INTO " + qualified + " BY NAME SELECT " +
-                                                      carried_projection + " FROM " + CarryTable());
+        if (auto s = step("carry over kept rows",
+                          sql::InsertCarriedRows(qualified, carried_projection));
             !s) {
           return Fail(s.error());
         }
-        if (auto s = step("carry over kept rows", "DROP TABLE " + CarryTable()); !s) {
+        if (auto s = step("carry over kept rows", sql::DropCarryTable()); !s) {
           return Fail(s.error());
         }
         skip.insert(carry_over.begin(), carry_over.end());
@@ -354,7 +310,7 @@ class DuckDbWarehouse final : public Warehouse {
       return CheckedBeforeCommit(
           table,
           LoadBatches(con, table, qualified, target, kept, std::move(skip), grouped, &failed,
-                      LedgerWrite::kReplace),
+                      sql::LedgerWrite::kReplace),
           kept);
     };
     return ApplyRejecting(context, target, kept, grouped, failed, body);
@@ -365,13 +321,7 @@ class DuckDbWarehouse final : public Warehouse {
     std::lock_guard table_lock(TableLock(table));
     auto done =
         Transact<bool>("drop " + sql::Ident(table), [&](duckdb_connection con) -> Result<bool> {
-          const std::string statements[] = {
-              "DROP TABLE IF EXISTS " + sql::Qualified(options_.staging_schema, table),
-              "DROP TABLE IF EXISTS " +
-                  sql::Qualified(options_.staging_schema, table + std::string(kShadowSuffix)),
-              "DELETE FROM " + ledger_ + " WHERE table_name = " + sql::Literal(table),
-          };
-          for (const auto& statement : statements) {
+          for (const auto& statement : sql::DropTable(options_.staging_schema, table)) {
             if (auto r = Exec(con, statement); !r) {
               return Fail(WarehouseError("drop of " + sql::Ident(table), r.error()));
             }
@@ -402,9 +352,7 @@ class DuckDbWarehouse final : public Warehouse {
     }
     auto lease = pool_->Acquire();
     if (!lease) return Fail("warehouse_error", "cannot connect to DuckDB", true);
-    // A list literal must have one element type: DuckDB picks the type both
-    // implicitly cast to, or fails when there is none.
-    auto r = Exec(lease->get(), "SELECT typeof([NULL::" + left + ", NULL::" + right + "][1])");
+    auto r = Exec(lease->get(), sql::CommonSupertypeQuery(left, right));
     Result<std::string> answer;
     if (r) {
       answer = sql::NormalizeType(r->Text(0, 0).value_or(""));
@@ -429,7 +377,7 @@ class DuckDbWarehouse final : public Warehouse {
     auto lease = pool_->Acquire();
     if (!lease) return Fail("warehouse_error", "cannot connect to DuckDB", true);
     const std::string qualified = sql::Qualified(options_.staging_schema, table);
-    auto r = Exec(lease->get(), "SELECT count(*) FROM " + qualified);
+    auto r = Exec(lease->get(), sql::CountRows(qualified));
     if (!r) {
       if (r.error().type == DUCKDB_ERROR_CATALOG) {
         return Fail("warehouse_table_missing", qualified + ": " + r.error().message);
@@ -511,8 +459,8 @@ class DuckDbWarehouse final : public Warehouse {
   std::optional<std::string> Undecodable(const BatchFile& batch, const schema::Schema& target) {
     std::error_code ec;
     if (!std::filesystem::exists(batch.abs_path, ec)) return std::nullopt;
-    auto projection = Projection(target, batch, "");
-    if (!projection) return projection.error().message;
+    auto probe = sql::ProbeBatch(target, batch);
+    if (!probe) return probe.error().message;
     // In a fresh in-memory database of its own: a warehouse that failed
     // (invalidated by a failed commit, its file read-only or its disk full),
     // or an earlier probe that broke its database, must not make good batches
@@ -523,15 +471,9 @@ class DuckDbWarehouse final : public Warehouse {
     std::optional<std::string> verdict;
     if (duckdb_connect(*db, &con) == DuckDBSuccess) {
       // Cast as the warehouse does (see Configure, Init).
-      bool ready = internal::RunQuery(con, "SET GLOBAL TimeZone = 'UTC'").has_value() &&
-                   internal::RunQuery(con, "LOAD json").has_value();
-      // hash() of the whole row makes DuckDB decode and cast every column, as
-      // the INSERT does, without storing anything.
-      auto r = ready ? internal::RunQuery(con, "SELECT max(hash(r)) FROM (SELECT " + *projection +
-                                                   "1 AS " + sql::Ident(kProbeColumn) +
-                                                   " FROM read_parquet(" +
-                                                   sql::PathLiteral(batch.abs_path.native()) +
-                                                   ", hive_partitioning = false)) AS r")
+      bool ready = internal::RunQuery(con, std::string(sql::kSetTimeZoneUtc)).has_value() &&
+                   internal::RunQuery(con, std::string(sql::kLoadJson)).has_value();
+      auto r = ready ? internal::RunQuery(con, *probe)
                      : std::expected<DuckResult, DuckError>(DuckResult());
       // Short of memory or interrupted: no verdict on the file either.
       if (!r && r.error().type != DUCKDB_ERROR_OUT_OF_MEMORY &&
@@ -588,60 +530,39 @@ class DuckDbWarehouse final : public Warehouse {
   // The table's columns (name, type) in order, metadata columns included; empty
   // when the table does not exist (the caller then fails, and the transaction
   // rolls back).
-  Result<std::vector<std::pair<std::string, std::string>>> TableColumns(duckdb_connection con,
-                                                                        const std::string& table) {
-    // DESCRIBE looks the one table up in the catalog, resolving its name as
-    // DuckDB does (ASCII-case-insensitively). duckdb_columns() would list every
-    // column of every table first: 15-25 ms at 1,000 tables, most of an
-    // append's cost.
-    auto r = Exec(con, "SELECT column_name, column_type FROM (DESCRIBE " +
-                           sql::Qualified(options_.staging_schema, table) + ")");
+  Result<std::vector<TableColumn>> TableColumns(duckdb_connection con, const std::string& table) {
+    // One table, resolved as DuckDB resolves names (ASCII-case-insensitively).
+    auto r = Exec(con, sql::DescribeTable(sql::Qualified(options_.staging_schema, table)));
     if (!r) {
-      if (r.error().type == DUCKDB_ERROR_CATALOG)
-        return std::vector<std::pair<std::string, std::string>>{};
+      if (r.error().type == DUCKDB_ERROR_CATALOG) return std::vector<TableColumn>{};
       return Fail(WarehouseError("table " + sql::Ident(table) + ": lookup", r.error()));
     }
-    std::vector<std::pair<std::string, std::string>> columns;
+    std::vector<TableColumn> columns;
     for (int64_t row = 0; row < r->RowCount(); ++row) {
-      columns.emplace_back(r->Text(0, row).value_or(""),
-                           sql::NormalizeType(r->Text(1, row).value_or("")));
+      columns.push_back(
+          {r->Text(0, row).value_or(""), sql::NormalizeType(r->Text(1, row).value_or(""))});
     }
     return columns;
   }
 
-  // Renames columns in place, all at once: first every source to a temporary
-  // name, then every temporary to its target. One rename at a time would meet
-  // a name still taken when two columns swap names (a->b, b->a) or a column
-  // takes the name another gives up (b->b_old, a->b), and the table would fail
-  // on every run. Temporary names carry the reserved _landfall_ prefix, so no
-  // staging column can hold one. Updates `columns` to the new names.
+  // Renames columns in place, all at once (sql::RenameColumns says why), and
+  // updates `columns` to the new names.
   Status RenameColumns(duckdb_connection con, const std::string& table,
                        const std::string& qualified, std::span<const ColumnRename> renames,
-                       std::vector<std::pair<std::string, std::string>>& columns) {
-    auto rename = [&](const std::string& from, const std::string& to,
-                      const ColumnRename& which) -> Status {
-      auto r = Exec(con, "ALTER TABLE " + qualified + " RENAME COLUMN " + sql::Ident(from) +
-                             " TO " + sql::Ident(to));
-      if (!r) {
+                       std::vector<TableColumn>& columns) {
+    const auto statements = sql::RenameColumns(qualified, renames);
+    for (size_t k = 0; k < statements.size(); ++k) {
+      if (auto r = Exec(con, statements[k]); !r) {
+        const ColumnRename& which = renames[k % renames.size()];
         return Fail(WarehouseError("table " + sql::Ident(table) + ": rename " +
                                        sql::Ident(which.from) + " to " + sql::Ident(which.to),
                                    r.error()));
       }
-      return Ok();
-    };
-    auto temporary = [](size_t i) {
-      return std::string(kMetaPrefix) + "rename_" + std::to_string(i);
-    };
-    for (size_t i = 0; i < renames.size(); ++i) {
-      if (auto s = rename(renames[i].from, temporary(i), renames[i]); !s) return s;
-    }
-    for (size_t i = 0; i < renames.size(); ++i) {
-      if (auto s = rename(temporary(i), renames[i].to, renames[i]); !s) return s;
     }
     for (auto& c : columns) {
       for (const auto& r : renames) {
-        if (schema::FoldName(c.first) == schema::FoldName(r.from)) {
-          c.first = r.to;
+        if (schema::FoldName(c.name) == schema::FoldName(r.from)) {
+          c.name = r.to;
           break;
         }
       }
@@ -649,33 +570,16 @@ class DuckDbWarehouse final : public Warehouse {
     return Ok();
   }
 
-  // Brings an existing table's columns up to `target` in place: adds the
-  // columns it lacks (old rows NULL) and alters the type of those whose type
-  // differs. Columns the target lacks are kept. Which changes are safe is the
-  // planner's decision; DuckDB refuses a type change its data cannot take.
+  // Brings an existing table's columns up to `target` in place
+  // (sql::EvolveColumns). Which changes are safe is the planner's decision;
+  // DuckDB refuses a type change its data cannot take.
   Status EvolveColumns(duckdb_connection con, const std::string& table,
-                       const std::string& qualified,
-                       const std::vector<std::pair<std::string, std::string>>& existing,
+                       const std::string& qualified, std::span<const TableColumn> existing,
                        const schema::Schema& target) {
-    for (const auto& column : target.columns) {
-      const std::string folded = schema::FoldName(column.name);
-      const std::pair<std::string, std::string>* current = nullptr;
-      for (const auto& c : existing) {
-        if (schema::FoldName(c.first) == folded) current = &c;
-      }
-      std::string statement;
-      if (current == nullptr) {
-        statement = "ALTER TABLE " + qualified + " ADD COLUMN " + sql::Ident(column.name) + " " +
-                    column.type;
-      } else if (current->second != sql::NormalizeType(column.type)) {
-        statement = "ALTER TABLE " + qualified + " ALTER COLUMN " + sql::Ident(current->first) +
-                    " SET DATA TYPE " + column.type;
-      } else {
-        continue;
-      }
-      if (auto r = Exec(con, statement); !r) {
+    for (const auto& change : sql::EvolveColumns(qualified, existing, target)) {
+      if (auto r = Exec(con, change.statement); !r) {
         return Fail(WarehouseError(
-            "table " + sql::Ident(table) + ", column " + sql::Ident(column.name) + ": evolve",
+            "table " + sql::Ident(table) + ", column " + sql::Ident(change.column) + ": evolve",
             r.error()));
       }
     }
@@ -696,144 +600,11 @@ class DuckDbWarehouse final : public Warehouse {
   }
 
   Result<std::set<std::string>> LedgerBatchIds(duckdb_connection con, const std::string& table) {
-    auto r =
-        Exec(con, "SELECT batch_id FROM " + ledger_ + " WHERE table_name = " + sql::Literal(table));
+    auto r = Exec(con, sql::SelectLedgerBatchIds(table));
     if (!r) return Fail(WarehouseError("table " + sql::Ident(table) + ": ledger", r.error()));
     std::set<std::string> ids;
     for (int64_t row = 0; row < r->RowCount(); ++row) ids.insert(r->Text(0, row).value_or(""));
     return ids;
-  }
-
-  // Where a rebuild sets aside the rows it carries over: this connection's
-  // temporary catalog, so no staging table name can collide with it.
-  static std::string CarryTable() { return "temp.main." + sql::Ident("_landfall_carry_over"); }
-
-  // The SELECT list that copies carried rows from the old table (`old`: its
-  // columns, metadata included) into a table with `target` columns: each
-  // target column the old table has, by name (case-insensitively), cast to the
-  // target type (to JSON text when it becomes JSON), then the metadata columns.
-  static std::string CarryOverProjection(
-      const std::vector<std::pair<std::string, std::string>>& old, const schema::Schema& target) {
-    std::string projection;
-    for (const auto& column : target.columns) {
-      const std::pair<std::string, std::string>* source = nullptr;
-      for (const auto& c : old) {
-        if (schema::FoldName(c.first) == schema::FoldName(column.name)) source = &c;
-      }
-      if (source == nullptr) continue;  // NULL in the carried rows
-      const std::string src = sql::Ident(source->first);
-      if (column.type == "JSON" && source->second != "JSON") {
-        projection += "CAST(to_json(" + src + ") AS JSON)";
-      } else {
-        projection += "CAST(" + src + " AS " + column.type + ")";
-      }
-      projection += " AS " + sql::Ident(column.name) + ", ";
-    }
-    return projection + sql::Ident(kBatchColumn) + ", " + sql::Ident(kLoadedAtColumn);
-  }
-
-  static std::string CreateOrReplaceSql(const std::string& qualified, const schema::Schema& target) {
-    std::string statement = "CREATE OR REPLACE TABLE " + qualified + " (";
-    for (const auto& column : target.columns) {
-      statement += sql::Ident(column.name) + " " + column.type + ", ";
-    }
-    statement +=
-        sql::Ident(kBatchColumn) + " VARCHAR, " + sql::Ident(kLoadedAtColumn) + " TIMESTAMP)";
-    return statement;
-  }
-
-  // The SELECT list of one batch: every column of the batch's footer that the
-  // target has, cast to the target type (nested values as JSON text), each
-  // source column prefixed with `qualifier`; target columns the batch lacks are
-  // left out, so an INSERT ... BY NAME fills them with NULL.
-  static Result<std::string> Projection(const schema::Schema& target, const BatchFile& batch,
-                                        const std::string& qualifier) {
-    if (batch.schema.columns.empty()) {
-      return Fail("warehouse_error", "batch " + batch.rel_path + " has no footer schema");
-    }
-    std::string projection;
-    std::set<std::string> used;
-    for (const auto& source : batch.schema.columns) {
-      // field_id first: after a rename, older batches carry the old name.
-      const schema::Column* column = nullptr;
-      if (source.field_id) {
-        for (const auto& c : target.columns) {
-          if (c.field_id == source.field_id) column = &c;
-        }
-      }
-      if (column == nullptr) {
-        column = target.Find(source.name);
-        // A target column this batch carries under its field_id, in another
-        // source column, is not this one: a rename took this name, and the
-        // planner moved the column that held it to <name>__replaced.
-        auto carried_elsewhere = [&](const schema::Column* c) {
-          return c != nullptr && c->field_id &&
-                 std::any_of(batch.schema.columns.begin(), batch.schema.columns.end(),
-                             [&](const schema::Column& s) { return s.field_id == c->field_id; });
-        };
-        for (int n = 1; carried_elsewhere(column); ++n) {
-          column = target.Find(source.name + std::string(schema::kReplacedSuffix) +
-                               (n == 1 ? "" : "_" + std::to_string(n)));
-        }
-      }
-      if (column == nullptr || !used.insert(schema::FoldName(column->name)).second) continue;
-      if (HasNul(source.name)) return Fail("warehouse_error", "column name with a NUL byte");
-      const std::string src = qualifier + sql::Ident(source.name);
-      if (column->type == "JSON") {
-        projection += "CAST(to_json(" + src + ") AS JSON)";
-      } else {
-        projection += "CAST(" + src + " AS " + column->type + ")";
-      }
-      projection += " AS " + sql::Ident(column->name) + ", ";
-    }
-    if (HasNul(batch.batch_id) || HasNul(batch.abs_path.native())) {
-      return Fail("warehouse_error", "batch " + batch.rel_path + ": NUL byte in its id or path");
-    }
-    return projection;
-  }
-
-  // INSERT ... BY NAME of one batch.
-  static Result<std::string> InsertBatchSql(const std::string& qualified,
-                                            const schema::Schema& target, const BatchFile& batch,
-                                            int64_t loaded_at_us) {
-    auto projection = Projection(target, batch, "");
-    if (!projection) return Fail(projection.error());
-    // hive_partitioning=false: the batch's columns are its footer's, never values
-    // DuckDB would otherwise parse out of key=value folders in the path.
-    return "INSERT INTO " + qualified + " BY NAME SELECT " + *projection +
-           sql::Literal(batch.batch_id) + " AS " + sql::Ident(kBatchColumn) + ", make_timestamp(" +
-           std::to_string(loaded_at_us) + "::BIGINT) AS " + sql::Ident(kLoadedAtColumn) +
-           " FROM read_parquet(" + sql::PathLiteral(batch.abs_path.native()) +
-           ", hive_partitioning = false)";
-  }
-
-  // INSERT ... BY NAME of several batches with the same footer columns (so the
-  // same projection) in one statement: DuckDB reads the files in parallel and
-  // pays its per-statement cost once, which for small batches is most of the
-  // cost. Each row's batch id comes from its file, through a join on the file
-  // name read_parquet reports.
-  static Result<std::string> InsertBatchesSql(const std::string& qualified,
-                                              const schema::Schema& target,
-                                              std::span<const BatchFile* const> batches,
-                                              int64_t loaded_at_us) {
-    auto projection = Projection(target, *batches.front(), "r.");
-    if (!projection) return Fail(projection.error());
-    std::string files, ids;
-    for (const BatchFile* batch : batches) {
-      if (HasNul(batch->batch_id) || HasNul(batch->abs_path.native())) {
-        return Fail("warehouse_error", "batch " + batch->rel_path + ": NUL byte in its id or path");
-      }
-      const std::string path = sql::Literal(batch->abs_path.native());
-      files += (files.empty() ? "" : ", ") + path;
-      ids += std::string(ids.empty() ? "" : ", ") + "(" + path + ", " +
-             sql::Literal(batch->batch_id) + ")";
-    }
-    return "INSERT INTO " + qualified + " BY NAME SELECT " + *projection + "b.id AS " +
-           sql::Ident(kBatchColumn) + ", make_timestamp(" + std::to_string(loaded_at_us) +
-           "::BIGINT) AS " + sql::Ident(kLoadedAtColumn) + " FROM read_parquet([" + files +
-           "], hive_partitioning = false, filename = " + sql::Literal(kFileColumn) +
-           ") AS r JOIN (VALUES " + ids + ") AS b(path, id) ON r." + sql::Ident(kFileColumn) +
-           " = b.path";
   }
 
   // Batches that can share one statement: the same footer columns (names,
@@ -859,24 +630,19 @@ class DuckDbWarehouse final : public Warehouse {
   // error is kRetryPerBatch and the caller runs the transaction again without
   // `grouped`, so the error names the batch. When one batch's statement fails
   // (not for a write conflict), `*failed` points at that batch. A ledger row
-  // already there for a batch is an error (kInsert: the batch would be staged
-  // twice) or is written over (kReplace: a rebuild).
-  enum class LedgerWrite { kInsert, kReplace };
+  // already there for a batch is treated as `ledger_write` says.
   Result<ApplyStats> LoadBatches(duckdb_connection con, const std::string& table,
                                  const std::string& into, const schema::Schema& target,
                                  std::span<const BatchFile> batches, std::set<std::string> skip,
                                  bool grouped, const BatchFile** failed,
-                                 LedgerWrite ledger_write = LedgerWrite::kInsert) {
+                                 sql::LedgerWrite ledger_write = sql::LedgerWrite::kInsert) {
     ApplyStats stats;
     const int64_t loaded_at_us = SystemClock::Instance().NowMicros();
-    std::string ledger_values;
+    std::vector<LedgerEntry> ledger_rows;
     auto add_ledger_row = [&](const BatchFile& batch, int64_t rows) {
       stats.rows += rows;
       stats.batches += 1;
-      if (!ledger_values.empty()) ledger_values += ", ";
-      ledger_values += "(" + sql::Literal(table) + ", " + sql::Literal(batch.batch_id) + ", " +
-                       sql::Literal(batch.rel_path) + ", " + std::to_string(rows) +
-                       ", make_timestamp(" + std::to_string(loaded_at_us) + "::BIGINT))";
+      ledger_rows.push_back({batch.batch_id, batch.rel_path, rows, loaded_at_us});
     };
 
     // Groups of batches to load together, in the order first seen; one batch
@@ -903,7 +669,7 @@ class DuckDbWarehouse final : public Warehouse {
         const BatchFile& batch = *group.front();
         const std::string where = "table " + sql::Ident(table) + ", batch " + batch.rel_path +
                                   " (" + batch.abs_path.string() + ")";
-        auto statement = InsertBatchSql(into, target, batch, loaded_at_us);
+        auto statement = sql::InsertBatch(into, target, batch, loaded_at_us);
         if (!statement) {
           *failed = &batch;
           return Fail(statement.error().code, where + ": " + statement.error().message);
@@ -917,7 +683,7 @@ class DuckDbWarehouse final : public Warehouse {
         add_ledger_row(batch, r->RowsChanged());
         continue;
       }
-      auto statement = InsertBatchesSql(into, target, group, loaded_at_us);
+      auto statement = sql::InsertBatches(into, target, group, loaded_at_us);
       if (!statement) return Fail(std::string(kRetryPerBatch), statement.error().message);
       auto r = Exec(con, *statement);
       if (!r) {
@@ -935,14 +701,8 @@ class DuckDbWarehouse final : public Warehouse {
       }
       for (const BatchFile* batch : group) add_ledger_row(*batch, batch->rows);
     }
-    if (!ledger_values.empty()) {
-      auto r =
-          Exec(con, "INSERT INTO " + ledger_ +
-                        " (table_name, batch_id, path, rows, loaded_at) VALUES " + ledger_values +
-                        (ledger_write == LedgerWrite::kReplace
-                             ? " ON CONFLICT (table_name, batch_id) DO UPDATE SET path = "
-                               "excluded.path, rows = excluded.rows, loaded_at = excluded.loaded_at"
-                             : ""));
+    if (!ledger_rows.empty()) {
+      auto r = Exec(con, sql::InsertLedgerRows(table, ledger_rows, ledger_write));
       if (!r) {
         Error error = WarehouseError("table " + sql::Ident(table) + ": ledger", r.error());
         // DuckDB checks a key against rows deleted by a committed transaction
@@ -958,7 +718,6 @@ class DuckDbWarehouse final : public Warehouse {
   }
 
   const DuckDbOptions options_;
-  const std::string ledger_;  // "_landfall"."ledger"
   duckdb_database db_;
   std::unique_ptr<ConnectionPool> pool_;
   std::unique_ptr<ModelWarehouse> models_;  // on pool_
@@ -1073,7 +832,7 @@ Status CreateWarehouseFile(const DuckDbOptions& options) {
     if (duckdb_connect(*db, &con) != DuckDBSuccess) {
       built = Fail("warehouse_error", "cannot connect to the new database " + temp.string());
     } else {
-      auto statements = InitStatements(options.staging_schema);
+      auto statements = sql::InitStatements(options.staging_schema);
       // Everything into the file itself, so that the file alone is the database.
       statements.push_back("CHECKPOINT");
       for (const auto& statement : statements) {

@@ -108,6 +108,9 @@ class ModelWarehouse {
   // API; one transaction, two statements.
   virtual Result<std::map<std::string, int64_t>> TargetRows(const std::string& schema) = 0;
 
+  // The columns of one model's target, in order; empty when it does not exist.
+  virtual Result<schema::Schema> TargetColumns(const std::string& schema, const std::string& name) = 0;
+
   // The columns `sql` returns (DESCRIBE), without running it.
   virtual Result<schema::Schema> DescribeQuery(const std::string& sql) = 0;
 

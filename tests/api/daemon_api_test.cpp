@@ -1,5 +1,8 @@
-// Issue 5's endpoint tests: a real HTTP client against the real daemon
-// (`landfall serve` as a child process), real PostgreSQL, DuckDB and inotify.
+// The HTTP API of a running daemon: tables, plans, runs (202, 409, progress),
+// quarantined batches and their retry, state deletion, bearer tokens, signed
+// webhooks, body limits and slow clients, and the Prometheus metrics. A real
+// HTTP client against the real daemon (`landfall serve` as a child process),
+// real PostgreSQL, DuckDB and inotify.
 #include <gmock/gmock.h>
 
 #include <atomic>
@@ -208,7 +211,7 @@ TEST_F(DaemonTest, ATableKnownOnlyByItsBatchesIsNewUnderTheConfigsPolicy) {
   Start();
   fs::create_directories(landing() / "broken");
   std::ofstream(landing() / "broken" / "x.parquet") << "not parquet at all";
-  ASSERT_TRUE(WaitFor(
+  ASSERT_TRUE(PollUntil(
       [&] { return Table("broken").value("/batches/quarantined"_json_pointer, 0) == 1; }, 30s))
       << Get("/v1/tables").body;
   auto broken = Table("broken");
@@ -222,13 +225,13 @@ TEST_F(DaemonTest, QuarantinedBatchesAreListedAndCanBeRetriedOnceFixed) {
   Land("orders/good.parquet", 10);
   fs::create_directories(landing() / "orders");
   std::ofstream(landing() / "orders" / "bad.parquet") << "this is not parquet";
-  ASSERT_TRUE(WaitFor(
+  ASSERT_TRUE(PollUntil(
       [&] { return Table("orders").value("/batches/quarantined"_json_pointer, 0) == 1; }, 30s))
       << Get("/v1/tables").body;
   ASSERT_TRUE(WaitForRows("orders", 10));
   // Recorded, then moved (the table list above counts it as soon as the
   // daemon knows, a moment before).
-  ASSERT_TRUE(WaitFor([&] { return fs::exists(quarantine() / "orders" / "bad.parquet"); }, 30s));
+  ASSERT_TRUE(PollUntil([&] { return fs::exists(quarantine() / "orders" / "bad.parquet"); }, 30s));
 
   auto listed = JsonOf(Get("/v1/batches?status=quarantined"));
   ASSERT_EQ(listed["batches"].size(), 1u) << listed.dump();
@@ -239,7 +242,7 @@ TEST_F(DaemonTest, QuarantinedBatchesAreListedAndCanBeRetriedOnceFixed) {
   EXPECT_FALSE(fs::exists(landing() / "orders" / "bad.parquet")) << "moved to the quarantine dir";
   // The rows commit in the warehouse before the run records the batch as
   // staged in the state store; a slow build (TSan) sees the gap.
-  EXPECT_TRUE(WaitFor(
+  EXPECT_TRUE(PollUntil(
       [&] { return JsonOf(Get("/v1/batches?table=orders&status=staged"))["batches"].size() == 1; },
       30s));
   EXPECT_EQ(JsonOf(Get("/v1/batches?table=customers"))["batches"].size(), 0u);
@@ -270,7 +273,7 @@ TEST_F(DaemonTest, DeletingStateMakesTheNextRunRebuild) {
   // The rows are committed before the job that staged them has recorded its
   // run and ended; until then the delete is refused (409) and may be retried.
   HttpResult deleted;
-  ASSERT_TRUE(WaitFor(
+  ASSERT_TRUE(PollUntil(
       [&] {
         deleted = Delete("/v1/state/tables/orders");
         return deleted.status != 409;
@@ -345,7 +348,7 @@ class DaemonWebhookTest : public DaemonTest {
     return Hook(body, api::SignWebhook(kSecret, t, body));
   }
   int WebhookLogLines() {
-    const std::string text = ReadWholeFile(log());
+    const std::string text = ReadFile(log());
     int n = 0;
     for (size_t pos = text.find("webhook: "); pos != std::string::npos;
          pos = text.find("webhook: ", pos + 1))
@@ -454,7 +457,7 @@ TEST_F(DaemonTest, MetricsMoveWhenFilesAreStagedAndPassPromtool) {
   std::ofstream(landing() / "events" / "broken.parquet") << "not parquet at all";
   ASSERT_TRUE(WaitForRows("orders", 120));
   ASSERT_TRUE(WaitForRows("events", 3));
-  ASSERT_TRUE(WaitFor([&] { return Table("events")["batches"]["quarantined"] == 1; }, 20s));
+  ASSERT_TRUE(PollUntil([&] { return Table("events")["batches"]["quarantined"] == 1; }, 20s));
   Get("/v1/tables/orders");
 
   auto scrape = HttpGet(port_, "/metrics");

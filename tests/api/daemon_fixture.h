@@ -4,49 +4,27 @@
 // the warehouse while the daemon writes it).
 #pragma once
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
-#include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <regex>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "tests/support/child_process.h"
 #include "tests/support/http_client.h"
+#include "tests/support/duckdb_testing.h"
 #include "tests/support/testing.h"
-
-extern char** environ;
 
 namespace landfall::testing {
 
 using json = nlohmann::json;
 using namespace std::chrono_literals;
-
-inline std::string ReadWholeFile(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Polls `done` every 25 ms until it holds or `timeout` passes.
-inline bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (done()) return true;
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(25ms);
-  }
-}
 
 inline json JsonOf(const HttpResult& r) {
   json j = json::parse(r.body, nullptr, false);
@@ -84,51 +62,38 @@ class DaemonTest : public ::testing::Test {
           << "\n"
           << api_extra;
     }
-    const std::string binary = LandfallBinary();
-    const std::string config = (dir_ / "landfall.yaml").string();
-    std::vector<std::string> args = {binary, "serve", "--config", config};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log().c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    ASSERT_EQ(posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&actions);
+    serve_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{LandfallBinary(), "serve", "--config",
+                                 (dir_ / "landfall.yaml").string()},
+        log());
 
     // The daemon logs the port it bound (api.listen asks for any free one).
     const std::regex listening(R"(api: listening on http://127\.0\.0\.1:(\d+))");
-    ASSERT_TRUE(WaitFor(
+    ASSERT_TRUE(PollUntil(
         [&] {
           std::smatch m;
-          const std::string text = ReadWholeFile(log());
+          const std::string text = ReadFile(log());
           if (!std::regex_search(text, m, listening)) return false;
           port_ = std::stoi(m[1]);
           return true;
         },
         20s))
         << "no 'api: listening' line:\n"
-        << ReadWholeFile(log());
-    ASSERT_TRUE(WaitFor([&] { return HttpGet(port_, "/readyz", token_).status == 200; }, 30s))
+        << ReadFile(log());
+    ASSERT_TRUE(PollUntil([&] { return HttpGet(port_, "/readyz", token_).status == 200; }, 30s))
         << "not ready:\n"
-        << ReadWholeFile(log());
+        << ReadFile(log());
   }
 
-  // SIGTERM and wait (bounded); returns the exit code, -1 when it had to be killed.
+  // SIGTERM and wait (bounded); returns the exit code (128 + the signal when
+  // killed by one), -1 when it had to be killed or was not started.
   int Stop() {
-    if (pid_ <= 0) return -1;
-    kill(pid_, SIGTERM);
-    int status = 0;
-    const bool exited = WaitFor([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, 20s);
-    if (!exited) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, &status, 0);
-      ADD_FAILURE() << "landfall serve did not stop on SIGTERM:\n" << ReadWholeFile(log());
-    }
-    pid_ = -1;
-    return exited && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (!serve_) return -1;
+    serve_->Signal(SIGTERM);
+    const std::optional<int> code = serve_->WaitExit(20s);
+    if (!code) ADD_FAILURE() << "landfall serve did not stop on SIGTERM:\n" << serve_->Log();
+    serve_.reset();  // kills it if it is still running
+    return code.value_or(-1);
   }
 
   // Writes `rows` rows (id, name, amount) as Parquet at landing/<rel>, atomically
@@ -154,7 +119,7 @@ class DaemonTest : public ::testing::Test {
   // run_conflict, which a caller may retry.
   HttpResult PostRunWhenIdle(const std::string& body) {
     HttpResult r;
-    WaitFor(
+    PollUntil(
         [&] {
           r = Post("/v1/runs", body);
           return r.status != 409;
@@ -175,7 +140,7 @@ class DaemonTest : public ::testing::Test {
   // Waits until `table` has `rows` staged rows (per GET /v1/tables).
   bool WaitForRows(const std::string& table, int64_t rows,
                    std::chrono::milliseconds timeout = 30s) {
-    return WaitFor(
+    return PollUntil(
         [&] {
           auto t = Table(table);
           return t.contains("rows") && t["rows"] == rows;
@@ -185,7 +150,7 @@ class DaemonTest : public ::testing::Test {
   // Waits until run `id` is no longer running; returns its JSON.
   json WaitForRun(int64_t id) {
     json run;
-    WaitFor(
+    PollUntil(
         [&] {
           run = JsonOf(Get("/v1/runs/" + std::to_string(id)));
           return run.is_object() && run.value("status", "") != "running";
@@ -198,7 +163,7 @@ class DaemonTest : public ::testing::Test {
   std::string env_;
   std::string token_;  // sent as a bearer token when not empty
   std::string config_extra_;  // top-level config lines (e.g. models:), written by Start()
-  pid_t pid_ = -1;
+  std::unique_ptr<ChildProcess> serve_;  // landfall serve, once started
   int port_ = 0;
 };
 

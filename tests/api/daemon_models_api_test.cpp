@@ -33,9 +33,9 @@ class DaemonModelsApiTest : public DaemonTest {
     Start();
     Land("orders/part-0.parquet", 10);
     ASSERT_TRUE(WaitForRows("orders", 10));
-    ASSERT_TRUE(WaitFor([&] { return Model("orders_total").value("rows", json()) == 1; }, 30s))
+    ASSERT_TRUE(PollUntil([&] { return Model("orders_total").value("rows", json()) == 1; }, 30s))
         << JsonOf(Get("/v1/models")).dump() << "\n"
-        << ReadWholeFile(log());
+        << ReadFile(log());
   }
 
   // Model `name` from GET /v1/models; an empty object when absent or on error.
@@ -54,7 +54,7 @@ class DaemonModelsApiTest : public DaemonTest {
     EXPECT_EQ(started.status, 202) << started.body;
     const int64_t id = JsonOf(started).value("run_id", int64_t{0});
     HttpResult outcome;
-    EXPECT_TRUE(WaitFor(
+    EXPECT_TRUE(PollUntil(
         [&] {
           outcome = Get("/v1/runs/" + std::to_string(id) + "/outcome");
           return outcome.status == 200;
@@ -106,7 +106,7 @@ TEST_F(DaemonModelsApiTest, ModelsAreListedInDagOrderWithTheirLastRunRowsAndNeig
 TEST_F(DaemonModelsApiTest, OneModelShowsItsSqlConfigColumnsAndRecentRunsWithReasons) {
   StartWithOneBatch();
   Land("orders/part-1.parquet", 5, 100);
-  ASSERT_TRUE(WaitFor([&] { return Model("orders_clean").value("rows", json()) == 15; }, 30s));
+  ASSERT_TRUE(PollUntil([&] { return Model("orders_clean").value("rows", json()) == 15; }, 30s));
 
   auto r = Get("/v1/models/orders_clean");
   ASSERT_EQ(r.status, 200) << r.body;
@@ -200,7 +200,7 @@ TEST_F(DaemonModelsApiTest, BadModelSelectionsAre400AndNothingRuns) {
 TEST_F(DaemonModelsApiTest, DeletedModelStateIsRebuiltByTheNextRunWithStateDeleted) {
   StartWithOneBatch();
   HttpResult r;
-  ASSERT_TRUE(WaitFor(
+  ASSERT_TRUE(PollUntil(
       [&] {
         r = Delete("/v1/state/models/orders_clean");
         return r.status != 409;  // models were running: retried, as the CLI does

@@ -1,3 +1,6 @@
+// The Prometheus metrics as an EngineObserver: the engine's reports move the
+// counters, per-table labels appear only when allowed, and a failed action
+// counts as failed and stages no rows.
 #include "api/metrics.h"
 
 #include <gmock/gmock.h>

@@ -1,3 +1,6 @@
+// The HTTP router: literal and {param} routes, literals winning over
+// params, percent-decoding, the allowed methods of a known path, and query
+// string parsing.
 #include "api/router.h"
 
 #include <gtest/gtest.h>

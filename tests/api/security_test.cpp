@@ -1,3 +1,6 @@
+// The API's checks: bearer tokens, HMAC-SHA256 webhook signatures (valid,
+// altered, expired, malformed), the replay guard, and resolving a webhook's
+// path to a file inside the landing dir (no traversal, no symlink out).
 #include "api/security.h"
 
 #include <gtest/gtest.h>

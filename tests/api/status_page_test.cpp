@@ -51,7 +51,7 @@ TEST_F(StatusPageTest, ShowsTablesRunsAndQuarantinedBatches) {
   std::ofstream(landing() / "events" / "corrupt.parquet") << "definitely not parquet";
   ASSERT_TRUE(WaitForRows("orders", 1200));
   ASSERT_TRUE(WaitForRows("customers", 35));
-  ASSERT_TRUE(WaitFor(
+  ASSERT_TRUE(PollUntil(
       [&] { return Table("events").value("/batches/quarantined"_json_pointer, 0) == 1; }, 20s));
 
   auto dom = Chromium("--dump-dom");
@@ -88,7 +88,7 @@ TEST_F(StatusPageTest, ShowsModelsAndDrawsTheirDag) {
   Start();
   Land("orders/part-0.parquet", 1200);
   ASSERT_TRUE(WaitForRows("orders", 1200));
-  ASSERT_TRUE(WaitFor(
+  ASSERT_TRUE(PollUntil(
       [&] {
         for (const auto& m : JsonOf(Get("/v1/models")).value("models", json::array())) {
           if (m["name"] == "orders_total" && m["rows"] == 1) return true;

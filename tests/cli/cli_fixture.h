@@ -4,11 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "tests/support/duckdb_testing.h"
+#include "tests/support/child_process.h"
 #include "tests/support/testing.h"
 
 namespace landfall::testing {
@@ -42,6 +46,13 @@ class CliTest : public ::testing::Test {
                                       ")::INTEGER AS id, 'n' || i AS name, i * 1.5 AS amount" +
                                       extra_cols + " FROM range(" + std::to_string(rows) + ") t(i)");
   }
+
+  // Starts `landfall run` on config() and kills it with SIGKILL after `delay`
+  // (0: at once, before it has done anything). Its output is discarded.
+  void RunAndKill(std::chrono::microseconds delay) {
+    ChildProcess run({LandfallBinary(), "run", "--config", config().string()}, "/dev/null");
+    std::this_thread::sleep_for(delay);
+  }  // ~ChildProcess kills it with SIGKILL and reaps it.
 
   CommandResult Landfall(std::vector<std::string> args) {
     args.insert(args.begin(), LandfallBinary());

@@ -1,6 +1,10 @@
-// Issue 4's drift matrix through the real binary, real PostgreSQL and real
-// DuckDB: every test lands batches, runs, lands the drift, checks the plan's
-// action and reasons, runs again and checks the staged data itself.
+// Schema drift and what the planner does about it: columns added, absent or
+// renamed; types widened or incompatible; nullability; batches rewritten or
+// deleted; table folders that vanish; state or warehouse changed behind
+// landfall's back; and the schema_evolution policies. Through the real
+// binary, real PostgreSQL and real DuckDB: every test lands batches, runs,
+// lands the drift, checks the plan's action and reasons, runs again and
+// checks the staged data itself.
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -9,138 +13,13 @@
 #include <sstream>
 
 #include "tests/cli/cli_fixture.h"
+#include "tests/support/parquet_writer.h"
 
 namespace landfall::testing {
 namespace {
 
 using Strings = std::vector<std::string>;
 namespace fs = std::filesystem;
-
-// Minimal Thrift compact protocol writer, enough for a Parquet footer.
-class Compact {
- public:
-  std::string out;
-  void Byte(uint8_t b) { out.push_back(static_cast<char>(b)); }
-  void Varint(uint64_t v) {
-    while (v >= 0x80) {
-      Byte(static_cast<uint8_t>(v | 0x80));
-      v >>= 7;
-    }
-    Byte(static_cast<uint8_t>(v));
-  }
-  void Field(int id, int type) {
-    Byte(static_cast<uint8_t>(((id - last_.back()) << 4) | type));
-    last_.back() = id;
-  }
-  void I32(int id, int32_t v) {
-    Field(id, 5);
-    Varint(static_cast<uint32_t>((v << 1) ^ (v >> 31)));
-  }
-  void I64(int id, int64_t v) {
-    Field(id, 6);
-    Varint(static_cast<uint64_t>((v << 1) ^ (v >> 63)));
-  }
-  void Str(int id, const std::string& s) {
-    Field(id, 8);
-    Varint(s.size());
-    out += s;
-  }
-  void List(int id, int elem_type, int size) {
-    Field(id, 9);
-    Byte(static_cast<uint8_t>((size << 4) | elem_type));
-  }
-  void BeginStruct(int id) {
-    Field(id, 12);
-    last_.push_back(0);
-  }
-  void BeginElement() { last_.push_back(0); }  // a struct inside a list
-  void End() {
-    Byte(0);
-    last_.pop_back();
-  }
-  void Str(const std::string& s) {
-    Varint(s.size());
-    out += s;
-  }  // a list element
-  void I32(int32_t v) { Varint(static_cast<uint32_t>((v << 1) ^ (v >> 31))); }
-
- private:
-  std::vector<int> last_{0};
-};
-
-// A Parquet file whose INT32 columns are all REQUIRED (DuckDB writes OPTIONAL only).
-std::string RequiredInt32Parquet(const std::vector<std::string>& names,
-                                 const std::vector<std::vector<int32_t>>& columns) {
-  std::string file = "PAR1";
-  const int64_t rows = columns.empty() ? 0 : static_cast<int64_t>(columns[0].size());
-  std::vector<int64_t> offsets, sizes;
-  for (const auto& values : columns) {
-    Compact page;
-    const int32_t bytes = static_cast<int32_t>(values.size() * 4);
-    page.I32(1, 0);  // DATA_PAGE
-    page.I32(2, bytes);
-    page.I32(3, bytes);
-    page.BeginStruct(5);
-    page.I32(1, static_cast<int32_t>(values.size()));
-    page.I32(2, 0);  // PLAIN
-    page.I32(3, 3);  // RLE
-    page.I32(4, 3);
-    page.End();
-    page.Byte(0);
-    offsets.push_back(static_cast<int64_t>(file.size()));
-    file += page.out;
-    for (int32_t v : values) {
-      for (int i = 0; i < 4; ++i)
-        file.push_back(static_cast<char>((static_cast<uint32_t>(v) >> (8 * i)) & 0xff));
-    }
-    sizes.push_back(static_cast<int64_t>(file.size()) - offsets.back());
-  }
-  Compact meta;
-  meta.I32(1, 1);
-  meta.List(2, 12, static_cast<int>(names.size()) + 1);
-  meta.BeginElement();
-  meta.Str(4, "schema");
-  meta.I32(5, static_cast<int32_t>(names.size()));
-  meta.End();
-  for (const auto& name : names) {
-    meta.BeginElement();
-    meta.I32(1, 1);  // INT32
-    meta.I32(3, 0);  // REQUIRED
-    meta.Str(4, name);
-    meta.End();
-  }
-  meta.I64(3, rows);
-  meta.List(4, 12, 1);
-  meta.BeginElement();
-  meta.List(1, 12, static_cast<int>(names.size()));
-  int64_t total = 0;
-  for (size_t c = 0; c < names.size(); ++c) {
-    total += sizes[c];
-    meta.BeginElement();
-    meta.I64(2, offsets[c]);
-    meta.BeginStruct(3);
-    meta.I32(1, 1);
-    meta.List(2, 5, 1);
-    meta.I32(0);  // PLAIN
-    meta.List(3, 8, 1);
-    meta.Str(names[c]);
-    meta.I32(4, 0);  // UNCOMPRESSED
-    meta.I64(5, rows);
-    meta.I64(6, sizes[c]);
-    meta.I64(7, sizes[c]);
-    meta.I64(9, offsets[c]);
-    meta.End();
-    meta.End();
-  }
-  meta.I64(2, total);
-  meta.I64(3, rows);
-  meta.End();
-  meta.Byte(0);
-  file += meta.out;
-  const uint32_t length = static_cast<uint32_t>(meta.out.size());
-  for (int i = 0; i < 4; ++i) file.push_back(static_cast<char>((length >> (8 * i)) & 0xff));
-  return file + "PAR1";
-}
 
 class DriftTest : public CliTest {
  protected:
@@ -638,9 +517,7 @@ TEST_F(DriftTest, NestedColumnsStayJsonAndChangesInsideThemAreNotChanges) {
 }
 
 TEST_F(DriftTest, RequiredColumnBecomingNullableIsNotAChange) {
-  fs::create_directories(landing() / "orders");
-  std::ofstream(landing() / "orders/p0.parquet", std::ios::binary)
-      << RequiredInt32Parquet({"id", "qty"}, {{1, 2}, {10, 20}});
+  WriteRequiredInt32Parquet(landing() / "orders/p0.parquet", {{"id", {1, 2}}, {"qty", {10, 20}}});
   Run();
   EXPECT_EQ(Q("SELECT repetition_type FROM parquet_schema('" +
               (landing() / "orders/p0.parquet").string() + "') WHERE name = 'qty'"),
@@ -661,8 +538,7 @@ TEST_F(DriftTest, RequiredColumnBecomingNullableIsNotAChange) {
 TEST_F(DriftTest, NullableColumnBecomingRequiredIsNotAChange) {
   Batch("orders/p0.parquet", "SELECT 1::INTEGER AS id, NULL::INTEGER AS qty");
   Run();
-  std::ofstream(landing() / "orders/p1.parquet", std::ios::binary)
-      << RequiredInt32Parquet({"id", "qty"}, {{2, 3}, {20, -30}});
+  WriteRequiredInt32Parquet(landing() / "orders/p1.parquet", {{"id", {2, 3}}, {"qty", {20, -30}}});
 
   auto plan = Plan();
   EXPECT_EQ(ActionOf(plan, "orders"), "append");

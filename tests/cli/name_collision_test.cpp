@@ -81,7 +81,7 @@ TEST_F(DaemonTest, TableWhoseNameCollidesIsListedAsFailedWithTheReason) {
   Land("orders/p0.parquet", 3);
   ASSERT_TRUE(WaitForRows("orders", 3)) << Get("/v1/tables").body;
   Land("Orders/p0.parquet", 2, 100);
-  ASSERT_TRUE(WaitFor([&] { return Table("Orders").value("status", "") == "failed"; }, 30s))
+  ASSERT_TRUE(PollUntil([&] { return Table("Orders").value("status", "") == "failed"; }, 30s))
       << Get("/v1/tables").body;
   const auto collided = Table("Orders");
   EXPECT_NE(collided["last_error"].get<std::string>().find(

@@ -3,45 +3,19 @@
 // it), with helpers to read the test PostgreSQL directly.
 #pragma once
 
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <functional>
-#include <optional>
-#include <sstream>
-#include <thread>
 
 #include "tests/cli/cli_fixture.h"
-#include "tests/support/spawn_args.h"
-
-extern char** environ;
+#include "tests/support/child_process.h"
 
 namespace landfall::testing {
 
 using namespace std::chrono_literals;
-
-// Polls `done` every 20 ms until it holds or `timeout` passes.
-inline bool PollUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (done()) return true;
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-}
-
-inline std::string Slurp(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // A port that was free a moment ago (bound to 0 and released).
 inline int FreePort() {
@@ -55,62 +29,6 @@ inline int FreePort() {
   close(fd);
   return ntohs(addr.sin_port);
 }
-
-// A child process (landfall serve or run) with stdout and stderr in `log`.
-class Child {
- public:
-  Child(const std::vector<std::string>& args, const std::filesystem::path& log,
-        const std::vector<std::string>& extra_env = {})
-      : log_(log) {
-    CStringArray envp = EnvironWith(extra_env);
-    CStringArray argv(args);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    EXPECT_EQ(posix_spawn(&pid_, argv.data()[0], &actions, nullptr, argv.data(), envp.data()), 0);
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  ~Child() {
-    if (!exited_ && pid_ > 0) {
-      kill(pid_, SIGKILL);
-      int status;
-      waitpid(pid_, &status, 0);
-    }
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
-  pid_t pid() const { return pid_; }
-  std::string Log() const { return Slurp(log_); }
-  void Signal(int signo) {
-    if (!exited_) kill(pid_, signo);
-  }
-  // The exit code (128 + signal when killed), or nullopt if still running after `timeout`.
-  std::optional<int> WaitExit(std::chrono::milliseconds timeout) {
-    PollUntil(
-        [&] {
-          if (exited_) return true;
-          int status = 0;
-          if (waitpid(pid_, &status, WNOHANG) != pid_) return false;
-          exited_ = true;
-          exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-          return true;
-        },
-        timeout);
-    if (!exited_) return std::nullopt;
-    return exit_code_;
-  }
-  bool WaitForLog(const std::string& needle, std::chrono::milliseconds timeout) {
-    return PollUntil([&] { return Log().find(needle) != std::string::npos; }, timeout);
-  }
-
- private:
-  std::filesystem::path log_;
-  pid_t pid_ = -1;
-  bool exited_ = false;
-  int exit_code_ = -1;
-};
 
 class OperateTest : public CliTest {
  protected:
@@ -150,8 +68,8 @@ class OperateTest : public CliTest {
   // Starts `landfall serve` with config() and waits for its "ready:" line
   // (after the start-up scan and run), or only for its API when `ready` is
   // false (with a long debounce, the start-up scan waits for it).
-  std::unique_ptr<Child> StartServe(bool ready = true) {
-    auto serve = std::make_unique<Child>(
+  std::unique_ptr<ChildProcess> StartServe(bool ready = true) {
+    auto serve = std::make_unique<ChildProcess>(
         std::vector<std::string>{LandfallBinary(), "serve", "--config", config().string()},
         dir_ / ("serve-" + std::to_string(starts_++) + ".log"));
     EXPECT_TRUE(serve->WaitForLog(ready ? "ready: watching" : "api: listening", 60s))
@@ -159,7 +77,7 @@ class OperateTest : public CliTest {
     return serve;
   }
 
-  void StopServe(Child& serve) {
+  void StopServe(ChildProcess& serve) {
     serve.Signal(SIGTERM);
     auto code = serve.WaitExit(30s);
     ASSERT_TRUE(code.has_value()) << serve.Log();

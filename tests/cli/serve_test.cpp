@@ -1,12 +1,15 @@
-// Issue 3's integration tests: `landfall serve` as a child process, against
-// real PostgreSQL, real DuckDB and real inotify.
+// The daemon, `landfall serve`, as a child process against real PostgreSQL,
+// real DuckDB and real inotify: files staged as they land (renamed in,
+// written slowly, in new folders, while it was down), periodic scans,
+// signals (SIGTERM, a second signal, SIGHUP reload), systemd notifications,
+// waiting for the state store, the grace period before quarantine, the
+// inotify watch limit, and kill -9 at random moments losing nothing.
 //
 // DuckDB lets one process write a database file and refuses other opens while
 // it does, so the tests watch the daemon through its log and a NOTIFY_SOCKET
 // while it runs, and read the warehouse only after it has stopped.
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -15,16 +18,15 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
-#include <functional>
 #include <map>
 #include <mutex>
-#include <optional>
 #include <random>
 #include <regex>
 #include <sstream>
 #include <thread>
 
 #include "tests/cli/cli_fixture.h"
+#include "tests/support/child_process.h"
 
 namespace landfall::testing {
 namespace {
@@ -32,23 +34,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-std::string ReadFile(const fs::path& file) {
-  std::ifstream in(file);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Polls `done` every 20 ms until it is true or `timeout` passes.
-bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  for (;;) {
-    if (done()) return true;
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-}
 
 // An AF_UNIX datagram socket standing in for systemd's notify socket. Bound to
 // an abstract name, so the address never depends on the temp dir's length.
@@ -102,105 +87,13 @@ class NotifySocket {
   }
 
   bool WaitFor(const std::string& line, std::chrono::milliseconds timeout) {
-    return WaitUntil([&] { return Find(line) >= 0; }, timeout);
+    return PollUntil([&] { return Find(line) >= 0; }, timeout);
   }
 
  private:
   std::string address_;
   int fd_ = -1;
   std::vector<std::string> messages_;
-};
-
-// `landfall serve` as a child process, stdout and stderr to `log`. Killed with
-// SIGKILL at destruction if still running; dies with the test process too.
-class ServeProcess {
- public:
-  ServeProcess(const std::vector<std::string>& args, const fs::path& log,
-               const std::vector<std::string>& extra_env, bool watchdog_pid)
-      : log_(log) {
-    // Everything the child needs is prepared before fork(): between fork and
-    // exec only async-signal-safe calls are allowed (the test may have threads).
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
-    for (const auto& e : extra_env) env_strings.push_back(e);
-    std::vector<char*> envp;
-    for (auto& e : env_strings) envp.push_back(e.data());
-    char pid_var[64] = "WATCHDOG_PID=";
-    if (watchdog_pid) envp.push_back(pid_var);
-    envp.push_back(nullptr);
-    std::vector<std::string> argv_strings = args;
-    std::vector<char*> argv;
-    for (auto& a : argv_strings) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const std::string log_path = log.string();
-    const pid_t parent = getpid();
-
-    pid_ = fork();
-    if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() != parent) _exit(127);
-      if (watchdog_pid) {
-        // WATCHDOG_PID must name the daemon itself: this very process after exec.
-        char digits[24];
-        int n = 0;
-        for (pid_t p = getpid(); p > 0; p /= 10) digits[n++] = static_cast<char>('0' + p % 10);
-        char* out = pid_var + std::strlen("WATCHDOG_PID=");
-        while (n > 0) *out++ = digits[--n];
-        *out = '\0';
-      }
-      int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-      if (fd < 0) _exit(127);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      int devnull = open("/dev/null", O_RDONLY);
-      dup2(devnull, 0);
-      execve(argv[0], argv.data(), envp.data());
-      _exit(127);
-    }
-    EXPECT_GT(pid_, 0);
-  }
-  ~ServeProcess() {
-    if (!exited_ && pid_ > 0) {
-      kill(pid_, SIGKILL);
-      int status;
-      waitpid(pid_, &status, 0);
-    }
-  }
-  ServeProcess(const ServeProcess&) = delete;
-  ServeProcess& operator=(const ServeProcess&) = delete;
-
-  pid_t pid() const { return pid_; }
-  void Signal(int signo) {
-    if (!exited_) kill(pid_, signo);
-  }
-  std::string Log() const { return ReadFile(log_); }
-
-  // The exit code (128 + signal when killed), or nullopt if still running
-  // after `timeout`.
-  std::optional<int> WaitExit(std::chrono::milliseconds timeout) {
-    if (exited_) return exit_code_;
-    WaitUntil(
-        [&] {
-          int status = 0;
-          if (waitpid(pid_, &status, WNOHANG) != pid_) return false;
-          exited_ = true;
-          exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-          return true;
-        },
-        timeout);
-    if (!exited_) return std::nullopt;
-    return exit_code_;
-  }
-
-  bool WaitForLog(const std::string& needle, std::chrono::milliseconds timeout) {
-    return WaitUntil([&] { return Log().find(needle) != std::string::npos; }, timeout);
-  }
-
- private:
-  fs::path log_;
-  pid_t pid_ = -1;
-  bool exited_ = false;
-  int exit_code_ = -1;
 };
 
 class ServeTest : public CliTest {
@@ -225,21 +118,22 @@ class ServeTest : public CliTest {
   }
 
   // Starts `landfall serve`, logging to serve-<n>.log, notifying `notify_`.
-  std::unique_ptr<ServeProcess> Start(std::vector<std::string> extra_env = {},
+  std::unique_ptr<ChildProcess> Start(std::vector<std::string> extra_env = {},
                                       bool watchdog_pid = false,
                                       std::vector<std::string> wrapper = {}) {
     extra_env.push_back("NOTIFY_SOCKET=" + notify_.address());
     log_ = dir_ / ("serve-" + std::to_string(starts_++) + ".log");
     std::vector<std::string> args = wrapper;
     args.insert(args.end(), {LandfallBinary(), "serve", "--config", config().string()});
-    return std::make_unique<ServeProcess>(args, log_, extra_env, watchdog_pid);
+    return std::make_unique<ChildProcess>(
+        args, log_, ChildOptions{.extra_env = extra_env, .watchdog_pid = watchdog_pid});
   }
 
   // Starts serve and waits for READY=1 (sent after the start-up scan).
-  std::unique_ptr<ServeProcess> StartReady() {
+  std::unique_ptr<ChildProcess> StartReady() {
     const int before = ReadyCount();
     auto serve = Start();
-    EXPECT_TRUE(WaitUntil([&] { return ReadyCount() > before; }, 60s))
+    EXPECT_TRUE(PollUntil([&] { return ReadyCount() > before; }, 60s))
         << "no READY=1 within 60 s; log:\n"
         << serve->Log();
     return serve;
@@ -253,7 +147,7 @@ class ServeTest : public CliTest {
   }
 
   // Stops serve with SIGTERM and expects a clean exit within `timeout`.
-  void Stop(ServeProcess& serve, std::chrono::milliseconds timeout = 30s) {
+  void Stop(ChildProcess& serve, std::chrono::milliseconds timeout = 30s) {
     serve.Signal(SIGTERM);
     auto code = serve.WaitExit(timeout);
     ASSERT_TRUE(code.has_value()) << "serve did not exit within the timeout; log:\n" << serve.Log();
@@ -277,9 +171,9 @@ class ServeTest : public CliTest {
   }
 
   // Waits until the log shows `rows` rows staged in `table`.
-  bool WaitStaged(ServeProcess& serve, const std::string& table, long long rows,
+  bool WaitStaged(ChildProcess& serve, const std::string& table, long long rows,
                   std::chrono::milliseconds timeout = 15s) {
-    return WaitUntil([&] { return LoggedRows(serve.Log(), table) == rows; }, timeout);
+    return PollUntil([&] { return LoggedRows(serve.Log(), table) == rows; }, timeout);
   }
 
   // Writes under a hidden temporary name, then renames into place, as careful
@@ -546,7 +440,7 @@ TEST_F(ServeTest, NotifySocketGetsReadyAfterTheFirstScanThenWatchdogStatusAndSto
   EXPECT_NE(notify_.Messages()[ready].find("STATUS="), std::string::npos)
       << notify_.Messages()[ready];
   // WATCHDOG=1 every 100 ms (half of WATCHDOG_USEC); from the start, too.
-  ASSERT_TRUE(WaitUntil([&] { return notify_.Count("WATCHDOG=1") >= 5; }, 5s));
+  ASSERT_TRUE(PollUntil([&] { return notify_.Count("WATCHDOG=1") >= 5; }, 5s));
   EXPECT_LT(notify_.Find("WATCHDOG=1"), ready) << "the watchdog is fed during start-up as well";
 
   Stop(*serve);

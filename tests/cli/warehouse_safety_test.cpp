@@ -1,7 +1,6 @@
 // The warehouse under faults: no crash, bad input or outage may brick the
 // warehouse, block a table, or stage a batch twice. Through the real binary.
 #include <fcntl.h>
-#include <postgresql/libpq-fe.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,46 +17,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Starts `landfall run` on `config` and kills it with SIGKILL after `delay`
-// (0: at once, before it has done anything).
-void RunAndKill(const fs::path& config, std::chrono::microseconds delay) {
-  const std::string binary = LandfallBinary();
-  const std::string config_path = config.string();
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    const char* argv[] = {binary.c_str(), "run", "--config", config_path.c_str(), nullptr};
-    int devnull = open("/dev/null", O_WRONLY);
-    dup2(devnull, 1);
-    dup2(devnull, 2);
-    execv(argv[0], const_cast<char* const*>(argv));
-    _exit(127);
-  }
-  std::this_thread::sleep_for(delay);
-  kill(pid, SIGKILL);
-  int status = 0;
-  waitpid(pid, &status, 0);
-}
-
 // Starts `landfall run` on `config` and kills it with SIGKILL `after` the
 // first of `watched` appears (polled every 50 us), or when it exits by itself.
 void RunAndKillOnceAFileAppears(const fs::path& config, const std::vector<fs::path>& watched,
                                 std::chrono::microseconds after) {
-  const std::string binary = LandfallBinary();
-  const std::string config_path = config.string();
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    const char* argv[] = {binary.c_str(), "run", "--config", config_path.c_str(), nullptr};
-    int devnull = open("/dev/null", O_WRONLY);
-    dup2(devnull, 1);
-    dup2(devnull, 2);
-    execv(argv[0], const_cast<char* const*>(argv));
-    _exit(127);
-  }
-  int status = 0;
+  ChildProcess run({LandfallBinary(), "run", "--config", config.string()}, "/dev/null");
   for (;;) {
-    if (waitpid(pid, &status, WNOHANG) == pid) return;  // finished first
+    if (run.WaitExit(std::chrono::milliseconds(0))) return;  // finished first
     std::error_code ec;
     if (std::any_of(watched.begin(), watched.end(),
                     [&](const fs::path& f) { return fs::exists(f, ec); })) {
@@ -66,9 +32,7 @@ void RunAndKillOnceAFileAppears(const fs::path& config, const std::vector<fs::pa
     std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
   std::this_thread::sleep_for(after);
-  kill(pid, SIGKILL);
-  waitpid(pid, &status, 0);
-}
+}  // ~ChildProcess kills it with SIGKILL and reaps it.
 
 class WarehouseSafetyTest : public CliTest {
  protected:
@@ -82,29 +46,14 @@ class WarehouseSafetyTest : public CliTest {
     }
   }
 
-  // status|error_code of the batch at `rel` in the state store ("" if unknown).
+  // status|error_code|error_message of the batch at `rel` in the state store
+  // ("" if unknown).
   std::string BatchVerdict(const std::string& rel) {
-    std::string out;
-    PGconn* conn = PQconnectdb(PostgresUrl().c_str());
-    if (PQstatus(conn) != CONNECTION_OK) {
-      ADD_FAILURE() << "PostgreSQL: " << PQerrorMessage(conn);
-      PQfinish(conn);
-      return out;
-    }
-    const char* params[] = {env_.c_str(), rel.c_str()};
-    PGresult* r = PQexecParams(conn,
-                               "SELECT status || '|' || coalesce(error_code, '') || '|' || "
-                               "coalesce(error_message, '') FROM batches "
-                               "WHERE environment = $1 AND path = $2",
-                               2, nullptr, params, nullptr, nullptr, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-      ADD_FAILURE() << "PostgreSQL: " << PQresultErrorMessage(r);
-    } else if (PQntuples(r) == 1) {
-      out = PQgetvalue(r, 0, 0);
-    }
-    PQclear(r);
-    PQfinish(conn);
-    return out;
+    auto rows = PgSession().Query(
+        "SELECT status || '|' || coalesce(error_code, '') || '|' || coalesce(error_message, '') "
+        "FROM batches WHERE environment = $1 AND path = $2",
+        {env_, rel});
+    return rows.size() == 1 ? rows[0] : "";
   }
   static std::string StatusAndCode(const std::string& verdict) {
     auto second = verdict.find('|', verdict.find('|') + 1);
@@ -160,7 +109,7 @@ TEST_F(WarehouseSafetyTest, FirstRunKilledWhileCreatingTheWarehouseNeverBricksIt
     if (i % 2 == 0) {
       // Spread over the first 60 ms, where the process opens the state store
       // and creates the warehouse file.
-      RunAndKill(config(), std::chrono::microseconds(i * 60000 / (kKills - 2)));
+      RunAndKill(std::chrono::microseconds(i * 60000 / (kKills - 2)));
     } else {
       // Within 2 ms of the moment a file of the warehouse appears: creating
       // one takes about a millisecond, easily missed by the spread above.

@@ -21,7 +21,7 @@ TEST_F(WriterTest, SecondDaemonOnTheSameEnvironmentIsRefusedNamingTheHolder) {
 
   // Another daemon of the same environment, with a warehouse file of its own.
   const auto other = WriteOtherWriterConfig();
-  Child second({LandfallBinary(), "serve", "--config", other.string()}, dir_ / "second.log");
+  ChildProcess second({LandfallBinary(), "serve", "--config", other.string()}, dir_ / "second.log");
   // Refused at once: it does not wait for the lock.
   EXPECT_EQ(second.WaitExit(60s), std::optional<int>(3)) << second.Log();
   const std::string holder = "landfall PID " + std::to_string(serve->pid()) + " on host " +
@@ -119,7 +119,7 @@ TEST_F(WriterTest, RunKilledMidRunIsMarkedInterruptedAtTheNextWritersStart) {
                      std::to_string(kRows) + ") t(i)");
   }
   WriteServeConfig(100, "  enabled: false\n");
-  Child run({LandfallBinary(), "run", "--config", config().string()}, dir_ / "run.log");
+  ChildProcess run({LandfallBinary(), "run", "--config", config().string()}, dir_ / "run.log");
   ASSERT_TRUE(PollUntil(
       [&] {
         // The run creates the state store's tables first when it is the first.

@@ -1,3 +1,7 @@
+// The systemd notification protocol against a fake notify socket: READY and
+// STATUS on path and abstract sockets, nothing sent without NOTIFY_SOCKET,
+// errors when nobody listens or the address is unsupported, and the watchdog
+// interval read from WATCHDOG_USEC and WATCHDOG_PID.
 #include "lib/common/systemd_notify.h"
 
 #include <gtest/gtest.h>

@@ -1,4 +1,7 @@
-// The `api:` section of the config (issue 5).
+// The `api:` section of the config: its defaults, every key read, and what
+// it refuses (a malformed or unbracketed IPv6 listen address, short tokens, a
+// webhook secret from a missing variable, bad booleans and ranges, unknown
+// keys).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 

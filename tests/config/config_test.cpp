@@ -1,3 +1,8 @@
+// Parsing the YAML config: defaults, every key read, ${VAR} expansion, paths
+// resolved against the config file's folder, the schema_evolution policies,
+// and errors that name the file, line and key (unknown, duplicate, missing or
+// ill-typed keys, out-of-range values, YAML syntax errors, a quarantine dir
+// inside the landing dir).
 #include "lib/config/config.h"
 
 #include <gmock/gmock.h>

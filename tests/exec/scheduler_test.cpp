@@ -1,3 +1,9 @@
+// The daemon's Scheduler, a pure function of hints, results and a time the
+// test moves by hand: debounce windows that a stream of hints cannot
+// postpone (and a debounce changed live), one follow-up run for a running
+// table, parallelism up to max_parallel, retries with capped exponential
+// backoff, deferred tables looked at again a bounded number of times, full
+// jobs that wait for and block table runs, and stopping.
 #include "lib/exec/scheduler.h"
 
 #include <gtest/gtest.h>

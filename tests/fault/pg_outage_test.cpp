@@ -154,7 +154,7 @@ class PgOutageTest : public DaemonTest {
   void Scenario(const std::string& mode) {
     Start();
     Land("a/1.parquet", 10, 0);
-    ASSERT_TRUE(WaitForRows("a", 10)) << ReadWholeFile(log());
+    ASSERT_TRUE(WaitForRows("a", 10)) << ReadFile(log());
 
     // New work lands, and PostgreSQL goes down while the daemon takes it on.
     Land("a/2.parquet", 10, 10);
@@ -166,42 +166,41 @@ class PgOutageTest : public DaemonTest {
     Land("c/1.parquet", 7, 0);
 
     // The daemon notices, and stays up meanwhile.
-    ASSERT_TRUE(WaitFor(
-        [&] { return ReadWholeFile(log()).find("state_unavailable") != std::string::npos; }, 60s))
-        << ReadWholeFile(log());
+    ASSERT_TRUE(PollUntil(
+        [&] { return ReadFile(log()).find("state_unavailable") != std::string::npos; }, 60s))
+        << ReadFile(log());
     // ...and has taken on what landed during the outage (the table list
     // comes from its memory): from here on only the state store lags.
-    EXPECT_TRUE(WaitFor(
+    EXPECT_TRUE(PollUntil(
         [&] {
           const json b = Table("b"), c = Table("c");
           return b.contains("batches") && b["batches"]["quarantined"] == 1 && c.contains("batches") &&
                  c["batches"]["pending"] == 1;
         },
         60s))
-        << JsonOf(Get("/v1/tables")).dump() << "\n" << ReadWholeFile(log());
+        << JsonOf(Get("/v1/tables")).dump() << "\n" << ReadFile(log());
     EXPECT_EQ(Get("/healthz").status, 200);
-    int status = 0;
-    ASSERT_EQ(waitpid(pid_, &status, WNOHANG), 0) << "landfall serve exited:\n" << ReadWholeFile(log());
+    ASSERT_EQ(serve_->WaitExit(0ms), std::nullopt) << "landfall serve exited:\n" << ReadFile(log());
 
     ASSERT_TRUE(pg_.Start());
     const std::set<std::string> staged = {"a/1.parquet", "a/2.parquet", "a/3.parquet", "b/1.parquet",
                                           "c/1.parquet"};
     const std::set<std::string> quarantined = {"a/bad1.parquet", "b/bad2.parquet"};
     // Backoff after a transient error is at most 30 s.
-    EXPECT_TRUE(WaitFor([&] { return Batches("staged") == staged; }, 120s))
-        << JsonOf(Get("/v1/batches?limit=1000")).dump() << "\n" << ReadWholeFile(log());
-    EXPECT_TRUE(WaitFor([&] { return Batches("quarantined") == quarantined; }, 60s))
-        << JsonOf(Get("/v1/batches?limit=1000")).dump() << "\n" << ReadWholeFile(log());
-    EXPECT_TRUE(WaitFor([&] { return Batches("pending").empty(); }, 60s));
+    EXPECT_TRUE(PollUntil([&] { return Batches("staged") == staged; }, 120s))
+        << JsonOf(Get("/v1/batches?limit=1000")).dump() << "\n" << ReadFile(log());
+    EXPECT_TRUE(PollUntil([&] { return Batches("quarantined") == quarantined; }, 60s))
+        << JsonOf(Get("/v1/batches?limit=1000")).dump() << "\n" << ReadFile(log());
+    EXPECT_TRUE(PollUntil([&] { return Batches("pending").empty(); }, 60s));
     EXPECT_TRUE(WaitForRows("a", 30));
     EXPECT_TRUE(WaitForRows("b", 5));
     EXPECT_TRUE(WaitForRows("c", 7));
     // Moved aside, and only once recorded.
-    EXPECT_TRUE(WaitFor([&] { return fs::exists(quarantine() / "a/bad1.parquet"); }, 60s));
-    EXPECT_TRUE(WaitFor([&] { return fs::exists(quarantine() / "b/bad2.parquet"); }, 60s));
+    EXPECT_TRUE(PollUntil([&] { return fs::exists(quarantine() / "a/bad1.parquet"); }, 60s));
+    EXPECT_TRUE(PollUntil([&] { return fs::exists(quarantine() / "b/bad2.parquet"); }, 60s));
     EXPECT_FALSE(fs::exists(landing() / "a/bad1.parquet"));
     EXPECT_FALSE(fs::exists(landing() / "b/bad2.parquet"));
-    EXPECT_EQ(Stop(), 0) << ReadWholeFile(log());
+    EXPECT_EQ(Stop(), 0) << ReadFile(log());
 
     // The warehouse: each batch once, each row once.
     const auto db = dir_ / "warehouse.duckdb";

@@ -1,3 +1,8 @@
+// The landing directory as files: which folders are tables and which files
+// their batches (at any depth, past ignore globs, symlinks never followed,
+// FIFOs listed as not regular, a file directly in the landing dir warned
+// about), the size, mtime, ctime and inode each carries, scanning one table,
+// and content fingerprints (SHA-256).
 #include "lib/landing/catalog.h"
 
 #include <gmock/gmock.h>

@@ -1,3 +1,7 @@
+// The inotify watcher on a real temp dir: files reported ready once closed
+// or renamed into place, new and nested folders watched as they appear,
+// ignored names, deletions and renames, and the cases that degrade it and
+// ask for a rescan (landing dir deleted, queue overflow, watch limit).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>

@@ -1,3 +1,9 @@
+// The planner, a pure function from state, warehouse contents and batches to
+// a ChangePlan, fed inputs built by hand: the action and reasons for new,
+// unchanged, drifting, renamed, rewritten, deleted, vanished and returning
+// tables; name collisions; the schema_evolution policies; state or warehouse
+// that disagree; full refreshes and full rebuilds; and the plan's JSON and
+// text output.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 

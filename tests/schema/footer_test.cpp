@@ -1,9 +1,12 @@
+// CheckParquetMagic: the cheap check of a file's first and last bytes that
+// tells Parquet from empty, text, encrypted, truncated and unreadable files.
 #include "lib/schema/footer.h"
 
 #include <gtest/gtest.h>
 
 #include <fstream>
 
+#include "tests/support/duckdb_testing.h"
 #include "tests/support/testing.h"
 
 namespace landfall::schema {

@@ -1,3 +1,8 @@
+// Schema snapshots and their rules: canonical types (nested types become
+// JSON), case-insensitive names, the schema hash and what it ignores,
+// unifying batch schemas (added and absent columns, nullability, supertypes,
+// renames proven by field id), lossless widenings, numeric supertypes and
+// the casts that may round.
 #include "lib/schema/schema.h"
 
 #include <gmock/gmock.h>

@@ -2,8 +2,6 @@
 // Every test works in its own environment, so tests share one database and
 // never clean up; tests that need a database of their own create one.
 #include <gtest/gtest.h>
-// libpq, for the few things a test must do behind the store's back.
-#include <postgresql/libpq-fe.h>
 
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -17,6 +15,7 @@
 namespace landfall::state {
 namespace {
 
+using ::landfall::testing::PgSession;
 using ::landfall::testing::PostgresUrl;
 using ::landfall::testing::UniqueEnvironment;
 
@@ -34,80 +33,11 @@ std::unique_ptr<StateStore> OpenMigrated(const std::string& environment,
   return std::move(*store);
 }
 
-// A direct libpq connection for setting up and inspecting what the store
-// itself does not expose.
-class RawConnection {
- public:
-  explicit RawConnection(const std::string& url) : conn_(PQconnectdb(url.c_str())) {
-    EXPECT_EQ(PQstatus(conn_), CONNECTION_OK) << PQerrorMessage(conn_);
-  }
-  ~RawConnection() { PQfinish(conn_); }
-  RawConnection(const RawConnection&) = delete;
-  RawConnection& operator=(const RawConnection&) = delete;
-
-  // Runs `sql` with text parameters; returns the first column of every row.
-  std::vector<std::string> Query(const std::string& sql,
-                                 const std::vector<std::string>& params = {}) {
-    std::vector<const char*> values;
-    for (const auto& p : params) values.push_back(p.c_str());
-    PGresult* result = PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                                    values.data(), nullptr, nullptr, 0);
-    std::vector<std::string> rows;
-    ExecStatusType status = PQresultStatus(result);
-    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-      ADD_FAILURE() << "SQL failed: " << PQresultErrorMessage(result) << "\n" << sql;
-    } else if (status == PGRES_TUPLES_OK) {
-      for (int i = 0; i < PQntuples(result); ++i) {
-        rows.emplace_back(PQgetisnull(result, i, 0) ? "NULL" : PQgetvalue(result, i, 0));
-      }
-    }
-    PQclear(result);
-    return rows;
-  }
-  // Runs SQL without parameters that may hold several statements (a migration).
-  void Script(const std::string& sql) {
-    PGresult* result = PQexec(conn_, sql.c_str());
-    if (PQresultStatus(result) != PGRES_COMMAND_OK && PQresultStatus(result) != PGRES_TUPLES_OK) {
-      ADD_FAILURE() << "SQL failed: " << PQresultErrorMessage(result) << "\n" << sql;
-    }
-    PQclear(result);
-  }
-  std::string QueryOne(const std::string& sql, const std::vector<std::string>& params = {}) {
-    auto rows = Query(sql, params);
-    return rows.empty() ? "<no rows>" : rows[0];
-  }
-
-  // A connection string for another database on the same server.
-  std::string UrlFor(const std::string& dbname) {
-    PQconninfoOption* options = PQconninfo(conn_);
-    std::string conninfo;
-    for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
-      std::string keyword = o->keyword;
-      if (o->val == nullptr || keyword == "dbname") continue;
-      conninfo += keyword + "='" + Escape(o->val) + "' ";
-    }
-    PQconninfoFree(options);
-    return conninfo + "dbname='" + Escape(dbname) + "'";
-  }
-
- private:
-  static std::string Escape(const std::string& value) {
-    std::string out;
-    for (char c : value) {
-      if (c == '\'' || c == '\\') out += '\\';
-      out += c;
-    }
-    return out;
-  }
-
-  PGconn* conn_;
-};
-
 // A database of its own, for tests that change what all environments share
 // (the migration version), dropped at the end.
 class ScratchDatabase {
  public:
-  ScratchDatabase() : admin_(PostgresUrl()), name_(UniqueEnvironment("landfall_scratch")) {
+  ScratchDatabase() : name_(UniqueEnvironment("landfall_scratch")) {
     admin_.Query("CREATE DATABASE \"" + name_ + "\"");
     url_ = admin_.UrlFor(name_);
   }
@@ -115,7 +45,7 @@ class ScratchDatabase {
   const std::string& url() const { return url_; }
 
  private:
-  RawConnection admin_;
+  PgSession admin_;
   std::string name_;
   std::string url_;
 };
@@ -198,7 +128,7 @@ TEST(PgStateStoreTest, TableStatusesAreStoredAsTheirNames) {
   std::string env = UniqueEnvironment();
   auto store = OpenMigrated(env);
   ASSERT_TRUE(store);
-  RawConnection raw(PostgresUrl());
+  PgSession raw;
   for (auto status : {TableStatus::kActive, TableStatus::kOrphaned, TableStatus::kFailed,
                       TableStatus::kDropped, TableStatus::kReset}) {
     TableRecord table;
@@ -228,9 +158,8 @@ TEST(PgStateStoreTest, LoadRefusesATableStatusItDoesNotKnow) {
   std::string env = UniqueEnvironment();
   auto store = OpenMigrated(env);
   ASSERT_TRUE(store);
-  RawConnection(PostgresUrl())
-      .Query("INSERT INTO tables (environment, name, status) VALUES ($1, 'orders', 'exploded')",
-             {env});
+  PgSession().Query(
+      "INSERT INTO tables (environment, name, status) VALUES ($1, 'orders', 'exploded')", {env});
   auto state = store->Load();
   ASSERT_FALSE(state);
   EXPECT_EQ(state.error().code, "state_invalid");
@@ -241,7 +170,7 @@ TEST(PgStateStoreTest, MigrateTwiceIsANoOp) {
   LANDFALL_REQUIRE_POSTGRES();
   auto store = OpenMigrated(UniqueEnvironment());
   ASSERT_TRUE(store);
-  RawConnection raw(PostgresUrl());
+  PgSession raw;
   std::string before = raw.QueryOne(
       "SELECT count(*) || '/' || max(version) || '/' || max(applied_at) FROM schema_migrations");
 
@@ -271,7 +200,7 @@ TEST(PgStateStoreTest, ConcurrentMigrationsOfAFreshDatabaseApplyEachOnce) {
   for (auto& t : threads) t.join();
   for (const auto& r : results) EXPECT_TRUE(r) << r.error().ToString();
 
-  RawConnection raw(db.url());
+  PgSession raw(db.url());
   EXPECT_EQ(raw.QueryOne("SELECT count(*) FROM schema_migrations"),
             std::to_string(EmbeddedMigrations().size()));
   ASSERT_TRUE(stores[0]->SetFormatVersion(kStateFormatVersion));
@@ -286,7 +215,7 @@ TEST(PgStateStoreTest, DatabaseMigratedByANewerLandfallIsStateTooNew) {
   ASSERT_TRUE(OpenMigrated(UniqueEnvironment(), db.url()));
   int newer = EmbeddedMigrations().back().version + 1;
   {
-    RawConnection raw(db.url());
+    PgSession raw(db.url());
     raw.Query("INSERT INTO schema_migrations (version, name) VALUES ($1::int, 'from_the_future')",
               {std::to_string(newer)});
   }
@@ -302,18 +231,18 @@ TEST(PgStateStoreTest, DatabaseMigratedByANewerLandfallIsStateTooNew) {
 
   // The failed migration released its advisory lock: another session can
   // still take it at once (the key is "landfall" in ASCII).
-  RawConnection raw(db.url());
+  PgSession raw(db.url());
   EXPECT_EQ(raw.QueryOne("SELECT pg_try_advisory_lock(7809644606330596460)"), "t");
 }
 
-// A database a landfall of issue 12 left behind (schema version 3, with a
-// table and a run in it) takes the model migration and keeps what it held.
+// A database at schema version 3 (from before models, with a table and a run
+// in it) takes the model migration and keeps what it held.
 TEST(PgStateStoreTest, DatabaseAtVersion3TakesTheModelMigrationAndKeepsItsState) {
   LANDFALL_REQUIRE_POSTGRES();
   ScratchDatabase db;
   const std::string env = UniqueEnvironment();
   {
-    RawConnection raw(db.url());
+    PgSession raw(db.url());
     raw.Query("CREATE TABLE schema_migrations (version int PRIMARY KEY, name text NOT NULL,"
               " applied_at timestamptz NOT NULL DEFAULT now())");
     for (const Migration& migration : EmbeddedMigrations()) {
@@ -330,7 +259,7 @@ TEST(PgStateStoreTest, DatabaseAtVersion3TakesTheModelMigrationAndKeepsItsState)
 
   auto store = OpenMigrated(env, db.url());
   ASSERT_TRUE(store);
-  RawConnection raw(db.url());
+  PgSession raw(db.url());
   EXPECT_EQ(raw.Query("SELECT version || ' ' || name FROM schema_migrations WHERE version > 3"),
             (std::vector<std::string>{"4 models"}));
   auto state = store->Load();
@@ -507,7 +436,7 @@ TEST(PgStateStoreTest, SaveTableAppendsHistoryOnlyWhenTheHashChanges) {
   std::string env = UniqueEnvironment();
   auto store = OpenMigrated(env);
   ASSERT_TRUE(store);
-  RawConnection raw(PostgresUrl());
+  PgSession raw;
   auto history = [&] {
     return raw.Query(
         "SELECT schema_hash FROM schema_history WHERE environment = $1 AND table_name = $2"
@@ -558,7 +487,7 @@ TEST(PgStateStoreTest, TableWithoutSchemaHasNoHistory) {
   TableRecord table;
   table.name = "empty";
   ASSERT_TRUE(store->SaveTable(table));
-  RawConnection raw(PostgresUrl());
+  PgSession raw;
   EXPECT_EQ(raw.QueryOne("SELECT count(*) FROM schema_history WHERE environment = $1", {env}), "0");
   auto state = store->Load();
   ASSERT_TRUE(state) << state.error().ToString();
@@ -590,7 +519,7 @@ TEST(PgStateStoreTest, DeleteTableForgetsTheTableButKeepsHistoryAndBatches) {
   ASSERT_TRUE(state) << state.error().ToString();
   EXPECT_TRUE(state->tables.empty());
   EXPECT_EQ(state->batches.size(), 1u);
-  RawConnection raw(PostgresUrl());
+  PgSession raw;
   EXPECT_EQ(raw.QueryOne("SELECT count(*) FROM schema_history WHERE environment = $1", {env}), "1");
 
   // Saved again, the same snapshot is new to the table: history records it.
@@ -677,7 +606,7 @@ TEST(PgStateStoreTest, PruneHistoryForgetsOldRunsAndSnapshotsButEachTablesNewest
   std::string env = UniqueEnvironment();
   auto store = OpenMigrated(env);
   ASSERT_TRUE(store);
-  RawConnection raw(PostgresUrl());
+  PgSession raw;
   // Five finished runs touching orders, the first two also users; one run
   // still marked running. All but the last finished one are 40 days old.
   std::vector<int64_t> runs;
@@ -817,7 +746,7 @@ TEST(PgStateStoreTest, MalformedUrlIsAnErrorWithoutThePassword) {
 TEST(PgStateStoreTest, ReconnectsAfterTheServerDropsTheConnection) {
   LANDFALL_REQUIRE_POSTGRES();
   std::string env = UniqueEnvironment();
-  RawConnection raw(PostgresUrl());
+  PgSession raw;
   // Our own application_name (the URL overrides landfall's default) finds
   // this store's session among everyone else's.
   std::string url =

@@ -2,7 +2,6 @@
 
 #include "tests/support/spawn_args.h"
 
-#include <duckdb.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -13,7 +12,10 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <fstream>
 #include <random>
+#include <sstream>
+#include <thread>
 
 extern char** environ;
 
@@ -35,56 +37,36 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
-namespace {
+std::string ReadFile(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
 
-bool Exec(duckdb_connection con, const std::string& sql, duckdb_result* out = nullptr) {
-  duckdb_result result;
-  bool ok = duckdb_query(con, sql.c_str(), &result) == DuckDBSuccess;
-  if (!ok) ADD_FAILURE() << "DuckDB: " << duckdb_result_error(&result) << "\nSQL: " << sql;
-  if (out && ok) {
-    *out = result;
-  } else {
-    duckdb_destroy_result(&result);
+bool PollUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (done()) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return ok;
 }
 
-}  // namespace
-
-void DuckDbExec(const std::string& sql) {
-  duckdb_database db;
-  duckdb_connection con;
-  ASSERT_EQ(duckdb_open(nullptr, &db), DuckDBSuccess);
-  ASSERT_EQ(duckdb_connect(db, &con), DuckDBSuccess);
-  Exec(con, sql);
-  duckdb_disconnect(&con);
-  duckdb_close(&db);
-}
-
-void WriteParquet(const fs::path& file, const std::string& select_sql) {
-  fs::create_directories(file.parent_path());
-  std::string path = file.string();
-  std::string quoted;
-  for (char c : path) {
-    quoted += c;
-    if (c == '\'') quoted += '\'';
-  }
-  DuckDbExec("COPY (" + select_sql + ") TO '" + quoted + "' (FORMAT parquet)");
-}
-
-PgSession::PgSession() : conn_(PQconnectdb(PostgresUrl().c_str())) {
+PgSession::PgSession(const std::string& url) : conn_(PQconnectdb(url.c_str())) {
   if (PQstatus(conn_) != CONNECTION_OK) ADD_FAILURE() << "PostgreSQL: " << PQerrorMessage(conn_);
 }
 
 PgSession::~PgSession() { PQfinish(conn_); }
 
-std::vector<std::string> PgSession::Query(const std::string& sql, const std::string& environment) {
+std::vector<std::string> PgSession::Query(const std::string& sql,
+                                          const std::vector<std::string>& params) {
   std::vector<std::string> rows;
   if (PQstatus(conn_) != CONNECTION_OK) return rows;
-  const char* params[] = {environment.c_str()};
-  const bool uses_env = sql.find("$1") != std::string::npos;
-  PGresult* r = PQexecParams(conn_, sql.c_str(), uses_env ? 1 : 0, nullptr,
-                             uses_env ? params : nullptr, nullptr, nullptr, 0);
+  std::vector<const char*> values;
+  for (const auto& p : params) values.push_back(p.c_str());
+  PGresult* r = PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                             values.data(), nullptr, nullptr, 0);
   const auto status = PQresultStatus(r);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     ADD_FAILURE() << "PostgreSQL: " << PQresultErrorMessage(r) << "\nSQL: " << sql;
@@ -97,67 +79,45 @@ std::vector<std::string> PgSession::Query(const std::string& sql, const std::str
   return rows;
 }
 
-std::vector<std::string> PgQuery(const std::string& sql, const std::string& environment) {
-  return PgSession().Query(sql, environment);
+void PgSession::Script(const std::string& sql) {
+  PGresult* result = PQexec(conn_, sql.c_str());
+  if (PQresultStatus(result) != PGRES_COMMAND_OK && PQresultStatus(result) != PGRES_TUPLES_OK) {
+    ADD_FAILURE() << "SQL failed: " << PQresultErrorMessage(result) << "\n" << sql;
+  }
+  PQclear(result);
 }
 
-std::vector<std::string> QueryDuckDb(const fs::path& db_file, const std::string& sql) {
-  std::vector<std::string> rows;
-  duckdb_database db;
-  duckdb_connection con;
-  duckdb_config config;
-  duckdb_create_config(&config);
-  duckdb_set_config(config, "access_mode", "READ_ONLY");
-  char* error = nullptr;
-  if (duckdb_open_ext(db_file.c_str(), &db, config, &error) != DuckDBSuccess) {
-    ADD_FAILURE() << "open " << db_file << ": " << (error ? error : "?");
-    duckdb_free(error);
-    duckdb_destroy_config(&config);
-    return rows;
-  }
-  duckdb_destroy_config(&config);
-  duckdb_connect(db, &con);
-  duckdb_result result;
-  if (Exec(con, sql, &result)) {
-    idx_t n = duckdb_row_count(&result);
-    for (idx_t i = 0; i < n; ++i) {
-      if (duckdb_value_is_null(&result, 0, i)) {
-        rows.push_back("NULL");
-      } else {
-        char* v = duckdb_value_varchar(&result, 0, i);
-        rows.emplace_back(v);
-        duckdb_free(v);
-      }
+std::string PgSession::QueryOne(const std::string& sql, const std::vector<std::string>& params) {
+  auto rows = Query(sql, params);
+  return rows.empty() ? "<no rows>" : rows[0];
+}
+
+std::string PgSession::UrlFor(const std::string& dbname) {
+  // A key='value' conninfo string quotes with ' and escapes ' and \ with \.
+  auto quoted = [](const std::string& value) {
+    std::string out = "'";
+    for (char c : value) {
+      if (c == '\'' || c == '\\') out += '\\';
+      out += c;
     }
-    duckdb_destroy_result(&result);
+    return out + "'";
+  };
+  PQconninfoOption* options = PQconninfo(conn_);
+  std::string conninfo;
+  for (PQconninfoOption* o = options; o != nullptr && o->keyword != nullptr; ++o) {
+    const std::string keyword = o->keyword;
+    if (o->val == nullptr || keyword == "dbname") continue;
+    conninfo += keyword + "=" + quoted(o->val) + " ";
   }
-  duckdb_disconnect(&con);
-  duckdb_close(&db);
-  return rows;
+  PQconninfoFree(options);
+  return conninfo + "dbname=" + quoted(dbname);
 }
 
-long long QueryDuckDbInt(const fs::path& db, const std::string& sql) {
-  auto rows = QueryDuckDb(db, sql);
-  if (rows.empty() || rows[0] == "NULL") {
-    ADD_FAILURE() << "no value for: " << sql;
-    return -1;
-  }
-  return std::stoll(rows[0]);
-}
-
-void ExecDuckDb(const fs::path& db_file, const std::string& sql) {
-  duckdb_database db;
-  duckdb_connection con;
-  char* error = nullptr;
-  if (duckdb_open_ext(db_file.c_str(), &db, nullptr, &error) != DuckDBSuccess) {
-    ADD_FAILURE() << "open " << db_file << ": " << (error ? error : "?");
-    duckdb_free(error);
-    return;
-  }
-  duckdb_connect(db, &con);
-  Exec(con, sql);
-  duckdb_disconnect(&con);
-  duckdb_close(&db);
+std::vector<std::string> PgQuery(const std::string& sql, const std::string& environment) {
+  // $1 is bound only when the SQL uses it: PostgreSQL refuses a parameter
+  // that no placeholder takes.
+  if (sql.find("$1") == std::string::npos) return PgSession().Query(sql);
+  return PgSession().Query(sql, {environment});
 }
 
 std::string PostgresUrl() {

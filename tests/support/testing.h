@@ -1,8 +1,10 @@
-// Shared test helpers: temp dirs, Parquet fixtures written by DuckDB, the test
-// PostgreSQL URL, and running the landfall binary.
+// Shared test helpers: temp dirs, files and polling, the test PostgreSQL, and
+// running the landfall binary. Parquet fixtures and DuckDB files: duckdb_testing.h.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,21 +26,12 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-// Runs SQL in an in-memory DuckDB (e.g. "COPY (SELECT ...) TO 'f.parquet'").
-// Fails the current test (ADD_FAILURE) on error.
-void DuckDbExec(const std::string& sql);
+// The whole of `file` ("" when it cannot be read).
+std::string ReadFile(const std::filesystem::path& file);
 
-// Writes a Parquet file at `file` (parent folders created) from a SELECT.
-void WriteParquet(const std::filesystem::path& file, const std::string& select_sql);
-
-// Runs a query against a DuckDB database file and returns the first column of
-// every row as text ("NULL" for NULL). Opens the file read-only.
-std::vector<std::string> QueryDuckDb(const std::filesystem::path& db, const std::string& sql);
-// First row, first column as int64 (-1 on error, with ADD_FAILURE).
-long long QueryDuckDbInt(const std::filesystem::path& db, const std::string& sql);
-// Runs statements against a DuckDB database file opened read-write (to alter a
-// warehouse by hand between runs). Fails the current test on error.
-void ExecDuckDb(const std::filesystem::path& db, const std::string& sql);
+// Calls `done` every 20 ms until it returns true (then true) or `timeout` has
+// passed (then false).
+bool PollUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout);
 
 // The test PostgreSQL URL from $LANDFALL_TEST_PG_URL, or "" when unset.
 std::string PostgresUrl();
@@ -46,16 +39,29 @@ std::string PostgresUrl();
 // SQL uses it; the first column of every row ("NULL" for NULL). Fails the
 // current test (ADD_FAILURE) on error.
 std::vector<std::string> PgQuery(const std::string& sql, const std::string& environment);
-// A connection to the test PostgreSQL that lives as long as the object, for
-// session state a test holds across its steps (an advisory lock, say).
+// A libpq connection that lives as long as the object: for SQL a test runs
+// behind the code under test's back, and for session state it holds across
+// its steps (an advisory lock, say). Fails the current test (ADD_FAILURE)
+// when it cannot connect; its queries then return no rows.
 class PgSession {
  public:
-  PgSession();
+  // Connects to `url`: the test PostgreSQL unless told otherwise.
+  explicit PgSession(const std::string& url = PostgresUrl());
   ~PgSession();
   PgSession(const PgSession&) = delete;
   PgSession& operator=(const PgSession&) = delete;
-  // As PgQuery, on this session.
-  std::vector<std::string> Query(const std::string& sql, const std::string& environment = "");
+  // Runs `sql` with `params` bound as text to $1, $2, ...; the first column
+  // of every row ("NULL" for NULL). Fails the current test on error.
+  std::vector<std::string> Query(const std::string& sql,
+                                 const std::vector<std::string>& params = {});
+  // As Query, the first row only; "<no rows>" when there is none.
+  std::string QueryOne(const std::string& sql, const std::vector<std::string>& params = {});
+  // Runs SQL without parameters that may hold several statements (a
+  // migration). Fails the current test on error.
+  void Script(const std::string& sql);
+  // A connection string for database `dbname` on this session's server, with
+  // this session's user, password and other options.
+  std::string UrlFor(const std::string& dbname);
 
  private:
   ::pg_conn* conn_;

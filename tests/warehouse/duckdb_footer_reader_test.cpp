@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "lib/warehouse/duckdb_warehouse.h"
+#include "tests/support/duckdb_testing.h"
 #include "tests/support/testing.h"
 
 namespace landfall::warehouse {

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/duckdb_testing.h"
 #include "tests/support/testing.h"
 
 namespace landfall::warehouse {

@@ -1,3 +1,6 @@
+// The warehouse's SQL text helpers: identifier and literal quoting, path
+// literals with glob characters escaped, type name normalisation, and the
+// check that keeps a type name from ending a statement.
 #include "lib/warehouse/sql.h"
 
 #include <gtest/gtest.h>
