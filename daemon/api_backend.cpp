@@ -442,24 +442,49 @@ Result<ModelGraph> DaemonApiBackend::Graph(exec::Engine& engine) {
   return graph;
 }
 
-Result<std::string> DaemonApiBackend::ListModels() {
-  if (!config_.models.dir) return Dump({{"models", json::array()}, {"models_error", nullptr}});
+struct DaemonApiBackend::ModelSources {
+  exec::Engine* engine = nullptr;
+  state::StateStore* reads = nullptr;
+  std::vector<state::ModelRecord> records;
+  // Row counts are a nicety: nullopt when the warehouse could not say.
+  std::optional<std::map<std::string, int64_t>> rows;
+  // Invalid model files still leave what the state store knows, and the error.
+  Result<ModelGraph> graph;
+  const std::map<std::string, int64_t>* Rows() const { return rows ? &*rows : nullptr; }
+  const ModelGraph* Graph() const { return graph ? &*graph : nullptr; }
+};
+
+Result<DaemonApiBackend::ModelSources> DaemonApiBackend::ReadModelSources() {
+  ModelSources out;
   auto engine = Engine();
   if (!engine) return Fail(engine.error());
+  out.engine = *engine;
   auto reads = Reads();
   if (!reads) return Fail(reads.error());
-  auto records = (*reads)->Models();
+  out.reads = *reads;
+  auto records = out.reads->Models();
   if (!records) return Fail(records.error());
-  auto last_runs = (*reads)->LastModelRuns();
+  out.records = std::move(*records);
+  if (auto rows = out.engine->ModelTargetRows(); rows) {
+    out.rows = std::move(*rows);
+  } else {
+    spdlog::warn("api: model row counts: {}", rows.error().ToString());
+  }
+  out.graph = Graph(*out.engine);
+  return out;
+}
+
+Result<std::string> DaemonApiBackend::ListModels() {
+  if (!config_.models.dir) return Dump({{"models", json::array()}, {"models_error", nullptr}});
+  auto sources = ReadModelSources();
+  if (!sources) return Fail(sources.error());
+  const auto& records = sources->records;
+  const auto& graph = sources->graph;
+  auto last_runs = sources->reads->LastModelRuns();
   if (!last_runs) return Fail(last_runs.error());
-  // Row counts are a nicety: a busy or failing warehouse leaves them null.
-  auto rows = (*engine)->ModelTargetRows();
-  if (!rows) spdlog::warn("api: model row counts: {}", rows.error().ToString());
-  // Invalid model files still list what the state store knows, with the error.
-  auto graph = Graph(**engine);
 
   std::map<std::string, const state::ModelRecord*> by_name;
-  for (const auto& r : *records) by_name[r.name] = &r;
+  for (const auto& r : records) by_name[r.name] = &r;
   std::map<std::string, const state::ModelRunRecord*> last_by_name;
   for (const auto& r : *last_runs) last_by_name[r.model] = &r;
   auto find = [](const auto& map, const std::string& name) {
@@ -474,13 +499,13 @@ Result<std::string> DaemonApiBackend::ListModels() {
     for (const auto& name : graph->dag.order) {
       listed.insert(name);
       models.push_back(ModelSummaryJson(name, files.at(name), &*graph, find(by_name, name),
-                                        find(last_by_name, name), rows ? &*rows : nullptr, config_));
+                                        find(last_by_name, name), sources->Rows(), config_));
     }
   }
   for (const auto& [name, record] : by_name) {
     if (listed.contains(name)) continue;
     models.push_back(ModelSummaryJson(name, nullptr, nullptr, record, find(last_by_name, name),
-                                      rows ? &*rows : nullptr, config_));
+                                      sources->Rows(), config_));
   }
   return Dump({{"models", std::move(models)},
                {"models_error", graph ? json(nullptr) : json(graph.error().message)}});
@@ -488,13 +513,9 @@ Result<std::string> DaemonApiBackend::ListModels() {
 
 Result<std::string> DaemonApiBackend::GetModel(const std::string& name) {
   if (!config_.models.dir) return Fail("model_not_found", "no model '" + name + "' (no models.dir)");
-  auto engine = Engine();
-  if (!engine) return Fail(engine.error());
-  auto reads = Reads();
-  if (!reads) return Fail(reads.error());
-  auto records = (*reads)->Models();
-  if (!records) return Fail(records.error());
-  auto graph = Graph(**engine);
+  auto sources = ReadModelSources();
+  if (!sources) return Fail(sources.error());
+  const auto& graph = sources->graph;
   const model::Model* file = nullptr;
   if (graph) {
     for (const auto& m : graph->models) {
@@ -502,7 +523,7 @@ Result<std::string> DaemonApiBackend::GetModel(const std::string& name) {
     }
   }
   const state::ModelRecord* record = nullptr;
-  for (const auto& r : *records) {
+  for (const auto& r : sources->records) {
     if (r.name == name) record = &r;
   }
   if (file == nullptr && record == nullptr) {
@@ -510,14 +531,11 @@ Result<std::string> DaemonApiBackend::GetModel(const std::string& name) {
     if (!graph) return Fail(graph.error());
     return Fail("model_not_found", "no model '" + name + "'");
   }
-  auto history = (*reads)->ModelHistory(name, 20);
+  auto history = sources->reads->ModelHistory(name, 20);
   if (!history) return Fail(history.error());
-  auto rows = (*engine)->ModelTargetRows();
-  if (!rows) spdlog::warn("api: model row counts: {}", rows.error().ToString());
 
-  json out = ModelSummaryJson(name, file, graph ? &*graph : nullptr, record,
-                              history->empty() ? nullptr : &history->front(), rows ? &*rows : nullptr,
-                              config_);
+  json out = ModelSummaryJson(name, file, sources->Graph(), record,
+                              history->empty() ? nullptr : &history->front(), sources->Rows(), config_);
   out["sql"] = file != nullptr ? json(file->sql) : json(nullptr);
   out["config"] = file != nullptr ? Parse(model::CanonicalConfig(*file), nullptr) : json(nullptr);
   out["columns"] = record != nullptr ? Columns(record->columns_json) : json::array();

@@ -91,6 +91,10 @@ class DaemonApiBackend final : public api::ApiBackend {
   // read again on each call; the DAG is parsed again only when a model file
   // or the set of tables changed (graph_ keeps the last one).
   Result<ModelGraph> Graph(exec::Engine& engine);
+  // What the model reads start from: the engine, the state store's model
+  // rows, the target row counts and the graph (defined in the .cpp).
+  struct ModelSources;
+  Result<ModelSources> ReadModelSources();
   // `spec` selects models of the graph (a POST /v1/runs' "models").
   Status CheckModelSelection(const std::string& spec);
 

@@ -129,11 +129,16 @@ class DaemonTest : public ::testing::Test {
   }
 
   // Table `name` from GET /v1/tables; an empty object when absent or on error.
-  json Table(const std::string& name) {
-    const json all = JsonOf(Get("/v1/tables"));
+  json Table(const std::string& name) { return Named("/v1/tables", "tables", name); }
+  // Model `name` from GET /v1/models; an empty object when absent or on error.
+  json Model(const std::string& name) { return Named("/v1/models", "models", name); }
+  // The element of GET `target`'s `list` whose "name" is `name`; an empty
+  // object when absent or on error.
+  json Named(const std::string& target, const std::string& list, const std::string& name) {
+    const json all = JsonOf(Get(target));
     if (!all.is_object()) return json::object();
-    for (const auto& t : all.value("tables", json::array())) {
-      if (t["name"] == name) return t;
+    for (const auto& item : all.value(list, json::array())) {
+      if (item["name"] == name) return item;
     }
     return json::object();
   }

@@ -38,16 +38,6 @@ class DaemonModelsApiTest : public DaemonTest {
         << ReadFile(log());
   }
 
-  // Model `name` from GET /v1/models; an empty object when absent or on error.
-  json Model(const std::string& name) {
-    const json all = JsonOf(Get("/v1/models"));
-    if (!all.is_object()) return json::object();
-    for (const auto& m : all.value("models", json::array())) {
-      if (m["name"] == name) return m;
-    }
-    return json::object();
-  }
-
   // POST /v1/runs (retrying 409) and the run's outcome once it has ended.
   json RunAndWait(const std::string& body) {
     auto started = PostRunWhenIdle(body);

@@ -88,14 +88,7 @@ TEST_F(StatusPageTest, ShowsModelsAndDrawsTheirDag) {
   Start();
   Land("orders/part-0.parquet", 1200);
   ASSERT_TRUE(WaitForRows("orders", 1200));
-  ASSERT_TRUE(PollUntil(
-      [&] {
-        for (const auto& m : JsonOf(Get("/v1/models")).value("models", json::array())) {
-          if (m["name"] == "orders_total" && m["rows"] == 1) return true;
-        }
-        return false;
-      },
-      30s));
+  ASSERT_TRUE(PollUntil([&] { return Model("orders_total").value("rows", json()) == 1; }, 30s));
 
   auto dom = Chromium("--dump-dom");
   ASSERT_EQ(dom.exit_code, 0) << dom.err;
