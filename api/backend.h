@@ -11,8 +11,8 @@
 // "conflict" 409, "invalid_request" and "model_selection_invalid" (a bad
 // --models spec) 400, any other "model_" code (the model files are invalid:
 // model_cycle, model_unknown_table, model_sql_invalid, model_invalid) 422,
-// any transient error 503, anything else 500. The error's message is shown to the client: it must not hold
-// secrets.
+// any transient error 503, anything else 500. The error's message is shown to the client: it must
+// not hold secrets.
 #pragma once
 
 #include <cstdint>
@@ -43,7 +43,7 @@ struct PlanQuery {
   std::vector<std::string> tables;  // empty: every table
   bool full_refresh = false;
   std::string models;  // `landfall plan --models` ("": every model)
-  bool text = false;  // {"text": "<landfall plan's text>"} instead of the plan's JSON
+  bool text = false;   // {"text": "<landfall plan's text>"} instead of the plan's JSON
 };
 
 struct Readiness {

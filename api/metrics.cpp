@@ -135,11 +135,10 @@ struct Metrics::Impl {
                                     .Name("landfall_model_rows_written_total")
                                     .Help("Rows inserted or updated in model targets, by strategy.")
                                     .Register(*registry);
-  Family<Gauge>& models_failing =
-      prometheus::BuildGauge()
-          .Name("landfall_models_failing")
-          .Help("Models whose latest action in this process failed.")
-          .Register(*registry);
+  Family<Gauge>& models_failing = prometheus::BuildGauge()
+                                      .Name("landfall_models_failing")
+                                      .Help("Models whose latest action in this process failed.")
+                                      .Register(*registry);
   std::mutex failing_mu;  // guards failing
   std::set<std::string> failing;
   Family<Gauge>& build_info = prometheus::BuildGauge()

@@ -1,7 +1,6 @@
 #include "daemon/api_backend.h"
 
 #include <spdlog/spdlog.h>
-
 #include <unistd.h>
 
 #include <chrono>
@@ -48,11 +47,16 @@ json Columns(const std::string& schema_json) {
 }
 
 json TableRunJson(const state::TableRunRecord& r) {
-  return {{"run_id", r.run_id},   {"table", r.table},
-          {"action", r.action},   {"reasons", Parse(r.reasons_json, json::array())},
-          {"status", state::ToString(r.status)},   {"rows", r.rows},
-          {"batches", r.batches}, {"duration_ms", r.duration_us / 1000.0},
-          {"error", r.error},     {"at", Time(r.recorded_at_us)}};
+  return {{"run_id", r.run_id},
+          {"table", r.table},
+          {"action", r.action},
+          {"reasons", Parse(r.reasons_json, json::array())},
+          {"status", state::ToString(r.status)},
+          {"rows", r.rows},
+          {"batches", r.batches},
+          {"duration_ms", r.duration_us / 1000.0},
+          {"error", r.error},
+          {"at", Time(r.recorded_at_us)}};
 }
 
 json BatchJson(const state::BatchRecord& b) {
@@ -127,7 +131,8 @@ json ModelSummaryJson(const std::string& name, const model::Model* file, const M
   json downstream = json::array();
   if (graph != nullptr && graph->dag.Contains(name)) {
     for (const auto& ref : graph->dag.upstream.at(name)) upstream.push_back(model::ToString(ref));
-    if (auto it = graph->dag.downstream_models.find(name); it != graph->dag.downstream_models.end()) {
+    if (auto it = graph->dag.downstream_models.find(name);
+        it != graph->dag.downstream_models.end()) {
       for (const auto& m : it->second) downstream.push_back(config.models.schema + "." + m);
     }
   }
@@ -512,7 +517,8 @@ Result<std::string> DaemonApiBackend::ListModels() {
 }
 
 Result<std::string> DaemonApiBackend::GetModel(const std::string& name) {
-  if (!config_.models.dir) return Fail("model_not_found", "no model '" + name + "' (no models.dir)");
+  if (!config_.models.dir)
+    return Fail("model_not_found", "no model '" + name + "' (no models.dir)");
   auto sources = ReadModelSources();
   if (!sources) return Fail(sources.error());
   const auto& graph = sources->graph;
@@ -534,15 +540,17 @@ Result<std::string> DaemonApiBackend::GetModel(const std::string& name) {
   auto history = sources->reads->ModelHistory(name, 20);
   if (!history) return Fail(history.error());
 
-  json out = ModelSummaryJson(name, file, sources->Graph(), record,
-                              history->empty() ? nullptr : &history->front(), sources->Rows(), config_);
+  json out =
+      ModelSummaryJson(name, file, sources->Graph(), record,
+                       history->empty() ? nullptr : &history->front(), sources->Rows(), config_);
   out["sql"] = file != nullptr ? json(file->sql) : json(nullptr);
   out["config"] = file != nullptr ? Parse(model::CanonicalConfig(*file), nullptr) : json(nullptr);
   out["columns"] = record != nullptr ? Columns(record->columns_json) : json::array();
   out["watermark"] =
       record != nullptr && !record->watermark.empty() ? json(record->watermark) : json(nullptr);
   out["applied_batches"] = record != nullptr ? record->applied_batches : 0;
-  out["strategy_state"] = record != nullptr ? Parse(record->strategy_state_json, nullptr) : json(nullptr);
+  out["strategy_state"] =
+      record != nullptr ? Parse(record->strategy_state_json, nullptr) : json(nullptr);
   json recent = json::array();
   for (const auto& r : *history) recent.push_back(ModelRunJson(r));
   out["recent_runs"] = std::move(recent);

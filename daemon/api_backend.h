@@ -3,8 +3,8 @@
 //
 // The table list comes from the engine's memory (rendered again only when it
 // changed); model reads load the model files (model_graph.h) and ask the
-// state store and, for target row counts, the warehouse; other reads go to the state store through a connection of their
-// own, so the API neither waits behind the engine's writes nor takes the
+// state store and, for target row counts, the warehouse; other reads go to the state store through
+// a connection of their own, so the API neither waits behind the engine's writes nor takes the
 // engine's lock for long. Runs,
 // retries and webhooks go through the daemon (DaemonControl), whose scheduler
 // keeps at most one job per table.

@@ -53,8 +53,8 @@ Result<ModelGraph> LoadModelGraph(const config::Config& config) {
   return Build(config, std::move(*models), std::move(staging_tables), nullptr);
 }
 
-Result<ModelGraph> LoadModelGraph(const config::Config& config, std::set<std::string> staging_tables,
-                                  const ModelGraph* reuse) {
+Result<ModelGraph> LoadModelGraph(const config::Config& config,
+                                  std::set<std::string> staging_tables, const ModelGraph* reuse) {
   auto models = model::LoadModels(config);
   if (!models) return Fail(models.error());
   return Build(config, std::move(*models), std::move(staging_tables), reuse);

@@ -30,7 +30,7 @@ Result<ModelGraph> LoadModelGraph(const config::Config& config);
 // without a scan). When `reuse` holds the same models (names, SQL and config
 // hashes) over the same staging tables, its DAG is copied rather than the
 // SQL parsed again: the model files are read and hashed either way.
-Result<ModelGraph> LoadModelGraph(const config::Config& config, std::set<std::string> staging_tables,
-                                  const ModelGraph* reuse);
+Result<ModelGraph> LoadModelGraph(const config::Config& config,
+                                  std::set<std::string> staging_tables, const ModelGraph* reuse);
 
 }  // namespace landfall::daemon

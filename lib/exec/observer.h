@@ -26,9 +26,9 @@ struct TableActionReport {
 // One model's action in a run's model phase (never a skip).
 struct ModelActionReport {
   std::string model;
-  std::string strategy;  // model::ToString: full_refresh, view, incremental, merge, ...
-  std::string action;    // model::ToString: run, rebuild, fail
-  bool ok = true;        // false: the action failed
+  std::string strategy;      // model::ToString: full_refresh, view, incremental, merge, ...
+  std::string action;        // model::ToString: run, rebuild, fail
+  bool ok = true;            // false: the action failed
   int64_t rows_written = 0;  // rows inserted plus rows updated
   double seconds = 0;        // wall time of the action
 };

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "tests/support/child_process.h"
-#include "tests/support/http_client.h"
 #include "tests/support/duckdb_testing.h"
+#include "tests/support/http_client.h"
 #include "tests/support/testing.h"
 
 namespace landfall::testing {
@@ -58,8 +58,7 @@ class DaemonTest : public ::testing::Test {
           << landing_extra << "state:\n  postgres_url: ${LANDFALL_TEST_PG_URL}\n"
           << "warehouse:\n  path: warehouse.duckdb\n"
           << "workers: 2\nlog: {level: info, format: text}\n"
-          << config_extra_ << "api:\n  listen: 127.0.0.1:0\n  webhook_secret: " << kSecret
-          << "\n"
+          << config_extra_ << "api:\n  listen: 127.0.0.1:0\n  webhook_secret: " << kSecret << "\n"
           << api_extra;
     }
     serve_ = std::make_unique<ChildProcess>(
@@ -166,7 +165,7 @@ class DaemonTest : public ::testing::Test {
 
   TempDir dir_;
   std::string env_;
-  std::string token_;  // sent as a bearer token when not empty
+  std::string token_;         // sent as a bearer token when not empty
   std::string config_extra_;  // top-level config lines (e.g. models:), written by Start()
   std::unique_ptr<ChildProcess> serve_;  // landfall serve, once started
   int port_ = 0;

@@ -125,9 +125,11 @@ TEST_F(DaemonModelsApiTest, TheDagHasStagingTablesAndModelsAsNodesAndReadsAsEdge
   ASSERT_EQ(r.status, 200) << r.body;
   const json dag = JsonOf(r);
   std::vector<std::string> nodes;
-  for (const auto& n : dag["nodes"]) nodes.push_back(n["id"].get<std::string>() + ":" + n["kind"].get<std::string>());
-  EXPECT_EQ(nodes, (std::vector<std::string>{"staging.orders:staging", "analytics.orders_clean:model",
-                                             "analytics.orders_total:model"}));
+  for (const auto& n : dag["nodes"])
+    nodes.push_back(n["id"].get<std::string>() + ":" + n["kind"].get<std::string>());
+  EXPECT_EQ(nodes,
+            (std::vector<std::string>{"staging.orders:staging", "analytics.orders_clean:model",
+                                      "analytics.orders_total:model"}));
   EXPECT_EQ(dag["edges"], json::parse(R"([{"from":"staging.orders","to":"analytics.orders_clean"},
                                           {"from":"analytics.orders_clean","to":"analytics.orders_total"}])"));
 }
@@ -145,7 +147,8 @@ TEST_F(DaemonModelsApiTest, PlanListsTheModelsStepsAndTakesAModelsSelection) {
 
   auto text = Get("/v1/plan?format=text&models=orders_total&full_refresh=true");
   ASSERT_EQ(text.status, 200);
-  EXPECT_THAT(JsonOf(text).value("text", ""), HasSubstr("model orders_total       rebuild  full_refresh_requested"));
+  EXPECT_THAT(JsonOf(text).value("text", ""),
+              HasSubstr("model orders_total       rebuild  full_refresh_requested"));
 
   auto bad = Get("/v1/plan?models=nope");
   EXPECT_EQ(bad.status, 400) << bad.body;
@@ -168,7 +171,10 @@ TEST_F(DaemonModelsApiTest, RunWithModelsAndFullRefreshRebuildsOnlyThoseModels) 
   EXPECT_EQ(Model("orders_clean")["rows"], 10) << "rebuilt from every batch";
 
   const std::string metrics = Get("/metrics").body;
-  EXPECT_THAT(metrics, HasSubstr(R"(landfall_model_runs_total{action="rebuild",result="ok",strategy="full_refresh"})"));
+  EXPECT_THAT(
+      metrics,
+      HasSubstr(
+          R"(landfall_model_runs_total{action="rebuild",result="ok",strategy="full_refresh"})"));
   EXPECT_THAT(metrics, HasSubstr("landfall_model_rows_written_total"));
   EXPECT_THAT(metrics, HasSubstr("landfall_models_failing 0"));
 }

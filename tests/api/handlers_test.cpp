@@ -369,7 +369,8 @@ TEST_F(HandlersTest, ModelErrorsMapToStatuses) {
   EXPECT_EQ(ErrorCode(missing), "model_not_found");
   auto no_state = Answer(Request("DELETE", "/v1/state/models/nope"));
   EXPECT_EQ(no_state.status, 404);
-  EXPECT_EQ(ErrorCode(no_state), "model_not_found") << "what the CLI's state delete --model expects";
+  EXPECT_EQ(ErrorCode(no_state), "model_not_found")
+      << "what the CLI's state delete --model expects";
   backend_.run_conflict = true;
   auto running = Answer(Request("DELETE", "/v1/state/models/daily"));
   EXPECT_EQ(running.status, 409);
@@ -392,8 +393,8 @@ TEST_F(HandlersTest, RunTriggerTakesModelsAsASpecOrAnArrayOfTerms) {
     EXPECT_EQ(r.status, 400) << bad;
     EXPECT_EQ(ErrorCode(r), "invalid_request") << bad;
   }
-  EXPECT_THAT(backend_.Calls(),
-              ElementsAre("TriggerRun  full models=a,b+", "TriggerRun  models=+a,b", "TriggerRun "));
+  EXPECT_THAT(backend_.Calls(), ElementsAre("TriggerRun  full models=a,b+",
+                                            "TriggerRun  models=+a,b", "TriggerRun "));
 }
 
 TEST_F(HandlersTest, PlanTakesAModelsSelection) {

@@ -48,7 +48,8 @@ class FakeBackend final : public ApiBackend {
     }
     std::string tables;
     for (const auto& t : query.tables) tables += " " + t;
-    return Record("Plan" + tables + (query.full_refresh ? " full" : "") + (query.text ? " text" : "") +
+    return Record("Plan" + tables + (query.full_refresh ? " full" : "") +
+                      (query.text ? " text" : "") +
                       (query.models.empty() ? "" : " models=" + query.models),
                   R"({"full_rebuild":false,"reasons":[],"tables":[]})");
   }
