@@ -9,6 +9,7 @@
 
 #include "lib/warehouse/model_sql.h"
 #include "lib/warehouse/sql.h"
+#include "lib/warehouse/statements.h"
 
 namespace landfall::warehouse::internal {
 
@@ -56,10 +57,7 @@ class DuckDbModels final : public ModelWarehouse {
 
   Status InitModels(const std::string& schema) override {
     return Done(Transact<bool>("models: init", [&](duckdb_connection con) -> Result<bool> {
-      std::vector<std::string> statements = {"CREATE SCHEMA IF NOT EXISTS _landfall",
-                                             "CREATE SCHEMA IF NOT EXISTS " + sql::Ident(schema)};
-      for (auto& ddl : sql::ModelBookkeepingDdl()) statements.push_back(std::move(ddl));
-      for (const auto& statement : statements) {
+      for (const auto& statement : sql::ModelSetupDdl(schema)) {
         if (auto r = exec_(con, statement); !r) {
           return Fail(DuckFailure("warehouse_error", "models: init", r.error()));
         }
@@ -73,13 +71,12 @@ class DuckDbModels final : public ModelWarehouse {
     return Transact<Out>("models: inspect", [&](duckdb_connection con) -> Result<Out> {
       Out out;
       if (auto s = ReadColumns(con, schema, "", out); !s) return Fail(s.error());
-      auto versions = exec_(con, "SELECT model, version FROM _landfall." + sql::Ident(sql::kModelsTable));
+      auto versions = exec_(con, sql::ModelVersionsQuery());
       if (!versions) return Fail(DuckFailure("warehouse_error", "models: inspect versions", versions.error()));
       for (int64_t row = 0; row < versions->RowCount(); ++row) {
         out[versions->Text(0, row).value_or("")].version = versions->Int(1, row).value_or(0);
       }
-      auto consumed =
-          exec_(con, "SELECT model, source, token FROM _landfall." + sql::Ident(sql::kModelLedgerTable));
+      auto consumed = exec_(con, sql::ModelLedgerQuery());
       if (!consumed) return Fail(DuckFailure("warehouse_error", "models: inspect ledger", consumed.error()));
       for (int64_t row = 0; row < consumed->RowCount(); ++row) {
         out[consumed->Text(0, row).value_or("")]
@@ -127,7 +124,7 @@ class DuckDbModels final : public ModelWarehouse {
   Result<schema::Schema> DescribeQuery(const std::string& select) override {
     auto lease = pool_->Acquire();
     if (!lease) return Fail("warehouse_error", "cannot connect to DuckDB", true);
-    auto r = exec_(lease->get(), "DESCRIBE " + select);
+    auto r = exec_(lease->get(), sql::Describe(select));
     if (!r) return Fail(DuckFailure(kModelSqlFailed, "describing the model's query", r.error()));
     schema::Schema out;
     for (int64_t row = 0; row < r->RowCount(); ++row) {
@@ -148,14 +145,12 @@ class DuckDbModels final : public ModelWarehouse {
   Status DropModel(const std::string& schema, const std::string& name) override {
     const std::string target = sql::Qualified(schema, name);
     return Done(Transact<bool>("model " + name + ": drop", [&](duckdb_connection con) -> Result<bool> {
-      auto kind = exec_(con, "SELECT table_type FROM information_schema.tables WHERE lower(table_schema) = lower(" +
-                                 sql::Literal(schema) + ") AND lower(table_name) = lower(" +
-                                 sql::Literal(name) + ")");
+      auto kind = exec_(con, sql::TargetKindQuery(schema, name));
       if (!kind) return Fail(DuckFailure("warehouse_error", "model " + name + ": drop", kind.error()));
       std::vector<std::string> statements = {sql::ForgetConsumed(name), sql::ForgetVersion(name)};
       if (kind->RowCount() > 0) {
         const bool view = kind->Text(0, 0).value_or("") == "VIEW";
-        statements.push_back(std::string(view ? "DROP VIEW " : "DROP TABLE ") + target);
+        statements.push_back(sql::DropTarget(target, view));
       }
       for (const auto& statement : statements) {
         if (auto r = exec_(con, statement); !r) {
@@ -170,15 +165,7 @@ class DuckDbModels final : public ModelWarehouse {
   // The targets in `schema` (only `name` when not ""), with their columns.
   Status ReadColumns(duckdb_connection con, const std::string& schema, const std::string& name,
                      std::map<std::string, ModelContents>& out) {
-    std::string where = "c.database_name = current_database() AND lower(c.schema_name) = lower(" +
-                        sql::Literal(schema) + ")";
-    if (!name.empty()) where += " AND lower(c.table_name) = lower(" + sql::Literal(name) + ")";
-    auto columns = exec_(con,
-                         "SELECT c.table_name, c.column_name, c.data_type, c.is_nullable::INTEGER,"
-                         " (v.view_name IS NOT NULL)::INTEGER FROM duckdb_columns() c"
-                         " LEFT JOIN duckdb_views() v ON c.database_name = v.database_name"
-                         " AND c.schema_name = v.schema_name AND c.table_name = v.view_name WHERE " +
-                             where + " ORDER BY c.table_name, c.column_index");
+    auto columns = exec_(con, sql::TargetColumnsQuery(schema, name));
     if (!columns) return Fail(DuckFailure("warehouse_error", "models: columns", columns.error()));
     for (int64_t row = 0; row < columns->RowCount(); ++row) {
       ModelContents& model = out[columns->Text(0, row).value_or("")];
@@ -207,15 +194,6 @@ class DuckDbModels final : public ModelWarehouse {
     const std::string target = sql::Qualified(write.schema, write.name);
     const std::string what = "model " + write.name;
     ModelWriteStats stats;
-    for (const auto& column : write.add_columns.columns) {
-      if (!sql::IsSafeTypeName(column.type)) return Fail("warehouse_error", what + ": unsafe type " + column.type);
-      if (auto r = Run(con, "ALTER TABLE " + target + " ADD COLUMN " + sql::Ident(column.name) + " " + column.type,
-                       what + ": adding column " + column.name);
-          !r) {
-        return Fail(r.error());
-      }
-    }
-
     std::string select = write.sql;
     const bool by_batch =
         write.kind == ModelWriteKind::kAppendBatches || write.kind == ModelWriteKind::kMergeBatches;
@@ -224,7 +202,7 @@ class DuckDbModels final : public ModelWarehouse {
       if (auto r = Run(con, sql::SaveNewBatches(write.name, source, write.driver), what + ": new batches"); !r) {
         return Fail(r.error());
       }
-      auto count = Run(con, "SELECT count(*) FROM temp.main." + sql::Ident(sql::kNewBatchesTable),
+      auto count = Run(con, sql::CountNewBatches(),
                        what + ": new batches");
       if (!count) return Fail(count.error());
       stats.batches = static_cast<int>(count->Int(0, 0).value_or(0));
@@ -278,7 +256,7 @@ class DuckDbModels final : public ModelWarehouse {
       case ModelWriteKind::kReplaceTable: {
         auto r = Run(con, sql::ReplaceTableAs(target, select), what, kModelSqlFailed);
         if (!r) return Fail(r.error());
-        auto count = Run(con, "SELECT count(*) FROM " + target, what);
+        auto count = Run(con, sql::CountRows(target), what);
         if (!count) return Fail(count.error());
         stats.inserted = count->Int(0, 0).value_or(0);
         return Ok();
@@ -321,7 +299,7 @@ class DuckDbModels final : public ModelWarehouse {
     if (auto r = Run(con, sql::SaveWatermark(target, write.timestamp_column, write.lookback), what); !r) {
       return Fail(r.error());
     }
-    const std::string window = "SELECT * FROM (" + select + ") WHERE " + sql::PastWatermark(write.timestamp_column);
+    const std::string window = sql::WindowPastWatermark(select, write.timestamp_column);
     if (!write.lookback.empty() && !write.unique_key.empty()) {
       ModelWrite merge = write;
       if (auto s = Merge(con, target, window, merge, stats); !s) return Fail(s.error());
@@ -380,7 +358,7 @@ class DuckDbModels final : public ModelWarehouse {
 
 Result<std::string> PointAtTemp(const ExecFn& exec, duckdb_connection con, const std::string& select,
                                 const std::string& staging_schema, const std::string& table) {
-  auto parsed = exec(con, "SELECT json_serialize_sql(" + sql::Literal(select) + ")");
+  auto parsed = exec(con, sql::SerializeSql(select));
   if (!parsed) return Fail(DuckFailure(kModelSqlFailed, "parsing the model's SQL", parsed.error()));
   json tree = json::parse(parsed->Text(0, 0).value_or("{}"), nullptr, false);
   if (!tree.is_object() || !tree.contains("error") || !tree["error"].is_boolean() ||
@@ -392,7 +370,7 @@ Result<std::string> PointAtTemp(const ExecFn& exec, duckdb_connection con, const
   if (Repoint(tree, staging_schema, table) == 0) {
     return Fail(kModelSqlFailed, "the model's SQL does not read " + staging_schema + "." + table);
   }
-  auto printed = exec(con, "SELECT json_deserialize_sql(" + sql::Literal(tree.dump()) + "::JSON)");
+  auto printed = exec(con, sql::DeserializeSql(tree.dump()));
   if (!printed) return Fail(DuckFailure(kModelSqlFailed, "printing the model's SQL", printed.error()));
   return printed->Text(0, 0).value_or("");
 }

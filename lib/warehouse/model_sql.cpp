@@ -1,6 +1,7 @@
 #include "lib/warehouse/model_sql.h"
 
 #include "lib/warehouse/sql.h"
+#include "lib/warehouse/statements.h"
 
 namespace landfall::warehouse::sql {
 
@@ -30,12 +31,44 @@ std::string ModelSourceFilter(std::string_view model, std::string_view source) {
 
 }  // namespace
 
-std::vector<std::string> ModelBookkeepingDdl() {
+std::vector<std::string> ModelSetupDdl(std::string_view schema) {
   // No keys: DuckDB rejects deleting and inserting one key in one transaction;
   // the writes below keep (model) and (model, source, token) unique themselves.
-  return {"CREATE TABLE IF NOT EXISTS " + Models() + " (model VARCHAR NOT NULL, version BIGINT NOT NULL)",
+  return {"CREATE SCHEMA IF NOT EXISTS " + Ident(kSchema), "CREATE SCHEMA IF NOT EXISTS " + Ident(schema),
+          "CREATE TABLE IF NOT EXISTS " + Models() + " (model VARCHAR NOT NULL, version BIGINT NOT NULL)",
           "CREATE TABLE IF NOT EXISTS " + ModelLedger() +
               " (model VARCHAR NOT NULL, source VARCHAR NOT NULL, token VARCHAR NOT NULL)"};
+}
+
+std::string ModelVersionsQuery() { return "SELECT model, version FROM " + Models(); }
+std::string ModelLedgerQuery() { return "SELECT model, source, token FROM " + ModelLedger(); }
+
+std::string TargetColumnsQuery(std::string_view schema, std::string_view name) {
+  std::string where =
+      "c.database_name = current_database() AND lower(c.schema_name) = lower(" + Literal(schema) + ")";
+  if (!name.empty()) where += " AND lower(c.table_name) = lower(" + Literal(name) + ")";
+  return "SELECT c.table_name, c.column_name, c.data_type, c.is_nullable::INTEGER,"
+         " (v.view_name IS NOT NULL)::INTEGER FROM duckdb_columns() c"
+         " LEFT JOIN duckdb_views() v ON c.database_name = v.database_name"
+         " AND c.schema_name = v.schema_name AND c.table_name = v.view_name WHERE " +
+         where + " ORDER BY c.table_name, c.column_index";
+}
+
+std::string TargetKindQuery(std::string_view schema, std::string_view name) {
+  return "SELECT table_type FROM information_schema.tables WHERE lower(table_schema) = lower(" +
+         Literal(schema) + ") AND lower(table_name) = lower(" + Literal(name) + ")";
+}
+
+std::string DropTarget(std::string_view target, bool view) {
+  return std::string(view ? "DROP VIEW " : "DROP TABLE ") + std::string(target);
+}
+
+std::string Describe(std::string_view select) { return "DESCRIBE " + std::string(select); }
+
+std::string SerializeSql(std::string_view select) { return "SELECT json_serialize_sql(" + Literal(select) + ")"; }
+
+std::string DeserializeSql(std::string_view json) {
+  return "SELECT json_deserialize_sql(" + Literal(json) + "::JSON)";
 }
 
 std::string ReplaceTableAs(std::string_view target, std::string_view select) {
@@ -115,6 +148,10 @@ std::string PastWatermark(std::string_view column) {
   return "(" + watermark + " IS NULL OR " + Ident(column) + " > " + watermark + ")";
 }
 
+std::string WindowPastWatermark(std::string_view select, std::string_view column) {
+  return "SELECT * FROM " + Subquery(select) + " WHERE " + PastWatermark(column);
+}
+
 std::string DeletePastWatermark(std::string_view target, std::string_view column) {
   return "DELETE FROM " + std::string(target) + " WHERE " + PastWatermark(column);
 }
@@ -128,6 +165,8 @@ std::string SaveNewBatches(std::string_view model, std::string_view source, std:
          Ledger() + " WHERE table_name = " + Literal(table) + " AND batch_id NOT IN (SELECT token FROM " +
          ModelLedger() + " WHERE " + ModelSourceFilter(model, source) + ")";
 }
+
+std::string CountNewBatches() { return CountRows(Temp(kNewBatchesTable)); }
 
 std::string RestrictedView(std::string_view staging_table_qualified, std::string_view table) {
   return "CREATE OR REPLACE TEMP VIEW " + Ident(table) + " AS SELECT * FROM " +

@@ -13,7 +13,23 @@ namespace landfall::warehouse::sql {
 // per source, the tokens it consumed (batch ids, or an upstream's version).
 inline constexpr std::string_view kModelsTable = "models";
 inline constexpr std::string_view kModelLedgerTable = "model_ledger";
-std::vector<std::string> ModelBookkeepingDdl();
+// The schemas `_landfall` and `schema` (of the targets) and the bookkeeping tables.
+std::vector<std::string> ModelSetupDdl(std::string_view schema);
+// (model, version) of every model; (model, source, token) of what each consumed.
+std::string ModelVersionsQuery();
+std::string ModelLedgerQuery();
+
+// (table_name, column_name, data_type, is_nullable, is_view) of the targets in
+// `schema` (only `name` when not ""), in column order.
+std::string TargetColumnsQuery(std::string_view schema, std::string_view name);
+// The table_type ("BASE TABLE", "VIEW") of one target; no row when none.
+std::string TargetKindQuery(std::string_view schema, std::string_view name);
+std::string DropTarget(std::string_view target, bool view);
+// The output columns of a SELECT, without running it.
+std::string Describe(std::string_view select);
+// DuckDB's parse tree of `select` as JSON, and the SQL text of such a tree.
+std::string SerializeSql(std::string_view select);
+std::string DeserializeSql(std::string_view json);
 
 // CREATE OR REPLACE TABLE / VIEW target AS select.
 std::string ReplaceTableAs(std::string_view target, std::string_view select);
@@ -43,6 +59,8 @@ inline constexpr std::string_view kWatermarkTable = "_landfall_watermark";
 std::string SaveWatermark(std::string_view target, std::string_view column, std::string_view lookback);
 // `column` > the saved watermark (true when the target had no rows).
 std::string PastWatermark(std::string_view column);
+// The rows of `select` past the saved watermark.
+std::string WindowPastWatermark(std::string_view select, std::string_view column);
 // DELETE FROM target WHERE PastWatermark(column).
 std::string DeletePastWatermark(std::string_view target, std::string_view column);
 // MAX(column) of the target, as VARCHAR.
@@ -53,6 +71,7 @@ std::string MaxAsText(std::string_view target, std::string_view column);
 // table restricted to them, named `table` in schema temp.main.
 inline constexpr std::string_view kNewBatchesTable = "_landfall_new_batches";
 std::string SaveNewBatches(std::string_view model, std::string_view source, std::string_view table);
+std::string CountNewBatches();
 std::string RestrictedView(std::string_view staging_table_qualified, std::string_view table);
 std::string DropRestrictedView(std::string_view table);
 

@@ -76,8 +76,6 @@ struct ModelWrite {
   // inserted again.
   std::string timestamp_column;
   std::string lookback;
-  // Columns to add to the target before writing (ALTER TABLE ADD COLUMN).
-  schema::Schema add_columns;
 };
 
 struct ModelWriteStats {

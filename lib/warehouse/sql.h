@@ -1,9 +1,8 @@
 // Identifier quoting, literals, and the DuckDB dialect details (file paths,
 // type spellings) that other layers must not know. The warehouse's statements
 // are built from these in statements.h (staging tables, the ledger, footer
-// reads) and model_sql.h (model writes), as pure functions. Not yet there:
-// duckdb_models.cpp still splices some of its statements inline, and
-// lib/model/compile.cpp prints DDL for other dialects with its own quoting.
+// reads) and model_sql.h (model writes), as pure functions. lib/model/compile.cpp
+// prints DDL for other dialects (`landfall compile`) with their own quoting.
 #pragma once
 
 #include <string>
