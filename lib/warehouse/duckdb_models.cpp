@@ -91,20 +91,15 @@ class DuckDbModels final : public ModelWarehouse {
     using Out = std::map<std::string, int64_t>;
     return Transact<Out>("models: count rows", [&](duckdb_connection con) -> Result<Out> {
       Out out;
-      auto tables = exec_(con,
-                          "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = "
-                          "current_database() AND lower(schema_name) = lower(" +
-                              sql::Literal(schema) + ") ORDER BY table_name");
+      auto tables = exec_(con, sql::TargetTablesQuery(schema));
       if (!tables) return Fail(DuckFailure("warehouse_error", "models: list targets", tables.error()));
       if (tables->RowCount() == 0) return out;
-      // One statement for every target: count(*) of a DuckDB table reads no column data.
-      std::string counts;
+      // One statement for every target.
+      std::vector<std::pair<std::string, std::string>> names;
       for (int64_t row = 0; row < tables->RowCount(); ++row) {
-        const std::string name = tables->Text(1, row).value_or("");
-        counts += std::string(counts.empty() ? "" : " UNION ALL ") + "SELECT " + sql::Literal(name) +
-                  ", count(*) FROM " + sql::Qualified(tables->Text(0, row).value_or(""), name);
+        names.emplace_back(tables->Text(0, row).value_or(""), tables->Text(1, row).value_or(""));
       }
-      auto r = exec_(con, counts);
+      auto r = exec_(con, sql::TargetRowCountsQuery(names));
       if (!r) return Fail(DuckFailure("warehouse_error", "models: count rows", r.error()));
       for (int64_t row = 0; row < r->RowCount(); ++row) {
         out[r->Text(0, row).value_or("")] = r->Int(1, row).value_or(0);
