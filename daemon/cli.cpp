@@ -614,17 +614,31 @@ int CmdMigrate(const Args& args) {
   return kExitOk;
 }
 
-int CmdCheckConfig(const Args& args) {
+// The config and its models' graph (check-config, compile); on an error, says
+// it on stderr and returns nullopt (exit 2).
+struct ConfigAndGraph {
+  config::Config config;
+  ModelGraph graph;
+};
+std::optional<ConfigAndGraph> LoadConfigAndGraph(const Args& args) {
   auto config = config::LoadConfig(args.config);
   if (!config) {
     std::cerr << "landfall: " << config.error().message << "\n";
-    return kExitUsage;
+    return std::nullopt;
   }
   auto graph = LoadModelGraph(*config);
   if (!graph) {
     std::cerr << "landfall: " << graph.error().message << "\n";
-    return kExitUsage;
+    return std::nullopt;
   }
+  return ConfigAndGraph{std::move(*config), std::move(*graph)};
+}
+
+int CmdCheckConfig(const Args& args) {
+  auto loaded = LoadConfigAndGraph(args);
+  if (!loaded) return kExitUsage;
+  const config::Config* config = &loaded->config;
+  const ModelGraph* graph = &loaded->graph;
   std::cout << args.config << ": ok (environment " << config->environment << ", landing "
             << config->landing.dir.string() << ", warehouse " << config->warehouse.path.string()
             << ", " << graph->models.size() << (graph->models.size() == 1 ? " model" : " models")
@@ -635,16 +649,9 @@ int CmdCheckConfig(const Args& args) {
 int CmdCompile(const Args& args) {
   const auto dialect = model::DialectFromString(args.dialect);
   if (!dialect) return Usage("compile needs --dialect duckdb, snowflake, databricks or bigquery");
-  auto config = config::LoadConfig(args.config);
-  if (!config) {
-    std::cerr << "landfall: " << config.error().message << "\n";
-    return kExitUsage;
-  }
-  auto graph = LoadModelGraph(*config);
-  if (!graph) {
-    std::cerr << "landfall: " << graph.error().message << "\n";
-    return kExitUsage;
-  }
+  auto loaded = LoadConfigAndGraph(args);
+  if (!loaded) return kExitUsage;
+  const ModelGraph* graph = &loaded->graph;
   std::optional<std::set<std::string>> selected;
   if (args.models) {
     auto s = model::Select(graph->dag, *args.models);
