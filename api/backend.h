@@ -8,9 +8,11 @@
 // run at once, so implementations must be thread-safe.
 //
 // Errors become HTTP statuses by code (see StatusForError): "not_found" 404,
-// "conflict" 409, "invalid_request" 400, any transient error 503, anything
-// else 500. The error's message is shown to the client: it must not hold
-// secrets.
+// "conflict" 409, "invalid_request" and "model_selection_invalid" (a bad
+// --models spec) 400, any other "model_" code (the model files are invalid:
+// model_cycle, model_unknown_table, model_sql_invalid, model_invalid) 422,
+// any transient error 503, anything else 500. The error's message is shown to the client: it must
+// not hold secrets.
 #pragma once
 
 #include <cstdint>
@@ -29,14 +31,19 @@ struct Reply {
 
 struct RunTrigger {
   std::vector<std::string> tables;  // empty: every table
+  // With models: rebuild the selected models (not the tables); without:
+  // rebuild the tables (and, when no table is named either, every model).
   bool full_refresh = false;
+  // `landfall run --models`: "a,b+", "+a" ("": every model downstream of what changed).
+  std::string models;
 };
 
 // What GET /v1/plan asks for: the scope of `landfall plan`, and its format.
 struct PlanQuery {
   std::vector<std::string> tables;  // empty: every table
   bool full_refresh = false;
-  bool text = false;  // {"text": "<landfall plan's text>"} instead of the plan's JSON
+  std::string models;  // `landfall plan --models` ("": every model)
+  bool text = false;   // {"text": "<landfall plan's text>"} instead of the plan's JSON
 };
 
 struct Readiness {
@@ -56,7 +63,8 @@ class ApiBackend {
   // "recent_actions" (with reasons). Error "not_found" for an unknown table.
   virtual Result<std::string> GetTable(const std::string& name) = 0;
   // A dry run: the same JSON as `landfall plan --format json` with the same
-  // --table and --full-refresh, or {"text": ...} with its text output.
+  // --table, --models and --full-refresh (with "models": the models' steps
+  // when the config has models), or {"text": ...} with its text output.
   virtual Result<std::string> Plan(const PlanQuery& query) = 0;
   // Who answers: {"environment", "pid", "host", "warehouse", "landing",
   // "writer"} (warehouse and landing as absolute paths; writer: how the
@@ -95,6 +103,26 @@ class ApiBackend {
   // landing dir; "" when only the table was named) of `table`: scan that table
   // now. 202 {"table", "scheduled": true}.
   virtual Result<Reply> FileArrived(const std::string& table, const std::string& rel_path) = 0;
+  // ---- Models (none when the config has no models.dir) ----
+  //
+  // The model files and their DAG are read again for each call (cheap: the
+  // files are small; implementations may cache the DAG while no file changes).
+
+  // {"models": [{"name", "strategy", "status", "file", "last_error",
+  //   "last_run": {...} | null, "rows", "upstream", "downstream",
+  //   "updated_at"}], "models_error": null | "<why the files cannot be read>"}
+  // in DAG order; models known only to the state store (their files gone) last.
+  virtual Result<std::string> ListModels() = 0;
+  // One model with "sql", "config", "columns", "watermark",
+  // "applied_batches" and "recent_runs" (with reasons). "model_not_found".
+  virtual Result<std::string> GetModel(const std::string& name) = 0;
+  // The models' graph: {"nodes": [...], "edges": [...]} (exec::DagToJson),
+  // built from the model files now.
+  virtual Result<std::string> Dag() = 0;
+  // Forgets a model's state: its next run rebuilds it (reason state_deleted).
+  // "model_not_found" if it has no state, "model_conflict" while models run.
+  virtual Result<std::string> DeleteModelState(const std::string& model) = 0;
+
   // State store and warehouse reachable and the first scan done.
   virtual Readiness Ready() = 0;
 };

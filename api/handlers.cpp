@@ -23,7 +23,8 @@ int StatusForError(const Error& error) {
   };
   if (ends_with("_not_found")) return 404;
   if (ends_with("_conflict")) return 409;
-  if (c == "invalid_request" || c == "invalid_path") return 400;
+  if (c == "invalid_request" || c == "invalid_path" || c == "model_selection_invalid") return 400;
+  if (c.starts_with("model_")) return 422;  // the daemon's model files are invalid
   if (error.transient) return 503;
   return 500;
 }
@@ -57,6 +58,10 @@ enum class RouteId {
   kBatches,
   kBatchRetry,
   kDeleteTableState,
+  kModels,
+  kModel,
+  kDag,
+  kDeleteModelState,
   kWebhookFileArrived,
 };
 
@@ -89,6 +94,11 @@ constexpr RouteSpec kRoutes[] = {
     {"GET", "/v1/batches", RouteId::kBatches, Access::kToken},
     {"POST", "/v1/batches/{id}/retry", RouteId::kBatchRetry, Access::kToken},
     {"DELETE", "/v1/state/tables/{name}", RouteId::kDeleteTableState, Access::kToken, Lane::kSlow},
+    // Model reads parse the model files (and count target rows): the slow lane.
+    {"GET", "/v1/models", RouteId::kModels, Access::kToken, Lane::kSlow},
+    {"GET", "/v1/models/{name}", RouteId::kModel, Access::kToken, Lane::kSlow},
+    {"GET", "/v1/dag", RouteId::kDag, Access::kToken, Lane::kSlow},
+    {"DELETE", "/v1/state/models/{name}", RouteId::kDeleteModelState, Access::kToken, Lane::kSlow},
     {"POST", "/v1/webhooks/file-arrived", RouteId::kWebhookFileArrived, Access::kSignature,
      Lane::kSlow},
 };
@@ -203,14 +213,37 @@ std::string ParsePlanQuery(std::string_view query, PlanQuery& out) {
     } else if (key == "format") {
       if (value != "json" && value != "text") return "format must be json or text";
       out.text = value == "text";
+    } else if (key == "models") {
+      out.models = value;
     } else {
-      return "unknown parameter '" + key + "' (expected table, full_refresh, format)";
+      return "unknown parameter '" + key + "' (expected table, models, full_refresh, format)";
     }
   }
   return "";
 }
 
-// {"tables": [...], "full_refresh": false}; returns an error message or "".
+// "models": a --models spec ("a,b+"), or its terms as an array (["a", "b+"],
+// joined with commas); returns an error message or "".
+std::string ParseModelsField(const json& value, std::string& out) {
+  constexpr const char* kMessage =
+      R"(models must be a --models spec ("a,b+") or an array of its terms (["a", "b+"]))";
+  if (value.is_string()) {
+    out = value.get<std::string>();
+    return "";
+  }
+  if (!value.is_array()) return kMessage;
+  out.clear();
+  for (const auto& term : value) {
+    if (!term.is_string() || term.get<std::string>().empty() ||
+        term.get<std::string>().find(',') != std::string::npos) {
+      return kMessage;
+    }
+    out += (out.empty() ? "" : ",") + term.get<std::string>();
+  }
+  return "";
+}
+
+// {"tables": [...], "models": ..., "full_refresh": false}; returns an error message or "".
 std::string ParseRunTrigger(const std::string& body, RunTrigger& out) {
   if (body.empty()) return "";
   json doc = json::parse(body, nullptr, false);
@@ -226,8 +259,10 @@ std::string ParseRunTrigger(const std::string& body, RunTrigger& out) {
     } else if (key == "full_refresh") {
       if (!value.is_boolean()) return "full_refresh must be true or false";
       out.full_refresh = value.get<bool>();
+    } else if (key == "models") {
+      if (auto error = ParseModelsField(value, out.models); !error.empty()) return error;
     } else {
-      return "unknown field '" + key + "' (expected tables, full_refresh)";
+      return "unknown field '" + key + "' (expected tables, models, full_refresh)";
     }
   }
   return "";
@@ -516,6 +551,18 @@ Handled Handlers::HandleRoute(const ApiRequest& request, const Admission& admiss
     case RouteId::kDeleteTableState:
       return Deferred(admission, [&backend, name = params.at("name")] {
         return FromResult(backend.DeleteTableState(name));
+      });
+    case RouteId::kModels:
+      return Deferred(admission, [&backend] { return FromResult(backend.ListModels()); });
+    case RouteId::kModel:
+      return Deferred(admission, [&backend, name = params.at("name")] {
+        return FromResult(backend.GetModel(name));
+      });
+    case RouteId::kDag:
+      return Deferred(admission, [&backend] { return FromResult(backend.Dag()); });
+    case RouteId::kDeleteModelState:
+      return Deferred(admission, [&backend, name = params.at("name")] {
+        return FromResult(backend.DeleteModelState(name));
       });
     case RouteId::kWebhookFileArrived:
       return Webhook(request, admission);

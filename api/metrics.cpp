@@ -6,6 +6,9 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <mutex>
+#include <set>
+
 namespace landfall::api {
 
 namespace {
@@ -118,6 +121,26 @@ struct Metrics::Impl {
           .Help(
               "From a request's header being read to its response being written, by route pattern.")
           .Register(*registry);
+  Family<Counter>& model_runs =
+      prometheus::BuildCounter()
+          .Name("landfall_model_runs_total")
+          .Help("Model actions (run, rebuild, fail) by strategy, action and result (ok, failed).")
+          .Register(*registry);
+  Family<Histogram>& model_duration =
+      prometheus::BuildHistogram()
+          .Name("landfall_model_run_duration_seconds")
+          .Help("Wall time of one model action, by strategy and action.")
+          .Register(*registry);
+  Family<Counter>& model_rows = prometheus::BuildCounter()
+                                    .Name("landfall_model_rows_written_total")
+                                    .Help("Rows inserted or updated in model targets, by strategy.")
+                                    .Register(*registry);
+  Family<Gauge>& models_failing = prometheus::BuildGauge()
+                                      .Name("landfall_models_failing")
+                                      .Help("Models whose latest action in this process failed.")
+                                      .Register(*registry);
+  std::mutex failing_mu;  // guards failing
+  std::set<std::string> failing;
   Family<Gauge>& build_info = prometheus::BuildGauge()
                                   .Name("landfall_build_info")
                                   .Help("Always 1; the version is in the label.")
@@ -135,6 +158,7 @@ Metrics::Metrics(Options options) : impl_(std::make_unique<Impl>(std::move(optio
     }
   }
   m.pending.Add({});
+  m.models_failing.Add({});
   m.watcher_rescans.Add({});
   m.watcher_overflows.Add({});
   m.state_errors.Add({});
@@ -183,6 +207,29 @@ void Metrics::OnTableAction(const exec::TableActionReport& report) {
   m.PerTable(m.rows_staged, report.table).Increment(static_cast<double>(report.rows));
   auto& latency = m.landing_to_staged.Add({}, kDurationBuckets);
   for (double s : report.landed_to_staged_seconds) latency.Observe(s);
+}
+
+void Metrics::OnModelFinished(const exec::ModelActionReport& report) {
+  auto& m = *impl_;
+  m.model_runs
+      .Add({{"strategy", report.strategy},
+            {"action", report.action},
+            {"result", report.ok ? "ok" : "failed"}})
+      .Increment();
+  m.model_duration.Add({{"strategy", report.strategy}, {"action", report.action}}, kDurationBuckets)
+      .Observe(report.seconds);
+  if (report.ok) {
+    m.model_rows.Add({{"strategy", report.strategy}})
+        .Increment(static_cast<double>(report.rows_written));
+  }
+  // A model fails until one of its actions succeeds.
+  std::lock_guard lock(m.failing_mu);
+  if (report.ok) {
+    m.failing.erase(report.model);
+  } else {
+    m.failing.insert(report.model);
+  }
+  m.models_failing.Add({}).Set(static_cast<double>(m.failing.size()));
 }
 
 void Metrics::OnRunFinished(const std::string& outcome, double seconds) {

@@ -4,7 +4,8 @@
 //
 // Names follow Prometheus conventions: landfall_ prefix, units in the name
 // (_seconds, _total for counters). Tables can number in thousands, so only
-// with `per_table` are the batch and row counters labelled by table.
+// with `per_table` are the batch and row counters labelled by table. Model
+// series are labelled by strategy and action, never by model.
 //
 // Thread-safety: every method may be called from any thread.
 #pragma once
@@ -34,6 +35,7 @@ class Metrics final : public exec::EngineObserver {
   void OnPendingBatches(int64_t count) override;
   void OnPlanned(double seconds) override;
   void OnTableAction(const exec::TableActionReport& report) override;
+  void OnModelFinished(const exec::ModelActionReport& report) override;
   void OnRunFinished(const std::string& outcome, double seconds) override;
   void OnStateError() override;
   void OnWarehouseError() override;

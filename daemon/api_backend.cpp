@@ -1,7 +1,6 @@
 #include "daemon/api_backend.h"
 
 #include <spdlog/spdlog.h>
-
 #include <unistd.h>
 
 #include <chrono>
@@ -10,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "lib/exec/model_runner.h"
+#include "lib/model/loader.h"
 #include "lib/plan/plan.h"
 
 namespace landfall::daemon {
@@ -46,11 +47,16 @@ json Columns(const std::string& schema_json) {
 }
 
 json TableRunJson(const state::TableRunRecord& r) {
-  return {{"run_id", r.run_id},   {"table", r.table},
-          {"action", r.action},   {"reasons", Parse(r.reasons_json, json::array())},
-          {"status", state::ToString(r.status)},   {"rows", r.rows},
-          {"batches", r.batches}, {"duration_ms", r.duration_us / 1000.0},
-          {"error", r.error},     {"at", Time(r.recorded_at_us)}};
+  return {{"run_id", r.run_id},
+          {"table", r.table},
+          {"action", r.action},
+          {"reasons", Parse(r.reasons_json, json::array())},
+          {"status", state::ToString(r.status)},
+          {"rows", r.rows},
+          {"batches", r.batches},
+          {"duration_ms", r.duration_us / 1000.0},
+          {"error", r.error},
+          {"at", Time(r.recorded_at_us)}};
 }
 
 json BatchJson(const state::BatchRecord& b) {
@@ -99,6 +105,57 @@ json SummaryJson(const state::TableSummary& s, json last_run, const config::Conf
           {"last_error", t.last_error},
           {"last_run", std::move(last_run)},
           {"updated_at", Time(t.updated_at_us)}};
+}
+
+json ModelRunJson(const state::ModelRunRecord& r) {
+  return {{"run_id", r.run_id},
+          {"action", r.action},
+          {"reasons", Parse(r.reasons_json, json::array())},
+          {"status", state::ToString(r.status)},
+          {"rows_inserted", r.rows_inserted},
+          {"rows_updated", r.rows_updated},
+          {"rows_deleted", r.rows_deleted},
+          {"duration_ms", r.duration_us / 1000.0},
+          {"error", r.error},
+          {"at", Time(r.recorded_at_us)}};
+}
+
+// What GET /v1/models lists of a model; GET /v1/models/{name} adds to it.
+// `file`: the model as its files define it (null when only the state store
+// knows it); `record`, `last`, `rows`: what the state store and the
+// warehouse hold (null when nothing).
+json ModelSummaryJson(const std::string& name, const model::Model* file, const ModelGraph* graph,
+                      const state::ModelRecord* record, const state::ModelRunRecord* last,
+                      const std::map<std::string, int64_t>* rows, const config::Config& config) {
+  json upstream = json::array();
+  json downstream = json::array();
+  if (graph != nullptr && graph->dag.Contains(name)) {
+    for (const auto& ref : graph->dag.upstream.at(name)) upstream.push_back(model::ToString(ref));
+    if (auto it = graph->dag.downstream_models.find(name);
+        it != graph->dag.downstream_models.end()) {
+      for (const auto& m : it->second) downstream.push_back(config.models.schema + "." + m);
+    }
+  }
+  json row_count = nullptr;
+  if (rows != nullptr) {
+    if (auto it = rows->find(name); it != rows->end()) row_count = it->second;
+  }
+  json file_path = nullptr;
+  if (file != nullptr && config.models.dir) {
+    file_path = file->sql_file.lexically_relative(*config.models.dir).generic_string();
+  }
+  return {{"name", name},
+          {"strategy", file != nullptr ? model::ToString(file->strategy)
+                                       : (record != nullptr ? record->strategy : "")},
+          // No row yet: known from its files, never run.
+          {"status", record != nullptr ? state::ToString(record->status) : "new"},
+          {"file", std::move(file_path)},
+          {"last_error", record != nullptr ? record->last_error : ""},
+          {"last_run", last != nullptr ? ModelRunJson(*last) : json(nullptr)},
+          {"rows", std::move(row_count)},
+          {"upstream", std::move(upstream)},
+          {"downstream", std::move(downstream)},
+          {"updated_at", record != nullptr ? Time(record->updated_at_us) : json(nullptr)}};
 }
 
 // A table name from a client: one folder name.
@@ -215,10 +272,21 @@ Result<std::string> DaemonApiBackend::Plan(const api::PlanQuery& query) {
   request.tables = query.tables;
   request.full_refresh = query.full_refresh;
   request.trigger = "api";
+  request.models = query.models;
   auto plan = (*engine)->Plan(request);
   if (!plan) return Fail(plan.error());
-  if (query.text) return Dump({{"text", plan::ToText(*plan)}});
-  return plan::ToJson(*plan);
+  // The models' steps as `landfall plan` prints them, after the tables'.
+  std::vector<model::ModelStep> steps;
+  if (config_.models.dir) {
+    auto models = (*engine)->PlanModels(request, *plan);
+    if (!models) return Fail(models.error());
+    steps = std::move(models->steps);
+  }
+  if (query.text) return Dump({{"text", plan::ToText(*plan) + exec::StepsToText(steps)}});
+  json out = json::parse(plan::ToJson(*plan));
+  // As `landfall plan --format json` prints it: "models" only with models.dir.
+  if (config_.models.dir) out["models"] = json::parse(exec::StepsToJson(steps));
+  return Dump(out);
 }
 
 Result<std::string> DaemonApiBackend::Info() {
@@ -250,8 +318,23 @@ Status DaemonApiBackend::CheckTables(const std::vector<std::string>& tables) {
   return Ok();
 }
 
+Status DaemonApiBackend::CheckModelSelection(const std::string& spec) {
+  if (spec.empty()) return Ok();
+  if (!config_.models.dir) {
+    return Fail("invalid_request", "models were named but the config has no models (models.dir)");
+  }
+  auto engine = Engine();
+  if (!engine) return Fail(engine.error());
+  auto graph = Graph(**engine);
+  if (!graph) return Fail(graph.error());
+  if (auto selected = model::Select(graph->dag, spec); !selected) return Fail(selected.error());
+  return Ok();
+}
+
 Result<api::Reply> DaemonApiBackend::TriggerRun(const api::RunTrigger& trigger) {
   if (auto s = CheckTables(trigger.tables); !s) return Fail(s.error());
+  // A bad --models is the client's to fix (400), before any table runs.
+  if (auto s = CheckModelSelection(trigger.models); !s) return Fail(s.error());
   return daemon_.StartRun(trigger);
 }
 
@@ -345,6 +428,158 @@ Result<api::Reply> DaemonApiBackend::FileArrived(const std::string& table,
   json out = {{"table", table}, {"scheduled", true}};
   if (!rel_path.empty()) out["path"] = rel_path;
   return api::Reply{202, Dump(out)};
+}
+
+Result<ModelGraph> DaemonApiBackend::Graph(exec::Engine& engine) {
+  // The staging tables the engine knows (from memory, no scan): a model
+  // reading any other table fails the graph as it would fail a run.
+  std::set<std::string> tables;
+  for (const auto& summary : engine.TableSummaries()) tables.insert(summary.table.name);
+  std::optional<ModelGraph> previous;
+  {
+    std::lock_guard lock(mu_);
+    previous = graph_;
+  }
+  auto graph = LoadModelGraph(config_, std::move(tables), previous ? &*previous : nullptr);
+  if (!graph) return Fail(graph.error());
+  std::lock_guard lock(mu_);
+  graph_ = *graph;
+  return graph;
+}
+
+struct DaemonApiBackend::ModelSources {
+  exec::Engine* engine = nullptr;
+  state::StateStore* reads = nullptr;
+  std::vector<state::ModelRecord> records;
+  // Row counts are a nicety: nullopt when the warehouse could not say.
+  std::optional<std::map<std::string, int64_t>> rows;
+  // Invalid model files still leave what the state store knows, and the error.
+  Result<ModelGraph> graph;
+  const std::map<std::string, int64_t>* Rows() const { return rows ? &*rows : nullptr; }
+  const ModelGraph* Graph() const { return graph ? &*graph : nullptr; }
+};
+
+Result<DaemonApiBackend::ModelSources> DaemonApiBackend::ReadModelSources() {
+  ModelSources out;
+  auto engine = Engine();
+  if (!engine) return Fail(engine.error());
+  out.engine = *engine;
+  auto reads = Reads();
+  if (!reads) return Fail(reads.error());
+  out.reads = *reads;
+  auto records = out.reads->Models();
+  if (!records) return Fail(records.error());
+  out.records = std::move(*records);
+  if (auto rows = out.engine->ModelTargetRows(); rows) {
+    out.rows = std::move(*rows);
+  } else {
+    spdlog::warn("api: model row counts: {}", rows.error().ToString());
+  }
+  out.graph = Graph(*out.engine);
+  return out;
+}
+
+Result<std::string> DaemonApiBackend::ListModels() {
+  if (!config_.models.dir) return Dump({{"models", json::array()}, {"models_error", nullptr}});
+  auto sources = ReadModelSources();
+  if (!sources) return Fail(sources.error());
+  const auto& records = sources->records;
+  const auto& graph = sources->graph;
+  auto last_runs = sources->reads->LastModelRuns();
+  if (!last_runs) return Fail(last_runs.error());
+
+  std::map<std::string, const state::ModelRecord*> by_name;
+  for (const auto& r : records) by_name[r.name] = &r;
+  std::map<std::string, const state::ModelRunRecord*> last_by_name;
+  for (const auto& r : *last_runs) last_by_name[r.model] = &r;
+  auto find = [](const auto& map, const std::string& name) {
+    auto it = map.find(name);
+    return it == map.end() ? nullptr : it->second;
+  };
+  json models = json::array();
+  std::set<std::string> listed;
+  if (graph) {
+    std::map<std::string, const model::Model*> files;
+    for (const auto& m : graph->models) files[m.name] = &m;
+    for (const auto& name : graph->dag.order) {
+      listed.insert(name);
+      models.push_back(ModelSummaryJson(name, files.at(name), &*graph, find(by_name, name),
+                                        find(last_by_name, name), sources->Rows(), config_));
+    }
+  }
+  for (const auto& [name, record] : by_name) {
+    if (listed.contains(name)) continue;
+    models.push_back(ModelSummaryJson(name, nullptr, nullptr, record, find(last_by_name, name),
+                                      sources->Rows(), config_));
+  }
+  return Dump({{"models", std::move(models)},
+               {"models_error", graph ? json(nullptr) : json(graph.error().message)}});
+}
+
+Result<std::string> DaemonApiBackend::GetModel(const std::string& name) {
+  if (!config_.models.dir)
+    return Fail("model_not_found", "no model '" + name + "' (no models.dir)");
+  auto sources = ReadModelSources();
+  if (!sources) return Fail(sources.error());
+  const auto& graph = sources->graph;
+  const model::Model* file = nullptr;
+  if (graph) {
+    for (const auto& m : graph->models) {
+      if (m.name == name) file = &m;
+    }
+  }
+  const state::ModelRecord* record = nullptr;
+  for (const auto& r : sources->records) {
+    if (r.name == name) record = &r;
+  }
+  if (file == nullptr && record == nullptr) {
+    // Invalid files hide the model: say why rather than "not found".
+    if (!graph) return Fail(graph.error());
+    return Fail("model_not_found", "no model '" + name + "'");
+  }
+  auto history = sources->reads->ModelHistory(name, 20);
+  if (!history) return Fail(history.error());
+
+  json out =
+      ModelSummaryJson(name, file, sources->Graph(), record,
+                       history->empty() ? nullptr : &history->front(), sources->Rows(), config_);
+  out["sql"] = file != nullptr ? json(file->sql) : json(nullptr);
+  out["config"] = file != nullptr ? Parse(model::CanonicalConfig(*file), nullptr) : json(nullptr);
+  out["columns"] = record != nullptr ? Columns(record->columns_json) : json::array();
+  out["watermark"] =
+      record != nullptr && !record->watermark.empty() ? json(record->watermark) : json(nullptr);
+  out["applied_batches"] = record != nullptr ? record->applied_batches : 0;
+  out["strategy_state"] =
+      record != nullptr ? Parse(record->strategy_state_json, nullptr) : json(nullptr);
+  json recent = json::array();
+  for (const auto& r : *history) recent.push_back(ModelRunJson(r));
+  out["recent_runs"] = std::move(recent);
+  if (!graph) out["models_error"] = graph.error().message;
+  return Dump(out);
+}
+
+Result<std::string> DaemonApiBackend::Dag() {
+  if (!config_.models.dir) return Dump({{"nodes", json::array()}, {"edges", json::array()}});
+  auto engine = Engine();
+  if (!engine) return Fail(engine.error());
+  // Built from the files now (not the newest run's snapshot): an edit shows
+  // before the next run, as GET /v1/models shows it.
+  auto graph = Graph(**engine);
+  if (!graph) return Fail(graph.error());
+  return exec::DagToJson(graph->models, graph->dag);
+}
+
+Result<std::string> DaemonApiBackend::DeleteModelState(const std::string& model) {
+  if (model.empty() || model.find('\0') != std::string::npos) {
+    return Fail("invalid_request", "'" + model + "' is not a model name");
+  }
+  auto engine = Engine();
+  if (!engine) return Fail(engine.error());
+  auto deleted = (*engine)->DeleteModelState(model);
+  if (!deleted) return Fail(deleted.error());
+  if (!*deleted) return Fail("model_not_found", "no state for model '" + model + "'");
+  spdlog::info("api: state of model {} deleted; its next run rebuilds it", model);
+  return Dump({{"model", model}, {"deleted", true}});
 }
 
 api::Readiness DaemonApiBackend::Ready() {

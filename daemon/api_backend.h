@@ -2,8 +2,9 @@
 // the state store and the daemon's scheduler.
 //
 // The table list comes from the engine's memory (rendered again only when it
-// changed); other reads go to the state store through a connection of their
-// own, so the API neither waits behind the engine's writes nor takes the
+// changed); model reads load the model files (model_graph.h) and ask the
+// state store and, for target row counts, the warehouse; other reads go to the state store through
+// a connection of their own, so the API neither waits behind the engine's writes nor takes the
 // engine's lock for long. Runs,
 // retries and webhooks go through the daemon (DaemonControl), whose scheduler
 // keeps at most one job per table.
@@ -11,9 +12,11 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "api/backend.h"
+#include "daemon/model_graph.h"
 #include "lib/config/config.h"
 #include "lib/exec/engine.h"
 #include "lib/state/state_store.h"
@@ -69,6 +72,10 @@ class DaemonApiBackend final : public api::ApiBackend {
   Result<api::Reply> RetryBatch(const std::string& path) override;
   Result<std::string> DeleteTableState(const std::string& table) override;
   Result<api::Reply> FileArrived(const std::string& table, const std::string& rel_path) override;
+  Result<std::string> ListModels() override;
+  Result<std::string> GetModel(const std::string& name) override;
+  Result<std::string> Dag() override;
+  Result<std::string> DeleteModelState(const std::string& model) override;
   api::Readiness Ready() override;
 
  private:
@@ -80,6 +87,16 @@ class DaemonApiBackend final : public api::ApiBackend {
   Status CheckTables(const std::vector<std::string>& tables);
   // The body of GET /v1/tables.
   std::string TablesJson(const std::vector<state::TableSummary>& summaries) const;
+  // The model files and their DAG over the staging tables the engine knows,
+  // read again on each call; the DAG is parsed again only when a model file
+  // or the set of tables changed (graph_ keeps the last one).
+  Result<ModelGraph> Graph(exec::Engine& engine);
+  // What the model reads start from: the engine, the state store's model
+  // rows, the target row counts and the graph (defined in the .cpp).
+  struct ModelSources;
+  Result<ModelSources> ReadModelSources();
+  // `spec` selects models of the graph (a POST /v1/runs' "models").
+  Status CheckModelSelection(const std::string& spec);
 
   const config::Config& config_;
   DaemonControl& daemon_;
@@ -89,6 +106,7 @@ class DaemonApiBackend final : public api::ApiBackend {
   std::string tables_body_;
   uint64_t tables_generation_ = 0;
   bool tables_cached_ = false;
+  std::optional<ModelGraph> graph_;  // as Graph() last built it
 };
 
 }  // namespace landfall::daemon

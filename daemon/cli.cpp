@@ -244,6 +244,8 @@ exec::RunRequest Request(const Args& args) {
 // said alone for the same error.
 int ExitFor(const Error& error) {
   if (error.code.ends_with("not_found") || error.code == "invalid_request") return kExitUsage;
+  // Invalid model files or --models (model_cycle, model_selection_invalid, ...).
+  if (error.code.starts_with("model_")) return kExitUsage;
   return kExitUnavailable;
 }
 
@@ -486,14 +488,7 @@ int CmdPlan(const Args& args, const config::Config& config, const std::string& w
     std::cout << out.dump() << "\n";
     return kExitOk;
   }
-  std::cout << plan::ToText(*plan);
-  for (const auto& step : steps) {
-    std::string reasons;
-    for (const auto& r : step.reasons) {
-      reasons += (reasons.empty() ? "" : ", ") + r.code + (r.detail.empty() ? "" : " (" + r.detail + ")");
-    }
-    std::printf("model %-18s %-8s %s\n", step.model.c_str(), model::ToString(step.action), reasons.c_str());
-  }
+  std::cout << plan::ToText(*plan) << exec::StepsToText(steps);
   return kExitOk;
 }
 

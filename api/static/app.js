@@ -1,5 +1,6 @@
 // landfall status page: reads /v1 and /readyz every few seconds and renders
-// tables, recent runs and quarantined batches. No framework, no build step.
+// tables, models (with a drawing of their DAG), recent runs and quarantined
+// batches. No framework, no build step.
 // Every value from the API goes into the page as text, never as HTML.
 'use strict';
 
@@ -109,6 +110,83 @@ function renderQuarantine(batches) {
        4, 'No quarantined batches.');
 }
 
+function renderModels(list) {
+  const models = list.models || [];
+  const out = models.map((m) => {
+    const r = m.last_run;
+    const reason = r && r.reasons && r.reasons.length ? ' · ' + r.reasons[0].code : '';
+    const last = r ? r.action + ' (' + r.status + ')' + reason : '–';
+    const statusCell = td(badge(m.status));
+    if (m.last_error) statusCell.title = m.last_error;
+    return [td(m.name, 'name'), td(m.strategy), statusCell, td(last), td(fmtInt(m.rows), 'r'),
+            td(fmtMs(r ? r.duration_ms : null), 'r'), td(fmtTime(m.updated_at))];
+  });
+  fill('models', out, 7, 'No models (models.dir is not set, or holds no .sql file).');
+  const error = $('models-error');
+  error.hidden = !list.models_error;
+  error.textContent = list.models_error ? 'Model files: ' + list.models_error : '';
+  return models;
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+function svg(tag, attrs, text) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
+  if (text !== undefined) e.textContent = String(text);
+  return e;
+}
+
+// Draws the DAG left to right: staging tables in the first column, each model
+// one column right of the deepest table or model it reads. Edges are curves
+// from a node's right side to its reader's left side.
+function renderDag(dag, models) {
+  const box = $('dag');
+  const nodes = dag.nodes || [], edges = dag.edges || [];
+  box.replaceChildren();
+  if (nodes.length === 0) { box.appendChild(el('p', 'No models.', 'muted')); return; }
+  const status = {};
+  for (const m of models) status[m.name] = m.status;
+  const ups = {};
+  for (const e of edges) (ups[e.to] = ups[e.to] || []).push(e.from);
+  const depth = {};
+  // Nodes come upstream first (staging tables, then models in DAG order).
+  for (const n of nodes) {
+    depth[n.id] = n.kind === 'staging' ? 0 : 1 + Math.max(0, ...(ups[n.id] || []).map((u) => depth[u] || 0));
+  }
+  const columns = [];
+  for (const n of nodes) (columns[depth[n.id]] = columns[depth[n.id]] || []).push(n);
+  const W = 190, H = 38, GX = 70, GY = 14, PAD = 8;
+  const at = {};
+  let height = 0;
+  columns.forEach((col, c) => (col || []).forEach((n, i) => {
+    at[n.id] = { x: PAD + c * (W + GX), y: PAD + i * (H + GY) };
+    height = Math.max(height, at[n.id].y + H + PAD);
+  }));
+  const width = PAD * 2 + columns.length * W + (columns.length - 1) * GX;
+  const root = svg('svg', { width, height, viewBox: '0 0 ' + width + ' ' + height, role: 'img' });
+  root.appendChild(svg('title', {}, 'DAG: ' + nodes.length + ' nodes, ' + edges.length + ' edges'));
+  for (const e of edges) {
+    const a = at[e.from], b = at[e.to];
+    if (!a || !b) continue;
+    const x1 = a.x + W, y1 = a.y + H / 2, x2 = b.x, y2 = b.y + H / 2, mx = (x1 + x2) / 2;
+    const path = svg('path', { class: 'edge', d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}` });
+    path.appendChild(svg('title', {}, e.from + ' → ' + e.to));
+    root.appendChild(path);
+  }
+  for (const n of nodes) {
+    const p = at[n.id];
+    const state = n.kind === 'model' ? (status[n.name] || 'new') : 'staging';
+    const g = svg('g', { class: 'node ' + n.kind + ' ' + state.replace(/[^a-z_]/g, ''), transform: `translate(${p.x},${p.y})` });
+    g.appendChild(svg('title', {}, n.id + (n.kind === 'model' ? ' (' + n.strategy + ', ' + state + ')' : '')));
+    g.appendChild(svg('rect', { width: W, height: H, rx: 6 }));
+    const label = n.name.length > 24 ? n.name.slice(0, 23) + '…' : n.name;
+    g.appendChild(svg('text', { x: 8, y: 16 }, label));
+    g.appendChild(svg('text', { x: 8, y: 30, class: 'sub' }, n.kind === 'model' ? n.strategy + ' · ' + state : n.schema));
+    root.appendChild(g);
+  }
+  box.appendChild(root);
+}
+
 async function refreshProbes() {
   try {
     const h = await getJson('/healthz');
@@ -129,9 +207,14 @@ async function refreshProbes() {
 async function refresh() {
   const error = $('error');
   try {
-    const [tables, runs, quarantined] = await Promise.all([
-      getJson('/v1/tables'), getJson('/v1/runs?limit=10'), getJson('/v1/batches?status=quarantined&limit=50')]);
+    const [tables, runs, quarantined, models] = await Promise.all([
+      getJson('/v1/tables'), getJson('/v1/runs?limit=10'), getJson('/v1/batches?status=quarantined&limit=50'),
+      getJson('/v1/models')]);
     renderTables(tables.tables || []);
+    const modelList = renderModels(models);
+    // Invalid model files have no graph to draw (422): the models' banner says why.
+    const dag = await getJson('/v1/dag').catch((e) => { if (e instanceof Unauthorized) throw e; return {}; });
+    renderDag(dag, modelList);
     renderRuns(runs.runs || []);
     renderQuarantine(quarantined.batches || []);
     $('login').hidden = true;
@@ -144,6 +227,8 @@ async function refresh() {
       fill('tables', [], 8, 'Enter a token above to see the tables.');
       fill('runs', [], 6, 'Enter a token above to see the runs.');
       fill('quarantine', [], 4, 'Enter a token above to see quarantined batches.');
+      fill('models', [], 7, 'Enter a token above to see the models.');
+      $('dag').replaceChildren(el('p', 'Enter a token above to see the DAG.', 'muted'));
     } else {
       error.textContent = 'Could not refresh: ' + e.message;
       error.hidden = false;

@@ -930,6 +930,15 @@ void Engine::RunModels(const RunRequest& request, RunOutcome& outcome) {
     return;
   }
   outcome.models = std::move(*models);
+  for (const auto& m : outcome.models) {
+    if (m.step.action == model::ModelAction::kSkip) continue;
+    observer_->OnModelFinished({.model = m.step.model,
+                                .strategy = model::ToString(m.step.strategy),
+                                .action = model::ToString(m.step.action),
+                                .ok = !m.failed(),
+                                .rows_written = m.stats.inserted + m.stats.updated,
+                                .seconds = m.duration_us / 1e6});
+  }
 }
 
 Result<ModelPlan> Engine::PlanModels(const RunRequest& request, const plan::ChangePlan& tables) {
@@ -940,10 +949,12 @@ Result<ModelPlan> Engine::PlanModels(const RunRequest& request, const plan::Chan
   return models_.Plan(model_request);
 }
 
-Result<bool> Engine::DeleteModelState(const std::string& model) {
-  auto deleted = state_.DeleteModel(model);
-  if (deleted && *deleted) models_.Dirty();
-  return deleted;
+Result<bool> Engine::DeleteModelState(const std::string& model) { return models_.DeleteState(model); }
+
+Result<std::map<std::string, int64_t>> Engine::ModelTargetRows() {
+  warehouse::ModelWarehouse* models = warehouse_.Models();
+  if (!models_.enabled() || models == nullptr) return std::map<std::string, int64_t>{};
+  return models->TargetRows(config_.models.schema);
 }
 
 void Engine::QuarantineRefused(const plan::ChangePlan& plan, CatalogStats& stats) {

@@ -131,7 +131,12 @@ class Engine {
   // run: `landfall plan`, GET /v1/plan). Errors as ModelRunner::Plan.
   Result<ModelPlan> PlanModels(const RunRequest& request, const plan::ChangePlan& tables);
   // Forgets a model's state so its next run rebuilds it. False if unknown.
+  // "model_conflict" while a model phase (or a plan of one) is in progress:
+  // its outcome would write the model's row again, undoing the delete.
   Result<bool> DeleteModelState(const std::string& model);
+  // The rows each model target that is a table holds now, by model name
+  // (ModelWarehouse::TargetRows); empty without models or a model warehouse.
+  Result<std::map<std::string, int64_t>> ModelTargetRows();
 
   // Forgets the verdict on the quarantined batch at `rel_path` (moving it back
   // from the quarantine dir when it was moved there), so the next run of its

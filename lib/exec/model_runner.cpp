@@ -59,6 +59,49 @@ std::string StepsToJson(const std::vector<ModelStep>& steps) {
   return out.dump();
 }
 
+std::string StepsToText(const std::vector<ModelStep>& steps) {
+  std::string out;
+  for (const auto& step : steps) {
+    std::string reasons;
+    for (const auto& r : step.reasons) {
+      reasons += (reasons.empty() ? "" : ", ") + r.code + (r.detail.empty() ? "" : " (" + r.detail + ")");
+    }
+    // Padded like printf's "%-18s %-8s": a longer name pushes the columns right.
+    auto padded = [](std::string text, size_t width) {
+      if (text.size() < width) text.resize(width, ' ');
+      return text;
+    };
+    out += "model " + padded(step.model, 18) + " " + padded(model::ToString(step.action), 8) + " " +
+           reasons + "\n";
+  }
+  return out;
+}
+
+std::string DagToJson(const std::vector<model::Model>& models, const model::Dag& dag) {
+  std::map<std::string, const model::Model*> by_name;
+  for (const auto& m : models) by_name[m.name] = &m;
+  json nodes = json::array();
+  for (const auto& [table, readers] : dag.staging_readers) {
+    nodes.push_back({{"id", dag.staging_schema + "." + table},
+                     {"kind", "staging"},
+                     {"schema", dag.staging_schema},
+                     {"name", table}});
+  }
+  json edges = json::array();
+  for (const auto& name : dag.order) {
+    auto m = by_name.find(name);
+    nodes.push_back({{"id", dag.models_schema + "." + name},
+                     {"kind", "model"},
+                     {"schema", dag.models_schema},
+                     {"name", name},
+                     {"strategy", m == by_name.end() ? "" : model::ToString(m->second->strategy)}});
+    for (const auto& ref : dag.upstream.at(name)) {
+      edges.push_back({{"from", model::ToString(ref)}, {"to", dag.models_schema + "." + name}});
+    }
+  }
+  return json{{"nodes", std::move(nodes)}, {"edges", std::move(edges)}}.dump();
+}
+
 std::string OutcomesToJson(const std::vector<ModelOutcome>& outcomes) {
   json out = json::array();
   for (const auto& outcome : outcomes) {
@@ -121,6 +164,21 @@ Result<bool> ModelRunner::HasWork(const ModelRunRequest& request, std::vector<Mo
 void ModelRunner::Dirty() {
   std::lock_guard lock(mu_);
   clean_.reset();
+}
+
+Result<bool> ModelRunner::DeleteState(const std::string& model) {
+  // Not waiting: a phase may take long, and the caller (the API) can retry.
+  std::unique_lock phase(phase_mu_, std::try_to_lock);
+  if (!phase.owns_lock()) {
+    return Fail("model_conflict", "models are running; try again when the model phase ends");
+  }
+  auto deleted = state_.DeleteModel(model);
+  if (deleted && *deleted) {
+    Dirty();
+    std::lock_guard lock(mu_);
+    stored_.erase(model);
+  }
+  return deleted;
 }
 
 Result<ModelPlan> ModelRunner::Plan(const ModelRunRequest& request) {
@@ -225,6 +283,13 @@ std::vector<ModelOutcome> ModelRunner::Execute(const ModelPlan& plan, int64_t ru
   }
   std::vector<ModelOutcome> out;
   for (const ModelStep& step : plan.steps) out.push_back(std::move(done.at(step.model)));
+  if (run_id > 0) {
+    // What this run's models read, for the API's history of the graph; a lost
+    // snapshot loses only that (the next run whose graph differs stores one).
+    if (auto saved = state_.SaveDagSnapshot(run_id, DagToJson(plan.models, plan.dag)); !saved) {
+      spdlog::warn("models: saving the DAG snapshot of run {}: {}", run_id, saved.error().ToString());
+    }
+  }
   return out;
 }
 

@@ -74,9 +74,11 @@ class ModelRunner {
   // state store's. `selection`: a --models spec ("" = every model).
   Result<ModelPlan> Plan(const ModelRunRequest& request);
 
-  // Runs `plan`'s steps and records them under `run_id` (0: not recorded).
-  // A model that fails fails alone; the models downstream of it skip with
-  // upstream_failed. Returns one outcome per model, in DAG order.
+  // Runs `plan`'s steps and records them under `run_id` (0: not recorded),
+  // then, with a run_id, the DAG the plan saw (DagToJson) as the run's DAG
+  // snapshot (stored only when it changed). A model that fails fails alone;
+  // the models downstream of it skip with upstream_failed. Returns one
+  // outcome per model, in DAG order.
   std::vector<ModelOutcome> Execute(const ModelPlan& plan, int64_t run_id);
 
   // Plan and Execute under the runner's mutex (one model phase at a time).
@@ -90,6 +92,11 @@ class ModelRunner {
   Result<bool> HasWork(const ModelRunRequest& request, std::vector<model::ModelStep>& steps);
   // Something models read changed (a table action ran, a model's state was deleted).
   void Dirty();
+
+  // Forgets `model`'s state (StateStore::DeleteModel) and marks the runner
+  // dirty. "model_conflict", and nothing deleted, while a model phase or plan
+  // holds the phase mutex: its outcome would write the row again.
+  Result<bool> DeleteState(const std::string& model);
 
  private:
   // Runs one step (`done`: the outcomes of the models of lower depth) and records it.
@@ -122,6 +129,18 @@ class ModelRunner {
 // "rows_deleted", "batches", "duration_ms", "error": the "models" array of
 // `landfall plan` and `landfall run --format json`.
 std::string StepsToJson(const std::vector<model::ModelStep>& steps);
+// `landfall plan`'s text lines for the models, one a model:
+// "model <name> <action> <reason> (<detail>), ...".
+std::string StepsToText(const std::vector<model::ModelStep>& steps);
 std::string OutcomesToJson(const std::vector<ModelOutcome>& outcomes);
+
+// The graph as nodes and edges: {"nodes": [{"id": "staging.orders", "kind":
+// "staging", "schema", "name"}, {"id": "analytics.daily", "kind": "model",
+// "schema", "name", "strategy"}], "edges": [{"from": "staging.orders", "to":
+// "analytics.daily"}]}. Staging tables first (by name), then models in DAG
+// order; edges by model in DAG order, then by upstream. The same graph gives
+// the same text: a run's DAG snapshot (StateStore::SaveDagSnapshot) and
+// GET /v1/dag.
+std::string DagToJson(const std::vector<model::Model>& models, const model::Dag& dag);
 
 }  // namespace landfall::exec

@@ -23,6 +23,16 @@ struct TableActionReport {
   std::vector<double> landed_to_staged_seconds;
 };
 
+// One model's action in a run's model phase (never a skip).
+struct ModelActionReport {
+  std::string model;
+  std::string strategy;      // model::ToString: full_refresh, view, incremental, merge, ...
+  std::string action;        // model::ToString: run, rebuild, fail
+  bool ok = true;            // false: the action failed
+  int64_t rows_written = 0;  // rows inserted plus rows updated
+  double seconds = 0;        // wall time of the action
+};
+
 class EngineObserver {
  public:
   virtual ~EngineObserver() = default;
@@ -39,6 +49,9 @@ class EngineObserver {
   virtual void OnPlanned(double /*seconds*/) {}
   // One table action finished (successfully or not).
   virtual void OnTableAction(const TableActionReport& /*report*/) {}
+  // One model's action finished, after the model phase: for every model that
+  // ran, was rebuilt or failed (skips are not reported).
+  virtual void OnModelFinished(const ModelActionReport& /*report*/) {}
   // A run ended. outcome: "succeeded", "failed" (a table failed), "error" (the
   // run as a whole failed, e.g. state store down) or "noop" (nothing to do).
   virtual void OnRunFinished(const std::string& /*outcome*/, double /*seconds*/) {}

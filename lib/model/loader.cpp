@@ -232,8 +232,9 @@ void ResolveMerge(const Resolver& r, MergeConfig& out) {
   }
 }
 
-// The effective config as canonical JSON (keys sorted, only what the strategy
-// reads), so a default that no model reads changes no hash.
+}  // namespace
+
+// Only what the strategy reads, so a default that no model reads changes no hash.
 std::string CanonicalConfig(const Model& m) {
   nlohmann::json j;
   j["strategy"] = ToString(m.strategy);
@@ -262,6 +263,8 @@ std::string CanonicalConfig(const Model& m) {
   }
   return j.dump();
 }
+
+namespace {
 
 // Fills `m`'s strategy and config from its merged settings.
 void Resolve(const Resolver& r, Model& m) {

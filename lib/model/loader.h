@@ -3,6 +3,7 @@
 // model in their folder and below. README: "Models".
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "lib/common/result.h"
@@ -22,5 +23,9 @@ namespace landfall::model {
 // folders, a .yaml without its .sql, an empty .sql. Whether the SQL is one
 // SELECT is checked by BuildDag.
 Result<std::vector<Model>> LoadModels(const config::Config& config);
+
+// A model's effective config as canonical JSON (keys sorted): "strategy",
+// "depends_on" and its strategy's own keys. Model::config_hash is its SHA-256.
+std::string CanonicalConfig(const Model& model);
 
 }  // namespace landfall::model

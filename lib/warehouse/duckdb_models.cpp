@@ -87,6 +87,27 @@ class DuckDbModels final : public ModelWarehouse {
     });
   }
 
+  Result<std::map<std::string, int64_t>> TargetRows(const std::string& schema) override {
+    using Out = std::map<std::string, int64_t>;
+    return Transact<Out>("models: count rows", [&](duckdb_connection con) -> Result<Out> {
+      Out out;
+      auto tables = exec_(con, sql::TargetTablesQuery(schema));
+      if (!tables) return Fail(DuckFailure("warehouse_error", "models: list targets", tables.error()));
+      if (tables->RowCount() == 0) return out;
+      // One statement for every target.
+      std::vector<std::pair<std::string, std::string>> names;
+      for (int64_t row = 0; row < tables->RowCount(); ++row) {
+        names.emplace_back(tables->Text(0, row).value_or(""), tables->Text(1, row).value_or(""));
+      }
+      auto r = exec_(con, sql::TargetRowCountsQuery(names));
+      if (!r) return Fail(DuckFailure("warehouse_error", "models: count rows", r.error()));
+      for (int64_t row = 0; row < r->RowCount(); ++row) {
+        out[r->Text(0, row).value_or("")] = r->Int(1, row).value_or(0);
+      }
+      return out;
+    });
+  }
+
   Result<schema::Schema> TargetColumns(const std::string& schema, const std::string& name) override {
     auto lease = pool_->Acquire();
     if (!lease) return Fail("warehouse_error", "cannot connect to DuckDB", true);

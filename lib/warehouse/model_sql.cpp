@@ -68,6 +68,22 @@ std::string DropTarget(std::string_view target, bool view) {
   return std::string(view ? "DROP VIEW " : "DROP TABLE ") + std::string(target);
 }
 
+std::string TargetTablesQuery(std::string_view schema) {
+  return "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() "
+         "AND lower(schema_name) = lower(" +
+         Literal(schema) + ") ORDER BY table_name";
+}
+
+std::string TargetRowCountsQuery(const std::vector<std::pair<std::string, std::string>>& tables) {
+  // count(*) of a DuckDB table reads no column data.
+  std::string out;
+  for (const auto& [schema, name] : tables) {
+    out += std::string(out.empty() ? "" : " UNION ALL ") + "SELECT " + Literal(name) + ", count(*) FROM " +
+           Qualified(schema, name);
+  }
+  return out;
+}
+
 std::string Describe(std::string_view select) { return "DESCRIBE " + std::string(select); }
 
 std::string SerializeSql(std::string_view select) { return "SELECT json_serialize_sql(" + Literal(select) + ")"; }

@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace landfall::warehouse::sql {
@@ -28,6 +29,11 @@ std::string TableInfoQuery(std::string_view qualified);
 // The table_type ("BASE TABLE", "VIEW") of one target; no row when none.
 std::string TargetKindQuery(std::string_view schema, std::string_view name);
 std::string DropTarget(std::string_view target, bool view);
+// (schema_name, table_name) of the target tables (not views) in `schema`.
+std::string TargetTablesQuery(std::string_view schema);
+// (table_name, count(*)) of each of `tables` ((schema, name) pairs, as
+// TargetTablesQuery lists them), in one statement; "" when there are none.
+std::string TargetRowCountsQuery(const std::vector<std::pair<std::string, std::string>>& tables);
 // The output columns of a SELECT, without running it.
 std::string Describe(std::string_view select);
 // DuckDB's parse tree of `select` as JSON, and the SQL text of such a tree.

@@ -101,6 +101,11 @@ class ModelWarehouse {
   // model with bookkeeping, by model name. A constant number of statements.
   virtual Result<std::map<std::string, ModelContents>> InspectModels(const std::string& schema) = 0;
 
+  // The rows of every model target in `schema` that is a table, by target
+  // name (views are left out: counting one would run its query). For the
+  // API; one transaction, two statements.
+  virtual Result<std::map<std::string, int64_t>> TargetRows(const std::string& schema) = 0;
+
   // The columns of one model's target, in order; empty when it does not exist.
   virtual Result<schema::Schema> TargetColumns(const std::string& schema, const std::string& name) = 0;
 

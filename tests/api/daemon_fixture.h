@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "tests/support/child_process.h"
-#include "tests/support/http_client.h"
 #include "tests/support/duckdb_testing.h"
+#include "tests/support/http_client.h"
 #include "tests/support/testing.h"
 
 namespace landfall::testing {
@@ -58,7 +58,7 @@ class DaemonTest : public ::testing::Test {
           << landing_extra << "state:\n  postgres_url: ${LANDFALL_TEST_PG_URL}\n"
           << "warehouse:\n  path: warehouse.duckdb\n"
           << "workers: 2\nlog: {level: info, format: text}\n"
-          << "api:\n  listen: 127.0.0.1:0\n  webhook_secret: " << kSecret << "\n"
+          << config_extra_ << "api:\n  listen: 127.0.0.1:0\n  webhook_secret: " << kSecret << "\n"
           << api_extra;
     }
     serve_ = std::make_unique<ChildProcess>(
@@ -128,11 +128,16 @@ class DaemonTest : public ::testing::Test {
   }
 
   // Table `name` from GET /v1/tables; an empty object when absent or on error.
-  json Table(const std::string& name) {
-    const json all = JsonOf(Get("/v1/tables"));
+  json Table(const std::string& name) { return Named("/v1/tables", "tables", name); }
+  // Model `name` from GET /v1/models; an empty object when absent or on error.
+  json Model(const std::string& name) { return Named("/v1/models", "models", name); }
+  // The element of GET `target`'s `list` whose "name" is `name`; an empty
+  // object when absent or on error.
+  json Named(const std::string& target, const std::string& list, const std::string& name) {
+    const json all = JsonOf(Get(target));
     if (!all.is_object()) return json::object();
-    for (const auto& t : all.value("tables", json::array())) {
-      if (t["name"] == name) return t;
+    for (const auto& item : all.value(list, json::array())) {
+      if (item["name"] == name) return item;
     }
     return json::object();
   }
@@ -160,7 +165,8 @@ class DaemonTest : public ::testing::Test {
 
   TempDir dir_;
   std::string env_;
-  std::string token_;  // sent as a bearer token when not empty
+  std::string token_;         // sent as a bearer token when not empty
+  std::string config_extra_;  // top-level config lines (e.g. models:), written by Start()
   std::unique_ptr<ChildProcess> serve_;  // landfall serve, once started
   int port_ = 0;
 };

@@ -243,6 +243,10 @@ TEST_F(HandlersTest, BackendCallsRunInTheirRoutesLane) {
       {Get("/v1/plan"), Lane::kSlow},
       {Request("POST", "/v1/runs"), Lane::kSlow},
       {Request("DELETE", "/v1/state/tables/orders"), Lane::kSlow},
+      {Get("/v1/models"), Lane::kSlow},
+      {Get("/v1/models/daily"), Lane::kSlow},
+      {Get("/v1/dag"), Lane::kSlow},
+      {Request("DELETE", "/v1/state/models/daily"), Lane::kSlow},
   };
   for (const auto& [request, lane] : cases) {
     Answer(request);
@@ -345,6 +349,57 @@ TEST_F(HandlersTest, PlanTakesTheCliScopeAndFormat) {
   }
   EXPECT_THAT(backend_.Calls(), ElementsAre("Plan", "Plan orders a b full text", "Plan"))
       << "a bad query never reaches the backend";
+}
+
+// ---- models ----
+
+TEST_F(HandlersTest, ModelRoutesPassTheDecodedNameToTheBackend) {
+  EXPECT_EQ(Json(Answer(Get("/v1/models")))["models"][0]["name"], "daily");
+  EXPECT_EQ(Status(Get("/v1/models/daily")), 200);
+  EXPECT_EQ(Status(Get("/v1/dag")), 200);
+  EXPECT_EQ(Status(Request("DELETE", "/v1/state/models/daily")), 200);
+  EXPECT_EQ(Status(Get("/v1/models/a%20b")), 404);
+  EXPECT_THAT(backend_.Calls(), ElementsAre("ListModels", "GetModel daily", "Dag",
+                                            "DeleteModelState daily", "GetModel a b"));
+}
+
+TEST_F(HandlersTest, ModelErrorsMapToStatuses) {
+  auto missing = Answer(Get("/v1/models/nope"));
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(ErrorCode(missing), "model_not_found");
+  auto no_state = Answer(Request("DELETE", "/v1/state/models/nope"));
+  EXPECT_EQ(no_state.status, 404);
+  EXPECT_EQ(ErrorCode(no_state), "model_not_found")
+      << "what the CLI's state delete --model expects";
+  backend_.run_conflict = true;
+  auto running = Answer(Request("DELETE", "/v1/state/models/daily"));
+  EXPECT_EQ(running.status, 409);
+  EXPECT_EQ(ErrorCode(running), "model_conflict");
+  backend_.models_invalid = true;
+  auto invalid = Answer(Get("/v1/dag"));
+  EXPECT_EQ(invalid.status, 422) << "the daemon's model files, not the request";
+  EXPECT_EQ(ErrorCode(invalid), "model_cycle");
+  EXPECT_EQ(StatusForError({"model_selection_invalid", "no model 'x'"}), 400);
+  EXPECT_EQ(StatusForError({"model_unknown_table", "models/a.sql: staging.x"}), 422);
+}
+
+TEST_F(HandlersTest, RunTriggerTakesModelsAsASpecOrAnArrayOfTerms) {
+  EXPECT_EQ(Status(Request("POST", "/v1/runs", R"({"models":"a,b+","full_refresh":true})")), 202);
+  EXPECT_EQ(Status(Request("POST", "/v1/runs", R"({"models":["+a","b"]})")), 202);
+  EXPECT_EQ(Status(Request("POST", "/v1/runs", R"({"models":""})")), 202) << "every model";
+  for (const char* bad : {R"({"models":5})", R"({"models":[1]})", R"({"models":[""]})",
+                          R"({"models":["a,b"]})", R"({"models":{"a":1}})"}) {
+    auto r = Answer(Request("POST", "/v1/runs", bad));
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(ErrorCode(r), "invalid_request") << bad;
+  }
+  EXPECT_THAT(backend_.Calls(), ElementsAre("TriggerRun  full models=a,b+",
+                                            "TriggerRun  models=+a,b", "TriggerRun "));
+}
+
+TEST_F(HandlersTest, PlanTakesAModelsSelection) {
+  EXPECT_EQ(Status(Get("/v1/plan?models=a%2Cb%2B&full_refresh=true")), 200);
+  EXPECT_THAT(backend_.Calls(), ElementsAre("Plan full models=a,b+"));
 }
 
 // ---- the file-arrived webhook ----

@@ -60,6 +60,53 @@ TEST(MetricsTest, EngineReportsMoveTheCounters) {
   EXPECT_THAT(text, Not(HasSubstr("table=\""))) << "no per-table labels unless allowed";
 }
 
+TEST(MetricsTest, ModelActionsAreCountedByStrategyAndActionAndFailuresUntilASuccess) {
+  Metrics m({"1.2.3", false});
+  EXPECT_THAT(m.Serialize(), HasSubstr("landfall_models_failing 0"));
+  m.OnModelFinished({.model = "daily",
+                     .strategy = "full_refresh",
+                     .action = "rebuild",
+                     .ok = true,
+                     .rows_written = 40,
+                     .seconds = 0.2});
+  m.OnModelFinished({.model = "clean",
+                     .strategy = "incremental",
+                     .action = "run",
+                     .ok = true,
+                     .rows_written = 7,
+                     .seconds = 0.05});
+  m.OnModelFinished({.model = "merged",
+                     .strategy = "merge",
+                     .action = "fail",
+                     .ok = false,
+                     .rows_written = 0,
+                     .seconds = 0.01});
+  std::string text = m.Serialize();
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          R"(landfall_model_runs_total{action="rebuild",result="ok",strategy="full_refresh"} 1)"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(R"(landfall_model_runs_total{action="fail",result="failed",strategy="merge"} 1)"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          R"(landfall_model_run_duration_seconds_count{action="run",strategy="incremental"} 1)"));
+  EXPECT_THAT(text, HasSubstr(R"(landfall_model_rows_written_total{strategy="full_refresh"} 40)"));
+  EXPECT_THAT(text, HasSubstr(R"(landfall_model_rows_written_total{strategy="incremental"} 7)"));
+  EXPECT_THAT(text, HasSubstr("landfall_models_failing 1"));
+  EXPECT_THAT(text, Not(HasSubstr(R"(model=")"))) << "never a label per model";
+
+  m.OnModelFinished({.model = "merged",
+                     .strategy = "merge",
+                     .action = "rebuild",
+                     .ok = true,
+                     .rows_written = 3,
+                     .seconds = 0.1});
+  EXPECT_THAT(m.Serialize(), HasSubstr("landfall_models_failing 0"));
+}
+
 TEST(MetricsTest, PerTableLabelsOnlyWhenAllowed) {
   Metrics m({"dev", true});
   m.OnBatchDiscovered("orders");

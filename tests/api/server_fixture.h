@@ -48,7 +48,9 @@ class FakeBackend final : public ApiBackend {
     }
     std::string tables;
     for (const auto& t : query.tables) tables += " " + t;
-    return Record("Plan" + tables + (query.full_refresh ? " full" : "") + (query.text ? " text" : ""),
+    return Record("Plan" + tables + (query.full_refresh ? " full" : "") +
+                      (query.text ? " text" : "") +
+                      (query.models.empty() ? "" : " models=" + query.models),
                   R"({"full_rebuild":false,"reasons":[],"tables":[]})");
   }
   Result<std::string> Info() override {
@@ -77,7 +79,9 @@ class FakeBackend final : public ApiBackend {
   Result<Reply> TriggerRun(const RunTrigger& trigger) override {
     std::string tables;
     for (const auto& t : trigger.tables) tables += (tables.empty() ? "" : ",") + t;
-    Record("TriggerRun " + tables + (trigger.full_refresh ? " full" : ""), "");
+    Record("TriggerRun " + tables + (trigger.full_refresh ? " full" : "") +
+               (trigger.models.empty() ? "" : " models=" + trigger.models),
+           "");
     if (run_conflict) return Fail("run_conflict", "orders is already running");
     return Reply{202, R"({"run_id":7,"status":"running"})"};
   }
@@ -108,6 +112,25 @@ class FakeBackend final : public ApiBackend {
     Record("FileArrived " + table + " " + rel_path, "");
     return Reply{202, R"({"scheduled":true})"};
   }
+  Result<std::string> ListModels() override {
+    return Record("ListModels", R"({"models":[{"name":"daily"}],"models_error":null})");
+  }
+  Result<std::string> GetModel(const std::string& name) override {
+    Record("GetModel " + name, "");
+    if (name != "daily") return Fail("model_not_found", "no model '" + name + "'");
+    return std::string(R"({"name":"daily"})");
+  }
+  Result<std::string> Dag() override {
+    Record("Dag", "");
+    if (models_invalid) return Fail("model_cycle", "models/a.sql: a -> b -> a");
+    return std::string(R"({"nodes":[],"edges":[]})");
+  }
+  Result<std::string> DeleteModelState(const std::string& model) override {
+    Record("DeleteModelState " + model, "");
+    if (model != "daily") return Fail("model_not_found", "no state for model '" + model + "'");
+    if (run_conflict) return Fail("model_conflict", "models are running");
+    return std::string(R"({"model":"daily","deleted":true})");
+  }
   Readiness Ready() override {
     Record("Ready", "");
     return ready;
@@ -126,6 +149,7 @@ class FakeBackend final : public ApiBackend {
   std::atomic<bool> run_conflict{false};
   std::atomic<bool> state_down{false};
   std::atomic<bool> list_tables_throws{false};
+  std::atomic<bool> models_invalid{false};
   Readiness ready{true, {}};
 
  private:

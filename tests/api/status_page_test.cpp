@@ -79,6 +79,36 @@ TEST_F(StatusPageTest, ShowsTablesRunsAndQuarantinedBatches) {
   EXPECT_GT(fs::file_size(shot), 10'000u) << "a real rendering, not a blank page";
 }
 
+TEST_F(StatusPageTest, ShowsModelsAndDrawsTheirDag) {
+  fs::create_directories(dir_ / "models");
+  std::ofstream(dir_ / "models" / "orders_clean.sql") << "SELECT id, amount FROM staging.orders\n";
+  std::ofstream(dir_ / "models" / "orders_total.sql")
+      << "SELECT sum(amount) AS total FROM analytics.orders_clean\n";
+  config_extra_ = "models: {dir: models, schema: analytics}\n";
+  Start();
+  Land("orders/part-0.parquet", 1200);
+  ASSERT_TRUE(WaitForRows("orders", 1200));
+  ASSERT_TRUE(PollUntil([&] { return Model("orders_total").value("rows", json()) == 1; }, 30s));
+
+  auto dom = Chromium("--dump-dom");
+  ASSERT_EQ(dom.exit_code, 0) << dom.err;
+  const std::string& html = dom.out;
+  EXPECT_THAT(html, HasSubstr(R"(<td class="name">orders_clean</td><td>full_refresh</td>)"));
+  EXPECT_THAT(html, HasSubstr(R"(<td class="name">orders_total</td>)"));
+  EXPECT_THAT(html, HasSubstr(R"(<span class="badge active">active</span>)"));
+  EXPECT_THAT(html, HasSubstr("new_model")) << "the last action's reason";
+  EXPECT_THAT(html, ::testing::ContainsRegex("<svg[^>]*role=\"img\""));
+  EXPECT_THAT(html, HasSubstr("<title>DAG: 3 nodes, 2 edges</title>"));
+  EXPECT_THAT(html, HasSubstr("<title>staging.orders → analytics.orders_clean</title>"));
+  EXPECT_THAT(html, HasSubstr(R"(class="node model active")"));
+  EXPECT_THAT(html, ::testing::Not(HasSubstr("loading…")));
+
+  fs::create_directories(LANDFALL_TEST_ARTIFACTS);
+  const fs::path shot = fs::path(LANDFALL_TEST_ARTIFACTS) / "status-page-models.png";
+  auto screenshot = Chromium("--screenshot=" + shot.string());
+  EXPECT_EQ(screenshot.exit_code, 0) << screenshot.err;
+}
+
 TEST_F(StatusPageTest, AsksForATokenWhenTokensAreOn) {
   token_ = kToken;
   Start(std::string("  tokens: [") + kToken + "]\n");

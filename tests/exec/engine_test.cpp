@@ -10,6 +10,7 @@
 #include <atomic>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <utility>
 
 #include "lib/config/config.h"
@@ -147,6 +148,7 @@ class HookedWarehouse final : public warehouse::Warehouse {
   }
   int64_t StatementsExecuted() const override { return real_.StatementsExecuted(); }
   Result<int64_t> RowCount(const std::string& table) override { return real_.RowCount(table); }
+  warehouse::ModelWarehouse* Models() override { return real_.Models(); }
 
  private:
   void Before() {
@@ -585,6 +587,57 @@ TEST_F(EngineTest, StagedFileMovedWithinItsTableIsTheSameBatchUnderItsNewPath) {
   EXPECT_EQ(summaries[0].rows_staged, 15);
   EXPECT_FALSE(Stored("a/moved/1.parquet").has_value());
   EXPECT_EQ(WarehouseRows("a"), 15);
+}
+
+// Records the model actions the engine reports (the metrics' source).
+class ModelActions : public EngineObserver {
+ public:
+  void OnModelFinished(const ModelActionReport& report) override {
+    std::lock_guard lock(mu);
+    reports.push_back(report);
+  }
+  std::mutex mu;  // guards reports
+  std::vector<ModelActionReport> reports;
+};
+
+TEST_F(EngineTest, ModelPhaseReportsEveryModelThatActedAndStoresTheRunsDagWhenItChanged) {
+  fs::create_directories(dir_ / "models");
+  std::ofstream(dir_ / "models" / "clean.sql") << "SELECT id, amount FROM staging.a\n";
+  std::ofstream(dir_ / "models" / "total.sql") << "SELECT sum(amount) AS total FROM analytics.clean\n";
+  // A top-level key after landing's.
+  WriteConfig("models: {dir: models, schema: analytics}\n");
+  Land("a/1.parquet", 10);
+  Open();
+  ModelActions actions;
+  engine_->SetObserver(&actions);
+  const RunOutcome first = RunAll();
+  ASSERT_EQ(first.models.size(), 2u);
+  {
+    std::lock_guard lock(actions.mu);
+    ASSERT_EQ(actions.reports.size(), 2u);
+    EXPECT_EQ(actions.reports[0].model, "clean");
+    EXPECT_EQ(actions.reports[0].strategy, "full_refresh");
+    EXPECT_EQ(actions.reports[0].action, model::ToString(first.models[0].step.action));
+    EXPECT_TRUE(actions.reports[0].ok);
+    EXPECT_EQ(actions.reports[0].rows_written, 10);
+    EXPECT_EQ(actions.reports[1].model, "total");
+  }
+  auto dag = state_->LatestDag();
+  ASSERT_TRUE(dag && dag->has_value());
+  EXPECT_EQ(nlohmann::json::parse(**dag),
+            nlohmann::json::parse(R"({"nodes": [
+              {"id": "staging.a", "kind": "staging", "schema": "staging", "name": "a"},
+              {"id": "analytics.clean", "kind": "model", "schema": "analytics", "name": "clean", "strategy": "full_refresh"},
+              {"id": "analytics.total", "kind": "model", "schema": "analytics", "name": "total", "strategy": "full_refresh"}],
+              "edges": [{"from": "staging.a", "to": "analytics.clean"}, {"from": "analytics.clean", "to": "analytics.total"}]})"));
+
+  // A quiet cycle: no model acts, nothing is reported.
+  EXPECT_EQ(RunAll().run_id, 0);
+  Land("a/2.parquet", 5, 10);
+  RunAll();
+  std::lock_guard lock(actions.mu);
+  EXPECT_EQ(actions.reports.size(), 4u) << "both models ran again on the new batch";
+  engine_->SetObserver(nullptr);
 }
 
 }  // namespace

@@ -197,6 +197,21 @@ TEST_F(DuckDbModelsTest, AViewAndAModelReadingAnotherModelRecordTheUpstreamVersi
   EXPECT_EQ(contents->at("base_view").consumed.at("analytics.base"), std::set<std::string>{"1"});
 }
 
+TEST_F(DuckDbModelsTest, TargetRowsCountsEveryTargetTableAndNoView) {
+  auto empty = models()->TargetRows("analytics");
+  ASSERT_TRUE(empty) << empty.error().ToString();
+  EXPECT_TRUE(empty->empty());
+  Land("orders", "1.parquet", "SELECT i AS id, i * 2 AS amount FROM range(3) t(i)");
+  MustWrite(Write(ModelWriteKind::kReplaceTable, "base", "SELECT id, amount FROM staging.orders"));
+  MustWrite(Write(ModelWriteKind::kReplaceTable, "totals", "SELECT sum(amount) AS total FROM staging.orders"));
+  auto view = Write(ModelWriteKind::kReplaceView, "base_view", "SELECT id FROM analytics.base");
+  view.sources = {{.schema = "analytics", .name = "base", .is_model = true}};
+  MustWrite(view);
+  auto rows = models()->TargetRows("analytics");
+  ASSERT_TRUE(rows) << rows.error().ToString();
+  EXPECT_EQ(*rows, (std::map<std::string, int64_t>{{"base", 3}, {"totals", 1}}));
+}
+
 TEST_F(DuckDbModelsTest, AFailingModelWritesNothingAndSaysWhy) {
   Land("orders", "1.parquet", "SELECT 1 AS id");
   auto failed = models()->WriteModel(

@@ -15,6 +15,13 @@ TEST(ModelSqlTest, MergeMatchesKeysNullSafeAndUpdatesOnlyTheGivenColumns) {
   EXPECT_NE(MergeInto("t", "SELECT 1", {"id"}, {}).find("WHEN MATCHED THEN DO NOTHING"), std::string::npos);
 }
 
+TEST(ModelSqlTest, TargetRowCountsAreOneStatementWithQuotedNames) {
+  EXPECT_EQ(TargetRowCountsQuery({}), "");
+  EXPECT_EQ(TargetRowCountsQuery({{"analytics", "a"}, {"analytics", "o'k\"x"}}),
+            "SELECT 'a', count(*) FROM \"analytics\".\"a\" UNION ALL "
+            "SELECT 'o''k\"x', count(*) FROM \"analytics\".\"o'k\"\"x\"");
+}
+
 TEST(ModelSqlTest, TheWatermarkWindowTakesEveryRowOfAnEmptyTarget) {
   EXPECT_EQ(SaveWatermark("t", "ts", "2 hours"),
             "CREATE OR REPLACE TEMP TABLE \"_landfall_watermark\" AS SELECT max(\"ts\") - "

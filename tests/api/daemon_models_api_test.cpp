@@ -1,0 +1,233 @@
+// The model routes against the real `landfall serve`: real PostgreSQL, real
+// DuckDB, a real HTTP client. Two models over one staging table:
+// orders_clean (incremental by batch over staging.orders) and orders_total
+// (a full-refresh aggregate over orders_clean).
+#include <gmock/gmock.h>
+
+#include "tests/api/daemon_fixture.h"
+
+namespace landfall::testing {
+namespace {
+
+using ::testing::HasSubstr;
+namespace fs = std::filesystem;
+
+class DaemonModelsApiTest : public DaemonTest {
+ protected:
+  void SetUp() override {
+    DaemonTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    const fs::path models = dir_ / "models";
+    fs::create_directories(models);
+    std::ofstream(models / "orders_clean.sql")
+        << "SELECT id, name, amount FROM staging.orders WHERE amount >= 0\n";
+    std::ofstream(models / "orders_clean.yaml") << "strategy: incremental\n";
+    std::ofstream(models / "orders_total.sql")
+        << "SELECT count(*) AS n, sum(amount) AS total FROM analytics.orders_clean\n";
+    config_extra_ = "models: {dir: models, schema: analytics}\n";
+  }
+
+  // Starts the daemon, lands one batch of 10 orders and waits until both
+  // models have run on it.
+  void StartWithOneBatch() {
+    Start();
+    Land("orders/part-0.parquet", 10);
+    ASSERT_TRUE(WaitForRows("orders", 10));
+    ASSERT_TRUE(PollUntil([&] { return Model("orders_total").value("rows", json()) == 1; }, 30s))
+        << JsonOf(Get("/v1/models")).dump() << "\n"
+        << ReadFile(log());
+  }
+
+  // POST /v1/runs (retrying 409) and the run's outcome once it has ended.
+  json RunAndWait(const std::string& body) {
+    auto started = PostRunWhenIdle(body);
+    EXPECT_EQ(started.status, 202) << started.body;
+    const int64_t id = JsonOf(started).value("run_id", int64_t{0});
+    HttpResult outcome;
+    EXPECT_TRUE(PollUntil(
+        [&] {
+          outcome = Get("/v1/runs/" + std::to_string(id) + "/outcome");
+          return outcome.status == 200;
+        },
+        60s))
+        << outcome.body;
+    return JsonOf(outcome);
+  }
+
+  // The entry of model `name` in a run's or plan's "models".
+  static json StepOf(const json& doc, const std::string& name) {
+    for (const auto& m : doc.value("models", json::array())) {
+      if (m["model"] == name) return m;
+    }
+    return json::object();
+  }
+  static std::string FirstReason(const json& step) {
+    const json reasons = step.value("reasons", json::array());
+    return reasons.empty() ? "" : reasons[0].value("code", "");
+  }
+};
+
+TEST_F(DaemonModelsApiTest, ModelsAreListedInDagOrderWithTheirLastRunRowsAndNeighbours) {
+  StartWithOneBatch();
+  const json all = JsonOf(Get("/v1/models"));
+  ASSERT_EQ(all["models"].size(), 2u) << all.dump();
+  EXPECT_TRUE(all["models_error"].is_null());
+  const json clean = all["models"][0];
+  const json total = all["models"][1];
+  EXPECT_EQ(clean["name"], "orders_clean") << "upstream first";
+  EXPECT_EQ(clean["strategy"], "incremental");
+  EXPECT_EQ(clean["status"], "active");
+  EXPECT_EQ(clean["rows"], 10);
+  EXPECT_EQ(clean["file"], "orders_clean.sql");
+  EXPECT_EQ(clean["upstream"], json({"staging.orders"}));
+  EXPECT_EQ(clean["downstream"], json({"analytics.orders_total"}));
+  ASSERT_TRUE(clean["last_run"].is_object()) << clean.dump();
+  EXPECT_EQ(clean["last_run"]["status"], "succeeded");
+  EXPECT_EQ(clean["last_run"]["reasons"][0]["code"], "new_model");
+  EXPECT_EQ(clean["last_run"]["rows_inserted"], 10);
+
+  EXPECT_EQ(total["name"], "orders_total");
+  EXPECT_EQ(total["strategy"], "full_refresh");
+  EXPECT_EQ(total["rows"], 1);
+  EXPECT_EQ(total["upstream"], json({"analytics.orders_clean"}));
+  EXPECT_EQ(total["downstream"], json::array());
+}
+
+TEST_F(DaemonModelsApiTest, OneModelShowsItsSqlConfigColumnsAndRecentRunsWithReasons) {
+  StartWithOneBatch();
+  Land("orders/part-1.parquet", 5, 100);
+  ASSERT_TRUE(PollUntil([&] { return Model("orders_clean").value("rows", json()) == 15; }, 30s));
+
+  auto r = Get("/v1/models/orders_clean");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json m = JsonOf(r);
+  EXPECT_THAT(m.value("sql", ""), HasSubstr("FROM staging.orders"));
+  EXPECT_EQ(m["config"]["strategy"], "incremental");
+  EXPECT_EQ(m["config"]["incremental"]["by"], "batch");
+  ASSERT_EQ(m["columns"].size(), 3u) << m.dump();
+  EXPECT_EQ(m["columns"][0]["name"], "id");
+  EXPECT_EQ(m["applied_batches"], 1) << "batches applied since the rebuild that created it";
+  EXPECT_TRUE(m["watermark"].is_null()) << "no watermark for incremental by batch";
+  ASSERT_EQ(m["recent_runs"].size(), 2u) << m.dump();
+  EXPECT_EQ(m["recent_runs"][0]["action"], "run") << "newest first: the second batch applied";
+  EXPECT_EQ(m["recent_runs"][0]["reasons"][0]["code"], "upstream_changed");
+  EXPECT_EQ(m["recent_runs"][0]["rows_inserted"], 5);
+  EXPECT_EQ(m["recent_runs"][1]["reasons"][0]["code"], "new_model");
+
+  auto missing = Get("/v1/models/nope");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(JsonOf(missing)["error"]["code"], "model_not_found");
+}
+
+TEST_F(DaemonModelsApiTest, TheDagHasStagingTablesAndModelsAsNodesAndReadsAsEdges) {
+  StartWithOneBatch();
+  auto r = Get("/v1/dag");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json dag = JsonOf(r);
+  std::vector<std::string> nodes;
+  for (const auto& n : dag["nodes"])
+    nodes.push_back(n["id"].get<std::string>() + ":" + n["kind"].get<std::string>());
+  EXPECT_EQ(nodes,
+            (std::vector<std::string>{"staging.orders:staging", "analytics.orders_clean:model",
+                                      "analytics.orders_total:model"}));
+  EXPECT_EQ(dag["edges"], json::parse(R"([{"from":"staging.orders","to":"analytics.orders_clean"},
+                                          {"from":"analytics.orders_clean","to":"analytics.orders_total"}])"));
+}
+
+TEST_F(DaemonModelsApiTest, PlanListsTheModelsStepsAndTakesAModelsSelection) {
+  StartWithOneBatch();
+  auto r = Get("/v1/plan?models=orders_total&full_refresh=true");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json plan = JsonOf(r);
+  const json total = StepOf(plan, "orders_total");
+  EXPECT_EQ(total["action"], "rebuild") << plan.dump();
+  EXPECT_EQ(FirstReason(total), "full_refresh_requested");
+  EXPECT_EQ(total["upstream"], json({"analytics.orders_clean"}));
+  EXPECT_EQ(StepOf(plan, "orders_clean")["action"], "skip");
+
+  auto text = Get("/v1/plan?format=text&models=orders_total&full_refresh=true");
+  ASSERT_EQ(text.status, 200);
+  EXPECT_THAT(JsonOf(text).value("text", ""),
+              HasSubstr("model orders_total       rebuild  full_refresh_requested"));
+
+  auto bad = Get("/v1/plan?models=nope");
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  EXPECT_EQ(JsonOf(bad)["error"]["code"], "model_selection_invalid");
+}
+
+TEST_F(DaemonModelsApiTest, RunWithModelsAndFullRefreshRebuildsOnlyThoseModels) {
+  StartWithOneBatch();
+  const json outcome = RunAndWait(R"({"models": "orders_total", "full_refresh": true})");
+  const json total = StepOf(outcome, "orders_total");
+  EXPECT_EQ(total["action"], "rebuild") << outcome.dump();
+  EXPECT_EQ(FirstReason(total), "full_refresh_requested");
+  EXPECT_EQ(StepOf(outcome, "orders_clean")["action"], "skip");
+  EXPECT_TRUE(outcome["tables"].empty()) << "no table is rebuilt";
+  EXPECT_EQ(Table("orders")["rows"], 10);
+
+  // The same selection as an array of terms.
+  const json again = RunAndWait(R"({"models": ["orders_clean"], "full_refresh": true})");
+  EXPECT_EQ(StepOf(again, "orders_clean")["action"], "rebuild") << again.dump();
+  EXPECT_EQ(Model("orders_clean")["rows"], 10) << "rebuilt from every batch";
+
+  const std::string metrics = Get("/metrics").body;
+  EXPECT_THAT(
+      metrics,
+      HasSubstr(
+          R"(landfall_model_runs_total{action="rebuild",result="ok",strategy="full_refresh"})"));
+  EXPECT_THAT(metrics, HasSubstr("landfall_model_rows_written_total"));
+  EXPECT_THAT(metrics, HasSubstr("landfall_models_failing 0"));
+}
+
+TEST_F(DaemonModelsApiTest, BadModelSelectionsAre400AndNothingRuns) {
+  StartWithOneBatch();
+  const int64_t runs_before = JsonOf(Get("/v1/runs?limit=1"))["runs"][0].value("id", int64_t{0});
+  auto unknown = PostRunWhenIdle(R"({"models": "nope+"})");
+  EXPECT_EQ(unknown.status, 400) << unknown.body;
+  EXPECT_EQ(JsonOf(unknown)["error"]["code"], "model_selection_invalid");
+  for (const char* body : {R"({"models": 5})", R"({"models": ["a,b"]})", R"({"models": [""]})"}) {
+    auto r = Post("/v1/runs", body);
+    EXPECT_EQ(r.status, 400) << body << ": " << r.body;
+    EXPECT_EQ(JsonOf(r)["error"]["code"], "invalid_request") << body;
+  }
+  EXPECT_EQ(JsonOf(Get("/v1/runs?limit=1"))["runs"][0].value("id", int64_t{0}), runs_before);
+}
+
+TEST_F(DaemonModelsApiTest, DeletedModelStateIsRebuiltByTheNextRunWithStateDeleted) {
+  StartWithOneBatch();
+  HttpResult r;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        r = Delete("/v1/state/models/orders_clean");
+        return r.status != 409;  // models were running: retried, as the CLI does
+      },
+      30s));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(JsonOf(r), json::parse(R"({"model":"orders_clean","deleted":true})"));
+  EXPECT_EQ(Model("orders_clean")["status"], "reset");
+
+  const json outcome = RunAndWait(R"({"models": "orders_clean"})");
+  const json clean = StepOf(outcome, "orders_clean");
+  EXPECT_EQ(clean["action"], "rebuild") << outcome.dump();
+  EXPECT_EQ(FirstReason(clean), "state_deleted");
+  EXPECT_EQ(Model("orders_clean")["status"], "active");
+  EXPECT_EQ(Model("orders_clean")["rows"], 10);
+
+  auto missing = Delete("/v1/state/models/nope");
+  EXPECT_EQ(missing.status, 404) << missing.body;
+  EXPECT_EQ(JsonOf(missing)["error"]["code"], "model_not_found");
+}
+
+TEST_F(DaemonModelsApiTest, InvalidModelFilesAre422OnTheDagAndAnErrorInTheList) {
+  StartWithOneBatch();
+  std::ofstream(dir_ / "models" / "orders_total.sql") << "SELECT * FROM staging.nowhere\n";
+  auto dag = Get("/v1/dag");
+  EXPECT_EQ(dag.status, 422) << dag.body;
+  EXPECT_EQ(JsonOf(dag)["error"]["code"], "model_unknown_table");
+  const json all = JsonOf(Get("/v1/models"));
+  EXPECT_THAT(all.value("models_error", ""), HasSubstr("orders_total"));
+  EXPECT_EQ(all["models"].size(), 2u) << "the state store's models are still listed";
+}
+
+}  // namespace
+}  // namespace landfall::testing
