@@ -137,10 +137,17 @@ std::string Fingerprint(const std::vector<model::Model>& models) {
 
 Result<bool> ModelRunner::HasWork(const ModelRunRequest& request, std::vector<ModelStep>& steps) {
   if (!enabled()) return false;
+  // Invalid model files are reported by one run (its models_error), not by
+  // every quiet cycle after it: they count as clean until they change.
   auto models = model::LoadModels(config_);
-  if (!models) return true;  // the run reports the error
-  const std::string fingerprint = Fingerprint(*models);
+  const std::string fingerprint = models ? Fingerprint(*models) : "invalid: " + models.error().message;
   const bool asked = request.full_refresh || !request.selection.empty() || !request.failed_tables.empty();
+  auto remember = [&](const std::vector<ModelStep>& clean_steps) {
+    std::lock_guard lock(mu_);
+    if (asked) return;
+    clean_ = fingerprint;
+    clean_steps_ = clean_steps;
+  };
   {
     std::lock_guard lock(mu_);
     if (!asked && clean_ == fingerprint) {
@@ -148,16 +155,21 @@ Result<bool> ModelRunner::HasWork(const ModelRunRequest& request, std::vector<Mo
       return false;
     }
   }
+  if (!models) {
+    remember({});
+    return true;
+  }
   std::lock_guard phase(phase_mu_);
   auto plan = Plan(request);
-  if (!plan) return true;
+  if (!plan) {
+    // A graph that cannot be built (an unknown table, a cycle) is the files'
+    // error too; the warehouse or state store being away is tried again.
+    if (plan.error().code.starts_with("model_")) remember({});
+    return true;
+  }
   if (plan->HasWork()) return true;
   steps = plan->steps;
-  std::lock_guard lock(mu_);
-  if (!asked) {
-    clean_ = fingerprint;
-    clean_steps_ = plan->steps;
-  }
+  remember(plan->steps);
   return false;
 }
 
