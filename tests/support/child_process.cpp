@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +15,35 @@
 #include "tests/support/testing.h"
 
 namespace landfall::testing {
+
+namespace {
+
+// Starts `args` with stdin and stdout/stderr from the given descriptors
+// (closed here); the child's pid, or -1 (the test failed).
+pid_t Spawn(const std::vector<std::string>& args, CStringArray& envp, int stdin_fd, int log_fd) {
+  // setpriv sets PR_SET_PDEATHSIG and execs the program in the same process
+  // (so pid_ is the program's pid); posix_spawn runs no atfork handlers.
+  std::vector<std::string> with_pdeathsig = {"/usr/bin/setpriv", "--pdeathsig", "KILL", "--"};
+  with_pdeathsig.insert(with_pdeathsig.end(), args.begin(), args.end());
+  CStringArray argv(with_pdeathsig);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, stdin_fd, 0);
+  posix_spawn_file_actions_adddup2(&actions, log_fd, 1);
+  posix_spawn_file_actions_adddup2(&actions, log_fd, 2);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, argv.data()[0], &actions, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  close(log_fd);
+  close(stdin_fd);
+  if (rc != 0) {
+    ADD_FAILURE() << "posix_spawn: " << std::strerror(rc);
+    return -1;
+  }
+  return pid;
+}
+
+}  // namespace
 
 ChildProcess::ChildProcess(const std::vector<std::string>& args, std::filesystem::path log,
                            const ChildOptions& options)
@@ -37,22 +67,28 @@ ChildProcess::ChildProcess(const std::vector<std::string>& args, std::filesystem
     if (stdin_fd >= 0) close(stdin_fd);
     return;
   }
+  if (!options.watchdog_pid) {
+    pid_ = Spawn(args, envp, stdin_fd, log_fd);
+    return;
+  }
   const pid_t parent = getpid();
 
+  // WATCHDOG_PID must name the child itself, so the child writes it between
+  // fork and exec. fork() runs the atfork handlers of every library loaded,
+  // DuckDB's jemalloc among them (it takes every arena lock), which is why
+  // the other children are spawned instead.
   pid_ = fork();
   if (pid_ == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     // The parent may have ended before prctl: then nothing would kill us.
     if (getppid() != parent) _exit(127);
-    if (watchdog_entry != nullptr) {
-      // WATCHDOG_PID must name the daemon itself: this very process after exec.
-      char digits[24];
-      int n = 0;
-      for (pid_t p = getpid(); p > 0; p /= 10) digits[n++] = static_cast<char>('0' + p % 10);
-      char* out = watchdog_entry + std::strlen(kWatchdogPid);
-      while (n > 0) *out++ = digits[--n];
-      *out = '\0';
-    }
+    // WATCHDOG_PID must name the daemon itself: this very process after exec.
+    char digits[24];
+    int n = 0;
+    for (pid_t p = getpid(); p > 0; p /= 10) digits[n++] = static_cast<char>('0' + p % 10);
+    char* out = watchdog_entry + std::strlen(kWatchdogPid);
+    while (n > 0) *out++ = digits[--n];
+    *out = '\0';
     // dup2 clears O_CLOEXEC on the copies; the originals close at exec.
     if (dup2(stdin_fd, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0) _exit(127);
     execve(argv.data()[0], argv.data(), envp.data());

@@ -25,9 +25,12 @@ struct ChildOptions {
 // construction, with stdout and stderr to `log` (created, or truncated). The
 // child is killed with SIGKILL and reaped at destruction if it is still
 // running, and killed by the kernel when the thread that started it ends
-// (PR_SET_PDEATHSIG), so a test run that is killed leaves no child behind. A
-// failure to start fails the current test (ADD_FAILURE); an exec failure is
-// exit code 127.
+// (PR_SET_PDEATHSIG, set by setpriv(1) before it execs the program, which
+// keeps the pid), so a test run that is killed leaves no child behind. It is
+// spawned (posix_spawn), not forked: fork() would run every loaded library's
+// atfork handlers in the test process (DuckDB's jemalloc locks all its arenas
+// there). A failure to start fails the current test (ADD_FAILURE); an exec
+// failure is a non-zero exit code (126 or 127).
 class ChildProcess {
  public:
   ChildProcess(const std::vector<std::string>& args, std::filesystem::path log,
