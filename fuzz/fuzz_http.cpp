@@ -89,6 +89,16 @@ class CannedBackend final : public ApiBackend {
   Result<Reply> FileArrived(const std::string&, const std::string&) override {
     return Reply{202, R"({"scheduled":true})"};
   }
+  Result<std::string> ListModels() override { return std::string(R"({"models":[]})"); }
+  Result<std::string> GetModel(const std::string& name) override {
+    if (name != "daily") return Fail("model_not_found", "no model '" + name + "'");
+    return std::string(R"({"name":"daily"})");
+  }
+  Result<std::string> Dag() override { return std::string(R"({"nodes":[],"edges":[]})"); }
+  Result<std::string> DeleteModelState(const std::string& model) override {
+    if (model != "daily") return Fail("model_not_found", "no state for model '" + model + "'");
+    return std::string(R"({"deleted":true})");
+  }
   Readiness Ready() override { return {true, {}}; }
 };
 
