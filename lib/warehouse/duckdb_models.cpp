@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "lib/warehouse/duckdb_parse_tree.h"
 #include "lib/warehouse/model_sql.h"
 #include "lib/warehouse/sql.h"
 #include "lib/warehouse/statements.h"
@@ -23,21 +24,15 @@ Error DuckFailure(const std::string& code, const std::string& what, const DuckEr
   return Error{code, what + ": " + error.message, error.IsConflict()};
 }
 
-// node[key] when it is a string, else "" (parse trees use "type" for objects too).
-std::string StringField(const json& node, const char* key) {
-  auto it = node.find(key);
-  return it != node.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 bool SameFolded(const json& node, const char* key, const std::string& text) {
-  return schema::FoldName(StringField(node, key)) == schema::FoldName(text);
+  return schema::FoldName(JsonText(node, key)) == schema::FoldName(text);
 }
 
 // Points every BASE_TABLE node naming staging_schema.table at temp.main.table.
 int Repoint(json& node, const std::string& staging_schema, const std::string& table) {
   int changed = 0;
   if (node.is_object()) {
-    if (StringField(node, "type") == "BASE_TABLE" && StringField(node, "catalog_name").empty() &&
+    if (JsonText(node, "type") == "BASE_TABLE" && JsonText(node, "catalog_name").empty() &&
         SameFolded(node, "schema_name", staging_schema) && SameFolded(node, "table_name", table)) {
       node["catalog_name"] = "temp";
       node["schema_name"] = "main";
@@ -370,12 +365,12 @@ class DuckDbModels final : public ModelWarehouse {
 
 Result<std::string> PointAtTemp(const ExecFn& exec, duckdb_connection con, const std::string& select,
                                 const std::string& staging_schema, const std::string& table) {
-  auto parsed = exec(con, sql::SerializeSql(select));
-  if (!parsed) return Fail(DuckFailure(kModelSqlFailed, "parsing the model's SQL", parsed.error()));
-  json tree = json::parse(parsed->Text(0, 0).value_or("{}"), nullptr, false);
+  auto parsed = ParseTree(select);
+  if (!parsed) return Fail(kModelSqlFailed, "parsing the model's SQL: " + parsed.error().message);
+  json& tree = *parsed;
   if (!tree.is_object() || !tree.contains("error") || !tree["error"].is_boolean() ||
       tree["error"].get<bool>()) {
-    const std::string message = tree.is_object() ? StringField(tree, "error_message") : "";
+    const std::string message = tree.is_object() ? JsonText(tree, "error_message") : "";
     return Fail(kModelSqlFailed,
                 "parsing the model's SQL: " + (message.empty() ? "unreadable parse tree" : message));
   }

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "lib/warehouse/duckdb_connection.h"
+#include "lib/warehouse/duckdb_parse_tree.h"
 #include "lib/warehouse/sql_parse.h"
 
 namespace landfall::warehouse {
@@ -49,8 +50,9 @@ Parser& TheParser() {
   return parser;
 }
 
-// The parse tree of `sql` as DuckDB serializes it.
-Result<json> Serialize(const std::string& sql) {
+}  // namespace
+
+Result<json> internal::ParseTree(const std::string& sql) {
   Parser& p = TheParser();
   if (!p.open_error.empty()) return Fail("internal_error", "SQL parser: " + p.open_error);
   std::string text;
@@ -75,6 +77,8 @@ Result<json> Serialize(const std::string& sql) {
   return tree;
 }
 
+namespace {
+
 // 1-based line of the character at `offset` in `sql`.
 int LineAt(const std::string& sql, size_t offset) {
   offset = std::min(offset, sql.size());
@@ -82,10 +86,16 @@ int LineAt(const std::string& sql, size_t offset) {
                  std::count(sql.begin(), sql.begin() + static_cast<ptrdiff_t>(offset), '\n'));
 }
 
-std::string Text(const json& node, const char* key) {
+}  // namespace
+
+std::string internal::JsonText(const json& node, const char* key) {
   auto it = node.find(key);
   return it != node.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
+
+namespace {
+
+using internal::JsonText;
 
 // Collects every BASE_TABLE under `node`. `ctes` holds the CTE names in scope:
 // a query node's cte_map names are in scope in that node and below (their own
@@ -99,12 +109,12 @@ void Walk(const json& node, std::vector<std::string>& ctes, std::set<NamedTable>
   const size_t scope = ctes.size();
   if (auto map = node.find("cte_map"); map != node.end() && map->is_object()) {
     if (auto entries = map->find("map"); entries != map->end() && entries->is_array()) {
-      for (const auto& entry : *entries) ctes.push_back(Text(entry, "key"));
+      for (const auto& entry : *entries) ctes.push_back(JsonText(entry, "key"));
     }
   }
-  if (Text(node, "type") == "BASE_TABLE") {
-    NamedTable table{Text(node, "catalog_name"), Text(node, "schema_name"),
-                     Text(node, "table_name")};
+  if (JsonText(node, "type") == "BASE_TABLE") {
+    NamedTable table{JsonText(node, "catalog_name"), JsonText(node, "schema_name"),
+                     JsonText(node, "table_name")};
     const bool is_cte = table.catalog.empty() && table.schema.empty() &&
                         std::find(ctes.begin(), ctes.end(), table.name) != ctes.end();
     if (!is_cte) out.insert(std::move(table));
@@ -118,12 +128,12 @@ void Walk(const json& node, std::vector<std::string>& ctes, std::set<NamedTable>
 }  // namespace
 
 Result<std::vector<NamedTable>> TablesReadBy(const std::string& sql) {
-  auto tree = Serialize(sql);
+  auto tree = internal::ParseTree(sql);
   if (!tree) return Fail(tree.error());
   if (tree->value("error", false)) {
-    std::string message = Text(*tree, "error_message");
+    std::string message = JsonText(*tree, "error_message");
     // DuckDB gives the failing character's offset for syntax errors.
-    if (const std::string position = Text(*tree, "position"); !position.empty()) {
+    if (const std::string position = JsonText(*tree, "position"); !position.empty()) {
       try {
         message = "line " + std::to_string(LineAt(sql, std::stoul(position))) + ": " + message;
       } catch (const std::logic_error&) {

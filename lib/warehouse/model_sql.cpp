@@ -86,8 +86,6 @@ std::string TargetRowCountsQuery(const std::vector<std::pair<std::string, std::s
 
 std::string Describe(std::string_view select) { return "DESCRIBE " + std::string(select); }
 
-std::string SerializeSql(std::string_view select) { return "SELECT json_serialize_sql(" + Literal(select) + ")"; }
-
 std::string DeserializeSql(std::string_view json) {
   return "SELECT json_deserialize_sql(" + Literal(json) + "::JSON)";
 }

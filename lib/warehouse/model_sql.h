@@ -36,8 +36,7 @@ std::string TargetTablesQuery(std::string_view schema);
 std::string TargetRowCountsQuery(const std::vector<std::pair<std::string, std::string>>& tables);
 // The output columns of a SELECT, without running it.
 std::string Describe(std::string_view select);
-// DuckDB's parse tree of `select` as JSON, and the SQL text of such a tree.
-std::string SerializeSql(std::string_view select);
+// The SQL text of a parse tree as json_serialize_sql gives it.
 std::string DeserializeSql(std::string_view json);
 
 // CREATE OR REPLACE TABLE / VIEW target AS select.
