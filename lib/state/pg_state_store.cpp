@@ -363,6 +363,21 @@ class PgStateStore final : public StateStore {
 
   Result<PgResult> Exec(std::string_view what, const char* sql,
                         const std::vector<std::string>& params);
+  // A read: `sql` with `params`, run (and retried) under Run, each row made a
+  // T by `read(res, row)`.
+  template <typename T, typename ReadRow>
+  Result<std::vector<T>> ReadRows(std::string_view what, const char* sql,
+                                  const std::vector<std::string>& params, ReadRow read) {
+    return Run(what, Retry::kAlways, [&]() -> Result<std::vector<T>> {
+      auto r = Exec(what, sql, params);
+      if (!r) return Fail(r.error());
+      const PGresult* res = r->get();
+      std::vector<T> out;
+      out.reserve(PQntuples(res));
+      for (int i = 0; i < PQntuples(res); ++i) out.push_back(read(res, i));
+      return out;
+    });
+  }
   // Runs SQL without parameters; may hold several statements (migrations).
   Result<PgResult> ExecScript(std::string_view what, const char* sql);
 
@@ -972,36 +987,23 @@ Result<bool> PgStateStore::DeleteModel(const std::string& model) {
 }
 
 Result<std::vector<ModelRunRecord>> PgStateStore::ModelHistory(const std::string& model, int limit) {
-  return Run("model history", Retry::kAlways, [&]() -> Result<std::vector<ModelRunRecord>> {
-    auto r = Exec("model history",
+  return ReadRows<ModelRunRecord>("model history",
                   "SELECT " MODEL_RUN_COLUMNS
                   "  FROM model_runs mr JOIN runs r ON r.id = mr.run_id"
                   " WHERE r.environment = $1 AND mr.model_name = $2"
                   " ORDER BY mr.id DESC LIMIT NULLIF($3::bigint, 0)",
-                  {environment_, model, std::to_string(std::max(limit, 0))});
-    if (!r) return Fail(r.error());
-    const PGresult* res = r->get();
-    std::vector<ModelRunRecord> records;
-    for (int i = 0; i < PQntuples(res); ++i) records.push_back(ReadModelRun(res, i));
-    return records;
-  });
+                  {environment_, model, std::to_string(std::max(limit, 0))},
+                  [&](const PGresult* res, int i) { return ReadModelRun(res, i); });
 }
 
 Result<std::vector<ModelRunRecord>> PgStateStore::ModelRuns(int64_t run_id) {
-  return Run("model runs", Retry::kAlways, [&]() -> Result<std::vector<ModelRunRecord>> {
-    auto r = Exec("model runs",
+  return ReadRows<ModelRunRecord>("model runs",
                   "SELECT " MODEL_RUN_COLUMNS
                   "  FROM model_runs mr JOIN runs r ON r.id = mr.run_id"
                   " WHERE r.environment = $1 AND mr.run_id = $2::bigint"
                   " ORDER BY mr.id",
-                  {environment_, std::to_string(run_id)});
-    if (!r) return Fail(r.error());
-    const PGresult* res = r->get();
-    std::vector<ModelRunRecord> records;
-    records.reserve(PQntuples(res));
-    for (int i = 0; i < PQntuples(res); ++i) records.push_back(ReadModelRun(res, i));
-    return records;
-  });
+                  {environment_, std::to_string(run_id)},
+                  [&](const PGresult* res, int i) { return ReadModelRun(res, i); });
 }
 
 Result<std::vector<ModelRunRecord>> PgStateStore::LastModelRuns() {
@@ -1262,20 +1264,13 @@ Result<std::vector<RunSummary>> PgStateStore::ListRuns(int limit) {
 }
 
 Result<std::vector<TableRunRecord>> PgStateStore::TableRuns(int64_t run_id) {
-  return Run("table runs", Retry::kAlways, [&]() -> Result<std::vector<TableRunRecord>> {
-    auto r = Exec("table runs",
+  return ReadRows<TableRunRecord>("table runs",
                   "SELECT " TABLE_RUN_COLUMNS
                   "  FROM table_runs tr JOIN runs r ON r.id = tr.run_id"
                   " WHERE r.environment = $1 AND tr.run_id = $2::bigint"
                   " ORDER BY tr.id",
-                  {environment_, std::to_string(run_id)});
-    if (!r) return Fail(r.error());
-    const PGresult* res = r->get();
-    std::vector<TableRunRecord> records;
-    records.reserve(PQntuples(res));
-    for (int i = 0; i < PQntuples(res); ++i) records.push_back(ReadTableRun(res, i, 0));
-    return records;
-  });
+                  {environment_, std::to_string(run_id)},
+                  [&](const PGresult* res, int i) { return ReadTableRun(res, i, 0); });
 }
 
 Result<std::vector<TableSummary>> PgStateStore::TableSummaries(const std::string& table) {
@@ -1374,19 +1369,13 @@ Result<std::vector<BatchRecord>> PgStateStore::FindBatches(const BatchFilter& fi
 }
 
 Result<std::vector<TableRunRecord>> PgStateStore::TableHistory(const std::string& table, int limit) {
-  return Run("table history", Retry::kAlways, [&]() -> Result<std::vector<TableRunRecord>> {
-    auto r = Exec("table history",
+  return ReadRows<TableRunRecord>("table history",
                   "SELECT " TABLE_RUN_COLUMNS
                   "  FROM table_runs tr JOIN runs r ON r.id = tr.run_id"
                   " WHERE r.environment = $1 AND tr.table_name = $2"
                   " ORDER BY tr.id DESC LIMIT NULLIF($3::bigint, 0)",
-                  {environment_, table, std::to_string(std::max(limit, 0))});
-    if (!r) return Fail(r.error());
-    const PGresult* res = r->get();
-    std::vector<TableRunRecord> records;
-    for (int i = 0; i < PQntuples(res); ++i) records.push_back(ReadTableRun(res, i, 0));
-    return records;
-  });
+                  {environment_, table, std::to_string(std::max(limit, 0))},
+                  [&](const PGresult* res, int i) { return ReadTableRun(res, i, 0); });
 }
 
 Result<std::optional<RunSummary>> PgStateStore::GetRun(int64_t run_id) {
@@ -1403,18 +1392,12 @@ Result<std::optional<RunSummary>> PgStateStore::GetRun(int64_t run_id) {
 }
 
 Result<std::vector<RunSummary>> PgStateStore::FindRuns(int limit, const std::string& status) {
-  return Run("find runs", Retry::kAlways, [&]() -> Result<std::vector<RunSummary>> {
-    auto r = Exec("find runs",
+  return ReadRows<RunSummary>("find runs",
                   "SELECT " RUN_COLUMNS
                   "  FROM runs WHERE environment = $1 AND ($2 = '' OR status = $2)"
                   " ORDER BY id DESC LIMIT NULLIF($3::bigint, 0)",
-                  {environment_, status, std::to_string(std::max(limit, 0))});
-    if (!r) return Fail(r.error());
-    const PGresult* res = r->get();
-    std::vector<RunSummary> runs;
-    for (int i = 0; i < PQntuples(res); ++i) runs.push_back(ReadRun(res, i, /*with_plan=*/false));
-    return runs;
-  });
+                  {environment_, status, std::to_string(std::max(limit, 0))},
+                  [&](const PGresult* res, int i) { return ReadRun(res, i, /*with_plan=*/false); });
 }
 
 }  // namespace
