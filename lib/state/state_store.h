@@ -318,7 +318,8 @@ class StateStore {
   // as a ModelStatus::kReset tombstone (strategy kept; hashes, columns,
   // watermark, applied batches, strategy state and error cleared) so the
   // planner can tell an operator's delete (state_deleted) from a new model.
-  // Its run records stay. Returns false when the model has no row.
+  // Its run records stay; its partitions go, in the same transaction (also
+  // when it has no row). Returns false when the model has no row.
   virtual Result<bool> DeleteModel(const std::string& model) = 0;
   // A model's run records, newest first; limit <= 0 means all.
   virtual Result<std::vector<ModelRunRecord>> ModelHistory(const std::string& model, int limit) = 0;
