@@ -266,6 +266,15 @@ Result<ModelPlan> ModelRunner::Plan(const ModelRunRequest& request) {
                   "--partition, --from, --to, --latest, --missing and --lookback choose partitions of "
                   "time_interval models, and no selected model is one (select them with --models)");
     }
+    // Flags that name no partition of a model fail the plan, before anything runs.
+    for (const auto& m : out.models) {
+      if (!input.partitions_requested.contains(m.name)) continue;
+      auto picks = model::PickPartitions({.granularity = m.time_interval.granularity,
+                                          .first_partition = m.time_interval.first_partition,
+                                          .now = std::chrono::floor<std::chrono::seconds>(clock_.Now()),
+                                          .selection = request.partitions});
+      if (!picks) return Fail(picks.error().code, "model " + m.name + ": " + picks.error().message);
+    }
     if (!request.partitions.Any()) input.partitions_requested.clear();  // --lookback alone
   }
   warehouse::ModelWarehouse* models_wh = warehouse_.Models();
