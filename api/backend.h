@@ -133,6 +133,15 @@ class ApiBackend {
   // The models' graph: {"nodes": [...], "edges": [...]} (exec::DagToJson),
   // built from the model files now.
   virtual Result<std::string> Dag() = 0;
+  // A time-interval model's partitions, by key ascending: {"model",
+  //   "partitions": [{"key", "status", "window_start", "window_end",
+  //   "computed_at", "window_closed", "rows", "checksum", "duration_ms",
+  //   "run_id", "error", "updated_at"}]}. `status` (one partition status) and
+  // the inclusive key bounds `from`/`to` are "" for any; `limit` > 0.
+  // "model_not_found" when the state store has no row for the model.
+  virtual Result<std::string> ListPartitions(const std::string& model, const std::string& status,
+                                             const std::string& from, const std::string& to,
+                                             int limit) = 0;
   // Forgets a model's state: its next run rebuilds it (reason state_deleted).
   // "model_not_found" if it has no state, "model_conflict" while models run.
   virtual Result<std::string> DeleteModelState(const std::string& model) = 0;

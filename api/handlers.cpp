@@ -63,6 +63,7 @@ enum class RouteId {
   kModels,
   kModel,
   kDag,
+  kPartitions,
   kDeleteModelState,
   kWebhookFileArrived,
 };
@@ -99,6 +100,8 @@ constexpr RouteSpec kRoutes[] = {
     // Model reads parse the model files (and count target rows): the slow lane.
     {"GET", "/v1/models", RouteId::kModels, Access::kToken, Lane::kSlow},
     {"GET", "/v1/models/{name}", RouteId::kModel, Access::kToken, Lane::kSlow},
+    // Partitions are state store reads only.
+    {"GET", "/v1/models/{name}/partitions", RouteId::kPartitions, Access::kToken},
     {"GET", "/v1/dag", RouteId::kDag, Access::kToken, Lane::kSlow},
     {"DELETE", "/v1/state/models/{name}", RouteId::kDeleteModelState, Access::kToken, Lane::kSlow},
     {"POST", "/v1/webhooks/file-arrived", RouteId::kWebhookFileArrived, Access::kSignature,
@@ -500,6 +503,41 @@ Handled ListBatches(ApiBackend& backend, const Admission& admission,
   });
 }
 
+// Whether `text` is spelled as a partition key of some granularity: "2026",
+// "2026-04", "2026-04-07" or "2026-04-07T13" (digits where the digits go).
+bool LooksLikePartitionKey(std::string_view text) {
+  static constexpr std::string_view kShape = "dddd-dd-ddTdd";
+  if (text.size() != 4 && text.size() != 7 && text.size() != 10 && text.size() != 13) return false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (kShape[i] == 'd' ? !std::isdigit(static_cast<unsigned char>(text[i])) : text[i] != kShape[i])
+      return false;
+  }
+  return true;
+}
+
+Handled ListPartitions(ApiBackend& backend, const Admission& admission,
+                       const std::map<std::string, std::string>& query) {
+  auto limit = IntParam(query, "limit", 1000, 1, 100'000);
+  if (!limit) return Now(InvalidRequest("limit must be 1 to 100000"));
+  const std::string status = Param(query, "status");
+  if (!status.empty() && !state::PartitionStatusFromString(status)) {
+    return Now(InvalidRequest("status must be computed, failed, in_progress or interrupted"));
+  }
+  const std::string from = Param(query, "from");
+  const std::string to = Param(query, "to");
+  for (const auto& [name, key] : {std::pair{"from", &from}, std::pair{"to", &to}}) {
+    if (!key->empty() && !LooksLikePartitionKey(*key)) {
+      return Now(InvalidRequest(std::string(name) +
+                                " must be a partition key: 2026, 2026-04, 2026-04-07 or "
+                                "2026-04-07T13"));
+    }
+  }
+  return Deferred(admission, [&backend, name = admission.params.at("name"), status, from, to,
+                              limit = static_cast<int>(*limit)] {
+    return FromResult(backend.ListPartitions(name, status, from, to, limit));
+  });
+}
+
 // GET /v1/runs/{id} and /v1/runs/{id}/outcome.
 Handled RunById(ApiBackend& backend, const Admission& admission, bool outcome) {
   auto id = IntParam(admission.params, "id", 0, 1, INT64_MAX);
@@ -603,6 +641,8 @@ Handled Handlers::HandleRoute(const ApiRequest& request, const Admission& admiss
       return Deferred(admission, [&backend, name = params.at("name")] {
         return FromResult(backend.GetModel(name));
       });
+    case RouteId::kPartitions:
+      return ListPartitions(backend, admission, query);
     case RouteId::kDag:
       return Deferred(admission, [&backend] { return FromResult(backend.Dag()); });
     case RouteId::kDeleteModelState:

@@ -139,6 +139,19 @@ struct Metrics::Impl {
                                       .Name("landfall_models_failing")
                                       .Help("Models whose latest action in this process failed.")
                                       .Register(*registry);
+  // Labelled by model: a time-interval model is configured one by one, and
+  // "which model's partitions fail" is the question these answer.
+  Family<Counter>& model_partitions =
+      prometheus::BuildCounter()
+          .Name("landfall_model_partitions_total")
+          .Help("Partitions of time-interval models, by model and result (computed, failed).")
+          .Register(*registry);
+  Family<Histogram>& partition_duration =
+      prometheus::BuildHistogram()
+          .Name("landfall_model_partition_duration_seconds")
+          .Help("Wall time of one partition computed (a batch of partitions: its time, once per "
+                "partition), by model.")
+          .Register(*registry);
   std::mutex failing_mu;  // guards failing
   std::set<std::string> failing;
   Family<Gauge>& build_info = prometheus::BuildGauge()
@@ -221,6 +234,17 @@ void Metrics::OnModelFinished(const exec::ModelActionReport& report) {
   if (report.ok) {
     m.model_rows.Add({{"strategy", report.strategy}})
         .Increment(static_cast<double>(report.rows_written));
+  }
+  // A time-interval model's series exist from its first action, so a
+  // dashboard sees 0 failed rather than "no data".
+  if (report.strategy == "time_interval" || !report.partition_seconds.empty() ||
+      report.partitions_failed > 0) {
+    m.model_partitions.Add({{"model", report.model}, {"result", "computed"}})
+        .Increment(static_cast<double>(report.partition_seconds.size()));
+    m.model_partitions.Add({{"model", report.model}, {"result", "failed"}})
+        .Increment(static_cast<double>(report.partitions_failed));
+    auto& duration = m.partition_duration.Add({{"model", report.model}}, kDurationBuckets);
+    for (double seconds : report.partition_seconds) duration.Observe(seconds);
   }
   // A model fails until one of its actions succeeds.
   std::lock_guard lock(m.failing_mu);

@@ -5,7 +5,8 @@
 // Names follow Prometheus conventions: landfall_ prefix, units in the name
 // (_seconds, _total for counters). Tables can number in thousands, so only
 // with `per_table` are the batch and row counters labelled by table. Model
-// series are labelled by strategy and action, never by model.
+// series are labelled by strategy and action, never by model, except the
+// partition series of time-interval models, which are labelled by model.
 //
 // Thread-safety: every method may be called from any thread.
 #pragma once

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -128,6 +129,21 @@ json ModelRunJson(const state::ModelRunRecord& r) {
           {"duration_ms", r.duration_us / 1000.0},
           {"error", r.error},
           {"at", Time(r.recorded_at_us)}};
+}
+
+json PartitionJson(const state::PartitionRecord& p) {
+  return {{"key", p.key},
+          {"status", state::ToString(p.status)},
+          {"window_start", Time(p.window_start_us)},
+          {"window_end", Time(p.window_end_us)},
+          {"computed_at", Time(p.computed_at_us)},
+          {"window_closed", p.window_closed},
+          {"rows", p.row_count},
+          {"checksum", p.checksum},
+          {"duration_ms", p.duration_us / 1000.0},
+          {"run_id", p.run_id > 0 ? json(p.run_id) : json(nullptr)},
+          {"error", p.error},
+          {"updated_at", Time(p.updated_at_us)}};
 }
 
 // What GET /v1/models lists of a model; GET /v1/models/{name} adds to it.
@@ -578,6 +594,28 @@ Result<std::string> DaemonApiBackend::Dag() {
   auto graph = Graph(**engine);
   if (!graph) return Fail(graph.error());
   return exec::DagToJson(graph->models, graph->dag);
+}
+
+Result<std::string> DaemonApiBackend::ListPartitions(const std::string& model,
+                                                     const std::string& status,
+                                                     const std::string& from,
+                                                     const std::string& to, int limit) {
+  // The state store alone: partitions are state, and a model whose files are
+  // gone (or invalid) still has them to show.
+  auto reads = Reads();
+  if (!reads) return Fail(reads.error());
+  auto models = (*reads)->Models();
+  if (!models) return Fail(models.error());
+  if (std::none_of(models->begin(), models->end(),
+                   [&](const state::ModelRecord& r) { return r.name == model; })) {
+    return Fail("model_not_found", "no state for model '" + model + "'");
+  }
+  auto partitions = (*reads)->Partitions(
+      model, {.status = status, .from = from, .to = to, .limit = limit});
+  if (!partitions) return Fail(partitions.error());
+  json out = json::array();
+  for (const auto& p : *partitions) out.push_back(PartitionJson(p));
+  return Dump({{"model", model}, {"partitions", std::move(out)}});
 }
 
 Result<std::string> DaemonApiBackend::DeleteModelState(const std::string& model) {

@@ -79,6 +79,9 @@ class DaemonApiBackend final : public api::ApiBackend {
   Result<std::string> ListModels() override;
   Result<std::string> GetModel(const std::string& name) override;
   Result<std::string> Dag() override;
+  Result<std::string> ListPartitions(const std::string& model, const std::string& status,
+                                     const std::string& from, const std::string& to,
+                                     int limit) override;
   Result<std::string> DeleteModelState(const std::string& model) override;
   api::Readiness Ready() override;
 

@@ -95,6 +95,11 @@ class CannedBackend final : public ApiBackend {
     return std::string(R"({"name":"daily"})");
   }
   Result<std::string> Dag() override { return std::string(R"({"nodes":[],"edges":[]})"); }
+  Result<std::string> ListPartitions(const std::string& model, const std::string&,
+                                     const std::string&, const std::string&, int) override {
+    if (model != "daily") return Fail("model_not_found", "no state for model '" + model + "'");
+    return std::string(R"({"model":"daily","partitions":[]})");
+  }
   Result<std::string> DeleteModelState(const std::string& model) override {
     if (model != "daily") return Fail("model_not_found", "no state for model '" + model + "'");
     return std::string(R"({"deleted":true})");

@@ -1,6 +1,6 @@
 // landfall status page: reads /v1 and /readyz every few seconds and renders
-// tables, models (with a drawing of their DAG), recent runs and quarantined
-// batches. No framework, no build step.
+// tables, models (with a drawing of their DAG and the partitions of
+// time-interval models), recent runs and quarantined batches. No framework, no build step.
 // Every value from the API goes into the page as text, never as HTML.
 'use strict';
 
@@ -128,6 +128,69 @@ function renderModels(list) {
   return models;
 }
 
+// A time-interval model's partitions: one cell per key, coloured by status
+// (grey: missing), from its first partition, or `cells` keys back, to the one
+// holding now. Keys are "2026", "2026-04", "2026-04-07" or "2026-04-07T13":
+// their length says the granularity. step(d, n): the start of the partition n
+// keys after the one holding d (n = 0: the start of d's own).
+const GRANULARITIES = {
+  4: { name: 'year', cells: 20, step: (d, n) => new Date(Date.UTC(d.getUTCFullYear() + n, 0, 1)) },
+  7: { name: 'month', cells: 36, step: (d, n) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + n, 1)) },
+  10: { name: 'day', cells: 90, step: (d, n) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + n)) },
+  13: { name: 'hour', cells: 72, step: (d, n) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), d.getUTCHours() + n)) },
+};
+
+async function loadPartitions(name) {
+  const base = '/v1/models/' + encodeURIComponent(name) + '/partitions';
+  const first = (await getJson(base + '?limit=1')).partitions || [];
+  if (first.length === 0) return { name, partitions: [] };
+  const length = first[0].key.length;
+  const g = GRANULARITIES[length];
+  if (!g) return { name, error: 'unknown key ' + first[0].key };
+  const end = g.step(new Date(), 0);
+  let start = g.step(end, 1 - g.cells);
+  const firstStart = new Date(first[0].window_start);
+  if (firstStart > start) start = firstStart > end ? end : g.step(firstStart, 0);
+  const key = (d) => d.toISOString().slice(0, length);
+  const list = await getJson(base + '?from=' + key(start) + '&to=' + key(end) + '&limit=100000');
+  return { name, granularity: g, start, end, key, partitions: list.partitions || [] };
+}
+
+function renderPartitions(views) {
+  const box = $('partitions');
+  $('partitions-box').hidden = views.length === 0;
+  box.replaceChildren();
+  for (const v of views) {
+    const row = el('div', null, 'prow');
+    const label = el('div', v.name, 'plabel name');
+    row.appendChild(label);
+    const cells = el('div', null, 'pcells');
+    if (v.error) {
+      cells.appendChild(el('span', v.error, 'muted'));
+    } else if (v.partitions.length === 0) {
+      cells.appendChild(el('span', 'no partitions yet', 'muted'));
+    } else {
+      const byKey = {};
+      for (const p of v.partitions) byKey[p.key] = p;
+      const counts = {};
+      for (let d = v.start; d <= v.end; d = v.granularity.step(d, 1)) {
+        const k = v.key(d);
+        const p = byKey[k];
+        const status = p ? p.status : 'missing';
+        counts[status] = (counts[status] || 0) + 1;
+        const cell = el('span', null, 'pcell ' + status.replace(/[^a-z_]/g, ''));
+        cell.title = k + ': ' + status + (p ? ' · ' + fmtInt(p.rows) + ' rows · ' + fmtMs(p.duration_ms) : '') +
+                     (p && p.error ? ' · ' + p.error : '');
+        cells.appendChild(cell);
+      }
+      label.title = v.granularity.name + ' partitions ' + v.key(v.start) + ' to ' + v.key(v.end) + ': ' +
+                    Object.entries(counts).map(([s, n]) => n + ' ' + s).join(', ');
+    }
+    row.appendChild(cells);
+    box.appendChild(row);
+  }
+}
+
 const SVG = 'http://www.w3.org/2000/svg';
 function svg(tag, attrs, text) {
   const e = document.createElementNS(SVG, tag);
@@ -215,6 +278,10 @@ async function refresh() {
     // Invalid model files have no graph to draw (422): the models' banner says why.
     const dag = await getJson('/v1/dag').catch((e) => { if (e instanceof Unauthorized) throw e; return {}; });
     renderDag(dag, modelList);
+    // One model's partitions failing to load says so in its row, not for the page.
+    const views = await Promise.all(modelList.filter((m) => m.strategy === 'time_interval').map(
+      (m) => loadPartitions(m.name).catch((e) => { if (e instanceof Unauthorized) throw e; return { name: m.name, error: e.message }; })));
+    renderPartitions(views);
     renderRuns(runs.runs || []);
     renderQuarantine(quarantined.batches || []);
     $('login').hidden = true;
@@ -229,6 +296,7 @@ async function refresh() {
       fill('quarantine', [], 4, 'Enter a token above to see quarantined batches.');
       fill('models', [], 7, 'Enter a token above to see the models.');
       $('dag').replaceChildren(el('p', 'Enter a token above to see the DAG.', 'muted'));
+      renderPartitions([]);
     } else {
       error.textContent = 'Could not refresh: ' + e.message;
       error.hidden = false;

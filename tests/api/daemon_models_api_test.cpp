@@ -4,6 +4,7 @@
 // (a full-refresh aggregate over orders_clean).
 #include <gmock/gmock.h>
 
+#include "lib/state/state_store.h"
 #include "tests/api/daemon_fixture.h"
 
 namespace landfall::testing {
@@ -216,6 +217,71 @@ TEST_F(DaemonModelsApiTest, DeletedModelStateIsRebuiltByTheNextRunWithStateDelet
   auto missing = Delete("/v1/state/models/nope");
   EXPECT_EQ(missing.status, 404) << missing.body;
   EXPECT_EQ(JsonOf(missing)["error"]["code"], "model_not_found");
+}
+
+// The partitions are written to the state store here, as the runner of
+// time-interval models writes them; the route reads them back.
+TEST_F(DaemonModelsApiTest, PartitionsAreListedByKeyFilteredAndUnknownModelsAre404) {
+  StartWithOneBatch();
+  auto store = state::OpenPostgres({.url = PostgresUrl(), .environment = env_});
+  ASSERT_TRUE(store) << store.error().ToString();
+  constexpr int64_t kApril1Us = 1'775'001'600'000'000LL;
+  constexpr int64_t kDayUs = 86'400'000'000LL;
+  std::vector<state::PartitionRecord> days;
+  for (int day = 0; day < 3; ++day) {
+    days.push_back({.model = "orders_clean",
+                    .key = "2026-04-0" + std::to_string(day + 1),
+                    .window_start_us = kApril1Us + day * kDayUs,
+                    .window_end_us = kApril1Us + (day + 1) * kDayUs,
+                    .status = day == 1 ? state::PartitionStatus::kFailed
+                                       : state::PartitionStatus::kComputed,
+                    .computed_at_us = kApril1Us + (day + 1) * kDayUs + 1'500'000,
+                    .window_closed = true,
+                    .row_count = 10 + day,
+                    .checksum = std::to_string(10 + day) + ":42",
+                    .duration_us = 2'500,
+                    .run_id = day == 2 ? 0 : 7,
+                    .error = day == 1 ? "Conversion Error: day 2" : ""});
+  }
+  ASSERT_TRUE((*store)->SavePartitions(days));
+
+  auto r = Get("/v1/models/orders_clean/partitions");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json all = JsonOf(r);
+  EXPECT_EQ(all["model"], "orders_clean");
+  ASSERT_EQ(all["partitions"].size(), 3u) << all.dump();
+  const json first = all["partitions"][0];
+  EXPECT_EQ(first["key"], "2026-04-01");
+  EXPECT_EQ(first["status"], "computed");
+  EXPECT_EQ(first["window_start"], "2026-04-01T00:00:00.000Z");
+  EXPECT_EQ(first["window_end"], "2026-04-02T00:00:00.000Z");
+  EXPECT_EQ(first["computed_at"], "2026-04-02T00:00:01.500Z");
+  EXPECT_EQ(first["window_closed"], true);
+  EXPECT_EQ(first["rows"], 10);
+  EXPECT_EQ(first["checksum"], "10:42");
+  EXPECT_EQ(first["duration_ms"], 2.5);
+  EXPECT_EQ(first["run_id"], 7);
+  EXPECT_EQ(first["error"], "");
+  EXPECT_TRUE(first["updated_at"].is_string());
+  EXPECT_TRUE(all["partitions"][2]["run_id"].is_null());
+
+  const json failed = JsonOf(Get("/v1/models/orders_clean/partitions?status=failed"));
+  ASSERT_EQ(failed["partitions"].size(), 1u) << failed.dump();
+  EXPECT_EQ(failed["partitions"][0]["key"], "2026-04-02");
+  EXPECT_EQ(failed["partitions"][0]["error"], "Conversion Error: day 2");
+  const json range =
+      JsonOf(Get("/v1/models/orders_clean/partitions?from=2026-04-02&to=2026-04-03&limit=1"));
+  ASSERT_EQ(range["partitions"].size(), 1u) << range.dump();
+  EXPECT_EQ(range["partitions"][0]["key"], "2026-04-02");
+
+  // A model with a state row and no partitions has none; one without a row is not found.
+  EXPECT_EQ(JsonOf(Get("/v1/models/orders_total/partitions"))["partitions"], json::array());
+  auto missing = Get("/v1/models/nope/partitions");
+  EXPECT_EQ(missing.status, 404) << missing.body;
+  EXPECT_EQ(JsonOf(missing)["error"]["code"], "model_not_found");
+  auto bad = Get("/v1/models/orders_clean/partitions?status=done");
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  EXPECT_EQ(JsonOf(bad)["error"]["code"], "invalid_request");
 }
 
 TEST_F(DaemonModelsApiTest, InvalidModelFilesAre422OnTheDagAndAnErrorInTheList) {

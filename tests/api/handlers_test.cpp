@@ -383,6 +383,31 @@ TEST_F(HandlersTest, ModelErrorsMapToStatuses) {
   EXPECT_EQ(StatusForError({"model_unknown_table", "models/a.sql: staging.x"}), 422);
 }
 
+TEST_F(HandlersTest, PartitionListParametersAreValidated) {
+  EXPECT_EQ(Json(Answer(Get("/v1/models/daily/partitions")))["model"], "daily");
+  EXPECT_EQ(Status(Get("/v1/models/daily/partitions?status=in_progress&from=2026-04-01"
+                       "&to=2026-04-30&limit=100000")),
+            200);
+  EXPECT_EQ(Status(Get("/v1/models/daily/partitions?from=2026&to=2026-04-07T13")), 200);
+  for (const char* bad :
+       {"/v1/models/daily/partitions?status=missing", "/v1/models/daily/partitions?limit=0",
+        "/v1/models/daily/partitions?limit=100001", "/v1/models/daily/partitions?from=2026-4-7",
+        "/v1/models/daily/partitions?to=2026-04-07%2013", "/v1/models/daily/partitions?from=x"}) {
+    auto r = Answer(Get(bad));
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(ErrorCode(r), "invalid_request") << bad;
+  }
+  auto missing = Answer(Get("/v1/models/nope/partitions"));
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(ErrorCode(missing), "model_not_found");
+  EXPECT_THAT(backend_.Calls(),
+              ElementsAre("ListPartitions daily    1000",
+                          "ListPartitions daily in_progress 2026-04-01 2026-04-30 100000",
+                          "ListPartitions daily  2026 2026-04-07T13 1000",
+                          "ListPartitions nope    1000"))
+      << "a bad query never reaches the backend";
+}
+
 TEST_F(HandlersTest, RunTriggerTakesModelsAsASpecOrAnArrayOfTerms) {
   EXPECT_EQ(Status(Request("POST", "/v1/runs", R"({"models":"a,b+","full_refresh":true})")), 202);
   EXPECT_EQ(Status(Request("POST", "/v1/runs", R"({"models":["+a","b"]})")), 202);

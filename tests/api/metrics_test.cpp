@@ -96,7 +96,7 @@ TEST(MetricsTest, ModelActionsAreCountedByStrategyAndActionAndFailuresUntilASucc
   EXPECT_THAT(text, HasSubstr(R"(landfall_model_rows_written_total{strategy="full_refresh"} 40)"));
   EXPECT_THAT(text, HasSubstr(R"(landfall_model_rows_written_total{strategy="incremental"} 7)"));
   EXPECT_THAT(text, HasSubstr("landfall_models_failing 1"));
-  EXPECT_THAT(text, Not(HasSubstr(R"(model=")"))) << "never a label per model";
+  EXPECT_THAT(text, Not(HasSubstr(R"(model=")"))) << "no label per model but for partitions";
 
   m.OnModelFinished({.model = "merged",
                      .strategy = "merge",
@@ -105,6 +105,34 @@ TEST(MetricsTest, ModelActionsAreCountedByStrategyAndActionAndFailuresUntilASucc
                      .rows_written = 3,
                      .seconds = 0.1});
   EXPECT_THAT(m.Serialize(), HasSubstr("landfall_models_failing 0"));
+}
+
+TEST(MetricsTest, PartitionsAreCountedAndTimedByModel) {
+  Metrics m({"1.2.3", false});
+  // Three partitions computed (two in one batch of 0.25 s), one failed.
+  m.OnModelFinished({.model = "events_daily",
+                     .strategy = "time_interval",
+                     .action = "run",
+                     .ok = false,
+                     .seconds = 1.0,
+                     .partition_seconds = {0.25, 0.25, 2.0},
+                     .partitions_failed = 1});
+  // Nothing to compute: its series exist, at 0.
+  m.OnModelFinished({.model = "events_hourly", .strategy = "time_interval", .action = "run"});
+  m.OnModelFinished({.model = "clean", .strategy = "incremental", .action = "run"});
+  const std::string text = m.Serialize();
+  EXPECT_THAT(text,
+              HasSubstr(R"(landfall_model_partitions_total{model="events_daily",result="computed"} 3)"));
+  EXPECT_THAT(text,
+              HasSubstr(R"(landfall_model_partitions_total{model="events_daily",result="failed"} 1)"));
+  EXPECT_THAT(text, HasSubstr(R"(landfall_model_partition_duration_seconds_count{model="events_daily"} 3)"));
+  EXPECT_THAT(text, HasSubstr(R"(landfall_model_partition_duration_seconds_sum{model="events_daily"} 2.5)"));
+  EXPECT_THAT(text, HasSubstr(
+                        R"(landfall_model_partition_duration_seconds_bucket{model="events_daily",le="0.5"} 2)"));
+  EXPECT_THAT(text,
+              HasSubstr(R"(landfall_model_partitions_total{model="events_hourly",result="failed"} 0)"));
+  EXPECT_THAT(text, HasSubstr(R"(landfall_model_partition_duration_seconds_count{model="events_hourly"} 0)"));
+  EXPECT_THAT(text, Not(HasSubstr(R"(model="clean")"))) << "other strategies have no partitions";
 }
 
 TEST(MetricsTest, PerTableLabelsOnlyWhenAllowed) {

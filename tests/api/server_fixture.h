@@ -125,6 +125,15 @@ class FakeBackend final : public ApiBackend {
     if (models_invalid) return Fail("model_cycle", "models/a.sql: a -> b -> a");
     return std::string(R"({"nodes":[],"edges":[]})");
   }
+  Result<std::string> ListPartitions(const std::string& model, const std::string& status,
+                                     const std::string& from, const std::string& to,
+                                     int limit) override {
+    Record("ListPartitions " + model + " " + status + " " + from + " " + to + " " +
+               std::to_string(limit),
+           "");
+    if (model != "daily") return Fail("model_not_found", "no state for model '" + model + "'");
+    return std::string(R"({"model":"daily","partitions":[]})");
+  }
   Result<std::string> DeleteModelState(const std::string& model) override {
     Record("DeleteModelState " + model, "");
     if (model != "daily") return Fail("model_not_found", "no state for model '" + model + "'");

@@ -3,6 +3,9 @@
 // <build>/test-artifacts.
 #include <gmock/gmock.h>
 
+#include <ctime>
+
+#include "lib/state/state_store.h"
 #include "tests/api/daemon_fixture.h"
 
 #ifndef LANDFALL_TEST_ARTIFACTS
@@ -105,6 +108,73 @@ TEST_F(StatusPageTest, ShowsModelsAndDrawsTheirDag) {
 
   fs::create_directories(LANDFALL_TEST_ARTIFACTS);
   const fs::path shot = fs::path(LANDFALL_TEST_ARTIFACTS) / "status-page-models.png";
+  auto screenshot = Chromium("--screenshot=" + shot.string());
+  EXPECT_EQ(screenshot.exit_code, 0) << screenshot.err;
+}
+
+// A time-interval model known to the state store (its partitions written
+// here, as its runner writes them): a row of day cells, one per key from its
+// first partition to today, coloured by status, the days without a partition
+// grey.
+TEST_F(StatusPageTest, ShowsATimeIntervalModelsDaysColouredByStatus) {
+  fs::create_directories(dir_ / "models");
+  config_extra_ = "models: {dir: models, schema: analytics}\n";
+  Start();
+  auto store = state::OpenPostgres({.url = PostgresUrl(), .environment = env_});
+  ASSERT_TRUE(store) << store.error().ToString();
+  ASSERT_TRUE((*store)->RecordModelOutcome(
+      state::ModelRecord{.name = "events_daily", .strategy = "time_interval"}, 0, nullptr));
+  constexpr int64_t kDay = 86'400;
+  const int64_t today = std::time(nullptr) / kDay * kDay;  // UTC midnight
+  auto day_key = [](int64_t seconds) {
+    const std::time_t t = static_cast<std::time_t>(seconds);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char key[16];
+    std::strftime(key, sizeof key, "%Y-%m-%d", &tm);
+    return std::string(key);
+  };
+  // Four days back computed, three back failed, two back missing, yesterday
+  // interrupted, today in progress.
+  std::vector<state::PartitionRecord> days;
+  const std::pair<int, state::PartitionStatus> statuses[] = {
+      {4, state::PartitionStatus::kComputed},
+      {3, state::PartitionStatus::kFailed},
+      {1, state::PartitionStatus::kInterrupted},
+      {0, state::PartitionStatus::kInProgress}};
+  for (const auto& [back, status] : statuses) {
+    const int64_t start = today - back * kDay;
+    days.push_back({.model = "events_daily",
+                    .key = day_key(start),
+                    .window_start_us = start * 1'000'000,
+                    .window_end_us = (start + kDay) * 1'000'000,
+                    .status = status,
+                    .row_count = 12,
+                    .error = status == state::PartitionStatus::kFailed ? "Binder Error: x" : ""});
+  }
+  ASSERT_TRUE((*store)->SavePartitions(days));
+
+  auto dom = Chromium("--dump-dom");
+  ASSERT_EQ(dom.exit_code, 0) << dom.err;
+  const std::string& html = dom.out;
+  EXPECT_THAT(html, ::testing::ContainsRegex(R"(<div id="partitions-box">)")) << "shown";
+  EXPECT_THAT(html, ::testing::ContainsRegex(
+                        R"(<div class="plabel name" title="day partitions [-0-9]+ to [-0-9]+: 1 )"
+                        R"(computed, 1 failed, 1 missing, 1 interrupted, 1 in_progress">)"
+                        R"(events_daily</div>)"));
+  EXPECT_THAT(html, HasSubstr(R"(<span class="pcell computed" title=")" + day_key(today - 4 * kDay) +
+                              ": computed · 12 rows"));
+  EXPECT_THAT(html, HasSubstr(R"(<span class="pcell failed" title=")" + day_key(today - 3 * kDay) +
+                              ": failed · 12 rows · 0 ms · Binder Error: x"));
+  EXPECT_THAT(html, HasSubstr(R"(<span class="pcell missing" title=")" + day_key(today - 2 * kDay) +
+                              ": missing\"></span>"));
+  EXPECT_THAT(html, HasSubstr(R"(<span class="pcell interrupted" title=")" +
+                              day_key(today - kDay) + ": interrupted"));
+  EXPECT_THAT(html, HasSubstr(R"(<span class="pcell in_progress" title=")" + day_key(today) +
+                              ": in_progress"));
+
+  fs::create_directories(LANDFALL_TEST_ARTIFACTS);
+  const fs::path shot = fs::path(LANDFALL_TEST_ARTIFACTS) / "status-page-partitions.png";
   auto screenshot = Chromium("--screenshot=" + shot.string());
   EXPECT_EQ(screenshot.exit_code, 0) << screenshot.err;
 }
