@@ -205,6 +205,28 @@ TEST_F(TimeIntervalTest, RowsOutsideTheirWindowFailThePartitionNamingOne) {
   EXPECT_THAT(States("shifted"), ::testing::Contains(DayKey(0) + ":failed"));
 }
 
+// The daemon's case: a late file for one old day recomputes that day alone.
+TEST_F(TimeIntervalTest, ServeComputesOnlyThePartitionALateFileTouches) {
+  WriteRunConfig(/*api=*/true);
+  WriteDaily();
+  Land("b1", {0, 1, 2}, 5);
+  auto serve = StartServe();
+  auto run_of = [&](int day) {
+    const Strings r = Pg("SELECT run_id::text FROM model_partitions WHERE environment = $1 AND status = 'computed' "
+                         "AND key = '" + DayKey(day) + "'");
+    return r.empty() ? std::string() : r[0];
+  };
+  for (int i = 0; i < 600 && Computed().size() < 11; ++i) std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(Computed().size(), 11u) << serve->Log();
+  const std::string day1 = run_of(1), day2 = run_of(2);
+  Land("late", {1}, 2, 100);
+  for (int i = 0; i < 600 && run_of(1) == day1; ++i) std::this_thread::sleep_for(100ms);
+  EXPECT_NE(run_of(1), day1) << serve->Log();
+  EXPECT_EQ(run_of(2), day2) << "day 2 was not touched";
+  StopServe(*serve);  // the daemon holds the warehouse file
+  ExpectOracle("under the daemon");
+}
+
 // kill -9 at varied instants of runs computing partitions, then a run to
 // completion and --missing: every computed partition equals its SQL, and
 // no partition is left in progress.
