@@ -62,6 +62,7 @@ enum class RouteId {
   kDeleteTableState,
   kModels,
   kModel,
+  kModelChecks,
   kDag,
   kDeleteModelState,
   kWebhookFileArrived,
@@ -99,6 +100,7 @@ constexpr RouteSpec kRoutes[] = {
     // Model reads parse the model files (and count target rows): the slow lane.
     {"GET", "/v1/models", RouteId::kModels, Access::kToken, Lane::kSlow},
     {"GET", "/v1/models/{name}", RouteId::kModel, Access::kToken, Lane::kSlow},
+    {"GET", "/v1/models/{name}/checks", RouteId::kModelChecks, Access::kToken, Lane::kSlow},
     {"GET", "/v1/dag", RouteId::kDag, Access::kToken, Lane::kSlow},
     {"DELETE", "/v1/state/models/{name}", RouteId::kDeleteModelState, Access::kToken, Lane::kSlow},
     {"POST", "/v1/webhooks/file-arrived", RouteId::kWebhookFileArrived, Access::kSignature,
@@ -602,6 +604,10 @@ Handled Handlers::HandleRoute(const ApiRequest& request, const Admission& admiss
     case RouteId::kModel:
       return Deferred(admission, [&backend, name = params.at("name")] {
         return FromResult(backend.GetModel(name));
+      });
+    case RouteId::kModelChecks:
+      return Deferred(admission, [&backend, name = params.at("name")] {
+        return FromResult(backend.ModelChecks(name));
       });
     case RouteId::kDag:
       return Deferred(admission, [&backend] { return FromResult(backend.Dag()); });
