@@ -461,7 +461,7 @@ TEST_F(ModelStateTest, CheckResultsRoundTripNewestFirstFilteredByCheckAndLimited
 
 TEST_F(ModelStateTest, CheckResultsStayInTheirEnvironmentAndFollowTheirRun) {
   const std::string other_env = UniqueEnvironment("checks_other");
-  auto other = Open(other_env);
+  auto other = OpenMigrated(other_env);
   ASSERT_TRUE(other);
   const int64_t run = StartRun();
   const CheckRecord result{.model = "daily", .check = "row_count", .severity = "error", .passed = true, .observed = 1.0};
