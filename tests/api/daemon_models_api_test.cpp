@@ -28,12 +28,19 @@ class DaemonModelsApiTest : public DaemonTest {
   }
 
   // Starts the daemon, lands one batch of 10 orders and waits until both
-  // models have run on it.
+  // models have run on it and been recorded.
   void StartWithOneBatch() {
     Start();
     Land("orders/part-0.parquet", 10);
     ASSERT_TRUE(WaitForRows("orders", 10));
-    ASSERT_TRUE(PollUntil([&] { return Model("orders_total").value("rows", json()) == 1; }, 30s))
+    // Rows first, then the state store's record: the model's checks run
+    // between the warehouse's commit and the record.
+    ASSERT_TRUE(PollUntil(
+        [&] {
+          const json m = Model("orders_total");
+          return m.value("rows", json()) == 1 && !m.value("last_run", json()).is_null();
+        },
+        30s))
         << JsonOf(Get("/v1/models")).dump() << "\n"
         << ReadFile(log());
   }
