@@ -1,0 +1,29 @@
+// The text of the lineage probe's statements, without DuckDB.
+#include "lib/warehouse/lineage_sql.h"
+
+#include <gtest/gtest.h>
+
+namespace landfall::warehouse::sql {
+namespace {
+
+TEST(LineageSqlTest, IntervalParametersBecomeFixedInstants) {
+  EXPECT_EQ(SubstituteIntervalParameters("ts >= @start_date AND ts < @end_date OR x = @start_date"),
+            "ts >= TIMESTAMP '2000-01-01 00:00:00' AND ts < TIMESTAMP '2000-01-02 00:00:00' OR "
+            "x = TIMESTAMP '2000-01-01 00:00:00'");
+  EXPECT_EQ(SubstituteIntervalParameters("SELECT 1"), "SELECT 1");
+}
+
+TEST(LineageSqlTest, EmptyTableQuotesNamesAndKeepsTypes) {
+  schema::Schema columns;
+  columns.columns = {{.name = "id", .type = "BIGINT"}, {.name = "we\"ird", .type = "DECIMAL(18,2)"}};
+  EXPECT_EQ(CreateEmptyTable("staging", "o'k", columns),
+            "CREATE OR REPLACE TABLE \"staging\".\"o'k\" (\"id\" BIGINT, \"we\"\"ird\" DECIMAL(18,2))");
+}
+
+TEST(LineageSqlTest, PlanIsSerializedUnoptimized) {
+  EXPECT_EQ(SerializePlan("SELECT 'a'"),
+            "SELECT json_serialize_plan('SELECT ''a''', optimize := false)");
+}
+
+}  // namespace
+}  // namespace landfall::warehouse::sql
