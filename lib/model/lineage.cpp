@@ -450,10 +450,14 @@ json TableColumnsJson(const TableColumns& tables) {
   return out;
 }
 
-json LineageJson(const std::string& model, const Lineage& lineage) {
+json LineageJson(const Dag& dag, const std::map<std::string, Lineage>& lineages,
+                const std::string& model, const Lineage& lineage) {
+  const std::string self = ToString(TableRef{dag.models_schema, model});
   json columns = json::array();
   for (const auto& c : lineage.outputs) {
-    columns.push_back({{"name", c.name}, {"sources", TableColumnsJson(c.sources)}});
+    columns.push_back({{"name", c.name},
+                       {"sources", TableColumnsJson(c.sources)},
+                       {"read_by", ReadersOf(dag, lineages, self, c.name)}});
   }
   auto reason = [](const std::string& r) { return r.empty() ? json(nullptr) : json(r); };
   return {{"model", model},
@@ -466,15 +470,19 @@ json LineageJson(const std::string& model, const Lineage& lineage) {
 
 }  // namespace
 
-std::string LineageToJson(const std::string& model, const Lineage& lineage) {
-  return LineageJson(model, lineage).dump();
+std::string ModelLineageJson(const Dag& dag, const std::map<std::string, Lineage>& lineages,
+                             const std::string& model) {
+  auto it = lineages.find(model);
+  if (it == lineages.end()) return "";
+  return LineageJson(dag, lineages, model, it->second).dump();
 }
 
-std::string LineagesToJson(const std::vector<std::string>& order,
-                           const std::map<std::string, Lineage>& lineages) {
+std::string LineagesToJson(const Dag& dag, const std::map<std::string, Lineage>& lineages) {
   json models = json::array();
-  for (const auto& name : order) {
-    if (auto it = lineages.find(name); it != lineages.end()) models.push_back(LineageJson(name, it->second));
+  for (const auto& name : dag.order) {
+    if (auto it = lineages.find(name); it != lineages.end()) {
+      models.push_back(LineageJson(dag, lineages, name, it->second));
+    }
   }
   return json{{"models", std::move(models)}}.dump();
 }

@@ -85,13 +85,15 @@ Result<std::map<std::string, Lineage>> AnalyzeLineage(
     const std::vector<Model>& models, const Dag& dag,
     const std::map<std::string, schema::Schema>& staging_columns, warehouse::PlanProbe& probe);
 
-// {"model", "known", "unknown_reason" (null when known), "reads":
-// {"schema.table": [columns]}, "columns": [{"name", "sources":
-// {"schema.table": [columns]}}], "columns_unknown_reason"}.
-std::string LineageToJson(const std::string& model, const Lineage& lineage);
-// {"models": [LineageToJson per model, in the order of `order`]}.
-std::string LineagesToJson(const std::vector<std::string>& order,
-                           const std::map<std::string, Lineage>& lineages);
+// One model's lineage as JSON: {"model", "known", "unknown_reason" (null
+// when known), "reads": {"schema.table": [columns]}, "columns": [{"name",
+// "sources": {"schema.table": [columns]}, "read_by": [models that may read
+// it, ReadersOf]}], "columns_unknown_reason"}. Columns sorted
+// case-insensitively. "" when `model` is not in `lineages`.
+std::string ModelLineageJson(const Dag& dag, const std::map<std::string, Lineage>& lineages,
+                             const std::string& model);
+// {"models": [ModelLineageJson per model, in DAG order]}.
+std::string LineagesToJson(const Dag& dag, const std::map<std::string, Lineage>& lineages);
 
 // The models (in DAG order) that read `table`.`column` directly: known reads
 // naming it, or unknown lineage of a model the DAG says reads `table`.

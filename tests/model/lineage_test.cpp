@@ -314,13 +314,26 @@ TEST(LineageTest, StagingTableWithoutColumnsMakesItsReadersUnknown) {
   EXPECT_NE(lineages->at("a").unknown_reason.find("staging.orders"), std::string::npos);
 }
 
-TEST(LineageTest, JsonNamesReadsAndSources) {
-  const Lineage lineage = Analyze("SELECT id, upper(note) AS note FROM staging.orders WHERE amount > 0");
-  EXPECT_EQ(LineageToJson("a", lineage),
-            R"({"columns":[{"name":"id","sources":{"staging.orders":["id"]}},)"
-            R"({"name":"note","sources":{"staging.orders":["note"]}}],"columns_unknown_reason":null,)"
-            R"("known":true,"model":"a","reads":{"staging.orders":["amount","id","note"]},)"
-            R"("unknown_reason":null})");
+TEST(LineageTest, JsonNamesReadsSourcesAndReaders) {
+  std::vector<Model> models = {
+      {.name = "a", .sql = "SELECT id, upper(note) AS note FROM staging.orders WHERE amount > 0"},
+      {.name = "b", .sql = "SELECT count(*) AS n FROM analytics.a WHERE note IS NOT NULL"},
+  };
+  auto dag = BuildDag(models, {"orders"}, "staging", "analytics", DuckDbParseFn());
+  ASSERT_TRUE(dag) << dag.error().message;
+  auto probe = warehouse::OpenPlanProbe();
+  ASSERT_TRUE(probe);
+  auto lineages = AnalyzeLineage(models, *dag, Staging(), **probe);
+  ASSERT_TRUE(lineages);
+  EXPECT_EQ(ModelLineageJson(*dag, *lineages, "a"),
+            R"({"columns":[{"name":"id","read_by":[],"sources":{"staging.orders":["id"]}},)"
+            R"({"name":"note","read_by":["b"],"sources":{"staging.orders":["note"]}}],)"
+            R"("columns_unknown_reason":null,"known":true,"model":"a",)"
+            R"("reads":{"staging.orders":["amount","id","note"]},"unknown_reason":null})");
+  EXPECT_EQ(ModelLineageJson(*dag, *lineages, "nope"), "");
+  const auto all = nlohmann::json::parse(LineagesToJson(*dag, *lineages));
+  ASSERT_EQ(all["models"].size(), 2u);
+  EXPECT_EQ(all["models"][1]["reads"], nlohmann::json::parse(R"({"analytics.a":["note"]})"));
 }
 
 // json_serialize_plan's output is DuckDB's internal format: these goldens pin
