@@ -125,6 +125,12 @@ class FakeBackend final : public ApiBackend {
     if (models_invalid) return Fail("model_cycle", "models/a.sql: a -> b -> a");
     return std::string(R"({"nodes":[],"edges":[]})");
   }
+  Result<std::string> Lineage() override { return Record("Lineage", R"({"models":[]})"); }
+  Result<std::string> ModelLineage(const std::string& name) override {
+    Record("ModelLineage " + name, "");
+    if (name != "daily") return Fail("model_not_found", "no model '" + name + "'");
+    return std::string(R"({"model":"daily","known":true})");
+  }
   Result<std::string> DeleteModelState(const std::string& model) override {
     Record("DeleteModelState " + model, "");
     if (model != "daily") return Fail("model_not_found", "no state for model '" + model + "'");
