@@ -214,6 +214,9 @@ class OutputWalker {
       return;
     }
     for (const auto& [key, child] : node.items()) {
+      // A function's bind data is not its input: a lambda's body there
+      // numbers its own parameters (its captures are the function's children).
+      if (key == "function_data") continue;
       if (child.is_structured()) Collect(child, in, out);
     }
   }

@@ -59,10 +59,10 @@ Lineage Analyze(const std::string& sql) {
   return LineageFromPlan(bound->plan_json, names, *functions);
 }
 
-// The read set as {"table": "col,col"} for compact expectations.
-std::map<std::string, std::string> Reads(const Lineage& lineage) {
+// {"table": "col,col"} for compact expectations.
+std::map<std::string, std::string> Compact(const TableColumns& tables) {
   std::map<std::string, std::string> out;
-  for (const auto& [table, columns] : lineage.reads) {
+  for (const auto& [table, columns] : tables) {
     std::string list;
     for (const auto& c : columns) list += (list.empty() ? "" : ",") + c;
     out[table] = list;
@@ -70,16 +70,11 @@ std::map<std::string, std::string> Reads(const Lineage& lineage) {
   return out;
 }
 
+std::map<std::string, std::string> Reads(const Lineage& lineage) { return Compact(lineage.reads); }
+
 std::map<std::string, std::string> Sources(const Lineage& lineage, const std::string& column) {
   for (const auto& c : lineage.outputs) {
-    if (c.name != column) continue;
-    std::map<std::string, std::string> out;
-    for (const auto& [table, columns] : c.sources) {
-      std::string list;
-      for (const auto& col : columns) list += (list.empty() ? "" : ",") + col;
-      out[table] = list;
-    }
-    return out;
+    if (c.name == column) return Compact(c.sources);
   }
   ADD_FAILURE() << "no output column " << column;
   return {};
@@ -211,6 +206,13 @@ TEST(LineageTest, OutputColumnOfCorrelatedSubquery) {
   ASSERT_EQ(lineage.outputs_unknown_reason, "");
   EXPECT_EQ(Sources(lineage, "id"), (ReadSet{{"staging.customers", "id"}}));
   EXPECT_EQ(Sources(lineage, "top")["staging.orders"], "amount");
+}
+
+TEST(LineageTest, LambdaParametersAreNotInputColumns) {
+  const Lineage lineage = Analyze(
+      "SELECT id, list_transform([1, 2], x -> x + customer_id) AS shifted FROM staging.orders");
+  ASSERT_EQ(lineage.outputs_unknown_reason, "");
+  EXPECT_EQ(Sources(lineage, "shifted"), (ReadSet{{"staging.orders", "customer_id"}}));
 }
 
 TEST(LineageTest, WindowOutputComesFromItsArguments) {
