@@ -304,6 +304,20 @@ TEST(LineageTest, AnalyzeFollowsTheDagInOrder) {
             (std::vector<std::string>{"a"}));
 }
 
+TEST(LineageTest, AnUpstreamViewModelIsReadAsItsOwnColumnsNotTheTablesBehindIt) {
+  std::vector<Model> models = {
+      {.name = "v", .sql = "SELECT id, amount FROM staging.orders", .strategy = Strategy::kView},
+      {.name = "w", .sql = "SELECT * FROM analytics.v WHERE amount > 0"},
+  };
+  auto dag = BuildDag(models, {"orders"}, "staging", "analytics", DuckDbParseFn());
+  ASSERT_TRUE(dag) << dag.error().message;
+  auto probe = warehouse::OpenPlanProbe();
+  ASSERT_TRUE(probe);
+  auto lineages = AnalyzeLineage(models, *dag, Staging(), **probe);
+  ASSERT_TRUE(lineages);
+  EXPECT_EQ(Reads(lineages->at("w")), (ReadSet{{"analytics.v", "amount,id"}}));
+}
+
 TEST(LineageTest, StagingTableWithoutColumnsMakesItsReadersUnknown) {
   std::vector<Model> models = {{.name = "a", .sql = "SELECT id FROM staging.orders"}};
   auto dag = BuildDag(models, {"orders"}, "staging", "analytics", DuckDbParseFn());
