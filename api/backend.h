@@ -8,8 +8,8 @@
 // run at once, so implementations must be thread-safe.
 //
 // Errors become HTTP statuses by code (see StatusForError): "not_found" 404,
-// "conflict" 409, "invalid_request" and "model_selection_invalid" (a bad
-// --models spec) 400, any other "model_" code (the model files are invalid:
+// "conflict" 409, "invalid_request", "partition_invalid" and
+// "model_selection_invalid" (a bad --models spec) 400, any other "model_" code (the model files are invalid:
 // model_cycle, model_unknown_table, model_sql_invalid, model_invalid) 422,
 // any transient error 503, anything else 500. The error's message is shown to the client: it must
 // not hold secrets.
@@ -29,6 +29,18 @@ struct Reply {
   std::string json;
 };
 
+// Which partitions of the selected time-interval models a run computes
+// (`landfall run --partition/--from/--to/--latest/--missing/--lookback`);
+// all empty: those whose upstream rows changed.
+struct PartitionFlags {
+  std::string partition;
+  std::string from;
+  std::string to;
+  bool latest = false;
+  bool missing = false;
+  int lookback = -1;  // < 0: the model's own
+};
+
 struct RunTrigger {
   std::vector<std::string> tables;  // empty: every table
   // With models: rebuild the selected models (not the tables); without:
@@ -36,6 +48,7 @@ struct RunTrigger {
   bool full_refresh = false;
   // `landfall run --models`: "a,b+", "+a" ("": every model downstream of what changed).
   std::string models;
+  PartitionFlags partitions;
 };
 
 // What GET /v1/plan asks for: the scope of `landfall plan`, and its format.
@@ -43,6 +56,7 @@ struct PlanQuery {
   std::vector<std::string> tables;  // empty: every table
   bool full_refresh = false;
   std::string models;  // `landfall plan --models` ("": every model)
+  PartitionFlags partitions;
   bool text = false;   // {"text": "<landfall plan's text>"} instead of the plan's JSON
 };
 

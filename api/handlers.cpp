@@ -23,7 +23,9 @@ int StatusForError(const Error& error) {
   };
   if (ends_with("_not_found")) return 404;
   if (ends_with("_conflict")) return 409;
-  if (c == "invalid_request" || c == "invalid_path" || c == "model_selection_invalid") return 400;
+  if (c == "invalid_request" || c == "invalid_path" || c == "model_selection_invalid" || c == "partition_invalid") {
+    return 400;
+  }
   if (c.starts_with("model_")) return 422;  // the daemon's model files are invalid
   if (error.transient) return 503;
   return 500;
@@ -219,8 +221,25 @@ std::string ParsePlanQuery(std::string_view query, PlanQuery& out) {
       out.text = value == "text";
     } else if (key == "models") {
       out.models = value;
+    } else if (key == "partition") {
+      out.partitions.partition = value;
+    } else if (key == "from") {
+      out.partitions.from = value;
+    } else if (key == "to") {
+      out.partitions.to = value;
+    } else if (key == "latest" || key == "missing") {
+      if (value != "true" && value != "false") return key + " must be true or false";
+      (key == "latest" ? out.partitions.latest : out.partitions.missing) = value == "true";
+    } else if (key == "lookback") {
+      int n = -1;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || end != value.data() + value.size() || n < 0) {
+        return "lookback must be a whole number >= 0";
+      }
+      out.partitions.lookback = n;
     } else {
-      return "unknown parameter '" + key + "' (expected table, models, full_refresh, format)";
+      return "unknown parameter '" + key +
+             "' (expected table, models, full_refresh, format, partition, from, to, latest, missing, lookback)";
     }
   }
   return "";
@@ -247,7 +266,31 @@ std::string ParseModelsField(const json& value, std::string& out) {
   return "";
 }
 
-// {"tables": [...], "models": ..., "full_refresh": false}; returns an error message or "".
+// {"partition", "from", "to", "latest", "missing", "lookback"}, each optional;
+// returns an error message or "".
+std::string ParsePartitionFlags(const json& value, PartitionFlags& out) {
+  if (!value.is_object()) return "partitions must be an object";
+  for (const auto& [key, v] : value.items()) {
+    if (key == "partition" || key == "from" || key == "to") {
+      if (!v.is_string()) return "partitions." + key + " must be a partition key";
+      (key == "partition" ? out.partition : key == "from" ? out.from : out.to) = v.get<std::string>();
+    } else if (key == "latest" || key == "missing") {
+      if (!v.is_boolean()) return "partitions." + key + " must be true or false";
+      (key == "latest" ? out.latest : out.missing) = v.get<bool>();
+    } else if (key == "lookback") {
+      if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 100000) {
+        return "partitions.lookback must be a whole number >= 0";
+      }
+      out.lookback = v.get<int>();
+    } else {
+      return "unknown field 'partitions." + key + "' (expected partition, from, to, latest, missing, lookback)";
+    }
+  }
+  return "";
+}
+
+// {"tables": [...], "models": ..., "full_refresh": false, "partitions": {...}};
+// returns an error message or "".
 std::string ParseRunTrigger(const std::string& body, RunTrigger& out) {
   if (body.empty()) return "";
   json doc = json::parse(body, nullptr, false);
@@ -265,8 +308,10 @@ std::string ParseRunTrigger(const std::string& body, RunTrigger& out) {
       out.full_refresh = value.get<bool>();
     } else if (key == "models") {
       if (auto error = ParseModelsField(value, out.models); !error.empty()) return error;
+    } else if (key == "partitions") {
+      if (auto error = ParsePartitionFlags(value, out.partitions); !error.empty()) return error;
     } else {
-      return "unknown field '" + key + "' (expected tables, models, full_refresh)";
+      return "unknown field '" + key + "' (expected tables, models, full_refresh, partitions)";
     }
   }
   return "";

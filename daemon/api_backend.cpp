@@ -16,6 +16,16 @@
 
 namespace landfall::daemon {
 
+model::PartitionSelection SelectionOf(const api::PartitionFlags& flags) {
+  model::PartitionSelection out{.partition = flags.partition,
+                                .from = flags.from,
+                                .to = flags.to,
+                                .latest = flags.latest,
+                                .missing = flags.missing};
+  if (flags.lookback >= 0) out.lookback = flags.lookback;
+  return out;
+}
+
 namespace {
 
 using json = nlohmann::json;
@@ -274,6 +284,7 @@ Result<std::string> DaemonApiBackend::Plan(const api::PlanQuery& query) {
   request.full_refresh = query.full_refresh;
   request.trigger = "api";
   request.models = query.models;
+  request.partitions = SelectionOf(query.partitions);
   auto plan = (*engine)->Plan(request);
   if (!plan) return Fail(plan.error());
   // The models' steps as `landfall plan` prints them, after the tables'.

@@ -19,9 +19,13 @@
 #include "daemon/model_graph.h"
 #include "lib/config/config.h"
 #include "lib/exec/engine.h"
+#include "lib/model/partition.h"
 #include "lib/state/state_store.h"
 
 namespace landfall::daemon {
+
+// The partitions of time-interval models a request asks for, as the engine takes them.
+model::PartitionSelection SelectionOf(const api::PartitionFlags& flags);
 
 // What the backend needs from the running daemon. Every method may be called
 // from any thread (the API's workers) and may block briefly.

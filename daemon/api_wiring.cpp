@@ -179,6 +179,7 @@ void Server::StartApiRun(const api::RunTrigger& trigger,
   exec::RunRequest request = RequestFor(*jobs, "api");
   request.full_refresh = trigger.full_refresh;
   request.models = trigger.models;
+  request.partitions = SelectionOf(trigger.partitions);
   auto run_id = std::make_shared<std::atomic<int64_t>>(0);
   request.on_run_started = [this, pending, run_id, tables = request.tables](int64_t id) {
     *run_id = id;

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -40,6 +41,7 @@ Usage:
   landfall serve --config F
   landfall plan  --config F [--table T]... [--models SPEC] [--full-refresh] [--format text|json]
   landfall run   --config F [--table T]... [--models SPEC] [--full-refresh] [--format text|json]
+                 [--partition KEY | --from A --to B | --latest | --missing] [--lookback N] [--parallel N]
   landfall state delete --config F --table T | --model M
   landfall status --config F [--format text|json]
   landfall migrate --config F
@@ -72,6 +74,15 @@ Options:
   --full-refresh   rebuild the selected tables from all their batches
   --models SPEC    plan/run/compile only these models: a,b  a+ (and downstream)  +a (and
                    upstream); with --full-refresh, rebuild them (and not the tables)
+  --partition KEY  (plan, run) compute this partition of the selected time_interval models:
+                   2026-04-07T13 (hour), 2026-04-07 (day), 2026-04 (month), 2026 (year)
+  --from A --to B  ... every partition from A to B, both included
+  --latest         ... the partition holding now
+  --missing        ... every partition since first_partition not computed, failed,
+                   interrupted, or computed before its window closed
+  --lookback N     ... and N partitions before the earliest chosen (default: the model's)
+  --parallel N     partitions computed at once where the warehouse allows it; DuckDB
+                   computes one at a time (each statement already uses every core)
   --model M        state delete: the model whose state to forget
   --dialect D      compile: the warehouse whose SQL to print
   --column C       lineage: only this output column of the model
@@ -97,6 +108,12 @@ struct Args {
   std::string model;                  // --model M (state delete)
   std::string dialect;                // --dialect (compile)
   std::string column;                 // --column (lineage)
+  api::PartitionFlags partitions;     // --partition, --from, --to, --latest, --missing, --lookback
+  int parallel = 1;                   // --parallel N
+  bool PartitionFlagsGiven() const {
+    return !partitions.partition.empty() || !partitions.from.empty() || !partitions.to.empty() ||
+           partitions.latest || partitions.missing || partitions.lookback >= 0 || parallel != 1;
+  }
 };
 
 int Usage(const std::string& message) {
@@ -159,6 +176,27 @@ std::optional<Args> Parse(int argc, char** argv, int* exit_code) {
       auto v = value("--dialect");
       if (!v) return std::nullopt;
       args.dialect = *v;
+    } else if (is("--partition") || is("--from") || is("--to")) {
+      const std::string name = a.substr(0, a.find('='));
+      auto v = value(name);
+      if (!v) return std::nullopt;
+      (name == "--partition" ? args.partitions.partition : name == "--from" ? args.partitions.from
+                                                                             : args.partitions.to) = *v;
+    } else if (a == "--latest") {
+      args.partitions.latest = true;
+    } else if (a == "--missing") {
+      args.partitions.missing = true;
+    } else if (is("--lookback") || is("--parallel")) {
+      const std::string name = a.substr(0, a.find('='));
+      auto v = value(name);
+      if (!v) return std::nullopt;
+      int n = -1;
+      auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+      if (ec != std::errc() || end != v->data() + v->size() || n < (name == "--parallel" ? 1 : 0)) {
+        *exit_code = Usage(name + (name == "--parallel" ? " must be a whole number >= 1" : " must be a whole number >= 0"));
+        return std::nullopt;
+      }
+      (name == "--lookback" ? args.partitions.lookback : args.parallel) = n;
     } else if (a == "--full-refresh") {
       args.full_refresh = true;
     } else if (a.starts_with("-")) {
@@ -246,6 +284,7 @@ exec::RunRequest Request(const Args& args) {
   request.tables = args.tables;
   request.full_refresh = args.full_refresh;
   request.models = args.models.value_or("");
+  request.partitions = SelectionOf(args.partitions);
   request.trigger = "cli";
   return request;
 }
@@ -255,7 +294,7 @@ exec::RunRequest Request(const Args& args) {
 int ExitFor(const Error& error) {
   if (error.code.ends_with("not_found") || error.code == "invalid_request") return kExitUsage;
   // Invalid model files or --models (model_cycle, model_selection_invalid, ...).
-  if (error.code.starts_with("model_")) return kExitUsage;
+  if (error.code.starts_with("model_") || error.code == "partition_invalid") return kExitUsage;
   return kExitUnavailable;
 }
 
@@ -270,6 +309,8 @@ int PrintRun(const std::string& outcome_json, const std::string& format) {
   const json tables = outcome.value("tables", json::array());
   const json models = outcome.value("models", json::array());
   const std::string models_error = outcome.value("models_error", "");
+  // Partition flags that name no partition of the models: the caller's to fix.
+  const bool bad_partitions = outcome.value("models_error_code", "") == "partition_invalid";
   int failed = 0;
   for (const auto& t : tables) failed += t.value("status", "") == "failed";
   int models_failed = 0, models_changed = 0;
@@ -316,6 +357,7 @@ int PrintRun(const std::string& outcome_json, const std::string& format) {
     }
   }
   std::fflush(stdout);
+  if (bad_partitions) return kExitUsage;
   return failed || models_failed || !models_error.empty() ? kExitTableFailed : kExitOk;
 }
 
@@ -326,6 +368,13 @@ int RemotePlan(const Daemon& daemon, const Args& args) {
   for (const auto& t : args.tables) target += "&table=" + UrlEncode(t);
   if (args.full_refresh) target += "&full_refresh=true";
   if (args.models) target += "&models=" + UrlEncode(*args.models);
+  const api::PartitionFlags& p = args.partitions;
+  if (!p.partition.empty()) target += "&partition=" + UrlEncode(p.partition);
+  if (!p.from.empty()) target += "&from=" + UrlEncode(p.from);
+  if (!p.to.empty()) target += "&to=" + UrlEncode(p.to);
+  if (p.latest) target += "&latest=true";
+  if (p.missing) target += "&missing=true";
+  if (p.lookback >= 0) target += "&lookback=" + std::to_string(p.lookback);
   auto reply = Ask(daemon, "GET", target);
   if (!reply) {
     spdlog::error("plan: {}", reply.error().ToString());
@@ -343,6 +392,17 @@ int RemotePlan(const Daemon& daemon, const Args& args) {
 int RemoteRun(const Daemon& daemon, const Args& args) {
   json request = {{"tables", args.tables}, {"full_refresh", args.full_refresh}};
   if (args.models) request["models"] = *args.models;
+  if (args.PartitionFlagsGiven()) {
+    const api::PartitionFlags& p = args.partitions;
+    json partitions = json::object();
+    if (!p.partition.empty()) partitions["partition"] = p.partition;
+    if (!p.from.empty()) partitions["from"] = p.from;
+    if (!p.to.empty()) partitions["to"] = p.to;
+    if (p.latest) partitions["latest"] = true;
+    if (p.missing) partitions["missing"] = true;
+    if (p.lookback >= 0) partitions["lookback"] = p.lookback;
+    request["partitions"] = std::move(partitions);
+  }
   // A table the daemon is running now: wait for that run, then start ours.
   auto started = Ask(daemon, "POST", "/v1/runs", request.dump(), /*retry_conflicts=*/true);
   if (!started) {
@@ -488,9 +548,12 @@ int CmdPlan(const Args& args, const config::Config& config, const std::string& w
     auto models = rt.engine->PlanModels(Request(args), *plan);
     if (!models) {
       std::cerr << "landfall: plan: " << models.error().message << "\n";
-      return models.error().code.starts_with("model_") ? kExitUsage : kExitUnavailable;
+      return ExitFor(models.error());
     }
     steps = std::move(models->steps);
+    for (const auto& m : models->models) {
+      for (const auto& warning : m.warnings) std::cerr << "landfall: warning: " << warning << "\n";
+    }
   }
   if (args.format == "json") {
     json out = json::parse(plan::ToJson(*plan));
@@ -505,6 +568,10 @@ int CmdPlan(const Args& args, const config::Config& config, const std::string& w
 int CmdRun(const Args& args, const config::Config& config, const std::string& why_not) {
   Runtime rt;
   if (int rc = OpenRuntime(config, rt, Open::kEngineAsWriter, why_not); rc != kExitOk) return rc;
+  if (args.parallel > 1) {
+    spdlog::info("--parallel {}: DuckDB computes one partition at a time (each statement uses every core)",
+                 args.parallel);
+  }
   auto outcome = rt.engine->Run(Request(args));
   if (!outcome) {
     spdlog::error("run: {}", outcome.error().ToString());
@@ -653,6 +720,9 @@ int CmdCheckConfig(const Args& args) {
             << config->landing.dir.string() << ", warehouse " << config->warehouse.path.string()
             << ", " << graph->models.size() << (graph->models.size() == 1 ? " model" : " models")
             << ")\n";
+  for (const auto& m : graph->models) {
+    for (const auto& warning : m.warnings) std::cerr << "landfall: warning: " << warning << "\n";
+  }
   return kExitOk;
 }
 
@@ -785,6 +855,17 @@ int Main(int argc, char** argv) {
   }
   if (!args->model.empty() && cmd != std::vector<std::string>{"state", "delete"}) {
     return Usage("--model is an option of state delete");
+  }
+  if (args->PartitionFlagsGiven()) {
+    const api::PartitionFlags& p = args->partitions;
+    if (cmd != std::vector<std::string>{"plan"} && cmd != std::vector<std::string>{"run"}) {
+      return Usage("--partition, --from, --to, --latest, --missing, --lookback and --parallel are options of plan and run");
+    }
+    if (!args->models) return Usage("choose partitions of the models given with --models");
+    if (p.from.empty() != p.to.empty()) return Usage("--from and --to go together");
+    const int choices = !p.partition.empty() + !p.from.empty() + p.latest + p.missing;
+    if (choices > 1) return Usage("choose partitions one way: --partition, --from/--to, --latest or --missing");
+    if (args->full_refresh) return Usage("--full-refresh rebuilds every partition; it takes no partition flags");
   }
   if (cmd == std::vector<std::string>{"serve"}) return Serve(args->config);
   if (cmd == std::vector<std::string>{"plan"} || cmd == std::vector<std::string>{"run"} ||

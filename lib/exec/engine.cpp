@@ -15,6 +15,24 @@ namespace landfall::exec {
 namespace fs = std::filesystem;
 using state::BatchStatus;
 
+namespace {
+
+std::vector<double> PartitionSeconds(const std::vector<PartitionOutcome>& partitions) {
+  std::vector<double> out;
+  for (const auto& p : partitions) {
+    if (p.ok) out.push_back(p.duration_us / 1e6);
+  }
+  return out;
+}
+
+int PartitionsFailed(const std::vector<PartitionOutcome>& partitions) {
+  int n = 0;
+  for (const auto& p : partitions) n += !p.ok;
+  return n;
+}
+
+}  // namespace
+
 bool RunOutcome::ok() const {
   return !models_error &&
          std::all_of(tables.begin(), tables.end(),
@@ -35,7 +53,7 @@ Engine::Engine(config::Config config, state::StateStore& state, warehouse::Wareh
       warehouse_(warehouse),
       pool_(pool),
       clock_(clock),
-      models_(config_, state, warehouse, pool),
+      models_(config_, state, warehouse, pool, clock),
       catalog_(config_.landing, footers, pool, clock) {}
 
 schema::SupertypeFn Engine::Supertype() {
@@ -869,7 +887,8 @@ Result<RunOutcome> Engine::Run(const RunRequest& request) {
 // models nor tables are selected.
 ModelRunRequest Engine::ModelRequestFor(const RunRequest& request) {
   ModelRunRequest out{.selection = request.models,
-                      .full_refresh = request.full_refresh && (!request.models.empty() || request.tables.empty())};
+                      .full_refresh = request.full_refresh && (!request.models.empty() || request.tables.empty()),
+                      .partitions = request.partitions};
   std::lock_guard lock(mu_);
   catalog_.ForEachTable([&](const std::string& table) { out.landing_tables.insert(table); });
   return out;
@@ -937,7 +956,9 @@ void Engine::RunModels(const RunRequest& request, RunOutcome& outcome) {
                                 .action = model::ToString(m.step.action),
                                 .ok = !m.failed(),
                                 .rows_written = m.stats.inserted + m.stats.updated,
-                                .seconds = m.duration_us / 1e6});
+                                .seconds = m.duration_us / 1e6,
+                                .partition_seconds = PartitionSeconds(m.partitions),
+                                .partitions_failed = PartitionsFailed(m.partitions)});
   }
 }
 
@@ -946,7 +967,9 @@ Result<ModelPlan> Engine::PlanModels(const RunRequest& request, const plan::Chan
   for (const auto& t : tables.tables) {
     if (t.action != plan::Action::kSkip) model_request.planned_tables[t.table] = plan::ToString(t.action);
   }
-  return models_.Plan(model_request);
+  auto plan = models_.Plan(model_request);
+  if (plan) models_.ResolvePartitions(*plan);
+  return plan;
 }
 
 Result<bool> Engine::DeleteModelState(const std::string& model) { return models_.DeleteState(model); }

@@ -48,6 +48,9 @@ struct RunRequest {
   // and with full_refresh and a selection, only those models are rebuilt
   // (the tables are not).
   std::string models;
+  // Time-interval models: which partitions the selected ones compute
+  // (`--partition`, `--from/--to`, `--latest`, `--missing`, `--lookback`).
+  model::PartitionSelection partitions;
   // Called (on the calling thread) once the run is recorded, with its id,
   // before any table is executed; not called when nothing needs doing.
   std::function<void(int64_t run_id)> on_run_started;
@@ -88,7 +91,7 @@ struct RunOutcome {
 // {"run_id", "ok", "warehouse_statements", "files", "inspected", "quarantined",
 //  "duplicates", "tables": [{"table", "action", "status", "rows", "batches",
 //  "duration_ms", "error"}], "plan": plan::ToJson(plan), "models":
-//  OutcomesToJson(models), "models_error", "models_duration_ms"}: `landfall run
+//  OutcomesToJson(models), "models_error", "models_error_code", "models_duration_ms"}: `landfall run
 //  --format json`.
 std::string ToJson(const RunOutcome& outcome);
 

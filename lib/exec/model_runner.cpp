@@ -25,11 +25,19 @@ json ReasonsJson(const std::vector<model::ModelReason>& reasons) {
 }
 
 json StepJson(const ModelStep& step) {
-  return {{"model", step.model},
-          {"strategy", model::ToString(step.strategy)},
-          {"action", model::ToString(step.action)},
-          {"reasons", ReasonsJson(step.reasons)},
-          {"upstream", step.upstream}};
+  json out = {{"model", step.model},
+              {"strategy", model::ToString(step.strategy)},
+              {"action", model::ToString(step.action)},
+              {"reasons", ReasonsJson(step.reasons)},
+              {"upstream", step.upstream}};
+  if (step.strategy == model::Strategy::kTimeInterval) {
+    json partitions = json::array();
+    for (const auto& p : step.partitions) {
+      partitions.push_back({{"key", p.key}, {"reason", p.reason}, {"detail", p.detail}});
+    }
+    out["partitions"] = std::move(partitions);
+  }
+  return out;
 }
 
 // A model's depth in the graph: 0 when it reads no model, else one more than
@@ -73,6 +81,10 @@ std::string StepsToText(const std::vector<ModelStep>& steps) {
     };
     out += "model " + padded(step.model, 18) + " " + padded(model::ToString(step.action), 8) + " " +
            reasons + "\n";
+    for (const auto& p : step.partitions) {
+      out += "  partition " + padded(p.key, 14) + " " + p.reason + (p.detail.empty() ? "" : " (" + p.detail + ")") +
+             "\n";
+    }
   }
   return out;
 }
@@ -112,18 +124,35 @@ std::string OutcomesToJson(const std::vector<ModelOutcome>& outcomes) {
     item["batches"] = outcome.stats.batches;
     item["duration_ms"] = outcome.duration_us / 1000.0;
     item["error"] = outcome.error;
+    if (outcome.step.strategy == model::Strategy::kTimeInterval) {
+      json partitions = json::array();
+      for (const auto& p : outcome.partitions) {
+        partitions.push_back({{"key", p.pick.key},
+                              {"reason", p.pick.reason},
+                              {"detail", p.pick.detail},
+                              {"status", p.ok ? "computed" : "failed"},
+                              {"rows", p.rows},
+                              {"duration_ms", p.duration_us / 1000.0},
+                              {"error", p.error}});
+      }
+      item["partitions"] = std::move(partitions);
+    }
     out.push_back(std::move(item));
   }
   return out.dump();
 }
 
 ModelRunner::ModelRunner(const config::Config& config, state::StateStore& state,
-                         warehouse::Warehouse& warehouse, ThreadPool& pool)
-    : config_(config), state_(state), warehouse_(warehouse), pool_(pool) {}
+                         warehouse::Warehouse& warehouse, ThreadPool& pool, const Clock& clock)
+    : config_(config), state_(state), warehouse_(warehouse), pool_(pool), clock_(clock) {}
 
 Status ModelRunner::Start() {
   if (!enabled() || warehouse_.Models() == nullptr) return Ok();
-  return warehouse_.Models()->InitModels(config_.models.schema);
+  if (auto s = warehouse_.Models()->InitModels(config_.models.schema); !s) return s;
+  auto interrupted = state_.MarkPartitionsInterrupted();
+  if (!interrupted) return Fail(interrupted.error());
+  if (*interrupted > 0) spdlog::warn("models: {} partition(s) left in progress are now interrupted", *interrupted);
+  return Ok();
 }
 
 namespace {
@@ -225,6 +254,29 @@ Result<ModelPlan> ModelRunner::Plan(const ModelRunRequest& request) {
       if (!input.selected || input.selected->contains(m.name)) input.full_refresh.insert(m.name);
     }
   }
+  out.partitions = request.partitions;
+  if (request.partitions.Any() || request.partitions.lookback) {
+    for (const auto& m : out.models) {
+      if (m.strategy == model::Strategy::kTimeInterval && (!input.selected || input.selected->contains(m.name))) {
+        input.partitions_requested.insert(m.name);
+      }
+    }
+    if (input.partitions_requested.empty()) {
+      return Fail("partition_invalid",
+                  "--partition, --from, --to, --latest, --missing and --lookback choose partitions of "
+                  "time_interval models, and no selected model is one (select them with --models)");
+    }
+    // Flags that name no partition of a model fail the plan, before anything runs.
+    for (const auto& m : out.models) {
+      if (!input.partitions_requested.contains(m.name)) continue;
+      auto picks = model::PickPartitions({.granularity = m.time_interval.granularity,
+                                          .first_partition = m.time_interval.first_partition,
+                                          .now = std::chrono::floor<std::chrono::seconds>(clock_.Now()),
+                                          .selection = request.partitions});
+      if (!picks) return Fail(picks.error().code, "model " + m.name + ": " + picks.error().message);
+    }
+    if (!request.partitions.Any()) input.partitions_requested.clear();  // --lookback alone
+  }
   warehouse::ModelWarehouse* models_wh = warehouse_.Models();
   input.warehouse_supports_models = models_wh != nullptr;
   if (models_wh != nullptr) {
@@ -245,7 +297,27 @@ Result<ModelPlan> ModelRunner::Plan(const ModelRunRequest& request) {
     }
   }
   out.steps = model::PlanModels(input);
+  out.staging = std::move(input.staging);
+  out.contents = std::move(input.contents);
   return out;
+}
+
+void ModelRunner::ResolvePartitions(ModelPlan& plan) {
+  std::map<std::string, const model::Model*> by_name;
+  for (const auto& m : plan.models) by_name[m.name] = &m;
+  for (ModelStep& step : plan.steps) {
+    if (step.strategy != model::Strategy::kTimeInterval ||
+        (step.action != ModelAction::kRun && step.action != ModelAction::kRebuild)) {
+      continue;
+    }
+    auto picks = Pick(plan, *by_name.at(step.model), step);
+    if (picks) {
+      step.partitions = std::move(*picks);
+    } else {
+      step.action = ModelAction::kFail;
+      step.reasons.push_back({model::kModelFailed, picks.error().message});
+    }
+  }
 }
 
 std::vector<ModelOutcome> ModelRunner::Execute(const ModelPlan& plan, int64_t run_id) {
@@ -263,7 +335,7 @@ std::vector<ModelOutcome> ModelRunner::Execute(const ModelPlan& plan, int64_t ru
       const model::Model& m = *by_name.at(step.model);
       jobs.emplace_back(&step, pool_.Submit([this, &m, &plan, &step, &done, run_id]() -> Result<ModelOutcome> {
                           return CallCatching(
-                              [&]() -> Result<ModelOutcome> { return RunOne(m, plan.dag, step, done, run_id); },
+                              [&]() -> Result<ModelOutcome> { return RunOne(plan, m, step, done, run_id); },
                               "model " + step.model);
                         }));
     }
@@ -312,8 +384,9 @@ Result<std::vector<ModelOutcome>> ModelRunner::PlanAndExecute(const ModelRunRequ
   return Execute(*plan, run_id);
 }
 
-ModelOutcome ModelRunner::RunOne(const model::Model& m, const model::Dag& dag, ModelStep step,
+ModelOutcome ModelRunner::RunOne(const ModelPlan& plan, const model::Model& m, ModelStep step,
                                  const std::map<std::string, ModelOutcome>& done, int64_t run_id) {
+  const model::Dag& dag = plan.dag;
   ModelOutcome out;
   const auto started = std::chrono::steady_clock::now();
   // An upstream model that failed (or skipped for that reason) in this run.
@@ -333,7 +406,8 @@ ModelOutcome ModelRunner::RunOne(const model::Model& m, const model::Dag& dag, M
   }
   schema::Schema columns;
   if (step.action == ModelAction::kRun || step.action == ModelAction::kRebuild) {
-    auto written = Write(m, dag, step, columns);
+    auto written = m.strategy == model::Strategy::kTimeInterval ? WritePartitioned(plan, m, step, columns, out, run_id)
+                                                                : Write(m, dag, step, columns);
     if (written) {
       out.stats = *written;
     } else {
@@ -398,10 +472,204 @@ warehouse::ModelWrite ModelRunner::WriteFor(const model::Model& m, const model::
   return write;
 }
 
+namespace {
+
+warehouse::PartitionLayout LayoutOf(const model::Model& m) {
+  return {.time_column = m.time_interval.time_column,
+          .unit = model::TruncUnit(m.time_interval.granularity),
+          .format = model::KeyFormat(m.time_interval.granularity)};
+}
+
+// An upstream of a time-interval model, with the column its checksums go by.
+warehouse::PartitionSource SourceOf(const ModelPlan& plan, const model::Model& m, const model::TableRef& ref) {
+  warehouse::PartitionSource out;
+  out.source = {.schema = ref.schema, .name = ref.name, .is_model = ref.schema == plan.dag.models_schema};
+  const schema::Schema* columns = nullptr;
+  if (out.source.is_model) {
+    if (auto it = plan.contents.find(ref.name); it != plan.contents.end()) columns = &it->second.columns;
+  } else if (auto it = plan.staging.find(ref.name); it != plan.staging.end()) {
+    columns = &it->second.columns;
+  }
+  if (columns == nullptr) return out;
+  for (const auto& c : columns->columns) out.columns.push_back(c.name);
+  auto named = m.time_interval.source_columns.find(model::ToString(ref));
+  const std::string wanted = named != m.time_interval.source_columns.end() ? named->second : m.time_interval.time_column;
+  if (const schema::Column* c = columns->Find(wanted)) out.column = c->name;
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<model::PartitionPick>> ModelRunner::Pick(const ModelPlan& plan, const model::Model& m,
+                                                             const ModelStep& step) {
+  const model::TimeIntervalConfig& ti = m.time_interval;
+  const model::Granularity g = ti.granularity;
+  model::PartitionPickInput in{.granularity = g,
+                               .first_partition = ti.first_partition,
+                               .lookback = ti.lookback,
+                               .now = std::chrono::floor<std::chrono::seconds>(clock_.Now()),
+                               .selection = plan.partitions};
+  auto first = model::ParseKey(g, ti.first_partition);
+  if (!first) return Fail(first.error());
+  const model::TimePoint end = model::NextPartition(g, model::PartitionStart(g, in.now));
+  auto known = state_.Partitions(m.name, {});
+  if (!known) return Fail(known.error());
+  for (const auto& p : *known) {
+    in.known[p.key] = {.status = state::ToString(p.status), .window_closed = p.window_closed};
+  }
+  if (step.action == ModelAction::kRebuild && !plan.partitions.Any()) {
+    in.everything = true;
+  } else if (!plan.partitions.Any()) {
+    warehouse::ModelWarehouse& wh = *warehouse_.Models();
+    const std::string window_sql = model::WithWindow(m.sql, *first, end);
+    const auto layout = LayoutOf(m);
+    for (const auto& change : step.partition_changes) {
+      const auto dot = change.source.find('.');
+      const model::TableRef ref{change.source.substr(0, dot), change.source.substr(dot + 1)};
+      if (!change.rewritten) {
+        auto keys = wh.TouchedPartitions(window_sql, ref.name, change.new_batches, layout);
+        if (!keys) return Fail(keys.error());
+        const std::string detail = change.source + ": " + std::to_string(change.new_batches.size()) +
+                                   (change.new_batches.size() == 1 ? " new batch" : " new batches");
+        for (const auto& key : *keys) in.changed.try_emplace(key, model::kPartitionUpstreamRows, detail);
+        continue;
+      }
+      const warehouse::PartitionSource source = SourceOf(plan, m, ref);
+      if (source.column.empty()) {
+        // Nothing to tell which partitions its rows feed: every one.
+        for (auto t : model::PartitionsBetween(g, *first, model::PartitionStart(g, in.now))) {
+          in.changed.try_emplace(model::FormatKey(g, t), model::kPartitionChecksumChanged,
+                                 change.source + " was rewritten and has no column " + ti.time_column +
+                                     " to checksum by (see time_interval.source_columns)");
+        }
+        continue;
+      }
+      auto keys = wh.ChangedPartitions(m.name, source, layout, model::SqlTimestamp(*first), model::SqlTimestamp(end));
+      if (!keys) return Fail(keys.error());
+      for (const auto& key : *keys) {
+        in.changed.try_emplace(key, model::kPartitionChecksumChanged, change.source + " rewritten");
+      }
+    }
+  }
+  return model::PickPartitions(in);
+}
+
+Result<warehouse::ModelWriteStats> ModelRunner::WritePartitioned(const ModelPlan& plan, const model::Model& m,
+                                                                 ModelStep& step, schema::Schema& columns,
+                                                                 ModelOutcome& out, int64_t run_id) {
+  warehouse::ModelWarehouse& wh = *warehouse_.Models();
+  const model::TimeIntervalConfig& ti = m.time_interval;
+  const model::Granularity g = ti.granularity;
+  auto first = model::ParseKey(g, ti.first_partition);
+  if (!first) return Fail(first.error());
+  const std::string probe = model::WithWindow(m.sql, *first, model::NextPartition(g, *first));
+  auto query = wh.DescribeQuery(probe);
+  if (!query) return Fail(query.error());
+  const schema::Column* time = query->Find(ti.time_column);
+  if (time == nullptr || !(time->type == "DATE" || time->type.starts_with("TIMESTAMP"))) {
+    return Fail(warehouse::kModelSqlFailed,
+                "time_interval.time_column " + ti.time_column +
+                    (time == nullptr ? " is not a column of the model's query"
+                                     : " is " + time->type + "; it must be a DATE or TIMESTAMP"));
+  }
+  auto target = wh.TargetColumns(config_.models.schema, m.name);
+  if (!target) return Fail(target.error());
+  step = model::WithTargetColumns(std::move(step), *target, *query);
+  columns = *query;
+  if (step.action == ModelAction::kRebuild) {
+    if (auto s = wh.ResetPartitions(config_.models.schema, m.name, probe); !s) return Fail(s.error());
+    out.built = true;
+    if (auto s = state_.DeletePartitions(m.name); !s) return Fail(s.error());
+  }
+  auto picks = Pick(plan, m, step);
+  if (!picks) return Fail(picks.error());
+  step.partitions = *picks;
+
+  std::vector<state::PartitionRecord> starting;
+  for (const auto& p : *picks) {
+    starting.push_back({.model = m.name,
+                        .key = p.key,
+                        .window_start_us = model::ToMicros(p.start),
+                        .window_end_us = model::ToMicros(p.end),
+                        .status = state::PartitionStatus::kInProgress,
+                        .run_id = run_id});
+  }
+  if (auto s = state_.SavePartitions(starting); !s) return Fail(s.error());
+
+  warehouse::PartitionWrite write{.schema = config_.models.schema, .name = m.name, .layout = LayoutOf(m)};
+  for (const auto& c : query->columns) write.columns.push_back(c.name);
+  std::vector<warehouse::ModelSource> sources;
+  for (const auto& ref : plan.dag.upstream.at(m.name)) {
+    auto source = SourceOf(plan, m, ref);
+    sources.push_back(source.source);
+    if (!source.column.empty()) write.sources.push_back(std::move(source));
+  }
+  warehouse::ModelWriteStats stats;
+  std::optional<Error> first_error;
+  for (const auto& batch : model::BatchPartitions(*picks, ti.batch_size)) {
+    write.sql = model::WithWindow(m.sql, batch.front().start, batch.back().end);
+    write.start = model::SqlTimestamp(batch.front().start);
+    write.end = model::SqlTimestamp(batch.back().end);
+    write.keys.clear();
+    for (const auto& p : batch) write.keys.push_back(p.key);
+    const auto started = std::chrono::steady_clock::now();
+    auto written = wh.WritePartitions(write);
+    const int64_t us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
+    const int64_t now_us = clock_.NowMicros();
+    std::vector<state::PartitionRecord> records;
+    for (const auto& p : batch) {
+      state::PartitionRecord r{.model = m.name,
+                               .key = p.key,
+                               .window_start_us = model::ToMicros(p.start),
+                               .window_end_us = model::ToMicros(p.end),
+                               .duration_us = us,
+                               .run_id = run_id};
+      PartitionOutcome po{.pick = p, .ok = written.has_value(), .duration_us = us};
+      if (written) {
+        const warehouse::PartitionStats& ps = written->partitions[p.key];
+        r.status = state::PartitionStatus::kComputed;
+        r.computed_at_us = now_us;
+        r.window_closed = now_us >= r.window_end_us;
+        r.row_count = po.rows = ps.rows;
+        r.checksum = ps.checksum;
+      } else {
+        r.status = state::PartitionStatus::kFailed;
+        r.error = po.error = written.error().message;
+      }
+      records.push_back(std::move(r));
+      out.partitions.push_back(std::move(po));
+    }
+    if (auto s = state_.SavePartitions(records); !s) {
+      spdlog::warn("model {}: recording partitions {}..{}: {}", m.name, batch.front().key, batch.back().key,
+                   s.error().ToString());
+    }
+    if (written) {
+      stats.inserted += written->inserted;
+      stats.deleted += written->deleted;
+      out.built = true;
+    } else if (!first_error) {
+      first_error = written.error();
+    }
+  }
+  // The daemon's case consumes what it found changed; partitions asked for by
+  // flags leave the changes to it. A failed partition stays failed until
+  // `--missing` or a new batch touching it computes it again.
+  const bool by_flags = plan.partitions.Any();
+  const bool wrote = std::any_of(out.partitions.begin(), out.partitions.end(), [](auto& p) { return p.ok; });
+  if (!by_flags || wrote) {
+    if (auto s = wh.FinishPartitions(m.name, sources, by_flags ? nullptr : &step.staging_tokens, wrote); !s) {
+      return Fail(s.error());
+    }
+  }
+  if (first_error) return Fail(*first_error);
+  return stats;
+}
+
 void ModelRunner::Record(const model::Model& m, const ModelOutcome& outcome, const schema::Schema& columns,
                          int64_t run_id) {
   const ModelStep& step = outcome.step;
-  const bool wrote = step.action == ModelAction::kRun || step.action == ModelAction::kRebuild;
+  const bool wrote = step.action == ModelAction::kRun || step.action == ModelAction::kRebuild || outcome.built;
   std::optional<state::ModelRecord> record;
   {
     std::lock_guard lock(mu_);
@@ -412,8 +680,8 @@ void ModelRunner::Record(const model::Model& m, const ModelOutcome& outcome, con
       next.sql_hash = m.sql_hash;
       next.config_hash = m.config_hash;
       next.columns_json = schema::ToJson(columns);
-      next.status = state::ModelStatus::kActive;
-      next.last_error.clear();
+      next.status = outcome.failed() ? state::ModelStatus::kFailed : state::ModelStatus::kActive;
+      next.last_error = outcome.failed() ? outcome.error : "";
       if (step.action == ModelAction::kRebuild) next.applied_batches = 0;
       next.applied_batches += outcome.stats.batches;
       if (!outcome.stats.watermark.empty()) next.watermark = outcome.stats.watermark;

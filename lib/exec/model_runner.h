@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/common/clock.h"
 #include "lib/common/result.h"
 #include "lib/common/thread_pool.h"
 #include "lib/config/config.h"
@@ -37,6 +38,18 @@ struct ModelRunRequest {
   std::set<std::string> landing_tables;
   // A dry run: the staging plan's changes (table -> action), see ModelPlanInput.
   std::map<std::string, std::string> planned_tables;
+  // Time-interval models: the partitions asked for (--partition, --from/--to,
+  // --latest, --missing, --lookback); none: the partitions whose upstream changed.
+  model::PartitionSelection partitions;
+};
+
+// How one partition (or batch of partitions) of a time-interval model ended.
+struct PartitionOutcome {
+  model::PartitionPick pick;
+  bool ok = true;
+  int64_t rows = 0;
+  int64_t duration_us = 0;  // of its batch
+  std::string error;
 };
 
 struct ModelOutcome {
@@ -44,6 +57,10 @@ struct ModelOutcome {
   warehouse::ModelWriteStats stats;
   int64_t duration_us = 0;
   std::string error;  // when step.action is kFail
+  std::vector<PartitionOutcome> partitions;  // time-interval models, by key
+  // A time-interval model failed in some partitions but its target is built
+  // from its SQL and config (the failed partitions are recorded as failed).
+  bool built = false;
   bool failed() const { return step.action == model::ModelAction::kFail; }
 };
 
@@ -52,18 +69,24 @@ struct ModelPlan {
   std::vector<model::Model> models;
   model::Dag dag;
   std::vector<model::ModelStep> steps;  // one per model, in DAG order
+  model::PartitionSelection partitions;  // as requested
+  // What the warehouse held when planned: the upstream columns of
+  // time-interval models' checksums.
+  std::map<std::string, warehouse::TableContents> staging;
+  std::map<std::string, warehouse::ModelContents> contents;
   bool HasWork() const;                 // a step that runs, rebuilds or fails
 };
 
 class ModelRunner {
  public:
   ModelRunner(const config::Config& config, state::StateStore& state, warehouse::Warehouse& warehouse,
-              ThreadPool& pool);
+              ThreadPool& pool, const Clock& clock);
 
   // False when the config has no `models.dir`: then the runner does nothing.
   bool enabled() const { return config_.models.dir.has_value(); }
 
-  // Prepares the warehouse (the models schema, the bookkeeping). Call once,
+  // Prepares the warehouse (the models schema, the bookkeeping) and marks the
+  // partitions a process that died left in progress interrupted. Call once,
   // after the warehouse's own Init.
   Status Start();
 
@@ -80,6 +103,11 @@ class ModelRunner {
   // the models downstream of it skip with upstream_failed. Returns one
   // outcome per model, in DAG order.
   std::vector<ModelOutcome> Execute(const ModelPlan& plan, int64_t run_id);
+
+  // Fills in the partitions each time-interval step would compute (for
+  // `landfall plan`; a run finds them as it runs each model, after its
+  // upstream models). A step whose partitions cannot be found fails.
+  void ResolvePartitions(ModelPlan& plan);
 
   // Plan and Execute under the runner's mutex (one model phase at a time).
   Result<std::vector<ModelOutcome>> PlanAndExecute(const ModelRunRequest& request, int64_t run_id);
@@ -100,7 +128,7 @@ class ModelRunner {
 
  private:
   // Runs one step (`done`: the outcomes of the models of lower depth) and records it.
-  ModelOutcome RunOne(const model::Model& model, const model::Dag& dag, model::ModelStep step,
+  ModelOutcome RunOne(const ModelPlan& plan, const model::Model& model, model::ModelStep step,
                       const std::map<std::string, ModelOutcome>& done, int64_t run_id);
   // DESCRIBE, the drift check against the target (which may turn `step` into
   // a rebuild), and the write; `columns` gets the query's columns.
@@ -110,11 +138,20 @@ class ModelRunner {
                                  const model::ModelStep& step, const schema::Schema& query) const;
   void Record(const model::Model& model, const ModelOutcome& outcome, const schema::Schema& columns,
               int64_t run_id);
+  // A time-interval model's run: the drift check, its partitions found and
+  // computed batch by batch, each recorded as it ends.
+  Result<warehouse::ModelWriteStats> WritePartitioned(const ModelPlan& plan, const model::Model& model,
+                                                      model::ModelStep& step, schema::Schema& columns,
+                                                      ModelOutcome& out, int64_t run_id);
+  // The partitions `step` computes (step.partitions when already found).
+  Result<std::vector<model::PartitionPick>> Pick(const ModelPlan& plan, const model::Model& model,
+                                                 const model::ModelStep& step);
 
   const config::Config& config_;
   state::StateStore& state_;
   warehouse::Warehouse& warehouse_;
   ThreadPool& pool_;
+  const Clock& clock_;
   std::mutex phase_mu_;  // one model phase at a time
 
   std::mutex mu_;  // guards the fields below

@@ -31,6 +31,11 @@ struct ModelActionReport {
   bool ok = true;            // false: the action failed
   int64_t rows_written = 0;  // rows inserted plus rows updated
   double seconds = 0;        // wall time of the action
+  // Time-interval models: the wall time of each partition computed (a batch
+  // of batch_size partitions counts once per partition, with the batch's
+  // time), and how many partitions failed.
+  std::vector<double> partition_seconds;
+  int partitions_failed = 0;
 };
 
 class EngineObserver {

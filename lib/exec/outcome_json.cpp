@@ -27,6 +27,7 @@ std::string ToJson(const RunOutcome& outcome) {
               {"plan", json::parse(plan::ToJson(outcome.plan))},
               {"models", json::parse(OutcomesToJson(outcome.models))},
               {"models_error", outcome.models_error ? outcome.models_error->ToString() : ""},
+              {"models_error_code", outcome.models_error ? outcome.models_error->code : ""},
               {"models_duration_ms", outcome.models_us / 1000.0}};
   return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }

@@ -110,6 +110,19 @@ class Writer {
       case Strategy::kIncremental:
         Incremental(driver);
         break;
+      case Strategy::kTimeInterval: {
+        const auto& ti = m_.time_interval;
+        const std::string column = Ident(d_, ti.time_column);
+        Header(std::string("time_interval by ") + ToString(ti.granularity) + " on " + ti.time_column);
+        out_ << "-- first run: the target, empty, with the query's columns\n"
+             << "CREATE OR REPLACE TABLE " << target_ << " AS SELECT * FROM (\n"
+             << Body(m_.sql) << "\n) AS model_rows LIMIT 0;\n"
+             << "-- each partition, in one transaction, with @start_date and @end_date its window\n"
+             << "BEGIN;\nDELETE FROM " << target_ << " WHERE " << column << " >= @start_date AND " << column
+             << " < @end_date;\nINSERT INTO " << target_ << " SELECT * FROM (\n"
+             << Body(m_.sql) << "\n) AS model_rows;\nCOMMIT;\n";
+        break;
+      }
       case Strategy::kMerge:
         Header("merge on " + Names(m_.merge.unique_key));
         FirstRun();

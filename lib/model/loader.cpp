@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <charconv>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -30,6 +31,7 @@ const std::map<std::string, std::set<std::string>, std::less<>> kSectionKeys = {
     {"incremental", {"by", "driver", "timestamp_column", "lookback", "unique_key"}},
     {"merge", {"unique_key", "update_columns", "dedupe", "order_by"}},
     {"dynamic_table", {"target_lag", "warehouse"}},
+    {"time_interval", {"time_column", "granularity", "first_partition", "lookback", "batch_size", "source_columns"}},
 };
 
 // The section a strategy reads; "" when it reads none.
@@ -41,6 +43,8 @@ std::string_view SectionOf(Strategy strategy) {
       return "merge";
     case Strategy::kDynamicTable:
       return "dynamic_table";
+    case Strategy::kTimeInterval:
+      return "time_interval";
     default:
       return "";
   }
@@ -142,6 +146,34 @@ class Resolver {
   }
 
   // A list of names; one name alone is a list of one.
+  // A whole number >= `min`; `fallback` when the key is absent.
+  int Int(const std::string& key, int fallback, int min) const {
+    const Setting* s = Find(key);
+    if (s == nullptr) return fallback;
+    int value = 0;
+    const std::string text = s->node.IsScalar() ? s->node.Scalar() : "";
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < min) {
+      Throw(s->file, s->node, key, "must be a whole number >= " + std::to_string(min));
+    }
+    return value;
+  }
+
+  // A mapping of names to names ({events: ts}).
+  std::map<std::string, std::string> NameMap(const std::string& key) const {
+    const Setting* s = Find(key);
+    std::map<std::string, std::string> out;
+    if (s == nullptr) return out;
+    if (!s->node.IsMap()) Throw(s->file, s->node, key, "must be a mapping of table to column");
+    for (const auto& kv : s->node) {
+      if (!kv.first.IsScalar() || !kv.second.IsScalar() || kv.second.Scalar().empty()) {
+        Throw(s->file, kv.first, key, "must be a mapping of table to column");
+      }
+      out[kv.first.Scalar()] = kv.second.Scalar();
+    }
+    return out;
+  }
+
   std::vector<std::string> Names(const std::string& key) const {
     const Setting* s = Find(key);
     if (s == nullptr) return {};
@@ -232,6 +264,37 @@ void ResolveMerge(const Resolver& r, MergeConfig& out) {
   }
 }
 
+void ResolveTimeInterval(const Resolver& r, Model& m, TimeIntervalConfig& out) {
+  const Setting* strategy = r.Find("strategy");
+  auto required = [&](const char* key) {
+    std::string value = r.String(key);
+    if (value.empty()) Throw(strategy->file, strategy->node, key, "is required for strategy time_interval");
+    return value;
+  };
+  out.time_column = required("time_interval.time_column");
+  const std::string granularity = required("time_interval.granularity");
+  auto g = GranularityFromString(granularity);
+  if (!g) r.Reject("time_interval.granularity", "must be hour, day, month or year (got '" + granularity + "')");
+  out.granularity = *g;
+  out.first_partition = required("time_interval.first_partition");
+  if (auto key = ParseKey(out.granularity, out.first_partition); !key) {
+    r.Reject("time_interval.first_partition", key.error().message);
+  }
+  out.lookback = r.Int("time_interval.lookback", 0, 0);
+  out.batch_size = r.Int("time_interval.batch_size", 1, 1);
+  out.source_columns = r.NameMap("time_interval.source_columns");
+  for (const auto& [table, column] : out.source_columns) ParseRef(r, "time_interval.source_columns", table);
+  if (!UsesStartDate(m.sql) && !UsesEndDate(m.sql)) {
+    Throw(m.sql_file, YAML::Node(), "",
+          "a time_interval model's SQL must use @start_date and @end_date to read only its window");
+  }
+  if (UsesStartDate(m.sql) != UsesEndDate(m.sql)) {
+    m.warnings.push_back(m.sql_file.string() + ": uses " + (UsesStartDate(m.sql) ? "@start_date" : "@end_date") +
+                         " but not " + (UsesStartDate(m.sql) ? "@end_date" : "@start_date") +
+                         ": each partition reads every row on the other side of its window");
+  }
+}
+
 }  // namespace
 
 // Only what the strategy reads, so a default that no model reads changes no hash.
@@ -258,6 +321,14 @@ std::string CanonicalConfig(const Model& m) {
       j["dynamic_table"] = {{"target_lag", m.dynamic_table.target_lag},
                             {"warehouse", m.dynamic_table.warehouse}};
       break;
+    case Strategy::kTimeInterval:
+      // lookback and batch_size change which partitions a run computes, not
+      // what a partition holds: they do not rebuild the model.
+      j["time_interval"] = {{"time_column", m.time_interval.time_column},
+                            {"granularity", ToString(m.time_interval.granularity)},
+                            {"first_partition", m.time_interval.first_partition},
+                            {"source_columns", m.time_interval.source_columns}};
+      break;
     default:
       break;
   }
@@ -273,7 +344,7 @@ void Resolve(const Resolver& r, Model& m) {
     if (!strategy) {
       r.Reject("strategy",
                "must be one of full_refresh, view, incremental, merge, materialized_view, "
-               "dynamic_table (got '" +
+               "dynamic_table, time_interval (got '" +
                    s->node.Scalar() + "')");
     }
     m.strategy = *strategy;
@@ -292,6 +363,7 @@ void Resolve(const Resolver& r, Model& m) {
   }
   if (m.strategy == Strategy::kIncremental) ResolveIncremental(r, m.incremental);
   if (m.strategy == Strategy::kMerge) ResolveMerge(r, m.merge);
+  if (m.strategy == Strategy::kTimeInterval) ResolveTimeInterval(r, m, m.time_interval);
   if (m.strategy == Strategy::kDynamicTable) {
     m.dynamic_table.target_lag = r.String("dynamic_table.target_lag");
     m.dynamic_table.warehouse = r.String("dynamic_table.warehouse");

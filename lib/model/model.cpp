@@ -6,7 +6,8 @@ namespace {
 
 constexpr Strategy kStrategies[] = {Strategy::kFullRefresh,      Strategy::kView,
                                     Strategy::kIncremental,      Strategy::kMerge,
-                                    Strategy::kMaterializedView, Strategy::kDynamicTable};
+                                    Strategy::kMaterializedView, Strategy::kDynamicTable,
+                                    Strategy::kTimeInterval};
 
 }  // namespace
 
@@ -24,6 +25,8 @@ const char* ToString(Strategy strategy) {
       return "materialized_view";
     case Strategy::kDynamicTable:
       return "dynamic_table";
+    case Strategy::kTimeInterval:
+      return "time_interval";
   }
   return "full_refresh";  // unreachable: every enumerator is handled above
 }

@@ -6,18 +6,29 @@
 
 #include <compare>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "lib/model/partition.h"
+
 namespace landfall::model {
 
 // How a model's target is kept up to date. Written in YAML, plans and the
 // state store as the text ToString gives; StrategyFromString is nullopt for any
-// other text. New strategies (issue 14's time_interval) are added as new
-// enumerators with a config struct of their own on Model.
-enum class Strategy { kFullRefresh, kView, kIncremental, kMerge, kMaterializedView, kDynamicTable };
+// other text. A new strategy is a new enumerator with a config struct of its
+// own on Model.
+enum class Strategy {
+  kFullRefresh,
+  kView,
+  kIncremental,
+  kMerge,
+  kMaterializedView,
+  kDynamicTable,
+  kTimeInterval,
+};
 const char* ToString(Strategy strategy);
 std::optional<Strategy> StrategyFromString(std::string_view text);
 
@@ -58,6 +69,21 @@ struct DynamicTableConfig {
   bool operator==(const DynamicTableConfig&) const = default;
 };
 
+// `time_interval:` (strategy time_interval; README "Time-interval models").
+struct TimeIntervalConfig {
+  std::string time_column;  // an output column, DATE or TIMESTAMP, never NULL
+  Granularity granularity = Granularity::kDay;
+  std::string first_partition;  // a key of `granularity`: the first partition kept
+  int lookback = 0;             // partitions before the earliest selected one computed too
+  int batch_size = 1;           // consecutive partitions computed by one statement
+  // Per upstream table ("staging.events"), its column that places a row in a
+  // partition, for partition checksums; an upstream not named here uses its
+  // column named like time_column, if it has one.
+  std::map<std::string, std::string> source_columns;
+
+  bool operator==(const TimeIntervalConfig&) const = default;
+};
+
 // A table a model reads: a staging table or another model.
 struct TableRef {
   std::string schema;
@@ -77,12 +103,16 @@ struct Model {
   IncrementalConfig incremental;     // meaningful for kIncremental
   MergeConfig merge;                 // meaningful for kMerge
   DynamicTableConfig dynamic_table;  // meaningful for kDynamicTable
+  TimeIntervalConfig time_interval;  // meaningful for kTimeInterval
   std::vector<TableRef> depends_on;  // `depends_on:` edges the SQL does not show
   // SHA-256 hex of `sql`, and of the effective config (the canonical JSON of
   // the keys resolved from _defaults.yaml files and the model's YAML). A change
   // of either rebuilds the model.
   std::string sql_hash;
   std::string config_hash;
+  // What is allowed but likely a mistake ("uses @start_date but not
+  // @end_date"); `landfall check-config` and `plan` print them.
+  std::vector<std::string> warnings;
 };
 
 }  // namespace landfall::model

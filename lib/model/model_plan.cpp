@@ -24,37 +24,48 @@ using warehouse::ModelWriteKind;
 
 std::string Batches(size_t n) { return std::to_string(n) + (n == 1 ? " batch" : " batches"); }
 
-bool IsByBatch(const Model& model) {
-  return model.strategy == Strategy::kMerge ||
-         (model.strategy == Strategy::kIncremental &&
-          model.incremental.by == IncrementalConfig::By::kBatch);
-}
-
 // What changed in the sources of a model since its target was built.
 struct Changes {
+  std::vector<PartitionChange> partitions;  // time-interval models
+  std::map<std::string, std::vector<std::string>> staging_tokens;
   std::vector<ModelReason> changed;  // new batches, upstream models that moved
   std::vector<ModelReason> rebuilt;  // batches gone, upstream models rebuilt
   std::set<std::string> changed_sources;  // "staging.orders", for the driver
   std::set<std::string> rebuilt_sources;
 };
 
-Changes FindChanges(const ModelPlanInput& input, const std::string& name,
+Changes FindChanges(const ModelPlanInput& input, const Model& model,
                     const warehouse::ModelContents& contents,
                     const std::map<std::string, ModelStep>& planned) {
   Changes out;
   static const std::set<std::string> kNone;
+  const std::string& name = model.name;
   for (const TableRef& ref : input.dag->upstream.at(name)) {
     const std::string source = ToString(ref);
     auto consumed_it = contents.consumed.find(source);
     const std::set<std::string>& consumed = consumed_it == contents.consumed.end() ? kNone : consumed_it->second;
     if (ref.schema == input.dag->staging_schema) {
       size_t added = 0, removed = 0;
+      PartitionChange change{.source = source};
+      std::vector<std::string>& tokens = out.staging_tokens[source];
       auto table = input.staging.find(ref.name);
       if (table != input.staging.end()) {
-        for (const auto& [batch_id, entry] : table->second.ledger) added += !consumed.contains(batch_id);
-        for (const auto& batch_id : consumed) removed += !table->second.ledger.contains(batch_id);
+        for (const auto& [batch_id, entry] : table->second.ledger) {
+          tokens.push_back(ConsumedToken(model, entry));
+          if (!consumed.contains(tokens.back())) {
+            ++added;
+            change.new_batches.push_back(batch_id);
+          }
+        }
+        const std::set<std::string> current(tokens.begin(), tokens.end());
+        for (const auto& token : consumed) removed += !current.contains(token);
       } else {
         removed = consumed.size();
+      }
+      if (removed > 0 || added > 0) {
+        change.rewritten = removed > 0;
+        if (change.rewritten) change.new_batches.clear();
+        out.partitions.push_back(std::move(change));
       }
       if (removed > 0) {
         out.rebuilt.push_back({kUpstreamRebuilt, source + ": " + Batches(removed) + " removed"});
@@ -70,6 +81,7 @@ Changes FindChanges(const ModelPlanInput& input, const std::string& name,
       continue;
     }
     auto up = planned.find(ref.name);
+    const size_t before = out.changed_sources.size() + out.rebuilt_sources.size();
     if (up != planned.end() && up->second.action == ModelAction::kRebuild) {
       out.rebuilt.push_back({kUpstreamRebuilt, source + ": rebuilt in this run"});
       out.rebuilt_sources.insert(source);
@@ -83,6 +95,9 @@ Changes FindChanges(const ModelPlanInput& input, const std::string& name,
         out.changed.push_back({kUpstreamChanged, source + ": written since this model last ran"});
         out.changed_sources.insert(source);
       }
+    }
+    if (out.changed_sources.size() + out.rebuilt_sources.size() > before) {
+      out.partitions.push_back({.source = source, .rewritten = true});
     }
   }
   return out;
@@ -122,6 +137,14 @@ void Decide(const ModelPlanInput& input, const Model& model, const Changes& chan
   };
   std::vector<ModelReason> all = changes.rebuilt;
   all.insert(all.end(), changes.changed.begin(), changes.changed.end());
+  if (model.strategy == Strategy::kTimeInterval) {
+    step.partition_changes = changes.partitions;
+    step.staging_tokens = changes.staging_tokens;
+    if (input.partitions_requested.contains(model.name)) {
+      all.insert(all.begin(), ModelReason{kPartitionsRequested, ""});
+      step.partition_changes.clear();  // the flags say which partitions; the changes wait for the daemon
+    }
+  }
   if (all.empty()) return with(ModelAction::kSkip, ModelWriteKind::kReplaceTable, {{kNoChange, ""}});
 
   switch (model.strategy) {
@@ -138,6 +161,8 @@ void Decide(const ModelPlanInput& input, const Model& model, const Changes& chan
       break;
     case Strategy::kMerge:
       break;
+    case Strategy::kTimeInterval:
+      return with(ModelAction::kRun, ModelWriteKind::kPartitions, all);
     case Strategy::kMaterializedView:
     case Strategy::kDynamicTable:
       return;  // failed before
@@ -161,6 +186,11 @@ void Decide(const ModelPlanInput& input, const Model& model, const Changes& chan
 
 }  // namespace
 
+std::string ConsumedToken(const Model& model, const warehouse::LedgerEntry& entry) {
+  if (model.strategy != Strategy::kTimeInterval) return entry.batch_id;
+  return entry.batch_id + "@" + std::to_string(entry.loaded_at_us);
+}
+
 std::vector<ModelStep> PlanModels(const ModelPlanInput& input) {
   std::map<std::string, const Model*> by_name;
   for (const Model& model : *input.models) by_name[model.name] = &model;
@@ -172,7 +202,9 @@ std::vector<ModelStep> PlanModels(const ModelPlanInput& input) {
     ModelStep step;
     step.model = name;
     step.strategy = model.strategy;
-    step.write = model.strategy == Strategy::kView ? ModelWriteKind::kReplaceView : ModelWriteKind::kReplaceTable;
+    step.write = model.strategy == Strategy::kView           ? ModelWriteKind::kReplaceView
+                 : model.strategy == Strategy::kTimeInterval ? ModelWriteKind::kPartitions
+                                                             : ModelWriteKind::kReplaceTable;
     for (const TableRef& ref : input.dag->upstream.at(name)) step.upstream.push_back(ToString(ref));
 
     const auto contents_it = input.contents.find(name);
@@ -206,8 +238,12 @@ std::vector<ModelStep> PlanModels(const ModelPlanInput& input) {
     } else if (auto rebuild = RebuildReasons(input, model, contents); !rebuild.empty()) {
       step.action = ModelAction::kRebuild;
       step.reasons = std::move(rebuild);
+      // What it consumes once rebuilt.
+      if (model.strategy == Strategy::kTimeInterval) {
+        step.staging_tokens = FindChanges(input, model, contents, planned).staging_tokens;
+      }
     } else {
-      Decide(input, model, FindChanges(input, name, contents, planned), step);
+      Decide(input, model, FindChanges(input, model, contents, planned), step);
     }
     planned[name] = step;
     out.push_back(std::move(step));
@@ -237,7 +273,7 @@ ModelStep WithTargetColumns(ModelStep step, const schema::Schema& target, const 
   step.reasons.push_back({kTargetSchemaChanged, detail});
   if (step.write != warehouse::ModelWriteKind::kReplaceTable) {
     step.action = ModelAction::kRebuild;
-    step.write = warehouse::ModelWriteKind::kReplaceTable;
+    if (step.strategy != Strategy::kTimeInterval) step.write = warehouse::ModelWriteKind::kReplaceTable;
   }
   return step;
 }

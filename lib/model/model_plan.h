@@ -19,6 +19,7 @@
 
 #include "lib/model/dag.h"
 #include "lib/model/model.h"
+#include "lib/model/partition.h"
 #include "lib/warehouse/model_warehouse.h"
 #include "lib/warehouse/warehouse.h"
 
@@ -47,6 +48,18 @@ inline constexpr const char* kUpstreamFailed = "upstream_failed";
 inline constexpr const char* kNotSelected = "not_selected";
 inline constexpr const char* kUnsupportedByWarehouse = "unsupported_by_warehouse";
 inline constexpr const char* kModelFailed = "model_failed";
+inline constexpr const char* kPartitionsRequested = "partitions_requested";  // --partition, --from, ...
+
+// A time-interval model's source that changed: which partitions that makes
+// the run compute is found against the warehouse (the runner).
+struct PartitionChange {
+  std::string source;  // "staging.events"
+  // Batches gone or reloaded, or an upstream model written: the partitions
+  // whose checksum of this source changed.
+  bool rewritten = false;
+  // Otherwise, the batch ids new to the model: the partitions their rows give.
+  std::vector<std::string> new_batches;
+};
 
 struct ModelReason {
   std::string code;
@@ -62,6 +75,12 @@ struct ModelStep {
   std::vector<std::string> upstream;  // "staging.orders", "analytics.daily", as the DAG has them
   // kRun, kRebuild: the write to run (kRebuild always replaces the target).
   warehouse::ModelWriteKind write = warehouse::ModelWriteKind::kReplaceTable;
+  // Time-interval models (kPartitions): what changed, what the run consumes
+  // once every partition succeeded (per staging source, its ledger's tokens),
+  // and the partitions to compute (the runner fills these in).
+  std::vector<PartitionChange> partition_changes;
+  std::map<std::string, std::vector<std::string>> staging_tokens;
+  std::vector<PartitionPick> partitions;
 };
 
 // What the state store remembers of a model (state::ModelRecord, mapped by the caller).
@@ -84,7 +103,15 @@ struct ModelPlanInput {
   std::map<std::string, std::string> planned_tables;
   std::optional<std::set<std::string>> selected;  // nullopt: every model
   std::set<std::string> full_refresh;             // models to rebuild from scratch
+  // Time-interval models asked for partitions by flags (--partition, ...):
+  // they run even when nothing they read changed.
+  std::set<std::string> partitions_requested;
 };
+
+// What a time-interval model consumed of a staging batch (its model ledger
+// token): the batch id and when it was loaded, so a table rebuilt from the
+// same files shows as rewritten. Other models consume the batch id alone.
+std::string ConsumedToken(const Model& model, const warehouse::LedgerEntry& entry);
 
 // One step per model, in DAG order.
 std::vector<ModelStep> PlanModels(const ModelPlanInput& input);

@@ -11,6 +11,7 @@
 #include <cassert>
 #include <charconv>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -267,6 +268,33 @@ RunSummary ReadRun(const PGresult* res, int row, bool with_plan) {
   return run;
 }
 
+// The columns ReadPartition reads, from model_partitions.
+#define PARTITION_COLUMNS                                                                    \
+  "model, key, landfall_us(window_start), landfall_us(window_end), status, "                \
+  "landfall_us(computed_at), window_closed, row_count, checksum, duration_us, "             \
+  "COALESCE(run_id, 0), error, landfall_us(updated_at) "
+
+// A PartitionRecord from PARTITION_COLUMNS; an unknown status reads as failed
+// (a partition landfall cannot vouch for is recomputed).
+PartitionRecord ReadPartition(const PGresult* res, int row) {
+  PartitionRecord partition;
+  partition.model = Text(res, row, 0);
+  partition.key = Text(res, row, 1);
+  partition.window_start_us = Int(res, row, 2);
+  partition.window_end_us = Int(res, row, 3);
+  partition.status =
+      PartitionStatusFromString(Text(res, row, 4)).value_or(PartitionStatus::kFailed);
+  partition.computed_at_us = Int(res, row, 5);
+  partition.window_closed = Text(res, row, 6) == "t";
+  partition.row_count = Int(res, row, 7);
+  partition.checksum = Text(res, row, 8);
+  partition.duration_us = Int(res, row, 9);
+  partition.run_id = Int(res, row, 10);
+  partition.error = Text(res, row, 11);
+  partition.updated_at_us = Int(res, row, 12);
+  return partition;
+}
+
 // Whether a failed operation may be redone after reconnecting.
 enum class Retry {
   // Safe to redo whatever happened: reads, upserts, idempotent updates.
@@ -317,6 +345,11 @@ class PgStateStore final : public StateStore {
   Result<std::vector<ModelRunRecord>> LastModelRuns() override;
   Result<bool> SaveDagSnapshot(int64_t run_id, const std::string& dag_json) override;
   Result<std::optional<std::string>> LatestDag() override;
+  Status SavePartitions(const std::vector<PartitionRecord>& partitions) override;
+  Result<std::vector<PartitionRecord>> Partitions(const std::string& model,
+                                                  const PartitionFilter& filter) override;
+  Result<int64_t> MarkPartitionsInterrupted() override;
+  Status DeletePartitions(const std::string& model) override;
 
  private:
   // Rolls back on destruction unless committed. Used with mu_ held.
@@ -972,17 +1005,21 @@ Status PgStateStore::RecordModelOutcome(const std::optional<ModelRecord>& model,
 }
 
 Result<bool> PgStateStore::DeleteModel(const std::string& model) {
+  // A tombstone, not a delete: the planner tells an operator's reset
+  // (state_deleted) from a model it has never seen (new_model) by it. The
+  // partitions go with the rest of its state, in the same transaction.
+  const std::vector<Statement> statements = {
+      {"UPDATE models SET sql_hash = '', config_hash = '', columns = NULL,"
+       "       watermark = '', applied_batches = 0, strategy_state = NULL,"
+       "       status = 'reset', last_error = '', updated_at = now()"
+       " WHERE environment = $1 AND name = $2",
+       {environment_, model}},
+      {"DELETE FROM model_partitions WHERE environment = $1 AND model = $2", {environment_, model}},
+  };
   return Run("delete model", Retry::kAlways, [&]() -> Result<bool> {
-    // A tombstone, not a delete: the planner tells an operator's reset
-    // (state_deleted) from a model it has never seen (new_model) by it.
-    auto r = Exec("delete model " + model,
-                  "UPDATE models SET sql_hash = '', config_hash = '', columns = NULL,"
-                  "       watermark = '', applied_batches = 0, strategy_state = NULL,"
-                  "       status = 'reset', last_error = '', updated_at = now()"
-                  " WHERE environment = $1 AND name = $2",
-                  {environment_, model});
+    auto r = ExecTransaction("delete model " + model, statements);
     if (!r) return Fail(r.error());
-    return std::string_view(PQcmdTuples(r->get())) != "0";
+    return std::string_view(PQcmdTuples(r->front().get())) != "0";
   });
 }
 
@@ -1066,6 +1103,110 @@ Result<std::optional<std::string>> PgStateStore::LatestDag() {
     if (!r) return Fail(r.error());
     if (PQntuples(r->get()) == 0) return std::optional<std::string>();
     return std::optional<std::string>(std::string(Text(r->get(), 0, 0)));
+  });
+}
+
+// --- partitions ---------------------------------------------------------------
+
+Status PgStateStore::SavePartitions(const std::vector<PartitionRecord>& partitions) {
+  if (partitions.empty()) return Ok();
+  // ON CONFLICT cannot touch a row twice in one statement: of two records of
+  // one (model, key), the later wins, as two calls would have it.
+  std::map<std::pair<std::string_view, std::string_view>, const PartitionRecord*> unique;
+  for (const auto& partition : partitions) unique[{partition.model, partition.key}] = &partition;
+
+  // Window bounds convert without landfall_ts: the epoch is a bound, not NULL.
+  static constexpr const char* kSql = R"sql(
+INSERT INTO model_partitions AS p (environment, model, key, window_start, window_end, status,
+                                   computed_at, window_closed, row_count, checksum, duration_us,
+                                   run_id, error, updated_at)
+SELECT $1, u.model, u.key, timestamptz 'epoch' + u.window_start * interval '1 microsecond',
+       timestamptz 'epoch' + u.window_end * interval '1 microsecond', u.status,
+       landfall_ts(u.computed_at), u.window_closed, u.row_count, u.checksum, u.duration_us,
+       NULLIF(u.run_id, 0), u.error, now()
+  FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::bigint[],
+              $8::boolean[], $9::bigint[], $10::text[], $11::bigint[], $12::bigint[], $13::text[])
+       AS u(model, key, window_start, window_end, status, computed_at, window_closed, row_count,
+            checksum, duration_us, run_id, error)
+ON CONFLICT (environment, model, key) DO UPDATE SET
+  window_start = EXCLUDED.window_start, window_end = EXCLUDED.window_end,
+  status = EXCLUDED.status, computed_at = EXCLUDED.computed_at,
+  window_closed = EXCLUDED.window_closed, row_count = EXCLUDED.row_count,
+  checksum = EXCLUDED.checksum, duration_us = EXCLUDED.duration_us, run_id = EXCLUDED.run_id,
+  error = EXCLUDED.error, updated_at = EXCLUDED.updated_at
+)sql";
+
+  std::vector<Statement> chunks;
+  std::vector<const PartitionRecord*> rows;
+  rows.reserve(unique.size());
+  for (const auto& [key, partition] : unique) rows.push_back(partition);
+  for (size_t start = 0; start < rows.size(); start += kUpsertChunkRows) {
+    size_t end = std::min(rows.size(), start + kUpsertChunkRows);
+    TextArray model, key, window_start, window_end, status, computed_at, window_closed, row_count,
+        checksum, duration, run_id, error;
+    for (size_t i = start; i < end; ++i) {
+      const PartitionRecord& partition = *rows[i];
+      model.Add(partition.model);
+      key.Add(partition.key);
+      window_start.Add(partition.window_start_us);
+      window_end.Add(partition.window_end_us);
+      status.Add(std::string_view(ToString(partition.status)));
+      computed_at.Add(partition.computed_at_us);
+      window_closed.Add(std::string_view(partition.window_closed ? "true" : "false"));
+      row_count.Add(partition.row_count);
+      checksum.Add(partition.checksum);
+      duration.Add(partition.duration_us);
+      run_id.Add(partition.run_id);
+      error.Add(partition.error);
+    }
+    chunks.push_back({kSql, {environment_, std::move(model).Finish(), std::move(key).Finish(),
+                             std::move(window_start).Finish(), std::move(window_end).Finish(),
+                             std::move(status).Finish(), std::move(computed_at).Finish(),
+                             std::move(window_closed).Finish(), std::move(row_count).Finish(),
+                             std::move(checksum).Finish(), std::move(duration).Finish(),
+                             std::move(run_id).Finish(), std::move(error).Finish()}});
+  }
+  // An upsert of the same values: redoing it after a lost connection is harmless.
+  return Run("save partitions", Retry::kAlways, [&]() -> Status {
+    if (auto r = ExecTransaction("save partitions", chunks); !r) return Fail(r.error());
+    return Ok();
+  });
+}
+
+Result<std::vector<PartitionRecord>> PgStateStore::Partitions(const std::string& model,
+                                                              const PartitionFilter& filter) {
+  return ReadRows<PartitionRecord>(
+      "partitions",
+      "SELECT " PARTITION_COLUMNS
+      "  FROM model_partitions WHERE environment = $1 AND model = $2"
+      "   AND ($3 = '' OR status = $3) AND ($4 = '' OR key >= $4) AND ($5 = '' OR key <= $5)"
+      " ORDER BY key LIMIT NULLIF($6::bigint, 0)",
+      {environment_, model, filter.status, filter.from, filter.to,
+       std::to_string(std::max(filter.limit, 0))},
+      [&](const PGresult* res, int i) { return ReadPartition(res, i); });
+}
+
+Result<int64_t> PgStateStore::MarkPartitionsInterrupted() {
+  return Run("mark interrupted partitions", Retry::kAlways, [&]() -> Result<int64_t> {
+    auto r = Exec("mark interrupted partitions",
+                  "UPDATE model_partitions SET status = 'interrupted',"
+                  "       error = 'interrupted: the process computing it ended before it finished"
+                  " (crash, kill -9, power cut); marked by the next writer at its start',"
+                  "       updated_at = now()"
+                  " WHERE environment = $1 AND status = 'in_progress'",
+                  {environment_});
+    if (!r) return Fail(r.error());
+    return std::stoll(PQcmdTuples(r->get()));
+  });
+}
+
+Status PgStateStore::DeletePartitions(const std::string& model) {
+  return Run("delete partitions", Retry::kAlways, [&]() -> Status {
+    auto r = Exec("delete partitions " + model,
+                  "DELETE FROM model_partitions WHERE environment = $1 AND model = $2",
+                  {environment_, model});
+    if (!r) return Fail(r.error());
+    return Ok();
   });
 }
 

@@ -72,6 +72,28 @@ std::optional<ModelStatus> ModelStatusFromString(std::string_view text) {
   return std::nullopt;
 }
 
+const char* ToString(PartitionStatus status) {
+  switch (status) {
+    case PartitionStatus::kComputed:
+      return "computed";
+    case PartitionStatus::kFailed:
+      return "failed";
+    case PartitionStatus::kInProgress:
+      return "in_progress";
+    case PartitionStatus::kInterrupted:
+      return "interrupted";
+  }
+  return "failed";  // unreachable: every enumerator is handled above
+}
+
+std::optional<PartitionStatus> PartitionStatusFromString(std::string_view text) {
+  for (auto status : {PartitionStatus::kComputed, PartitionStatus::kFailed,
+                      PartitionStatus::kInProgress, PartitionStatus::kInterrupted}) {
+    if (text == ToString(status)) return status;
+  }
+  return std::nullopt;
+}
+
 const char* ToString(TableRunStatus status) {
   switch (status) {
     case TableRunStatus::kSucceeded:

@@ -51,6 +51,16 @@ enum class ModelStatus {
 const char* ToString(ModelStatus status);
 std::optional<ModelStatus> ModelStatusFromString(std::string_view text);
 
+// A time-interval model's partition's status, stored as the text ToString gives.
+enum class PartitionStatus {
+  kComputed,     // "computed": its rows are the model's SQL over its window
+  kFailed,       // "failed": its last computation failed (error says why); its old rows, if any, stay
+  kInProgress,   // "in_progress": being computed now (a process that died leaves it so)
+  kInterrupted,  // "interrupted": found in_progress at start-up; counts as missing
+};
+const char* ToString(PartitionStatus status);
+std::optional<PartitionStatus> PartitionStatusFromString(std::string_view text);
+
 // How one model's action in a run ended: the same two outcomes as a table's,
 // stored as the same text.
 using ModelRunStatus = TableRunStatus;
@@ -134,6 +144,31 @@ struct ModelRunRecord {
   // Filled by reads (ModelRuns, ModelHistory, LastModelRuns); ignored by writes.
   int64_t run_id = 0;
   int64_t recorded_at_us = 0;
+};
+
+// One partition of a time-interval model (README: "Time-interval models").
+struct PartitionRecord {
+  std::string model;
+  std::string key;  // "2026-04-07T13", "2026-04-07", "2026-04", "2026": the model's granularity
+  int64_t window_start_us = 0;  // UTC microseconds, included
+  int64_t window_end_us = 0;    // UTC microseconds, excluded
+  PartitionStatus status = PartitionStatus::kComputed;
+  int64_t computed_at_us = 0;   // when it was last computed; 0: never
+  bool window_closed = false;   // computed_at_us >= window_end_us: no later row can belong to it
+  int64_t row_count = 0;        // rows the partition holds as last computed
+  std::string checksum;         // of its rows as last computed ("<count>:<hash>"); "" when none
+  int64_t duration_us = 0;      // of its last computation
+  int64_t run_id = 0;           // the run that last touched it; 0: none
+  std::string error;            // kFailed: why
+  int64_t updated_at_us = 0;    // filled by reads; ignored by writes
+};
+
+// Which partitions Partitions() returns: every field empty = all of the model's.
+struct PartitionFilter {
+  std::string status;  // one PartitionStatus text; "" = any
+  std::string from;    // keys >= from (keys of one granularity sort as text); "" = no bound
+  std::string to;      // keys <= to; "" = no bound
+  int limit = 0;       // <= 0: all
 };
 
 struct EnvironmentState {
@@ -283,7 +318,8 @@ class StateStore {
   // as a ModelStatus::kReset tombstone (strategy kept; hashes, columns,
   // watermark, applied batches, strategy state and error cleared) so the
   // planner can tell an operator's delete (state_deleted) from a new model.
-  // Its run records stay. Returns false when the model has no row.
+  // Its run records stay; its partitions go, in the same transaction (also
+  // when it has no row). Returns false when the model has no row.
   virtual Result<bool> DeleteModel(const std::string& model) = 0;
   // A model's run records, newest first; limit <= 0 means all.
   virtual Result<std::vector<ModelRunRecord>> ModelHistory(const std::string& model, int limit) = 0;
@@ -301,6 +337,21 @@ class StateStore {
   virtual Result<bool> SaveDagSnapshot(int64_t run_id, const std::string& dag_json) = 0;
   // The environment's newest DAG snapshot (equivalent JSON); nullopt when none.
   virtual Result<std::optional<std::string>> LatestDag() = 0;
+
+  // ---- Partitions of time-interval models ----
+  //
+  // Upserts each record by (model, key), all in one transaction.
+  virtual Status SavePartitions(const std::vector<PartitionRecord>& partitions) = 0;
+  // One model's partitions matching `filter`, by key ascending.
+  virtual Result<std::vector<PartitionRecord>> Partitions(const std::string& model,
+                                                          const PartitionFilter& filter) = 0;
+  // Every in_progress partition of the environment becomes interrupted (a
+  // process starting up: nothing of this environment is computing). Returns
+  // how many did.
+  virtual Result<int64_t> MarkPartitionsInterrupted() = 0;
+  // Forgets a model's partitions (its target was rebuilt from scratch, or
+  // its state deleted). DeleteModel does this too.
+  virtual Status DeletePartitions(const std::string& model) = 0;
 
   // ---- Reads for the HTTP API; none of them changes anything. ----
 

@@ -154,7 +154,8 @@ class DuckDbModels final : public ModelWarehouse {
     return Done(Transact<bool>("model " + name + ": drop", [&](duckdb_connection con) -> Result<bool> {
       auto kind = exec_(con, sql::TargetKindQuery(schema, name));
       if (!kind) return Fail(DuckFailure("warehouse_error", "model " + name + ": drop", kind.error()));
-      std::vector<std::string> statements = {sql::ForgetConsumed(name), sql::ForgetVersion(name)};
+      std::vector<std::string> statements = {sql::ForgetConsumed(name), sql::ForgetVersion(name),
+                                             sql::ForgetPartitionSources(name)};
       if (kind->RowCount() > 0) {
         const bool view = kind->Text(0, 0).value_or("") == "VIEW";
         statements.push_back(sql::DropTarget(target, view));
@@ -168,7 +169,140 @@ class DuckDbModels final : public ModelWarehouse {
     }));
   }
 
+  Status ResetPartitions(const std::string& schema, const std::string& name, const std::string& select) override {
+    const std::string what = "model " + name;
+    return Done(Transact<bool>(what + ": create", [&](duckdb_connection con) -> Result<bool> {
+      if (auto r = Run(con, sql::ReplaceTableEmpty(sql::Qualified(schema, name), select), what, kModelSqlFailed); !r) {
+        return Fail(r.error());
+      }
+      for (const auto& statement : {sql::ForgetConsumed(name), sql::ForgetPartitionSources(name)}) {
+        if (auto r = Run(con, statement, what); !r) return Fail(r.error());
+      }
+      return true;
+    }));
+  }
+
+  Result<PartitionWriteStats> WritePartitions(const PartitionWrite& w) override {
+    const std::string what = "model " + w.name;
+    const std::string target = sql::Qualified(w.schema, w.name);
+    const PartitionLayout& l = w.layout;
+    return Transact<PartitionWriteStats>(what, [&](duckdb_connection con) -> Result<PartitionWriteStats> {
+      PartitionWriteStats stats;
+      if (auto r = Run(con, sql::SavePartitionRows(w.sql), what, kModelSqlFailed); !r) return Fail(r.error());
+      auto outside = Run(con, sql::RowsOutsideWindow(l.time_column, w.start, w.end), what);
+      if (!outside) return Fail(outside.error());
+      if (const int64_t n = outside->Int(0, 0).value_or(0); n > 0) {
+        return Fail(kPartitionRowsOutside,
+                    what + ": " + std::to_string(n) + " row(s) of the SQL have " + l.time_column +
+                        " outside the window [" + w.start + ", " + w.end + ") (e.g. " +
+                        outside->Text(1, 0).value_or("NULL") +
+                        "); a partition's rows must fall in its window (filter on @start_date and @end_date)");
+      }
+      auto deleted = Run(con, sql::DeleteWindow(target, l.time_column, w.start, w.end), what);
+      if (!deleted) return Fail(deleted.error());
+      stats.deleted = deleted->RowsChanged();
+      auto inserted = Run(con, sql::InsertByName(target, "SELECT * FROM temp.main." + sql::Ident(sql::kPartitionRowsTable)),
+                          what, kModelSqlFailed);
+      if (!inserted) return Fail(inserted.error());
+      stats.inserted = inserted->RowsChanged();
+      for (const auto& key : w.keys) stats.partitions[key] = {0, "0:0"};
+      auto sums = Run(con, sql::SavedRowsChecksums(l.time_column, l.unit, l.format, w.columns), what);
+      if (!sums) return Fail(sums.error());
+      for (int64_t row = 0; row < sums->RowCount(); ++row) {
+        const int64_t rows = sums->Int(1, row).value_or(0);
+        stats.partitions[sums->Text(0, row).value_or("")] = {rows, std::to_string(rows) + ":" + sums->Text(2, row).value_or("0")};
+      }
+      for (const auto& source : w.sources) {
+        if (source.column.empty()) continue;
+        for (const auto& statement :
+             sql::RecordSourceChecksums(w.name, source.source.Key(), sql::Qualified(source.source.schema, source.source.name),
+                                        source.column, source.columns, l.unit, l.format, w.start, w.end)) {
+          if (auto r = Run(con, statement, what + ": checksums of " + source.source.Key()); !r) return Fail(r.error());
+        }
+      }
+      if (auto r = Run(con, "DROP TABLE IF EXISTS temp.main." + sql::Ident(sql::kPartitionRowsTable), what); !r) {
+        return Fail(r.error());
+      }
+      return stats;
+    });
+  }
+
+  Result<std::vector<std::string>> TouchedPartitions(const std::string& select, const std::string& table,
+                                                     const std::vector<std::string>& batch_ids,
+                                                     const PartitionLayout& layout) override {
+    using Out = std::vector<std::string>;
+    return Transact<Out>("partitions touched by " + table, [&](duckdb_connection con) -> Result<Out> {
+      auto restricted = PointAtTemp(exec_, con, select, staging_schema_, table);
+      if (!restricted) return Fail(restricted.error());
+      const std::string what = "the partitions new batches of " + table + " touch";
+      if (auto r = Run(con, sql::RestrictedToBatches(sql::Qualified(staging_schema_, table), table, batch_ids), what);
+          !r) {
+        return Fail(r.error());
+      }
+      auto keys = Run(con, sql::DistinctKeys(*restricted, layout.time_column, layout.unit, layout.format), what,
+                      kModelSqlFailed);
+      if (!keys) return Fail(keys.error());
+      Out out;
+      for (int64_t row = 0; row < keys->RowCount(); ++row) out.push_back(keys->Text(0, row).value_or(""));
+      if (auto r = Run(con, sql::DropRestrictedView(table), what); !r) return Fail(r.error());
+      return out;
+    });
+  }
+
+  Result<std::vector<std::string>> ChangedPartitions(const std::string& model, const PartitionSource& source,
+                                                     const PartitionLayout& layout, const std::string& start,
+                                                     const std::string& end) override {
+    using Out = std::vector<std::string>;
+    return Transact<Out>("checksums of " + source.source.Key(), [&](duckdb_connection con) -> Result<Out> {
+      auto keys = Run(con,
+                      sql::ChangedSourceKeys(model, source.source.Key(),
+                                             sql::Qualified(source.source.schema, source.source.name), source.column,
+                                             source.columns, layout.unit, layout.format, start, end),
+                      "model " + model + ": checksums of " + source.source.Key());
+      if (!keys) return Fail(keys.error());
+      Out out;
+      for (int64_t row = 0; row < keys->RowCount(); ++row) out.push_back(keys->Text(0, row).value_or(""));
+      return out;
+    });
+  }
+
+  Status FinishPartitions(const std::string& name, const std::vector<ModelSource>& sources,
+                          const std::map<std::string, std::vector<std::string>>* consumed, bool wrote) override {
+    const std::string what = "model " + name + ": bookkeeping";
+    return Done(Transact<bool>(what, [&](duckdb_connection con) -> Result<bool> {
+      std::vector<std::string> statements;
+      for (const auto& source : sources) {
+        if (consumed == nullptr) break;
+        std::vector<std::string> more;
+        if (source.is_model) {
+          more = sql::ConsumeModel(name, source.Key(), source.name);
+        } else {
+          auto tokens = consumed->find(source.Key());
+          more = sql::ConsumeTokens(name, source.Key(), tokens == consumed->end() ? std::vector<std::string>{}
+                                                                                  : tokens->second);
+        }
+        for (auto& statement : more) statements.push_back(std::move(statement));
+      }
+      for (const auto& statement : statements) {
+        if (auto r = Run(con, statement, what); !r) return Fail(r.error());
+      }
+      if (wrote) {
+        if (auto s = Bump(con, name, what); !s) return Fail(s.error());
+      }
+      return true;
+    }));
+  }
+
  private:
+  Status Bump(duckdb_connection con, const std::string& name, const std::string& what) {
+    auto bumped = Run(con, sql::BumpVersion(name), what);
+    if (!bumped) return Fail(bumped.error());
+    if (bumped->RowsChanged() == 0) {
+      if (auto r = Run(con, sql::InsertFirstVersion(name), what); !r) return Fail(r.error());
+    }
+    return Ok();
+  }
+
   // The targets in `schema` (only `name` when not ""), with their columns.
   Status ReadColumns(duckdb_connection con, const std::string& schema, const std::string& name,
                      std::map<std::string, ModelContents>& out) {
@@ -282,6 +416,8 @@ class DuckDbModels final : public ModelWarehouse {
         return Merge(con, target, select, write, stats);
       case ModelWriteKind::kAppendAfterWatermark:
         return AppendAfterWatermark(con, target, select, write, stats);
+      case ModelWriteKind::kPartitions:
+        break;  // WritePartitions
     }
     return Fail("warehouse_error", what + ": unknown write kind");
   }
@@ -341,12 +477,7 @@ class DuckDbModels final : public ModelWarehouse {
     for (const auto& statement : statements) {
       if (auto r = Run(con, statement, what); !r) return Fail(r.error());
     }
-    auto bumped = Run(con, sql::BumpVersion(write.name), what);
-    if (!bumped) return Fail(bumped.error());
-    if (bumped->RowsChanged() == 0) {
-      if (auto r = Run(con, sql::InsertFirstVersion(write.name), what); !r) return Fail(r.error());
-    }
-    return Ok();
+    return Bump(con, write.name, what);
   }
 
   template <typename T>

@@ -12,7 +12,7 @@ constexpr std::string_view kSchema = "_landfall";
 std::string Ledger() { return Qualified(kSchema, "ledger"); }
 std::string Models() { return Qualified(kSchema, kModelsTable); }
 std::string ModelLedger() { return Qualified(kSchema, kModelLedgerTable); }
-std::string Temp(std::string_view name) { return "temp.main." + Ident(name); }
+std::string PartitionSources() { return Qualified(kSchema, kPartitionSourcesTable); }
 
 std::string IdentList(const std::vector<std::string>& names, std::string_view prefix = "") {
   std::string out;
@@ -22,6 +22,19 @@ std::string IdentList(const std::vector<std::string>& names, std::string_view pr
   }
   return out;
 }
+
+// An order-independent hash of rows: the sum of each row's hash, as HUGEINT
+// (no overflow), as text.
+std::string RowsHash(const std::vector<std::string>& columns) {
+  return "CAST(coalesce(sum(hash(" + IdentList(columns) + ")), 0) AS VARCHAR)";
+}
+
+std::string Strings(const std::vector<std::string>& texts) {
+  std::string out;
+  for (const auto& text : texts) out += (out.empty() ? "" : ", ") + Literal(text);
+  return out;
+}
+std::string Temp(std::string_view name) { return "temp.main." + Ident(name); }
 
 std::string Subquery(std::string_view select) { return "(" + std::string(select) + ")"; }
 
@@ -37,7 +50,8 @@ std::vector<std::string> ModelSetupDdl(std::string_view schema) {
   return {"CREATE SCHEMA IF NOT EXISTS " + Ident(kSchema), "CREATE SCHEMA IF NOT EXISTS " + Ident(schema),
           "CREATE TABLE IF NOT EXISTS " + Models() + " (model VARCHAR NOT NULL, version BIGINT NOT NULL)",
           "CREATE TABLE IF NOT EXISTS " + ModelLedger() +
-              " (model VARCHAR NOT NULL, source VARCHAR NOT NULL, token VARCHAR NOT NULL)"};
+              " (model VARCHAR NOT NULL, source VARCHAR NOT NULL, token VARCHAR NOT NULL)",
+          PartitionSourcesDdl()};
 }
 
 std::string ModelVersionsQuery() { return "SELECT model, version FROM " + Models(); }
@@ -234,6 +248,115 @@ std::string InsertFirstVersion(std::string_view model) {
 
 std::string ForgetVersion(std::string_view model) {
   return "DELETE FROM " + Models() + " WHERE model = " + Literal(model);
+}
+
+std::string PartitionSourcesDdl() {
+  return "CREATE TABLE IF NOT EXISTS " + PartitionSources() +
+         " (model VARCHAR NOT NULL, key VARCHAR NOT NULL, source VARCHAR NOT NULL, rows BIGINT NOT NULL,"
+         " hash VARCHAR NOT NULL, duckdb_version VARCHAR NOT NULL)";
+}
+
+std::string InWindow(std::string_view column, std::string_view start, std::string_view end) {
+  const std::string value = "CAST(" + Ident(column) + " AS TIMESTAMP)";
+  return value + " >= TIMESTAMP " + std::string(start) + " AND " + value + " < TIMESTAMP " + std::string(end);
+}
+
+std::string PartitionKey(std::string_view column, std::string_view unit, std::string_view format) {
+  return "strftime(date_trunc(" + Literal(unit) + ", CAST(" + Ident(column) + " AS TIMESTAMP)), " +
+         Literal(format) + ")";
+}
+
+std::string SavePartitionRows(std::string_view select) {
+  return "CREATE OR REPLACE TEMP TABLE " + Ident(kPartitionRowsTable) + " AS SELECT * FROM " + Subquery(select) +
+         " AS model_rows";
+}
+
+std::string RowsOutsideWindow(std::string_view column, std::string_view start, std::string_view end) {
+  return "SELECT count(*), CAST(min(" + Ident(column) + ") AS VARCHAR) FROM " + Temp(kPartitionRowsTable) +
+         " WHERE " + Ident(column) + " IS NULL OR NOT (" + InWindow(column, start, end) + ")";
+}
+
+std::string DeleteWindow(std::string_view target, std::string_view column, std::string_view start,
+                         std::string_view end) {
+  return "DELETE FROM " + std::string(target) + " WHERE " + InWindow(column, start, end);
+}
+
+std::string SavedRowsChecksums(std::string_view column, std::string_view unit, std::string_view format,
+                               const std::vector<std::string>& columns) {
+  return "SELECT " + PartitionKey(column, unit, format) + " AS key, count(*), " + RowsHash(columns) + " FROM " +
+         Temp(kPartitionRowsTable) + " GROUP BY key";
+}
+
+namespace {
+std::string SourceChecksums(std::string_view source_table, std::string_view column,
+                            const std::vector<std::string>& columns, std::string_view unit,
+                            std::string_view format, std::string_view start, std::string_view end) {
+  return "SELECT " + PartitionKey(column, unit, format) + " AS key, count(*) AS rows, " + RowsHash(columns) +
+         " AS hash FROM " + std::string(source_table) + " WHERE " + InWindow(column, start, end) + " GROUP BY key";
+}
+
+// The keys of the window (as the kept checksums name them) of `model` and `source`.
+std::string KeptInWindow(std::string_view model, std::string_view source_key, std::string_view format,
+                         std::string_view start, std::string_view end) {
+  return "model = " + Literal(model) + " AND source = " + Literal(source_key) + " AND key >= strftime(TIMESTAMP " +
+         std::string(start) + ", " + Literal(format) + ") AND key < strftime(TIMESTAMP " + std::string(end) + ", " +
+         Literal(format) + ")";
+}
+}  // namespace
+
+std::vector<std::string> RecordSourceChecksums(std::string_view model, std::string_view source_key,
+                                               std::string_view source_table, std::string_view column,
+                                               const std::vector<std::string>& columns, std::string_view unit,
+                                               std::string_view format, std::string_view start,
+                                               std::string_view end) {
+  return {"DELETE FROM " + PartitionSources() + " WHERE " + KeptInWindow(model, source_key, format, start, end),
+          "INSERT INTO " + PartitionSources() + " SELECT " + Literal(model) + ", key, " + Literal(source_key) +
+              ", rows, hash, version() FROM " + Subquery(SourceChecksums(source_table, column, columns, unit, format, start, end))};
+}
+
+std::string ChangedSourceKeys(std::string_view model, std::string_view source_key, std::string_view source_table,
+                              std::string_view column, const std::vector<std::string>& columns,
+                              std::string_view unit, std::string_view format, std::string_view start,
+                              std::string_view end) {
+  return "SELECT coalesce(now.key, kept.key) AS key FROM " +
+         Subquery(SourceChecksums(source_table, column, columns, unit, format, start, end)) +
+         " AS now FULL OUTER JOIN (SELECT key, rows, hash, duckdb_version FROM " + PartitionSources() + " WHERE " +
+         KeptInWindow(model, source_key, format, start, end) +
+         ") AS kept ON now.key = kept.key WHERE now.rows IS DISTINCT FROM kept.rows OR now.hash IS DISTINCT FROM "
+         "kept.hash OR kept.duckdb_version IS DISTINCT FROM version() ORDER BY key";
+}
+
+std::string DistinctKeys(std::string_view select, std::string_view column, std::string_view unit,
+                         std::string_view format) {
+  return "SELECT DISTINCT " + PartitionKey(column, unit, format) + " AS key FROM " + Subquery(select) +
+         " AS model_rows WHERE " + Ident(column) + " IS NOT NULL ORDER BY key";
+}
+
+std::string RestrictedToBatches(std::string_view qualified, std::string_view table,
+                                const std::vector<std::string>& batch_ids) {
+  return "CREATE OR REPLACE TEMP VIEW " + Ident(table) + " AS SELECT * FROM " + std::string(qualified) +
+         " WHERE _landfall_batch IN (" + (batch_ids.empty() ? "NULL" : Strings(batch_ids)) + ")";
+}
+
+std::string ReplaceTableEmpty(std::string_view target, std::string_view select) {
+  return "CREATE OR REPLACE TABLE " + std::string(target) + " AS SELECT * FROM " + Subquery(select) +
+         " AS model_rows LIMIT 0";
+}
+
+std::string ForgetPartitionSources(std::string_view model) {
+  return "DELETE FROM " + PartitionSources() + " WHERE model = " + Literal(model);
+}
+
+std::vector<std::string> ConsumeTokens(std::string_view model, std::string_view source,
+                                       const std::vector<std::string>& tokens) {
+  std::vector<std::string> out = {"DELETE FROM " + ModelLedger() + " WHERE " + ModelSourceFilter(model, source)};
+  if (tokens.empty()) return out;
+  std::string values;
+  for (const auto& token : tokens) {
+    values += (values.empty() ? "(" : ", (") + Literal(model) + ", " + Literal(source) + ", " + Literal(token) + ")";
+  }
+  out.push_back("INSERT INTO " + ModelLedger() + " VALUES " + values);
+  return out;
 }
 
 }  // namespace landfall::warehouse::sql

@@ -104,4 +104,54 @@ std::string InsertFirstVersion(std::string_view model);
 // Forgets the model's version.
 std::string ForgetVersion(std::string_view model);
 
+// ---- Time-interval models (ModelWarehouse::WritePartitions) ----
+//
+// `start` and `end` are TIMESTAMP literal texts ('2026-04-07 00:00:00'); a
+// row is in the window when CAST(column AS TIMESTAMP) >= start and < end.
+// Keys are strftime(date_trunc(unit, column), format).
+inline constexpr std::string_view kPartitionSourcesTable = "model_partition_sources";
+inline constexpr std::string_view kPartitionRowsTable = "_landfall_partition";
+// The bookkeeping table of partition checksums per upstream (in ModelSetupDdl).
+std::string PartitionSourcesDdl();
+// `column` in [start, end), as a condition.
+std::string InWindow(std::string_view column, std::string_view start, std::string_view end);
+// The partition key of `column`'s value.
+std::string PartitionKey(std::string_view column, std::string_view unit, std::string_view format);
+// The rows `select` gives, kept for one transaction in a temp table.
+std::string SavePartitionRows(std::string_view select);
+// (rows outside [start, end) or NULL, one such value as VARCHAR) of the saved rows.
+std::string RowsOutsideWindow(std::string_view column, std::string_view start, std::string_view end);
+// DELETE FROM target WHERE the column is in the window.
+std::string DeleteWindow(std::string_view target, std::string_view column, std::string_view start,
+                         std::string_view end);
+// (key, rows, order-independent hash of the rows) of the saved rows, by key.
+std::string SavedRowsChecksums(std::string_view column, std::string_view unit, std::string_view format,
+                               const std::vector<std::string>& columns);
+// The checksums of `source` kept for `model`'s keys in the window: forgotten,
+// then recomputed from `source`'s rows (hashing `columns`, placed by `column`).
+std::vector<std::string> RecordSourceChecksums(std::string_view model, std::string_view source_key,
+                                               std::string_view source_table, std::string_view column,
+                                               const std::vector<std::string>& columns, std::string_view unit,
+                                               std::string_view format, std::string_view start,
+                                               std::string_view end);
+// The keys in [start, end) whose checksum of `source` now differs from the
+// one kept for `model` (or was kept by another DuckDB version).
+std::string ChangedSourceKeys(std::string_view model, std::string_view source_key, std::string_view source_table,
+                              std::string_view column, const std::vector<std::string>& columns,
+                              std::string_view unit, std::string_view format, std::string_view start,
+                              std::string_view end);
+// The distinct keys of `select`'s rows.
+std::string DistinctKeys(std::string_view select, std::string_view column, std::string_view unit,
+                         std::string_view format);
+// A temp view named `table` of staging table `qualified` restricted to `batch_ids`.
+std::string RestrictedToBatches(std::string_view qualified, std::string_view table,
+                                const std::vector<std::string>& batch_ids);
+// CREATE OR REPLACE TABLE target AS the rows of `select` LIMIT 0: the columns only.
+std::string ReplaceTableEmpty(std::string_view target, std::string_view select);
+// Forgets every checksum kept for `model`.
+std::string ForgetPartitionSources(std::string_view model);
+// Makes what `model` consumed of `source` exactly `tokens`: one or two statements.
+std::vector<std::string> ConsumeTokens(std::string_view model, std::string_view source,
+                                       const std::vector<std::string>& tokens);
+
 }  // namespace landfall::warehouse::sql

@@ -49,6 +49,7 @@ enum class ModelWriteKind {
   kAppendBatches,         // INSERT the rows the driver's new batches give
   kMergeBatches,          // MERGE the rows the driver's new batches give, on unique_key
   kAppendAfterWatermark,  // INSERT the rows past MAX(timestamp_column) of the target
+  kPartitions,            // replace whole partitions (WritePartitions), one transaction each
 };
 
 // One write of one model, run in one warehouse transaction together with the
@@ -86,9 +87,51 @@ struct ModelWriteStats {
   std::string watermark;  // kAppendAfterWatermark: MAX(timestamp_column) after the commit
 };
 
+// ---- Time-interval models ----
+
+// An upstream of a time-interval model, for its partition checksums.
+struct PartitionSource {
+  ModelSource source;
+  std::string column;                // its column placing a row in a partition; "": none (no checksum)
+  std::vector<std::string> columns;  // its columns, hashed
+};
+
+// Keys and windows of one model's partitions, as DuckDB computes them.
+struct PartitionLayout {
+  std::string time_column;  // the target's column placing a row in a partition
+  std::string unit;         // date_trunc's unit: hour, day, month, year
+  std::string format;       // strftime's format of keys: "%Y-%m-%d", ...
+};
+
+// Consecutive partitions of one model computed in one transaction: the rows
+// in [start, end) of the target are replaced by what `sql` returns.
+struct PartitionWrite {
+  std::string schema;
+  std::string name;
+  std::string sql;    // the model's SQL with @start_date and @end_date replaced by the window
+  PartitionLayout layout;
+  std::string start;  // TIMESTAMP literals: '2026-04-07 00:00:00'
+  std::string end;
+  std::vector<std::string> keys;         // the partitions in [start, end)
+  std::vector<std::string> columns;      // the target's columns (for the partitions' checksums)
+  std::vector<PartitionSource> sources;  // checksums of each kept, in the same transaction
+};
+
+struct PartitionStats {
+  int64_t rows = 0;
+  std::string checksum;  // "<rows>:<hash of the rows>"
+};
+
+struct PartitionWriteStats {
+  int64_t inserted = 0;
+  int64_t deleted = 0;
+  std::map<std::string, PartitionStats> partitions;  // by key, every key of the write
+};
+
 // Error codes of model writes besides "warehouse_error".
 inline constexpr const char* kModelSqlFailed = "model_sql_failed";        // the model's SQL failed
 inline constexpr const char* kMergeDuplicateKey = "merge_duplicate_key";  // two rows, one key
+inline constexpr const char* kPartitionRowsOutside = "partition_rows_outside_window";
 
 class ModelWarehouse {
  public:
@@ -120,6 +163,37 @@ class ModelWarehouse {
 
   // Drops the target and the model's bookkeeping. Nothing to drop is not an error.
   virtual Status DropModel(const std::string& schema, const std::string& name) = 0;
+
+  // ---- Time-interval models (README "Time-interval models") ----
+
+  // The target, created anew and empty with `sql`'s columns, and the model's
+  // consumed sources and partition checksums forgotten: one transaction.
+  virtual Status ResetPartitions(const std::string& schema, const std::string& name, const std::string& sql) = 0;
+
+  // Replaces the rows of the window with `sql`'s and keeps each source's
+  // checksums of the window's keys, in one transaction. Errors: kModelSqlFailed,
+  // kPartitionRowsOutside (a row of `sql` outside the window or with a NULL
+  // time column, naming one), "warehouse_error"; on error nothing is written.
+  virtual Result<PartitionWriteStats> WritePartitions(const PartitionWrite& write) = 0;
+
+  // The keys of the rows `sql` (its window already in it) returns when staging
+  // table `table` holds only `batch_ids`, the other tables whole.
+  virtual Result<std::vector<std::string>> TouchedPartitions(const std::string& sql, const std::string& table,
+                                                             const std::vector<std::string>& batch_ids,
+                                                             const PartitionLayout& layout) = 0;
+
+  // The keys in [start, end) whose checksum of `source` (its rows now) differs
+  // from the one kept when the model's partition was last computed.
+  virtual Result<std::vector<std::string>> ChangedPartitions(const std::string& model, const PartitionSource& source,
+                                                             const PartitionLayout& layout, const std::string& start,
+                                                             const std::string& end) = 0;
+
+  // Ends a time-interval model's run in one transaction: bumps its version
+  // when `wrote`, and, when `consumed` is given, makes what it consumed of
+  // each staging source exactly the tokens given and of each upstream model
+  // its version.
+  virtual Status FinishPartitions(const std::string& name, const std::vector<ModelSource>& sources,
+                                  const std::map<std::string, std::vector<std::string>>* consumed, bool wrote) = 0;
 };
 
 }  // namespace landfall::warehouse

@@ -9,7 +9,7 @@
 #include <functional>
 #include <random>
 
-#include "tests/cli/operate_fixture.h"
+#include "tests/cli/models_fixture.h"
 
 namespace landfall::testing {
 namespace {
@@ -26,34 +26,8 @@ const char* const kAggregate = "cust_totals";
 const char* const kMerge = "orders_current";
 const char* const kWatermark = "orders_wm";
 
-class ModelsRunTest : public OperateTest {
+class ModelsRunTest : public ModelsTest {
  protected:
-  void SetUp() override {
-    OperateTest::SetUp();
-    if (IsSkipped() || HasFatalFailure()) return;
-    WriteRunConfig();
-  }
-
-  // The CLI's config, with models; `api` adds the serve fixture's API block.
-  void WriteRunConfig(bool api = false) {
-    std::ofstream out(config());
-    out << "environment: " << env_ << "\n"
-        << "landing:\n  dir: landing\n  debounce_ms: 100\n"
-        << "state:\n  postgres_url: ${LANDFALL_TEST_PG_URL}\n"
-        << "warehouse:\n  type: duckdb\n  path: warehouse.duckdb\n  staging_schema: staging\n"
-        << "models:\n  dir: models\n  schema: analytics\n"
-        << "workers: 2\n"
-        << (api ? "api:\n  listen: 127.0.0.1:" + std::to_string(port_) + "\n"
-                : "api:\n  enabled: false\n")
-        << "log: {level: info, format: text}\n";
-  }
-
-  fs::path models() const { return dir_ / "models"; }
-  void WriteModel(const std::string& name, const std::string& sql, const std::string& yaml = "") {
-    fs::create_directories(models());
-    std::ofstream(models() / (name + ".sql")) << sql;
-    if (!yaml.empty()) std::ofstream(models() / (name + ".yaml")) << yaml;
-  }
 
   void WriteStandardModels() {
     WriteModel(kByBatch, "SELECT id, cust, amount * 2 AS amount2, ts FROM staging.orders",
@@ -134,16 +108,6 @@ class ModelsRunTest : public OperateTest {
     ExpectWatermarkOracle(when);
   }
 
-  static nlohmann::json ModelOf(const nlohmann::json& out, const std::string& model) {
-    for (const auto& m : out["models"]) {
-      if (m["model"] == model) return m;
-    }
-    ADD_FAILURE() << "no model " << model << " in " << out.dump();
-    return nlohmann::json::object();
-  }
-  static std::string ModelAction(const nlohmann::json& out, const std::string& model) {
-    return ModelOf(out, model).value("action", "(absent)");
-  }
   // The standard models built over one batch of 10 rows.
   void BuildOverOneBatch() {
     WriteStandardModels();
@@ -167,12 +131,6 @@ class ModelsRunTest : public OperateTest {
     ExpectRebuilt(out, model, reason);
     EXPECT_EQ(ModelAction(out, other), other_action) << out.dump();
     ExpectStandardOracles("after " + reason);
-  }
-  static Strings ModelReasons(const nlohmann::json& out, const std::string& model) {
-    Strings codes;
-    const nlohmann::json step = ModelOf(out, model);
-    for (const auto& r : step["reasons"]) codes.push_back(r["code"]);
-    return codes;
   }
 };
 

@@ -103,6 +103,19 @@ class SwitchableStateStore : public state::StateStore {
     return Up() ? real_.SaveDagSnapshot(id, dag) : Down();
   }
   Result<std::optional<std::string>> LatestDag() override { return Up() ? real_.LatestDag() : Down(); }
+  Status SavePartitions(const std::vector<state::PartitionRecord>& p) override {
+    return Up() ? real_.SavePartitions(p) : Down();
+  }
+  Result<std::vector<state::PartitionRecord>> Partitions(const std::string& m,
+                                                         const state::PartitionFilter& f) override {
+    return Up() ? real_.Partitions(m, f) : Down();
+  }
+  Result<int64_t> MarkPartitionsInterrupted() override {
+    return Up() ? real_.MarkPartitionsInterrupted() : Down();
+  }
+  Status DeletePartitions(const std::string& m) override {
+    return Up() ? real_.DeletePartitions(m) : Down();
+  }
 
  private:
   bool Up() const { return !down.load(); }

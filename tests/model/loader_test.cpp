@@ -285,9 +285,55 @@ TEST_F(LoaderTest, AnEmptyYamlChangesNothing) {
   ASSERT_EQ(LoadOk().at(0).strategy, Strategy::kFullRefresh);
 }
 
+TEST_F(LoaderTest, ATimeIntervalModelReadsItsKeysWithDefaults) {
+  Write("daily.sql", "SELECT CAST(ts AS DATE) AS d FROM staging.e WHERE ts >= @start_date AND ts < @end_date");
+  Write("daily.yaml",
+        "strategy: time_interval\ntime_interval:\n  time_column: d\n  granularity: month\n"
+        "  first_partition: \"2026-01\"\n  source_columns: {staging.e: ts}\n");
+  const Model m = LoadOk().at(0);
+  EXPECT_EQ(m.strategy, Strategy::kTimeInterval);
+  EXPECT_EQ(m.time_interval.time_column, "d");
+  EXPECT_EQ(m.time_interval.granularity, Granularity::kMonth);
+  EXPECT_EQ(m.time_interval.first_partition, "2026-01");
+  EXPECT_EQ(m.time_interval.lookback, 0);
+  EXPECT_EQ(m.time_interval.batch_size, 1);
+  EXPECT_EQ(m.time_interval.source_columns.at("staging.e"), "ts");
+}
+
+TEST_F(LoaderTest, ATimeIntervalModelsLookbackAndBatchSizeDoNotChangeItsConfigHash) {
+  Write("daily.sql", "SELECT @start_date AS d");
+  Write("daily.yaml", "strategy: time_interval\ntime_interval: {time_column: d, granularity: day, first_partition: 2026-01-01}\n");
+  const std::string before = LoadOk().at(0).config_hash;
+  Write("daily.yaml", "strategy: time_interval\ntime_interval: {time_column: d, granularity: day, first_partition: 2026-01-01, lookback: 3, batch_size: 7}\n");
+  EXPECT_EQ(LoadOk().at(0).config_hash, before);
+  Write("daily.yaml", "strategy: time_interval\ntime_interval: {time_column: d, granularity: day, first_partition: 2026-01-02}\n");
+  EXPECT_NE(LoadOk().at(0).config_hash, before);
+}
+
+TEST_F(LoaderTest, ATimeIntervalModelsBadKeysNameFileLineAndKey) {
+  Write("daily.sql", "SELECT @start_date AS d, @end_date AS e");
+  Write("daily.yaml", "strategy: time_interval\ntime_interval:\n  time_column: d\n  granularity: week\n  first_partition: 2026-01-01\n");
+  EXPECT_THAT(ErrorOf(), HasSubstr(Path("daily.yaml") + ":4: time_interval.granularity: must be hour, day, month or year"));
+  Write("daily.yaml", "strategy: time_interval\ntime_interval:\n  time_column: d\n  granularity: day\n  first_partition: 2026-1-1\n");
+  EXPECT_THAT(ErrorOf(), HasSubstr(Path("daily.yaml") + ":5: time_interval.first_partition: '2026-1-1' is not a day partition key"));
+  Write("daily.yaml", "strategy: time_interval\ntime_interval:\n  granularity: day\n  first_partition: 2026-01-01\n");
+  EXPECT_THAT(ErrorOf(), HasSubstr("time_interval.time_column: is required for strategy time_interval"));
+  Write("daily.yaml", "strategy: time_interval\ntime_interval:\n  time_column: d\n  granularity: day\n  first_partition: 2026-01-01\n  lookback: -1\n");
+  EXPECT_THAT(ErrorOf(), HasSubstr(":6: time_interval.lookback: must be a whole number >= 0"));
+  Write("daily.yaml", "strategy: time_interval\ntime_interval:\n  time_column: d\n  granularity: day\n  first_partition: 2026-01-01\n  batch_size: 0\n");
+  EXPECT_THAT(ErrorOf(), HasSubstr(":6: time_interval.batch_size: must be a whole number >= 1"));
+}
+
+TEST_F(LoaderTest, ATimeIntervalModelsSqlMustUseItsWindow) {
+  Write("daily.sql", "SELECT DATE '2026-01-01' AS d");
+  Write("daily.yaml", "strategy: time_interval\ntime_interval: {time_column: d, granularity: day, first_partition: 2026-01-01}\n");
+  EXPECT_THAT(ErrorOf(), HasSubstr(Path("daily.sql") + ": a time_interval model's SQL must use @start_date and @end_date"));
+}
+
 TEST(StrategyTest, NamesRoundTripAndUnknownNamesAreNone) {
   for (Strategy s : {Strategy::kFullRefresh, Strategy::kView, Strategy::kIncremental,
-                     Strategy::kMerge, Strategy::kMaterializedView, Strategy::kDynamicTable}) {
+                     Strategy::kMerge, Strategy::kMaterializedView, Strategy::kDynamicTable,
+                     Strategy::kTimeInterval}) {
     EXPECT_EQ(StrategyFromString(ToString(s)), s);
   }
   EXPECT_EQ(StrategyFromString("table"), std::nullopt);

@@ -9,13 +9,13 @@
 #include <vector>
 
 #include "lib/state/state_store.h"
+#include "tests/state/state_testing.h"
 #include "tests/support/testing.h"
 
 namespace landfall::state {
 namespace {
 
 using ::landfall::testing::PgQuery;
-using ::landfall::testing::PostgresUrl;
 using ::landfall::testing::UniqueEnvironment;
 
 nlohmann::json Json(const std::string& text) { return nlohmann::json::parse(text); }
@@ -50,21 +50,8 @@ class ModelStateTest : public ::testing::Test {
  protected:
   void SetUp() override {
     LANDFALL_REQUIRE_POSTGRES();
-    store_ = Open(env_);
+    store_ = OpenMigrated(env_);
     ASSERT_TRUE(store_);
-  }
-
-  static std::unique_ptr<StateStore> Open(const std::string& environment) {
-    auto store = OpenPostgres({.url = PostgresUrl(), .environment = environment});
-    if (!store) {
-      ADD_FAILURE() << store.error().ToString();
-      return nullptr;
-    }
-    if (auto migrated = (*store)->Migrate(); !migrated) {
-      ADD_FAILURE() << migrated.error().ToString();
-      return nullptr;
-    }
-    return std::move(*store);
   }
 
   int64_t StartRun() {
@@ -370,7 +357,7 @@ TEST_F(ModelStateTest, DagSnapshotIsStoredOnlyWhenItChanges) {
 
 TEST_F(ModelStateTest, EnvironmentsShareNoModelState) {
   const std::string other_env = UniqueEnvironment("models_other");
-  auto other = Open(other_env);
+  auto other = OpenMigrated(other_env);
   ASSERT_TRUE(other);
   const int64_t run = StartRun();
   ModelRunRecord record = MakeRun("daily", "run");

@@ -10,28 +10,14 @@
 #include <vector>
 
 #include "lib/state/state_store.h"
+#include "tests/state/state_testing.h"
 #include "tests/support/testing.h"
 
 namespace landfall::state {
 namespace {
 
 using ::landfall::testing::PgSession;
-using ::landfall::testing::PostgresUrl;
 using ::landfall::testing::UniqueEnvironment;
-
-std::unique_ptr<StateStore> OpenMigrated(const std::string& environment,
-                                         const std::string& url = PostgresUrl()) {
-  auto store = OpenPostgres({.url = url, .environment = environment});
-  if (!store) {
-    ADD_FAILURE() << store.error().ToString();
-    return nullptr;
-  }
-  if (auto migrated = (*store)->Migrate(); !migrated) {
-    ADD_FAILURE() << migrated.error().ToString();
-    return nullptr;
-  }
-  return std::move(*store);
-}
 
 // A database of its own, for tests that change what all environments share
 // (the migration version), dropped at the end.
@@ -236,8 +222,9 @@ TEST(PgStateStoreTest, DatabaseMigratedByANewerLandfallIsStateTooNew) {
 }
 
 // A database at schema version 3 (from before models, with a table and a run
-// in it) takes the model migration and keeps what it held.
-TEST(PgStateStoreTest, DatabaseAtVersion3TakesTheModelMigrationAndKeepsItsState) {
+// in it) takes the model migrations (models, then partitions) and keeps what
+// it held.
+TEST(PgStateStoreTest, DatabaseAtVersion3TakesTheModelMigrationsAndKeepsItsState) {
   LANDFALL_REQUIRE_POSTGRES();
   ScratchDatabase db;
   const std::string env = UniqueEnvironment();
@@ -260,8 +247,9 @@ TEST(PgStateStoreTest, DatabaseAtVersion3TakesTheModelMigrationAndKeepsItsState)
   auto store = OpenMigrated(env, db.url());
   ASSERT_TRUE(store);
   PgSession raw(db.url());
-  EXPECT_EQ(raw.Query("SELECT version || ' ' || name FROM schema_migrations WHERE version > 3"),
-            (std::vector<std::string>{"4 models"}));
+  EXPECT_EQ(raw.Query("SELECT version || ' ' || name FROM schema_migrations WHERE version > 3"
+                      " ORDER BY version"),
+            (std::vector<std::string>{"4 models", "5 partitions"}));
   auto state = store->Load();
   ASSERT_TRUE(state) << state.error().ToString();
   ASSERT_EQ(state->tables.size(), 1u);
@@ -281,6 +269,11 @@ TEST(PgStateStoreTest, DatabaseAtVersion3TakesTheModelMigrationAndKeepsItsState)
   ASSERT_TRUE(models) << models.error().ToString();
   ASSERT_EQ(models->size(), 1u);
   EXPECT_EQ(models->at(0).columns_json, "[]");
+  ASSERT_TRUE(store->SavePartitions({{.model = "daily", .key = "2026"}}));
+  auto partitions = store->Partitions("daily", {});
+  ASSERT_TRUE(partitions) << partitions.error().ToString();
+  ASSERT_EQ(partitions->size(), 1u);
+  EXPECT_EQ(partitions->at(0).key, "2026");
 }
 
 TEST(PgStateStoreTest, NewEnvironmentLoadsEmpty) {

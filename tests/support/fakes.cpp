@@ -276,6 +276,7 @@ Result<bool> FakeStateStore::DeleteModel(const std::string& model) {
   reset.strategy = it->second.strategy;
   reset.status = state::ModelStatus::kReset;
   it->second = reset;
+  partitions_.erase(model);
   return true;
 }
 
@@ -329,6 +330,53 @@ Result<std::optional<std::string>> FakeStateStore::LatestDag() {
   if (auto s = Check(); !s) return Fail(s.error());
   if (dags_.empty()) return std::optional<std::string>();
   return std::optional<std::string>(dags_.back());
+}
+
+Status FakeStateStore::SavePartitions(const std::vector<state::PartitionRecord>& partitions) {
+  std::lock_guard lock(mu_);
+  if (auto s = Check(); !s) return s;
+  for (const auto& partition : partitions) {
+    partitions_[partition.model][partition.key] = partition;
+  }
+  return Ok();
+}
+
+Result<std::vector<state::PartitionRecord>> FakeStateStore::Partitions(
+    const std::string& model, const state::PartitionFilter& filter) {
+  std::lock_guard lock(mu_);
+  if (auto s = Check(); !s) return Fail(s.error());
+  std::vector<state::PartitionRecord> out;
+  auto it = partitions_.find(model);
+  if (it == partitions_.end()) return out;
+  for (const auto& [key, partition] : it->second) {
+    if (!filter.status.empty() && filter.status != state::ToString(partition.status)) continue;
+    if (!filter.from.empty() && key < filter.from) continue;
+    if (!filter.to.empty() && key > filter.to) continue;
+    if (filter.limit > 0 && static_cast<int>(out.size()) >= filter.limit) break;
+    out.push_back(partition);
+  }
+  return out;
+}
+
+Result<int64_t> FakeStateStore::MarkPartitionsInterrupted() {
+  std::lock_guard lock(mu_);
+  if (auto s = Check(); !s) return Fail(s.error());
+  int64_t marked = 0;
+  for (auto& [model, keys] : partitions_) {
+    for (auto& [key, partition] : keys) {
+      if (partition.status != state::PartitionStatus::kInProgress) continue;
+      partition.status = state::PartitionStatus::kInterrupted;
+      ++marked;
+    }
+  }
+  return marked;
+}
+
+Status FakeStateStore::DeletePartitions(const std::string& model) {
+  std::lock_guard lock(mu_);
+  if (auto s = Check(); !s) return s;
+  partitions_.erase(model);
+  return Ok();
 }
 
 // ---- FakeWarehouse ----

@@ -82,6 +82,11 @@ class FakeStateStore final : public state::StateStore {
   // Compares the text as given (the real store compares JSON values).
   Result<bool> SaveDagSnapshot(int64_t run_id, const std::string& dag_json) override;
   Result<std::optional<std::string>> LatestDag() override;
+  Status SavePartitions(const std::vector<state::PartitionRecord>& partitions) override;
+  Result<std::vector<state::PartitionRecord>> Partitions(const std::string& model,
+                                                         const state::PartitionFilter& filter) override;
+  Result<int64_t> MarkPartitionsInterrupted() override;
+  Status DeletePartitions(const std::string& model) override;
 
  private:
   Status Check() const;  // the injected outage, if any; needs mu_
@@ -96,6 +101,8 @@ class FakeStateStore final : public state::StateStore {
   std::map<std::string, state::ModelRecord> models_;
   std::map<int64_t, std::vector<state::ModelRunRecord>> model_runs_;
   std::vector<std::string> dags_;  // DAG snapshots, oldest first
+  // Partitions by model, then key (keys of one granularity sort as text).
+  std::map<std::string, std::map<std::string, state::PartitionRecord>> partitions_;
   int64_t next_run_id_ = 1;
 };
 
