@@ -1,12 +1,14 @@
 #include "lib/model/lineage.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <utility>
 
+#include "lib/model/partition.h"
 #include "lib/warehouse/plan_probe.h"
 
 namespace landfall::model {
@@ -393,6 +395,20 @@ Lineage LineageFromPlan(std::string_view plan_json, const std::vector<std::strin
   return out;
 }
 
+namespace {
+
+// A time-interval model's SQL with one fixed window, as a run substitutes
+// each partition's (any window binds the same columns).
+std::string SqlToBind(const Model& model) {
+  if (model.strategy != Strategy::kTimeInterval) return model.sql;
+  using std::chrono::sys_days;
+  constexpr auto kDay = std::chrono::year{2000} / 1 / 1;
+  const TimePoint start = std::chrono::time_point_cast<std::chrono::seconds>(sys_days(kDay));
+  return WithWindow(model.sql, start, start + std::chrono::days(1));
+}
+
+}  // namespace
+
 Result<std::map<std::string, Lineage>> AnalyzeLineage(
     const std::vector<Model>& models, const Dag& dag,
     const std::map<std::string, schema::Schema>& staging_columns, warehouse::PlanProbe& probe) {
@@ -429,7 +445,7 @@ Result<std::map<std::string, Lineage>> AnalyzeLineage(
       missing[ToString(self)] = "its lineage is unknown";
       continue;
     }
-    auto bound = probe.Bind(model.sql);
+    auto bound = probe.Bind(SqlToBind(model));
     if (!bound) {
       out[name] = UnknownLineage("the SQL does not bind: " + bound.error().message);
       missing[ToString(self)] = "its SQL does not bind";

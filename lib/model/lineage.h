@@ -75,7 +75,8 @@ Lineage UnknownLineage(std::string reason);
 Lineage LineageFromPlan(std::string_view plan_json, const std::vector<std::string>& output_names,
                         const std::set<std::string>& non_deterministic);
 
-// Every model of `dag`, in DAG order, bound in `probe`: each staging table
+// Every model of `dag`, in DAG order, bound in `probe` (a time-interval
+// model with @start_date and @end_date one fixed day, as WithWindow puts it): each staging table
 // the models read is added with its columns from `staging_columns` (by
 // staging table name; one missing there makes its readers unknown), and each
 // model, once bound, is added with its output columns for the models

@@ -51,7 +51,7 @@ class DuckDbPlanProbe final : public PlanProbe {
   }
 
   Result<BoundQuery> Bind(const std::string& select) override {
-    const std::string text = sql::SubstituteIntervalParameters(select);
+    const std::string& text = select;
     BoundQuery out;
     // DESCRIBE first: it binds exactly as a run would and reports binder
     // errors as errors, where json_serialize_plan folds them into its JSON.

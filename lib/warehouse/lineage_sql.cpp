@@ -4,23 +4,6 @@
 
 namespace landfall::warehouse::sql {
 
-namespace {
-
-void ReplaceAll(std::string& text, std::string_view from, std::string_view to) {
-  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
-    text.replace(at, from.size(), to);
-  }
-}
-
-}  // namespace
-
-std::string SubstituteIntervalParameters(std::string_view select) {
-  std::string out(select);
-  ReplaceAll(out, "@start_date", kProbeStartDate);
-  ReplaceAll(out, "@end_date", kProbeEndDate);
-  return out;
-}
-
 std::string CreateSchemaIfMissing(std::string_view schema) {
   return "CREATE SCHEMA IF NOT EXISTS " + Ident(schema);
 }

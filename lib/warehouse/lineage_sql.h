@@ -9,16 +9,6 @@
 
 namespace landfall::warehouse::sql {
 
-// The fixed instants that stand for a time-interval model's @start_date and
-// @end_date while its lineage is read: any instant binds the same columns.
-inline constexpr std::string_view kProbeStartDate = "TIMESTAMP '2000-01-01 00:00:00'";
-inline constexpr std::string_view kProbeEndDate = "TIMESTAMP '2000-01-02 00:00:00'";
-
-// `select` with every @start_date and @end_date replaced by those literals.
-// The text is replaced wherever it stands (a string literal holding
-// "@start_date" is rewritten too; the columns it binds are the same).
-std::string SubstituteIntervalParameters(std::string_view select);
-
 // CREATE SCHEMA IF NOT EXISTS "schema".
 std::string CreateSchemaIfMissing(std::string_view schema);
 

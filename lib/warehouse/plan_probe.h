@@ -37,8 +37,7 @@ class PlanProbe {
   virtual Status AddTable(const std::string& schema, const std::string& name,
                           const schema::Schema& columns) = 0;
 
-  // Binds `select` (after @start_date/@end_date become fixed instants) against
-  // the tables added so far. Errors: "model_sql_invalid" with DuckDB's
+  // Binds `select` against the tables added so far. Errors: "model_sql_invalid" with DuckDB's
   // message when it does not bind (an unknown table or column, a file a table
   // function cannot find, more than one statement); the JSON itself can still
   // say "error" for what only json_serialize_plan refuses.

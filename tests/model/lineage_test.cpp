@@ -166,9 +166,6 @@ const Shape kShapes[] = {
      {{"staging.orders", "amount,id"}}},
     {"WhereOneEqualsZeroStillReads", "SELECT id FROM staging.orders WHERE 1 = 0 AND amount > 0",
      {{"staging.orders", "amount,id"}}},
-    {"IntervalParameters",
-     "SELECT id FROM staging.orders WHERE ts >= @start_date AND ts < @end_date",
-     {{"staging.orders", "id,ts"}}},
 };
 
 INSTANTIATE_TEST_SUITE_P(Lineage, ReadSetOf, testing::ValuesIn(kShapes),
@@ -316,6 +313,22 @@ TEST(LineageTest, AnUpstreamViewModelIsReadAsItsOwnColumnsNotTheTablesBehindIt) 
   auto lineages = AnalyzeLineage(models, *dag, Staging(), **probe);
   ASSERT_TRUE(lineages);
   EXPECT_EQ(Reads(lineages->at("w")), (ReadSet{{"analytics.v", "amount,id"}}));
+}
+
+TEST(LineageTest, ATimeIntervalModelIsBoundWithOneWindow) {
+  std::vector<Model> models = {
+      {.name = "daily",
+       .sql = "SELECT id, amount FROM staging.orders WHERE ts >= @start_date AND ts < @end_date",
+       .strategy = Strategy::kTimeInterval},
+  };
+  auto dag = BuildDag(models, {"orders"}, "staging", "analytics", DuckDbParseFn());
+  ASSERT_TRUE(dag) << dag.error().message;
+  auto probe = warehouse::OpenPlanProbe();
+  ASSERT_TRUE(probe);
+  auto lineages = AnalyzeLineage(models, *dag, Staging(), **probe);
+  ASSERT_TRUE(lineages);
+  ASSERT_TRUE(lineages->at("daily").known) << lineages->at("daily").unknown_reason;
+  EXPECT_EQ(Reads(lineages->at("daily")), (ReadSet{{"staging.orders", "amount,id,ts"}}));
 }
 
 TEST(LineageTest, StagingTableWithoutColumnsMakesItsReadersUnknown) {

@@ -6,13 +6,6 @@
 namespace landfall::warehouse::sql {
 namespace {
 
-TEST(LineageSqlTest, IntervalParametersBecomeFixedInstants) {
-  EXPECT_EQ(SubstituteIntervalParameters("ts >= @start_date AND ts < @end_date OR x = @start_date"),
-            "ts >= TIMESTAMP '2000-01-01 00:00:00' AND ts < TIMESTAMP '2000-01-02 00:00:00' OR "
-            "x = TIMESTAMP '2000-01-01 00:00:00'");
-  EXPECT_EQ(SubstituteIntervalParameters("SELECT 1"), "SELECT 1");
-}
-
 TEST(LineageSqlTest, EmptyTableQuotesNamesAndKeepsTypes) {
   schema::Schema columns;
   columns.columns = {{.name = "id", .type = "BIGINT"}, {.name = "we\"ird", .type = "DECIMAL(18,2)"}};
