@@ -147,6 +147,13 @@ class ApiBackend {
   virtual Result<std::string> ListPartitions(const std::string& model, const std::string& status,
                                              const std::string& from, const std::string& to,
                                              int limit) = 0;
+  // Column lineage of every model (model::LineagesToJson): {"models": [{"model",
+  // "known", "unknown_reason", "reads": {"schema.table": [columns]},
+  // "columns": [{"name", "sources", "read_by"}], "columns_unknown_reason"}]},
+  // bound from the model files now over the staging tables' current columns.
+  virtual Result<std::string> Lineage() = 0;
+  // One model's entry of Lineage(). "model_not_found".
+  virtual Result<std::string> ModelLineage(const std::string& name) = 0;
   // Forgets a model's state: its next run rebuilds it (reason state_deleted).
   // "model_not_found" if it has no state, "model_conflict" while models run.
   virtual Result<std::string> DeleteModelState(const std::string& model) = 0;

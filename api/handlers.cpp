@@ -65,6 +65,8 @@ enum class RouteId {
   kModelChecks,
   kDag,
   kPartitions,
+  kLineage,
+  kModelLineage,
   kDeleteModelState,
   kWebhookFileArrived,
 };
@@ -105,6 +107,8 @@ constexpr RouteSpec kRoutes[] = {
     {"GET", "/v1/models/{name}/partitions", RouteId::kPartitions, Access::kToken},
     {"GET", "/v1/models/{name}/checks", RouteId::kModelChecks, Access::kToken, Lane::kSlow},
     {"GET", "/v1/dag", RouteId::kDag, Access::kToken, Lane::kSlow},
+    {"GET", "/v1/lineage", RouteId::kLineage, Access::kToken, Lane::kSlow},
+    {"GET", "/v1/models/{name}/lineage", RouteId::kModelLineage, Access::kToken, Lane::kSlow},
     {"DELETE", "/v1/state/models/{name}", RouteId::kDeleteModelState, Access::kToken, Lane::kSlow},
     {"POST", "/v1/webhooks/file-arrived", RouteId::kWebhookFileArrived, Access::kSignature,
      Lane::kSlow},
@@ -651,6 +655,12 @@ Handled Handlers::HandleRoute(const ApiRequest& request, const Admission& admiss
       });
     case RouteId::kDag:
       return Deferred(admission, [&backend] { return FromResult(backend.Dag()); });
+    case RouteId::kLineage:
+      return Deferred(admission, [&backend] { return FromResult(backend.Lineage()); });
+    case RouteId::kModelLineage:
+      return Deferred(admission, [&backend, name = params.at("name")] {
+        return FromResult(backend.ModelLineage(name));
+      });
     case RouteId::kDeleteModelState:
       return Deferred(admission, [&backend, name = params.at("name")] {
         return FromResult(backend.DeleteModelState(name));

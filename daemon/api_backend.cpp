@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "daemon/model_lineage.h"
 #include "lib/exec/model_runner.h"
 #include "lib/model/loader.h"
 #include "lib/plan/plan.h"
@@ -642,6 +643,44 @@ Result<std::string> DaemonApiBackend::ListPartitions(const std::string& model,
   json out = json::array();
   for (const auto& p : *partitions) out.push_back(PartitionJson(p));
   return Dump({{"model", model}, {"partitions", std::move(out)}});
+}
+
+struct DaemonApiBackend::LineageView {
+  ModelGraph graph;
+  std::map<std::string, model::Lineage> lineages;
+};
+
+Result<DaemonApiBackend::LineageView> DaemonApiBackend::ReadLineage() {
+  LineageView out;
+  if (!config_.models.dir) return out;
+  // Without a daemon (`landfall lineage` working alone) there is no engine:
+  // the landing directory's table folders stand for the staging tables.
+  auto graph = daemon_.StartedEngine() != nullptr ? Graph(*daemon_.StartedEngine())
+                                                  : LoadModelGraph(config_);
+  if (!graph) return Fail(graph.error());
+  out.graph = std::move(*graph);
+  auto reads = Reads();
+  if (!reads) return Fail(reads.error());
+  auto tables = (*reads)->TableSummaries("");
+  if (!tables) return Fail(tables.error());
+  auto lineages = LineageOf(out.graph, *tables);
+  if (!lineages) return Fail(lineages.error());
+  out.lineages = std::move(*lineages);
+  return out;
+}
+
+Result<std::string> DaemonApiBackend::Lineage() {
+  auto view = ReadLineage();
+  if (!view) return Fail(view.error());
+  return model::LineagesToJson(view->graph.dag, view->lineages);
+}
+
+Result<std::string> DaemonApiBackend::ModelLineage(const std::string& name) {
+  auto view = ReadLineage();
+  if (!view) return Fail(view.error());
+  std::string body = model::ModelLineageJson(view->graph.dag, view->lineages, name);
+  if (body.empty()) return Fail("model_not_found", "no model '" + name + "'");
+  return body;
 }
 
 Result<std::string> DaemonApiBackend::DeleteModelState(const std::string& model) {

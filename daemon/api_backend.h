@@ -83,6 +83,8 @@ class DaemonApiBackend final : public api::ApiBackend {
   Result<std::string> ListPartitions(const std::string& model, const std::string& status,
                                      const std::string& from, const std::string& to,
                                      int limit) override;
+  Result<std::string> Lineage() override;
+  Result<std::string> ModelLineage(const std::string& name) override;
   Result<std::string> DeleteModelState(const std::string& model) override;
   api::Readiness Ready() override;
 
@@ -103,6 +105,11 @@ class DaemonApiBackend final : public api::ApiBackend {
   // rows, the target row counts and the graph (defined in the .cpp).
   struct ModelSources;
   Result<ModelSources> ReadModelSources();
+  // The model graph (Graph() when the engine runs, else the files and the
+  // landing directory's tables) and every model's lineage over the state
+  // store's staging columns.
+  struct LineageView;
+  Result<LineageView> ReadLineage();
   // `spec` selects models of the graph (a POST /v1/runs' "models").
   Status CheckModelSelection(const std::string& spec);
 

@@ -22,6 +22,7 @@
 #include "lib/config/config.h"
 #include "lib/exec/engine.h"
 #include "lib/model/compile.h"
+#include "lib/schema/schema.h"
 #include "lib/state/state_store.h"
 
 #ifndef LANDFALL_VERSION
@@ -46,6 +47,7 @@ Usage:
   landfall migrate --config F
   landfall check-config --config F
   landfall compile --config F --dialect duckdb|snowflake|databricks|bigquery [--models SPEC]
+  landfall lineage MODEL --config F [--column C] [--format text|json]
   landfall --version | --help
 
 Commands:
@@ -63,6 +65,8 @@ set) and say so on stderr; otherwise they work alone.
   migrate       apply the state store's migrations and exit
   check-config  validate the config file and every model (files, SQL, DAG) and exit
   compile       print the DDL each model would run on that warehouse (nothing runs)
+  lineage       which upstream columns a model reads, where each of its columns comes
+                from and which models read it (through the daemon when one runs)
 
 Options:
   --config F       the YAML config (default: $LANDFALL_CONFIG)
@@ -81,6 +85,7 @@ Options:
                    computes one at a time (each statement already uses every core)
   --model M        state delete: the model whose state to forget
   --dialect D      compile: the warehouse whose SQL to print
+  --column C       lineage: only this output column of the model
   --format         text (default) or json
 
 Exit codes:
@@ -102,6 +107,7 @@ struct Args {
   std::optional<std::string> models;  // --models SPEC
   std::string model;                  // --model M (state delete)
   std::string dialect;                // --dialect (compile)
+  std::string column;                 // --column (lineage)
   api::PartitionFlags partitions;     // --partition, --from, --to, --latest, --missing, --lookback
   int parallel = 1;                   // --parallel N
   bool PartitionFlagsGiven() const {
@@ -162,6 +168,10 @@ std::optional<Args> Parse(int argc, char** argv, int* exit_code) {
       auto v = value("--models");
       if (!v) return std::nullopt;
       args.models = *v;
+    } else if (is("--column")) {
+      auto v = value("--column");
+      if (!v) return std::nullopt;
+      args.column = *v;
     } else if (is("--dialect")) {
       auto v = value("--dialect");
       if (!v) return std::nullopt;
@@ -740,6 +750,96 @@ int CmdCompile(const Args& args) {
   return kExitOk;
 }
 
+// "schema.table.column, ..." of a {"schema.table": [columns]} object; "-" when empty.
+std::string ColumnList(const json& tables) {
+  std::string out;
+  for (const auto& [table, columns] : tables.items()) {
+    if (columns.empty()) out += (out.empty() ? "" : ", ") + table + " (rows only)";
+    for (const auto& c : columns) out += (out.empty() ? "" : ", ") + table + "." + c.get<std::string>();
+  }
+  return out.empty() ? "-" : out;
+}
+
+std::string NameList(const json& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n.get<std::string>();
+  return out.empty() ? "-" : out;
+}
+
+// Prints one model's lineage (GET /v1/models/{name}/lineage's body).
+int PrintLineage(const std::string& body, const Args& args, const std::string& models_schema) {
+  const json lineage = json::parse(body, nullptr, false);
+  if (!lineage.is_object()) {
+    std::cerr << "landfall: lineage: not a lineage's JSON: " << body << "\n";
+    return kExitUnavailable;
+  }
+  const json columns = lineage.value("columns", json::array());
+  const json* picked = nullptr;
+  if (!args.column.empty()) {
+    for (const auto& c : columns) {
+      if (schema::FoldName(c.value("name", "")) == schema::FoldName(args.column)) picked = &c;
+    }
+    if (picked == nullptr && lineage.value("columns_unknown_reason", json()).is_null()) {
+      std::cerr << "landfall: lineage: model " << args.command[1] << " has no column '"
+                << args.column << "'\n";
+      return kExitUsage;
+    }
+  }
+  if (args.format == "json") {
+    std::cout << (picked != nullptr ? picked->dump(2) : lineage.dump(2)) << "\n";
+    return kExitOk;
+  }
+  const std::string model = models_schema + "." + lineage.value("model", "");
+  if (!lineage.value("known", false)) {
+    std::cout << model << ": lineage unknown: " << lineage.value("unknown_reason", "") << "\n"
+              << "  every change upstream recomputes it\n";
+  } else if (picked == nullptr) {
+    std::cout << model << " reads: " << ColumnList(lineage.value("reads", json::object())) << "\n";
+  }
+  if (picked != nullptr) {
+    std::cout << model << "." << picked->value("name", "") << "\n"
+              << "  comes from: " << ColumnList(picked->value("sources", json::object())) << "\n"
+              << "  read by:    " << NameList(picked->value("read_by", json::array())) << "\n";
+    return kExitOk;
+  }
+  if (const json reason = lineage.value("columns_unknown_reason", json()); !reason.is_null()) {
+    std::cout << "columns: unknown: " << reason.get<std::string>() << "\n";
+    return kExitOk;
+  }
+  for (const auto& c : columns) {
+    std::printf("  %-24s <- %s; read by %s\n", c.value("name", "").c_str(),
+                ColumnList(c.value("sources", json::object())).c_str(),
+                NameList(c.value("read_by", json::array())).c_str());
+  }
+  return kExitOk;
+}
+
+// Reads only: through the running daemon, else here (the state store's
+// staging columns and the model files; the warehouse is not opened).
+int CmdLineage(const Args& args) {
+  if (args.command.size() != 2) return Usage("lineage needs exactly one MODEL");
+  const std::string& name = args.command[1];
+  config::Config config;
+  if (int rc = LoadConfigAndLogging(args.config, config); rc != kExitOk) return rc;
+  Result<std::string> body;
+  if (auto search = FindDaemon(config); search.daemon) {
+    std::cerr << "landfall: via the running daemon at " << search.daemon->where << " (pid "
+              << search.daemon->pid << ")\n";
+    auto reply = Ask(*search.daemon, "GET", "/v1/models/" + UrlEncode(name) + "/lineage");
+    if (reply) body = reply->body;
+    else body = Fail(reply.error());
+  } else {
+    NoDaemon none;
+    DaemonApiBackend reads(config, none);
+    body = reads.ModelLineage(name);
+  }
+  if (!body) {
+    std::cerr << "landfall: lineage: " << body.error().message << "\n";
+    return ExitFor(body.error());
+  }
+  return PrintLineage(*body, args, config.models.schema);
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -753,6 +853,9 @@ int Main(int argc, char** argv) {
   if (args->models && cmd != std::vector<std::string>{"compile"} && cmd != std::vector<std::string>{"plan"} &&
       cmd != std::vector<std::string>{"run"}) {
     return Usage("--models is an option of plan, run and compile");
+  }
+  if (!args->column.empty() && (cmd.empty() || cmd[0] != "lineage")) {
+    return Usage("--column is an option of lineage");
   }
   if (!args->model.empty() && cmd != std::vector<std::string>{"state", "delete"}) {
     return Usage("--model is an option of state delete");
@@ -777,6 +880,7 @@ int Main(int argc, char** argv) {
   if (cmd == std::vector<std::string>{"migrate"}) return CmdMigrate(*args);
   if (cmd == std::vector<std::string>{"check-config"}) return CmdCheckConfig(*args);
   if (cmd == std::vector<std::string>{"compile"}) return CmdCompile(*args);
+  if (!cmd.empty() && cmd[0] == "lineage") return CmdLineage(*args);
   std::string joined;
   for (const auto& c : cmd) joined += (joined.empty() ? "" : " ") + c;
   return Usage("unknown command '" + joined + "'");

@@ -104,6 +104,11 @@ class CannedBackend final : public ApiBackend {
     if (model != "daily") return Fail("model_not_found", "no state for model '" + model + "'");
     return std::string(R"({"model":"daily","partitions":[]})");
   }
+  Result<std::string> Lineage() override { return std::string(R"({"models":[]})"); }
+  Result<std::string> ModelLineage(const std::string& name) override {
+    if (name != "daily") return Fail("model_not_found", "no model '" + name + "'");
+    return std::string(R"({"model":"daily","known":true})");
+  }
   Result<std::string> DeleteModelState(const std::string& model) override {
     if (model != "daily") return Fail("model_not_found", "no state for model '" + model + "'");
     return std::string(R"({"deleted":true})");

@@ -77,6 +77,11 @@ class DuckResult {
     duckdb_free(value);
     return out;
   }
+  int64_t ColumnCount() { return valid_ ? static_cast<int64_t>(duckdb_column_count(&result_)) : 0; }
+  std::string ColumnName(int64_t col) {
+    const char* name = valid_ ? duckdb_column_name(&result_, static_cast<idx_t>(col)) : nullptr;
+    return name != nullptr ? name : "";
+  }
   std::optional<int64_t> Int(int64_t col, int64_t row) {
     if (IsNull(col, row)) return std::nullopt;
     return duckdb_value_int64(&result_, static_cast<idx_t>(col), static_cast<idx_t>(row));

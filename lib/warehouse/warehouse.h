@@ -15,6 +15,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lib/common/result.h"
@@ -94,6 +95,18 @@ struct ApplyStats {
   std::vector<RejectedBatch> rejected;
 };
 
+// Per-column fingerprints of a table's contents, from one pass over it.
+struct ColumnHashes {
+  int64_t rows = 0;
+  // Per column in table order (landfall's own _landfall_* columns left out):
+  // sum(hash(value)) over every row, as decimal text ("0" for no rows). The
+  // sum does not depend on row order; different sums mean different values,
+  // equal sums almost certainly equal values (a 64-bit hash per value).
+  std::vector<std::pair<std::string, std::string>> columns;
+
+  bool operator==(const ColumnHashes&) const = default;
+};
+
 class Warehouse {
  public:
   virtual ~Warehouse() = default;
@@ -167,6 +180,12 @@ class Warehouse {
 
   // Row count of a staging table (for checks and the API); error if missing.
   virtual Result<int64_t> RowCount(const std::string& table) = 0;
+
+  // ColumnHashes of table `schema`.`table` (a staging table or a model's
+  // target; a view is computed by running its query), in one statement.
+  // Errors: "warehouse_table_missing" when there is no such table,
+  // "warehouse_error" otherwise.
+  virtual Result<ColumnHashes> HashColumns(const std::string& schema, const std::string& table) = 0;
 
   // The model side of this warehouse (model_warehouse.h), on the same
   // database; nullptr when this warehouse cannot build models.

@@ -156,6 +156,29 @@ TEST_F(DaemonModelsApiTest, ChecksAreServedNewestFirstWithTheirObservedValues) {
   EXPECT_EQ(JsonOf(missing)["error"]["code"], "model_not_found");
 }
 
+TEST_F(DaemonModelsApiTest, LineageNamesTheColumnsEachModelReadsAndWhoReadsThem) {
+  StartWithOneBatch();
+  auto all = Get("/v1/lineage");
+  ASSERT_EQ(all.status, 200) << all.body;
+  const json models = JsonOf(all)["models"];
+  ASSERT_EQ(models.size(), 2u);
+  EXPECT_EQ(models[0]["model"], "orders_clean");
+  EXPECT_EQ(models[0]["reads"], json::parse(R"({"staging.orders":["amount","id","name"]})"));
+  EXPECT_EQ(models[1]["reads"], json::parse(R"({"analytics.orders_clean":["amount"]})"));
+
+  auto one = Get("/v1/models/orders_clean/lineage");
+  ASSERT_EQ(one.status, 200) << one.body;
+  const json lineage = JsonOf(one);
+  EXPECT_TRUE(lineage["known"].get<bool>());
+  std::map<std::string, json> columns;
+  for (const auto& c : lineage["columns"]) columns[c["name"]] = c;
+  EXPECT_EQ(columns["amount"]["sources"], json::parse(R"({"staging.orders":["amount"]})"));
+  EXPECT_EQ(columns["amount"]["read_by"], json::parse(R"(["orders_total"])"));
+  EXPECT_EQ(columns["name"]["read_by"], json::array());
+
+  EXPECT_EQ(Get("/v1/models/nope/lineage").status, 404);
+}
+
 TEST_F(DaemonModelsApiTest, TheDagHasStagingTablesAndModelsAsNodesAndReadsAsEdges) {
   StartWithOneBatch();
   auto r = Get("/v1/dag");

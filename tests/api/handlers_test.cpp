@@ -247,6 +247,8 @@ TEST_F(HandlersTest, BackendCallsRunInTheirRoutesLane) {
       {Get("/v1/models/daily"), Lane::kSlow},
       {Get("/v1/models/daily/checks"), Lane::kSlow},
       {Get("/v1/dag"), Lane::kSlow},
+      {Get("/v1/lineage"), Lane::kSlow},
+      {Get("/v1/models/daily/lineage"), Lane::kSlow},
       {Request("DELETE", "/v1/state/models/daily"), Lane::kSlow},
   };
   for (const auto& [request, lane] : cases) {
@@ -364,6 +366,15 @@ TEST_F(HandlersTest, ModelRoutesPassTheDecodedNameToTheBackend) {
   EXPECT_EQ(Status(Get("/v1/models/a%20b/checks")), 404);
   EXPECT_THAT(backend_.Calls(), ElementsAre("ListModels", "GetModel daily", "Dag", "DeleteModelState daily",
                                             "GetModel a b", "ModelChecks daily", "ModelChecks a b"));
+}
+
+TEST_F(HandlersTest, LineageRoutesPassTheDecodedNameToTheBackend) {
+  EXPECT_EQ(Status(Get("/v1/lineage")), 200);
+  EXPECT_EQ(Json(Answer(Get("/v1/models/daily/lineage")))["model"], "daily");
+  auto missing = Answer(Get("/v1/models/a%20b/lineage"));
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(ErrorCode(missing), "model_not_found");
+  EXPECT_THAT(backend_.Calls(), ElementsAre("Lineage", "ModelLineage daily", "ModelLineage a b"));
 }
 
 TEST_F(HandlersTest, ModelErrorsMapToStatuses) {

@@ -139,6 +139,12 @@ class FakeBackend final : public ApiBackend {
     if (model != "daily") return Fail("model_not_found", "no state for model '" + model + "'");
     return std::string(R"({"model":"daily","partitions":[]})");
   }
+  Result<std::string> Lineage() override { return Record("Lineage", R"({"models":[]})"); }
+  Result<std::string> ModelLineage(const std::string& name) override {
+    Record("ModelLineage " + name, "");
+    if (name != "daily") return Fail("model_not_found", "no model '" + name + "'");
+    return std::string(R"({"model":"daily","known":true})");
+  }
   Result<std::string> DeleteModelState(const std::string& model) override {
     Record("DeleteModelState " + model, "");
     if (model != "daily") return Fail("model_not_found", "no state for model '" + model + "'");

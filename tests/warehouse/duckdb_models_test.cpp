@@ -294,6 +294,46 @@ TEST_F(DuckDbModelsTest, TargetColumnsOfOneTargetMatchInspectionAndAreEmptyWhenM
   EXPECT_TRUE(missing->columns.empty());
 }
 
+TEST_F(DuckDbModelsTest, ColumnHashesChangeOnlyForTheColumnWhoseValuesChanged) {
+  Land("orders", "1.parquet", "SELECT 1 AS id, 10 AS amount, 'x' AS note UNION ALL SELECT 2, 20, 'y'");
+  MustWrite(Write(ModelWriteKind::kReplaceTable, "a", "SELECT id, amount, note FROM staging.orders"));
+  auto before = wh_->HashColumns("analytics", "a");
+  ASSERT_TRUE(before) << before.error().ToString();
+  EXPECT_EQ(before->rows, 2);
+  ASSERT_EQ(before->columns.size(), 3u);
+  EXPECT_EQ(before->columns[0].first, "id");
+  EXPECT_EQ(before->columns[2].first, "note");
+
+  // The same rows in another order: the same hashes.
+  MustWrite(Write(ModelWriteKind::kReplaceTable, "a",
+                  "SELECT id, amount, note FROM staging.orders ORDER BY id DESC"));
+  auto reordered = wh_->HashColumns("analytics", "a");
+  ASSERT_TRUE(reordered);
+  EXPECT_EQ(*reordered, *before);
+
+  MustWrite(Write(ModelWriteKind::kReplaceTable, "a",
+                  "SELECT id, amount, upper(note) AS note FROM staging.orders"));
+  auto after = wh_->HashColumns("analytics", "a");
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->columns[0], before->columns[0]);
+  EXPECT_EQ(after->columns[1], before->columns[1]);
+  EXPECT_NE(after->columns[2].second, before->columns[2].second);
+}
+
+TEST_F(DuckDbModelsTest, ColumnHashesOfAStagingTableLeaveOutLandfallsColumns) {
+  Land("orders", "1.parquet", "SELECT 1 AS id, 10 AS amount");
+  auto hashes = wh_->HashColumns("staging", "orders");
+  ASSERT_TRUE(hashes) << hashes.error().ToString();
+  EXPECT_EQ(hashes->rows, 1);
+  std::vector<std::string> names;
+  for (const auto& [name, hash] : hashes->columns) names.push_back(name);
+  EXPECT_EQ(names, (std::vector<std::string>{"id", "amount"}));
+
+  auto missing = wh_->HashColumns("staging", "nope");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, "warehouse_table_missing");
+}
+
 }  // namespace
 }  // namespace landfall::warehouse
 

@@ -15,6 +15,12 @@ TEST(ModelSqlTest, MergeMatchesKeysNullSafeAndUpdatesOnlyTheGivenColumns) {
   EXPECT_NE(MergeInto("t", "SELECT 1", {"id"}, {}).find("WHEN MATCHED THEN DO NOTHING"), std::string::npos);
 }
 
+TEST(ModelSqlTest, ColumnHashesAreOnePassLeavingOutLandfallsColumns) {
+  EXPECT_EQ(ColumnHashesQuery("\"staging\".\"orders\""),
+            "SELECT count(*) AS \"_landfall_rows\", coalesce(sum(hash(COLUMNS(c -> NOT "
+            "starts_with(c, '_landfall_')))), 0)::VARCHAR FROM \"staging\".\"orders\"");
+}
+
 TEST(ModelSqlTest, TargetRowCountsAreOneStatementWithQuotedNames) {
   EXPECT_EQ(TargetRowCountsQuery({}), "");
   EXPECT_EQ(TargetRowCountsQuery({{"analytics", "a"}, {"analytics", "o'k\"x"}}),
