@@ -20,6 +20,7 @@
 #include "lib/common/result.h"
 #include "lib/schema/schema.h"
 #include "lib/warehouse/model_warehouse.h"
+#include "lib/warehouse/query.h"
 
 namespace landfall::warehouse {
 
@@ -167,6 +168,21 @@ class Warehouse {
 
   // Row count of a staging table (for checks and the API); error if missing.
   virtual Result<int64_t> RowCount(const std::string& table) = 0;
+
+  // Runs a user's read-only query (query.h: `landfall query`, POST
+  // /v1/query). Refused ("query_refused", nothing run) unless it is one
+  // SELECT, WITH, DESCRIBE, SHOW or SUMMARIZE statement whose file reads stay
+  // below request.readable_dir (CheckReadOnlyQuery); it then runs on a
+  // connection of its own in a READ ONLY transaction, so it sees the last
+  // committed state (never half of a run) and changes nothing. Errors:
+  // "query_refused", "query_timeout" (interrupted after request.timeout),
+  // "query_failed" (DuckDB's error: an unknown table, ...). Thread-safe;
+  // queries run beside the warehouse's writes. The default refuses every
+  // query ("query_unsupported").
+  virtual Result<QueryAnswer> Query(const QueryRequest& request) {
+    (void)request;
+    return Fail("query_unsupported", "this warehouse does not answer queries");
+  }
 
   // The model side of this warehouse (model_warehouse.h), on the same
   // database; nullptr when this warehouse cannot build models.
