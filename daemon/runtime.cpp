@@ -86,4 +86,14 @@ void PruneHistory(state::StateStore& state, const config::Config& config) {
   }
 }
 
+warehouse::QueryRequest QueryRequestFor(const config::Config& config, std::string sql,
+                                        warehouse::QueryFormat format,
+                                        std::optional<int64_t> limit) {
+  return {.sql = std::move(sql),
+          .format = format,
+          .limit = limit,
+          .timeout = std::chrono::milliseconds(config.api.query_timeout_ms),
+          .readable_dir = config.landing.dir};
+}
+
 }  // namespace landfall::daemon
