@@ -695,11 +695,23 @@ Handled Handlers::Query(const ApiRequest& request, const Admission& admission,
                              std::to_string(options_.max_queries) +
                                  " queries are running (api.max_queries); try again later"));
   }
-  // Released when the call is destroyed, whether it ran or not.
-  auto slot = std::shared_ptr<void>(nullptr, [this](void*) { queries_.fetch_sub(1); });
+  // Released as soon as the query has run (the answer reaches the client
+  // before the executor drops the call), or when the call is destroyed
+  // without running.
+  struct Slot {
+    std::atomic<int>& count;
+    std::atomic<bool> released{false};
+    explicit Slot(std::atomic<int>& c) : count(c) {}
+    ~Slot() { Release(); }
+    void Release() {
+      if (!released.exchange(true)) count.fetch_sub(1);
+    }
+  };
+  auto slot = std::make_shared<Slot>(queries_);
   return Deferred(admission, [&backend = backend_, metrics = metrics_, ask, slot] {
     const auto start = std::chrono::steady_clock::now();
     auto answer = backend.Query(ask);
+    slot->Release();
     if (metrics) {
       metrics->OnQuery(QueryOutcome(answer), std::chrono::duration<double>(
                                                  std::chrono::steady_clock::now() - start)
