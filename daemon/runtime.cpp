@@ -4,6 +4,7 @@
 
 #include "daemon/retry.h"
 #include "lib/warehouse/duckdb_warehouse.h"
+#include "lib/warehouse/on_demand_warehouse.h"
 
 namespace landfall::daemon {
 
@@ -56,7 +57,10 @@ Status BecomeWriter(Runtime& rt, std::chrono::steady_clock::time_point deadline,
 }
 
 Status OpenEngine(Runtime& rt) {
-  auto wh = warehouse::OpenDuckDb({rt.config.warehouse.path, rt.config.warehouse.staging_schema});
+  const warehouse::DuckDbOptions options{.path = rt.config.warehouse.path,
+                                        .staging_schema = rt.config.warehouse.staging_schema};
+  auto wh = rt.config.warehouse.hold_open ? warehouse::OpenDuckDb(options)
+                                          : warehouse::OpenDuckDbOnDemand(options);
   if (!wh) return Fail(wh.error());
   rt.warehouse = std::move(*wh);
   auto footers = warehouse::NewDuckDbFooterReader();

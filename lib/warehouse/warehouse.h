@@ -184,6 +184,11 @@ class Warehouse {
     return Fail("query_unsupported", "this warehouse does not answer queries");
   }
 
+  // Why writes wait now, for /readyz and `landfall status` ("" when they
+  // need not): with warehouse.hold_open: false, another process holding the
+  // file (on_demand_warehouse.h).
+  virtual std::string WaitingFor() { return ""; }
+
   // The model side of this warehouse (model_warehouse.h), on the same
   // database; nullptr when this warehouse cannot build models.
   virtual ModelWarehouse* Models() { return nullptr; }
