@@ -11,15 +11,19 @@
 // "conflict" 409, "invalid_request", "partition_invalid" and
 // "model_selection_invalid" (a bad --models spec) 400, any other "model_" code (the model files are invalid:
 // model_cycle, model_unknown_table, model_sql_invalid, model_invalid) 422,
+// "query_refused" and "query_failed" 400, "query_timeout" 504, "query_busy"
+// (more than api.max_queries at once) 429,
 // any transient error 503, anything else 500. The error's message is shown to the client: it must
 // not hold secrets.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "lib/common/result.h"
+#include "lib/warehouse/query.h"
 
 namespace landfall::api {
 
@@ -58,6 +62,13 @@ struct PlanQuery {
   std::string models;  // `landfall plan --models` ("": every model)
   PartitionFlags partitions;
   bool text = false;   // {"text": "<landfall plan's text>"} instead of the plan's JSON
+};
+
+// What POST /v1/query asks (the handler has applied the default limit).
+struct QueryAsk {
+  std::string sql;
+  warehouse::QueryFormat format = warehouse::QueryFormat::kJson;
+  std::optional<int64_t> limit;  // none: every row
 };
 
 struct Readiness {
@@ -158,7 +169,16 @@ class ApiBackend {
   // "model_not_found" if it has no state, "model_conflict" while models run.
   virtual Result<std::string> DeleteModelState(const std::string& model) = 0;
 
-  // State store and warehouse reachable and the first scan done.
+  // Runs a read-only query on the warehouse (Warehouse::Query), interrupted
+  // after api.query_timeout_ms; the answer's bytes in ask.format. Errors:
+  // "query_refused" (not one read-only statement: 400), "query_failed"
+  // (DuckDB's error: 400), "query_timeout" (504), or the warehouse's own
+  // (transient while it cannot be opened: 503).
+  virtual Result<warehouse::QueryAnswer> Query(const QueryAsk& ask) = 0;
+
+  // State store and warehouse reachable and the first scan done; reasons
+  // also name a process holding the warehouse file that runs wait for
+  // (warehouse.hold_open: false: Warehouse::WaitingFor).
   virtual Readiness Ready() = 0;
 };
 

@@ -26,6 +26,9 @@ int StatusForError(const Error& error) {
   if (c == "invalid_request" || c == "invalid_path" || c == "model_selection_invalid" || c == "partition_invalid") {
     return 400;
   }
+  if (c == "query_refused" || c == "query_failed") return 400;
+  if (c == "query_timeout") return 504;
+  if (c == "query_busy") return 429;
   if (c.starts_with("model_")) return 422;  // the daemon's model files are invalid
   if (error.transient) return 503;
   return 500;
@@ -69,6 +72,7 @@ enum class RouteId {
   kModelLineage,
   kDeleteModelState,
   kWebhookFileArrived,
+  kQuery,
 };
 
 struct RouteSpec {
@@ -110,6 +114,8 @@ constexpr RouteSpec kRoutes[] = {
     {"GET", "/v1/lineage", RouteId::kLineage, Access::kToken, Lane::kSlow},
     {"GET", "/v1/models/{name}/lineage", RouteId::kModelLineage, Access::kToken, Lane::kSlow},
     {"DELETE", "/v1/state/models/{name}", RouteId::kDeleteModelState, Access::kToken, Lane::kSlow},
+    // A query may run up to api.query_timeout_ms: the slow lane.
+    {"POST", "/v1/query", RouteId::kQuery, Access::kToken, Lane::kSlow},
     {"POST", "/v1/webhooks/file-arrived", RouteId::kWebhookFileArrived, Access::kSignature,
      Lane::kSlow},
 };
@@ -320,6 +326,78 @@ std::string ParseRunTrigger(const std::string& body, RunTrigger& out) {
     }
   }
   return "";
+}
+
+// POST /v1/query's body, {"sql": "...", "limit": N, "format": "json|csv|parquet"},
+// with the format also from ?format= or the Accept header (text/csv,
+// application/vnd.apache.parquet); the body's "format" wins, then ?format=.
+// Returns an error message or "".
+std::string ParseQueryAsk(const std::string& body, const std::string& format_param,
+                          const std::string& accept, QueryAsk& out) {
+  using warehouse::QueryFormat;
+  const auto format_named = [&](const std::string& name) -> std::optional<QueryFormat> {
+    if (name == "json") return QueryFormat::kJson;
+    if (name == "csv") return QueryFormat::kCsv;
+    if (name == "parquet") return QueryFormat::kParquet;
+    return std::nullopt;
+  };
+  if (accept.find("text/csv") != std::string::npos) out.format = QueryFormat::kCsv;
+  if (accept.find("application/vnd.apache.parquet") != std::string::npos) {
+    out.format = QueryFormat::kParquet;
+  }
+  if (!format_param.empty()) {
+    auto format = format_named(format_param);
+    if (!format) return "format must be json, csv or parquet";
+    out.format = *format;
+  }
+  json doc = json::parse(body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) return R"(body must be a JSON object {"sql": "..."})";
+  bool has_sql = false;
+  for (const auto& [key, value] : doc.items()) {
+    if (key == "sql") {
+      if (!value.is_string() || value.get<std::string>().empty()) return "sql must be a statement";
+      out.sql = value.get<std::string>();
+      has_sql = true;
+    } else if (key == "limit") {
+      if (!value.is_number_integer() || value.get<int64_t>() < 0) {
+        return "limit must be an integer >= 0";
+      }
+      out.limit = value.get<int64_t>();
+    } else if (key == "format") {
+      auto format = value.is_string() ? format_named(value.get<std::string>()) : std::nullopt;
+      if (!format) return "format must be json, csv or parquet";
+      out.format = *format;
+    } else {
+      return "unknown field '" + key + "' (expected sql, limit, format)";
+    }
+  }
+  if (!has_sql) return R"(body must name the statement: {"sql": "..."})";
+  if (!out.limit && out.format == warehouse::QueryFormat::kJson) {
+    out.limit = warehouse::kDefaultJsonRowLimit;
+  }
+  return "";
+}
+
+// The Content-Type of a query's answer.
+std::string QueryContentType(warehouse::QueryFormat format) {
+  switch (format) {
+    case warehouse::QueryFormat::kCsv:
+      return "text/csv; charset=utf-8";
+    case warehouse::QueryFormat::kParquet:
+      return "application/vnd.apache.parquet";
+    case warehouse::QueryFormat::kJson:
+      break;
+  }
+  return "application/json";
+}
+
+// The metrics' name for how a query ended.
+std::string QueryOutcome(const Result<warehouse::QueryAnswer>& answer) {
+  if (answer) return "ok";
+  const std::string& code = answer.error().code;
+  if (code == warehouse::kQueryRefused) return "refused";
+  if (code == warehouse::kQueryTimeout) return "timeout";
+  return "failed";
 }
 
 bool Authorized(Access access, const ApiRequest& head, const ServerOptions& options) {
@@ -667,6 +745,8 @@ Handled Handlers::HandleRoute(const ApiRequest& request, const Admission& admiss
       });
     case RouteId::kWebhookFileArrived:
       return Webhook(request, admission);
+    case RouteId::kQuery:
+      return Query(request, admission, Param(query, "format"));
   }
   return Now(ErrorResponse(500, "internal", "unhandled route"));
 }
@@ -698,6 +778,52 @@ Handled Handlers::Webhook(const ApiRequest& request, const Admission& admission)
     auto target = has_path ? ResolveLandingPath(landing, name) : ResolveLandingTable(landing, name);
     if (!target) return ErrorFrom(target.error());
     return FromReply(backend.FileArrived(target->table, target->rel_path));
+  });
+}
+
+Handled Handlers::Query(const ApiRequest& request, const Admission& admission,
+                        const std::string& format_param) {
+  QueryAsk ask;
+  if (auto error = ParseQueryAsk(request.body, format_param, request.accept, ask); !error.empty()) {
+    return Now(InvalidRequest(error));
+  }
+  // Counted from here, not when the call starts: queries waiting for the
+  // slow lane count too, so a burst cannot queue more than max_queries.
+  if (queries_.fetch_add(1) >= options_.max_queries) {
+    queries_.fetch_sub(1);
+    if (metrics_) metrics_->OnQuery("busy", 0);
+    return Now(ErrorResponse(429, "query_busy",
+                             std::to_string(options_.max_queries) +
+                                 " queries are running (api.max_queries); try again later"));
+  }
+  // Released as soon as the query has run (the answer reaches the client
+  // before the executor drops the call), or when the call is destroyed
+  // without running.
+  struct Slot {
+    std::atomic<int>& count;
+    std::atomic<bool> released{false};
+    explicit Slot(std::atomic<int>& c) : count(c) {}
+    ~Slot() { Release(); }
+    void Release() {
+      if (!released.exchange(true)) count.fetch_sub(1);
+    }
+  };
+  auto slot = std::make_shared<Slot>(queries_);
+  return Deferred(admission, [&backend = backend_, metrics = metrics_, ask, slot] {
+    const auto start = std::chrono::steady_clock::now();
+    auto answer = backend.Query(ask);
+    slot->Release();
+    if (metrics) {
+      metrics->OnQuery(QueryOutcome(answer), std::chrono::duration<double>(
+                                                 std::chrono::steady_clock::now() - start)
+                                                 .count());
+    }
+    if (!answer) return ErrorFrom(answer.error());
+    ApiResponse res{200, QueryContentType(ask.format), std::move(answer->body),
+                    {{"Cache-Control", "no-store"},
+                     {"X-Landfall-Rows", std::to_string(answer->rows)},
+                     {"X-Landfall-Truncated", answer->truncated ? "true" : "false"}}};
+    return res;
   });
 }
 

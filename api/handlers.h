@@ -14,6 +14,7 @@
 //      which blocks and so is handed back to run in the route's Lane.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -38,6 +39,7 @@ struct ApiRequest {
   std::string target;                        // the path with its query string, as sent
   std::optional<std::string> authorization;  // the Authorization header, when sent
   std::string signature;                     // X-Landfall-Signature; "" when absent
+  std::string accept;                        // the Accept header; "" when absent
   std::optional<uint64_t> content_length;    // none for a chunked body
   bool body_pending = false;                 // at header time: a body follows that is not read yet
   std::string body;                          // once read
@@ -107,7 +109,7 @@ class Handlers {
   // Answers `request`, admitted as `admission`, whose body has been read.
   // 400 invalid_request for a bad query parameter or body, 401 signature_*
   // for a webhook whose signature does not match its body or was used
-  // before; backend errors by StatusForError, as JSON error bodies.
+  // before; 429 query_busy for a query beyond options.max_queries; backend errors by StatusForError, as JSON error bodies.
   Handled Handle(const ApiRequest& request, const Admission& admission);
 
  private:
@@ -115,12 +117,15 @@ class Handlers {
   Handled HandleRoute(const ApiRequest& request, const Admission& admission,
                       const std::map<std::string, std::string>& query);
   Handled Webhook(const ApiRequest& request, const Admission& admission);
+  Handled Query(const ApiRequest& request, const Admission& admission,
+                const std::string& format_param);
 
   const ServerOptions options_;
   ApiBackend& backend_;
   Metrics* const metrics_;
   const Clock& clock_;
   ReplayGuard replay_;  // thread-safe
+  std::atomic<int> queries_{0};  // POST /v1/query calls admitted and not yet done
 };
 
 // Every route, as (method, path pattern); see HttpServer::Routes().

@@ -36,6 +36,9 @@ ApiRequest HeadOf(const http::request_parser<http::string_body>& parser) {
   if (auto it = req.find(http::field::authorization); it != req.end()) {
     head.authorization = std::string(it->value());
   }
+  if (auto it = req.find(http::field::accept); it != req.end()) {
+    head.accept = std::string(it->value());
+  }
   if (auto it = req.find("X-Landfall-Signature"); it != req.end()) {
     head.signature = std::string(it->value());
   }

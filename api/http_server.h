@@ -47,6 +47,7 @@ struct ServerOptions {
   std::filesystem::path landing_dir;  // webhook paths are resolved inside it
   size_t body_limit = 1 << 20;
   int max_connections = 256;
+  int max_queries = 4;  // POST /v1/query calls at once; more are answered 429
   std::chrono::milliseconds read_timeout{10'000};
   std::chrono::milliseconds idle_timeout{60'000};
   std::string version = "dev";  // Server header and build info

@@ -125,6 +125,17 @@ struct Metrics::Impl {
                                 .Name("landfall_checks_total")
                                 .Help("Model data check results by result (pass, fail, warn, anomaly).")
                                 .Register(*registry);
+  Family<Counter>& queries =
+      prometheus::BuildCounter()
+          .Name("landfall_queries_total")
+          .Help("Read-only queries (POST /v1/query) by outcome: ok, refused, timeout, failed, "
+                "busy (over api.max_queries).")
+          .Register(*registry);
+  Family<Histogram>& query_duration =
+      prometheus::BuildHistogram()
+          .Name("landfall_query_duration_seconds")
+          .Help("Wall time of the read-only queries that ran (refused and busy ones excluded).")
+          .Register(*registry);
   Family<Counter>& model_runs =
       prometheus::BuildCounter()
           .Name("landfall_model_runs_total")
@@ -272,6 +283,14 @@ void Metrics::OnStateError() { impl_->state_errors.Add({}).Increment(); }
 void Metrics::OnWarehouseError() { impl_->warehouse_errors.Add({}).Increment(); }
 void Metrics::OnWatcherRescan() { impl_->watcher_rescans.Add({}).Increment(); }
 void Metrics::OnWatcherOverflow() { impl_->watcher_overflows.Add({}).Increment(); }
+
+void Metrics::OnQuery(const std::string& outcome, double seconds) {
+  auto& m = *impl_;
+  m.queries.Add({{"outcome", outcome}}).Increment();
+  if (outcome != "refused" && outcome != "busy") {
+    m.query_duration.Add({}, kDurationBuckets).Observe(seconds);
+  }
+}
 
 void Metrics::OnHttpRequest(const std::string& route, int status, double seconds) {
   auto& m = *impl_;

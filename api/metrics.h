@@ -46,6 +46,10 @@ class Metrics final : public exec::EngineObserver {
   void OnWatcherRescan();
   void OnWatcherOverflow();
 
+  // One read-only query (POST /v1/query) ended: `outcome` is ok, refused,
+  // timeout, failed or busy; `seconds` its wall time.
+  void OnQuery(const std::string& outcome, double seconds);
+
   // One HTTP request answered. `route` is the route's pattern (bounded
   // cardinality), never the raw path.
   void OnHttpRequest(const std::string& route, int status, double seconds);

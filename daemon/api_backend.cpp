@@ -12,6 +12,7 @@
 #include <set>
 
 #include "daemon/model_lineage.h"
+#include "daemon/runtime.h"
 #include "lib/exec/model_runner.h"
 #include "lib/model/loader.h"
 #include "lib/plan/plan.h"
@@ -696,12 +697,24 @@ Result<std::string> DaemonApiBackend::DeleteModelState(const std::string& model)
   return Dump({{"model", model}, {"deleted", true}});
 }
 
+Result<warehouse::QueryAnswer> DaemonApiBackend::Query(const api::QueryAsk& ask) {
+  auto* warehouse = daemon_.StartedWarehouse();
+  if (warehouse == nullptr) {
+    return Fail("daemon_unavailable", "landfall is starting (state store, warehouse, reconciliation)",
+                true);
+  }
+  return warehouse->Query(QueryRequestFor(config_, ask.sql, ask.format, ask.limit));
+}
+
 api::Readiness DaemonApiBackend::Ready() {
   api::Readiness r;
   if (!daemon_.StartedEngine()) {
     r.reasons.push_back("starting: state store, warehouse and reconciliation not done yet");
   } else if (!daemon_.FirstScanDone()) {
     r.reasons.push_back("the first scan of the landing directory has not finished");
+  }
+  if (auto* warehouse = daemon_.StartedWarehouse()) {
+    if (auto waiting = warehouse->WaitingFor(); !waiting.empty()) r.reasons.push_back(waiting);
   }
   // The engine's connection may be busy with a long write; ask on our own.
   auto reads = Reads();

@@ -52,6 +52,9 @@ class DaemonControl {
   virtual Result<bool> DeleteTableStateIfIdle(const std::string& table) = 0;
   // How run `id` started by StartRun ended: see api::ApiBackend::RunOutcome.
   virtual Result<api::Reply> RunOutcome(int64_t id) = 0;
+  // The engine's warehouse, once the engine started; else null. Outlives
+  // every API call (it is closed after the API stops).
+  virtual warehouse::Warehouse* StartedWarehouse() = 0;
   // How the process holding the environment's writer lock names itself
   // (state::WriterLock::identity()); "" before it has the lock.
   virtual std::string WriterIdentity() = 0;
@@ -86,6 +89,7 @@ class DaemonApiBackend final : public api::ApiBackend {
   Result<std::string> Lineage() override;
   Result<std::string> ModelLineage(const std::string& name) override;
   Result<std::string> DeleteModelState(const std::string& model) override;
+  Result<warehouse::QueryAnswer> Query(const api::QueryAsk& ask) override;
   api::Readiness Ready() override;
 
  private:

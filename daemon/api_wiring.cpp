@@ -63,6 +63,7 @@ bool Server::StartApi() {
   options.landing_dir = config_.landing.dir;
   options.body_limit = static_cast<size_t>(config_.api.body_limit_bytes);
   options.max_connections = config_.api.max_connections;
+  options.max_queries = config_.api.max_queries;
   options.read_timeout = milliseconds(config_.api.read_timeout_ms);
   options.idle_timeout = milliseconds(config_.api.idle_timeout_ms);
   options.version = LANDFALL_VERSION;

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -24,6 +25,8 @@
 #include "lib/model/compile.h"
 #include "lib/schema/schema.h"
 #include "lib/state/state_store.h"
+#include "lib/warehouse/duckdb_warehouse.h"
+#include "lib/warehouse/query.h"
 
 #ifndef LANDFALL_VERSION
 #define LANDFALL_VERSION "dev"
@@ -44,6 +47,7 @@ Usage:
                  [--partition KEY | --from A --to B | --latest | --missing] [--lookback N] [--parallel N]
   landfall state delete --config F --table T | --model M
   landfall status --config F [--format text|json]
+  landfall query --config F [--format table|csv|json|parquet] [--limit N] [--output FILE] "SELECT ..."
   landfall migrate --config F
   landfall check-config --config F
   landfall compile --config F --dialect duckdb|snowflake|databricks|bigquery [--models SPEC]
@@ -58,15 +62,18 @@ Commands:
                 then run the models downstream of what changed
   state delete  forget a table's (or a model's) state so its next run rebuilds it
   status        tables, running runs, failing tables and quarantined batches
+  query         run one read-only statement (SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE)
+                on the warehouse; anything else is refused (exit 2)
 
-While `landfall serve` runs with the same config, plan, run, state delete and
-status ask it over its API (api.listen; $LANDFALL_API_TOKEN when api.tokens is
-set) and say so on stderr; otherwise they work alone.
   migrate       apply the state store's migrations and exit
   check-config  validate the config file and every model (files, SQL, DAG) and exit
   compile       print the DDL each model would run on that warehouse (nothing runs)
   lineage       which upstream columns a model reads, where each of its columns comes
                 from and which models read it (through the daemon when one runs)
+
+While `landfall serve` runs with the same config, plan, run, state delete,
+status and query ask it over its API (api.listen; $LANDFALL_API_TOKEN when api.tokens is
+set) and say so on stderr; otherwise they work alone.
 
 Options:
   --config F       the YAML config (default: $LANDFALL_CONFIG)
@@ -86,7 +93,10 @@ Options:
   --model M        state delete: the model whose state to forget
   --dialect D      compile: the warehouse whose SQL to print
   --column C       lineage: only this output column of the model
-  --format         text (default) or json
+  --format         text (default) or json; query: table (default), csv, json or parquet
+  --limit N        query: at most N rows (default 10000 for table and json, all for csv
+                   and parquet)
+  --output FILE    query: write the answer to FILE instead of stdout
 
 Exit codes:
   0  success
@@ -114,6 +124,9 @@ struct Args {
     return !partitions.partition.empty() || !partitions.from.empty() || !partitions.to.empty() ||
            partitions.latest || partitions.missing || partitions.lookback >= 0 || parallel != 1;
   }
+  std::optional<int64_t> limit;       // --limit N (query)
+  std::string output;                 // --output FILE (query)
+  bool format_given = false;
 };
 
 int Usage(const std::string& message) {
@@ -155,11 +168,23 @@ std::optional<Args> Parse(int argc, char** argv, int* exit_code) {
     } else if (is("--format")) {
       auto v = value("--format");
       if (!v) return std::nullopt;
-      if (*v != "text" && *v != "json") {
-        *exit_code = Usage("--format must be text or json");
+      // Which formats a command takes is checked once the command is known.
+      args.format = *v;
+      args.format_given = true;
+    } else if (is("--limit")) {
+      auto v = value("--limit");
+      if (!v) return std::nullopt;
+      int64_t n = -1;
+      auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+      if (ec != std::errc() || end != v->data() + v->size() || n < 0) {
+        *exit_code = Usage("--limit must be a number >= 0");
         return std::nullopt;
       }
-      args.format = *v;
+      args.limit = n;
+    } else if (is("--output")) {
+      auto v = value("--output");
+      if (!v) return std::nullopt;
+      args.output = *v;
     } else if (is("--model")) {
       auto v = value("--model");
       if (!v) return std::nullopt;
@@ -293,6 +318,10 @@ exec::RunRequest Request(const Args& args) {
 // said alone for the same error.
 int ExitFor(const Error& error) {
   if (error.code.ends_with("not_found") || error.code == "invalid_request") return kExitUsage;
+  // A statement that may not run, or that DuckDB could not run.
+  if (error.code == warehouse::kQueryRefused || error.code == warehouse::kQueryFailed) {
+    return kExitUsage;
+  }
   // Invalid model files or --models (model_cycle, model_selection_invalid, ...).
   if (error.code.starts_with("model_") || error.code == "partition_invalid") return kExitUsage;
   return kExitUnavailable;
@@ -452,8 +481,11 @@ int RemoteStateDelete(const Daemon& daemon, const std::string& kind, const std::
 }
 
 // `landfall status` as JSON: the API's lists, and the failing tables among them.
+// `waiting`: why the daemon is not ready (GET /readyz's reasons: a reader
+// holding the warehouse file that runs wait for, ...); empty alone.
 json StatusJson(const std::string& environment, const std::string& tables_json,
-                const std::string& runs_json, const std::string& batches_json) {
+                const std::string& runs_json, const std::string& batches_json,
+                const std::vector<std::string>& waiting = {}) {
   json tables = json::parse(tables_json, nullptr, false).value("tables", json::array());
   json failing = json::array();
   for (const auto& t : tables) {
@@ -466,7 +498,8 @@ json StatusJson(const std::string& environment, const std::string& tables_json,
           {"running_runs", json::parse(runs_json, nullptr, false).value("runs", json::array())},
           {"failing_tables", std::move(failing)},
           {"quarantined_batches",
-           json::parse(batches_json, nullptr, false).value("batches", json::array())}};
+           json::parse(batches_json, nullptr, false).value("batches", json::array())},
+          {"not_ready", waiting}};
 }
 
 int PrintStatus(const json& status, const std::string& format) {
@@ -508,6 +541,9 @@ int PrintStatus(const json& status, const std::string& format) {
       std::printf("  %s: %s\n", t.value("name", "").c_str(), t.value("last_error", "").c_str());
     }
   }
+  for (const auto& reason : status.value("not_ready", json::array())) {
+    std::printf("not ready: %s\n", reason.get<std::string>().c_str());
+  }
   if (!quarantined.empty()) {
     std::printf("\nquarantined batches:\n");
     for (const auto& b : quarantined) {
@@ -534,7 +570,20 @@ int RemoteStatus(const Daemon& daemon, const config::Config& config, const Args&
     }
     bodies[i] = reply->body;
   }
-  return PrintStatus(StatusJson(config.environment, bodies[0], bodies[1], bodies[2]), args.format);
+  // Not Ask: a daemon that is not ready answers 503, which is the answer here.
+  std::vector<std::string> waiting;
+  HttpCall ready = daemon.endpoint;
+  ready.target = "/readyz";
+  if (auto reply = Call(ready)) {
+    const json body = json::parse(reply->body, nullptr, false);
+    if (body.is_object()) {
+      for (const auto& reason : body.value("reasons", json::array())) {
+        if (reason.is_string()) waiting.push_back(reason.get<std::string>());
+      }
+    }
+  }
+  return PrintStatus(StatusJson(config.environment, bodies[0], bodies[1], bodies[2], waiting),
+                     args.format);
 }
 
 // ---- each command alone ----
@@ -619,6 +668,7 @@ int CmdStateDelete(const Args& args, const config::Config& config, const std::st
 class NoDaemon final : public DaemonControl {
  public:
   exec::Engine* StartedEngine() override { return nullptr; }
+  warehouse::Warehouse* StartedWarehouse() override { return nullptr; }
   bool FirstScanDone() override { return false; }
   Result<api::Reply> StartRun(const api::RunTrigger&) override { return Unavailable(); }
   void Touch(const std::string&, const std::string&) override {}
@@ -679,6 +729,141 @@ int CmdBesideDaemon(const Args& args) {
   if (cmd[0] == "run") return CmdRun(args, config, search.why_not);
   if (cmd[0] == "status") return CmdStatus(args, config);
   return CmdStateDelete(args, config, search.why_not);
+}
+
+// ---- landfall query ----
+
+// The answer's format as the API and the warehouse name it: a table is
+// printed from the JSON answer.
+warehouse::QueryFormat QueryFormatOf(const std::string& format) {
+  if (format == "csv") return warehouse::QueryFormat::kCsv;
+  if (format == "parquet") return warehouse::QueryFormat::kParquet;
+  return warehouse::QueryFormat::kJson;
+}
+
+// The JSON answer's cells as text, for the table: strings bare, NULL empty.
+std::string CellText(const json& cell) {
+  if (cell.is_null()) return "";
+  if (cell.is_string()) return cell.get<std::string>();
+  return cell.dump();
+}
+
+// The JSON answer as an aligned text table, with a line that counts the rows.
+std::string TableText(const json& answer) {
+  std::vector<std::vector<std::string>> lines(1);
+  for (const auto& column : answer.value("columns", json::array())) {
+    lines[0].push_back(column.value("name", ""));
+  }
+  for (const auto& row : answer.value("rows", json::array())) {
+    auto& line = lines.emplace_back();
+    for (const auto& cell : row) line.push_back(CellText(cell));
+  }
+  std::vector<size_t> widths(lines[0].size(), 0);
+  for (const auto& line : lines) {
+    for (size_t c = 0; c < line.size() && c < widths.size(); ++c) {
+      widths[c] = std::max(widths[c], line[c].size());
+    }
+  }
+  std::string out;
+  for (size_t l = 0; l < lines.size(); ++l) {
+    for (size_t c = 0; c < lines[l].size() && c < widths.size(); ++c) {
+      std::string cell = lines[l][c];
+      if (c + 1 < widths.size()) cell.resize(widths[c], ' ');
+      out += (c > 0 ? "  " : "") + cell;
+    }
+    out += "\n";
+    if (l == 0) {
+      for (size_t c = 0; c < widths.size(); ++c) out += (c > 0 ? "  " : "") + std::string(widths[c], '-');
+      out += "\n";
+    }
+  }
+  const int64_t rows = answer.value("row_count", int64_t{0});
+  out += "(" + std::to_string(rows) + (rows == 1 ? " row" : " rows") +
+         (answer.value("truncated", false) ? ", more left out: --limit" : "") + ")\n";
+  return out;
+}
+
+// Writes the answer (`body`, in `format`) to --output or stdout.
+int WriteQueryAnswer(const Args& args, const std::string& body) {
+  std::string text = body;
+  if (args.format == "table") {
+    const json answer = json::parse(body, nullptr, false);
+    if (!answer.is_object()) {
+      std::cerr << "landfall: query: not a query's JSON answer\n";
+      return kExitUnavailable;
+    }
+    text = TableText(answer);
+  } else if (args.format == "json") {
+    text += "\n";
+  }
+  if (args.output.empty()) {
+    std::cout << text << std::flush;
+    return kExitOk;
+  }
+  std::ofstream out(args.output, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) {
+    std::cerr << "landfall: query: cannot write " << args.output << "\n";
+    return kExitUnavailable;
+  }
+  return kExitOk;
+}
+
+int QueryFailed(const Error& error) {
+  std::cerr << "landfall: query: " << error.code << ": " << error.message << "\n";
+  return ExitFor(error);
+}
+
+int RemoteQuery(const Daemon& daemon, const config::Config& config, const Args& args,
+                const std::string& sql) {
+  json body = {{"sql", sql}, {"format", args.format == "table" ? "json" : args.format}};
+  if (args.limit) body["limit"] = *args.limit;
+  // The daemon interrupts the query at api.query_timeout_ms; wait a little longer.
+  const auto patience = std::chrono::seconds(config.api.query_timeout_ms / 1000 + 30);
+  auto reply = Ask(daemon, "POST", "/v1/query", body.dump(), false, patience);
+  if (!reply) return QueryFailed(reply.error());
+  return WriteQueryAnswer(args, reply->body);
+}
+
+// Without a daemon: the warehouse file opened read-only, so other readers
+// (a DuckDB shell, another `landfall query`) may have it open too.
+int LocalQuery(const config::Config& config, const Args& args, const std::string& sql,
+               const std::string& why_not) {
+  auto opened = warehouse::OpenDuckDb({.path = config.warehouse.path,
+                                       .staging_schema = config.warehouse.staging_schema,
+                                       .read_only = true});
+  if (!opened) {
+    if (auto locked = WarehouseLockedMessage(opened.error(), config, why_not)) {
+      spdlog::error("warehouse_locked: {}", *locked);
+    } else {
+      spdlog::error("{}", opened.error().ToString());
+    }
+    return kExitUnavailable;
+  }
+  std::optional<int64_t> limit = args.limit;
+  if (!limit && (args.format == "table" || args.format == "json")) {
+    limit = warehouse::kDefaultJsonRowLimit;
+  }
+  auto answer =
+      (*opened)->Query(QueryRequestFor(config, sql, QueryFormatOf(args.format), limit));
+  if (!answer) return QueryFailed(answer.error());
+  return WriteQueryAnswer(args, answer->body);
+}
+
+int CmdQuery(const Args& args) {
+  if (args.command.size() != 2) return Usage("query needs exactly one statement, in quotes");
+  config::Config config;
+  if (int rc = LoadConfigAndLogging(args.config, config); rc != kExitOk) return rc;
+  const std::string& sql = args.command[1];
+  auto search = FindDaemon(config);
+  if (search.daemon) {
+    std::cerr << "landfall: via the running daemon at " << search.daemon->where << " (pid "
+              << search.daemon->pid << ")\n";
+    return RemoteQuery(*search.daemon, config, args, sql);
+  }
+  spdlog::debug("no daemon to ask ({}); reading the warehouse file", search.why_not);
+  return LocalQuery(config, args, sql, search.why_not);
 }
 
 int CmdMigrate(const Args& args) {
@@ -871,6 +1056,19 @@ int Main(int argc, char** argv) {
     if (choices > 1) return Usage("choose partitions one way: --partition, --from/--to, --latest or --missing");
     if (args->full_refresh) return Usage("--full-refresh rebuilds every partition; it takes no partition flags");
   }
+  const bool query = cmd[0] == "query";
+  if (query) {
+    if (!args->format_given) args->format = "table";
+    if (args->format != "table" && args->format != "csv" && args->format != "json" &&
+        args->format != "parquet") {
+      return Usage("query: --format must be table, csv, json or parquet");
+    }
+    return CmdQuery(*args);
+  }
+  if (args->format != "text" && args->format != "json") {
+    return Usage("--format must be text or json");
+  }
+  if (args->limit || !args->output.empty()) return Usage("--limit and --output are options of query");
   if (cmd == std::vector<std::string>{"serve"}) return Serve(args->config);
   if (cmd == std::vector<std::string>{"plan"} || cmd == std::vector<std::string>{"run"} ||
       cmd == std::vector<std::string>{"status"} ||

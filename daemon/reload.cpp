@@ -57,13 +57,14 @@ auto Members(config::LandingConfig& s) {
   LANDFALL_MEMBERS(s, dir, ignore, quarantine_dir, debounce_ms, scan_interval_s);
 }
 auto Members(config::StateConfig& s) { LANDFALL_MEMBERS(s, postgres_url, retention_days); }
-auto Members(config::WarehouseConfig& s) { LANDFALL_MEMBERS(s, type, path, staging_schema); }
+auto Members(config::WarehouseConfig& s) { LANDFALL_MEMBERS(s, type, path, staging_schema, hold_open); }
 auto Members(config::ModelsConfig& s) { LANDFALL_MEMBERS(s, dir, schema); }
 auto Members(config::LogConfig& s) { LANDFALL_MEMBERS(s, level, format); }
 auto Members(config::ApiConfig& s) {
   LANDFALL_MEMBERS(s, enabled, listen, listen_host, listen_port, tokens, webhook_secret,
                    webhook_tolerance_s, body_limit_bytes, max_connections, read_timeout_ms,
-                   idle_timeout_ms, per_table_metrics, protect_metrics, protect_health);
+                   idle_timeout_ms, per_table_metrics, protect_metrics, protect_health,
+                   query_timeout_ms, max_queries);
 }
 auto Members(config::TablePolicy& s) {
   LANDFALL_MEMBERS(s, schema_evolution, on_batch_removed, on_table_removed);

@@ -4,6 +4,7 @@
 
 #include "daemon/retry.h"
 #include "lib/warehouse/duckdb_warehouse.h"
+#include "lib/warehouse/on_demand_warehouse.h"
 
 namespace landfall::daemon {
 
@@ -56,7 +57,10 @@ Status BecomeWriter(Runtime& rt, std::chrono::steady_clock::time_point deadline,
 }
 
 Status OpenEngine(Runtime& rt) {
-  auto wh = warehouse::OpenDuckDb({rt.config.warehouse.path, rt.config.warehouse.staging_schema});
+  const warehouse::DuckDbOptions options{.path = rt.config.warehouse.path,
+                                        .staging_schema = rt.config.warehouse.staging_schema};
+  auto wh = rt.config.warehouse.hold_open ? warehouse::OpenDuckDb(options)
+                                          : warehouse::OpenDuckDbOnDemand(options);
   if (!wh) return Fail(wh.error());
   rt.warehouse = std::move(*wh);
   auto footers = warehouse::NewDuckDbFooterReader();
@@ -84,6 +88,16 @@ void PruneHistory(state::StateStore& state, const config::Config& config) {
                  config.state.retention_days, pruned->runs, pruned->table_runs,
                  pruned->schema_versions, pruned->model_runs, pruned->dag_snapshots);
   }
+}
+
+warehouse::QueryRequest QueryRequestFor(const config::Config& config, std::string sql,
+                                        warehouse::QueryFormat format,
+                                        std::optional<int64_t> limit) {
+  return {.sql = std::move(sql),
+          .format = format,
+          .limit = limit,
+          .timeout = std::chrono::milliseconds(config.api.query_timeout_ms),
+          .readable_dir = config.landing.dir};
 }
 
 }  // namespace landfall::daemon

@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
+#include <string>
 #include <stop_token>
 
 #include "lib/common/result.h"
@@ -49,6 +51,12 @@ Status BecomeWriter(Runtime& rt, std::chrono::steady_clock::time_point deadline,
 // Opens the warehouse, the footer reader and the worker pool of `rt.config`,
 // and builds the engine (not started). Needs rt.state.
 Status OpenEngine(Runtime& rt);
+
+// A query of `landfall query` or POST /v1/query, with the config's limits:
+// interrupted after api.query_timeout_ms, file reads only below landing.dir.
+warehouse::QueryRequest QueryRequestFor(const config::Config& config, std::string sql,
+                                        warehouse::QueryFormat format,
+                                        std::optional<int64_t> limit);
 
 // Forgets history older than config.state.retention_days (nothing when 0),
 // in small chunks, and logs what went. A failure is logged, not returned:

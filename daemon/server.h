@@ -59,6 +59,9 @@ class Server final : public DaemonControl {
 
   // ---- DaemonControl (the HTTP API's workers call these) ----
   exec::Engine* StartedEngine() override { return engine_.load(); }
+  warehouse::Warehouse* StartedWarehouse() override {
+    return engine_.load() != nullptr ? rt_.warehouse.get() : nullptr;
+  }
   bool FirstScanDone() override { return first_scan_done_.load(); }
   Result<api::Reply> StartRun(const api::RunTrigger& trigger) override;
   void Touch(const std::string& table, const std::string& trigger) override;

@@ -113,6 +113,11 @@ class CannedBackend final : public ApiBackend {
     if (model != "daily") return Fail("model_not_found", "no state for model '" + model + "'");
     return std::string(R"({"deleted":true})");
   }
+  Result<warehouse::QueryAnswer> Query(const QueryAsk& ask) override {
+    if (ask.sql.find("DROP") != std::string::npos) return Fail("query_refused", "not a SELECT");
+    return warehouse::QueryAnswer{R"({"columns":[],"rows":[],"row_count":0,"truncated":false})", 0,
+                                  false};
+  }
   Readiness Ready() override { return {true, {}}; }
 };
 

@@ -226,7 +226,8 @@ void ParseApi(const Reader& r, const YAML::Node& api, ApiConfig& out) {
   r.ExpectKeys(api, "api",
                {"enabled", "listen", "tokens", "webhook_secret", "webhook_tolerance_s",
                 "body_limit_bytes", "max_connections", "read_timeout_ms", "idle_timeout_ms",
-                "per_table_metrics", "protect_metrics", "protect_health"});
+                "per_table_metrics", "protect_metrics", "protect_health", "query_timeout_ms",
+                "max_queries"});
   if (auto n = api["enabled"]) out.enabled = r.Bool(n, "api.enabled");
   if (auto n = api["listen"]) {
     out.listen = r.String(n, "api.listen");
@@ -262,6 +263,10 @@ void ParseApi(const Reader& r, const YAML::Node& api, ApiConfig& out) {
   if (auto n = api["per_table_metrics"]) out.per_table_metrics = r.Bool(n, "api.per_table_metrics");
   if (auto n = api["protect_metrics"]) out.protect_metrics = r.Bool(n, "api.protect_metrics");
   if (auto n = api["protect_health"]) out.protect_health = r.Bool(n, "api.protect_health");
+  if (auto n = api["query_timeout_ms"]) {
+    out.query_timeout_ms = r.Int(n, "api.query_timeout_ms", 100, 24 * 3'600'000);
+  }
+  if (auto n = api["max_queries"]) out.max_queries = r.Int(n, "api.max_queries", 1, 1000);
 }
 
 Config Parse(const YAML::Node& root, const fs::path& source) {
@@ -320,7 +325,8 @@ Config Parse(const YAML::Node& root, const fs::path& source) {
   if (auto n = state["retention_days"]) c.state.retention_days = r.Int(n, "state.retention_days", 0, 36'500);
 
   const auto wh = root["warehouse"];
-  r.ExpectKeys(wh, "warehouse", {"type", "path", "staging_schema"});
+  r.ExpectKeys(wh, "warehouse", {"type", "path", "staging_schema", "hold_open"});
+  if (auto n = wh["hold_open"]) c.warehouse.hold_open = r.Bool(n, "warehouse.hold_open");
   if (auto n = wh["type"]) c.warehouse.type = r.OneOf(n, "warehouse.type", {"duckdb"});
   r.Required(wh, "warehouse", "path");
   c.warehouse.path = r.Path(wh["path"], "warehouse.path");
@@ -333,7 +339,14 @@ Config Parse(const YAML::Node& root, const fs::path& source) {
 
   if (auto models = root["models"]; models && !models.IsNull()) {
     r.ExpectKeys(models, "models", {"dir", "schema"});
-    if (auto n = models["dir"]; n && !n.IsNull()) c.models.dir = r.Path(n, "models.dir");
+    if (auto n = models["dir"]; n && !n.IsNull()) {
+      c.models.dir = r.Path(n, "models.dir");
+      // A model's run spans many statements that the file opened per call
+      // (hold_open: false) cannot keep open across.
+      if (!c.warehouse.hold_open) {
+        r.Throw(n, "models.dir", "models need warehouse.hold_open: true");
+      }
+    }
     if (auto n = models["schema"]) {
       c.models.schema = r.String(n, "models.schema");
       if (c.models.schema.empty() || c.models.schema.starts_with("_landfall")) {

@@ -31,6 +31,10 @@ struct WarehouseConfig {
   std::string type = "duckdb";
   std::filesystem::path path;
   std::string staging_schema = "staging";
+  // true: `landfall serve` keeps the DuckDB file open (and locked) all the
+  // time; false: only while a run writes, so other processes can open it
+  // between runs (README: "Reading the staging tables").
+  bool hold_open = true;
 };
 
 // SQL models over staging (README: "Models").
@@ -62,6 +66,8 @@ struct ApiConfig {
   bool per_table_metrics = false;  // label batch and row counters by table
   bool protect_metrics = false;    // /metrics needs a token too (when tokens are set)
   bool protect_health = false;     // /healthz and /readyz need a token too
+  int query_timeout_ms = 30'000;   // POST /v1/query and `landfall query`: interrupted after it
+  int max_queries = 4;             // POST /v1/query calls at once; more get 429
   bool operator==(const ApiConfig&) const = default;
 };
 

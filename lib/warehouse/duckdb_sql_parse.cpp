@@ -1,10 +1,16 @@
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
+#include <span>
+#include <string_view>
 
 #include "lib/warehouse/duckdb_connection.h"
 #include "lib/warehouse/duckdb_parse_tree.h"
+#include "lib/warehouse/query.h"
 #include "lib/warehouse/sql_parse.h"
 
 namespace landfall::warehouse {
@@ -127,7 +133,14 @@ void Walk(const json& node, std::vector<std::string>& ctes, std::set<NamedTable>
 
 }  // namespace
 
-Result<std::vector<NamedTable>> TablesReadBy(const std::string& sql) {
+namespace {
+
+// The one statement of `sql`, parsed: fails with `code` when `sql` does not
+// parse, is not a SELECT (DESCRIBE, SHOW and SUMMARIZE are SELECTs to
+// DuckDB's parser) or is not exactly one statement. `expected` says what
+// should have been there, for the messages.
+Result<json> OneSelect(const std::string& sql, const std::string& code,
+                       const std::string& expected) {
   auto tree = internal::ParseTree(sql);
   if (!tree) return Fail(tree.error());
   if (tree->value("error", false)) {
@@ -141,22 +154,178 @@ Result<std::vector<NamedTable>> TablesReadBy(const std::string& sql) {
       }
     }
     if (message == "Only SELECT statements can be serialized to json!") {
-      message = "not a SELECT statement (a model is one SELECT, CTEs allowed)";
+      message = "not a SELECT statement (" + expected + ")";
     }
-    return Fail("model_sql_invalid", message);
+    return Fail(code, message);
   }
   const auto statements = tree->find("statements");
   if (statements == tree->end() || !statements->is_array() || statements->empty()) {
-    return Fail("model_sql_invalid", "no statement (a model is one SELECT, CTEs allowed)");
+    return Fail(code, "no statement (" + expected + ")");
   }
   if (statements->size() != 1) {
-    return Fail("model_sql_invalid",
-                std::to_string(statements->size()) + " statements (a model is exactly one SELECT)");
+    return Fail(code, std::to_string(statements->size()) + " statements (" + expected + ")");
   }
+  return std::move(statements->front());
+}
+
+}  // namespace
+
+Result<std::vector<NamedTable>> TablesReadBy(const std::string& sql) {
+  auto statement = OneSelect(sql, "model_sql_invalid", "a model is exactly one SELECT, CTEs allowed");
+  if (!statement) return Fail(statement.error());
   std::vector<std::string> ctes;
   std::set<NamedTable> tables;
-  Walk(statements->front(), ctes, tables);
+  Walk(*statement, ctes, tables);
   return std::vector<NamedTable>(tables.begin(), tables.end());
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Table functions a query may call: they read the database's own catalog or
+// make rows from their arguments. Every other one is refused (query() and
+// query_table() run SQL this check never saw; checkpoint() writes; duckdb_secrets()
+// shows secrets; extensions add readers of their own).
+constexpr std::array<std::string_view, 22> kHarmlessTableFunctions = {
+    "range", "generate_series", "unnest", "repeat", "repeat_row",
+    "duckdb_tables", "duckdb_columns", "duckdb_schemas", "duckdb_views", "duckdb_types",
+    "duckdb_databases", "duckdb_constraints", "duckdb_indexes", "duckdb_keywords",
+    "duckdb_functions", "duckdb_sequences", "pragma_table_info", "pragma_show",
+    "pragma_storage_info", "pragma_database_size", "pragma_version", "pragma_metadata_info"};
+
+// Table functions that read the files their first argument names: allowed
+// below the readable folder only.
+constexpr std::array<std::string_view, 19> kFileReaders = {
+    "read_parquet", "parquet_scan", "parquet_metadata", "parquet_schema",
+    "parquet_file_metadata", "parquet_kv_metadata", "read_csv", "read_csv_auto", "sniff_csv",
+    "read_json", "read_json_auto", "read_json_objects", "read_json_objects_auto", "read_ndjson",
+    "read_ndjson_auto", "read_ndjson_objects", "read_text", "read_blob", "glob"};
+
+bool Contains(std::span<const std::string_view> names, std::string_view name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+std::string Lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+// A name DuckDB's replacement scans would read as a file (FROM 'x.parquet').
+bool LooksLikePath(std::string_view name) {
+  return name.find_first_of("/.~:") != std::string_view::npos;
+}
+
+// "" when `path` (as a query wrote it) is `readable_dir` or below it;
+// otherwise why not. Relative paths are read from the process's working
+// directory, so they are resolved against it; ".." and "~" are refused
+// outright (glob patterns would make ".." hard to follow), as are URLs.
+std::string PathRefusal(const std::string& path, const fs::path& readable_dir) {
+  const std::string quoted = "'" + path + "'";
+  if (readable_dir.empty()) return "reads file " + quoted + " (no file may be read)";
+  if (path.empty() || path.front() == '~' || path.find("://") != std::string::npos) {
+    return "reads " + quoted + ", which is not below the landing directory";
+  }
+  fs::path p(path);
+  for (const auto& part : p) {
+    if (part == "..") return "reads " + quoted + ", a path with '..'";
+  }
+  std::error_code ec;
+  fs::path absolute = fs::weakly_canonical(fs::absolute(p, ec), ec).lexically_normal();
+  fs::path root = fs::weakly_canonical(readable_dir, ec).lexically_normal();
+  if (ec) return "reads " + quoted + ", which cannot be resolved: " + ec.message();
+  auto [r, a] = std::mismatch(root.begin(), root.end(), absolute.begin(), absolute.end());
+  // A trailing "/" leaves an empty last element in `root`.
+  if (r != root.end() && !(r->empty() && std::next(r) == root.end())) {
+    return "reads " + quoted + ", which is not below the landing directory " +
+           readable_dir.string();
+  }
+  return "";
+}
+
+// The paths a file reader's first argument names: a string literal, or a
+// list of them. nullopt when it is anything else (a column, a function of
+// something): a path only known when the query runs cannot be checked.
+std::optional<std::vector<std::string>> LiteralPaths(const json& argument) {
+  const auto literal = [](const json& node) -> std::optional<std::string> {
+    if (JsonText(node, "class") != "CONSTANT") return std::nullopt;
+    const auto& value = node.value("value", json::object());
+    if (value.value("is_null", true) || !value.contains("value") || !value["value"].is_string())
+      return std::nullopt;
+    return value["value"].get<std::string>();
+  };
+  if (auto one = literal(argument)) return std::vector<std::string>{*one};
+  const std::string function = Lower(JsonText(argument, "function_name"));
+  if (JsonText(argument, "class") != "FUNCTION" ||
+      (function != "list_value" && function != "list_pack")) {
+    return std::nullopt;
+  }
+  std::vector<std::string> paths;
+  for (const auto& child : argument.value("children", json::array())) {
+    auto path = literal(child);
+    if (!path) return std::nullopt;
+    paths.push_back(std::move(*path));
+  }
+  return paths;
+}
+
+// Why a TABLE_FUNCTION node may not run, or "".
+std::string TableFunctionRefusal(const json& node, const fs::path& readable_dir) {
+  const json& function = node.value("function", json::object());
+  const std::string name = Lower(JsonText(function, "function_name"));
+  if (Contains(kHarmlessTableFunctions, name)) return "";
+  if (!Contains(kFileReaders, name)) {
+    return "table function " + name + "() is not allowed in a query";
+  }
+  const json& children = function.value("children", json::array());
+  // Named parameters (hive_partitioning=true) carry an alias; the path is
+  // the first positional argument.
+  auto first = std::find_if(children.begin(), children.end(),
+                            [](const json& c) { return JsonText(c, "alias").empty(); });
+  if (first == children.end()) return name + "() without a path";
+  auto paths = LiteralPaths(*first);
+  if (!paths) return name + "() with a path that is not a string literal";
+  for (const auto& path : *paths) {
+    if (auto why = PathRefusal(path, readable_dir); !why.empty()) return name + "() " + why;
+  }
+  return "";
+}
+
+// The first reason found anywhere under `node`, or "".
+std::string Refusal(const json& node, const fs::path& readable_dir) {
+  if (node.is_array()) {
+    for (const auto& child : node) {
+      if (auto why = Refusal(child, readable_dir); !why.empty()) return why;
+    }
+    return "";
+  }
+  if (!node.is_object()) return "";
+  const std::string type = JsonText(node, "type");
+  if (type == "TABLE_FUNCTION") {
+    if (auto why = TableFunctionRefusal(node, readable_dir); !why.empty()) return why;
+  } else if (type == "BASE_TABLE" && JsonText(node, "schema_name").empty() &&
+             JsonText(node, "catalog_name").empty() &&
+             LooksLikePath(JsonText(node, "table_name"))) {
+    if (auto why = PathRefusal(JsonText(node, "table_name"), readable_dir); !why.empty()) {
+      return "FROM " + why;
+    }
+  }
+  for (const auto& [key, child] : node.items()) {
+    if (!child.is_structured()) continue;
+    if (auto why = Refusal(child, readable_dir); !why.empty()) return why;
+  }
+  return "";
+}
+
+}  // namespace
+
+Status CheckReadOnlyQuery(const std::string& sql, const fs::path& readable_dir) {
+  auto statement = OneSelect(sql, kQueryRefused,
+                             "a query is exactly one SELECT, WITH, DESCRIBE, SHOW or SUMMARIZE "
+                             "statement");
+  if (!statement) return Fail(statement.error());
+  if (auto why = Refusal(*statement, readable_dir); !why.empty()) return Fail(kQueryRefused, why);
+  return Ok();
 }
 
 }  // namespace landfall::warehouse

@@ -25,6 +25,7 @@
 #include "lib/common/clock.h"
 #include "lib/warehouse/duckdb_connection.h"
 #include "lib/warehouse/duckdb_models.h"
+#include "lib/warehouse/duckdb_query.h"
 #include "lib/warehouse/model_sql.h"
 #include "lib/warehouse/sql.h"
 #include "lib/warehouse/statements.h"
@@ -372,6 +373,12 @@ class DuckDbWarehouse final : public Warehouse {
   }
 
   ModelWarehouse* Models() override { return models_.get(); }
+
+  Result<QueryAnswer> Query(const QueryRequest& request) override {
+    return internal::RunReadOnlyQuery(
+        db_, request,
+        [this](duckdb_connection con, const std::string& statement) { return Exec(con, statement); });
+  }
 
   Result<int64_t> RowCount(const std::string& table) override {
     if (table.empty() || HasNul(table)) return Fail("warehouse_error", "invalid table name");
@@ -769,6 +776,7 @@ Result<duckdb_database> OpenDatabase(const std::string& path, const DuckDbOption
   // The daemon never downloads extensions behind the operator's back; json and
   // parquet are built into the library.
   duckdb_set_config(config, "autoinstall_known_extensions", "false");
+  if (options.read_only) duckdb_set_config(config, "access_mode", "READ_ONLY");
   if (options.threads > 0) {
     duckdb_set_config(config, "threads", std::to_string(options.threads).c_str());
   }
@@ -894,7 +902,7 @@ Result<std::unique_ptr<Warehouse>> OpenDuckDb(const DuckDbOptions& options) {
   }
   const bool in_memory = options.path.empty() || options.path == ":memory:";
   const std::string path = in_memory ? ":memory:" : options.path.string();
-  if (!in_memory) {
+  if (!in_memory && !options.read_only) {
     std::error_code ec;
     // Not found (rather than unreadable): DuckDB would create it in place.
     if (std::filesystem::symlink_status(options.path, ec).type() ==

@@ -14,6 +14,11 @@ struct DuckDbOptions {
   std::filesystem::path path;  // database file; ":memory:" for an in-memory database
   std::string staging_schema = "staging";
   int threads = 0;  // DuckDB threads; 0 = DuckDB's default
+  // Opens an existing file for reading only (`landfall query` without a
+  // daemon): any number of such processes may read it at once, but none
+  // while a process has it open for writing. Only Query() and the reads
+  // make sense then; Init() and the writes fail.
+  bool read_only = false;
 };
 
 // Opens (creating if needed) the database file; call Init() before anything

@@ -2,6 +2,7 @@
 // parser does the work (parse only, no binding, so the tables need not exist).
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -30,5 +31,20 @@ struct NamedTable {
 //
 // Thread-safe. The first call opens an in-memory DuckDB kept for the process.
 Result<std::vector<NamedTable>> TablesReadBy(const std::string& sql);
+
+// Whether `sql` may run as a user's query (`landfall query`, POST /v1/query):
+// OK when it is exactly one SELECT, WITH ... SELECT, DESCRIBE, SHOW or
+// SUMMARIZE statement, by DuckDB's own parser, whose table functions are
+// harmless ones (range, unnest, duckdb_tables(), ...) or file readers
+// (read_parquet, read_csv, ...) whose paths are literals below
+// `readable_dir`, and which names no file as a table (FROM 'x.parquet')
+// outside it. Anything else fails with "query_refused" and the reason:
+// another statement (DROP, COPY, ATTACH, INSTALL, SET, ...), more than one,
+// a syntax error, any other table function, a path outside `readable_dir`
+// or one that is not a literal. An empty `readable_dir` allows no file.
+//
+// This is the first of two guards; the query also runs in a READ ONLY
+// transaction on a connection of its own (duckdb_query.cpp). Thread-safe.
+Status CheckReadOnlyQuery(const std::string& sql, const std::filesystem::path& readable_dir);
 
 }  // namespace landfall::warehouse

@@ -1,6 +1,7 @@
 #include "lib/warehouse/statements.h"
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 #include "lib/warehouse/sql.h"
@@ -322,6 +323,36 @@ std::string SelectFooterRowCounts(std::span<const std::string> paths) {
 std::string DescribeParquet(std::string_view path) {
   return "DESCRIBE SELECT * FROM read_parquet(" + PathLiteral(path) +
          ", hive_partitioning = false)";
+}
+
+namespace {
+
+// "(\n<query>\n)", trailing semicolons and spaces cut (see statements.h).
+std::string Subquery(std::string_view query) {
+  while (!query.empty() && (query.back() == ';' || std::isspace(static_cast<unsigned char>(query.back())))) {
+    query.remove_suffix(1);
+  }
+  return "(\n" + std::string(query) + "\n)";
+}
+
+std::string LimitClause(std::optional<int64_t> limit) {
+  return limit ? " LIMIT " + std::to_string(*limit) : "";
+}
+
+}  // namespace
+
+std::string QueryColumns(std::string_view query) {
+  return "SELECT column_name, column_type FROM (DESCRIBE (SELECT * FROM " + Subquery(query) + "))";
+}
+
+std::string QueryRowsAsJson(std::string_view query, std::optional<int64_t> limit) {
+  return "SELECT to_json(COLUMNS(*)) FROM " + Subquery(query) + LimitClause(limit);
+}
+
+std::string CopyQueryTo(std::string_view query, std::string_view path, CopyFormat format,
+                        std::optional<int64_t> limit) {
+  return "COPY (SELECT * FROM " + Subquery(query) + LimitClause(limit) + ") TO " + Literal(path) +
+         (format == CopyFormat::kCsv ? " (FORMAT csv, HEADER true)" : " (FORMAT parquet)");
 }
 
 }  // namespace landfall::warehouse::sql

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -185,5 +186,26 @@ std::string SelectFooterRowCounts(std::span<const std::string> paths);
 // The columns read_parquet gives the file (column_name, column_type, ...),
 // hence what an INSERT from it sees: hive_partitioning = false, as InsertBatch.
 std::string DescribeParquet(std::string_view path);
+
+// --- A user's read-only query (duckdb_query.cpp) ---
+//
+// `query` is a statement CheckReadOnlyQuery accepted (one SELECT, DESCRIBE,
+// SHOW or SUMMARIZE, which DuckDB takes as a subquery): it is wrapped in
+// parentheses on lines of their own, after trailing semicolons and spaces
+// are cut, so a trailing -- comment cannot swallow the closing parenthesis.
+// Text that does not parse by itself cannot parse once wrapped either.
+
+// Opens the transaction a query runs in: it can write nothing.
+inline constexpr std::string_view kBeginReadOnly = "BEGIN TRANSACTION READ ONLY";
+// The query's columns: column_name, column_type (DuckDB's spelling).
+std::string QueryColumns(std::string_view query);
+// The query's rows with every column as JSON text (to_json), names kept; at
+// most `limit` rows when set.
+std::string QueryRowsAsJson(std::string_view query, std::optional<int64_t> limit);
+// Writes the query's rows (at most `limit`) to `path`: CSV with a header
+// line, or Parquet.
+enum class CopyFormat { kCsv, kParquet };
+std::string CopyQueryTo(std::string_view query, std::string_view path, CopyFormat format,
+                        std::optional<int64_t> limit);
 
 }  // namespace landfall::warehouse::sql

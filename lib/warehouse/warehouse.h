@@ -21,6 +21,7 @@
 #include "lib/common/result.h"
 #include "lib/schema/schema.h"
 #include "lib/warehouse/model_warehouse.h"
+#include "lib/warehouse/query.h"
 
 namespace landfall::warehouse {
 
@@ -186,6 +187,26 @@ class Warehouse {
   // Errors: "warehouse_table_missing" when there is no such table,
   // "warehouse_error" otherwise.
   virtual Result<ColumnHashes> HashColumns(const std::string& schema, const std::string& table) = 0;
+
+  // Runs a user's read-only query (query.h: `landfall query`, POST
+  // /v1/query). Refused ("query_refused", nothing run) unless it is one
+  // SELECT, WITH, DESCRIBE, SHOW or SUMMARIZE statement whose file reads stay
+  // below request.readable_dir (CheckReadOnlyQuery); it then runs on a
+  // connection of its own in a READ ONLY transaction, so it sees the last
+  // committed state (never half of a run) and changes nothing. Errors:
+  // "query_refused", "query_timeout" (interrupted after request.timeout),
+  // "query_failed" (DuckDB's error: an unknown table, ...). Thread-safe;
+  // queries run beside the warehouse's writes. The default refuses every
+  // query ("query_unsupported").
+  virtual Result<QueryAnswer> Query(const QueryRequest& request) {
+    (void)request;
+    return Fail("query_unsupported", "this warehouse does not answer queries");
+  }
+
+  // Why writes wait now, for /readyz and `landfall status` ("" when they
+  // need not): with warehouse.hold_open: false, another process holding the
+  // file (on_demand_warehouse.h).
+  virtual std::string WaitingFor() { return ""; }
 
   // The model side of this warehouse (model_warehouse.h), on the same
   // database; nullptr when this warehouse cannot build models.

@@ -566,5 +566,61 @@ TEST_F(HandlersTest, WebhookWithoutASecretIsDisabledBeforeTheBody) {
   EXPECT_EQ(ErrorCode(*admission.refusal), "webhook_disabled");
 }
 
+// ---- POST /v1/query ----
+
+TEST_F(HandlersTest, QueryTakesItsFormatFromTheBodyTheQueryStringOrAccept) {
+  EXPECT_EQ(Status(Request("POST", "/v1/query", R"({"sql": "SELECT 1"})")), 200);
+  EXPECT_EQ(lane_, Lane::kSlow);
+  auto csv = Request("POST", "/v1/query", R"({"sql": "SELECT 2"})");
+  csv.accept = "text/csv";
+  auto answer = Answer(csv);
+  EXPECT_EQ(answer.content_type, "text/csv; charset=utf-8");
+  EXPECT_EQ(Status(Request("POST", "/v1/query?format=parquet", R"({"sql": "SELECT 3"})")), 200);
+  EXPECT_EQ(Status(Request("POST", "/v1/query?format=csv", R"({"sql": "SELECT 4", "format": "json", "limit": 7})")), 200);
+  // JSON answers stop at 10,000 rows unless the caller says otherwise.
+  EXPECT_THAT(backend_.Calls(), ElementsAre("Query json 10000 SELECT 1", "Query csv all SELECT 2",
+                                            "Query parquet all SELECT 3", "Query json 7 SELECT 4"));
+}
+
+TEST_F(HandlersTest, QueryRefusalsAndBadBodiesAre400WithAJsonError) {
+  auto refused = Answer(Request("POST", "/v1/query", R"({"sql": "DROP TABLE staging.orders"})"));
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_EQ(ErrorCode(refused), "query_refused");
+  for (const char* body : {"", "[]", R"({"sql": ""})", R"({"sql": 1})", R"({"limit": 5})",
+                           R"({"sql": "SELECT 1", "limit": -1})",
+                           R"({"sql": "SELECT 1", "format": "xml"})",
+                           R"({"sql": "SELECT 1", "extra": true})"}) {
+    auto r = Answer(Request("POST", "/v1/query", body));
+    EXPECT_EQ(r.status, 400) << body;
+    EXPECT_EQ(ErrorCode(r), "invalid_request") << body;
+  }
+  EXPECT_EQ(Calls("Query"), 1);
+  EXPECT_THAT(metrics_.Serialize(), HasSubstr(R"(landfall_queries_total{outcome="refused"} 1)"));
+}
+
+TEST_F(HandlersTest, QueryNeedsTheBearerToken) {
+  auto options = Options();
+  options.tokens = {kToken};
+  Make(options);
+  EXPECT_EQ(Status(Request("POST", "/v1/query", R"({"sql": "SELECT 1"})")), 401);
+  EXPECT_EQ(Status(WithToken(Request("POST", "/v1/query", R"({"sql": "SELECT 1"})"))), 200);
+}
+
+TEST_F(HandlersTest, QueriesBeyondMaxQueriesAre429UntilOneEnds) {
+  auto options = Options();
+  options.max_queries = 1;
+  Make(options);
+  auto request = Request("POST", "/v1/query", R"({"sql": "SELECT 1"})");
+  Admission admission = handlers_->Admit(request);
+  Handled first = handlers_->Handle(request, admission);
+  ASSERT_TRUE(first.call);
+  auto busy = Answer(request);
+  EXPECT_EQ(busy.status, 429);
+  EXPECT_EQ(ErrorCode(busy), "query_busy");
+  EXPECT_EQ(first.call().status, 200);
+  first = Handled{};  // the call is done and gone: its slot is free
+  EXPECT_EQ(Status(request), 200);
+}
+
 }  // namespace
 }  // namespace landfall::api

@@ -151,6 +151,18 @@ class FakeBackend final : public ApiBackend {
     if (run_conflict) return Fail("model_conflict", "models are running");
     return std::string(R"({"model":"daily","deleted":true})");
   }
+  Result<warehouse::QueryAnswer> Query(const QueryAsk& ask) override {
+    const char* format = ask.format == warehouse::QueryFormat::kCsv       ? "csv"
+                         : ask.format == warehouse::QueryFormat::kParquet ? "parquet"
+                                                                          : "json";
+    Record(std::string("Query ") + format + " " +
+               (ask.limit ? std::to_string(*ask.limit) : "all") + " " + ask.sql,
+           "");
+    if (query_delay.count() > 0) std::this_thread::sleep_for(query_delay);
+    if (ask.sql.starts_with("DROP")) return Fail("query_refused", "not a SELECT statement");
+    return warehouse::QueryAnswer{R"({"columns":[],"rows":[],"row_count":0,"truncated":false})", 0,
+                                  false};
+  }
   Readiness Ready() override {
     Record("Ready", "");
     return ready;
@@ -171,6 +183,7 @@ class FakeBackend final : public ApiBackend {
   std::atomic<bool> list_tables_throws{false};
   std::atomic<bool> models_invalid{false};
   Readiness ready{true, {}};
+  std::chrono::milliseconds query_delay{0};  // Query sleeps this long (a slow query)
 
  private:
   Result<std::string> Record(const std::string& call, std::string answer) {

@@ -40,12 +40,13 @@ class OperateTest : public CliTest {
   }
 
   // The config both `serve` and the CLI read: the API on port_.
-  void WriteServeConfig(int debounce_ms = 100, const std::string& api_extra = "") {
+  void WriteServeConfig(int debounce_ms = 100, const std::string& api_extra = "",
+                        const std::string& warehouse_extra = "") {
     std::ofstream out(config());
     out << "environment: " << env_ << "\n"
         << "landing:\n  dir: landing\n  debounce_ms: " << debounce_ms << "\n"
         << "state:\n  postgres_url: ${LANDFALL_TEST_PG_URL}\n"
-        << "warehouse:\n  path: warehouse.duckdb\n"
+        << "warehouse:\n  path: warehouse.duckdb\n" << warehouse_extra
         << "workers: 2\n"
         << "api:\n  listen: 127.0.0.1:" << port_ << "\n"
         << api_extra << "log: {level: info, format: text}\n";

@@ -128,3 +128,32 @@ TEST(ApiConfigTest, UnknownKeyIsAnError) {
 
 }  // namespace
 }  // namespace landfall::config
+
+namespace landfall::config {
+namespace {
+
+TEST(ApiConfigTest, QueriesTimeOutAfter30SecondsFourAtATimeAndTheWarehouseStaysOpen) {
+  auto config = ParseConfig(
+      "landing: {dir: /l}\nstate: {postgres_url: x}\nwarehouse: {path: /w.duckdb}\n", kSource);
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->api.query_timeout_ms, 30'000);
+  EXPECT_EQ(config->api.max_queries, 4);
+  EXPECT_TRUE(config->warehouse.hold_open);
+}
+
+TEST(ApiConfigTest, QueryLimitsAndHoldOpenAreReadAndChecked) {
+  auto config = ParseConfig(
+      "landing: {dir: /l}\nstate: {postgres_url: x}\n"
+      "warehouse: {path: /w.duckdb, hold_open: false}\n"
+      "api: {query_timeout_ms: 500, max_queries: 2}\n",
+      kSource);
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->api.query_timeout_ms, 500);
+  EXPECT_EQ(config->api.max_queries, 2);
+  EXPECT_FALSE(config->warehouse.hold_open);
+  EXPECT_THAT(ErrorOf("  max_queries: 0\n"), HasSubstr("api.max_queries"));
+  EXPECT_THAT(ErrorOf("  query_timeout_ms: 5\n"), HasSubstr("api.query_timeout_ms"));
+}
+
+}  // namespace
+}  // namespace landfall::config

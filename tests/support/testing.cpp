@@ -186,4 +186,17 @@ CommandResult RunCommand(const std::vector<std::string>& args, const std::vector
 
 std::string LandfallBinary() { return LANDFALL_BINARY; }
 
+std::vector<std::string> StatementsAQueryRefuses(const std::filesystem::path& dir) {
+  return {
+      "DROP TABLE staging.orders",
+      "COPY staging.orders TO '" + (dir / "out.csv").string() + "'",
+      "ATTACH '" + (dir / "other.duckdb").string() + "' AS other",
+      "INSTALL httpfs",
+      "SET threads = 1",
+      "SELECT 1; DROP TABLE staging.orders",
+      "SELECT * FROM read_text('/etc/passwd')",
+      "SELECT * FROM read_parquet('/some/other/path')",
+  };
+}
+
 }  // namespace landfall::testing

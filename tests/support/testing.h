@@ -92,4 +92,11 @@ CommandResult RunCommand(const std::vector<std::string>& args,
 // Path of the landfall binary under test (set by CMake).
 std::string LandfallBinary();
 
+// Statements `landfall query` and POST /v1/query must refuse, and that would
+// change something or read outside the landing directory if they ran:
+// DROP TABLE, COPY ... TO and ATTACH (writing below `dir`), INSTALL, SET, two
+// statements, read_text('/etc/passwd'), read_parquet('/some/other/path').
+// They name staging.orders.
+std::vector<std::string> StatementsAQueryRefuses(const std::filesystem::path& dir);
+
 }  // namespace landfall::testing

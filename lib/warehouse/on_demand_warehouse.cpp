@@ -1,0 +1,193 @@
+#include "lib/warehouse/on_demand_warehouse.h"
+
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <regex>
+#include <thread>
+#include <utility>
+
+namespace landfall::warehouse {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// DuckDB refusing the file because another process has it: "Could not set
+// lock on file ...: Conflicting lock is held in /usr/bin/duckdb (PID 123)".
+bool IsLockConflict(const Error& error) {
+  return error.message.find("Could not set lock") != std::string::npos ||
+         error.message.find("Conflicting lock") != std::string::npos;
+}
+
+// "/usr/bin/duckdb (PID 123)" from DuckDB's message, or "another process".
+std::string Holder(const std::string& message) {
+  static const std::regex kHolder(R"(Conflicting lock is held in (.*?) \(PID (\d+)\))");
+  std::smatch m;
+  if (std::regex_search(message, m, kHolder)) {
+    return std::string(m[1]) + " (PID " + std::string(m[2]) + ")";
+  }
+  return "another process";
+}
+
+class OnDemandWarehouse final : public Warehouse {
+ public:
+  OnDemandWarehouse(DuckDbOptions options, std::chrono::milliseconds idle_close)
+      : options_(std::move(options)), idle_close_(idle_close) {
+    closer_ = std::thread([this] { CloseWhenIdle(); });
+  }
+  ~OnDemandWarehouse() override {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    closer_.join();
+  }
+  OnDemandWarehouse(const OnDemandWarehouse&) = delete;
+  OnDemandWarehouse& operator=(const OnDemandWarehouse&) = delete;
+
+  Status Init() override {
+    return Use<void>([](Warehouse& w) { return w.Init(); });
+  }
+  Result<std::map<std::string, TableContents>> Inspect() override {
+    return Use<std::map<std::string, TableContents>>([](Warehouse& w) { return w.Inspect(); });
+  }
+  Result<ApplyStats> Append(const std::string& table, const schema::Schema& target,
+                            std::span<const BatchFile> batches) override {
+    // The seam's contract: no batch, no statement; no reason to open the file.
+    if (batches.empty()) return ApplyStats{};
+    return Use<ApplyStats>([&](Warehouse& w) { return w.Append(table, target, batches); });
+  }
+  Result<ApplyStats> Evolve(const std::string& table, const schema::Schema& target,
+                            std::span<const ColumnRename> renames,
+                            std::span<const BatchFile> batches) override {
+    if (batches.empty() && renames.empty()) return ApplyStats{};
+    return Use<ApplyStats>(
+        [&](Warehouse& w) { return w.Evolve(table, target, renames, batches); });
+  }
+  using Warehouse::Rebuild;
+  Result<ApplyStats> Rebuild(const std::string& table, const schema::Schema& target,
+                             std::span<const BatchFile> batches,
+                             std::span<const std::string> carry_over) override {
+    return Use<ApplyStats>(
+        [&](Warehouse& w) { return w.Rebuild(table, target, batches, carry_over); });
+  }
+  Status Drop(const std::string& table) override {
+    return Use<void>([&](Warehouse& w) { return w.Drop(table); });
+  }
+  Result<std::string> CommonSupertype(const std::string& a, const std::string& b) override {
+    return Use<std::string>([&](Warehouse& w) { return w.CommonSupertype(a, b); });
+  }
+  int64_t StatementsExecuted() const override {
+    std::lock_guard lock(mu_);
+    return statements_before_ + (inner_ ? inner_->StatementsExecuted() : 0);
+  }
+  Result<int64_t> RowCount(const std::string& table) override {
+    return Use<int64_t>([&](Warehouse& w) { return w.RowCount(table); });
+  }
+  Result<QueryAnswer> Query(const QueryRequest& request) override {
+    return Use<QueryAnswer>([&](Warehouse& w) { return w.Query(request); });
+  }
+  Result<ColumnHashes> HashColumns(const std::string& schema, const std::string& table) override {
+    return Use<ColumnHashes>([&](Warehouse& w) { return w.HashColumns(schema, table); });
+  }
+  std::string WaitingFor() override {
+    std::lock_guard lock(mu_);
+    return waiting_for_;
+  }
+
+ private:
+  // Runs `call` on the open warehouse, opening it first when it is closed.
+  template <typename T, typename F>
+  std::expected<T, Error> Use(F call) {
+    auto opened = Acquire();
+    if (!opened) return std::unexpected(std::move(opened.error()));
+    auto result = call(**opened);
+    Release();
+    return result;
+  }
+
+  Result<Warehouse*> Acquire() {
+    std::lock_guard lock(mu_);
+    if (!inner_) {
+      auto opened = OpenDuckDb(options_);
+      if (!opened) {
+        if (!IsLockConflict(opened.error())) return Fail(opened.error());
+        const std::string holder = Holder(opened.error().message);
+        const std::string why = "the warehouse " + options_.path.string() + " is open in " +
+                                holder + " (warehouse.hold_open: false): runs wait for it";
+        if (waiting_for_.empty()) {
+          spdlog::warn("warehouse: {}; retrying with backoff", why);
+        } else {
+          spdlog::debug("warehouse: {}", why);
+        }
+        waiting_for_ = why;
+        return Fail("warehouse_busy", why, /*transient=*/true);
+      }
+      if (!waiting_for_.empty()) spdlog::info("warehouse: {} is free again", options_.path.string());
+      waiting_for_.clear();
+      inner_ = std::move(*opened);
+    }
+    ++users_;
+    return inner_.get();
+  }
+
+  void Release() {
+    {
+      std::lock_guard lock(mu_);
+      --users_;
+      last_used_ = Clock::now();
+    }
+    cv_.notify_all();
+  }
+
+  // The closer thread: closes the file once no call has run for idle_close_.
+  // Closing checkpoints the WAL into the file, so a reader sees every commit.
+  void CloseWhenIdle() {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      if (inner_ && users_ == 0) {
+        const auto due = last_used_ + idle_close_;
+        if (Clock::now() >= due) {
+          statements_before_ += inner_->StatementsExecuted();
+          inner_.reset();
+          continue;
+        }
+        cv_.wait_until(lock, due);
+      } else {
+        cv_.wait(lock);
+      }
+    }
+  }
+
+  const DuckDbOptions options_;
+  const std::chrono::milliseconds idle_close_;
+
+  mutable std::mutex mu_;  // guards the fields below; held while opening and closing
+  std::condition_variable cv_;
+  std::unique_ptr<Warehouse> inner_;  // the open warehouse, or null
+  int users_ = 0;                     // calls running on inner_
+  Clock::time_point last_used_{};
+  int64_t statements_before_ = 0;  // statements of the warehouses already closed
+  std::string waiting_for_;        // why the last open failed on a lock; "" after one succeeded
+  bool stopping_ = false;
+  std::thread closer_;  // started last: it uses every field above
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Warehouse>> OpenDuckDbOnDemand(const DuckDbOptions& options,
+                                                      std::chrono::milliseconds idle_close) {
+  // Open once now: a file that cannot be created or opened fails here, as
+  // the held-open warehouse would, and it is created before any reader can
+  // look for it.
+  {
+    auto first = OpenDuckDb(options);
+    if (!first && !IsLockConflict(first.error())) return Fail(first.error());
+  }
+  return std::unique_ptr<Warehouse>(std::make_unique<OnDemandWarehouse>(options, idle_close));
+}
+
+}  // namespace landfall::warehouse
