@@ -130,6 +130,11 @@ class ApiBackend {
   // One model with "sql", "config", "columns", "watermark",
   // "applied_batches" and "recent_runs" (with reasons). "model_not_found".
   virtual Result<std::string> GetModel(const std::string& name) = 0;
+  // A model's check history, newest first (the newest 200 results):
+  // {"model", "checks": [{"run_id", "check", "severity", "passed",
+  // "observed" (number | null), "detail", "at"}]}. "model_not_found" when
+  // neither the state store has a row for it nor any result.
+  virtual Result<std::string> ModelChecks(const std::string& name) = 0;
   // The models' graph: {"nodes": [...], "edges": [...]} (exec::DagToJson),
   // built from the model files now.
   virtual Result<std::string> Dag() = 0;

@@ -62,6 +62,7 @@ enum class RouteId {
   kDeleteTableState,
   kModels,
   kModel,
+  kModelChecks,
   kDag,
   kPartitions,
   kDeleteModelState,
@@ -102,6 +103,7 @@ constexpr RouteSpec kRoutes[] = {
     {"GET", "/v1/models/{name}", RouteId::kModel, Access::kToken, Lane::kSlow},
     // Partitions are state store reads only.
     {"GET", "/v1/models/{name}/partitions", RouteId::kPartitions, Access::kToken},
+    {"GET", "/v1/models/{name}/checks", RouteId::kModelChecks, Access::kToken, Lane::kSlow},
     {"GET", "/v1/dag", RouteId::kDag, Access::kToken, Lane::kSlow},
     {"DELETE", "/v1/state/models/{name}", RouteId::kDeleteModelState, Access::kToken, Lane::kSlow},
     {"POST", "/v1/webhooks/file-arrived", RouteId::kWebhookFileArrived, Access::kSignature,
@@ -643,6 +645,10 @@ Handled Handlers::HandleRoute(const ApiRequest& request, const Admission& admiss
       });
     case RouteId::kPartitions:
       return ListPartitions(backend, admission, query);
+    case RouteId::kModelChecks:
+      return Deferred(admission, [&backend, name = params.at("name")] {
+        return FromResult(backend.ModelChecks(name));
+      });
     case RouteId::kDag:
       return Deferred(admission, [&backend] { return FromResult(backend.Dag()); });
     case RouteId::kDeleteModelState:

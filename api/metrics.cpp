@@ -121,6 +121,10 @@ struct Metrics::Impl {
           .Help(
               "From a request's header being read to its response being written, by route pattern.")
           .Register(*registry);
+  Family<Counter>& checks = prometheus::BuildCounter()
+                                .Name("landfall_checks_total")
+                                .Help("Model data check results by result (pass, fail, warn, anomaly).")
+                                .Register(*registry);
   Family<Counter>& model_runs =
       prometheus::BuildCounter()
           .Name("landfall_model_runs_total")
@@ -221,6 +225,8 @@ void Metrics::OnTableAction(const exec::TableActionReport& report) {
   auto& latency = m.landing_to_staged.Add({}, kDurationBuckets);
   for (double s : report.landed_to_staged_seconds) latency.Observe(s);
 }
+
+void Metrics::OnCheck(const std::string& result) { impl_->checks.Add({{"result", result}}).Increment(); }
 
 void Metrics::OnModelFinished(const exec::ModelActionReport& report) {
   auto& m = *impl_;

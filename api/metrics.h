@@ -37,6 +37,7 @@ class Metrics final : public exec::EngineObserver {
   void OnPlanned(double seconds) override;
   void OnTableAction(const exec::TableActionReport& report) override;
   void OnModelFinished(const exec::ModelActionReport& report) override;
+  void OnCheck(const std::string& result) override;
   void OnRunFinished(const std::string& outcome, double seconds) override;
   void OnStateError() override;
   void OnWarehouseError() override;

@@ -28,6 +28,10 @@
 //                (_landfall_batch IN (...)), and the bookkeeping row that
 //                records the batch as consumed — what the model's run does
 //                at least (--target schema.name names the model)
+//   sql          the statements of --select (separated by ";"), timed as one
+//                piece of work: a time-interval partition by hand (BEGIN;
+//                DELETE the window; INSERT the SQL's rows; COMMIT), or writing
+//                the benchmark's data (COPY ... TO)
 //
 // Timings cover the data statements only: opening the database and recording
 // which files were loaded (a table the `quiet` mode reads) are reported
@@ -165,8 +169,8 @@ int Usage() {
   std::fprintf(
       stderr,
       "usage: landfall-baseline --db FILE --landing DIR [--schema S] "
-      "load|insert|rebuild|rebuild-all|append-new|quiet|model-batch [--table T] [--file F] [--mixed T,T]\n"
-      "       [--target SCHEMA.NAME --select 'SELECT ... FROM {source}']\n");
+      "load|insert|rebuild|rebuild-all|append-new|quiet|model-batch|sql [--table T] [--file F] [--mixed T,T]\n"
+      "       [--target SCHEMA.NAME --select 'SELECT ... FROM {source}'] [--select 'STATEMENTS' (sql)]\n");
   return 2;
 }
 
@@ -211,7 +215,8 @@ int main(int argc, char** argv) {
   if ((mode == "insert" && (table.empty() || file.empty())) ||
       (mode == "rebuild" && table.empty()) ||
       (mode == "model-batch" &&
-       (table.empty() || file.empty() || target.find('.') == std::string::npos || select.empty()))) {
+       (table.empty() || file.empty() || target.find('.') == std::string::npos || select.empty())) ||
+      (mode == "sql" && select.empty())) {
     return Usage();
   }
 
@@ -376,6 +381,12 @@ int main(int argc, char** argv) {
     files = static_cast<int64_t>(batches.size());
     tables = 1;
     data_statements = db.statements;
+  } else if (mode == "sql") {
+    const auto started = Clock::now();
+    rows = db.Exec(select);
+    if (rows < 0) return 1;
+    work_ms = max_table_ms = MsSince(started);
+    data_statements = 1;
   } else {
     return Usage();
   }

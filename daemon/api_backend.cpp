@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -541,6 +542,31 @@ Result<std::string> DaemonApiBackend::ListModels() {
   }
   return Dump({{"models", std::move(models)},
                {"models_error", graph ? json(nullptr) : json(graph.error().message)}});
+}
+
+Result<std::string> DaemonApiBackend::ModelChecks(const std::string& name) {
+  auto reads = Reads();
+  if (!reads) return Fail(reads.error());
+  auto checks = (*reads)->ModelChecks(name, "", 200);
+  if (!checks) return Fail(checks.error());
+  if (checks->empty()) {
+    auto records = (*reads)->Models();
+    if (!records) return Fail(records.error());
+    const bool known = std::any_of(records->begin(), records->end(),
+                                   [&](const state::ModelRecord& r) { return r.name == name; });
+    if (!known) return Fail("model_not_found", "no model '" + name + "' with state or check results");
+  }
+  json out = json::array();
+  for (const auto& c : *checks) {
+    out.push_back({{"run_id", c.run_id},
+                   {"check", c.check},
+                   {"severity", c.severity},
+                   {"passed", c.passed},
+                   {"observed", c.observed ? json(*c.observed) : json(nullptr)},
+                   {"detail", c.detail},
+                   {"at", Time(c.checked_at_us)}});
+  }
+  return Dump({{"model", name}, {"checks", std::move(out)}});
 }
 
 Result<std::string> DaemonApiBackend::GetModel(const std::string& name) {

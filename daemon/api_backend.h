@@ -78,6 +78,7 @@ class DaemonApiBackend final : public api::ApiBackend {
   Result<api::Reply> FileArrived(const std::string& table, const std::string& rel_path) override;
   Result<std::string> ListModels() override;
   Result<std::string> GetModel(const std::string& name) override;
+  Result<std::string> ModelChecks(const std::string& name) override;
   Result<std::string> Dag() override;
   Result<std::string> ListPartitions(const std::string& model, const std::string& status,
                                      const std::string& from, const std::string& to,

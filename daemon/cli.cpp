@@ -305,7 +305,8 @@ int PrintRun(const std::string& outcome_json, const std::string& format) {
   for (const auto& t : tables) failed += t.value("status", "") == "failed";
   int models_failed = 0, models_changed = 0;
   for (const auto& m : models) {
-    models_failed += m.value("action", "") == "fail";
+    // A model whose error check failed was written, and failed all the same.
+    models_failed += m.value("action", "") == "fail" || m.value("check_failed", false);
     models_changed += m.value("action", "") != "skip";
   }
   if (format == "json") {
@@ -323,7 +324,10 @@ int PrintRun(const std::string& outcome_json, const std::string& format) {
       if (m.value("action", "") == "skip") continue;
       const json reasons = m.value("reasons", json::array());
       const std::string reason = reasons.empty() ? "" : reasons[0].value("code", "");
-      const std::string error = m.value("error", "");
+      std::string error = m.value("error", "");
+      for (const auto& r : reasons) {
+        if (error.empty() && r.value("code", "") == "check_failed") error = "check_failed: " + r.value("detail", "");
+      }
       std::printf("model %-18s %-8s %-22s %10lld rows %8.1f ms%s%s\n", m.value("model", "").c_str(),
                   m.value("action", "").c_str(), reason.c_str(),
                   static_cast<long long>(m.value("rows_inserted", 0LL) + m.value("rows_updated", 0LL)),

@@ -17,7 +17,7 @@ packages=(
 )
 # Optional extras for the API/status-page tests and benchmarks; installed when
 # LANDFALL_EXTRAS=1 (the test command sets it).
-extras=(prometheus chromium wrk systemd)
+extras=(prometheus chromium wrk systemd jq)
 if [[ "${LANDFALL_EXTRAS:-0}" == 1 ]]; then packages+=("${extras[@]}"); fi
 # The libFuzzer targets (deploy/fuzz.sh) need clang and its runtimes; installed
 # when LANDFALL_FUZZ=1. Debian 12's default clang (14) cannot compile C++23

@@ -94,6 +94,10 @@ class CannedBackend final : public ApiBackend {
     if (name != "daily") return Fail("model_not_found", "no model '" + name + "'");
     return std::string(R"({"name":"daily"})");
   }
+  Result<std::string> ModelChecks(const std::string& name) override {
+    if (name != "daily") return Fail("model_not_found", "no model '" + name + "'");
+    return std::string(R"({"model":"daily","checks":[]})");
+  }
   Result<std::string> Dag() override { return std::string(R"({"nodes":[],"edges":[]})"); }
   Result<std::string> ListPartitions(const std::string& model, const std::string&,
                                      const std::string&, const std::string&, int) override {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <future>
 
+#include "lib/exec/model_checks.h"
 #include "lib/landing/catalog.h"
 
 namespace landfall::exec {
@@ -950,6 +951,7 @@ void Engine::RunModels(const RunRequest& request, RunOutcome& outcome) {
   }
   outcome.models = std::move(*models);
   for (const auto& m : outcome.models) {
+    for (const auto& check : m.checks) observer_->OnCheck(CheckResultLabel(check));
     if (m.step.action == model::ModelAction::kSkip) continue;
     observer_->OnModelFinished({.model = m.step.model,
                                 .strategy = model::ToString(m.step.strategy),

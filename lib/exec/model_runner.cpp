@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "lib/exec/model_checks.h"
 #include "lib/model/loader.h"
 #include "lib/model/parse.h"
 
@@ -137,6 +138,15 @@ std::string OutcomesToJson(const std::vector<ModelOutcome>& outcomes) {
       }
       item["partitions"] = std::move(partitions);
     }
+    item["check_failed"] = outcome.check_failed;
+    item["checks"] = json::array();
+    for (const auto& c : outcome.checks) {
+      item["checks"].push_back({{"check", c.check},
+                                {"severity", c.severity},
+                                {"passed", c.passed},
+                                {"observed", c.observed ? json(*c.observed) : json(nullptr)},
+                                {"detail", c.detail}});
+    }
     out.push_back(std::move(item));
   }
   return out.dump();
@@ -266,6 +276,15 @@ Result<ModelPlan> ModelRunner::Plan(const ModelRunRequest& request) {
                   "--partition, --from, --to, --latest, --missing and --lookback choose partitions of "
                   "time_interval models, and no selected model is one (select them with --models)");
     }
+    // Flags that name no partition of a model fail the plan, before anything runs.
+    for (const auto& m : out.models) {
+      if (!input.partitions_requested.contains(m.name)) continue;
+      auto picks = model::PickPartitions({.granularity = m.time_interval.granularity,
+                                          .first_partition = m.time_interval.first_partition,
+                                          .now = std::chrono::floor<std::chrono::seconds>(clock_.Now()),
+                                          .selection = request.partitions});
+      if (!picks) return Fail(picks.error().code, "model " + m.name + ": " + picks.error().message);
+    }
     if (!request.partitions.Any()) input.partitions_requested.clear();  // --lookback alone
   }
   warehouse::ModelWarehouse* models_wh = warehouse_.Models();
@@ -385,12 +404,14 @@ ModelOutcome ModelRunner::RunOne(const ModelPlan& plan, const model::Model& m, M
     auto up = done.find(ref.name);
     if (ref.schema != dag.models_schema || up == done.end()) continue;
     const ModelStep& up_step = up->second.step;
-    if (up_step.action == ModelAction::kFail ||
-        (up_step.action == ModelAction::kSkip && !up_step.reasons.empty() &&
-         up_step.reasons.front().code == model::kUpstreamFailed)) {
+    const std::string up_reason =
+        up_step.action == ModelAction::kSkip && !up_step.reasons.empty() ? up_step.reasons.front().code : "";
+    const bool up_check_failed = up->second.check_failed || up_reason == model::kUpstreamCheckFailed;
+    if (up_step.action == ModelAction::kFail || up_reason == model::kUpstreamFailed || up_check_failed) {
       if (step.action != ModelAction::kSkip || step.reasons.empty() ||
           step.reasons.front().code != model::kNotSelected) {
         step = model::UpstreamFailed(std::move(step), model::ToString(ref));
+        if (up_check_failed) step.reasons.front().code = model::kUpstreamCheckFailed;
       }
       break;
     }
@@ -407,6 +428,7 @@ ModelOutcome ModelRunner::RunOne(const ModelPlan& plan, const model::Model& m, M
       out.error = written.error().ToString();
     }
   }
+  CheckAfterWrite(m, step, out, run_id);
   out.step = std::move(step);
   out.duration_us =
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
@@ -657,6 +679,26 @@ Result<warehouse::ModelWriteStats> ModelRunner::WritePartitioned(const ModelPlan
   return stats;
 }
 
+void ModelRunner::CheckAfterWrite(const model::Model& m, ModelStep& step, ModelOutcome& out, int64_t run_id) {
+  const bool wrote = step.action == ModelAction::kRun || step.action == ModelAction::kRebuild;
+  // A model whose error check failed stays failed, and its downstream models
+  // blocked, until its checks pass: when nothing made it run again, they run
+  // again on the target as it is (the data may have been fixed at the source,
+  // or the checks edited: they are not in the config hash).
+  bool recheck = false;
+  if (!wrote && step.action == ModelAction::kSkip && !step.reasons.empty() &&
+      step.reasons.front().code == model::kNoChange && !m.checks.empty()) {
+    std::lock_guard lock(mu_);
+    auto it = stored_.find(m.name);
+    recheck = it != stored_.end() && it->second.status == state::ModelStatus::kFailed;
+  }
+  if ((!wrote && !recheck) || warehouse_.Models() == nullptr) return;
+  out.checks = RunModelChecks(m, config_.models.schema, /*anomaly=*/wrote && m.strategy != model::Strategy::kView,
+                              *warehouse_.Models(), state_, run_id);
+  out.check_failed = ErrorCheckFailed(out.checks);
+  if (out.check_failed) step.reasons.push_back({model::kCheckFailed, FailedErrorChecks(out.checks)});
+}
+
 void ModelRunner::Record(const model::Model& m, const ModelOutcome& outcome, const schema::Schema& columns,
                          int64_t run_id) {
   const ModelStep& step = outcome.step;
@@ -684,6 +726,13 @@ void ModelRunner::Record(const model::Model& m, const ModelOutcome& outcome, con
       next.last_error = outcome.error.empty() && !step.reasons.empty() ? step.reasons.front().detail : outcome.error;
       record = next;
     }
+    if (!outcome.checks.empty() && step.action != ModelAction::kFail) {
+      // A failed error check leaves the write in place (hashes and all) but
+      // the model failed, until a run whose checks pass (CheckAfterWrite).
+      if (!record) record = next;
+      record->status = outcome.check_failed ? state::ModelStatus::kFailed : state::ModelStatus::kActive;
+      record->last_error = outcome.check_failed ? std::string(model::kCheckFailed) + ": " + step.reasons.back().detail : "";
+    }
     if (record) {
       record->updated_at_us = 0;
       stored_[m.name] = *record;
@@ -694,7 +743,7 @@ void ModelRunner::Record(const model::Model& m, const ModelOutcome& outcome, con
   run.model = m.name;
   run.action = model::ToString(step.action);
   run.reasons_json = ReasonsJson(step.reasons).dump();
-  run.status = step.action == ModelAction::kFail ? state::ModelRunStatus::kFailed : state::ModelRunStatus::kSucceeded;
+  run.status = outcome.failed() ? state::ModelRunStatus::kFailed : state::ModelRunStatus::kSucceeded;
   run.rows_inserted = outcome.stats.inserted;
   run.rows_updated = outcome.stats.updated;
   run.rows_deleted = outcome.stats.deleted;

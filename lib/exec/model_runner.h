@@ -61,7 +61,14 @@ struct ModelOutcome {
   // A time-interval model failed in some partitions but its target is built
   // from its SQL and config (the failed partitions are recorded as failed).
   bool built = false;
-  bool failed() const { return step.action == model::ModelAction::kFail; }
+  // The model's data checks and row-count anomaly test (model_checks.h),
+  // run after its write, or again on a skipped model whose error check
+  // failed before; empty when none ran.
+  std::vector<state::CheckRecord> checks;
+  // An error check failed: the write stands, but the model counts as failed
+  // (the run fails) and its downstream models skip with upstream_check_failed.
+  bool check_failed = false;
+  bool failed() const { return step.action == model::ModelAction::kFail || check_failed; }
 };
 
 // The models and their graph as one plan saw them.
@@ -100,7 +107,8 @@ class ModelRunner {
   // Runs `plan`'s steps and records them under `run_id` (0: not recorded),
   // then, with a run_id, the DAG the plan saw (DagToJson) as the run's DAG
   // snapshot (stored only when it changed). A model that fails fails alone;
-  // the models downstream of it skip with upstream_failed. Returns one
+  // the models downstream of it skip with upstream_failed (with
+  // upstream_check_failed when an error check of it failed). Returns one
   // outcome per model, in DAG order.
   std::vector<ModelOutcome> Execute(const ModelPlan& plan, int64_t run_id);
 
@@ -136,6 +144,9 @@ class ModelRunner {
                                            model::ModelStep& step, schema::Schema& columns);
   warehouse::ModelWrite WriteFor(const model::Model& model, const model::Dag& dag,
                                  const model::ModelStep& step, const schema::Schema& query) const;
+  // The model's checks after its write (or again, see the .cpp), into `out`;
+  // a failed error check adds reason check_failed to `step`.
+  void CheckAfterWrite(const model::Model& model, model::ModelStep& step, ModelOutcome& out, int64_t run_id);
   void Record(const model::Model& model, const ModelOutcome& outcome, const schema::Schema& columns,
               int64_t run_id);
   // A time-interval model's run: the drift check, its partitions found and
@@ -163,7 +174,8 @@ class ModelRunner {
 
 // {"model", "strategy", "action", "reasons": [{"code", "detail"}], "upstream"}
 // per step, and for outcomes also "rows_inserted", "rows_updated",
-// "rows_deleted", "batches", "duration_ms", "error": the "models" array of
+// "rows_deleted", "batches", "duration_ms", "error", "check_failed" and
+// "checks": [{"check", "severity", "passed", "observed", "detail"}]: the "models" array of
 // `landfall plan` and `landfall run --format json`.
 std::string StepsToJson(const std::vector<model::ModelStep>& steps);
 // `landfall plan`'s text lines for the models, one a model:

@@ -57,6 +57,9 @@ class EngineObserver {
   // One model's action finished, after the model phase: for every model that
   // ran, was rebuilt or failed (skips are not reported).
   virtual void OnModelFinished(const ModelActionReport& /*report*/) {}
+  // One result of a model's data check, after the model phase; `result` is
+  // "pass", "fail" (an error check), "warn" or "anomaly" (CheckResultLabel).
+  virtual void OnCheck(const std::string& /*result*/) {}
   // A run ended. outcome: "succeeded", "failed" (a table failed), "error" (the
   // run as a whole failed, e.g. state store down) or "noop" (nothing to do).
   virtual void OnRunFinished(const std::string& /*outcome*/, double /*seconds*/) {}

@@ -110,8 +110,8 @@ Settings ReadSettings(const fs::path& file, bool defaults) {
     if (e.mark.line >= 0) where += ":" + std::to_string(e.mark.line + 1);
     throw LoadError{where + ": " + e.msg};
   }
-  std::set<std::string> top = {"strategy"};
-  if (!defaults) top.insert("depends_on");
+  std::set<std::string> top = {"strategy", "anomaly_runs", "anomaly_sigma"};
+  if (!defaults) top.insert({"depends_on", "checks"});
   for (const auto& [section, keys] : kSectionKeys) top.insert(section);
   Settings out;
   if (!root.IsDefined()) return out;
@@ -217,6 +217,149 @@ TableRef ParseRef(const Resolver& r, const std::string& key, const std::string& 
   return {text.substr(0, dot), text.substr(dot + 1)};
 }
 
+// One `checks:` item's mapping, its keys checked: `kind` and `severity`.
+std::vector<Check> ReadCheck(const fs::path& file, const YAML::Node& item, const std::string& key) {
+  if (!item.IsMap() || item.size() == 0) {
+    Throw(file, item, key, "each check must be a mapping like {not_null: [id]} (with an optional severity)");
+  }
+  Check check;
+  std::optional<CheckKind> kind;
+  YAML::Node body;
+  for (const auto& kv : item) {
+    const std::string name = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+    if (name == "severity") {
+      const std::string text = kv.second.IsScalar() ? kv.second.Scalar() : std::string();
+      if (text != "error" && text != "warn") {
+        Throw(file, kv.second, key + ".severity", "must be error or warn (got '" + text + "')");
+      }
+      check.severity = text == "warn" ? CheckSeverity::kWarn : CheckSeverity::kError;
+      continue;
+    }
+    auto k = CheckKindFromString(name);
+    if (!k) {
+      Throw(file, kv.first, key + "." + name,
+            "unknown check (expected one of: accepted_values, expression, freshness, not_null, row_count, "
+            "unique; and severity)");
+    }
+    if (kind) Throw(file, kv.first, key + "." + name, "one check per list item (this one is already " +
+                                                        std::string(ToString(*kind)) + ")");
+    kind = k;
+    body = kv.second;
+  }
+  if (!kind) Throw(file, item, key, "names no check, only its severity");
+  check.kind = *kind;
+  const std::string where = key + "." + ToString(*kind);
+  auto name_list = [&](const YAML::Node& node, const std::string& at) {
+    std::vector<std::string> out;
+    if (node.IsScalar() && !node.Scalar().empty()) return std::vector<std::string>{node.Scalar()};
+    if (!node.IsSequence() || node.size() == 0) Throw(file, node, at, "must be a non-empty list of column names");
+    for (const auto& n : node) {
+      if (!n.IsScalar() || n.Scalar().empty()) Throw(file, n, at, "must be a list of non-empty column names");
+      out.push_back(n.Scalar());
+    }
+    return out;
+  };
+  auto scalar = [&](const YAML::Node& node, const std::string& at) {
+    if (!node.IsScalar() || node.Scalar().empty()) Throw(file, node, at, "must be a non-empty string");
+    return node.Scalar();
+  };
+  std::vector<Check> out;
+  switch (check.kind) {
+    case CheckKind::kRowCount: {
+      for (const auto& [sub, value] : Keys(file, body, where, {"min", "max"})) {
+        int64_t n = -1;
+        if (!value.IsScalar() || !YAML::convert<int64_t>::decode(value, n) || n < 0) {
+          Throw(file, value, where + "." + sub, "must be a whole number >= 0");
+        }
+        (sub == "min" ? check.min : check.max) = n;
+      }
+      if (!check.min && !check.max) Throw(file, body, where, "needs min, max or both");
+      if (check.min && check.max && *check.min > *check.max) Throw(file, body, where, "min is above max");
+      out.push_back(check);
+      break;
+    }
+    case CheckKind::kNotNull:
+    case CheckKind::kUnique:
+      check.columns = name_list(body, where);
+      out.push_back(check);
+      break;
+    case CheckKind::kAcceptedValues: {
+      if (!body.IsMap() || body.size() == 0) {
+        Throw(file, body, where, "must map each column to its accepted values ({status: [new, paid]})");
+      }
+      // One check per column: each is recorded and reported on its own.
+      for (const auto& kv : body) {
+        const std::string column = scalar(kv.first, where);
+        const YAML::Node& values = kv.second;
+        if (!values.IsSequence() || values.size() == 0) {
+          Throw(file, values, where + "." + column, "must be a non-empty list of values");
+        }
+        Check one = check;
+        one.columns = {column};
+        for (const auto& v : values) {
+          if (!v.IsScalar()) Throw(file, v, where + "." + column, "values must be scalars");
+          one.values.push_back(v.Scalar());
+        }
+        out.push_back(std::move(one));
+      }
+      break;
+    }
+    case CheckKind::kFreshness: {
+      for (const auto& [sub, value] : Keys(file, body, where, {"column", "max_age"})) {
+        if (sub == "column") check.columns = {scalar(value, where + ".column")};
+        if (sub == "max_age") {
+          check.max_age = scalar(value, where + ".max_age");
+          auto seconds = ParseAge(check.max_age);
+          if (!seconds) {
+            Throw(file, value, where + ".max_age",
+                  "'" + check.max_age + "' is not an age like \"2 hours\" or \"1 day 6 hours\"");
+          }
+          check.max_age_seconds = *seconds;
+        }
+      }
+      if (check.columns.empty()) Throw(file, body, where + ".column", "is required");
+      if (check.max_age.empty()) Throw(file, body, where + ".max_age", "is required");
+      out.push_back(check);
+      break;
+    }
+    case CheckKind::kExpression:
+      check.expression = scalar(body, where);
+      out.push_back(check);
+      break;
+  }
+  return out;
+}
+
+std::vector<Check> ReadChecks(const Setting& setting) {
+  if (!setting.node.IsSequence()) {
+    Throw(setting.file, setting.node, "checks", "must be a list of checks (- not_null: [id])");
+  }
+  std::vector<Check> out;
+  for (size_t i = 0; i < setting.node.size(); ++i) {
+    for (auto& check : ReadCheck(setting.file, setting.node[i], "checks[" + std::to_string(i) + "]")) {
+      out.push_back(std::move(check));
+    }
+  }
+  return out;
+}
+
+void ResolveAnomaly(const Resolver& r, AnomalyConfig& out) {
+  if (const Setting* s = r.Find("anomaly_runs")) {
+    int runs = 0;
+    if (!s->node.IsScalar() || !YAML::convert<int>::decode(s->node, runs) || runs < 2) {
+      r.Reject("anomaly_runs", "must be a whole number >= 2");
+    }
+    out.runs = runs;
+  }
+  if (const Setting* s = r.Find("anomaly_sigma")) {
+    double sigma = 0;
+    if (!s->node.IsScalar() || !YAML::convert<double>::decode(s->node, sigma) || !(sigma > 0)) {
+      r.Reject("anomaly_sigma", "must be a number > 0");
+    }
+    out.sigma = sigma;
+  }
+}
+
 void ResolveIncremental(const Resolver& r, IncrementalConfig& out) {
   if (const Setting* by = r.Find("incremental.by")) {
     auto value = IncrementalByFromString(r.String("incremental.by"));
@@ -298,6 +441,11 @@ void ResolveTimeInterval(const Resolver& r, Model& m, TimeIntervalConfig& out) {
 }  // namespace
 
 // Only what the strategy reads, so a default that no model reads changes no hash.
+// `checks` and the anomaly keys are left out: they judge the target after a
+// write and change nothing it holds, so editing them must not rebuild the
+// model (the next write runs the new checks; a model whose error check
+// failed has them run again on every run until they pass, see
+// ModelRunner::RunOne).
 std::string CanonicalConfig(const Model& m) {
   nlohmann::json j;
   j["strategy"] = ToString(m.strategy);
@@ -370,6 +518,8 @@ void Resolve(const Resolver& r, Model& m) {
   }
   for (const auto& text : r.Names("depends_on"))
     m.depends_on.push_back(ParseRef(r, "depends_on", text));
+  if (const Setting* checks = r.Find("checks")) m.checks = ReadChecks(*checks);
+  ResolveAnomaly(r, m.anomaly);
 }
 
 std::string ReadText(const fs::path& file) {

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "lib/model/checks.h"
 #include "lib/model/partition.h"
 
 namespace landfall::model {
@@ -105,9 +106,12 @@ struct Model {
   DynamicTableConfig dynamic_table;  // meaningful for kDynamicTable
   TimeIntervalConfig time_interval;  // meaningful for kTimeInterval
   std::vector<TableRef> depends_on;  // `depends_on:` edges the SQL does not show
+  std::vector<Check> checks;         // `checks:`, run after each write (checks.h)
+  AnomalyConfig anomaly;             // `anomaly_runs`, `anomaly_sigma`
   // SHA-256 hex of `sql`, and of the effective config (the canonical JSON of
-  // the keys resolved from _defaults.yaml files and the model's YAML). A change
-  // of either rebuilds the model.
+  // the keys resolved from _defaults.yaml files and the model's YAML, except
+  // `checks` and the anomaly keys, which do not change what the target
+  // holds). A change of either rebuilds the model.
   std::string sql_hash;
   std::string config_hash;
   // What is allowed but likely a mistake ("uses @start_date but not

@@ -11,6 +11,7 @@
 #include <cassert>
 #include <charconv>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -350,6 +351,9 @@ class PgStateStore final : public StateStore {
                                                   const PartitionFilter& filter) override;
   Result<int64_t> MarkPartitionsInterrupted() override;
   Status DeletePartitions(const std::string& model) override;
+  Status RecordChecks(int64_t run_id, const std::vector<CheckRecord>& checks) override;
+  Result<std::vector<CheckRecord>> ModelChecks(const std::string& model, const std::string& check,
+                                               int limit) override;
 
  private:
   // Rolls back on destruction unless committed. Used with mu_ held.
@@ -1062,6 +1066,45 @@ Result<std::vector<ModelRunRecord>> PgStateStore::LastModelRuns() {
     for (int i = 0; i < PQntuples(res); ++i) records.push_back(ReadModelRun(res, i));
     return records;
   });
+}
+
+Status PgStateStore::RecordChecks(int64_t run_id, const std::vector<CheckRecord>& checks) {
+  if (checks.empty()) return Ok();
+  // One INSERT per result, each selecting the run so that one environment
+  // cannot write into another's; RecordOutcome reads the last one's count.
+  std::vector<Statement> statements;
+  for (const auto& c : checks) {
+    statements.push_back(
+        {"INSERT INTO check_results (run_id, model_name, check_name, severity, passed, observed, detail)"
+         " SELECT id, $3, $4, $5, $6::boolean, NULLIF($7::text, '')::double precision, $8"
+         "   FROM runs WHERE id = $2::bigint AND environment = $1",
+         {environment_, std::to_string(run_id), c.model, c.check, c.severity, c.passed ? "true" : "false",
+          c.observed ? fmt::format("{}", *c.observed) : "", c.detail}});
+  }
+  return RecordOutcome("record checks of model " + checks.front().model, statements, run_id);
+}
+
+Result<std::vector<CheckRecord>> PgStateStore::ModelChecks(const std::string& model, const std::string& check,
+                                                           int limit) {
+  return ReadRows<CheckRecord>(
+      "model checks",
+      "SELECT c.model_name, c.check_name, c.severity, c.passed, c.observed, c.detail, c.run_id,"
+      "       landfall_us(c.checked_at)"
+      "  FROM check_results c JOIN runs r ON r.id = c.run_id"
+      " WHERE r.environment = $1 AND c.model_name = $2 AND ($3 = '' OR c.check_name = $3)"
+      " ORDER BY c.id DESC LIMIT NULLIF($4::bigint, 0)",
+      {environment_, model, check, std::to_string(std::max(limit, 0))}, [](const PGresult* res, int i) {
+        CheckRecord out;
+        out.model = Text(res, i, 0);
+        out.check = Text(res, i, 1);
+        out.severity = Text(res, i, 2);
+        out.passed = Text(res, i, 3) == "t";
+        if (!PQgetisnull(res, i, 4)) out.observed = std::strtod(PQgetvalue(res, i, 4), nullptr);
+        out.detail = Text(res, i, 5);
+        out.run_id = Int(res, i, 6);
+        out.checked_at_us = Int(res, i, 7);
+        return out;
+      });
 }
 
 Result<bool> PgStateStore::SaveDagSnapshot(int64_t run_id, const std::string& dag_json) {

@@ -171,6 +171,20 @@ struct PartitionFilter {
   int limit = 0;       // <= 0: all
 };
 
+// One result of one model check in one run: the check history (README:
+// "Data checks").
+struct CheckRecord {
+  std::string model;
+  std::string check;               // model::CheckName, or "row_count_anomaly"
+  std::string severity;            // "error" | "warn"
+  bool passed = true;
+  std::optional<double> observed;  // nullopt when the check observed nothing
+  std::string detail;              // what the value was held against ("min 1", "mean 100 ± 3σ")
+  // Filled by reads (ModelChecks); ignored by writes.
+  int64_t run_id = 0;
+  int64_t checked_at_us = 0;
+};
+
 struct EnvironmentState {
   // Missing means a new environment; a value other than kStateFormatVersion
   // means the stored state cannot be trusted as a whole.
@@ -292,8 +306,9 @@ class StateStore {
   // per-table and per-model records), schema snapshots and DAG snapshots,
   // except each table's newest run record and newest snapshot, each model's
   // newest run record, the environment's newest DAG snapshot, the runs those
-  // belong to, and runs still marked running. Deletes at most `chunk` rows
-  // per statement, so that no statement holds locks for long.
+  // belong to, and runs still marked running. A deleted run takes its check
+  // results with it. Deletes at most `chunk` rows per statement, so that no
+  // statement holds locks for long.
   // Idempotent; a failure leaves whatever chunks committed deleted.
   virtual Result<PruneStats> PruneHistory(int retention_days, int chunk) = 0;
 
@@ -337,6 +352,14 @@ class StateStore {
   virtual Result<bool> SaveDagSnapshot(int64_t run_id, const std::string& dag_json) = 0;
   // The environment's newest DAG snapshot (equivalent JSON); nullopt when none.
   virtual Result<std::optional<std::string>> LatestDag() = 0;
+  // Appends `checks` to the check history of run `run_id`, in one
+  // transaction. Nothing to append is Ok. "state_not_found" (and nothing
+  // appended) when run_id is not a run of this environment.
+  virtual Status RecordChecks(int64_t run_id, const std::vector<CheckRecord>& checks) = 0;
+  // A model's check results, newest first; only those of `check` when not
+  // ""; limit <= 0 means all.
+  virtual Result<std::vector<CheckRecord>> ModelChecks(const std::string& model, const std::string& check,
+                                                       int limit) = 0;
 
   // ---- Partitions of time-interval models ----
   //

@@ -1,6 +1,7 @@
 #include "lib/warehouse/duckdb_models.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <random>
 #include <thread>
 #include <utility>
@@ -141,6 +142,21 @@ class DuckDbModels final : public ModelWarehouse {
       out.columns.push_back(std::move(column));
     }
     return out;
+  }
+
+  Result<std::optional<double>> ObserveCheck(const std::string& schema, const std::string& name,
+                                             const TargetCheck& check) override {
+    auto lease = pool_->Acquire();
+    if (!lease) return Fail("warehouse_error", "cannot connect to DuckDB", true);
+    auto r = exec_(lease->get(), sql::CheckQuery(sql::Qualified(schema, name), check));
+    if (!r) return Fail(DuckFailure(kCheckFailedToRun, "model " + name + ": check", r.error()));
+    if (r->RowCount() == 0 || r->IsNull(0, 0)) return std::optional<double>();
+    // As text: the C API's value accessors have no DOUBLE that tells NULL apart.
+    const std::string text = r->Text(0, 0).value_or("");
+    char* end = nullptr;
+    const double value = std::strtod(text.c_str(), &end);
+    if (end == text.c_str()) return Fail("warehouse_error", "model " + name + ": check gave '" + text + "'");
+    return std::optional<double>(value);
   }
 
   Result<ModelWriteStats> WriteModel(const ModelWrite& write) override {

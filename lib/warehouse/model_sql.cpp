@@ -351,4 +351,35 @@ std::vector<std::string> ConsumeTokens(std::string_view model, std::string_view 
   return out;
 }
 
+std::string CheckQuery(std::string_view target, const TargetCheck& check) {
+  const std::string from = " FROM " + std::string(target);
+  auto count_where = [&](const std::string& where) { return "SELECT count(*)::DOUBLE" + from + " WHERE " + where; };
+  switch (check.kind) {
+    case TargetCheck::Kind::kRowCount:
+      return "SELECT count(*)::DOUBLE" + from;
+    case TargetCheck::Kind::kNotNull: {
+      std::string where;
+      for (const auto& column : check.columns) where += (where.empty() ? "" : " OR ") + Ident(column) + " IS NULL";
+      return count_where(where);
+    }
+    case TargetCheck::Kind::kUnique:
+      // GROUP BY puts NULLs together: two rows with a NULL key are duplicates.
+      return "SELECT coalesce(sum(n), 0)::DOUBLE FROM (SELECT count(*) AS n" + from + " GROUP BY " +
+             IdentList(check.columns) + " HAVING count(*) > 1)";
+    case TargetCheck::Kind::kAcceptedValues: {
+      std::string values;
+      for (const auto& value : check.values) values += (values.empty() ? "" : ", ") + Literal(value);
+      const std::string column = Ident(check.columns.front());
+      return count_where(column + " IS NOT NULL AND CAST(" + column + " AS VARCHAR) NOT IN (" + values + ")");
+    }
+    case TargetCheck::Kind::kFreshness:
+      // TIMESTAMPTZ, so that a TIMESTAMP, a TIMESTAMPTZ and a DATE column all subtract from now().
+      return "SELECT epoch(now() - max(CAST(" + Ident(check.columns.front()) + " AS TIMESTAMPTZ)))::DOUBLE" +
+             from;
+    case TargetCheck::Kind::kExpression:
+      return count_where("NOT (" + check.expression + ")");
+  }
+  return "";
+}
+
 }  // namespace landfall::warehouse::sql

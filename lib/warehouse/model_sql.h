@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "lib/warehouse/model_warehouse.h"
+
 namespace landfall::warehouse::sql {
 
 // The bookkeeping of models in schema `_landfall`: each model's version and,
@@ -147,5 +149,14 @@ std::string ForgetPartitionSources(std::string_view model);
 // Makes what `model` consumed of `source` exactly `tokens`: one or two statements.
 std::vector<std::string> ConsumeTokens(std::string_view model, std::string_view source,
                                        const std::vector<std::string>& tokens);
+// The query observing `check` on `target` (qualified): one row, one DOUBLE
+// (ModelWarehouse::ObserveCheck says which value).
+//   row_count:       SELECT count(*)::DOUBLE FROM target
+//   not_null:        rows with a NULL in any of the columns
+//   unique:          rows in a group of two or more by the columns
+//   accepted_values: rows whose column is not NULL and, as VARCHAR, none of the values
+//   freshness:       epoch(now() - max(column)::TIMESTAMPTZ)
+//   expression:      rows where NOT (expression)
+std::string CheckQuery(std::string_view target, const TargetCheck& check);
 
 }  // namespace landfall::warehouse::sql

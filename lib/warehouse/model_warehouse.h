@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -128,10 +129,21 @@ struct PartitionWriteStats {
   std::map<std::string, PartitionStats> partitions;  // by key, every key of the write
 };
 
+// One data check on a model's target (lib/model/checks.h says what each
+// kind means; the model runner maps a model::Check to this).
+struct TargetCheck {
+  enum class Kind { kRowCount, kNotNull, kUnique, kAcceptedValues, kFreshness, kExpression };
+  Kind kind = Kind::kRowCount;
+  std::vector<std::string> columns;  // kNotNull, kUnique; the one column of kAcceptedValues, kFreshness
+  std::vector<std::string> values;   // kAcceptedValues, compared as text
+  std::string expression;            // kExpression: a SQL condition over the target's columns
+};
+
 // Error codes of model writes besides "warehouse_error".
 inline constexpr const char* kModelSqlFailed = "model_sql_failed";        // the model's SQL failed
 inline constexpr const char* kMergeDuplicateKey = "merge_duplicate_key";  // two rows, one key
 inline constexpr const char* kPartitionRowsOutside = "partition_rows_outside_window";
+inline constexpr const char* kCheckFailedToRun = "check_failed_to_run";   // a check's query failed
 
 class ModelWarehouse {
  public:
@@ -160,6 +172,16 @@ class ModelWarehouse {
   // kMergeDuplicateKey naming the key, "warehouse_error" otherwise; on error
   // nothing is written.
   virtual Result<ModelWriteStats> WriteModel(const ModelWrite& write) = 0;
+
+  // The value `check` observes on target `schema`.`name` as it is now (model
+  // checks run after the write commits): the rows of kRowCount, the failing
+  // rows of the row checks, the seconds since the newest value of
+  // kFreshness; nullopt when the query gives NULL (kFreshness of no rows).
+  // One read-only statement. Errors: kCheckFailedToRun with DuckDB's message
+  // when the check's query fails (a column or expression that does not
+  // bind), "warehouse_error" when the warehouse cannot be reached.
+  virtual Result<std::optional<double>> ObserveCheck(const std::string& schema, const std::string& name,
+                                                     const TargetCheck& check) = 0;
 
   // Drops the target and the model's bookkeeping. Nothing to drop is not an error.
   virtual Status DropModel(const std::string& schema, const std::string& name) = 0;

@@ -29,12 +29,19 @@ class DaemonModelsApiTest : public DaemonTest {
   }
 
   // Starts the daemon, lands one batch of 10 orders and waits until both
-  // models have run on it.
+  // models have run on it and been recorded.
   void StartWithOneBatch() {
     Start();
     Land("orders/part-0.parquet", 10);
     ASSERT_TRUE(WaitForRows("orders", 10));
-    ASSERT_TRUE(PollUntil([&] { return Model("orders_total").value("rows", json()) == 1; }, 30s))
+    // Rows first, then the state store's record: the model's checks run
+    // between the warehouse's commit and the record.
+    ASSERT_TRUE(PollUntil(
+        [&] {
+          const json m = Model("orders_total");
+          return m.value("rows", json()) == 1 && !m.value("last_run", json()).is_null();
+        },
+        30s))
         << JsonOf(Get("/v1/models")).dump() << "\n"
         << ReadFile(log());
   }
@@ -116,6 +123,35 @@ TEST_F(DaemonModelsApiTest, OneModelShowsItsSqlConfigColumnsAndRecentRunsWithRea
   EXPECT_EQ(m["recent_runs"][1]["reasons"][0]["code"], "new_model");
 
   auto missing = Get("/v1/models/nope");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(JsonOf(missing)["error"]["code"], "model_not_found");
+}
+
+TEST_F(DaemonModelsApiTest, ChecksAreServedNewestFirstWithTheirObservedValues) {
+  std::ofstream(dir_ / "models" / "orders_total.yaml")
+      << "checks:\n  - row_count: {min: 1}\n  - expression: n > 100\n    severity: warn\n";
+  StartWithOneBatch();
+  auto r = Get("/v1/models/orders_total/checks");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json doc = JsonOf(r);
+  EXPECT_EQ(doc["model"], "orders_total");
+  // Newest first: the anomaly test, then the checks in config order reversed.
+  ASSERT_GE(doc["checks"].size(), 3u) << doc.dump();
+  EXPECT_EQ(doc["checks"][0]["check"], "row_count_anomaly");
+  EXPECT_EQ(doc["checks"][1]["check"], "expression(n > 100)");
+  EXPECT_EQ(doc["checks"][1]["severity"], "warn");
+  EXPECT_EQ(doc["checks"][1]["passed"], false);
+  EXPECT_EQ(doc["checks"][1]["observed"], 1);
+  EXPECT_EQ(doc["checks"][2]["check"], "row_count");
+  EXPECT_EQ(doc["checks"][2]["passed"], true);
+  EXPECT_EQ(doc["checks"][2]["observed"], 1);
+  EXPECT_GT(doc["checks"][2].value("run_id", 0), 0);
+  EXPECT_TRUE(doc["checks"][2]["at"].is_string()) << doc.dump();
+  // A warn check does not fail the model.
+  EXPECT_EQ(Model("orders_total").value("status", ""), "active");
+  EXPECT_THAT(Get("/metrics").body, HasSubstr(R"(landfall_checks_total{result="warn"})"));
+
+  auto missing = Get("/v1/models/nope/checks");
   EXPECT_EQ(missing.status, 404);
   EXPECT_EQ(JsonOf(missing)["error"]["code"], "model_not_found");
 }

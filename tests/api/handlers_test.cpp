@@ -245,6 +245,7 @@ TEST_F(HandlersTest, BackendCallsRunInTheirRoutesLane) {
       {Request("DELETE", "/v1/state/tables/orders"), Lane::kSlow},
       {Get("/v1/models"), Lane::kSlow},
       {Get("/v1/models/daily"), Lane::kSlow},
+      {Get("/v1/models/daily/checks"), Lane::kSlow},
       {Get("/v1/dag"), Lane::kSlow},
       {Request("DELETE", "/v1/state/models/daily"), Lane::kSlow},
   };
@@ -359,8 +360,10 @@ TEST_F(HandlersTest, ModelRoutesPassTheDecodedNameToTheBackend) {
   EXPECT_EQ(Status(Get("/v1/dag")), 200);
   EXPECT_EQ(Status(Request("DELETE", "/v1/state/models/daily")), 200);
   EXPECT_EQ(Status(Get("/v1/models/a%20b")), 404);
-  EXPECT_THAT(backend_.Calls(), ElementsAre("ListModels", "GetModel daily", "Dag",
-                                            "DeleteModelState daily", "GetModel a b"));
+  EXPECT_EQ(Json(Answer(Get("/v1/models/daily/checks")))["model"], "daily");
+  EXPECT_EQ(Status(Get("/v1/models/a%20b/checks")), 404);
+  EXPECT_THAT(backend_.Calls(), ElementsAre("ListModels", "GetModel daily", "Dag", "DeleteModelState daily",
+                                            "GetModel a b", "ModelChecks daily", "ModelChecks a b"));
 }
 
 TEST_F(HandlersTest, ModelErrorsMapToStatuses) {

@@ -135,6 +135,16 @@ TEST(MetricsTest, PartitionsAreCountedAndTimedByModel) {
   EXPECT_THAT(text, Not(HasSubstr(R"(model="clean")"))) << "other strategies have no partitions";
 }
 
+TEST(MetricsTest, CheckResultsAreCountedByResult) {
+  Metrics m({"1.2.3", false});
+  for (const char* result : {"pass", "pass", "fail", "warn", "anomaly"}) m.OnCheck(result);
+  const std::string text = m.Serialize();
+  EXPECT_THAT(text, HasSubstr(R"(landfall_checks_total{result="pass"} 2)"));
+  EXPECT_THAT(text, HasSubstr(R"(landfall_checks_total{result="fail"} 1)"));
+  EXPECT_THAT(text, HasSubstr(R"(landfall_checks_total{result="warn"} 1)"));
+  EXPECT_THAT(text, HasSubstr(R"(landfall_checks_total{result="anomaly"} 1)"));
+}
+
 TEST(MetricsTest, PerTableLabelsOnlyWhenAllowed) {
   Metrics m({"dev", true});
   m.OnBatchDiscovered("orders");

@@ -120,6 +120,11 @@ class FakeBackend final : public ApiBackend {
     if (name != "daily") return Fail("model_not_found", "no model '" + name + "'");
     return std::string(R"({"name":"daily"})");
   }
+  Result<std::string> ModelChecks(const std::string& name) override {
+    Record("ModelChecks " + name, "");
+    if (name != "daily") return Fail("model_not_found", "no model '" + name + "'");
+    return std::string(R"({"model":"daily","checks":[]})");
+  }
   Result<std::string> Dag() override {
     Record("Dag", "");
     if (models_invalid) return Fail("model_cycle", "models/a.sql: a -> b -> a");

@@ -235,6 +235,65 @@ TEST_F(ModelsRunTest, AModelFailingAtRunTimeFailsAloneAndItsDownstreamSkips) {
   ExpectOracle("after_broken", "once its upstream is fixed");
 }
 
+TEST_F(ModelsRunTest, AFailingErrorCheckFailsTheModelSkipsItsDownstreamAndAWarnIsOnlyRecorded) {
+  WriteModel("checked", "SELECT id, cust, amount FROM staging.orders",
+             "checks:\n"
+             "  - row_count: {min: 1}\n"
+             "  - expression: amount < 0\n"
+             "  - accepted_values: {cust: [0, 1]}\n"
+             "    severity: warn\n"
+             "  - not_null: [id]\n");
+  WriteModel("after_checked", "SELECT count(*) AS n FROM analytics.checked");
+  LandBatch(1, 10);
+  auto out = Run({}, 1);
+  const auto checked = ModelOf(out, "checked");
+  // The write stands; the model failed all the same.
+  EXPECT_EQ(checked.value("action", ""), "rebuild") << out.dump();
+  EXPECT_TRUE(checked.value("check_failed", false)) << out.dump();
+  EXPECT_THAT(ModelReasons(out, "checked"), Contains("check_failed"));
+  EXPECT_EQ(QueryDuckDbInt(warehouse(), "SELECT count(*) FROM analytics.checked"), 10);
+  EXPECT_EQ(ModelAction(out, "after_checked"), "skip");
+  EXPECT_EQ(ModelReasons(out, "after_checked"), (Strings{"upstream_check_failed"}));
+  Strings results;
+  for (const auto& c : checked["checks"]) {
+    results.push_back(c["check"].get<std::string>() + " " + c["severity"].get<std::string>() + " " +
+                      (c["passed"].get<bool>() ? "passed" : "failed"));
+  }
+  EXPECT_EQ(results, (Strings{"row_count error passed", "expression(amount < 0) error failed",
+                              "accepted_values(cust) warn failed", "not_null(id) error passed",
+                              "row_count_anomaly warn passed"}));
+  EXPECT_EQ(checked["checks"][1]["observed"], 10) << out.dump();  // every row fails amount < 0
+  EXPECT_EQ(checked["checks"][2]["observed"], 6) << out.dump();   // cust 2, 3, 4
+  const std::string history =
+      "SELECT c.check_name || ' ' || c.severity || ' ' || c.passed || ' ' || coalesce(c.observed::text, '-')"
+      "  FROM check_results c JOIN runs r ON r.id = c.run_id"
+      " WHERE r.environment = $1 AND c.model_name = 'checked' ORDER BY c.id";
+  EXPECT_EQ(Pg(history), (Strings{"row_count error true 10", "expression(amount < 0) error false 10",
+                                  "accepted_values(cust) warn false 6", "not_null(id) error true 0",
+                                  "row_count_anomaly warn true 10"}));
+  EXPECT_EQ(Pg("SELECT status FROM models WHERE environment = $1 AND name = 'checked'"), (Strings{"failed"}));
+
+  // A run with other work checks the unchanged model again: still failing,
+  // its downstream still skips.
+  WriteParquet(landing() / "refunds/r1.parquet", "SELECT 1 AS id");
+  out = Run({}, 1);
+  EXPECT_EQ(ModelAction(out, "checked"), "skip") << out.dump();
+  EXPECT_TRUE(ModelOf(out, "checked").value("check_failed", false)) << out.dump();
+  EXPECT_EQ(ModelReasons(out, "after_checked"), (Strings{"upstream_check_failed"}));
+
+  // Fixing the check rebuilds nothing (checks are not in the config hash);
+  // the next run checks again, passes, and the downstream model runs.
+  WriteModel("checked", Sql("checked"), "checks:\n  - expression: amount >= 0\n");
+  WriteParquet(landing() / "refunds/r2.parquet", "SELECT 2 AS id");
+  out = Run();
+  EXPECT_EQ(ModelAction(out, "checked"), "skip") << out.dump();
+  EXPECT_FALSE(ModelOf(out, "checked").value("check_failed", true)) << out.dump();
+  EXPECT_EQ(ModelOf(out, "checked")["checks"].size(), 1u) << out.dump();
+  EXPECT_EQ(ModelAction(out, "after_checked"), "rebuild") << out.dump();
+  EXPECT_EQ(Pg("SELECT status FROM models WHERE environment = $1 AND name = 'checked'"), (Strings{"active"}));
+  ExpectOracle("after_checked", "once its upstream's checks pass");
+}
+
 TEST_F(ModelsRunTest, ACycleOrAnUnknownTableFailsPlanAndCheckConfigWithExitTwo) {
   LandBatch(1, 3);
   WriteModel("a", "SELECT * FROM analytics.b");

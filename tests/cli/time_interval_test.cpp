@@ -157,7 +157,7 @@ TEST_F(TimeIntervalTest, FlagsChooseThePartitionsAndBadKeysExitTwo) {
   ExpectOracle("after flags");
 }
 
-TEST_F(TimeIntervalTest, AFailingPartitionFailsAloneAndTheNextChangeOfItsDayComputesItAgain) {
+TEST_F(TimeIntervalTest, AFailingPartitionFailsAloneAndARewrittenBatchRecomputesOnlyItsDay) {
   WriteDaily("  batch_size: 2\n");
   Land("b1", {0, 1, 2, 3, 4}, 10);
   Run();
@@ -170,8 +170,8 @@ TEST_F(TimeIntervalTest, AFailingPartitionFailsAloneAndTheNextChangeOfItsDayComp
   EXPECT_THAT(States(), ::testing::Contains(DayKey(1) + ":computed"));
   ExpectOracle("after a failed partition");
 
-  // Removing the bad file rewrites staging: the checksums find day 3 alone.
-  std::filesystem::remove(landing() / "events/bad.parquet");
+  // The bad file rewritten with a good row rebuilds staging: the checksums find day 3 alone.
+  Land("bad", {3}, 1, 500, 7.0);
   out = Run();
   EXPECT_EQ(ModelAction(out, kDaily), "run") << out.dump();
   EXPECT_EQ(Partitions(out), Strings{DayKey(3) + ":checksum_changed"}) << out.dump();
@@ -205,6 +205,28 @@ TEST_F(TimeIntervalTest, RowsOutsideTheirWindowFailThePartitionNamingOne) {
   EXPECT_THAT(States("shifted"), ::testing::Contains(DayKey(0) + ":failed"));
 }
 
+// The daemon's case: a late file for one old day recomputes that day alone.
+TEST_F(TimeIntervalTest, ServeComputesOnlyThePartitionALateFileTouches) {
+  WriteRunConfig(/*api=*/true);
+  WriteDaily();
+  Land("b1", {0, 1, 2}, 5);
+  auto serve = StartServe();
+  auto run_of = [&](int day) {
+    const Strings r = Pg("SELECT run_id::text FROM model_partitions WHERE environment = $1 AND status = 'computed' "
+                         "AND key = '" + DayKey(day) + "'");
+    return r.empty() ? std::string() : r[0];
+  };
+  for (int i = 0; i < 600 && Computed().size() < 11; ++i) std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(Computed().size(), 11u) << serve->Log();
+  const std::string day1 = run_of(1), day2 = run_of(2);
+  Land("late", {1}, 2, 100);
+  for (int i = 0; i < 600 && run_of(1) == day1; ++i) std::this_thread::sleep_for(100ms);
+  EXPECT_NE(run_of(1), day1) << serve->Log();
+  EXPECT_EQ(run_of(2), day2) << "day 2 was not touched";
+  StopServe(*serve);  // the daemon holds the warehouse file
+  ExpectOracle("under the daemon");
+}
+
 // kill -9 at varied instants of runs computing partitions, then a run to
 // completion and --missing: every computed partition equals its SQL, and
 // no partition is left in progress.
@@ -212,12 +234,13 @@ TEST_F(TimeIntervalTest, KillNineDuringPartitionRunsConvergesToTheOracle) {
   // A heavier SQL, so that the partitions take a while.
   WriteModel(kDaily,
              "SELECT CAST(ts AS DATE) AS day, count(*) AS n, sum(amount + r.range) AS total\n"
-             "FROM staging.events, range(3000) r WHERE ts >= @start_date AND ts < @end_date GROUP BY ALL\n",
+             "FROM staging.events, range(30000) r WHERE ts >= @start_date AND ts < @end_date GROUP BY ALL\n",
              "strategy: time_interval\ntime_interval:\n  time_column: day\n  granularity: day\n"
              "  first_partition: \"" + DayKey(0) + "\"\n  source_columns: {staging.events: ts}\n");
   std::mt19937 rng(std::random_device{}());
-  std::uniform_int_distribution<int> delay_ms(0, 1200);
+  std::uniform_int_distribution<int> delay_ms(0, 900);
   int killed = 0;
+  int killed_in_partitions = 0;  // a partition was in progress
   for (int i = 1; i <= 8; ++i) {
     Land("k" + std::to_string(i), {i % 10, (i * 3) % 10}, 200, i * 1000);
     ChildProcess run({LandfallBinary(), "run", "--config", config().string()}, dir_ / "run.log");
@@ -227,20 +250,24 @@ TEST_F(TimeIntervalTest, KillNineDuringPartitionRunsConvergesToTheOracle) {
     const auto code = run.WaitExit(120s);
     ASSERT_TRUE(code.has_value());
     killed += *code == 128 + SIGKILL;
+    killed_in_partitions +=
+        !Pg("SELECT key FROM model_partitions WHERE environment = $1 AND status = 'in_progress'").empty();
   }
   Run();
+  EXPECT_THAT(States(), ::testing::Not(::testing::Contains(HasSubstr(":in_progress"))))
+      << "a starting landfall marks them interrupted";
   Run({"--models", kDaily, "--missing"});
   EXPECT_THAT(States(), ::testing::Each(HasSubstr(":computed")));
   const Strings keys = Computed();
   EXPECT_EQ(keys.size(), 11u);
   std::string sql =
       "SELECT CAST(ts AS DATE) AS day, count(*) AS n, sum(amount + r.range) AS total FROM staging.events, "
-      "range(3000) r GROUP BY ALL";
+      "range(30000) r GROUP BY ALL";
   EXPECT_EQ(QueryDuckDbInt(warehouse(), "SELECT count(*) FROM ((SELECT * FROM analytics.daily EXCEPT ALL " +
                                             sql + ") UNION ALL (" + sql + " EXCEPT ALL SELECT * FROM analytics.daily))"),
             0);
   EXPECT_GT(killed, 0) << "no run was killed";
-  std::printf("killed %d of 8 runs\n", killed);
+  std::printf("killed %d of 8 runs, %d while partitions were in progress\n", killed, killed_in_partitions);
 }
 
 }  // namespace

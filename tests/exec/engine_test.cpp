@@ -116,6 +116,13 @@ class SwitchableStateStore : public state::StateStore {
   Status DeletePartitions(const std::string& m) override {
     return Up() ? real_.DeletePartitions(m) : Down();
   }
+  Status RecordChecks(int64_t id, const std::vector<state::CheckRecord>& checks) override {
+    return Up() ? real_.RecordChecks(id, checks) : Down();
+  }
+  Result<std::vector<state::CheckRecord>> ModelChecks(const std::string& m, const std::string& check,
+                                                      int limit) override {
+    return Up() ? real_.ModelChecks(m, check, limit) : Down();
+  }
 
  private:
   bool Up() const { return !down.load(); }

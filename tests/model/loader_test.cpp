@@ -160,6 +160,95 @@ TEST_F(LoaderTest, HashesFollowTheSqlAndTheEffectiveConfigOnly) {
   EXPECT_NE(LoadOk().at(0).sql_hash, before.sql_hash);
 }
 
+TEST_F(LoaderTest, EveryCheckIsReadWithItsSeverity) {
+  Write("m.sql", "SELECT 1");
+  Write("m.yaml",
+        "checks:\n"
+        "  - row_count: {min: 1, max: 10}\n"
+        "  - not_null: [id, email]\n"
+        "  - unique: id\n"
+        "    severity: warn\n"
+        "  - accepted_values: {status: [new, paid], region: [eu]}\n"
+        "  - freshness: {column: ts, max_age: 2 hours}\n"
+        "  - expression: amount >= 0\n"
+        "    severity: error\n"
+        "anomaly_runs: 5\n"
+        "anomaly_sigma: 2.5\n");
+  const Model m = LoadOk().at(0);
+  ASSERT_EQ(m.checks.size(), 7u);
+  EXPECT_EQ(m.checks[0], (Check{.kind = CheckKind::kRowCount, .min = 1, .max = 10}));
+  EXPECT_EQ(m.checks[1], (Check{.kind = CheckKind::kNotNull, .columns = {"id", "email"}}));
+  EXPECT_EQ(m.checks[2],
+            (Check{.kind = CheckKind::kUnique, .severity = CheckSeverity::kWarn, .columns = {"id"}}));
+  EXPECT_EQ(m.checks[3],
+            (Check{.kind = CheckKind::kAcceptedValues, .columns = {"status"}, .values = {"new", "paid"}}));
+  EXPECT_EQ(m.checks[4], (Check{.kind = CheckKind::kAcceptedValues, .columns = {"region"}, .values = {"eu"}}));
+  EXPECT_EQ(m.checks[5], (Check{.kind = CheckKind::kFreshness,
+                                .columns = {"ts"},
+                                .max_age = "2 hours",
+                                .max_age_seconds = 7200}));
+  EXPECT_EQ(m.checks[6], (Check{.kind = CheckKind::kExpression, .expression = "amount >= 0"}));
+  EXPECT_EQ(m.anomaly, (AnomalyConfig{.runs = 5, .sigma = 2.5}));
+}
+
+TEST_F(LoaderTest, WithoutChecksTheAnomalyTestHasItsDefaults) {
+  Write("a.sql", "SELECT 1");
+  const Model m = LoadOk().at(0);
+  EXPECT_TRUE(m.checks.empty());
+  EXPECT_EQ(m.anomaly, (AnomalyConfig{.runs = 10, .sigma = 3.0}));
+}
+
+TEST_F(LoaderTest, EditingChecksOrTheAnomalyKeysDoesNotChangeTheConfigHash) {
+  Write("a.sql", "SELECT 1");
+  const std::string before = LoadOk().at(0).config_hash;
+  Write("a.yaml", "checks:\n  - not_null: [id]\nanomaly_sigma: 4\n");
+  EXPECT_EQ(LoadOk().at(0).config_hash, before);
+}
+
+TEST_F(LoaderTest, AnomalyKeysMayComeFromDefaultsButChecksMayNot) {
+  Write("a.sql", "SELECT 1");
+  Write("_defaults.yaml", "anomaly_runs: 20\n");
+  EXPECT_EQ(LoadOk().at(0).anomaly.runs, 20);
+  Write("_defaults.yaml", "checks:\n  - row_count: {min: 1}\n");
+  EXPECT_THAT(ErrorOf(), StartsWith(Path("_defaults.yaml") + ":1: checks: unknown key"));
+}
+
+TEST_F(LoaderTest, AnUnknownCheckNamesFileLineAndKey) {
+  Write("a.sql", "SELECT 1");
+  Write("a.yaml", "checks:\n  - not_null: [id]\n  - not_empty: [id]\n");
+  EXPECT_THAT(ErrorOf(), StartsWith(Path("a.yaml") + ":3: checks[1].not_empty: unknown check"));
+}
+
+TEST_F(LoaderTest, ABadSeverityNamesFileLineAndKey) {
+  Write("a.sql", "SELECT 1");
+  Write("a.yaml", "checks:\n  - unique: [id]\n    severity: fatal\n");
+  EXPECT_THAT(ErrorOf(), StartsWith(Path("a.yaml") + ":3: checks[0].severity: must be error or warn"));
+}
+
+TEST_F(LoaderTest, TwoChecksInOneItemAreAnError) {
+  Write("a.sql", "SELECT 1");
+  Write("a.yaml", "checks:\n  - unique: [id]\n    not_null: [id]\n");
+  EXPECT_THAT(ErrorOf(), StartsWith(Path("a.yaml") + ":3: checks[0].not_null: one check per list item"));
+}
+
+TEST_F(LoaderTest, ABadCheckValueNamesFileLineAndKey) {
+  Write("a.sql", "SELECT 1");
+  Write("a.yaml", "checks:\n  - row_count: {min: -1}\n");
+  EXPECT_THAT(ErrorOf(), StartsWith(Path("a.yaml") + ":2: checks[0].row_count.min: must be a whole number"));
+  Write("a.yaml", "checks:\n  - row_count: {min: 5, max: 2}\n");
+  EXPECT_THAT(ErrorOf(), StartsWith(Path("a.yaml") + ":2: checks[0].row_count: min is above max"));
+  Write("a.yaml", "checks:\n  - not_null: []\n");
+  EXPECT_THAT(ErrorOf(), StartsWith(Path("a.yaml") + ":2: checks[0].not_null: must be a non-empty list"));
+  Write("a.yaml", "checks:\n  - freshness: {column: ts}\n");
+  EXPECT_THAT(ErrorOf(), StartsWith(Path("a.yaml") + ":2: checks[0].freshness.max_age: is required"));
+  Write("a.yaml", "checks:\n  - freshness:\n      column: ts\n      max_age: soon\n");
+  EXPECT_THAT(ErrorOf(), StartsWith(Path("a.yaml") + ":4: checks[0].freshness.max_age: 'soon' is not an age"));
+  Write("a.yaml", "checks: {not_null: [id]}\n");
+  EXPECT_THAT(ErrorOf(), StartsWith(Path("a.yaml") + ":1: checks: must be a list of checks"));
+  Write("a.yaml", "anomaly_sigma: 0\n");
+  EXPECT_THAT(ErrorOf(), StartsWith(Path("a.yaml") + ":1: anomaly_sigma: must be a number > 0"));
+}
+
 // ---- errors name the file, the line and the key ----
 
 TEST_F(LoaderTest, AnUnknownKeyNamesFileLineAndKey) {

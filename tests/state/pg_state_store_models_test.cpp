@@ -410,6 +410,78 @@ TEST_F(ModelStateTest, EnvironmentsShareNoModelState) {
   EXPECT_EQ(history->size(), 1u);
 }
 
+TEST_F(ModelStateTest, CheckResultsRoundTripNewestFirstFilteredByCheckAndLimited) {
+  const int64_t first = StartRun();
+  const int64_t second = StartRun();
+  ASSERT_TRUE(store_->RecordChecks(first, {}));  // nothing to record
+  ASSERT_TRUE(store_->RecordChecks(
+      first, {{.model = "daily", .check = "not_null(id)", .severity = "error", .passed = true, .observed = 0.0,
+               .detail = "expected 0 rows"},
+              {.model = "daily", .check = "row_count_anomaly", .severity = "warn", .passed = true,
+               .observed = 100.0, .detail = "no baseline yet (0 earlier runs)"}}));
+  ASSERT_TRUE(store_->RecordChecks(
+      second, {{.model = "daily", .check = "freshness(ts)", .severity = "warn", .passed = false,
+                .observed = std::nullopt, .detail = "expected <= 7200 s (2 hours)"},
+               {.model = "daily", .check = "row_count_anomaly", .severity = "warn", .passed = false,
+                .observed = 12345.5, .detail = "mean 100.0 of the last 1 runs, sigma 3"},
+               {.model = "other", .check = "row_count", .severity = "error", .passed = true, .observed = 3.0}}));
+
+  auto all = store_->ModelChecks("daily", "", 0);
+  ASSERT_TRUE(all) << all.error().ToString();
+  ASSERT_EQ(all->size(), 4u);
+  const CheckRecord& newest = (*all)[0];
+  EXPECT_EQ(newest.model, "daily");
+  EXPECT_EQ(newest.check, "row_count_anomaly");
+  EXPECT_EQ(newest.severity, "warn");
+  EXPECT_FALSE(newest.passed);
+  EXPECT_EQ(newest.observed, 12345.5);
+  EXPECT_EQ(newest.detail, "mean 100.0 of the last 1 runs, sigma 3");
+  EXPECT_EQ(newest.run_id, second);
+  EXPECT_GT(newest.checked_at_us, 0);
+  EXPECT_EQ((*all)[1].check, "freshness(ts)");
+  EXPECT_EQ((*all)[1].observed, std::nullopt);
+  EXPECT_EQ((*all)[3].check, "not_null(id)");
+  EXPECT_TRUE((*all)[3].passed);
+  EXPECT_EQ((*all)[3].observed, 0.0);
+  EXPECT_EQ((*all)[3].run_id, first);
+
+  auto anomaly = store_->ModelChecks("daily", "row_count_anomaly", 0);
+  ASSERT_TRUE(anomaly);
+  ASSERT_EQ(anomaly->size(), 2u);
+  EXPECT_EQ((*anomaly)[0].observed, 12345.5);
+  EXPECT_EQ((*anomaly)[1].observed, 100.0);
+  auto one = store_->ModelChecks("daily", "", 1);
+  ASSERT_TRUE(one);
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].check, "row_count_anomaly");
+  auto none = store_->ModelChecks("unknown", "", 0);
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_F(ModelStateTest, CheckResultsStayInTheirEnvironmentAndFollowTheirRun) {
+  const std::string other_env = UniqueEnvironment("checks_other");
+  auto other = OpenMigrated(other_env);
+  ASSERT_TRUE(other);
+  const int64_t run = StartRun();
+  const CheckRecord result{.model = "daily", .check = "row_count", .severity = "error", .passed = true, .observed = 1.0};
+  auto foreign = other->RecordChecks(run, {result});
+  ASSERT_FALSE(foreign);
+  EXPECT_EQ(foreign.error().code, "state_not_found");
+  ASSERT_TRUE(store_->RecordChecks(run, {result}));
+  auto theirs = other->ModelChecks("daily", "", 0);
+  ASSERT_TRUE(theirs);
+  EXPECT_TRUE(theirs->empty());
+  auto ours = store_->ModelChecks("daily", "", 0);
+  ASSERT_TRUE(ours);
+  EXPECT_EQ(ours->size(), 1u);
+  // A run that goes (PruneHistory deletes it) takes its results with it.
+  Query("DELETE FROM runs WHERE id = " + std::to_string(run));
+  ours = store_->ModelChecks("daily", "", 0);
+  ASSERT_TRUE(ours);
+  EXPECT_TRUE(ours->empty());
+}
+
 TEST_F(ModelStateTest, PruneKeepsEachModelsNewestRecordAndTheNewestDag) {
   // Four finished runs touching daily, the first two also hourly; DAG A at
   // run 1, B at run 2, A again at run 3. All but run 4 are 40 days old.

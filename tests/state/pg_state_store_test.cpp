@@ -249,7 +249,7 @@ TEST(PgStateStoreTest, DatabaseAtVersion3TakesTheModelMigrationsAndKeepsItsState
   PgSession raw(db.url());
   EXPECT_EQ(raw.Query("SELECT version || ' ' || name FROM schema_migrations WHERE version > 3"
                       " ORDER BY version"),
-            (std::vector<std::string>{"4 models", "5 partitions"}));
+            (std::vector<std::string>{"4 models", "5 partitions", "6 checks"}));
   auto state = store->Load();
   ASSERT_TRUE(state) << state.error().ToString();
   ASSERT_EQ(state->tables.size(), 1u);

@@ -379,6 +379,30 @@ Status FakeStateStore::DeletePartitions(const std::string& model) {
   return Ok();
 }
 
+Status FakeStateStore::RecordChecks(int64_t run_id, const std::vector<state::CheckRecord>& checks) {
+  std::lock_guard lock(mu_);
+  if (auto s = Check(); !s) return s;
+  if (checks.empty()) return Ok();
+  if (!runs_.contains(run_id)) return Fail("state_not_found", "no such run");
+  for (auto record : checks) {
+    record.run_id = run_id;
+    checks_.push_back(std::move(record));
+  }
+  return Ok();
+}
+
+Result<std::vector<state::CheckRecord>> FakeStateStore::ModelChecks(const std::string& model,
+                                                                    const std::string& check, int limit) {
+  std::lock_guard lock(mu_);
+  if (auto s = Check(); !s) return Fail(s.error());
+  std::vector<state::CheckRecord> out;
+  for (auto it = checks_.rbegin(); it != checks_.rend(); ++it) {
+    if (limit > 0 && static_cast<int>(out.size()) >= limit) break;
+    if (it->model == model && (check.empty() || it->check == check)) out.push_back(*it);
+  }
+  return out;
+}
+
 // ---- FakeWarehouse ----
 
 std::vector<std::string> FakeWarehouse::Loads() const {

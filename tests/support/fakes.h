@@ -87,6 +87,9 @@ class FakeStateStore final : public state::StateStore {
                                                          const state::PartitionFilter& filter) override;
   Result<int64_t> MarkPartitionsInterrupted() override;
   Status DeletePartitions(const std::string& model) override;
+  Status RecordChecks(int64_t run_id, const std::vector<state::CheckRecord>& checks) override;
+  Result<std::vector<state::CheckRecord>> ModelChecks(const std::string& model, const std::string& check,
+                                                      int limit) override;
 
  private:
   Status Check() const;  // the injected outage, if any; needs mu_
@@ -103,6 +106,7 @@ class FakeStateStore final : public state::StateStore {
   std::vector<std::string> dags_;  // DAG snapshots, oldest first
   // Partitions by model, then key (keys of one granularity sort as text).
   std::map<std::string, std::map<std::string, state::PartitionRecord>> partitions_;
+  std::vector<state::CheckRecord> checks_;  // oldest first
   int64_t next_run_id_ = 1;
 };
 

@@ -222,6 +222,41 @@ TEST_F(DuckDbModelsTest, AFailingModelWritesNothingAndSaysWhy) {
   EXPECT_EQ(models()->InspectModels("analytics")->count("broken"), 0u);
 }
 
+TEST_F(DuckDbModelsTest, ChecksObserveTheTargetAsItIsNow) {
+  Land("orders", "1.parquet",
+       "SELECT * FROM (VALUES (1, 'new', 5, now() - INTERVAL 1 HOUR), (1, 'paid', NULL, now()), "
+       "(2, 'lost', -1, now())) t(id, status, amount, ts)");
+  MustWrite(Write(ModelWriteKind::kReplaceTable, "o", "SELECT * FROM staging.orders"));
+  auto observe = [&](TargetCheck check) -> std::optional<double> {
+    auto observed = models()->ObserveCheck("analytics", "o", check);
+    EXPECT_TRUE(observed) << observed.error().ToString();
+    return observed ? *observed : std::optional<double>(-1);
+  };
+  using Kind = TargetCheck::Kind;
+  EXPECT_EQ(observe({.kind = Kind::kRowCount}), 3.0);
+  EXPECT_EQ(observe({.kind = Kind::kNotNull, .columns = {"amount"}}), 1.0);
+  EXPECT_EQ(observe({.kind = Kind::kUnique, .columns = {"id"}}), 2.0);
+  EXPECT_EQ(observe({.kind = Kind::kUnique, .columns = {"id", "status"}}), 0.0);
+  EXPECT_EQ(observe({.kind = Kind::kAcceptedValues, .columns = {"status"}, .values = {"new", "paid"}}), 1.0);
+  EXPECT_EQ(observe({.kind = Kind::kExpression, .expression = "amount >= 0"}), 1.0);  // NULL passes
+  const auto age = observe({.kind = Kind::kFreshness, .columns = {"ts"}});
+  ASSERT_TRUE(age.has_value());
+  EXPECT_GE(*age, 0.0);
+  EXPECT_LT(*age, 60.0);
+}
+
+TEST_F(DuckDbModelsTest, FreshnessOfNoRowsIsNullAndABadColumnFailsTheCheck) {
+  Land("orders", "1.parquet", "SELECT now() AS ts");
+  MustWrite(Write(ModelWriteKind::kReplaceTable, "empty", "SELECT ts FROM staging.orders WHERE false"));
+  auto none = models()->ObserveCheck("analytics", "empty", {.kind = TargetCheck::Kind::kFreshness, .columns = {"ts"}});
+  ASSERT_TRUE(none) << none.error().ToString();
+  EXPECT_EQ(*none, std::nullopt);
+  auto bad = models()->ObserveCheck("analytics", "empty", {.kind = TargetCheck::Kind::kNotNull, .columns = {"nope"}});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, kCheckFailedToRun);
+  EXPECT_NE(bad.error().message.find("nope"), std::string::npos) << bad.error().message;
+}
+
 TEST_F(DuckDbModelsTest, DescribeGivesTheQuerysColumnsAndDropForgetsTheModel) {
   Land("orders", "1.parquet", "SELECT 1 AS id, 'x' AS name");
   auto columns = models()->DescribeQuery("SELECT id, upper(name) AS up FROM staging.orders");

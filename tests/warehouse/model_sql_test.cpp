@@ -49,5 +49,42 @@ TEST(ModelSqlTest, DuplicateKeysAreProbedAsText) {
             "HAVING count(*) > 1 LIMIT 1");
 }
 
+TargetCheck Check(TargetCheck::Kind kind, std::vector<std::string> columns = {}, std::vector<std::string> values = {},
+                  std::string expression = "") {
+  return {.kind = kind, .columns = std::move(columns), .values = std::move(values), .expression = std::move(expression)};
+}
+
+TEST(ModelSqlTest, RowCountCheckCountsTheTarget) {
+  EXPECT_EQ(CheckQuery("\"a\".\"m\"", Check(TargetCheck::Kind::kRowCount)),
+            "SELECT count(*)::DOUBLE FROM \"a\".\"m\"");
+}
+
+TEST(ModelSqlTest, NotNullCheckCountsRowsWithANullInAnyColumn) {
+  EXPECT_EQ(CheckQuery("t", Check(TargetCheck::Kind::kNotNull, {"id", "e\"mail"})),
+            "SELECT count(*)::DOUBLE FROM t WHERE \"id\" IS NULL OR \"e\"\"mail\" IS NULL");
+}
+
+TEST(ModelSqlTest, UniqueCheckCountsTheRowsOfDuplicatedKeys) {
+  EXPECT_EQ(CheckQuery("t", Check(TargetCheck::Kind::kUnique, {"id", "region"})),
+            "SELECT coalesce(sum(n), 0)::DOUBLE FROM (SELECT count(*) AS n FROM t GROUP BY \"id\", \"region\" "
+            "HAVING count(*) > 1)");
+}
+
+TEST(ModelSqlTest, AcceptedValuesCheckComparesAsTextAndLetsNullsPass) {
+  EXPECT_EQ(CheckQuery("t", Check(TargetCheck::Kind::kAcceptedValues, {"status"}, {"new", "o'k"})),
+            "SELECT count(*)::DOUBLE FROM t WHERE \"status\" IS NOT NULL AND CAST(\"status\" AS VARCHAR) "
+            "NOT IN ('new', 'o''k')");
+}
+
+TEST(ModelSqlTest, FreshnessCheckIsTheSecondsSinceTheNewestValue) {
+  EXPECT_EQ(CheckQuery("t", Check(TargetCheck::Kind::kFreshness, {"ts"})),
+            "SELECT epoch(now() - max(CAST(\"ts\" AS TIMESTAMPTZ)))::DOUBLE FROM t");
+}
+
+TEST(ModelSqlTest, ExpressionCheckCountsTheRowsWhereItIsFalse) {
+  EXPECT_EQ(CheckQuery("t", Check(TargetCheck::Kind::kExpression, {}, {}, "amount >= 0")),
+            "SELECT count(*)::DOUBLE FROM t WHERE NOT (amount >= 0)");
+}
+
 }  // namespace
 }  // namespace landfall::warehouse::sql
