@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -25,6 +26,23 @@ namespace landfall::testing {
 
 using json = nlohmann::json;
 using namespace std::chrono_literals;
+
+// The key of the UTC day `days` after today ("2026-04-07"; -1: yesterday),
+// and when that day starts, in seconds since the epoch.
+inline std::string UtcDayKey(int days) {
+  const auto day = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()) +
+                   std::chrono::days{days};
+  const std::chrono::year_month_day ymd{day};
+  char out[16];
+  std::snprintf(out, sizeof out, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+  return out;
+}
+inline int64_t UtcDayStart(int days) {
+  const auto day = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()) +
+                   std::chrono::days{days};
+  return std::chrono::duration_cast<std::chrono::seconds>(day.time_since_epoch()).count();
+}
 
 inline json JsonOf(const HttpResult& r) {
   json j = json::parse(r.body, nullptr, false);

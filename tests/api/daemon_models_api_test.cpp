@@ -343,6 +343,79 @@ TEST_F(DaemonModelsApiTest, PartitionsAreListedByKeyFilteredAndUnknownModelsAre4
   EXPECT_EQ(JsonOf(bad)["error"]["code"], "invalid_request");
 }
 
+// A real time-interval model run by the daemon: its first run computes every
+// day from first_partition to today; a late file for one day recomputes that
+// day alone. The route and the metrics follow.
+TEST_F(DaemonModelsApiTest, ATimeIntervalModelsPartitionsAndMetricsFollowItsRuns) {
+  const fs::path models = dir_ / "models";
+  fs::remove(models / "orders_clean.sql");
+  fs::remove(models / "orders_clean.yaml");
+  fs::remove(models / "orders_total.sql");
+  std::ofstream(models / "events_daily.sql")
+      << "SELECT CAST(ts AS DATE) AS day, count(*) AS n FROM staging.events\n"
+         "WHERE ts >= @start_date AND ts < @end_date GROUP BY ALL\n";
+  std::ofstream(models / "events_daily.yaml")
+      << "strategy: time_interval\ntime_interval:\n  time_column: day\n  granularity: day\n"
+         "  first_partition: \""
+      << UtcDayKey(-3) << "\"\n  source_columns: {staging.events: ts}\n";
+  // Events at noon of the days `days` back, `n` of them each.
+  auto land_events = [&](const std::string& name, int back, int n) {
+    const fs::path temp = dir_ / "staging-area" / name;
+    WriteParquet(temp, "SELECT i::INTEGER AS id, TIMESTAMP '" + UtcDayKey(-back) +
+                           " 12:00:00' AS ts FROM range(" + std::to_string(n) + ") t(i)");
+    fs::create_directories(landing() / "events");
+    fs::rename(temp, landing() / "events" / name);
+  };
+  land_events("part-0.parquet", 2, 3);
+  land_events("part-1.parquet", 1, 2);
+  Start();
+
+  auto partitions = [&] {
+    return JsonOf(Get("/v1/models/events_daily/partitions")).value("partitions", json::array());
+  };
+  ASSERT_TRUE(PollUntil([&] { return partitions().size() == 4; }, 60s))
+      << partitions().dump() << "\n" << ReadFile(log());
+  json days = partitions();
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(days[i]["key"], UtcDayKey(i - 3));
+    EXPECT_EQ(days[i]["status"], "computed") << days[i].dump();
+    EXPECT_TRUE(days[i]["run_id"].is_number()) << days[i].dump();
+  }
+  EXPECT_EQ(days[0]["rows"], 0) << "a day without events is computed, empty";
+  EXPECT_EQ(days[1]["rows"], 1);
+  EXPECT_EQ(days[2]["rows"], 1);
+  EXPECT_EQ(days[3]["window_closed"], false) << "today is still open";
+  EXPECT_EQ(days[2]["window_closed"], true);
+  EXPECT_EQ(Model("events_daily")["strategy"], "time_interval");
+  // The partitions are saved before the model's action is reported: the
+  // metrics may follow a moment later.
+  auto metrics_show = [&](const std::string& series) {
+    return PollUntil([&] { return Get("/metrics").body.find(series) != std::string::npos; }, 30s);
+  };
+  EXPECT_TRUE(
+      metrics_show(R"(landfall_model_partitions_total{model="events_daily",result="computed"} 4)"));
+  EXPECT_TRUE(
+      metrics_show(R"(landfall_model_partitions_total{model="events_daily",result="failed"} 0)"));
+  EXPECT_TRUE(
+      metrics_show(R"(landfall_model_partition_duration_seconds_count{model="events_daily"} 4)"));
+
+  // A late file for three days back: that day alone is computed again.
+  land_events("part-2.parquet", 3, 4);
+  ASSERT_TRUE(PollUntil([&] { return partitions()[0].value("rows", -1) == 1; }, 60s))
+      << partitions().dump() << "\n" << ReadFile(log());
+  const json before = days;
+  days = partitions();
+  EXPECT_NE(days[0]["run_id"], before[0]["run_id"]);
+  for (int i = 1; i < 4; ++i) {
+    EXPECT_EQ(days[i]["computed_at"], before[i]["computed_at"]) << "not computed again: " << i;
+  }
+  EXPECT_TRUE(
+      metrics_show(R"(landfall_model_partitions_total{model="events_daily",result="computed"} 5)"));
+  const json one = JsonOf(Get("/v1/models/events_daily/partitions?from=" + UtcDayKey(-3) +
+                              "&to=" + UtcDayKey(-3)));
+  ASSERT_EQ(one["partitions"].size(), 1u) << one.dump();
+}
+
 TEST_F(DaemonModelsApiTest, InvalidModelFilesAre422OnTheDagAndAnErrorInTheList) {
   StartWithOneBatch();
   std::ofstream(dir_ / "models" / "orders_total.sql") << "SELECT * FROM staging.nowhere\n";

@@ -3,8 +3,6 @@
 // <build>/test-artifacts.
 #include <gmock/gmock.h>
 
-#include <ctime>
-
 #include "lib/state/state_store.h"
 #include "tests/api/daemon_fixture.h"
 
@@ -124,16 +122,6 @@ TEST_F(StatusPageTest, ShowsATimeIntervalModelsDaysColouredByStatus) {
   ASSERT_TRUE(store) << store.error().ToString();
   ASSERT_TRUE((*store)->RecordModelOutcome(
       state::ModelRecord{.name = "events_daily", .strategy = "time_interval"}, 0, nullptr));
-  constexpr int64_t kDay = 86'400;
-  const int64_t today = std::time(nullptr) / kDay * kDay;  // UTC midnight
-  auto day_key = [](int64_t seconds) {
-    const std::time_t t = static_cast<std::time_t>(seconds);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char key[16];
-    std::strftime(key, sizeof key, "%Y-%m-%d", &tm);
-    return std::string(key);
-  };
   // Four days back computed, three back failed, two back missing, yesterday
   // interrupted, today in progress.
   std::vector<state::PartitionRecord> days;
@@ -143,11 +131,10 @@ TEST_F(StatusPageTest, ShowsATimeIntervalModelsDaysColouredByStatus) {
       {1, state::PartitionStatus::kInterrupted},
       {0, state::PartitionStatus::kInProgress}};
   for (const auto& [back, status] : statuses) {
-    const int64_t start = today - back * kDay;
     days.push_back({.model = "events_daily",
-                    .key = day_key(start),
-                    .window_start_us = start * 1'000'000,
-                    .window_end_us = (start + kDay) * 1'000'000,
+                    .key = UtcDayKey(-back),
+                    .window_start_us = UtcDayStart(-back) * 1'000'000,
+                    .window_end_us = UtcDayStart(1 - back) * 1'000'000,
                     .status = status,
                     .row_count = 12,
                     .error = status == state::PartitionStatus::kFailed ? "Binder Error: x" : ""});
@@ -162,15 +149,15 @@ TEST_F(StatusPageTest, ShowsATimeIntervalModelsDaysColouredByStatus) {
                         R"(<div class="plabel name" title="day partitions [-0-9]+ to [-0-9]+: 1 )"
                         R"(computed, 1 failed, 1 missing, 1 interrupted, 1 in_progress">)"
                         R"(events_daily</div>)"));
-  EXPECT_THAT(html, HasSubstr(R"(<span class="pcell computed" title=")" + day_key(today - 4 * kDay) +
+  EXPECT_THAT(html, HasSubstr(R"(<span class="pcell computed" title=")" + UtcDayKey(-4) +
                               ": computed · 12 rows"));
-  EXPECT_THAT(html, HasSubstr(R"(<span class="pcell failed" title=")" + day_key(today - 3 * kDay) +
+  EXPECT_THAT(html, HasSubstr(R"(<span class="pcell failed" title=")" + UtcDayKey(-3) +
                               ": failed · 12 rows · 0 ms · Binder Error: x"));
-  EXPECT_THAT(html, HasSubstr(R"(<span class="pcell missing" title=")" + day_key(today - 2 * kDay) +
+  EXPECT_THAT(html, HasSubstr(R"(<span class="pcell missing" title=")" + UtcDayKey(-2) +
                               ": missing\"></span>"));
   EXPECT_THAT(html, HasSubstr(R"(<span class="pcell interrupted" title=")" +
-                              day_key(today - kDay) + ": interrupted"));
-  EXPECT_THAT(html, HasSubstr(R"(<span class="pcell in_progress" title=")" + day_key(today) +
+                              UtcDayKey(-1) + ": interrupted"));
+  EXPECT_THAT(html, HasSubstr(R"(<span class="pcell in_progress" title=")" + UtcDayKey(0) +
                               ": in_progress"));
 
   fs::create_directories(LANDFALL_TEST_ARTIFACTS);
