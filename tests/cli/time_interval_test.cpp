@@ -179,6 +179,21 @@ TEST_F(TimeIntervalTest, AFailingPartitionFailsAloneAndARewrittenBatchRecomputes
   ExpectOracle("after the bad file left");
 }
 
+TEST_F(TimeIntervalTest, WhenABatchOfPartitionsFailsEveryKeyInItIsFailed) {
+  WriteDaily("  batch_size: 3\n");
+  Land("b1", {0, 1, 2, 3, 4, 5, 6}, 10);
+  Run();
+  Land("bad", {4}, 1, 500, -100.0);  // day 4's SQL fails
+  nlohmann::json out = Run({"--models", kDaily, "--from", DayKey(3), "--to", DayKey(5)}, 1);
+  EXPECT_EQ(ModelAction(out, kDaily), "fail") << out.dump();
+  const Strings states = States();
+  for (int day : {3, 4, 5}) EXPECT_THAT(states, ::testing::Contains(DayKey(day) + ":failed")) << day;
+  for (int day : {2, 6}) EXPECT_THAT(states, ::testing::Contains(DayKey(day) + ":computed")) << day;
+  // The failed batch wrote nothing: days 3 and 5 keep the rows they had.
+  ExpectOracle("after a failed batch");
+  EXPECT_EQ(QueryDuckDbInt(warehouse(), "SELECT count(*) FROM analytics.daily WHERE day = DATE '" + DayKey(3) + "'"), 1);
+}
+
 TEST_F(TimeIntervalTest, AnUpstreamRebuildThatChangesNoValueComputesNoPartition) {
   WriteDaily();
   Land("b1", {0, 1, 2, 3, 4}, 10);
