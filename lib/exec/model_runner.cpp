@@ -438,15 +438,22 @@ ModelOutcome ModelRunner::RunOne(const ModelPlan& plan, const model::Model& m, M
 
 Result<warehouse::ModelWriteStats> ModelRunner::Write(const model::Model& m, const model::Dag& dag,
                                                       ModelStep& step, schema::Schema& columns) {
+  auto query = DescribeAndCheckDrift(m, m.sql, step);
+  if (!query) return Fail(query.error());
+  columns = *query;
+  return warehouse_.Models()->WriteModel(WriteFor(m, dag, step, *query));
+}
+
+Result<schema::Schema> ModelRunner::DescribeAndCheckDrift(const model::Model& m, const std::string& sql,
+                                                          ModelStep& step) {
   warehouse::ModelWarehouse& wh = *warehouse_.Models();
-  auto query = wh.DescribeQuery(m.sql);
+  auto query = wh.DescribeQuery(sql);
   if (!query) return Fail(query.error());
   // The target as it is now: its upstream models of this run are built.
   auto target = wh.TargetColumns(config_.models.schema, m.name);
   if (!target) return Fail(target.error());
   step = model::WithTargetColumns(std::move(step), *target, *query);
-  columns = *query;
-  return wh.WriteModel(WriteFor(m, dag, step, *query));
+  return query;
 }
 
 warehouse::ModelWrite ModelRunner::WriteFor(const model::Model& m, const model::Dag& dag, const ModelStep& step,
@@ -525,10 +532,14 @@ Result<std::vector<model::PartitionPick>> ModelRunner::Pick(const ModelPlan& pla
   auto first = model::ParseKey(g, ti.first_partition);
   if (!first) return Fail(first.error());
   const model::TimePoint end = model::NextPartition(g, model::PartitionStart(g, in.now));
-  auto known = state_.Partitions(m.name, {});
-  if (!known) return Fail(known.error());
-  for (const auto& p : *known) {
-    in.known[p.key] = {.status = state::ToString(p.status), .window_closed = p.window_closed};
+  // Only --missing asks what is known of each partition: the daemon's runs
+  // do not read the model's partition rows.
+  if (plan.partitions.missing) {
+    auto known = state_.Partitions(m.name, {});
+    if (!known) return Fail(known.error());
+    for (const auto& p : *known) {
+      in.known[p.key] = {.status = state::ToString(p.status), .window_closed = p.window_closed};
+    }
   }
   if (step.action == ModelAction::kRebuild && !plan.partitions.Any()) {
     in.everything = true;
@@ -576,7 +587,7 @@ Result<warehouse::ModelWriteStats> ModelRunner::WritePartitioned(const ModelPlan
   auto first = model::ParseKey(g, ti.first_partition);
   if (!first) return Fail(first.error());
   const std::string probe = model::WithWindow(m.sql, *first, model::NextPartition(g, *first));
-  auto query = wh.DescribeQuery(probe);
+  auto query = DescribeAndCheckDrift(m, probe, step);
   if (!query) return Fail(query.error());
   const schema::Column* time = query->Find(ti.time_column);
   if (time == nullptr || !(time->type == "DATE" || time->type.starts_with("TIMESTAMP"))) {
@@ -585,9 +596,6 @@ Result<warehouse::ModelWriteStats> ModelRunner::WritePartitioned(const ModelPlan
                     (time == nullptr ? " is not a column of the model's query"
                                      : " is " + time->type + "; it must be a DATE or TIMESTAMP"));
   }
-  auto target = wh.TargetColumns(config_.models.schema, m.name);
-  if (!target) return Fail(target.error());
-  step = model::WithTargetColumns(std::move(step), *target, *query);
   columns = *query;
   if (step.action == ModelAction::kRebuild) {
     if (auto s = wh.ResetPartitions(config_.models.schema, m.name, probe); !s) return Fail(s.error());

@@ -142,6 +142,11 @@ class ModelRunner {
   // a rebuild), and the write; `columns` gets the query's columns.
   Result<warehouse::ModelWriteStats> Write(const model::Model& model, const model::Dag& dag,
                                            model::ModelStep& step, schema::Schema& columns);
+  // The columns `sql` (the model's SQL, its window in it for a time-interval
+  // model) returns, after the drift check against the target, which may turn
+  // `step` into a rebuild.
+  Result<schema::Schema> DescribeAndCheckDrift(const model::Model& model, const std::string& sql,
+                                               model::ModelStep& step);
   warehouse::ModelWrite WriteFor(const model::Model& model, const model::Dag& dag,
                                  const model::ModelStep& step, const schema::Schema& query) const;
   // The model's checks after its write (or again, see the .cpp), into `out`;
