@@ -8,8 +8,11 @@
 #include <spdlog/spdlog.h>
 
 #include "lib/exec/model_checks.h"
+#include "lib/model/lineage.h"
 #include "lib/model/loader.h"
 #include "lib/model/parse.h"
+#include "lib/warehouse/plan_probe.h"
+#include "lib/warehouse/sql_parse.h"
 
 namespace landfall::exec {
 
@@ -25,12 +28,24 @@ json ReasonsJson(const std::vector<model::ModelReason>& reasons) {
   return out;
 }
 
+json ColumnsJson(const model::TableColumns& tables) {
+  json out = json::object();
+  for (const auto& [table, columns] : tables) out[table] = std::vector<std::string>(columns.begin(), columns.end());
+  return out;
+}
+
 json StepJson(const ModelStep& step) {
   json out = {{"model", step.model},
               {"strategy", model::ToString(step.strategy)},
               {"action", model::ToString(step.action)},
               {"reasons", ReasonsJson(step.reasons)},
               {"upstream", step.upstream}};
+  if (!step.lineage.decision.empty()) {
+    out["lineage"] = {{"decision", step.lineage.decision},
+                      {"detail", step.lineage.detail},
+                      {"changed_columns", ColumnsJson(step.lineage.changed_columns)},
+                      {"read_columns", ColumnsJson(step.lineage.read_columns)}};
+  }
   if (step.strategy == model::Strategy::kTimeInterval) {
     json partitions = json::array();
     for (const auto& p : step.partitions) {
@@ -39,6 +54,13 @@ json StepJson(const ModelStep& step) {
     out["partitions"] = std::move(partitions);
   }
   return out;
+}
+
+// "analytics.a.{amount, note}".
+std::string Columns(const std::string& table, const model::ColumnSet& columns) {
+  std::string out;
+  for (const auto& c : columns) out += (out.empty() ? "" : ", ") + c;
+  return table + ".{" + out + "}";
 }
 
 // A model's depth in the graph: 0 when it reads no model, else one more than
@@ -309,7 +331,131 @@ Result<ModelPlan> ModelRunner::Plan(const ModelRunRequest& request) {
   out.steps = model::PlanModels(input);
   out.staging = std::move(input.staging);
   out.contents = std::move(input.contents);
+  AddLineage(out);
   return out;
+}
+
+void ModelRunner::AddLineage(ModelPlan& plan) {
+  // Needed when a model that writes has a model downstream (its hashes), or
+  // a step waits for a decision.
+  std::set<std::string> read_by_models;
+  for (const auto& name : plan.dag.order) {
+    for (const auto& ref : plan.dag.upstream.at(name)) {
+      if (ref.schema == plan.dag.models_schema) read_by_models.insert(ref.name);
+    }
+  }
+  const bool needed = std::any_of(plan.steps.begin(), plan.steps.end(), [&](const ModelStep& step) {
+    return !step.model_changes.empty() ||
+           ((step.action == ModelAction::kRun || step.action == ModelAction::kRebuild) &&
+            read_by_models.contains(step.model));
+  });
+  if (!needed) return;
+  std::map<std::string, schema::Schema> staging_columns;
+  std::string key = Fingerprint(plan.models);
+  for (const auto& [name, contents] : plan.staging) {
+    if (!contents.exists) continue;
+    staging_columns[name] = contents.columns;
+    key += name + '=' + schema::ToJson(contents.columns) + ';';
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (key == lineage_key_) plan.lineages = lineages_;
+  }
+  if (plan.lineages.empty()) {
+    auto probe = warehouse::OpenPlanProbe();
+    Result<std::map<std::string, model::Lineage>> lineages = Fail("warehouse_error", "no probe");
+    if (probe) {
+      lineages = model::AnalyzeLineage(plan.models, plan.dag, staging_columns, **probe);
+    } else {
+      lineages = Fail(probe.error());
+    }
+    if (!lineages) {
+      // Unknown lineage is never a skip: every decision below recomputes.
+      spdlog::warn("models: column lineage: {}", lineages.error().ToString());
+      for (const auto& m : plan.models) plan.lineages[m.name] = model::UnknownLineage(lineages.error().message);
+    } else {
+      plan.lineages = std::move(*lineages);
+      std::lock_guard lock(mu_);
+      lineage_key_ = key;
+      lineages_ = plan.lineages;
+    }
+  }
+  for (const auto& name : plan.dag.order) {
+    const model::Lineage& lineage = plan.lineages.at(name);
+    if (!lineage.known) continue;  // its upstream's hashes could not decide anything for it
+    for (const auto& ref : plan.dag.upstream.at(name)) {
+      if (ref.schema != plan.dag.models_schema) continue;
+      auto reads = lineage.reads.find(model::ToString(ref));
+      std::vector<std::string> set;
+      if (reads != lineage.reads.end()) set.assign(reads->second.begin(), reads->second.end());
+      plan.hash_sets[ref.name].push_back(std::move(set));
+    }
+  }
+  for (ModelStep& step : plan.steps) {
+    if (step.model_changes.empty() || (step.action != ModelAction::kRun && step.action != ModelAction::kRebuild)) {
+      continue;
+    }
+    const model::Lineage& lineage = plan.lineages.at(step.model);
+    if (!lineage.known) {
+      step.lineage = {.decision = "recompute", .detail = "lineage unknown: " + lineage.unknown_reason};
+      continue;
+    }
+    step.lineage.decision = "pending";
+    std::string upstream;
+    for (const auto& source : step.model_changes) {
+      auto reads = lineage.reads.find(source);
+      step.lineage.read_columns[source] = reads != lineage.reads.end() ? reads->second : model::ColumnSet{};
+      upstream += (upstream.empty() ? "" : ", ") + source;
+    }
+    step.lineage.detail = "waits for the column hashes of " + upstream + " after it is written";
+    PredictFromSqlEdits(plan, step);
+  }
+}
+
+void ModelRunner::PredictFromSqlEdits(const ModelPlan& plan, ModelStep& step) {
+  std::map<std::string, const ModelStep*> steps;
+  for (const auto& s : plan.steps) steps[s.model] = &s;
+  std::map<std::string, const model::Model*> models;
+  for (const auto& m : plan.models) models[m.name] = &m;
+  std::string skip, recompute;
+  for (const auto& source : step.model_changes) {
+    const std::string name = source.substr(source.find('.') + 1);
+    // Only an upstream rebuilt for its SQL alone, whose values its SQL fixes.
+    const ModelStep& up = *steps.at(name);
+    auto contents = plan.contents.find(name);
+    if (up.action != ModelAction::kRebuild || up.reasons.size() != 1 || up.reasons.front().code != model::kSqlChanged ||
+        !plan.lineages.at(name).known || contents == plan.contents.end() || contents->second.version <= 0) {
+      return;
+    }
+    auto old = warehouse_.Models()->HashesAt(name, contents->second.version);
+    auto now = warehouse::FingerprintSelect(models.at(name)->sql);
+    if (!old || !*old || (*old)->expressions.empty() || !now || !*now) return;
+    const auto& before = (*old)->expressions;
+    const warehouse::SelectFingerprints& after = **now;
+    if (before.at("") != after.rest) return;  // FROM, WHERE, GROUP BY... edited: any column may change
+    model::ColumnSet edited;
+    for (const auto& [column, fingerprint] : after.columns) {
+      auto was = before.find(column);
+      if (was == before.end() || was->second != fingerprint) edited.insert(column);
+    }
+    for (const auto& [column, fingerprint] : before) {
+      if (!column.empty() && !after.columns.contains(column)) edited.insert(column);
+    }
+    step.lineage.changed_columns[source] = edited;
+    model::ColumnSet read_edited;
+    for (const auto& c : step.lineage.read_columns[source]) {
+      if (edited.contains(c)) read_edited.insert(c);
+    }
+    if (!read_edited.empty()) {
+      recompute += (recompute.empty() ? "" : "; ") + std::string("reads ") + Columns(source, read_edited) +
+                   " (its SQL edited)";
+    } else {
+      skip += (skip.empty() ? "" : "; ") + std::string("reads none of ") + Columns(source, edited) +
+              " (its SQL edited)";
+    }
+  }
+  step.lineage.decision = recompute.empty() ? "skip" : "recompute";
+  step.lineage.detail = (recompute.empty() ? skip : recompute) + "; the run confirms it with the column hashes";
 }
 
 void ModelRunner::ResolvePartitions(ModelPlan& plan) {
@@ -366,9 +512,13 @@ std::vector<ModelOutcome> ModelRunner::Execute(const ModelPlan& plan, int64_t ru
       }
     }
     for (auto& outcome : finished) {
-      if (outcome.step.action != ModelAction::kSkip || outcome.failed()) {
-        spdlog::info("model {}: {} ({}){}", outcome.step.model, model::ToString(outcome.step.action),
+      const model::StepLineage& lineage = outcome.step.lineage;
+      if (outcome.step.action != ModelAction::kSkip || outcome.failed() || lineage.decision == "skip") {
+        spdlog::info("model {}: {} ({}){}{}", outcome.step.model, model::ToString(outcome.step.action),
                      outcome.step.reasons.empty() ? "" : outcome.step.reasons.front().code,
+                     lineage.decision == "skip" || lineage.decision == "recompute"
+                         ? "; lineage: " + lineage.decision + ", " + lineage.detail
+                         : "",
                      outcome.error.empty() ? "" : ": " + outcome.error);
       }
       std::string name = outcome.step.model;
@@ -416,10 +566,15 @@ ModelOutcome ModelRunner::RunOne(const ModelPlan& plan, const model::Model& m, M
       break;
     }
   }
+  // Pending, or predicted by the plan: the hashes decide (unknown lineage always recomputes).
+  if (!step.model_changes.empty() && plan.lineages.at(m.name).known &&
+      (step.action == ModelAction::kRun || step.action == ModelAction::kRebuild)) {
+    DecideByColumns(plan, m, step, done);
+  }
   schema::Schema columns;
   if (step.action == ModelAction::kRun || step.action == ModelAction::kRebuild) {
     auto written = m.strategy == model::Strategy::kTimeInterval ? WritePartitioned(plan, m, step, columns, out, run_id)
-                                                                : Write(m, dag, step, columns);
+                                                                : Write(plan, m, step, columns);
     if (written) {
       out.stats = *written;
     } else {
@@ -436,12 +591,128 @@ ModelOutcome ModelRunner::RunOne(const ModelPlan& plan, const model::Model& m, M
   return out;
 }
 
-Result<warehouse::ModelWriteStats> ModelRunner::Write(const model::Model& m, const model::Dag& dag,
+namespace {
+
+// The columns of `before` and `after` that differ: added, dropped, retyped,
+// or with other values.
+model::ColumnSet ChangedColumns(const warehouse::TargetHashes& before, const warehouse::TargetHashes& after) {
+  model::ColumnSet out;
+  for (const auto& [name, value] : after.columns) {
+    auto old = before.columns.find(name);
+    if (old == before.columns.end() || old->second != value) out.insert(name);
+  }
+  for (const auto& [name, value] : before.columns) {
+    if (!after.columns.contains(name)) out.insert(name);
+  }
+  return out;
+}
+
+}  // namespace
+
+void ModelRunner::DecideByColumns(const ModelPlan& plan, const model::Model& m, ModelStep& step,
+                                  const std::map<std::string, ModelOutcome>& done) {
+  warehouse::ModelWarehouse& wh = *warehouse_.Models();
+  auto contents = plan.contents.find(m.name);
+  std::string recompute;  // why not a skip, "" while none
+  std::string unaffected;
+  std::vector<warehouse::ModelSource> upstream;
+  for (const auto& source : step.model_changes) {
+    const std::string name = source.substr(source.find('.') + 1);
+    upstream.push_back({.schema = plan.dag.models_schema, .name = name, .is_model = true});
+    const model::ColumnSet& reads = step.lineage.read_columns[source];
+    // The version it consumed, and the upstream's now.
+    int64_t consumed = -1;
+    if (contents != plan.contents.end()) {
+      auto tokens = contents->second.consumed.find(source);
+      if (tokens != contents->second.consumed.end() && tokens->second.size() == 1) {
+        consumed = std::strtoll(tokens->second.begin()->c_str(), nullptr, 10);
+      }
+    }
+    auto up_contents = plan.contents.find(name);
+    int64_t now = up_contents != plan.contents.end() ? up_contents->second.version : 0;
+    if (auto up = done.find(name); up != done.end() && up->second.step.action != ModelAction::kSkip) {
+      now = up->second.stats.version > 0 ? up->second.stats.version : -1;  // -1: written, version not known
+    }
+    if (consumed <= 0 || now < 0) {
+      recompute = source + ": the version it read is not known";
+      break;
+    }
+    if (now == consumed) {
+      unaffected += (unaffected.empty() ? "" : "; ") + source + " did not change";
+      continue;
+    }
+    auto before = wh.HashesAt(name, consumed);
+    auto after = wh.HashesAt(name, now);
+    if (!before || !after || !*before || !*after) {
+      recompute = source + ": no column hashes kept of version " + std::to_string(!before || !*before ? consumed : now);
+      if (!before || !after) recompute += " (" + (!before ? before.error() : after.error()).message + ")";
+      break;
+    }
+    const model::ColumnSet changed = ChangedColumns(**before, **after);
+    step.lineage.changed_columns[source] = changed;
+    if ((*before)->rows != (*after)->rows) {
+      recompute = source + ": its row count changed (" + std::to_string((*before)->rows) + " -> " +
+                  std::to_string((*after)->rows) + ")";
+      break;
+    }
+    model::ColumnSet read_changed;
+    for (const auto& c : reads) {
+      if (changed.contains(c)) read_changed.insert(c);
+    }
+    if (!read_changed.empty()) {
+      recompute = "reads " + Columns(source, read_changed) + " (changed)";
+      break;
+    }
+    const std::string key = warehouse::ColumnSetKey(std::vector<std::string>(reads.begin(), reads.end()));
+    auto set_before = (*before)->sets.find(key);
+    auto set_after = (*after)->sets.find(key);
+    if (set_before == (*before)->sets.end() || set_after == (*after)->sets.end() ||
+        set_before->second != set_after->second) {
+      recompute = "the rows of " + Columns(source, reads) + " changed together (values moved between rows)";
+      break;
+    }
+    unaffected += (unaffected.empty() ? "" : "; ") +
+                  (changed.empty() ? "no column of " + source + " changed"
+                                   : "reads none of " + Columns(source, changed) + " (changed)");
+  }
+  if (!recompute.empty()) {
+    step.lineage.decision = "recompute";
+    step.lineage.detail = recompute;
+    step.reasons.push_back({model::kColumnsChanged, recompute});
+    return;
+  }
+  if (auto s = wh.ConsumeUnchanged(m.name, upstream); !s) {
+    step.lineage.decision = "recompute";
+    step.lineage.detail = "recording the skip failed: " + s.error().message;
+    step.reasons.push_back({model::kColumnsChanged, step.lineage.detail});
+    return;
+  }
+  step.lineage.decision = "skip";
+  step.lineage.detail = unaffected;
+  step.action = ModelAction::kSkip;
+  step.reasons = {{model::kColumnsUnaffected, unaffected}};
+}
+
+Result<warehouse::ModelWriteStats> ModelRunner::Write(const ModelPlan& plan, const model::Model& m,
                                                       ModelStep& step, schema::Schema& columns) {
   auto query = DescribeAndCheckDrift(m, m.sql, step);
   if (!query) return Fail(query.error());
   columns = *query;
-  return warehouse_.Models()->WriteModel(WriteFor(m, dag, step, *query));
+  warehouse::ModelWrite write = WriteFor(m, plan.dag, step, *query);
+  for (const auto& source : write.sources) {
+    if (source.is_model) continue;
+    if (auto table = plan.staging.find(source.name); table != plan.staging.end()) {
+      write.inputs[source.Key()] = model::StagingInputOf(table->second);
+    }
+  }
+  if (auto sets = plan.hash_sets.find(m.name); sets != plan.hash_sets.end()) {
+    write.hash_sets = sets->second;
+    if (auto fingerprints = warehouse::FingerprintSelect(m.sql); fingerprints && *fingerprints) {
+      write.expressions = std::move((*fingerprints)->columns);
+      write.expressions[""] = (*fingerprints)->rest;
+    }
+  }
+  return warehouse_.Models()->WriteModel(write);
 }
 
 Result<schema::Schema> ModelRunner::DescribeAndCheckDrift(const model::Model& m, const std::string& sql,
@@ -746,7 +1017,8 @@ void ModelRunner::Record(const model::Model& m, const ModelOutcome& outcome, con
       stored_[m.name] = *record;
     }
   }
-  if (!record && step.action == ModelAction::kSkip) return;  // skips are in the run's JSON, not recorded
+  // Skips are in the run's JSON, not recorded, but for a lineage decision's.
+  if (!record && step.action == ModelAction::kSkip && step.lineage.decision != "skip") return;
   state::ModelRunRecord run;
   run.model = m.name;
   run.action = model::ToString(step.action);

@@ -81,6 +81,11 @@ struct ModelPlan {
   // time-interval models' checksums.
   std::map<std::string, warehouse::TableContents> staging;
   std::map<std::string, warehouse::ModelContents> contents;
+  // Column lineage of every model (when a step needed it: see Plan), and per
+  // model the column sets its downstream models read of it, hashed after
+  // its writes for their lineage decisions.
+  std::map<std::string, model::Lineage> lineages;
+  std::map<std::string, std::vector<std::vector<std::string>>> hash_sets;
   bool HasWork() const;                 // a step that runs, rebuilds or fails
 };
 
@@ -140,7 +145,7 @@ class ModelRunner {
                       const std::map<std::string, ModelOutcome>& done, int64_t run_id);
   // DESCRIBE, the drift check against the target (which may turn `step` into
   // a rebuild), and the write; `columns` gets the query's columns.
-  Result<warehouse::ModelWriteStats> Write(const model::Model& model, const model::Dag& dag,
+  Result<warehouse::ModelWriteStats> Write(const ModelPlan& plan, const model::Model& model,
                                            model::ModelStep& step, schema::Schema& columns);
   // The columns `sql` (the model's SQL, its window in it for a time-interval
   // model) returns, after the drift check against the target, which may turn
@@ -159,6 +164,21 @@ class ModelRunner {
   Result<warehouse::ModelWriteStats> WritePartitioned(const ModelPlan& plan, const model::Model& model,
                                                       model::ModelStep& step, schema::Schema& columns,
                                                       ModelOutcome& out, int64_t run_id);
+  // Lineage: the models' column lineage and the hash sets into `plan`, and
+  // each step whose only changes are upstream models marked "pending" (or
+  // "recompute" when its lineage is unknown). Analyzed again only when the
+  // models or the staging tables' columns changed.
+  void AddLineage(ModelPlan& plan);
+  // For `landfall plan`: a pending step whose changed upstreams are all
+  // rebuilt for their SQL alone gets the decision their edits predict (the
+  // output columns whose expressions changed, as SQLMesh categorises
+  // changes); left pending when the edit touched more than the select list.
+  void PredictFromSqlEdits(const ModelPlan& plan, model::ModelStep& step);
+  // At run time, once its upstream models are written: skips `step` (and
+  // records that it consumed their new versions) when it reads none of the
+  // columns whose values changed, else says which it reads.
+  void DecideByColumns(const ModelPlan& plan, const model::Model& model, model::ModelStep& step,
+                       const std::map<std::string, ModelOutcome>& done);
   // The partitions `step` computes (step.partitions when already found).
   Result<std::vector<model::PartitionPick>> Pick(const ModelPlan& plan, const model::Model& model,
                                                  const model::ModelStep& step);
@@ -175,10 +195,14 @@ class ModelRunner {
   // The models' names and hashes when a plan last found nothing to do.
   std::optional<std::string> clean_;
   std::vector<model::ModelStep> clean_steps_;  // that plan's steps
+  // The last lineage analysis and what it was of (models and staging columns).
+  std::string lineage_key_;
+  std::map<std::string, model::Lineage> lineages_;
 };
 
-// {"model", "strategy", "action", "reasons": [{"code", "detail"}], "upstream"}
-// per step, and for outcomes also "rows_inserted", "rows_updated",
+// {"model", "strategy", "action", "reasons": [{"code", "detail"}], "upstream",
+// "lineage": {"decision", "detail", "changed_columns", "read_columns"} (only
+// when a lineage decision was taken or waits)} per step, and for outcomes also "rows_inserted", "rows_updated",
 // "rows_deleted", "batches", "duration_ms", "error", "check_failed" and
 // "checks": [{"check", "severity", "passed", "observed", "detail"}]: the "models" array of
 // `landfall plan` and `landfall run --format json`.

@@ -32,7 +32,30 @@ struct Changes {
   std::vector<ModelReason> rebuilt;  // batches gone, upstream models rebuilt
   std::set<std::string> changed_sources;  // "staging.orders", for the driver
   std::set<std::string> rebuilt_sources;
+  std::vector<std::string> model_sources;  // the upstream models among them
 };
+
+// "note: VARCHAR -> INTEGER; added x; removed y" between the columns a model
+// consumed (as JSON) and a staging table's columns now; "" when the same or
+// when the old ones do not parse.
+std::string Drift(const std::string& consumed_json, const schema::Schema& now) {
+  auto before = schema::SchemaFromJson(consumed_json);
+  if (!before) return "";
+  std::string out;
+  auto note = [&](const std::string& text) { out += (out.empty() ? "" : "; ") + text; };
+  for (const auto& column : now.columns) {
+    const schema::Column* old = before->Find(column.name);
+    if (old == nullptr) {
+      note("added " + column.name);
+    } else if (old->type != column.type) {
+      note(column.name + ": " + old->type + " -> " + column.type);
+    }
+  }
+  for (const auto& column : before->columns) {
+    if (now.Find(column.name) == nullptr) note("removed " + column.name);
+  }
+  return out;
+}
 
 Changes FindChanges(const ModelPlanInput& input, const Model& model,
                     const warehouse::ModelContents& contents,
@@ -77,6 +100,14 @@ Changes FindChanges(const ModelPlanInput& input, const Model& model,
       } else if (auto planned = input.planned_tables.find(ref.name); planned != input.planned_tables.end()) {
         out.changed.push_back({kUpstreamChanged, source + ": " + planned->second + " planned"});
         out.changed_sources.insert(source);
+      } else if (auto input_it = contents.inputs.find(source);
+                 removed == 0 && table != input.staging.end() && input_it != contents.inputs.end() &&
+                 input_it->second != StagingInputOf(table->second)) {
+        // The same batches, loaded again (a rebuild from the same files).
+        const std::string drift = Drift(input_it->second.columns_json, table->second.columns);
+        out.rebuilt.push_back({kUpstreamRebuilt, source + ": its batches were loaded again" +
+                                                     (drift.empty() ? "" : " (" + drift + ")")});
+        out.rebuilt_sources.insert(source);
       }
       continue;
     }
@@ -98,6 +129,7 @@ Changes FindChanges(const ModelPlanInput& input, const Model& model,
     }
     if (out.changed_sources.size() + out.rebuilt_sources.size() > before) {
       out.partitions.push_back({.source = source, .rewritten = true});
+      out.model_sources.push_back(source);
     }
   }
   return out;
@@ -146,6 +178,10 @@ void Decide(const ModelPlanInput& input, const Model& model, const Changes& chan
     }
   }
   if (all.empty()) return with(ModelAction::kSkip, ModelWriteKind::kReplaceTable, {{kNoChange, ""}});
+  if (changes.model_sources.size() == changes.changed_sources.size() + changes.rebuilt_sources.size() &&
+      !input.partitions_requested.contains(model.name)) {
+    step.model_changes = changes.model_sources;  // the runner may skip it (lineage)
+  }
 
   switch (model.strategy) {
     case Strategy::kView:
@@ -189,6 +225,12 @@ void Decide(const ModelPlanInput& input, const Model& model, const Changes& chan
 std::string ConsumedToken(const Model& model, const warehouse::LedgerEntry& entry) {
   if (model.strategy != Strategy::kTimeInterval) return entry.batch_id;
   return entry.batch_id + "@" + std::to_string(entry.loaded_at_us);
+}
+
+warehouse::StagingInput StagingInputOf(const warehouse::TableContents& table) {
+  warehouse::StagingInput out{.columns_json = schema::ToJson(table.columns)};
+  for (const auto& [batch_id, entry] : table.ledger) out.loaded_at_us = std::max(out.loaded_at_us, entry.loaded_at_us);
+  return out;
 }
 
 std::vector<ModelStep> PlanModels(const ModelPlanInput& input) {

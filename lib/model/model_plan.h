@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "lib/model/dag.h"
+#include "lib/model/lineage.h"
 #include "lib/model/model.h"
 #include "lib/model/partition.h"
 #include "lib/warehouse/model_warehouse.h"
@@ -49,6 +50,21 @@ inline constexpr const char* kNotSelected = "not_selected";
 inline constexpr const char* kUnsupportedByWarehouse = "unsupported_by_warehouse";
 inline constexpr const char* kModelFailed = "model_failed";
 inline constexpr const char* kPartitionsRequested = "partitions_requested";  // --partition, --from, ...
+// Lineage decisions: no column the model reads changed upstream (a skip), or some did.
+inline constexpr const char* kColumnsUnaffected = "columns_unaffected";
+inline constexpr const char* kColumnsChanged = "columns_changed";
+
+// The column-level decision of a model whose only changes are upstream
+// models' (README "Lineage decisions").
+struct StepLineage {
+  // "": not taken (something else makes the model run or skip); "pending":
+  // the run takes it once the upstream models' column hashes are known;
+  // "skip"; "recompute".
+  std::string decision;
+  std::string detail;              // why (unknown lineage, hashes not kept, ...)
+  TableColumns changed_columns;    // per upstream, the columns that changed
+  TableColumns read_columns;       // per changed upstream, what the model reads of it
+};
 
 // A time-interval model's source that changed: which partitions that makes
 // the run compute is found against the warehouse (the runner).
@@ -81,6 +97,11 @@ struct ModelStep {
   std::vector<PartitionChange> partition_changes;
   std::map<std::string, std::vector<std::string>> staging_tokens;
   std::vector<PartitionPick> partitions;
+  // The upstream models ("analytics.a") whose change alone makes it run or
+  // rebuild (no staging table changed, no reason of its own): the lineage
+  // decision may skip it. Empty otherwise.
+  std::vector<std::string> model_changes;
+  StepLineage lineage;
 };
 
 // What the state store remembers of a model (state::ModelRecord, mapped by the caller).
@@ -112,6 +133,9 @@ struct ModelPlanInput {
 // token): the batch id and when it was loaded, so a table rebuilt from the
 // same files shows as rewritten. Other models consume the batch id alone.
 std::string ConsumedToken(const Model& model, const warehouse::LedgerEntry& entry);
+
+// What a model remembers of staging table `table` when it consumes it.
+warehouse::StagingInput StagingInputOf(const warehouse::TableContents& table);
 
 // One step per model, in DAG order.
 std::vector<ModelStep> PlanModels(const ModelPlanInput& input);

@@ -79,6 +79,12 @@ class DuckDbModels final : public ModelWarehouse {
             .consumed[consumed->Text(1, row).value_or("")]
             .insert(consumed->Text(2, row).value_or(""));
       }
+      auto inputs = exec_(con, sql::ModelInputsQuery());
+      if (!inputs) return Fail(DuckFailure("warehouse_error", "models: inspect inputs", inputs.error()));
+      for (int64_t row = 0; row < inputs->RowCount(); ++row) {
+        out[inputs->Text(0, row).value_or("")].inputs[inputs->Text(1, row).value_or("")] = {
+            .columns_json = inputs->Text(2, row).value_or(""), .loaded_at_us = inputs->Int(3, row).value_or(0)};
+      }
       return out;
     });
   }
@@ -171,7 +177,8 @@ class DuckDbModels final : public ModelWarehouse {
       auto kind = exec_(con, sql::TargetKindQuery(schema, name));
       if (!kind) return Fail(DuckFailure("warehouse_error", "model " + name + ": drop", kind.error()));
       std::vector<std::string> statements = {sql::ForgetConsumed(name), sql::ForgetVersion(name),
-                                             sql::ForgetPartitionSources(name)};
+                                             sql::ForgetPartitionSources(name), sql::ForgetInputs(name),
+                                             sql::ForgetHashes(name)};
       if (kind->RowCount() > 0) {
         const bool view = kind->Text(0, 0).value_or("") == "VIEW";
         statements.push_back(sql::DropTarget(target, view));
@@ -191,7 +198,8 @@ class DuckDbModels final : public ModelWarehouse {
       if (auto r = Run(con, sql::ReplaceTableEmpty(sql::Qualified(schema, name), select), what, kModelSqlFailed); !r) {
         return Fail(r.error());
       }
-      for (const auto& statement : {sql::ForgetConsumed(name), sql::ForgetPartitionSources(name)}) {
+      for (const auto& statement :
+           {sql::ForgetConsumed(name), sql::ForgetPartitionSources(name), sql::ForgetInputs(name)}) {
         if (auto r = Run(con, statement, what); !r) return Fail(r.error());
       }
       return true;
@@ -309,7 +317,83 @@ class DuckDbModels final : public ModelWarehouse {
     }));
   }
 
+  Result<std::optional<TargetHashes>> HashesAt(const std::string& name, int64_t version) override {
+    using Out = std::optional<TargetHashes>;
+    return Transact<Out>("model " + name + ": hashes", [&](duckdb_connection con) -> Result<Out> {
+      auto r = Run(con, sql::HashesQuery(name, version), "model " + name + ": hashes");
+      if (!r) return Fail(r.error());
+      if (r->RowCount() == 0) return Out{};
+      TargetHashes out;
+      for (int64_t row = 0; row < r->RowCount(); ++row) {
+        const std::string kind = r->Text(0, row).value_or("");
+        const std::string key = r->Text(1, row).value_or("");
+        out.rows = r->Int(3, row).value_or(0);
+        std::string hash = r->Text(4, row).value_or("");
+        if (kind == "column") {
+          out.columns[key] = {r->Text(2, row).value_or(""), std::move(hash)};
+        } else if (kind == "expression") {
+          out.expressions[key] = std::move(hash);
+        } else {
+          out.sets[key] = std::move(hash);
+        }
+      }
+      return Out{std::move(out)};
+    });
+  }
+
+  Status ConsumeUnchanged(const std::string& name, const std::vector<ModelSource>& upstream) override {
+    const std::string what = "model " + name + ": bookkeeping";
+    return Done(Transact<bool>(what, [&](duckdb_connection con) -> Result<bool> {
+      for (const auto& source : upstream) {
+        for (const auto& statement : sql::ConsumeModel(name, source.Key(), source.name)) {
+          if (auto r = Run(con, statement, what); !r) return Fail(r.error());
+        }
+      }
+      return true;
+    }));
+  }
+
  private:
+  // The inputs and, when asked, the hashes of the target after a write
+  // (its version already bumped), and the version.
+  Status RecordInputsAndHashes(duckdb_connection con, const ModelWrite& write, ModelWriteStats& stats) {
+    const std::string what = "model " + write.name + ": bookkeeping";
+    std::vector<std::tuple<std::string, std::string, int64_t>> inputs;
+    for (const auto& [source, input] : write.inputs) inputs.emplace_back(source, input.columns_json, input.loaded_at_us);
+    for (const auto& statement : sql::SaveInputs(write.name, inputs)) {
+      if (auto r = Run(con, statement, what); !r) return Fail(r.error());
+    }
+    auto version = Run(con, sql::VersionQuery(write.name), what);
+    if (!version) return Fail(version.error());
+    stats.version = version->Int(0, 0).value_or(0);
+    if (!write.hash_sets || write.kind == ModelWriteKind::kReplaceView) return Ok();
+    const std::string target = sql::Qualified(write.schema, write.name);
+    auto info = Run(con, sql::TableInfoQuery(target), what);
+    if (!info) return Fail(info.error());
+    std::vector<std::string> names, types;
+    for (int64_t row = 0; row < info->RowCount(); ++row) {
+      names.push_back(info->Text(0, row).value_or(""));
+      types.push_back(sql::NormalizeType(info->Text(1, row).value_or("")));
+    }
+    auto hashes = Run(con, sql::TargetHashesQuery(target, names, *write.hash_sets), what + ": column hashes");
+    if (!hashes) return Fail(hashes.error());
+    const int64_t rows = hashes->Int(0, 0).value_or(0);
+    std::vector<std::tuple<std::string, std::string, std::string, int64_t, std::string>> kept;
+    int64_t col = 1;
+    for (size_t i = 0; i < names.size(); ++i) {
+      kept.emplace_back("column", names[i], types[i], rows, hashes->Text(col++, 0).value_or("0"));
+    }
+    for (const auto& set : *write.hash_sets) {
+      kept.emplace_back("set", ColumnSetKey(set), "", rows, hashes->Text(col++, 0).value_or("0"));
+    }
+    for (const auto& [key, fingerprint] : write.expressions) kept.emplace_back("expression", key, "", rows, fingerprint);
+    for (const auto& statement : {sql::SaveHashes(write.name, kept),
+                                  sql::PruneHashes(write.name, write.schema + "." + write.name)}) {
+      if (auto r = Run(con, statement, what); !r) return Fail(r.error());
+    }
+    return Ok();
+  }
+
   Status Bump(duckdb_connection con, const std::string& name, const std::string& what) {
     auto bumped = Run(con, sql::BumpVersion(name), what);
     if (!bumped) return Fail(bumped.error());
@@ -389,6 +473,7 @@ class DuckDbModels final : public ModelWarehouse {
       if (auto r = Run(con, sql::DropRestrictedView(write.driver), what); !r) return Fail(r.error());
     }
     if (auto s = RecordConsumed(con, write); !s) return Fail(s.error());
+    if (auto s = RecordInputsAndHashes(con, write, stats); !s) return Fail(s.error());
     return stats;
   }
 

@@ -8,6 +8,7 @@
 #include <span>
 #include <string_view>
 
+#include "lib/common/sha256.h"
 #include "lib/warehouse/duckdb_connection.h"
 #include "lib/warehouse/duckdb_parse_tree.h"
 #include "lib/warehouse/query.h"
@@ -169,6 +170,48 @@ Result<json> OneSelect(const std::string& sql, const std::string& code,
 }
 
 }  // namespace
+
+namespace {
+
+// `node` without "query_location" anywhere in it.
+void DropLocations(json& node) {
+  if (node.is_object()) {
+    node.erase("query_location");
+    for (auto& [key, child] : node.items()) DropLocations(child);
+  } else if (node.is_array()) {
+    for (auto& child : node) DropLocations(child);
+  }
+}
+
+}  // namespace
+
+Result<std::optional<SelectFingerprints>> FingerprintSelect(const std::string& sql) {
+  auto statement = OneSelect(sql, "model_sql_invalid", "a model is exactly one SELECT, CTEs allowed");
+  if (!statement) return Fail(statement.error());
+  json& node = (*statement)["node"];
+  if (JsonText(node, "type") != "SELECT_NODE" || !node.contains("select_list") || !node["select_list"].is_array()) {
+    return std::optional<SelectFingerprints>{};
+  }
+  DropLocations(node);
+  SelectFingerprints out;
+  for (const auto& item : node["select_list"]) {
+    std::string name = JsonText(item, "alias");
+    const std::string kind = JsonText(item, "class");
+    if (name.empty() && kind == "COLUMN_REF" && item.contains("column_names") && !item["column_names"].empty() &&
+        item["column_names"].back().is_string()) {
+      name = item["column_names"].back().get<std::string>();
+    }
+    if (name.empty() || kind == "STAR") return std::optional<SelectFingerprints>{};
+    json unnamed = item;
+    unnamed.erase("alias");
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    out.columns[name] = Sha256Hex(unnamed.dump());
+  }
+  node.erase("select_list");
+  out.rest = Sha256Hex(node.dump());
+  return std::optional<SelectFingerprints>{std::move(out)};
+}
 
 Result<std::vector<NamedTable>> TablesReadBy(const std::string& sql) {
   auto statement = OneSelect(sql, "model_sql_invalid", "a model is exactly one SELECT, CTEs allowed");

@@ -1,7 +1,27 @@
 #include "lib/warehouse/model_sql.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include "lib/warehouse/sql.h"
 #include "lib/warehouse/statements.h"
+
+namespace landfall::warehouse {
+
+std::string ColumnSetKey(const std::vector<std::string>& columns) {
+  std::vector<std::string> folded;
+  for (const auto& column : columns) {
+    std::string name = column;
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    folded.push_back(std::move(name));
+  }
+  std::sort(folded.begin(), folded.end());
+  std::string out;
+  for (const auto& name : folded) out += (out.empty() ? "" : ",") + name;
+  return out;
+}
+
+}  // namespace landfall::warehouse
 
 namespace landfall::warehouse::sql {
 
@@ -13,6 +33,8 @@ std::string Ledger() { return Qualified(kSchema, "ledger"); }
 std::string Models() { return Qualified(kSchema, kModelsTable); }
 std::string ModelLedger() { return Qualified(kSchema, kModelLedgerTable); }
 std::string PartitionSources() { return Qualified(kSchema, kPartitionSourcesTable); }
+std::string ModelInputs() { return Qualified(kSchema, kModelInputsTable); }
+std::string ModelHashes() { return Qualified(kSchema, kModelHashesTable); }
 
 std::string IdentList(const std::vector<std::string>& names, std::string_view prefix = "") {
   std::string out;
@@ -51,11 +73,76 @@ std::vector<std::string> ModelSetupDdl(std::string_view schema) {
           "CREATE TABLE IF NOT EXISTS " + Models() + " (model VARCHAR NOT NULL, version BIGINT NOT NULL)",
           "CREATE TABLE IF NOT EXISTS " + ModelLedger() +
               " (model VARCHAR NOT NULL, source VARCHAR NOT NULL, token VARCHAR NOT NULL)",
-          PartitionSourcesDdl()};
+          PartitionSourcesDdl(),
+          "CREATE TABLE IF NOT EXISTS " + ModelInputs() +
+              " (model VARCHAR NOT NULL, source VARCHAR NOT NULL, columns_json VARCHAR NOT NULL,"
+              " loaded_at_us BIGINT NOT NULL)",
+          "CREATE TABLE IF NOT EXISTS " + ModelHashes() +
+              " (model VARCHAR NOT NULL, version BIGINT NOT NULL, kind VARCHAR NOT NULL, key VARCHAR NOT NULL,"
+              " type VARCHAR NOT NULL, rows BIGINT NOT NULL, hash VARCHAR NOT NULL)"};
 }
 
 std::string ModelVersionsQuery() { return "SELECT model, version FROM " + Models(); }
 std::string ModelLedgerQuery() { return "SELECT model, source, token FROM " + ModelLedger(); }
+
+std::string ModelInputsQuery() { return "SELECT model, source, columns_json, loaded_at_us FROM " + ModelInputs(); }
+
+std::vector<std::string> SaveInputs(std::string_view model,
+                                    const std::vector<std::tuple<std::string, std::string, int64_t>>& inputs) {
+  std::vector<std::string> out = {ForgetInputs(model)};
+  if (inputs.empty()) return out;
+  std::string values;
+  for (const auto& [source, columns, loaded_at] : inputs) {
+    values += std::string(values.empty() ? "(" : ", (") + Literal(model) + ", " + Literal(source) + ", " +
+              Literal(columns) + ", " + std::to_string(loaded_at) + ")";
+  }
+  out.push_back("INSERT INTO " + ModelInputs() + " VALUES " + values);
+  return out;
+}
+
+std::string ForgetInputs(std::string_view model) {
+  return "DELETE FROM " + ModelInputs() + " WHERE model = " + Literal(model);
+}
+
+std::string TargetHashesQuery(std::string_view target, const std::vector<std::string>& columns,
+                              const std::vector<std::vector<std::string>>& sets) {
+  auto sum = [](const std::string& args) { return ", coalesce(sum(hash(" + args + ")), 0)::VARCHAR"; };
+  std::string out = "SELECT count(*)";
+  for (const auto& column : columns) out += sum(Ident(column));
+  for (const auto& set : sets) out += set.empty() ? ", count(*)::VARCHAR" : sum(IdentList(set));
+  return out + " FROM " + std::string(target);
+}
+
+std::string SaveHashes(
+    std::string_view model,
+    const std::vector<std::tuple<std::string, std::string, std::string, int64_t, std::string>>& rows) {
+  std::string values;
+  for (const auto& [kind, key, type, count, hash] : rows) {
+    values += std::string(values.empty() ? "(" : ", (") + Literal(kind) + ", " + Literal(key) + ", " +
+              Literal(type) + ", " + std::to_string(count) + ", " + Literal(hash) + ")";
+  }
+  return "INSERT INTO " + ModelHashes() + " SELECT " + Literal(model) + ", (" + VersionQuery(model) +
+         "), * FROM (VALUES " + values + ")";
+}
+
+std::string PruneHashes(std::string_view model, std::string_view source) {
+  return "DELETE FROM " + ModelHashes() + " WHERE model = " + Literal(model) + " AND version < (" +
+         VersionQuery(model) + ") AND CAST(version AS VARCHAR) NOT IN (SELECT token FROM " + ModelLedger() +
+         " WHERE source = " + Literal(source) + ")";
+}
+
+std::string HashesQuery(std::string_view model, int64_t version) {
+  return "SELECT kind, key, type, rows, hash FROM " + ModelHashes() + " WHERE model = " + Literal(model) +
+         " AND version = " + std::to_string(version);
+}
+
+std::string ForgetHashes(std::string_view model) {
+  return "DELETE FROM " + ModelHashes() + " WHERE model = " + Literal(model);
+}
+
+std::string VersionQuery(std::string_view model) {
+  return "SELECT version FROM " + Models() + " WHERE model = " + Literal(model);
+}
 
 std::string TargetColumnsQuery(std::string_view schema, std::string_view name) {
   std::string where =

@@ -3,8 +3,10 @@
 // (already rewritten where a source is restricted), wrapped as a subquery.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -105,6 +107,34 @@ std::string BumpVersion(std::string_view model);
 std::string InsertFirstVersion(std::string_view model);
 // Forgets the model's version.
 std::string ForgetVersion(std::string_view model);
+
+// ---- Lineage decisions (ModelWarehouse::HashesAt, StagingInput) ----
+
+inline constexpr std::string_view kModelInputsTable = "model_inputs";
+inline constexpr std::string_view kModelHashesTable = "model_hashes";
+// (model, source, columns_json, loaded_at_us) of every model's staging inputs.
+std::string ModelInputsQuery();
+// Makes `model`'s inputs exactly `inputs` (source -> columns, load time).
+std::vector<std::string> SaveInputs(std::string_view model,
+                                    const std::vector<std::tuple<std::string, std::string, int64_t>>& inputs);
+std::string ForgetInputs(std::string_view model);
+// One pass over `target`: count(*), then sum(hash(column)) per column of
+// `columns`, then sum(hash(c1, c2, ...)) per set of `sets` (an empty set:
+// count(*) again), each coalesced to 0 and as VARCHAR.
+std::string TargetHashesQuery(std::string_view target, const std::vector<std::string>& columns,
+                              const std::vector<std::vector<std::string>>& sets);
+// One row a hash: (kind "column" or "set", key, type, rows, hash), kept
+// under `model`'s current version.
+std::string SaveHashes(std::string_view model,
+                       const std::vector<std::tuple<std::string, std::string, std::string, int64_t, std::string>>& rows);
+// Forgets `model`'s hashes of versions older than its current one that no
+// model consumed as source `source` ("schema.model").
+std::string PruneHashes(std::string_view model, std::string_view source);
+// (kind, key, type, rows, hash) kept for `model` at `version`.
+std::string HashesQuery(std::string_view model, int64_t version);
+std::string ForgetHashes(std::string_view model);
+// `model`'s current version.
+std::string VersionQuery(std::string_view model);
 
 // ---- Time-interval models (ModelWarehouse::WritePartitions) ----
 //

@@ -33,6 +33,36 @@ struct ModelSource {
   std::string Key() const { return schema + "." + name; }
 };
 
+// What a model consumed of a staging table besides its batch ids: the
+// table's columns and when its newest batch was loaded. Batch ids are content
+// fingerprints, so a table loaded again from the same files (`state delete
+// --table`, a type change) keeps them; these show it.
+struct StagingInput {
+  std::string columns_json;  // schema::ToJson of its columns
+  int64_t loaded_at_us = 0;  // the newest loaded_at_us of its ledger
+  bool operator==(const StagingInput&) const = default;
+};
+
+// Fingerprints of a model's target at one version, kept for the models
+// downstream (README "Lineage decisions"): sum(hash(...)) over every row, as
+// decimal text, per column and per set of columns a downstream model reads.
+// Per-column sums alone would miss values that moved between rows.
+struct TargetHashes {
+  int64_t rows = 0;
+  // By column name: its type and hash.
+  std::map<std::string, std::pair<std::string, std::string>> columns;
+  // By ColumnSetKey of the set: the hash of the rows' values of those columns.
+  std::map<std::string, std::string> sets;
+  // The model's SQL as written, for `landfall plan`: the fingerprint of each
+  // output column's expression (by name, lower case) and, under "", of the
+  // rest of the query (sql_parse.h SelectFingerprints); empty when unknown.
+  std::map<std::string, std::string> expressions;
+};
+
+// The key of a set of columns in TargetHashes::sets: the names folded to
+// lower case, sorted, joined by ','.
+std::string ColumnSetKey(const std::vector<std::string>& columns);
+
 // What the warehouse holds for one model.
 struct ModelContents {
   bool exists = false;  // its target exists (a table or a view)
@@ -42,6 +72,10 @@ struct ModelContents {
   // Per source (ModelSource::Key), what the target was built from: batch ids
   // of a staging table, or the one version of an upstream model.
   std::map<std::string, std::set<std::string>> consumed;
+  // Per staging source, its columns and load time when the target consumed it
+  // (none for models written before they were kept, and time-interval models,
+  // whose tokens carry the load time).
+  std::map<std::string, StagingInput> inputs;
 };
 
 enum class ModelWriteKind {
@@ -78,6 +112,14 @@ struct ModelWrite {
   // inserted again.
   std::string timestamp_column;
   std::string lookback;
+  // Per staging source, what to remember of it with what it consumed.
+  std::map<std::string, StagingInput> inputs;
+  // When set, the target's TargetHashes after the write (these column sets,
+  // and each column) are kept under its new version, in the same
+  // transaction; versions no model consumed any more are forgotten.
+  std::optional<std::vector<std::vector<std::string>>> hash_sets;
+  // With hash_sets: TargetHashes::expressions of the SQL written.
+  std::map<std::string, std::string> expressions;
 };
 
 struct ModelWriteStats {
@@ -86,6 +128,7 @@ struct ModelWriteStats {
   int64_t deleted = 0;
   int batches = 0;        // driver batches applied (kAppendBatches, kMergeBatches)
   std::string watermark;  // kAppendAfterWatermark: MAX(timestamp_column) after the commit
+  int64_t version = 0;    // the model's version after the commit
 };
 
 // ---- Time-interval models ----
@@ -216,6 +259,16 @@ class ModelWarehouse {
   // its version.
   virtual Status FinishPartitions(const std::string& name, const std::vector<ModelSource>& sources,
                                   const std::map<std::string, std::vector<std::string>>* consumed, bool wrote) = 0;
+
+  // ---- Lineage decisions ----
+
+  // The hashes kept for model `name` at `version`; nullopt when none are.
+  virtual Result<std::optional<TargetHashes>> HashesAt(const std::string& name, int64_t version) = 0;
+
+  // A model skipped because no column it reads changed: records that it
+  // consumed the current version of each of `upstream` (models), without
+  // writing its target or bumping its version. One transaction.
+  virtual Status ConsumeUnchanged(const std::string& name, const std::vector<ModelSource>& upstream) = 0;
 };
 
 }  // namespace landfall::warehouse

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,21 @@ struct NamedTable {
 //
 // Thread-safe. The first call opens an in-memory DuckDB kept for the process.
 Result<std::vector<NamedTable>> TablesReadBy(const std::string& sql);
+
+// Fingerprints of a SELECT's parse tree, to tell which output columns an
+// edit of it touched: the tree without its select list (FROM, WHERE, GROUP
+// BY, CTEs...: any edit there may change every column), and each output
+// column's expression. Positions in the text are left out, so reformatting
+// changes nothing.
+struct SelectFingerprints {
+  std::string rest;
+  std::map<std::string, std::string> columns;  // by output name, lower case
+};
+
+// nullopt when the names of the output columns cannot be read from the text
+// alone: a set operation (UNION...), `*` or COLUMNS(...), or an expression
+// without an alias that is not a column. Errors as TablesReadBy. Thread-safe.
+Result<std::optional<SelectFingerprints>> FingerprintSelect(const std::string& sql);
 
 // Whether `sql` may run as a user's query (`landfall query`, POST /v1/query):
 // OK when it is exactly one SELECT, WITH ... SELECT, DESCRIBE, SHOW or
