@@ -338,16 +338,11 @@ Result<ModelPlan> ModelRunner::Plan(const ModelRunRequest& request) {
 void ModelRunner::AddLineage(ModelPlan& plan) {
   // Needed when a model that writes has a model downstream (its hashes), or
   // a step waits for a decision.
-  std::set<std::string> read_by_models;
-  for (const auto& name : plan.dag.order) {
-    for (const auto& ref : plan.dag.upstream.at(name)) {
-      if (ref.schema == plan.dag.models_schema) read_by_models.insert(ref.name);
-    }
-  }
   const bool needed = std::any_of(plan.steps.begin(), plan.steps.end(), [&](const ModelStep& step) {
+    auto readers = plan.dag.downstream_models.find(step.model);
     return !step.model_changes.empty() ||
            ((step.action == ModelAction::kRun || step.action == ModelAction::kRebuild) &&
-            read_by_models.contains(step.model));
+            readers != plan.dag.downstream_models.end() && !readers->second.empty());
   });
   if (!needed) return;
   std::map<std::string, schema::Schema> staging_columns;

@@ -395,29 +395,6 @@ class DuckDbWarehouse final : public Warehouse {
     return r->Int(0, 0).value_or(0);
   }
 
-  Result<ColumnHashes> HashColumns(const std::string& schema, const std::string& table) override {
-    if (table.empty() || HasNul(table) || HasNul(schema)) {
-      return Fail("warehouse_error", "invalid table name");
-    }
-    auto lease = pool_->Acquire();
-    if (!lease) return Fail("warehouse_error", "cannot connect to DuckDB", true);
-    const std::string qualified = sql::Qualified(schema, table);
-    auto r = Exec(lease->get(), sql::ColumnHashesQuery(qualified));
-    if (!r) {
-      if (r.error().type == DUCKDB_ERROR_CATALOG) {
-        return Fail("warehouse_table_missing", qualified + ": " + r.error().message);
-      }
-      return Fail(WarehouseError("column hashes of " + qualified, r.error()));
-    }
-    ColumnHashes out;
-    out.rows = r->Int(0, 0).value_or(0);
-    // COLUMNS(*) names each sum after its column.
-    for (int64_t col = 1; col < r->ColumnCount(); ++col) {
-      out.columns.emplace_back(r->ColumnName(col), r->Text(col, 0).value_or("0"));
-    }
-    return out;
-  }
-
  private:
   // Every statement goes through here, so the counter cannot miss one.
   std::expected<DuckResult, DuckError> Exec(duckdb_connection con, const std::string& statement) {

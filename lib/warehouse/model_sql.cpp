@@ -191,14 +191,6 @@ std::string DeserializeSql(std::string_view json) {
   return "SELECT json_deserialize_sql(" + Literal(json) + "::JSON)";
 }
 
-std::string ColumnHashesQuery(std::string_view target) {
-  // Landfall's own columns (_landfall_batch, _landfall_loaded_at) change on
-  // every rebuild even when the data does not: they are left out.
-  return "SELECT count(*) AS " + Ident(kHashRowsColumn) +
-         ", coalesce(sum(hash(COLUMNS(c -> NOT starts_with(c, '_landfall_')))), 0)::VARCHAR FROM " +
-         std::string(target);
-}
-
 std::string ReplaceTableAs(std::string_view target, std::string_view select) {
   return "CREATE OR REPLACE TABLE " + std::string(target) + " AS " + std::string(select);
 }

@@ -43,12 +43,6 @@ std::string Describe(std::string_view select);
 // The SQL text of a parse tree as json_serialize_sql gives it.
 std::string DeserializeSql(std::string_view json);
 
-// One pass over `target`: count(*) AS kHashRowsColumn, then per column not
-// named _landfall_* (COLUMNS(*) in table order), coalesce(sum(hash(column)),
-// 0) as text, named as the column.
-inline constexpr std::string_view kHashRowsColumn = "_landfall_rows";
-std::string ColumnHashesQuery(std::string_view target);
-
 // CREATE OR REPLACE TABLE / VIEW target AS select.
 std::string ReplaceTableAs(std::string_view target, std::string_view select);
 std::string ReplaceViewAs(std::string_view target, std::string_view select);

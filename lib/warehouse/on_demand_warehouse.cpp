@@ -90,9 +90,6 @@ class OnDemandWarehouse final : public Warehouse {
   Result<QueryAnswer> Query(const QueryRequest& request) override {
     return Use<QueryAnswer>([&](Warehouse& w) { return w.Query(request); });
   }
-  Result<ColumnHashes> HashColumns(const std::string& schema, const std::string& table) override {
-    return Use<ColumnHashes>([&](Warehouse& w) { return w.HashColumns(schema, table); });
-  }
   std::string WaitingFor() override {
     std::lock_guard lock(mu_);
     return waiting_for_;

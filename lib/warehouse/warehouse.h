@@ -96,18 +96,6 @@ struct ApplyStats {
   std::vector<RejectedBatch> rejected;
 };
 
-// Per-column fingerprints of a table's contents, from one pass over it.
-struct ColumnHashes {
-  int64_t rows = 0;
-  // Per column in table order (landfall's own _landfall_* columns left out):
-  // sum(hash(value)) over every row, as decimal text ("0" for no rows). The
-  // sum does not depend on row order; different sums mean different values,
-  // equal sums almost certainly equal values (a 64-bit hash per value).
-  std::vector<std::pair<std::string, std::string>> columns;
-
-  bool operator==(const ColumnHashes&) const = default;
-};
-
 class Warehouse {
  public:
   virtual ~Warehouse() = default;
@@ -181,12 +169,6 @@ class Warehouse {
 
   // Row count of a staging table (for checks and the API); error if missing.
   virtual Result<int64_t> RowCount(const std::string& table) = 0;
-
-  // ColumnHashes of table `schema`.`table` (a staging table or a model's
-  // target; a view is computed by running its query), in one statement.
-  // Errors: "warehouse_table_missing" when there is no such table,
-  // "warehouse_error" otherwise.
-  virtual Result<ColumnHashes> HashColumns(const std::string& schema, const std::string& table) = 0;
 
   // Runs a user's read-only query (query.h: `landfall query`, POST
   // /v1/query). Refused ("query_refused", nothing run) unless it is one

@@ -168,10 +168,6 @@ class HookedWarehouse final : public warehouse::Warehouse {
   }
   int64_t StatementsExecuted() const override { return real_.StatementsExecuted(); }
   Result<int64_t> RowCount(const std::string& table) override { return real_.RowCount(table); }
-  Result<warehouse::ColumnHashes> HashColumns(const std::string& schema,
-                                              const std::string& table) override {
-    return real_.HashColumns(schema, table);
-  }
   warehouse::ModelWarehouse* Models() override { return real_.Models(); }
 
  private:

@@ -478,11 +478,6 @@ Result<std::string> FakeWarehouse::CommonSupertype(const std::string& a, const s
   return Fail("no_common_supertype", "fake: no supertype of " + a + " and " + b);
 }
 
-Result<warehouse::ColumnHashes> FakeWarehouse::HashColumns(const std::string& schema,
-                                                           const std::string& table) {
-  return Fail("warehouse_error", "FakeWarehouse keeps no values to hash (" + schema + "." + table + ")");
-}
-
 Result<int64_t> FakeWarehouse::RowCount(const std::string& table) {
   std::lock_guard lock(mu_);
   auto it = rows_.find(table);

@@ -138,9 +138,6 @@ class FakeWarehouse final : public warehouse::Warehouse {
   Result<std::string> CommonSupertype(const std::string& a, const std::string& b) override;
   int64_t StatementsExecuted() const override { return statements_.load(); }
   Result<int64_t> RowCount(const std::string& table) override;
-  // Not simulated: always "warehouse_error".
-  Result<warehouse::ColumnHashes> HashColumns(const std::string& schema,
-                                              const std::string& table) override;
 
  private:
   // Loads `batches` into `table` (replacing its ledger first when `rebuild`).

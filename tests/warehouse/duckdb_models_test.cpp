@@ -294,44 +294,73 @@ TEST_F(DuckDbModelsTest, TargetColumnsOfOneTargetMatchInspectionAndAreEmptyWhenM
   EXPECT_TRUE(missing->columns.empty());
 }
 
-TEST_F(DuckDbModelsTest, ColumnHashesChangeOnlyForTheColumnWhoseValuesChanged) {
+TEST_F(DuckDbModelsTest, HashesKeptAfterAWriteChangeOnlyForTheColumnWhoseValuesChanged) {
   Land("orders", "1.parquet", "SELECT 1 AS id, 10 AS amount, 'x' AS note UNION ALL SELECT 2, 20, 'y'");
-  MustWrite(Write(ModelWriteKind::kReplaceTable, "a", "SELECT id, amount, note FROM staging.orders"));
-  auto before = wh_->HashColumns("analytics", "a");
+  auto write = [&](const std::string& sql) {
+    auto w = Write(ModelWriteKind::kReplaceTable, "a", sql);
+    w.hash_sets = std::vector<std::vector<std::string>>{{"id", "Amount"}, {}};
+    w.expressions = {{"", "rest"}, {"id", "e1"}};
+    return MustWrite(w).version;
+  };
+  const int64_t v1 = write("SELECT id, amount, note FROM staging.orders");
+  auto before = models()->HashesAt("a", v1);
   ASSERT_TRUE(before) << before.error().ToString();
-  EXPECT_EQ(before->rows, 2);
-  ASSERT_EQ(before->columns.size(), 3u);
-  EXPECT_EQ(before->columns[0].first, "id");
-  EXPECT_EQ(before->columns[2].first, "note");
+  ASSERT_TRUE(*before);
+  EXPECT_EQ((*before)->rows, 2);
+  ASSERT_EQ((*before)->columns.size(), 3u);
+  EXPECT_EQ((*before)->columns.at("amount").first, "INTEGER");
+  EXPECT_EQ((*before)->sets.size(), 2u);
+  EXPECT_EQ((*before)->sets.at(""), "2");  // a reader of the rows alone: their count
+  EXPECT_EQ((*before)->expressions.at("id"), "e1");
 
   // The same rows in another order: the same hashes.
-  MustWrite(Write(ModelWriteKind::kReplaceTable, "a",
-                  "SELECT id, amount, note FROM staging.orders ORDER BY id DESC"));
-  auto reordered = wh_->HashColumns("analytics", "a");
-  ASSERT_TRUE(reordered);
-  EXPECT_EQ(*reordered, *before);
-
-  MustWrite(Write(ModelWriteKind::kReplaceTable, "a",
-                  "SELECT id, amount, upper(note) AS note FROM staging.orders"));
-  auto after = wh_->HashColumns("analytics", "a");
-  ASSERT_TRUE(after);
-  EXPECT_EQ(after->columns[0], before->columns[0]);
-  EXPECT_EQ(after->columns[1], before->columns[1]);
-  EXPECT_NE(after->columns[2].second, before->columns[2].second);
+  const int64_t v2 = write("SELECT id, amount, note FROM staging.orders ORDER BY id DESC");
+  EXPECT_EQ((*models()->HashesAt("a", v2))->columns, (*before)->columns);
+  // Another note: only note's hash moves.
+  const int64_t v3 = write("SELECT id, amount, upper(note) AS note FROM staging.orders");
+  const TargetHashes after = **models()->HashesAt("a", v3);
+  EXPECT_EQ(after.columns.at("id"), (*before)->columns.at("id"));
+  EXPECT_EQ(after.columns.at("amount"), (*before)->columns.at("amount"));
+  EXPECT_NE(after.columns.at("note"), (*before)->columns.at("note"));
+  // Amounts moved between ids: each column the same, the pair not.
+  const int64_t v4 = write("SELECT id, 30 - amount AS amount, upper(note) AS note FROM staging.orders");
+  const TargetHashes moved = **models()->HashesAt("a", v4);
+  EXPECT_EQ(moved.columns.at("amount"), after.columns.at("amount"));
+  EXPECT_NE(moved.sets.at(ColumnSetKey({"id", "amount"})), after.sets.at(ColumnSetKey({"amount", "id"})));
+  // Versions no model consumed are forgotten.
+  EXPECT_FALSE(*models()->HashesAt("a", v1));
 }
 
-TEST_F(DuckDbModelsTest, ColumnHashesOfAStagingTableLeaveOutLandfallsColumns) {
+TEST_F(DuckDbModelsTest, AReaderKeepsTheHashesOfTheVersionItConsumedAndASkipConsumesTheNewOne) {
   Land("orders", "1.parquet", "SELECT 1 AS id, 10 AS amount");
-  auto hashes = wh_->HashColumns("staging", "orders");
-  ASSERT_TRUE(hashes) << hashes.error().ToString();
-  EXPECT_EQ(hashes->rows, 1);
-  std::vector<std::string> names;
-  for (const auto& [name, hash] : hashes->columns) names.push_back(name);
-  EXPECT_EQ(names, (std::vector<std::string>{"id", "amount"}));
+  auto base = Write(ModelWriteKind::kReplaceTable, "base", "SELECT id, amount FROM staging.orders");
+  base.hash_sets = std::vector<std::vector<std::string>>{{"id"}};
+  const int64_t v1 = MustWrite(base).version;
+  auto reader = Write(ModelWriteKind::kReplaceTable, "reader", "SELECT id FROM analytics.base");
+  reader.sources = {{.schema = "analytics", .name = "base", .is_model = true}};
+  MustWrite(reader);
+  const int64_t v2 = MustWrite(base).version;
+  EXPECT_TRUE(*models()->HashesAt("base", v1));  // reader consumed v1
+  ASSERT_TRUE(models()->ConsumeUnchanged("reader", reader.sources));
+  auto contents = models()->InspectModels("analytics");
+  ASSERT_TRUE(contents);
+  EXPECT_EQ(contents->at("reader").consumed.at("analytics.base"), std::set<std::string>{std::to_string(v2)});
+  EXPECT_EQ(contents->at("reader").version, 1);  // not written
+  MustWrite(base);
+  EXPECT_FALSE(*models()->HashesAt("base", v1));
+  EXPECT_TRUE(*models()->HashesAt("base", v2));
+}
 
-  auto missing = wh_->HashColumns("staging", "nope");
-  ASSERT_FALSE(missing);
-  EXPECT_EQ(missing.error().code, "warehouse_table_missing");
+TEST_F(DuckDbModelsTest, AWriteRemembersItsStagingInputs) {
+  Land("orders", "1.parquet", "SELECT 1 AS id, 10 AS amount");
+  auto write = Write(ModelWriteKind::kReplaceTable, "a", "SELECT id FROM staging.orders");
+  write.inputs["staging.orders"] = {.columns_json = "[cols]", .loaded_at_us = 42};
+  MustWrite(write);
+  auto contents = models()->InspectModels("analytics");
+  ASSERT_TRUE(contents);
+  EXPECT_EQ(contents->at("a").inputs.at("staging.orders"), (StagingInput{"[cols]", 42}));
+  ASSERT_TRUE(models()->DropModel("analytics", "a"));
+  EXPECT_FALSE(models()->InspectModels("analytics")->contains("a"));
 }
 
 }  // namespace

@@ -20,6 +20,44 @@ std::vector<NamedTable> Tables(const std::string& sql) {
   return tables ? *tables : std::vector<NamedTable>{};
 }
 
+SelectFingerprints Fingerprints(const std::string& sql) {
+  auto out = FingerprintSelect(sql);
+  EXPECT_TRUE(out) << out.error().message;
+  EXPECT_TRUE(out && *out) << sql;
+  return out && *out ? **out : SelectFingerprints{};
+}
+
+TEST(FingerprintSelectTest, AnEditOfOneExpressionChangesOnlyThatColumn) {
+  const auto before = Fingerprints("SELECT id, amount, upper(note) AS note FROM staging.orders WHERE id > 0");
+  const auto after = Fingerprints("SELECT id,\n  amount, lower(note) AS Note\nFROM staging.orders WHERE id > 0");
+  EXPECT_EQ(before.rest, after.rest);  // reformatting is no change
+  EXPECT_EQ(before.columns.at("id"), after.columns.at("id"));
+  EXPECT_EQ(before.columns.at("amount"), after.columns.at("amount"));
+  EXPECT_NE(before.columns.at("note"), after.columns.at("note"));
+  // A renamed column is another column, with the same expression.
+  const auto renamed = Fingerprints("SELECT id, amount AS total, upper(note) AS note FROM staging.orders WHERE id > 0");
+  EXPECT_EQ(renamed.columns.at("total"), before.columns.at("amount"));
+  EXPECT_FALSE(renamed.columns.contains("amount"));
+}
+
+TEST(FingerprintSelectTest, AnEditOutsideTheSelectListChangesTheRest) {
+  EXPECT_NE(Fingerprints("SELECT id FROM staging.orders WHERE id > 0").rest,
+            Fingerprints("SELECT id FROM staging.orders WHERE id > 1").rest);
+  EXPECT_NE(Fingerprints("WITH t AS (SELECT 1 AS id) SELECT id FROM t").rest,
+            Fingerprints("WITH t AS (SELECT 2 AS id) SELECT id FROM t").rest);
+}
+
+TEST(FingerprintSelectTest, NamesNotReadableFromTheTextAreUnknown) {
+  for (const char* sql : {"SELECT * FROM staging.orders", "SELECT id, sum(amount) FROM staging.orders GROUP BY id",
+                          "SELECT id FROM staging.a UNION ALL SELECT id FROM staging.b",
+                          "SELECT COLUMNS('a.*') FROM staging.orders"}) {
+    auto out = FingerprintSelect(sql);
+    ASSERT_TRUE(out) << out.error().message;
+    EXPECT_FALSE(*out) << sql;
+  }
+  EXPECT_FALSE(FingerprintSelect("DROP TABLE x"));
+}
+
 TEST(TablesReadByTest, APlainSelectReadsItsTable) {
   EXPECT_THAT(Tables("SELECT id, amount FROM staging.orders WHERE amount > 0"),
               ElementsAre(T("staging", "orders")));

@@ -15,10 +15,20 @@ TEST(ModelSqlTest, MergeMatchesKeysNullSafeAndUpdatesOnlyTheGivenColumns) {
   EXPECT_NE(MergeInto("t", "SELECT 1", {"id"}, {}).find("WHEN MATCHED THEN DO NOTHING"), std::string::npos);
 }
 
-TEST(ModelSqlTest, ColumnHashesAreOnePassLeavingOutLandfallsColumns) {
-  EXPECT_EQ(ColumnHashesQuery("\"staging\".\"orders\""),
-            "SELECT count(*) AS \"_landfall_rows\", coalesce(sum(hash(COLUMNS(c -> NOT "
-            "starts_with(c, '_landfall_')))), 0)::VARCHAR FROM \"staging\".\"orders\"");
+TEST(ModelSqlTest, TargetHashesAreOnePassPerColumnAndPerSetOfColumns) {
+  EXPECT_EQ(TargetHashesQuery("\"analytics\".\"a\"", {"id", "n\"te"}, {{"id", "n\"te"}, {}}),
+            "SELECT count(*), coalesce(sum(hash(\"id\")), 0)::VARCHAR, coalesce(sum(hash(\"n\"\"te\")), "
+            "0)::VARCHAR, coalesce(sum(hash(\"id\", \"n\"\"te\")), 0)::VARCHAR, count(*)::VARCHAR FROM "
+            "\"analytics\".\"a\"");
+  EXPECT_EQ(ColumnSetKey({"Note", "id"}), "id,note");
+  EXPECT_EQ(ColumnSetKey({}), "");
+}
+
+TEST(ModelSqlTest, HashesOfVersionsNoModelConsumedAreForgotten) {
+  EXPECT_EQ(PruneHashes("a", "analytics.a"),
+            "DELETE FROM \"_landfall\".\"model_hashes\" WHERE model = 'a' AND version < (SELECT version FROM "
+            "\"_landfall\".\"models\" WHERE model = 'a') AND CAST(version AS VARCHAR) NOT IN (SELECT token "
+            "FROM \"_landfall\".\"model_ledger\" WHERE source = 'analytics.a')");
 }
 
 TEST(ModelSqlTest, TargetRowCountsAreOneStatementWithQuotedNames) {
