@@ -449,7 +449,7 @@ function renderLineagePanel(chosen, lin, path, error) {
     box.appendChild(el('p', 'No column ' + chosen.column + ' in ' + chosen.model + '.', 'muted'));
     return;
   }
-  const qualified = (m) => [...m].flatMap(([id, cols]) => [...cols].sort().map((c) => id + '.' + c));
+  const qualified = (m) => [...m].flatMap(([id, cols]) => [...cols].map((c) => id + '.' + c)).sort();
   const sources = qualified([...path.up].filter(([id]) => !path.models.has(id)));
   const through = qualified([...path.up].filter(([id]) => path.models.has(id)));
   const readers = [...path.down.keys()].sort();
