@@ -56,7 +56,7 @@ if [[ -z ${BENCH_INNER:-} ]]; then
     cmake -S . -B "$BENCH_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
   fi
   say "building in $BENCH_BUILD_DIR"
-  cmake --build "$BENCH_BUILD_DIR" -j2 --target landfall landfall-gen landfall-baseline
+  cmake --build "$BENCH_BUILD_DIR" -j2 --target landfall landfall-gen landfall-baseline >&2
   BENCH_STARTED=$(date +%s)
   export BENCH_INNER=1 BENCH_STARTED
   if [[ -n ${LANDFALL_BENCH_PG_URL:-} ]]; then exec bash "$0"; fi
@@ -166,7 +166,7 @@ if ((built != BENCH_LIN_MODELS)); then
   exit 1
 fi
 # A model's own run time: the mean over the models, and m_hot's.
-a_model_ms=$(jq '[.models[].duration_ms] | add / length' "$OUT/a_run.json")
+a_model_ms=$(jq '[.models[].duration_ms] | add / length | . * 10 | round / 10' "$OUT/a_run.json")
 a_hot_ms=$(jq '.models[] | select(.model == "m_hot") | .duration_ms' "$OUT/a_run.json")
 
 # ---- b. the lineage analysis -----------------------------------------------------
@@ -241,9 +241,14 @@ observed() {
 
 # ---- d. the column-hash pass -----------------------------------------------------
 say "d. the column-hash pass: the run's own report, and by hand on a copy"
-# Whatever the run reports about column hashes (its keys name them).
-reported_hash=$(jq -c '[paths(scalars) as $p | select($p | map(tostring) | join(".") | test("hash"; "i"))
-  | {key: ($p | map(tostring) | join(".")), value: getpath($p)}] | .[:6]' "$OUT/c_run.json")
+# Whatever the run reports about m_hot's and m2_000's column hashes (keys
+# naming a hash), and about the hash pass at the top level; the staging
+# tables' schema_hash is not one.
+reported_hash=$(jq -c '(.models | map(select(.model == "m_hot" or .model == "m2_000")) | map({(.model): .}) | add)
+    + {run: del(.models, .plan, .tables)}
+  | [paths(scalars) as $p | select($p | map(tostring) | join(".") | test("hash"; "i"))
+     | {key: ($p | map(tostring) | join(".")), value: getpath($p)}]
+  | if length == 0 then "none" else .[:8] end' "$OUT/c_run.json")
 cp "$WORK/landfall.duckdb" "$WORK/copy.duckdb"
 [[ -f $WORK/landfall.duckdb.wal ]] && cp "$WORK/landfall.duckdb.wal" "$WORK/copy.duckdb.wal"
 hash_by_hand() {
@@ -293,6 +298,13 @@ plan ($(jq '.models | length' "$OUT/c_plan.json") models listed):
 $(tally "$OUT/c_plan.json" | sed 's/^/  /')
 run ($(jq '.models | length' "$OUT/c_run.json") models listed):
 $(tally "$OUT/c_run.json" | sed 's/^/  /')
+
+c. the lineage each reports for a reader of m_hot.c_hot (m2_000) and one of m_hot without it (m2_$(printf '%03d' "$HOT")):
+$(for f in c_plan c_run; do
+  for m in m2_000 "m2_$(printf '%03d' "$HOT")"; do
+    printf '  %s %s: %s\n' "${f#c_}" "$m" "$(jq -c --arg m "$m" '[.models[] | select(.model == $m) | (.lineage // "none")][0]' "$OUT/$f.json")"
+  done
+done)
 
 raw JSON: $OUT ($(($(date +%s) - ${BENCH_STARTED:-$(date +%s)})) s in all)
 EOF

@@ -333,7 +333,6 @@ function renderDag(dag, models, chosen, path) {
   const focused = document.activeElement && box.contains(document.activeElement) ?
     document.activeElement.getAttribute('data-id') : null;
   box.replaceChildren();
-  box.classList.toggle('tracing', !!path);
   if (nodes.length === 0) { box.appendChild(el('p', 'No models.', 'muted')); return; }
   const status = {};
   for (const m of models) status[m.name] = m.status;
