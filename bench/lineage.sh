@@ -46,22 +46,9 @@ BENCH_OUT=${BENCH_OUT:-bench/out/lineage}
 export BENCH_LIN_TABLES BENCH_LIN_MODELS BENCH_LIN_L1 BENCH_LIN_HOT_READERS BENCH_LIN_ROWS \
   BENCH_LIN_REPEAT BENCH_BUILD_DIR BENCH_OUT
 
-say() { echo "bench: $(date +%T) $*" >&2; }
-
-if [[ -z ${BENCH_INNER:-} ]]; then
-  if [[ ${BENCH_SKIP_INSTALL:-0} != 1 ]]; then
-    LANDFALL_EXTRAS=1 bash deploy/install-deps.sh
-  fi
-  if [[ ! -f $BENCH_BUILD_DIR/build.ninja ]]; then
-    cmake -S . -B "$BENCH_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-  fi
-  say "building in $BENCH_BUILD_DIR"
-  cmake --build "$BENCH_BUILD_DIR" -j2 --target landfall landfall-gen landfall-baseline >&2
-  BENCH_STARTED=$(date +%s)
-  export BENCH_INNER=1 BENCH_STARTED
-  if [[ -n ${LANDFALL_BENCH_PG_URL:-} ]]; then exec bash "$0"; fi
-  exec bash tests/with-postgres.sh bash "$0"
-fi
+# shellcheck source=bench/outer.sh
+source bench/outer.sh
+bench_outer "$0" landfall landfall-gen landfall-baseline
 
 PG_URL=${LANDFALL_BENCH_PG_URL:-${LANDFALL_TEST_PG_URL:?no PostgreSQL (run bench/lineage.sh itself)}}
 LANDFALL=$PWD/$BENCH_BUILD_DIR/daemon/landfall
