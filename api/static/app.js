@@ -265,12 +265,15 @@ function tracePath(dag, byModel, model, column) {
   };
   const columnOf = (lin, col) => ((lin && lin.columns) || []).find((c) => lower(c.name) === lower(col));
   const unknownLineage = (lin) => !lin || !lin.known || lin.columns_unknown_reason;
+  // First visit of a model's column in one direction (a column can be reached twice).
+  const firstVisit = (seen, name, col) => {
+    const key = lower(name) + '\n' + lower(col);
+    return !seen.has(key) && !!seen.add(key);
+  };
 
   const seenUp = new Set();
   const up = (name, col) => {
-    const key = lower(name) + '\n' + lower(col);
-    if (seenUp.has(key)) return;
-    seenUp.add(key);
+    if (!firstVisit(seenUp, name, col)) return;
     const lin = byModel[name];
     if (unknownLineage(lin)) { out.unknown.add(modelId[name]); return; }  // it stays in up, columns unknown
     const c = columnOf(lin, col);
@@ -296,9 +299,7 @@ function tracePath(dag, byModel, model, column) {
   };
   const seenDown = new Set();
   const down = (name, col) => {
-    const key = lower(name) + '\n' + lower(col);
-    if (seenDown.has(key)) return;
-    seenDown.add(key);
+    if (!firstVisit(seenDown, name, col)) return;
     const self = modelId[name];
     const c = columnOf(byModel[name], col);
     for (const reader of (c && c.read_by) || []) {
