@@ -59,25 +59,10 @@ export BENCH_SCENARIOS BENCH_REPEAT BENCH_TABLES BENCH_BATCHES BENCH_ROWS BENCH_
   BENCH_KNOWN_ROWS BENCH_QUIET_RUNS BENCH_LATENCY_FILES BENCH_LATENCY_INTERVAL_MS BENCH_DEBOUNCE_MS \
   BENCH_WRK_SECONDS BENCH_WRK_CONNECTIONS BENCH_WORKERS BENCH_BUILD_DIR BENCH_OUT
 
-say() { echo "bench: $(date +%T) $*" >&2; }
-
-# ---- install and build, then start again next to a throwaway PostgreSQL -----
-if [[ -z ${BENCH_INNER:-} ]]; then
-  if [[ ${BENCH_SKIP_INSTALL:-0} != 1 ]]; then
-    LANDFALL_EXTRAS=1 bash deploy/install-deps.sh
-  fi
-  if [[ ! -f $BENCH_BUILD_DIR/build.ninja ]]; then
-    cmake -S . -B "$BENCH_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-  fi
-  say "building in $BENCH_BUILD_DIR"
-  cmake --build "$BENCH_BUILD_DIR" -j2 --target landfall landfall-gen landfall-baseline \
-    landfall-engine-bench landfall-planner-bench landfall-bench-report
-  export BENCH_INNER=1 BENCH_STARTED=$(date +%s)
-  if [[ -n ${LANDFALL_BENCH_PG_URL:-} ]]; then
-    exec bash "$0"
-  fi
-  exec bash tests/with-postgres.sh bash "$0"
-fi
+# shellcheck source=bench/outer.sh
+source bench/outer.sh
+bench_outer "$0" landfall landfall-gen landfall-baseline landfall-engine-bench \
+  landfall-planner-bench landfall-bench-report
 
 PG_URL=${LANDFALL_BENCH_PG_URL:-${LANDFALL_TEST_PG_URL:?no PostgreSQL (run bench/run.sh itself)}}
 BIN=$ROOT/$BENCH_BUILD_DIR

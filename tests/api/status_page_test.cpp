@@ -29,16 +29,16 @@ class StatusPageTest : public DaemonTest {
     }
   }
 
-  // Runs headless Chromium on the page with `mode` (--dump-dom or
-  // --screenshot=FILE); returns stdout. Bounded by `timeout`.
-  CommandResult Chromium(const std::string& mode) {
+  // Runs headless Chromium on the page (at `path`, e.g. "/#model=a") with
+  // `mode` (--dump-dom or --screenshot=FILE); returns stdout. Bounded by `timeout`.
+  CommandResult Chromium(const std::string& mode, const std::string& path = "/") {
     const fs::path profile = dir_ / ("chromium-profile-" + std::to_string(runs_++));
     return RunCommand(
         {"/usr/bin/timeout", "120", kChromium, "--headless", "--no-sandbox", "--disable-gpu",
          "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
          "--user-data-dir=" + profile.string(), "--window-size=1280,900",
-         "--virtual-time-budget=5000", mode, "http://127.0.0.1:" + std::to_string(port_) + "/"});
+         "--virtual-time-budget=5000", mode, "http://127.0.0.1:" + std::to_string(port_) + path});
   }
 
   int runs_ = 0;
@@ -107,6 +107,82 @@ TEST_F(StatusPageTest, ShowsModelsAndDrawsTheirDag) {
   fs::create_directories(LANDFALL_TEST_ARTIFACTS);
   const fs::path shot = fs::path(LANDFALL_TEST_ARTIFACTS) / "status-page-models.png";
   auto screenshot = Chromium("--screenshot=" + shot.string());
+  EXPECT_EQ(screenshot.exit_code, 0) << screenshot.err;
+}
+
+// Picking a model lists its columns; picking a column marks its path in the
+// DAG picture: the upstream tables and models (and their columns) it is
+// computed from, recursively, and the models that read it and theirs. The pick
+// is the URL's fragment (what a click writes), so the page is loaded with it.
+TEST_F(StatusPageTest, PickedColumnShowsItsPathThroughTheDag) {
+  fs::create_directories(dir_ / "models");
+  const std::pair<const char*, const char*> models[] = {
+      {"a", "SELECT id, amount, upper(name) AS name FROM staging.orders"},
+      {"b", "SELECT id, sum(amount) AS total FROM analytics.a GROUP BY id"},
+      {"c", "SELECT name FROM analytics.a WHERE amount > 0"},  // amount only filters
+      {"d", "SELECT id, total * 2 AS doubled FROM analytics.b"},
+      {"e", "SELECT name FROM analytics.c"},
+  };
+  for (const auto& [name, sql] : models) std::ofstream(dir_ / "models" / (std::string(name) + ".sql")) << sql << "\n";
+  config_extra_ = "models: {dir: models, schema: analytics}\n";
+  Start();
+  Land("orders/part-0.parquet", 50);
+  ASSERT_TRUE(WaitForRows("orders", 50));
+  ASSERT_TRUE(PollUntil([&] { return Model("e").value("status", "") == "active"; }, 30s));
+
+  // One node's classes and second line (gtest's POSIX regex: no lazy .*?).
+  auto node = [](std::string id, const std::string& marks, const std::string& sub) {
+    id.replace(id.find('.'), 1, "\\.");
+    return "<g class=\"node [a-z]+ [a-z_]+" + marks + "\"[^>]*data-id=\"" + id +
+           "\"[^>]*><title>[^<]*</title><rect[^>]*></rect><text[^>]*>[^<]*</text>"
+           "<text x=\"8\" y=\"30\" class=\"sub\">" + sub + "</text></g>";
+  };
+  using ::testing::ContainsRegex;
+  using ::testing::Not;
+
+  auto picked = Chromium("--dump-dom", "/#model=a");
+  ASSERT_EQ(picked.exit_code, 0) << picked.err;
+  EXPECT_THAT(picked.out, HasSubstr(R"(<span class="name">Columns of a</span>)"));
+  for (const char* column : {"id", "amount", "name"}) {
+    EXPECT_THAT(picked.out, HasSubstr(std::string(R"(<button class="lcol" type="button" aria-pressed="false">)") +
+                                      column + "</button>"));
+  }
+  EXPECT_THAT(picked.out, ContainsRegex(node("analytics.a", " picked", "full_refresh · active")))
+      << "no column yet: the model is marked, nothing traced";
+  EXPECT_THAT(picked.out, Not(HasSubstr("path-up")));
+
+  auto down = Chromium("--dump-dom", "/#model=a&column=amount");
+  ASSERT_EQ(down.exit_code, 0) << down.err;
+  const std::string& html = down.out;
+  EXPECT_THAT(html, HasSubstr(R"(<button class="lcol" type="button" aria-pressed="true">amount</button>)"));
+  EXPECT_THAT(html, ContainsRegex(node("staging.orders", " path-up", "→ amount")));
+  EXPECT_THAT(html, ContainsRegex(node("analytics.a", " picked", "● amount")));
+  EXPECT_THAT(html, ContainsRegex(node("analytics.b", " path-down", "← total")));
+  EXPECT_THAT(html, ContainsRegex(node("analytics.d", " path-down", "← doubled")))
+      << "downstream recursively, through b.total";
+  EXPECT_THAT(html, ContainsRegex(node("analytics.c", " path-down", "← reads it \\(filter, join\\)")))
+      << "a column used only in WHERE is read";
+  EXPECT_THAT(html, ContainsRegex(node("analytics.e", " dim", "full_refresh · active")))
+      << "e reads c.name, which is not computed from a.amount";
+  EXPECT_THAT(html, HasSubstr(R"(<path class="edge path" d=)"));
+  EXPECT_THAT(html, ContainsRegex(R"(<path class="edge dim" d="[^"]*"><title>analytics.c → analytics.e</title>)"));
+  EXPECT_THAT(html, HasSubstr(R"(<p class="lpath">comes from: staging.orders.amount</p>)"));
+  EXPECT_THAT(html, HasSubstr(R"(<p class="lpath">read by: analytics.b, analytics.c, analytics.d</p>)"));
+
+  auto up = Chromium("--dump-dom", "/#model=d&column=doubled");
+  ASSERT_EQ(up.exit_code, 0) << up.err;
+  EXPECT_THAT(up.out, ContainsRegex(node("analytics.b", " path-up", "→ total")));
+  EXPECT_THAT(up.out, ContainsRegex(node("analytics.a", " path-up", "→ amount")))
+      << "upstream recursively, through b's own lineage";
+  EXPECT_THAT(up.out, ContainsRegex(node("staging.orders", " path-up", "→ amount")));
+  EXPECT_THAT(up.out, ContainsRegex(node("analytics.c", " dim", "full_refresh · active")));
+  EXPECT_THAT(up.out, HasSubstr(R"(<p class="lpath">comes from: staging.orders.amount</p>)"));
+  EXPECT_THAT(up.out, HasSubstr(R"(<p class="lpath">through: analytics.a.amount, analytics.b.total</p>)"));
+  EXPECT_THAT(up.out, HasSubstr(R"(<p class="lpath">read by: nothing</p>)"));
+
+  fs::create_directories(LANDFALL_TEST_ARTIFACTS);
+  const fs::path shot = fs::path(LANDFALL_TEST_ARTIFACTS) / "status-page-lineage.png";
+  auto screenshot = Chromium("--screenshot=" + shot.string(), "/#model=a&column=amount");
   EXPECT_EQ(screenshot.exit_code, 0) << screenshot.err;
 }
 
