@@ -34,7 +34,18 @@ json ColumnsJson(const model::TableColumns& tables) {
   return out;
 }
 
-json StepJson(const ModelStep& step) {
+// A plan's step as shown: one whose lineage decision the plan predicts is a
+// skip shows as one (the run confirms it with the column hashes).
+ModelStep Shown(ModelStep step) {
+  if (step.lineage.decision == "skip" && step.action != ModelAction::kSkip) {
+    step.action = ModelAction::kSkip;
+    step.reasons = {{model::kColumnsUnaffected, step.lineage.detail}};
+  }
+  return step;
+}
+
+json StepJson(const ModelStep& shown) {
+  const ModelStep step = Shown(shown);
   json out = {{"model", step.model},
               {"strategy", model::ToString(step.strategy)},
               {"action", model::ToString(step.action)},
@@ -92,7 +103,8 @@ std::string StepsToJson(const std::vector<ModelStep>& steps) {
 
 std::string StepsToText(const std::vector<ModelStep>& steps) {
   std::string out;
-  for (const auto& step : steps) {
+  for (const auto& planned : steps) {
+    const ModelStep step = Shown(planned);
     std::string reasons;
     for (const auto& r : step.reasons) {
       reasons += (reasons.empty() ? "" : ", ") + r.code + (r.detail.empty() ? "" : " (" + r.detail + ")");
@@ -146,6 +158,7 @@ std::string OutcomesToJson(const std::vector<ModelOutcome>& outcomes) {
     item["rows_deleted"] = outcome.stats.deleted;
     item["batches"] = outcome.stats.batches;
     item["duration_ms"] = outcome.duration_us / 1000.0;
+    item["hash_ms"] = outcome.stats.hash_us / 1000.0;
     item["error"] = outcome.error;
     if (outcome.step.strategy == model::Strategy::kTimeInterval) {
       json partitions = json::array();

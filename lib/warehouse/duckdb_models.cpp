@@ -375,8 +375,11 @@ class DuckDbModels final : public ModelWarehouse {
       names.push_back(info->Text(0, row).value_or(""));
       types.push_back(sql::NormalizeType(info->Text(1, row).value_or("")));
     }
+    const auto started = std::chrono::steady_clock::now();
     auto hashes = Run(con, sql::TargetHashesQuery(target, names, *write.hash_sets), what + ": column hashes");
     if (!hashes) return Fail(hashes.error());
+    stats.hash_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started)
+                        .count();
     const int64_t rows = hashes->Int(0, 0).value_or(0);
     std::vector<std::tuple<std::string, std::string, std::string, int64_t, std::string>> kept;
     int64_t col = 1;

@@ -129,6 +129,7 @@ struct ModelWriteStats {
   int batches = 0;        // driver batches applied (kAppendBatches, kMergeBatches)
   std::string watermark;  // kAppendAfterWatermark: MAX(timestamp_column) after the commit
   int64_t version = 0;    // the model's version after the commit
+  int64_t hash_us = 0;    // the pass of its TargetHashes (ModelWrite::hash_sets), in the transaction
 };
 
 // ---- Time-interval models ----

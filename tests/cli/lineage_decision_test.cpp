@@ -56,6 +56,8 @@ TEST_F(LineageDecisionTest, EditingAColumnTheDownstreamModelDoesNotReadSkipsIt) 
   WriteModel("a", "SELECT id, amount, lower(name) AS note FROM staging.orders");
   const json plan = PlanJson();
   EXPECT_EQ(ModelAction(plan, "a"), "rebuild");
+  EXPECT_EQ(ModelAction(plan, "b"), "skip");
+  EXPECT_THAT(ModelReasons(plan, "b"), ElementsAre("columns_unaffected"));
   // The plan tells from the edit (only note's expression changed); the run confirms it.
   EXPECT_EQ(Lineage(plan, "b")["decision"], "skip") << plan.dump();
   EXPECT_THAT(Lineage(plan, "b")["detail"].get<std::string>(),
