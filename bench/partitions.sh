@@ -27,21 +27,9 @@ BENCH_PART_LATE_ROWS=${BENCH_PART_LATE_ROWS:-1000}
 BENCH_BUILD_DIR=${BENCH_BUILD_DIR:-build-bench}
 export BENCH_PART_DAYS BENCH_PART_ROWS BENCH_PART_LATE_ROWS BENCH_BUILD_DIR
 
-say() { echo "bench: $(date +%T) $*" >&2; }
-
-if [[ -z ${BENCH_INNER:-} ]]; then
-  if [[ ${BENCH_SKIP_INSTALL:-0} != 1 ]]; then
-    LANDFALL_EXTRAS=1 bash deploy/install-deps.sh
-  fi
-  if [[ ! -f $BENCH_BUILD_DIR/build.ninja ]]; then
-    cmake -S . -B "$BENCH_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-  fi
-  say "building in $BENCH_BUILD_DIR"
-  cmake --build "$BENCH_BUILD_DIR" -j2 --target landfall landfall-baseline
-  export BENCH_INNER=1
-  if [[ -n ${LANDFALL_BENCH_PG_URL:-} ]]; then exec bash "$0"; fi
-  exec bash tests/with-postgres.sh bash "$0"
-fi
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+bench_bootstrap landfall landfall-baseline
 
 PG_URL=${LANDFALL_BENCH_PG_URL:-${LANDFALL_TEST_PG_URL:?no PostgreSQL (run bench/partitions.sh itself)}}
 LANDFALL=$PWD/$BENCH_BUILD_DIR/daemon/landfall
