@@ -101,9 +101,10 @@ class TempDir {
   fs::path path_;
 };
 
-// A statement's result computed as it is fetched: DuckDB runs the query a
-// chunk (2,048 rows) at a time, so rows not fetched are never computed and
-// never held. Keeps the prepared statement and the pending result alive as
+// A statement's result produced as it is fetched: DuckDB hands its rows over
+// a chunk (2,048 rows) at a time, so the rows are never all held at once
+// (what comes before the last pipeline, a sort or an aggregate, still runs
+// whole first). Keeps the prepared statement and the pending result alive as
 // long as the result, which may refer to them.
 class StreamingResult {
  public:
