@@ -11,7 +11,7 @@
 // "conflict" 409, "invalid_request", "partition_invalid" and
 // "model_selection_invalid" (a bad --models spec) 400, any other "model_" code (the model files are invalid:
 // model_cycle, model_unknown_table, model_sql_invalid, model_invalid) 422,
-// "query_refused" and "query_failed" 400, "query_timeout" 504, "query_busy"
+// "query_refused" and "query_failed" 400, "query_timeout" 504, "query_too_large" 413, "query_busy"
 // (more than api.max_queries at once) 429,
 // any transient error 503, anything else 500. The error's message is shown to the client: it must
 // not hold secrets.
@@ -172,7 +172,8 @@ class ApiBackend {
   // Runs a read-only query on the warehouse (Warehouse::Query), interrupted
   // after api.query_timeout_ms; the answer's bytes in ask.format. Errors:
   // "query_refused" (not one read-only statement: 400), "query_failed"
-  // (DuckDB's error: 400), "query_timeout" (504), or the warehouse's own
+  // (DuckDB's error: 400), "query_timeout" (504), "query_too_large" (the
+  // answer passed api.query_max_bytes: 413), or the warehouse's own
   // (transient while it cannot be opened: 503).
   virtual Result<warehouse::QueryAnswer> Query(const QueryAsk& ask) = 0;
 

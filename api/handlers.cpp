@@ -28,6 +28,7 @@ int StatusForError(const Error& error) {
   }
   if (c == "query_refused" || c == "query_failed") return 400;
   if (c == "query_timeout") return 504;
+  if (c == "query_too_large") return 413;
   if (c == "query_busy") return 429;
   if (c.starts_with("model_")) return 422;  // the daemon's model files are invalid
   if (error.transient) return 503;
@@ -397,6 +398,7 @@ std::string QueryOutcome(const Result<warehouse::QueryAnswer>& answer) {
   const std::string& code = answer.error().code;
   if (code == warehouse::kQueryRefused) return "refused";
   if (code == warehouse::kQueryTimeout) return "timeout";
+  if (code == warehouse::kQueryTooLarge) return "too_large";
   return "failed";
 }
 

@@ -128,7 +128,7 @@ struct Metrics::Impl {
   Family<Counter>& queries =
       prometheus::BuildCounter()
           .Name("landfall_queries_total")
-          .Help("Read-only queries (POST /v1/query) by outcome: ok, refused, timeout, failed, "
+          .Help("Read-only queries (POST /v1/query) by outcome: ok, refused, timeout, too_large, failed, "
                 "busy (over api.max_queries).")
           .Register(*registry);
   Family<Histogram>& query_duration =

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Sourced at the top of each benchmark script (bench/run.sh, partitions.sh,
-# lineage.sh), after its sizes: defines `say`, and `bench_outer SCRIPT
+# lineage.sh, hold_open.sh), after its sizes: defines `say`, and `bench_outer SCRIPT
 # TARGET...`, which, the first time through, installs what is missing
 # (deploy/install-deps.sh with the extras; not with BENCH_SKIP_INSTALL=1),
 # builds TARGETs in $BENCH_BUILD_DIR (Release unless configured already) and

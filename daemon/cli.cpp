@@ -319,7 +319,8 @@ exec::RunRequest Request(const Args& args) {
 int ExitFor(const Error& error) {
   if (error.code.ends_with("not_found") || error.code == "invalid_request") return kExitUsage;
   // A statement that may not run, or that DuckDB could not run.
-  if (error.code == warehouse::kQueryRefused || error.code == warehouse::kQueryFailed) {
+  if (error.code == warehouse::kQueryRefused || error.code == warehouse::kQueryFailed ||
+      error.code == warehouse::kQueryTooLarge) {
     return kExitUsage;
   }
   // Invalid model files or --models (model_cycle, model_selection_invalid, ...).

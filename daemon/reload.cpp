@@ -64,7 +64,7 @@ auto Members(config::ApiConfig& s) {
   LANDFALL_MEMBERS(s, enabled, listen, listen_host, listen_port, tokens, webhook_secret,
                    webhook_tolerance_s, body_limit_bytes, max_connections, read_timeout_ms,
                    idle_timeout_ms, per_table_metrics, protect_metrics, protect_health,
-                   query_timeout_ms, max_queries);
+                   query_timeout_ms, max_queries, query_max_bytes);
 }
 auto Members(config::TablePolicy& s) {
   LANDFALL_MEMBERS(s, schema_evolution, on_batch_removed, on_table_removed);

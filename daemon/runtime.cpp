@@ -97,6 +97,7 @@ warehouse::QueryRequest QueryRequestFor(const config::Config& config, std::strin
           .format = format,
           .limit = limit,
           .timeout = std::chrono::milliseconds(config.api.query_timeout_ms),
+          .max_bytes = config.api.query_max_bytes,
           .readable_dir = config.landing.dir};
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -227,7 +228,7 @@ void ParseApi(const Reader& r, const YAML::Node& api, ApiConfig& out) {
                {"enabled", "listen", "tokens", "webhook_secret", "webhook_tolerance_s",
                 "body_limit_bytes", "max_connections", "read_timeout_ms", "idle_timeout_ms",
                 "per_table_metrics", "protect_metrics", "protect_health", "query_timeout_ms",
-                "max_queries"});
+                "max_queries", "query_max_bytes"});
   if (auto n = api["enabled"]) out.enabled = r.Bool(n, "api.enabled");
   if (auto n = api["listen"]) {
     out.listen = r.String(n, "api.listen");
@@ -267,6 +268,9 @@ void ParseApi(const Reader& r, const YAML::Node& api, ApiConfig& out) {
     out.query_timeout_ms = r.Int(n, "api.query_timeout_ms", 100, 24 * 3'600'000);
   }
   if (auto n = api["max_queries"]) out.max_queries = r.Int(n, "api.max_queries", 1, 1000);
+  if (auto n = api["query_max_bytes"]) {
+    out.query_max_bytes = r.Int(n, "api.query_max_bytes", 1024, std::numeric_limits<int>::max());
+  }
 }
 
 Config Parse(const YAML::Node& root, const fs::path& source) {
@@ -341,11 +345,6 @@ Config Parse(const YAML::Node& root, const fs::path& source) {
     r.ExpectKeys(models, "models", {"dir", "schema"});
     if (auto n = models["dir"]; n && !n.IsNull()) {
       c.models.dir = r.Path(n, "models.dir");
-      // A model's run spans many statements that the file opened per call
-      // (hold_open: false) cannot keep open across.
-      if (!c.warehouse.hold_open) {
-        r.Throw(n, "models.dir", "models need warehouse.hold_open: true");
-      }
     }
     if (auto n = models["schema"]) {
       c.models.schema = r.String(n, "models.schema");

@@ -68,6 +68,7 @@ struct ApiConfig {
   bool protect_health = false;     // /healthz and /readyz need a token too
   int query_timeout_ms = 30'000;   // POST /v1/query and `landfall query`: interrupted after it
   int max_queries = 4;             // POST /v1/query calls at once; more get 429
+  int query_max_bytes = 256 << 20;  // a query's answer is refused (413) beyond it
   bool operator==(const ApiConfig&) const = default;
 };
 

@@ -941,6 +941,15 @@ void Engine::RunModels(const RunRequest& request, RunOutcome& outcome) {
   }
   if (!outcome.tables.empty()) models_.Dirty();
   const auto started = std::chrono::steady_clock::now();
+  // One open of the file for the whole phase (warehouse.hold_open: false),
+  // so that no reader takes it between two models of one run.
+  auto hold = warehouse_.Hold();
+  if (!hold) {
+    // The warehouse logged why (a reader has the file: once, at warn).
+    spdlog::debug("models: {}", hold.error().ToString());
+    outcome.models_error = hold.error();
+    return;
+  }
   auto models = models_.PlanAndExecute(model_request, outcome.run_id);
   outcome.models_us =
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();

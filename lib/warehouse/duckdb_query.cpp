@@ -101,45 +101,129 @@ class TempDir {
   fs::path path_;
 };
 
+// A statement's result produced as it is fetched: DuckDB hands its rows over
+// a chunk (2,048 rows) at a time, so the rows are never all held at once
+// (what comes before the last pipeline, a sort or an aggregate, still runs
+// whole first). Keeps the prepared statement and the pending result alive as
+// long as the result, which may refer to them.
+class StreamingResult {
+ public:
+  StreamingResult() = default;
+  ~StreamingResult() {
+    if (has_result_) duckdb_destroy_result(&result_);
+    if (pending_ != nullptr) duckdb_destroy_pending(&pending_);
+    if (prepared_ != nullptr) duckdb_destroy_prepare(&prepared_);
+  }
+  StreamingResult(const StreamingResult&) = delete;
+  StreamingResult& operator=(const StreamingResult&) = delete;
+
+  // Starts `statement` on `con`; DuckDB's error when it does not start.
+  std::optional<DuckError> Start(duckdb_connection con, const std::string& statement) {
+    if (duckdb_prepare(con, statement.c_str(), &prepared_) != DuckDBSuccess) {
+      return DuckError{DUCKDB_ERROR_INVALID, CleanDuckDbMessage(duckdb_prepare_error(prepared_))};
+    }
+    if (duckdb_pending_prepared_streaming(prepared_, &pending_) != DuckDBSuccess) {
+      return DuckError{DUCKDB_ERROR_INVALID, CleanDuckDbMessage(duckdb_pending_error(pending_))};
+    }
+    has_result_ = true;
+    if (duckdb_execute_pending(pending_, &result_) != DuckDBSuccess) {
+      return DuckError{duckdb_result_error_type(&result_), CleanDuckDbMessage(duckdb_result_error(&result_))};
+    }
+    return std::nullopt;
+  }
+
+  // The next chunk (destroy it with duckdb_destroy_data_chunk), or nullptr
+  // at the end or on an error (then Error() says which).
+  duckdb_data_chunk Next() { return duckdb_fetch_chunk(result_); }
+  std::optional<DuckError> Error() {
+    const char* message = duckdb_result_error(&result_);
+    if (message == nullptr) return std::nullopt;
+    return DuckError{duckdb_result_error_type(&result_), CleanDuckDbMessage(message)};
+  }
+
+ private:
+  duckdb_prepared_statement prepared_ = nullptr;
+  duckdb_pending_result pending_ = nullptr;
+  duckdb_result result_{};
+  bool has_result_ = false;
+};
+
+// The text of row `row` of a VARCHAR (or JSON) vector; nullopt for NULL.
+std::optional<std::string_view> TextAt(duckdb_vector vector, idx_t row) {
+  uint64_t* validity = duckdb_vector_get_validity(vector);
+  if (validity != nullptr && !duckdb_validity_row_is_valid(validity, row)) return std::nullopt;
+  auto* strings = static_cast<duckdb_string_t*>(duckdb_vector_get_data(vector));
+  return std::string_view(duckdb_string_t_data(&strings[row]), duckdb_string_t_length(strings[row]));
+}
+
 // A JSON value DuckDB's to_json wrote, or the text as a JSON string when it
 // is not JSON (to_json writes NaN and Infinity bare).
-std::string JsonValue(const std::optional<std::string>& text) {
-  if (!text) return "null";
-  if (*text == "NaN" || *text == "Infinity" || *text == "-Infinity") return "\"" + *text + "\"";
-  return *text;
+void AppendJsonValue(std::string& out, std::optional<std::string_view> text) {
+  if (!text) {
+    out += "null";
+  } else if (*text == "NaN" || *text == "Infinity" || *text == "-Infinity") {
+    out.append("\"").append(*text).append("\"");
+  } else {
+    out.append(*text);
+  }
+}
+
+Error TooLarge(const QueryRequest& request, int64_t rows) {
+  return Error{kQueryTooLarge,
+               "the answer passed " + std::to_string(*request.max_bytes) +
+                   " bytes (api.query_max_bytes) after " + std::to_string(rows) +
+                   " rows; ask for fewer rows (limit) or columns",
+               false};
 }
 
 Result<QueryAnswer> JsonAnswer(duckdb_connection con, const QueryRequest& request,
-                               const Exec& exec, const std::function<Error(const DuckError&)>& fail) {
+                               const Exec& exec, const std::function<void()>& counted,
+                               const std::function<Error(const DuckError&)>& fail) {
   auto columns = exec(con, sql::QueryColumns(request.sql));
   if (!columns) return std::unexpected(fail(columns.error()));
-  // One row more than asked for says whether any were left out.
-  const std::optional<int64_t> fetch =
-      request.limit ? std::optional<int64_t>(*request.limit + 1) : std::nullopt;
-  auto rows = exec(con, sql::QueryRowsAsJson(request.sql, fetch));
-  if (!rows) return std::unexpected(fail(rows.error()));
-
   json names = json::array();
   for (int64_t c = 0; c < columns->RowCount(); ++c) {
     names.push_back({{"name", columns->Text(0, c).value_or("")},
                      {"type", columns->Text(1, c).value_or("")}});
   }
-  QueryAnswer answer;
-  answer.rows = rows->RowCount();
-  if (request.limit && answer.rows > *request.limit) {
-    answer.rows = *request.limit;
-    answer.truncated = true;
-  }
   std::string body = R"({"columns":)" + names.dump(-1, ' ', false, json::error_handler_t::replace) +
                      R"(,"rows":[)";
-  for (int64_t r = 0; r < answer.rows; ++r) {
-    body += r == 0 ? "[" : ",[";
-    for (int64_t c = 0; c < columns->RowCount(); ++c) {
-      if (c > 0) body += ',';
-      body += JsonValue(rows->Text(c, r));
-    }
-    body += ']';
+
+  // One row more than asked for says whether any were left out. Streamed, so
+  // that the rows are never held twice and a too large answer stops early.
+  const std::optional<int64_t> fetch =
+      request.limit ? std::optional<int64_t>(*request.limit + 1) : std::nullopt;
+  StreamingResult rows;
+  counted();
+  if (auto error = rows.Start(con, sql::QueryRowsAsJson(request.sql, fetch))) {
+    return std::unexpected(fail(*error));
   }
+  QueryAnswer answer;
+  while (!answer.truncated) {
+    duckdb_data_chunk chunk = rows.Next();
+    if (chunk == nullptr) break;
+    const idx_t size = duckdb_data_chunk_get_size(chunk);
+    const idx_t width = duckdb_data_chunk_get_column_count(chunk);
+    for (idx_t r = 0; r < size; ++r) {
+      if (request.limit && answer.rows == *request.limit) {
+        answer.truncated = true;
+        break;
+      }
+      body += answer.rows == 0 ? "[" : ",[";
+      for (idx_t c = 0; c < width; ++c) {
+        if (c > 0) body += ',';
+        AppendJsonValue(body, TextAt(duckdb_data_chunk_get_vector(chunk, c), r));
+      }
+      body += ']';
+      ++answer.rows;
+      if (request.max_bytes && static_cast<int64_t>(body.size()) > *request.max_bytes) {
+        duckdb_destroy_data_chunk(&chunk);
+        return Fail(TooLarge(request, answer.rows));
+      }
+    }
+    duckdb_destroy_data_chunk(&chunk);
+  }
+  if (auto error = rows.Error()) return std::unexpected(fail(*error));
   body += R"(],"row_count":)" + std::to_string(answer.rows) +
           R"(,"truncated":)" + (answer.truncated ? "true" : "false") + "}";
   answer.body = std::move(body);
@@ -156,6 +240,11 @@ Result<QueryAnswer> FileAnswer(duckdb_connection con, const QueryRequest& reques
                                            csv ? sql::CopyFormat::kCsv : sql::CopyFormat::kParquet,
                                            request.limit));
   if (!copied) return std::unexpected(fail(copied.error()));
+  std::error_code ec;
+  const auto bytes_on_disk = fs::file_size(file, ec);
+  if (request.max_bytes && !ec && static_cast<int64_t>(bytes_on_disk) > *request.max_bytes) {
+    return Fail(TooLarge(request, copied->RowsChanged()));
+  }
   std::ifstream in(file, std::ios::binary);
   if (!in) return Fail(kQueryFailed, "cannot read the answer file " + file.string());
   std::ostringstream bytes;
@@ -169,11 +258,12 @@ Result<QueryAnswer> FileAnswer(duckdb_connection con, const QueryRequest& reques
 }  // namespace
 
 Result<QueryAnswer> RunReadOnlyQuery(duckdb_database db, const QueryRequest& request,
-                                     const Exec& exec) {
+                                     const Exec& exec, const std::function<void()>& counted) {
   if (auto allowed = CheckReadOnlyQuery(request.sql, request.readable_dir); !allowed) {
     return Fail(allowed.error());
   }
   if (request.limit && *request.limit < 0) return Fail(kQueryRefused, "limit must be >= 0");
+  if (request.max_bytes && *request.max_bytes <= 0) return Fail(kQueryRefused, "max_bytes must be > 0");
   OwnConnection con(db);
   if (con.get() == nullptr) return Fail("warehouse_error", "cannot connect to DuckDB", true);
   Watchdog watchdog(con.get(), request.timeout);
@@ -195,7 +285,7 @@ Result<QueryAnswer> RunReadOnlyQuery(duckdb_database db, const QueryRequest& req
   if (auto begin = exec(con.get(), std::string(sql::kBeginReadOnly)); !begin) {
     return Fail(fail(begin.error()));
   }
-  auto answer = request.format == QueryFormat::kJson ? JsonAnswer(con.get(), request, exec, fail)
+  auto answer = request.format == QueryFormat::kJson ? JsonAnswer(con.get(), request, exec, counted, fail)
                                                      : FileAnswer(con.get(), request, exec, fail);
   // Nothing to commit: a read-only transaction ends the same either way.
   (void)exec(con.get(), "ROLLBACK");

@@ -377,7 +377,8 @@ class DuckDbWarehouse final : public Warehouse {
   Result<QueryAnswer> Query(const QueryRequest& request) override {
     return internal::RunReadOnlyQuery(
         db_, request,
-        [this](duckdb_connection con, const std::string& statement) { return Exec(con, statement); });
+        [this](duckdb_connection con, const std::string& statement) { return Exec(con, statement); },
+        [this] { statements_.fetch_add(1, std::memory_order_relaxed); });
   }
 
   Result<int64_t> RowCount(const std::string& table) override {

@@ -3,10 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <condition_variable>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <regex>
 #include <thread>
 #include <utility>
+#include <vector>
 
 namespace landfall::warehouse {
 
@@ -94,8 +97,85 @@ class OnDemandWarehouse final : public Warehouse {
     std::lock_guard lock(mu_);
     return waiting_for_;
   }
+  Result<WarehouseHold> Hold() override {
+    auto opened = Acquire();
+    if (!opened) return Fail(std::move(opened.error()));
+    return WarehouseHold([this] { Release(); });
+  }
+  ModelWarehouse* Models() override { return &models_; }
 
  private:
+  // The model side: each call, like the warehouse's own, on the file opened
+  // for it unless a Hold keeps it open already.
+  class OnDemandModels final : public ModelWarehouse {
+   public:
+    explicit OnDemandModels(OnDemandWarehouse& owner) : owner_(owner) {}
+    Status InitModels(const std::string& schema) override {
+      return owner_.UseModels<void>([&](ModelWarehouse& m) { return m.InitModels(schema); });
+    }
+    Result<std::map<std::string, ModelContents>> InspectModels(const std::string& schema) override {
+      return owner_.UseModels<std::map<std::string, ModelContents>>(
+          [&](ModelWarehouse& m) { return m.InspectModels(schema); });
+    }
+    Result<std::map<std::string, int64_t>> TargetRows(const std::string& schema) override {
+      return owner_.UseModels<std::map<std::string, int64_t>>(
+          [&](ModelWarehouse& m) { return m.TargetRows(schema); });
+    }
+    Result<schema::Schema> TargetColumns(const std::string& schema, const std::string& name) override {
+      return owner_.UseModels<schema::Schema>([&](ModelWarehouse& m) { return m.TargetColumns(schema, name); });
+    }
+    Result<schema::Schema> DescribeQuery(const std::string& sql) override {
+      return owner_.UseModels<schema::Schema>([&](ModelWarehouse& m) { return m.DescribeQuery(sql); });
+    }
+    Result<ModelWriteStats> WriteModel(const ModelWrite& write) override {
+      return owner_.UseModels<ModelWriteStats>([&](ModelWarehouse& m) { return m.WriteModel(write); });
+    }
+    Result<std::optional<double>> ObserveCheck(const std::string& schema, const std::string& name,
+                                               const TargetCheck& check) override {
+      return owner_.UseModels<std::optional<double>>(
+          [&](ModelWarehouse& m) { return m.ObserveCheck(schema, name, check); });
+    }
+    Status DropModel(const std::string& schema, const std::string& name) override {
+      return owner_.UseModels<void>([&](ModelWarehouse& m) { return m.DropModel(schema, name); });
+    }
+    Status ResetPartitions(const std::string& schema, const std::string& name, const std::string& sql) override {
+      return owner_.UseModels<void>([&](ModelWarehouse& m) { return m.ResetPartitions(schema, name, sql); });
+    }
+    Result<PartitionWriteStats> WritePartitions(const PartitionWrite& write) override {
+      return owner_.UseModels<PartitionWriteStats>([&](ModelWarehouse& m) { return m.WritePartitions(write); });
+    }
+    Result<std::vector<std::string>> TouchedPartitions(const std::string& sql, const std::string& table,
+                                                       const std::vector<std::string>& batch_ids,
+                                                       const PartitionLayout& layout) override {
+      return owner_.UseModels<std::vector<std::string>>(
+          [&](ModelWarehouse& m) { return m.TouchedPartitions(sql, table, batch_ids, layout); });
+    }
+    Result<std::vector<std::string>> ChangedPartitions(const std::string& model, const PartitionSource& source,
+                                                       const PartitionLayout& layout, const std::string& start,
+                                                       const std::string& end) override {
+      return owner_.UseModels<std::vector<std::string>>(
+          [&](ModelWarehouse& m) { return m.ChangedPartitions(model, source, layout, start, end); });
+    }
+    Status FinishPartitions(const std::string& name, const std::vector<ModelSource>& sources,
+                            const std::map<std::string, std::vector<std::string>>* consumed, bool wrote) override {
+      return owner_.UseModels<void>(
+          [&](ModelWarehouse& m) { return m.FinishPartitions(name, sources, consumed, wrote); });
+    }
+
+   private:
+    OnDemandWarehouse& owner_;
+  };
+
+  // Runs `call` on the open warehouse's model side.
+  template <typename T, typename F>
+  std::expected<T, Error> UseModels(F call) {
+    return Use<T>([&](Warehouse& w) -> std::expected<T, Error> {
+      ModelWarehouse* models = w.Models();
+      if (models == nullptr) return Fail("warehouse_error", "the warehouse cannot build models");
+      return call(*models);
+    });
+  }
+
   // Runs `call` on the open warehouse, opening it first when it is closed.
   template <typename T, typename F>
   std::expected<T, Error> Use(F call) {
@@ -170,6 +250,7 @@ class OnDemandWarehouse final : public Warehouse {
   int64_t statements_before_ = 0;  // statements of the warehouses already closed
   std::string waiting_for_;        // why the last open failed on a lock; "" after one succeeded
   bool stopping_ = false;
+  OnDemandModels models_{*this};
   std::thread closer_;  // started last: it uses every field above
 };
 

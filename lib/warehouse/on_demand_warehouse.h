@@ -22,9 +22,12 @@ namespace landfall::warehouse {
 // after the file was last open is logged at warn, later ones at debug, and
 // WaitingFor() says so until an open succeeds.
 //
-// Models() is nullptr: a model's calls span many statements that this
-// wrapper cannot keep the file open across (the config refuses models with
-// hold_open: false). Thread-safe, like the DuckDB warehouse.
+// Models() opens the file per call the same way. Hold() keeps it open until
+// the hold ends: the engine takes one around a run's model phase, so that the
+// phase's many calls share one open and no reader takes the file between two
+// models; the idle close counts from the hold's end. (A model's temp tables
+// and views live within one call, so nothing is lost when the file closes
+// between calls.) Thread-safe, like the DuckDB warehouse.
 Result<std::unique_ptr<Warehouse>> OpenDuckDbOnDemand(
     const DuckDbOptions& options,
     std::chrono::milliseconds idle_close = std::chrono::milliseconds(500));

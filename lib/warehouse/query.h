@@ -28,6 +28,8 @@ inline constexpr const char* kQueryRefused = "query_refused";
 inline constexpr const char* kQueryTimeout = "query_timeout";
 // DuckDB could not run it (an unknown table, a type error, ...).
 inline constexpr const char* kQueryFailed = "query_failed";
+// The answer would pass QueryRequest::max_bytes.
+inline constexpr const char* kQueryTooLarge = "query_too_large";
 
 struct QueryRequest {
   std::string sql;
@@ -37,6 +39,12 @@ struct QueryRequest {
   std::optional<int64_t> limit;
   // Interrupted (kQueryTimeout) after this long; zero: never.
   std::chrono::milliseconds timeout{0};
+  // At most this many bytes of answer (kQueryTooLarge beyond); nullopt: no
+  // cap. It bounds the memory the answer takes, since an answer is held in
+  // full before it is sent: JSON rows are fetched from DuckDB a chunk at a
+  // time and stop at the cap; a CSV or Parquet file is written to a
+  // temporary file first and refused before it is read when it is larger.
+  std::optional<int64_t> max_bytes;
   // File-reading table functions may read only below this folder (the
   // landing directory); empty: they may read nothing.
   std::filesystem::path readable_dir;

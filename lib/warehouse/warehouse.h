@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -94,6 +95,24 @@ struct ApplyStats {
   int64_t rows = 0;
   int batches = 0;  // applied; `rejected` batches not counted
   std::vector<RejectedBatch> rejected;
+};
+
+// Keeps a warehouse's file open while it lives (Warehouse::Hold). Move-only;
+// an empty hold keeps nothing.
+class WarehouseHold {
+ public:
+  WarehouseHold() = default;
+  explicit WarehouseHold(std::function<void()> release) : release_(std::move(release)) {}
+  ~WarehouseHold() {
+    if (release_) release_();
+  }
+  WarehouseHold(WarehouseHold&& other) noexcept : release_(std::exchange(other.release_, nullptr)) {}
+  WarehouseHold& operator=(WarehouseHold&&) = delete;
+  WarehouseHold(const WarehouseHold&) = delete;
+  WarehouseHold& operator=(const WarehouseHold&) = delete;
+
+ private:
+  std::function<void()> release_;
 };
 
 class Warehouse {
@@ -189,6 +208,14 @@ class Warehouse {
   // need not): with warehouse.hold_open: false, another process holding the
   // file (on_demand_warehouse.h).
   virtual std::string WaitingFor() { return ""; }
+
+  // Keeps the file open until the hold is destroyed, for a span of many
+  // calls (a run's model phase): they share one open, and no other process
+  // takes the file between two of them. A warehouse that is always open
+  // returns an empty hold. Errors: those of opening the file (with
+  // warehouse.hold_open: false, "warehouse_busy", transient, while a reader
+  // has it).
+  virtual Result<WarehouseHold> Hold() { return WarehouseHold(); }
 
   // The model side of this warehouse (model_warehouse.h), on the same
   // database; nullptr when this warehouse cannot build models.

@@ -144,5 +144,21 @@ TEST_F(DaemonQueryTest, QueriesBeyondMaxQueriesAreAnswered429) {
   EXPECT_EQ(Query({{"sql", "SELECT 1"}}).status, 200);
 }
 
+TEST_F(DaemonQueryTest, AnAnswerPastQueryMaxBytesIsAnswered413) {
+  Start("  query_max_bytes: 4096\n");
+  const std::string big = "SELECT range AS id, repeat('x', 100) AS pad FROM range(10000)";
+  auto json_answer = Query({{"sql", big}});
+  EXPECT_EQ(json_answer.status, 413) << json_answer.body;
+  EXPECT_EQ(Code(json_answer), "query_too_large");
+  auto csv = Query({{"sql", big}, {"format", "csv"}});
+  EXPECT_EQ(csv.status, 413) << csv.body;
+  EXPECT_EQ(Code(csv), "query_too_large");
+  EXPECT_THAT(Get("/metrics").body, HasSubstr("landfall_queries_total{outcome=\"too_large\"} 2"));
+  // A smaller answer of the same query is whole.
+  auto small = Query({{"sql", big}, {"limit", 3}});
+  ASSERT_EQ(small.status, 200) << small.body;
+  EXPECT_EQ(JsonOf(small)["row_count"], 3);
+}
+
 }  // namespace
 }  // namespace landfall::testing

@@ -395,6 +395,7 @@ TEST_F(HandlersTest, ModelErrorsMapToStatuses) {
   EXPECT_EQ(ErrorCode(invalid), "model_cycle");
   EXPECT_EQ(StatusForError({"model_selection_invalid", "no model 'x'"}), 400);
   EXPECT_EQ(StatusForError({"model_unknown_table", "models/a.sql: staging.x"}), 422);
+  EXPECT_EQ(StatusForError({"query_too_large", "the answer passed 4096 bytes"}), 413);
 }
 
 TEST_F(HandlersTest, PartitionListParametersAreValidated) {

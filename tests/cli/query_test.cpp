@@ -168,5 +168,43 @@ TEST_F(QueryTest, HoldOpenFalseLetsReadersInBetweenRunsAndARunWaitsForAReader) {
   StopServe(*serve);
 }
 
+TEST_F(QueryTest, HoldOpenFalseBuildsModelsThatReadersReadBetweenRuns) {
+  WriteServeConfig(/*debounce_ms=*/100, /*api_extra=*/"",
+                   /*warehouse_extra=*/"  hold_open: false\nmodels:\n  dir: models\n  schema: analytics\n");
+  std::filesystem::create_directories(dir_ / "models");
+  // One model applied batch by batch (many statements per batch), one over it.
+  std::ofstream(dir_ / "models/orders_copy.sql") << "SELECT id, name FROM staging.orders";
+  std::ofstream(dir_ / "models/orders_copy.yaml") << "strategy: incremental\nincremental: {by: batch}\n";
+  std::ofstream(dir_ / "models/order_count.sql") << "SELECT count(*) AS n FROM analytics.orders_copy";
+  Land("orders/part-0.parquet", 10);
+  auto serve = StartServe();
+
+  // Between runs another process reads the model targets.
+  const auto read = [&](const std::string& sql) -> std::optional<long long> {
+    Reader reader(warehouse());
+    return reader.ok() ? reader.Int(sql) : std::nullopt;
+  };
+  std::optional<long long> seen;
+  ASSERT_TRUE(PollUntil(
+      [&] { return (seen = read("SELECT n FROM analytics.order_count")) == 10; }, 30s))
+      << (seen ? std::to_string(*seen) : "unreadable") << "\n" << serve->Log();
+
+  // A new batch while a reader holds the file: staging waits for it, then
+  // the retried run stages the batch and builds both models again.
+  {
+    Reader reader(warehouse());
+    ASSERT_TRUE(reader.ok()) << reader.error();
+    Land("orders/part-1.parquet", 5, 10);
+    ASSERT_TRUE(serve->WaitForLog("runs wait for it", 30s)) << serve->Log();
+    EXPECT_EQ(reader.Int("SELECT n FROM analytics.order_count"), 10);
+  }
+  EXPECT_TRUE(PollUntil(
+      [&] { return (seen = read("SELECT n FROM analytics.order_count")) == 15; }, 60s))
+      << (seen ? std::to_string(*seen) : "unreadable") << "\n" << serve->Log();
+  EXPECT_EQ(read("SELECT count(DISTINCT id) FROM analytics.orders_copy"), 15);
+  EXPECT_EQ(serve->Log().find("models: "), std::string::npos) << serve->Log();
+  StopServe(*serve);
+}
+
 }  // namespace
 }  // namespace landfall::testing

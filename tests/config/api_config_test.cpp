@@ -138,6 +138,7 @@ TEST(ApiConfigTest, QueriesTimeOutAfter30SecondsFourAtATimeAndTheWarehouseStaysO
   ASSERT_TRUE(config) << config.error().message;
   EXPECT_EQ(config->api.query_timeout_ms, 30'000);
   EXPECT_EQ(config->api.max_queries, 4);
+  EXPECT_EQ(config->api.query_max_bytes, 256 << 20);
   EXPECT_TRUE(config->warehouse.hold_open);
 }
 
@@ -145,14 +146,26 @@ TEST(ApiConfigTest, QueryLimitsAndHoldOpenAreReadAndChecked) {
   auto config = ParseConfig(
       "landing: {dir: /l}\nstate: {postgres_url: x}\n"
       "warehouse: {path: /w.duckdb, hold_open: false}\n"
-      "api: {query_timeout_ms: 500, max_queries: 2}\n",
+      "api: {query_timeout_ms: 500, max_queries: 2, query_max_bytes: 4096}\n",
       kSource);
   ASSERT_TRUE(config) << config.error().message;
   EXPECT_EQ(config->api.query_timeout_ms, 500);
   EXPECT_EQ(config->api.max_queries, 2);
+  EXPECT_EQ(config->api.query_max_bytes, 4096);
   EXPECT_FALSE(config->warehouse.hold_open);
   EXPECT_THAT(ErrorOf("  max_queries: 0\n"), HasSubstr("api.max_queries"));
   EXPECT_THAT(ErrorOf("  query_timeout_ms: 5\n"), HasSubstr("api.query_timeout_ms"));
+  EXPECT_THAT(ErrorOf("  query_max_bytes: 10\n"), HasSubstr("api.query_max_bytes"));
+}
+
+TEST(ApiConfigTest, ModelsWorkWithTheWarehouseOpenedOnDemand) {
+  auto config = ParseConfig(
+      "landing: {dir: /l}\nstate: {postgres_url: x}\n"
+      "warehouse: {path: /w.duckdb, hold_open: false}\nmodels: {dir: /m}\n",
+      kSource);
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_FALSE(config->warehouse.hold_open);
+  EXPECT_EQ(config->models.dir, std::filesystem::path("/m"));
 }
 
 }  // namespace

@@ -138,5 +138,39 @@ TEST_F(DuckDbQueryTest, SlowQueryIsInterruptedAtItsTimeout) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
 
+TEST_F(DuckDbQueryTest, JsonRowsAreStreamedAcrossChunksWithNullsAndNaN) {
+  // Several of DuckDB's 2,048-row chunks; NULLs and NaN in every chunk.
+  auto answer = Ask("SELECT range AS id, CASE WHEN range % 1000 = 7 THEN NULL ELSE 'v' || range END AS v, "
+                    "CASE WHEN range % 1000 = 8 THEN 'NaN'::DOUBLE ELSE 0.5 END AS d FROM range(5000) ORDER BY id",
+                    QueryFormat::kJson, 4999);
+  ASSERT_TRUE(answer) << answer.error().ToString();
+  const json doc = json::parse(answer->body);
+  EXPECT_EQ(doc["row_count"], 4999);
+  EXPECT_EQ(doc["truncated"], true);
+  EXPECT_EQ(doc["rows"][4998], json({4998, "v4998", 0.5}));
+  EXPECT_EQ(doc["rows"][3007], json({3007, nullptr, 0.5}));
+  EXPECT_EQ(doc["rows"][4008], json({4008, "v4008", "NaN"}));
+}
+
+TEST_F(DuckDbQueryTest, AnAnswerPastMaxBytesIsRefusedInEveryFormat) {
+  const std::string sql = "SELECT range AS id, repeat('x', 100) AS pad FROM range(10000)";
+  for (QueryFormat format : {QueryFormat::kJson, QueryFormat::kCsv, QueryFormat::kParquet}) {
+    auto answer = wh_->Query({.sql = sql, .format = format, .max_bytes = 4096, .readable_dir = landing_});
+    ASSERT_FALSE(answer) << static_cast<int>(format);
+    EXPECT_EQ(answer.error().code, "query_too_large");
+    EXPECT_THAT(answer.error().message, HasSubstr("4096 bytes (api.query_max_bytes)"));
+  }
+  // The JSON answer stops at the cap: it names how far it got.
+  auto json_answer = wh_->Query({.sql = sql, .max_bytes = 4096, .readable_dir = landing_});
+  EXPECT_THAT(json_answer.error().message, ::testing::ContainsRegex("after [0-9][0-9] rows"));
+  // Below the cap, the whole answer.
+  for (QueryFormat format : {QueryFormat::kJson, QueryFormat::kCsv, QueryFormat::kParquet}) {
+    auto answer = wh_->Query({.sql = "SELECT id FROM staging.orders", .format = format, .max_bytes = 4096,
+                              .readable_dir = landing_});
+    ASSERT_TRUE(answer) << answer.error().ToString();
+    EXPECT_EQ(answer->rows, 5);
+  }
+}
+
 }  // namespace
 }  // namespace landfall::warehouse
