@@ -161,6 +161,12 @@ class OnDemandWarehouse final : public Warehouse {
       return owner_.UseModels<void>(
           [&](ModelWarehouse& m) { return m.FinishPartitions(name, sources, consumed, wrote); });
     }
+    Result<std::optional<TargetHashes>> HashesAt(const std::string& name, int64_t version) override {
+      return owner_.UseModels<std::optional<TargetHashes>>([&](ModelWarehouse& m) { return m.HashesAt(name, version); });
+    }
+    Status ConsumeUnchanged(const std::string& name, const std::vector<ModelSource>& upstream) override {
+      return owner_.UseModels<void>([&](ModelWarehouse& m) { return m.ConsumeUnchanged(name, upstream); });
+    }
 
    private:
     OnDemandWarehouse& owner_;
