@@ -958,9 +958,16 @@ Result<warehouse::ModelWriteStats> ModelRunner::WritePartitioned(const ModelPlan
   const bool by_flags = plan.partitions.Any();
   const bool wrote = std::any_of(out.partitions.begin(), out.partitions.end(), [](auto& p) { return p.ok; });
   if (!by_flags || wrote) {
-    if (auto s = wh.FinishPartitions(m.name, sources, by_flags ? nullptr : &step.staging_tokens, wrote); !s) {
-      return Fail(s.error());
-    }
+    warehouse::PartitionsFinish finish{.schema = config_.models.schema,
+                                       .name = m.name,
+                                       .sources = sources,
+                                       .consumed = by_flags ? nullptr : &step.staging_tokens,
+                                       .wrote = wrote};
+    if (auto sets = plan.hash_sets.find(m.name); sets != plan.hash_sets.end()) finish.hash_sets = sets->second;
+    auto finished = wh.FinishPartitions(finish);
+    if (!finished) return Fail(finished.error());
+    stats.version = finished->version;
+    stats.hash_us = finished->hash_us;
   }
   if (first_error) return Fail(*first_error);
   return stats;

@@ -290,31 +290,34 @@ class DuckDbModels final : public ModelWarehouse {
     });
   }
 
-  Status FinishPartitions(const std::string& name, const std::vector<ModelSource>& sources,
-                          const std::map<std::string, std::vector<std::string>>* consumed, bool wrote) override {
-    const std::string what = "model " + name + ": bookkeeping";
-    return Done(Transact<bool>(what, [&](duckdb_connection con) -> Result<bool> {
+  Result<ModelWriteStats> FinishPartitions(const PartitionsFinish& f) override {
+    const std::string what = "model " + f.name + ": bookkeeping";
+    return Transact<ModelWriteStats>(what, [&](duckdb_connection con) -> Result<ModelWriteStats> {
       std::vector<std::string> statements;
-      for (const auto& source : sources) {
-        if (consumed == nullptr) break;
+      for (const auto& source : f.sources) {
+        if (f.consumed == nullptr) break;
         std::vector<std::string> more;
         if (source.is_model) {
-          more = sql::ConsumeModel(name, source.Key(), source.name);
+          more = sql::ConsumeModel(f.name, source.Key(), source.name);
         } else {
-          auto tokens = consumed->find(source.Key());
-          more = sql::ConsumeTokens(name, source.Key(), tokens == consumed->end() ? std::vector<std::string>{}
-                                                                                  : tokens->second);
+          auto tokens = f.consumed->find(source.Key());
+          more = sql::ConsumeTokens(f.name, source.Key(),
+                                    tokens == f.consumed->end() ? std::vector<std::string>{} : tokens->second);
         }
         for (auto& statement : more) statements.push_back(std::move(statement));
       }
       for (const auto& statement : statements) {
         if (auto r = Run(con, statement, what); !r) return Fail(r.error());
       }
-      if (wrote) {
-        if (auto s = Bump(con, name, what); !s) return Fail(s.error());
+      ModelWriteStats stats;
+      if (f.wrote) {
+        if (auto s = Bump(con, f.name, what); !s) return Fail(s.error());
       }
-      return true;
-    }));
+      if (auto s = RecordHashes(con, f.schema, f.name, f.wrote ? f.hash_sets : std::nullopt, {}, stats); !s) {
+        return Fail(s.error());
+      }
+      return stats;
+    });
   }
 
   Result<std::optional<TargetHashes>> HashesAt(const std::string& name, int64_t version) override {
@@ -363,11 +366,22 @@ class DuckDbModels final : public ModelWarehouse {
     for (const auto& statement : sql::SaveInputs(write.name, inputs)) {
       if (auto r = Run(con, statement, what); !r) return Fail(r.error());
     }
-    auto version = Run(con, sql::VersionQuery(write.name), what);
+    const auto hash_sets = write.kind == ModelWriteKind::kReplaceView ? std::nullopt : write.hash_sets;
+    return RecordHashes(con, write.schema, write.name, hash_sets, write.expressions, stats);
+  }
+
+  // The model's version into `stats`, and with `hash_sets` its target's
+  // TargetHashes (and `expressions`) kept under it, older ones no model
+  // consumed forgotten.
+  Status RecordHashes(duckdb_connection con, const std::string& schema, const std::string& name,
+                      const std::optional<std::vector<std::vector<std::string>>>& hash_sets,
+                      const std::map<std::string, std::string>& expressions, ModelWriteStats& stats) {
+    const std::string what = "model " + name + ": bookkeeping";
+    auto version = Run(con, sql::VersionQuery(name), what);
     if (!version) return Fail(version.error());
     stats.version = version->Int(0, 0).value_or(0);
-    if (!write.hash_sets || write.kind == ModelWriteKind::kReplaceView) return Ok();
-    const std::string target = sql::Qualified(write.schema, write.name);
+    if (!hash_sets) return Ok();
+    const std::string target = sql::Qualified(schema, name);
     auto info = Run(con, sql::TableInfoQuery(target), what);
     if (!info) return Fail(info.error());
     std::vector<std::string> names, types;
@@ -376,7 +390,7 @@ class DuckDbModels final : public ModelWarehouse {
       types.push_back(sql::NormalizeType(info->Text(1, row).value_or("")));
     }
     const auto started = std::chrono::steady_clock::now();
-    auto hashes = Run(con, sql::TargetHashesQuery(target, names, *write.hash_sets), what + ": column hashes");
+    auto hashes = Run(con, sql::TargetHashesQuery(target, names, *hash_sets), what + ": column hashes");
     if (!hashes) return Fail(hashes.error());
     stats.hash_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started)
                         .count();
@@ -386,12 +400,12 @@ class DuckDbModels final : public ModelWarehouse {
     for (size_t i = 0; i < names.size(); ++i) {
       kept.emplace_back("column", names[i], types[i], rows, hashes->Text(col++, 0).value_or("0"));
     }
-    for (const auto& set : *write.hash_sets) {
+    for (const auto& set : *hash_sets) {
       kept.emplace_back("set", ColumnSetKey(set), "", rows, hashes->Text(col++, 0).value_or("0"));
     }
-    for (const auto& [key, fingerprint] : write.expressions) kept.emplace_back("expression", key, "", rows, fingerprint);
-    for (const auto& statement : {sql::SaveHashes(write.name, kept),
-                                  sql::PruneHashes(write.name, write.schema + "." + write.name)}) {
+    for (const auto& [key, fingerprint] : expressions) kept.emplace_back("expression", key, "", rows, fingerprint);
+    if (kept.empty()) return Ok();
+    for (const auto& statement : {sql::SaveHashes(name, kept), sql::PruneHashes(name, schema + "." + name)}) {
       if (auto r = Run(con, statement, what); !r) return Fail(r.error());
     }
     return Ok();

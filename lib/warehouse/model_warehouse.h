@@ -162,6 +162,16 @@ struct PartitionWrite {
   std::vector<PartitionSource> sources;  // checksums of each kept, in the same transaction
 };
 
+// The end of a time-interval model's run (ModelWarehouse::FinishPartitions).
+struct PartitionsFinish {
+  std::string schema;  // the target's
+  std::string name;
+  std::vector<ModelSource> sources;
+  const std::map<std::string, std::vector<std::string>>* consumed = nullptr;
+  bool wrote = false;
+  std::optional<std::vector<std::vector<std::string>>> hash_sets;  // as ModelWrite's
+};
+
 struct PartitionStats {
   int64_t rows = 0;
   std::string checksum;  // "<rows>:<hash of the rows>"
@@ -255,11 +265,11 @@ class ModelWarehouse {
                                                              const std::string& end) = 0;
 
   // Ends a time-interval model's run in one transaction: bumps its version
-  // when `wrote`, and, when `consumed` is given, makes what it consumed of
-  // each staging source exactly the tokens given and of each upstream model
-  // its version.
-  virtual Status FinishPartitions(const std::string& name, const std::vector<ModelSource>& sources,
-                                  const std::map<std::string, std::vector<std::string>>* consumed, bool wrote) = 0;
+  // when `wrote` (and then keeps its TargetHashes when `hash_sets` is set),
+  // and, when `consumed` is given, makes what it consumed of each staging
+  // source exactly the tokens given and of each upstream model its version.
+  // Gives the version and the hash pass's time (ModelWriteStats).
+  virtual Result<ModelWriteStats> FinishPartitions(const PartitionsFinish& finish) = 0;
 
   // ---- Lineage decisions ----
 

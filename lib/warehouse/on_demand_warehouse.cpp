@@ -156,10 +156,8 @@ class OnDemandWarehouse final : public Warehouse {
       return owner_.UseModels<std::vector<std::string>>(
           [&](ModelWarehouse& m) { return m.ChangedPartitions(model, source, layout, start, end); });
     }
-    Status FinishPartitions(const std::string& name, const std::vector<ModelSource>& sources,
-                            const std::map<std::string, std::vector<std::string>>* consumed, bool wrote) override {
-      return owner_.UseModels<void>(
-          [&](ModelWarehouse& m) { return m.FinishPartitions(name, sources, consumed, wrote); });
+    Result<ModelWriteStats> FinishPartitions(const PartitionsFinish& finish) override {
+      return owner_.UseModels<ModelWriteStats>([&](ModelWarehouse& m) { return m.FinishPartitions(finish); });
     }
     Result<std::optional<TargetHashes>> HashesAt(const std::string& name, int64_t version) override {
       return owner_.UseModels<std::optional<TargetHashes>>([&](ModelWarehouse& m) { return m.HashesAt(name, version); });

@@ -11,6 +11,7 @@
 #include <random>
 
 #include "tests/cli/models_fixture.h"
+#include "tests/support/duckdb_testing.h"
 
 namespace landfall::testing {
 namespace {
@@ -155,6 +156,24 @@ TEST_F(TimeIntervalTest, FlagsChooseThePartitionsAndBadKeysExitTwo) {
   EXPECT_EQ(Partitions(out), Strings{DayKey(4) + ":missing"});
   EXPECT_EQ(States().size(), 11u);
   ExpectOracle("after flags");
+}
+
+TEST_F(TimeIntervalTest, ItsReadersSkipWhenARecomputedPartitionChangedNoValueTheyRead) {
+  WriteDaily();
+  WriteModel("total_n", "SELECT sum(n) AS n FROM analytics.daily");
+  Land("b1", {0, 1, 2, 3}, 10);
+  Run();
+  // The same values again: daily keeps fingerprints of its target for total_n.
+  nlohmann::json out = Run({"--models", "daily+", "--partition", DayKey(3)});
+  EXPECT_EQ(ModelAction(out, kDaily), "run");
+  EXPECT_EQ(ModelAction(out, "total_n"), "skip") << out.dump();
+  EXPECT_THAT(ModelReasons(out, "total_n"), ::testing::ElementsAre("columns_unaffected"));
+  // A late file changes day 2's n: total_n reads it.
+  Land("late", {2}, 5, 1000);
+  out = Run();
+  EXPECT_EQ(ModelAction(out, "total_n"), "run") << out.dump();
+  EXPECT_EQ(ModelOf(out, "total_n")["lineage"]["detail"], "reads analytics.daily.{n} (changed)");
+  EXPECT_EQ(QueryDuckDbInt(warehouse(), "SELECT n FROM analytics.total_n"), 45);
 }
 
 TEST_F(TimeIntervalTest, AFailingPartitionFailsAloneAndARewrittenBatchRecomputesOnlyItsDay) {
