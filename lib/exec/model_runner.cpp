@@ -399,6 +399,11 @@ void ModelRunner::AddLineage(ModelPlan& plan) {
       plan.hash_sets[ref.name].push_back(std::move(set));
     }
   }
+  // The loop below adds lineage to steps, never their action or reasons.
+  std::map<std::string, const ModelStep*> steps;
+  for (const auto& s : plan.steps) steps[s.model] = &s;
+  std::map<std::string, const model::Model*> models;
+  for (const auto& m : plan.models) models[m.name] = &m;
   for (ModelStep& step : plan.steps) {
     if (step.model_changes.empty() || (step.action != ModelAction::kRun && step.action != ModelAction::kRebuild)) {
       continue;
@@ -416,15 +421,12 @@ void ModelRunner::AddLineage(ModelPlan& plan) {
       upstream += (upstream.empty() ? "" : ", ") + source;
     }
     step.lineage.detail = "waits for the column hashes of " + upstream + " after it is written";
-    PredictFromSqlEdits(plan, step);
+    PredictFromSqlEdits(plan, steps, models, step);
   }
 }
 
-void ModelRunner::PredictFromSqlEdits(const ModelPlan& plan, ModelStep& step) {
-  std::map<std::string, const ModelStep*> steps;
-  for (const auto& s : plan.steps) steps[s.model] = &s;
-  std::map<std::string, const model::Model*> models;
-  for (const auto& m : plan.models) models[m.name] = &m;
+void ModelRunner::PredictFromSqlEdits(const ModelPlan& plan, const std::map<std::string, const ModelStep*>& steps,
+                                      const std::map<std::string, const model::Model*>& models, ModelStep& step) {
   std::string skip, recompute;
   for (const auto& source : step.model_changes) {
     const std::string name = source.substr(source.find('.') + 1);

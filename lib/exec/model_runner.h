@@ -173,7 +173,9 @@ class ModelRunner {
   // rebuilt for their SQL alone gets the decision their edits predict (the
   // output columns whose expressions changed, as SQLMesh categorises
   // changes); left pending when the edit touched more than the select list.
-  void PredictFromSqlEdits(const ModelPlan& plan, model::ModelStep& step);
+  // `steps` and `models` by name.
+  void PredictFromSqlEdits(const ModelPlan& plan, const std::map<std::string, const model::ModelStep*>& steps,
+                           const std::map<std::string, const model::Model*>& models, model::ModelStep& step);
   // At run time, once its upstream models are written: skips `step` (and
   // records that it consumed their new versions) when it reads none of the
   // columns whose values changed, else says which it reads.

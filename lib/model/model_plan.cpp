@@ -35,26 +35,30 @@ struct Changes {
   std::vector<std::string> model_sources;  // the upstream models among them
 };
 
-// "note: VARCHAR -> INTEGER; added x; removed y" between the columns a model
-// consumed (as JSON) and a staging table's columns now; "" when the same or
-// when the old ones do not parse.
-std::string Drift(const std::string& consumed_json, const schema::Schema& now) {
-  auto before = schema::SchemaFromJson(consumed_json);
-  if (!before) return "";
+// "added x T; note: VARCHAR -> INTEGER; removed y" from `before` to `after`;
+// "" when they have the same columns and types.
+std::string ColumnChanges(const schema::Schema& before, const schema::Schema& after) {
   std::string out;
   auto note = [&](const std::string& text) { out += (out.empty() ? "" : "; ") + text; };
-  for (const auto& column : now.columns) {
-    const schema::Column* old = before->Find(column.name);
+  for (const auto& column : after.columns) {
+    const schema::Column* old = before.Find(column.name);
     if (old == nullptr) {
-      note("added " + column.name);
+      note("added " + column.name + " " + column.type);
     } else if (old->type != column.type) {
       note(column.name + ": " + old->type + " -> " + column.type);
     }
   }
-  for (const auto& column : before->columns) {
-    if (now.Find(column.name) == nullptr) note("removed " + column.name);
+  for (const auto& column : before.columns) {
+    if (after.Find(column.name) == nullptr) note("removed " + column.name);
   }
   return out;
+}
+
+// ColumnChanges from the columns a model consumed (as JSON) to a staging
+// table's now; "" when the old ones do not parse.
+std::string Drift(const std::string& consumed_json, const schema::Schema& now) {
+  auto before = schema::SchemaFromJson(consumed_json);
+  return before ? ColumnChanges(*before, now) : "";
 }
 
 Changes FindChanges(const ModelPlanInput& input, const Model& model,
@@ -298,19 +302,7 @@ ModelStep WithTargetColumns(ModelStep step, const schema::Schema& target, const 
       (step.action != ModelAction::kRun && step.action != ModelAction::kRebuild) || target.columns.empty()) {
     return step;
   }
-  std::string detail;
-  auto note = [&](const std::string& text) { detail += (detail.empty() ? "" : "; ") + text; };
-  for (const auto& column : query.columns) {
-    const schema::Column* old = target.Find(column.name);
-    if (old == nullptr) {
-      note("added " + column.name + " " + column.type);
-    } else if (old->type != column.type) {
-      note(column.name + ": " + old->type + " -> " + column.type);
-    }
-  }
-  for (const auto& column : target.columns) {
-    if (query.Find(column.name) == nullptr) note("removed " + column.name);
-  }
+  const std::string detail = ColumnChanges(target, query);
   if (detail.empty()) return step;
   step.reasons.push_back({kTargetSchemaChanged, detail});
   if (step.write != warehouse::ModelWriteKind::kReplaceTable) {
