@@ -104,7 +104,14 @@ TEST_F(DaemonModelsApiTest, ModelsAreListedInDagOrderWithTheirLastRunRowsAndNeig
 TEST_F(DaemonModelsApiTest, OneModelShowsItsSqlConfigColumnsAndRecentRunsWithReasons) {
   StartWithOneBatch();
   Land("orders/part-1.parquet", 5, 100);
-  ASSERT_TRUE(PollUntil([&] { return Model("orders_clean").value("rows", json()) == 15; }, 30s));
+  // The rows are visible when the model's warehouse transaction commits; its
+  // run record reaches the state store just after: wait for both.
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        return Model("orders_clean").value("rows", json()) == 15 &&
+               JsonOf(Get("/v1/models/orders_clean")).value("recent_runs", json::array()).size() == 2;
+      },
+      30s));
 
   auto r = Get("/v1/models/orders_clean");
   ASSERT_EQ(r.status, 200) << r.body;
