@@ -833,6 +833,8 @@ int LocalQuery(const config::Config& config, const Args& args, const std::string
                const std::string& why_not) {
   auto opened = warehouse::OpenDuckDb({.path = config.warehouse.path,
                                        .staging_schema = config.warehouse.staging_schema,
+                                       .threads = config.warehouse.threads,
+                                       .memory_limit = config.warehouse.memory_limit,
                                        .read_only = true});
   if (!opened) {
     if (auto locked = WarehouseLockedMessage(opened.error(), config, why_not)) {

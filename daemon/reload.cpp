@@ -57,7 +57,9 @@ auto Members(config::LandingConfig& s) {
   LANDFALL_MEMBERS(s, dir, ignore, quarantine_dir, debounce_ms, scan_interval_s);
 }
 auto Members(config::StateConfig& s) { LANDFALL_MEMBERS(s, postgres_url, retention_days); }
-auto Members(config::WarehouseConfig& s) { LANDFALL_MEMBERS(s, type, path, staging_schema, hold_open); }
+auto Members(config::WarehouseConfig& s) {
+  LANDFALL_MEMBERS(s, type, path, staging_schema, hold_open, memory_limit, threads);
+}
 auto Members(config::ModelsConfig& s) { LANDFALL_MEMBERS(s, dir, schema); }
 auto Members(config::LogConfig& s) { LANDFALL_MEMBERS(s, level, format); }
 auto Members(config::ApiConfig& s) {

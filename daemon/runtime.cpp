@@ -58,7 +58,9 @@ Status BecomeWriter(Runtime& rt, std::chrono::steady_clock::time_point deadline,
 
 Status OpenEngine(Runtime& rt) {
   const warehouse::DuckDbOptions options{.path = rt.config.warehouse.path,
-                                        .staging_schema = rt.config.warehouse.staging_schema};
+                                        .staging_schema = rt.config.warehouse.staging_schema,
+                                        .threads = rt.config.warehouse.threads,
+                                        .memory_limit = rt.config.warehouse.memory_limit};
   auto wh = rt.config.warehouse.hold_open ? warehouse::OpenDuckDb(options)
                                           : warehouse::OpenDuckDbOnDemand(options);
   if (!wh) return Fail(wh.error());

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <limits>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -152,6 +153,17 @@ class Reader {
     } catch (const std::logic_error&) {
       Throw(node, key, "must be an integer (got '" + text + "')");
     }
+  }
+
+  // A size as DuckDB writes one: a whole number and a unit, "512MB", "2GiB".
+  std::string ByteSize(const YAML::Node& node, const std::string& key) const {
+    const std::string text = String(node, key);
+    static const std::regex kSize(R"(([0-9]{1,9}) ?(KB|MB|GB|TB|KiB|MiB|GiB|TiB))", std::regex::icase);
+    std::smatch m;
+    if (!std::regex_match(text, m, kSize) || std::stoll(m[1]) == 0) {
+      Throw(node, key, "must be a size such as 512MB or 2GiB (got '" + text + "')");
+    }
+    return m[1].str() + m[2].str();
   }
 
   bool Bool(const YAML::Node& node, const std::string& key) const {
@@ -329,8 +341,10 @@ Config Parse(const YAML::Node& root, const fs::path& source) {
   if (auto n = state["retention_days"]) c.state.retention_days = r.Int(n, "state.retention_days", 0, 36'500);
 
   const auto wh = root["warehouse"];
-  r.ExpectKeys(wh, "warehouse", {"type", "path", "staging_schema", "hold_open"});
+  r.ExpectKeys(wh, "warehouse", {"type", "path", "staging_schema", "hold_open", "memory_limit", "threads"});
   if (auto n = wh["hold_open"]) c.warehouse.hold_open = r.Bool(n, "warehouse.hold_open");
+  if (auto n = wh["memory_limit"]) c.warehouse.memory_limit = r.ByteSize(n, "warehouse.memory_limit");
+  if (auto n = wh["threads"]) c.warehouse.threads = r.Int(n, "warehouse.threads", 0, 1024);
   if (auto n = wh["type"]) c.warehouse.type = r.OneOf(n, "warehouse.type", {"duckdb"});
   r.Required(wh, "warehouse", "path");
   c.warehouse.path = r.Path(wh["path"], "warehouse.path");

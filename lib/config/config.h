@@ -35,6 +35,13 @@ struct WarehouseConfig {
   // time; false: only while a run writes, so other processes can open it
   // between runs (README: "Reading the staging tables").
   bool hold_open = true;
+  // DuckDB's buffer pool ceiling ("1GB", "512MiB"): past it DuckDB evicts
+  // cached blocks and spills to disk instead of growing. DuckDB's own default
+  // is 80 % of RAM, which a long-running daemon fills with cached blocks of
+  // every table it has touched (README: "Memory and threads").
+  std::string memory_limit = "1GB";
+  // DuckDB's worker threads for one statement; 0 = one per core.
+  int threads = 0;
 };
 
 // SQL models over staging (README: "Models").

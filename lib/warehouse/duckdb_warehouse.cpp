@@ -755,8 +755,14 @@ Result<duckdb_database> OpenDatabase(const std::string& path, const DuckDbOption
   // parquet are built into the library.
   duckdb_set_config(config, "autoinstall_known_extensions", "false");
   if (options.read_only) duckdb_set_config(config, "access_mode", "READ_ONLY");
-  if (options.threads > 0) {
-    duckdb_set_config(config, "threads", std::to_string(options.threads).c_str());
+  const std::string threads = std::to_string(options.threads);
+  for (const auto& [name, value] : {std::pair<const char*, const std::string&>{"threads", threads},
+                                    {"memory_limit", options.memory_limit}}) {
+    if (value.empty() || value == "0") continue;  // DuckDB's default
+    if (duckdb_set_config(config, name, value.c_str()) != DuckDBSuccess) {
+      duckdb_destroy_config(&config);
+      return Fail("warehouse_error", std::string("DuckDB refuses ") + name + " = " + value);
+    }
   }
   duckdb_database db = nullptr;
   char* error = nullptr;

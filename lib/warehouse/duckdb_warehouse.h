@@ -13,7 +13,9 @@ namespace landfall::warehouse {
 struct DuckDbOptions {
   std::filesystem::path path;  // database file; ":memory:" for an in-memory database
   std::string staging_schema = "staging";
-  int threads = 0;  // DuckDB threads; 0 = DuckDB's default
+  int threads = 0;  // DuckDB threads; 0 = DuckDB's default (one per core)
+  // DuckDB's memory_limit ("1GB"); "" = DuckDB's default (80 % of RAM).
+  std::string memory_limit;
   // Opens an existing file for reading only (`landfall query` without a
   // daemon): any number of such processes may read it at once, but none
   // while a process has it open for writing. Only Query() and the reads

@@ -3,6 +3,7 @@
 #include "lib/warehouse/duckdb_warehouse.h"
 
 #include <duckdb.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -19,6 +20,7 @@ namespace landfall::warehouse {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::HasSubstr;
 using landfall::testing::QueryDuckDb;
 using landfall::testing::QueryDuckDbInt;
 using landfall::testing::TempDir;
@@ -1026,6 +1028,21 @@ TEST(DuckDbWarehouseOpenTest, InMemoryDatabaseWorks) {
   auto contents = (*wh)->Inspect();
   ASSERT_TRUE(contents);
   EXPECT_TRUE(contents->empty());
+}
+
+// warehouse.memory_limit and warehouse.threads reach DuckDB; a value DuckDB
+// refuses fails the open, naming the setting.
+TEST(DuckDbWarehouseOpenTest, MemoryLimitAndThreadsReachDuckDb) {
+  auto wh = OpenDuckDb({.path = ":memory:", .threads = 1, .memory_limit = "300MB"});
+  ASSERT_TRUE(wh) << wh.error().ToString();
+  ASSERT_TRUE((*wh)->Init());
+  auto answer = (*wh)->Query({.sql = "SELECT current_setting('threads') AS t, "
+                                     "current_setting('memory_limit') AS m"});
+  ASSERT_TRUE(answer) << answer.error().ToString();
+  EXPECT_THAT(answer->body, HasSubstr("[1,\"286.1 MiB\"]"));
+  auto refused = OpenDuckDb({.path = ":memory:", .memory_limit = "lots"});
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error().message, HasSubstr("memory_limit = lots"));
 }
 
 // Concurrent CREATE SCHEMA/TABLE IF NOT EXISTS of the same names is a catalog
