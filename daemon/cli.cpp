@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <cstdlib>
+#include <exception>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -1028,9 +1030,46 @@ int CmdLineage(const Args& args) {
   return PrintLineage(*body, args, config.models.schema);
 }
 
+// DuckDB (1.4.4 through 1.5.6 at least) ends the process through
+// std::terminate when its storage fails while it undoes a failed commit: the
+// WAL can be neither flushed nor truncated (the file made immutable, the file
+// system remounted read-only, an I/O error). That is a fault of the
+// warehouse's storage, not a bug in landfall, so it is said as one and ends
+// with kExitUnavailable like any unusable warehouse. Nothing is lost: the
+// commit did not happen, and the next start stages its batches again (the run
+// is marked interrupted). Anything else that reaches here is a bug: logged,
+// then abort() for its core dump.
+[[noreturn]] void OnTerminate() {
+  std::string what = "no exception";
+  bool storage_fault = false;
+  if (auto current = std::current_exception()) {
+    try {
+      std::rethrow_exception(current);
+    } catch (const std::exception& e) {
+      what = e.what();
+      storage_fault = warehouse::IsDuckDbIoError(what);
+    } catch (...) {
+      what = "an exception of unknown type";
+    }
+  }
+  if (storage_fault) {
+    spdlog::critical(
+        "warehouse_storage_failed: the warehouse's storage failed while DuckDB undid a failed commit "
+        "({}); DuckDB cannot go on and stops the process. The commit did not happen: the next run "
+        "stages its batches again. Check the warehouse's file system (read-only, full, failing)",
+        what);
+  } else {
+    spdlog::critical("fatal: an error escaped ({}); aborting", what);
+  }
+  spdlog::shutdown();
+  if (storage_fault) std::_Exit(kExitUnavailable);
+  std::abort();
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
+  std::set_terminate(OnTerminate);
   int exit_code = kExitOk;
   auto args = Parse(argc, argv, &exit_code);
   if (!args) return exit_code;

@@ -878,6 +878,10 @@ Status CreateWarehouseFile(const DuckDbOptions& options) {
 
 }  // namespace
 
+bool IsDuckDbIoError(std::string_view what) {
+  return what.find(R"("exception_type":"IO")") != std::string_view::npos;
+}
+
 Result<std::unique_ptr<Warehouse>> OpenDuckDb(const DuckDbOptions& options) {
   if (options.staging_schema.empty() || HasNul(options.staging_schema) ||
       StartsWithFolded(options.staging_schema, kLedgerSchema)) {

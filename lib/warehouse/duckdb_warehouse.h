@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "lib/schema/footer.h"
 #include "lib/warehouse/warehouse.h"
@@ -32,6 +33,11 @@ struct DuckDbOptions {
 // "Orders" and "orders" are one table, so callers must use one spelling.
 // Session time zone is UTC. Keep at most one open instance per file.
 Result<std::unique_ptr<Warehouse>> OpenDuckDb(const DuckDbOptions& options);
+
+// True when `what`, an exception's message, is a DuckDB I/O error (DuckDB
+// writes its exceptions' messages as JSON naming their type). Only DuckDB's
+// own failures that escape its C API (std::terminate) need this.
+bool IsDuckDbIoError(std::string_view what);
 
 // A footer reader backed by an in-memory DuckDB (parquet_schema/parquet_metadata
 // read only the footer). Thread-safe.
