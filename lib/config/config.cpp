@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
@@ -163,7 +164,10 @@ class Reader {
     if (!std::regex_match(text, m, kSize) || std::stoll(m[1]) == 0) {
       Throw(node, key, "must be a size such as 512MB or 2GiB (got '" + text + "')");
     }
-    return m[1].str() + m[2].str();
+    std::string unit = m[2].str();  // as DuckDB spells it: "MB", "MiB"
+    for (char& ch : unit) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    if (unit.size() == 3) unit[1] = 'i';
+    return m[1].str() + unit;
   }
 
   bool Bool(const YAML::Node& node, const std::string& key) const {

@@ -39,7 +39,7 @@ struct WarehouseConfig {
   // cached blocks and spills to disk instead of growing. DuckDB's own default
   // is 80 % of RAM, which a long-running daemon fills with cached blocks of
   // every table it has touched (README: "Memory and threads").
-  std::string memory_limit = "1GB";
+  std::string memory_limit = "512MB";
   // DuckDB's worker threads for one statement; 0 = one per core.
   int threads = 0;
 };

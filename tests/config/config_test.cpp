@@ -509,14 +509,14 @@ TEST(ConfigTest, StagingSchemaMayNotBeTheLedgerSchema) {
 TEST(ConfigTest, WarehouseMemoryLimitAndThreadsHaveDefaultsAndAreChecked) {
   auto defaults = ParseConfig("landing: {dir: /l}\nstate: {postgres_url: x}\nwarehouse: {path: /w}\n", kSource);
   ASSERT_TRUE(defaults) << defaults.error().message;
-  EXPECT_EQ(defaults->warehouse.memory_limit, "1GB");
+  EXPECT_EQ(defaults->warehouse.memory_limit, "512MB");
   EXPECT_EQ(defaults->warehouse.threads, 0);
   auto set = ParseConfig(
       "landing: {dir: /l}\nstate: {postgres_url: x}\n"
       "warehouse: {path: /w, memory_limit: 512 mib, threads: 1}\n",
       kSource);
   ASSERT_TRUE(set) << set.error().message;
-  EXPECT_EQ(set->warehouse.memory_limit, "512mib");
+  EXPECT_EQ(set->warehouse.memory_limit, "512MiB");
   EXPECT_EQ(set->warehouse.threads, 1);
   for (const char* bad : {"lots", "512", "0GB", "1.5GB", "-1GB", "80%"}) {
     EXPECT_THAT(ErrorOf(std::string("landing: {dir: /l}\nstate: {postgres_url: x}\n"
