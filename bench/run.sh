@@ -29,6 +29,7 @@
 #   BENCH_WRK_SECONDS=5        duration of each wrk run (scenario 7)
 #   BENCH_WRK_CONNECTIONS=16   wrk connections (2 threads)
 #   BENCH_WORKERS=$(nproc)     landfall's worker threads
+#   BENCH_MEMORY_LIMIT=512MB   warehouse.memory_limit of landfall's configs
 #   BENCH_BUILD_DIR=build-bench  BENCH_OUT=bench/out
 #   BENCH_SCENARIOS=all        all | tables (1-9) | models (10-13; sizes at the top of bench/models.sh)
 #   BENCH_SKIP_INSTALL=1       do not run deploy/install-deps.sh
@@ -52,12 +53,13 @@ BENCH_DEBOUNCE_MS=${BENCH_DEBOUNCE_MS:-200}
 BENCH_WRK_SECONDS=${BENCH_WRK_SECONDS:-5}
 BENCH_WRK_CONNECTIONS=${BENCH_WRK_CONNECTIONS:-16}
 BENCH_WORKERS=${BENCH_WORKERS:-$(nproc)}
+BENCH_MEMORY_LIMIT=${BENCH_MEMORY_LIMIT:-512MB}
 BENCH_BUILD_DIR=${BENCH_BUILD_DIR:-build-bench}
 BENCH_OUT=${BENCH_OUT:-bench/out}
 BENCH_SCENARIOS=${BENCH_SCENARIOS:-all}
 export BENCH_SCENARIOS BENCH_REPEAT BENCH_TABLES BENCH_BATCHES BENCH_ROWS BENCH_BIG_ROWS BENCH_BIG_BATCHES BENCH_KNOWN_BATCHES \
   BENCH_KNOWN_ROWS BENCH_QUIET_RUNS BENCH_LATENCY_FILES BENCH_LATENCY_INTERVAL_MS BENCH_DEBOUNCE_MS \
-  BENCH_WRK_SECONDS BENCH_WRK_CONNECTIONS BENCH_WORKERS BENCH_BUILD_DIR BENCH_OUT
+  BENCH_WRK_SECONDS BENCH_WRK_CONNECTIONS BENCH_WORKERS BENCH_MEMORY_LIMIT BENCH_BUILD_DIR BENCH_OUT
 
 # shellcheck source=bench/outer.sh
 source bench/outer.sh
@@ -179,6 +181,7 @@ warehouse:
   type: duckdb
   path: $dir/landfall.duckdb
   staging_schema: staging
+  memory_limit: $BENCH_MEMORY_LIMIT
 workers: $BENCH_WORKERS
 shutdown_timeout_s: 20
 log: {level: $3, format: json}
