@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <chrono>
 #include <fstream>
 #include <thread>
@@ -340,16 +339,16 @@ TEST_F(WarehouseSafetyTest, WarehouseMadeReadOnlyMidRunFailsCleanlyAndTheNextRun
 // so and exits 3 instead of aborting, loses nothing, and the next run stages
 // every batch exactly once.
 TEST_F(WarehouseSafetyTest, StorageFailingUnderACommitEndsTheRunWithExitThreeAndLosesNothing) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "an ASan build's runtime must be the first library loaded, so the fault shim "
+                  "cannot be preloaded before it; the plain build runs this test";
+#endif
   Land("t0/part-0.parquet", 100, 0);
   Run();
   Land("t0/part-1.parquet", 50, 100);
-  const char* asan = std::getenv("ASAN_OPTIONS");
   auto failed = RunCommand({LandfallBinary(), "run", "--config", config().string()},
                            {std::string("LD_PRELOAD=") + LANDFALL_STORAGE_FAULT_SHIM,
-                            "LANDFALL_FAULT_SUFFIX=" + warehouse().filename().string() + ".wal",
-                            // The shim comes before an ASan build's runtime.
-                            std::string("ASAN_OPTIONS=") + (asan ? asan : "") +
-                                ":verify_asan_link_order=0"});
+                            "LANDFALL_FAULT_SUFFIX=" + warehouse().filename().string() + ".wal"});
   EXPECT_EQ(failed.exit_code, 3) << failed.err;
   EXPECT_NE(failed.err.find("warehouse_storage_failed"), std::string::npos) << failed.err;
   EXPECT_NE(failed.err.find("Could not truncate file"), std::string::npos) << failed.err;
