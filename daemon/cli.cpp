@@ -3,10 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
-#include <cstdlib>
-#include <exception>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <exception>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -833,11 +833,9 @@ int RemoteQuery(const Daemon& daemon, const config::Config& config, const Args& 
 // (a DuckDB shell, another `landfall query`) may have it open too.
 int LocalQuery(const config::Config& config, const Args& args, const std::string& sql,
                const std::string& why_not) {
-  auto opened = warehouse::OpenDuckDb({.path = config.warehouse.path,
-                                       .staging_schema = config.warehouse.staging_schema,
-                                       .threads = config.warehouse.threads,
-                                       .memory_limit = config.warehouse.memory_limit,
-                                       .read_only = true});
+  warehouse::DuckDbOptions options = DuckDbOptionsFor(config);
+  options.read_only = true;
+  auto opened = warehouse::OpenDuckDb(options);
   if (!opened) {
     if (auto locked = WarehouseLockedMessage(opened.error(), config, why_not)) {
       spdlog::error("warehouse_locked: {}", *locked);

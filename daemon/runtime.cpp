@@ -56,11 +56,15 @@ Status BecomeWriter(Runtime& rt, std::chrono::steady_clock::time_point deadline,
                         });
 }
 
+warehouse::DuckDbOptions DuckDbOptionsFor(const config::Config& config) {
+  return {.path = config.warehouse.path,
+          .staging_schema = config.warehouse.staging_schema,
+          .threads = config.warehouse.threads,
+          .memory_limit = config.warehouse.memory_limit};
+}
+
 Status OpenEngine(Runtime& rt) {
-  const warehouse::DuckDbOptions options{.path = rt.config.warehouse.path,
-                                        .staging_schema = rt.config.warehouse.staging_schema,
-                                        .threads = rt.config.warehouse.threads,
-                                        .memory_limit = rt.config.warehouse.memory_limit};
+  const warehouse::DuckDbOptions options = DuckDbOptionsFor(rt.config);
   auto wh = rt.config.warehouse.hold_open ? warehouse::OpenDuckDb(options)
                                           : warehouse::OpenDuckDbOnDemand(options);
   if (!wh) return Fail(wh.error());

@@ -15,6 +15,7 @@
 #include "lib/schema/footer.h"
 #include "lib/state/state_store.h"
 #include "lib/state/writer_lock.h"
+#include "lib/warehouse/duckdb_warehouse.h"
 #include "lib/warehouse/warehouse.h"
 
 namespace landfall::daemon {
@@ -47,6 +48,10 @@ Result<std::unique_ptr<state::StateStore>> OpenStateWithRetry(
 // writer's "writer_conflict" is returned at once. Needs rt.state.
 Status BecomeWriter(Runtime& rt, std::chrono::steady_clock::time_point deadline,
                     std::stop_token stop = {});
+
+// The DuckDB options `config.warehouse` asks for (file, schema, threads,
+// memory limit); read-write.
+warehouse::DuckDbOptions DuckDbOptionsFor(const config::Config& config);
 
 // Opens the warehouse, the footer reader and the worker pool of `rt.config`,
 // and builds the engine (not started). Needs rt.state.

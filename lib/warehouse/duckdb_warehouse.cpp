@@ -755,14 +755,18 @@ Result<duckdb_database> OpenDatabase(const std::string& path, const DuckDbOption
   // parquet are built into the library.
   duckdb_set_config(config, "autoinstall_known_extensions", "false");
   if (options.read_only) duckdb_set_config(config, "access_mode", "READ_ONLY");
-  const std::string threads = std::to_string(options.threads);
-  for (const auto& [name, value] : {std::pair<const char*, const std::string&>{"threads", threads},
-                                    {"memory_limit", options.memory_limit}}) {
-    if (value.empty() || value == "0") continue;  // DuckDB's default
-    if (duckdb_set_config(config, name, value.c_str()) != DuckDBSuccess) {
-      duckdb_destroy_config(&config);
-      return Fail("warehouse_error", std::string("DuckDB refuses ") + name + " = " + value);
+  // Unset (0, "") leaves DuckDB's default.
+  std::string refused;
+  auto set = [&](const char* name, const std::string& value) {
+    if (refused.empty() && duckdb_set_config(config, name, value.c_str()) != DuckDBSuccess) {
+      refused = std::string(name) + " = " + value;
     }
+  };
+  if (options.threads > 0) set("threads", std::to_string(options.threads));
+  if (!options.memory_limit.empty()) set("memory_limit", options.memory_limit);
+  if (!refused.empty()) {
+    duckdb_destroy_config(&config);
+    return Fail("warehouse_error", "DuckDB refuses " + refused);
   }
   duckdb_database db = nullptr;
   char* error = nullptr;
