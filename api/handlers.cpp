@@ -28,6 +28,7 @@ int StatusForError(const Error& error) {
   }
   if (c == "query_refused" || c == "query_failed") return 400;
   if (c == "query_timeout") return 504;
+  if (c == "query_unsupported") return 501;  // the warehouse answers no queries (postgres)
   if (c == "query_too_large") return 413;
   if (c == "query_busy") return 429;
   if (c.starts_with("model_")) return 422;  // the daemon's model files are invalid

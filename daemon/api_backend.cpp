@@ -325,7 +325,7 @@ Result<std::string> DaemonApiBackend::Info() {
   return Dump({{"environment", config_.environment},
                {"pid", static_cast<int64_t>(getpid())},
                {"host", host},
-               {"warehouse", config_.warehouse.path.string()},
+               {"warehouse", config_.warehouse.Describe()},
                {"landing", config_.landing.dir.string()},
                {"writer", daemon_.WriterIdentity()}});
 }

@@ -833,6 +833,12 @@ int RemoteQuery(const Daemon& daemon, const config::Config& config, const Args& 
 // (a DuckDB shell, another `landfall query`) may have it open too.
 int LocalQuery(const config::Config& config, const Args& args, const std::string& sql,
                const std::string& why_not) {
+  if (config.warehouse.type != "duckdb") {
+    spdlog::error("query_unsupported: landfall query reads the duckdb warehouse only; query the "
+                  "{} warehouse with its own client (psql)",
+                  config.warehouse.type);
+    return kExitUsage;
+  }
   warehouse::DuckDbOptions options = DuckDbOptionsFor(config);
   options.read_only = true;
   auto opened = warehouse::OpenDuckDb(options);
@@ -909,7 +915,7 @@ int CmdCheckConfig(const Args& args) {
   const config::Config* config = &loaded->config;
   const ModelGraph* graph = &loaded->graph;
   std::cout << args.config << ": ok (environment " << config->environment << ", landing "
-            << config->landing.dir.string() << ", warehouse " << config->warehouse.path.string()
+            << config->landing.dir.string() << ", warehouse " << config->warehouse.Describe()
             << ", " << graph->models.size() << (graph->models.size() == 1 ? " model" : " models")
             << ")\n";
   for (const auto& m : graph->models) {

@@ -58,7 +58,7 @@ auto Members(config::LandingConfig& s) {
 }
 auto Members(config::StateConfig& s) { LANDFALL_MEMBERS(s, postgres_url, retention_days); }
 auto Members(config::WarehouseConfig& s) {
-  LANDFALL_MEMBERS(s, type, path, staging_schema, hold_open, memory_limit, threads);
+  LANDFALL_MEMBERS(s, type, path, url, staging_schema, hold_open, memory_limit, threads);
 }
 auto Members(config::ModelsConfig& s) { LANDFALL_MEMBERS(s, dir, schema); }
 auto Members(config::LogConfig& s) { LANDFALL_MEMBERS(s, level, format); }

@@ -83,10 +83,10 @@ DaemonSearch FindDaemon(const config::Config& config) {
   }
   const std::string environment = info.value("environment", "");
   const std::string warehouse = info.value("warehouse", "");
-  if (environment != config.environment || warehouse != config.warehouse.path.string()) {
+  if (environment != config.environment || warehouse != config.warehouse.Describe()) {
     search.why_not = "the daemon at " + daemon.where + " serves environment '" + environment +
                      "' with warehouse " + warehouse + ", not this config's ('" +
-                     config.environment + "', " + config.warehouse.path.string() + ")";
+                     config.environment + "', " + config.warehouse.Describe() + ")";
     return search;
   }
   daemon.pid = info.value("pid", 0LL);
@@ -135,7 +135,7 @@ std::optional<std::string> WarehouseLockedMessage(const Error& error,
   if (std::regex_search(error.message, m, kHolder)) {
     holder = std::string(m[1]) + " (PID " + std::string(m[2]) + ")";
   }
-  return "the warehouse " + config.warehouse.path.string() + " is in use by " + holder +
+  return "the warehouse " + config.warehouse.Describe() + " is in use by " + holder +
          ", probably `landfall serve`, and its API could not be asked instead (" + why_not +
          "). Point api.listen in this config at the running daemon (with LANDFALL_API_TOKEN set "
          "when api.tokens is), or stop that process (e.g. `systemctl stop landfall`), then try "

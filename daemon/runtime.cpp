@@ -5,6 +5,7 @@
 #include "daemon/retry.h"
 #include "lib/warehouse/duckdb_warehouse.h"
 #include "lib/warehouse/on_demand_warehouse.h"
+#include "lib/warehouse/pg_warehouse.h"
 
 namespace landfall::daemon {
 
@@ -65,8 +66,13 @@ warehouse::DuckDbOptions DuckDbOptionsFor(const config::Config& config) {
 
 Status OpenEngine(Runtime& rt) {
   const warehouse::DuckDbOptions options = DuckDbOptionsFor(rt.config);
-  auto wh = rt.config.warehouse.hold_open ? warehouse::OpenDuckDb(options)
-                                          : warehouse::OpenDuckDbOnDemand(options);
+  auto wh = rt.config.warehouse.type == "postgres"
+                ? warehouse::OpenPostgresWarehouse({.url = rt.config.warehouse.url,
+                                                    .staging_schema = rt.config.warehouse.staging_schema,
+                                                    .threads = rt.config.warehouse.threads,
+                                                    .memory_limit = rt.config.warehouse.memory_limit})
+            : rt.config.warehouse.hold_open ? warehouse::OpenDuckDb(options)
+                                            : warehouse::OpenDuckDbOnDemand(options);
   if (!wh) return Fail(wh.error());
   rt.warehouse = std::move(*wh);
   auto footers = warehouse::NewDuckDbFooterReader();

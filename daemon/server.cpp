@@ -79,7 +79,7 @@ int Server::Run() {
   systemd::Notify("STATUS=starting: migrations, reconciliation, first scan");
   spdlog::info("landfall serve: environment {}, landing {}, warehouse {}, {} workers",
                config_.environment, config_.landing.dir.string(),
-               config_.warehouse.path.string(), config_.workers);
+               config_.warehouse.Describe(), config_.workers);
   // /healthz answers (and /readyz says why not ready) while the engine starts.
   if (!StartApi()) return kExitUnavailable;
 

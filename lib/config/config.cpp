@@ -345,13 +345,23 @@ Config Parse(const YAML::Node& root, const fs::path& source) {
   if (auto n = state["retention_days"]) c.state.retention_days = r.Int(n, "state.retention_days", 0, 36'500);
 
   const auto wh = root["warehouse"];
-  r.ExpectKeys(wh, "warehouse", {"type", "path", "staging_schema", "hold_open", "memory_limit", "threads"});
+  r.ExpectKeys(wh, "warehouse",
+               {"type", "path", "url", "staging_schema", "hold_open", "memory_limit", "threads"});
   if (auto n = wh["hold_open"]) c.warehouse.hold_open = r.Bool(n, "warehouse.hold_open");
   if (auto n = wh["memory_limit"]) c.warehouse.memory_limit = r.ByteSize(n, "warehouse.memory_limit");
   if (auto n = wh["threads"]) c.warehouse.threads = r.Int(n, "warehouse.threads", 0, 1024);
-  if (auto n = wh["type"]) c.warehouse.type = r.OneOf(n, "warehouse.type", {"duckdb"});
-  r.Required(wh, "warehouse", "path");
-  c.warehouse.path = r.Path(wh["path"], "warehouse.path");
+  if (auto n = wh["type"]) c.warehouse.type = r.OneOf(n, "warehouse.type", {"duckdb", "postgres"});
+  if (c.warehouse.type == "postgres") {
+    // A server warehouse: a connection string instead of a file.
+    if (auto n = wh["path"]) r.Throw(n, "warehouse.path", "is for type duckdb; type postgres takes url");
+    r.Required(wh, "warehouse", "url");
+    c.warehouse.url = r.String(wh["url"], "warehouse.url");
+    if (c.warehouse.url.empty()) r.Throw(wh["url"], "warehouse.url", "must not be empty");
+  } else {
+    if (auto n = wh["url"]) r.Throw(n, "warehouse.url", "is for type postgres; type duckdb takes path");
+    r.Required(wh, "warehouse", "path");
+    c.warehouse.path = r.Path(wh["path"], "warehouse.path");
+  }
   if (auto n = wh["staging_schema"]) {
     c.warehouse.staging_schema = r.String(n, "warehouse.staging_schema");
     if (c.warehouse.staging_schema.empty() || c.warehouse.staging_schema.starts_with("_landfall")) {
@@ -362,6 +372,10 @@ Config Parse(const YAML::Node& root, const fs::path& source) {
   if (auto models = root["models"]; models && !models.IsNull()) {
     r.ExpectKeys(models, "models", {"dir", "schema"});
     if (auto n = models["dir"]; n && !n.IsNull()) {
+      if (c.warehouse.type == "postgres") {
+        r.Throw(n, "models.dir",
+                "models are built on the duckdb warehouse only so far (warehouse.type is postgres)");
+      }
       c.models.dir = r.Path(n, "models.dir");
     }
     if (auto n = models["schema"]) {

@@ -28,8 +28,9 @@ struct StateConfig {
 };
 
 struct WarehouseConfig {
-  std::string type = "duckdb";
-  std::filesystem::path path;
+  std::string type = "duckdb";  // or "postgres" (README: "The PostgreSQL warehouse")
+  std::filesystem::path path;   // type duckdb: the database file
+  std::string url;              // type postgres: libpq connection string or URL
   std::string staging_schema = "staging";
   // true: `landfall serve` keeps the DuckDB file open (and locked) all the
   // time; false: only while a run writes, so other processes can open it
@@ -42,6 +43,12 @@ struct WarehouseConfig {
   std::string memory_limit = "512MB";
   // DuckDB's worker threads for one statement; 0 = one per core.
   int threads = 0;
+
+  // For messages and /v1/info: the file (duckdb), or the type and staging
+  // schema (postgres; never the URL, which may hold a password).
+  std::string Describe() const {
+    return type == "postgres" ? "postgres (schema " + staging_schema + ")" : path.string();
+  }
 };
 
 // SQL models over staging (README: "Models").

@@ -21,10 +21,20 @@
 #include <utility>
 #include <vector>
 
+#include "lib/common/pg.h"
 #include "lib/state/state_store.h"
 
 namespace landfall::state {
 namespace {
+
+using libpq::ConnTarget;
+using libpq::DescribeTarget;
+using libpq::IsConnectionSqlState;
+using libpq::IsTransientSqlState;
+using libpq::PgConn;
+using libpq::PgResult;
+using libpq::Redact;
+using libpq::TrimMessage;
 
 // Key of the session advisory lock that serializes migrations across
 // processes: the ASCII bytes of "landfall".
@@ -34,114 +44,6 @@ constexpr int64_t kMigrationLockKey = 0x6c616e6466616c6cLL;
 // thousands of files costs a handful of round trips, small enough to keep each
 // parameter a few megabytes at most.
 constexpr size_t kUpsertChunkRows = 5000;
-
-struct PgResultDeleter {
-  void operator()(PGresult* result) const { PQclear(result); }
-};
-using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
-
-struct PgConnDeleter {
-  void operator()(PGconn* conn) const { PQfinish(conn); }
-};
-using PgConn = std::unique_ptr<PGconn, PgConnDeleter>;
-
-// SQLSTATEs after which the session is gone or about to be: connection
-// exceptions (class 08) and the server shutting down or starting up.
-bool IsConnectionSqlState(std::string_view state) {
-  return state.starts_with("08") || state == "57P01" || state == "57P02" || state == "57P03";
-}
-
-// SQLSTATEs worth retrying later on a healthy connection.
-bool IsTransientSqlState(std::string_view state) {
-  return state == "40001" || state == "40P01" || state == "55P03" || state == "57014" ||
-         state.starts_with("53");
-}
-
-void ReplaceAll(std::string& text, std::string_view needle, std::string_view replacement) {
-  if (needle.empty()) return;
-  for (size_t pos = text.find(needle); pos != std::string::npos;
-       pos = text.find(needle, pos + replacement.size())) {
-    text.replace(pos, needle.size(), replacement);
-  }
-}
-
-// The password as written in a postgres:// URI (possibly percent-encoded), or "".
-std::string RawUriPassword(std::string_view url) {
-  for (std::string_view scheme : {"postgresql://", "postgres://"}) {
-    if (!url.starts_with(scheme)) continue;
-    std::string_view rest = url.substr(scheme.size());
-    std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
-    size_t at = authority.rfind('@');
-    if (at == std::string_view::npos) return "";
-    std::string_view userinfo = authority.substr(0, at);
-    size_t colon = userinfo.find(':');
-    if (colon == std::string_view::npos) return "";
-    return std::string(userinfo.substr(colon + 1));
-  }
-  return "";
-}
-
-// What OpenPostgres knows about the connection string: where it points (for
-// messages) and the secrets that must never appear in them.
-struct ConnTarget {
-  std::string description;           // "host=... port=... dbname=... user=..."
-  std::vector<std::string> secrets;  // password, raw and decoded
-  std::string parse_error;           // non-empty when the string is malformed
-};
-
-ConnTarget DescribeTarget(const std::string& url) {
-  ConnTarget target;
-  if (std::string raw = RawUriPassword(url); !raw.empty()) target.secrets.push_back(raw);
-  char* error = nullptr;
-  PQconninfoOption* options = PQconninfoParse(url.c_str(), &error);
-  if (options == nullptr) {
-    target.parse_error = error != nullptr ? error : "cannot parse connection string";
-    PQfreemem(error);
-    while (!target.parse_error.empty() && target.parse_error.back() == '\n') {
-      target.parse_error.pop_back();
-    }
-    return target;
-  }
-  std::string host, port, dbname, user;
-  for (PQconninfoOption* option = options; option->keyword != nullptr; ++option) {
-    if (option->val == nullptr) continue;
-    std::string_view keyword = option->keyword;
-    if (keyword == "host" || (keyword == "hostaddr" && host.empty())) host = option->val;
-    if (keyword == "port") port = option->val;
-    if (keyword == "dbname") dbname = option->val;
-    if (keyword == "user") user = option->val;
-    if (keyword == "password" && option->val[0] != '\0') target.secrets.emplace_back(option->val);
-  }
-  PQconninfoFree(options);
-  // libpq falls back to its own defaults (and PG* variables) for what is unset.
-  target.description = "host=" + (host.empty() ? std::string("(default)") : host) +
-                       " port=" + (port.empty() ? std::string("(default)") : port);
-  if (!dbname.empty()) target.description += " dbname=" + dbname;
-  if (!user.empty()) target.description += " user=" + user;
-  return target;
-}
-
-std::string Redact(std::string text, const std::vector<std::string>& secrets) {
-  for (const auto& secret : secrets) ReplaceAll(text, secret, "***");
-  return text;
-}
-
-// A libpq message on one line: its line breaks (and the indentation after
-// them) become single spaces, trailing ones go.
-std::string TrimMessage(const char* message) {
-  std::string text;
-  bool pending_space = false;
-  for (const char* c = message != nullptr ? message : ""; *c != '\0'; ++c) {
-    if (*c == '\n' || (pending_space && (*c == ' ' || *c == '\t'))) {
-      pending_space = true;
-      continue;
-    }
-    if (pending_space && !text.empty()) text += ' ';
-    pending_space = false;
-    text += *c;
-  }
-  return text;
-}
 
 // A PostgreSQL array literal of text elements, every element quoted so that
 // commas, braces, quotes, backslashes and the word NULL are just characters.

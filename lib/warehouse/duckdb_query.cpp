@@ -101,61 +101,6 @@ class TempDir {
   fs::path path_;
 };
 
-// A statement's result produced as it is fetched: DuckDB hands its rows over
-// a chunk (2,048 rows) at a time, so the rows are never all held at once
-// (what comes before the last pipeline, a sort or an aggregate, still runs
-// whole first). Keeps the prepared statement and the pending result alive as
-// long as the result, which may refer to them.
-class StreamingResult {
- public:
-  StreamingResult() = default;
-  ~StreamingResult() {
-    if (has_result_) duckdb_destroy_result(&result_);
-    if (pending_ != nullptr) duckdb_destroy_pending(&pending_);
-    if (prepared_ != nullptr) duckdb_destroy_prepare(&prepared_);
-  }
-  StreamingResult(const StreamingResult&) = delete;
-  StreamingResult& operator=(const StreamingResult&) = delete;
-
-  // Starts `statement` on `con`; DuckDB's error when it does not start.
-  std::optional<DuckError> Start(duckdb_connection con, const std::string& statement) {
-    if (duckdb_prepare(con, statement.c_str(), &prepared_) != DuckDBSuccess) {
-      return DuckError{DUCKDB_ERROR_INVALID, CleanDuckDbMessage(duckdb_prepare_error(prepared_))};
-    }
-    if (duckdb_pending_prepared_streaming(prepared_, &pending_) != DuckDBSuccess) {
-      return DuckError{DUCKDB_ERROR_INVALID, CleanDuckDbMessage(duckdb_pending_error(pending_))};
-    }
-    has_result_ = true;
-    if (duckdb_execute_pending(pending_, &result_) != DuckDBSuccess) {
-      return DuckError{duckdb_result_error_type(&result_), CleanDuckDbMessage(duckdb_result_error(&result_))};
-    }
-    return std::nullopt;
-  }
-
-  // The next chunk (destroy it with duckdb_destroy_data_chunk), or nullptr
-  // at the end or on an error (then Error() says which).
-  duckdb_data_chunk Next() { return duckdb_fetch_chunk(result_); }
-  std::optional<DuckError> Error() {
-    const char* message = duckdb_result_error(&result_);
-    if (message == nullptr) return std::nullopt;
-    return DuckError{duckdb_result_error_type(&result_), CleanDuckDbMessage(message)};
-  }
-
- private:
-  duckdb_prepared_statement prepared_ = nullptr;
-  duckdb_pending_result pending_ = nullptr;
-  duckdb_result result_{};
-  bool has_result_ = false;
-};
-
-// The text of row `row` of a VARCHAR (or JSON) vector; nullopt for NULL.
-std::optional<std::string_view> TextAt(duckdb_vector vector, idx_t row) {
-  uint64_t* validity = duckdb_vector_get_validity(vector);
-  if (validity != nullptr && !duckdb_validity_row_is_valid(validity, row)) return std::nullopt;
-  auto* strings = static_cast<duckdb_string_t*>(duckdb_vector_get_data(vector));
-  return std::string_view(duckdb_string_t_data(&strings[row]), duckdb_string_t_length(strings[row]));
-}
-
 // A JSON value DuckDB's to_json wrote, or the text as a JSON string when it
 // is not JSON (to_json writes NaN and Infinity bare).
 void AppendJsonValue(std::string& out, std::optional<std::string_view> text) {

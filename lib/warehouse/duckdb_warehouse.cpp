@@ -37,6 +37,7 @@ namespace {
 using internal::ConnectionPool;
 using internal::DuckError;
 using internal::DuckResult;
+using internal::OpenDatabase;
 
 using sql::kLedgerSchema;
 using sql::kMetaPrefix;
@@ -75,9 +76,6 @@ Error WarehouseError(std::string context, const DuckError& error, std::string co
   if (code.empty()) code = "warehouse_error";
   return Error{std::move(code), std::move(context) + ": " + error.message, error.IsConflict()};
 }
-
-// Opens (or creates) the database at `path` with landfall's settings.
-Result<duckdb_database> OpenDatabase(const std::string& path, const DuckDbOptions& options);
 
 class DuckDbWarehouse final : public Warehouse {
  public:
@@ -743,10 +741,7 @@ class DuckDbWarehouse final : public Warehouse {
 
 }  // namespace
 
-namespace {
-
-// Opens (or creates) the database at `path` with landfall's settings.
-Result<duckdb_database> OpenDatabase(const std::string& path, const DuckDbOptions& options) {
+Result<duckdb_database> internal::OpenDatabase(const std::string& path, const DuckDbOptions& options) {
   duckdb_config config = nullptr;
   if (duckdb_create_config(&config) != DuckDBSuccess) {
     return Fail("warehouse_error", "cannot create a DuckDB configuration", true);
@@ -779,6 +774,8 @@ Result<duckdb_database> OpenDatabase(const std::string& path, const DuckDbOption
   }
   return db;
 }
+
+namespace {
 
 Error OsError(const std::string& what, int err) {
   return Error{"warehouse_error", what + ": " + std::strerror(err), false};

@@ -178,12 +178,13 @@ std::vector<ColumnChange> EvolveColumns(std::string_view qualified,
   return changes;
 }
 
-Result<std::string> Projection(const schema::Schema& target, const BatchFile& batch,
-                               std::string_view qualifier) {
+Result<std::vector<ProjectedColumn>> ProjectedColumns(const schema::Schema& target,
+                                                      const BatchFile& batch,
+                                                      std::string_view qualifier) {
   if (batch.schema.columns.empty()) {
     return Fail("warehouse_error", "batch " + batch.rel_path + " has no footer schema");
   }
-  std::string projection;
+  std::vector<ProjectedColumn> projected;
   std::set<std::string> used;
   for (const auto& source : batch.schema.columns) {
     // field_id first: after a rename, older batches carry the old name.
@@ -211,16 +212,22 @@ Result<std::string> Projection(const schema::Schema& target, const BatchFile& ba
     if (column == nullptr || !used.insert(schema::FoldName(column->name)).second) continue;
     if (HasNul(source.name)) return Fail("warehouse_error", "column name with a NUL byte");
     const std::string src = std::string(qualifier) + Ident(source.name);
-    if (column->type == "JSON") {
-      projection += "CAST(to_json(" + src + ") AS JSON)";
-    } else {
-      projection += "CAST(" + src + " AS " + column->type + ")";
-    }
-    projection += " AS " + Ident(column->name) + ", ";
+    projected.push_back({column->type == "JSON" ? "CAST(to_json(" + src + ") AS JSON)"
+                                                : "CAST(" + src + " AS " + column->type + ")",
+                         column});
   }
   if (HasNul(batch.batch_id) || HasNul(batch.abs_path.native())) {
     return Fail("warehouse_error", "batch " + batch.rel_path + ": NUL byte in its id or path");
   }
+  return projected;
+}
+
+Result<std::string> Projection(const schema::Schema& target, const BatchFile& batch,
+                               std::string_view qualifier) {
+  auto columns = ProjectedColumns(target, batch, qualifier);
+  if (!columns) return Fail(columns.error());
+  std::string projection;
+  for (const auto& c : *columns) projection += c.expression + " AS " + Ident(c.column->name) + ", ";
   return projection;
 }
 

@@ -127,6 +127,19 @@ std::vector<ColumnChange> EvolveColumns(std::string_view qualified,
 
 // --- Loading batches ---
 
+// One target column a batch fills: the expression reading it from the
+// batch's file (the source column cast to the target type, nested values as
+// JSON text) and the target column.
+struct ProjectedColumn {
+  std::string expression;
+  const schema::Column* column;  // in the target passed to ProjectedColumns
+};
+// The target columns a batch fills, in the batch's column order: a source
+// column maps by field_id when both carry one, else by name; target columns
+// the batch lacks are left out. Errors as Projection.
+Result<std::vector<ProjectedColumn>> ProjectedColumns(const schema::Schema& target,
+                                                      const BatchFile& batch,
+                                                      std::string_view qualifier);
 // The SELECT list of one batch: every column of the batch's footer that the
 // target has, cast to the target type (nested values as JSON text), each
 // source column prefixed with `qualifier` and named as its target column,

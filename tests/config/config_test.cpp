@@ -714,3 +714,32 @@ TEST(ModelsConfigTest, SchemaMayNotBeALandfallSchema) {
 
 }  // namespace
 }  // namespace landfall::config
+
+namespace landfall::config {
+namespace {
+
+TEST(ConfigTest, APostgresWarehouseTakesAUrlFromTheEnvironmentAndNoPath) {
+  const std::string head =
+      "landing: {dir: /srv/landing}\nstate: {postgres_url: postgresql://localhost/landfall}\n";
+  ScopedEnv url("LANDFALL_TEST_WAREHOUSE_URL", "postgresql://wh.example/dw");
+  auto config = ParseConfig(head + "warehouse:\n  type: postgres\n  url: ${LANDFALL_TEST_WAREHOUSE_URL}\n",
+                            kSource);
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->warehouse.type, "postgres");
+  EXPECT_EQ(config->warehouse.url, "postgresql://wh.example/dw");
+  EXPECT_EQ(config->warehouse.Describe(), "postgres (schema staging)") << "never the URL";
+
+  EXPECT_THAT(ErrorOf(head + "warehouse:\n  type: postgres\n"),
+              HasSubstr("landfall.yaml:3: warehouse.url"));
+  EXPECT_THAT(ErrorOf(head + "warehouse:\n  type: postgres\n  url: x\n  path: /srv/w.duckdb\n"),
+              HasSubstr("warehouse.path: is for type duckdb; type postgres takes url"));
+  EXPECT_THAT(ErrorOf(head + "warehouse:\n  path: /srv/w.duckdb\n  url: x\n"),
+              HasSubstr("warehouse.url: is for type postgres"));
+  EXPECT_THAT(ErrorOf(head + "warehouse:\n  type: postgres\n  url: x\nmodels: {dir: models}\n"),
+              HasSubstr("models.dir: models are built on the duckdb warehouse only so far"));
+  EXPECT_THAT(ErrorOf(head + "warehouse:\n  type: snowflake\n  path: x\n"),
+              HasSubstr("must be one of duckdb, postgres"));
+}
+
+}  // namespace
+}  // namespace landfall::config
