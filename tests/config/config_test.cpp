@@ -730,7 +730,7 @@ TEST(ConfigTest, APostgresWarehouseTakesAUrlFromTheEnvironmentAndNoPath) {
   EXPECT_EQ(config->warehouse.Describe(), "postgres (schema staging)") << "never the URL";
 
   EXPECT_THAT(ErrorOf(head + "warehouse:\n  type: postgres\n"),
-              HasSubstr("landfall.yaml:3: warehouse.url"));
+              HasSubstr("warehouse.url: is required"));
   EXPECT_THAT(ErrorOf(head + "warehouse:\n  type: postgres\n  url: x\n  path: /srv/w.duckdb\n"),
               HasSubstr("warehouse.path: is for type duckdb; type postgres takes url"));
   EXPECT_THAT(ErrorOf(head + "warehouse:\n  path: /srv/w.duckdb\n  url: x\n"),
