@@ -161,6 +161,7 @@ class PgWarehouse final : public Warehouse {
       auto evolve = pg::EvolveColumns(qualified, *columns, target);
       if (!evolve.empty()) {
         if (auto r = Exec(conn, where + ": evolve", Join(evolve)); !r) return Fail(r.error());
+        WarnOfPrecision(table, target, *columns);
       }
       auto applied = LedgerBatchIds(conn, table);
       if (!applied) return Fail(applied.error());
@@ -196,6 +197,7 @@ class PgWarehouse final : public Warehouse {
       if (auto r = Exec(conn, where + ": create", Join(pg::CreateTable(shadow_qualified, target))); !r) {
         return Fail(r.error());
       }
+      WarnOfPrecision(table, target, *old);
       std::set<std::string> skip;
       if (!carry_over.empty() && !old->empty()) {
         auto r = Exec(conn, where + ": keep rows of batches whose files are gone",
@@ -432,6 +434,23 @@ class PgWarehouse final : public Warehouse {
       }
     }
     return Ok();
+  }
+
+  // Says which columns of `target` PostgreSQL keeps less precisely than their
+  // staging type (TIMESTAMP_NS: microseconds), unless `existing` had them so.
+  static void WarnOfPrecision(const std::string& table, const schema::Schema& target,
+                              std::span<const TableColumn> existing) {
+    for (const auto& column : target.columns) {
+      if (!pg::LosesPrecision(column.type)) continue;
+      bool already = false;
+      for (const auto& c : existing) {
+        already |= schema::FoldName(c.name) == schema::FoldName(column.name) && c.type == column.type;
+      }
+      if (already) continue;
+      spdlog::warn("table {}, column {}: {} is stored as PostgreSQL {}; values lose their "
+                   "nanoseconds (microseconds kept)",
+                   table, column.name, column.type, pg::PgType(column.type));
+    }
   }
 
   // The table's columns with their staging types; empty when it does not exist.

@@ -1,5 +1,8 @@
 // A landing dir, a DuckDB warehouse file and a config in a temp dir, with a
 // fresh environment in the test PostgreSQL, driven through the landfall binary.
+// With LANDFALL_TEST_WAREHOUSE=postgres (or on_postgres_ set before SetUp)
+// the warehouse is PostgreSQL instead: a database of the test's own on the
+// test server; read it with the Warehouse* helpers, which work on both.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -23,7 +26,53 @@ class CliTest : public ::testing::Test {
     LANDFALL_REQUIRE_POSTGRES();
     env_ = UniqueEnvironment("cli");
     std::filesystem::create_directories(landing());
+    if (on_postgres_) {
+      warehouse_db_ = UniqueEnvironment("wh");
+      PgSession().Script("CREATE DATABASE " + warehouse_db_);
+      warehouse_url_ = PgSession().UrlFor(warehouse_db_);
+      // The config reads it from the environment, as a deployment would.
+      setenv("LANDFALL_TEST_WAREHOUSE_URL", warehouse_url_.c_str(), 1);
+    }
     WriteConfig();
+  }
+
+  ~CliTest() override {
+    if (!warehouse_db_.empty()) {
+      PgSession().Script("DROP DATABASE IF EXISTS " + warehouse_db_ + " WITH (FORCE)");
+    }
+  }
+
+  // The config's warehouse section: type and path or url.
+  std::string WarehouseYaml() const {
+    return on_postgres_ ? "warehouse:\n  type: postgres\n  url: ${LANDFALL_TEST_WAREHOUSE_URL}\n"
+                        : "warehouse:\n  type: duckdb\n  path: warehouse.duckdb\n";
+  }
+
+  static bool PostgresFromEnvironment() {
+    const char* warehouse = std::getenv("LANDFALL_TEST_WAREHOUSE");
+    return warehouse != nullptr && std::string(warehouse) == "postgres";
+  }
+
+  // The first column of each row of `sql` run on the warehouse (DuckDB or
+  // PostgreSQL), "NULL" for NULL.
+  std::vector<std::string> WarehouseRows(const std::string& sql) {
+    return on_postgres_ ? PgSession(warehouse_url_).Query(sql) : QueryDuckDb(warehouse(), sql);
+  }
+  long long WarehouseInt(const std::string& sql) {
+    if (!on_postgres_) return QueryDuckDbInt(warehouse(), sql);
+    auto rows = WarehouseRows(sql);
+    if (rows.empty() || rows[0] == "NULL") {
+      ADD_FAILURE() << "no value for: " << sql;
+      return -1;
+    }
+    return std::stoll(rows[0]);
+  }
+  void WarehouseExec(const std::string& sql) {
+    if (on_postgres_) {
+      PgSession(warehouse_url_).Script(sql);
+    } else {
+      ExecDuckDb(warehouse(), sql);
+    }
   }
 
   std::filesystem::path landing() const { return dir_ / "landing"; }
@@ -36,7 +85,7 @@ class CliTest : public ::testing::Test {
     out << "environment: " << env_ << "\n"
         << "landing:\n  dir: landing\n" << extra_landing
         << "state:\n  postgres_url: ${LANDFALL_TEST_PG_URL}\n"
-        << "warehouse:\n  type: duckdb\n  path: warehouse.duckdb\n  staging_schema: staging\n"
+        << WarehouseYaml() << "  staging_schema: staging\n"
         << "workers: 2\nlog: {level: warn, format: text}\n";
   }
 
@@ -112,7 +161,7 @@ class CliTest : public ::testing::Test {
   }
 
   long long Rows(const std::string& table) {
-    return QueryDuckDbInt(warehouse(), "SELECT count(*) FROM staging." + Quote(table));
+    return WarehouseInt("SELECT count(*) FROM staging." + Quote(table));
   }
   long long LedgerBatches(const std::string& table) {
     std::string lit = "'";
@@ -120,12 +169,14 @@ class CliTest : public ::testing::Test {
       lit += c;
       if (c == '\'') lit += '\'';
     }
-    return QueryDuckDbInt(warehouse(),
-                          "SELECT count(*) FROM _landfall.ledger WHERE table_name = " + lit + "'");
+    return WarehouseInt("SELECT count(*) FROM _landfall.ledger WHERE table_name = " + lit + "'");
   }
 
   TempDir dir_;
   std::string env_;
+  bool on_postgres_ = PostgresFromEnvironment();
+  std::string warehouse_db_;   // on_postgres_: the test's database
+  std::string warehouse_url_;  // and its URL
 };
 
 }  // namespace landfall::testing

@@ -24,7 +24,7 @@ class NameCollisionTest : public CliTest {
     return nlohmann::json::object();
   }
   Strings Ids(const std::string& table) {
-    return QueryDuckDb(warehouse(), "SELECT id FROM staging." + Quote(table) + " ORDER BY id");
+    return WarehouseRows("SELECT id FROM staging." + Quote(table) + " ORDER BY id");
   }
 };
 

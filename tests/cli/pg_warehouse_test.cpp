@@ -12,76 +12,38 @@ namespace {
 
 class PgWarehouseCliTest : public CliTest {
  protected:
-  void SetUp() override {
-    CliTest::SetUp();
-    if (IsSkipped() || HasFatalFailure()) return;
-    database_ = UniqueEnvironment("whcli");
-    PgSession admin;
-    admin.Script("CREATE DATABASE " + database_);
-    url_ = admin.UrlFor(database_);
-    db_ = std::make_unique<PgSession>(url_);
-    std::ofstream out(config());
-    out << "environment: " << env_ << "\n"
-        << "landing:\n  dir: landing\n"
-        << "state:\n  postgres_url: ${LANDFALL_TEST_PG_URL}\n"
-        << "warehouse:\n  type: postgres\n  url: ${LANDFALL_TEST_WAREHOUSE_URL}\n"
-        << "workers: 2\nlog: {level: warn, format: text}\n";
+  PgWarehouseCliTest() { on_postgres_ = true; }
+
+  std::string One(const std::string& sql) {
+    auto rows = WarehouseRows(sql);
+    return rows.empty() ? "<no rows>" : rows[0];
   }
-
-  void TearDown() override {
-    db_.reset();
-    if (!database_.empty()) PgSession().Script("DROP DATABASE IF EXISTS " + database_ + " WITH (FORCE)");
-  }
-
-  CommandResult Landfall(std::vector<std::string> args) {
-    args.insert(args.begin(), LandfallBinary());
-    args.push_back("--config");
-    args.push_back(config().string());
-    return RunCommand(args, {"LANDFALL_TEST_WAREHOUSE_URL=" + url_});
-  }
-
-  nlohmann::json RunJson(int expected_exit = 0) {
-    auto r = Landfall({"run", "--format", "json"});
-    EXPECT_EQ(r.exit_code, expected_exit) << r.out << r.err;
-    try {
-      return nlohmann::json::parse(r.out);
-    } catch (const std::exception&) {
-      ADD_FAILURE() << "run output is not JSON: " << r.out << "\nstderr: " << r.err;
-      return {};
-    }
-  }
-
-  std::string One(const std::string& sql) { return db_->QueryOne(sql); }
-
-  std::string database_;
-  std::string url_;
-  std::unique_ptr<PgSession> db_;
 };
 
 TEST_F(PgWarehouseCliTest, StagesAppendsRebuildsAndThenHasNothingToDo) {
   Land("orders/1.parquet", 100);
   Land("orders/2.parquet", 50, 100);
   Land("users/1.parquet", 10);
-  auto first = RunJson();
+  Run();
   EXPECT_EQ(One("SELECT count(*) FROM staging.orders"), "150");
   EXPECT_EQ(One("SELECT count(*) FROM staging.users"), "10");
   EXPECT_EQ(One("SELECT count(*) FROM _landfall.ledger"), "3");
 
   // A new batch with a new column: appended with the column added in place.
   Land("orders/3.parquet", 5, 150, ", 'x' AS note");
-  RunJson();
+  Run();
   EXPECT_EQ(One("SELECT count(*) || ' ' || count(note) FROM staging.orders"), "155 5");
 
   // id as text in a new batch: no common type with INTEGER but text, so the
   // column is widened or the table rebuilt; every row is still there.
   WriteParquet(landing() / "users/2.parquet", "SELECT 'u-' || i AS id, 'n' AS name, 1.0 AS amount FROM range(3) t(i)");
-  RunJson();
+  Run();
   EXPECT_EQ(One("SELECT count(*) FROM staging.users"), "13");
   EXPECT_EQ(One("SELECT count(*) FROM _landfall.ledger WHERE table_name = 'users'"), "2");
 
   // Nothing new: nothing changes.
   const std::string before = One("SELECT string_agg(batch_id || rows, ',' ORDER BY batch_id) FROM _landfall.ledger");
-  auto quiet = RunJson();
+  auto quiet = Run();
   EXPECT_EQ(One("SELECT string_agg(batch_id || rows, ',' ORDER BY batch_id) FROM _landfall.ledger"), before);
   for (const auto& t : quiet["tables"]) EXPECT_EQ(t["action"], "nothing") << t.dump();
 
@@ -102,10 +64,10 @@ TEST_F(PgWarehouseCliTest, KilledAtRandomPointsItStagesEveryBatchExactlyOnce) {
       ++files;
     }
     std::vector<std::string> args = {LandfallBinary(), "run", "--config", config().string()};
-    ChildProcess run(args, "/dev/null", {.extra_env = {"LANDFALL_TEST_WAREHOUSE_URL=" + url_}});
+    ChildProcess run(args, "/dev/null");
     std::this_thread::sleep_for(std::chrono::milliseconds(random() % 700));
   }  // each run killed with SIGKILL
-  auto final_run = RunJson();
+  Run();
   EXPECT_EQ(One("SELECT sum(n)::text FROM (SELECT count(*) AS n FROM staging.a UNION ALL SELECT "
                 "count(*) FROM staging.b UNION ALL SELECT count(*) FROM staging.c) t"),
             std::to_string(expected_rows));

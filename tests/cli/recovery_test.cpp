@@ -21,7 +21,7 @@ class RecoveryTest : public CliTest {
                    std::to_string(offset) + ") AS name FROM range(" + std::to_string(rows) +
                    ") t(i)");
   }
-  Strings Q(const std::string& sql) { return QueryDuckDb(warehouse(), sql); }
+  Strings Q(const std::string& sql) { return WarehouseRows(sql); }
   Strings Columns(const std::string& table) {
     return Q("SELECT column_name FROM information_schema.columns WHERE table_schema = 'staging' "
              "AND table_name = '" + table +

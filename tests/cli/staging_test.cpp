@@ -23,9 +23,9 @@ TEST_F(CliTest, FirstRunStagesEveryBatchWithExactRowCounts) {
   EXPECT_EQ(Rows("customers"), 7);
   EXPECT_EQ(Rows("events"), 1000);
   EXPECT_EQ(LedgerBatches("orders"), 2);
-  EXPECT_EQ(QueryDuckDbInt(warehouse(), "SELECT sum(id) FROM staging.orders"), 149 * 150 / 2);
+  EXPECT_EQ(WarehouseInt("SELECT sum(id) FROM staging.orders"), 149 * 150 / 2);
   // Metadata columns name the batch and the load time.
-  EXPECT_EQ(QueryDuckDbInt(warehouse(),
+  EXPECT_EQ(WarehouseInt(
                            "SELECT count(DISTINCT _landfall_batch) FROM staging.orders "
                            "WHERE _landfall_loaded_at IS NOT NULL"),
             2);
@@ -91,9 +91,9 @@ TEST_F(CliTest, SchemaChangeInOneTableChangesOnlyThatTable) {
   auto out = Run();
   ASSERT_EQ(out["tables"].size(), 1u);
   EXPECT_EQ(Rows("b"), 25);
-  EXPECT_EQ(QueryDuckDbInt(warehouse(), "SELECT count(*) FROM staging.b WHERE discount_code IS NULL"),
+  EXPECT_EQ(WarehouseInt("SELECT count(*) FROM staging.b WHERE discount_code IS NULL"),
             20);
-  EXPECT_EQ(QueryDuckDbInt(warehouse(), "SELECT count(*) FROM staging.b WHERE discount_code = 'x'"),
+  EXPECT_EQ(WarehouseInt("SELECT count(*) FROM staging.b WHERE discount_code = 'x'"),
             5);
 }
 
@@ -264,7 +264,7 @@ TEST_F(CliTest, RunKilledWithSigkillThenRunAgainStagesEveryBatchExactlyOnce) {
     const std::string table = "t" + std::to_string(t);
     EXPECT_EQ(Rows(table), expected_rows[t]) << table;
     EXPECT_EQ(LedgerBatches(table), 6) << table;
-    EXPECT_EQ(QueryDuckDbInt(warehouse(), "SELECT count(*) FROM (SELECT batch_id FROM "
+    EXPECT_EQ(WarehouseInt("SELECT count(*) FROM (SELECT batch_id FROM "
                                           "_landfall.ledger WHERE table_name = '" + table +
                                               "' GROUP BY batch_id HAVING count(*) > 1)"),
               0);

@@ -50,7 +50,7 @@ std::vector<std::string> QueryDuckDb(const fs::path& db_file, const std::string&
   duckdb_connection con;
   duckdb_config config;
   duckdb_create_config(&config);
-  duckdb_set_config(config, "access_mode", "READ_ONLY");
+  if (db_file != ":memory:") duckdb_set_config(config, "access_mode", "READ_ONLY");
   char* error = nullptr;
   if (duckdb_open_ext(db_file.c_str(), &db, config, &error) != DuckDBSuccess) {
     ADD_FAILURE() << "open " << db_file << ": " << (error ? error : "?");

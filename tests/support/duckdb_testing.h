@@ -17,7 +17,8 @@ void DuckDbExec(const std::string& sql);
 void WriteParquet(const std::filesystem::path& file, const std::string& select_sql);
 
 // Runs a query against a DuckDB database file and returns the first column of
-// every row as text ("NULL" for NULL). Opens the file read-only.
+// every row as text ("NULL" for NULL). Opens the file read-only; ":memory:"
+// queries an empty in-memory database (to read Parquet files).
 std::vector<std::string> QueryDuckDb(const std::filesystem::path& db, const std::string& sql);
 // First row, first column as int64 (-1 on error, with ADD_FAILURE).
 long long QueryDuckDbInt(const std::filesystem::path& db, const std::string& sql);
