@@ -183,8 +183,9 @@ std::vector<std::string> InitStatements(std::string_view staging_schema) {
       "CREATE SCHEMA IF NOT EXISTS " + Ident(staging_schema),
       "CREATE SCHEMA IF NOT EXISTS " + Ident(sql::kLedgerSchema),
       "CREATE TABLE IF NOT EXISTS " + sql::LedgerTable() +
-          " (table_name text NOT NULL, batch_id text NOT NULL, path text, rows bigint, "
-          "loaded_at timestamp, PRIMARY KEY (table_name, batch_id))",
+          " (staging_schema text NOT NULL, table_name text NOT NULL, batch_id text NOT NULL, "
+          "path text, rows bigint, loaded_at timestamp, "
+          "PRIMARY KEY (staging_schema, table_name, batch_id))",
   };
 }
 
@@ -196,35 +197,40 @@ std::string SelectTableColumns(std::string_view staging_schema, std::string_view
   return Columns(staging_schema, table);
 }
 
-std::string SelectLedger() {
+std::string SelectLedger(std::string_view staging_schema) {
   return "SELECT table_name, batch_id, path, rows, (extract(epoch FROM loaded_at) * 1000000)::bigint "
          "FROM " +
-         sql::LedgerTable() + " ORDER BY table_name, loaded_at, batch_id";
+         sql::LedgerTable() + " WHERE staging_schema = " + Literal(staging_schema) +
+         " ORDER BY table_name, loaded_at, batch_id";
 }
 
-std::string SelectLedgerBatchIds(std::string_view table) {
-  return "SELECT batch_id FROM " + sql::LedgerTable() + " WHERE table_name = " + Literal(table);
+std::string SelectLedgerBatchIds(std::string_view staging_schema, std::string_view table) {
+  return "SELECT batch_id FROM " + sql::LedgerTable() + " WHERE staging_schema = " +
+         Literal(staging_schema) + " AND table_name = " + Literal(table);
 }
 
-std::string InsertLedgerRows(std::string_view table, std::span<const LedgerEntry> rows,
-                             sql::LedgerWrite write) {
+std::string InsertLedgerRows(std::string_view staging_schema, std::string_view table,
+                             std::span<const LedgerEntry> rows, sql::LedgerWrite write) {
   std::string values;
   for (const auto& row : rows) {
     if (!values.empty()) values += ", ";
-    values += "(" + Literal(table) + ", " + Literal(row.batch_id) + ", " + Literal(row.rel_path) +
+    values += "(" + Literal(staging_schema) + ", " + Literal(table) + ", " + Literal(row.batch_id) +
+              ", " + Literal(row.rel_path) +
               ", " + std::to_string(row.rows) + ", " + Literal(TimestampText(row.loaded_at_us)) +
               "::timestamp)";
   }
   return "INSERT INTO " + sql::LedgerTable() +
-         " (table_name, batch_id, path, rows, loaded_at) VALUES " + values +
+         " (staging_schema, table_name, batch_id, path, rows, loaded_at) VALUES " + values +
          (write == sql::LedgerWrite::kReplace
-              ? " ON CONFLICT (table_name, batch_id) DO UPDATE SET path = excluded.path, "
+              ? " ON CONFLICT (staging_schema, table_name, batch_id) DO UPDATE SET path = excluded.path, "
                 "rows = excluded.rows, loaded_at = excluded.loaded_at"
               : "");
 }
 
-std::string DeleteLedgerRows(std::string_view table, std::span<const std::string> keep) {
-  std::string statement = "DELETE FROM " + sql::LedgerTable() + " WHERE table_name = " + Literal(table);
+std::string DeleteLedgerRows(std::string_view staging_schema, std::string_view table,
+                             std::span<const std::string> keep) {
+  std::string statement = "DELETE FROM " + sql::LedgerTable() + " WHERE staging_schema = " +
+                          Literal(staging_schema) + " AND table_name = " + Literal(table);
   if (!keep.empty()) statement += " AND batch_id NOT IN " + InList(keep);
   return statement;
 }
@@ -304,7 +310,8 @@ std::vector<std::string> SwapIn(std::string_view staging_schema, std::string_vie
 
 std::vector<std::string> DropTable(std::string_view staging_schema, std::string_view table) {
   return {"DROP TABLE IF EXISTS " + sql::Qualified(staging_schema, table),
-          "DELETE FROM " + sql::LedgerTable() + " WHERE table_name = " + Literal(table)};
+          "DELETE FROM " + sql::LedgerTable() + " WHERE staging_schema = " +
+              Literal(staging_schema) + " AND table_name = " + Literal(table)};
 }
 
 std::string ShadowName(std::string_view table) {

@@ -59,12 +59,16 @@ std::vector<std::string> InitStatements(std::string_view staging_schema);
 std::string SelectStagingColumns(std::string_view staging_schema);
 // One table's columns, as SelectStagingColumns without the table.
 std::string SelectTableColumns(std::string_view staging_schema, std::string_view table);
-// Every ledger row: table_name, batch_id, path, rows, loaded_at in epoch microseconds.
-std::string SelectLedger();
-std::string SelectLedgerBatchIds(std::string_view table);
-std::string InsertLedgerRows(std::string_view table, std::span<const LedgerEntry> rows,
-                             sql::LedgerWrite write);
-std::string DeleteLedgerRows(std::string_view table, std::span<const std::string> keep);
+// The ledger is one table for every staging schema of a database (each
+// environment's staging schema is its own), keyed by schema, table and batch.
+// Every ledger row of `staging_schema`: table_name, batch_id, path, rows,
+// loaded_at in epoch microseconds.
+std::string SelectLedger(std::string_view staging_schema);
+std::string SelectLedgerBatchIds(std::string_view staging_schema, std::string_view table);
+std::string InsertLedgerRows(std::string_view staging_schema, std::string_view table,
+                             std::span<const LedgerEntry> rows, sql::LedgerWrite write);
+std::string DeleteLedgerRows(std::string_view staging_schema, std::string_view table,
+                             std::span<const std::string> keep);
 // Waits for and holds, until the transaction ends, the lock of `key` (a
 // table's or the init's): two loads of one table, by any process, one after
 // the other.

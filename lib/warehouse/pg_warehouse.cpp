@@ -114,7 +114,7 @@ class PgWarehouse final : public Warehouse {
             column.nullable = std::string_view(PQgetvalue(c, row, 3)) != "0";
             contents.columns.columns.push_back(std::move(column));
           }
-          auto ledger = Exec(conn, "inspect: ledger", pg::SelectLedger());
+          auto ledger = Exec(conn, "inspect: ledger", pg::SelectLedger(options_.staging_schema));
           if (!ledger) return Fail(ledger.error());
           PGresult* l = ledger->get();
           for (int row = 0; row < PQntuples(l); ++row) {
@@ -207,7 +207,7 @@ class PgWarehouse final : public Warehouse {
       }
       std::vector<std::string> staying(skip.begin(), skip.end());
       for (const auto& batch : kept) staying.push_back(batch.batch_id);
-      if (auto r = Exec(conn, where + ": clear ledger", pg::DeleteLedgerRows(table, staying)); !r) {
+      if (auto r = Exec(conn, where + ": clear ledger", pg::DeleteLedgerRows(options_.staging_schema, table, staying)); !r) {
         return Fail(r.error());
       }
       std::vector<TableColumn> fresh;
@@ -346,7 +346,9 @@ class PgWarehouse final : public Warehouse {
     return joined;
   }
 
-  static std::string TableKey(const std::string& table) { return "table:" + table; }
+  std::string TableKey(const std::string& table) const {
+    return "table:" + options_.staging_schema + "." + table;
+  }
 
   // Runs `body` between BEGIN and COMMIT on one connection, rolling back on
   // any error; transient errors (a lost connection, a deadlock, a
@@ -469,7 +471,7 @@ class PgWarehouse final : public Warehouse {
   }
 
   Result<std::set<std::string>> LedgerBatchIds(PGconn* conn, const std::string& table) {
-    auto r = Exec(conn, "table " + sql::Ident(table) + ": ledger", pg::SelectLedgerBatchIds(table));
+    auto r = Exec(conn, "table " + sql::Ident(table) + ": ledger", pg::SelectLedgerBatchIds(options_.staging_schema, table));
     if (!r) return Fail(r.error());
     std::set<std::string> ids;
     for (int row = 0; row < PQntuples(r->get()); ++row) ids.insert(PQgetvalue(r->get(), row, 0));
@@ -497,7 +499,7 @@ class PgWarehouse final : public Warehouse {
     }
     if (!ledger_rows.empty()) {
       auto r = Exec(conn, "table " + sql::Ident(table) + ": ledger",
-                    pg::InsertLedgerRows(table, ledger_rows, ledger_write));
+                    pg::InsertLedgerRows(options_.staging_schema, table, ledger_rows, ledger_write));
       if (!r) return Fail(r.error());
     }
     return stats;

@@ -97,7 +97,8 @@ TEST_F(PgWarehouseTest, InitCreatesSchemasAndLedgerAndIsIdempotent) {
   EXPECT_EQ(Query("SELECT a.attname || ' ' || format_type(a.atttypid, a.atttypmod) FROM "
                   "pg_attribute a WHERE a.attrelid = '_landfall.ledger'::regclass AND a.attnum > 0 "
                   "ORDER BY a.attnum"),
-            (std::vector<std::string>{"table_name text", "batch_id text", "path text", "rows bigint",
+            (std::vector<std::string>{"staging_schema text", "table_name text", "batch_id text",
+                                      "path text", "rows bigint",
                                       "loaded_at timestamp without time zone"}));
   EXPECT_EQ(One("SELECT count(*) FROM pg_constraint WHERE conrelid = '_landfall.ledger'::regclass "
                 "AND contype = 'p'"),
@@ -328,6 +329,27 @@ TEST_F(PgWarehouseTest, DropRemovesTheTableAndItsLedgerRows) {
   EXPECT_FALSE(contents->contains("d"));
   EXPECT_TRUE(contents->contains("k"));
   EXPECT_EQ(One("SELECT count(*) FROM _landfall.ledger"), "1");
+}
+
+TEST_F(PgWarehouseTest, TwoStagingSchemasInOneDatabaseKeepTheirLedgersApart) {
+  // Two environments (dev and prod, say) on one database: the same content
+  // in a table of the same name is staged once in each.
+  auto other = OpenPostgresWarehouse({.url = url_, .staging_schema = "staging_dev"});
+  ASSERT_TRUE(other) << other.error().ToString();
+  ASSERT_TRUE((*other)->Init());
+  auto target = Target({{"id", "BIGINT"}});
+  auto batch = Batch("t/1.parquet", "SELECT 1 AS id");
+  ASSERT_TRUE(wh_->Rebuild("t", target, std::vector<BatchFile>{batch}));
+  auto stats = (*other)->Rebuild("t", target, std::vector<BatchFile>{batch});
+  ASSERT_TRUE(stats) << stats.error().ToString();
+  EXPECT_EQ(stats->batches, 1);
+  EXPECT_EQ(One("SELECT count(*) FROM staging_dev.t"), "1");
+  ASSERT_TRUE((*other)->Drop("t"));
+  EXPECT_EQ(One("SELECT count(*) FROM staging.t"), "1");
+  auto contents = wh_->Inspect();
+  ASSERT_TRUE(contents);
+  EXPECT_EQ(contents->at("t").ledger.size(), 1u) << "prod's ledger keeps its row";
+  EXPECT_EQ(Query("SELECT staging_schema FROM _landfall.ledger"), (std::vector<std::string>{"staging"}));
 }
 
 TEST_F(PgWarehouseTest, NamesPostgresWouldCutAreRefused) {
