@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "lib/warehouse/sql.h"
 #include "lib/warehouse/warehouse.h"
 
 namespace landfall::warehouse {
@@ -33,6 +34,15 @@ Status CheckBatchFilesUnchanged(std::span<const BatchFile> batches) {
     }
   }
   return Ok();
+}
+
+Result<ApplyStats> CheckedBeforeCommit(std::string_view table, Result<ApplyStats> loaded,
+                                       std::span<const BatchFile> batches) {
+  if (!loaded) return loaded;
+  if (auto same = CheckBatchFilesUnchanged(batches); !same) {
+    return Fail(same.error().code, "table " + sql::Ident(table) + ": " + same.error().message);
+  }
+  return loaded;
 }
 
 }  // namespace landfall::warehouse

@@ -593,19 +593,6 @@ class DuckDbWarehouse final : public Warehouse {
     return Ok();
   }
 
-  // The last step of a load transaction, right before its COMMIT: every file
-  // must still be the one that was fingerprinted, or the ledger would name
-  // content that was not what got loaded (a file replaced between hashing and
-  // loading). On a mismatch the transaction rolls back.
-  static Result<ApplyStats> CheckedBeforeCommit(const std::string& table, Result<ApplyStats> loaded,
-                                                std::span<const BatchFile> batches) {
-    if (!loaded) return loaded;
-    if (auto same = CheckBatchFilesUnchanged(batches); !same) {
-      return Fail(same.error().code, "table " + sql::Ident(table) + ": " + same.error().message);
-    }
-    return loaded;
-  }
-
   Result<std::set<std::string>> LedgerBatchIds(duckdb_connection con, const std::string& table) {
     auto r = Exec(con, sql::SelectLedgerBatchIds(table));
     if (!r) return Fail(WarehouseError("table " + sql::Ident(table) + ": ledger", r.error()));

@@ -165,7 +165,7 @@ class PgWarehouse final : public Warehouse {
       }
       auto applied = LedgerBatchIds(conn, table);
       if (!applied) return Fail(applied.error());
-      return Checked(table,
+      return CheckedBeforeCommit(table,
                      LoadBatches(conn, table, qualified, target, *columns, kept, std::move(*applied),
                                  sql::LedgerWrite::kInsert, verdict),
                      kept);
@@ -219,7 +219,7 @@ class PgWarehouse final : public Warehouse {
           !r) {
         return Fail(r.error());
       }
-      return Checked(table, std::move(loaded), kept);
+      return CheckedBeforeCommit(table, std::move(loaded), kept);
     };
     return ApplyRejecting("rebuild of " + sql::Ident(table), kept, verdict, body);
   }
@@ -400,15 +400,6 @@ class PgWarehouse final : public Warehouse {
       if (result) result->rejected = std::move(rejected);
       return result;
     }
-  }
-
-  static Result<ApplyStats> Checked(const std::string& table, Result<ApplyStats> loaded,
-                                    std::span<const BatchFile> batches) {
-    if (!loaded) return loaded;
-    if (auto same = CheckBatchFilesUnchanged(batches); !same) {
-      return Fail(same.error().code, "table " + sql::Ident(table) + ": " + same.error().message);
-    }
-    return loaded;
   }
 
   Status ValidateTarget(const std::string& table, const schema::Schema& target) const {

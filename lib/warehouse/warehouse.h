@@ -16,6 +16,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -59,6 +60,14 @@ inline constexpr const char* kBatchChanged = "batch_changed";
 // same transaction would read the same changed file; the file must be
 // fingerprinted again first (the engine's next run of the table does).
 Status CheckBatchFilesUnchanged(std::span<const BatchFile> batches);
+
+struct ApplyStats;
+// The last step of a load transaction, right before its COMMIT: `loaded`
+// unless a batch's file changed since it was fingerprinted
+// (CheckBatchFilesUnchanged), or the ledger would name content that was not
+// what got loaded; then kBatchChanged naming `table`, and the caller rolls back.
+Result<ApplyStats> CheckedBeforeCommit(std::string_view table, Result<ApplyStats> loaded,
+                                       std::span<const BatchFile> batches);
 
 struct LedgerEntry {
   std::string batch_id;

@@ -15,6 +15,7 @@
 
 #include "tests/support/duckdb_testing.h"
 #include "tests/support/testing.h"
+#include "tests/support/warehouse_testing.h"
 
 namespace landfall::warehouse {
 namespace {
@@ -82,29 +83,11 @@ class DuckDbWarehouseTest : public ::testing::Test {
     return value;
   }
 
-  // Writes a Parquet batch under the landing dir and reads its footer.
   BatchFile Batch(const std::string& rel_path, const std::string& select) {
-    const fs::path file = landing_ / rel_path;
-    WriteParquet(file, select);
-    auto info = reader_->Read(file);
-    EXPECT_TRUE(info) << info.error().ToString();
-    BatchFile batch;
-    batch.batch_id = "fp-" + rel_path;
-    batch.rel_path = rel_path;
-    batch.abs_path = file;
-    if (info) {
-      batch.rows = info->rows;
-      batch.schema = info->schema;
-    }
-    return batch;
+    return landfall::testing::WriteBatch(*reader_, landing_, rel_path, select);
   }
-
   static schema::Schema Target(std::vector<std::pair<std::string, std::string>> columns) {
-    schema::Schema schema;
-    for (auto& [name, type] : columns) {
-      schema.columns.push_back(schema::Column{.name = name, .type = type});
-    }
-    return schema;
+    return landfall::testing::TargetOf(std::move(columns));
   }
 
   TempDir dir_;
