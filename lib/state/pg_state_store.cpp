@@ -720,18 +720,18 @@ Result<EnvironmentState> PgStateStore::Load() {
 
     // Each distinct footer schema once, by its key: one index probe per
     // distinct key (a loose index scan), however many batches share it.
-    auto schemas = Exec(
-        "load: batch schemas",
-        "WITH RECURSIVE keys (key) AS ("
-        "  SELECT min(schema_key) FROM batches WHERE environment = $1"
-        "  UNION ALL"
-        "  SELECT (SELECT min(b.schema_key) FROM batches b"
-        "           WHERE b.environment = $1 AND b.schema_key > keys.key)"
-        "    FROM keys WHERE keys.key IS NOT NULL)"
-        " SELECT key, (SELECT b.schema_json::text FROM batches b"
-        "               WHERE b.environment = $1 AND b.schema_key = keys.key LIMIT 1)"
-        "   FROM keys WHERE key IS NOT NULL",
-        {environment_});
+    auto schemas =
+        Exec("load: batch schemas",
+             "WITH RECURSIVE keys (key) AS ("
+             "  SELECT min(schema_key) FROM batches WHERE environment = $1"
+             "  UNION ALL"
+             "  SELECT (SELECT min(b.schema_key) FROM batches b"
+             "           WHERE b.environment = $1 AND b.schema_key > keys.key)"
+             "    FROM keys WHERE keys.key IS NOT NULL)"
+             " SELECT key, (SELECT b.schema_json::text FROM batches b"
+             "               WHERE b.environment = $1 AND b.schema_key = keys.key LIMIT 1)"
+             "   FROM keys WHERE key IS NOT NULL",
+             {environment_});
     if (!schemas) return Fail(schemas.error());
     std::unordered_map<std::string_view, std::string_view> schema_by_key;
     for (int i = 0; i < PQntuples(schemas->get()); ++i) {
@@ -742,9 +742,9 @@ Result<EnvironmentState> PgStateStore::Load() {
     // chose a parallel scan and a sort spilled to disk (~250 ms); sorting
     // the pointers here is ~10 ms, and bytewise (the catalog's order), not
     // by the database's collation.
-    auto batches = Exec("load: batches",
-                        "SELECT " BATCH_COLUMNS_KEYED " FROM batches WHERE environment = $1",
-                        {environment_});
+    auto batches =
+        Exec("load: batches", "SELECT " BATCH_COLUMNS_KEYED " FROM batches WHERE environment = $1",
+             {environment_});
     if (!batches) return Fail(batches.error());
     const PGresult* b = batches->get();
     std::vector<std::pair<std::string_view, int>> by_path;

@@ -117,7 +117,8 @@ inline std::optional<std::string_view> VarcharAt(duckdb_vector vector, idx_t row
   uint64_t* validity = duckdb_vector_get_validity(vector);
   if (validity != nullptr && !duckdb_validity_row_is_valid(validity, row)) return std::nullopt;
   auto* strings = static_cast<duckdb_string_t*>(duckdb_vector_get_data(vector));
-  return std::string_view(duckdb_string_t_data(&strings[row]), duckdb_string_t_length(strings[row]));
+  return std::string_view(duckdb_string_t_data(&strings[row]),
+                          duckdb_string_t_length(strings[row]));
 }
 
 // Row `row` of a BIGINT vector of a chunk; nullopt for NULL.

@@ -191,8 +191,9 @@ class DuckDbWarehouse final : public Warehouse {
           if (!ledger) return Fail(WarehouseError("inspect: ledger", ledger.error()));
           // Read chunk by chunk: at 100,000 ledger rows, converting each
           // value on its own (DuckResult::Text) was most of the read.
-          constexpr duckdb_type kTypes[] = {DUCKDB_TYPE_VARCHAR, DUCKDB_TYPE_VARCHAR, DUCKDB_TYPE_VARCHAR,
-                                            DUCKDB_TYPE_BIGINT, DUCKDB_TYPE_BIGINT};
+          constexpr duckdb_type kTypes[] = {DUCKDB_TYPE_VARCHAR, DUCKDB_TYPE_VARCHAR,
+                                            DUCKDB_TYPE_VARCHAR, DUCKDB_TYPE_BIGINT,
+                                            DUCKDB_TYPE_BIGINT};
           for (int64_t col = 0; col < 5; ++col) {
             if (ledger->ColumnType(col) != kTypes[col]) {
               return Fail("warehouse_error", "inspect: ledger: column " + ledger->ColumnName(col) +
