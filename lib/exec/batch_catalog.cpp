@@ -455,6 +455,7 @@ void BatchCatalog::SettleDuplicates(std::map<std::string_view, std::vector<Known
     // The one the ledger already holds (from its path) wins, then the first path.
     KnownBatch* keeper = group[0];
     for (auto* r : group) {
+      if (group.size() == 1) break;  // nothing to choose between (most contents)
       if (LedgerHolds(m.contents, *r, /*same_path=*/true)) keeper = r;
     }
     for (auto* r : group) {

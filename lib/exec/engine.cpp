@@ -106,8 +106,19 @@ void Engine::ReconcileWithLedger() {
   // is left for the planner, which rebuilds the table (ledger_mismatch)
   // instead of staging the batch a second time.
   int reconciled = 0;
+  // The batches come table by table: each table's ledger is looked up once.
+  std::string_view table;
+  const std::map<std::string, warehouse::LedgerEntry>* ledger = nullptr;
   catalog_.ForEach({}, /*all=*/true, [&](KnownBatch& record) {
-    if (LedgerHolds(contents_, record, /*same_path=*/true) && record.status != BatchStatus::kStaged) {
+    if (record.table != table || ledger == nullptr) {
+      table = record.table;
+      auto contents = contents_.find(record.table);
+      static const std::map<std::string, warehouse::LedgerEntry> kNone;
+      ledger = contents == contents_.end() ? &kNone : &contents->second.ledger;
+    }
+    auto entry = ledger->find(record.fingerprint);
+    const bool held = entry != ledger->end() && entry->second.rel_path == record.path;
+    if (held && record.status != BatchStatus::kStaged) {
       record.status = BatchStatus::kStaged;
       MarkBatch(record.path);
       ++reconciled;

@@ -257,7 +257,8 @@ class StateStore {
   // newer landfall is an error ("state_too_new").
   virtual Status Migrate() = 0;
 
-  // Everything stored for the environment. Transient errors are marked so.
+  // Everything stored for the environment, batches by path (bytewise).
+  // Transient errors are marked so.
   virtual Result<EnvironmentState> Load() = 0;
 
   // Records the environment's state format version.

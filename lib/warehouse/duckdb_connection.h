@@ -79,6 +79,9 @@ class DuckResult {
     duckdb_free(value);
     return out;
   }
+  duckdb_type ColumnType(int64_t col) {
+    return valid_ ? duckdb_column_type(&result_, static_cast<idx_t>(col)) : DUCKDB_TYPE_INVALID;
+  }
   int64_t ColumnCount() { return valid_ ? static_cast<int64_t>(duckdb_column_count(&result_)) : 0; }
   std::string ColumnName(int64_t col) {
     const char* name = valid_ ? duckdb_column_name(&result_, static_cast<idx_t>(col)) : nullptr;
@@ -89,10 +92,43 @@ class DuckResult {
     return duckdb_value_int64(&result_, static_cast<idx_t>(col), static_cast<idx_t>(row));
   }
 
+  // Calls fn(chunk) for each data chunk of the result, in order: for reading
+  // many rows, where Text and Int (which convert each value on its own) cost
+  // a call and an allocation per value. Read the chunk's vectors with
+  // VarcharAt and BigintAt.
+  template <typename Fn>
+  void ForEachChunk(Fn fn) {
+    if (!valid_) return;
+    const idx_t chunks = duckdb_result_chunk_count(result_);
+    for (idx_t i = 0; i < chunks; ++i) {
+      duckdb_data_chunk chunk = duckdb_result_get_chunk(result_, i);
+      if (chunk == nullptr) continue;
+      fn(chunk);
+      duckdb_destroy_data_chunk(&chunk);
+    }
+  }
+
  private:
   duckdb_result result_{};
   bool valid_ = false;
 };
+
+// Row `row` of a VARCHAR vector of a chunk (DuckResult::ForEachChunk);
+// nullopt for NULL. Valid while the chunk lives.
+inline std::optional<std::string_view> VarcharAt(duckdb_vector vector, idx_t row) {
+  uint64_t* validity = duckdb_vector_get_validity(vector);
+  if (validity != nullptr && !duckdb_validity_row_is_valid(validity, row)) return std::nullopt;
+  auto* strings = static_cast<duckdb_string_t*>(duckdb_vector_get_data(vector));
+  return std::string_view(duckdb_string_t_data(&strings[row]),
+                          duckdb_string_t_length(strings[row]));
+}
+
+// Row `row` of a BIGINT vector of a chunk; nullopt for NULL.
+inline std::optional<int64_t> BigintAt(duckdb_vector vector, idx_t row) {
+  uint64_t* validity = duckdb_vector_get_validity(vector);
+  if (validity != nullptr && !duckdb_validity_row_is_valid(validity, row)) return std::nullopt;
+  return static_cast<const int64_t*>(duckdb_vector_get_data(vector))[row];
+}
 
 inline std::string CleanDuckDbMessage(const char* raw) {
   std::string message = raw ? raw : "unknown DuckDB error";

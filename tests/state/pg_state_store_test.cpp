@@ -242,6 +242,11 @@ TEST(PgStateStoreTest, DatabaseAtVersion3TakesTheModelMigrationsAndKeepsItsState
               {env});
     raw.Query("INSERT INTO runs (environment, trigger, status) VALUES ($1, 'cli', 'succeeded')",
               {env});
+    raw.Query(
+        "INSERT INTO batches (environment, path, table_name, status, schema_json)"
+        " VALUES ($1, 'orders/0.parquet', 'orders', 'staged',"
+        " '{\"columns\":[{\"name\":\"id\",\"type\":\"BIGINT\",\"nullable\":true}]}')",
+        {env});
   }
 
   auto store = OpenMigrated(env, db.url());
@@ -249,11 +254,17 @@ TEST(PgStateStoreTest, DatabaseAtVersion3TakesTheModelMigrationsAndKeepsItsState
   PgSession raw(db.url());
   EXPECT_EQ(raw.Query("SELECT version || ' ' || name FROM schema_migrations WHERE version > 3"
                       " ORDER BY version"),
-            (std::vector<std::string>{"4 models", "5 partitions", "6 checks"}));
+            (std::vector<std::string>{"4 models", "5 partitions", "6 checks",
+                                      "7 inline_time_functions", "8 batch_schema_key"}));
   auto state = store->Load();
   ASSERT_TRUE(state) << state.error().ToString();
   ASSERT_EQ(state->tables.size(), 1u);
   EXPECT_EQ(state->tables[0].schema_hash, "h1");
+  // A batch row from before 0008 has its schema's key, and loads with its schema.
+  ASSERT_EQ(state->batches.size(), 1u);
+  EXPECT_EQ(
+      nlohmann::json::parse(state->batches[0].schema_json),
+      nlohmann::json::parse(R"({"columns":[{"name":"id","type":"BIGINT","nullable":true}]})"));
   auto runs = store->ListRuns(0);
   ASSERT_TRUE(runs) << runs.error().ToString();
   ASSERT_EQ(runs->size(), 1u);
@@ -324,6 +335,59 @@ TEST(PgStateStoreTest, BatchesRoundTripWithStrangePaths) {
     ASSERT_NE(it, state->batches.end()) << want.path;
     ExpectSameBatch(want, *it);
   }
+}
+
+TEST(PgStateStoreTest, LoadGivesEachBatchItsOwnSchemaWhenBatchesShareSchemas) {
+  LANDFALL_REQUIRE_POSTGRES();
+  const std::string env = UniqueEnvironment();
+  auto store = OpenMigrated(env);
+  auto other = OpenMigrated(env + "_other");
+  ASSERT_TRUE(store && other);
+  const std::string a = R"({"columns":[{"name":"id","type":"BIGINT","nullable":true}]})";
+  const std::string a_spaced =
+      R"({ "columns" : [ {"nullable":true, "type":"BIGINT", "name":"id"} ] })";
+  const std::string b = R"({"columns":[{"name":"id","type":"VARCHAR","nullable":false}]})";
+  const std::string c = R"({"columns":[{"name":"other_env","type":"DATE","nullable":true}]})";
+  // Loaded schemas come once per distinct schema: each batch must still get
+  // its own, whatever its neighbours hold.
+  std::vector<BatchRecord> batches = {
+      MakeBatch("t", "t/3.parquet", 3), MakeBatch("t", "t/1.parquet", 1),
+      MakeBatch("t", "t/2.parquet", 2), MakeBatch("u", "u/1.parquet", 4),
+      MakeBatch("t", "t/4.parquet", 5),
+  };
+  batches[0].schema_json = a;
+  batches[1].schema_json = b;
+  batches[2].schema_json = a_spaced;  // the same JSON value as `a`
+  batches[3].schema_json = a;
+  // batches[4]: no schema
+  ASSERT_TRUE(store->UpsertBatches(batches));
+  BatchRecord elsewhere = MakeBatch("t", "t/1.parquet", 9);
+  elsewhere.schema_json = c;
+  ASSERT_TRUE(other->UpsertBatches({elsewhere}));
+
+  auto state = store->Load();
+  ASSERT_TRUE(state) << state.error().ToString();
+  ASSERT_EQ(state->batches.size(), batches.size());
+  std::vector<std::string> paths;
+  for (const auto& got : state->batches) paths.push_back(got.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"t/1.parquet", "t/2.parquet", "t/3.parquet",
+                                             "t/4.parquet", "u/1.parquet"}));  // by path
+  for (const auto& want : batches) {
+    auto it = std::find_if(state->batches.begin(), state->batches.end(),
+                           [&](const BatchRecord& b) { return b.path == want.path; });
+    ASSERT_NE(it, state->batches.end()) << want.path;
+    ExpectSameBatch(want, *it);
+  }
+
+  // A batch whose schema changes loads with its new one.
+  batches[0].schema_json = b;
+  ASSERT_TRUE(store->UpsertBatches({batches[0]}));
+  state = store->Load();
+  ASSERT_TRUE(state) << state.error().ToString();
+  auto changed = std::find_if(state->batches.begin(), state->batches.end(),
+                              [&](const BatchRecord& x) { return x.path == batches[0].path; });
+  ASSERT_NE(changed, state->batches.end());
+  ExpectSameBatch(batches[0], *changed);
 }
 
 TEST(PgStateStoreTest, UpsertUpdatesExistingBatchesAndKeepsFirstDiscovery) {
