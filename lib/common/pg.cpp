@@ -91,5 +91,4 @@ std::string TrimMessage(const char* message) {
   return text;
 }
 
-
 }  // namespace landfall::libpq

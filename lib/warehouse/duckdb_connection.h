@@ -113,7 +113,8 @@ class DuckResult {
   bool valid_ = false;
 };
 
-// Row `row` of a VARCHAR vector of a chunk (DuckResult::ForEachChunk);
+// Row `row` of a VARCHAR (or JSON) vector of a chunk (DuckResult::ForEachChunk,
+// StreamingResult::Next);
 // nullopt for NULL. Valid while the chunk lives.
 inline std::optional<std::string_view> VarcharAt(duckdb_vector vector, idx_t row) {
   uint64_t* validity = duckdb_vector_get_validity(vector);
@@ -202,14 +203,6 @@ class StreamingResult {
   duckdb_result result_{};
   bool has_result_ = false;
 };
-
-// The text of row `row` of a VARCHAR (or JSON) vector; nullopt for NULL.
-inline std::optional<std::string_view> TextAt(duckdb_vector vector, idx_t row) {
-  uint64_t* validity = duckdb_vector_get_validity(vector);
-  if (validity != nullptr && !duckdb_validity_row_is_valid(validity, row)) return std::nullopt;
-  auto* strings = static_cast<duckdb_string_t*>(duckdb_vector_get_data(vector));
-  return std::string_view(duckdb_string_t_data(&strings[row]), duckdb_string_t_length(strings[row]));
-}
 
 // Opens (or creates) the database at `path` (":memory:" for none) with
 // landfall's settings: no extension downloads, options' threads and

@@ -157,7 +157,7 @@ Result<QueryAnswer> JsonAnswer(duckdb_connection con, const QueryRequest& reques
       body += answer.rows == 0 ? "[" : ",[";
       for (idx_t c = 0; c < width; ++c) {
         if (c > 0) body += ',';
-        AppendJsonValue(body, TextAt(duckdb_data_chunk_get_vector(chunk, c), r));
+        AppendJsonValue(body, VarcharAt(duckdb_data_chunk_get_vector(chunk, c), r));
       }
       body += ']';
       ++answer.rows;

@@ -72,9 +72,7 @@ const std::map<std::string, std::string, std::less<>>& ReverseTypeMap() {
   return map;
 }
 
-bool IsDateLike(std::string_view type) {
-  return type == "DATE" || type.starts_with("TIMESTAMP");
-}
+bool IsDateLike(std::string_view type) { return type == "DATE" || type.starts_with("TIMESTAMP"); }
 
 std::string Columns(std::string_view schema_filter, std::string_view table_filter) {
   std::string statement =
@@ -83,7 +81,8 @@ std::string Columns(std::string_view schema_filter, std::string_view table_filte
       "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
       "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid "
       "WHERE n.nspname = " +
-      Literal(schema_filter) + " AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped";
+      Literal(schema_filter) +
+      " AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped";
   if (!table_filter.empty()) statement += " AND c.relname = " + Literal(table_filter);
   return statement + " ORDER BY c.relname, a.attnum";
 }
@@ -99,7 +98,8 @@ std::string InList(std::span<const std::string> values) {
   return "(" + list + ")";
 }
 
-const sql::TableColumn* FindFolded(std::span<const sql::TableColumn> columns, std::string_view name) {
+const sql::TableColumn* FindFolded(std::span<const sql::TableColumn> columns,
+                                   std::string_view name) {
   const std::string folded = schema::FoldName(name);
   for (const auto& c : columns) {
     if (schema::FoldName(c.name) == folded) return &c;
@@ -119,7 +119,8 @@ std::string Convert(std::string_view column, std::string_view from, std::string_
 std::string PgType(std::string_view staging_type) {
   const std::string type = sql::NormalizeType(staging_type);
   if (auto it = TypeMap().find(type); it != TypeMap().end()) return it->second;
-  if (type.starts_with("DECIMAL(")) return "numeric" + type.substr(std::string_view("DECIMAL").size());
+  if (type.starts_with("DECIMAL("))
+    return "numeric" + type.substr(std::string_view("DECIMAL").size());
   return "text";
 }
 
@@ -143,8 +144,8 @@ std::string TextForPostgres(std::string_view staging_type, std::string_view expr
   const std::string e(expression);
   if (type == "BLOB") return "('\\x' || hex(" + e + "))";  // bytea's hex format
   // DuckDB spells BC dates "0044-03-15 (BC)"; PostgreSQL reads "BC".
-  std::string text = "CAST(" + (type == "TIMESTAMP_NS" ? "CAST(" + e + " AS TIMESTAMP)" : e) +
-                     " AS VARCHAR)";
+  std::string text =
+      "CAST(" + (type == "TIMESTAMP_NS" ? "CAST(" + e + " AS TIMESTAMP)" : e) + " AS VARCHAR)";
   if (IsDateLike(type)) text = "replace(" + text + ", ' (BC)', ' BC')";
   return text;
 }
@@ -152,11 +153,20 @@ std::string TextForPostgres(std::string_view staging_type, std::string_view expr
 void AppendCopyField(std::string& out, std::string_view value) {
   for (char c : value) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default: out += c;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        out += c;
     }
   }
 }
@@ -198,15 +208,17 @@ std::string SelectTableColumns(std::string_view staging_schema, std::string_view
 }
 
 std::string SelectLedger(std::string_view staging_schema) {
-  return "SELECT table_name, batch_id, path, rows, (extract(epoch FROM loaded_at) * 1000000)::bigint "
+  return "SELECT table_name, batch_id, path, rows, (extract(epoch FROM loaded_at) * "
+         "1000000)::bigint "
          "FROM " +
          sql::LedgerTable() + " WHERE staging_schema = " + Literal(staging_schema) +
          " ORDER BY table_name, loaded_at, batch_id";
 }
 
 std::string SelectLedgerBatchIds(std::string_view staging_schema, std::string_view table) {
-  return "SELECT batch_id FROM " + sql::LedgerTable() + " WHERE staging_schema = " +
-         Literal(staging_schema) + " AND table_name = " + Literal(table);
+  return "SELECT batch_id FROM " + sql::LedgerTable() +
+         " WHERE staging_schema = " + Literal(staging_schema) +
+         " AND table_name = " + Literal(table);
 }
 
 std::string InsertLedgerRows(std::string_view staging_schema, std::string_view table,
@@ -215,29 +227,30 @@ std::string InsertLedgerRows(std::string_view staging_schema, std::string_view t
   for (const auto& row : rows) {
     if (!values.empty()) values += ", ";
     values += "(" + Literal(staging_schema) + ", " + Literal(table) + ", " + Literal(row.batch_id) +
-              ", " + Literal(row.rel_path) +
-              ", " + std::to_string(row.rows) + ", " + Literal(TimestampText(row.loaded_at_us)) +
-              "::timestamp)";
+              ", " + Literal(row.rel_path) + ", " + std::to_string(row.rows) + ", " +
+              Literal(TimestampText(row.loaded_at_us)) + "::timestamp)";
   }
   return "INSERT INTO " + sql::LedgerTable() +
          " (staging_schema, table_name, batch_id, path, rows, loaded_at) VALUES " + values +
          (write == sql::LedgerWrite::kReplace
-              ? " ON CONFLICT (staging_schema, table_name, batch_id) DO UPDATE SET path = excluded.path, "
+              ? " ON CONFLICT (staging_schema, table_name, batch_id) DO UPDATE SET path = "
+                "excluded.path, "
                 "rows = excluded.rows, loaded_at = excluded.loaded_at"
               : "");
 }
 
 std::string DeleteLedgerRows(std::string_view staging_schema, std::string_view table,
                              std::span<const std::string> keep) {
-  std::string statement = "DELETE FROM " + sql::LedgerTable() + " WHERE staging_schema = " +
-                          Literal(staging_schema) + " AND table_name = " + Literal(table);
+  std::string statement = "DELETE FROM " + sql::LedgerTable() +
+                          " WHERE staging_schema = " + Literal(staging_schema) +
+                          " AND table_name = " + Literal(table);
   if (!keep.empty()) statement += " AND batch_id NOT IN " + InList(keep);
   return statement;
 }
 
 std::string LockTransaction(std::string_view key) {
-  return "SELECT pg_advisory_xact_lock(hashtextextended(" + Literal("landfall:" + std::string(key)) +
-         ", 0))";
+  return "SELECT pg_advisory_xact_lock(hashtextextended(" +
+         Literal("landfall:" + std::string(key)) + ", 0))";
 }
 
 std::vector<std::string> CreateTable(std::string_view qualified, const schema::Schema& target) {

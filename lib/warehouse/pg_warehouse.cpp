@@ -144,7 +144,8 @@ class PgWarehouse final : public Warehouse {
     std::optional<Verdict> verdict;
     auto body = [&](PGconn* conn) -> Result<ApplyStats> {
       const std::string where = "table " + sql::Ident(table);
-      if (auto r = Exec(conn, where, pg::LockTransaction(TableKey(table))); !r) return Fail(r.error());
+      if (auto r = Exec(conn, where, pg::LockTransaction(TableKey(table))); !r)
+        return Fail(r.error());
       auto columns = TableColumns(conn, table);
       if (!columns) return Fail(columns.error());
       if (columns->empty()) {
@@ -165,10 +166,11 @@ class PgWarehouse final : public Warehouse {
       }
       auto applied = LedgerBatchIds(conn, table);
       if (!applied) return Fail(applied.error());
-      return CheckedBeforeCommit(table,
-                     LoadBatches(conn, table, qualified, target, *columns, kept, std::move(*applied),
-                                 sql::LedgerWrite::kInsert, verdict),
-                     kept);
+      return CheckedBeforeCommit(
+          table,
+          LoadBatches(conn, table, qualified, target, *columns, kept, std::move(*applied),
+                      sql::LedgerWrite::kInsert, verdict),
+          kept);
     };
     return ApplyRejecting("append to " + sql::Ident(table), kept, verdict, body);
   }
@@ -188,13 +190,15 @@ class PgWarehouse final : public Warehouse {
     std::optional<Verdict> verdict;
     auto body = [&](PGconn* conn) -> Result<ApplyStats> {
       const std::string where = "table " + sql::Ident(table);
-      if (auto r = Exec(conn, where, pg::LockTransaction(TableKey(table))); !r) return Fail(r.error());
+      if (auto r = Exec(conn, where, pg::LockTransaction(TableKey(table))); !r)
+        return Fail(r.error());
       auto old = TableColumns(conn, table);
       if (!old) return Fail(old.error());
       // Built under another name while readers keep the old table, then
       // swapped in by rename in the same transaction: readers see the old
       // table or the new one, never neither and never half of it.
-      if (auto r = Exec(conn, where + ": create", Join(pg::CreateTable(shadow_qualified, target))); !r) {
+      if (auto r = Exec(conn, where + ": create", Join(pg::CreateTable(shadow_qualified, target)));
+          !r) {
         return Fail(r.error());
       }
       WarnOfPrecision(table, target, *old);
@@ -207,7 +211,9 @@ class PgWarehouse final : public Warehouse {
       }
       std::vector<std::string> staying(skip.begin(), skip.end());
       for (const auto& batch : kept) staying.push_back(batch.batch_id);
-      if (auto r = Exec(conn, where + ": clear ledger", pg::DeleteLedgerRows(options_.staging_schema, table, staying)); !r) {
+      if (auto r = Exec(conn, where + ": clear ledger",
+                        pg::DeleteLedgerRows(options_.staging_schema, table, staying));
+          !r) {
         return Fail(r.error());
       }
       std::vector<TableColumn> fresh;
@@ -215,7 +221,8 @@ class PgWarehouse final : public Warehouse {
       auto loaded = LoadBatches(conn, table, shadow_qualified, target, fresh, kept, std::move(skip),
                                 sql::LedgerWrite::kReplace, verdict);
       if (!loaded) return loaded;
-      if (auto r = Exec(conn, where + ": swap in", Join(pg::SwapIn(options_.staging_schema, table, shadow)));
+      if (auto r = Exec(conn, where + ": swap in",
+                        Join(pg::SwapIn(options_.staging_schema, table, shadow)));
           !r) {
         return Fail(r.error());
       }
@@ -228,7 +235,8 @@ class PgWarehouse final : public Warehouse {
     if (table.empty() || HasNul(table)) return Fail("warehouse_error", "invalid table name");
     auto done = Transact<bool>("drop " + sql::Ident(table), [&](PGconn* conn) -> Result<bool> {
       const std::string where = "drop of " + sql::Ident(table);
-      if (auto r = Exec(conn, where, pg::LockTransaction(TableKey(table))); !r) return Fail(r.error());
+      if (auto r = Exec(conn, where, pg::LockTransaction(TableKey(table))); !r)
+        return Fail(r.error());
       if (auto r = Exec(conn, where, Join(pg::DropTable(options_.staging_schema, table))); !r) {
         return Fail(r.error());
       }
@@ -281,12 +289,13 @@ class PgWarehouse final : public Warehouse {
     if (PQstatus(conn.get()) != CONNECTION_OK) {
       return Fail("warehouse_unavailable",
                   libpq::Redact("warehouse: cannot connect to PostgreSQL (" + target_.description +
-                                 "): " + libpq::TrimMessage(PQerrorMessage(conn.get())),
-                             target_.secrets),
+                                    "): " + libpq::TrimMessage(PQerrorMessage(conn.get())),
+                                target_.secrets),
                   /*transient=*/true);
     }
     // Notices ("table ... does not exist, skipping") are not for the log.
-    PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        conn.get(), [](void*, const char*) {}, nullptr);
     // Timestamps without a zone are UTC, as in DuckDB; text is UTF-8.
     PgResult set(PQexec(conn.get(), "SET TimeZone = 'UTC'; SET client_encoding = 'UTF8'"));
     if (PQresultStatus(set.get()) != PGRES_COMMAND_OK) {
@@ -320,7 +329,8 @@ class PgWarehouse final : public Warehouse {
   void Describe(PGconn* conn, const PGresult* result, PgFailure* failure) const {
     const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
     failure->sqlstate = state ? state : "";
-    failure->message = libpq::TrimMessage(result ? PQresultErrorMessage(result) : PQerrorMessage(conn));
+    failure->message =
+        libpq::TrimMessage(result ? PQresultErrorMessage(result) : PQerrorMessage(conn));
     if (failure->message.empty()) failure->message = libpq::TrimMessage(PQerrorMessage(conn));
     failure->message = libpq::Redact(failure->message, target_.secrets);
     failure->connection_lost =
@@ -410,14 +420,15 @@ class PgWarehouse final : public Warehouse {
     }
     if (schema::FoldName(table).starts_with(sql::kMetaPrefix)) {
       return Fail("warehouse_invalid_target", "table name " + sql::Ident(table) + " starts with " +
-                                                  std::string(sql::kMetaPrefix) + ", which is reserved");
+                                                  std::string(sql::kMetaPrefix) +
+                                                  ", which is reserved");
     }
     for (const auto& column : target.columns) {
       if (column.name.empty() || HasNul(column.name) ||
           column.name.size() > pg::kMaxIdentifierBytes) {
         return Fail("warehouse_invalid_target",
-                    "table " + sql::Ident(table) + ": invalid column name " + sql::Ident(column.name) +
-                        " (PostgreSQL takes names of 1 to " +
+                    "table " + sql::Ident(table) + ": invalid column name " +
+                        sql::Ident(column.name) + " (PostgreSQL takes names of 1 to " +
                         std::to_string(pg::kMaxIdentifierBytes) + " bytes)");
       }
       if (!sql::IsSafeTypeName(column.type)) {
@@ -437,12 +448,14 @@ class PgWarehouse final : public Warehouse {
       if (!pg::LosesPrecision(column.type)) continue;
       bool already = false;
       for (const auto& c : existing) {
-        already |= schema::FoldName(c.name) == schema::FoldName(column.name) && c.type == column.type;
+        already |=
+            schema::FoldName(c.name) == schema::FoldName(column.name) && c.type == column.type;
       }
       if (already) continue;
-      spdlog::warn("table {}, column {}: {} is stored as PostgreSQL {}; values lose their "
-                   "nanoseconds (microseconds kept)",
-                   table, column.name, column.type, pg::PgType(column.type));
+      spdlog::warn(
+          "table {}, column {}: {} is stored as PostgreSQL {}; values lose their "
+          "nanoseconds (microseconds kept)",
+          table, column.name, column.type, pg::PgType(column.type));
     }
   }
 
@@ -455,14 +468,15 @@ class PgWarehouse final : public Warehouse {
     for (int row = 0; row < PQntuples(r->get()); ++row) {
       std::string name = PQgetvalue(r->get(), row, 1);
       if (schema::FoldName(name).starts_with(sql::kMetaPrefix)) continue;
-      columns.push_back(
-          {std::move(name), pg::StagingTypeOf(PQgetvalue(r->get(), row, 2), PQgetvalue(r->get(), row, 4))});
+      columns.push_back({std::move(name), pg::StagingTypeOf(PQgetvalue(r->get(), row, 2),
+                                                            PQgetvalue(r->get(), row, 4))});
     }
     return columns;
   }
 
   Result<std::set<std::string>> LedgerBatchIds(PGconn* conn, const std::string& table) {
-    auto r = Exec(conn, "table " + sql::Ident(table) + ": ledger", pg::SelectLedgerBatchIds(options_.staging_schema, table));
+    auto r = Exec(conn, "table " + sql::Ident(table) + ": ledger",
+                  pg::SelectLedgerBatchIds(options_.staging_schema, table));
     if (!r) return Fail(r.error());
     std::set<std::string> ids;
     for (int row = 0; row < PQntuples(r->get()); ++row) ids.insert(PQgetvalue(r->get(), row, 0));
@@ -489,8 +503,9 @@ class PgWarehouse final : public Warehouse {
       ledger_rows.push_back({batch.batch_id, batch.rel_path, *rows, loaded_at_us});
     }
     if (!ledger_rows.empty()) {
-      auto r = Exec(conn, "table " + sql::Ident(table) + ": ledger",
-                    pg::InsertLedgerRows(options_.staging_schema, table, ledger_rows, ledger_write));
+      auto r =
+          Exec(conn, "table " + sql::Ident(table) + ": ledger",
+               pg::InsertLedgerRows(options_.staging_schema, table, ledger_rows, ledger_write));
       if (!r) return Fail(r.error());
     }
     return stats;
@@ -523,15 +538,18 @@ class PgWarehouse final : public Warehouse {
     }
     select += "NULL";  // so the list is never empty; not copied
     const std::string read = "SELECT " + select + " FROM read_parquet(" +
-                             sql::PathLiteral(batch.abs_path.native()) + ", hive_partitioning = false)";
+                             sql::PathLiteral(batch.abs_path.native()) +
+                             ", hive_partitioning = false)";
 
     auto lease = readers_->Acquire();
     if (!lease) return Fail("warehouse_error", where + ": cannot connect to DuckDB", true);
     internal::StreamingResult rows;
     statements_.fetch_add(1, std::memory_order_relaxed);
-    if (auto error = rows.Start(lease->get(), read)) return ReadFailed(where, batch, *error, verdict);
+    if (auto error = rows.Start(lease->get(), read))
+      return ReadFailed(where, batch, *error, verdict);
 
-    if (auto r = Exec(conn, where + ": copy", pg::CopyFrom(into, names)); !r) return Fail(r.error());
+    if (auto r = Exec(conn, where + ": copy", pg::CopyFrom(into, names)); !r)
+      return Fail(r.error());
     std::string suffix = "\t";
     pg::AppendCopyField(suffix, batch.batch_id);
     suffix += "\t" + pg::TimestampText(loaded_at_us) + "\n";
@@ -549,18 +567,21 @@ class PgWarehouse final : public Warehouse {
       }
       const idx_t size = duckdb_data_chunk_get_size(chunk);
       std::vector<duckdb_vector> vectors;
-      for (size_t c = 0; c < names.size(); ++c) vectors.push_back(duckdb_data_chunk_get_vector(chunk, c));
+      for (size_t c = 0; c < names.size(); ++c)
+        vectors.push_back(duckdb_data_chunk_get_vector(chunk, c));
       for (idx_t row = 0; row < size; ++row) {
         for (size_t c = 0; c < vectors.size(); ++c) {
           if (c > 0) buffer += '\t';
-          if (auto text = internal::TextAt(vectors[c], row)) {
+          if (auto text = internal::VarcharAt(vectors[c], row)) {
             pg::AppendCopyField(buffer, *text);
           } else {
             buffer += pg::kCopyNull;
           }
         }
-        if (vectors.empty()) buffer += suffix.substr(1);
-        else buffer += suffix;
+        if (vectors.empty())
+          buffer += suffix.substr(1);
+        else
+          buffer += suffix;
       }
       copied += static_cast<int64_t>(size);
       duckdb_destroy_data_chunk(&chunk);
@@ -636,9 +657,10 @@ Result<std::unique_ptr<Warehouse>> OpenPostgresWarehouse(const PostgresWarehouse
   }
   libpq::ConnTarget target = libpq::DescribeTarget(options.url);
   if (!target.parse_error.empty()) {
-    return Fail("config_invalid",
-                libpq::Redact("warehouse: invalid PostgreSQL connection string: " + target.parse_error,
-                           target.secrets));
+    return Fail(
+        "config_invalid",
+        libpq::Redact("warehouse: invalid PostgreSQL connection string: " + target.parse_error,
+                      target.secrets));
   }
   const DuckDbOptions duck{.path = ":memory:",
                            .staging_schema = options.staging_schema,
@@ -657,10 +679,12 @@ Result<std::unique_ptr<Warehouse>> OpenPostgresWarehouse(const PostgresWarehouse
     if (con != nullptr) duckdb_disconnect(&con);
     if (!ready) {
       duckdb_close(&*reader);
-      return Fail("warehouse_error", "warehouse: cannot set up the in-process DuckDB that reads Parquet");
+      return Fail("warehouse_error",
+                  "warehouse: cannot set up the in-process DuckDB that reads Parquet");
     }
   }
-  auto warehouse = std::make_unique<PgWarehouse>(options, std::move(target), *reader, std::move(*types));
+  auto warehouse =
+      std::make_unique<PgWarehouse>(options, std::move(target), *reader, std::move(*types));
   return warehouse;
 }
 

@@ -36,15 +36,18 @@ TEST_F(PgWarehouseCliTest, StagesAppendsRebuildsAndThenHasNothingToDo) {
 
   // id as text in a new batch: no common type with INTEGER but text, so the
   // column is widened or the table rebuilt; every row is still there.
-  WriteParquet(landing() / "users/2.parquet", "SELECT 'u-' || i AS id, 'n' AS name, 1.0 AS amount FROM range(3) t(i)");
+  WriteParquet(landing() / "users/2.parquet",
+               "SELECT 'u-' || i AS id, 'n' AS name, 1.0 AS amount FROM range(3) t(i)");
   Run();
   EXPECT_EQ(One("SELECT count(*) FROM staging.users"), "13");
   EXPECT_EQ(One("SELECT count(*) FROM _landfall.ledger WHERE table_name = 'users'"), "2");
 
   // Nothing new: nothing changes.
-  const std::string before = One("SELECT string_agg(batch_id || rows, ',' ORDER BY batch_id) FROM _landfall.ledger");
+  const std::string before =
+      One("SELECT string_agg(batch_id || rows, ',' ORDER BY batch_id) FROM _landfall.ledger");
   auto quiet = Run();
-  EXPECT_EQ(One("SELECT string_agg(batch_id || rows, ',' ORDER BY batch_id) FROM _landfall.ledger"), before);
+  EXPECT_EQ(One("SELECT string_agg(batch_id || rows, ',' ORDER BY batch_id) FROM _landfall.ledger"),
+            before);
   for (const auto& t : quiet["tables"]) EXPECT_EQ(t["action"], "nothing") << t.dump();
 
   auto query = Landfall({"query", "SELECT 1"});

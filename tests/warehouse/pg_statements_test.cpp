@@ -65,10 +65,13 @@ TEST(PgStatementsTest, ValuesBecomeTheTextPostgresReads) {
             "replace(CAST(CAST(x AS TIMESTAMP) AS VARCHAR), ' (BC)', ' BC')");
 }
 
-TEST(PgStatementsTest, EvolveAltersOnlyWhatThePostgresTypeChangesAndKeepsTheStagingTypeInTheComment) {
+TEST(PgStatementsTest,
+     EvolveAltersOnlyWhatThePostgresTypeChangesAndKeepsTheStagingTypeInTheComment) {
   schema::Schema target;
-  target.columns = {{.name = "id", .type = "BIGINT"}, {.name = "U", .type = "BIGINT"},
-                    {.name = "v", .type = "JSON"}, {.name = "new", .type = "DATE"}};
+  target.columns = {{.name = "id", .type = "BIGINT"},
+                    {.name = "U", .type = "BIGINT"},
+                    {.name = "v", .type = "JSON"},
+                    {.name = "new", .type = "DATE"}};
   std::vector<sql::TableColumn> existing = {{"id", "INTEGER"}, {"u", "UINTEGER"}, {"v", "VARCHAR"}};
   EXPECT_EQ(pg::EvolveColumns("\"s\".\"t\"", existing, target),
             (std::vector<std::string>{

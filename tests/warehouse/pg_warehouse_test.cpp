@@ -22,11 +22,11 @@ namespace landfall::warehouse {
 namespace {
 
 namespace fs = std::filesystem;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using landfall::testing::PgSession;
 using landfall::testing::TempDir;
 using landfall::testing::WriteParquet;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
 class PgWarehouseTest : public ::testing::Test {
  protected:
@@ -91,14 +91,15 @@ TEST_F(PgWarehouseTest, InitCreatesSchemasAndLedgerAndIsIdempotent) {
 }
 
 TEST_F(PgWarehouseTest, EveryStagingTypeLandsAsItsPostgresTypeAndInspectGivesTheStagingTypeBack) {
-  auto batch = Batch("t/1.parquet",
-                     "SELECT 1::BIGINT AS b, 'x\ty\\z\nw' AS s, 4000000000::UINTEGER AS u, "
-                     "12.345::DECIMAL(18,3) AS d, TIMESTAMP '2024-01-02 03:04:05.123456' AS ts, "
-                     "TIMESTAMPTZ '2024-01-02 03:04:05+00' AS tz, '\\xAB\\x00'::BLOB AS bl, "
-                     "{'k': 1, 'l': [1, 2]} AS nested, true AS ok, DATE '2024-02-29' AS dt, "
-                     "'inf'::DOUBLE AS dbl, '5b7d1c36-8b5e-4a7c-9f2e-0a1b2c3d4e5f'::UUID AS id, "
-                     "18446744073709551615::UBIGINT AS huge, "
-                     "TIMESTAMP_NS '2024-01-02 03:04:05.123456789' AS ns, NULL::INTEGER AS nothing");
+  auto batch =
+      Batch("t/1.parquet",
+            "SELECT 1::BIGINT AS b, 'x\ty\\z\nw' AS s, 4000000000::UINTEGER AS u, "
+            "12.345::DECIMAL(18,3) AS d, TIMESTAMP '2024-01-02 03:04:05.123456' AS ts, "
+            "TIMESTAMPTZ '2024-01-02 03:04:05+00' AS tz, '\\xAB\\x00'::BLOB AS bl, "
+            "{'k': 1, 'l': [1, 2]} AS nested, true AS ok, DATE '2024-02-29' AS dt, "
+            "'inf'::DOUBLE AS dbl, '5b7d1c36-8b5e-4a7c-9f2e-0a1b2c3d4e5f'::UUID AS id, "
+            "18446744073709551615::UBIGINT AS huge, "
+            "TIMESTAMP_NS '2024-01-02 03:04:05.123456789' AS ns, NULL::INTEGER AS nothing");
   auto target = batch.schema;
   auto stats = wh_->Rebuild("t", target, std::vector<BatchFile>{batch});
   ASSERT_TRUE(stats) << stats.error().ToString();
@@ -125,7 +126,8 @@ TEST_F(PgWarehouseTest, EveryStagingTypeLandsAsItsPostgresTypeAndInspectGivesThe
   ASSERT_TRUE(contents->contains("t"));
   const auto& t = contents->at("t");
   EXPECT_TRUE(t.exists);
-  EXPECT_TRUE(t.columns.SameStagingColumns(target)) << "staging types come back as the planner chose them";
+  EXPECT_TRUE(t.columns.SameStagingColumns(target))
+      << "staging types come back as the planner chose them";
   EXPECT_EQ(t.columns.Find("u")->type, "UINTEGER");
   EXPECT_EQ(t.columns.Find("ns")->type, "TIMESTAMP_NS");
   ASSERT_EQ(t.ledger.size(), 1u);
@@ -293,8 +295,9 @@ TEST_F(PgWarehouseTest, ConcurrentAppendsOfOneBatchStageItOnce) {
 }
 
 TEST_F(PgWarehouseTest, AMillionRowFileStreamsThrough) {
-  auto batch = Batch("big/1.parquet",
-                     "SELECT i AS id, 'row ' || i AS label, i * 0.5 AS half FROM range(1000000) t(i)");
+  auto batch =
+      Batch("big/1.parquet",
+            "SELECT i AS id, 'row ' || i AS label, i * 0.5 AS half FROM range(1000000) t(i)");
   auto stats = wh_->Rebuild("big", batch.schema, std::vector<BatchFile>{batch});
   ASSERT_TRUE(stats) << stats.error().ToString();
   EXPECT_EQ(stats->rows, 1000000);
@@ -334,7 +337,8 @@ TEST_F(PgWarehouseTest, TwoStagingSchemasInOneDatabaseKeepTheirLedgersApart) {
   auto contents = wh_->Inspect();
   ASSERT_TRUE(contents);
   EXPECT_EQ(contents->at("t").ledger.size(), 1u) << "prod's ledger keeps its row";
-  EXPECT_EQ(Query("SELECT staging_schema FROM _landfall.ledger"), (std::vector<std::string>{"staging"}));
+  EXPECT_EQ(Query("SELECT staging_schema FROM _landfall.ledger"),
+            (std::vector<std::string>{"staging"}));
 }
 
 TEST_F(PgWarehouseTest, NamesPostgresWouldCutAreRefused) {
