@@ -211,8 +211,7 @@ std::string SelectLedger(std::string_view staging_schema) {
   return "SELECT table_name, batch_id, path, rows, (extract(epoch FROM loaded_at) * "
          "1000000)::bigint "
          "FROM " +
-         sql::LedgerTable() + " WHERE staging_schema = " + Literal(staging_schema) +
-         " ORDER BY table_name, loaded_at, batch_id";
+         sql::LedgerTable() + " WHERE staging_schema = " + Literal(staging_schema);
 }
 
 std::string SelectLedgerBatchIds(std::string_view staging_schema, std::string_view table) {

@@ -62,7 +62,8 @@ std::string SelectTableColumns(std::string_view staging_schema, std::string_view
 // The ledger is one table for every staging schema of a database (each
 // environment's staging schema is its own), keyed by schema, table and batch.
 // Every ledger row of `staging_schema`: table_name, batch_id, path, rows,
-// loaded_at in epoch microseconds.
+// loaded_at in epoch microseconds; in no order (the rows go into maps, as
+// sql::SelectLedger's do).
 std::string SelectLedger(std::string_view staging_schema);
 std::string SelectLedgerBatchIds(std::string_view staging_schema, std::string_view table);
 std::string InsertLedgerRows(std::string_view staging_schema, std::string_view table,

@@ -144,9 +144,7 @@ class PgWarehouse final : public Warehouse {
     std::optional<Verdict> verdict;
     auto body = [&](PGconn* conn) -> Result<ApplyStats> {
       const std::string where = "table " + sql::Ident(table);
-      if (auto r = Exec(conn, where, pg::LockTransaction(TableKey(table))); !r)
-        return Fail(r.error());
-      auto columns = TableColumns(conn, table);
+      auto columns = LockTable(conn, table);
       if (!columns) return Fail(columns.error());
       if (columns->empty()) {
         return Fail("warehouse_table_missing",
@@ -190,9 +188,7 @@ class PgWarehouse final : public Warehouse {
     std::optional<Verdict> verdict;
     auto body = [&](PGconn* conn) -> Result<ApplyStats> {
       const std::string where = "table " + sql::Ident(table);
-      if (auto r = Exec(conn, where, pg::LockTransaction(TableKey(table))); !r)
-        return Fail(r.error());
-      auto old = TableColumns(conn, table);
+      auto old = LockTable(conn, table);
       if (!old) return Fail(old.error());
       // Built under another name while readers keep the old table, then
       // swapped in by rename in the same transaction: readers see the old
@@ -457,6 +453,16 @@ class PgWarehouse final : public Warehouse {
           "nanoseconds (microseconds kept)",
           table, column.name, column.type, pg::PgType(column.type));
     }
+  }
+
+  // Takes the table's lock for the transaction (TableKey), then reads its
+  // columns: what every change of a table starts with.
+  Result<std::vector<TableColumn>> LockTable(PGconn* conn, const std::string& table) {
+    if (auto r = Exec(conn, "table " + sql::Ident(table), pg::LockTransaction(TableKey(table)));
+        !r) {
+      return Fail(r.error());
+    }
+    return TableColumns(conn, table);
   }
 
   // The table's columns with their staging types; empty when it does not exist.
