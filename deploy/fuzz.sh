@@ -10,8 +10,9 @@
 # Default: 600 s per target; --ci: 60 s. A finding stops its target and lands
 # in build-fuzz/findings/<target>/ (crash-*, leak-*, timeout-*, oom-*): fix it,
 # then copy the input into fuzz/regressions/<target>/ so it is replayed from
-# then on. Environment: JOBS (default 2), LANDFALL_CMAKE_ARGS (extra configure
-# arguments, e.g. a ccache launcher).
+# then on. Targets run JOBS at a time, one core each. Environment: JOBS
+# (default 2), LANDFALL_CMAKE_ARGS (extra configure arguments, e.g. a ccache
+# launcher).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -50,42 +51,60 @@ export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 symbolizer=$(command -v llvm-symbolizer-16 || command -v llvm-symbolizer || true)
 if [[ -n $symbolizer ]]; then export ASAN_SYMBOLIZER_PATH=$symbolizer; fi
 
-status=0
-summary=()
-for target in "${targets[@]}"; do
-  name=${target#fuzz_}
-  bin=$dir/fuzz/$target
-  regressions=fuzz/regressions/$name
+# One target: its past findings, then fuzzing. Prints its summary line to
+# $dir/<target>.summary; exits non-zero on a finding.
+fuzz_one() {
+  local target=$1
+  local name=${target#fuzz_}
+  local bin=$dir/fuzz/$target
+  local regressions=fuzz/regressions/$name
+  local summary_file=$dir/$target.summary
   if compgen -G "$regressions/*" >/dev/null; then
     if "$bin" -runs=1 "$regressions"/* >"$dir/$target.regressions.log" 2>&1; then
       say "$target: $(find "$regressions" -type f | wc -l) regression inputs pass"
     else
       tail -n 60 "$dir/$target.regressions.log"
-      say "$target: a regression input fails (log: $dir/$target.regressions.log)"
-      status=1
-      continue
+      echo "$target: a regression input fails (log: $dir/$target.regressions.log)" >"$summary_file"
+      say "$(cat "$summary_file")"
+      return 1
     fi
   fi
-  corpus=$dir/corpus/$name
-  findings=$dir/findings/$name
+  local corpus=$dir/corpus/$name findings=$dir/findings/$name
   mkdir -p "$corpus" "$findings"
-  seeds=()
+  local seeds=() s
   for s in fuzz/seeds/$name $dir/seeds/$name; do [[ -d $s ]] && seeds+=("$s"); done
-  log=$dir/$target.log
-  t0=$SECONDS
+  local log=$dir/$target.log t0=$SECONDS verdict result=0
   if "$bin" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
       -artifact_prefix="$findings/" "$corpus" "${seeds[@]}" >"$log" 2>&1; then
     verdict="no findings"
   else
     tail -n 80 "$log"
     verdict="FINDING in $findings/ (log: $log)"
-    status=1
+    result=1
   fi
+  local execs
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-  line="$target: ${execs:-?} executions in $((SECONDS - t0)) s, corpus $(find "$corpus" -type f | wc -l) inputs, $verdict"
-  say "$line"
-  summary+=("$line")
+  echo "$target: ${execs:-?} executions in $((SECONDS - t0)) s, corpus $(find "$corpus" -type f | wc -l) inputs, $verdict" \
+    >"$summary_file"
+  say "$(cat "$summary_file")"
+  return $result
+}
+
+# JOBS targets at a time, each fuzzing on one core.
+status=0
+running=0
+for target in "${targets[@]}"; do
+  if ((running >= ${JOBS:-2})); then
+    wait -n || status=1
+    running=$((running - 1))
+  fi
+  fuzz_one "$target" &
+  running=$((running + 1))
+done
+while ((running > 0)); do
+  wait -n || status=1
+  running=$((running - 1))
 done
 say "summary (total $((SECONDS - start)) s):"
-printf '  %s\n' "${summary[@]}"
+for target in "${targets[@]}"; do sed 's/^/  /' "$dir/$target.summary"; done
 exit $status
