@@ -271,6 +271,15 @@ int OpenRuntime(const config::Config& config, Runtime& rt, Open open,
   const bool start_engine = open == Open::kEngine || open == Open::kEngineAsWriter;
   const bool writer = open == Open::kStateAsWriter || open == Open::kEngineAsWriter;
   rt.config = config;
+  if (writer && config.cluster.enabled) {
+    // The daemons share the tables by lease; a one-shot writer would work on
+    // tables a daemon holds.
+    spdlog::error("cluster_mode: environment {} is worked on by a cluster of daemons "
+                  "(cluster.enabled); ask one of them over its API instead",
+                  config.environment);
+    if (!why_not_daemon.empty()) std::cerr << "landfall: not asking a daemon: " << why_not_daemon << "\n";
+    return kExitUnavailable;
+  }
   auto state =
       OpenStateWithRetry(rt.config, std::chrono::steady_clock::now() + std::chrono::seconds(20));
   if (!state) {

@@ -50,9 +50,10 @@ std::vector<std::string> SplitNames(std::string_view list) {
   return std::pair { std::tie(__VA_ARGS__), SplitNames(#__VA_ARGS__) }
 
 auto Members(config::Config& s) {
-  LANDFALL_MEMBERS(s, source, environment, landing, state, warehouse, models, workers,
+  LANDFALL_MEMBERS(s, source, environment, landing, state, warehouse, models, cluster, workers,
                    shutdown_timeout_s, log, api, policy, tables);
 }
+auto Members(config::ClusterConfig& s) { LANDFALL_MEMBERS(s, enabled, lease_ttl_s); }
 auto Members(config::LandingConfig& s) {
   LANDFALL_MEMBERS(s, dir, ignore, quarantine_dir, debounce_ms, scan_interval_s);
 }

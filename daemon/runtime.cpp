@@ -11,11 +11,15 @@ namespace landfall::daemon {
 
 Result<std::unique_ptr<state::StateStore>> OpenStateWithRetry(
     const config::Config& config, std::chrono::steady_clock::time_point deadline,
-    std::stop_token stop) {
+    std::stop_token stop, const std::string& node) {
   std::unique_ptr<state::StateStore> store;
   auto opened = RetryTransient(
       [&]() -> Status {
-        auto opening = state::OpenPostgres({config.state.postgres_url, config.environment});
+        auto opening = state::OpenPostgres(
+            {.url = config.state.postgres_url,
+             .environment = config.environment,
+             .node = node,
+             .lease_ttl = std::chrono::seconds(config.cluster.lease_ttl_s)});
         if (!opening) return Fail(opening.error());
         store = std::move(*opening);
         return Ok();

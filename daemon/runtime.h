@@ -36,9 +36,10 @@ struct Runtime {
 // Connects to the state store. The state store may be starting up or briefly
 // unreachable: transient failures are retried with kConnectBackoff
 // (daemon/retry.h) until `deadline` passes or `stop` is requested; the last error is returned.
+// `node`: a cluster member's node id (state::PgOptions::node), "" otherwise.
 Result<std::unique_ptr<state::StateStore>> OpenStateWithRetry(
     const config::Config& config, std::chrono::steady_clock::time_point deadline,
-    std::stop_token stop = {});
+    std::stop_token stop = {}, const std::string& node = "");
 
 // Makes this process the environment's one writer: takes its writer lock
 // (rt.writer; see lib/state/writer_lock.h), migrates the state store, and

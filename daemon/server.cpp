@@ -103,19 +103,26 @@ int Server::Run() {
 // not up yet) are retried with backoff until stopped.
 Status Server::StartEngine(std::stop_token stop) {
   rt_.config = config_;
-  auto state = OpenStateWithRetry(rt_.config, SteadyClock::time_point::max(), stop);
+  const bool cluster = config_.cluster.enabled;
+  const std::string node = cluster ? state::ClusterNodeId() : "";
+  auto state = OpenStateWithRetry(rt_.config, SteadyClock::time_point::max(), stop, node);
   if (!state) return Fail(state.error());
   rt_.state = std::move(*state);
-  // Before the engine touches the warehouse or the state: one writer per environment.
-  if (auto s = BecomeWriter(rt_, SteadyClock::time_point::max(), stop); !s) return s;
+  // Before the engine touches the warehouse or the state: one writer per
+  // environment, or one member per table in a cluster.
+  if (cluster) {
+    if (auto s = JoinCluster(node, stop); !s) return s;
+  } else if (auto s = BecomeWriter(rt_, SteadyClock::time_point::max(), stop); !s) {
+    return s;
+  }
   {
     std::lock_guard lock(outcomes_mu_);
-    writer_identity_ = rt_.writer->identity();
+    writer_identity_ = cluster ? node : rt_.writer->identity();
   }
   if (auto s = OpenEngine(rt_); !s) return s;
   rt_.engine->SetObserver(metrics_.get());
   bool first = true;
-  return RetryTransient(
+  Status started = RetryTransient(
       [&] {
         if (!first) {
           // A fresh engine: Start() is meant to run once per engine.
@@ -131,6 +138,47 @@ Status Server::StartEngine(std::stop_token stop) {
       [](const Error& error, milliseconds delay) {
         spdlog::warn("start: {}; retrying in {} ms", error.ToString(), delay.count());
       });
+  if (!started || !cluster) return started;
+  // The first share of the tables is claimed before the first scan, so that
+  // the scan covers them.
+  cluster_ = std::make_unique<ClusterMember>(
+      rt_.config, *rt_.engine, *cluster_store_, *rt_.state, [this](const std::set<std::string>& tables) {
+        asio::post(io_, [this, tables] {
+          if (stopping_) return;
+          for (const auto& t : tables) scheduler_.Touch(t, SteadyClock::now(), "takeover");
+          Pump();
+        });
+      });
+  cluster_->Tick();
+  cluster_->Start();
+  return started;
+}
+
+// Joins the cluster: migrations, this member's first heartbeat, and the runs
+// of members that are gone marked interrupted. Transient failures are
+// retried like BecomeWriter's.
+Status Server::JoinCluster(const std::string& node, std::stop_token stop) {
+  auto step = [&]() -> Status {
+    if (auto s = rt_.state->Migrate(); !s) return s;
+    if (!cluster_store_) {
+      auto opened = state::ClusterStore::Open(
+          {.url = config_.state.postgres_url,
+           .environment = config_.environment,
+           .node = node,
+           .api = http_ ? config_.api.listen_host + ":" + std::to_string(http_->port()) : "",
+           .lease_ttl = seconds(config_.cluster.lease_ttl_s)});
+      if (!opened) return Fail(opened.error());
+      cluster_store_ = std::move(*opened);
+    }
+    if (auto held = cluster_store_->Heartbeat(); !held) return Fail(held.error());
+    spdlog::info("cluster: joined environment {} as {} (lease TTL {} s)", config_.environment, node,
+                 config_.cluster.lease_ttl_s);
+    return Ok();
+  };
+  return RetryTransient(step, kConnectBackoff, SteadyClock::time_point::max(), stop,
+                        [](const Error& error, milliseconds delay) {
+                          spdlog::warn("cluster: {}; retrying in {} ms", error.message, delay.count());
+                        });
 }
 
 void Server::OnEngineStarted(const Status& started) {
@@ -145,7 +193,7 @@ void Server::OnEngineStarted(const Status& started) {
     return;
   }
   engine_ = rt_.engine.get();
-  ArmWriterLockCheck();
+  if (!config_.cluster.enabled) ArmWriterLockCheck();
   // The full scan is asked for first, so it runs before any table the
   // watcher's first events name. The watch exists before the scan starts:
   // a file landing in between is seen by both, never by neither.
@@ -327,12 +375,16 @@ void Server::Exit(int code, const std::string& status) {
 // Closes in dependency order once nothing runs: coordinators, engine,
 // worker pool, warehouse (DuckDB checkpoints), state store.
 void Server::Close() {
+  // Runs have ended: the leases go back at once, before the engine does.
+  if (cluster_) cluster_->Stop();
+  cluster_.reset();
   coordinators_.reset();
   rt_.engine.reset();
   rt_.pool.reset();
   rt_.footers.reset();
   rt_.warehouse.reset();
   rt_.state.reset();
+  cluster_store_.reset();
   if (exit_code_ == kExitOk) spdlog::info("stopped");
 }
 

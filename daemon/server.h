@@ -36,6 +36,7 @@
 #include "api/metrics.h"
 #include "daemon/api_backend.h"
 #include "daemon/cli.h"
+#include "daemon/cluster.h"
 #include "daemon/run_start.h"
 #include "daemon/runtime.h"
 #include "lib/common/thread_pool.h"
@@ -87,6 +88,7 @@ class Server final : public DaemonControl {
   // ---- lifecycle (server.cpp) ----
   static exec::Scheduler::Options SchedulerOptions(const config::Config& config);
   Status StartEngine(std::stop_token stop);
+  Status JoinCluster(const std::string& node, std::stop_token stop);
   void OnEngineStarted(const Status& started);
   void ArmPruneTimer(std::chrono::seconds after);
   void ArmWriterLockCheck(std::chrono::milliseconds after = kWriterLockCheckInterval);
@@ -160,6 +162,10 @@ class Server final : public DaemonControl {
   // by Close() once they are idle.
   Runtime rt_;
   std::unique_ptr<ThreadPool> coordinators_;
+  // A cluster member (config.cluster.enabled): its leases, and the thread
+  // that renews and claims them. Stopped by Close() before the engine goes.
+  std::unique_ptr<state::ClusterStore> cluster_store_;
+  std::unique_ptr<ClusterMember> cluster_;
 
   // The HTTP API. Metrics outlive the engine (its observer); the pool is
   // drained by StopApi() before Close() destroys the engine.

@@ -296,7 +296,8 @@ Config Parse(const YAML::Node& root, const fs::path& source) {
   if (!root || root.IsNull()) throw ConfigError{source.string() + ": the file is empty"};
   r.ExpectKeys(root, "",
                {"environment", "landing", "state", "warehouse", "workers", "shutdown_timeout_s", "log",
-                "api", "models", "schema_evolution", "on_batch_removed", "on_table_removed", "tables"});
+                "api", "models", "cluster", "schema_evolution", "on_batch_removed", "on_table_removed",
+                "tables"});
 
   r.Required(root, "", "landing");
   r.Required(root, "", "state");
@@ -387,6 +388,17 @@ Config Parse(const YAML::Node& root, const fs::path& source) {
         r.Throw(n, "models.schema", "must differ from warehouse.staging_schema ('" +
                                         c.warehouse.staging_schema + "')");
       }
+    }
+  }
+
+  if (auto cluster = root["cluster"]; cluster && !cluster.IsNull()) {
+    r.ExpectKeys(cluster, "cluster", {"enabled", "lease_ttl_s"});
+    if (auto n = cluster["enabled"]) c.cluster.enabled = r.Bool(n, "cluster.enabled");
+    if (auto n = cluster["lease_ttl_s"]) c.cluster.lease_ttl_s = r.Int(n, "cluster.lease_ttl_s", 2, 3600);
+    if (c.cluster.enabled && c.warehouse.type != "postgres") {
+      r.Throw(cluster["enabled"], "cluster.enabled",
+              "needs warehouse.type postgres: a DuckDB file has one writer, so one daemon per "
+              "environment");
     }
   }
 

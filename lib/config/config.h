@@ -121,6 +121,16 @@ struct TablePolicyOverride {
   std::optional<OnTableRemoved> on_table_removed;
 };
 
+// Several daemons on one environment (README "Running a cluster"): each works
+// on the tables whose lease it holds (lib/state/cluster_store.h). Needs the
+// postgres warehouse.
+struct ClusterConfig {
+  bool enabled = false;
+  // A daemon that stops renewing (kill -9, power cut, cut off from
+  // PostgreSQL) loses its tables to the others after this long.
+  int lease_ttl_s = 15;
+};
+
 struct Config {
   std::filesystem::path source;  // the file it was read from
   std::string environment = "dev";
@@ -128,6 +138,7 @@ struct Config {
   StateConfig state;
   WarehouseConfig warehouse;
   ModelsConfig models;
+  ClusterConfig cluster;
   int workers = 4;
   // (landfall serve) on SIGTERM/SIGINT, how long in-flight runs may take to
   // finish before the process exits anyway (their warehouse transactions roll back).

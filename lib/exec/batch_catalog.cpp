@@ -506,6 +506,20 @@ void BatchCatalog::TakeOverMoved(Merging& m) {
 
 void BatchCatalog::Load(std::vector<state::BatchRecord> batches) {
   batches_.clear();
+  Add(std::move(batches));
+}
+
+void BatchCatalog::ReplaceTables(const std::set<std::string>& tables,
+                                 std::vector<state::BatchRecord> batches) {
+  for (const auto& table : tables) {
+    batches_.erase(batches_.lower_bound(table + '/'),
+                   batches_.lower_bound(table + static_cast<char>('/' + 1)));
+  }
+  std::erase_if(batches, [&](const state::BatchRecord& b) { return !tables.contains(b.table); });
+  Add(std::move(batches));
+}
+
+void BatchCatalog::Add(std::vector<state::BatchRecord> batches) {
   for (auto& b : batches) {
     SchemaRef shared;
     if (b.status != BatchStatus::kQuarantined && !b.schema_json.empty()) {

@@ -162,6 +162,9 @@ class BatchCatalog {
 
   // Replaces the catalog with `batches` as the state store keeps them.
   void Load(std::vector<state::BatchRecord> batches);
+  // Replaces the batches of `tables` with those of `batches` that belong to
+  // them (a cluster member taking tables over; the others are left alone).
+  void ReplaceTables(const std::set<std::string>& tables, std::vector<state::BatchRecord> batches);
   // Null when `path` is unknown. Valid until the catalog changes.
   KnownBatch* Find(const std::string& path);
   const KnownBatch* Find(const std::string& path) const;
@@ -203,6 +206,8 @@ class BatchCatalog {
  private:
   using Batches = std::map<std::string, KnownBatch>;
   struct Merging;
+  // Adds `batches` as the state store keeps them (their schemas interned).
+  void Add(std::vector<state::BatchRecord> batches);
 
   // Calls fn(it) for the batches of `tables` (or all) in `batches`; fn returns
   // the iterator to continue from, so it may erase.

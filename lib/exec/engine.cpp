@@ -79,6 +79,8 @@ Status Engine::Start() {
   if (auto s = state_.Migrate(); !s) return s;
   if (auto s = warehouse_.Init(); !s) return s;
   if (auto s = models_.Start(); !s) return s;
+  // A cluster member knows no table until it holds its lease (Adopt).
+  if (config_.cluster.enabled) return Ok();
   auto loaded = state_.Load();
   if (!loaded) return Fail(loaded.error());
   auto contents = warehouse_.Inspect();
@@ -91,15 +93,109 @@ Status Engine::Start() {
   for (auto& a : loaded->last_actions) last_actions_[a.table] = std::move(a);
   catalog_.Load(std::move(loaded->batches));
   generation_.fetch_add(1, std::memory_order_acq_rel);
-  ReconcileWithLedger();
-  CatchUpSnapshots();
+  ReconcileWithLedger({}, /*all=*/true);
+  CatchUpSnapshots({}, /*all=*/true);
   RecordUnlistedQuarantine();
   ReportPending(nullptr);
   lock.unlock();
   return FlushState();
 }
 
-void Engine::ReconcileWithLedger() {
+Status Engine::Adopt(const std::set<std::string>& names) {
+  if (names.empty()) return Ok();
+  // What the previous holder left, read afresh: memory may hold what this
+  // member knew when it last held a table, long out of date.
+  auto loaded = state_.Load();
+  if (!loaded) return Fail(loaded.error());
+  auto contents = warehouse_.Inspect();
+  if (!contents) return Fail(contents.error());
+
+  std::unique_lock lock(mu_);
+  format_version_ = loaded->format_version;
+  for (const auto& name : names) {
+    tables_.erase(name);
+    last_actions_.erase(name);
+    contents_.erase(name);
+    unsaved_tables_.erase(name);
+    std::erase_if(unsaved_batches_, [&](const auto& mark) { return TableOf(mark.first) == name; });
+    std::erase_if(unmoved_, [&](const std::string& path) { return TableOf(path) == name; });
+  }
+  for (auto& t : loaded->tables) {
+    if (names.contains(t.name)) tables_[t.name] = std::move(t);
+  }
+  for (auto& a : loaded->last_actions) {
+    if (names.contains(a.table)) last_actions_[a.table] = std::move(a);
+  }
+  for (auto& [name, c] : *contents) {
+    if (names.contains(name)) contents_[name] = std::move(c);
+  }
+  catalog_.ReplaceTables(names, std::move(loaded->batches));
+  owned_.insert(names.begin(), names.end());
+  ReconcileWithLedger(names, /*all=*/false);
+  CatchUpSnapshots(names, /*all=*/false);
+  for (const auto& name : names) Changed(name);
+  ReportPending(nullptr);
+  lock.unlock();
+  return FlushState();
+}
+
+std::set<std::string> Engine::Release(const std::set<std::string>& names, bool force) {
+  // What is owed for them is written first, while they are still held.
+  if (!force) (void)FlushState();
+  std::lock_guard lock(mu_);
+  std::set<std::string> released;
+  for (const auto& name : names) {
+    if (!force && busy_.contains(name)) continue;
+    if (owned_.erase(name) > 0) released.insert(name);
+    quiet_plans_.erase(name);
+  }
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  return released;
+}
+
+std::set<std::string> Engine::Owned() {
+  std::lock_guard lock(mu_);
+  return owned_;
+}
+
+std::string Engine::TableOf(std::string_view path) {
+  return std::string(path.substr(0, path.find('/')));
+}
+
+// A cluster member's run covers only the tables it holds; they count as
+// busy (Release leaves them) until the run ends.
+class Engine::Holding {
+ public:
+  Holding(Engine& engine, RunRequest& request) : engine_(engine) {
+    if (!engine.config_.cluster.enabled) return;
+    std::lock_guard lock(engine.mu_);
+    std::vector<std::string> tables;
+    for (const auto& t : request.tables.empty() ? std::vector<std::string>(engine.owned_.begin(),
+                                                                           engine.owned_.end())
+                                                : request.tables) {
+      if (engine.owned_.contains(t)) tables.push_back(t);
+    }
+    for (const auto& t : tables) ++engine.busy_[t];
+    request.tables = tables;
+    tables_ = std::move(tables);
+    none_ = tables_.empty();
+  }
+  ~Holding() {
+    std::lock_guard lock(engine_.mu_);
+    for (const auto& t : tables_) {
+      if (--engine_.busy_[t] == 0) engine_.busy_.erase(t);
+    }
+  }
+  // True when the request names no table this member holds: nothing to do.
+  bool none() const { return none_; }
+
+ private:
+  Engine& engine_;
+  std::vector<std::string> tables_;
+  bool none_ = false;
+};
+
+void Engine::ReconcileWithLedger(const std::set<std::string>& tables, bool all) {
   // The ledger says what is staged. A crash between a warehouse commit and
   // the state update leaves state behind; catch it up here. The reverse
   // (staged in state, not in the ledger) is no crash landfall can cause: it
@@ -109,7 +205,7 @@ void Engine::ReconcileWithLedger() {
   // The batches come table by table: each table's ledger is looked up once.
   std::string_view table;
   const std::map<std::string, warehouse::LedgerEntry>* ledger = nullptr;
-  catalog_.ForEach({}, /*all=*/true, [&](KnownBatch& record) {
+  catalog_.ForEach(tables, all, [&](KnownBatch& record) {
     if (record.table != table || ledger == nullptr) {
       table = record.table;
       auto contents = contents_.find(record.table);
@@ -180,7 +276,7 @@ void Engine::RecordUnlistedQuarantine() {
   if (found > 0) spdlog::info("quarantine: {} unrecorded files recorded", found);
 }
 
-void Engine::CatchUpSnapshots() {
+void Engine::CatchUpSnapshots(const std::set<std::string>& tables, bool all) {
   // The same crash leaves the table's schema snapshot behind the warehouse's
   // columns (an evolve added a column, a rebuild changed a type). The planner
   // would take that for a table changed behind landfall's back and rebuild it
@@ -193,6 +289,7 @@ void Engine::CatchUpSnapshots() {
   // added or dropped by hand, a ledger row deleted) is left to the planner.
   const auto supertype = Supertype();
   for (const auto& [name, contents] : contents_) {
+    if (!all && !tables.contains(name)) continue;
     auto table = tables_.find(name);
     if (!contents.exists || table == tables_.end() || table->second.schema_json.empty() ||
         table->second.status == state::TableStatus::kReset) {
@@ -316,6 +413,12 @@ Status Engine::FlushState() {
 
 Engine::Owed Engine::TakeOwed() {
   Owed owed;
+  if (config_.cluster.enabled) {
+    // A table whose lease this member lost is its new holder's to write
+    // (it reads the ledger afresh): what is owed for it is dropped.
+    std::erase_if(unsaved_batches_, [&](const auto& mark) { return !owned_.contains(TableOf(mark.first)); });
+    std::erase_if(unsaved_tables_, [&](const auto& mark) { return !owned_.contains(mark.first); });
+  }
   for (const auto& [path, seq] : unsaved_batches_) {
     if (auto record = catalog_.ForStore(path)) {
       owed.upserts.push_back(std::move(*record));
@@ -685,7 +788,10 @@ std::vector<plan::TableInputs> Engine::Inputs(const std::set<std::string>& names
   return inputs;
 }
 
-Result<plan::ChangePlan> Engine::Plan(const RunRequest& request) {
+Result<plan::ChangePlan> Engine::Plan(const RunRequest& asked) {
+  RunRequest request = asked;
+  Holding holding(*this, request);
+  if (holding.none()) return plan::ChangePlan{};
   auto prepared = Prepare(request, nullptr, /*dry_run=*/true);
   if (!prepared) return Fail(prepared.error());
   return std::move(prepared->plan);
@@ -879,7 +985,10 @@ int Engine::RecordApplied(const plan::TablePlan& tp, const warehouse::ApplyStats
   return staged;
 }
 
-Result<RunOutcome> Engine::Run(const RunRequest& request) {
+Result<RunOutcome> Engine::Run(const RunRequest& asked) {
+  RunRequest request = asked;
+  Holding holding(*this, request);
+  if (holding.none()) return RunOutcome{};
   const auto started = std::chrono::steady_clock::now();
   auto outcome = RunUnobserved(request);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -112,6 +112,23 @@ class Engine {
   // that lags a warehouse commit is caught up (CatchUpSnapshots) and saved.
   Status Start();
 
+  // ---- A cluster member (config.cluster.enabled; daemon/cluster.cpp) ----
+  // Start() then loads no table: the member works only on the tables it
+  // holds the lease of, and Plan and Run cover only those (a request naming
+  // none of them does nothing).
+  //
+  // Takes `tables` on (their lease was just won): their batches, rows and
+  // ledger are read afresh from the state store and the warehouse, and
+  // reconciled as Start() does.
+  Status Adopt(const std::set<std::string>& tables);
+  // Gives `tables` up: no later run covers them and nothing more is written
+  // for them. Unless `force` (the lease is already lost), what is owed for
+  // them is written first and a table a run is working on is kept. Returns
+  // those given up.
+  std::set<std::string> Release(const std::set<std::string>& tables, bool force);
+  // The tables held now.
+  std::set<std::string> Owned();
+
   // Scans and plans without changing anything a run decides (a dry run): the
   // warehouse is not touched, no file is moved, and a bad or half-written
   // file is neither quarantined nor recorded (a run deals with it). Newly seen
@@ -233,13 +250,19 @@ class Engine {
                     const std::vector<warehouse::BatchFile>& files, state::TableRecord& record,
                     TableActionReport& report);
 
-  // Start-up: table records whose schema snapshot lags a warehouse commit
-  // that the state write never followed, caught up from the warehouse's
-  // columns (in tables_) and marked for the next FlushState. Needs mu_.
-  void CatchUpSnapshots();
-  // Start-up: batch records the ledger holds marked staged; quarantined ones
-  // queued to be moved. Needs mu_.
-  void ReconcileWithLedger();
+  // Start-up (and Adopt): table records whose schema snapshot lags a
+  // warehouse commit that the state write never followed, caught up from the
+  // warehouse's columns (in tables_) and marked for the next FlushState; of
+  // `tables`, or every table when `all`. Needs mu_.
+  void CatchUpSnapshots(const std::set<std::string>& tables, bool all);
+  // Start-up (and Adopt): batch records the ledger holds marked staged;
+  // quarantined ones queued to be moved; of `tables`, or every table when
+  // `all`. Needs mu_.
+  void ReconcileWithLedger(const std::set<std::string>& tables, bool all);
+  // The table of a batch's relative path.
+  static std::string TableOf(std::string_view path);
+  // A run's hold on the tables it covers (Plan, Run).
+  class Holding;
   // Marks `record` quarantined (NoteQuarantined). Needs mu_.
   void Quarantine(state::BatchRecord& record, const std::string& code, const std::string& message);
   // Logs and reports a quarantined batch. The file is moved to quarantine_dir
@@ -321,6 +344,9 @@ class Engine {
   };
   std::vector<UnsavedRun> unsaved_runs_;  // in the order they happened
   std::set<std::string> unmoved_;  // quarantined batches whose file is still to be moved
+  // A cluster member: the tables it holds, and how many runs cover each now.
+  std::set<std::string> owned_;
+  std::map<std::string, int> busy_;
 
   // Serializes FlushState(): two flushes writing at once could land an older
   // snapshot of a record after a newer one. Taken before mu_, never under it.

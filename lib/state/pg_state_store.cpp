@@ -216,8 +216,12 @@ enum class Retry {
 
 class PgStateStore final : public StateStore {
  public:
-  PgStateStore(PgConn conn, std::string environment, ConnTarget target)
-      : environment_(std::move(environment)), target_(std::move(target)), conn_(std::move(conn)) {
+  PgStateStore(PgConn conn, const PgOptions& options, ConnTarget target)
+      : environment_(options.environment),
+        node_(options.node),
+        lease_ttl_s_(std::to_string(options.lease_ttl.count())),
+        target_(std::move(target)),
+        conn_(std::move(conn)) {
     PQsetNoticeProcessor(conn_.get(), &PgStateStore::OnNotice, nullptr);
   }
   PgStateStore(const PgStateStore&) = delete;
@@ -355,6 +359,8 @@ class PgStateStore final : public StateStore {
   Status ApplyMigrations();
 
   const std::string environment_;
+  const std::string node_;         // PgOptions::node
+  const std::string lease_ttl_s_;  // PgOptions::lease_ttl, as text for a parameter
   const ConnTarget target_;
 
   std::mutex mu_;  // guards everything below, and every use of the connection
@@ -1288,9 +1294,10 @@ Result<int64_t> PgStateStore::StartRun(const std::string& trigger, const std::st
     Transaction tx(*this, "start run");
     if (auto s = tx.Begin(); !s) return Fail(s.error());
     auto r = Exec("start run",
-                  "INSERT INTO runs (environment, trigger, status, plan)"
-                  " VALUES ($1, $2, 'running', NULLIF($3::text, '')::jsonb) RETURNING id",
-                  {environment_, trigger, plan_json});
+                  "INSERT INTO runs (environment, trigger, status, plan, node)"
+                  " VALUES ($1, $2, 'running', NULLIF($3::text, '')::jsonb, NULLIF($4, ''))"
+                  " RETURNING id",
+                  {environment_, trigger, plan_json, node_});
     if (!r) return Fail(r.error());
     int64_t id = Int(r->get(), 0, 0);
     if (auto s = tx.Commit(); !s) return Fail(s.error());
@@ -1356,6 +1363,8 @@ Status PgStateStore::FinishRun(int64_t run_id, const std::string& status,
 Result<std::vector<RunSummary>> PgStateStore::MarkRunsInterrupted() {
   return Run("mark interrupted runs", Retry::kAlways, [&]() -> Result<std::vector<RunSummary>> {
     // GREATEST ignores NULL: a run with no record was last seen starting.
+    // In a cluster (node_ set) only the runs of members that are gone: no
+    // heartbeat within the lease TTL, or left.
     auto r = Exec("mark interrupted runs",
                   "UPDATE runs r SET status = 'interrupted',"
                   "       finished_at = GREATEST(r.started_at,"
@@ -1365,8 +1374,13 @@ Result<std::vector<RunSummary>> PgStateStore::MarkRunsInterrupted() {
                   "       error = 'interrupted: the process running it ended before it finished"
                   " (crash, kill -9, power cut); marked by the next writer at its start'"
                   " WHERE r.environment = $1 AND r.status = 'running'"
+                  "   AND ($2 = '' OR NOT EXISTS ("
+                  "        SELECT 1 FROM cluster_members m"
+                  "         WHERE m.environment = r.environment AND m.node = r.node"
+                  "           AND m.left_at IS NULL"
+                  "           AND m.heartbeat_at > now() - make_interval(secs => $3::int)))"
                   " RETURNING " RUN_COLUMNS,
-                  {environment_});
+                  {environment_, node_, lease_ttl_s_});
     if (!r) return Fail(r.error());
     const PGresult* res = r->get();
     std::vector<RunSummary> runs;
@@ -1555,7 +1569,7 @@ Result<std::unique_ptr<StateStore>> OpenPostgres(const PgOptions& options) {
                        target.secrets),
                 /*transient=*/true);
   }
-  return std::make_unique<PgStateStore>(std::move(conn), options.environment, std::move(target));
+  return std::make_unique<PgStateStore>(std::move(conn), options, std::move(target));
 }
 
 }  // namespace landfall::state

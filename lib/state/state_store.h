@@ -5,6 +5,7 @@
 // about what is staged. Losing the state store loses history, never data.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -290,7 +291,8 @@ class StateStore {
     return RecordTableOutcome({}, std::nullopt, run_id, &record);
   }
   virtual Status FinishRun(int64_t run_id, const std::string& status, const std::string& error) = 0;
-  // Marks every run of the environment still "running" as "interrupted",
+  // Marks every run of the environment still "running" as "interrupted" (in
+  // a cluster, PgOptions::node: only those of members that are gone),
   // finished at the time it was last seen (its newest table record, model
   // record or DAG snapshot, else its start), with an error saying so. Only a
   // writer holding the environment's WriterLock (writer_lock.h) may call it:
@@ -396,6 +398,11 @@ class StateStore {
 struct PgOptions {
   std::string url;          // libpq connection string or URI
   std::string environment;  // scopes every row
+  // In a cluster (cluster_store.h): this member's node id, recorded with
+  // each run it starts, and the lease TTL. MarkRunsInterrupted then marks
+  // only the runs of members that are gone. "" outside a cluster.
+  std::string node;
+  std::chrono::seconds lease_ttl{15};
 };
 
 // The migrations compiled into this binary (from migrations/NNNN_name.sql), in order.
