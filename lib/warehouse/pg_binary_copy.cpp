@@ -81,6 +81,53 @@ std::optional<BinaryColumn> BinaryColumnFor(std::string_view staging_type,
   return std::nullopt;
 }
 
+bool TakesBinary(std::string_view pg_type, BinaryEncoding encoding) {
+  // Without its modifier: "timestamp(3) without time zone" -> "timestamp
+  // without time zone", "numeric(20,0)" -> "numeric".
+  std::string base(pg_type);
+  if (auto open = base.find('('); open != std::string::npos) {
+    if (auto close = base.find(')', open); close != std::string::npos) {
+      base.erase(open, close - open + 1);
+    }
+  }
+  using enum BinaryEncoding;
+  switch (encoding) {
+    case kBool:
+      return base == "boolean";
+    case kInt2:
+      return base == "smallint";
+    case kInt4:
+      return base == "integer";
+    case kInt8:
+      return base == "bigint";
+    case kFloat4:
+      return base == "real";
+    case kFloat8:
+      return base == "double precision";
+    case kDate:
+      return base == "date";
+    case kTime:
+      return base == "time" || base == "time without time zone";
+    case kTimestamp:
+      return base == "timestamp" || base == "timestamp without time zone";
+    case kTimestampTz:
+      return base == "timestamptz" || base == "timestamp with time zone";
+    case kInterval:
+      return base == "interval";
+    case kUuid:
+      return base == "uuid";
+    case kText:
+      return base == "text" || base == "character varying";
+    case kBytea:
+      return base == "bytea";
+    case kJsonb:
+      return base == "jsonb";
+    case kNumericText:
+      return base == "numeric";
+  }
+  return false;
+}
+
 void AppendBinaryHeader(std::string& out) {
   static constexpr char kSignature[] = "PGCOPY\n\377\r\n";  // and its '\0'
   out.append(kSignature, sizeof kSignature);

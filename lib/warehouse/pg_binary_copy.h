@@ -49,6 +49,10 @@ struct BinaryColumn {
 // BIT), whose batches go in text.
 std::optional<BinaryColumn> BinaryColumnFor(std::string_view staging_type,
                                             std::string_view expression);
+// True when a column of PostgreSQL type `pg_type` (format_type's spelling or
+// PgType's, with or without a type modifier) reads `encoding`'s binary form.
+// A column changed by hand to another type (json, a domain) takes text.
+bool TakesBinary(std::string_view pg_type, BinaryEncoding encoding);
 
 // The file header: signature, flags (none), header extension (none).
 void AppendBinaryHeader(std::string& out);

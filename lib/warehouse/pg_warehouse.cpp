@@ -34,6 +34,9 @@ using internal::DuckError;
 using libpq::PgConn;
 using libpq::PgResult;
 using sql::TableColumn;
+// A table's columns' PostgreSQL types as they are, by folded column name
+// (format_type's spelling, or PgType's for a table landfall just created).
+using PgTypes = std::map<std::string, std::string>;
 
 constexpr int kMaxAttempts = 5;
 // COPY data is handed to libpq in pieces of about this size.
@@ -304,7 +307,8 @@ class PgWarehouse final : public Warehouse {
     std::optional<Verdict> verdict;
     auto body = [&](PGconn* conn) -> Result<ApplyStats> {
       const std::string where = "table " + sql::Ident(table);
-      auto columns = LockTable(conn, table);
+      PgTypes pg_types;
+      auto columns = LockTable(conn, table, &pg_types);
       if (!columns) return Fail(columns.error());
       if (columns->empty()) {
         return Fail("warehouse_table_missing",
@@ -314,19 +318,20 @@ class PgWarehouse final : public Warehouse {
         if (auto r = Exec(conn, where + ": rename", statement); !r) return Fail(r.error());
       }
       if (!renames.empty()) {
-        columns = TableColumns(conn, table);
+        columns = TableColumns(conn, table, &pg_types);
         if (!columns) return Fail(columns.error());
       }
       auto evolve = pg::EvolveColumns(qualified, *columns, target);
       if (!evolve.empty()) {
         if (auto r = Exec(conn, where + ": evolve", Join(evolve)); !r) return Fail(r.error());
         WarnOfPrecision(table, target, *columns);
+        if (auto now = TableColumns(conn, table, &pg_types); !now) return Fail(now.error());
       }
       auto applied = LedgerBatchIds(conn, table);
       if (!applied) return Fail(applied.error());
       return CheckedBeforeCommit(
           table,
-          LoadBatches(conn, table, qualified, target, *columns, kept, std::move(*applied),
+          LoadBatches(conn, table, qualified, target, *columns, pg_types, kept, std::move(*applied),
                       sql::LedgerWrite::kInsert, verdict),
           kept);
     };
@@ -373,9 +378,13 @@ class PgWarehouse final : public Warehouse {
         return Fail(r.error());
       }
       std::vector<TableColumn> fresh;
-      for (const auto& c : target.columns) fresh.push_back({c.name, sql::NormalizeType(c.type)});
-      auto loaded = LoadBatches(conn, table, shadow_qualified, target, fresh, kept, std::move(skip),
-                                sql::LedgerWrite::kReplace, verdict);
+      PgTypes pg_types;
+      for (const auto& c : target.columns) {
+        fresh.push_back({c.name, sql::NormalizeType(c.type)});
+        pg_types[schema::FoldName(c.name)] = pg::PgType(c.type);
+      }
+      auto loaded = LoadBatches(conn, table, shadow_qualified, target, fresh, pg_types, kept,
+                                std::move(skip), sql::LedgerWrite::kReplace, verdict);
       if (!loaded) return loaded;
       if (auto r = Exec(conn, where + ": swap in",
                         Join(pg::SwapIn(options_.staging_schema, table, shadow)));
@@ -617,23 +626,28 @@ class PgWarehouse final : public Warehouse {
 
   // Takes the table's lock for the transaction (TableKey), then reads its
   // columns: what every change of a table starts with.
-  Result<std::vector<TableColumn>> LockTable(PGconn* conn, const std::string& table) {
+  Result<std::vector<TableColumn>> LockTable(PGconn* conn, const std::string& table,
+                                             PgTypes* pg_types = nullptr) {
     if (auto r = Exec(conn, "table " + sql::Ident(table), pg::LockTransaction(TableKey(table)));
         !r) {
       return Fail(r.error());
     }
-    return TableColumns(conn, table);
+    return TableColumns(conn, table, pg_types);
   }
 
-  // The table's columns with their staging types; empty when it does not exist.
-  Result<std::vector<TableColumn>> TableColumns(PGconn* conn, const std::string& table) {
+  // The table's columns with their staging types; empty when it does not
+  // exist. Their PostgreSQL types in `*pg_types` when given (replaced).
+  Result<std::vector<TableColumn>> TableColumns(PGconn* conn, const std::string& table,
+                                                PgTypes* pg_types = nullptr) {
     auto r = Exec(conn, "table " + sql::Ident(table) + ": columns",
                   pg::SelectTableColumns(options_.staging_schema, table));
     if (!r) return Fail(r.error());
     std::vector<TableColumn> columns;
+    if (pg_types != nullptr) pg_types->clear();
     for (int row = 0; row < PQntuples(r->get()); ++row) {
       std::string name = PQgetvalue(r->get(), row, 1);
       if (schema::FoldName(name).starts_with(sql::kMetaPrefix)) continue;
+      if (pg_types != nullptr) (*pg_types)[schema::FoldName(name)] = PQgetvalue(r->get(), row, 2);
       columns.push_back({std::move(name), pg::StagingTypeOf(PQgetvalue(r->get(), row, 2),
                                                             PQgetvalue(r->get(), row, 4))});
     }
@@ -650,19 +664,21 @@ class PgWarehouse final : public Warehouse {
   }
 
   // Copies every batch not in `skip` into `into` (whose columns are `columns`
-  // once evolved to `target`) and writes their ledger rows, inside the
-  // caller's transaction. A batch whose content cannot be staged sets
-  // `verdict` and fails the transaction.
+  // once evolved to `target`, of PostgreSQL types `pg_types` then) and writes
+  // their ledger rows, inside the caller's transaction. A batch whose content
+  // cannot be staged sets `verdict` and fails the transaction.
   Result<ApplyStats> LoadBatches(PGconn* conn, const std::string& table, const std::string& into,
                                  const schema::Schema& target, std::span<const TableColumn> columns,
-                                 std::span<const BatchFile> batches, std::set<std::string> skip,
-                                 sql::LedgerWrite ledger_write, std::optional<Verdict>& verdict) {
+                                 const PgTypes& pg_types, std::span<const BatchFile> batches,
+                                 std::set<std::string> skip, sql::LedgerWrite ledger_write,
+                                 std::optional<Verdict>& verdict) {
     ApplyStats stats;
     const int64_t loaded_at_us = SystemClock::Instance().NowMicros();
     std::vector<LedgerEntry> ledger_rows;
     for (const auto& batch : batches) {
       if (!skip.insert(batch.batch_id).second) continue;
-      auto rows = CopyBatch(conn, table, into, target, columns, batch, loaded_at_us, verdict);
+      auto rows =
+          CopyBatch(conn, table, into, target, columns, pg_types, batch, loaded_at_us, verdict);
       if (!rows) return Fail(rows.error());
       stats.rows += *rows;
       stats.batches += 1;
@@ -681,7 +697,7 @@ class PgWarehouse final : public Warehouse {
   // DuckDB read of the file a chunk at a time. The number of rows copied.
   Result<int64_t> CopyBatch(PGconn* conn, const std::string& table, const std::string& into,
                             const schema::Schema& target, std::span<const TableColumn> columns,
-                            const BatchFile& batch, int64_t loaded_at_us,
+                            const PgTypes& pg_types, const BatchFile& batch, int64_t loaded_at_us,
                             std::optional<Verdict>& verdict) {
     const std::string where = "table " + sql::Ident(table) + ", batch " + batch.rel_path + " (" +
                               batch.abs_path.string() + ")";
@@ -690,13 +706,18 @@ class PgWarehouse final : public Warehouse {
       verdict = Verdict{&batch, projected.error().message};
       return Fail(projected.error().code, where + ": " + projected.error().message);
     }
-    // Binary when every column has a binary form: DuckDB's values go out as
-    // they are held, where text would have DuckDB format each (most of the
-    // CPU a load took) and PostgreSQL parse it back.
+    // Binary when every column has a binary form that its column as it is
+    // takes (a column altered by hand may not be of the type landfall made):
+    // DuckDB's values go out as they are held, where text would have DuckDB
+    // format each (most of the CPU a load took) and PostgreSQL parse it back.
     std::vector<pg::BinaryColumn> binary;
     for (const auto& p : *projected) {
       auto column = pg::BinaryColumnFor(p.column->type, p.expression);
-      if (!column) break;
+      auto pg_type = pg_types.find(schema::FoldName(p.column->name));
+      if (!column || pg_type == pg_types.end() ||
+          !pg::TakesBinary(pg_type->second, column->encoding)) {
+        break;
+      }
       binary.push_back(std::move(*column));
     }
     const pg::CopyFormat format =

@@ -281,6 +281,23 @@ TEST(PgBinaryCopyTest, EachPostgresTypeIsReadAsTheDuckDbTypeItsEncodingTakes) {
   EXPECT_FALSE(BinaryColumnFor("BIT", "x"));
 }
 
+TEST(PgBinaryCopyTest, AColumnTakesBinaryOnlyWhenItsTypeReadsTheEncoding) {
+  EXPECT_TRUE(TakesBinary("timestamp(3)", BinaryEncoding::kTimestamp)) << "PgType's spelling";
+  EXPECT_TRUE(TakesBinary("timestamp(3) without time zone", BinaryEncoding::kTimestamp));
+  EXPECT_TRUE(TakesBinary("timestamp with time zone", BinaryEncoding::kTimestampTz));
+  EXPECT_FALSE(TakesBinary("timestamp with time zone", BinaryEncoding::kTimestamp));
+  EXPECT_TRUE(TakesBinary("numeric(20,0)", BinaryEncoding::kNumericText));
+  EXPECT_TRUE(TakesBinary("numeric", BinaryEncoding::kNumericText));
+  EXPECT_TRUE(TakesBinary("character varying(20)", BinaryEncoding::kText));
+  EXPECT_TRUE(TakesBinary("time without time zone", BinaryEncoding::kTime));
+  EXPECT_TRUE(TakesBinary("double precision", BinaryEncoding::kFloat8));
+  // Changed by hand: text then.
+  EXPECT_FALSE(TakesBinary("json", BinaryEncoding::kJsonb));
+  EXPECT_FALSE(TakesBinary("bigint", BinaryEncoding::kInt4));
+  EXPECT_FALSE(TakesBinary("character(3)", BinaryEncoding::kText));
+  EXPECT_FALSE(TakesBinary("my_domain", BinaryEncoding::kText));
+}
+
 TEST(PgBinaryCopyTest, CopyFromAsksForTheBinaryFormat) {
   const std::vector<std::string> columns = {"a"};
   EXPECT_EQ(CopyFrom("\"s\".\"t\"", columns, CopyFormat::kBinary),

@@ -229,6 +229,29 @@ TEST_F(PgWarehouseTest, BinaryAndTextCopiesStoreTheSameValues) {
       << "TIMESTAMP_NS as DuckDB casts it to TIMESTAMP (-1 ns is 1970), either way";
 }
 
+TEST_F(PgWarehouseTest, ColumnsChangedByHandToAnotherTypeStillLoad) {
+  auto first =
+      Batch("h/1.parquet",
+            "SELECT 1 AS id, {'a': 1} AS j, 'x' AS s, TIMESTAMP '2024-01-02 03:04:05.6789' "
+            "AS ts");
+  ASSERT_TRUE(wh_->Rebuild("h", first.schema, std::vector<BatchFile>{first}));
+  // json has no binary form of jsonb's; varchar(20) and timestamp(3) read
+  // text's and timestamp's.
+  db_->Script(
+      "ALTER TABLE staging.h ALTER COLUMN j TYPE json USING j::json, "
+      "ALTER COLUMN s TYPE varchar(20), ALTER COLUMN ts TYPE timestamp(3)");
+  auto second =
+      Batch("h/2.parquet",
+            "SELECT 2 AS id, {'a': 2} AS j, 'y' AS s, TIMESTAMP '2024-01-02 03:04:05.6789' "
+            "AS ts");
+  auto stats = wh_->Append("h", first.schema, std::vector<BatchFile>{second});
+  ASSERT_TRUE(stats) << stats.error().ToString();
+  EXPECT_TRUE(stats->rejected.empty());
+  EXPECT_EQ(
+      Query("SELECT concat_ws('|', id, j->>'a', s, ts) FROM staging.h ORDER BY id"),
+      (std::vector<std::string>{"1|1|x|2024-01-02 03:04:05.679", "2|2|y|2024-01-02 03:04:05.679"}));
+}
+
 TEST_F(PgWarehouseTest, AppendStagesEachBatchOnceWithItsLedgerRow) {
   auto target = Target({{"id", "BIGINT"}, {"name", "VARCHAR"}});
   auto first = Batch("o/1.parquet", "SELECT i AS id, 'n' || i AS name FROM range(3) t(i)");
