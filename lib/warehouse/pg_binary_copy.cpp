@@ -32,100 +32,80 @@ std::string Cast(std::string_view expression, std::string_view type) {
   return "CAST(" + std::string(expression) + " AS " + std::string(type) + ")";
 }
 
-}  // namespace
+// Each PostgreSQL type with a binary writer here (PgType's spelling without
+// its modifier: timestamp(3) reads timestamp's binary form, numeric(18,3)
+// numeric's), the DuckDB type its values are read as and their encoding.
+// DuckDB's casts to those are lossless, the PostgreSQL type being at least
+// as wide (UTINYINT -> SMALLINT, UINTEGER -> BIGINT, TIMESTAMP_S/_MS ->
+// TIMESTAMP), or lose what the text COPY loses (TIMESTAMP_NS -> TIMESTAMP,
+// DuckDB's cast in both).
+struct Read {
+  std::string_view pg_type;
+  std::string_view duckdb_type;
+  BinaryEncoding encoding;
+};
+constexpr Read kReads[] = {
+    {"boolean", "BOOLEAN", BinaryEncoding::kBool},
+    {"smallint", "SMALLINT", BinaryEncoding::kInt2},
+    {"integer", "INTEGER", BinaryEncoding::kInt4},
+    {"bigint", "BIGINT", BinaryEncoding::kInt8},
+    {"real", "FLOAT", BinaryEncoding::kFloat4},
+    {"double precision", "DOUBLE", BinaryEncoding::kFloat8},
+    {"date", "DATE", BinaryEncoding::kDate},
+    {"time", "TIME", BinaryEncoding::kTime},
+    {"timestamp", "TIMESTAMP", BinaryEncoding::kTimestamp},
+    {"timestamptz", "TIMESTAMP WITH TIME ZONE", BinaryEncoding::kTimestampTz},
+    {"interval", "INTERVAL", BinaryEncoding::kInterval},
+    {"uuid", "UUID", BinaryEncoding::kUuid},
+    {"text", "VARCHAR", BinaryEncoding::kText},
+    {"bytea", "BLOB", BinaryEncoding::kBytea},
+    {"jsonb", "VARCHAR", BinaryEncoding::kJsonb},
+    // numeric has a binary form of its own (base-10000 digits), written from
+    // DuckDB's text of the number: exact for DECIMAL, UBIGINT and HUGEINT.
+    {"numeric", "VARCHAR", BinaryEncoding::kNumericText},
+};
 
-std::optional<BinaryColumn> BinaryColumnFor(std::string_view staging_type,
-                                            std::string_view expression) {
-  const std::string pg_type = PgType(staging_type);
-  // DuckDB casts each value to the type the encoding reads: lossless, as the
-  // PostgreSQL type is at least as wide (UTINYINT -> SMALLINT, UINTEGER ->
-  // BIGINT, TIMESTAMP_S/_MS -> TIMESTAMP), or as the text COPY loses it
-  // (TIMESTAMP_NS -> TIMESTAMP, DuckDB's cast in both).
-  struct Read {
-    std::string_view pg_type;
-    std::string_view duckdb_type;
-    BinaryEncoding encoding;
-  };
-  static constexpr Read kReads[] = {
-      {"boolean", "BOOLEAN", BinaryEncoding::kBool},
-      {"smallint", "SMALLINT", BinaryEncoding::kInt2},
-      {"integer", "INTEGER", BinaryEncoding::kInt4},
-      {"bigint", "BIGINT", BinaryEncoding::kInt8},
-      {"real", "FLOAT", BinaryEncoding::kFloat4},
-      {"double precision", "DOUBLE", BinaryEncoding::kFloat8},
-      {"date", "DATE", BinaryEncoding::kDate},
-      {"time", "TIME", BinaryEncoding::kTime},
-      {"timestamp", "TIMESTAMP", BinaryEncoding::kTimestamp},
-      {"timestamp(0)", "TIMESTAMP", BinaryEncoding::kTimestamp},
-      {"timestamp(3)", "TIMESTAMP", BinaryEncoding::kTimestamp},
-      {"timestamptz", "TIMESTAMP WITH TIME ZONE", BinaryEncoding::kTimestampTz},
-      {"interval", "INTERVAL", BinaryEncoding::kInterval},
-      {"uuid", "UUID", BinaryEncoding::kUuid},
-      {"bytea", "BLOB", BinaryEncoding::kBytea},
-      {"jsonb", "VARCHAR", BinaryEncoding::kJsonb},
-  };
-  for (const auto& read : kReads) {
-    if (read.pg_type == pg_type)
-      return BinaryColumn{Cast(expression, read.duckdb_type), read.encoding};
-  }
-  // Text takes DuckDB's text of the value, as the text COPY does (a BC date
-  // spelled as PostgreSQL reads it, should a date-like type land in text).
-  if (pg_type == "text") {
-    return BinaryColumn{TextForPostgres(staging_type, expression), BinaryEncoding::kText};
-  }
-  // numeric has a binary form of its own (base-10000 digits), written from
-  // DuckDB's text of the number: exact for DECIMAL, UBIGINT and HUGEINT.
-  if (pg_type.starts_with("numeric")) {
-    return BinaryColumn{Cast(expression, "VARCHAR"), BinaryEncoding::kNumericText};
-  }
-  return std::nullopt;
-}
-
-bool TakesBinary(std::string_view pg_type, BinaryEncoding encoding) {
-  // Without its modifier: "timestamp(3) without time zone" -> "timestamp
-  // without time zone", "numeric(20,0)" -> "numeric".
+// `pg_type` (PgType's or format_type's spelling) as kReads spells it:
+// without its modifier, format_type's longer names shortened.
+std::string BaseType(std::string_view pg_type) {
   std::string base(pg_type);
   if (auto open = base.find('('); open != std::string::npos) {
     if (auto close = base.find(')', open); close != std::string::npos) {
       base.erase(open, close - open + 1);
     }
   }
-  using enum BinaryEncoding;
-  switch (encoding) {
-    case kBool:
-      return base == "boolean";
-    case kInt2:
-      return base == "smallint";
-    case kInt4:
-      return base == "integer";
-    case kInt8:
-      return base == "bigint";
-    case kFloat4:
-      return base == "real";
-    case kFloat8:
-      return base == "double precision";
-    case kDate:
-      return base == "date";
-    case kTime:
-      return base == "time" || base == "time without time zone";
-    case kTimestamp:
-      return base == "timestamp" || base == "timestamp without time zone";
-    case kTimestampTz:
-      return base == "timestamptz" || base == "timestamp with time zone";
-    case kInterval:
-      return base == "interval";
-    case kUuid:
-      return base == "uuid";
-    case kText:
-      return base == "text" || base == "character varying";
-    case kBytea:
-      return base == "bytea";
-    case kJsonb:
-      return base == "jsonb";
-    case kNumericText:
-      return base == "numeric";
+  if (base == "time without time zone") return "time";
+  if (base == "timestamp without time zone") return "timestamp";
+  if (base == "timestamp with time zone") return "timestamptz";
+  if (base == "character varying") return "text";  // varchar reads text's form
+  return base;
+}
+
+const Read* FindRead(std::string_view pg_type) {
+  const std::string base = BaseType(pg_type);
+  for (const auto& read : kReads) {
+    if (read.pg_type == base) return &read;
   }
-  return false;
+  return nullptr;
+}
+
+}  // namespace
+
+std::optional<BinaryColumn> BinaryColumnFor(std::string_view staging_type,
+                                            std::string_view expression) {
+  const Read* read = FindRead(PgType(staging_type));
+  if (read == nullptr) return std::nullopt;
+  // Text takes DuckDB's text of the value, as the text COPY does (a BC date
+  // spelled as PostgreSQL reads it, should a date-like type land in text).
+  if (read->encoding == BinaryEncoding::kText) {
+    return BinaryColumn{TextForPostgres(staging_type, expression), BinaryEncoding::kText};
+  }
+  return BinaryColumn{Cast(expression, read->duckdb_type), read->encoding};
+}
+
+bool TakesBinary(std::string_view pg_type, BinaryEncoding encoding) {
+  const Read* read = FindRead(pg_type);
+  return read != nullptr && read->encoding == encoding;
 }
 
 void AppendBinaryHeader(std::string& out) {
