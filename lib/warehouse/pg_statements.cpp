@@ -290,11 +290,13 @@ std::vector<std::string> EvolveColumns(std::string_view qualified,
   return statements;
 }
 
-std::string CopyFrom(std::string_view qualified, std::span<const std::string> columns) {
+std::string CopyFrom(std::string_view qualified, std::span<const std::string> columns,
+                     CopyFormat format) {
   std::string list;
   for (const auto& c : columns) list += Ident(c) + ", ";
   return "COPY " + std::string(qualified) + " (" + list + Ident(sql::kBatchColumn) + ", " +
-         Ident(sql::kLoadedAtColumn) + ") FROM STDIN";
+         Ident(sql::kLoadedAtColumn) + ") FROM STDIN" +
+         (format == CopyFormat::kBinary ? " (FORMAT binary)" : "");
 }
 
 std::string CarryOverRows(std::string_view from, std::span<const sql::TableColumn> old,

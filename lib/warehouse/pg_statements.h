@@ -85,8 +85,11 @@ std::vector<std::string> CreateTable(std::string_view qualified, const schema::S
 std::vector<std::string> EvolveColumns(std::string_view qualified,
                                        std::span<const sql::TableColumn> existing,
                                        const schema::Schema& target);
-// COPY of `columns` (then the metadata columns) from the client, text format.
-std::string CopyFrom(std::string_view qualified, std::span<const std::string> columns);
+// COPY of `columns` (then the metadata columns) from the client, in text or
+// binary format (pg_binary_copy.h).
+enum class CopyFormat { kText, kBinary };
+std::string CopyFrom(std::string_view qualified, std::span<const std::string> columns,
+                     CopyFormat format);
 // Copies the rows of batches `batch_ids` (non-empty) from `from` (columns
 // `old`) into `into` (columns `target`), by name, cast to the target's types.
 std::string CarryOverRows(std::string_view from, std::span<const sql::TableColumn> old,

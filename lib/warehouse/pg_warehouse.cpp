@@ -11,6 +11,8 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -18,6 +20,7 @@
 #include "lib/common/clock.h"
 #include "lib/common/pg.h"
 #include "lib/warehouse/duckdb_connection.h"
+#include "lib/warehouse/pg_binary_copy.h"
 #include "lib/warehouse/pg_statements.h"
 #include "lib/warehouse/sql.h"
 #include "lib/warehouse/statements.h"
@@ -31,6 +34,9 @@ using internal::DuckError;
 using libpq::PgConn;
 using libpq::PgResult;
 using sql::TableColumn;
+// A table's columns' PostgreSQL types as they are, by folded column name
+// (format_type's spelling, or PgType's for a table landfall just created).
+using PgTypes = std::map<std::string, std::string>;
 
 constexpr int kMaxAttempts = 5;
 // COPY data is handed to libpq in pieces of about this size.
@@ -50,6 +56,163 @@ struct PgFailure {
 // batch's own content cannot take its columns' types here.
 bool IsValueRefused(const PgFailure& failure) {
   return failure.sqlstate.starts_with("22") || failure.sqlstate == "23502";
+}
+
+// Appends `chunk`'s rows to `out` in COPY's text format, each row's first
+// `width` values (VARCHAR) then `suffix` (the metadata fields and the newline).
+void AppendTextRows(std::string& out, duckdb_data_chunk chunk, size_t width,
+                    std::string_view suffix) {
+  const idx_t size = duckdb_data_chunk_get_size(chunk);
+  std::vector<duckdb_vector> vectors;
+  for (size_t c = 0; c < width; ++c) vectors.push_back(duckdb_data_chunk_get_vector(chunk, c));
+  for (idx_t row = 0; row < size; ++row) {
+    for (size_t c = 0; c < vectors.size(); ++c) {
+      if (c > 0) out += '\t';
+      if (auto text = internal::VarcharAt(vectors[c], row)) {
+        pg::AppendCopyField(out, *text);
+      } else {
+        out += pg::kCopyNull;
+      }
+    }
+    out += suffix;
+  }
+}
+
+// The DuckDB type a binary encoding reads its values as.
+duckdb_type DuckTypeOf(pg::BinaryEncoding encoding) {
+  using enum pg::BinaryEncoding;
+  switch (encoding) {
+    case kBool:
+      return DUCKDB_TYPE_BOOLEAN;
+    case kInt2:
+      return DUCKDB_TYPE_SMALLINT;
+    case kInt4:
+      return DUCKDB_TYPE_INTEGER;
+    case kInt8:
+      return DUCKDB_TYPE_BIGINT;
+    case kFloat4:
+      return DUCKDB_TYPE_FLOAT;
+    case kFloat8:
+      return DUCKDB_TYPE_DOUBLE;
+    case kDate:
+      return DUCKDB_TYPE_DATE;
+    case kTime:
+      return DUCKDB_TYPE_TIME;
+    case kTimestamp:
+      return DUCKDB_TYPE_TIMESTAMP;
+    case kTimestampTz:
+      return DUCKDB_TYPE_TIMESTAMP_TZ;
+    case kInterval:
+      return DUCKDB_TYPE_INTERVAL;
+    case kUuid:
+      return DUCKDB_TYPE_UUID;
+    case kBytea:
+      return DUCKDB_TYPE_BLOB;
+    case kText:
+    case kJsonb:
+    case kNumericText:
+      return DUCKDB_TYPE_VARCHAR;
+  }
+  return DUCKDB_TYPE_INVALID;
+}
+
+std::string_view StringAt(void* data, idx_t row) {
+  auto* strings = static_cast<duckdb_string_t*>(data);
+  return {duckdb_string_t_data(&strings[row]), duckdb_string_t_length(strings[row])};
+}
+
+// Appends `chunk`'s rows to `out` in COPY's binary format: each row's values
+// of `columns` (the chunk's first vectors, in order) then `suffix` (the
+// metadata fields). An error when a vector is not of the type its encoding
+// reads or a number's text is not one (neither is the batch's fault).
+std::optional<std::string> AppendBinaryRows(std::string& out, duckdb_data_chunk chunk,
+                                            std::span<const pg::BinaryColumn> columns,
+                                            std::string_view suffix) {
+  struct Source {
+    pg::BinaryEncoding encoding;
+    void* data;
+    uint64_t* validity;
+  };
+  std::vector<Source> sources;
+  sources.reserve(columns.size());
+  for (size_t c = 0; c < columns.size(); ++c) {
+    duckdb_vector vector = duckdb_data_chunk_get_vector(chunk, c);
+    duckdb_logical_type type = duckdb_vector_get_column_type(vector);
+    const duckdb_type id = duckdb_get_type_id(type);
+    duckdb_destroy_logical_type(&type);
+    if (id != DuckTypeOf(columns[c].encoding)) {
+      return "column " + std::to_string(c + 1) + " was read as DuckDB type " +
+             std::to_string(static_cast<int>(id)) + ", not the one its binary form takes";
+    }
+    sources.push_back(
+        {columns[c].encoding, duckdb_vector_get_data(vector), duckdb_vector_get_validity(vector)});
+  }
+  const auto fields = static_cast<int16_t>(columns.size() + 2);
+  const idx_t size = duckdb_data_chunk_get_size(chunk);
+  for (idx_t row = 0; row < size; ++row) {
+    pg::AppendTupleStart(out, fields);
+    for (const Source& s : sources) {
+      if (s.validity != nullptr && !duckdb_validity_row_is_valid(s.validity, row)) {
+        pg::AppendNullField(out);
+        continue;
+      }
+      using enum pg::BinaryEncoding;
+      switch (s.encoding) {
+        case kBool:
+          pg::AppendBoolField(out, static_cast<const bool*>(s.data)[row]);
+          break;
+        case kInt2:
+          pg::AppendInt2Field(out, static_cast<const int16_t*>(s.data)[row]);
+          break;
+        case kInt4:
+          pg::AppendInt4Field(out, static_cast<const int32_t*>(s.data)[row]);
+          break;
+        case kInt8:
+          pg::AppendInt8Field(out, static_cast<const int64_t*>(s.data)[row]);
+          break;
+        case kFloat4:
+          pg::AppendFloat4Field(out, static_cast<const float*>(s.data)[row]);
+          break;
+        case kFloat8:
+          pg::AppendFloat8Field(out, static_cast<const double*>(s.data)[row]);
+          break;
+        case kDate:
+          pg::AppendDateField(out, static_cast<const duckdb_date*>(s.data)[row].days);
+          break;
+        case kTime:
+          pg::AppendTimeField(out, static_cast<const duckdb_time*>(s.data)[row].micros);
+          break;
+        case kTimestamp:
+        case kTimestampTz:
+          pg::AppendTimestampField(out, static_cast<const duckdb_timestamp*>(s.data)[row].micros);
+          break;
+        case kInterval: {
+          const duckdb_interval& v = static_cast<const duckdb_interval*>(s.data)[row];
+          pg::AppendIntervalField(out, v.months, v.days, v.micros);
+          break;
+        }
+        case kUuid: {
+          const duckdb_hugeint& v = static_cast<const duckdb_hugeint*>(s.data)[row];
+          pg::AppendUuidField(out, v.lower, v.upper);
+          break;
+        }
+        case kText:
+        case kBytea:
+          pg::AppendBytesField(out, StringAt(s.data, row));
+          break;
+        case kJsonb:
+          pg::AppendJsonbField(out, StringAt(s.data, row));
+          break;
+        case kNumericText:
+          if (!pg::AppendNumericField(out, StringAt(s.data, row))) {
+            return "DuckDB's text of a number is not one: " + std::string(StringAt(s.data, row));
+          }
+          break;
+      }
+    }
+    out += suffix;
+  }
+  return std::nullopt;
 }
 
 // Why a batch is left out: its content cannot be staged whatever is retried.
@@ -144,7 +307,8 @@ class PgWarehouse final : public Warehouse {
     std::optional<Verdict> verdict;
     auto body = [&](PGconn* conn) -> Result<ApplyStats> {
       const std::string where = "table " + sql::Ident(table);
-      auto columns = LockTable(conn, table);
+      PgTypes pg_types;
+      auto columns = LockTable(conn, table, &pg_types);
       if (!columns) return Fail(columns.error());
       if (columns->empty()) {
         return Fail("warehouse_table_missing",
@@ -154,19 +318,20 @@ class PgWarehouse final : public Warehouse {
         if (auto r = Exec(conn, where + ": rename", statement); !r) return Fail(r.error());
       }
       if (!renames.empty()) {
-        columns = TableColumns(conn, table);
+        columns = TableColumns(conn, table, &pg_types);
         if (!columns) return Fail(columns.error());
       }
       auto evolve = pg::EvolveColumns(qualified, *columns, target);
       if (!evolve.empty()) {
         if (auto r = Exec(conn, where + ": evolve", Join(evolve)); !r) return Fail(r.error());
         WarnOfPrecision(table, target, *columns);
+        if (auto now = TableColumns(conn, table, &pg_types); !now) return Fail(now.error());
       }
       auto applied = LedgerBatchIds(conn, table);
       if (!applied) return Fail(applied.error());
       return CheckedBeforeCommit(
           table,
-          LoadBatches(conn, table, qualified, target, *columns, kept, std::move(*applied),
+          LoadBatches(conn, table, qualified, target, *columns, pg_types, kept, std::move(*applied),
                       sql::LedgerWrite::kInsert, verdict),
           kept);
     };
@@ -213,9 +378,13 @@ class PgWarehouse final : public Warehouse {
         return Fail(r.error());
       }
       std::vector<TableColumn> fresh;
-      for (const auto& c : target.columns) fresh.push_back({c.name, sql::NormalizeType(c.type)});
-      auto loaded = LoadBatches(conn, table, shadow_qualified, target, fresh, kept, std::move(skip),
-                                sql::LedgerWrite::kReplace, verdict);
+      PgTypes pg_types;
+      for (const auto& c : target.columns) {
+        fresh.push_back({c.name, sql::NormalizeType(c.type)});
+        pg_types[schema::FoldName(c.name)] = pg::PgType(c.type);
+      }
+      auto loaded = LoadBatches(conn, table, shadow_qualified, target, fresh, pg_types, kept,
+                                std::move(skip), sql::LedgerWrite::kReplace, verdict);
       if (!loaded) return loaded;
       if (auto r = Exec(conn, where + ": swap in",
                         Join(pg::SwapIn(options_.staging_schema, table, shadow)));
@@ -457,23 +626,28 @@ class PgWarehouse final : public Warehouse {
 
   // Takes the table's lock for the transaction (TableKey), then reads its
   // columns: what every change of a table starts with.
-  Result<std::vector<TableColumn>> LockTable(PGconn* conn, const std::string& table) {
+  Result<std::vector<TableColumn>> LockTable(PGconn* conn, const std::string& table,
+                                             PgTypes* pg_types = nullptr) {
     if (auto r = Exec(conn, "table " + sql::Ident(table), pg::LockTransaction(TableKey(table)));
         !r) {
       return Fail(r.error());
     }
-    return TableColumns(conn, table);
+    return TableColumns(conn, table, pg_types);
   }
 
-  // The table's columns with their staging types; empty when it does not exist.
-  Result<std::vector<TableColumn>> TableColumns(PGconn* conn, const std::string& table) {
+  // The table's columns with their staging types; empty when it does not
+  // exist. Their PostgreSQL types in `*pg_types` when given (replaced).
+  Result<std::vector<TableColumn>> TableColumns(PGconn* conn, const std::string& table,
+                                                PgTypes* pg_types = nullptr) {
     auto r = Exec(conn, "table " + sql::Ident(table) + ": columns",
                   pg::SelectTableColumns(options_.staging_schema, table));
     if (!r) return Fail(r.error());
     std::vector<TableColumn> columns;
+    if (pg_types != nullptr) pg_types->clear();
     for (int row = 0; row < PQntuples(r->get()); ++row) {
       std::string name = PQgetvalue(r->get(), row, 1);
       if (schema::FoldName(name).starts_with(sql::kMetaPrefix)) continue;
+      if (pg_types != nullptr) (*pg_types)[schema::FoldName(name)] = PQgetvalue(r->get(), row, 2);
       columns.push_back({std::move(name), pg::StagingTypeOf(PQgetvalue(r->get(), row, 2),
                                                             PQgetvalue(r->get(), row, 4))});
     }
@@ -490,19 +664,21 @@ class PgWarehouse final : public Warehouse {
   }
 
   // Copies every batch not in `skip` into `into` (whose columns are `columns`
-  // once evolved to `target`) and writes their ledger rows, inside the
-  // caller's transaction. A batch whose content cannot be staged sets
-  // `verdict` and fails the transaction.
+  // once evolved to `target`, of PostgreSQL types `pg_types` then) and writes
+  // their ledger rows, inside the caller's transaction. A batch whose content
+  // cannot be staged sets `verdict` and fails the transaction.
   Result<ApplyStats> LoadBatches(PGconn* conn, const std::string& table, const std::string& into,
                                  const schema::Schema& target, std::span<const TableColumn> columns,
-                                 std::span<const BatchFile> batches, std::set<std::string> skip,
-                                 sql::LedgerWrite ledger_write, std::optional<Verdict>& verdict) {
+                                 const PgTypes& pg_types, std::span<const BatchFile> batches,
+                                 std::set<std::string> skip, sql::LedgerWrite ledger_write,
+                                 std::optional<Verdict>& verdict) {
     ApplyStats stats;
     const int64_t loaded_at_us = SystemClock::Instance().NowMicros();
     std::vector<LedgerEntry> ledger_rows;
     for (const auto& batch : batches) {
       if (!skip.insert(batch.batch_id).second) continue;
-      auto rows = CopyBatch(conn, table, into, target, columns, batch, loaded_at_us, verdict);
+      auto rows =
+          CopyBatch(conn, table, into, target, columns, pg_types, batch, loaded_at_us, verdict);
       if (!rows) return Fail(rows.error());
       stats.rows += *rows;
       stats.batches += 1;
@@ -521,7 +697,7 @@ class PgWarehouse final : public Warehouse {
   // DuckDB read of the file a chunk at a time. The number of rows copied.
   Result<int64_t> CopyBatch(PGconn* conn, const std::string& table, const std::string& into,
                             const schema::Schema& target, std::span<const TableColumn> columns,
-                            const BatchFile& batch, int64_t loaded_at_us,
+                            const PgTypes& pg_types, const BatchFile& batch, int64_t loaded_at_us,
                             std::optional<Verdict>& verdict) {
     const std::string where = "table " + sql::Ident(table) + ", batch " + batch.rel_path + " (" +
                               batch.abs_path.string() + ")";
@@ -530,17 +706,37 @@ class PgWarehouse final : public Warehouse {
       verdict = Verdict{&batch, projected.error().message};
       return Fail(projected.error().code, where + ": " + projected.error().message);
     }
+    // Binary when every column has a binary form that its column as it is
+    // takes (a column altered by hand may not be of the type landfall made):
+    // DuckDB's values go out as they are held, where text would have DuckDB
+    // format each (most of the CPU a load took) and PostgreSQL parse it back.
+    std::vector<pg::BinaryColumn> binary;
+    for (const auto& p : *projected) {
+      auto column = pg::BinaryColumnFor(p.column->type, p.expression);
+      auto pg_type = pg_types.find(schema::FoldName(p.column->name));
+      if (!column || pg_type == pg_types.end() ||
+          !pg::TakesBinary(pg_type->second, column->encoding)) {
+        break;
+      }
+      binary.push_back(std::move(*column));
+    }
+    const pg::CopyFormat format =
+        binary.size() == projected->size() ? pg::CopyFormat::kBinary : pg::CopyFormat::kText;
     // The table's own spelling of each column (PostgreSQL names are
     // case-sensitive; landfall matches them as DuckDB does, without case).
     std::vector<std::string> names;
     std::string select;
-    for (const auto& p : *projected) {
+    for (size_t i = 0; i < projected->size(); ++i) {
+      const sql::ProjectedColumn& p = (*projected)[i];
       std::string name = p.column->name;
       for (const auto& c : columns) {
         if (schema::FoldName(c.name) == schema::FoldName(name)) name = c.name;
       }
       names.push_back(std::move(name));
-      select += pg::TextForPostgres(p.column->type, p.expression) + ", ";
+      select +=
+          (format == pg::CopyFormat::kBinary ? binary[i].expression
+                                             : pg::TextForPostgres(p.column->type, p.expression)) +
+          ", ";
     }
     select += "NULL";  // so the list is never empty; not copied
     const std::string read = "SELECT " + select + " FROM read_parquet(" +
@@ -554,16 +750,25 @@ class PgWarehouse final : public Warehouse {
     if (auto error = rows.Start(lease->get(), read))
       return ReadFailed(where, batch, *error, verdict);
 
-    if (auto r = Exec(conn, where + ": copy", pg::CopyFrom(into, names)); !r)
+    if (auto r = Exec(conn, where + ": copy", pg::CopyFrom(into, names, format)); !r)
       return Fail(r.error());
-    std::string suffix = "\t";
-    pg::AppendCopyField(suffix, batch.batch_id);
-    suffix += "\t" + pg::TimestampText(loaded_at_us) + "\n";
+    // The metadata columns end every row.
+    std::string suffix;
+    if (format == pg::CopyFormat::kBinary) {
+      pg::AppendBytesField(suffix, batch.batch_id);
+      pg::AppendTimestampField(suffix, loaded_at_us);
+    } else {
+      if (!names.empty()) suffix += "\t";
+      pg::AppendCopyField(suffix, batch.batch_id);
+      suffix += "\t" + pg::TimestampText(loaded_at_us) + "\n";
+    }
 
     std::string buffer;
     buffer.reserve(kCopyBufferBytes + 4096);
+    if (format == pg::CopyFormat::kBinary) pg::AppendBinaryHeader(buffer);
     int64_t copied = 0;
     std::optional<DuckError> read_error;
+    std::optional<std::string> encode_error;
     bool sent = true;
     while (sent) {
       duckdb_data_chunk chunk = rows.Next();
@@ -572,35 +777,27 @@ class PgWarehouse final : public Warehouse {
         break;
       }
       const idx_t size = duckdb_data_chunk_get_size(chunk);
-      std::vector<duckdb_vector> vectors;
-      for (size_t c = 0; c < names.size(); ++c)
-        vectors.push_back(duckdb_data_chunk_get_vector(chunk, c));
-      for (idx_t row = 0; row < size; ++row) {
-        for (size_t c = 0; c < vectors.size(); ++c) {
-          if (c > 0) buffer += '\t';
-          if (auto text = internal::VarcharAt(vectors[c], row)) {
-            pg::AppendCopyField(buffer, *text);
-          } else {
-            buffer += pg::kCopyNull;
-          }
-        }
-        if (vectors.empty())
-          buffer += suffix.substr(1);
-        else
-          buffer += suffix;
+      if (format == pg::CopyFormat::kBinary) {
+        encode_error = AppendBinaryRows(buffer, chunk, binary, suffix);
+      } else {
+        AppendTextRows(buffer, chunk, names.size(), suffix);
       }
       copied += static_cast<int64_t>(size);
       duckdb_destroy_data_chunk(&chunk);
+      if (encode_error) break;
       if (buffer.size() >= kCopyBufferBytes) {
         sent = PQputCopyData(conn, buffer.data(), static_cast<int>(buffer.size())) == 1;
         buffer.clear();
       }
     }
-    if (sent && !read_error && !buffer.empty()) {
-      sent = PQputCopyData(conn, buffer.data(), static_cast<int>(buffer.size())) == 1;
+    const bool failed_here = read_error || encode_error;
+    if (sent && !failed_here) {
+      if (format == pg::CopyFormat::kBinary) pg::AppendBinaryTrailer(buffer);
+      if (!buffer.empty())
+        sent = PQputCopyData(conn, buffer.data(), static_cast<int>(buffer.size())) == 1;
     }
     // Ending the COPY with an error message makes PostgreSQL fail it (and the transaction).
-    PQputCopyEnd(conn, read_error ? "landfall: the batch could not be read" : nullptr);
+    PQputCopyEnd(conn, failed_here ? "landfall: the batch could not be read" : nullptr);
     PgFailure failure;
     bool copy_ok = true;
     while (PGresult* raw = PQgetResult(conn)) {
@@ -611,6 +808,7 @@ class PgWarehouse final : public Warehouse {
       }
     }
     if (read_error) return ReadFailed(where, batch, *read_error, verdict);
+    if (encode_error) return Fail("warehouse_error", where + ": copy: " + *encode_error);
     if (!sent && copy_ok) {
       Describe(conn, nullptr, &failure);
       copy_ok = false;
