@@ -255,7 +255,7 @@ TEST(PgStateStoreTest, DatabaseAtVersion3TakesTheModelMigrationsAndKeepsItsState
   EXPECT_EQ(raw.Query("SELECT version || ' ' || name FROM schema_migrations WHERE version > 3"
                       " ORDER BY version"),
             (std::vector<std::string>{"4 models", "5 partitions", "6 checks",
-                                      "7 inline_time_functions", "8 batch_schema_key"}));
+                                      "7 inline_time_functions", "8 batch_schema_key", "9 cluster"}));
   auto state = store->Load();
   ASSERT_TRUE(state) << state.error().ToString();
   ASSERT_EQ(state->tables.size(), 1u);
