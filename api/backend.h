@@ -82,7 +82,8 @@ class ApiBackend {
 
   // {"tables": [{"name", "status", "rows", "batches": {"staged", "pending",
   //   "quarantined", "duplicate"}, "schema_hash", "policy", "last_error",
-  //   "last_run": {...} | null, "updated_at"}]}
+  //   "last_run": {...} | null, "updated_at"}]}; in a cluster also "owner":
+  //   the member holding the table's lease, or null.
   virtual Result<std::string> ListTables() = 0;
   // One table with "columns", "schema_history", "recent_batches" and
   // "recent_actions" (with reasons). Error "not_found" for an unknown table.
@@ -97,6 +98,13 @@ class ApiBackend {
   // compares it with its config before it asks this daemon instead of
   // opening the warehouse itself.
   virtual Result<std::string> Info() = 0;
+  // The daemons sharing this environment (config cluster.enabled):
+  // {"enabled", "node" (this daemon), "lease_ttl_s", "members": [{"node",
+  // "host", "pid", "api", "started_at", "heartbeat_at", "live", "tables"}]}
+  // (every member seen in the last hour, oldest first); {"enabled": false,
+  // "node": null, "lease_ttl_s": null, "members": []} for a single daemon.
+  // Transient "daemon_unavailable" before this member has joined.
+  virtual Result<std::string> Cluster() = 0;
   // How run `id`, started over this API by this process, ended: 200 with the
   // JSON of `landfall run --format json` once it has ended; 202 {"run_id",
   // "status": "running"} before. "run_not_found" when this process started

@@ -62,6 +62,7 @@ enum class RouteId {
   kRun,
   kRunOutcome,
   kInfo,
+  kCluster,
   kBatches,
   kBatchRetry,
   kDeleteTableState,
@@ -103,6 +104,7 @@ constexpr RouteSpec kRoutes[] = {
     {"GET", "/v1/runs/{id}", RouteId::kRun, Access::kToken},
     {"GET", "/v1/runs/{id}/outcome", RouteId::kRunOutcome, Access::kToken},
     {"GET", "/v1/info", RouteId::kInfo, Access::kToken},
+    {"GET", "/v1/cluster", RouteId::kCluster, Access::kToken},
     {"GET", "/v1/batches", RouteId::kBatches, Access::kToken},
     {"POST", "/v1/batches/{id}/retry", RouteId::kBatchRetry, Access::kToken},
     {"DELETE", "/v1/state/tables/{name}", RouteId::kDeleteTableState, Access::kToken, Lane::kSlow},
@@ -698,6 +700,8 @@ Handled Handlers::HandleRoute(const ApiRequest& request, const Admission& admiss
     }
     case RouteId::kInfo:
       return Deferred(admission, [&backend] { return FromResult(backend.Info()); });
+    case RouteId::kCluster:
+      return Deferred(admission, [&backend] { return FromResult(backend.Cluster()); });
     case RouteId::kRunsCreate: {
       RunTrigger trigger;
       if (auto error = ParseRunTrigger(request.body, trigger); !error.empty()) {

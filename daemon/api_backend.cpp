@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
-#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -220,6 +219,19 @@ Result<exec::Engine*> DaemonApiBackend::Engine() {
 }
 
 Result<std::string> DaemonApiBackend::ListTables() {
+  if (auto* cluster = daemon_.Cluster()) {
+    // The engine knows only the tables this member holds: every member's
+    // tables come from the state store, with their lease holders.
+    auto reads = Reads();
+    if (!reads) return Fail(reads.error());
+    auto summaries = (*reads)->TableSummaries("");
+    if (!summaries) return Fail(summaries.error());
+    auto leases = cluster->Leases();
+    if (!leases) return Fail(leases.error());
+    std::map<std::string, std::string> owners;
+    for (const auto& lease : *leases) owners[lease.table] = lease.owner;
+    return TablesJson(*summaries, &owners);
+  }
   if (auto* engine = daemon_.StartedEngine()) {
     // Read before the list: a change while rendering leaves an older number,
     // so the next request renders again.
@@ -243,7 +255,8 @@ Result<std::string> DaemonApiBackend::ListTables() {
   return TablesJson(*summaries);
 }
 
-std::string DaemonApiBackend::TablesJson(const std::vector<state::TableSummary>& summaries) const {
+std::string DaemonApiBackend::TablesJson(const std::vector<state::TableSummary>& summaries,
+                                         const std::map<std::string, std::string>* owners) const {
   json tables = json::array();
   for (const auto& s : summaries) {
     json last = nullptr;
@@ -253,7 +266,12 @@ std::string DaemonApiBackend::TablesJson(const std::vector<state::TableSummary>&
               {"status", state::ToString(s.last_action->status)},
               {"at", Time(s.last_action->recorded_at_us)}};
     }
-    tables.push_back(SummaryJson(s, std::move(last), config_));
+    json table = SummaryJson(s, std::move(last), config_);
+    if (owners != nullptr) {
+      auto it = owners->find(s.table.name);
+      table["owner"] = it == owners->end() ? json(nullptr) : json(it->second);
+    }
+    tables.push_back(std::move(table));
   }
   return Dump({{"tables", std::move(tables)}});
 }
@@ -328,6 +346,33 @@ Result<std::string> DaemonApiBackend::Info() {
                {"warehouse", config_.warehouse.Describe()},
                {"landing", config_.landing.dir.string()},
                {"writer", daemon_.WriterIdentity()}});
+}
+
+Result<std::string> DaemonApiBackend::Cluster() {
+  if (!config_.cluster.enabled) {
+    return Dump({{"enabled", false}, {"node", nullptr}, {"lease_ttl_s", nullptr}, {"members", json::array()}});
+  }
+  auto* cluster = daemon_.Cluster();
+  if (cluster == nullptr) {
+    return Fail("daemon_unavailable", "this member is joining the cluster", true);
+  }
+  auto members = cluster->Members();
+  if (!members) return Fail(members.error());
+  json list = json::array();
+  for (const auto& m : *members) {
+    list.push_back({{"node", m.node},
+                    {"host", m.host},
+                    {"pid", m.pid},
+                    {"api", m.api.empty() ? json(nullptr) : json(m.api)},
+                    {"started_at", Time(m.started_at_us)},
+                    {"heartbeat_at", Time(m.heartbeat_at_us)},
+                    {"live", m.live},
+                    {"tables", m.tables}});
+  }
+  return Dump({{"enabled", true},
+               {"node", cluster->options().node},
+               {"lease_ttl_s", config_.cluster.lease_ttl_s},
+               {"members", std::move(list)}});
 }
 
 Result<api::Reply> DaemonApiBackend::RunOutcome(int64_t id) { return daemon_.RunOutcome(id); }

@@ -10,6 +10,7 @@
 // keeps at most one job per table.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -20,6 +21,7 @@
 #include "lib/config/config.h"
 #include "lib/exec/engine.h"
 #include "lib/model/partition.h"
+#include "lib/state/cluster_store.h"
 #include "lib/state/state_store.h"
 
 namespace landfall::daemon {
@@ -58,6 +60,9 @@ class DaemonControl {
   // How the process holding the environment's writer lock names itself
   // (state::WriterLock::identity()); "" before it has the lock.
   virtual std::string WriterIdentity() = 0;
+  // This member's view of the cluster (config cluster.enabled), once it has
+  // joined and its engine started; else null. Outlives every API call.
+  virtual state::ClusterStore* Cluster() = 0;
 };
 
 class DaemonApiBackend final : public api::ApiBackend {
@@ -70,6 +75,7 @@ class DaemonApiBackend final : public api::ApiBackend {
   Result<std::string> GetTable(const std::string& name) override;
   Result<std::string> Plan(const api::PlanQuery& query) override;
   Result<std::string> Info() override;
+  Result<std::string> Cluster() override;
   Result<api::Reply> RunOutcome(int64_t id) override;
   Result<api::Reply> TriggerRun(const api::RunTrigger& trigger) override;
   Result<std::string> ListRuns(int limit, const std::string& status) override;
@@ -100,7 +106,9 @@ class DaemonApiBackend final : public api::ApiBackend {
   // Each of `tables` is a table name and known (a folder, or remembered).
   Status CheckTables(const std::vector<std::string>& tables);
   // The body of GET /v1/tables.
-  std::string TablesJson(const std::vector<state::TableSummary>& summaries) const;
+  // `owners` (in a cluster): each table's lease holder.
+  std::string TablesJson(const std::vector<state::TableSummary>& summaries,
+                         const std::map<std::string, std::string>* owners = nullptr) const;
   // The model files and their DAG over the staging tables the engine knows,
   // read again on each call; the DAG is parsed again only when a model file
   // or the set of tables changed (graph_ keeps the last one).

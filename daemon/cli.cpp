@@ -687,6 +687,7 @@ class NoDaemon final : public DaemonControl {
   Result<bool> DeleteTableStateIfIdle(const std::string&) override { return Unavailable(); }
   Result<api::Reply> RunOutcome(int64_t) override { return Unavailable(); }
   std::string WriterIdentity() override { return ""; }
+  state::ClusterStore* Cluster() override { return nullptr; }
 
  private:
   static std::unexpected<Error> Unavailable() {

@@ -69,6 +69,9 @@ class Server final : public DaemonControl {
   Result<bool> DeleteTableStateIfIdle(const std::string& table) override;
   Result<api::Reply> RunOutcome(int64_t id) override;
   std::string WriterIdentity() override;
+  state::ClusterStore* Cluster() override {
+    return engine_.load() != nullptr ? cluster_store_.get() : nullptr;
+  }
 
  private:
   using SteadyClock = std::chrono::steady_clock;

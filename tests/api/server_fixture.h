@@ -56,6 +56,9 @@ class FakeBackend final : public ApiBackend {
   Result<std::string> Info() override {
     return Record("Info", R"({"environment":"test","pid":1})");
   }
+  Result<std::string> Cluster() override {
+    return Record("Cluster", R"({"enabled":false,"node":null,"lease_ttl_s":null,"members":[]})");
+  }
   Result<Reply> RunOutcome(int64_t id) override {
     Record("RunOutcome " + std::to_string(id), "");
     if (id != 7) return Fail("run_not_found", "no run " + std::to_string(id));
