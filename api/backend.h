@@ -9,12 +9,11 @@
 //
 // Errors become HTTP statuses by code (see StatusForError): "not_found" 404,
 // "conflict" 409, "invalid_request", "partition_invalid" and
-// "model_selection_invalid" (a bad --models spec) 400, any other "model_" code (the model files are invalid:
-// model_cycle, model_unknown_table, model_sql_invalid, model_invalid) 422,
-// "query_refused" and "query_failed" 400, "query_timeout" 504, "query_too_large" 413, "query_busy"
-// (more than api.max_queries at once) 429,
-// any transient error 503, anything else 500. The error's message is shown to the client: it must
-// not hold secrets.
+// "model_selection_invalid" (a bad --models spec) 400, any other "model_" code (the model files are
+// invalid: model_cycle, model_unknown_table, model_sql_invalid, model_invalid) 422, "query_refused"
+// and "query_failed" 400, "query_timeout" 504, "query_too_large" 413, "query_busy" (more than
+// api.max_queries at once) 429, any transient error 503, anything else 500. The error's message is
+// shown to the client: it must not hold secrets.
 #pragma once
 
 #include <cstdint>
@@ -61,7 +60,7 @@ struct PlanQuery {
   bool full_refresh = false;
   std::string models;  // `landfall plan --models` ("": every model)
   PartitionFlags partitions;
-  bool text = false;   // {"text": "<landfall plan's text>"} instead of the plan's JSON
+  bool text = false;  // {"text": "<landfall plan's text>"} instead of the plan's JSON
 };
 
 // What POST /v1/query asks (the handler has applied the default limit).

@@ -23,7 +23,8 @@ int StatusForError(const Error& error) {
   };
   if (ends_with("_not_found")) return 404;
   if (ends_with("_conflict")) return 409;
-  if (c == "invalid_request" || c == "invalid_path" || c == "model_selection_invalid" || c == "partition_invalid") {
+  if (c == "invalid_request" || c == "invalid_path" || c == "model_selection_invalid" ||
+      c == "partition_invalid") {
     return 400;
   }
   if (c == "query_refused" || c == "query_failed") return 400;
@@ -254,7 +255,8 @@ std::string ParsePlanQuery(std::string_view query, PlanQuery& out) {
       out.partitions.lookback = n;
     } else {
       return "unknown parameter '" + key +
-             "' (expected table, models, full_refresh, format, partition, from, to, latest, missing, lookback)";
+             "' (expected table, models, full_refresh, format, partition, from, to, latest, "
+             "missing, lookback)";
     }
   }
   return "";
@@ -288,7 +290,9 @@ std::string ParsePartitionFlags(const json& value, PartitionFlags& out) {
   for (const auto& [key, v] : value.items()) {
     if (key == "partition" || key == "from" || key == "to") {
       if (!v.is_string()) return "partitions." + key + " must be a partition key";
-      (key == "partition" ? out.partition : key == "from" ? out.from : out.to) = v.get<std::string>();
+      (key == "partition" ? out.partition
+       : key == "from"    ? out.from
+                          : out.to) = v.get<std::string>();
     } else if (key == "latest" || key == "missing") {
       if (!v.is_boolean()) return "partitions." + key + " must be true or false";
       (key == "latest" ? out.latest : out.missing) = v.get<bool>();
@@ -298,7 +302,8 @@ std::string ParsePartitionFlags(const json& value, PartitionFlags& out) {
       }
       out.lookback = v.get<int>();
     } else {
-      return "unknown field 'partitions." + key + "' (expected partition, from, to, latest, missing, lookback)";
+      return "unknown field 'partitions." + key +
+             "' (expected partition, from, to, latest, missing, lookback)";
     }
   }
   return "";
@@ -598,7 +603,8 @@ bool LooksLikePartitionKey(std::string_view text) {
   static constexpr std::string_view kShape = "dddd-dd-ddTdd";
   if (text.size() != 4 && text.size() != 7 && text.size() != 10 && text.size() != 13) return false;
   for (size_t i = 0; i < text.size(); ++i) {
-    if (kShape[i] == 'd' ? !std::isdigit(static_cast<unsigned char>(text[i])) : text[i] != kShape[i])
+    if (kShape[i] == 'd' ? !std::isdigit(static_cast<unsigned char>(text[i]))
+                         : text[i] != kShape[i])
       return false;
   }
   return true;
@@ -821,12 +827,14 @@ Handled Handlers::Query(const ApiRequest& request, const Admission& admission,
     auto answer = backend.Query(ask);
     slot->Release();
     if (metrics) {
-      metrics->OnQuery(QueryOutcome(answer), std::chrono::duration<double>(
-                                                 std::chrono::steady_clock::now() - start)
-                                                 .count());
+      metrics->OnQuery(
+          QueryOutcome(answer),
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
     if (!answer) return ErrorFrom(answer.error());
-    ApiResponse res{200, QueryContentType(ask.format), std::move(answer->body),
+    ApiResponse res{200,
+                    QueryContentType(ask.format),
+                    std::move(answer->body),
                     {{"Cache-Control", "no-store"},
                      {"X-Landfall-Rows", std::to_string(answer->rows)},
                      {"X-Landfall-Truncated", answer->truncated ? "true" : "false"}}};

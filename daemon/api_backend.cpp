@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "daemon/http_client.h"
 #include "daemon/model_lineage.h"
 #include "daemon/runtime.h"
 #include "lib/exec/model_runner.h"
@@ -350,7 +351,10 @@ Result<std::string> DaemonApiBackend::Info() {
 
 Result<std::string> DaemonApiBackend::Cluster() {
   if (!config_.cluster.enabled) {
-    return Dump({{"enabled", false}, {"node", nullptr}, {"lease_ttl_s", nullptr}, {"members", json::array()}});
+    return Dump({{"enabled", false},
+                 {"node", nullptr},
+                 {"lease_ttl_s", nullptr},
+                 {"members", json::array()}});
   }
   auto* cluster = daemon_.Cluster();
   if (cluster == nullptr) {
@@ -410,7 +414,65 @@ Result<api::Reply> DaemonApiBackend::TriggerRun(const api::RunTrigger& trigger) 
   if (auto s = CheckTables(trigger.tables); !s) return Fail(s.error());
   // A bad --models is the client's to fix (400), before any table runs.
   if (auto s = CheckModelSelection(trigger.models); !s) return Fail(s.error());
+  if (auto* cluster = daemon_.Cluster(); cluster != nullptr && !trigger.tables.empty()) {
+    return ForwardRun(*cluster, trigger);
+  }
   return daemon_.StartRun(trigger);
+}
+
+Result<api::Reply> DaemonApiBackend::ForwardRun(state::ClusterStore& cluster,
+                                                const api::RunTrigger& trigger) {
+  auto leases = cluster.Leases();
+  if (!leases) return Fail(leases.error());
+  std::map<std::string, std::string> owner_of;
+  for (const auto& lease : *leases) owner_of[lease.table] = lease.owner;
+  std::set<std::string> owners;
+  for (const auto& table : trigger.tables) {
+    auto it = owner_of.find(table);
+    if (it == owner_of.end()) {
+      return Fail("run_conflict", "no member holds table '" + table +
+                                      "' now; one takes it on within cluster.lease_ttl_s (" +
+                                      std::to_string(config_.cluster.lease_ttl_s) +
+                                      " s): try again");
+    }
+    owners.insert(it->second);
+  }
+  if (owners.size() > 1) {
+    return Fail("run_conflict",
+                "the tables are held by " + std::to_string(owners.size()) +
+                    " members (GET /v1/tables shows each table's owner): start one run per member");
+  }
+  const std::string owner = *owners.begin();
+  if (owner == cluster.options().node) return daemon_.StartRun(trigger);
+
+  // Another member holds them: it runs them, and its reply is the answer.
+  auto members = cluster.Members();
+  if (!members) return Fail(members.error());
+  auto member = std::ranges::find(*members, owner, &state::ClusterMember::node);
+  const auto colon = member == members->end() ? std::string::npos : member->api.rfind(':');
+  if (colon == std::string::npos) {
+    return Fail("daemon_unavailable", "member " + owner + " holds the tables but has no API to ask",
+                true);
+  }
+  auto reply =
+      Call({.host = member->api.substr(0, colon),
+            .port = std::atoi(member->api.c_str() + colon + 1),
+            .method = "POST",
+            .target = "/v1/runs",
+            .body = json{{"tables", trigger.tables}, {"full_refresh", trigger.full_refresh}}.dump(),
+            .bearer_token = config_.api.tokens.empty() ? "" : config_.api.tokens.front()});
+  if (!reply) {
+    return Fail("daemon_unavailable",
+                "member " + owner + " at " + member->api +
+                    " holds the tables and cannot be asked: " + reply.error().message,
+                true);
+  }
+  json body = json::parse(reply->body, nullptr, false);
+  if (body.is_object()) {
+    body["member"] = owner;
+    return api::Reply{reply->status, Dump(body)};
+  }
+  return api::Reply{reply->status, reply->body};
 }
 
 Result<std::string> DaemonApiBackend::ListRuns(int limit, const std::string& status) {
@@ -601,7 +663,8 @@ Result<std::string> DaemonApiBackend::ModelChecks(const std::string& name) {
     if (!records) return Fail(records.error());
     const bool known = std::any_of(records->begin(), records->end(),
                                    [&](const state::ModelRecord& r) { return r.name == name; });
-    if (!known) return Fail("model_not_found", "no model '" + name + "' with state or check results");
+    if (!known)
+      return Fail("model_not_found", "no model '" + name + "' with state or check results");
   }
   json out = json::array();
   for (const auto& c : *checks) {
@@ -671,8 +734,8 @@ Result<std::string> DaemonApiBackend::Dag() {
 
 Result<std::string> DaemonApiBackend::ListPartitions(const std::string& model,
                                                      const std::string& status,
-                                                     const std::string& from,
-                                                     const std::string& to, int limit) {
+                                                     const std::string& from, const std::string& to,
+                                                     int limit) {
   // The state store alone: partitions are state, and a model whose files are
   // gone (or invalid) still has them to show.
   auto reads = Reads();
@@ -683,8 +746,8 @@ Result<std::string> DaemonApiBackend::ListPartitions(const std::string& model,
                    [&](const state::ModelRecord& r) { return r.name == model; })) {
     return Fail("model_not_found", "no state for model '" + model + "'");
   }
-  auto partitions = (*reads)->Partitions(
-      model, {.status = status, .from = from, .to = to, .limit = limit});
+  auto partitions =
+      (*reads)->Partitions(model, {.status = status, .from = from, .to = to, .limit = limit});
   if (!partitions) return Fail(partitions.error());
   json out = json::array();
   for (const auto& p : *partitions) out.push_back(PartitionJson(p));
@@ -745,8 +808,8 @@ Result<std::string> DaemonApiBackend::DeleteModelState(const std::string& model)
 Result<warehouse::QueryAnswer> DaemonApiBackend::Query(const api::QueryAsk& ask) {
   auto* warehouse = daemon_.StartedWarehouse();
   if (warehouse == nullptr) {
-    return Fail("daemon_unavailable", "landfall is starting (state store, warehouse, reconciliation)",
-                true);
+    return Fail("daemon_unavailable",
+                "landfall is starting (state store, warehouse, reconciliation)", true);
   }
   return warehouse->Query(QueryRequestFor(config_, ask.sql, ask.format, ask.limit));
 }

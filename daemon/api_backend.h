@@ -103,6 +103,9 @@ class DaemonApiBackend final : public api::ApiBackend {
   // come up after the daemon).
   Result<state::StateStore*> Reads();
   Result<exec::Engine*> Engine();
+  // In a cluster: a run of `trigger.tables` starts on the member holding
+  // them (here, or forwarded to its API, whose reply gains "member").
+  Result<api::Reply> ForwardRun(state::ClusterStore& cluster, const api::RunTrigger& trigger);
   // Each of `tables` is a table name and known (a folder, or remembered).
   Status CheckTables(const std::vector<std::string>& tables);
   // The body of GET /v1/tables.

@@ -40,7 +40,8 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr const char* kHelp = R"(landfall - stages Parquet files from a landing directory into a warehouse
+constexpr const char* kHelp =
+    R"(landfall - stages Parquet files from a landing directory into a warehouse
 
 Usage:
   landfall serve --config F
@@ -126,8 +127,8 @@ struct Args {
     return !partitions.partition.empty() || !partitions.from.empty() || !partitions.to.empty() ||
            partitions.latest || partitions.missing || partitions.lookback >= 0 || parallel != 1;
   }
-  std::optional<int64_t> limit;       // --limit N (query)
-  std::string output;                 // --output FILE (query)
+  std::optional<int64_t> limit;  // --limit N (query)
+  std::string output;            // --output FILE (query)
   bool format_given = false;
 };
 
@@ -207,8 +208,9 @@ std::optional<Args> Parse(int argc, char** argv, int* exit_code) {
       const std::string name = a.substr(0, a.find('='));
       auto v = value(name);
       if (!v) return std::nullopt;
-      (name == "--partition" ? args.partitions.partition : name == "--from" ? args.partitions.from
-                                                                             : args.partitions.to) = *v;
+      (name == "--partition" ? args.partitions.partition
+       : name == "--from"    ? args.partitions.from
+                             : args.partitions.to) = *v;
     } else if (a == "--latest") {
       args.partitions.latest = true;
     } else if (a == "--missing") {
@@ -220,7 +222,8 @@ std::optional<Args> Parse(int argc, char** argv, int* exit_code) {
       int n = -1;
       auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
       if (ec != std::errc() || end != v->data() + v->size() || n < (name == "--parallel" ? 1 : 0)) {
-        *exit_code = Usage(name + (name == "--parallel" ? " must be a whole number >= 1" : " must be a whole number >= 0"));
+        *exit_code = Usage(name + (name == "--parallel" ? " must be a whole number >= 1"
+                                                        : " must be a whole number >= 0"));
         return std::nullopt;
       }
       (name == "--lookback" ? args.partitions.lookback : args.parallel) = n;
@@ -274,12 +277,16 @@ int OpenRuntime(const config::Config& config, Runtime& rt, Open open,
   if (writer && config.cluster.enabled) {
     // The daemons share the tables by lease; a one-shot writer would work on
     // tables a daemon holds.
-    spdlog::error("cluster_mode: environment {} is worked on by a cluster of daemons "
-                  "(cluster.enabled); ask one of them over its API instead",
-                  config.environment);
-    if (!why_not_daemon.empty()) std::cerr << "landfall: not asking a daemon: " << why_not_daemon << "\n";
+    spdlog::error(
+        "cluster_mode: environment {} is worked on by a cluster of daemons "
+        "(cluster.enabled); ask one of them over its API instead",
+        config.environment);
+    if (!why_not_daemon.empty())
+      std::cerr << "landfall: not asking a daemon: " << why_not_daemon << "\n";
     return kExitUnavailable;
   }
+  // A reader (plan) sees every table, not only those a member holds.
+  rt.config.cluster.enabled = false;
   auto state =
       OpenStateWithRetry(rt.config, std::chrono::steady_clock::now() + std::chrono::seconds(20));
   if (!state) {
@@ -377,16 +384,18 @@ int PrintRun(const std::string& outcome_json, const std::string& format) {
       const std::string reason = reasons.empty() ? "" : reasons[0].value("code", "");
       std::string error = m.value("error", "");
       for (const auto& r : reasons) {
-        if (error.empty() && r.value("code", "") == "check_failed") error = "check_failed: " + r.value("detail", "");
+        if (error.empty() && r.value("code", "") == "check_failed")
+          error = "check_failed: " + r.value("detail", "");
       }
-      std::printf("model %-18s %-8s %-22s %10lld rows %8.1f ms%s%s\n", m.value("model", "").c_str(),
-                  m.value("action", "").c_str(), reason.c_str(),
-                  static_cast<long long>(m.value("rows_inserted", 0LL) + m.value("rows_updated", 0LL)),
-                  m.value("duration_ms", 0.0), error.empty() ? "" : "  ", error.c_str());
+      std::printf(
+          "model %-18s %-8s %-22s %10lld rows %8.1f ms%s%s\n", m.value("model", "").c_str(),
+          m.value("action", "").c_str(), reason.c_str(),
+          static_cast<long long>(m.value("rows_inserted", 0LL) + m.value("rows_updated", 0LL)),
+          m.value("duration_ms", 0.0), error.empty() ? "" : "  ", error.c_str());
     }
     if (!models_error.empty()) std::printf("models: %s\n", models_error.c_str());
-    const json plan_tables = outcome.contains("plan") ? outcome["plan"].value("tables", json::array())
-                                                      : json::array();
+    const json plan_tables =
+        outcome.contains("plan") ? outcome["plan"].value("tables", json::array()) : json::array();
     const int unchanged = static_cast<int>(plan_tables.size() - tables.size());
     const long long run_id = outcome.value("run_id", 0LL);
     const long long statements = outcome.value("warehouse_statements", 0LL);
@@ -395,10 +404,12 @@ int PrintRun(const std::string& outcome_json, const std::string& format) {
                   statements);
     } else {
       const std::string model_counts =
-          models.empty() ? "" : std::to_string(models_changed - models_failed) + " models ran, " +
-                                    std::to_string(models_failed) + " failed; ";
-      std::printf("run %lld: %zu tables changed, %d failed, %d unchanged; %swarehouse statements: %lld\n",
-                  run_id, tables.size(), failed, unchanged, model_counts.c_str(), statements);
+          models.empty() ? ""
+                         : std::to_string(models_changed - models_failed) + " models ran, " +
+                               std::to_string(models_failed) + " failed; ";
+      std::printf(
+          "run %lld: %zu tables changed, %d failed, %d unchanged; %swarehouse statements: %lld\n",
+          run_id, tables.size(), failed, unchanged, model_counts.c_str(), statements);
     }
   }
   std::fflush(stdout);
@@ -523,10 +534,11 @@ int PrintStatus(const json& status, const std::string& format) {
   const auto& runs = status["running_runs"];
   const auto& failing = status["failing_tables"];
   const auto& quarantined = status["quarantined_batches"];
-  std::printf("environment %s: %zu tables, %zu running runs, %zu failing tables, %zu quarantined "
-              "batches\n",
-              status.value("environment", "").c_str(), tables.size(), runs.size(), failing.size(),
-              quarantined.size());
+  std::printf(
+      "environment %s: %zu tables, %zu running runs, %zu failing tables, %zu quarantined "
+      "batches\n",
+      status.value("environment", "").c_str(), tables.size(), runs.size(), failing.size(),
+      quarantined.size());
   if (!tables.empty()) {
     std::printf("\n%-24s %-9s %12s %8s %8s %12s\n", "table", "status", "rows", "staged", "pending",
                 "quarantined");
@@ -634,8 +646,9 @@ int CmdRun(const Args& args, const config::Config& config, const std::string& wh
   Runtime rt;
   if (int rc = OpenRuntime(config, rt, Open::kEngineAsWriter, why_not); rc != kExitOk) return rc;
   if (args.parallel > 1) {
-    spdlog::info("--parallel {}: DuckDB computes one partition at a time (each statement uses every core)",
-                 args.parallel);
+    spdlog::info(
+        "--parallel {}: DuckDB computes one partition at a time (each statement uses every core)",
+        args.parallel);
   }
   auto outcome = rt.engine->Run(Request(args));
   if (!outcome) {
@@ -786,7 +799,8 @@ std::string TableText(const json& answer) {
     }
     out += "\n";
     if (l == 0) {
-      for (size_t c = 0; c < widths.size(); ++c) out += (c > 0 ? "  " : "") + std::string(widths[c], '-');
+      for (size_t c = 0; c < widths.size(); ++c)
+        out += (c > 0 ? "  " : "") + std::string(widths[c], '-');
       out += "\n";
     }
   }
@@ -844,9 +858,10 @@ int RemoteQuery(const Daemon& daemon, const config::Config& config, const Args& 
 int LocalQuery(const config::Config& config, const Args& args, const std::string& sql,
                const std::string& why_not) {
   if (config.warehouse.type != "duckdb") {
-    spdlog::error("query_unsupported: landfall query reads the duckdb warehouse only; query the "
-                  "{} warehouse with its own client (psql)",
-                  config.warehouse.type);
+    spdlog::error(
+        "query_unsupported: landfall query reads the duckdb warehouse only; query the "
+        "{} warehouse with its own client (psql)",
+        config.warehouse.type);
     return kExitUsage;
   }
   warehouse::DuckDbOptions options = DuckDbOptionsFor(config);
@@ -864,8 +879,7 @@ int LocalQuery(const config::Config& config, const Args& args, const std::string
   if (!limit && (args.format == "table" || args.format == "json")) {
     limit = warehouse::kDefaultJsonRowLimit;
   }
-  auto answer =
-      (*opened)->Query(QueryRequestFor(config, sql, QueryFormatOf(args.format), limit));
+  auto answer = (*opened)->Query(QueryRequestFor(config, sql, QueryFormatOf(args.format), limit));
   if (!answer) return QueryFailed(answer.error());
   return WriteQueryAnswer(args, answer->body);
 }
@@ -959,7 +973,8 @@ std::string ColumnList(const json& tables) {
   std::string out;
   for (const auto& [table, columns] : tables.items()) {
     if (columns.empty()) out += (out.empty() ? "" : ", ") + table + " (rows only)";
-    for (const auto& c : columns) out += (out.empty() ? "" : ", ") + table + "." + c.get<std::string>();
+    for (const auto& c : columns)
+      out += (out.empty() ? "" : ", ") + table + "." + c.get<std::string>();
   }
   return out.empty() ? "-" : out;
 }
@@ -1030,8 +1045,10 @@ int CmdLineage(const Args& args) {
     std::cerr << "landfall: via the running daemon at " << search.daemon->where << " (pid "
               << search.daemon->pid << ")\n";
     auto reply = Ask(*search.daemon, "GET", "/v1/models/" + UrlEncode(name) + "/lineage");
-    if (reply) body = reply->body;
-    else body = Fail(reply.error());
+    if (reply)
+      body = reply->body;
+    else
+      body = Fail(reply.error());
   } else {
     NoDaemon none;
     DaemonApiBackend reads(config, none);
@@ -1068,7 +1085,8 @@ int CmdLineage(const Args& args) {
   }
   if (storage_fault) {
     spdlog::critical(
-        "warehouse_storage_failed: the warehouse's storage failed while DuckDB undid a failed commit "
+        "warehouse_storage_failed: the warehouse's storage failed while DuckDB undid a failed "
+        "commit "
         "({}); DuckDB cannot go on and stops the process. The commit did not happen: the next run "
         "stages its batches again. Check the warehouse's file system (read-only, full, failing)",
         what);
@@ -1091,8 +1109,8 @@ int Main(int argc, char** argv) {
   if (!args->dialect.empty() && cmd != std::vector<std::string>{"compile"}) {
     return Usage("--dialect is an option of compile");
   }
-  if (args->models && cmd != std::vector<std::string>{"compile"} && cmd != std::vector<std::string>{"plan"} &&
-      cmd != std::vector<std::string>{"run"}) {
+  if (args->models && cmd != std::vector<std::string>{"compile"} &&
+      cmd != std::vector<std::string>{"plan"} && cmd != std::vector<std::string>{"run"}) {
     return Usage("--models is an option of plan, run and compile");
   }
   if (!args->column.empty() && (cmd.empty() || cmd[0] != "lineage")) {
@@ -1104,13 +1122,17 @@ int Main(int argc, char** argv) {
   if (args->PartitionFlagsGiven()) {
     const api::PartitionFlags& p = args->partitions;
     if (cmd != std::vector<std::string>{"plan"} && cmd != std::vector<std::string>{"run"}) {
-      return Usage("--partition, --from, --to, --latest, --missing, --lookback and --parallel are options of plan and run");
+      return Usage(
+          "--partition, --from, --to, --latest, --missing, --lookback and --parallel are options "
+          "of plan and run");
     }
     if (!args->models) return Usage("choose partitions of the models given with --models");
     if (p.from.empty() != p.to.empty()) return Usage("--from and --to go together");
     const int choices = !p.partition.empty() + !p.from.empty() + p.latest + p.missing;
-    if (choices > 1) return Usage("choose partitions one way: --partition, --from/--to, --latest or --missing");
-    if (args->full_refresh) return Usage("--full-refresh rebuilds every partition; it takes no partition flags");
+    if (choices > 1)
+      return Usage("choose partitions one way: --partition, --from/--to, --latest or --missing");
+    if (args->full_refresh)
+      return Usage("--full-refresh rebuilds every partition; it takes no partition flags");
   }
   const bool query = cmd[0] == "query";
   if (query) {
@@ -1124,7 +1146,8 @@ int Main(int argc, char** argv) {
   if (args->format != "text" && args->format != "json") {
     return Usage("--format must be text or json");
   }
-  if (args->limit || !args->output.empty()) return Usage("--limit and --output are options of query");
+  if (args->limit || !args->output.empty())
+    return Usage("--limit and --output are options of query");
   if (cmd == std::vector<std::string>{"serve"}) return Serve(args->config);
   if (cmd == std::vector<std::string>{"plan"} || cmd == std::vector<std::string>{"run"} ||
       cmd == std::vector<std::string>{"status"} ||

@@ -30,8 +30,8 @@ std::set<std::string> Minus(const std::set<std::string>& a, const std::set<std::
 
 }  // namespace
 
-ClusterMember::ClusterMember(config::Config config, exec::Engine& engine, state::ClusterStore& store,
-                             state::StateStore& state,
+ClusterMember::ClusterMember(config::Config config, exec::Engine& engine,
+                             state::ClusterStore& store, state::StateStore& state,
                              std::function<void(const std::set<std::string>&)> on_taken)
     : config_(std::move(config)),
       engine_(engine),
@@ -47,7 +47,8 @@ std::set<std::string> ClusterMember::Candidates() {
   for (auto it = std::filesystem::directory_iterator(config_.landing.dir, ec);
        !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    if (it->is_directory(ec) && !landing::IsIgnored(name, config_.landing.ignore)) tables.insert(name);
+    if (it->is_directory(ec) && !landing::IsIgnored(name, config_.landing.ignore))
+      tables.insert(name);
   }
   if (ec) spdlog::warn("cluster: cannot list {}: {}", config_.landing.dir.string(), ec.message());
   if (auto known = store_.KnownTables()) tables.insert(known->begin(), known->end());
@@ -63,10 +64,11 @@ void ClusterMember::Tick() {
     if (now - last_heartbeat_ > ttl * 2 / 3) {
       auto dropped = engine_.Release(engine_.Owned(), /*force=*/true);
       if (!dropped.empty()) {
-        spdlog::warn("cluster: no heartbeat for {} s; stopped working on {} tables, whose leases "
-                     "are about to expire",
-                     std::chrono::duration_cast<std::chrono::seconds>(now - last_heartbeat_).count(),
-                     dropped.size());
+        spdlog::warn(
+            "cluster: no heartbeat for {} s; stopped working on {} tables, whose leases "
+            "are about to expire",
+            std::chrono::duration_cast<std::chrono::seconds>(now - last_heartbeat_).count(),
+            dropped.size());
       }
     }
     return;
@@ -77,8 +79,9 @@ void ClusterMember::Tick() {
   // heartbeat is older than the TTL, whoever ticks first says so.
   if (auto interrupted = state_.MarkRunsInterrupted()) {
     for (const auto& run : *interrupted) {
-      spdlog::warn("cluster: run {} ({}) was left running by a member that is gone; marked interrupted",
-                   run.id, run.trigger);
+      spdlog::warn(
+          "cluster: run {} ({}) was left running by a member that is gone; marked interrupted",
+          run.id, run.trigger);
     }
   }
 
@@ -86,7 +89,8 @@ void ClusterMember::Tick() {
   const auto owned = engine_.Owned();
   if (auto lost = Minus(owned, *held); !lost.empty()) {
     engine_.Release(lost, /*force=*/true);
-    spdlog::warn("cluster: lost the lease of {} tables to another member: {}", lost.size(), List(lost));
+    spdlog::warn("cluster: lost the lease of {} tables to another member: {}", lost.size(),
+                 List(lost));
   }
 
   auto live = store_.LiveMembers();
@@ -109,8 +113,11 @@ void ClusterMember::Tick() {
     // claiming at once mostly ask for different tables.
     std::vector<std::string> free;
     for (const auto& t : Minus(candidates, taken)) free.push_back(t);
-    const auto rank = [&](const std::string& t) { return std::hash<std::string>{}(store_.options().node + t); };
-    std::sort(free.begin(), free.end(), [&](const auto& a, const auto& b) { return rank(a) < rank(b); });
+    const auto rank = [&](const std::string& t) {
+      return std::hash<std::string>{}(store_.options().node + t);
+    };
+    std::sort(free.begin(), free.end(),
+              [&](const auto& a, const auto& b) { return rank(a) < rank(b); });
     free.resize(std::min(free.size(), share - holding.size()));
     if (auto won = store_.Claim(free)) {
       take.insert(won->begin(), won->end());
@@ -121,7 +128,8 @@ void ClusterMember::Tick() {
   }
   if (!take.empty()) {
     if (auto s = engine_.Adopt(take); !s) {
-      spdlog::warn("cluster: taking on {} tables: {}; trying again", take.size(), s.error().ToString());
+      spdlog::warn("cluster: taking on {} tables: {}; trying again", take.size(),
+                   s.error().ToString());
     } else {
       spdlog::info("cluster: took on {} tables: {}", take.size(), List(take));
       on_taken_(take);
@@ -132,14 +140,16 @@ void ClusterMember::Tick() {
   // newcomer can claim it. One table of slack keeps an uneven count still.
   if (members > 1 && holding.size() > share + 1) {
     std::set<std::string> excess;
-    for (auto it = holding.rbegin(); it != holding.rend() && holding.size() - excess.size() > share; ++it) {
+    for (auto it = holding.rbegin(); it != holding.rend() && holding.size() - excess.size() > share;
+         ++it) {
       excess.insert(*it);
     }
     auto released = engine_.Release(excess, /*force=*/false);
     if (auto s = store_.Release({released.begin(), released.end()}); !s) {
       spdlog::warn("cluster: release: {}", s.error().ToString());
     } else if (!released.empty()) {
-      spdlog::info("cluster: gave up {} tables for the other members: {}", released.size(), List(released));
+      spdlog::info("cluster: gave up {} tables for the other members: {}", released.size(),
+                   List(released));
     }
   }
 }

@@ -29,7 +29,8 @@ class ClusterMember {
   // `on_taken` is called (on the member's thread) with the tables just
   // taken on, once the engine holds them: they should run soon.
   ClusterMember(config::Config config, exec::Engine& engine, state::ClusterStore& store,
-                state::StateStore& state, std::function<void(const std::set<std::string>&)> on_taken);
+                state::StateStore& state,
+                std::function<void(const std::set<std::string>&)> on_taken);
   ~ClusterMember();
 
   // One round: heartbeat, leases renewed, claimed and given up, and the runs

@@ -15,11 +15,11 @@ Result<std::unique_ptr<state::StateStore>> OpenStateWithRetry(
   std::unique_ptr<state::StateStore> store;
   auto opened = RetryTransient(
       [&]() -> Status {
-        auto opening = state::OpenPostgres(
-            {.url = config.state.postgres_url,
-             .environment = config.environment,
-             .node = node,
-             .lease_ttl = std::chrono::seconds(config.cluster.lease_ttl_s)});
+        auto opening =
+            state::OpenPostgres({.url = config.state.postgres_url,
+                                 .environment = config.environment,
+                                 .node = node,
+                                 .lease_ttl = std::chrono::seconds(config.cluster.lease_ttl_s)});
         if (!opening) return Fail(opening.error());
         store = std::move(*opening);
         return Ok();
@@ -37,8 +37,7 @@ Status BecomeWriter(Runtime& rt, std::chrono::steady_clock::time_point deadline,
                     std::stop_token stop) {
   auto step = [&]() -> Status {
     if (!rt.writer) {
-      auto lock =
-          state::WriterLock::Acquire({rt.config.state.postgres_url, rt.config.environment});
+      auto lock = state::WriterLock::Acquire({rt.config.state.postgres_url, rt.config.environment});
       if (!lock) return Fail(lock.error());
       rt.writer = std::move(*lock);
       spdlog::debug("writer lock of environment {} taken as '{}'", rt.config.environment,
@@ -49,9 +48,10 @@ Status BecomeWriter(Runtime& rt, std::chrono::steady_clock::time_point deadline,
     auto interrupted = rt.state->MarkRunsInterrupted();
     if (!interrupted) return Fail(interrupted.error());
     for (const auto& run : *interrupted) {
-      spdlog::warn("run {} ({}) was left running by a writer that ended without finishing it; "
-                   "marked interrupted",
-                   run.id, run.trigger);
+      spdlog::warn(
+          "run {} ({}) was left running by a writer that ended without finishing it; "
+          "marked interrupted",
+          run.id, run.trigger);
     }
     return Ok();
   };
@@ -70,13 +70,14 @@ warehouse::DuckDbOptions DuckDbOptionsFor(const config::Config& config) {
 
 Status OpenEngine(Runtime& rt) {
   const warehouse::DuckDbOptions options = DuckDbOptionsFor(rt.config);
-  auto wh = rt.config.warehouse.type == "postgres"
-                ? warehouse::OpenPostgresWarehouse({.url = rt.config.warehouse.url,
-                                                    .staging_schema = rt.config.warehouse.staging_schema,
-                                                    .threads = rt.config.warehouse.threads,
-                                                    .memory_limit = rt.config.warehouse.memory_limit})
-            : rt.config.warehouse.hold_open ? warehouse::OpenDuckDb(options)
-                                            : warehouse::OpenDuckDbOnDemand(options);
+  auto wh =
+      rt.config.warehouse.type == "postgres"
+          ? warehouse::OpenPostgresWarehouse({.url = rt.config.warehouse.url,
+                                              .staging_schema = rt.config.warehouse.staging_schema,
+                                              .threads = rt.config.warehouse.threads,
+                                              .memory_limit = rt.config.warehouse.memory_limit})
+      : rt.config.warehouse.hold_open ? warehouse::OpenDuckDb(options)
+                                      : warehouse::OpenDuckDbOnDemand(options);
   if (!wh) return Fail(wh.error());
   rt.warehouse = std::move(*wh);
   auto footers = warehouse::NewDuckDbFooterReader();
@@ -99,10 +100,11 @@ void PruneHistory(state::StateStore& state, const config::Config& config) {
   if (pruned->runs + pruned->table_runs + pruned->schema_versions + pruned->model_runs +
           pruned->dag_snapshots >
       0) {
-    spdlog::info("state: pruned history older than {} days: {} runs, {} table run records, {} schema "
-                 "snapshots, {} model run records, {} DAG snapshots",
-                 config.state.retention_days, pruned->runs, pruned->table_runs,
-                 pruned->schema_versions, pruned->model_runs, pruned->dag_snapshots);
+    spdlog::info(
+        "state: pruned history older than {} days: {} runs, {} table run records, {} schema "
+        "snapshots, {} model run records, {} DAG snapshots",
+        config.state.retention_days, pruned->runs, pruned->table_runs, pruned->schema_versions,
+        pruned->model_runs, pruned->dag_snapshots);
   }
 }
 

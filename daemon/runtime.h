@@ -5,8 +5,8 @@
 #include <chrono>
 #include <memory>
 #include <optional>
-#include <string>
 #include <stop_token>
+#include <string>
 
 #include "lib/common/result.h"
 #include "lib/common/thread_pool.h"

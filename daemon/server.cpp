@@ -35,6 +35,15 @@ const char* SignalName(int signo) {
   }
 }
 
+// How the other members reach this daemon's API: its host name when it
+// listens on every address.
+std::string ReachableHost(const std::string& listen_host) {
+  if (listen_host != "0.0.0.0" && listen_host != "::" && !listen_host.empty()) return listen_host;
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return host;
+}
+
 }  // namespace
 
 Server::Server(std::filesystem::path config_path, config::Config config)
@@ -78,8 +87,8 @@ int Server::Run() {
   }
   systemd::Notify("STATUS=starting: migrations, reconciliation, first scan");
   spdlog::info("landfall serve: environment {}, landing {}, warehouse {}, {} workers",
-               config_.environment, config_.landing.dir.string(),
-               config_.warehouse.Describe(), config_.workers);
+               config_.environment, config_.landing.dir.string(), config_.warehouse.Describe(),
+               config_.workers);
   // /healthz answers (and /readyz says why not ready) while the engine starts.
   if (!StartApi()) return kExitUnavailable;
 
@@ -126,9 +135,9 @@ Status Server::StartEngine(std::stop_token stop) {
       [&] {
         if (!first) {
           // A fresh engine: Start() is meant to run once per engine.
-          rt_.engine = std::make_unique<exec::Engine>(rt_.config, *rt_.state, *rt_.warehouse,
-                                                      *rt_.footers, *rt_.pool,
-                                                      SystemClock::Instance());
+          rt_.engine =
+              std::make_unique<exec::Engine>(rt_.config, *rt_.state, *rt_.warehouse, *rt_.footers,
+                                             *rt_.pool, SystemClock::Instance());
           rt_.engine->SetObserver(metrics_.get());
         }
         first = false;
@@ -141,14 +150,16 @@ Status Server::StartEngine(std::stop_token stop) {
   if (!started || !cluster) return started;
   // The first share of the tables is claimed before the first scan, so that
   // the scan covers them.
-  cluster_ = std::make_unique<ClusterMember>(
-      rt_.config, *rt_.engine, *cluster_store_, *rt_.state, [this](const std::set<std::string>& tables) {
-        asio::post(io_, [this, tables] {
-          if (stopping_) return;
-          for (const auto& t : tables) scheduler_.Touch(t, SteadyClock::now(), "takeover");
-          Pump();
-        });
-      });
+  cluster_ =
+      std::make_unique<ClusterMember>(rt_.config, *rt_.engine, *cluster_store_, *rt_.state,
+                                      [this](const std::set<std::string>& tables) {
+                                        asio::post(io_, [this, tables] {
+                                          if (stopping_) return;
+                                          for (const auto& t : tables)
+                                            scheduler_.Touch(t, SteadyClock::now(), "takeover");
+                                          Pump();
+                                        });
+                                      });
   cluster_->Tick();
   cluster_->Start();
   return started;
@@ -161,12 +172,14 @@ Status Server::JoinCluster(const std::string& node, std::stop_token stop) {
   auto step = [&]() -> Status {
     if (auto s = rt_.state->Migrate(); !s) return s;
     if (!cluster_store_) {
-      auto opened = state::ClusterStore::Open(
-          {.url = config_.state.postgres_url,
-           .environment = config_.environment,
-           .node = node,
-           .api = http_ ? config_.api.listen_host + ":" + std::to_string(http_->port()) : "",
-           .lease_ttl = seconds(config_.cluster.lease_ttl_s)});
+      auto opened =
+          state::ClusterStore::Open({.url = config_.state.postgres_url,
+                                     .environment = config_.environment,
+                                     .node = node,
+                                     .api = http_ ? ReachableHost(config_.api.listen_host) + ":" +
+                                                        std::to_string(http_->port())
+                                                  : "",
+                                     .lease_ttl = seconds(config_.cluster.lease_ttl_s)});
       if (!opened) return Fail(opened.error());
       cluster_store_ = std::move(*opened);
     }
@@ -177,7 +190,8 @@ Status Server::JoinCluster(const std::string& node, std::stop_token stop) {
   };
   return RetryTransient(step, kConnectBackoff, SteadyClock::time_point::max(), stop,
                         [](const Error& error, milliseconds delay) {
-                          spdlog::warn("cluster: {}; retrying in {} ms", error.message, delay.count());
+                          spdlog::warn("cluster: {}; retrying in {} ms", error.message,
+                                       delay.count());
                         });
 }
 
@@ -309,11 +323,13 @@ void Server::Reload() {
     for (const auto& k : keys) out += (out.empty() ? "" : ", ") + k;
     return out.empty() ? std::string("none") : out;
   };
-  spdlog::info("SIGHUP: config {} reloaded; applied: {}", config_path_.string(), join(diff.applied));
+  spdlog::info("SIGHUP: config {} reloaded; applied: {}", config_path_.string(),
+               join(diff.applied));
   if (!diff.need_restart.empty()) {
-    spdlog::warn("SIGHUP: changed keys that need a restart to take effect (still using the old "
-                 "values): {}",
-                 join(diff.need_restart));
+    spdlog::warn(
+        "SIGHUP: changed keys that need a restart to take effect (still using the old "
+        "values): {}",
+        join(diff.need_restart));
   }
 }
 
@@ -323,9 +339,10 @@ void Server::BeginShutdown(int signo) {
   api_stopping_ = true;
   if (http_) http_->Stop();
   const auto running = scheduler_.GetStats().running;
-  spdlog::info("{}: stopping; {} run(s) in flight get up to {} s to finish (send it again to "
-               "exit at once)",
-               SignalName(signo), running + (starting_ ? 1 : 0), config_.shutdown_timeout_s);
+  spdlog::info(
+      "{}: stopping; {} run(s) in flight get up to {} s to finish (send it again to "
+      "exit at once)",
+      SignalName(signo), running + (starting_ ? 1 : 0), config_.shutdown_timeout_s);
   systemd::Notify("STOPPING=1\nSTATUS=stopping");
   stop_.request_stop();
   scheduler_.Stop();
@@ -344,9 +361,10 @@ void Server::BeginShutdown(int signo) {
   deadline_timer_.expires_after(seconds(config_.shutdown_timeout_s));
   deadline_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
-    spdlog::error("runs still in flight after shutdown_timeout_s = {} s; exiting now (their "
-                  "warehouse transactions roll back; the next start reconciles)",
-                  config_.shutdown_timeout_s);
+    spdlog::error(
+        "runs still in flight after shutdown_timeout_s = {} s; exiting now (their "
+        "warehouse transactions roll back; the next start reconciles)",
+        config_.shutdown_timeout_s);
     std::_Exit(kExitStopTimeout);
   });
   MaybeFinishShutdown();

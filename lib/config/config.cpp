@@ -18,7 +18,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr SchemaEvolution kSchemaEvolutions[] = {SchemaEvolution::kEvolve, SchemaEvolution::kRebuild,
+constexpr SchemaEvolution kSchemaEvolutions[] = {SchemaEvolution::kEvolve,
+                                                 SchemaEvolution::kRebuild,
                                                  SchemaEvolution::kFreeze, SchemaEvolution::kFail};
 constexpr OnBatchRemoved kOnBatchRemoved[] = {OnBatchRemoved::kKeep, OnBatchRemoved::kRebuild};
 constexpr OnTableRemoved kOnTableRemoved[] = {OnTableRemoved::kKeep, OnTableRemoved::kDrop};
@@ -147,8 +148,9 @@ class Reader {
       long value = std::stol(text, &used);
       if (used != text.size()) throw std::invalid_argument("trailing");
       if (value < min || value > max) {
-        Throw(node, key, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
-                             " (got " + text + ")");
+        Throw(node, key,
+              "must be between " + std::to_string(min) + " and " + std::to_string(max) + " (got " +
+                  text + ")");
       }
       return static_cast<int>(value);
     } catch (const std::logic_error&) {
@@ -159,7 +161,8 @@ class Reader {
   // A size as DuckDB writes one: a whole number and a unit, "512MB", "2GiB".
   std::string ByteSize(const YAML::Node& node, const std::string& key) const {
     const std::string text = String(node, key);
-    static const std::regex kSize(R"(([0-9]{1,9}) ?(KB|MB|GB|TB|KiB|MiB|GiB|TiB))", std::regex::icase);
+    static const std::regex kSize(R"(([0-9]{1,9}) ?(KB|MB|GB|TB|KiB|MiB|GiB|TiB))",
+                                  std::regex::icase);
     std::smatch m;
     if (!std::regex_match(text, m, kSize) || std::stoll(m[1]) == 0) {
       Throw(node, key, "must be a size such as 512MB or 2GiB (got '" + text + "')");
@@ -234,23 +237,25 @@ bool SplitListen(const std::string& listen, std::string& host, int& port) {
     return false;  // an IPv6 address needs brackets
   }
   const std::string digits = listen.substr(colon + 1);
-  if (digits.size() > 5 || digits.find_first_not_of("0123456789") != std::string::npos) return false;
+  if (digits.size() > 5 || digits.find_first_not_of("0123456789") != std::string::npos)
+    return false;
   port = std::stoi(digits);
   return port <= 65535;
 }
 
 void ParseApi(const Reader& r, const YAML::Node& api, ApiConfig& out) {
-  r.ExpectKeys(api, "api",
-               {"enabled", "listen", "tokens", "webhook_secret", "webhook_tolerance_s",
-                "body_limit_bytes", "max_connections", "read_timeout_ms", "idle_timeout_ms",
-                "per_table_metrics", "protect_metrics", "protect_health", "query_timeout_ms",
-                "max_queries", "query_max_bytes"});
+  r.ExpectKeys(
+      api, "api",
+      {"enabled", "listen", "tokens", "webhook_secret", "webhook_tolerance_s", "body_limit_bytes",
+       "max_connections", "read_timeout_ms", "idle_timeout_ms", "per_table_metrics",
+       "protect_metrics", "protect_health", "query_timeout_ms", "max_queries", "query_max_bytes"});
   if (auto n = api["enabled"]) out.enabled = r.Bool(n, "api.enabled");
   if (auto n = api["listen"]) {
     out.listen = r.String(n, "api.listen");
     if (!SplitListen(out.listen, out.listen_host, out.listen_port)) {
-      r.Throw(n, "api.listen", "must be host:port or [ipv6]:port with a port of 0 to 65535 (got '" +
-                                   out.listen + "')");
+      r.Throw(
+          n, "api.listen",
+          "must be host:port or [ipv6]:port with a port of 0 to 65535 (got '" + out.listen + "')");
     }
   }
   if (auto n = api["tokens"]; n && !n.IsNull()) {
@@ -265,7 +270,8 @@ void ParseApi(const Reader& r, const YAML::Node& api, ApiConfig& out) {
   if (auto n = api["webhook_secret"]; n && !n.IsNull()) {
     out.webhook_secret = r.String(n, "api.webhook_secret");
     if (out.webhook_secret.size() < 16) {
-      r.Throw(n, "api.webhook_secret", "must be at least 16 characters (or absent to disable webhooks)");
+      r.Throw(n, "api.webhook_secret",
+              "must be at least 16 characters (or absent to disable webhooks)");
     }
   }
   if (auto n = api["webhook_tolerance_s"]) {
@@ -274,9 +280,12 @@ void ParseApi(const Reader& r, const YAML::Node& api, ApiConfig& out) {
   if (auto n = api["body_limit_bytes"]) {
     out.body_limit_bytes = r.Int(n, "api.body_limit_bytes", 1024, 64 << 20);
   }
-  if (auto n = api["max_connections"]) out.max_connections = r.Int(n, "api.max_connections", 1, 100'000);
-  if (auto n = api["read_timeout_ms"]) out.read_timeout_ms = r.Int(n, "api.read_timeout_ms", 100, 600'000);
-  if (auto n = api["idle_timeout_ms"]) out.idle_timeout_ms = r.Int(n, "api.idle_timeout_ms", 100, 3'600'000);
+  if (auto n = api["max_connections"])
+    out.max_connections = r.Int(n, "api.max_connections", 1, 100'000);
+  if (auto n = api["read_timeout_ms"])
+    out.read_timeout_ms = r.Int(n, "api.read_timeout_ms", 100, 600'000);
+  if (auto n = api["idle_timeout_ms"])
+    out.idle_timeout_ms = r.Int(n, "api.idle_timeout_ms", 100, 3'600'000);
   if (auto n = api["per_table_metrics"]) out.per_table_metrics = r.Bool(n, "api.per_table_metrics");
   if (auto n = api["protect_metrics"]) out.protect_metrics = r.Bool(n, "api.protect_metrics");
   if (auto n = api["protect_health"]) out.protect_health = r.Bool(n, "api.protect_health");
@@ -295,9 +304,9 @@ Config Parse(const YAML::Node& root, const fs::path& source) {
   c.source = source;
   if (!root || root.IsNull()) throw ConfigError{source.string() + ": the file is empty"};
   r.ExpectKeys(root, "",
-               {"environment", "landing", "state", "warehouse", "workers", "shutdown_timeout_s", "log",
-                "api", "models", "cluster", "schema_evolution", "on_batch_removed", "on_table_removed",
-                "tables"});
+               {"environment", "landing", "state", "warehouse", "workers", "shutdown_timeout_s",
+                "log", "api", "models", "cluster", "schema_evolution", "on_batch_removed",
+                "on_table_removed", "tables"});
 
   r.Required(root, "", "landing");
   r.Required(root, "", "state");
@@ -311,7 +320,8 @@ Config Parse(const YAML::Node& root, const fs::path& source) {
   }
 
   const auto landing = root["landing"];
-  r.ExpectKeys(landing, "landing", {"dir", "ignore", "quarantine_dir", "debounce_ms", "scan_interval_s"});
+  r.ExpectKeys(landing, "landing",
+               {"dir", "ignore", "quarantine_dir", "debounce_ms", "scan_interval_s"});
   r.Required(landing, "landing", "dir");
   c.landing.dir = r.Path(landing["dir"], "landing.dir");
   if (auto n = landing["ignore"]) c.landing.ignore = r.StringList(n, "landing.ignore");
@@ -333,7 +343,8 @@ Config Parse(const YAML::Node& root, const fs::path& source) {
                   "): it would become a table whose files are quarantined again and again");
     }
   }
-  if (auto n = landing["debounce_ms"]) c.landing.debounce_ms = r.Int(n, "landing.debounce_ms", 0, 60'000);
+  if (auto n = landing["debounce_ms"])
+    c.landing.debounce_ms = r.Int(n, "landing.debounce_ms", 0, 60'000);
   if (auto n = landing["scan_interval_s"]) {
     c.landing.scan_interval_s = r.Int(n, "landing.scan_interval_s", 0, 7 * 24 * 3600);
   }
@@ -342,24 +353,29 @@ Config Parse(const YAML::Node& root, const fs::path& source) {
   r.ExpectKeys(state, "state", {"postgres_url", "retention_days"});
   r.Required(state, "state", "postgres_url");
   c.state.postgres_url = r.String(state["postgres_url"], "state.postgres_url");
-  if (c.state.postgres_url.empty()) r.Throw(state["postgres_url"], "state.postgres_url", "must not be empty");
-  if (auto n = state["retention_days"]) c.state.retention_days = r.Int(n, "state.retention_days", 0, 36'500);
+  if (c.state.postgres_url.empty())
+    r.Throw(state["postgres_url"], "state.postgres_url", "must not be empty");
+  if (auto n = state["retention_days"])
+    c.state.retention_days = r.Int(n, "state.retention_days", 0, 36'500);
 
   const auto wh = root["warehouse"];
   r.ExpectKeys(wh, "warehouse",
                {"type", "path", "url", "staging_schema", "hold_open", "memory_limit", "threads"});
   if (auto n = wh["hold_open"]) c.warehouse.hold_open = r.Bool(n, "warehouse.hold_open");
-  if (auto n = wh["memory_limit"]) c.warehouse.memory_limit = r.ByteSize(n, "warehouse.memory_limit");
+  if (auto n = wh["memory_limit"])
+    c.warehouse.memory_limit = r.ByteSize(n, "warehouse.memory_limit");
   if (auto n = wh["threads"]) c.warehouse.threads = r.Int(n, "warehouse.threads", 0, 1024);
   if (auto n = wh["type"]) c.warehouse.type = r.OneOf(n, "warehouse.type", {"duckdb", "postgres"});
   if (c.warehouse.type == "postgres") {
     // A server warehouse: a connection string instead of a file.
-    if (auto n = wh["path"]) r.Throw(n, "warehouse.path", "is for type duckdb; type postgres takes url");
+    if (auto n = wh["path"])
+      r.Throw(n, "warehouse.path", "is for type duckdb; type postgres takes url");
     r.Required(wh, "warehouse", "url");
     c.warehouse.url = r.String(wh["url"], "warehouse.url");
     if (c.warehouse.url.empty()) r.Throw(wh["url"], "warehouse.url", "must not be empty");
   } else {
-    if (auto n = wh["url"]) r.Throw(n, "warehouse.url", "is for type postgres; type duckdb takes path");
+    if (auto n = wh["url"])
+      r.Throw(n, "warehouse.url", "is for type postgres; type duckdb takes path");
     r.Required(wh, "warehouse", "path");
     c.warehouse.path = r.Path(wh["path"], "warehouse.path");
   }
@@ -374,8 +390,9 @@ Config Parse(const YAML::Node& root, const fs::path& source) {
     r.ExpectKeys(models, "models", {"dir", "schema"});
     if (auto n = models["dir"]; n && !n.IsNull()) {
       if (c.warehouse.type == "postgres") {
-        r.Throw(n, "models.dir",
-                "models are built on the duckdb warehouse only so far (warehouse.type is postgres)");
+        r.Throw(
+            n, "models.dir",
+            "models are built on the duckdb warehouse only so far (warehouse.type is postgres)");
       }
       c.models.dir = r.Path(n, "models.dir");
     }
@@ -385,8 +402,8 @@ Config Parse(const YAML::Node& root, const fs::path& source) {
         r.Throw(n, "models.schema", "must be non-empty and not start with _landfall");
       }
       if (c.models.schema == c.warehouse.staging_schema) {
-        r.Throw(n, "models.schema", "must differ from warehouse.staging_schema ('" +
-                                        c.warehouse.staging_schema + "')");
+        r.Throw(n, "models.schema",
+                "must differ from warehouse.staging_schema ('" + c.warehouse.staging_schema + "')");
       }
     }
   }
@@ -394,7 +411,8 @@ Config Parse(const YAML::Node& root, const fs::path& source) {
   if (auto cluster = root["cluster"]; cluster && !cluster.IsNull()) {
     r.ExpectKeys(cluster, "cluster", {"enabled", "lease_ttl_s"});
     if (auto n = cluster["enabled"]) c.cluster.enabled = r.Bool(n, "cluster.enabled");
-    if (auto n = cluster["lease_ttl_s"]) c.cluster.lease_ttl_s = r.Int(n, "cluster.lease_ttl_s", 2, 3600);
+    if (auto n = cluster["lease_ttl_s"])
+      c.cluster.lease_ttl_s = r.Int(n, "cluster.lease_ttl_s", 2, 3600);
     if (c.cluster.enabled && c.warehouse.type != "postgres") {
       r.Throw(cluster["enabled"], "cluster.enabled",
               "needs warehouse.type postgres: a DuckDB file has one writer, so one daemon per "
@@ -420,22 +438,30 @@ Config Parse(const YAML::Node& root, const fs::path& source) {
   const auto& evolution = kSchemaEvolutions;
   const auto& batch_removed = kOnBatchRemoved;
   const auto& table_removed = kOnTableRemoved;
-  if (auto n = root["schema_evolution"]) c.policy.schema_evolution = r.OneOfEnum(n, "schema_evolution", evolution);
-  if (auto n = root["on_batch_removed"]) c.policy.on_batch_removed = r.OneOfEnum(n, "on_batch_removed", batch_removed);
-  if (auto n = root["on_table_removed"]) c.policy.on_table_removed = r.OneOfEnum(n, "on_table_removed", table_removed);
+  if (auto n = root["schema_evolution"])
+    c.policy.schema_evolution = r.OneOfEnum(n, "schema_evolution", evolution);
+  if (auto n = root["on_batch_removed"])
+    c.policy.on_batch_removed = r.OneOfEnum(n, "on_batch_removed", batch_removed);
+  if (auto n = root["on_table_removed"])
+    c.policy.on_table_removed = r.OneOfEnum(n, "on_table_removed", table_removed);
   if (auto tables = root["tables"]) {
-    if (!tables.IsSequence()) r.Throw(tables, "tables", "must be a list of {match: GLOB, ...} entries");
+    if (!tables.IsSequence())
+      r.Throw(tables, "tables", "must be a list of {match: GLOB, ...} entries");
     for (size_t i = 0; i < tables.size(); ++i) {
       const auto entry = tables[i];
       const std::string path = "tables[" + std::to_string(i) + "]";
-      r.ExpectKeys(entry, path, {"match", "schema_evolution", "on_batch_removed", "on_table_removed"});
+      r.ExpectKeys(entry, path,
+                   {"match", "schema_evolution", "on_batch_removed", "on_table_removed"});
       r.Required(entry, path, "match");
       TablePolicyOverride o;
       o.match = r.String(entry["match"], path + ".match");
       if (o.match.empty()) r.Throw(entry["match"], path + ".match", "must not be empty");
-      if (auto n = entry["schema_evolution"]) o.schema_evolution = r.OneOfEnum(n, path + ".schema_evolution", evolution);
-      if (auto n = entry["on_batch_removed"]) o.on_batch_removed = r.OneOfEnum(n, path + ".on_batch_removed", batch_removed);
-      if (auto n = entry["on_table_removed"]) o.on_table_removed = r.OneOfEnum(n, path + ".on_table_removed", table_removed);
+      if (auto n = entry["schema_evolution"])
+        o.schema_evolution = r.OneOfEnum(n, path + ".schema_evolution", evolution);
+      if (auto n = entry["on_batch_removed"])
+        o.on_batch_removed = r.OneOfEnum(n, path + ".on_batch_removed", batch_removed);
+      if (auto n = entry["on_table_removed"])
+        o.on_table_removed = r.OneOfEnum(n, path + ".on_table_removed", table_removed);
       c.tables.push_back(std::move(o));
     }
   }

@@ -75,13 +75,13 @@ struct ApiConfig {
   int webhook_tolerance_s = 300;  // accepted clock skew and replay window
   int body_limit_bytes = 1 << 20;
   int max_connections = 256;
-  int read_timeout_ms = 10'000;   // to read a request's header, and again its body
-  int idle_timeout_ms = 60'000;   // keep-alive: wait for the next request
-  bool per_table_metrics = false;  // label batch and row counters by table
-  bool protect_metrics = false;    // /metrics needs a token too (when tokens are set)
-  bool protect_health = false;     // /healthz and /readyz need a token too
-  int query_timeout_ms = 30'000;   // POST /v1/query and `landfall query`: interrupted after it
-  int max_queries = 4;             // POST /v1/query calls at once; more get 429
+  int read_timeout_ms = 10'000;     // to read a request's header, and again its body
+  int idle_timeout_ms = 60'000;     // keep-alive: wait for the next request
+  bool per_table_metrics = false;   // label batch and row counters by table
+  bool protect_metrics = false;     // /metrics needs a token too (when tokens are set)
+  bool protect_health = false;      // /healthz and /readyz need a token too
+  int query_timeout_ms = 30'000;    // POST /v1/query and `landfall query`: interrupted after it
+  int max_queries = 4;              // POST /v1/query calls at once; more get 429
   int query_max_bytes = 256 << 20;  // a query's answer is refused (413) beyond it
   bool operator==(const ApiConfig&) const = default;
 };
@@ -145,7 +145,7 @@ struct Config {
   int shutdown_timeout_s = 30;
   LogConfig log;
   ApiConfig api;
-  TablePolicy policy;                        // defaults for every table
+  TablePolicy policy;                       // defaults for every table
   std::vector<TablePolicyOverride> tables;  // per-table overrides by glob
 
   // The policy for `table`: the defaults, overridden by the first matching entry.

@@ -106,7 +106,8 @@ std::string UnescapeFileName(std::string_view escaped) {
   return out;
 }
 
-bool LedgerHolds(const WarehouseContents& contents, const state::BatchRecord& batch, bool same_path) {
+bool LedgerHolds(const WarehouseContents& contents, const state::BatchRecord& batch,
+                 bool same_path) {
   auto it = contents.find(batch.table);
   if (it == contents.end()) return false;
   auto entry = it->second.ledger.find(batch.fingerprint);
@@ -191,9 +192,8 @@ bool BatchCatalog::StillBeingWritten(const landing::LandedFile& f, const std::st
   // unfinished for sure (and its fingerprint would not match its content).
   const int64_t grace_ns = std::chrono::nanoseconds(truncated_grace).count();
   if (grace_ns <= 0) return false;
-  const auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                          clock_.Now().time_since_epoch())
-                          .count();
+  const auto now_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(clock_.Now().time_since_epoch()).count();
   const int64_t age = now_ns - f.mtime_ns;
   if ((code == "truncated" || code == "empty_file") && age < grace_ns && age > -grace_ns) {
     return true;
@@ -269,10 +269,10 @@ Result<std::vector<BatchCatalog::Inspected>> BatchCatalog::Inspect(
   std::vector<std::future<Result<std::vector<Inspected>>>> futures;
   for (size_t begin = 0; begin < to_inspect.size(); begin += chunk) {
     const size_t end = std::min(to_inspect.size(), begin + chunk);
-    futures.push_back(pool_.Submit([this, &to_inspect, begin, end, truncated_grace]()
-                                       -> Result<std::vector<Inspected>> {
-      return InspectChunk(to_inspect, begin, end, truncated_grace);
-    }));
+    futures.push_back(pool_.Submit(
+        [this, &to_inspect, begin, end, truncated_grace]() -> Result<std::vector<Inspected>> {
+          return InspectChunk(to_inspect, begin, end, truncated_grace);
+        }));
   }
 
   std::vector<Inspected> results;
@@ -443,8 +443,8 @@ void BatchCatalog::FindDuplicates(Merging& m) {
   SettleDuplicates(by_content, m);
 }
 
-void BatchCatalog::SettleDuplicates(std::map<std::string_view, std::vector<KnownBatch*>>& by_content,
-                                    Merging& m) {
+void BatchCatalog::SettleDuplicates(
+    std::map<std::string_view, std::vector<KnownBatch*>>& by_content, Merging& m) {
   auto not_duplicate = [&](KnownBatch* r) {
     if (r->status != BatchStatus::kDuplicate) return;
     r->status = BatchStatus::kPending;  // its twin is gone, or it is the one kept

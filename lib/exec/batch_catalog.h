@@ -43,11 +43,11 @@
 namespace landfall::exec {
 
 struct CatalogStats {
-  int files = 0;        // candidate batch files seen by the scan
-  int inspected = 0;    // files fingerprinted and footer-read this time
-  int quarantined = 0;  // newly quarantined this time
-  int duplicates = 0;   // newly found duplicates this time
-  int deferred = 0;     // files left for later (see RunRequest::truncated_grace)
+  int files = 0;                          // candidate batch files seen by the scan
+  int inspected = 0;                      // files fingerprinted and footer-read this time
+  int quarantined = 0;                    // newly quarantined this time
+  int duplicates = 0;                     // newly found duplicates this time
+  int deferred = 0;                       // files left for later (see RunRequest::truncated_grace)
   std::set<std::string> deferred_tables;  // the tables those files belong to
 };
 
@@ -79,7 +79,8 @@ struct Scanned {
 using WarehouseContents = std::map<std::string, warehouse::TableContents>;
 // True when the ledger of `batch`'s table holds its content; with
 // `same_path`, staged from `batch`'s path.
-bool LedgerHolds(const WarehouseContents& contents, const state::BatchRecord& batch, bool same_path);
+bool LedgerHolds(const WarehouseContents& contents, const state::BatchRecord& batch,
+                 bool same_path);
 
 // A footer schema, shared by every batch that has the same one (most of a
 // table's batches): parsed once and held once, however many batches.
@@ -116,8 +117,8 @@ class BatchCatalog {
  public:
   // Files below `landing.dir`, read with `footers` on `pool`; `clock` dates
   // discoveries and tells a file still being written. All must outlive it.
-  BatchCatalog(const config::LandingConfig& landing, schema::FooterReader& footers, ThreadPool& pool,
-               const Clock& clock);
+  BatchCatalog(const config::LandingConfig& landing, schema::FooterReader& footers,
+               ThreadPool& pool, const Clock& clock);
   BatchCatalog(const BatchCatalog&) = delete;
   BatchCatalog& operator=(const BatchCatalog&) = delete;
 
@@ -255,7 +256,7 @@ class BatchCatalog {
   ThreadPool& pool_;
   const Clock& clock_;
 
-  Batches batches_;  // by rel path
+  Batches batches_;                                                                 // by rel path
   std::unordered_map<std::string, std::weak_ptr<const SharedSchema>> schema_pool_;  // by json
   size_t schema_pool_pruned_at_ = 0;  // pool size after the last sweep of expired entries
   bool duplicates_checked_ = false;   // duplicates were looked for across every table

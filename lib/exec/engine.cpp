@@ -1,7 +1,6 @@
 #include "lib/exec/engine.h"
 
 #include <spdlog/spdlog.h>
-
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -35,10 +34,11 @@ int PartitionsFailed(const std::vector<PartitionOutcome>& partitions) {
 }  // namespace
 
 bool RunOutcome::ok() const {
-  return !models_error &&
-         std::all_of(tables.begin(), tables.end(),
-                     [](const TableOutcome& t) { return t.status != state::TableRunStatus::kFailed; }) &&
-         std::none_of(models.begin(), models.end(), [](const ModelOutcome& m) { return m.failed(); });
+  return !models_error && std::all_of(tables.begin(), tables.end(), [](const TableOutcome& t) {
+    return t.status != state::TableRunStatus::kFailed;
+  }) && std::none_of(models.begin(), models.end(), [](const ModelOutcome& m) {
+    return m.failed();
+  });
 }
 
 struct Engine::Prepared {
@@ -170,9 +170,9 @@ class Engine::Holding {
     if (!engine.config_.cluster.enabled) return;
     std::lock_guard lock(engine.mu_);
     std::vector<std::string> tables;
-    for (const auto& t : request.tables.empty() ? std::vector<std::string>(engine.owned_.begin(),
-                                                                           engine.owned_.end())
-                                                : request.tables) {
+    for (const auto& t : request.tables.empty()
+                             ? std::vector<std::string>(engine.owned_.begin(), engine.owned_.end())
+                             : request.tables) {
       if (engine.owned_.contains(t)) tables.push_back(t);
     }
     for (const auto& t : tables) ++engine.busy_[t];
@@ -239,8 +239,8 @@ void Engine::RecordUnlistedQuarantine() {
   // A file moved aside by an older landfall that stopped before recording it
   // (or moved there by hand): listed, so it can be seen and retried.
   int found = 0;
-  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(root, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (!it->is_regular_file(ec) || it->is_symlink(ec)) continue;
     const std::string raw = it->path().lexically_relative(root).generic_string();
     const auto slash = raw.find('/');
@@ -260,7 +260,8 @@ void Engine::RecordUnlistedQuarantine() {
     r.status = BatchStatus::kQuarantined;
     if (valid) {
       r.error_code = "unrecorded";
-      r.error_message = "found in the quarantine dir without a record; retry it to inspect it again";
+      r.error_message =
+          "found in the quarantine dir without a record; retry it to inspect it again";
     } else {
       r.error_code = kInvalidFileName;
       r.error_message = "the file name is not valid UTF-8; found in the quarantine dir";
@@ -317,9 +318,10 @@ void Engine::CatchUpSnapshots(const std::set<std::string>& tables, bool all) {
       }
     }
     if (!adopted) continue;
-    spdlog::warn("reconcile: table {}: state's schema snapshot lagged the warehouse; adopted the "
-                 "warehouse's columns ({} columns)",
-                 name, adopted->columns.size());
+    spdlog::warn(
+        "reconcile: table {}: state's schema snapshot lagged the warehouse; adopted the "
+        "warehouse's columns ({} columns)",
+        name, adopted->columns.size());
     table->second.schema_json = schema::ToJson(*adopted);
     table->second.schema_hash = adopted->Hash();
     table->second.updated_at_us = clock_.NowMicros();
@@ -386,7 +388,6 @@ void Engine::MoveQuarantined() {
   }
 }
 
-
 void Engine::MarkBatch(const std::string& path) { unsaved_batches_[path] = ++write_seq_; }
 void Engine::MarkTable(const std::string& table) { unsaved_tables_[table] = ++write_seq_; }
 
@@ -397,7 +398,9 @@ struct Engine::Owed {
   std::vector<std::pair<std::string, uint64_t>> upsert_marks, delete_marks;
   std::vector<std::pair<state::TableRecord, uint64_t>> tables;
   std::vector<UnsavedRun> runs;
-  bool empty() const { return upserts.empty() && deletes.empty() && tables.empty() && runs.empty(); }
+  bool empty() const {
+    return upserts.empty() && deletes.empty() && tables.empty() && runs.empty();
+  }
 };
 
 Status Engine::FlushState() {
@@ -416,7 +419,8 @@ Engine::Owed Engine::TakeOwed() {
   if (config_.cluster.enabled) {
     // A table whose lease this member lost is its new holder's to write
     // (it reads the ledger afresh): what is owed for it is dropped.
-    std::erase_if(unsaved_batches_, [&](const auto& mark) { return !owned_.contains(TableOf(mark.first)); });
+    std::erase_if(unsaved_batches_,
+                  [&](const auto& mark) { return !owned_.contains(TableOf(mark.first)); });
     std::erase_if(unsaved_tables_, [&](const auto& mark) { return !owned_.contains(mark.first); });
   }
   for (const auto& [path, seq] : unsaved_batches_) {
@@ -429,7 +433,8 @@ Engine::Owed Engine::TakeOwed() {
     }
   }
   for (const auto& [name, seq] : unsaved_tables_) {
-    if (auto it = tables_.find(name); it != tables_.end()) owed.tables.emplace_back(it->second, seq);
+    if (auto it = tables_.find(name); it != tables_.end())
+      owed.tables.emplace_back(it->second, seq);
   }
   owed.runs = unsaved_runs_;
   return owed;
@@ -449,7 +454,8 @@ Status Engine::WriteOwed(Owed& owed) {
   auto clear_batches = [&](const std::vector<std::pair<std::string, uint64_t>>& marks) {
     std::lock_guard lock(mu_);
     for (const auto& [path, seq] : marks) {
-      if (auto it = unsaved_batches_.find(path); it != unsaved_batches_.end() && it->second == seq) {
+      if (auto it = unsaved_batches_.find(path);
+          it != unsaved_batches_.end() && it->second == seq) {
         unsaved_batches_.erase(it);
       }
     }
@@ -497,7 +503,8 @@ Status Engine::WriteOwed(Owed& owed) {
     clear_table(record.name, seq);
   }
   for (const auto& r : runs) {
-    auto s = r.finish ? state_.FinishRun(r.run_id, r.status, r.error) : state_.RecordTableRun(r.run_id, r.record);
+    auto s = r.finish ? state_.FinishRun(r.run_id, r.status, r.error)
+                      : state_.RecordTableRun(r.run_id, r.record);
     if (!s && KeepAfter(s.error(), "run record")) return s;
     clear_run(r.seq);
   }
@@ -575,9 +582,15 @@ std::vector<state::TableSummary> Engine::TableSummaries() {
         ++s.staged;
         s.rows_staged += b.rows;
         break;
-      case BatchStatus::kPending: ++s.pending; break;
-      case BatchStatus::kQuarantined: ++s.quarantined; break;
-      case BatchStatus::kDuplicate: ++s.duplicate; break;
+      case BatchStatus::kPending:
+        ++s.pending;
+        break;
+      case BatchStatus::kQuarantined:
+        ++s.quarantined;
+        break;
+      case BatchStatus::kDuplicate:
+        ++s.duplicate;
+        break;
     }
   });
   std::vector<state::TableSummary> out;
@@ -638,7 +651,8 @@ Result<Engine::Prepared> Engine::Prepare(const RunRequest& request, CatalogStats
   prepared.plan_us = std::chrono::duration_cast<std::chrono::microseconds>(
                          std::chrono::steady_clock::now() - planning)
                          .count();
-  observer_->OnPlanned(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  observer_->OnPlanned(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   return prepared;
 }
 
@@ -648,7 +662,8 @@ plan::PlanOptions Engine::PlanOptionsFor(const RunRequest& request) {
   if (format_version_ && *format_version_ != state::kStateFormatVersion) {
     options.state_unusable = true;
     options.state_unusable_why = "stored state format version " + std::to_string(*format_version_) +
-                                 ", this landfall uses " + std::to_string(state::kStateFormatVersion);
+                                 ", this landfall uses " +
+                                 std::to_string(state::kStateFormatVersion);
   }
   return options;
 }
@@ -781,9 +796,10 @@ std::vector<plan::TableInputs> Engine::Inputs(const std::set<std::string>& names
         !scanned.deferred.contains(r.path)) {
       return;
     }
-    it->second->batches.push_back({r.fingerprint, r.path, r.rows,
-                                   std::shared_ptr<const schema::Schema>(r.schema, &r.schema->schema),
-                                   r.status == BatchStatus::kStaged});
+    it->second->batches.push_back(
+        {r.fingerprint, r.path, r.rows,
+         std::shared_ptr<const schema::Schema>(r.schema, &r.schema->schema),
+         r.status == BatchStatus::kStaged});
   });
   return inputs;
 }
@@ -826,7 +842,8 @@ TableOutcome Engine::Execute(const plan::TablePlan& tp, int64_t run_id) {
   return out;
 }
 
-std::vector<warehouse::BatchFile> Engine::BatchFiles(const plan::TablePlan& tp, std::string& vanished) {
+std::vector<warehouse::BatchFile> Engine::BatchFiles(const plan::TablePlan& tp,
+                                                     std::string& vanished) {
   std::vector<warehouse::BatchFile> files;
   std::lock_guard lock(mu_);
   for (const auto& path : tp.batches) {
@@ -838,7 +855,8 @@ std::vector<warehouse::BatchFile> Engine::BatchFiles(const plan::TablePlan& tp, 
     // With the file's identity as fingerprinted: the warehouse checks it
     // right before the commit, so a file replaced since is not staged under
     // the old fingerprint.
-    files.push_back({r->fingerprint, r->path, config_.landing.dir / path, r->rows, r->schema->schema,
+    files.push_back({r->fingerprint, r->path, config_.landing.dir / path, r->rows,
+                     r->schema->schema,
                      warehouse::FileIdentity{r->size, r->mtime_ns, r->ctime_ns, r->inode}});
   }
   return files;
@@ -911,14 +929,19 @@ void Engine::RecordOutcome(const plan::TablePlan& tp, const Result<warehouse::Ap
   MarkTable(tp.table);
   if (run_id > 0) {
     auto& last = last_actions_[tp.table];
-    last = {tp.table, plan::ToString(tp.action), "", out.status, out.rows, out.batches,
-            out.duration_us, out.error, run_id, clock_.NowMicros()};
+    last = {tp.table,    plan::ToString(tp.action), "",        out.status, out.rows,
+            out.batches, out.duration_us,           out.error, run_id,     clock_.NowMicros()};
     UnsavedRun run;
     run.seq = ++write_seq_;
     run.run_id = run_id;
-    run.record = {tp.table,   plan::ToString(tp.action), plan::ReasonsToJson(tp.reasons),
-                  out.status, out.rows,                  out.batches,
-                  out.duration_us, out.error};
+    run.record = {tp.table,
+                  plan::ToString(tp.action),
+                  plan::ReasonsToJson(tp.reasons),
+                  out.status,
+                  out.rows,
+                  out.batches,
+                  out.duration_us,
+                  out.error};
     unsaved_runs_.push_back(std::move(run));
   }
   Changed(tp.table);
@@ -931,8 +954,8 @@ void Engine::RecordOutcome(const plan::TablePlan& tp, const Result<warehouse::Ap
 }
 
 int Engine::RecordApplied(const plan::TablePlan& tp, const warehouse::ApplyStats& applied,
-                          const std::vector<warehouse::BatchFile>& files, state::TableRecord& record,
-                          TableActionReport& report) {
+                          const std::vector<warehouse::BatchFile>& files,
+                          state::TableRecord& record, TableActionReport& report) {
   auto& contents = contents_[tp.table];
   if (tp.action == plan::Action::kDrop) {
     contents_.erase(tp.table);
@@ -991,14 +1014,17 @@ Result<RunOutcome> Engine::Run(const RunRequest& asked) {
   if (holding.none()) return RunOutcome{};
   const auto started = std::chrono::steady_clock::now();
   auto outcome = RunUnobserved(request);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (!outcome) {
     const auto& code = outcome.error().code;
     if (code.starts_with("state_")) observer_->OnStateError();
     if (code.starts_with("warehouse_")) observer_->OnWarehouseError();
     observer_->OnRunFinished("error", seconds);
   } else {
-    observer_->OnRunFinished(outcome->run_id == 0 ? "noop" : outcome->ok() ? "succeeded" : "failed",
+    observer_->OnRunFinished(outcome->run_id == 0 ? "noop"
+                             : outcome->ok()      ? "succeeded"
+                                                  : "failed",
                              seconds);
   }
   return outcome;
@@ -1007,9 +1033,10 @@ Result<RunOutcome> Engine::Run(const RunRequest& asked) {
 // --full-refresh rebuilds the selected models, or every model when neither
 // models nor tables are selected.
 ModelRunRequest Engine::ModelRequestFor(const RunRequest& request) {
-  ModelRunRequest out{.selection = request.models,
-                      .full_refresh = request.full_refresh && (!request.models.empty() || request.tables.empty()),
-                      .partitions = request.partitions};
+  ModelRunRequest out{
+      .selection = request.models,
+      .full_refresh = request.full_refresh && (!request.models.empty() || request.tables.empty()),
+      .partitions = request.partitions};
   std::lock_guard lock(mu_);
   catalog_.ForEachTable([&](const std::string& table) { out.landing_tables.insert(table); });
   return out;
@@ -1071,8 +1098,9 @@ void Engine::RunModels(const RunRequest& request, RunOutcome& outcome) {
     return;
   }
   auto models = models_.PlanAndExecute(model_request, outcome.run_id);
-  outcome.models_us =
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
+  outcome.models_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::steady_clock::now() - started)
+                          .count();
   if (!models) {
     spdlog::error("models: {}", models.error().ToString());
     outcome.models_error = models.error();
@@ -1096,14 +1124,17 @@ void Engine::RunModels(const RunRequest& request, RunOutcome& outcome) {
 Result<ModelPlan> Engine::PlanModels(const RunRequest& request, const plan::ChangePlan& tables) {
   ModelRunRequest model_request = ModelRequestFor(request);
   for (const auto& t : tables.tables) {
-    if (t.action != plan::Action::kSkip) model_request.planned_tables[t.table] = plan::ToString(t.action);
+    if (t.action != plan::Action::kSkip)
+      model_request.planned_tables[t.table] = plan::ToString(t.action);
   }
   auto plan = models_.Plan(model_request);
   if (plan) models_.ResolvePartitions(*plan);
   return plan;
 }
 
-Result<bool> Engine::DeleteModelState(const std::string& model) { return models_.DeleteState(model); }
+Result<bool> Engine::DeleteModelState(const std::string& model) {
+  return models_.DeleteState(model);
+}
 
 Result<std::map<std::string, int64_t>> Engine::ModelTargetRows() {
   warehouse::ModelWarehouse* models = warehouse_.Models();
@@ -1133,8 +1164,8 @@ std::vector<TableOutcome> Engine::ExecuteTables(const plan::ChangePlan& plan, in
   for (const auto& tp : plan.tables) {
     if (tp.action == plan::Action::kSkip) continue;
     submitted.push_back(&tp);
-    futures.push_back(
-        pool_.Submit([this, &tp, run_id]() -> Result<TableOutcome> { return Execute(tp, run_id); }));
+    futures.push_back(pool_.Submit(
+        [this, &tp, run_id]() -> Result<TableOutcome> { return Execute(tp, run_id); }));
   }
   std::vector<TableOutcome> outcomes;
   for (size_t i = 0; i < futures.size(); ++i) {
@@ -1158,7 +1189,8 @@ std::vector<TableOutcome> Engine::ExecuteTables(const plan::ChangePlan& plan, in
 Status Engine::RecordRunEnd(const RunOutcome& outcome) {
   std::string error;
   for (const auto& t : outcome.tables) {
-    if (t.status == state::TableRunStatus::kFailed) error += (error.empty() ? "" : "; ") + t.table + ": " + t.error;
+    if (t.status == state::TableRunStatus::kFailed)
+      error += (error.empty() ? "" : "; ") + t.table + ": " + t.error;
   }
   bool needs_version = false;
   {
@@ -1192,7 +1224,8 @@ Status Engine::RecordRunEnd(const RunOutcome& outcome) {
   return Ok();
 }
 
-Result<bool> ResetTableState(state::StateStore& state, const std::string& table, const Clock& clock) {
+Result<bool> ResetTableState(state::StateStore& state, const std::string& table,
+                             const Clock& clock) {
   auto deleted = state.DeleteTable(table);
   if (!deleted || !*deleted) return deleted;
   // An explicit delete is not the same as lost state: it leaves a "reset"
@@ -1225,8 +1258,8 @@ Result<std::string> Engine::RetryQuarantined(const std::string& rel_path) {
     KnownBatch* batch = catalog_.Find(rel_path);
     if (!batch) return Fail("batch_not_found", "no batch '" + rel_path + "'");
     if (batch->status != BatchStatus::kQuarantined) {
-      return Fail("batch_conflict", "batch '" + rel_path + "' is " + state::ToString(batch->status) +
-                                        ", not quarantined");
+      return Fail("batch_conflict", "batch '" + rel_path + "' is " +
+                                        state::ToString(batch->status) + ", not quarantined");
     }
     table = batch->table;
     // A file moved aside when it was quarantined goes back where it landed,
@@ -1240,8 +1273,8 @@ Result<std::string> Engine::RetryQuarantined(const std::string& rel_path) {
         fs::create_directories(landed.parent_path(), ec);
         fs::rename(moved, landed, ec);
         if (ec) {
-          return Fail("batch_restore_failed",
-                      "cannot move " + moved.string() + " back to " + landed.string() + ": " + ec.message());
+          return Fail("batch_restore_failed", "cannot move " + moved.string() + " back to " +
+                                                  landed.string() + ": " + ec.message());
         }
       }
     }

@@ -91,13 +91,15 @@ struct RunOutcome {
 // {"run_id", "ok", "warehouse_statements", "files", "inspected", "quarantined",
 //  "duplicates", "tables": [{"table", "action", "status", "rows", "batches",
 //  "duration_ms", "error"}], "plan": plan::ToJson(plan), "models":
-//  OutcomesToJson(models), "models_error", "models_error_code", "models_duration_ms"}: `landfall run
+//  OutcomesToJson(models), "models_error", "models_error_code", "models_duration_ms"}: `landfall
+//  run
 //  --format json`.
 std::string ToJson(const RunOutcome& outcome);
 
 // Forgets a table's state (keeping a TableStatus::kReset marker) so its next run rebuilds
 // it. Needs only the state store. False when the state store has no such table.
-Result<bool> ResetTableState(state::StateStore& state, const std::string& table, const Clock& clock);
+Result<bool> ResetTableState(state::StateStore& state, const std::string& table,
+                             const Clock& clock);
 
 class Engine {
  public:
@@ -138,9 +140,9 @@ class Engine {
   // Scans, plans and executes. A failing table never stops the others; its
   // outcome carries the error. State writes that failed (the state store was
   // unreachable) stay marked in memory and are written again by the next
-  // Plan or Run, after its scan and before it plans; when they still cannot be written at the end of a
-  // run, the run returns that (transient) error even though the warehouse
-  // has committed, so the caller retries: nothing memory knows is lost.
+  // Plan or Run, after its scan and before it plans; when they still cannot be written at the end
+  // of a run, the run returns that (transient) error even though the warehouse has committed, so
+  // the caller retries: nothing memory knows is lost.
   Result<RunOutcome> Run(const RunRequest& request);
 
   // Forgets a table's state so its next run rebuilds it. False if unknown.
@@ -212,7 +214,8 @@ class Engine {
   std::map<std::string, std::string> NameCollisions(const std::set<std::string>& folders);
   // Plans `slice` into `plan`, remembering quiet plans unless something changed meanwhile.
   void PlanSlice(const std::set<std::string>& slice, const Scanned& scanned,
-                 const plan::PlanOptions& options, const Selection& selection, plan::ChangePlan& plan);
+                 const plan::PlanOptions& options, const Selection& selection,
+                 plan::ChangePlan& plan);
   // The planner's inputs for `names` (each table's batches, ledger, state).
   // Needs mu_.
   std::vector<plan::TableInputs> Inputs(const std::set<std::string>& names, const Scanned& scanned);
@@ -232,7 +235,8 @@ class Engine {
   TableOutcome Execute(const plan::TablePlan& table_plan, int64_t run_id);
   // The files of the plan's batches; `vanished` names the first one the
   // catalog has forgotten since (then the list is incomplete).
-  std::vector<warehouse::BatchFile> BatchFiles(const plan::TablePlan& table_plan, std::string& vanished);
+  std::vector<warehouse::BatchFile> BatchFiles(const plan::TablePlan& table_plan,
+                                               std::string& vanished);
   // Sends the plan's action to the warehouse; `table_status` is the table's
   // status after it (active, orphaned, dropped).
   Result<warehouse::ApplyStats> Apply(const plan::TablePlan& table_plan,
@@ -240,9 +244,11 @@ class Engine {
                                       state::TableStatus& table_status);
   // Records what the warehouse did (or why not) in memory, marked for the
   // state store, and fills `out` and `report`. Needs mu_.
-  void RecordOutcome(const plan::TablePlan& table_plan, const Result<warehouse::ApplyStats>& applied,
-                     const std::vector<warehouse::BatchFile>& files, state::TableStatus table_status,
-                     int64_t run_id, TableOutcome& out, TableActionReport& report);
+  void RecordOutcome(const plan::TablePlan& table_plan,
+                     const Result<warehouse::ApplyStats>& applied,
+                     const std::vector<warehouse::BatchFile>& files,
+                     state::TableStatus table_status, int64_t run_id, TableOutcome& out,
+                     TableActionReport& report);
   // The warehouse's new contents after `applied`, and the batches it staged
   // (or rejected); the table's new snapshot in `record`. Returns how many
   // batch records are now staged. Needs mu_.
@@ -282,8 +288,8 @@ class Engine {
   // Every change to what the state store keeps is marked here (under mu_)
   // and written by FlushState(); a write that fails leaves its marks, so the
   // next flush writes it again.
-  void MarkBatch(const std::string& path);       // upserted if known, deleted if not
-  void MarkTable(const std::string& table);      // tables_[table] saved
+  void MarkBatch(const std::string& path);   // upserted if known, deleted if not
+  void MarkTable(const std::string& table);  // tables_[table] saved
   // Writes everything marked. A transient failure leaves the rest marked and
   // is returned; a permanent one (the store refuses a record) is logged and
   // its marks dropped, so one bad record cannot stall every later write.
@@ -319,7 +325,7 @@ class Engine {
   std::map<std::string, state::TableRecord> tables_;
   std::map<std::string, warehouse::TableContents> contents_;
   std::map<std::string, state::TableRunRecord> last_actions_;  // by table
-  std::map<std::string, int64_t> pending_by_table_;  // pending batches, tables with any
+  std::map<std::string, int64_t> pending_by_table_;            // pending batches, tables with any
   // Quiet tables' plans, reused while nothing the planner looks at changed:
   // a cycle over every table then plans only the tables that changed.
   struct QuietPlan {
@@ -343,7 +349,7 @@ class Engine {
     std::string status, error;     // when finish
   };
   std::vector<UnsavedRun> unsaved_runs_;  // in the order they happened
-  std::set<std::string> unmoved_;  // quarantined batches whose file is still to be moved
+  std::set<std::string> unmoved_;         // quarantined batches whose file is still to be moved
   // A cluster member: the tables it holds, and how many runs cover each now.
   std::set<std::string> owned_;
   std::map<std::string, int> busy_;

@@ -46,19 +46,22 @@ struct ClusterStore::Impl {
   }
 
   // One statement (several joined by CTEs are one), with text parameters.
-  Result<PgResult> Exec(std::string_view what, const char* sql, const std::vector<std::string>& params) {
+  Result<PgResult> Exec(std::string_view what, const char* sql,
+                        const std::vector<std::string>& params) {
     if (auto s = Connect(); !s) return Fail(s.error());
     std::vector<const char*> values;
     values.reserve(params.size());
     for (const auto& p : params) values.push_back(p.c_str());
-    PgResult r(PQexecParams(conn.get(), sql, static_cast<int>(values.size()), nullptr, values.data(),
-                            nullptr, nullptr, 0));
+    PgResult r(PQexecParams(conn.get(), sql, static_cast<int>(values.size()), nullptr,
+                            values.data(), nullptr, nullptr, 0));
     const auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return r;
     const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
     const std::string sqlstate = state ? state : "";
-    const bool lost = PQstatus(conn.get()) != CONNECTION_OK || libpq::IsConnectionSqlState(sqlstate);
-    std::string message = libpq::TrimMessage(r ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn.get()));
+    const bool lost =
+        PQstatus(conn.get()) != CONNECTION_OK || libpq::IsConnectionSqlState(sqlstate);
+    std::string message =
+        libpq::TrimMessage(r ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn.get()));
     if (lost) conn.reset();
     return Fail(lost ? "state_unavailable" : "state_query_failed",
                 libpq::Redact("cluster: " + std::string(what) + ": " + message, target.secrets),
@@ -106,9 +109,10 @@ Result<std::unique_ptr<ClusterStore>> ClusterStore::Open(const ClusterOptions& o
   impl->url = options.url;
   impl->target = libpq::DescribeTarget(options.url);
   if (!impl->target.parse_error.empty()) {
-    return Fail("state_url_invalid", libpq::Redact("cluster: invalid PostgreSQL connection string: " +
-                                                       impl->target.parse_error,
-                                                   impl->target.secrets));
+    return Fail(
+        "state_url_invalid",
+        libpq::Redact("cluster: invalid PostgreSQL connection string: " + impl->target.parse_error,
+                      impl->target.secrets));
   }
   if (auto s = impl->Connect(); !s) return Fail(s.error());
   return std::unique_ptr<ClusterStore>(new ClusterStore(options, std::move(impl)));
@@ -135,20 +139,22 @@ Result<std::set<std::string>> ClusterStore::Heartbeat() {
 
 Result<int> ClusterStore::LiveMembers() {
   std::lock_guard lock(impl_->mu);
-  auto r = impl_->Exec("live members",
-                       "SELECT count(*) FROM cluster_members WHERE environment = $1 AND left_at IS NULL"
-                       "   AND heartbeat_at > now() - make_interval(secs => $2::int)",
-                       {options_.environment, std::to_string(options_.lease_ttl.count())});
+  auto r =
+      impl_->Exec("live members",
+                  "SELECT count(*) FROM cluster_members WHERE environment = $1 AND left_at IS NULL"
+                  "   AND heartbeat_at > now() - make_interval(secs => $2::int)",
+                  {options_.environment, std::to_string(options_.lease_ttl.count())});
   if (!r) return Fail(r.error());
   return static_cast<int>(Int(r->get(), 0, 0));
 }
 
 Result<std::vector<Lease>> ClusterStore::Leases() {
   std::lock_guard lock(impl_->mu);
-  auto r = impl_->Exec("leases",
-                       "SELECT table_name, owner, landfall_us(acquired_at), landfall_us(expires_at)"
-                       "  FROM leases WHERE environment = $1 AND expires_at > now() ORDER BY table_name",
-                       {options_.environment});
+  auto r =
+      impl_->Exec("leases",
+                  "SELECT table_name, owner, landfall_us(acquired_at), landfall_us(expires_at)"
+                  "  FROM leases WHERE environment = $1 AND expires_at > now() ORDER BY table_name",
+                  {options_.environment});
   if (!r) return Fail(r.error());
   std::vector<Lease> leases;
   for (int i = 0; i < PQntuples(r->get()); ++i) {
@@ -201,16 +207,15 @@ Result<std::set<std::string>> ClusterStore::Claim(const std::vector<std::string>
 Status ClusterStore::Release(const std::vector<std::string>& tables) {
   if (tables.empty()) return Ok();
   std::lock_guard lock(impl_->mu);
-  auto r = impl_->Exec(
-      "release",
-      "WITH released AS ("
-      "  UPDATE leases SET expires_at = now()"
-      "   WHERE environment = $1 AND owner = $2 AND table_name = ANY($3::text[])"
-      "     AND expires_at > now()"
-      "  RETURNING table_name)"
-      " INSERT INTO lease_history (environment, table_name, owner, event)"
-      " SELECT $1, table_name, $2, 'released' FROM released",
-      {options_.environment, options_.node, TextArray(tables)});
+  auto r = impl_->Exec("release",
+                       "WITH released AS ("
+                       "  UPDATE leases SET expires_at = now()"
+                       "   WHERE environment = $1 AND owner = $2 AND table_name = ANY($3::text[])"
+                       "     AND expires_at > now()"
+                       "  RETURNING table_name)"
+                       " INSERT INTO lease_history (environment, table_name, owner, event)"
+                       " SELECT $1, table_name, $2, 'released' FROM released",
+                       {options_.environment, options_.node, TextArray(tables)});
   if (!r) return Fail(r.error());
   return Ok();
 }

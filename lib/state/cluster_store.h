@@ -28,10 +28,10 @@
 namespace landfall::state {
 
 struct ClusterOptions {
-  std::string url;          // the state store's PostgreSQL
+  std::string url;  // the state store's PostgreSQL
   std::string environment;
-  std::string node;         // this process: ClusterNodeId()
-  std::string api;          // this daemon's API address ("" when none)
+  std::string node;  // this process: ClusterNodeId()
+  std::string api;   // this daemon's API address ("" when none)
   std::chrono::seconds lease_ttl{15};
 };
 

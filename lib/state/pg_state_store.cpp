@@ -79,8 +79,8 @@ int64_t Int(const PGresult* result, int row, int column) {
 }
 
 // The columns ReadTableRun reads, from table_runs aliased tr.
-#define TABLE_RUN_COLUMNS                                                              \
-  "tr.table_name, tr.action, tr.reasons::text, tr.status, tr.rows, tr.batches, "       \
+#define TABLE_RUN_COLUMNS                                                        \
+  "tr.table_name, tr.action, tr.reasons::text, tr.status, tr.rows, tr.batches, " \
   "tr.duration_us, COALESCE(tr.error, ''), tr.run_id, landfall_us(tr.recorded_at) "
 
 // A TableRunRecord from TABLE_RUN_COLUMNS starting at `column`; an unknown
@@ -102,9 +102,9 @@ TableRunRecord ReadTableRun(const PGresult* res, int row, int column) {
 }
 
 // The columns ReadModelRun reads, from model_runs aliased mr.
-#define MODEL_RUN_COLUMNS                                                                   \
+#define MODEL_RUN_COLUMNS                                                                      \
   "mr.model_name, mr.action, mr.reasons::text, mr.status, mr.rows_inserted, mr.rows_updated, " \
-  "mr.rows_deleted, mr.duration_us, COALESCE(mr.error, ''), mr.run_id, "                    \
+  "mr.rows_deleted, mr.duration_us, COALESCE(mr.error, ''), mr.run_id, "                       \
   "landfall_us(mr.recorded_at) "
 
 // A ModelRunRecord from MODEL_RUN_COLUMNS; an unknown status reads as failed.
@@ -113,8 +113,7 @@ ModelRunRecord ReadModelRun(const PGresult* res, int row) {
   record.model = Text(res, row, 0);
   record.action = Text(res, row, 1);
   record.reasons_json = Text(res, row, 2);
-  record.status =
-      TableRunStatusFromString(Text(res, row, 3)).value_or(ModelRunStatus::kFailed);
+  record.status = TableRunStatusFromString(Text(res, row, 3)).value_or(ModelRunStatus::kFailed);
   record.rows_inserted = Int(res, row, 4);
   record.rows_updated = Int(res, row, 5);
   record.rows_deleted = Int(res, row, 6);
@@ -178,9 +177,9 @@ RunSummary ReadRun(const PGresult* res, int row, bool with_plan) {
 }
 
 // The columns ReadPartition reads, from model_partitions.
-#define PARTITION_COLUMNS                                                                    \
-  "model, key, landfall_us(window_start), landfall_us(window_end), status, "                \
-  "landfall_us(computed_at), window_closed, row_count, checksum, duration_us, "             \
+#define PARTITION_COLUMNS                                                       \
+  "model, key, landfall_us(window_start), landfall_us(window_end), status, "    \
+  "landfall_us(computed_at), window_closed, row_count, checksum, duration_us, " \
   "COALESCE(run_id, 0), error, landfall_us(updated_at) "
 
 // A PartitionRecord from PARTITION_COLUMNS; an unknown status reads as failed
@@ -693,10 +692,9 @@ Result<EnvironmentState> PgStateStore::Load() {
     if (!last) return Fail(last.error());
     for (int i = 0; i < PQntuples(last->get()); ++i) {
       if (!TableRunStatusFromString(Text(last->get(), i, 3))) {
-        return Fail("state_invalid", "state store: load: a run of table " +
-                                         std::string(Text(last->get(), i, 0)) +
-                                         " has unknown status \"" +
-                                         std::string(Text(last->get(), i, 3)) + "\"");
+        return Fail("state_invalid",
+                    "state store: load: a run of table " + std::string(Text(last->get(), i, 0)) +
+                        " has unknown status \"" + std::string(Text(last->get(), i, 3)) + "\"");
       }
       state.last_actions.push_back(ReadTableRun(last->get(), i, 0));
     }
@@ -797,14 +795,15 @@ WHERE (b.table_name, b.fingerprint, b.size, b.mtime_ns, b.ctime_ns, b.inode, b.r
       staged_at.Add(batch.staged_at_us);
       ctime.Add(batch.ctime_ns);
     }
-    chunks.push_back({kSql, {environment_, std::move(path).Finish(), std::move(table).Finish(),
-                      std::move(fingerprint).Finish(), std::move(size).Finish(),
-                      std::move(mtime).Finish(), std::move(inode).Finish(),
-                      std::move(rows).Finish(), std::move(status).Finish(),
-                      std::move(error_code).Finish(), std::move(error_message).Finish(),
-                      std::move(schema_json).Finish(), std::move(duplicate_of).Finish(),
-                      std::move(discovered_at).Finish(), std::move(staged_at).Finish(),
-                      std::move(ctime).Finish()}});
+    chunks.push_back(
+        {kSql,
+         {environment_, std::move(path).Finish(), std::move(table).Finish(),
+          std::move(fingerprint).Finish(), std::move(size).Finish(), std::move(mtime).Finish(),
+          std::move(inode).Finish(), std::move(rows).Finish(), std::move(status).Finish(),
+          std::move(error_code).Finish(), std::move(error_message).Finish(),
+          std::move(schema_json).Finish(), std::move(duplicate_of).Finish(),
+          std::move(discovered_at).Finish(), std::move(staged_at).Finish(),
+          std::move(ctime).Finish()}});
   }
   return chunks;
 }
@@ -902,15 +901,16 @@ ON CONFLICT (environment, name) DO UPDATE SET
 PgStateStore::Statement PgStateStore::ModelRunStatement(int64_t run_id,
                                                         const ModelRunRecord& record) const {
   // Selecting from runs keeps one environment from writing into another's run.
-  return {"INSERT INTO model_runs (run_id, model_name, action, reasons, status, rows_inserted,"
-          "                        rows_updated, rows_deleted, duration_us, error)"
-          " SELECT id, $3, $4, COALESCE(NULLIF($5::text, '')::jsonb, '[]'::jsonb), $6,"
-          "        $7::bigint, $8::bigint, $9::bigint, $10::bigint, NULLIF($11::text, '')"
-          "   FROM runs WHERE id = $2::bigint AND environment = $1",
-          {environment_, std::to_string(run_id), record.model, record.action, record.reasons_json,
-           ToString(record.status), std::to_string(record.rows_inserted),
-           std::to_string(record.rows_updated), std::to_string(record.rows_deleted),
-           std::to_string(record.duration_us), record.error}};
+  return {
+      "INSERT INTO model_runs (run_id, model_name, action, reasons, status, rows_inserted,"
+      "                        rows_updated, rows_deleted, duration_us, error)"
+      " SELECT id, $3, $4, COALESCE(NULLIF($5::text, '')::jsonb, '[]'::jsonb), $6,"
+      "        $7::bigint, $8::bigint, $9::bigint, $10::bigint, NULLIF($11::text, '')"
+      "   FROM runs WHERE id = $2::bigint AND environment = $1",
+      {environment_, std::to_string(run_id), record.model, record.action, record.reasons_json,
+       ToString(record.status), std::to_string(record.rows_inserted),
+       std::to_string(record.rows_updated), std::to_string(record.rows_deleted),
+       std::to_string(record.duration_us), record.error}};
 }
 
 Result<std::vector<ModelRecord>> PgStateStore::Models() {
@@ -979,24 +979,25 @@ Result<bool> PgStateStore::DeleteModel(const std::string& model) {
   });
 }
 
-Result<std::vector<ModelRunRecord>> PgStateStore::ModelHistory(const std::string& model, int limit) {
+Result<std::vector<ModelRunRecord>> PgStateStore::ModelHistory(const std::string& model,
+                                                               int limit) {
   return ReadRows<ModelRunRecord>("model history",
-                  "SELECT " MODEL_RUN_COLUMNS
-                  "  FROM model_runs mr JOIN runs r ON r.id = mr.run_id"
-                  " WHERE r.environment = $1 AND mr.model_name = $2"
-                  " ORDER BY mr.id DESC LIMIT NULLIF($3::bigint, 0)",
-                  {environment_, model, std::to_string(std::max(limit, 0))},
-                  [&](const PGresult* res, int i) { return ReadModelRun(res, i); });
+                                  "SELECT " MODEL_RUN_COLUMNS
+                                  "  FROM model_runs mr JOIN runs r ON r.id = mr.run_id"
+                                  " WHERE r.environment = $1 AND mr.model_name = $2"
+                                  " ORDER BY mr.id DESC LIMIT NULLIF($3::bigint, 0)",
+                                  {environment_, model, std::to_string(std::max(limit, 0))},
+                                  [&](const PGresult* res, int i) { return ReadModelRun(res, i); });
 }
 
 Result<std::vector<ModelRunRecord>> PgStateStore::ModelRuns(int64_t run_id) {
   return ReadRows<ModelRunRecord>("model runs",
-                  "SELECT " MODEL_RUN_COLUMNS
-                  "  FROM model_runs mr JOIN runs r ON r.id = mr.run_id"
-                  " WHERE r.environment = $1 AND mr.run_id = $2::bigint"
-                  " ORDER BY mr.id",
-                  {environment_, std::to_string(run_id)},
-                  [&](const PGresult* res, int i) { return ReadModelRun(res, i); });
+                                  "SELECT " MODEL_RUN_COLUMNS
+                                  "  FROM model_runs mr JOIN runs r ON r.id = mr.run_id"
+                                  " WHERE r.environment = $1 AND mr.run_id = $2::bigint"
+                                  " ORDER BY mr.id",
+                                  {environment_, std::to_string(run_id)},
+                                  [&](const PGresult* res, int i) { return ReadModelRun(res, i); });
 }
 
 Result<std::vector<ModelRunRecord>> PgStateStore::LastModelRuns() {
@@ -1027,17 +1028,19 @@ Status PgStateStore::RecordChecks(int64_t run_id, const std::vector<CheckRecord>
   std::vector<Statement> statements;
   for (const auto& c : checks) {
     statements.push_back(
-        {"INSERT INTO check_results (run_id, model_name, check_name, severity, passed, observed, detail)"
+        {"INSERT INTO check_results (run_id, model_name, check_name, severity, passed, observed, "
+         "detail)"
          " SELECT id, $3, $4, $5, $6::boolean, NULLIF($7::text, '')::double precision, $8"
          "   FROM runs WHERE id = $2::bigint AND environment = $1",
-         {environment_, std::to_string(run_id), c.model, c.check, c.severity, c.passed ? "true" : "false",
-          c.observed ? fmt::format("{}", *c.observed) : "", c.detail}});
+         {environment_, std::to_string(run_id), c.model, c.check, c.severity,
+          c.passed ? "true" : "false", c.observed ? fmt::format("{}", *c.observed) : "",
+          c.detail}});
   }
   return RecordOutcome("record checks of model " + checks.front().model, statements, run_id);
 }
 
-Result<std::vector<CheckRecord>> PgStateStore::ModelChecks(const std::string& model, const std::string& check,
-                                                           int limit) {
+Result<std::vector<CheckRecord>> PgStateStore::ModelChecks(const std::string& model,
+                                                           const std::string& check, int limit) {
   return ReadRows<CheckRecord>(
       "model checks",
       "SELECT c.model_name, c.check_name, c.severity, c.passed, c.observed, c.detail, c.run_id,"
@@ -1045,7 +1048,8 @@ Result<std::vector<CheckRecord>> PgStateStore::ModelChecks(const std::string& mo
       "  FROM check_results c JOIN runs r ON r.id = c.run_id"
       " WHERE r.environment = $1 AND c.model_name = $2 AND ($3 = '' OR c.check_name = $3)"
       " ORDER BY c.id DESC LIMIT NULLIF($4::bigint, 0)",
-      {environment_, model, check, std::to_string(std::max(limit, 0))}, [](const PGresult* res, int i) {
+      {environment_, model, check, std::to_string(std::max(limit, 0))},
+      [](const PGresult* res, int i) {
         CheckRecord out;
         out.model = Text(res, i, 0);
         out.check = Text(res, i, 1);
@@ -1154,12 +1158,13 @@ ON CONFLICT (environment, model, key) DO UPDATE SET
       run_id.Add(partition.run_id);
       error.Add(partition.error);
     }
-    chunks.push_back({kSql, {environment_, std::move(model).Finish(), std::move(key).Finish(),
-                             std::move(window_start).Finish(), std::move(window_end).Finish(),
-                             std::move(status).Finish(), std::move(computed_at).Finish(),
-                             std::move(window_closed).Finish(), std::move(row_count).Finish(),
-                             std::move(checksum).Finish(), std::move(duration).Finish(),
-                             std::move(run_id).Finish(), std::move(error).Finish()}});
+    chunks.push_back({kSql,
+                      {environment_, std::move(model).Finish(), std::move(key).Finish(),
+                       std::move(window_start).Finish(), std::move(window_end).Finish(),
+                       std::move(status).Finish(), std::move(computed_at).Finish(),
+                       std::move(window_closed).Finish(), std::move(row_count).Finish(),
+                       std::move(checksum).Finish(), std::move(duration).Finish(),
+                       std::move(run_id).Finish(), std::move(error).Finish()}});
   }
   // An upsert of the same values: redoing it after a lost connection is harmless.
   return Run("save partitions", Retry::kAlways, [&]() -> Status {
@@ -1251,36 +1256,35 @@ Result<PruneStats> PgStateStore::PruneHistory(int retention_days, int chunk) {
       "   ORDER BY mr.id LIMIT $3::int)");
   if (!model_runs) return Fail(model_runs.error());
   stats.model_runs = *model_runs;
-  auto dags = drain(
-      "prune dag snapshots",
-      "DELETE FROM dag_snapshots WHERE id IN ("
-      "  SELECT d.id FROM dag_snapshots d"
-      "   WHERE d.environment = $1 AND d.recorded_at < now() - make_interval(days => $2::int)"
-      "     AND d.id < (SELECT max(d2.id) FROM dag_snapshots d2 WHERE d2.environment = $1)"
-      "   ORDER BY d.id LIMIT $3::int)");
+  auto dags =
+      drain("prune dag snapshots",
+            "DELETE FROM dag_snapshots WHERE id IN ("
+            "  SELECT d.id FROM dag_snapshots d"
+            "   WHERE d.environment = $1 AND d.recorded_at < now() - make_interval(days => $2::int)"
+            "     AND d.id < (SELECT max(d2.id) FROM dag_snapshots d2 WHERE d2.environment = $1)"
+            "   ORDER BY d.id LIMIT $3::int)");
   if (!dags) return Fail(dags.error());
   stats.dag_snapshots = *dags;
   // A run holding a record or a snapshot that stays, stays with it.
-  auto runs = drain(
-      "prune runs",
-      "DELETE FROM runs WHERE id IN ("
-      "  SELECT r.id FROM runs r"
-      "   WHERE r.environment = $1 AND r.status <> 'running'"
-      "     AND r.started_at < now() - make_interval(days => $2::int)"
-      "     AND NOT EXISTS (SELECT 1 FROM table_runs tr WHERE tr.run_id = r.id)"
-      "     AND NOT EXISTS (SELECT 1 FROM model_runs mr WHERE mr.run_id = r.id)"
-      "     AND NOT EXISTS (SELECT 1 FROM dag_snapshots d WHERE d.run_id = r.id)"
-      "   ORDER BY r.id LIMIT $3::int)");
+  auto runs = drain("prune runs",
+                    "DELETE FROM runs WHERE id IN ("
+                    "  SELECT r.id FROM runs r"
+                    "   WHERE r.environment = $1 AND r.status <> 'running'"
+                    "     AND r.started_at < now() - make_interval(days => $2::int)"
+                    "     AND NOT EXISTS (SELECT 1 FROM table_runs tr WHERE tr.run_id = r.id)"
+                    "     AND NOT EXISTS (SELECT 1 FROM model_runs mr WHERE mr.run_id = r.id)"
+                    "     AND NOT EXISTS (SELECT 1 FROM dag_snapshots d WHERE d.run_id = r.id)"
+                    "   ORDER BY r.id LIMIT $3::int)");
   if (!runs) return Fail(runs.error());
   stats.runs = *runs;
-  auto versions = drain(
-      "prune schema history",
-      "DELETE FROM schema_history WHERE id IN ("
-      "  SELECT h.id FROM schema_history h"
-      "   WHERE h.environment = $1 AND h.recorded_at < now() - make_interval(days => $2::int)"
-      "     AND h.id < (SELECT max(h2.id) FROM schema_history h2"
-      "                  WHERE h2.environment = $1 AND h2.table_name = h.table_name)"
-      "   ORDER BY h.id LIMIT $3::int)");
+  auto versions =
+      drain("prune schema history",
+            "DELETE FROM schema_history WHERE id IN ("
+            "  SELECT h.id FROM schema_history h"
+            "   WHERE h.environment = $1 AND h.recorded_at < now() - make_interval(days => $2::int)"
+            "     AND h.id < (SELECT max(h2.id) FROM schema_history h2"
+            "                  WHERE h2.environment = $1 AND h2.table_name = h.table_name)"
+            "   ORDER BY h.id LIMIT $3::int)");
   if (!versions) return Fail(versions.error());
   stats.schema_versions = *versions;
   return stats;
@@ -1308,14 +1312,15 @@ Result<int64_t> PgStateStore::StartRun(const std::string& trigger, const std::st
 PgStateStore::Statement PgStateStore::TableRunStatement(int64_t run_id,
                                                         const TableRunRecord& record) const {
   // Selecting from runs keeps one environment from writing into another's run.
-  return {"INSERT INTO table_runs (run_id, table_name, action, reasons, status, rows,"
-          "                        batches, duration_us, error)"
-          " SELECT id, $3, $4, COALESCE(NULLIF($5::text, '')::jsonb, '[]'::jsonb), $6,"
-          "        $7::bigint, $8::int, $9::bigint, NULLIF($10::text, '')"
-          "   FROM runs WHERE id = $2::bigint AND environment = $1",
-          {environment_, std::to_string(run_id), record.table, record.action, record.reasons_json,
-           ToString(record.status), std::to_string(record.rows), std::to_string(record.batches),
-           std::to_string(record.duration_us), record.error}};
+  return {
+      "INSERT INTO table_runs (run_id, table_name, action, reasons, status, rows,"
+      "                        batches, duration_us, error)"
+      " SELECT id, $3, $4, COALESCE(NULLIF($5::text, '')::jsonb, '[]'::jsonb), $6,"
+      "        $7::bigint, $8::int, $9::bigint, NULLIF($10::text, '')"
+      "   FROM runs WHERE id = $2::bigint AND environment = $1",
+      {environment_, std::to_string(run_id), record.table, record.action, record.reasons_json,
+       ToString(record.status), std::to_string(record.rows), std::to_string(record.batches),
+       std::to_string(record.duration_us), record.error}};
 }
 
 Status PgStateStore::RecordTableOutcome(const std::vector<BatchRecord>& staged,
@@ -1326,7 +1331,9 @@ Status PgStateStore::RecordTableOutcome(const std::vector<BatchRecord>& staged,
   const bool with_run = run != nullptr && run_id > 0;
   if (with_run) statements.push_back(TableRunStatement(run_id, *run));
   if (statements.empty()) return Ok();
-  return RecordOutcome("record table " + (table ? table->name : run ? run->table : ""),
+  return RecordOutcome("record table " + (table ? table->name
+                                          : run ? run->table
+                                                : ""),
                        statements, with_run ? run_id : 0);
 }
 
@@ -1336,9 +1343,8 @@ Status PgStateStore::RecordOutcome(const std::string& what,
     auto r = ExecTransaction(what, statements);
     if (!r) return Fail(r.error());
     if (run_id > 0 && std::string_view(PQcmdTuples(r->back().get())) == "0") {
-      return Fail("state_not_found", "state store: " + what + ": no run " +
-                                         std::to_string(run_id) + " in environment " +
-                                         environment_);
+      return Fail("state_not_found", "state store: " + what + ": no run " + std::to_string(run_id) +
+                                         " in environment " + environment_);
     }
     return Ok();
   });
@@ -1365,22 +1371,23 @@ Result<std::vector<RunSummary>> PgStateStore::MarkRunsInterrupted() {
     // GREATEST ignores NULL: a run with no record was last seen starting.
     // In a cluster (node_ set) only the runs of members that are gone: no
     // heartbeat within the lease TTL, or left.
-    auto r = Exec("mark interrupted runs",
-                  "UPDATE runs r SET status = 'interrupted',"
-                  "       finished_at = GREATEST(r.started_at,"
-                  "           (SELECT max(tr.recorded_at) FROM table_runs tr WHERE tr.run_id = r.id),"
-                  "           (SELECT max(mr.recorded_at) FROM model_runs mr WHERE mr.run_id = r.id),"
-                  "           (SELECT max(d.recorded_at) FROM dag_snapshots d WHERE d.run_id = r.id)),"
-                  "       error = 'interrupted: the process running it ended before it finished"
-                  " (crash, kill -9, power cut); marked by the next writer at its start'"
-                  " WHERE r.environment = $1 AND r.status = 'running'"
-                  "   AND ($2 = '' OR NOT EXISTS ("
-                  "        SELECT 1 FROM cluster_members m"
-                  "         WHERE m.environment = r.environment AND m.node = r.node"
-                  "           AND m.left_at IS NULL"
-                  "           AND m.heartbeat_at > now() - make_interval(secs => $3::int)))"
-                  " RETURNING " RUN_COLUMNS,
-                  {environment_, node_, lease_ttl_s_});
+    auto r =
+        Exec("mark interrupted runs",
+             "UPDATE runs r SET status = 'interrupted',"
+             "       finished_at = GREATEST(r.started_at,"
+             "           (SELECT max(tr.recorded_at) FROM table_runs tr WHERE tr.run_id = r.id),"
+             "           (SELECT max(mr.recorded_at) FROM model_runs mr WHERE mr.run_id = r.id),"
+             "           (SELECT max(d.recorded_at) FROM dag_snapshots d WHERE d.run_id = r.id)),"
+             "       error = 'interrupted: the process running it ended before it finished"
+             " (crash, kill -9, power cut); marked by the next writer at its start'"
+             " WHERE r.environment = $1 AND r.status = 'running'"
+             "   AND ($2 = '' OR NOT EXISTS ("
+             "        SELECT 1 FROM cluster_members m"
+             "         WHERE m.environment = r.environment AND m.node = r.node"
+             "           AND m.left_at IS NULL"
+             "           AND m.heartbeat_at > now() - make_interval(secs => $3::int)))"
+             " RETURNING " RUN_COLUMNS,
+             {environment_, node_, lease_ttl_s_});
     if (!r) return Fail(r.error());
     const PGresult* res = r->get();
     std::vector<RunSummary> runs;
@@ -1394,7 +1401,8 @@ Result<std::vector<RunSummary>> PgStateStore::ListRuns(int limit) {
   return Run("list runs", Retry::kAlways, [&]() -> Result<std::vector<RunSummary>> {
     // LIMIT NULL is no limit.
     auto r = Exec("list runs",
-                  "SELECT " RUN_COLUMNS ", COALESCE(plan::text, '')"
+                  "SELECT " RUN_COLUMNS
+                  ", COALESCE(plan::text, '')"
                   "  FROM runs WHERE environment = $1"
                   " ORDER BY id DESC LIMIT NULLIF($2::bigint, 0)",
                   {environment_, std::to_string(std::max(limit, 0))});
@@ -1408,44 +1416,46 @@ Result<std::vector<RunSummary>> PgStateStore::ListRuns(int limit) {
 }
 
 Result<std::vector<TableRunRecord>> PgStateStore::TableRuns(int64_t run_id) {
-  return ReadRows<TableRunRecord>("table runs",
-                  "SELECT " TABLE_RUN_COLUMNS
-                  "  FROM table_runs tr JOIN runs r ON r.id = tr.run_id"
-                  " WHERE r.environment = $1 AND tr.run_id = $2::bigint"
-                  " ORDER BY tr.id",
-                  {environment_, std::to_string(run_id)},
-                  [&](const PGresult* res, int i) { return ReadTableRun(res, i, 0); });
+  return ReadRows<TableRunRecord>(
+      "table runs",
+      "SELECT " TABLE_RUN_COLUMNS
+      "  FROM table_runs tr JOIN runs r ON r.id = tr.run_id"
+      " WHERE r.environment = $1 AND tr.run_id = $2::bigint"
+      " ORDER BY tr.id",
+      {environment_, std::to_string(run_id)},
+      [&](const PGresult* res, int i) { return ReadTableRun(res, i, 0); });
 }
 
 Result<std::vector<TableSummary>> PgStateStore::TableSummaries(const std::string& table) {
   return Run("table summaries", Retry::kAlways, [&]() -> Result<std::vector<TableSummary>> {
     // Tables known by a row, by batches, or both; "" selects every table.
-    auto r = Exec("table summaries",
-                  "WITH t AS (SELECT * FROM tables WHERE environment = $1 AND ($2 = '' OR name = $2)),"
-                  " b AS (SELECT table_name,"
-                  "         COALESCE(sum(rows) FILTER (WHERE status = 'staged'), 0) AS rows_staged,"
-                  "         count(*) FILTER (WHERE status = 'staged') AS staged,"
-                  "         count(*) FILTER (WHERE status = 'pending') AS pending,"
-                  "         count(*) FILTER (WHERE status = 'quarantined') AS quarantined,"
-                  "         count(*) FILTER (WHERE status = 'duplicate') AS duplicate"
-                  "    FROM batches WHERE environment = $1 AND ($2 = '' OR table_name = $2)"
-                  "   GROUP BY table_name),"
-                  " n AS (SELECT COALESCE(t.name, b.table_name) AS name, t.schema_json, t.schema_hash,"
-                  "         t.status, t.last_error, t.policy, t.updated_at, b.rows_staged, b.staged,"
-                  "         b.pending, b.quarantined, b.duplicate"
-                  "    FROM t FULL JOIN b ON b.table_name = t.name)"
-                  " SELECT n.name, COALESCE(n.schema_json::text, ''), COALESCE(n.schema_hash, ''),"
-                  "        COALESCE(n.status, 'new'), COALESCE(n.last_error, ''), COALESCE(n.policy, ''),"
-                  "        landfall_us(n.updated_at), COALESCE(n.rows_staged, 0), COALESCE(n.staged, 0),"
-                  "        COALESCE(n.pending, 0), COALESCE(n.quarantined, 0), COALESCE(n.duplicate, 0),"
-                  "        last.* "
-                  "   FROM n LEFT JOIN LATERAL ("
-                  "     SELECT " TABLE_RUN_COLUMNS
-                  "       FROM table_runs tr JOIN runs r ON r.id = tr.run_id"
-                  "      WHERE tr.table_name = n.name AND r.environment = $1"
-                  "      ORDER BY tr.id DESC LIMIT 1) last ON true"
-                  "  ORDER BY n.name",
-                  {environment_, table});
+    auto r = Exec(
+        "table summaries",
+        "WITH t AS (SELECT * FROM tables WHERE environment = $1 AND ($2 = '' OR name = $2)),"
+        " b AS (SELECT table_name,"
+        "         COALESCE(sum(rows) FILTER (WHERE status = 'staged'), 0) AS rows_staged,"
+        "         count(*) FILTER (WHERE status = 'staged') AS staged,"
+        "         count(*) FILTER (WHERE status = 'pending') AS pending,"
+        "         count(*) FILTER (WHERE status = 'quarantined') AS quarantined,"
+        "         count(*) FILTER (WHERE status = 'duplicate') AS duplicate"
+        "    FROM batches WHERE environment = $1 AND ($2 = '' OR table_name = $2)"
+        "   GROUP BY table_name),"
+        " n AS (SELECT COALESCE(t.name, b.table_name) AS name, t.schema_json, t.schema_hash,"
+        "         t.status, t.last_error, t.policy, t.updated_at, b.rows_staged, b.staged,"
+        "         b.pending, b.quarantined, b.duplicate"
+        "    FROM t FULL JOIN b ON b.table_name = t.name)"
+        " SELECT n.name, COALESCE(n.schema_json::text, ''), COALESCE(n.schema_hash, ''),"
+        "        COALESCE(n.status, 'new'), COALESCE(n.last_error, ''), COALESCE(n.policy, ''),"
+        "        landfall_us(n.updated_at), COALESCE(n.rows_staged, 0), COALESCE(n.staged, 0),"
+        "        COALESCE(n.pending, 0), COALESCE(n.quarantined, 0), COALESCE(n.duplicate, 0),"
+        "        last.* "
+        "   FROM n LEFT JOIN LATERAL ("
+        "     SELECT " TABLE_RUN_COLUMNS
+        "       FROM table_runs tr JOIN runs r ON r.id = tr.run_id"
+        "      WHERE tr.table_name = n.name AND r.environment = $1"
+        "      ORDER BY tr.id DESC LIMIT 1) last ON true"
+        "  ORDER BY n.name",
+        {environment_, table});
     if (!r) return Fail(r.error());
     const PGresult* res = r->get();
     std::vector<TableSummary> out;
@@ -1476,7 +1486,8 @@ Result<std::vector<TableSummary>> PgStateStore::TableSummaries(const std::string
   });
 }
 
-Result<std::vector<SchemaVersion>> PgStateStore::SchemaHistory(const std::string& table, int limit) {
+Result<std::vector<SchemaVersion>> PgStateStore::SchemaHistory(const std::string& table,
+                                                               int limit) {
   return Run("schema history", Retry::kAlways, [&]() -> Result<std::vector<SchemaVersion>> {
     auto r = Exec("schema history",
                   "SELECT schema_hash, COALESCE(schema_json::text, ''), landfall_us(recorded_at)"
@@ -1495,14 +1506,15 @@ Result<std::vector<SchemaVersion>> PgStateStore::SchemaHistory(const std::string
 
 Result<std::vector<BatchRecord>> PgStateStore::FindBatches(const BatchFilter& filter) {
   return Run("find batches", Retry::kAlways, [&]() -> Result<std::vector<BatchRecord>> {
-    auto r = Exec("find batches",
-                  "SELECT " BATCH_COLUMNS
-                  "  FROM batches WHERE environment = $1 AND ($2 = '' OR table_name = $2)"
-                  "   AND ($3 = '' OR status = $3)"
-                  " ORDER BY CASE WHEN $5 THEN discovered_at END DESC, path"
-                  " LIMIT NULLIF($4::bigint, 0)",
-                  {environment_, filter.table, filter.status ? ToString(*filter.status) : "",
-                   std::to_string(std::max(filter.limit, 0)), filter.newest_first ? "true" : "false"});
+    auto r =
+        Exec("find batches",
+             "SELECT " BATCH_COLUMNS
+             "  FROM batches WHERE environment = $1 AND ($2 = '' OR table_name = $2)"
+             "   AND ($3 = '' OR status = $3)"
+             " ORDER BY CASE WHEN $5 THEN discovered_at END DESC, path"
+             " LIMIT NULLIF($4::bigint, 0)",
+             {environment_, filter.table, filter.status ? ToString(*filter.status) : "",
+              std::to_string(std::max(filter.limit, 0)), filter.newest_first ? "true" : "false"});
     if (!r) return Fail(r.error());
     const PGresult* b = r->get();
     std::vector<BatchRecord> out;
@@ -1512,20 +1524,23 @@ Result<std::vector<BatchRecord>> PgStateStore::FindBatches(const BatchFilter& fi
   });
 }
 
-Result<std::vector<TableRunRecord>> PgStateStore::TableHistory(const std::string& table, int limit) {
-  return ReadRows<TableRunRecord>("table history",
-                  "SELECT " TABLE_RUN_COLUMNS
-                  "  FROM table_runs tr JOIN runs r ON r.id = tr.run_id"
-                  " WHERE r.environment = $1 AND tr.table_name = $2"
-                  " ORDER BY tr.id DESC LIMIT NULLIF($3::bigint, 0)",
-                  {environment_, table, std::to_string(std::max(limit, 0))},
-                  [&](const PGresult* res, int i) { return ReadTableRun(res, i, 0); });
+Result<std::vector<TableRunRecord>> PgStateStore::TableHistory(const std::string& table,
+                                                               int limit) {
+  return ReadRows<TableRunRecord>(
+      "table history",
+      "SELECT " TABLE_RUN_COLUMNS
+      "  FROM table_runs tr JOIN runs r ON r.id = tr.run_id"
+      " WHERE r.environment = $1 AND tr.table_name = $2"
+      " ORDER BY tr.id DESC LIMIT NULLIF($3::bigint, 0)",
+      {environment_, table, std::to_string(std::max(limit, 0))},
+      [&](const PGresult* res, int i) { return ReadTableRun(res, i, 0); });
 }
 
 Result<std::optional<RunSummary>> PgStateStore::GetRun(int64_t run_id) {
   return Run("get run", Retry::kAlways, [&]() -> Result<std::optional<RunSummary>> {
     auto r = Exec("get run",
-                  "SELECT " RUN_COLUMNS ", COALESCE(plan::text, '')"
+                  "SELECT " RUN_COLUMNS
+                  ", COALESCE(plan::text, '')"
                   "  FROM runs WHERE environment = $1 AND id = $2::bigint",
                   {environment_, std::to_string(run_id)});
     if (!r) return Fail(r.error());
@@ -1536,12 +1551,13 @@ Result<std::optional<RunSummary>> PgStateStore::GetRun(int64_t run_id) {
 }
 
 Result<std::vector<RunSummary>> PgStateStore::FindRuns(int limit, const std::string& status) {
-  return ReadRows<RunSummary>("find runs",
-                  "SELECT " RUN_COLUMNS
-                  "  FROM runs WHERE environment = $1 AND ($2 = '' OR status = $2)"
-                  " ORDER BY id DESC LIMIT NULLIF($3::bigint, 0)",
-                  {environment_, status, std::to_string(std::max(limit, 0))},
-                  [&](const PGresult* res, int i) { return ReadRun(res, i, /*with_plan=*/false); });
+  return ReadRows<RunSummary>(
+      "find runs",
+      "SELECT " RUN_COLUMNS
+      "  FROM runs WHERE environment = $1 AND ($2 = '' OR status = $2)"
+      " ORDER BY id DESC LIMIT NULLIF($3::bigint, 0)",
+      {environment_, status, std::to_string(std::max(limit, 0))},
+      [&](const PGresult* res, int i) { return ReadRun(res, i, /*with_plan=*/false); });
 }
 
 }  // namespace

@@ -54,8 +54,8 @@ std::optional<ModelStatus> ModelStatusFromString(std::string_view text);
 
 // A time-interval model's partition's status, stored as the text ToString gives.
 enum class PartitionStatus {
-  kComputed,     // "computed": its rows are the model's SQL over its window
-  kFailed,       // "failed": its last computation failed (error says why); its old rows, if any, stay
+  kComputed,  // "computed": its rows are the model's SQL over its window
+  kFailed,    // "failed": its last computation failed (error says why); its old rows, if any, stay
   kInProgress,   // "in_progress": being computed now (a process that died leaves it so)
   kInterrupted,  // "interrupted": found in_progress at start-up; counts as missing
 };
@@ -123,7 +123,7 @@ struct ModelRecord {
   // The target's columns as last built, in schema::ToJson form; "" when unknown
   // (never built, or reset).
   std::string columns_json;
-  std::string watermark;  // incremental by watermark: MAX(ts) as text; "" when none
+  std::string watermark;        // incremental by watermark: MAX(ts) as text; "" when none
   int64_t applied_batches = 0;  // staging batches applied so far (incremental, merge)
   // Whatever else a strategy keeps (partitions, ...), as JSON; "" when none.
   std::string strategy_state_json;
@@ -154,14 +154,14 @@ struct PartitionRecord {
   int64_t window_start_us = 0;  // UTC microseconds, included
   int64_t window_end_us = 0;    // UTC microseconds, excluded
   PartitionStatus status = PartitionStatus::kComputed;
-  int64_t computed_at_us = 0;   // when it was last computed; 0: never
-  bool window_closed = false;   // computed_at_us >= window_end_us: no later row can belong to it
-  int64_t row_count = 0;        // rows the partition holds as last computed
-  std::string checksum;         // of its rows as last computed ("<count>:<hash>"); "" when none
-  int64_t duration_us = 0;      // of its last computation
-  int64_t run_id = 0;           // the run that last touched it; 0: none
-  std::string error;            // kFailed: why
-  int64_t updated_at_us = 0;    // filled by reads; ignored by writes
+  int64_t computed_at_us = 0;  // when it was last computed; 0: never
+  bool window_closed = false;  // computed_at_us >= window_end_us: no later row can belong to it
+  int64_t row_count = 0;       // rows the partition holds as last computed
+  std::string checksum;        // of its rows as last computed ("<count>:<hash>"); "" when none
+  int64_t duration_us = 0;     // of its last computation
+  int64_t run_id = 0;          // the run that last touched it; 0: none
+  std::string error;           // kFailed: why
+  int64_t updated_at_us = 0;   // filled by reads; ignored by writes
 };
 
 // Which partitions Partitions() returns: every field empty = all of the model's.
@@ -176,8 +176,8 @@ struct PartitionFilter {
 // "Data checks").
 struct CheckRecord {
   std::string model;
-  std::string check;               // model::CheckName, or "row_count_anomaly"
-  std::string severity;            // "error" | "warn"
+  std::string check;     // model::CheckName, or "row_count_anomaly"
+  std::string severity;  // "error" | "warn"
   bool passed = true;
   std::optional<double> observed;  // nullopt when the check observed nothing
   std::string detail;              // what the value was held against ("min 1", "mean 100 ± 3σ")
@@ -361,8 +361,8 @@ class StateStore {
   virtual Status RecordChecks(int64_t run_id, const std::vector<CheckRecord>& checks) = 0;
   // A model's check results, newest first; only those of `check` when not
   // ""; limit <= 0 means all.
-  virtual Result<std::vector<CheckRecord>> ModelChecks(const std::string& model, const std::string& check,
-                                                       int limit) = 0;
+  virtual Result<std::vector<CheckRecord>> ModelChecks(const std::string& model,
+                                                       const std::string& check, int limit) = 0;
 
   // ---- Partitions of time-interval models ----
   //

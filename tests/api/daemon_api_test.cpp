@@ -311,6 +311,10 @@ TEST_F(DaemonTest, WithTokensV1NeedsOneAndProbesStayOpen) {
   EXPECT_EQ(HttpDelete(port_, "/v1/state/tables/x").status, 401);
   EXPECT_EQ(Get("/v1/tables").status, 200);
   EXPECT_EQ(Get("/v1/openapi.json").status, 200);
+  // A single daemon is no cluster.
+  auto cluster = Get("/v1/cluster");
+  EXPECT_EQ(cluster.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(cluster.body)["enabled"], false) << cluster.body;
   EXPECT_EQ(HttpGet(port_, "/healthz").status, 200);
   EXPECT_EQ(HttpGet(port_, "/readyz").status, 200);
   EXPECT_EQ(HttpGet(port_, "/metrics").status, 200);

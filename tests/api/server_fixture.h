@@ -158,8 +158,8 @@ class FakeBackend final : public ApiBackend {
     const char* format = ask.format == warehouse::QueryFormat::kCsv       ? "csv"
                          : ask.format == warehouse::QueryFormat::kParquet ? "parquet"
                                                                           : "json";
-    Record(std::string("Query ") + format + " " +
-               (ask.limit ? std::to_string(*ask.limit) : "all") + " " + ask.sql,
+    Record(std::string("Query ") + format + " " + (ask.limit ? std::to_string(*ask.limit) : "all") +
+               " " + ask.sql,
            "");
     if (query_delay.count() > 0) std::this_thread::sleep_for(query_delay);
     if (ask.sql.starts_with("DROP")) return Fail("query_refused", "not a SELECT statement");

@@ -44,7 +44,8 @@ class ClusterTest : public CliTest {
 
   // Starts member `slot` (its n-th life logs to member-<slot>-<n>.log).
   std::unique_ptr<ChildProcess> StartMember(int slot) {
-    const auto log = dir_ / ("member-" + std::to_string(slot) + "-" + std::to_string(lives_[slot]++) + ".log");
+    const auto log =
+        dir_ / ("member-" + std::to_string(slot) + "-" + std::to_string(lives_[slot]++) + ".log");
     return std::make_unique<ChildProcess>(
         std::vector<std::string>{LandfallBinary(), "serve", "--config", config().string()}, log);
   }
@@ -59,8 +60,10 @@ class ClusterTest : public CliTest {
   }
 
   bool TableExists(const std::string& table) {
-    return WarehouseInt("SELECT count(*) FROM information_schema.tables WHERE table_schema = "
-                        "'staging' AND table_name = '" + table + "'") == 1;
+    return WarehouseInt(
+               "SELECT count(*) FROM information_schema.tables WHERE table_schema = "
+               "'staging' AND table_name = '" +
+               table + "'") == 1;
   }
 
   // The lease history (lease_history, in the state store) in order: no table
@@ -89,7 +92,8 @@ class ClusterTest : public CliTest {
       const std::string& event = f[2];
       const long long at = std::stoll(f[3]);
       if (event == "released") {
-        EXPECT_EQ(holder[table].owner, owner) << "released by a member that did not hold it: " << row;
+        EXPECT_EQ(holder[table].owner, owner)
+            << "released by a member that did not hold it: " << row;
         holder[table].released = true;
         continue;
       }
@@ -99,7 +103,8 @@ class ClusterTest : public CliTest {
       }
       auto& h = holder[table];
       if (!h.owner.empty() && h.owner != owner) {
-        EXPECT_EQ(f[4], h.owner) << "the lease came from a member the history does not show: " << row;
+        EXPECT_EQ(f[4], h.owner) << "the lease came from a member the history does not show: "
+                                 << row;
         if (!h.released) {
           EXPECT_LE(std::stoll(f[5]), at) << "taken before the holder's lease expired: " << row;
         }
@@ -140,17 +145,21 @@ TEST_F(ClusterTest, ThreeMembersSplitTheTablesAndStageEachBatchOnce) {
   // most one of slack, once everyone has joined).
   auto spread = [&] {
     auto rows = PgQuery(
-        "SELECT count(DISTINCT owner) || ' ' || max(n) FROM (SELECT owner, count(*) AS n FROM leases"
+        "SELECT count(DISTINCT owner) || ' ' || max(n) FROM (SELECT owner, count(*) AS n FROM "
+        "leases"
         " WHERE environment = $1 AND expires_at > now() GROUP BY owner) t",
         env_);
     return !rows.empty() && rows[0].starts_with("3 ") && std::stoi(rows[0].substr(2)) <= 3;
   };
-  EXPECT_TRUE(PollUntil(spread, 30s)) << PgQuery("SELECT owner || ' ' || table_name FROM leases WHERE environment = $1", env_).size();
+  EXPECT_TRUE(PollUntil(spread, 30s))
+      << PgQuery("SELECT owner || ' ' || table_name FROM leases WHERE environment = $1", env_)
+             .size();
 
   // GET /v1/cluster on any member lists all three and who holds what.
   std::string log = members[1]->Log();
   std::smatch port;
-  ASSERT_TRUE(std::regex_search(log, port, std::regex(R"(listening on http://127\.0\.0\.1:(\d+))"))) << log;
+  ASSERT_TRUE(std::regex_search(log, port, std::regex(R"(listening on http://127\.0\.0\.1:(\d+))")))
+      << log;
   auto cluster = HttpGet(std::stoi(port[1]), "/v1/cluster");
   ASSERT_EQ(cluster.status, 200) << cluster.body;
   auto body = nlohmann::json::parse(cluster.body);
@@ -162,9 +171,41 @@ TEST_F(ClusterTest, ThreeMembersSplitTheTablesAndStageEachBatchOnce) {
   }
   EXPECT_EQ(held, kTables) << cluster.body;
   auto tables = nlohmann::json::parse(HttpGet(std::stoi(port[1]), "/v1/tables").body);
-  for (const auto& t : tables["tables"]) EXPECT_FALSE(t.value("owner", "").empty()) << t.dump();
+  ASSERT_EQ(tables["tables"].size(), static_cast<size_t>(kTables)) << tables.dump();
+  std::string elsewhere;  // a table another member holds
+  for (const auto& t : tables["tables"]) {
+    ASSERT_TRUE(t["owner"].is_string()) << t.dump();
+    if (t["owner"] != body["node"]) elsewhere = t["name"];
+  }
+  // A run of it asked of this member starts on its owner, which answers.
+  ASSERT_FALSE(elsewhere.empty()) << tables.dump();
+  auto forwarded = HttpPost(std::stoi(port[1]), "/v1/runs",
+                            nlohmann::json{{"tables", {elsewhere}}, {"full_refresh", true}}.dump());
+  ASSERT_EQ(forwarded.status, 202) << forwarded.body;
+  auto started = nlohmann::json::parse(forwarded.body);
+  EXPECT_NE(started["member"], body["node"]) << forwarded.body;
+  const auto run_id = started["run_id"].get<int64_t>();
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        return PgQuery("SELECT status FROM runs WHERE id = " + std::to_string(run_id) +
+                           " AND environment = $1 AND node = '" +
+                           started["member"].get<std::string>() + "'",
+                       env_) == std::vector<std::string>{"succeeded"};
+      },
+      30s));
+  // Tables held by several members take one run per member.
+  std::vector<std::string> all;
+  for (const auto& t : tables["tables"]) all.push_back(t["name"]);
+  EXPECT_EQ(HttpPost(std::stoi(port[1]), "/v1/runs", nlohmann::json{{"tables", all}}.dump()).status,
+            409);
 
+  EXPECT_TRUE(PollUntil(staged, 30s));  // the forced rebuild, again every row once
   for (int t = 0; t < kTables; ++t) EXPECT_EQ(LedgerBatches("t" + std::to_string(t)), 2);
+  // A plan reads every table, whoever holds it.
+  auto plan = Landfall({"plan", "--format", "json"});
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  EXPECT_EQ(nlohmann::json::parse(plan.out)["tables"].size(), static_cast<size_t>(kTables))
+      << plan.out;
   // A one-shot writer is refused: the members share the tables.
   auto run = Landfall({"run"});
   EXPECT_NE(run.exit_code, 0);
@@ -224,7 +265,8 @@ TEST_F(ClusterTest, KillDashNineLoopAcrossThreeMembersLosesAndDuplicatesNothing)
   // The survivors take the dead members' tables over within the TTL and stage the rest.
   auto done = [&] {
     for (const auto& [table, rows] : expected_rows) {
-      if (!TableExists(table) || Rows(table) != rows || LedgerBatches(table) != expected_files[table]) {
+      if (!TableExists(table) || Rows(table) != rows ||
+          LedgerBatches(table) != expected_files[table]) {
         return false;
       }
     }
@@ -250,11 +292,12 @@ TEST_F(ClusterTest, KillDashNineLoopAcrossThreeMembersLosesAndDuplicatesNothing)
             0);
   const int takeovers = CheckLeaseHistory();
   EXPECT_GT(takeovers, 0) << "no member ever took a table over";
-  EXPECT_EQ(PgQuery("SELECT count(*) FROM runs WHERE environment = $1 AND status = 'running'", env_),
-            std::vector<std::string>{"0"})
+  EXPECT_EQ(
+      PgQuery("SELECT count(*) FROM runs WHERE environment = $1 AND status = 'running'", env_),
+      std::vector<std::string>{"0"})
       << "a killed member's runs are marked interrupted";
-  std::cout << "[ cluster  ] kill -9 loop: " << kKills << " kills of 3 members, " << files << " files, "
-            << rows << " rows in " << kTables << " tables, " << takeovers
+  std::cout << "[ cluster  ] kill -9 loop: " << kKills << " kills of 3 members, " << files
+            << " files, " << rows << " rows in " << kTables << " tables, " << takeovers
             << " takeovers; staged exactly once\n";
 }
 

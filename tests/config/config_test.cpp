@@ -113,10 +113,12 @@ TEST(PolicyTest, PoliciesAreReadByNameAndTablesOverrideThem) {
   EXPECT_EQ(raw.schema_evolution, SchemaEvolution::kFail);
   EXPECT_EQ(raw.on_batch_removed, OnBatchRemoved::kRebuild);
   EXPECT_EQ(raw.on_table_removed, OnTableRemoved::kKeep);
-  EXPECT_THAT(ErrorOf(std::string(kMinimal) + "schema_evolution: Evolve\n"),
-              HasSubstr("schema_evolution: must be one of evolve, fail, freeze, rebuild (got 'Evolve')"));
-  EXPECT_THAT(ErrorOf(std::string(kMinimal) + "tables:\n  - match: x\n    on_table_removed: orphan\n"),
-              HasSubstr("must be one of drop, keep (got 'orphan')"));
+  EXPECT_THAT(
+      ErrorOf(std::string(kMinimal) + "schema_evolution: Evolve\n"),
+      HasSubstr("schema_evolution: must be one of evolve, fail, freeze, rebuild (got 'Evolve')"));
+  EXPECT_THAT(
+      ErrorOf(std::string(kMinimal) + "tables:\n  - match: x\n    on_table_removed: orphan\n"),
+      HasSubstr("must be one of drop, keep (got 'orphan')"));
 }
 
 TEST(ConfigTest, MinimalConfigParses) {
@@ -507,7 +509,8 @@ TEST(ConfigTest, StagingSchemaMayNotBeTheLedgerSchema) {
 }
 
 TEST(ConfigTest, WarehouseMemoryLimitAndThreadsHaveDefaultsAndAreChecked) {
-  auto defaults = ParseConfig("landing: {dir: /l}\nstate: {postgres_url: x}\nwarehouse: {path: /w}\n", kSource);
+  auto defaults =
+      ParseConfig("landing: {dir: /l}\nstate: {postgres_url: x}\nwarehouse: {path: /w}\n", kSource);
   ASSERT_TRUE(defaults) << defaults.error().message;
   EXPECT_EQ(defaults->warehouse.memory_limit, "512MB");
   EXPECT_EQ(defaults->warehouse.threads, 0);
@@ -520,7 +523,7 @@ TEST(ConfigTest, WarehouseMemoryLimitAndThreadsHaveDefaultsAndAreChecked) {
   EXPECT_EQ(set->warehouse.threads, 1);
   for (const char* bad : {"lots", "512", "0GB", "1.5GB", "-1GB", "80%"}) {
     EXPECT_THAT(ErrorOf(std::string("landing: {dir: /l}\nstate: {postgres_url: x}\n"
-                                     "warehouse:\n  path: /w\n  memory_limit: ") +
+                                    "warehouse:\n  path: /w\n  memory_limit: ") +
                         bad + "\n"),
                 StartsWith("/etc/landfall/landfall.yaml:5: warehouse.memory_limit: must be a size"))
         << bad;
@@ -653,7 +656,10 @@ TEST(ConfigQuarantineDirTest, QuarantineDirInsideTheLandingDirNamesFileLineAndKe
       "  quarantine_dir: /srv/landing/quarantine\n"
       "state: {postgres_url: x}\n"
       "warehouse: {path: /w}\n");
-  EXPECT_THAT(message, StartsWith("/etc/landfall/landfall.yaml:3: landing.quarantine_dir: must not be inside landing.dir"));
+  EXPECT_THAT(
+      message,
+      StartsWith(
+          "/etc/landfall/landfall.yaml:3: landing.quarantine_dir: must not be inside landing.dir"));
 }
 
 TEST(ConfigQuarantineDirTest, QuarantineDirThatIsTheLandingDirIsAnError) {
@@ -688,14 +694,16 @@ TEST(ModelsConfigTest, WithoutAModelsSectionThereAreNoModels) {
 }
 
 TEST(ModelsConfigTest, DirIsRelativeToTheConfigFileAndSchemaIsRead) {
-  auto config = ParseConfig(std::string(kMinimal) + "models:\n  dir: models\n  schema: marts\n", kSource);
+  auto config =
+      ParseConfig(std::string(kMinimal) + "models:\n  dir: models\n  schema: marts\n", kSource);
   ASSERT_TRUE(config) << config.error().message;
   EXPECT_EQ(config->models.dir, fs::path("/etc/landfall/models"));
   EXPECT_EQ(config->models.schema, "marts");
 }
 
 TEST(ModelsConfigTest, UnknownKeyNamesFileLineAndKey) {
-  auto config = ParseConfig(std::string(kMinimal) + "models:\n  dir: models\n  folder: x\n", kSource);
+  auto config =
+      ParseConfig(std::string(kMinimal) + "models:\n  dir: models\n  folder: x\n", kSource);
   ASSERT_FALSE(config);
   EXPECT_THAT(config.error().message, HasSubstr("landfall.yaml:9: models.folder: unknown key"));
 }
@@ -722,8 +730,8 @@ TEST(ConfigTest, APostgresWarehouseTakesAUrlFromTheEnvironmentAndNoPath) {
   const std::string head =
       "landing: {dir: /srv/landing}\nstate: {postgres_url: postgresql://localhost/landfall}\n";
   ScopedEnv url("LANDFALL_TEST_WAREHOUSE_URL", "postgresql://wh.example/dw");
-  auto config = ParseConfig(head + "warehouse:\n  type: postgres\n  url: ${LANDFALL_TEST_WAREHOUSE_URL}\n",
-                            kSource);
+  auto config = ParseConfig(
+      head + "warehouse:\n  type: postgres\n  url: ${LANDFALL_TEST_WAREHOUSE_URL}\n", kSource);
   ASSERT_TRUE(config) << config.error().ToString();
   EXPECT_EQ(config->warehouse.type, "postgres");
   EXPECT_EQ(config->warehouse.url, "postgresql://wh.example/dw");
@@ -739,6 +747,27 @@ TEST(ConfigTest, APostgresWarehouseTakesAUrlFromTheEnvironmentAndNoPath) {
               HasSubstr("models.dir: models are built on the duckdb warehouse only so far"));
   EXPECT_THAT(ErrorOf(head + "warehouse:\n  type: snowflake\n  path: x\n"),
               HasSubstr("must be one of duckdb, postgres"));
+}
+
+// Several daemons share an environment only on the PostgreSQL warehouse.
+TEST(ConfigTest, ClusterDefaultsOffAndNeedsThePostgresWarehouse) {
+  auto plain = ParseConfig(kMinimal, kSource);
+  ASSERT_TRUE(plain) << plain.error().ToString();
+  EXPECT_FALSE(plain->cluster.enabled);
+  EXPECT_EQ(plain->cluster.lease_ttl_s, 15);
+
+  const std::string pg =
+      "landing: {dir: /l}\nstate: {postgres_url: x}\nwarehouse: {type: postgres, url: y}\n";
+  auto on = ParseConfig(pg + "cluster:\n  enabled: true\n  lease_ttl_s: 30\n", kSource);
+  ASSERT_TRUE(on) << on.error().ToString();
+  EXPECT_TRUE(on->cluster.enabled);
+  EXPECT_EQ(on->cluster.lease_ttl_s, 30);
+
+  EXPECT_THAT(ErrorOf(std::string(kMinimal) + "cluster:\n  enabled: true\n"),
+              StartsWith("/etc/landfall/landfall.yaml:8: cluster.enabled: "));
+  EXPECT_THAT(ErrorOf(pg + "cluster:\n  lease_ttl_s: 1\n"),
+              StartsWith("/etc/landfall/landfall.yaml:5: cluster.lease_ttl_s: "));
+  EXPECT_THAT(ErrorOf(pg + "cluster:\n  leases: 3\n"), HasSubstr("cluster.leases"));
 }
 
 }  // namespace

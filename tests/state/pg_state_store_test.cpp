@@ -85,9 +85,9 @@ TEST(BatchStatusTest, NamesRoundTrip) {
 
 TEST(TableStatusTest, NamesRoundTripAndUnknownNamesAreNone) {
   const std::pair<TableStatus, const char*> names[] = {
-      {TableStatus::kNew, "new"},         {TableStatus::kActive, "active"},
+      {TableStatus::kNew, "new"},           {TableStatus::kActive, "active"},
       {TableStatus::kOrphaned, "orphaned"}, {TableStatus::kFailed, "failed"},
-      {TableStatus::kDropped, "dropped"}, {TableStatus::kReset, "reset"}};
+      {TableStatus::kDropped, "dropped"},   {TableStatus::kReset, "reset"}};
   for (const auto& [status, name] : names) {
     EXPECT_STREQ(ToString(status), name);
     EXPECT_EQ(TableStatusFromString(name), status) << name;
@@ -134,9 +134,9 @@ TEST(PgStateStoreTest, TableStatusesAreStoredAsTheirNames) {
   ASSERT_TRUE(run);
   ASSERT_TRUE(store->RecordTableRun(
       *run, {.table = "t_failed", .action = "fail", .status = TableRunStatus::kFailed}));
-  EXPECT_EQ(raw.Query("SELECT status FROM table_runs WHERE run_id = $1::bigint",
-                      {std::to_string(*run)}),
-            (std::vector<std::string>{"failed"}));
+  EXPECT_EQ(
+      raw.Query("SELECT status FROM table_runs WHERE run_id = $1::bigint", {std::to_string(*run)}),
+      (std::vector<std::string>{"failed"}));
 }
 
 TEST(PgStateStoreTest, LoadRefusesATableStatusItDoesNotKnow) {
@@ -230,8 +230,9 @@ TEST(PgStateStoreTest, DatabaseAtVersion3TakesTheModelMigrationsAndKeepsItsState
   const std::string env = UniqueEnvironment();
   {
     PgSession raw(db.url());
-    raw.Query("CREATE TABLE schema_migrations (version int PRIMARY KEY, name text NOT NULL,"
-              " applied_at timestamptz NOT NULL DEFAULT now())");
+    raw.Query(
+        "CREATE TABLE schema_migrations (version int PRIMARY KEY, name text NOT NULL,"
+        " applied_at timestamptz NOT NULL DEFAULT now())");
     for (const Migration& migration : EmbeddedMigrations()) {
       if (migration.version > 3) break;
       raw.Script(migration.sql);
@@ -252,10 +253,11 @@ TEST(PgStateStoreTest, DatabaseAtVersion3TakesTheModelMigrationsAndKeepsItsState
   auto store = OpenMigrated(env, db.url());
   ASSERT_TRUE(store);
   PgSession raw(db.url());
-  EXPECT_EQ(raw.Query("SELECT version || ' ' || name FROM schema_migrations WHERE version > 3"
-                      " ORDER BY version"),
-            (std::vector<std::string>{"4 models", "5 partitions", "6 checks",
-                                      "7 inline_time_functions", "8 batch_schema_key", "9 cluster"}));
+  EXPECT_EQ(
+      raw.Query("SELECT version || ' ' || name FROM schema_migrations WHERE version > 3"
+                " ORDER BY version"),
+      (std::vector<std::string>{"4 models", "5 partitions", "6 checks", "7 inline_time_functions",
+                                "8 batch_schema_key", "9 cluster"}));
   auto state = store->Load();
   ASSERT_TRUE(state) << state.error().ToString();
   ASSERT_EQ(state->tables.size(), 1u);
@@ -671,9 +673,11 @@ TEST(PgStateStoreTest, PruneHistoryForgetsOldRunsAndSnapshotsButEachTablesNewest
     auto id = store->StartRun("cli", "{}");
     ASSERT_TRUE(id) << id.error().ToString();
     runs.push_back(*id);
-    ASSERT_TRUE(store->RecordTableRun(*id, {"orders", "append", "[]", TableRunStatus::kSucceeded, 1, 1, 10, ""}));
+    ASSERT_TRUE(store->RecordTableRun(
+        *id, {"orders", "append", "[]", TableRunStatus::kSucceeded, 1, 1, 10, ""}));
     if (i < 2) {
-      ASSERT_TRUE(store->RecordTableRun(*id, {"users", "append", "[]", TableRunStatus::kSucceeded, 1, 1, 10, ""}));
+      ASSERT_TRUE(store->RecordTableRun(
+          *id, {"users", "append", "[]", TableRunStatus::kSucceeded, 1, 1, 10, ""}));
     }
     ASSERT_TRUE(store->FinishRun(*id, "succeeded", ""));
   }
@@ -686,12 +690,14 @@ TEST(PgStateStoreTest, PruneHistoryForgetsOldRunsAndSnapshotsButEachTablesNewest
     table.schema_hash = hash;
     ASSERT_TRUE(store->SaveTable(table));
   }
-  raw.Query("UPDATE runs SET started_at = now() - interval '40 days' WHERE environment = $1"
-            " AND id <> $2::bigint",
-            {env, std::to_string(runs.back())});
-  raw.Query("UPDATE schema_history SET recorded_at = now() - interval '40 days'"
-            " WHERE environment = $1",
-            {env});
+  raw.Query(
+      "UPDATE runs SET started_at = now() - interval '40 days' WHERE environment = $1"
+      " AND id <> $2::bigint",
+      {env, std::to_string(runs.back())});
+  raw.Query(
+      "UPDATE schema_history SET recorded_at = now() - interval '40 days'"
+      " WHERE environment = $1",
+      {env});
 
   // Chunks of 2 rows: several statements per kind.
   auto pruned = store->PruneHistory(30, 2);
@@ -735,8 +741,8 @@ TEST(PgStateStoreTest, EnvironmentsShareNothing) {
   ASSERT_TRUE(prod->UpsertBatches({MakeBatch("orders", "orders/p.parquet", 1)}));
   auto run = prod->StartRun("cli", "{}");
   ASSERT_TRUE(run) << run.error().ToString();
-  ASSERT_TRUE(
-      prod->RecordTableRun(*run, {.table = "orders", .action = "create", .status = TableRunStatus::kSucceeded}));
+  ASSERT_TRUE(prod->RecordTableRun(
+      *run, {.table = "orders", .action = "create", .status = TableRunStatus::kSucceeded}));
 
   // The same names in dev are other rows.
   BatchRecord dev_batch = MakeBatch("orders", "orders/p.parquet", 2);
@@ -759,7 +765,8 @@ TEST(PgStateStoreTest, EnvironmentsShareNothing) {
   auto finished = dev->FinishRun(*run, "succeeded", "");
   ASSERT_FALSE(finished);
   EXPECT_EQ(finished.error().code, "state_not_found");
-  auto recorded = dev->RecordTableRun(*run, {.table = "x", .action = "skip", .status = TableRunStatus::kFailed});
+  auto recorded = dev->RecordTableRun(
+      *run, {.table = "x", .action = "skip", .status = TableRunStatus::kFailed});
   ASSERT_FALSE(recorded);
   EXPECT_EQ(recorded.error().code, "state_not_found");
   auto deleted = dev->DeleteTable("orders");
@@ -845,7 +852,8 @@ TEST(PgStateStoreTest, ReconnectsAfterTheServerDropsTheConnection) {
   BatchRecord staged = MakeBatch("orders", "orders/p.parquet", 1);
   staged.status = BatchStatus::kStaged;
   TableRecord table{.name = "orders", .schema_json = R"({"columns":[]})", .schema_hash = "h1"};
-  TableRunRecord record{.table = "orders", .action = "append", .status = TableRunStatus::kSucceeded};
+  TableRunRecord record{
+      .table = "orders", .action = "append", .status = TableRunStatus::kSucceeded};
   auto recorded = store->RecordTableOutcome({staged}, table, *run, &record);
   ASSERT_TRUE(recorded) << recorded.error().ToString();
   auto records = store->TableRuns(*run);
@@ -871,7 +879,8 @@ TEST(PgStateStoreTest, TableOutcomeWritesBatchesTableAndRunTogether) {
     staged.back().status = BatchStatus::kStaged;
   }
   TableRecord table{.name = "orders", .schema_json = R"({"columns":[]})", .schema_hash = "h1"};
-  TableRunRecord record{.table = "orders", .action = "create", .status = TableRunStatus::kSucceeded, .rows = 3};
+  TableRunRecord record{
+      .table = "orders", .action = "create", .status = TableRunStatus::kSucceeded, .rows = 3};
   ASSERT_TRUE(store->RecordTableOutcome(staged, table, *run, &record));
   // Without a run (a CLI run recording nothing) and without batches.
   table.schema_hash = "h2";
