@@ -659,6 +659,7 @@ Result<Engine::Prepared> Engine::Prepare(const RunRequest& request, CatalogStats
 plan::PlanOptions Engine::PlanOptionsFor(const RunRequest& request) {
   plan::PlanOptions options;
   options.full_refresh = request.full_refresh && request.models.empty();
+  options.lossy_types = warehouse_.LossyTypes();
   if (format_version_ && *format_version_ != state::kStateFormatVersion) {
     options.state_unusable = true;
     options.state_unusable_why = "stored state format version " + std::to_string(*format_version_) +

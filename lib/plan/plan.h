@@ -60,6 +60,9 @@ inline constexpr const char* kPolicyRebuild = "policy_rebuild";
 // A rebuild copies the rows of batches whose files are gone but which
 // on_batch_removed: keep keeps from the old table (TablePlan::carry_over).
 inline constexpr const char* kBatchesCarriedOver = "batches_carried_over";
+// A column gets a type the warehouse stores less precisely than its staging
+// type (PlanOptions::lossy_types: TIMESTAMP_NS on PostgreSQL).
+inline constexpr const char* kPrecisionLost = "precision_lost";
 // Another table's name differs from this one's only in case (TableInputs::collides_with).
 inline constexpr const char* kTableNameCollision = "table_name_collision";
 }  // namespace reason
@@ -138,6 +141,9 @@ struct PlanOptions {
   bool full_refresh = false;        // rebuild every selected table
   bool state_unusable = false;      // the state as a whole cannot be trusted
   std::string state_unusable_why;
+  // Staging types the warehouse stores less precisely, and what it stores
+  // (Warehouse::LossyTypes): a table given one gets reason precision_lost.
+  std::map<std::string, std::string> lossy_types;
 };
 
 // How firmly a table name holds its warehouse table, for NameCollisions.

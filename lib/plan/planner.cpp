@@ -294,8 +294,8 @@ Result<Drift> Classify(const schema::Schema& previous, const std::vector<const s
 
 }  // namespace
 
-TablePlan PlanTable(const TableInputs& in, const PlanOptions& options,
-                    const schema::SupertypeFn& supertype) {
+// What PlanTable decides, before NotePrecisionLost.
+TablePlan Decide(const TableInputs& in, const PlanOptions& options, const schema::SupertypeFn& supertype) {
   TablePlan plan;
   plan.table = in.table;
   plan.policy = in.policy.schema_evolution;
@@ -549,6 +549,36 @@ std::map<std::string, std::string> NameCollisions(const std::map<std::string, Na
     }
   }
   return losers;
+}
+
+// Columns the action gives a type the warehouse stores less precisely
+// (PlanOptions::lossy_types), unless its table already had them so.
+void NotePrecisionLost(const TableInputs& in, const PlanOptions& options, TablePlan& plan) {
+  if (options.lossy_types.empty()) return;
+  if (plan.action != Action::kCreate && plan.action != Action::kAppend && plan.action != Action::kEvolve &&
+      plan.action != Action::kRebuild) {
+    return;
+  }
+  for (const auto& column : plan.target.columns) {
+    auto lossy = options.lossy_types.find(column.type);
+    if (lossy == options.lossy_types.end()) continue;
+    bool already = false;
+    for (const auto& c : in.warehouse.columns.columns) {
+      already |= in.warehouse.exists && schema::FoldName(c.name) == schema::FoldName(column.name) &&
+                 c.type == column.type;
+    }
+    if (!already) {
+      plan.reasons.push_back({reason::kPrecisionLost, "column " + column.name + ": " + column.type +
+                                                          " is stored as " + lossy->second});
+    }
+  }
+}
+
+TablePlan PlanTable(const TableInputs& in, const PlanOptions& options,
+                    const schema::SupertypeFn& supertype) {
+  TablePlan plan = Decide(in, options, supertype);
+  NotePrecisionLost(in, options, plan);
+  return plan;
 }
 
 ChangePlan PlanAll(const std::vector<TableInputs>& inputs, const PlanOptions& options,

@@ -411,6 +411,11 @@ class PgWarehouse final : public Warehouse {
     return Ok();
   }
 
+  std::map<std::string, std::string> LossyTypes() const override {
+    return {{"TIMESTAMP_NS", "PostgreSQL " + pg::PgType("TIMESTAMP_NS") +
+                                 ": nanoseconds are cut to microseconds"}};
+  }
+
   // Staging types are DuckDB's, so DuckDB answers (an in-memory one).
   Result<std::string> CommonSupertype(const std::string& a, const std::string& b) override {
     return types_->CommonSupertype(a, b);

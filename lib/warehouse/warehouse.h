@@ -191,6 +191,10 @@ class Warehouse {
   // or an error when there is none. Cached; may run a statement the first time.
   virtual Result<std::string> CommonSupertype(const std::string& a, const std::string& b) = 0;
 
+  // Staging types this warehouse stores less precisely than they are, with
+  // what it stores instead, for the plan's reasons (none by default).
+  virtual std::map<std::string, std::string> LossyTypes() const { return {}; }
+
   // Number of SQL statements executed so far (all connections). Tests use the
   // difference across a run to prove a quiet run touches nothing.
   virtual int64_t StatementsExecuted() const = 0;

@@ -55,6 +55,24 @@ TEST_F(PgWarehouseCliTest, StagesAppendsRebuildsAndThenHasNothingToDo) {
   EXPECT_NE(query.err.find("query_unsupported"), std::string::npos) << query.err;
 }
 
+// TIMESTAMP_NS has no PostgreSQL type: the plan says the nanoseconds go.
+TEST_F(PgWarehouseCliTest, NanosecondTimestampsArePlannedWithTheirLossAndKeepMicroseconds) {
+  WriteParquet(landing() / "events/1.parquet",
+               "SELECT 1::INTEGER AS id, TIMESTAMP_NS '2026-01-01 00:00:00.123456789' AS at");
+  auto plan = Landfall({"plan", "--format", "json"});
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  auto table = nlohmann::json::parse(plan.out)["tables"][0];
+  std::string detail;
+  for (const auto& r : table["reasons"]) {
+    if (r["code"] == "precision_lost") detail = r["detail"];
+  }
+  EXPECT_EQ(detail, "column at: TIMESTAMP_NS is stored as PostgreSQL timestamp: nanoseconds are cut to "
+                    "microseconds")
+      << table.dump();
+  Run();
+  EXPECT_EQ(One("SELECT at::text FROM staging.events"), "2026-01-01 00:00:00.123456");
+}
+
 TEST_F(PgWarehouseCliTest, KilledAtRandomPointsItStagesEveryBatchExactlyOnce) {
   std::mt19937 random(std::random_device{}());
   int expected_rows = 0;

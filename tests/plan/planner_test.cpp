@@ -208,6 +208,32 @@ TEST(PlanTableTest, EmptyNewFolderIsSkipped) {
   EXPECT_THAT(Codes(plan), ElementsAre(reason::kNoChange));
 }
 
+// A warehouse that stores a type less precisely says so in the plan, once:
+// when a table first gets such a column.
+TEST(PlanTableTest, ATypeTheWarehouseStoresLessPreciselyIsAReason) {
+  PlanOptions options;
+  options.lossy_types = {{"TIMESTAMP_NS", "PostgreSQL timestamp: nanoseconds are cut to microseconds"}};
+  TableInputs in;
+  in.table = "events";
+  in.folder_exists = true;
+  in.batches = {B("b1", "events/a.parquet", S({Col("id", "INTEGER"), Col("at", "TIMESTAMP_NS")}))};
+  TablePlan created = Plan(in, options);
+  EXPECT_EQ(created.action, Action::kCreate);
+  const PlanReason* why = FindReason(created, reason::kPrecisionLost);
+  ASSERT_NE(why, nullptr);
+  EXPECT_EQ(why->detail,
+            "column at: TIMESTAMP_NS is stored as PostgreSQL timestamp: nanoseconds are cut to microseconds");
+
+  // Once staged so, a new batch of the same columns appends without it.
+  const Schema columns = *in.batches[0].schema;
+  TableInputs staged = StagedWith(columns, in.batches, {in.batches[0], B("b2", "events/b.parquet", columns)});
+  TablePlan appended = Plan(staged, options);
+  EXPECT_EQ(appended.action, Action::kAppend);
+  EXPECT_EQ(FindReason(appended, reason::kPrecisionLost), nullptr);
+  // A warehouse that keeps the type has nothing to say.
+  EXPECT_EQ(FindReason(Plan(in), reason::kPrecisionLost), nullptr);
+}
+
 // ---- names that differ only in case ----
 
 TEST(NameCollisionsTest, NameTheWarehouseHoldsWinsOverANewOne) {
