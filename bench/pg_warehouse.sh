@@ -9,13 +9,15 @@
 #   b. `landfall run` with warehouse.type postgres (one process: start-up,
 #      footers, fingerprints, COPY streamed from DuckDB, ledger, state)
 #   c. `landfall run` with the DuckDB warehouse, for comparison
+#   d. a cluster of 1, 2 and 3 `landfall serve` daemons (cluster.enabled,
+#      BENCH_PGW_DAEMONS) started together on the landing directory, timed
+#      from their start until the warehouse ledger holds every batch
 #
 #   bash bench/pg_warehouse.sh
 #   BENCH_PGW_TABLES=20 BENCH_PGW_ROWS=1000 bash bench/pg_warehouse.sh
 #   BENCH_BUILD_DIR=build BENCH_SKIP_INSTALL=1 bash bench/pg_warehouse.sh   # an existing build
 #
-# Prints a table of figures and ratios (goal for b / a: <= 1.3). One daemon
-# only: several daemons sharing one environment are not built yet.
+# Prints a table of figures and ratios (goal for b / a: <= 1.3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,7 +26,8 @@ BENCH_PGW_BATCHES=${BENCH_PGW_BATCHES:-10}
 BENCH_PGW_ROWS=${BENCH_PGW_ROWS:-5000}
 BENCH_MEMORY_LIMIT=${BENCH_MEMORY_LIMIT:-512MB}
 BENCH_BUILD_DIR=${BENCH_BUILD_DIR:-build-bench}
-export BENCH_PGW_TABLES BENCH_PGW_BATCHES BENCH_PGW_ROWS BENCH_MEMORY_LIMIT BENCH_BUILD_DIR
+BENCH_PGW_DAEMONS=${BENCH_PGW_DAEMONS:-1 2 3}
+export BENCH_PGW_DAEMONS BENCH_PGW_TABLES BENCH_PGW_BATCHES BENCH_PGW_ROWS BENCH_MEMORY_LIMIT BENCH_BUILD_DIR
 
 # shellcheck source=bench/outer.sh
 source bench/outer.sh
@@ -49,7 +52,7 @@ say "writing $BENCH_PGW_TABLES tables x $BENCH_PGW_BATCHES batches x $BENCH_PGW_
 "$GEN" --dir "$WORK/landing" --tables "$BENCH_PGW_TABLES" --batches "$BENCH_PGW_BATCHES" \
   --rows "$BENCH_PGW_ROWS" >/dev/null
 
-config() { # name warehouse-yaml
+config() { # name warehouse-yaml [more yaml]
   cat >"$WORK/$1.yaml" <<EOF
 environment: bench_pgw_$1_$$
 landing: {dir: $WORK/landing, scan_interval_s: 0}
@@ -57,6 +60,7 @@ state: {postgres_url: $PG_URL}
 warehouse: $2
 api: {enabled: false}
 log: {level: warn, format: text}
+${3:-}
 EOF
 }
 config duckdb "{type: duckdb, path: $WORK/warehouse.duckdb, memory_limit: $BENCH_MEMORY_LIMIT}"
@@ -93,6 +97,34 @@ t0=$EPOCHREALTIME
 "$LANDFALL" run --config "$WORK/postgres.yaml" >/dev/null
 b=$(seconds "$t0" "$EPOCHREALTIME")
 
+# d. N daemons sharing the environment: started together, timed until the
+# ledger holds every batch (polled every 0.1 s), then stopped.
+declare -A d
+for n in $BENCH_PGW_DAEMONS; do
+  db=bench_pgw_cluster$n
+  psql -q -v ON_ERROR_STOP=1 "$PG_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
+  config "cluster$n" "{type: postgres, url: $(db_url "$db"), memory_limit: $BENCH_MEMORY_LIMIT}" \
+    "cluster: {enabled: true, lease_ttl_s: 15}"
+  say "d. $n daemons (cluster), PostgreSQL warehouse"
+  pids=()
+  t0=$EPOCHREALTIME
+  for ((i = 0; i < n; i++)); do
+    "$LANDFALL" serve --config "$WORK/cluster$n.yaml" >"$WORK/cluster$n-$i.log" 2>&1 &
+    pids+=($!)
+  done
+  # The ledger exists once the first member has set the warehouse up.
+  until [[ $(psql -tA "$(db_url "$db")" -c "SELECT count(*) FROM _landfall.ledger" 2>/dev/null) == "$files_total" ]]; do
+    for pid in "${pids[@]}"; do
+      kill -0 "$pid" 2>/dev/null || { cat "$WORK"/cluster"$n"-*.log; say "a member exited"; exit 1; }
+    done
+    sleep 0.1
+  done
+  d[$n]=$(seconds "$t0" "$EPOCHREALTIME")
+  kill -TERM "${pids[@]}"
+  wait "${pids[@]}" || true
+  psql -q "$PG_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
+done
+
 raw_rows=$(psql -tA "$(db_url bench_pgw_raw)" -c "SELECT sum(n_live_tup) FROM pg_stat_user_tables")
 staged=$(psql -tA "$(db_url bench_pgw_landfall)" -c \
   "SELECT sum(rows) || ' rows, ' || count(*) || ' batches' FROM _landfall.ledger")
@@ -108,6 +140,9 @@ scenario 19: $BENCH_PGW_TABLES tables x $BENCH_PGW_BATCHES batches x $BENCH_PGW_
 | b. landfall run, postgres warehouse | $b | $(rate "$files_total" "$b") | $(rate "$rows_total" "$b") | $(ratio "$b" "$a") of (a), goal <= 1.3 |
 | c. landfall run, duckdb warehouse | $c | $(rate "$files_total" "$c") | $(rate "$rows_total" "$c") | b / c = $(ratio "$b" "$c") |
 EOF
+for n in $BENCH_PGW_DAEMONS; do
+  echo "| d. $n daemons (cluster), postgres warehouse | ${d[$n]} | $(rate "$files_total" "${d[$n]}") | $(rate "$rows_total" "${d[$n]}") | $(ratio "${d[$n]}" "$a") of (a) |"
+done
 for db in bench_pgw_raw bench_pgw_landfall; do
   psql -q "$PG_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
 done
