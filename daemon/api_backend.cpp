@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "api/security.h"
 #include "daemon/http_client.h"
 #include "daemon/model_lineage.h"
 #include "daemon/runtime.h"
@@ -414,20 +415,28 @@ Result<api::Reply> DaemonApiBackend::TriggerRun(const api::RunTrigger& trigger) 
   if (auto s = CheckTables(trigger.tables); !s) return Fail(s.error());
   // A bad --models is the client's to fix (400), before any table runs.
   if (auto s = CheckModelSelection(trigger.models); !s) return Fail(s.error());
-  if (auto* cluster = daemon_.Cluster(); cluster != nullptr && !trigger.tables.empty()) {
-    return ForwardRun(*cluster, trigger);
-  }
-  return daemon_.StartRun(trigger);
+  auto* cluster = daemon_.Cluster();
+  if (cluster == nullptr || trigger.tables.empty()) return daemon_.StartRun(trigger);
+  // In a cluster the member holding the tables runs them; its reply is the answer.
+  auto holder = HolderOf(*cluster, trigger.tables);
+  if (!holder) return Fail(holder.error());
+  if (*holder == cluster->options().node) return daemon_.StartRun(trigger);
+  return AskMember(
+      *cluster, *holder,
+      {.method = "POST",
+       .target = "/v1/runs",
+       .body = json{{"tables", trigger.tables}, {"full_refresh", trigger.full_refresh}}.dump(),
+       .bearer_token = config_.api.tokens.empty() ? "" : config_.api.tokens.front()});
 }
 
-Result<api::Reply> DaemonApiBackend::ForwardRun(state::ClusterStore& cluster,
-                                                const api::RunTrigger& trigger) {
+Result<std::string> DaemonApiBackend::HolderOf(state::ClusterStore& cluster,
+                                               const std::vector<std::string>& tables) {
   auto leases = cluster.Leases();
   if (!leases) return Fail(leases.error());
   std::map<std::string, std::string> owner_of;
   for (const auto& lease : *leases) owner_of[lease.table] = lease.owner;
   std::set<std::string> owners;
-  for (const auto& table : trigger.tables) {
+  for (const auto& table : tables) {
     auto it = owner_of.find(table);
     if (it == owner_of.end()) {
       return Fail("run_conflict", "no member holds table '" + table +
@@ -442,37 +451,32 @@ Result<api::Reply> DaemonApiBackend::ForwardRun(state::ClusterStore& cluster,
                 "the tables are held by " + std::to_string(owners.size()) +
                     " members (GET /v1/tables shows each table's owner): start one run per member");
   }
-  const std::string owner = *owners.begin();
-  if (owner == cluster.options().node) return daemon_.StartRun(trigger);
+  return *owners.begin();
+}
 
-  // Another member holds them: it runs them, and its reply is the answer.
+Result<api::Reply> DaemonApiBackend::AskMember(state::ClusterStore& cluster,
+                                               const std::string& node, HttpCall call) {
   auto members = cluster.Members();
   if (!members) return Fail(members.error());
-  auto member = std::ranges::find(*members, owner, &state::ClusterMember::node);
+  auto member = std::ranges::find(*members, node, &state::ClusterMember::node);
   const auto colon = member == members->end() ? std::string::npos : member->api.rfind(':');
   if (colon == std::string::npos) {
-    return Fail("daemon_unavailable", "member " + owner + " holds the tables but has no API to ask",
+    return Fail("daemon_unavailable", "member " + node + " holds the tables but has no API to ask",
                 true);
   }
-  auto reply =
-      Call({.host = member->api.substr(0, colon),
-            .port = std::atoi(member->api.c_str() + colon + 1),
-            .method = "POST",
-            .target = "/v1/runs",
-            .body = json{{"tables", trigger.tables}, {"full_refresh", trigger.full_refresh}}.dump(),
-            .bearer_token = config_.api.tokens.empty() ? "" : config_.api.tokens.front()});
+  call.host = member->api.substr(0, colon);
+  call.port = std::atoi(member->api.c_str() + colon + 1);
+  auto reply = Call(call);
   if (!reply) {
     return Fail("daemon_unavailable",
-                "member " + owner + " at " + member->api +
+                "member " + node + " at " + member->api +
                     " holds the tables and cannot be asked: " + reply.error().message,
                 true);
   }
   json body = json::parse(reply->body, nullptr, false);
-  if (body.is_object()) {
-    body["member"] = owner;
-    return api::Reply{reply->status, Dump(body)};
-  }
-  return api::Reply{reply->status, reply->body};
+  if (!body.is_object()) return api::Reply{reply->status, reply->body};
+  body["member"] = node;
+  return api::Reply{reply->status, Dump(body)};
 }
 
 Result<std::string> DaemonApiBackend::ListRuns(int limit, const std::string& status) {
@@ -558,6 +562,25 @@ Result<api::Reply> DaemonApiBackend::FileArrived(const std::string& table,
   if (!daemon_.StartedEngine()) {
     return Fail("daemon_unavailable", "landfall is starting; its first scan will see the file",
                 true);
+  }
+  if (auto* cluster = daemon_.Cluster()) {
+    // The member holding the table is told, signed as the sender signed it
+    // (the members share api.webhook_secret).
+    auto holder = HolderOf(*cluster, {table});
+    if (!holder) return Fail(holder.error());
+    if (*holder != cluster->options().node) {
+      const std::string body =
+          rel_path.empty() ? json{{"table", table}}.dump() : json{{"path", rel_path}}.dump();
+      const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+      return AskMember(*cluster, *holder,
+                       {.method = "POST",
+                        .target = "/v1/webhooks/file-arrived",
+                        .body = body,
+                        .headers = {{"X-Landfall-Signature",
+                                     api::SignWebhook(config_.api.webhook_secret, now, body)}}});
+    }
   }
   daemon_.Touch(table, "webhook");
   spdlog::info("webhook: {} arrived; scanning table {}", rel_path.empty() ? table : rel_path,

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "api/backend.h"
+#include "daemon/http_client.h"
 #include "daemon/model_graph.h"
 #include "lib/config/config.h"
 #include "lib/exec/engine.h"
@@ -103,9 +104,14 @@ class DaemonApiBackend final : public api::ApiBackend {
   // come up after the daemon).
   Result<state::StateStore*> Reads();
   Result<exec::Engine*> Engine();
-  // In a cluster: a run of `trigger.tables` starts on the member holding
-  // them (here, or forwarded to its API, whose reply gains "member").
-  Result<api::Reply> ForwardRun(state::ClusterStore& cluster, const api::RunTrigger& trigger);
+  // In a cluster: the member holding every one of `tables` (its node id).
+  // "run_conflict" when no member or several hold them.
+  Result<std::string> HolderOf(state::ClusterStore& cluster,
+                               const std::vector<std::string>& tables);
+  // Sends `call` to member `node`'s API (its address from the cluster);
+  // its reply, with "member": node added to a JSON object.
+  Result<api::Reply> AskMember(state::ClusterStore& cluster, const std::string& node,
+                               HttpCall call);
   // Each of `tables` is a table name and known (a folder, or remembered).
   Status CheckTables(const std::vector<std::string>& tables);
   // The body of GET /v1/tables.

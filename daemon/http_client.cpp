@@ -35,7 +35,8 @@ Result<HttpReply> Call(const HttpCall& call) {
   beast::tcp_stream stream(io);
   stream.expires_after(call.timeout);
   std::optional<beast::error_code> connected;
-  stream.async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { connected = e; });
+  stream.async_connect(endpoints,
+                       [&](beast::error_code e, const tcp::endpoint&) { connected = e; });
   io.run();
   if (!connected || *connected) {
     return Fail("http_unreachable",
@@ -50,6 +51,7 @@ Result<HttpReply> Call(const HttpCall& call) {
   if (!call.bearer_token.empty()) {
     req.set(http::field::authorization, "Bearer " + call.bearer_token);
   }
+  for (const auto& [name, value] : call.headers) req.set(name, value);
   if (!call.body.empty()) {
     req.set(http::field::content_type, "application/json");
     req.body() = call.body;

@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "lib/common/result.h"
 
@@ -21,6 +23,7 @@ struct HttpCall {
   std::string target;        // "/v1/plan?table=orders"
   std::string body;          // sent as application/json when not empty
   std::string bearer_token;  // sent as "Authorization: Bearer ..." when not empty
+  std::vector<std::pair<std::string, std::string>> headers;  // more, as they are
   // For the whole exchange: connect, send, and read the whole reply.
   std::chrono::milliseconds timeout{30'000};
 };

@@ -127,8 +127,8 @@ struct RememberedTable {
 
 struct TableInputs {
   std::string table;
-  bool folder_exists = false;                // the raw table folder is in the landing dir
-  std::vector<CurrentBatch> batches;         // sorted by rel_path
+  bool folder_exists = false;                 // the raw table folder is in the landing dir
+  std::vector<CurrentBatch> batches;          // sorted by rel_path
   std::optional<RememberedTable> remembered;  // nullopt: the state store has no row
   warehouse::TableContents warehouse;
   config::TablePolicy policy;
@@ -138,8 +138,8 @@ struct TableInputs {
 };
 
 struct PlanOptions {
-  bool full_refresh = false;        // rebuild every selected table
-  bool state_unusable = false;      // the state as a whole cannot be trusted
+  bool full_refresh = false;    // rebuild every selected table
+  bool state_unusable = false;  // the state as a whole cannot be trusted
   std::string state_unusable_why;
   // Staging types the warehouse stores less precisely, and what it stores
   // (Warehouse::LossyTypes): a table given one gets reason precision_lost.

@@ -9,22 +9,29 @@ namespace landfall::plan {
 
 const char* ToString(Action action) {
   switch (action) {
-    case Action::kSkip: return "skip";
-    case Action::kCreate: return "create";
-    case Action::kAppend: return "append";
-    case Action::kEvolve: return "evolve";
-    case Action::kRebuild: return "rebuild";
-    case Action::kOrphan: return "orphan";
-    case Action::kDrop: return "drop";
-    case Action::kFail: return "fail";
+    case Action::kSkip:
+      return "skip";
+    case Action::kCreate:
+      return "create";
+    case Action::kAppend:
+      return "append";
+    case Action::kEvolve:
+      return "evolve";
+    case Action::kRebuild:
+      return "rebuild";
+    case Action::kOrphan:
+      return "orphan";
+    case Action::kDrop:
+      return "drop";
+    case Action::kFail:
+      return "fail";
   }
   return "?";
 }
 
 int ChangePlan::ActionableCount() const {
-  return static_cast<int>(std::count_if(tables.begin(), tables.end(), [](const TablePlan& t) {
-    return t.action != Action::kSkip;
-  }));
+  return static_cast<int>(std::count_if(
+      tables.begin(), tables.end(), [](const TablePlan& t) { return t.action != Action::kSkip; }));
 }
 
 namespace {
@@ -101,7 +108,8 @@ void NoteRounding(const std::vector<CurrentBatch>& batches, TablePlan& plan) {
 // rewritten, not removed: its old rows are replaced.
 std::vector<std::string> KeptBatches(const TableInputs& in) {
   std::vector<std::string> kept;
-  if (!in.warehouse.exists || in.policy.on_batch_removed != config::OnBatchRemoved::kKeep) return kept;
+  if (!in.warehouse.exists || in.policy.on_batch_removed != config::OnBatchRemoved::kKeep)
+    return kept;
   std::set<std::string_view> ids, paths;
   for (const auto& b : in.batches) {
     ids.insert(b.batch_id);
@@ -149,9 +157,10 @@ TablePlan& Rebuild(const TableInputs& in, TablePlan& plan, Action action,
   plan.target = std::move(*target);
   NoteRounding(in.batches, plan);
   if (!kept.empty()) {
-    plan.reasons.push_back({reason::kBatchesCarriedOver,
-                            "kept " + Plural(kept.size(), "batch") +
-                                (kept.size() == 1 ? " whose file is gone" : " whose files are gone")});
+    plan.reasons.push_back(
+        {reason::kBatchesCarriedOver,
+         "kept " + Plural(kept.size(), "batch") +
+             (kept.size() == 1 ? " whose file is gone" : " whose files are gone")});
     plan.carry_over = std::move(kept);
   }
   return plan;
@@ -166,7 +175,8 @@ struct Drift {
   bool Changes() const { return added || widened || incompatible || !renames.empty(); }
 };
 
-Result<Drift> Classify(const schema::Schema& previous, const std::vector<const schema::Schema*>& batches,
+Result<Drift> Classify(const schema::Schema& previous,
+                       const std::vector<const schema::Schema*>& batches,
                        const schema::SupertypeFn& supertype) {
   auto unified = schema::Unify(previous, batches, supertype);
   if (!unified) return Fail(unified.error());
@@ -295,7 +305,8 @@ Result<Drift> Classify(const schema::Schema& previous, const std::vector<const s
 }  // namespace
 
 // What PlanTable decides, before NotePrecisionLost.
-TablePlan Decide(const TableInputs& in, const PlanOptions& options, const schema::SupertypeFn& supertype) {
+TablePlan Decide(const TableInputs& in, const PlanOptions& options,
+                 const schema::SupertypeFn& supertype) {
   TablePlan plan;
   plan.table = in.table;
   plan.policy = in.policy.schema_evolution;
@@ -306,7 +317,8 @@ TablePlan Decide(const TableInputs& in, const PlanOptions& options, const schema
   // would change that table. Nothing of this one is staged (its batches wait,
   // unquarantined), and the run fails it until one of the folders is renamed.
   if (in.collides_with) {
-    plan.reasons.push_back({reason::kTableNameCollision, in.table + " collides with " + *in.collides_with});
+    plan.reasons.push_back(
+        {reason::kTableNameCollision, in.table + " collides with " + *in.collides_with});
     plan.action = in.folder_exists ? Action::kFail : Action::kSkip;
     return plan;
   }
@@ -320,10 +332,12 @@ TablePlan Decide(const TableInputs& in, const PlanOptions& options, const schema
       plan.reasons.push_back({reason::kTableRemoved, "folder still absent; staging table kept"});
     } else if (in.policy.on_table_removed == config::OnTableRemoved::kDrop) {
       plan.action = Action::kDrop;
-      plan.reasons.push_back({reason::kTableRemoved, "table folder disappeared; on_table_removed: drop"});
+      plan.reasons.push_back(
+          {reason::kTableRemoved, "table folder disappeared; on_table_removed: drop"});
     } else {
       plan.action = Action::kOrphan;
-      plan.reasons.push_back({reason::kTableRemoved, "table folder disappeared; staging table kept"});
+      plan.reasons.push_back(
+          {reason::kTableRemoved, "table folder disappeared; staging table kept"});
     }
     return plan;
   }
@@ -344,8 +358,9 @@ TablePlan Decide(const TableInputs& in, const PlanOptions& options, const schema
 
   if (!wh.exists) {
     if (warehouse_knows || (in.remembered && in.remembered->snapshot)) {
-      plan.reasons.push_back({reason::kWarehouseTableMissing,
-                              "state or ledger says the table was staged, but the warehouse has no table"});
+      plan.reasons.push_back(
+          {reason::kWarehouseTableMissing,
+           "state or ledger says the table was staged, but the warehouse has no table"});
       return Rebuild(in, plan, Action::kRebuild, supertype);
     }
     plan.reasons.push_back({reason::kNewTable, Plural(in.batches.size(), "batch")});
@@ -367,15 +382,16 @@ TablePlan Decide(const TableInputs& in, const PlanOptions& options, const schema
   bool rederive = false;
   if (!in.remembered || !in.remembered->snapshot) {
     if (in.remembered && in.remembered->unreadable) {
-      plan.reasons.push_back({reason::kStateUnreadable, "stored schema snapshot cannot be parsed; re-derived"});
+      plan.reasons.push_back(
+          {reason::kStateUnreadable, "stored schema snapshot cannot be parsed; re-derived"});
     } else {
       plan.reasons.push_back({reason::kStateMissing, "no stored state for the table; re-derived"});
     }
     rederive = true;
   } else if (!in.remembered->snapshot->SameStagingColumns(wh.columns)) {
-    plan.reasons.push_back({reason::kWarehouseSchemaMismatch,
-                            "state " + ColumnList(*in.remembered->snapshot) + ", warehouse " +
-                                ColumnList(wh.columns)});
+    plan.reasons.push_back(
+        {reason::kWarehouseSchemaMismatch, "state " + ColumnList(*in.remembered->snapshot) +
+                                               ", warehouse " + ColumnList(wh.columns)});
     return Rebuild(in, plan, Action::kRebuild, supertype);
   } else {
     previous = *in.remembered->snapshot;  // same columns, plus field ids
@@ -386,8 +402,9 @@ TablePlan Decide(const TableInputs& in, const PlanOptions& options, const schema
   // others up by path (batches are sorted by it) and by id.
   std::vector<std::string_view> current_ids;
   auto by_path = [&](const std::string& rel_path) -> const CurrentBatch* {
-    auto it = std::lower_bound(in.batches.begin(), in.batches.end(), rel_path,
-                               [](const CurrentBatch& b, const std::string& p) { return b.rel_path < p; });
+    auto it = std::lower_bound(
+        in.batches.begin(), in.batches.end(), rel_path,
+        [](const CurrentBatch& b, const std::string& p) { return b.rel_path < p; });
     return it != in.batches.end() && it->rel_path == rel_path ? &*it : nullptr;
   };
   auto is_current = [&](const std::string& id) {
@@ -402,14 +419,16 @@ TablePlan Decide(const TableInputs& in, const PlanOptions& options, const schema
   for (const auto& [id, entry] : wh.ledger) {
     const CurrentBatch* now = by_path(entry.rel_path);
     if (now && now->batch_id != id) {
-      plan.reasons.push_back({reason::kBatchRewritten, entry.rel_path + " changed content after it was staged"});
+      plan.reasons.push_back(
+          {reason::kBatchRewritten, entry.rel_path + " changed content after it was staged"});
       rewritten = true;
     } else if (!now && !is_current(id)) {
       removed = true;
-      plan.reasons.push_back({reason::kBatchRemoved,
-                              entry.rel_path + (in.policy.on_batch_removed == config::OnBatchRemoved::kRebuild
-                                                    ? " was deleted; rebuilding without it"
-                                                    : " was deleted; its rows are kept")});
+      plan.reasons.push_back(
+          {reason::kBatchRemoved,
+           entry.rel_path + (in.policy.on_batch_removed == config::OnBatchRemoved::kRebuild
+                                 ? " was deleted; rebuilding without it"
+                                 : " was deleted; its rows are kept")});
     }
   }
   // State says staged, the ledger says not (a ledger edited by hand, a
@@ -419,8 +438,9 @@ TablePlan Decide(const TableInputs& in, const PlanOptions& options, const schema
   for (const auto& b : in.batches) {
     if (b.staged && !wh.ledger.contains(b.batch_id)) {
       lost = true;
-      plan.reasons.push_back({reason::kLedgerMismatch,
-                              b.rel_path + " is staged according to state but not in the warehouse ledger"});
+      plan.reasons.push_back(
+          {reason::kLedgerMismatch,
+           b.rel_path + " is staged according to state but not in the warehouse ledger"});
     }
   }
   if (rewritten || lost) return Rebuild(in, plan, Action::kRebuild, supertype);
@@ -437,10 +457,10 @@ TablePlan Decide(const TableInputs& in, const PlanOptions& options, const schema
     }
     auto derived = schema::Unify(schema::Schema{}, staged, supertype);
     if (!derived || !derived->SameStagingColumns(wh.columns)) {
-      plan.reasons.push_back({reason::kLedgerMismatch,
-                              "staged batches' footers " +
-                                  (derived ? ColumnList(*derived) : derived.error().message) +
-                                  " disagree with the warehouse " + ColumnList(wh.columns)});
+      plan.reasons.push_back(
+          {reason::kLedgerMismatch, "staged batches' footers " +
+                                        (derived ? ColumnList(*derived) : derived.error().message) +
+                                        " disagree with the warehouse " + ColumnList(wh.columns)});
       return Rebuild(in, plan, Action::kRebuild, supertype);
     }
     previous = std::move(*derived);
@@ -468,7 +488,8 @@ TablePlan Decide(const TableInputs& in, const PlanOptions& options, const schema
   }
   for (const auto& r : drift->reasons) plan.reasons.push_back(r);
 
-  auto append = [&](const std::vector<const CurrentBatch*>& batches, schema::Schema target) -> TablePlan& {
+  auto append = [&](const std::vector<const CurrentBatch*>& batches,
+                    schema::Schema target) -> TablePlan& {
     plan.target = std::move(target);
     if (batches.empty()) {
       plan.reasons.push_back({reason::kNoChange, "no stageable new batches"});
@@ -476,14 +497,16 @@ TablePlan Decide(const TableInputs& in, const PlanOptions& options, const schema
     }
     plan.action = Action::kAppend;
     for (const auto* b : batches) plan.batches.push_back(b->rel_path);
-    plan.reasons.insert(plan.reasons.begin(), {reason::kNewBatches, Plural(batches.size(), "new batch")});
+    plan.reasons.insert(plan.reasons.begin(),
+                        {reason::kNewBatches, Plural(batches.size(), "new batch")});
     return plan;
   };
 
   // No schema change; the unified target still records nullability and field
   // ids the new batches brought.
   if (!drift->Changes()) return append(fresh, std::move(drift->target));
-  plan.reasons.insert(plan.reasons.begin(), {reason::kSchemaChanged, "new batches change the staging columns"});
+  plan.reasons.insert(plan.reasons.begin(),
+                      {reason::kSchemaChanged, "new batches change the staging columns"});
 
   const config::SchemaEvolution policy = in.policy.schema_evolution;
   if (policy == config::SchemaEvolution::kRebuild) {
@@ -516,10 +539,11 @@ TablePlan Decide(const TableInputs& in, const PlanOptions& options, const schema
       } else {
         why = own.error().message;
       }
-      plan.quarantine.push_back({b->rel_path, reason::kSchemaFrozen, "schema_evolution: freeze; " + why});
+      plan.quarantine.push_back(
+          {b->rel_path, reason::kSchemaFrozen, "schema_evolution: freeze; " + why});
     }
-    plan.reasons.push_back({reason::kSchemaFrozen,
-                            Plural(plan.quarantine.size(), "batch") + " with a different schema quarantined"});
+    plan.reasons.push_back({reason::kSchemaFrozen, Plural(plan.quarantine.size(), "batch") +
+                                                       " with a different schema quarantined"});
     return append(fitting, std::move(previous));
   }
 
@@ -529,7 +553,8 @@ TablePlan Decide(const TableInputs& in, const PlanOptions& options, const schema
   plan.target = std::move(drift->target);
   plan.renames = std::move(drift->renames);
   for (const auto* b : fresh) plan.batches.push_back(b->rel_path);
-  plan.reasons.insert(plan.reasons.begin(), {reason::kNewBatches, Plural(fresh.size(), "new batch")});
+  plan.reasons.insert(plan.reasons.begin(),
+                      {reason::kNewBatches, Plural(fresh.size(), "new batch")});
   return plan;
 }
 
@@ -555,8 +580,8 @@ std::map<std::string, std::string> NameCollisions(const std::map<std::string, Na
 // (PlanOptions::lossy_types), unless its table already had them so.
 void NotePrecisionLost(const TableInputs& in, const PlanOptions& options, TablePlan& plan) {
   if (options.lossy_types.empty()) return;
-  if (plan.action != Action::kCreate && plan.action != Action::kAppend && plan.action != Action::kEvolve &&
-      plan.action != Action::kRebuild) {
+  if (plan.action != Action::kCreate && plan.action != Action::kAppend &&
+      plan.action != Action::kEvolve && plan.action != Action::kRebuild) {
     return;
   }
   for (const auto& column : plan.target.columns) {
@@ -585,7 +610,8 @@ ChangePlan PlanAll(const std::vector<TableInputs>& inputs, const PlanOptions& op
                    const schema::SupertypeFn& supertype) {
   ChangePlan plan;
   plan.full_rebuild = options.state_unusable;
-  if (options.state_unusable) plan.reasons.push_back({reason::kStateUnusable, options.state_unusable_why});
+  if (options.state_unusable)
+    plan.reasons.push_back({reason::kStateUnusable, options.state_unusable_why});
   for (const auto& in : inputs) plan.tables.push_back(PlanTable(in, options, supertype));
   std::sort(plan.tables.begin(), plan.tables.end(),
             [](const TablePlan& a, const TablePlan& b) { return a.table < b.table; });

@@ -412,8 +412,8 @@ class PgWarehouse final : public Warehouse {
   }
 
   std::map<std::string, std::string> LossyTypes() const override {
-    return {{"TIMESTAMP_NS", "PostgreSQL " + pg::PgType("TIMESTAMP_NS") +
-                                 ": nanoseconds are cut to microseconds"}};
+    return {{"TIMESTAMP_NS",
+             "PostgreSQL " + pg::PgType("TIMESTAMP_NS") + ": nanoseconds are cut to microseconds"}};
   }
 
   // Staging types are DuckDB's, so DuckDB answers (an in-memory one).

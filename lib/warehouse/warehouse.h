@@ -115,7 +115,8 @@ class WarehouseHold {
   ~WarehouseHold() {
     if (release_) release_();
   }
-  WarehouseHold(WarehouseHold&& other) noexcept : release_(std::exchange(other.release_, nullptr)) {}
+  WarehouseHold(WarehouseHold&& other) noexcept
+      : release_(std::exchange(other.release_, nullptr)) {}
   WarehouseHold& operator=(WarehouseHold&&) = delete;
   WarehouseHold(const WarehouseHold&) = delete;
   WarehouseHold& operator=(const WarehouseHold&) = delete;

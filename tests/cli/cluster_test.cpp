@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "api/security.h"
 #include "tests/cli/operate_fixture.h"
 #include "tests/support/http_client.h"
 
@@ -25,6 +26,7 @@ namespace fs = std::filesystem;
 class ClusterTest : public CliTest {
  protected:
   static constexpr int kLeaseTtlS = 3;
+  static constexpr const char* kSecret = "cluster-test-secret-0123456789";
 
   ClusterTest() { on_postgres_ = true; }
 
@@ -37,7 +39,7 @@ class ClusterTest : public CliTest {
         << "state:\n  postgres_url: ${LANDFALL_TEST_PG_URL}\n"
         << WarehouseYaml() << "  staging_schema: staging\n"
         << "workers: 2\n"
-        << "api:\n  listen: 127.0.0.1:0\n"
+        << "api:\n  listen: 127.0.0.1:0\n  webhook_secret: " << kSecret << "\n"
         << "cluster:\n  enabled: true\n  lease_ttl_s: " << kLeaseTtlS << "\n"
         << "log: {level: info, format: text}\n";
   }
@@ -193,6 +195,15 @@ TEST_F(ClusterTest, ThreeMembersSplitTheTablesAndStageEachBatchOnce) {
                        env_) == std::vector<std::string>{"succeeded"};
       },
       30s));
+  // So does a webhook naming it, signed again for the owner.
+  const std::string hook = nlohmann::json{{"table", elsewhere}}.dump();
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  auto announced = HttpPost(std::stoi(port[1]), "/v1/webhooks/file-arrived", hook, "",
+                            {"X-Landfall-Signature: " + api::SignWebhook(kSecret, now, hook)});
+  ASSERT_EQ(announced.status, 202) << announced.body;
+  EXPECT_EQ(nlohmann::json::parse(announced.body)["member"], started["member"]) << announced.body;
   // Tables held by several members take one run per member.
   std::vector<std::string> all;
   for (const auto& t : tables["tables"]) all.push_back(t["name"]);

@@ -66,8 +66,9 @@ TEST_F(PgWarehouseCliTest, NanosecondTimestampsArePlannedWithTheirLossAndKeepMic
   for (const auto& r : table["reasons"]) {
     if (r["code"] == "precision_lost") detail = r["detail"];
   }
-  EXPECT_EQ(detail, "column at: TIMESTAMP_NS is stored as PostgreSQL timestamp: nanoseconds are cut to "
-                    "microseconds")
+  EXPECT_EQ(detail,
+            "column at: TIMESTAMP_NS is stored as PostgreSQL timestamp: nanoseconds are cut to "
+            "microseconds")
       << table.dump();
   Run();
   EXPECT_EQ(One("SELECT at::text FROM staging.events"), "2026-01-01 00:00:00.123456");

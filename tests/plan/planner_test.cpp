@@ -59,7 +59,8 @@ warehouse::TableContents Warehouse(Schema columns, const std::vector<CurrentBatc
   return wh;
 }
 
-RememberedTable Remembered(Schema snapshot, state::TableStatus status = state::TableStatus::kActive) {
+RememberedTable Remembered(Schema snapshot,
+                           state::TableStatus status = state::TableStatus::kActive) {
   RememberedTable r;
   r.snapshot = std::move(snapshot);
   r.status = status;
@@ -212,7 +213,8 @@ TEST(PlanTableTest, EmptyNewFolderIsSkipped) {
 // when a table first gets such a column.
 TEST(PlanTableTest, ATypeTheWarehouseStoresLessPreciselyIsAReason) {
   PlanOptions options;
-  options.lossy_types = {{"TIMESTAMP_NS", "PostgreSQL timestamp: nanoseconds are cut to microseconds"}};
+  options.lossy_types = {
+      {"TIMESTAMP_NS", "PostgreSQL timestamp: nanoseconds are cut to microseconds"}};
   TableInputs in;
   in.table = "events";
   in.folder_exists = true;
@@ -222,11 +224,13 @@ TEST(PlanTableTest, ATypeTheWarehouseStoresLessPreciselyIsAReason) {
   const PlanReason* why = FindReason(created, reason::kPrecisionLost);
   ASSERT_NE(why, nullptr);
   EXPECT_EQ(why->detail,
-            "column at: TIMESTAMP_NS is stored as PostgreSQL timestamp: nanoseconds are cut to microseconds");
+            "column at: TIMESTAMP_NS is stored as PostgreSQL timestamp: nanoseconds are cut to "
+            "microseconds");
 
   // Once staged so, a new batch of the same columns appends without it.
   const Schema columns = *in.batches[0].schema;
-  TableInputs staged = StagedWith(columns, in.batches, {in.batches[0], B("b2", "events/b.parquet", columns)});
+  TableInputs staged =
+      StagedWith(columns, in.batches, {in.batches[0], B("b2", "events/b.parquet", columns)});
   TablePlan appended = Plan(staged, options);
   EXPECT_EQ(appended.action, Action::kAppend);
   EXPECT_EQ(FindReason(appended, reason::kPrecisionLost), nullptr);
@@ -1158,8 +1162,9 @@ TEST(PlanTableTest, RebuildCarriesOverKeptBatchesWhoseFilesAreGone) {
 
 TEST(PlanTableTest, FullRefreshCarriesOverKeptBatchesAndSaysHowMany) {
   auto b1 = B("b1", "orders/a.parquet");
-  TablePlan plan = Plan(Staged({b1, B("b2", "orders/b.parquet"), B("b3", "orders/c.parquet")}, {b1}),
-                        PlanOptions{.full_refresh = true});
+  TablePlan plan =
+      Plan(Staged({b1, B("b2", "orders/b.parquet"), B("b3", "orders/c.parquet")}, {b1}),
+           PlanOptions{.full_refresh = true});
   EXPECT_EQ(plan.action, Action::kRebuild);
   EXPECT_THAT(plan.batches, ElementsAre("orders/a.parquet"));
   EXPECT_THAT(plan.carry_over, ElementsAre("b2", "b3"));
@@ -1171,7 +1176,8 @@ TEST(PlanTableTest, CarriedOverRebuildKeepsColumnsOnlyTheGoneBatchesHad) {
   auto b1 = B("b1", "orders/a.parquet");
   auto gone = B("b2", "orders/b.parquet",
                 S({Col("id", "INTEGER"), Col("name", "VARCHAR"), Col("discount", "DOUBLE")}));
-  TablePlan plan = Plan(StagedWith(*gone.schema, {b1, gone}, {b1}), PlanOptions{.full_refresh = true});
+  TablePlan plan =
+      Plan(StagedWith(*gone.schema, {b1, gone}, {b1}), PlanOptions{.full_refresh = true});
   EXPECT_EQ(plan.action, Action::kRebuild);
   EXPECT_THAT(plan.carry_over, ElementsAre("b2"));
   EXPECT_THAT(ColumnNames(plan.target), ElementsAre("id", "name", "discount"));
