@@ -98,6 +98,19 @@ std::set<std::string> FirstColumn(const PGresult* r) {
   return out;
 }
 
+// The CTEs that end this member's ($2) live leases (those also matching
+// `and`) and log each in lease_history.
+std::string ReleasedLeases(const std::string& and_where) {
+  return "released AS ("
+         "  UPDATE leases SET expires_at = now()"
+         "   WHERE environment = $1 AND owner = $2 AND expires_at > now() " +
+         and_where +
+         "  RETURNING table_name),"
+         " history AS ("
+         "  INSERT INTO lease_history (environment, table_name, owner, event)"
+         "  SELECT $1, table_name, $2, 'released' FROM released)";
+}
+
 }  // namespace
 
 ClusterStore::ClusterStore(ClusterOptions options, std::unique_ptr<Impl> impl)
@@ -177,8 +190,10 @@ Result<std::set<std::string>> ClusterStore::Claim(const std::vector<std::string>
   std::lock_guard lock(impl_->mu);
   // The update happens only where the old lease has expired: of two members
   // claiming one table at once, the second waits for the first's row lock and
-  // then finds the lease held. `before` is what the statement's snapshot saw
-  // (for the history).
+  // then finds the lease held. Rows are taken in name order, so members
+  // claiming overlapping sets at once wait for each other instead of
+  // deadlocking. `before` is what the statement's snapshot saw (for the
+  // history).
   auto r = impl_->Exec(
       "claim",
       "WITH before AS ("
@@ -186,7 +201,8 @@ Result<std::set<std::string>> ClusterStore::Claim(const std::vector<std::string>
       "   WHERE environment = $1 AND table_name = ANY($4::text[])),"
       " claimed AS ("
       "  INSERT INTO leases (environment, table_name, owner, acquired_at, expires_at)"
-      "  SELECT $1, t, $2, now(), now() + make_interval(secs => $3::int) FROM unnest($4::text[]) t"
+      "  SELECT $1, t, $2, now(), now() + make_interval(secs => $3::int)"
+      "    FROM unnest($4::text[]) t ORDER BY t"
       "  ON CONFLICT (environment, table_name) DO UPDATE"
       "    SET owner = EXCLUDED.owner, acquired_at = EXCLUDED.acquired_at,"
       "        expires_at = EXCLUDED.expires_at"
@@ -207,32 +223,20 @@ Result<std::set<std::string>> ClusterStore::Claim(const std::vector<std::string>
 Status ClusterStore::Release(const std::vector<std::string>& tables) {
   if (tables.empty()) return Ok();
   std::lock_guard lock(impl_->mu);
-  auto r = impl_->Exec("release",
-                       "WITH released AS ("
-                       "  UPDATE leases SET expires_at = now()"
-                       "   WHERE environment = $1 AND owner = $2 AND table_name = ANY($3::text[])"
-                       "     AND expires_at > now()"
-                       "  RETURNING table_name)"
-                       " INSERT INTO lease_history (environment, table_name, owner, event)"
-                       " SELECT $1, table_name, $2, 'released' FROM released",
-                       {options_.environment, options_.node, TextArray(tables)});
+  static const std::string sql =
+      "WITH " + ReleasedLeases("AND table_name = ANY($3::text[])") + " SELECT 1";
+  auto r =
+      impl_->Exec("release", sql.c_str(), {options_.environment, options_.node, TextArray(tables)});
   if (!r) return Fail(r.error());
   return Ok();
 }
 
 Status ClusterStore::Leave() {
   std::lock_guard lock(impl_->mu);
-  auto r = impl_->Exec(
-      "leave",
-      "WITH released AS ("
-      "  UPDATE leases SET expires_at = now()"
-      "   WHERE environment = $1 AND owner = $2 AND expires_at > now()"
-      "  RETURNING table_name),"
-      " history AS ("
-      "  INSERT INTO lease_history (environment, table_name, owner, event)"
-      "  SELECT $1, table_name, $2, 'released' FROM released)"
-      " UPDATE cluster_members SET left_at = now() WHERE environment = $1 AND node = $2",
-      {options_.environment, options_.node});
+  static const std::string sql =
+      "WITH " + ReleasedLeases("") +
+      " UPDATE cluster_members SET left_at = now() WHERE environment = $1 AND node = $2";
+  auto r = impl_->Exec("leave", sql.c_str(), {options_.environment, options_.node});
   if (!r) return Fail(r.error());
   return Ok();
 }

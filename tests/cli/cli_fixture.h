@@ -14,8 +14,8 @@
 #include <thread>
 #include <vector>
 
-#include "tests/support/duckdb_testing.h"
 #include "tests/support/child_process.h"
+#include "tests/support/duckdb_testing.h"
 #include "tests/support/testing.h"
 
 namespace landfall::testing {
@@ -83,8 +83,8 @@ class CliTest : public ::testing::Test {
   void WriteConfig(const std::string& extra_landing = "") {
     std::ofstream out(config());
     out << "environment: " << env_ << "\n"
-        << "landing:\n  dir: landing\n" << extra_landing
-        << "state:\n  postgres_url: ${LANDFALL_TEST_PG_URL}\n"
+        << "landing:\n  dir: landing\n"
+        << extra_landing << "state:\n  postgres_url: ${LANDFALL_TEST_PG_URL}\n"
         << WarehouseYaml() << "  staging_schema: staging\n"
         << "workers: 2\nlog: {level: warn, format: text}\n";
   }
@@ -93,7 +93,19 @@ class CliTest : public ::testing::Test {
   void Land(const std::string& rel, int rows, int offset = 0, const std::string& extra_cols = "") {
     WriteParquet(landing() / rel, "SELECT (i + " + std::to_string(offset) +
                                       ")::INTEGER AS id, 'n' || i AS name, i * 1.5 AS amount" +
-                                      extra_cols + " FROM range(" + std::to_string(rows) + ") t(i)");
+                                      extra_cols + " FROM range(" + std::to_string(rows) +
+                                      ") t(i)");
+  }
+
+  // Land, but written under a hidden temporary name and then renamed into
+  // place, as careful producers do.
+  void LandAtomically(const std::string& rel, int rows, int offset = 0) {
+    const auto final_path = landing() / rel;
+    const auto tmp = final_path.parent_path() / ("." + final_path.filename().string() + ".tmp");
+    WriteParquet(tmp, "SELECT (i + " + std::to_string(offset) +
+                          ")::INTEGER AS id, 'n' || i AS name, i * 1.5 AS amount FROM range(" +
+                          std::to_string(rows) + ") t(i)");
+    std::filesystem::rename(tmp, final_path);
   }
 
   // Starts `landfall run` on config() and kills it with SIGKILL after `delay`
@@ -141,7 +153,8 @@ class CliTest : public ::testing::Test {
     }
     return "(absent)";
   }
-  static std::vector<std::string> ReasonCodes(const nlohmann::json& plan, const std::string& table) {
+  static std::vector<std::string> ReasonCodes(const nlohmann::json& plan,
+                                              const std::string& table) {
     std::vector<std::string> codes;
     for (const auto& t : plan["tables"]) {
       if (t["table"] == table) {

@@ -52,15 +52,6 @@ class ClusterTest : public CliTest {
         std::vector<std::string>{LandfallBinary(), "serve", "--config", config().string()}, log);
   }
 
-  void LandAtomically(const std::string& rel, int rows, int offset) {
-    const fs::path final_path = landing() / rel;
-    const fs::path tmp = final_path.parent_path() / ("." + final_path.filename().string() + ".tmp");
-    WriteParquet(tmp, "SELECT (i + " + std::to_string(offset) +
-                          ")::INTEGER AS id, 'n' || i AS name, i * 1.5 AS amount FROM range(" +
-                          std::to_string(rows) + ") t(i)");
-    fs::rename(tmp, final_path);
-  }
-
   bool TableExists(const std::string& table) {
     return WarehouseInt(
                "SELECT count(*) FROM information_schema.tables WHERE table_schema = "

@@ -176,21 +176,10 @@ class ServeTest : public CliTest {
     return PollUntil([&] { return LoggedRows(serve.Log(), table) == rows; }, timeout);
   }
 
-  // Writes under a hidden temporary name, then renames into place, as careful
-  // producers do.
-  void LandAtomically(const std::string& rel, int rows, int offset = 0) {
-    const fs::path final_path = landing() / rel;
-    const fs::path tmp = final_path.parent_path() / ("." + final_path.filename().string() + ".tmp");
-    WriteParquet(tmp, "SELECT (i + " + std::to_string(offset) +
-                          ")::INTEGER AS id, 'n' || i AS name, i * 1.5 AS amount FROM range(" +
-                          std::to_string(rows) + ") t(i)");
-    fs::rename(tmp, final_path);
-  }
-
   long long DuplicateLedgerEntries() {
     return WarehouseInt(
-                          "SELECT count(*) FROM (SELECT table_name, batch_id FROM _landfall.ledger "
-                          "GROUP BY 1, 2 HAVING count(*) > 1) t");
+        "SELECT count(*) FROM (SELECT table_name, batch_id FROM _landfall.ledger "
+        "GROUP BY 1, 2 HAVING count(*) > 1) t");
   }
 
   size_t QuarantinedFiles() {
@@ -359,8 +348,7 @@ TEST_F(ServeTest, SigtermDuringARunExitsZeroAndTheNextRunStagesExactlyTheMissing
   EXPECT_EQ(*code, 0) << serve->Log();
   EXPECT_NE(serve->Log().find("SIGTERM: stopping"), std::string::npos);
 
-  const long long staged_by_serve =
-      WarehouseInt("SELECT count(*) FROM _landfall.ledger");
+  const long long staged_by_serve = WarehouseInt("SELECT count(*) FROM _landfall.ledger");
   auto out = Run();
   long long staged_by_run = 0;
   for (const auto& t : out["tables"]) staged_by_run += t["batches"].get<long long>();
