@@ -92,8 +92,10 @@ for mode in "${modes[@]}"; do
     # The staging suites' second pass against the PostgreSQL warehouse
     # (postgres_warehouse.*) is left to the plain build: its code runs under
     # ASan in PgWarehouseTest and PgWarehouseCliTest, and the pass would add
-    # minutes to CI for the same engine paths.
-    asan) suite asan address,undefined all -- -E '^postgres_warehouse\.' ;;
+    # minutes to CI for the same engine paths. So is the cluster's kill -9
+    # loop (half a minute of three daemons): its claims, takeovers and
+    # releases run under ASan in ClusterTest.ThreeMembers* and ClusterStoreTest.
+    asan) suite asan address,undefined all -- -E '^(postgres_warehouse\.|ClusterTest\.KillDashNine)' ;;
     tsan) suite tsan thread exec_tests landing_tests api_tests -- -R "$tsan_tests" ;;
     *) say "unknown mode '$mode' (asan, tsan)"; exit 2 ;;
   esac
