@@ -28,6 +28,7 @@ class LoaderTest : public ::testing::Test {
   Result<std::vector<Model>> Load() {
     config::Config config;
     config.models.dir = dir();
+    config.warehouse.type = warehouse_type_;
     return LoadModels(config);
   }
   std::vector<Model> LoadOk() {
@@ -47,6 +48,7 @@ class LoaderTest : public ::testing::Test {
   std::string Path(const std::string& rel) const { return (dir() / rel).string(); }
 
   testing::TempDir tmp_;
+  std::string warehouse_type_ = "duckdb";
 };
 
 TEST_F(LoaderTest, WithoutAModelsDirThereAreNoModels) {
@@ -387,6 +389,19 @@ TEST_F(LoaderTest, ATimeIntervalModelReadsItsKeysWithDefaults) {
   EXPECT_EQ(m.time_interval.lookback, 0);
   EXPECT_EQ(m.time_interval.batch_size, 1);
   EXPECT_EQ(m.time_interval.source_columns.at("staging.e"), "ts");
+}
+
+TEST_F(LoaderTest, ATimeIntervalModelIsRefusedOnThePostgresWarehouseNamingItsFileAndKey) {
+  Write("daily.sql", "SELECT @start_date AS d, @end_date AS e");
+  Write("_defaults.yaml", "strategy: full_refresh\n");
+  Write("daily.yaml", "# daily\nstrategy: time_interval\ntime_interval: {time_column: d, granularity: day, first_partition: 2026-01-01}\n");
+  warehouse_type_ = "postgres";
+  const std::string error = ErrorOf();
+  EXPECT_THAT(error, HasSubstr(Path("daily.yaml") + ":2"));
+  EXPECT_THAT(error, HasSubstr("strategy: time_interval models are built on the duckdb warehouse only so far"));
+  // The other strategies load there.
+  Write("daily.yaml", "strategy: merge\nmerge: {unique_key: [d]}\n");
+  EXPECT_EQ(LoadOk().at(0).strategy, Strategy::kMerge);
 }
 
 TEST_F(LoaderTest, ATimeIntervalModelsLookbackAndBatchSizeDoNotChangeItsConfigHash) {
