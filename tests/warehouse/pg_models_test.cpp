@@ -400,3 +400,129 @@ TEST_F(PgModelsTest, AWriteRemembersItsStagingInputs) {
   ASSERT_TRUE(models()->DropModel("analytics", "a"));
   EXPECT_FALSE(models()->InspectModels("analytics")->contains("a"));
 }
+
+// ---- What only the PostgreSQL warehouse does ----
+
+TEST_F(PgModelsTest, AFailingRebuildKeepsTheOldTableAndItsVersion) {
+  Land("orders", "1.parquet", "SELECT 1 AS id, 10 AS amount");
+  MustWrite(Write(ModelWriteKind::kReplaceTable, "base", "SELECT id, amount FROM staging.orders"));
+  auto failed = models()->WriteModel(Write(ModelWriteKind::kReplaceTable, "base",
+                                           "SELECT id, amount / 0 AS amount FROM staging.orders"));
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code, kModelSqlFailed);
+  EXPECT_EQ(Query("SELECT id || ':' || amount FROM analytics.base"),
+            std::vector<std::string>{"1:10"});
+  EXPECT_EQ(models()->InspectModels("analytics")->at("base").version, 1);
+  // No build left behind under another name.
+  EXPECT_EQ(Query("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                  "WHERE n.nspname = 'analytics'"),
+            std::vector<std::string>{"1"});
+}
+
+TEST_F(PgModelsTest, ARebuildChangesColumnsAndAViewMayBecomeATable) {
+  Land("orders", "1.parquet", "SELECT 1 AS id, 10 AS amount");
+  MustWrite(Write(ModelWriteKind::kReplaceView, "m", "SELECT id FROM staging.orders"));
+  MustWrite(Write(ModelWriteKind::kReplaceTable, "m",
+                  "SELECT id, amount, 'x' AS note FROM staging.orders"));
+  auto contents = models()->InspectModels("analytics");
+  ASSERT_TRUE(contents);
+  EXPECT_FALSE(contents->at("m").is_view);
+  EXPECT_EQ(contents->at("m").columns.columns.size(), 3u);
+  // And back, with other columns (CREATE OR REPLACE VIEW could not drop one).
+  MustWrite(Write(ModelWriteKind::kReplaceView, "m", "SELECT amount FROM staging.orders"));
+  EXPECT_EQ(Query("SELECT amount FROM analytics.m"), std::vector<std::string>{"10"});
+  EXPECT_TRUE(models()->InspectModels("analytics")->at("m").is_view);
+}
+
+TEST_F(PgModelsTest, RebuildingATableDropsTheViewsReadingItUntilTheirModelIsWrittenAgain) {
+  Land("orders", "1.parquet", "SELECT 1 AS id, 10 AS amount");
+  MustWrite(Write(ModelWriteKind::kReplaceTable, "base", "SELECT id, amount FROM staging.orders"));
+  auto view = Write(ModelWriteKind::kReplaceView, "base_view", "SELECT id FROM analytics.base");
+  view.sources = {{.schema = "analytics", .name = "base", .is_model = true}};
+  MustWrite(view);
+  MustWrite(Write(ModelWriteKind::kReplaceTable, "base", "SELECT id, amount FROM staging.orders"));
+  auto contents = models()->InspectModels("analytics");
+  ASSERT_TRUE(contents);
+  EXPECT_FALSE(contents->at("base_view").exists);
+  // It consumed version 1 of base, now at 2: the next run writes it again.
+  EXPECT_EQ(contents->at("base_view").consumed.at("analytics.base"), std::set<std::string>{"1"});
+  EXPECT_EQ(contents->at("base").version, 2);
+  MustWrite(view);
+  EXPECT_EQ(Query("SELECT id FROM analytics.base_view"), std::vector<std::string>{"1"});
+}
+
+TEST_F(PgModelsTest, TheDriverIsRestrictedWhateverItsNameIsSpelledAndNotInsideAString) {
+  Land("orders", "1.parquet", "SELECT 1 AS id, 10 AS amount");
+  const std::string sql =
+      "SELECT o.id, 'staging.orders' AS label, (SELECT count(*) FROM staging.orders) AS seen "
+      "FROM \"staging\".ORDERS AS o -- staging.orders in a comment\n";
+  auto write = Write(ModelWriteKind::kReplaceTable, "labelled", sql);
+  MustWrite(write);
+  Land("orders", "2.parquet", "SELECT 2 AS id, 20 AS amount UNION ALL SELECT 3, 30");
+  write.kind = ModelWriteKind::kAppendBatches;
+  auto stats = MustWrite(write);
+  EXPECT_EQ(stats.batches, 1);
+  EXPECT_EQ(stats.inserted, 2);
+  // Both references read only the new batch: its two rows.
+  EXPECT_EQ(
+      Query("SELECT id || ':' || label || ':' || seen FROM analytics.labelled ORDER BY id"),
+      (std::vector<std::string>{"1:staging.orders:1", "2:staging.orders:2", "3:staging.orders:2"}));
+}
+
+TEST_F(PgModelsTest, AModelThatDoesNotNameItsDriverFailsByBatch) {
+  Land("orders", "1.parquet", "SELECT 1 AS id");
+  auto failed =
+      models()->WriteModel(Write(ModelWriteKind::kAppendBatches, "other", "SELECT 1 AS id"));
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code, kModelSqlFailed);
+  EXPECT_NE(failed.error().message.find("does not read staging.orders"), std::string::npos)
+      << failed.error().message;
+}
+
+TEST_F(PgModelsTest, AWatermarkWithLookbackAndAKeyMergesTheWindowAgain) {
+  Land("orders", "1.parquet", "SELECT 1 AS id, TIMESTAMP '2026-01-01 10:00:00' AS ts, 'a' AS v");
+  auto write =
+      Write(ModelWriteKind::kReplaceTable, "events", "SELECT id, ts, v FROM staging.orders");
+  write.timestamp_column = "ts";
+  write.unique_key = {"id"};
+  write.dedupe_order_by = "v";  // staging keeps both rows of id 1: the largest v wins
+  MustWrite(write);
+  // id 1 again, inside the two hours looked back at; id 2 new.
+  Land("orders", "2.parquet",
+       "SELECT 1 AS id, TIMESTAMP '2026-01-01 10:00:00' AS ts, 'b' AS v UNION ALL "
+       "SELECT 2, TIMESTAMP '2026-01-01 11:00:00', 'c'");
+  write.kind = ModelWriteKind::kAppendAfterWatermark;
+  write.lookback = "2 hours";
+  write.update_columns = {"ts", "v"};
+  auto stats = MustWrite(write);
+  EXPECT_EQ(stats.updated, 1);
+  EXPECT_EQ(stats.inserted, 1);
+  EXPECT_EQ(stats.watermark, "2026-01-01 11:00:00");
+  EXPECT_EQ(Query("SELECT id || ':' || v FROM analytics.events ORDER BY id"),
+            (std::vector<std::string>{"1:b", "2:c"}));
+}
+
+TEST_F(PgModelsTest, DescribeMapsPostgresTypesToLandfallsNames) {
+  Land("orders", "1.parquet",
+       "SELECT 1::BIGINT AS id, 2.5::DECIMAL(9,2) AS amount, TIMESTAMP '2026-01-01' AS ts");
+  auto columns = models()->DescribeQuery(
+      "SELECT id, amount, ts, ts::date AS day, amount::float8 AS f, true AS ok FROM "
+      "staging.orders;");
+  ASSERT_TRUE(columns) << columns.error().ToString();
+  std::vector<std::string> types;
+  for (const auto& c : columns->columns) types.push_back(c.name + " " + c.type);
+  EXPECT_EQ(types, (std::vector<std::string>{"id BIGINT", "amount DECIMAL(9,2)", "ts TIMESTAMP",
+                                             "day DATE", "f DOUBLE", "ok BOOLEAN"}));
+  auto bad = models()->DescribeQuery("SELECT nope FROM staging.orders");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, kModelSqlFailed);
+}
+
+TEST_F(PgModelsTest, TimeIntervalWritesAreRefusedWithAReason) {
+  auto reset = models()->ResetPartitions("analytics", "daily", "SELECT 1");
+  ASSERT_FALSE(reset);
+  EXPECT_EQ(reset.error().code, "warehouse_unsupported");
+}
+
+}  // namespace
+}  // namespace landfall::warehouse
