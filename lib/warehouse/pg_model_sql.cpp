@@ -29,9 +29,10 @@ std::string IdentList(const std::vector<std::string>& names, std::string_view pr
   return out;
 }
 
-// PostgreSQL 15 wants an alias on every subquery in FROM.
+// PostgreSQL 15 wants an alias on every subquery in FROM. The line break
+// ends a comment on the SELECT's last line.
 std::string From(std::string_view select, std::string_view alias = "model_rows") {
-  return "(" + std::string(select) + ") AS " + std::string(alias);
+  return "(" + std::string(select) + "\n) AS " + std::string(alias);
 }
 
 std::string KeyMatch(std::string_view left, std::string_view right,

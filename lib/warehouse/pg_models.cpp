@@ -549,11 +549,23 @@ class PgModels final : public ModelWarehouse {
         types.push_back(column.type);
       }
     }
+    // Sets name columns as lineage read them, in any case (DuckDB's names are
+    // case-insensitive): each as the target spells it.
+    std::map<std::string, std::string> spelled;
+    for (const auto& name : names) spelled[schema::FoldName(name)] = name;
+    std::vector<std::vector<std::string>> sets;
+    for (const auto& set : *write.hash_sets) {
+      std::vector<std::string> columns;
+      for (const auto& column : set) {
+        auto it = spelled.find(schema::FoldName(column));
+        columns.push_back(it == spelled.end() ? column : it->second);
+      }
+      sets.push_back(std::move(columns));
+    }
     const auto started = std::chrono::steady_clock::now();
-    auto hashes = Run(
-        conn,
-        pgsql::TargetHashesQuery(sql::Qualified(write.schema, write.name), names, *write.hash_sets),
-        what + ": column hashes");
+    auto hashes =
+        Run(conn, pgsql::TargetHashesQuery(sql::Qualified(write.schema, write.name), names, sets),
+            what + ": column hashes");
     if (!hashes) return Fail(hashes.error());
     stats.hash_us = std::chrono::duration_cast<std::chrono::microseconds>(
                         std::chrono::steady_clock::now() - started)

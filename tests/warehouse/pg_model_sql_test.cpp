@@ -46,5 +46,9 @@ TEST(PgModelSqlTest, HashesSumEachRowsTextHashAsNumeric) {
       "count(*)::text FROM t");
 }
 
+TEST(PgModelSqlTest, ASubqueryEndsOnALineOfItsOwnSoATrailingCommentEndsBeforeIt) {
+  EXPECT_EQ(NoRows("SELECT 1 -- one"), "SELECT * FROM (SELECT 1 -- one\n) AS model_rows LIMIT 0");
+}
+
 }  // namespace
 }  // namespace landfall::warehouse::pgsql
