@@ -121,8 +121,29 @@ std::string CreateTableAs(std::string_view target, std::string_view select) {
   return "CREATE TABLE " + std::string(target) + " AS " + std::string(select);
 }
 
-std::string CreateViewAs(std::string_view target, std::string_view select) {
-  return "CREATE VIEW " + std::string(target) + " AS " + std::string(select);
+std::string CreateViewAs(std::string_view target, std::string_view select, bool materialized) {
+  return std::string(materialized ? "CREATE MATERIALIZED VIEW " : "CREATE VIEW ") +
+         std::string(target) + " AS " + std::string(select);
+}
+
+std::string DependentViewsQuery(std::string_view schema, std::string_view name) {
+  // A view's rewrite rule depends on each relation it reads (and on the view itself).
+  const std::string rule =
+      " JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid WHERE d.classid = "
+      "'pg_catalog.pg_rewrite'::regclass AND "
+      "r.ev_class <> d.refobjid";
+  return "WITH RECURSIVE deps(oid, depth) AS (SELECT r.ev_class, 1 FROM pg_catalog.pg_depend d" +
+         rule + " AND d.refobjid = " + Literal(Qualified(schema, name)) +
+         "::regclass UNION SELECT r.ev_class, deps.depth + 1 FROM deps JOIN pg_catalog.pg_depend d "
+         "ON d.refobjid = "
+         "deps.oid" +
+         rule +
+         ") SELECT n.nspname, c.relname, c.relkind::text, pg_get_viewdef(c.oid) FROM deps JOIN "
+         "pg_catalog.pg_class c "
+         "ON c.oid = deps.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE "
+         "c.relkind IN ('v', 'm') "
+         "GROUP BY n.nspname, c.relname, c.relkind, c.oid ORDER BY max(deps.depth), n.nspname, "
+         "c.relname";
 }
 
 std::string RenameTable(std::string_view schema, std::string_view from, std::string_view to) {

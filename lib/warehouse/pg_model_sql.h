@@ -36,9 +36,14 @@ std::string NoRows(std::string_view select);
 // format_type of each (type oid, typmod) pair, in order.
 std::string FormatTypes(const std::vector<std::pair<unsigned, int>>& types);
 
-// CREATE TABLE target AS select; CREATE VIEW target AS select.
+// CREATE TABLE target AS select; CREATE [MATERIALIZED] VIEW target AS select.
 std::string CreateTableAs(std::string_view target, std::string_view select);
-std::string CreateViewAs(std::string_view target, std::string_view select);
+std::string CreateViewAs(std::string_view target, std::string_view select,
+                         bool materialized = false);
+// (schema, name, relkind, pg_get_viewdef) of every view (and materialized
+// view) that reads `schema`.`name`, directly or through other views, each
+// after the views it reads.
+std::string DependentViewsQuery(std::string_view schema, std::string_view name);
 // ALTER TABLE `schema`.`from` RENAME TO `to`.
 std::string RenameTable(std::string_view schema, std::string_view from, std::string_view to);
 // INSERT INTO target (columns) SELECT columns FROM (select) [WHERE where].

@@ -1,5 +1,6 @@
 #include "lib/warehouse/pg_models.h"
 
+#include <array>
 #include <chrono>
 #include <cstdlib>
 #include <string_view>
@@ -402,6 +403,43 @@ class PgModels final : public ModelWarehouse {
     return std::optional<bool>(k != "r" && k != "p");
   }
 
+  // Drops the target (a table or a view), runs `create` to put the new one
+  // under its name, and creates again the views that read the old one, which
+  // PostgreSQL binds to the relation and drops with it (view models and views
+  // made by hand; DuckDB binds views when read, so there nothing is dropped).
+  // A view that no longer binds (it reads a column gone) stays dropped, and
+  // a view model is then rebuilt by its next run (target_missing).
+  Status Replace(PGconn* conn, const ModelWrite& write, const std::function<Status()>& create) {
+    const std::string what = "model " + write.name;
+    auto old = IsView(conn, write.schema, write.name, what);
+    if (!old) return Fail(old.error());
+    std::vector<std::array<std::string, 4>> dependents;  // schema, name, kind, definition
+    if (old->has_value()) {
+      auto views = Run(conn, pgsql::DependentViewsQuery(write.schema, write.name),
+                       what + ": views reading it");
+      if (!views) return Fail(views.error());
+      for (int row = 0; row < PQntuples(views->get()); ++row) {
+        dependents.push_back({Text(*views, row, 0), Text(*views, row, 1), Text(*views, row, 2),
+                              Text(*views, row, 3)});
+      }
+      if (auto r =
+              Run(conn, pgsql::DropTarget(sql::Qualified(write.schema, write.name), **old), what);
+          !r) {
+        return Fail(r.error());
+      }
+    }
+    if (auto s = create(); !s) return s;
+    for (const auto& [schema, name, kind, definition] : dependents) {
+      if (auto r = Run(conn, "SAVEPOINT landfall_view", what); !r) return Fail(r.error());
+      if (Run(conn, pgsql::CreateViewAs(sql::Qualified(schema, name), definition, kind == "m"),
+              what))
+        continue;
+      if (auto r = Run(conn, "ROLLBACK TO SAVEPOINT landfall_view", what); !r)
+        return Fail(r.error());
+    }
+    return Ok();
+  }
+
   Status WriteRows(PGconn* conn, const ModelWrite& write, const std::string& target,
                    const std::string& select, ModelWriteStats& stats) {
     const std::string what = "model " + write.name;
@@ -418,26 +456,17 @@ class PgModels final : public ModelWarehouse {
             Run(conn, pgsql::CreateTableAs(shadow_qualified, select), what, kModelSqlFailed);
         if (!created) return Fail(created.error());
         stats.inserted = Changed(*created);
-        auto old = IsView(conn, write.schema, write.name, what);
-        if (!old) return Fail(old.error());
-        if (old->has_value()) {
-          if (auto r = Run(conn, pgsql::DropTarget(target, **old), what); !r)
-            return Fail(r.error());
-        }
-        auto r = Run(conn, pgsql::RenameTable(write.schema, shadow, write.name), what);
-        return r ? Ok() : Fail(r.error());
+        return Replace(conn, write, [&]() -> Status {
+          auto r = Run(conn, pgsql::RenameTable(write.schema, shadow, write.name), what);
+          return r ? Ok() : Fail(r.error());
+        });
       }
-      case ModelWriteKind::kReplaceView: {
+      case ModelWriteKind::kReplaceView:
         // CREATE OR REPLACE VIEW cannot drop or retype columns: drop, then create.
-        auto old = IsView(conn, write.schema, write.name, what);
-        if (!old) return Fail(old.error());
-        if (old->has_value()) {
-          if (auto r = Run(conn, pgsql::DropTarget(target, **old), what); !r)
-            return Fail(r.error());
-        }
-        auto r = Run(conn, pgsql::CreateViewAs(target, select), what, kModelSqlFailed);
-        return r ? Ok() : Fail(r.error());
-      }
+        return Replace(conn, write, [&]() -> Status {
+          auto r = Run(conn, pgsql::CreateViewAs(target, select), what, kModelSqlFailed);
+          return r ? Ok() : Fail(r.error());
+        });
       case ModelWriteKind::kAppendBatches: {
         auto columns = ColumnNames(conn, select, what);
         if (!columns) return Fail(columns.error());

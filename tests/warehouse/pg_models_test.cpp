@@ -434,21 +434,44 @@ TEST_F(PgModelsTest, ARebuildChangesColumnsAndAViewMayBecomeATable) {
   EXPECT_TRUE(models()->InspectModels("analytics")->at("m").is_view);
 }
 
-TEST_F(PgModelsTest, RebuildingATableDropsTheViewsReadingItUntilTheirModelIsWrittenAgain) {
+TEST_F(PgModelsTest, RebuildingATableKeepsTheViewsReadingItThroughOtherViewsToo) {
   Land("orders", "1.parquet", "SELECT 1 AS id, 10 AS amount");
   MustWrite(Write(ModelWriteKind::kReplaceTable, "base", "SELECT id, amount FROM staging.orders"));
-  auto view = Write(ModelWriteKind::kReplaceView, "base_view", "SELECT id FROM analytics.base");
+  auto view =
+      Write(ModelWriteKind::kReplaceView, "base_view", "SELECT id, amount FROM analytics.base");
   view.sources = {{.schema = "analytics", .name = "base", .is_model = true}};
   MustWrite(view);
-  MustWrite(Write(ModelWriteKind::kReplaceTable, "base", "SELECT id, amount FROM staging.orders"));
+  auto on_view =
+      Write(ModelWriteKind::kReplaceView, "view_of_view", "SELECT id FROM analytics.base_view");
+  on_view.sources = {{.schema = "analytics", .name = "base_view", .is_model = true}};
+  MustWrite(on_view);
+  // By hand, in another schema.
+  db_->Script(
+      "CREATE SCHEMA mine; CREATE VIEW mine.total AS SELECT sum(amount) AS total FROM "
+      "analytics.base");
+
+  // New rows and a new column: both views bind again and see the new rows.
+  Land("orders", "2.parquet", "SELECT 2 AS id, 20 AS amount");
+  MustWrite(Write(ModelWriteKind::kReplaceTable, "base",
+                  "SELECT id, amount, 'x' AS note FROM staging.orders"));
+  EXPECT_EQ(Query("SELECT id FROM analytics.view_of_view ORDER BY id"),
+            (std::vector<std::string>{"1", "2"}));
+  EXPECT_EQ(Query("SELECT total FROM mine.total"), std::vector<std::string>{"30"});
+  // The view model itself, rewritten: its reader is kept as well.
+  MustWrite(view);
+  EXPECT_EQ(Query("SELECT count(*) FROM analytics.view_of_view"), std::vector<std::string>{"2"});
+
+  // A column a view reads is gone: that view is dropped (its model is then
+  // rebuilt as target_missing), the write and the other views stand.
+  MustWrite(
+      Write(ModelWriteKind::kReplaceTable, "base", "SELECT id, 'x' AS note FROM staging.orders"));
   auto contents = models()->InspectModels("analytics");
   ASSERT_TRUE(contents);
   EXPECT_FALSE(contents->at("base_view").exists);
-  // It consumed version 1 of base, now at 2: the next run writes it again.
-  EXPECT_EQ(contents->at("base_view").consumed.at("analytics.base"), std::set<std::string>{"1"});
-  EXPECT_EQ(contents->at("base").version, 2);
-  MustWrite(view);
-  EXPECT_EQ(Query("SELECT id FROM analytics.base_view"), std::vector<std::string>{"1"});
+  EXPECT_FALSE(contents->at("view_of_view").exists);
+  EXPECT_EQ(contents->at("base").version, 3);
+  EXPECT_EQ(Query("SELECT count(*) FROM pg_views WHERE schemaname = 'mine'"),
+            std::vector<std::string>{"0"});
 }
 
 TEST_F(PgModelsTest, TheDriverIsRestrictedWhateverItsNameIsSpelledAndNotInsideAString) {
