@@ -560,8 +560,7 @@ Found Discover(const fs::path& dir) {
   return found;
 }
 
-// `postgres`: the warehouse is PostgreSQL, which builds no time_interval model yet.
-std::vector<Model> Load(const fs::path& dir, bool postgres) {
+std::vector<Model> Load(const fs::path& dir) {
   const Found found = Discover(dir);
   for (const auto& yaml : found.yaml) {
     fs::path sql = yaml;
@@ -620,14 +619,7 @@ std::vector<Model> Load(const fs::path& dir, bool postgres) {
       overlay(defaults_of(folder));
     }
     if (!m.yaml_file.empty()) overlay(ReadSettings(m.yaml_file, false));
-    const Resolver resolver(std::move(merged));
-    Resolve(resolver, m);
-    if (m.strategy == Strategy::kTimeInterval && postgres) {
-      const Setting* strategy = resolver.Find("strategy");
-      Throw(strategy->file, strategy->node, "strategy",
-            "time_interval models are built on the duckdb warehouse only so far (warehouse.type is "
-            "postgres)");
-    }
+    Resolve(Resolver(std::move(merged)), m);
     m.sql_hash = Sha256Hex(m.sql);
     m.config_hash = Sha256Hex(CanonicalConfig(m));
     models.push_back(std::move(m));
@@ -641,7 +633,7 @@ std::vector<Model> Load(const fs::path& dir, bool postgres) {
 Result<std::vector<Model>> LoadModels(const config::Config& config) {
   if (!config.models.dir) return std::vector<Model>{};
   try {
-    return Load(*config.models.dir, config.warehouse.type == "postgres");
+    return Load(*config.models.dir);
   } catch (const LoadError& e) {
     return Fail("model_invalid", e.message);
   } catch (const fs::filesystem_error& e) {

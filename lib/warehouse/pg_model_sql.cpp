@@ -412,6 +412,147 @@ std::string SaveHashes(
          sql::VersionQuery(model) + "), v.* FROM (VALUES " + values + ") AS v";
 }
 
+std::string ToCharFormat(std::string_view format) {
+  std::string out;
+  for (size_t i = 0; i < format.size(); ++i) {
+    const char c = format[i];
+    if (c == '%' && i + 1 < format.size()) {
+      switch (format[++i]) {
+        case 'Y':
+          out += "YYYY";
+          break;
+        case 'm':
+          out += "MM";
+          break;
+        case 'd':
+          out += "DD";
+          break;
+        case 'H':
+          out += "HH24";
+          break;
+        case 'M':
+          out += "MI";
+          break;
+        case 'S':
+          out += "SS";
+          break;
+        default:
+          out += std::string("\"") + format[i] + "\"";
+      }
+    } else if (std::isalpha(static_cast<unsigned char>(c))) {
+      out += std::string("\"") + c + "\"";  // "T" unquoted would be the ordinal suffix TH
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string InWindow(std::string_view column, std::string_view start, std::string_view end) {
+  const std::string value = "CAST(" + Ident(column) + " AS timestamp)";
+  return value + " >= TIMESTAMP " + std::string(start) + " AND " + value + " < TIMESTAMP " +
+         std::string(end);
+}
+
+std::string PartitionKey(std::string_view column, std::string_view unit, std::string_view format) {
+  return "to_char(date_trunc(" + Literal(unit) + ", CAST(" + Ident(column) + " AS timestamp)), " +
+         Literal(ToCharFormat(format)) + ")";
+}
+
+std::string SavePartitionRows(std::string_view select) {
+  return "CREATE TEMP TABLE " + Ident(sql::kPartitionRowsTable) +
+         " ON COMMIT DROP AS SELECT * FROM " + From(select);
+}
+
+std::string PartitionRows() { return "SELECT * FROM " + Temp(sql::kPartitionRowsTable); }
+
+std::string RowsOutsideWindow(std::string_view column, std::string_view start,
+                              std::string_view end) {
+  return "SELECT count(*), min(" + Ident(column) + ")::text FROM " +
+         Temp(sql::kPartitionRowsTable) + " WHERE " + Ident(column) + " IS NULL OR NOT (" +
+         InWindow(column, start, end) + ")";
+}
+
+std::string DeleteWindow(std::string_view target, std::string_view column, std::string_view start,
+                         std::string_view end) {
+  return "DELETE FROM " + std::string(target) + " WHERE " + InWindow(column, start, end);
+}
+
+std::string SavedRowsChecksums(std::string_view column, std::string_view unit,
+                               std::string_view format, const std::vector<std::string>& columns) {
+  return "SELECT " + PartitionKey(column, unit, format) + ", count(*), " + RowsHash(columns) +
+         " FROM " + Temp(sql::kPartitionRowsTable) + " GROUP BY 1";
+}
+
+namespace {
+
+std::string SourceChecksums(std::string_view source_table, std::string_view column,
+                            const std::vector<std::string>& columns, std::string_view unit,
+                            std::string_view format, std::string_view start, std::string_view end) {
+  return "SELECT " + PartitionKey(column, unit, format) + " AS key, count(*) AS rows, " +
+         RowsHash(columns) + " AS hash FROM " + std::string(source_table) + " WHERE " +
+         InWindow(column, start, end) + " GROUP BY 1";
+}
+
+std::string KeptInWindow(std::string_view model, std::string_view source_key,
+                         std::string_view format, std::string_view start, std::string_view end) {
+  const std::string pattern = Literal(ToCharFormat(format));
+  return "model = " + Literal(model) + " AND source = " + Literal(source_key) +
+         " AND key >= to_char(TIMESTAMP " + std::string(start) + ", " + pattern +
+         ") AND key < to_char(TIMESTAMP " + std::string(end) + ", " + pattern + ")";
+}
+
+std::string PartitionSources() { return Qualified(kSchema, sql::kPartitionSourcesTable); }
+
+}  // namespace
+
+std::vector<std::string> RecordSourceChecksums(std::string_view model, std::string_view source_key,
+                                               std::string_view source_table,
+                                               std::string_view column,
+                                               const std::vector<std::string>& columns,
+                                               std::string_view unit, std::string_view format,
+                                               std::string_view start, std::string_view end) {
+  return {
+      "DELETE FROM " + PartitionSources() + " WHERE " +
+          KeptInWindow(model, source_key, format, start, end),
+      "INSERT INTO " + PartitionSources() + " SELECT " + Literal(model) + ", key, " +
+          Literal(source_key) + ", rows, hash, version() FROM " +
+          From(SourceChecksums(source_table, column, columns, unit, format, start, end), "now")};
+}
+
+std::string ChangedSourceKeys(std::string_view model, std::string_view source_key,
+                              std::string_view source_table, std::string_view column,
+                              const std::vector<std::string>& columns, std::string_view unit,
+                              std::string_view format, std::string_view start,
+                              std::string_view end) {
+  return "SELECT coalesce(now.key, kept.key) AS key FROM " +
+         From(SourceChecksums(source_table, column, columns, unit, format, start, end), "now") +
+         " FULL OUTER JOIN (SELECT key, rows, hash, duckdb_version FROM " + PartitionSources() +
+         " WHERE " + KeptInWindow(model, source_key, format, start, end) +
+         ") AS kept ON now.key = kept.key WHERE now.rows IS DISTINCT FROM kept.rows OR now.hash IS "
+         "DISTINCT FROM "
+         "kept.hash OR kept.duckdb_version IS DISTINCT FROM version() ORDER BY 1";
+}
+
+std::string DistinctKeys(std::string_view select, std::string_view column, std::string_view unit,
+                         std::string_view format) {
+  return "SELECT DISTINCT " + PartitionKey(column, unit, format) + " FROM " + From(select) +
+         " WHERE " + Ident(column) + " IS NOT NULL ORDER BY 1";
+}
+
+std::string RestrictedToBatches(std::string_view staging_schema, std::string_view table,
+                                const std::vector<std::string>& batch_ids) {
+  std::string ids;
+  for (const auto& id : batch_ids) ids += (ids.empty() ? "" : ", ") + Literal(id);
+  return "CREATE TEMP VIEW " + Ident(table) + " AS SELECT * FROM " +
+         Qualified(staging_schema, table) + " WHERE " + Ident(sql::kBatchColumn) + " IN (" +
+         (ids.empty() ? "NULL" : ids) + ")";
+}
+
+std::string CreateTableEmpty(std::string_view target, std::string_view select) {
+  return "CREATE TABLE " + std::string(target) + " AS SELECT * FROM " + From(select) + " LIMIT 0";
+}
+
 std::string CheckQuery(std::string_view target, const TargetCheck& check) {
   const std::string from = " FROM " + std::string(target);
   auto count_where = [&](const std::string& where) {

@@ -105,6 +105,43 @@ std::string SaveHashes(
     const std::vector<std::tuple<std::string, std::string, std::string, int64_t, std::string>>&
         rows);
 
+// ---- Time-interval models: as model_sql.h's, in PostgreSQL's SQL ----
+//
+// Keys are to_char(date_trunc(unit, column::timestamp), ToCharFormat(format)),
+// the same text as DuckDB's strftime gives; the checksum table's
+// duckdb_version column holds PostgreSQL's version() here.
+
+// strftime's %Y, %m, %d, %H as to_char's pattern; other letters quoted.
+std::string ToCharFormat(std::string_view strftime_format);
+std::string InWindow(std::string_view column, std::string_view start, std::string_view end);
+std::string PartitionKey(std::string_view column, std::string_view unit, std::string_view format);
+std::string SavePartitionRows(std::string_view select);
+std::string PartitionRows();  // SELECT * of the saved rows
+std::string RowsOutsideWindow(std::string_view column, std::string_view start,
+                              std::string_view end);
+std::string DeleteWindow(std::string_view target, std::string_view column, std::string_view start,
+                         std::string_view end);
+std::string SavedRowsChecksums(std::string_view column, std::string_view unit,
+                               std::string_view format, const std::vector<std::string>& columns);
+std::vector<std::string> RecordSourceChecksums(std::string_view model, std::string_view source_key,
+                                               std::string_view source_table,
+                                               std::string_view column,
+                                               const std::vector<std::string>& columns,
+                                               std::string_view unit, std::string_view format,
+                                               std::string_view start, std::string_view end);
+std::string ChangedSourceKeys(std::string_view model, std::string_view source_key,
+                              std::string_view source_table, std::string_view column,
+                              const std::vector<std::string>& columns, std::string_view unit,
+                              std::string_view format, std::string_view start,
+                              std::string_view end);
+std::string DistinctKeys(std::string_view select, std::string_view column, std::string_view unit,
+                         std::string_view format);
+// A temp view named `table` of `staging_schema`.`table` restricted to `batch_ids`.
+std::string RestrictedToBatches(std::string_view staging_schema, std::string_view table,
+                                const std::vector<std::string>& batch_ids);
+// CREATE TABLE target AS the rows of `select` LIMIT 0: the columns only.
+std::string CreateTableEmpty(std::string_view target, std::string_view select);
+
 // As sql::CheckQuery, in PostgreSQL's SQL (one row, one double precision).
 std::string CheckQuery(std::string_view target, const TargetCheck& check);
 

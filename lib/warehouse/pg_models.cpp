@@ -182,27 +182,176 @@ class PgModels final : public ModelWarehouse {
     });
   }
 
-  // Time-interval models are refused on this warehouse by the model loader
-  // (lib/model/loader.cpp); these say so should one get here.
-  Status ResetPartitions(const std::string&, const std::string& name, const std::string&) override {
-    return Unsupported(name);
+  Status ResetPartitions(const std::string& schema, const std::string& name,
+                         const std::string& select) override {
+    const std::string what = "model " + name;
+    return transact_(what + ": create", [&](PGconn* conn) -> Status {
+      if (auto r = Run(conn, pg::LockTransaction(ModelKey(schema, name)), what); !r)
+        return Fail(r.error());
+      const std::string shadow = pg::ShadowName(name);
+      const std::string shadow_qualified = sql::Qualified(schema, shadow);
+      if (auto r = Run(conn, pgsql::CreateTableEmpty(shadow_qualified, Trimmed(select)), what,
+                       kModelSqlFailed);
+          !r) {
+        return Fail(r.error());
+      }
+      auto replaced = Replace(conn, schema, name, [&]() -> Status {
+        auto r = Run(conn, pgsql::RenameTable(schema, shadow, name), what);
+        return r ? Ok() : Fail(r.error());
+      });
+      if (!replaced) return replaced;
+      for (const auto& statement : {sql::ForgetConsumed(name), sql::ForgetPartitionSources(name),
+                                    sql::ForgetInputs(name)}) {
+        if (auto r = Run(conn, statement, what); !r) return Fail(r.error());
+      }
+      return Ok();
+    });
   }
-  Result<PartitionWriteStats> WritePartitions(const PartitionWrite& write) override {
-    return Fail(Unsupported(write.name).error());
+
+  Result<PartitionWriteStats> WritePartitions(const PartitionWrite& w) override {
+    const std::string what = "model " + w.name;
+    const std::string target = sql::Qualified(w.schema, w.name);
+    const PartitionLayout& l = w.layout;
+    PartitionWriteStats stats;
+    auto done = transact_(what, [&](PGconn* conn) -> Status {
+      stats = {};
+      if (auto r = Run(conn, pg::LockTransaction(ModelKey(w.schema, w.name)), what); !r)
+        return Fail(r.error());
+      if (auto r = Run(conn, pgsql::SavePartitionRows(Trimmed(w.sql)), what, kModelSqlFailed); !r) {
+        return Fail(r.error());
+      }
+      auto outside = Run(conn, pgsql::RowsOutsideWindow(l.time_column, w.start, w.end), what);
+      if (!outside) return Fail(outside.error());
+      if (const int64_t n = Int(*outside, 0, 0); n > 0) {
+        const std::string example =
+            PQgetisnull(outside->get(), 0, 1) ? "NULL" : Text(*outside, 0, 1);
+        return Fail(kPartitionRowsOutside,
+                    what + ": " + std::to_string(n) + " row(s) of the SQL have " + l.time_column +
+                        " outside the window [" + w.start + ", " + w.end + ") (e.g. " + example +
+                        "); a partition's rows must fall in its window (filter on @start_date and "
+                        "@end_date)");
+      }
+      auto deleted = Run(conn, pgsql::DeleteWindow(target, l.time_column, w.start, w.end), what);
+      if (!deleted) return Fail(deleted.error());
+      stats.deleted = Changed(*deleted);
+      auto columns = ColumnNames(conn, pgsql::PartitionRows(), what);
+      if (!columns) return Fail(columns.error());
+      auto inserted = Run(conn, pgsql::InsertColumns(target, pgsql::PartitionRows(), *columns),
+                          what, kModelSqlFailed);
+      if (!inserted) return Fail(inserted.error());
+      stats.inserted = Changed(*inserted);
+      for (const auto& key : w.keys) stats.partitions[key] = {0, "0:0"};
+      auto sums =
+          Run(conn, pgsql::SavedRowsChecksums(l.time_column, l.unit, l.format, w.columns), what);
+      if (!sums) return Fail(sums.error());
+      for (int row = 0; row < PQntuples(sums->get()); ++row) {
+        const int64_t rows = Int(*sums, row, 1);
+        stats.partitions[Text(*sums, row, 0)] = {rows,
+                                                 std::to_string(rows) + ":" + Text(*sums, row, 2)};
+      }
+      for (const auto& source : w.sources) {
+        if (source.column.empty()) continue;
+        for (const auto& statement : pgsql::RecordSourceChecksums(
+                 w.name, source.source.Key(),
+                 sql::Qualified(source.source.schema, source.source.name), source.column,
+                 source.columns, l.unit, l.format, w.start, w.end)) {
+          if (auto r = Run(conn, statement, what + ": checksums of " + source.source.Key()); !r) {
+            return Fail(r.error());
+          }
+        }
+      }
+      return Ok();
+    });
+    if (!done) return Fail(done.error());
+    return stats;
   }
-  Result<std::vector<std::string>> TouchedPartitions(const std::string&, const std::string& table,
-                                                     const std::vector<std::string>&,
-                                                     const PartitionLayout&) override {
-    return Fail(Unsupported(table).error());
+
+  Result<std::vector<std::string>> TouchedPartitions(const std::string& select,
+                                                     const std::string& table,
+                                                     const std::vector<std::string>& batch_ids,
+                                                     const PartitionLayout& layout) override {
+    std::vector<std::string> out;
+    const std::string what = "the partitions new batches of " + table + " touch";
+    auto done = transact_(what, [&](PGconn* conn) -> Status {
+      out.clear();
+      int changed = 0;
+      const std::string restricted =
+          pgsql::PointAtTemp(Trimmed(select), staging_schema_, table, &changed);
+      if (changed == 0) {
+        return Fail(kModelSqlFailed,
+                    "the model's SQL does not read " + staging_schema_ + "." + table);
+      }
+      if (auto r = Run(conn, pgsql::RestrictedToBatches(staging_schema_, table, batch_ids), what);
+          !r) {
+        return Fail(r.error());
+      }
+      auto keys =
+          Run(conn, pgsql::DistinctKeys(restricted, layout.time_column, layout.unit, layout.format),
+              what, kModelSqlFailed);
+      if (!keys) return Fail(keys.error());
+      for (int row = 0; row < PQntuples(keys->get()); ++row) out.push_back(Text(*keys, row, 0));
+      auto r = Run(conn, pgsql::DropRestrictedView(table), what);
+      return r ? Ok() : Fail(r.error());
+    });
+    if (!done) return Fail(done.error());
+    return out;
   }
+
   Result<std::vector<std::string>> ChangedPartitions(const std::string& model,
-                                                     const PartitionSource&, const PartitionLayout&,
-                                                     const std::string&,
-                                                     const std::string&) override {
-    return Fail(Unsupported(model).error());
+                                                     const PartitionSource& source,
+                                                     const PartitionLayout& layout,
+                                                     const std::string& start,
+                                                     const std::string& end) override {
+    std::vector<std::string> out;
+    const std::string what = "model " + model + ": checksums of " + source.source.Key();
+    auto done = transact_(what, [&](PGconn* conn) -> Status {
+      out.clear();
+      auto keys = Run(
+          conn,
+          pgsql::ChangedSourceKeys(
+              model, source.source.Key(), sql::Qualified(source.source.schema, source.source.name),
+              source.column, source.columns, layout.unit, layout.format, start, end),
+          what);
+      if (!keys) return Fail(keys.error());
+      for (int row = 0; row < PQntuples(keys->get()); ++row) out.push_back(Text(*keys, row, 0));
+      return Ok();
+    });
+    if (!done) return Fail(done.error());
+    return out;
   }
-  Result<ModelWriteStats> FinishPartitions(const PartitionsFinish& finish) override {
-    return Fail(Unsupported(finish.name).error());
+
+  Result<ModelWriteStats> FinishPartitions(const PartitionsFinish& f) override {
+    const std::string what = "model " + f.name + ": bookkeeping";
+    ModelWriteStats stats;
+    auto done = transact_(what, [&](PGconn* conn) -> Status {
+      stats = {};
+      std::vector<std::string> statements;
+      for (const auto& source : f.sources) {
+        if (f.consumed == nullptr) break;
+        std::vector<std::string> more;
+        if (source.is_model) {
+          more = sql::ConsumeModel(f.name, source.Key(), source.name);
+        } else {
+          auto tokens = f.consumed->find(source.Key());
+          more = sql::ConsumeTokens(
+              f.name, source.Key(),
+              tokens == f.consumed->end() ? std::vector<std::string>{} : tokens->second);
+        }
+        for (auto& statement : more) statements.push_back(std::move(statement));
+      }
+      for (const auto& statement : statements) {
+        if (auto r = Run(conn, statement, what); !r) return Fail(r.error());
+      }
+      if (f.wrote) {
+        if (auto s = Bump(conn, f.name, what); !s) return s;
+      }
+      auto version = Run(conn, sql::VersionQuery(f.name), what);
+      if (!version) return Fail(version.error());
+      stats.version = Int(*version, 0, 0);
+      return RecordHashes(conn, f.schema, f.name, f.wrote ? f.hash_sets : std::nullopt, {}, stats);
+    });
+    if (!done) return Fail(done.error());
+    return stats;
   }
 
   Result<std::optional<TargetHashes>> HashesAt(const std::string& name, int64_t version) override {
@@ -247,12 +396,6 @@ class PgModels final : public ModelWarehouse {
   }
 
  private:
-  static Status Unsupported(const std::string& name) {
-    return Fail(
-        "warehouse_unsupported",
-        "model " + name + ": time-interval models are built on the duckdb warehouse only so far");
-  }
-
   static std::string ModelKey(const std::string& schema, const std::string& name) {
     return "model:" + schema + "." + name;
   }
@@ -409,29 +552,28 @@ class PgModels final : public ModelWarehouse {
   // made by hand; DuckDB binds views when read, so there nothing is dropped).
   // A view that no longer binds (it reads a column gone) stays dropped, and
   // a view model is then rebuilt by its next run (target_missing).
-  Status Replace(PGconn* conn, const ModelWrite& write, const std::function<Status()>& create) {
-    const std::string what = "model " + write.name;
-    auto old = IsView(conn, write.schema, write.name, what);
+  Status Replace(PGconn* conn, const std::string& schema, const std::string& name,
+                 const std::function<Status()>& create) {
+    const std::string what = "model " + name;
+    auto old = IsView(conn, schema, name, what);
     if (!old) return Fail(old.error());
     std::vector<std::array<std::string, 4>> dependents;  // schema, name, kind, definition
     if (old->has_value()) {
-      auto views = Run(conn, pgsql::DependentViewsQuery(write.schema, write.name),
-                       what + ": views reading it");
+      auto views = Run(conn, pgsql::DependentViewsQuery(schema, name), what + ": views reading it");
       if (!views) return Fail(views.error());
       for (int row = 0; row < PQntuples(views->get()); ++row) {
         dependents.push_back({Text(*views, row, 0), Text(*views, row, 1), Text(*views, row, 2),
                               Text(*views, row, 3)});
       }
-      if (auto r =
-              Run(conn, pgsql::DropTarget(sql::Qualified(write.schema, write.name), **old), what);
-          !r) {
+      if (auto r = Run(conn, pgsql::DropTarget(sql::Qualified(schema, name), **old), what); !r) {
         return Fail(r.error());
       }
     }
     if (auto s = create(); !s) return s;
-    for (const auto& [schema, name, kind, definition] : dependents) {
+    for (const auto& [view_schema, view_name, kind, definition] : dependents) {
       if (auto r = Run(conn, "SAVEPOINT landfall_view", what); !r) return Fail(r.error());
-      if (Run(conn, pgsql::CreateViewAs(sql::Qualified(schema, name), definition, kind == "m"),
+      if (Run(conn,
+              pgsql::CreateViewAs(sql::Qualified(view_schema, view_name), definition, kind == "m"),
               what))
         continue;
       if (auto r = Run(conn, "ROLLBACK TO SAVEPOINT landfall_view", what); !r)
@@ -456,14 +598,14 @@ class PgModels final : public ModelWarehouse {
             Run(conn, pgsql::CreateTableAs(shadow_qualified, select), what, kModelSqlFailed);
         if (!created) return Fail(created.error());
         stats.inserted = Changed(*created);
-        return Replace(conn, write, [&]() -> Status {
+        return Replace(conn, write.schema, write.name, [&]() -> Status {
           auto r = Run(conn, pgsql::RenameTable(write.schema, shadow, write.name), what);
           return r ? Ok() : Fail(r.error());
         });
       }
       case ModelWriteKind::kReplaceView:
         // CREATE OR REPLACE VIEW cannot drop or retype columns: drop, then create.
-        return Replace(conn, write, [&]() -> Status {
+        return Replace(conn, write.schema, write.name, [&]() -> Status {
           auto r = Run(conn, pgsql::CreateViewAs(target, select), what, kModelSqlFailed);
           return r ? Ok() : Fail(r.error());
         });
@@ -548,10 +690,15 @@ class PgModels final : public ModelWarehouse {
     for (const auto& statement : statements) {
       if (auto r = Run(conn, statement, what); !r) return Fail(r.error());
     }
-    auto bumped = Run(conn, sql::BumpVersion(write.name), what);
+    return Bump(conn, write.name, what);
+  }
+
+  // version + 1, or 1 for a model's first write.
+  Status Bump(PGconn* conn, const std::string& name, const std::string& what) {
+    auto bumped = Run(conn, sql::BumpVersion(name), what);
     if (!bumped) return Fail(bumped.error());
     if (Changed(*bumped) == 0) {
-      if (auto r = Run(conn, sql::InsertFirstVersion(write.name), what); !r) return Fail(r.error());
+      if (auto r = Run(conn, sql::InsertFirstVersion(name), what); !r) return Fail(r.error());
     }
     return Ok();
   }
@@ -568,9 +715,20 @@ class PgModels final : public ModelWarehouse {
     auto version = Run(conn, sql::VersionQuery(write.name), what);
     if (!version) return Fail(version.error());
     stats.version = Int(*version, 0, 0);
-    if (write.kind == ModelWriteKind::kReplaceView || !write.hash_sets) return Ok();
+    if (write.kind == ModelWriteKind::kReplaceView) return Ok();
+    return RecordHashes(conn, write.schema, write.name, write.hash_sets, write.expressions, stats);
+  }
+
+  // With `hash_sets`, the target's TargetHashes (and `expressions`) kept
+  // under its current version, older ones no model consumed forgotten.
+  Status RecordHashes(PGconn* conn, const std::string& schema, const std::string& name,
+                      const std::optional<std::vector<std::vector<std::string>>>& hash_sets,
+                      const std::map<std::string, std::string>& expressions,
+                      ModelWriteStats& stats) {
+    const std::string what = "model " + name + ": bookkeeping";
+    if (!hash_sets) return Ok();
     std::map<std::string, ModelContents> target;
-    if (auto s = ReadColumns(conn, write.schema, write.name, target); !s) return s;
+    if (auto s = ReadColumns(conn, schema, name, target); !s) return s;
     std::vector<std::string> names, types;
     if (!target.empty()) {
       for (const auto& column : target.begin()->second.columns.columns) {
@@ -583,7 +741,7 @@ class PgModels final : public ModelWarehouse {
     std::map<std::string, std::string> spelled;
     for (const auto& name : names) spelled[schema::FoldName(name)] = name;
     std::vector<std::vector<std::string>> sets;
-    for (const auto& set : *write.hash_sets) {
+    for (const auto& set : *hash_sets) {
       std::vector<std::string> columns;
       for (const auto& column : set) {
         auto it = spelled.find(schema::FoldName(column));
@@ -592,9 +750,8 @@ class PgModels final : public ModelWarehouse {
       sets.push_back(std::move(columns));
     }
     const auto started = std::chrono::steady_clock::now();
-    auto hashes =
-        Run(conn, pgsql::TargetHashesQuery(sql::Qualified(write.schema, write.name), names, sets),
-            what + ": column hashes");
+    auto hashes = Run(conn, pgsql::TargetHashesQuery(sql::Qualified(schema, name), names, sets),
+                      what + ": column hashes");
     if (!hashes) return Fail(hashes.error());
     stats.hash_us = std::chrono::duration_cast<std::chrono::microseconds>(
                         std::chrono::steady_clock::now() - started)
@@ -604,13 +761,13 @@ class PgModels final : public ModelWarehouse {
     int col = 1;
     for (size_t i = 0; i < names.size(); ++i)
       kept.emplace_back("column", names[i], types[i], rows, Text(*hashes, 0, col++));
-    for (const auto& set : *write.hash_sets)
+    for (const auto& set : *hash_sets)
       kept.emplace_back("set", ColumnSetKey(set), "", rows, Text(*hashes, 0, col++));
-    for (const auto& [key, fingerprint] : write.expressions)
+    for (const auto& [key, fingerprint] : expressions)
       kept.emplace_back("expression", key, "", rows, fingerprint);
     if (kept.empty()) return Ok();
-    for (const auto& statement : {pgsql::SaveHashes(write.name, kept),
-                                  sql::PruneHashes(write.name, write.schema + "." + write.name)}) {
+    for (const auto& statement :
+         {pgsql::SaveHashes(name, kept), sql::PruneHashes(name, schema + "." + name)}) {
       if (auto r = Run(conn, statement, what); !r) return Fail(r.error());
     }
     return Ok();

@@ -1,8 +1,8 @@
-// Models on the PostgreSQL warehouse, through the binary: every strategy but
-// time_interval, written in PostgreSQL's SQL, checked by an oracle computed
+// Models on the PostgreSQL warehouse, through the binary: every strategy,
+// written in PostgreSQL's SQL, checked by an oracle computed
 // in PostgreSQL from the staging tables now; a quiet run writes nothing; a
 // kill -9 during model runs converges; lineage is unknown with its reason;
-// a time_interval model is refused naming its file.
+// a time_interval model recomputes the partitions late rows touch.
 #include <gmock/gmock.h>
 
 #include <random>
@@ -140,21 +140,30 @@ TEST_F(PgModelsCliTest, KilledDuringModelRunsItConvergesToTheOracle) {
   EXPECT_EQ(WarehouseInt("SELECT count(*) FROM analytics.orders_inc"), 120);
 }
 
-TEST_F(PgModelsCliTest, ATimeIntervalModelIsRefusedNamingItsFile) {
-  LandOrders("b1", 1, 3, 0);
-  WriteModel("daily",
-             "SELECT ts::date AS day, count(*) AS n FROM staging.orders WHERE ts >= @start_date "
-             "AND ts < @end_date GROUP BY 1",
-             "strategy: time_interval\ntime_interval: {time_column: day, granularity: day, "
-             "first_partition: 2026-01-01}\n");
-  for (const char* command : {"plan", "check-config"}) {
-    auto r = Landfall({command});
-    EXPECT_EQ(r.exit_code, 2) << command << r.out << r.err;
-    EXPECT_THAT(
-        r.err,
-        HasSubstr("daily.yaml:1: strategy: time_interval models are built on the duckdb warehouse"))
-        << command;
-  }
+TEST_F(PgModelsCliTest, ATimeIntervalModelEqualsItsOracleAfterLateRowsForAnOldMonth) {
+  WriteModel("monthly",
+             "SELECT date_trunc('month', ts) AS month, count(*) AS n, sum(amount) AS total FROM "
+             "staging.orders "
+             "WHERE ts >= @start_date AND ts < @end_date GROUP BY 1",
+             "strategy: time_interval\ntime_interval: {time_column: month, granularity: month, "
+             "first_partition: "
+             "\"2026-01\"}\n");
+  const std::string oracle =
+      "SELECT date_trunc('month', ts), count(*), sum(amount) FROM staging.orders GROUP BY 1";
+  LandOrders("jan", 1, 10, 0);  // 2026-01-01 00:00 onwards
+  auto first = Run();
+  EXPECT_NE(ModelAction(first, "monthly"), "fail") << first.dump();
+  EXPECT_EQ(Difference("monthly", oracle), 0);
+  // Late rows for January, and March (minute 86400 * 60 is two months on).
+  LandOrders("late_jan", 500, 3, 60);
+  LandOrders("mar", 600, 4, 86400);
+  auto second = Run();
+  EXPECT_EQ(ModelAction(second, "monthly"), "run") << second.dump();
+  EXPECT_EQ(Difference("monthly", oracle), 0);
+  EXPECT_EQ(WarehouseInt("SELECT n FROM analytics.monthly WHERE month = TIMESTAMP '2026-01-01'"),
+            13);
+  EXPECT_EQ(WarehouseInt("SELECT n FROM analytics.monthly WHERE month = TIMESTAMP '2026-03-01'"),
+            4);
 }
 
 }  // namespace

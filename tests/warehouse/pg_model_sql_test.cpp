@@ -50,5 +50,12 @@ TEST(PgModelSqlTest, ASubqueryEndsOnALineOfItsOwnSoATrailingCommentEndsBeforeIt)
   EXPECT_EQ(NoRows("SELECT 1 -- one"), "SELECT * FROM (SELECT 1 -- one\n) AS model_rows LIMIT 0");
 }
 
+TEST(PgModelSqlTest, PartitionKeysAreSpelledAsStrftimeSpellsThem) {
+  EXPECT_EQ(ToCharFormat("%Y-%m-%dT%H"), "YYYY-MM-DD\"T\"HH24");  // T alone would be TH, an ordinal
+  EXPECT_EQ(ToCharFormat("%Y-%m-%d"), "YYYY-MM-DD");
+  EXPECT_EQ(ToCharFormat("%Y-%m"), "YYYY-MM");
+  EXPECT_EQ(ToCharFormat("%Y"), "YYYY");
+}
+
 }  // namespace
 }  // namespace landfall::warehouse::pgsql

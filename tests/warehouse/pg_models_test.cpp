@@ -2,7 +2,7 @@
 // the DuckDB model tests (duckdb_models_test.cpp) once more, with the
 // model's SQL run by PostgreSQL; then what only this warehouse does: the
 // swap of a rebuilt table, views dropped with the table they read, the
-// driver's name pointing at its new batches, and time-interval models refused.
+// driver's name pointing at its new batches.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -541,10 +541,106 @@ TEST_F(PgModelsTest, DescribeMapsPostgresTypesToLandfallsNames) {
   EXPECT_EQ(bad.error().code, kModelSqlFailed);
 }
 
-TEST_F(PgModelsTest, TimeIntervalWritesAreRefusedWithAReason) {
-  auto reset = models()->ResetPartitions("analytics", "daily", "SELECT 1");
-  ASSERT_FALSE(reset);
-  EXPECT_EQ(reset.error().code, "warehouse_unsupported");
+}  // namespace
+}  // namespace landfall::warehouse
+
+// ---- Time-interval models ----
+
+namespace landfall::warehouse {
+namespace {
+
+class PgPartitionsTest : public PgModelsTest {
+ protected:
+  static constexpr const char* kSql =
+      "SELECT CAST(ts AS DATE) AS day, count(*) AS n FROM staging.events WHERE ts >= {s} AND ts < "
+      "{e} GROUP BY 1";
+  static std::string Windowed(const std::string& start, const std::string& end) {
+    std::string sql = kSql;
+    sql.replace(sql.find("{s}"), 3, start);
+    sql.replace(sql.find("{e}"), 3, end);
+    return sql;
+  }
+  static PartitionLayout Layout() {
+    return {.time_column = "day", .unit = "day", .format = "%Y-%m-%d"};
+  }
+  PartitionSource Events() {
+    return {
+        .source = {.schema = "staging", .name = "events"}, .column = "ts", .columns = {"id", "ts"}};
+  }
+  PartitionWrite Day(const std::string& day, const std::string& next) {
+    const std::string start = "'" + day + " 00:00:00'", end = "'" + next + " 00:00:00'";
+    return {.schema = "analytics",
+            .name = "daily",
+            .sql = Windowed(start, end),
+            .layout = Layout(),
+            .start = start,
+            .end = end,
+            .keys = {day},
+            .columns = {"day", "n"},
+            .sources = {Events()}};
+  }
+  // Two events on 04-01, one on 04-02.
+  void LandEvents() {
+    Land("events", "e1.parquet",
+         "SELECT * FROM (VALUES (1, TIMESTAMP '2026-04-01 01:00:00'), (2, TIMESTAMP '2026-04-01 "
+         "02:00:00'), "
+         "(3, TIMESTAMP '2026-04-02 03:00:00')) t(id, ts)");
+  }
+};
+
+TEST_F(PgPartitionsTest, APartitionReplacesItsWindowOnlyAndKeepsItsChecksums) {
+  LandEvents();
+  ASSERT_TRUE(models()->ResetPartitions(
+      "analytics", "daily", Windowed("'2026-04-01 00:00:00'", "'2026-04-02 00:00:00'")));
+  auto first = models()->WritePartitions(Day("2026-04-01", "2026-04-02"));
+  ASSERT_TRUE(first) << first.error().ToString();
+  EXPECT_EQ(first->inserted, 1);
+  EXPECT_EQ(first->partitions.at("2026-04-01").rows, 1);
+  auto second = models()->WritePartitions(Day("2026-04-02", "2026-04-03"));
+  ASSERT_TRUE(second) << second.error().ToString();
+  auto again = models()->WritePartitions(Day("2026-04-01", "2026-04-02"));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->deleted, 1);
+  EXPECT_EQ(again->partitions.at("2026-04-01").checksum,
+            first->partitions.at("2026-04-01").checksum);
+  EXPECT_EQ(Query("SELECT day || ':' || n FROM analytics.daily ORDER BY day"),
+            (std::vector<std::string>{"2026-04-01:2", "2026-04-02:1"}));
+  // Nothing changed upstream: no key's checksum differs.
+  auto changed = models()->ChangedPartitions("daily", Events(), Layout(), "'2026-04-01 00:00:00'",
+                                             "'2026-04-03 00:00:00'");
+  ASSERT_TRUE(changed) << changed.error().ToString();
+  EXPECT_TRUE(changed->empty()) << ::testing::PrintToString(*changed);
+}
+
+TEST_F(PgPartitionsTest, NewBatchesTouchTheKeysOfTheirRowsAndChecksumsFindChangedKeys) {
+  LandEvents();
+  ASSERT_TRUE(models()->ResetPartitions(
+      "analytics", "daily", Windowed("'2026-04-01 00:00:00'", "'2026-04-02 00:00:00'")));
+  ASSERT_TRUE(models()->WritePartitions(Day("2026-04-01", "2026-04-02")));
+  ASSERT_TRUE(models()->WritePartitions(Day("2026-04-02", "2026-04-03")));
+  Land("events", "e2.parquet", "SELECT 4 AS id, TIMESTAMP '2026-04-02 05:00:00' AS ts");
+  auto touched =
+      models()->TouchedPartitions(Windowed("'2026-04-01 00:00:00'", "'2026-04-09 00:00:00'"),
+                                  "events", {"events/e2.parquet"}, Layout());
+  ASSERT_TRUE(touched) << touched.error().ToString();
+  EXPECT_EQ(*touched, std::vector<std::string>{"2026-04-02"});
+  auto changed = models()->ChangedPartitions("daily", Events(), Layout(), "'2026-04-01 00:00:00'",
+                                             "'2026-04-09 00:00:00'");
+  ASSERT_TRUE(changed) << changed.error().ToString();
+  EXPECT_EQ(*changed, std::vector<std::string>{"2026-04-02"});
+}
+
+TEST_F(PgPartitionsTest, RowsOutsideTheWindowFailThePartitionAndWriteNothing) {
+  LandEvents();
+  ASSERT_TRUE(models()->ResetPartitions(
+      "analytics", "daily", Windowed("'2026-04-01 00:00:00'", "'2026-04-02 00:00:00'")));
+  PartitionWrite write = Day("2026-04-01", "2026-04-02");
+  write.sql = Windowed("'2026-04-01 00:00:00'", "'2026-04-03 00:00:00'");  // reads a day too many
+  auto r = models()->WritePartitions(write);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, kPartitionRowsOutside);
+  EXPECT_NE(r.error().message.find("2026-04-02"), std::string::npos) << r.error().message;
+  EXPECT_EQ(Query("SELECT count(*) FROM analytics.daily"), std::vector<std::string>{"0"});
 }
 
 }  // namespace
