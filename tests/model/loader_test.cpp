@@ -178,14 +178,11 @@ TEST_F(LoaderTest, EveryCheckIsReadWithItsSeverity) {
   ASSERT_EQ(m.checks.size(), 7u);
   EXPECT_EQ(m.checks[0], (Check{.kind = CheckKind::kRowCount, .min = 1, .max = 10}));
   EXPECT_EQ(m.checks[1], (Check{.kind = CheckKind::kNotNull, .columns = {"id", "email"}}));
-  EXPECT_EQ(
-      m.checks[2],
-      (Check{.kind = CheckKind::kUnique, .severity = CheckSeverity::kWarn, .columns = {"id"}}));
-  EXPECT_EQ(m.checks[3], (Check{.kind = CheckKind::kAcceptedValues,
-                                .columns = {"status"},
-                                .values = {"new", "paid"}}));
-  EXPECT_EQ(m.checks[4],
-            (Check{.kind = CheckKind::kAcceptedValues, .columns = {"region"}, .values = {"eu"}}));
+  EXPECT_EQ(m.checks[2],
+            (Check{.kind = CheckKind::kUnique, .severity = CheckSeverity::kWarn, .columns = {"id"}}));
+  EXPECT_EQ(m.checks[3],
+            (Check{.kind = CheckKind::kAcceptedValues, .columns = {"status"}, .values = {"new", "paid"}}));
+  EXPECT_EQ(m.checks[4], (Check{.kind = CheckKind::kAcceptedValues, .columns = {"region"}, .values = {"eu"}}));
   EXPECT_EQ(m.checks[5], (Check{.kind = CheckKind::kFreshness,
                                 .columns = {"ts"},
                                 .max_age = "2 hours",
@@ -225,33 +222,27 @@ TEST_F(LoaderTest, AnUnknownCheckNamesFileLineAndKey) {
 TEST_F(LoaderTest, ABadSeverityNamesFileLineAndKey) {
   Write("a.sql", "SELECT 1");
   Write("a.yaml", "checks:\n  - unique: [id]\n    severity: fatal\n");
-  EXPECT_THAT(ErrorOf(),
-              StartsWith(Path("a.yaml") + ":3: checks[0].severity: must be error or warn"));
+  EXPECT_THAT(ErrorOf(), StartsWith(Path("a.yaml") + ":3: checks[0].severity: must be error or warn"));
 }
 
 TEST_F(LoaderTest, TwoChecksInOneItemAreAnError) {
   Write("a.sql", "SELECT 1");
   Write("a.yaml", "checks:\n  - unique: [id]\n    not_null: [id]\n");
-  EXPECT_THAT(ErrorOf(),
-              StartsWith(Path("a.yaml") + ":3: checks[0].not_null: one check per list item"));
+  EXPECT_THAT(ErrorOf(), StartsWith(Path("a.yaml") + ":3: checks[0].not_null: one check per list item"));
 }
 
 TEST_F(LoaderTest, ABadCheckValueNamesFileLineAndKey) {
   Write("a.sql", "SELECT 1");
   Write("a.yaml", "checks:\n  - row_count: {min: -1}\n");
-  EXPECT_THAT(ErrorOf(),
-              StartsWith(Path("a.yaml") + ":2: checks[0].row_count.min: must be a whole number"));
+  EXPECT_THAT(ErrorOf(), StartsWith(Path("a.yaml") + ":2: checks[0].row_count.min: must be a whole number"));
   Write("a.yaml", "checks:\n  - row_count: {min: 5, max: 2}\n");
   EXPECT_THAT(ErrorOf(), StartsWith(Path("a.yaml") + ":2: checks[0].row_count: min is above max"));
   Write("a.yaml", "checks:\n  - not_null: []\n");
-  EXPECT_THAT(ErrorOf(),
-              StartsWith(Path("a.yaml") + ":2: checks[0].not_null: must be a non-empty list"));
+  EXPECT_THAT(ErrorOf(), StartsWith(Path("a.yaml") + ":2: checks[0].not_null: must be a non-empty list"));
   Write("a.yaml", "checks:\n  - freshness: {column: ts}\n");
-  EXPECT_THAT(ErrorOf(),
-              StartsWith(Path("a.yaml") + ":2: checks[0].freshness.max_age: is required"));
+  EXPECT_THAT(ErrorOf(), StartsWith(Path("a.yaml") + ":2: checks[0].freshness.max_age: is required"));
   Write("a.yaml", "checks:\n  - freshness:\n      column: ts\n      max_age: soon\n");
-  EXPECT_THAT(ErrorOf(),
-              StartsWith(Path("a.yaml") + ":4: checks[0].freshness.max_age: 'soon' is not an age"));
+  EXPECT_THAT(ErrorOf(), StartsWith(Path("a.yaml") + ":4: checks[0].freshness.max_age: 'soon' is not an age"));
   Write("a.yaml", "checks: {not_null: [id]}\n");
   EXPECT_THAT(ErrorOf(), StartsWith(Path("a.yaml") + ":1: checks: must be a list of checks"));
   Write("a.yaml", "anomaly_sigma: 0\n");
@@ -384,8 +375,7 @@ TEST_F(LoaderTest, AnEmptyYamlChangesNothing) {
 }
 
 TEST_F(LoaderTest, ATimeIntervalModelReadsItsKeysWithDefaults) {
-  Write("daily.sql",
-        "SELECT CAST(ts AS DATE) AS d FROM staging.e WHERE ts >= @start_date AND ts < @end_date");
+  Write("daily.sql", "SELECT CAST(ts AS DATE) AS d FROM staging.e WHERE ts >= @start_date AND ts < @end_date");
   Write("daily.yaml",
         "strategy: time_interval\ntime_interval:\n  time_column: d\n  granularity: month\n"
         "  first_partition: \"2026-01\"\n  source_columns: {staging.e: ts}\n");
@@ -401,64 +391,38 @@ TEST_F(LoaderTest, ATimeIntervalModelReadsItsKeysWithDefaults) {
 
 TEST_F(LoaderTest, ATimeIntervalModelsLookbackAndBatchSizeDoNotChangeItsConfigHash) {
   Write("daily.sql", "SELECT @start_date AS d");
-  Write("daily.yaml",
-        "strategy: time_interval\ntime_interval: {time_column: d, granularity: day, "
-        "first_partition: 2026-01-01}\n");
+  Write("daily.yaml", "strategy: time_interval\ntime_interval: {time_column: d, granularity: day, first_partition: 2026-01-01}\n");
   const std::string before = LoadOk().at(0).config_hash;
-  Write("daily.yaml",
-        "strategy: time_interval\ntime_interval: {time_column: d, granularity: day, "
-        "first_partition: 2026-01-01, lookback: 3, batch_size: 7}\n");
+  Write("daily.yaml", "strategy: time_interval\ntime_interval: {time_column: d, granularity: day, first_partition: 2026-01-01, lookback: 3, batch_size: 7}\n");
   EXPECT_EQ(LoadOk().at(0).config_hash, before);
-  Write("daily.yaml",
-        "strategy: time_interval\ntime_interval: {time_column: d, granularity: day, "
-        "first_partition: 2026-01-02}\n");
+  Write("daily.yaml", "strategy: time_interval\ntime_interval: {time_column: d, granularity: day, first_partition: 2026-01-02}\n");
   EXPECT_NE(LoadOk().at(0).config_hash, before);
 }
 
 TEST_F(LoaderTest, ATimeIntervalModelsBadKeysNameFileLineAndKey) {
   Write("daily.sql", "SELECT @start_date AS d, @end_date AS e");
-  Write("daily.yaml",
-        "strategy: time_interval\ntime_interval:\n  time_column: d\n  granularity: week\n  "
-        "first_partition: 2026-01-01\n");
-  EXPECT_THAT(ErrorOf(),
-              HasSubstr(Path("daily.yaml") +
-                        ":4: time_interval.granularity: must be hour, day, month or year"));
-  Write("daily.yaml",
-        "strategy: time_interval\ntime_interval:\n  time_column: d\n  granularity: day\n  "
-        "first_partition: 2026-1-1\n");
-  EXPECT_THAT(
-      ErrorOf(),
-      HasSubstr(Path("daily.yaml") +
-                ":5: time_interval.first_partition: '2026-1-1' is not a day partition key"));
-  Write("daily.yaml",
-        "strategy: time_interval\ntime_interval:\n  granularity: day\n  first_partition: "
-        "2026-01-01\n");
-  EXPECT_THAT(ErrorOf(),
-              HasSubstr("time_interval.time_column: is required for strategy time_interval"));
-  Write("daily.yaml",
-        "strategy: time_interval\ntime_interval:\n  time_column: d\n  granularity: day\n  "
-        "first_partition: 2026-01-01\n  lookback: -1\n");
+  Write("daily.yaml", "strategy: time_interval\ntime_interval:\n  time_column: d\n  granularity: week\n  first_partition: 2026-01-01\n");
+  EXPECT_THAT(ErrorOf(), HasSubstr(Path("daily.yaml") + ":4: time_interval.granularity: must be hour, day, month or year"));
+  Write("daily.yaml", "strategy: time_interval\ntime_interval:\n  time_column: d\n  granularity: day\n  first_partition: 2026-1-1\n");
+  EXPECT_THAT(ErrorOf(), HasSubstr(Path("daily.yaml") + ":5: time_interval.first_partition: '2026-1-1' is not a day partition key"));
+  Write("daily.yaml", "strategy: time_interval\ntime_interval:\n  granularity: day\n  first_partition: 2026-01-01\n");
+  EXPECT_THAT(ErrorOf(), HasSubstr("time_interval.time_column: is required for strategy time_interval"));
+  Write("daily.yaml", "strategy: time_interval\ntime_interval:\n  time_column: d\n  granularity: day\n  first_partition: 2026-01-01\n  lookback: -1\n");
   EXPECT_THAT(ErrorOf(), HasSubstr(":6: time_interval.lookback: must be a whole number >= 0"));
-  Write("daily.yaml",
-        "strategy: time_interval\ntime_interval:\n  time_column: d\n  granularity: day\n  "
-        "first_partition: 2026-01-01\n  batch_size: 0\n");
+  Write("daily.yaml", "strategy: time_interval\ntime_interval:\n  time_column: d\n  granularity: day\n  first_partition: 2026-01-01\n  batch_size: 0\n");
   EXPECT_THAT(ErrorOf(), HasSubstr(":6: time_interval.batch_size: must be a whole number >= 1"));
 }
 
 TEST_F(LoaderTest, ATimeIntervalModelsSqlMustUseItsWindow) {
   Write("daily.sql", "SELECT DATE '2026-01-01' AS d");
-  Write("daily.yaml",
-        "strategy: time_interval\ntime_interval: {time_column: d, granularity: day, "
-        "first_partition: 2026-01-01}\n");
-  EXPECT_THAT(ErrorOf(),
-              HasSubstr(Path("daily.sql") +
-                        ": a time_interval model's SQL must use @start_date and @end_date"));
+  Write("daily.yaml", "strategy: time_interval\ntime_interval: {time_column: d, granularity: day, first_partition: 2026-01-01}\n");
+  EXPECT_THAT(ErrorOf(), HasSubstr(Path("daily.sql") + ": a time_interval model's SQL must use @start_date and @end_date"));
 }
 
 TEST(StrategyTest, NamesRoundTripAndUnknownNamesAreNone) {
-  for (Strategy s :
-       {Strategy::kFullRefresh, Strategy::kView, Strategy::kIncremental, Strategy::kMerge,
-        Strategy::kMaterializedView, Strategy::kDynamicTable, Strategy::kTimeInterval}) {
+  for (Strategy s : {Strategy::kFullRefresh, Strategy::kView, Strategy::kIncremental,
+                     Strategy::kMerge, Strategy::kMaterializedView, Strategy::kDynamicTable,
+                     Strategy::kTimeInterval}) {
     EXPECT_EQ(StrategyFromString(ToString(s)), s);
   }
   EXPECT_EQ(StrategyFromString("table"), std::nullopt);
