@@ -22,11 +22,6 @@ using model::ModelAction;
 using model::ModelStep;
 using nlohmann::json;
 
-// Why column lineage is unknown on the PostgreSQL warehouse (README "Lineage").
-constexpr std::string_view kLineageOnPostgres =
-    "the warehouse is PostgreSQL: column lineage is read with DuckDB's binder, which does not "
-    "bind PostgreSQL's SQL";
-
 json ReasonsJson(const std::vector<model::ModelReason>& reasons) {
   json out = json::array();
   for (const auto& reason : reasons) out.push_back({{"code", reason.code}, {"detail", reason.detail}});
@@ -377,7 +372,7 @@ void ModelRunner::AddLineage(ModelPlan& plan) {
   if (plan.lineages.empty() && config_.warehouse.type == "postgres") {
     // Lineage is read from DuckDB's binder; the model's SQL is PostgreSQL's,
     // which it may bind differently or not at all. Unknown: every decision recomputes.
-    for (const auto& m : plan.models) plan.lineages[m.name] = model::UnknownLineage(std::string(kLineageOnPostgres));
+    for (const auto& m : plan.models) plan.lineages[m.name] = model::UnknownLineage(std::string(model::kLineageUnknownOnPostgres));
   }
   if (plan.lineages.empty()) {
     auto probe = warehouse::OpenPlanProbe();

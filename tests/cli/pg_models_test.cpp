@@ -125,6 +125,11 @@ TEST_F(PgModelsCliTest, ThePlanSaysLineageIsUnknownOnPostgresAndRecomputes) {
       << step.dump();
   Run();
   ExpectOracles("after the planned run");
+  // `landfall lineage` says the same.
+  const auto lineage = Landfall({"lineage", "cust_totals"});
+  EXPECT_EQ(lineage.exit_code, 0) << lineage.err;
+  EXPECT_THAT(lineage.out,
+              HasSubstr("analytics.cust_totals: lineage unknown: the warehouse is PostgreSQL"));
 }
 
 TEST_F(PgModelsCliTest, KilledDuringModelRunsItConvergesToTheOracle) {
