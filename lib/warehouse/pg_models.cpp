@@ -1,10 +1,15 @@
 #include "lib/warehouse/pg_models.h"
 
 #include <array>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
+#include <map>
+#include <optional>
 #include <string_view>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 #include "lib/warehouse/model_sql.h"
 #include "lib/warehouse/pg_model_sql.h"
