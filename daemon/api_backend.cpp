@@ -795,6 +795,13 @@ Result<DaemonApiBackend::LineageView> DaemonApiBackend::ReadLineage() {
   if (!reads) return Fail(reads.error());
   auto tables = (*reads)->TableSummaries("");
   if (!tables) return Fail(tables.error());
+  if (config_.warehouse.type == "postgres") {
+    // As the model runner's plan says: the SQL is PostgreSQL's.
+    for (const auto& m : out.graph.models) {
+      out.lineages[m.name] = model::UnknownLineage(std::string(model::kLineageUnknownOnPostgres));
+    }
+    return out;
+  }
   auto lineages = LineageOf(out.graph, *tables);
   if (!lineages) return Fail(lineages.error());
   out.lineages = std::move(*lineages);

@@ -389,11 +389,6 @@ Config Parse(const YAML::Node& root, const fs::path& source) {
   if (auto models = root["models"]; models && !models.IsNull()) {
     r.ExpectKeys(models, "models", {"dir", "schema"});
     if (auto n = models["dir"]; n && !n.IsNull()) {
-      if (c.warehouse.type == "postgres") {
-        r.Throw(
-            n, "models.dir",
-            "models are built on the duckdb warehouse only so far (warehouse.type is postgres)");
-      }
       c.models.dir = r.Path(n, "models.dir");
     }
     if (auto n = models["schema"]) {

@@ -369,6 +369,11 @@ void ModelRunner::AddLineage(ModelPlan& plan) {
     std::lock_guard lock(mu_);
     if (key == lineage_key_) plan.lineages = lineages_;
   }
+  if (plan.lineages.empty() && config_.warehouse.type == "postgres") {
+    // Lineage is read from DuckDB's binder; the model's SQL is PostgreSQL's,
+    // which it may bind differently or not at all. Unknown: every decision recomputes.
+    for (const auto& m : plan.models) plan.lineages[m.name] = model::UnknownLineage(std::string(model::kLineageUnknownOnPostgres));
+  }
   if (plan.lineages.empty()) {
     auto probe = warehouse::OpenPlanProbe();
     Result<std::map<std::string, model::Lineage>> lineages = Fail("warehouse_error", "no probe");

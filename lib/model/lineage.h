@@ -68,6 +68,13 @@ struct Lineage {
 
 Lineage UnknownLineage(std::string reason);
 
+// Why every model's lineage is unknown on the PostgreSQL warehouse: the
+// model's SQL is PostgreSQL's, which DuckDB's binder may bind differently or
+// not at all (README "Lineage").
+inline constexpr std::string_view kLineageUnknownOnPostgres =
+    "the warehouse is PostgreSQL: column lineage is read with DuckDB's binder, which does not "
+    "bind PostgreSQL's SQL";
+
 // Reads one model's lineage from `plan_json`, json_serialize_plan(sql,
 // optimize := false) of its SELECT. `output_names` are the query's output
 // columns in order (DESCRIBE); `non_deterministic` the functions whose result

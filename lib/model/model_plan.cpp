@@ -273,9 +273,10 @@ std::vector<ModelStep> PlanModels(const ModelPlanInput& input) {
                model.strategy == Strategy::kDynamicTable) {
       step.action = ModelAction::kFail;
       step.reasons = {{kUnsupportedByWarehouse,
-                       std::string("DuckDB has no ") +
+                       std::string("landfall builds no ") +
                            (model.strategy == Strategy::kDynamicTable ? "dynamic tables" : "materialized views") +
-                           "; `landfall compile --dialect snowflake` prints the DDL for a warehouse that has"}};
+                           " (on DuckDB or PostgreSQL); `landfall compile --dialect snowflake` prints the DDL for "
+                           "a warehouse that has"}};
       if (!input.warehouse_supports_models) {
         step.reasons = {{kUnsupportedByWarehouse, "this warehouse does not build models"}};
       }

@@ -21,6 +21,7 @@
 #include "lib/common/pg.h"
 #include "lib/warehouse/duckdb_connection.h"
 #include "lib/warehouse/pg_binary_copy.h"
+#include "lib/warehouse/pg_models.h"
 #include "lib/warehouse/pg_statements.h"
 #include "lib/warehouse/sql.h"
 #include "lib/warehouse/statements.h"
@@ -229,7 +230,19 @@ class PgWarehouse final : public Warehouse {
         target_(std::move(target)),
         reader_db_(reader),
         readers_(std::make_unique<ConnectionPool>(reader)),
-        types_(std::move(types)) {}
+        types_(std::move(types)),
+        models_(internal::NewPgModels(
+            [this](const std::string& what, const std::function<Status(PGconn*)>& body) -> Status {
+              auto done = Transact<bool>(what, [&](PGconn* conn) -> Result<bool> {
+                if (auto s = body(conn); !s) return Fail(s.error());
+                return true;
+              });
+              return done ? Ok() : Fail(done.error());
+            },
+            [this](PGconn* conn, const std::string& context, const std::string& statement) {
+              return Exec(conn, context, statement);
+            },
+            options_.staging_schema)) {}
 
   ~PgWarehouse() override {
     readers_.reset();
@@ -420,6 +433,8 @@ class PgWarehouse final : public Warehouse {
   Result<std::string> CommonSupertype(const std::string& a, const std::string& b) override {
     return types_->CommonSupertype(a, b);
   }
+
+  ModelWarehouse* Models() override { return models_.get(); }
 
   int64_t StatementsExecuted() const override {
     return statements_.load(std::memory_order_relaxed);
@@ -852,6 +867,7 @@ class PgWarehouse final : public Warehouse {
   std::unique_ptr<Warehouse> types_;         // an in-memory DuckDB, for CommonSupertype
 
   std::atomic<int64_t> statements_{0};
+  std::unique_ptr<ModelWarehouse> models_;  // on this warehouse's connections
   std::mutex idle_mu_;
   std::vector<PgConn> idle_;  // guarded by idle_mu_
 };

@@ -11,8 +11,8 @@
 // type comes from the type map in pg_statements.h, and its comment keeps the
 // staging type.
 //
-// Models are not built on this warehouse yet (Models() is nullptr; the
-// config refuses models.dir with it), nor are read-only queries.
+// Models() builds models here too (pg_models.h), in PostgreSQL's SQL, on
+// this warehouse's connections. Read-only queries are not served yet.
 #pragma once
 
 #include <memory>

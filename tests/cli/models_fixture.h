@@ -29,7 +29,7 @@ class ModelsTest : public OperateTest {
     out << "environment: " << env_ << "\n"
         << "landing:\n  dir: landing\n  debounce_ms: 100\n"
         << "state:\n  postgres_url: ${LANDFALL_TEST_PG_URL}\n"
-        << "warehouse:\n  type: duckdb\n  path: warehouse.duckdb\n  staging_schema: staging\n"
+        << WarehouseYaml() << "  staging_schema: staging\n"
         << "models:\n  dir: models\n  schema: analytics\n"
         << "workers: 2\n"
         << (api ? "api:\n  listen: 127.0.0.1:" + std::to_string(port_) + "\n"
