@@ -744,7 +744,8 @@ TEST(ConfigTest, APostgresWarehouseTakesAUrlFromTheEnvironmentAndNoPath) {
   EXPECT_THAT(ErrorOf(head + "warehouse:\n  path: /srv/w.duckdb\n  url: x\n"),
               HasSubstr("warehouse.url: is for type postgres"));
   // Models are built on it (time_interval models are refused by the model loader).
-  auto models = ParseConfig(head + "warehouse:\n  type: postgres\n  url: x\nmodels: {dir: models}\n", kSource);
+  auto models = ParseConfig(
+      head + "warehouse:\n  type: postgres\n  url: x\nmodels: {dir: models}\n", kSource);
   ASSERT_TRUE(models) << models.error().ToString();
   EXPECT_TRUE(models->models.dir.has_value());
   EXPECT_THAT(ErrorOf(head + "warehouse:\n  type: snowflake\n  path: x\n"),
@@ -770,6 +771,8 @@ TEST(ConfigTest, ClusterDefaultsOffAndNeedsThePostgresWarehouse) {
   EXPECT_THAT(ErrorOf(pg + "cluster:\n  lease_ttl_s: 1\n"),
               StartsWith("/etc/landfall/landfall.yaml:5: cluster.lease_ttl_s: "));
   EXPECT_THAT(ErrorOf(pg + "cluster:\n  leases: 3\n"), HasSubstr("cluster.leases"));
+  EXPECT_THAT(ErrorOf(pg + "models: {dir: models}\ncluster:\n  enabled: true\n"),
+              HasSubstr("cluster.enabled: models are not shared between the daemons"));
 }
 
 }  // namespace
