@@ -59,6 +59,9 @@ class CannedBackend final : public ApiBackend {
   }
   Result<std::string> Plan(const PlanQuery&) override { return std::string(R"({"tables":[]})"); }
   Result<std::string> Info() override { return std::string(R"({"environment":"fuzz"})"); }
+  Result<std::string> Cluster() override {
+    return std::string(R"({"enabled":false,"members":[]})");
+  }
   Result<Reply> RunOutcome(int64_t id) override {
     if (id != 7) return Fail("run_not_found", "no run");
     return Reply{200, R"({"run_id":7,"ok":true})"};
@@ -168,8 +171,8 @@ Harness& Get() {
     options.version = "fuzz";
     // Backend calls run inline on the I/O thread: the answers are canned.
     auto server = HttpServer::Start(
-        h->io, options, h->backend, &h->metrics,
-        [](Lane, std::function<void()> task) { task(); }, h->clock);
+        h->io, options, h->backend, &h->metrics, [](Lane, std::function<void()> task) { task(); },
+        h->clock);
     if (!server) {
       std::fprintf(stderr, "fuzz_http: %s\n", server.error().ToString().c_str());
       std::abort();
