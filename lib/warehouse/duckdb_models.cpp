@@ -293,19 +293,7 @@ class DuckDbModels final : public ModelWarehouse {
   Result<ModelWriteStats> FinishPartitions(const PartitionsFinish& f) override {
     const std::string what = "model " + f.name + ": bookkeeping";
     return Transact<ModelWriteStats>(what, [&](duckdb_connection con) -> Result<ModelWriteStats> {
-      std::vector<std::string> statements;
-      for (const auto& source : f.sources) {
-        if (f.consumed == nullptr) break;
-        std::vector<std::string> more;
-        if (source.is_model) {
-          more = sql::ConsumeModel(f.name, source.Key(), source.name);
-        } else {
-          auto tokens = f.consumed->find(source.Key());
-          more = sql::ConsumeTokens(f.name, source.Key(),
-                                    tokens == f.consumed->end() ? std::vector<std::string>{} : tokens->second);
-        }
-        for (auto& statement : more) statements.push_back(std::move(statement));
-      }
+      const std::vector<std::string> statements = sql::ConsumeSources(f);
       for (const auto& statement : statements) {
         if (auto r = Run(con, statement, what); !r) return Fail(r.error());
       }

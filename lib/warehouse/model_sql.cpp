@@ -438,6 +438,23 @@ std::vector<std::string> ConsumeTokens(std::string_view model, std::string_view 
   return out;
 }
 
+std::vector<std::string> ConsumeSources(const PartitionsFinish& finish) {
+  std::vector<std::string> statements;
+  if (finish.consumed == nullptr) return statements;
+  for (const auto& source : finish.sources) {
+    std::vector<std::string> more;
+    if (source.is_model) {
+      more = ConsumeModel(finish.name, source.Key(), source.name);
+    } else {
+      auto tokens = finish.consumed->find(source.Key());
+      more = ConsumeTokens(finish.name, source.Key(),
+                           tokens == finish.consumed->end() ? std::vector<std::string>{} : tokens->second);
+    }
+    for (auto& statement : more) statements.push_back(std::move(statement));
+  }
+  return statements;
+}
+
 std::string CheckQuery(std::string_view target, const TargetCheck& check) {
   const std::string from = " FROM " + std::string(target);
   auto count_where = [&](const std::string& where) { return "SELECT count(*)::DOUBLE" + from + " WHERE " + where; };

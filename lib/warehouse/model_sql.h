@@ -179,6 +179,11 @@ std::string ForgetPartitionSources(std::string_view model);
 // Makes what `model` consumed of `source` exactly `tokens`: one or two statements.
 std::vector<std::string> ConsumeTokens(std::string_view model, std::string_view source,
                                        const std::vector<std::string>& tokens);
+// The end of a time-interval model's run (ModelWarehouse::FinishPartitions):
+// what it consumed of each source made exactly `finish.consumed`'s tokens
+// (staging tables) or the upstream's version (models); none when
+// `finish.consumed` is null.
+std::vector<std::string> ConsumeSources(const PartitionsFinish& finish);
 // The query observing `check` on `target` (qualified): one row, one DOUBLE
 // (ModelWarehouse::ObserveCheck says which value).
 //   row_count:       SELECT count(*)::DOUBLE FROM target

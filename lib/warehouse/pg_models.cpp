@@ -330,20 +330,7 @@ class PgModels final : public ModelWarehouse {
     ModelWriteStats stats;
     auto done = transact_(what, [&](PGconn* conn) -> Status {
       stats = {};
-      std::vector<std::string> statements;
-      for (const auto& source : f.sources) {
-        if (f.consumed == nullptr) break;
-        std::vector<std::string> more;
-        if (source.is_model) {
-          more = sql::ConsumeModel(f.name, source.Key(), source.name);
-        } else {
-          auto tokens = f.consumed->find(source.Key());
-          more = sql::ConsumeTokens(
-              f.name, source.Key(),
-              tokens == f.consumed->end() ? std::vector<std::string>{} : tokens->second);
-        }
-        for (auto& statement : more) statements.push_back(std::move(statement));
-      }
+      const std::vector<std::string> statements = sql::ConsumeSources(f);
       for (const auto& statement : statements) {
         if (auto r = Run(conn, statement, what); !r) return Fail(r.error());
       }

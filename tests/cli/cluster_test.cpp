@@ -23,7 +23,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class ClusterTest : public CliTest {
+class ClusterTest : public OperateTest {
  protected:
   static constexpr int kLeaseTtlS = 3;
   static constexpr const char* kSecret = "cluster-test-secret-0123456789";
@@ -31,7 +31,7 @@ class ClusterTest : public CliTest {
   ClusterTest() { on_postgres_ = true; }
 
   void SetUp() override {
-    CliTest::SetUp();
+    OperateTest::SetUp();
     if (IsSkipped() || HasFailure()) return;
     std::ofstream out(config());
     out << "environment: " << env_ << "\n"
@@ -213,12 +213,7 @@ TEST_F(ClusterTest, ThreeMembersSplitTheTablesAndStageEachBatchOnce) {
   EXPECT_NE(run.exit_code, 0);
   EXPECT_NE(run.err.find("cluster_mode"), std::string::npos) << run.err;
 
-  for (auto& m : members) {
-    m->Signal(SIGTERM);
-    auto code = m->WaitExit(30s);
-    ASSERT_TRUE(code.has_value()) << m->Log();
-    EXPECT_EQ(*code, 0) << m->Log();
-  }
+  for (auto& m : members) StopServe(*m);
   CheckLeaseHistory();
 }
 
@@ -275,12 +270,7 @@ TEST_F(ClusterTest, KillDashNineLoopAcrossThreeMembersLosesAndDuplicatesNothing)
     return true;
   };
   EXPECT_TRUE(PollUntil(done, 90s));
-  for (auto& m : members) {
-    m->Signal(SIGTERM);
-    auto code = m->WaitExit(30s);
-    ASSERT_TRUE(code.has_value()) << m->Log();
-    EXPECT_EQ(*code, 0) << m->Log();
-  }
+  for (auto& m : members) StopServe(*m);
 
   long long files = 0, rows = 0;
   for (const auto& [table, expected] : expected_rows) {
