@@ -129,8 +129,9 @@ class ApiBackend {
   // when it cannot be moved back from the quarantine dir.
   virtual Result<Reply> RetryBatch(const std::string& path) = 0;
   // Forgets a table's state: its next run rebuilds it. "table_not_found" if
-  // unknown, "table_conflict" while a run of it is in progress.
-  virtual Result<std::string> DeleteTableState(const std::string& table) = 0;
+  // unknown, "table_conflict" while a run of it is in progress. In a cluster,
+  // asked of the member holding the table.
+  virtual Result<Reply> DeleteTableState(const std::string& table) = 0;
   // An upstream system announced `rel_path` (already resolved inside the
   // landing dir; "" when only the table was named) of `table`: scan that table
   // now. 202 {"table", "scheduled": true}.
@@ -174,7 +175,8 @@ class ApiBackend {
   virtual Result<std::string> ModelLineage(const std::string& name) = 0;
   // Forgets a model's state: its next run rebuilds it (reason state_deleted).
   // "model_not_found" if it has no state, "model_conflict" while models run.
-  virtual Result<std::string> DeleteModelState(const std::string& model) = 0;
+  // In a cluster, asked of the member holding the models lease.
+  virtual Result<Reply> DeleteModelState(const std::string& model) = 0;
 
   // Runs a read-only query on the warehouse (Warehouse::Query), interrupted
   // after api.query_timeout_ms; the answer's bytes in ask.format. Errors:

@@ -730,7 +730,7 @@ Handled Handlers::HandleRoute(const ApiRequest& request, const Admission& admiss
       });
     case RouteId::kDeleteTableState:
       return Deferred(admission, [&backend, name = params.at("name")] {
-        return FromResult(backend.DeleteTableState(name));
+        return FromReply(backend.DeleteTableState(name));
       });
     case RouteId::kModels:
       return Deferred(admission, [&backend] { return FromResult(backend.ListModels()); });
@@ -754,7 +754,7 @@ Handled Handlers::HandleRoute(const ApiRequest& request, const Admission& admiss
       });
     case RouteId::kDeleteModelState:
       return Deferred(admission, [&backend, name = params.at("name")] {
-        return FromResult(backend.DeleteModelState(name));
+        return FromReply(backend.DeleteModelState(name));
       });
     case RouteId::kWebhookFileArrived:
       return Webhook(request, admission);

@@ -13,6 +13,7 @@
 #include "api/security.h"
 #include "daemon/http_client.h"
 #include "daemon/model_lineage.h"
+#include "daemon/remote.h"
 #include "daemon/runtime.h"
 #include "lib/exec/model_runner.h"
 #include "lib/model/loader.h"
@@ -372,7 +373,8 @@ Result<std::string> DaemonApiBackend::Cluster() {
                     {"started_at", Time(m.started_at_us)},
                     {"heartbeat_at", Time(m.heartbeat_at_us)},
                     {"live", m.live},
-                    {"tables", m.tables}});
+                    {"tables", m.tables},
+                    {"models", m.models}});
   }
   return Dump({{"enabled", true},
                {"node", cluster->options().node},
@@ -416,16 +418,32 @@ Result<api::Reply> DaemonApiBackend::TriggerRun(const api::RunTrigger& trigger) 
   // A bad --models is the client's to fix (400), before any table runs.
   if (auto s = CheckModelSelection(trigger.models); !s) return Fail(s.error());
   auto* cluster = daemon_.Cluster();
-  if (cluster == nullptr || trigger.tables.empty()) return daemon_.StartRun(trigger);
-  // In a cluster the member holding the tables runs them; its reply is the answer.
-  auto holder = HolderOf(*cluster, trigger.tables);
+  // In a cluster the member holding the tables (and, for a run naming
+  // models, the models lease) runs them; its reply is the answer.
+  std::vector<std::string> leases = trigger.tables;
+  if (!trigger.models.empty()) leases.push_back(state::kModelsLease);
+  if (cluster == nullptr || leases.empty()) return daemon_.StartRun(trigger);
+  auto holder = HolderOf(*cluster, leases);
   if (!holder) return Fail(holder.error());
   if (*holder == cluster->options().node) return daemon_.StartRun(trigger);
+  json body{{"tables", trigger.tables}, {"full_refresh", trigger.full_refresh}};
+  if (!trigger.models.empty()) {
+    const auto& p = trigger.partitions;
+    body["models"] = trigger.models;
+    json partitions = json::object();
+    if (!p.partition.empty()) partitions["partition"] = p.partition;
+    if (!p.from.empty()) partitions["from"] = p.from;
+    if (!p.to.empty()) partitions["to"] = p.to;
+    if (p.latest) partitions["latest"] = true;
+    if (p.missing) partitions["missing"] = true;
+    if (p.lookback >= 0) partitions["lookback"] = p.lookback;
+    if (!partitions.empty()) body["partitions"] = std::move(partitions);
+  }
   return AskMember(
       *cluster, *holder,
       {.method = "POST",
        .target = "/v1/runs",
-       .body = json{{"tables", trigger.tables}, {"full_refresh", trigger.full_refresh}}.dump(),
+       .body = body.dump(),
        .bearer_token = config_.api.tokens.empty() ? "" : config_.api.tokens.front()});
 }
 
@@ -439,7 +457,9 @@ Result<std::string> DaemonApiBackend::HolderOf(state::ClusterStore& cluster,
   for (const auto& table : tables) {
     auto it = owner_of.find(table);
     if (it == owner_of.end()) {
-      return Fail("run_conflict", "no member holds table '" + table +
+      return Fail("run_conflict", "no member holds " +
+                                      (table == state::kModelsLease ? std::string("the models")
+                                                                    : "table '" + table + "'") +
                                       "' now; one takes it on within cluster.lease_ttl_s (" +
                                       std::to_string(config_.cluster.lease_ttl_s) +
                                       " s): try again");
@@ -448,10 +468,25 @@ Result<std::string> DaemonApiBackend::HolderOf(state::ClusterStore& cluster,
   }
   if (owners.size() > 1) {
     return Fail("run_conflict",
-                "the tables are held by " + std::to_string(owners.size()) +
-                    " members (GET /v1/tables shows each table's owner): start one run per member");
+                "the tables (and models) are held by " + std::to_string(owners.size()) +
+                    " members (GET /v1/tables shows each table's owner, GET /v1/cluster who "
+                    "runs the models): start one run per member");
   }
   return *owners.begin();
+}
+
+std::optional<Result<api::Reply>> DaemonApiBackend::AskHolder(const std::string& lease,
+                                                             const std::string& method,
+                                                             const std::string& target) {
+  auto* cluster = daemon_.Cluster();
+  if (cluster == nullptr) return std::nullopt;
+  auto holder = HolderOf(*cluster, {lease});
+  if (!holder) return Fail(holder.error());
+  if (*holder == cluster->options().node) return std::nullopt;
+  return AskMember(*cluster, *holder,
+                   {.method = method,
+                    .target = target,
+                    .bearer_token = config_.api.tokens.empty() ? "" : config_.api.tokens.front()});
 }
 
 Result<api::Reply> DaemonApiBackend::AskMember(state::ClusterStore& cluster,
@@ -547,14 +582,16 @@ Result<api::Reply> DaemonApiBackend::RetryBatch(const std::string& path) {
   return api::Reply{202, Dump({{"batch", path}, {"table", *table}, {"scheduled", true}})};
 }
 
-Result<std::string> DaemonApiBackend::DeleteTableState(const std::string& table) {
+Result<api::Reply> DaemonApiBackend::DeleteTableState(const std::string& table) {
   if (auto s = CheckTableName(table); !s) return Fail(s.error());
   if (auto engine = Engine(); !engine) return Fail(engine.error());
+  if (auto forwarded = AskHolder(table, "DELETE", "/v1/state/tables/" + UrlEncode(table)))
+    return std::move(*forwarded);
   auto deleted = daemon_.DeleteTableStateIfIdle(table);
   if (!deleted) return Fail(deleted.error());
   if (!*deleted) return Fail("table_not_found", "no state for table '" + table + "'");
   spdlog::info("api: state of table {} deleted; its next run rebuilds it", table);
-  return Dump({{"table", table}, {"deleted", true}});
+  return api::Reply{200, Dump({{"table", table}, {"deleted", true}})};
 }
 
 Result<api::Reply> DaemonApiBackend::FileArrived(const std::string& table,
@@ -594,7 +631,17 @@ Result<ModelGraph> DaemonApiBackend::Graph(exec::Engine& engine) {
   // The staging tables the engine knows (from memory, no scan): a model
   // reading any other table fails the graph as it would fail a run.
   std::set<std::string> tables;
-  for (const auto& summary : engine.TableSummaries()) tables.insert(summary.table.name);
+  if (daemon_.Cluster() != nullptr) {
+    // A member's engine knows only the tables it holds: the environment's
+    // come from the state store.
+    auto reads = Reads();
+    if (!reads) return Fail(reads.error());
+    auto summaries = (*reads)->TableSummaries("");
+    if (!summaries) return Fail(summaries.error());
+    for (const auto& summary : *summaries) tables.insert(summary.table.name);
+  } else {
+    for (const auto& summary : engine.TableSummaries()) tables.insert(summary.table.name);
+  }
   std::optional<ModelGraph> previous;
   {
     std::lock_guard lock(mu_);
@@ -822,17 +869,22 @@ Result<std::string> DaemonApiBackend::ModelLineage(const std::string& name) {
   return body;
 }
 
-Result<std::string> DaemonApiBackend::DeleteModelState(const std::string& model) {
+Result<api::Reply> DaemonApiBackend::DeleteModelState(const std::string& model) {
   if (model.empty() || model.find('\0') != std::string::npos) {
     return Fail("invalid_request", "'" + model + "' is not a model name");
   }
   auto engine = Engine();
   if (!engine) return Fail(engine.error());
+  // The member running the models forgets it: another's delete could be
+  // undone by a model phase in flight on the holder.
+  if (auto forwarded =
+          AskHolder(state::kModelsLease, "DELETE", "/v1/state/models/" + UrlEncode(model)))
+    return std::move(*forwarded);
   auto deleted = (*engine)->DeleteModelState(model);
   if (!deleted) return Fail(deleted.error());
   if (!*deleted) return Fail("model_not_found", "no state for model '" + model + "'");
   spdlog::info("api: state of model {} deleted; its next run rebuilds it", model);
-  return Dump({{"model", model}, {"deleted", true}});
+  return api::Reply{200, Dump({{"model", model}, {"deleted", true}})};
 }
 
 Result<warehouse::QueryAnswer> DaemonApiBackend::Query(const api::QueryAsk& ask) {

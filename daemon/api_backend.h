@@ -84,7 +84,7 @@ class DaemonApiBackend final : public api::ApiBackend {
   Result<std::string> ListBatches(const std::string& table, const std::string& status,
                                   int limit) override;
   Result<api::Reply> RetryBatch(const std::string& path) override;
-  Result<std::string> DeleteTableState(const std::string& table) override;
+  Result<api::Reply> DeleteTableState(const std::string& table) override;
   Result<api::Reply> FileArrived(const std::string& table, const std::string& rel_path) override;
   Result<std::string> ListModels() override;
   Result<std::string> GetModel(const std::string& name) override;
@@ -95,7 +95,7 @@ class DaemonApiBackend final : public api::ApiBackend {
                                      int limit) override;
   Result<std::string> Lineage() override;
   Result<std::string> ModelLineage(const std::string& name) override;
-  Result<std::string> DeleteModelState(const std::string& model) override;
+  Result<api::Reply> DeleteModelState(const std::string& model) override;
   Result<warehouse::QueryAnswer> Query(const api::QueryAsk& ask) override;
   api::Readiness Ready() override;
 
@@ -112,6 +112,11 @@ class DaemonApiBackend final : public api::ApiBackend {
   // its reply, with "member": node added to a JSON object.
   Result<api::Reply> AskMember(state::ClusterStore& cluster, const std::string& node,
                                HttpCall call);
+  // In a cluster, when another member holds `lease` (a table, or
+  // state::kModelsLease): that member's answer to `method target`, or why it
+  // could not be asked. nullopt: this member is the one to answer.
+  std::optional<Result<api::Reply>> AskHolder(const std::string& lease, const std::string& method,
+                                              const std::string& target);
   // Each of `tables` is a table name and known (a folder, or remembered).
   Status CheckTables(const std::vector<std::string>& tables);
   // The body of GET /v1/tables.

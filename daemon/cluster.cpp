@@ -32,12 +32,14 @@ std::set<std::string> Minus(const std::set<std::string>& a, const std::set<std::
 
 ClusterMember::ClusterMember(config::Config config, exec::Engine& engine,
                              state::ClusterStore& store, state::StateStore& state,
-                             std::function<void(const std::set<std::string>&)> on_taken)
+                             std::function<void(const std::set<std::string>&)> on_taken,
+                             std::function<void()> on_models)
     : config_(std::move(config)),
       engine_(engine),
       store_(store),
       state_(state),
-      on_taken_(std::move(on_taken)) {}
+      on_taken_(std::move(on_taken)),
+      on_models_(std::move(on_models)) {}
 
 ClusterMember::~ClusterMember() { Stop(); }
 
@@ -62,6 +64,10 @@ void ClusterMember::Tick() {
   if (!held) {
     spdlog::warn("cluster: heartbeat: {}", held.error().ToString());
     if (now - last_heartbeat_ > ttl * 2 / 3) {
+      if (engine_.HoldsModels()) {
+        (void)engine_.HoldModels(false);
+        spdlog::warn("cluster: no heartbeat; stopped running the models, whose lease is about to expire");
+      }
       auto dropped = engine_.Release(engine_.Owned(), /*force=*/true);
       if (!dropped.empty()) {
         spdlog::warn(
@@ -74,6 +80,7 @@ void ClusterMember::Tick() {
     return;
   }
   last_heartbeat_ = now;
+  const bool models_held = held->erase(state::kModelsLease) > 0;
 
   // A member killed while running leaves its run "running"; once its
   // heartbeat is older than the TTL, whoever ticks first says so.
@@ -152,6 +159,33 @@ void ClusterMember::Tick() {
                    List(released));
     }
   }
+  if (config_.models.dir) TickModels(models_held, *leases);
+}
+
+void ClusterMember::TickModels(bool held, const std::vector<state::Lease>& leases) {
+  // Free (or expired): whoever ticks first takes the models on.
+  if (!held && std::ranges::none_of(leases, [](const state::Lease& lease) {
+        return lease.table == state::kModelsLease;
+      })) {
+    auto won = store_.Claim({state::kModelsLease});
+    if (!won) spdlog::warn("cluster: claiming the models: {}", won.error().ToString());
+    held = won && won->contains(state::kModelsLease);
+  }
+  const bool had = engine_.HoldsModels();
+  if (!held) {
+    if (had) {
+      (void)engine_.HoldModels(false);
+      spdlog::warn("cluster: lost the models lease to another member");
+    }
+    return;
+  }
+  if (auto s = engine_.HoldModels(true); !s) {
+    spdlog::warn("cluster: taking the models on: {}; trying again", s.error().ToString());
+    return;
+  }
+  if (!had) spdlog::info("cluster: took the models on");
+  // Other members' runs change what the models read: a model cycle every tick.
+  on_models_();
 }
 
 void ClusterMember::Start() {
@@ -174,6 +208,7 @@ void ClusterMember::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  (void)engine_.HoldModels(false);
   engine_.Release(engine_.Owned(), /*force=*/false);
   if (auto s = store_.Leave(); !s) {
     spdlog::warn("cluster: leaving: {}; the leases expire in {} s", s.error().ToString(),

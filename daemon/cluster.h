@@ -4,8 +4,9 @@
 // fair share of the tables no live member holds (the landing folders and
 // every table a lease was ever taken for), hands what it won to the engine
 // (Engine::Adopt) and gives up what it lost or holds beyond its share
-// (Engine::Release). Its own thread, because a lease must be renewed however
-// long the runs take.
+// (Engine::Release). With models, one member also holds the models lease
+// (state::kModelsLease) and runs the model phase (Engine::HoldModels). Its
+// own thread, because a lease must be renewed however long the runs take.
 #pragma once
 
 #include <chrono>
@@ -28,9 +29,12 @@ class ClusterMember {
  public:
   // `on_taken` is called (on the member's thread) with the tables just
   // taken on, once the engine holds them: they should run soon.
+  // `on_models`, every tick while this member holds the models: a run of
+  // the model phase is due (it does nothing when no model needs work).
   ClusterMember(config::Config config, exec::Engine& engine, state::ClusterStore& store,
                 state::StateStore& state,
-                std::function<void(const std::set<std::string>&)> on_taken);
+                std::function<void(const std::set<std::string>&)> on_taken,
+                std::function<void()> on_models);
   ~ClusterMember();
 
   // One round: heartbeat, leases renewed, claimed and given up, and the runs
@@ -48,12 +52,16 @@ class ClusterMember {
   // Every table that needs an owner: the landing folders and every table a
   // lease was ever taken for.
   std::set<std::string> Candidates();
+  // The models lease: renewed with the others in Tick (`held`), claimed when
+  // no live member holds it, and handed to the engine.
+  void TickModels(bool held, const std::vector<state::Lease>& leases);
 
   const config::Config config_;
   exec::Engine& engine_;
   state::ClusterStore& store_;
   state::StateStore& state_;
   std::function<void(const std::set<std::string>&)> on_taken_;
+  std::function<void()> on_models_;
   std::chrono::steady_clock::time_point last_heartbeat_ = std::chrono::steady_clock::now();
 
   std::mutex mu_;

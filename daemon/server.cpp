@@ -159,6 +159,13 @@ Status Server::StartEngine(std::stop_token stop) {
                                             scheduler_.Touch(t, SteadyClock::now(), "takeover");
                                           Pump();
                                         });
+                                      },
+                                      [this] {
+                                        asio::post(io_, [this] {
+                                          if (stopping_) return;
+                                          scheduler_.TouchAll(SteadyClock::now(), "models");
+                                          Pump();
+                                        });
                                       });
   cluster_->Tick();
   cluster_->Start();

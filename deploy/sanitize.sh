@@ -94,8 +94,9 @@ for mode in "${modes[@]}"; do
     # ASan in PgWarehouseTest and PgWarehouseCliTest, and the pass would add
     # minutes to CI for the same engine paths. So is the cluster's kill -9
     # loop (half a minute of three daemons): its claims, takeovers and
-    # releases run under ASan in ClusterTest.ThreeMembers* and ClusterStoreTest.
-    asan) suite asan address,undefined all -- -E '^(postgres_warehouse\.|ClusterTest\.KillDashNine)' ;;
+    # releases run under ASan in ClusterTest.ThreeMembers*, ClusterModelsTest.OneMember*
+    # and ClusterStoreTest.
+    asan) suite asan address,undefined all -- -E '^(postgres_warehouse\.|ClusterModelsTest\.KillDashNine)' ;;
     tsan) suite tsan thread exec_tests landing_tests api_tests -- -R "$tsan_tests" ;;
     *) say "unknown mode '$mode' (asan, tsan)"; exit 2 ;;
   esac

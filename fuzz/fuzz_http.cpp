@@ -85,9 +85,9 @@ class CannedBackend final : public ApiBackend {
     if (path.empty()) return Fail("batch_not_found", "no batch");
     return Reply{202, R"({"scheduled":true})"};
   }
-  Result<std::string> DeleteTableState(const std::string& table) override {
+  Result<Reply> DeleteTableState(const std::string& table) override {
     if (table == "down") return Fail("state_unavailable", "PostgreSQL is unreachable", true);
-    return std::string(R"({"deleted":true})");
+    return Reply{200, R"({"deleted":true})"};
   }
   Result<Reply> FileArrived(const std::string&, const std::string&) override {
     return Reply{202, R"({"scheduled":true})"};
@@ -112,9 +112,9 @@ class CannedBackend final : public ApiBackend {
     if (name != "daily") return Fail("model_not_found", "no model '" + name + "'");
     return std::string(R"({"model":"daily","known":true})");
   }
-  Result<std::string> DeleteModelState(const std::string& model) override {
+  Result<Reply> DeleteModelState(const std::string& model) override {
     if (model != "daily") return Fail("model_not_found", "no state for model '" + model + "'");
-    return std::string(R"({"deleted":true})");
+    return Reply{200, R"({"deleted":true})"};
   }
   Result<warehouse::QueryAnswer> Query(const QueryAsk& ask) override {
     if (ask.sql.find("DROP") != std::string::npos) return Fail("query_refused", "not a SELECT");

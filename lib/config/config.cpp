@@ -413,12 +413,6 @@ Config Parse(const YAML::Node& root, const fs::path& source) {
               "needs warehouse.type postgres: a DuckDB file has one writer, so one daemon per "
               "environment");
     }
-    if (c.cluster.enabled && c.models.dir) {
-      // Models hold no lease yet: every member would run every model.
-      r.Throw(cluster["enabled"], "cluster.enabled",
-              "models are not shared between the daemons of a cluster yet: run the models "
-              "on an environment of one daemon (models.dir is set)");
-    }
   }
 
   if (auto n = root["workers"]) c.workers = r.Int(n, "workers", 1, 256);

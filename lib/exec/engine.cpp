@@ -158,16 +158,37 @@ std::set<std::string> Engine::Owned() {
   return owned_;
 }
 
+Status Engine::HoldModels(bool held) {
+  if (held && !models_held_) {
+    if (auto s = models_.TakeOver(); !s) return s;
+  }
+  if (held) models_.Dirty();
+  models_held_ = held;
+  return Ok();
+}
+
+bool Engine::HoldsModels() const { return models_held_; }
+
+// Whether this engine runs the model phase: it has models and, in a
+// cluster, holds their lease.
+bool Engine::RunsModels() const {
+  return models_.enabled() && (!config_.cluster.enabled || models_held_);
+}
+
 std::string Engine::TableOf(std::string_view path) {
   return std::string(path.substr(0, path.find('/')));
 }
 
 // A cluster member's run covers only the tables it holds; they count as
-// busy (Release leaves them) until the run ends.
+// busy (Release leaves them) until the run ends. The member holding the
+// models lease runs the model phase in a run of all its tables or one that
+// names models, even when it holds no table.
 class Engine::Holding {
  public:
   Holding(Engine& engine, RunRequest& request) : engine_(engine) {
     if (!engine.config_.cluster.enabled) return;
+    const bool models =
+        engine.models_held_ && (request.tables.empty() || !request.models.empty());
     std::lock_guard lock(engine.mu_);
     std::vector<std::string> tables;
     for (const auto& t : request.tables.empty()
@@ -177,8 +198,9 @@ class Engine::Holding {
     }
     for (const auto& t : tables) ++engine.busy_[t];
     request.tables = tables;
+    request.no_tables = tables.empty();
     tables_ = std::move(tables);
-    none_ = tables_.empty();
+    none_ = tables_.empty() && !models;
   }
   ~Holding() {
     std::lock_guard lock(engine_.mu_);
@@ -1046,22 +1068,25 @@ ModelRunRequest Engine::ModelRequestFor(const RunRequest& request) {
 Result<RunOutcome> Engine::RunUnobserved(const RunRequest& request) {
   RunOutcome outcome;
   const int64_t statements_before = warehouse_.StatementsExecuted();
-  auto prepared = Prepare(request, &outcome.catalog, /*dry_run=*/false);
-  if (!prepared) return Fail(prepared.error());
-  outcome.plan = std::move(prepared->plan);
-  outcome.plan_us = prepared->plan_us;
-  outcome.tables_replanned = prepared->replanned;
+  if (!request.no_tables) {
+    auto prepared = Prepare(request, &outcome.catalog, /*dry_run=*/false);
+    if (!prepared) return Fail(prepared.error());
+    outcome.plan = std::move(prepared->plan);
+    outcome.plan_us = prepared->plan_us;
+    outcome.tables_replanned = prepared->replanned;
 
-  QuarantineRefused(outcome.plan, outcome.catalog);
-  // Quarantined files are recorded first, then moved aside: a crash or an
-  // outage in between leaves a recorded file in place, which the next run
-  // moves (never a moved file without a record).
-  if (auto s = FlushState(); !s) return Fail(s.error());
-  MoveQuarantined();
+    QuarantineRefused(outcome.plan, outcome.catalog);
+    // Quarantined files are recorded first, then moved aside: a crash or an
+    // outage in between leaves a recorded file in place, which the next run
+    // moves (never a moved file without a record).
+    if (auto s = FlushState(); !s) return Fail(s.error());
+    MoveQuarantined();
+  }
 
   std::vector<model::ModelStep> quiet_models;
   if (outcome.plan.ActionableCount() == 0 &&
-      !models_.HasWork(ModelRequestFor(request), quiet_models).value_or(true)) {
+      (!RunsModels() ||
+       !models_.HasWork(ModelRequestFor(request), quiet_models).value_or(true))) {
     for (auto& step : quiet_models) outcome.models.push_back({.step = std::move(step)});
     // A quiet cycle: nothing sent to the warehouse (and, unless a file was
     // just moved aside, nothing recorded).
@@ -1082,7 +1107,7 @@ Result<RunOutcome> Engine::RunUnobserved(const RunRequest& request) {
 }
 
 void Engine::RunModels(const RunRequest& request, RunOutcome& outcome) {
-  if (!models_.enabled()) return;
+  if (!RunsModels()) return;
   ModelRunRequest model_request = ModelRequestFor(request);
   for (const auto& t : outcome.tables) {
     if (t.status == state::TableRunStatus::kFailed) model_request.failed_tables.insert(t.table);

@@ -48,6 +48,9 @@ struct RunRequest {
   // and with full_refresh and a selection, only those models are rebuilt
   // (the tables are not).
   std::string models;
+  // Stages nothing: only the model phase runs (a cluster member that holds
+  // the models lease and no table; set by the engine, see HoldModels).
+  bool no_tables = false;
   // Time-interval models: which partitions the selected ones compute
   // (`--partition`, `--from/--to`, `--latest`, `--missing`, `--lookback`).
   model::PartitionSelection partitions;
@@ -130,6 +133,16 @@ class Engine {
   std::set<std::string> Release(const std::set<std::string>& tables, bool force);
   // The tables held now.
   std::set<std::string> Owned();
+  // Takes the model phase on (the models lease, state::kModelsLease, is
+  // held) or gives it up. Only the member holding it runs models; holding
+  // it, a run that covers none of its tables still runs the model phase.
+  // Taking it over marks the partitions its last holder left in progress
+  // interrupted (ModelRunner::TakeOver); an error leaves it not held. Each
+  // call with true marks the models dirty, since the other members' runs
+  // change what they read without this engine knowing: the next quiet cycle
+  // plans them again.
+  Status HoldModels(bool held);
+  bool HoldsModels() const;
 
   // Scans and plans without changing anything a run decides (a dry run): the
   // warehouse is not touched, no file is moved, and a bad or half-written
@@ -228,6 +241,7 @@ class Engine {
   std::vector<TableOutcome> ExecuteTables(const plan::ChangePlan& plan, int64_t run_id);
   // The model runner's request for a run's `request`. Takes mu_.
   ModelRunRequest ModelRequestFor(const RunRequest& request);
+  bool RunsModels() const;
   // The model phase of a run: every model downstream of what changed.
   void RunModels(const RunRequest& request, RunOutcome& outcome);
   // The run's end (and the state format version when due), written.
@@ -353,6 +367,7 @@ class Engine {
   // A cluster member: the tables it holds, and how many runs cover each now.
   std::set<std::string> owned_;
   std::map<std::string, int> busy_;
+  std::atomic<bool> models_held_{false};  // HoldModels
 
   // Serializes FlushState(): two flushes writing at once could land an older
   // snapshot of a record after a newer one. Taken before mu_, never under it.

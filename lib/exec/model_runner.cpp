@@ -194,6 +194,15 @@ ModelRunner::ModelRunner(const config::Config& config, state::StateStore& state,
 Status ModelRunner::Start() {
   if (!enabled() || warehouse_.Models() == nullptr) return Ok();
   if (auto s = warehouse_.Models()->InitModels(config_.models.schema); !s) return s;
+  // In a cluster another member may be computing partitions now: the member
+  // that takes the models lease over marks what its holder left (TakeOver).
+  if (config_.cluster.enabled) return Ok();
+  return TakeOver();
+}
+
+Status ModelRunner::TakeOver() {
+  if (!enabled() || warehouse_.Models() == nullptr) return Ok();
+  Dirty();
   auto interrupted = state_.MarkPartitionsInterrupted();
   if (!interrupted) return Fail(interrupted.error());
   if (*interrupted > 0) spdlog::warn("models: {} partition(s) left in progress are now interrupted", *interrupted);

@@ -97,10 +97,14 @@ class ModelRunner {
   // False when the config has no `models.dir`: then the runner does nothing.
   bool enabled() const { return config_.models.dir.has_value(); }
 
-  // Prepares the warehouse (the models schema, the bookkeeping) and marks the
-  // partitions a process that died left in progress interrupted. Call once,
-  // after the warehouse's own Init.
+  // Prepares the warehouse (the models schema, the bookkeeping) and, unless
+  // in a cluster, takes the models over (TakeOver). Call once, after the
+  // warehouse's own Init.
   Status Start();
+  // Marks the partitions a process that died left in progress interrupted,
+  // and the models dirty. A cluster member calls it when it wins the models
+  // lease.
+  Status TakeOver();
 
   // Loads the model files, builds the DAG against the staging tables the
   // warehouse holds, and plans each model. Errors: the models' own

@@ -179,8 +179,9 @@ Result<std::vector<Lease>> ClusterStore::Leases() {
 
 Result<std::set<std::string>> ClusterStore::KnownTables() {
   std::lock_guard lock(impl_->mu);
-  auto r = impl_->Exec("known tables", "SELECT table_name FROM leases WHERE environment = $1",
-                       {options_.environment});
+  auto r = impl_->Exec("known tables",
+                       "SELECT table_name FROM leases WHERE environment = $1 AND table_name <> $2",
+                       {options_.environment, kModelsLease});
   if (!r) return Fail(r.error());
   return FirstColumn(r->get());
 }
@@ -248,11 +249,13 @@ Result<std::vector<ClusterMember>> ClusterStore::Members() {
       "SELECT m.node, m.host, m.pid, m.api, landfall_us(m.started_at), landfall_us(m.heartbeat_at),"
       "       m.left_at IS NULL AND m.heartbeat_at > now() - make_interval(secs => $2::int),"
       "       (SELECT count(*) FROM leases l WHERE l.environment = m.environment"
-      "           AND l.owner = m.node AND l.expires_at > now())"
+      "           AND l.owner = m.node AND l.expires_at > now() AND l.table_name <> $3),"
+      "       EXISTS (SELECT FROM leases l WHERE l.environment = m.environment"
+      "           AND l.owner = m.node AND l.expires_at > now() AND l.table_name = $3)"
       "  FROM cluster_members m"
       " WHERE m.environment = $1 AND m.heartbeat_at > now() - interval '1 hour'"
       " ORDER BY m.started_at, m.node",
-      {options_.environment, std::to_string(options_.lease_ttl.count())});
+      {options_.environment, std::to_string(options_.lease_ttl.count()), kModelsLease});
   if (!r) return Fail(r.error());
   std::vector<ClusterMember> members;
   const PGresult* res = r->get();
@@ -264,7 +267,8 @@ Result<std::vector<ClusterMember>> ClusterStore::Members() {
                        .started_at_us = Int(res, i, 4),
                        .heartbeat_at_us = Int(res, i, 5),
                        .live = std::string_view(PQgetvalue(res, i, 6)) == "t",
-                       .tables = static_cast<int>(Int(res, i, 7))});
+                       .tables = static_cast<int>(Int(res, i, 7)),
+                       .models = std::string_view(PQgetvalue(res, i, 8)) == "t"});
   }
   return members;
 }

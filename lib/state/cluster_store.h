@@ -13,6 +13,10 @@
 // cannot both win. Exactly-once does not rest on leases: the warehouse ledger
 // commits with the rows, under the table's lock.
 //
+// The model phase holds one lease of its own, kModelsLease, claimed like a
+// table's: the member holding it runs every model, in DAG order as a single
+// daemon does (a model's upstream may be any table, staged by any member).
+//
 // Thread-safe: calls are serialized on one connection, reconnected lazily.
 #pragma once
 
@@ -26,6 +30,10 @@
 #include "lib/common/result.h"
 
 namespace landfall::state {
+
+// The lease of the model phase. A landing folder's name cannot hold a '/',
+// so no table can take this name.
+inline constexpr char kModelsLease[] = "/models";
 
 struct ClusterOptions {
   std::string url;  // the state store's PostgreSQL
@@ -46,7 +54,8 @@ struct ClusterMember {
   int64_t started_at_us = 0;
   int64_t heartbeat_at_us = 0;
   bool live = false;  // its heartbeat is within the TTL and it has not left
-  int tables = 0;     // leases it holds now
+  int tables = 0;     // table leases it holds now
+  bool models = false;  // it holds kModelsLease: it runs the models
 };
 
 struct Lease {
@@ -71,7 +80,7 @@ class ClusterStore {
   // Leases held now (not expired), by table.
   Result<std::vector<Lease>> Leases();
   // Every table a lease was ever taken for (a folder that is gone still
-  // needs its owner to orphan or drop it).
+  // needs its owner to orphan or drop it); not kModelsLease.
   Result<std::set<std::string>> KnownTables();
   // Claims each of `tables` whose lease is free or expired; returns those won.
   Result<std::set<std::string>> Claim(const std::vector<std::string>& tables);

@@ -105,11 +105,11 @@ class FakeBackend final : public ApiBackend {
     Record("RetryBatch " + path, "");
     return Reply{202, R"({"scheduled":true})"};
   }
-  Result<std::string> DeleteTableState(const std::string& table) override {
+  Result<Reply> DeleteTableState(const std::string& table) override {
     Record("DeleteTableState " + table, "");
     if (state_down)
       return Fail("state_unavailable", "PostgreSQL at localhost:5432 is unreachable", true);
-    return std::string(R"({"deleted":true})");
+    return Reply{200, R"({"deleted":true})"};
   }
   Result<Reply> FileArrived(const std::string& table, const std::string& rel_path) override {
     Record("FileArrived " + table + " " + rel_path, "");
@@ -148,11 +148,11 @@ class FakeBackend final : public ApiBackend {
     if (name != "daily") return Fail("model_not_found", "no model '" + name + "'");
     return std::string(R"({"model":"daily","known":true})");
   }
-  Result<std::string> DeleteModelState(const std::string& model) override {
+  Result<Reply> DeleteModelState(const std::string& model) override {
     Record("DeleteModelState " + model, "");
     if (model != "daily") return Fail("model_not_found", "no state for model '" + model + "'");
     if (run_conflict) return Fail("model_conflict", "models are running");
-    return std::string(R"({"model":"daily","deleted":true})");
+    return Reply{200, R"({"model":"daily","deleted":true})"};
   }
   Result<warehouse::QueryAnswer> Query(const QueryAsk& ask) override {
     const char* format = ask.format == warehouse::QueryFormat::kCsv       ? "csv"

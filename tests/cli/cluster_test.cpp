@@ -41,7 +41,54 @@ class ClusterTest : public OperateTest {
         << "workers: 2\n"
         << "api:\n  listen: 127.0.0.1:0\n  webhook_secret: " << kSecret << "\n"
         << "cluster:\n  enabled: true\n  lease_ttl_s: " << kLeaseTtlS << "\n"
+        << (with_models_ ? "models:\n  dir: models\n  schema: analytics\n" : "")
         << "log: {level: info, format: text}\n";
+    if (!with_models_) return;
+    // Models over tables the members split: one incremental by batch (each
+    // batch once, whoever staged it), one full refresh over every table.
+    fs::create_directories(dir_ / "models");
+    std::ofstream(dir_ / "models" / "t0_inc.sql") << "SELECT id, name, amount FROM staging.t0";
+    std::ofstream(dir_ / "models" / "t0_inc.yaml") << "strategy: incremental\nincremental: {by: batch}\n";
+    std::string totals;
+    for (int t = 0; t < kModelTables; ++t) {
+      totals += std::string(t ? " UNION ALL " : "") + "SELECT 't" + std::to_string(t) +
+                "' AS t, count(*) AS n FROM staging.t" + std::to_string(t);
+    }
+    std::ofstream(dir_ / "models" / "totals.sql") << totals;
+  }
+
+  // The models hold exactly what their SQL says of the staging tables now.
+  bool ModelsMatch() {
+    for (int t = 0; t < kModelTables; ++t) {
+      if (!TableExists("t" + std::to_string(t))) return false;
+    }
+    const auto tables = WarehouseInt(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'analytics' AND "
+        "table_name IN ('t0_inc', 'totals')");
+    if (tables != 2) return false;
+    if (WarehouseInt("SELECT count(*) FROM ((SELECT id, name, amount FROM analytics.t0_inc EXCEPT "
+                     "ALL SELECT id, name, amount FROM staging.t0) UNION ALL (SELECT id, name, "
+                     "amount FROM staging.t0 EXCEPT ALL SELECT id, name, amount FROM "
+                     "analytics.t0_inc)) d") != 0) {
+      return false;
+    }
+    for (int t = 0; t < kModelTables; ++t) {
+      const std::string name = "t" + std::to_string(t);
+      if (WarehouseInt("SELECT coalesce(sum(n), -1) FROM analytics.totals WHERE t = '" + name +
+                       "'") != Rows(name)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // The member holding the models lease, as the state store says (a node id; "" when none).
+  std::string ModelsHolder() {
+    auto rows = PgQuery(
+        "SELECT owner FROM leases WHERE environment = $1 AND table_name = '/models' AND "
+        "expires_at > now()",
+        env_);
+    return rows.empty() ? "" : rows[0];
   }
 
   // Starts member `slot` (its n-th life logs to member-<slot>-<n>.log).
@@ -109,6 +156,22 @@ class ClusterTest : public OperateTest {
   }
 
   std::map<int, int> lives_;
+  bool with_models_ = false;
+  static constexpr int kModelTables = 4;
+};
+
+// The port member `m` listens on, from its log.
+int PortOf(ChildProcess& m) {
+  std::string log = m.Log();
+  std::smatch port;
+  if (!std::regex_search(log, port, std::regex(R"(listening on http://127\.0\.0\.1:(\d+))")))
+    return 0;
+  return std::stoi(port[1]);
+}
+
+class ClusterModelsTest : public ClusterTest {
+ protected:
+  ClusterModelsTest() { with_models_ = true; }
 };
 
 TEST_F(ClusterTest, ThreeMembersSplitTheTablesAndStageEachBatchOnce) {
@@ -149,11 +212,9 @@ TEST_F(ClusterTest, ThreeMembersSplitTheTablesAndStageEachBatchOnce) {
              .size();
 
   // GET /v1/cluster on any member lists all three and who holds what.
-  std::string log = members[1]->Log();
-  std::smatch port;
-  ASSERT_TRUE(std::regex_search(log, port, std::regex(R"(listening on http://127\.0\.0\.1:(\d+))")))
-      << log;
-  auto cluster = HttpGet(std::stoi(port[1]), "/v1/cluster");
+  const int port = PortOf(*members[1]);
+  ASSERT_NE(port, 0) << members[1]->Log();
+  auto cluster = HttpGet(port, "/v1/cluster");
   ASSERT_EQ(cluster.status, 200) << cluster.body;
   auto body = nlohmann::json::parse(cluster.body);
   EXPECT_EQ(body["members"].size(), 3u) << cluster.body;
@@ -163,7 +224,7 @@ TEST_F(ClusterTest, ThreeMembersSplitTheTablesAndStageEachBatchOnce) {
     held += m["tables"].get<int>();
   }
   EXPECT_EQ(held, kTables) << cluster.body;
-  auto tables = nlohmann::json::parse(HttpGet(std::stoi(port[1]), "/v1/tables").body);
+  auto tables = nlohmann::json::parse(HttpGet(port, "/v1/tables").body);
   ASSERT_EQ(tables["tables"].size(), static_cast<size_t>(kTables)) << tables.dump();
   std::string elsewhere;  // a table another member holds
   for (const auto& t : tables["tables"]) {
@@ -172,7 +233,7 @@ TEST_F(ClusterTest, ThreeMembersSplitTheTablesAndStageEachBatchOnce) {
   }
   // A run of it asked of this member starts on its owner, which answers.
   ASSERT_FALSE(elsewhere.empty()) << tables.dump();
-  auto forwarded = HttpPost(std::stoi(port[1]), "/v1/runs",
+  auto forwarded = HttpPost(port, "/v1/runs",
                             nlohmann::json{{"tables", {elsewhere}}, {"full_refresh", true}}.dump());
   ASSERT_EQ(forwarded.status, 202) << forwarded.body;
   auto started = nlohmann::json::parse(forwarded.body);
@@ -191,14 +252,14 @@ TEST_F(ClusterTest, ThreeMembersSplitTheTablesAndStageEachBatchOnce) {
   const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
-  auto announced = HttpPost(std::stoi(port[1]), "/v1/webhooks/file-arrived", hook, "",
+  auto announced = HttpPost(port, "/v1/webhooks/file-arrived", hook, "",
                             {"X-Landfall-Signature: " + api::SignWebhook(kSecret, now, hook)});
   ASSERT_EQ(announced.status, 202) << announced.body;
   EXPECT_EQ(nlohmann::json::parse(announced.body)["member"], started["member"]) << announced.body;
   // Tables held by several members take one run per member.
   std::vector<std::string> all;
   for (const auto& t : tables["tables"]) all.push_back(t["name"]);
-  EXPECT_EQ(HttpPost(std::stoi(port[1]), "/v1/runs", nlohmann::json{{"tables", all}}.dump()).status,
+  EXPECT_EQ(HttpPost(port, "/v1/runs", nlohmann::json{{"tables", all}}.dump()).status,
             409);
 
   EXPECT_TRUE(PollUntil(staged, 30s));  // the forced rebuild, again every row once
@@ -219,9 +280,11 @@ TEST_F(ClusterTest, ThreeMembersSplitTheTablesAndStageEachBatchOnce) {
 
 // The issue's proof: files land continuously while a random member is
 // killed with SIGKILL and restarted, 20 times. Afterwards every table holds
-// exactly the rows of its files, each batch is in the ledger once, and the
-// lease history shows no table held by two members at once.
-TEST_F(ClusterTest, KillDashNineLoopAcrossThreeMembersLosesAndDuplicatesNothing) {
+// exactly the rows of its files, each batch is in the ledger once, the
+// models hold what their SQL says (the incremental one each batch once),
+// and the lease history shows no table, and not the models, held by two
+// members at once.
+TEST_F(ClusterModelsTest, KillDashNineLoopAcrossThreeMembersLosesAndDuplicatesNothing) {
   constexpr int kTables = 6;
   constexpr int kKills = 20;
   std::mutex mu;
@@ -270,6 +333,7 @@ TEST_F(ClusterTest, KillDashNineLoopAcrossThreeMembersLosesAndDuplicatesNothing)
     return true;
   };
   EXPECT_TRUE(PollUntil(done, 90s));
+  EXPECT_TRUE(PollUntil([&] { return ModelsMatch(); }, 60s));
   for (auto& m : members) StopServe(*m);
 
   long long files = 0, rows = 0;
@@ -288,9 +352,114 @@ TEST_F(ClusterTest, KillDashNineLoopAcrossThreeMembersLosesAndDuplicatesNothing)
       PgQuery("SELECT count(*) FROM runs WHERE environment = $1 AND status = 'running'", env_),
       std::vector<std::string>{"0"})
       << "a killed member's runs are marked interrupted";
+  const auto model_members = PgQuery(
+      "SELECT count(DISTINCT r.node) FROM model_runs mr JOIN runs r ON r.id = mr.run_id WHERE "
+      "r.environment = $1",
+      env_);
   std::cout << "[ cluster  ] kill -9 loop: " << kKills << " kills of 3 members, " << files
             << " files, " << rows << " rows in " << kTables << " tables, " << takeovers
-            << " takeovers; staged exactly once\n";
+            << " takeovers, models run by " << model_members.at(0)
+            << " member lives; staged exactly once\n";
+}
+
+// With models: one member holds the models lease and runs every model,
+// over tables any member staged; runs and state deletes naming models are
+// forwarded to it; when it dies another takes the models over and they catch
+// up, each batch once.
+TEST_F(ClusterModelsTest, OneMemberRunsTheModelsAndAnotherTakesThemOver) {
+  for (int t = 0; t < kModelTables; ++t) {
+    for (int f = 0; f < 2; ++f) {
+      Land("t" + std::to_string(t) + "/" + std::to_string(f) + ".parquet", 50 + t * 10 + f,
+           f * 1000);
+    }
+  }
+  std::vector<std::unique_ptr<ChildProcess>> members;
+  for (int slot = 0; slot < 3; ++slot) members.push_back(StartMember(slot));
+  std::map<std::string, int> slot_of;  // node id -> slot
+  for (int slot = 0; slot < 3; ++slot) {
+    ASSERT_TRUE(members[slot]->WaitForLog("cluster: joined", 60s)) << members[slot]->Log();
+    ASSERT_TRUE(PollUntil([&] { return PortOf(*members[slot]) != 0; }, 30s));
+    HttpResult self;
+    ASSERT_TRUE(PollUntil(
+        [&] { return (self = HttpGet(PortOf(*members[slot]), "/v1/cluster")).status == 200; }, 30s))
+        << self.body;
+    slot_of[nlohmann::json::parse(self.body)["node"]] = slot;
+  }
+  EXPECT_TRUE(PollUntil([&] { return ModelsMatch(); }, 60s)) << members[0]->Log();
+
+  // One member holds the models, GET /v1/cluster says which, and only it ran them.
+  const std::string holder = ModelsHolder();
+  ASSERT_TRUE(slot_of.contains(holder)) << holder;
+  auto cluster = nlohmann::json::parse(HttpGet(PortOf(*members[0]), "/v1/cluster").body);
+  int holding = 0;
+  for (const auto& m : cluster["members"]) {
+    if (m["models"].get<bool>()) {
+      ++holding;
+      EXPECT_EQ(m["node"], holder) << cluster.dump();
+    }
+  }
+  EXPECT_EQ(holding, 1) << cluster.dump();
+  auto model_nodes = [&] {
+    return PgQuery(
+        "SELECT DISTINCT r.node FROM model_runs mr JOIN runs r ON r.id = mr.run_id WHERE "
+        "r.environment = $1 ORDER BY 1",
+        env_);
+  };
+  EXPECT_EQ(model_nodes(), std::vector<std::string>{holder});
+
+  // A run naming models, asked of another member, runs on the holder.
+  const int other = (slot_of[holder] + 1) % 3;
+  auto forwarded =
+      HttpPost(PortOf(*members[other]), "/v1/runs",
+               nlohmann::json{{"models", "totals"}, {"full_refresh", true}}.dump());
+  ASSERT_EQ(forwarded.status, 202) << forwarded.body;
+  EXPECT_EQ(nlohmann::json::parse(forwarded.body)["member"], holder) << forwarded.body;
+  const auto run_id = nlohmann::json::parse(forwarded.body)["run_id"].get<int64_t>();
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        return PgQuery("SELECT r.status || ' ' || r.node || ' ' || mr.action FROM runs r JOIN "
+                       "model_runs mr ON mr.run_id = r.id WHERE r.id = " +
+                           std::to_string(run_id) + " AND r.environment = $1",
+                       env_) == std::vector<std::string>{"succeeded " + holder + " rebuild"};
+      },
+      30s))
+      << PgQuery("SELECT r.status || ' ' || coalesce(r.error, '') FROM runs r WHERE r.id = " +
+                     std::to_string(run_id) + " AND r.environment = $1",
+                 env_)
+             .size();
+  // So does forgetting a model's state: the holder's next model cycle rebuilds it.
+  auto deleted = HttpDelete(PortOf(*members[other]), "/v1/state/models/t0_inc");
+  ASSERT_EQ(deleted.status, 200) << deleted.body;
+  EXPECT_EQ(nlohmann::json::parse(deleted.body)["member"], holder) << deleted.body;
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        return PgQuery("SELECT count(*) FROM model_runs mr JOIN runs r ON r.id = mr.run_id WHERE "
+                       "r.environment = $1 AND mr.model_name = 't0_inc' AND mr.reasons::text "
+                       "LIKE '%state_deleted%'",
+                       env_) != std::vector<std::string>{"0"};
+      },
+      30s));
+
+  // The holder dies: another member takes the models over within the TTL,
+  // and the models catch up with what lands meanwhile.
+  members[slot_of[holder]]->Signal(SIGKILL);
+  ASSERT_TRUE(members[slot_of[holder]]->WaitExit(10s).has_value());
+  for (int t = 0; t < kModelTables; ++t) {
+    Land("t" + std::to_string(t) + "/late.parquet", 70 + t, 5000);
+  }
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        const std::string now = ModelsHolder();
+        return !now.empty() && now != holder && ModelsMatch();
+      },
+      60s))
+      << members[other]->Log();
+  EXPECT_EQ(model_nodes().size(), 2u);
+  for (int t = 0; t < kModelTables; ++t) EXPECT_EQ(LedgerBatches("t" + std::to_string(t)), 3);
+  for (int slot = 0; slot < 3; ++slot) {
+    if (slot != slot_of[holder]) StopServe(*members[slot]);
+  }
+  CheckLeaseHistory();
 }
 
 }  // namespace
