@@ -426,24 +426,11 @@ Result<api::Reply> DaemonApiBackend::TriggerRun(const api::RunTrigger& trigger) 
   auto holder = HolderOf(*cluster, leases);
   if (!holder) return Fail(holder.error());
   if (*holder == cluster->options().node) return daemon_.StartRun(trigger);
-  json body{{"tables", trigger.tables}, {"full_refresh", trigger.full_refresh}};
-  if (!trigger.models.empty()) {
-    const auto& p = trigger.partitions;
-    body["models"] = trigger.models;
-    json partitions = json::object();
-    if (!p.partition.empty()) partitions["partition"] = p.partition;
-    if (!p.from.empty()) partitions["from"] = p.from;
-    if (!p.to.empty()) partitions["to"] = p.to;
-    if (p.latest) partitions["latest"] = true;
-    if (p.missing) partitions["missing"] = true;
-    if (p.lookback >= 0) partitions["lookback"] = p.lookback;
-    if (!partitions.empty()) body["partitions"] = std::move(partitions);
-  }
   return AskMember(
       *cluster, *holder,
       {.method = "POST",
        .target = "/v1/runs",
-       .body = body.dump(),
+       .body = RunRequestBody(trigger),
        .bearer_token = config_.api.tokens.empty() ? "" : config_.api.tokens.front()});
 }
 

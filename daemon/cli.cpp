@@ -446,21 +446,12 @@ int RemotePlan(const Daemon& daemon, const Args& args) {
 }
 
 int RemoteRun(const Daemon& daemon, const Args& args) {
-  json request = {{"tables", args.tables}, {"full_refresh", args.full_refresh}};
-  if (args.models) request["models"] = *args.models;
-  if (args.PartitionFlagsGiven()) {
-    const api::PartitionFlags& p = args.partitions;
-    json partitions = json::object();
-    if (!p.partition.empty()) partitions["partition"] = p.partition;
-    if (!p.from.empty()) partitions["from"] = p.from;
-    if (!p.to.empty()) partitions["to"] = p.to;
-    if (p.latest) partitions["latest"] = true;
-    if (p.missing) partitions["missing"] = true;
-    if (p.lookback >= 0) partitions["lookback"] = p.lookback;
-    request["partitions"] = std::move(partitions);
-  }
+  const std::string request = RunRequestBody({.tables = args.tables,
+                                              .full_refresh = args.full_refresh,
+                                              .models = args.models.value_or(""),
+                                              .partitions = args.partitions});
   // A table the daemon is running now: wait for that run, then start ours.
-  auto started = Ask(daemon, "POST", "/v1/runs", request.dump(), /*retry_conflicts=*/true);
+  auto started = Ask(daemon, "POST", "/v1/runs", request, /*retry_conflicts=*/true);
   if (!started) {
     spdlog::error("run: {}", started.error().ToString());
     return ExitFor(started.error());

@@ -27,6 +27,21 @@ Error ErrorOf(const HttpReply& reply) {
 
 }  // namespace
 
+std::string RunRequestBody(const api::RunTrigger& trigger) {
+  json body = {{"tables", trigger.tables}, {"full_refresh", trigger.full_refresh}};
+  if (!trigger.models.empty()) body["models"] = trigger.models;
+  const api::PartitionFlags& p = trigger.partitions;
+  json partitions = json::object();
+  if (!p.partition.empty()) partitions["partition"] = p.partition;
+  if (!p.from.empty()) partitions["from"] = p.from;
+  if (!p.to.empty()) partitions["to"] = p.to;
+  if (p.latest) partitions["latest"] = true;
+  if (p.missing) partitions["missing"] = true;
+  if (p.lookback >= 0) partitions["lookback"] = p.lookback;
+  if (!partitions.empty()) body["partitions"] = std::move(partitions);
+  return body.dump();
+}
+
 std::string UrlEncode(const std::string& text) {
   static const char* kHex = "0123456789ABCDEF";
   std::string out;

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "api/backend.h"
 #include "daemon/http_client.h"
 #include "lib/common/result.h"
 #include "lib/config/config.h"
@@ -42,6 +43,10 @@ DaemonSearch FindDaemon(const config::Config& config);
 Result<HttpReply> Ask(const Daemon& daemon, const std::string& method, const std::string& target,
                       const std::string& body = "", bool retry_conflicts = false,
                       std::chrono::seconds patience = std::chrono::seconds(600));
+
+// The body of POST /v1/runs asking for `trigger`: "models" when given,
+// "partitions" with only the flags set.
+std::string RunRequestBody(const api::RunTrigger& trigger);
 
 // "a%2Fb": a path segment or query value, percent-encoded.
 std::string UrlEncode(const std::string& text);

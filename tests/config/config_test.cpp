@@ -771,8 +771,10 @@ TEST(ConfigTest, ClusterDefaultsOffAndNeedsThePostgresWarehouse) {
   EXPECT_THAT(ErrorOf(pg + "cluster:\n  lease_ttl_s: 1\n"),
               StartsWith("/etc/landfall/landfall.yaml:5: cluster.lease_ttl_s: "));
   EXPECT_THAT(ErrorOf(pg + "cluster:\n  leases: 3\n"), HasSubstr("cluster.leases"));
-  EXPECT_THAT(ErrorOf(pg + "models: {dir: models}\ncluster:\n  enabled: true\n"),
-              HasSubstr("cluster.enabled: models are not shared between the daemons"));
+  // Models are shared too: one member at a time holds their lease.
+  auto models = ParseConfig(pg + "models: {dir: models}\ncluster:\n  enabled: true\n", kSource);
+  ASSERT_TRUE(models) << models.error().ToString();
+  EXPECT_TRUE(models->cluster.enabled);
 }
 
 }  // namespace
