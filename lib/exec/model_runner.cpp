@@ -202,6 +202,11 @@ Status ModelRunner::Start() {
 
 Status ModelRunner::TakeOver() {
   if (!enabled() || warehouse_.Models() == nullptr) return Ok();
+  // A phase of this member's own still running (it lost the lease and won it
+  // back meanwhile) is not interrupted: the caller tries again later rather
+  // than waiting here.
+  std::unique_lock phase(phase_mu_, std::try_to_lock);
+  if (!phase) return Fail("model_conflict", "a model phase of this member is still running");
   Dirty();
   auto interrupted = state_.MarkPartitionsInterrupted();
   if (!interrupted) return Fail(interrupted.error());

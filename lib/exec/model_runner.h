@@ -103,7 +103,8 @@ class ModelRunner {
   Status Start();
   // Marks the partitions a process that died left in progress interrupted,
   // and the models dirty. A cluster member calls it when it wins the models
-  // lease.
+  // lease. "model_conflict", without waiting, while a phase of this runner
+  // is still running.
   Status TakeOver();
 
   // Loads the model files, builds the DAG against the staging tables the
