@@ -72,6 +72,19 @@ class ModelsWarehouseTest : public ::testing::TestWithParam<WarehouseKind> {
     return stats ? *stats : ModelWriteStats{};
   }
 
+  // Builds merge model `name` on key id from `sql` over the batches landed so
+  // far (a full refresh), and returns its write merging the next batches,
+  // updating `update_columns`.
+  ModelWrite BuiltMerge(const std::string& name, const std::string& sql,
+                        std::vector<std::string> update_columns) {
+    auto write = Write(ModelWriteKind::kReplaceTable, name, sql);
+    write.unique_key = {"id"};
+    MustWrite(write);
+    write.kind = ModelWriteKind::kMergeBatches;
+    write.update_columns = std::move(update_columns);
+    return write;
+  }
+
   std::unique_ptr<schema::FooterReader> reader_;
   std::unique_ptr<landfall::testing::ScratchWarehouse> scratch_;
 };

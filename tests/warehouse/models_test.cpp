@@ -72,12 +72,8 @@ TEST_P(ModelsWarehouseTest, ARestrictedSourceKeepsItsNameForColumnReferences) {
 
 TEST_P(ModelsWarehouseTest, MergeUpdatesMatchedKeysAndInsertsTheRest) {
   Land("orders", "1.parquet", "SELECT 1 AS id, 'new' AS status UNION ALL SELECT 2, 'new'");
-  auto write = Write(ModelWriteKind::kReplaceTable, "latest", "SELECT id, status FROM staging.orders");
-  write.unique_key = {"id"};
-  MustWrite(write);
+  const ModelWrite write = BuiltMerge("latest", "SELECT id, status FROM staging.orders", {"status"});
   Land("orders", "2.parquet", "SELECT 1 AS id, 'paid' AS status UNION ALL SELECT 3, 'new'");
-  write.kind = ModelWriteKind::kMergeBatches;
-  write.update_columns = {"status"};
   auto stats = MustWrite(write);
   EXPECT_EQ(stats.updated, 1);
   EXPECT_EQ(stats.inserted, 1);
@@ -87,12 +83,8 @@ TEST_P(ModelsWarehouseTest, MergeUpdatesMatchedKeysAndInsertsTheRest) {
 
 TEST_P(ModelsWarehouseTest, TwoRowsWithOneKeyFailTheMergeAndWriteNothingUnlessDeduped) {
   Land("orders", "1.parquet", "SELECT 1 AS id, 'a' AS status, 1 AS seq");
-  auto write = Write(ModelWriteKind::kReplaceTable, "latest", "SELECT id, status, seq FROM staging.orders");
-  write.unique_key = {"id"};
-  MustWrite(write);
+  auto write = BuiltMerge("latest", "SELECT id, status, seq FROM staging.orders", {"status", "seq"});
   Land("orders", "2.parquet", "SELECT 7 AS id, 'b' AS status, 2 AS seq UNION ALL SELECT 7, 'c', 3");
-  write.kind = ModelWriteKind::kMergeBatches;
-  write.update_columns = {"status", "seq"};
   auto failed = models()->WriteModel(write);
   ASSERT_FALSE(failed);
   EXPECT_EQ(failed.error().code, kMergeDuplicateKey);

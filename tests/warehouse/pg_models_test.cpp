@@ -176,13 +176,9 @@ TEST_P(PgModelsTest, AMergeJoinsTheTargetOnItsKeyByHashOrSortNotByNestedLoop) {
 // The rows' key (an integer here) is cast to the target's (a bigint) to match.
 TEST_P(PgModelsTest, AMergeMatchesKeysOfAnotherIntegerTypeAndNullKeys) {
   Land("orders", "1.parquet", "SELECT 1::BIGINT AS id, 'a' AS status UNION ALL SELECT NULL, 'n'");
-  auto write = Write(ModelWriteKind::kReplaceTable, "latest", "SELECT id, status FROM staging.orders");
-  write.unique_key = {"id"};
-  MustWrite(write);
+  auto write = BuiltMerge("latest", "SELECT id, status FROM staging.orders", {"status"});
   Land("orders", "2.parquet", "SELECT 1::BIGINT AS id, 'b' AS status UNION ALL SELECT NULL, 'm'");
   write.sql = "SELECT id::int AS id, status FROM staging.orders";
-  write.kind = ModelWriteKind::kMergeBatches;
-  write.update_columns = {"status"};
   auto stats = MustWrite(write);
   EXPECT_EQ(stats.updated, 2);
   EXPECT_EQ(stats.inserted, 0);
