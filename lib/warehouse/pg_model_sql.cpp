@@ -35,13 +35,25 @@ std::string From(std::string_view select, std::string_view alias = "model_rows")
   return "(" + std::string(select) + "\n) AS " + std::string(alias);
 }
 
+// The keys of `left` (the target) and `right` (the rows merged) equal, NULL
+// equal to NULL. IS NOT DISTINCT FROM says that, but PostgreSQL joins on it
+// only by a nested loop: the target's rows times the new rows, hours for a
+// large target. One-element arrays are equal in the same cases (array
+// equality takes NULL elements as equal) and can be hash-joined, if both are
+// of one type: the right key is cast to the target column's type, the type
+// the MERGE stores it with anyway. A key of unknown type keeps IS NOT
+// DISTINCT FROM.
 std::string KeyMatch(std::string_view left, std::string_view right,
-                     const std::vector<std::string>& keys) {
+                     const std::vector<std::string>& keys,
+                     const std::vector<std::string>& key_types) {
   std::string out;
-  for (const auto& key : keys) {
+  for (size_t i = 0; i < keys.size(); ++i) {
     if (!out.empty()) out += " AND ";
-    out += std::string(left) + "." + Ident(key) + " IS NOT DISTINCT FROM " + std::string(right) +
-           "." + Ident(key);
+    const std::string l = std::string(left) + "." + Ident(keys[i]);
+    const std::string r = std::string(right) + "." + Ident(keys[i]);
+    const std::string type = i < key_types.size() ? key_types[i] : "";
+    out += type.empty() ? l + " IS NOT DISTINCT FROM " + r
+                        : "ARRAY[" + l + "] = ARRAY[CAST(" + r + " AS " + type + ")]";
   }
   return out;
 }
@@ -173,18 +185,29 @@ std::string DuplicateKeyProbe(std::string_view select, const std::vector<std::st
          " HAVING count(*) > 1 LIMIT 1";
 }
 
+std::string KeyTypes(std::string_view target, const std::vector<std::string>& keys) {
+  std::string names;
+  for (const auto& key : keys) names += (names.empty() ? "" : ", ") + Literal(key);
+  return "SELECT format_type(a.atttypid, a.atttypmod) FROM unnest(ARRAY[" + names +
+         "]::text[]) WITH ORDINALITY AS k(name, i) LEFT JOIN pg_catalog.pg_attribute a ON "
+         "a.attrelid = " + Literal(target) + "::regclass AND a.attname = k.name AND NOT "
+         "a.attisdropped ORDER BY k.i";
+}
+
 std::string CountMatched(std::string_view target, std::string_view select,
-                         const std::vector<std::string>& keys) {
+                         const std::vector<std::string>& keys,
+                         const std::vector<std::string>& key_types) {
   return "SELECT count(*) FROM " + From(select, "src") + " WHERE EXISTS (SELECT 1 FROM " +
-         std::string(target) + " AS tgt WHERE " + KeyMatch("tgt", "src", keys) + ")";
+         std::string(target) + " AS tgt WHERE " + KeyMatch("tgt", "src", keys, key_types) + ")";
 }
 
 std::string MergeInto(std::string_view target, std::string_view select,
                       const std::vector<std::string>& keys,
+                      const std::vector<std::string>& key_types,
                       const std::vector<std::string>& update_columns,
                       const std::vector<std::string>& columns) {
   std::string out = "MERGE INTO " + std::string(target) + " AS tgt USING " + From(select, "src") +
-                    " ON (" + KeyMatch("tgt", "src", keys) + ") WHEN MATCHED THEN ";
+                    " ON (" + KeyMatch("tgt", "src", keys, key_types) + ") WHEN MATCHED THEN ";
   if (update_columns.empty()) {
     out += "DO NOTHING";
   } else {

@@ -54,13 +54,21 @@ std::string NewestPerKey(std::string_view select, const std::vector<std::string>
                          const std::vector<std::string>& keys, std::string_view order_by);
 // One key (as text) that two rows of `select` share; no row when none does.
 std::string DuplicateKeyProbe(std::string_view select, const std::vector<std::string>& keys);
-// The rows of `select` whose key the target already holds.
+// The type of each of `target`'s columns `keys`, as format_type spells it:
+// one row per key, in order; NULL for a key the target has no column for.
+std::string KeyTypes(std::string_view target, const std::vector<std::string>& keys);
+// The rows of `select` whose key the target already holds. `key_types`: the
+// target's types of `keys` (KeyTypes; "" for unknown), to which the rows'
+// keys are cast so that PostgreSQL can hash-join on them.
 std::string CountMatched(std::string_view target, std::string_view select,
-                         const std::vector<std::string>& keys);
-// MERGE (PostgreSQL 15) on the key, NULL matching NULL; a match updates
-// `update_columns` (none: DO NOTHING); others insert `columns`.
+                         const std::vector<std::string>& keys,
+                         const std::vector<std::string>& key_types);
+// MERGE (PostgreSQL 15) on the key, NULL matching NULL, joined by hash
+// (`key_types` as for CountMatched); a match updates `update_columns`
+// (none: DO NOTHING); others insert `columns`.
 std::string MergeInto(std::string_view target, std::string_view select,
                       const std::vector<std::string>& keys,
+                      const std::vector<std::string>& key_types,
                       const std::vector<std::string>& update_columns,
                       const std::vector<std::string>& columns);
 

@@ -624,12 +624,19 @@ class PgModels final : public ModelWarehouse {
     const std::string what = "model " + write.name;
     auto columns = ColumnNames(conn, select, what);
     if (!columns) return Fail(columns.error());
-    auto matched =
-        Run(conn, pgsql::CountMatched(target, select, write.unique_key), what, kModelSqlFailed);
+    auto types = Run(conn, pgsql::KeyTypes(target, write.unique_key), what);
+    if (!types) return Fail(types.error());
+    std::vector<std::string> key_types;
+    for (size_t i = 0; i < write.unique_key.size(); ++i) {
+      key_types.push_back(Text(*types, static_cast<int>(i), 0));
+    }
+    auto matched = Run(conn, pgsql::CountMatched(target, select, write.unique_key, key_types),
+                       what, kModelSqlFailed);
     if (!matched) return Fail(matched.error());
-    auto merged = Run(
-        conn, pgsql::MergeInto(target, select, write.unique_key, write.update_columns, *columns),
-        what, kModelSqlFailed);
+    auto merged = Run(conn,
+                      pgsql::MergeInto(target, select, write.unique_key, key_types,
+                                       write.update_columns, *columns),
+                      what, kModelSqlFailed);
     if (!merged) return Fail(merged.error());
     stats.updated = write.update_columns.empty() ? 0 : Int(*matched, 0, 0);
     stats.inserted = Changed(*merged) - stats.updated;

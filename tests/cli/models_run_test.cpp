@@ -1,8 +1,10 @@
-// Models run through the binary, real PostgreSQL, real DuckDB files, checked
+// Models run through the binary, real PostgreSQL, a real warehouse, checked
 // by an oracle: after any sequence of landings, schema changes, kills and
 // reruns, each model's table equals its SQL computed from scratch over the
 // staging tables now (full_refresh, incremental by batch, merge). A watermark
 // model keeps its documented semantics: rows past MAX(ts) of the target only.
+// The models and the oracle are SQL both warehouses accept, so the suite runs
+// on DuckDB and, as postgres_warehouse.ModelsRunTest.*, on PostgreSQL.
 #include <gmock/gmock.h>
 
 #include <cstdio>
@@ -64,48 +66,56 @@ class ModelsRunTest : public ModelsTest {
   std::string Sql(const std::string& model) { return ReadFile(models() / (model + ".sql")); }
 
   // Rows in the target and not in the SQL computed now, and the reverse,
-  // counting duplicates (EXCEPT ALL both ways); the warehouse opened read-only.
+  // counting duplicates (EXCEPT ALL both ways), on either warehouse.
   long long Difference(const std::string& model, const std::string& sql) {
     const std::string target = "analytics." + Quote(model);
-    return QueryDuckDbInt(warehouse(), "SELECT count(*) FROM ((SELECT * FROM " + target +
-                                           " EXCEPT ALL (" + sql + ")) UNION ALL ((" + sql +
-                                           ") EXCEPT ALL SELECT * FROM " + target + "))");
+    return WarehouseInt("SELECT count(*) FROM ((SELECT * FROM " + target + " EXCEPT ALL (" + sql +
+                        ")) UNION ALL ((" + sql + ") EXCEPT ALL SELECT * FROM " + target +
+                        ")) AS d");
   }
   // Up to 10 rows of the target not in `sql` ("-") and of `sql` not in the target ("+").
   Strings Differing(const std::string& model, const std::string& sql) {
     const std::string target = "analytics." + Quote(model);
-    return QueryDuckDb(warehouse(), "SELECT * FROM (SELECT '-' || d::VARCHAR FROM (SELECT * FROM " +
-                                        target + " EXCEPT ALL (" + sql +
-                                        ")) d UNION ALL SELECT '+' || d::VARCHAR FROM ((" + sql +
-                                        ") EXCEPT ALL SELECT * FROM " + target + ") d) LIMIT 10");
+    return WarehouseRows("SELECT * FROM (SELECT '-' || CAST(d AS TEXT) FROM (SELECT * FROM " +
+                         target + " EXCEPT ALL (" + sql +
+                         ")) AS d UNION ALL SELECT '+' || CAST(d AS TEXT) FROM ((" + sql +
+                         ") EXCEPT ALL SELECT * FROM " + target + ") AS d) AS diff LIMIT 10");
   }
   // What the target must hold: its SQL over the staging tables now; for the
-  // merge models (dedupe: latest) the newest row per key of it.
+  // merge models (dedupe: latest) the newest row per key of it (no key has
+  // two rows with one ts here, so "no newer row" is "newest").
   std::string OracleSql(const std::string& model) {
     const std::string key = model == kMerge ? "id" : model == "fat_merge" ? "k" : "";
     if (key.empty()) return Sql(model);
-    return "SELECT * FROM (" + Sql(model) + ") QUALIFY row_number() OVER (PARTITION BY " + key +
-           " ORDER BY ts DESC) = 1";
+    return "SELECT * FROM (" + Sql(model) + ") AS s WHERE NOT EXISTS (SELECT 1 FROM (" +
+           Sql(model) + ") AS newer WHERE newer." + key + " = s." + key + " AND newer.ts > s.ts)";
   }
   // The oracle of a model whose target must equal its SQL from scratch.
   void ExpectOracle(const std::string& model, const std::string& when = "") {
     const std::string sql = OracleSql(model);
     EXPECT_EQ(Difference(model, sql), 0) << model << " differs from its SQL " << when << ": "
                                          << ::testing::PrintToString(Differing(model, sql));
-    EXPECT_GT(QueryDuckDbInt(warehouse(), "SELECT count(*) FROM analytics." + Quote(model)), 0)
-        << model;
+    EXPECT_GT(WarehouseInt("SELECT count(*) FROM analytics." + Quote(model)), 0) << model;
   }
   // The oracle of a watermark model over in-order data: its SQL from scratch
   // less the rows of the late batches (ts before 2026).
   void ExpectWatermarkOracle(const std::string& when = "") {
     EXPECT_EQ(Difference(kWatermark, "SELECT * FROM (" + Sql(kWatermark) +
-                                         ") WHERE ts >= TIMESTAMP '2026-01-01'"),
+                                         ") AS s WHERE ts >= TIMESTAMP '2026-01-01'"),
               0)
         << "watermark model " << when;
   }
   void ExpectStandardOracles(const std::string& when = "") {
     for (const char* model : {kByBatch, kAggregate, kMerge}) ExpectOracle(model, when);
     ExpectWatermarkOracle(when);
+  }
+
+  // "model=version" of every model the warehouse records, by name.
+  Strings Versions() {
+    const Strings versions = WarehouseRows(
+        "SELECT model || '=' || CAST(version AS VARCHAR) FROM _landfall.models ORDER BY model");
+    EXPECT_EQ(versions.size(), 4u) << ::testing::PrintToString(versions);
+    return versions;
   }
 
   // The standard models built over one batch of 10 rows.
@@ -157,14 +167,16 @@ TEST_F(ModelsRunTest, EveryModelEqualsItsSqlAfterEachLandingInSequence) {
   LandUpdate(5, 2, 4);  // ids 2000-2003 get newer rows: the merge updates them
   Run();
   ExpectStandardOracles("after an update batch");
-  EXPECT_EQ(QueryDuckDb(warehouse(), "SELECT amount FROM analytics.orders_current WHERE id = 2001"),
-            (Strings{"1001.0"}));
+  EXPECT_EQ(WarehouseInt("SELECT count(*) FROM analytics.orders_current WHERE id = 2001 AND amount = 1001"),
+            1);
 
+  const Strings versions = Versions();
   auto quiet = Run();
   for (const char* model : {kByBatch, kAggregate, kMerge, kWatermark}) {
     EXPECT_EQ(ModelAction(quiet, model), "skip") << quiet.dump();
     EXPECT_THAT(ModelReasons(quiet, model), Contains("no_change"));
   }
+  EXPECT_EQ(Versions(), versions) << "a quiet run writes no model";
 }
 
 TEST_F(ModelsRunTest, LateRowsAreKeptByBatchAndLeftOutByWatermarkAsDocumented) {
@@ -176,11 +188,9 @@ TEST_F(ModelsRunTest, LateRowsAreKeptByBatchAndLeftOutByWatermarkAsDocumented) {
   auto out = Run();
   EXPECT_EQ(ModelAction(out, kByBatch), "run");
   for (const char* model : {kByBatch, kAggregate, kMerge}) ExpectOracle(model, "after late data");
-  EXPECT_EQ(
-      QueryDuckDbInt(warehouse(), "SELECT count(*) FROM analytics.orders_inc WHERE id >= 3000"), 6);
+  EXPECT_EQ(WarehouseInt("SELECT count(*) FROM analytics.orders_inc WHERE id >= 3000"), 6);
   // by: watermark: rows older than MAX(ts) of the target are not added.
-  EXPECT_EQ(
-      QueryDuckDbInt(warehouse(), "SELECT count(*) FROM analytics.orders_wm WHERE id >= 3000"), 0);
+  EXPECT_EQ(WarehouseInt("SELECT count(*) FROM analytics.orders_wm WHERE id >= 3000"), 0);
   ExpectWatermarkOracle("after late data");
 }
 
@@ -210,7 +220,7 @@ TEST_F(ModelsRunTest, ANewUpstreamColumnRebuildsASelectStarModelByBatch) {
   EXPECT_EQ(ModelAction(out, "raw"), "rebuild") << out.dump();
   EXPECT_THAT(ModelReasons(out, "raw"), Contains("target_schema_changed"));
   ExpectOracle("raw", "after staging gained a column");
-  EXPECT_EQ(QueryDuckDbInt(warehouse(), "SELECT count(note) FROM analytics.raw"), 5);
+  EXPECT_EQ(WarehouseInt("SELECT count(note) FROM analytics.raw"), 5);
   LandBatch(4, 5, false, ", 'y' || i AS note");
   EXPECT_EQ(ModelAction(Run(), "raw"), "run");
   ExpectOracle("raw", "after the next batch");
@@ -251,7 +261,7 @@ TEST_F(ModelsRunTest, AFailingErrorCheckFailsTheModelSkipsItsDownstreamAndAWarnI
   EXPECT_EQ(checked.value("action", ""), "rebuild") << out.dump();
   EXPECT_TRUE(checked.value("check_failed", false)) << out.dump();
   EXPECT_THAT(ModelReasons(out, "checked"), Contains("check_failed"));
-  EXPECT_EQ(QueryDuckDbInt(warehouse(), "SELECT count(*) FROM analytics.checked"), 10);
+  EXPECT_EQ(WarehouseInt("SELECT count(*) FROM analytics.checked"), 10);
   EXPECT_EQ(ModelAction(out, "after_checked"), "skip");
   EXPECT_EQ(ModelReasons(out, "after_checked"), (Strings{"upstream_check_failed"}));
   Strings results;
@@ -321,7 +331,7 @@ TEST_F(ModelsRunTest, ASqlEditRebuildsTheModel) {
 }
 
 TEST_F(ModelsRunTest, ATargetDroppedByHandIsRebuilt) {
-  ExpectRebuildAfter([&] { ExecDuckDb(warehouse(), "DROP TABLE analytics.orders_current"); },
+  ExpectRebuildAfter([&] { WarehouseExec("DROP TABLE analytics.orders_current"); },
                      kMerge, "target_missing", kByBatch, "skip");
 }
 
@@ -386,12 +396,14 @@ TEST_F(ModelsRunTest, RunJsonListsEveryModelWithActionAndReasonsInDagOrder) {
 TEST_F(ModelsRunTest, KillNineDuringModelRunsConvergesToTheOracle) {
   WriteStandardModels();
   // A heavier by-batch model and merge, so the model phase lasts a while.
+  // generate_series(0, 199) AS r(n): 200 rows n, in both warehouses' SQL.
   WriteModel("fat_inc",
-             "SELECT o.id, o.cust, o.amount + r.range AS v FROM staging.orders o, range(200) r",
+             "SELECT o.id, o.cust, o.amount + r.n AS v FROM staging.orders o, "
+             "generate_series(0, 199) AS r(n)",
              "strategy: incremental\n");
   WriteModel("fat_merge",
-             "SELECT o.id * 1000 + r.range AS k, o.cust, o.amount, o.ts FROM staging.orders o, "
-             "range(200) r",
+             "SELECT o.id * 1000 + r.n AS k, o.cust, o.amount, o.ts FROM staging.orders o, "
+             "generate_series(0, 199) AS r(n)",
              "strategy: merge\nmerge: {unique_key: [k], dedupe: latest, order_by: ts}\n");
   std::mt19937 rng(std::random_device{}());
   // From the start, 0-300 ms; in the model phase, 0-1500 ms (it lasts longer as rows pile up).
@@ -460,7 +472,7 @@ TEST_F(ModelsRunTest, ServeUpdatesTheModelsDownstreamOfALanding) {
       << serve->Log();
   StopServe(*serve);
   ExpectStandardOracles("after serve");
-  EXPECT_EQ(QueryDuckDbInt(warehouse(), "SELECT sum(n) FROM analytics.cust_totals"), 17);
+  EXPECT_EQ(WarehouseInt("SELECT sum(n) FROM analytics.cust_totals"), 17);
 }
 
 }  // namespace

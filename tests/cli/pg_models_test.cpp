@@ -1,11 +1,10 @@
-// Models on the PostgreSQL warehouse, through the binary: every strategy,
-// written in PostgreSQL's SQL, checked by an oracle computed
-// in PostgreSQL from the staging tables now; a quiet run writes nothing; a
-// kill -9 during model runs converges; lineage is unknown with its reason;
-// a time_interval model recomputes the partitions late rows touch.
+// Models on the PostgreSQL warehouse, through the binary, where it differs
+// from DuckDB (the model suites themselves run on both warehouses as
+// postgres_warehouse.ModelsRunTest.* and TimeIntervalTest.*): models in
+// PostgreSQL's own SQL, checked by an oracle computed in PostgreSQL; lineage
+// is unknown with its reason in the plan and `landfall lineage`; a month
+// time_interval model recomputes the partitions late rows touch.
 #include <gmock/gmock.h>
-
-#include <random>
 
 #include "tests/cli/models_fixture.h"
 
@@ -75,42 +74,7 @@ class PgModelsCliTest : public ModelsTest {
           << model << " " << when;
     }
   }
-
-  std::string Versions() {
-    auto rows = WarehouseRows(
-        "SELECT string_agg(model || '=' || version, ',' ORDER BY model) FROM _landfall.models");
-    return rows.empty() ? "" : rows[0];
-  }
 };
-
-TEST_F(PgModelsCliTest, EveryStrategyEqualsItsOracleAfterEachLandingAndAQuietRunWritesNothing) {
-  WriteStandardModels();
-  LandOrders("b1", 1, 10, 0);
-  auto first = Run();
-  for (const char* model :
-       {"orders_inc", "cust_totals", "orders_current", "orders_wm", "big_customers"}) {
-    EXPECT_NE(ModelAction(first, model), "fail") << first.dump();
-  }
-  ExpectOracles("after the first batch");
-
-  // New ids, and new values (newer ts) for ids 1..4: merged, appended.
-  LandOrders("b2", 100, 5, 100);
-  LandOrders("u1", 1, 4, 200, 10.0);
-  auto second = Run();
-  EXPECT_EQ(ModelAction(second, "orders_inc"), "run") << second.dump();
-  EXPECT_EQ(ModelAction(second, "orders_current"), "run") << second.dump();
-  ExpectOracles("after an update");
-  EXPECT_EQ(WarehouseInt("SELECT count(*) FROM analytics.orders_current"), 15);
-  EXPECT_EQ(WarehouseInt("SELECT count(*) FROM analytics.orders_inc"), 19);
-
-  const std::string versions = Versions();
-  auto quiet = Run();
-  for (const char* model :
-       {"orders_inc", "cust_totals", "orders_current", "orders_wm", "big_customers"}) {
-    EXPECT_EQ(ModelAction(quiet, model), "skip") << quiet.dump();
-  }
-  EXPECT_EQ(Versions(), versions);
-}
 
 TEST_F(PgModelsCliTest, ThePlanSaysLineageIsUnknownOnPostgresAndRecomputes) {
   WriteStandardModels();
@@ -130,19 +94,6 @@ TEST_F(PgModelsCliTest, ThePlanSaysLineageIsUnknownOnPostgresAndRecomputes) {
   EXPECT_EQ(lineage.exit_code, 0) << lineage.err;
   EXPECT_THAT(lineage.out,
               HasSubstr("analytics.cust_totals: lineage unknown: the warehouse is PostgreSQL"));
-}
-
-TEST_F(PgModelsCliTest, KilledDuringModelRunsItConvergesToTheOracle) {
-  WriteStandardModels();
-  std::mt19937 random(std::random_device{}());
-  for (int round = 0; round < 6; ++round) {
-    LandOrders("k" + std::to_string(round), 1000 * (round + 1), 20, 100 * round);
-    RunAndKill(std::chrono::milliseconds(random() % 1500));
-  }
-  Run();
-  ExpectOracles("after kills");
-  // By batch, each batch exactly once.
-  EXPECT_EQ(WarehouseInt("SELECT count(*) FROM analytics.orders_inc"), 120);
 }
 
 TEST_F(PgModelsCliTest, ATimeIntervalModelEqualsItsOracleAfterLateRowsForAnOldMonth) {

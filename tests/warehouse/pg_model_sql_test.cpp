@@ -57,5 +57,17 @@ TEST(PgModelSqlTest, PartitionKeysAreSpelledAsStrftimeSpellsThem) {
   EXPECT_EQ(ToCharFormat("%Y"), "YYYY");
 }
 
+TEST(PgMergeSqlTest, AKeyOfKnownTypeIsMatchedAsArraysOfTheTargetsTypeAndAnUnknownOneAsBefore) {
+  const std::string merge =
+      MergeInto("t", "SELECT 1", {"id", "day"}, {"bigint", ""}, {}, {"id", "day"});
+  EXPECT_NE(merge.find("ON (ARRAY[tgt.\"id\"] = ARRAY[CAST(src.\"id\" AS bigint)] AND "
+                       "tgt.\"day\" IS NOT DISTINCT FROM src.\"day\")"),
+            std::string::npos)
+      << merge;
+  EXPECT_NE(CountMatched("t", "SELECT 1", {"id"}, {"integer"})
+                .find("WHERE ARRAY[tgt.\"id\"] = ARRAY[CAST(src.\"id\" AS integer)])"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace landfall::warehouse::pgsql

@@ -1,89 +1,23 @@
-// Model writes against real DuckDB: each strategy's statement, what a model
-// consumed recorded in the same transaction as its rows, new batches applied
-// exactly once, merge keys, watermarks, and a failing model writing nothing.
+// Model writes against a real warehouse, each test once on DuckDB and once
+// on PostgreSQL (a database of its own): each strategy's statement, what a
+// model consumed recorded in the same transaction as its rows, new batches
+// applied exactly once, merge keys, watermarks, checks, column hashes,
+// time-interval partitions, and a failing model writing nothing. The model
+// SQL is SQL both warehouses run; what only PostgreSQL does is in
+// pg_models_test.cpp.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
-#include "lib/warehouse/duckdb_warehouse.h"
-#include "tests/support/duckdb_testing.h"
-#include "tests/support/testing.h"
+#include "tests/warehouse/models_fixture.h"
 
 namespace landfall::warehouse {
 namespace {
 
-namespace fs = std::filesystem;
-using landfall::testing::QueryDuckDb;
-using landfall::testing::TempDir;
-using landfall::testing::WriteParquet;
-
-class DuckDbModelsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto reader = NewDuckDbFooterReader();
-    ASSERT_TRUE(reader) << reader.error().ToString();
-    reader_ = std::move(*reader);
-    Open();
-    ASSERT_TRUE(wh_->Init());
-    ASSERT_NE(models(), nullptr);
-    auto init = models()->InitModels("analytics");
-    ASSERT_TRUE(init) << init.error().ToString();
-  }
-
-  void Open() {
-    auto wh = OpenDuckDb({.path = db_file_, .staging_schema = "staging"});
-    ASSERT_TRUE(wh) << wh.error().ToString();
-    wh_ = std::move(*wh);
-  }
-  ModelWarehouse* models() { return wh_->Models(); }
-
-  std::vector<std::string> Query(const std::string& sql) {
-    wh_.reset();
-    auto rows = QueryDuckDb(db_file_, sql);
-    Open();
-    return rows;
-  }
-
-  // Lands one batch of `select` into staging table `table`.
-  void Land(const std::string& table, const std::string& name, const std::string& select) {
-    const fs::path file = dir_ / "landing" / table / name;
-    WriteParquet(file, select);
-    auto info = reader_->Read(file);
-    ASSERT_TRUE(info) << info.error().ToString();
-    BatchFile batch{.batch_id = table + "/" + name, .rel_path = table + "/" + name, .abs_path = file,
-                    .rows = info->rows, .schema = info->schema};
-    auto contents = wh_->Inspect();
-    ASSERT_TRUE(contents);
-    auto applied = (*contents)[table].exists ? wh_->Append(table, info->schema, std::span(&batch, 1))
-                                             : wh_->Rebuild(table, info->schema, std::span(&batch, 1));
-    ASSERT_TRUE(applied) << applied.error().ToString();
-  }
-
-  ModelWrite Write(ModelWriteKind kind, std::string name, std::string sql) {
-    ModelWrite write;
-    write.schema = "analytics";
-    write.name = std::move(name);
-    write.sql = std::move(sql);
-    write.kind = kind;
-    write.sources = {{.schema = "staging", .name = "orders"}};
-    write.driver = "orders";
-    return write;
-  }
-
-  ModelWriteStats MustWrite(const ModelWrite& write) {
-    auto stats = models()->WriteModel(write);
-    EXPECT_TRUE(stats) << stats.error().ToString();
-    return stats ? *stats : ModelWriteStats{};
-  }
-
-  TempDir dir_;
-  fs::path db_file_ = dir_ / "warehouse.duckdb";
-  std::unique_ptr<schema::FooterReader> reader_;
-  std::unique_ptr<Warehouse> wh_;
-};
-
-TEST_F(DuckDbModelsTest, AFullRefreshRecordsEveryBatchItReadAndItsVersion) {
+TEST_P(ModelsWarehouseTest, AFullRefreshRecordsEveryBatchItReadAndItsVersion) {
   Land("orders", "1.parquet", "SELECT 1 AS id, 10 AS amount");
   Land("orders", "2.parquet", "SELECT 2 AS id, 20 AS amount");
   auto stats = MustWrite(Write(ModelWriteKind::kReplaceTable, "totals",
@@ -106,7 +40,7 @@ TEST_F(DuckDbModelsTest, AFullRefreshRecordsEveryBatchItReadAndItsVersion) {
   EXPECT_EQ(models()->InspectModels("analytics")->at("totals").version, 2);
 }
 
-TEST_F(DuckDbModelsTest, ByBatchAppliesEachNewBatchExactlyOnce) {
+TEST_P(ModelsWarehouseTest, ByBatchAppliesEachNewBatchExactlyOnce) {
   Land("orders", "1.parquet", "SELECT 1 AS id, 10 AS amount");
   const std::string sql = "SELECT o.id, o.amount * 2 AS doubled FROM staging.orders AS o WHERE o.amount > 0";
   MustWrite(Write(ModelWriteKind::kReplaceTable, "doubled", sql));
@@ -124,7 +58,7 @@ TEST_F(DuckDbModelsTest, ByBatchAppliesEachNewBatchExactlyOnce) {
   EXPECT_EQ(models()->InspectModels("analytics")->at("doubled").consumed.at("staging.orders").size(), 2u);
 }
 
-TEST_F(DuckDbModelsTest, ARestrictedSourceKeepsItsNameForColumnReferences) {
+TEST_P(ModelsWarehouseTest, ARestrictedSourceKeepsItsNameForColumnReferences) {
   Land("orders", "1.parquet", "SELECT 1 AS id, 10 AS amount");
   // Unaliased: columns are qualified by the table's own name.
   const std::string sql =
@@ -136,14 +70,10 @@ TEST_F(DuckDbModelsTest, ARestrictedSourceKeepsItsNameForColumnReferences) {
   EXPECT_EQ(Query("SELECT id FROM analytics.big ORDER BY id"), (std::vector<std::string>{"1", "3"}));
 }
 
-TEST_F(DuckDbModelsTest, MergeUpdatesMatchedKeysAndInsertsTheRest) {
+TEST_P(ModelsWarehouseTest, MergeUpdatesMatchedKeysAndInsertsTheRest) {
   Land("orders", "1.parquet", "SELECT 1 AS id, 'new' AS status UNION ALL SELECT 2, 'new'");
-  auto write = Write(ModelWriteKind::kReplaceTable, "latest", "SELECT id, status FROM staging.orders");
-  write.unique_key = {"id"};
-  MustWrite(write);
+  const ModelWrite write = BuiltMerge("latest", "SELECT id, status FROM staging.orders", {"status"});
   Land("orders", "2.parquet", "SELECT 1 AS id, 'paid' AS status UNION ALL SELECT 3, 'new'");
-  write.kind = ModelWriteKind::kMergeBatches;
-  write.update_columns = {"status"};
   auto stats = MustWrite(write);
   EXPECT_EQ(stats.updated, 1);
   EXPECT_EQ(stats.inserted, 1);
@@ -151,14 +81,10 @@ TEST_F(DuckDbModelsTest, MergeUpdatesMatchedKeysAndInsertsTheRest) {
             (std::vector<std::string>{"1:paid", "2:new", "3:new"}));
 }
 
-TEST_F(DuckDbModelsTest, TwoRowsWithOneKeyFailTheMergeAndWriteNothingUnlessDeduped) {
+TEST_P(ModelsWarehouseTest, TwoRowsWithOneKeyFailTheMergeAndWriteNothingUnlessDeduped) {
   Land("orders", "1.parquet", "SELECT 1 AS id, 'a' AS status, 1 AS seq");
-  auto write = Write(ModelWriteKind::kReplaceTable, "latest", "SELECT id, status, seq FROM staging.orders");
-  write.unique_key = {"id"};
-  MustWrite(write);
+  auto write = BuiltMerge("latest", "SELECT id, status, seq FROM staging.orders", {"status", "seq"});
   Land("orders", "2.parquet", "SELECT 7 AS id, 'b' AS status, 2 AS seq UNION ALL SELECT 7, 'c', 3");
-  write.kind = ModelWriteKind::kMergeBatches;
-  write.update_columns = {"status", "seq"};
   auto failed = models()->WriteModel(write);
   ASSERT_FALSE(failed);
   EXPECT_EQ(failed.error().code, kMergeDuplicateKey);
@@ -171,7 +97,7 @@ TEST_F(DuckDbModelsTest, TwoRowsWithOneKeyFailTheMergeAndWriteNothingUnlessDedup
             (std::vector<std::string>{"1:a", "7:c"}));
 }
 
-TEST_F(DuckDbModelsTest, AWatermarkModelAppendsOnlyRowsPastTheTargetsMaximum) {
+TEST_P(ModelsWarehouseTest, AWatermarkModelAppendsOnlyRowsPastTheTargetsMaximum) {
   Land("orders", "1.parquet", "SELECT 1 AS id, 10 AS ts");
   auto write = Write(ModelWriteKind::kReplaceTable, "events", "SELECT id, ts FROM staging.orders");
   write.timestamp_column = "ts";
@@ -185,7 +111,7 @@ TEST_F(DuckDbModelsTest, AWatermarkModelAppendsOnlyRowsPastTheTargetsMaximum) {
   EXPECT_EQ(Query("SELECT id FROM analytics.events ORDER BY id"), (std::vector<std::string>{"1", "2"}));
 }
 
-TEST_F(DuckDbModelsTest, AViewAndAModelReadingAnotherModelRecordTheUpstreamVersion) {
+TEST_P(ModelsWarehouseTest, AViewAndAModelReadingAnotherModelRecordTheUpstreamVersion) {
   Land("orders", "1.parquet", "SELECT 1 AS id, 10 AS amount");
   MustWrite(Write(ModelWriteKind::kReplaceTable, "base", "SELECT id, amount FROM staging.orders"));
   auto view = Write(ModelWriteKind::kReplaceView, "base_view", "SELECT id FROM analytics.base");
@@ -197,7 +123,7 @@ TEST_F(DuckDbModelsTest, AViewAndAModelReadingAnotherModelRecordTheUpstreamVersi
   EXPECT_EQ(contents->at("base_view").consumed.at("analytics.base"), std::set<std::string>{"1"});
 }
 
-TEST_F(DuckDbModelsTest, TargetRowsCountsEveryTargetTableAndNoView) {
+TEST_P(ModelsWarehouseTest, TargetRowsCountsEveryTargetTableAndNoView) {
   auto empty = models()->TargetRows("analytics");
   ASSERT_TRUE(empty) << empty.error().ToString();
   EXPECT_TRUE(empty->empty());
@@ -212,7 +138,7 @@ TEST_F(DuckDbModelsTest, TargetRowsCountsEveryTargetTableAndNoView) {
   EXPECT_EQ(*rows, (std::map<std::string, int64_t>{{"base", 3}, {"totals", 1}}));
 }
 
-TEST_F(DuckDbModelsTest, AFailingModelWritesNothingAndSaysWhy) {
+TEST_P(ModelsWarehouseTest, AFailingModelWritesNothingAndSaysWhy) {
   Land("orders", "1.parquet", "SELECT 1 AS id");
   auto failed = models()->WriteModel(
       Write(ModelWriteKind::kReplaceTable, "broken", "SELECT no_such_column FROM staging.orders"));
@@ -222,7 +148,7 @@ TEST_F(DuckDbModelsTest, AFailingModelWritesNothingAndSaysWhy) {
   EXPECT_EQ(models()->InspectModels("analytics")->count("broken"), 0u);
 }
 
-TEST_F(DuckDbModelsTest, ChecksObserveTheTargetAsItIsNow) {
+TEST_P(ModelsWarehouseTest, ChecksObserveTheTargetAsItIsNow) {
   Land("orders", "1.parquet",
        "SELECT * FROM (VALUES (1, 'new', 5, now() - INTERVAL 1 HOUR), (1, 'paid', NULL, now()), "
        "(2, 'lost', -1, now())) t(id, status, amount, ts)");
@@ -245,7 +171,7 @@ TEST_F(DuckDbModelsTest, ChecksObserveTheTargetAsItIsNow) {
   EXPECT_LT(*age, 60.0);
 }
 
-TEST_F(DuckDbModelsTest, FreshnessOfNoRowsIsNullAndABadColumnFailsTheCheck) {
+TEST_P(ModelsWarehouseTest, FreshnessOfNoRowsIsNullAndABadColumnFailsTheCheck) {
   Land("orders", "1.parquet", "SELECT now() AS ts");
   MustWrite(Write(ModelWriteKind::kReplaceTable, "empty", "SELECT ts FROM staging.orders WHERE false"));
   auto none = models()->ObserveCheck("analytics", "empty", {.kind = TargetCheck::Kind::kFreshness, .columns = {"ts"}});
@@ -257,7 +183,7 @@ TEST_F(DuckDbModelsTest, FreshnessOfNoRowsIsNullAndABadColumnFailsTheCheck) {
   EXPECT_NE(bad.error().message.find("nope"), std::string::npos) << bad.error().message;
 }
 
-TEST_F(DuckDbModelsTest, DescribeGivesTheQuerysColumnsAndDropForgetsTheModel) {
+TEST_P(ModelsWarehouseTest, DescribeGivesTheQuerysColumnsAndDropForgetsTheModel) {
   Land("orders", "1.parquet", "SELECT 1 AS id, 'x' AS name");
   auto columns = models()->DescribeQuery("SELECT id, upper(name) AS up FROM staging.orders");
   ASSERT_TRUE(columns) << columns.error().ToString();
@@ -271,7 +197,7 @@ TEST_F(DuckDbModelsTest, DescribeGivesTheQuerysColumnsAndDropForgetsTheModel) {
   EXPECT_EQ(models()->InspectModels("analytics")->count("gone"), 0u);
 }
 
-TEST_F(DuckDbModelsTest, TargetColumnsOfOneTargetMatchInspectionAndAreEmptyWhenMissing) {
+TEST_P(ModelsWarehouseTest, TargetColumnsOfOneTargetMatchInspectionAndAreEmptyWhenMissing) {
   Land("orders", "1.parquet", "SELECT 1 AS id, 'x' AS name, 2.5::DECIMAL(9,2) AS amount");
   MustWrite(Write(ModelWriteKind::kReplaceTable, "wide", "SELECT id, name, amount FROM staging.orders"));
   MustWrite(Write(ModelWriteKind::kReplaceView, "live", "SELECT name, id FROM staging.orders"));
@@ -294,7 +220,7 @@ TEST_F(DuckDbModelsTest, TargetColumnsOfOneTargetMatchInspectionAndAreEmptyWhenM
   EXPECT_TRUE(missing->columns.empty());
 }
 
-TEST_F(DuckDbModelsTest, HashesKeptAfterAWriteChangeOnlyForTheColumnWhoseValuesChanged) {
+TEST_P(ModelsWarehouseTest, HashesKeptAfterAWriteChangeOnlyForTheColumnWhoseValuesChanged) {
   Land("orders", "1.parquet", "SELECT 1 AS id, 10 AS amount, 'x' AS note UNION ALL SELECT 2, 20, 'y'");
   auto write = [&](const std::string& sql) {
     auto w = Write(ModelWriteKind::kReplaceTable, "a", sql);
@@ -331,7 +257,7 @@ TEST_F(DuckDbModelsTest, HashesKeptAfterAWriteChangeOnlyForTheColumnWhoseValuesC
   EXPECT_FALSE(*models()->HashesAt("a", v1));
 }
 
-TEST_F(DuckDbModelsTest, AReaderKeepsTheHashesOfTheVersionItConsumedAndASkipConsumesTheNewOne) {
+TEST_P(ModelsWarehouseTest, AReaderKeepsTheHashesOfTheVersionItConsumedAndASkipConsumesTheNewOne) {
   Land("orders", "1.parquet", "SELECT 1 AS id, 10 AS amount");
   auto base = Write(ModelWriteKind::kReplaceTable, "base", "SELECT id, amount FROM staging.orders");
   base.hash_sets = std::vector<std::vector<std::string>>{{"id"}};
@@ -351,7 +277,7 @@ TEST_F(DuckDbModelsTest, AReaderKeepsTheHashesOfTheVersionItConsumedAndASkipCons
   EXPECT_TRUE(*models()->HashesAt("base", v2));
 }
 
-TEST_F(DuckDbModelsTest, AWriteRemembersItsStagingInputs) {
+TEST_P(ModelsWarehouseTest, AWriteRemembersItsStagingInputs) {
   Land("orders", "1.parquet", "SELECT 1 AS id, 10 AS amount");
   auto write = Write(ModelWriteKind::kReplaceTable, "a", "SELECT id FROM staging.orders");
   write.inputs["staging.orders"] = {.columns_json = "[cols]", .loaded_at_us = 42};
@@ -363,6 +289,10 @@ TEST_F(DuckDbModelsTest, AWriteRemembersItsStagingInputs) {
   EXPECT_FALSE(models()->InspectModels("analytics")->contains("a"));
 }
 
+INSTANTIATE_TEST_SUITE_P(BothWarehouses, ModelsWarehouseTest,
+                         ::testing::Values(WarehouseKind::kDuckDb, WarehouseKind::kPostgres),
+                         landfall::testing::WarehouseKindName);
+
 }  // namespace
 }  // namespace landfall::warehouse
 
@@ -371,10 +301,10 @@ TEST_F(DuckDbModelsTest, AWriteRemembersItsStagingInputs) {
 namespace landfall::warehouse {
 namespace {
 
-class DuckDbPartitionsTest : public DuckDbModelsTest {
+class PartitionsWarehouseTest : public ModelsWarehouseTest {
  protected:
   static constexpr const char* kSql =
-      "SELECT CAST(ts AS DATE) AS day, count(*) AS n FROM staging.events WHERE ts >= {s} AND ts < {e} GROUP BY ALL";
+      "SELECT CAST(ts AS DATE) AS day, count(*) AS n FROM staging.events WHERE ts >= {s} AND ts < {e} GROUP BY CAST(ts AS DATE)";
   static std::string Windowed(const std::string& start, const std::string& end) {
     std::string sql = kSql;
     sql.replace(sql.find("{s}"), 3, start);
@@ -405,7 +335,7 @@ class DuckDbPartitionsTest : public DuckDbModelsTest {
   }
 };
 
-TEST_F(DuckDbPartitionsTest, APartitionReplacesItsWindowOnlyAndKeepsItsChecksums) {
+TEST_P(PartitionsWarehouseTest, APartitionReplacesItsWindowOnlyAndKeepsItsChecksums) {
   LandEvents();
   ASSERT_TRUE(models()->ResetPartitions("analytics", "daily", Windowed("'2026-04-01 00:00:00'", "'2026-04-02 00:00:00'")));
   auto first = models()->WritePartitions(Day("2026-04-01", "2026-04-02"));
@@ -426,7 +356,7 @@ TEST_F(DuckDbPartitionsTest, APartitionReplacesItsWindowOnlyAndKeepsItsChecksums
   EXPECT_TRUE(changed->empty()) << ::testing::PrintToString(*changed);
 }
 
-TEST_F(DuckDbPartitionsTest, NewBatchesTouchTheKeysOfTheirRowsAndChecksumsFindChangedKeys) {
+TEST_P(PartitionsWarehouseTest, NewBatchesTouchTheKeysOfTheirRowsAndChecksumsFindChangedKeys) {
   LandEvents();
   ASSERT_TRUE(models()->ResetPartitions("analytics", "daily", Windowed("'2026-04-01 00:00:00'", "'2026-04-02 00:00:00'")));
   ASSERT_TRUE(models()->WritePartitions(Day("2026-04-01", "2026-04-02")));
@@ -441,7 +371,7 @@ TEST_F(DuckDbPartitionsTest, NewBatchesTouchTheKeysOfTheirRowsAndChecksumsFindCh
   EXPECT_EQ(*changed, std::vector<std::string>{"2026-04-02"});
 }
 
-TEST_F(DuckDbPartitionsTest, RowsOutsideTheWindowFailThePartitionAndWriteNothing) {
+TEST_P(PartitionsWarehouseTest, RowsOutsideTheWindowFailThePartitionAndWriteNothing) {
   LandEvents();
   ASSERT_TRUE(models()->ResetPartitions("analytics", "daily", Windowed("'2026-04-01 00:00:00'", "'2026-04-02 00:00:00'")));
   PartitionWrite write = Day("2026-04-01", "2026-04-02");
@@ -452,6 +382,10 @@ TEST_F(DuckDbPartitionsTest, RowsOutsideTheWindowFailThePartitionAndWriteNothing
   EXPECT_NE(r.error().message.find("2026-04-02"), std::string::npos) << r.error().message;
   EXPECT_EQ(Query("SELECT count(*) FROM analytics.daily"), std::vector<std::string>{"0"});
 }
+
+INSTANTIATE_TEST_SUITE_P(BothWarehouses, PartitionsWarehouseTest,
+                         ::testing::Values(WarehouseKind::kDuckDb, WarehouseKind::kPostgres),
+                         landfall::testing::WarehouseKindName);
 
 }  // namespace
 }  // namespace landfall::warehouse
