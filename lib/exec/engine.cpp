@@ -234,12 +234,15 @@ void Engine::ReconcileWithLedger(const std::set<std::string>& tables, bool all) 
       static const std::map<std::string, warehouse::LedgerEntry> kNone;
       ledger = contents == contents_.end() ? &kNone : &contents->second.ledger;
     }
-    auto entry = ledger->find(record.fingerprint);
-    const bool held = entry != ledger->end() && entry->second.rel_path == record.path;
-    if (held && record.status != BatchStatus::kStaged) {
-      record.status = BatchStatus::kStaged;
-      MarkBatch(record.path);
-      ++reconciled;
+    // Only a record not staged yet can lag the ledger: at 100,000 batches,
+    // looking every staged one up too was a twentieth of start-up's CPU.
+    if (record.status != BatchStatus::kStaged) {
+      auto entry = ledger->find(record.fingerprint);
+      if (entry != ledger->end() && entry->second.rel_path == record.path) {
+        record.status = BatchStatus::kStaged;
+        MarkBatch(record.path);
+        ++reconciled;
+      }
     }
     // Recorded but not moved yet (landfall stopped in between): the next
     // run moves it, if it is still the file that was quarantined.

@@ -257,7 +257,7 @@ class DuckDbWarehouse final : public Warehouse {
       if (auto evolved = EvolveColumns(con, table, qualified, *columns, target); !evolved) {
         return Fail(evolved.error());
       }
-      auto applied = LedgerBatchIds(con, table);
+      auto applied = LedgerBatchIds(con, table, kept);
       if (!applied) return Fail(applied.error());
       return CheckedBeforeCommit(table,
                                  LoadBatches(con, table, qualified, target, kept,
@@ -620,8 +620,20 @@ class DuckDbWarehouse final : public Warehouse {
     return Ok();
   }
 
-  Result<std::set<std::string>> LedgerBatchIds(duckdb_connection con, const std::string& table) {
-    auto r = Exec(con, sql::SelectLedgerBatchIds(table));
+  // The ids among `batches` that `table`'s ledger holds already. Looked up
+  // by key rather than reading the whole ledger of the table, so one new
+  // batch costs the same at 10 batches of history as at 100,000; past
+  // kMaxLedgerLookup batches one scan of the table's ledger is cheaper.
+  Result<std::set<std::string>> LedgerBatchIds(duckdb_connection con, const std::string& table,
+                                               std::span<const BatchFile> batches) {
+    constexpr size_t kMaxLedgerLookup = 1000;
+    std::vector<std::string> among;
+    if (batches.size() <= kMaxLedgerLookup) {
+      among.reserve(batches.size());
+      for (const auto& batch : batches) among.push_back(batch.batch_id);
+    }
+    auto r = Exec(con, among.empty() ? sql::SelectLedgerBatchIds(table)
+                                     : sql::SelectLedgerBatchIds(table, among));
     if (!r) return Fail(WarehouseError("table " + sql::Ident(table) + ": ledger", r.error()));
     std::set<std::string> ids;
     for (int64_t row = 0; row < r->RowCount(); ++row) ids.insert(r->Text(0, row).value_or(""));

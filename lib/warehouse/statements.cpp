@@ -1,6 +1,7 @@
 #include "lib/warehouse/statements.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cctype>
 #include <set>
 
@@ -72,6 +73,16 @@ std::string SelectLedger() {
 
 std::string SelectLedgerBatchIds(std::string_view table) {
   return "SELECT batch_id FROM " + LedgerTable() + " WHERE table_name = " + Literal(table);
+}
+
+std::string SelectLedgerBatchIds(std::string_view table, std::span<const std::string> among) {
+  assert(!among.empty());
+  std::string ids;
+  for (const auto& id : among) {
+    if (!ids.empty()) ids += ", ";
+    ids += Literal(id);
+  }
+  return SelectLedgerBatchIds(table) + " AND batch_id IN (" + ids + ")";
 }
 
 std::string InsertLedgerRows(std::string_view table, std::span<const LedgerEntry> rows,

@@ -70,6 +70,9 @@ std::string AddLedgerKey();
 std::string SelectLedger();
 // The batch ids in the ledger for `table`, one per row.
 std::string SelectLedgerBatchIds(std::string_view table);
+// The same, only those among `among` (not empty): what a load of those
+// batches must skip, read by key whatever the table's history.
+std::string SelectLedgerBatchIds(std::string_view table, std::span<const std::string> among);
 
 // How a ledger row already there for a batch is treated: an error (kInsert:
 // the batch would be staged twice) or written over (kReplace: a rebuild).

@@ -77,6 +77,13 @@ TEST(StatementsTest, LedgerReadsQuoteTheTableName) {
             "SELECT batch_id FROM \"_landfall\".\"ledger\" WHERE table_name = 'it''s'");
 }
 
+TEST(StatementsTest, LedgerLookupOfSomeBatchesNamesThemByKey) {
+  const std::vector<std::string> among = {"b1", "b'2"};
+  EXPECT_EQ(SelectLedgerBatchIds("it's", among),
+            "SELECT batch_id FROM \"_landfall\".\"ledger\" WHERE table_name = 'it''s'"
+            " AND batch_id IN ('b1', 'b''2')");
+}
+
 TEST(StatementsTest, LedgerRowsInsertInOneStatement) {
   const std::vector<LedgerEntry> rows = {{"b1", "orders/a.parquet", 3, 1700000000000000},
                                          {"b'2", "orders/it's.parquet", 0, 1700000000000000}};
