@@ -198,7 +198,6 @@ class Engine::Holding {
     }
     for (const auto& t : tables) ++engine.busy_[t];
     request.tables = tables;
-    request.no_tables = tables.empty();
     tables_ = std::move(tables);
     none_ = tables_.empty() && !models;
   }
@@ -1071,7 +1070,10 @@ ModelRunRequest Engine::ModelRequestFor(const RunRequest& request) {
 Result<RunOutcome> Engine::RunUnobserved(const RunRequest& request) {
   RunOutcome outcome;
   const int64_t statements_before = warehouse_.StatementsExecuted();
-  if (!request.no_tables) {
+  // A cluster member's request names the tables it holds (Holding): none
+  // means only the model phase runs.
+  const bool no_tables = config_.cluster.enabled && request.tables.empty();
+  if (!no_tables) {
     auto prepared = Prepare(request, &outcome.catalog, /*dry_run=*/false);
     if (!prepared) return Fail(prepared.error());
     outcome.plan = std::move(prepared->plan);

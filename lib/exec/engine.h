@@ -48,9 +48,6 @@ struct RunRequest {
   // and with full_refresh and a selection, only those models are rebuilt
   // (the tables are not).
   std::string models;
-  // Stages nothing: only the model phase runs (a cluster member that holds
-  // the models lease and no table; set by the engine, see HoldModels).
-  bool no_tables = false;
   // Time-interval models: which partitions the selected ones compute
   // (`--partition`, `--from/--to`, `--latest`, `--missing`, `--lookback`).
   model::PartitionSelection partitions;

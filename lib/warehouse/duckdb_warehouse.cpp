@@ -620,18 +620,12 @@ class DuckDbWarehouse final : public Warehouse {
     return Ok();
   }
 
-  // The ids among `batches` that `table`'s ledger holds already. Looked up
-  // by key rather than reading the whole ledger of the table, so one new
-  // batch costs the same at 10 batches of history as at 100,000; past
-  // kMaxLedgerLookup batches one scan of the table's ledger is cheaper.
+  // The ids among `batches` that `table`'s ledger holds already, looked up
+  // by key (sql::LedgerLookupIds), so one new batch costs the same at 10
+  // batches of history as at 100,000.
   Result<std::set<std::string>> LedgerBatchIds(duckdb_connection con, const std::string& table,
                                                std::span<const BatchFile> batches) {
-    constexpr size_t kMaxLedgerLookup = 1000;
-    std::vector<std::string> among;
-    if (batches.size() <= kMaxLedgerLookup) {
-      among.reserve(batches.size());
-      for (const auto& batch : batches) among.push_back(batch.batch_id);
-    }
+    const std::vector<std::string> among = sql::LedgerLookupIds(batches);
     auto r = Exec(con, among.empty() ? sql::SelectLedgerBatchIds(table)
                                      : sql::SelectLedgerBatchIds(table, among));
     if (!r) return Fail(WarehouseError("table " + sql::Ident(table) + ": ledger", r.error()));

@@ -340,7 +340,7 @@ class PgWarehouse final : public Warehouse {
         WarnOfPrecision(table, target, *columns);
         if (auto now = TableColumns(conn, table, &pg_types); !now) return Fail(now.error());
       }
-      auto applied = LedgerBatchIds(conn, table);
+      auto applied = LedgerBatchIds(conn, table, kept);
       if (!applied) return Fail(applied.error());
       return CheckedBeforeCommit(
           table,
@@ -674,9 +674,13 @@ class PgWarehouse final : public Warehouse {
     return columns;
   }
 
-  Result<std::set<std::string>> LedgerBatchIds(PGconn* conn, const std::string& table) {
+  // As DuckDbWarehouse's: the ids among `batches` the ledger holds, by key.
+  Result<std::set<std::string>> LedgerBatchIds(PGconn* conn, const std::string& table,
+                                               std::span<const BatchFile> batches) {
+    const std::vector<std::string> among = sql::LedgerLookupIds(batches);
     auto r = Exec(conn, "table " + sql::Ident(table) + ": ledger",
-                  pg::SelectLedgerBatchIds(options_.staging_schema, table));
+                  pg::SelectLedgerBatchIds(options_.staging_schema, table) +
+                      (among.empty() ? "" : sql::BatchIdIn(among)));
     if (!r) return Fail(r.error());
     std::set<std::string> ids;
     for (int row = 0; row < PQntuples(r->get()); ++row) ids.insert(PQgetvalue(r->get(), row, 0));

@@ -76,13 +76,26 @@ std::string SelectLedgerBatchIds(std::string_view table) {
 }
 
 std::string SelectLedgerBatchIds(std::string_view table, std::span<const std::string> among) {
+  return SelectLedgerBatchIds(table) + BatchIdIn(among);
+}
+
+std::string BatchIdIn(std::span<const std::string> among) {
   assert(!among.empty());
   std::string ids;
   for (const auto& id : among) {
     if (!ids.empty()) ids += ", ";
     ids += Literal(id);
   }
-  return SelectLedgerBatchIds(table) + " AND batch_id IN (" + ids + ")";
+  return " AND batch_id IN (" + ids + ")";
+}
+
+std::vector<std::string> LedgerLookupIds(std::span<const BatchFile> batches) {
+  constexpr size_t kMaxLedgerLookup = 1000;
+  std::vector<std::string> ids;
+  if (batches.size() > kMaxLedgerLookup) return ids;
+  ids.reserve(batches.size());
+  for (const auto& batch : batches) ids.push_back(batch.batch_id);
+  return ids;
 }
 
 std::string InsertLedgerRows(std::string_view table, std::span<const LedgerEntry> rows,
