@@ -7,7 +7,7 @@
 #
 #   deploy/fuzz.sh [--ci] [--time SECONDS] [TARGET...]
 #
-# Default: 600 s per target; --ci: 60 s. A finding stops its target and lands
+# Default: 600 s per target; --ci: 45 s. A finding stops its target and lands
 # in build-fuzz/findings/<target>/ (crash-*, leak-*, timeout-*, oom-*): fix it,
 # then copy the input into fuzz/regressions/<target>/ so it is replayed from
 # then on. Targets run JOBS at a time, one core each. Environment: JOBS
@@ -20,7 +20,7 @@ seconds=600
 targets=()
 while (($#)); do
   case $1 in
-    --ci) seconds=60 ;;
+    --ci) seconds=45 ;;
     --time) seconds=$2; shift ;;
     -*) echo "usage: $0 [--ci] [--time SECONDS] [TARGET...]" >&2; exit 2 ;;
     *) targets+=("$1") ;;
