@@ -112,6 +112,11 @@ class Engine {
   // reconciles it with the warehouse ledger (the truth about what is staged):
   // batch records the ledger holds are marked staged, and a table snapshot
   // that lags a warehouse commit is caught up (CatchUpSnapshots) and saved.
+  // The state is read on a thread of its own while the warehouse is prepared
+  // and inspected (the state store and the warehouse must allow that: both
+  // seams are thread-safe). Errors: the first step's that failed, in the
+  // order migrate, warehouse init, state load, inspect, models; call it once
+  // per engine.
   Status Start();
 
   // ---- A cluster member (config.cluster.enabled; daemon/cluster.cpp) ----

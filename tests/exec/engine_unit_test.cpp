@@ -7,7 +7,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
 
 #include "lib/exec/engine.h"
 #include "tests/support/fakes.h"
@@ -206,6 +209,54 @@ TEST_F(EngineUnitTest, RetryOfABatchThatIsNotQuarantinedIsAConflict) {
   auto unknown = engine_->RetryQuarantined("orders/none.parquet");
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().code, "batch_not_found");
+}
+
+// Start reads the state store's records while the warehouse is inspected:
+// each side waits here for the other to have begun, which only a start that
+// runs them at the same time lets happen (one after the other, the first
+// waits out its deadline alone).
+TEST_F(EngineUnitTest, StartReadsStateWhileTheWarehouseIsInspected) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool loading = false, inspecting = false;
+  bool load_saw_inspect = false, inspect_saw_load = false;
+  auto meet = [&](bool& mine, const bool& theirs, bool& saw) {
+    std::unique_lock lock(mu);
+    mine = true;
+    cv.notify_all();
+    saw = cv.wait_for(lock, std::chrono::seconds(5), [&] { return theirs; });
+  };
+  state_.on_load = [&] { meet(loading, inspecting, load_saw_inspect); };
+  warehouse_.on_inspect = [&] { meet(inspecting, loading, inspect_saw_load); };
+
+  Open();
+
+  EXPECT_TRUE(load_saw_inspect);
+  EXPECT_TRUE(inspect_saw_load);
+}
+
+// A warehouse commit whose state write never happened (the process stopped
+// in between) is reconciled by the next start, now that the state is read
+// beside the warehouse's inspection: the record is brought in line with the
+// ledger and written, and the batch is not staged again.
+TEST_F(EngineUnitTest, StartReconcilesACommitWhoseStateWriteNeverHappened) {
+  Open();
+  Land("orders/a.parquet", 3);
+  RunRequest request;
+  request.on_run_started = [this](int64_t) { state_.down = true; };
+  ASSERT_FALSE(engine_->Run(request));
+  ASSERT_EQ(StoredStatus("orders/a.parquet"), BatchStatus::kPending);  // the record lags
+  engine_.reset();  // what memory owed is lost with the process
+  state_.down = false;
+
+  Open();
+
+  EXPECT_EQ(StoredStatus("orders/a.parquet"), BatchStatus::kStaged);
+  auto outcome = engine_->Run({});
+  ASSERT_TRUE(outcome) << outcome.error().ToString();
+  EXPECT_TRUE(outcome->tables.empty());  // nothing to do: the table skips
+  EXPECT_EQ(warehouse_.Loads().size(), 1u);  // not staged twice
+  EXPECT_EQ(warehouse_.RowCount("orders").value_or(-1), 3);
 }
 
 }  // namespace

@@ -57,6 +57,7 @@ Status FakeStateStore::Migrate() {
 }
 
 Result<state::EnvironmentState> FakeStateStore::Load() {
+  if (on_load) on_load();
   std::lock_guard lock(mu_);
   if (auto s = Check(); !s) return Fail(s.error());
   state::EnvironmentState out;

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -43,6 +44,9 @@ class FakeFooterReader final : public schema::FooterReader {
 class FakeStateStore final : public state::StateStore {
  public:
   std::atomic<bool> down{false};
+  // Called at the start of every Load, outside the store's lock (set it
+  // before the engine starts).
+  std::function<void()> on_load;
 
   // What it holds (a copy, taken under its lock).
   std::map<std::string, state::BatchRecord> Batches() const;
@@ -117,13 +121,18 @@ class FakeWarehouse final : public warehouse::Warehouse {
  public:
   std::set<std::string> fail_tables;
   std::set<std::string> reject_paths;
+  // Called at the start of every Inspect (set it before the engine starts).
+  std::function<void()> on_inspect;
 
   // Tables loaded (Append, Evolve, Rebuild), in the order asked.
   std::vector<std::string> Loads() const;
   std::map<std::string, warehouse::TableContents> Contents() const;
 
   Status Init() override { return Ok(); }
-  Result<std::map<std::string, warehouse::TableContents>> Inspect() override { return Contents(); }
+  Result<std::map<std::string, warehouse::TableContents>> Inspect() override {
+    if (on_inspect) on_inspect();
+    return Contents();
+  }
   Result<warehouse::ApplyStats> Append(const std::string& table, const schema::Schema& target,
                                        std::span<const warehouse::BatchFile> batches) override;
   Result<warehouse::ApplyStats> Evolve(const std::string& table, const schema::Schema& target,
