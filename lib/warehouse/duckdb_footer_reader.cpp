@@ -171,7 +171,9 @@ class DuckDbFooterReader final : public schema::FooterReader {
   Result<schema::FooterInfo> FromTree(duckdb_connection con, const std::filesystem::path& file,
                                       const std::vector<TreeRow>& rows, int64_t num_rows) {
     if (rows.empty()) return Fail("unreadable", file.string() + ": no file metadata");
-    if (num_rows < 0) return Fail("unreadable", file.string() + ": negative row count in the footer");
+    if (num_rows < 0) {
+      return Fail("unreadable", file.string() + ": negative row count in the footer");
+    }
     std::string tree_key;
     for (const auto& row : rows) tree_key += row.key;
     auto described = Described(tree_key);

@@ -621,13 +621,11 @@ class DuckDbWarehouse final : public Warehouse {
   }
 
   // The ids among `batches` that `table`'s ledger holds already, looked up
-  // by key (sql::LedgerLookupIds), so one new batch costs the same at 10
+  // by key (sql::LedgerLookupFilter), so one new batch costs the same at 10
   // batches of history as at 100,000.
   Result<std::set<std::string>> LedgerBatchIds(duckdb_connection con, const std::string& table,
                                                std::span<const BatchFile> batches) {
-    const std::vector<std::string> among = sql::LedgerLookupIds(batches);
-    auto r = Exec(con, among.empty() ? sql::SelectLedgerBatchIds(table)
-                                     : sql::SelectLedgerBatchIds(table, among));
+    auto r = Exec(con, sql::SelectLedgerBatchIds(table) + sql::LedgerLookupFilter(batches));
     if (!r) return Fail(WarehouseError("table " + sql::Ident(table) + ": ledger", r.error()));
     std::set<std::string> ids;
     for (int64_t row = 0; row < r->RowCount(); ++row) ids.insert(r->Text(0, row).value_or(""));

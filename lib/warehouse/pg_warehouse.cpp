@@ -677,10 +677,9 @@ class PgWarehouse final : public Warehouse {
   // As DuckDbWarehouse's: the ids among `batches` the ledger holds, by key.
   Result<std::set<std::string>> LedgerBatchIds(PGconn* conn, const std::string& table,
                                                std::span<const BatchFile> batches) {
-    const std::vector<std::string> among = sql::LedgerLookupIds(batches);
     auto r = Exec(conn, "table " + sql::Ident(table) + ": ledger",
                   pg::SelectLedgerBatchIds(options_.staging_schema, table) +
-                      (among.empty() ? "" : sql::BatchIdIn(among)));
+                      sql::LedgerLookupFilter(batches));
     if (!r) return Fail(r.error());
     std::set<std::string> ids;
     for (int row = 0; row < PQntuples(r->get()); ++row) ids.insert(PQgetvalue(r->get(), row, 0));

@@ -1,7 +1,6 @@
 #include "lib/warehouse/statements.h"
 
 #include <algorithm>
-#include <cassert>
 #include <cctype>
 #include <set>
 
@@ -75,27 +74,15 @@ std::string SelectLedgerBatchIds(std::string_view table) {
   return "SELECT batch_id FROM " + LedgerTable() + " WHERE table_name = " + Literal(table);
 }
 
-std::string SelectLedgerBatchIds(std::string_view table, std::span<const std::string> among) {
-  return SelectLedgerBatchIds(table) + BatchIdIn(among);
-}
-
-std::string BatchIdIn(std::span<const std::string> among) {
-  assert(!among.empty());
+std::string LedgerLookupFilter(std::span<const BatchFile> batches) {
+  constexpr size_t kMaxLedgerLookup = 1000;
+  if (batches.empty() || batches.size() > kMaxLedgerLookup) return "";
   std::string ids;
-  for (const auto& id : among) {
+  for (const auto& batch : batches) {
     if (!ids.empty()) ids += ", ";
-    ids += Literal(id);
+    ids += Literal(batch.batch_id);
   }
   return " AND batch_id IN (" + ids + ")";
-}
-
-std::vector<std::string> LedgerLookupIds(std::span<const BatchFile> batches) {
-  constexpr size_t kMaxLedgerLookup = 1000;
-  std::vector<std::string> ids;
-  if (batches.size() > kMaxLedgerLookup) return ids;
-  ids.reserve(batches.size());
-  for (const auto& batch : batches) ids.push_back(batch.batch_id);
-  return ids;
 }
 
 std::string InsertLedgerRows(std::string_view table, std::span<const LedgerEntry> rows,

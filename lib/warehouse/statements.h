@@ -70,14 +70,11 @@ std::string AddLedgerKey();
 std::string SelectLedger();
 // The batch ids in the ledger for `table`, one per row.
 std::string SelectLedgerBatchIds(std::string_view table);
-// The same, only those among `among` (not empty): what a load of those
-// batches must skip, read by key whatever the table's history.
-std::string SelectLedgerBatchIds(std::string_view table, std::span<const std::string> among);
-// " AND batch_id IN (...)" of `among` (not empty), for either warehouse's ledger read.
-std::string BatchIdIn(std::span<const std::string> among);
-// The ids a load of `batches` looks the ledger up by: all of them, or none
-// (read the table's whole ledger) past 1,000, where one scan is cheaper.
-std::vector<std::string> LedgerLookupIds(std::span<const BatchFile> batches);
+// Appended to either warehouse's ledger read of a table: " AND batch_id IN
+// (...)" of `batches`, so that a load reads what it must skip by key whatever
+// the table's history; empty (the table's whole ledger) for no batch or past
+// 1,000, where one scan is cheaper.
+std::string LedgerLookupFilter(std::span<const BatchFile> batches);
 
 // How a ledger row already there for a batch is treated: an error (kInsert:
 // the batch would be staged twice) or written over (kReplace: a rebuild).

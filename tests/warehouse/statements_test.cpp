@@ -78,8 +78,8 @@ TEST(StatementsTest, LedgerReadsQuoteTheTableName) {
 }
 
 TEST(StatementsTest, LedgerLookupOfSomeBatchesNamesThemByKey) {
-  const std::vector<std::string> among = {"b1", "b'2"};
-  EXPECT_EQ(SelectLedgerBatchIds("it's", among),
+  const std::vector<BatchFile> among = {{.batch_id = "b1"}, {.batch_id = "b'2"}};
+  EXPECT_EQ(SelectLedgerBatchIds("it's") + LedgerLookupFilter(among),
             "SELECT batch_id FROM \"_landfall\".\"ledger\" WHERE table_name = 'it''s'"
             " AND batch_id IN ('b1', 'b''2')");
 }
