@@ -203,6 +203,7 @@ int main(int argc, char** argv) {
     std::cerr << "landfall-engine-bench: " << state.error().ToString() << "\n";
     return 3;
   }
+  auto state_read = exec::ReadStateAhead(**state);
   auto warehouse =
       warehouse::OpenDuckDb({.path = config->warehouse.path,
                              .staging_schema = config->warehouse.staging_schema,
@@ -219,7 +220,7 @@ int main(int argc, char** argv) {
   }
   ThreadPool pool(config->workers);
   exec::Engine engine(*config, **state, **warehouse, **footers, pool, SystemClock::Instance());
-  if (auto s = engine.Start(); !s) {
+  if (auto s = engine.Start(std::move(state_read)); !s) {
     std::cerr << "landfall-engine-bench: start: " << s.error().ToString() << "\n";
     return 3;
   }

@@ -315,7 +315,7 @@ int OpenRuntime(const config::Config& config, Runtime& rt, Open open,
     }
     return kExitUnavailable;
   }
-  if (auto s = rt.engine->Start(); !s) {
+  if (auto s = rt.engine->Start(std::move(rt.state_read)); !s) {
     spdlog::error("start: {}", s.error().ToString());
     return kExitUnavailable;
   }

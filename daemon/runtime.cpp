@@ -70,6 +70,7 @@ warehouse::DuckDbOptions DuckDbOptionsFor(const config::Config& config) {
 
 Status OpenEngine(Runtime& rt) {
   const warehouse::DuckDbOptions options = DuckDbOptionsFor(rt.config);
+  if (!rt.config.cluster.enabled) rt.state_read = exec::ReadStateAhead(*rt.state);
   auto wh =
       rt.config.warehouse.type == "postgres"
           ? warehouse::OpenPostgresWarehouse({.url = rt.config.warehouse.url,

@@ -27,6 +27,9 @@ struct Runtime {
   config::Config config;
   std::unique_ptr<state::WriterLock> writer;
   std::unique_ptr<state::StateStore> state;
+  // The state store's records, read while the warehouse opens (OpenEngine);
+  // for the engine's Start.
+  exec::StateReadAhead state_read;
   std::unique_ptr<warehouse::Warehouse> warehouse;
   std::unique_ptr<schema::FooterReader> footers;
   std::unique_ptr<ThreadPool> pool;
@@ -55,7 +58,9 @@ Status BecomeWriter(Runtime& rt, std::chrono::steady_clock::time_point deadline,
 warehouse::DuckDbOptions DuckDbOptionsFor(const config::Config& config);
 
 // Opens the warehouse, the footer reader and the worker pool of `rt.config`,
-// and builds the engine (not started). Needs rt.state.
+// and builds the engine (not started: rt.engine->Start(std::move(rt.state_read))).
+// Outside a cluster the state store's records are read meanwhile
+// (exec::ReadStateAhead, into rt.state_read). Needs rt.state.
 Status OpenEngine(Runtime& rt);
 
 // A query of `landfall query` or POST /v1/query, with the config's limits:

@@ -141,7 +141,7 @@ Status Server::StartEngine(std::stop_token stop) {
           rt_.engine->SetObserver(metrics_.get());
         }
         first = false;
-        return rt_.engine->Start();
+        return rt_.engine->Start(std::move(rt_.state_read));
       },
       kRunBackoff, SteadyClock::time_point::max(), stop,
       [](const Error& error, milliseconds delay) {

@@ -75,10 +75,22 @@ schema::SupertypeFn Engine::Supertype() {
   };
 }
 
-Status Engine::Start() {
-  if (auto s = state_.Migrate(); !s) return s;
+StateReadAhead ReadStateAhead(state::StateStore& state) {
+  return std::async(std::launch::async, [&state]() -> Result<state::EnvironmentState> {
+    if (auto s = state.Migrate(); !s) return Fail(s.error());
+    return state.Load();
+  });
+}
+
+Status Engine::Start(StateReadAhead ahead) {
+  if (!ahead.valid()) {
+    if (auto s = state_.Migrate(); !s) return s;
+  }
   // A cluster member knows no table until it holds its lease (Adopt).
   if (config_.cluster.enabled) {
+    if (ahead.valid()) {
+      if (auto read = ahead.get(); !read) return Fail(read.error());
+    }
     if (auto s = warehouse_.Init(); !s) return s;
     return models_.Start();
   }
@@ -88,8 +100,9 @@ Status Engine::Start() {
   // tree), the second ~1.4 G (DuckDB opening its file, the ledger), and
   // neither needs the other. The models start after both: they use the state
   // store, which serves one call at a time.
-  auto loading = std::async(std::launch::async, [this]() -> Result<state::EnvironmentState> {
-    auto loaded = state_.Load();
+  auto loading = std::async(std::launch::async,
+                            [this, &ahead]() -> Result<state::EnvironmentState> {
+    auto loaded = ahead.valid() ? ahead.get() : state_.Load();
     if (!loaded) return loaded;
     std::lock_guard lock(mu_);
     catalog_.Load(std::move(loaded->batches));

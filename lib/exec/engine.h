@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -101,6 +102,14 @@ std::string ToJson(const RunOutcome& outcome);
 Result<bool> ResetTableState(state::StateStore& state, const std::string& table,
                              const Clock& clock);
 
+// The state store's records, read ahead: migrates the store and loads it
+// (state::StateStore::Load) on a thread of its own. daemon/runtime.cpp's
+// OpenEngine starts it before the warehouse opens, so that DuckDB reading its
+// file's catalog and libpq reading the batch records overlap (each ~1 G
+// instructions at 100,000 batches); Engine::Start takes the result.
+using StateReadAhead = std::future<Result<state::EnvironmentState>>;
+StateReadAhead ReadStateAhead(state::StateStore& state);
+
 class Engine {
  public:
   Engine(config::Config config, state::StateStore& state, warehouse::Warehouse& warehouse,
@@ -116,8 +125,10 @@ class Engine {
   // and inspected (the state store and the warehouse must allow that: both
   // seams are thread-safe). Errors: the first step's that failed, in the
   // order migrate, warehouse init, state load, inspect, models; call it once
-  // per engine.
-  Status Start();
+  // per engine. With `ahead` (ReadStateAhead, of this engine's state store)
+  // the migration and the read are that thread's, and its error is the state
+  // load's; a cluster member waits for it and reads nothing of it.
+  Status Start(StateReadAhead ahead = {});
 
   // ---- A cluster member (config.cluster.enabled; daemon/cluster.cpp) ----
   // Start() then loads no table: the member works only on the tables it

@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
@@ -257,6 +258,43 @@ TEST_F(EngineUnitTest, StartReconcilesACommitWhoseStateWriteNeverHappened) {
   EXPECT_TRUE(outcome->tables.empty());  // nothing to do: the table skips
   EXPECT_EQ(warehouse_.Loads().size(), 1u);  // not staged twice
   EXPECT_EQ(warehouse_.RowCount("orders").value_or(-1), 3);
+}
+
+// OpenEngine reads the state ahead, while the warehouse opens: Start takes
+// that read instead of reading again, and reconciles from it as from its own.
+TEST_F(EngineUnitTest, StartTakesTheStateReadAhead) {
+  Open();
+  Land("orders/a.parquet", 3);
+  ASSERT_TRUE(engine_->Run({}));
+  engine_.reset();
+  std::atomic<int> loads{0};
+  state_.on_load = [&] { ++loads; };
+
+  config::Config config;
+  config.landing.dir = landing();
+  engine_ = std::make_unique<Engine>(config, state_, warehouse_, footers_, pool_, clock_);
+  auto started = engine_->Start(ReadStateAhead(state_));
+
+  ASSERT_TRUE(started) << started.error().ToString();
+  EXPECT_EQ(loads.load(), 1);
+  auto outcome = engine_->Run({});
+  ASSERT_TRUE(outcome) << outcome.error().ToString();
+  EXPECT_TRUE(outcome->tables.empty());      // it knows a.parquet is staged
+  EXPECT_EQ(warehouse_.Loads().size(), 1u);  // and does not stage it twice
+}
+
+// A read ahead that failed fails Start with its error, as Start's own read would.
+TEST_F(EngineUnitTest, StartFailsWithTheErrorOfTheStateReadAhead) {
+  state_.down = true;
+  config::Config config;
+  config.landing.dir = landing();
+  fs::create_directories(landing());
+  engine_ = std::make_unique<Engine>(config, state_, warehouse_, footers_, pool_, clock_);
+
+  auto started = engine_->Start(ReadStateAhead(state_));
+
+  ASSERT_FALSE(started);
+  EXPECT_EQ(started.error().code, "state_unavailable");
 }
 
 }  // namespace
