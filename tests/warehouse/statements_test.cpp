@@ -89,16 +89,17 @@ TEST(StatementsTest, LedgerRowsInsertInOneStatement) {
                                          {"b'2", "orders/it's.parquet", 0, 1700000000000000}};
   EXPECT_EQ(InsertLedgerRows("or\"ders", rows, LedgerWrite::kInsert),
             "INSERT INTO \"_landfall\".\"ledger\" (table_name, batch_id, path, rows, loaded_at) "
-            "VALUES ('or\"ders', 'b1', 'orders/a.parquet', 3, "
-            "make_timestamp(1700000000000000::BIGINT)), ('or\"ders', 'b''2', "
-            "'orders/it''s.parquet', 0, make_timestamp(1700000000000000::BIGINT))");
+            "SELECT 'or\"ders', unnest(['b1', 'b''2']), "
+            "unnest(['orders/a.parquet', 'orders/it''s.parquet']), unnest([3, 0]::BIGINT[]), "
+            "make_timestamp(unnest([1700000000000000, 1700000000000000]::BIGINT[]))");
 }
 
 TEST(StatementsTest, LedgerRowsOfARebuildReplaceTheOldOnes) {
   const std::vector<LedgerEntry> rows = {{"b1", "orders/a.parquet", 3, 5}};
   EXPECT_EQ(InsertLedgerRows("orders", rows, LedgerWrite::kReplace),
             "INSERT INTO \"_landfall\".\"ledger\" (table_name, batch_id, path, rows, loaded_at) "
-            "VALUES ('orders', 'b1', 'orders/a.parquet', 3, make_timestamp(5::BIGINT)) "
+            "SELECT 'orders', unnest(['b1']), unnest(['orders/a.parquet']), "
+            "unnest([3]::BIGINT[]), make_timestamp(unnest([5]::BIGINT[])) "
             "ON CONFLICT (table_name, batch_id) DO UPDATE SET path = excluded.path, "
             "rows = excluded.rows, loaded_at = excluded.loaded_at");
 }
