@@ -204,11 +204,10 @@ int main(int argc, char** argv) {
     return 3;
   }
   auto state_read = exec::ReadStateAhead(**state);
-  auto warehouse =
-      warehouse::OpenDuckDb({.path = config->warehouse.path,
-                             .staging_schema = config->warehouse.staging_schema,
-                             .threads = config->warehouse.threads,
-                             .memory_limit = config->warehouse.memory_limit});
+  auto warehouse = warehouse::OpenDuckDb({.path = config->warehouse.path,
+                                          .staging_schema = config->warehouse.staging_schema,
+                                          .threads = landfall::config::WarehouseThreads(*config),
+                                          .memory_limit = config->warehouse.memory_limit});
   if (!warehouse) {
     std::cerr << "landfall-engine-bench: " << warehouse.error().ToString() << "\n";
     return 3;

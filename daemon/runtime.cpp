@@ -64,21 +64,21 @@ Status BecomeWriter(Runtime& rt, std::chrono::steady_clock::time_point deadline,
 warehouse::DuckDbOptions DuckDbOptionsFor(const config::Config& config) {
   return {.path = config.warehouse.path,
           .staging_schema = config.warehouse.staging_schema,
-          .threads = config.warehouse.threads,
+          .threads = landfall::config::WarehouseThreads(config),
           .memory_limit = config.warehouse.memory_limit};
 }
 
 Status OpenEngine(Runtime& rt) {
   const warehouse::DuckDbOptions options = DuckDbOptionsFor(rt.config);
   if (!rt.config.cluster.enabled) rt.state_read = exec::ReadStateAhead(*rt.state);
-  auto wh =
-      rt.config.warehouse.type == "postgres"
-          ? warehouse::OpenPostgresWarehouse({.url = rt.config.warehouse.url,
-                                              .staging_schema = rt.config.warehouse.staging_schema,
-                                              .threads = rt.config.warehouse.threads,
-                                              .memory_limit = rt.config.warehouse.memory_limit})
-      : rt.config.warehouse.hold_open ? warehouse::OpenDuckDb(options)
-                                      : warehouse::OpenDuckDbOnDemand(options);
+  auto wh = rt.config.warehouse.type == "postgres"
+                ? warehouse::OpenPostgresWarehouse(
+                      {.url = rt.config.warehouse.url,
+                       .staging_schema = rt.config.warehouse.staging_schema,
+                       .threads = options.threads,
+                       .memory_limit = rt.config.warehouse.memory_limit})
+            : rt.config.warehouse.hold_open ? warehouse::OpenDuckDb(options)
+                                            : warehouse::OpenDuckDbOnDemand(options);
   if (!wh) return Fail(wh.error());
   rt.warehouse = std::move(*wh);
   auto footers = warehouse::NewDuckDbFooterReader();

@@ -11,6 +11,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 namespace landfall::config {
 
@@ -495,6 +496,12 @@ Result<Config> LoadConfig(const fs::path& file) {
   std::stringstream buffer;
   buffer << in.rdbuf();
   return ParseConfig(buffer.str(), file);
+}
+
+int WarehouseThreads(const Config& config) {
+  if (config.warehouse.threads > 0) return config.warehouse.threads;
+  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  return std::max(1, cores - config.workers + 1);
 }
 
 }  // namespace landfall::config

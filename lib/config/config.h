@@ -41,7 +41,7 @@ struct WarehouseConfig {
   // is 80 % of RAM, which a long-running daemon fills with cached blocks of
   // every table it has touched (README: "Memory and threads").
   std::string memory_limit = "512MB";
-  // DuckDB's worker threads for one statement; 0 = one per core.
+  // DuckDB's threads; 0 = the cores the workers leave (WarehouseThreads).
   int threads = 0;
 
   // For messages and /v1/info: the file (duckdb), or the type and staging
@@ -151,6 +151,13 @@ struct Config {
   // The policy for `table`: the defaults, overridden by the first matching entry.
   TablePolicy PolicyFor(const std::string& table) const;
 };
+
+// The DuckDB threads `config` gives: warehouse.threads, or for 0 the cores
+// less the workers plus one, at least one. Each worker's statement runs on the
+// worker's own thread; DuckDB's further threads compete with the other
+// workers for the cores, and with more threads than cores its waits spin
+// (bench/RESULTS.md, part 5: a fifth of the initial load's CPU).
+int WarehouseThreads(const Config& config);
 
 // Reads and validates a config file. `${VAR}` in values is replaced from the
 // environment (a missing variable is an error). Relative paths are resolved

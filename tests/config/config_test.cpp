@@ -9,8 +9,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <thread>
 
 #include "tests/support/testing.h"
 
@@ -531,6 +533,21 @@ TEST(ConfigTest, WarehouseMemoryLimitAndThreadsHaveDefaultsAndAreChecked) {
   EXPECT_THAT(ErrorOf("landing: {dir: /l}\nstate: {postgres_url: x}\n"
                       "warehouse:\n  path: /w\n  threads: -2\n"),
               StartsWith("/etc/landfall/landfall.yaml:5: warehouse.threads: "));
+}
+
+// 0 leaves DuckDB the cores the workers do not take, at least one; a number
+// is taken as it is.
+TEST(ConfigTest, WarehouseThreadsZeroLeavesTheWorkersTheirCores) {
+  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  Config config;
+  config.workers = 1;
+  EXPECT_EQ(WarehouseThreads(config), cores);
+  config.workers = cores;
+  EXPECT_EQ(WarehouseThreads(config), 1);
+  config.workers = cores + 3;
+  EXPECT_EQ(WarehouseThreads(config), 1);
+  config.warehouse.threads = 3;
+  EXPECT_EQ(WarehouseThreads(config), 3);
 }
 
 TEST(ConfigTest, EmptyPostgresUrlIsAnError) {
