@@ -447,7 +447,9 @@ TEST_F(ClusterModelsTest, OneMemberRunsTheModelsAndAnotherTakesThemOver) {
       30s));
 
   // The holder dies: another member takes the models over within the TTL,
-  // and the models catch up with what lands meanwhile.
+  // and the models catch up with what lands meanwhile. The models can match
+  // staging before the dead member's tables are taken over (their late
+  // files not staged yet), so the wait is for both.
   members[slot_of[holder]]->Signal(SIGKILL);
   ASSERT_TRUE(members[slot_of[holder]]->WaitExit(10s).has_value());
   for (int t = 0; t < kModelTables; ++t) {
@@ -456,7 +458,11 @@ TEST_F(ClusterModelsTest, OneMemberRunsTheModelsAndAnotherTakesThemOver) {
   EXPECT_TRUE(PollUntil(
       [&] {
         const std::string now = ModelsHolder();
-        return !now.empty() && now != holder && ModelsMatch();
+        if (now.empty() || now == holder) return false;
+        for (int t = 0; t < kModelTables; ++t) {
+          if (LedgerBatches("t" + std::to_string(t)) != 3) return false;
+        }
+        return ModelsMatch();
       },
       60s))
       << members[other]->Log();
