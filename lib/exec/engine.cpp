@@ -100,14 +100,14 @@ Status Engine::Start(StateReadAhead ahead) {
   // tree), the second ~1.4 G (DuckDB opening its file, the ledger), and
   // neither needs the other. The models start after both: they use the state
   // store, which serves one call at a time.
-  auto loading = std::async(std::launch::async,
-                            [this, &ahead]() -> Result<state::EnvironmentState> {
-    auto loaded = ahead.valid() ? ahead.get() : state_.Load();
-    if (!loaded) return loaded;
-    std::lock_guard lock(mu_);
-    catalog_.Load(std::move(loaded->batches));
-    return loaded;
-  });
+  auto loading =
+      std::async(std::launch::async, [this, &ahead]() -> Result<state::EnvironmentState> {
+        auto loaded = ahead.valid() ? ahead.get() : state_.Load();
+        if (!loaded) return loaded;
+        std::lock_guard lock(mu_);
+        catalog_.Load(std::move(loaded->batches));
+        return loaded;
+      });
   Status init = warehouse_.Init();
   Result<WarehouseContents> contents = WarehouseContents{};
   if (init) contents = warehouse_.Inspect();
@@ -217,8 +217,7 @@ class Engine::Holding {
  public:
   Holding(Engine& engine, RunRequest& request) : engine_(engine) {
     if (!engine.config_.cluster.enabled) return;
-    const bool models =
-        engine.models_held_ && (request.tables.empty() || !request.models.empty());
+    const bool models = engine.models_held_ && (request.tables.empty() || !request.models.empty());
     std::lock_guard lock(engine.mu_);
     std::vector<std::string> tables;
     for (const auto& t : request.tables.empty()
@@ -1120,8 +1119,7 @@ Result<RunOutcome> Engine::RunUnobserved(const RunRequest& request) {
 
   std::vector<model::ModelStep> quiet_models;
   if (outcome.plan.ActionableCount() == 0 &&
-      (!RunsModels() ||
-       !models_.HasWork(ModelRequestFor(request), quiet_models).value_or(true))) {
+      (!RunsModels() || !models_.HasWork(ModelRequestFor(request), quiet_models).value_or(true))) {
     for (auto& step : quiet_models) outcome.models.push_back({.step = std::move(step)});
     // A quiet cycle: nothing sent to the warehouse (and, unless a file was
     // just moved aside, nothing recorded).
